@@ -1,0 +1,51 @@
+# Rollout Desk — `make run` and `make test` set everything up on a fresh Debian machine.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+# Debian packages: Graphviz for process maps, a CJK font and Pango for PDFs, Chromium for browser tests.
+DEBIAN_PACKAGES := graphviz fonts-noto-cjk libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 chromium
+HOST ?= 127.0.0.1
+PORT ?= 5000
+
+.PHONY: install system-deps run test bench soak translations clean
+
+install: system-deps $(STAMP) translations
+
+system-deps:
+	@missing=""; for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "Installing Debian packages:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else \
+	    echo "Please run: sudo apt-get update && sudo apt-get install -y$$missing"; exit 1; \
+	  fi; \
+	fi
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	touch $(STAMP)
+
+translations: $(STAMP)
+	@$(BIN)/rollout translations compile
+
+run: install
+	$(BIN)/rollout init
+	@echo "Rollout Desk is at http://$(HOST):$(PORT)/  (stop with Ctrl-C)"
+	$(BIN)/gunicorn --workers 2 --bind $(HOST):$(PORT) --access-logfile - 'rollout:create_app()'
+
+test: install
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+bench: install
+	$(BIN)/python -m bench.run
+
+soak: install
+	SOAK=1 $(BIN)/python -m pytest -m "not browser" $(PYTEST_ARGS) tests/reliability
+
+clean:
+	rm -rf $(VENV) instance

@@ -1,0 +1,117 @@
+"""Rollout Desk: the application factory."""
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import logging
+
+from flask import Flask, has_request_context, request, session
+from flask_login import current_user
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from rollout.config import PROJECT_ROOT, instance_path, load_config
+from rollout.extensions import babel, csrf, db, limiter, login_manager, migrate
+
+LOCALES = ("zh_CN", "en")
+
+#: Packages in dependency order; each may have models, views (bp), cli (commands) and demo.
+PACKAGES = (
+    "rollout.accounts", "rollout.audit", "rollout.notify", "rollout.reports", "rollout.plans",
+    "rollout.imports", "processmaps", "surveys", "changes", "training", "rollout.retros",
+    "rollout.dashboard",
+)
+
+
+def existing_modules(suffix: str) -> list[str]:
+    """Names of ``<package>.<suffix>`` modules that exist, in dependency order."""
+    names = []
+    for package in PACKAGES:
+        if importlib.util.find_spec(package.split(".")[0]) is None:
+            continue
+        try:
+            if importlib.util.find_spec(f"{package}.{suffix}") is not None:
+                names.append(f"{package}.{suffix}")
+        except ModuleNotFoundError:
+            continue
+    return names
+
+
+def import_models() -> None:
+    """Import every package's models so the metadata is complete."""
+    for name in existing_modules("models"):
+        importlib.import_module(name)
+    importlib.import_module("rollout.audit.services")  # installs the audit listener
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection, connection_record):
+    if type(dbapi_connection).__module__.startswith("sqlite3"):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=15000")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+
+def select_locale() -> str:
+    """The user's saved choice, then the session's, then the browser's; Chinese by default.
+
+    Outside a request (CLI, workers) messages are in English, the language of scripts and logs.
+    """
+    if not has_request_context():
+        return "en"
+    if current_user and getattr(current_user, "is_authenticated", False) and current_user.locale in LOCALES:
+        return current_user.locale
+    if session.get("lang") in LOCALES:
+        return session["lang"]
+    best = request.accept_languages.best_match(["zh_CN", "zh", "en"])
+    return "en" if best == "en" else "zh_CN"
+
+
+def translation_directories() -> str:
+    folders = []
+    for package in ("rollout", "surveys", "processmaps", "changes", "training"):
+        folder = PROJECT_ROOT / package / "translations"
+        if folder.is_dir():
+            folders.append(str(folder))
+    return ";".join(folders)
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """Build the application; ``config`` overrides settings from the environment."""
+    app = Flask(
+        "rollout",
+        instance_path=str(instance_path()),
+        template_folder=str(PROJECT_ROOT / "templates"),
+        static_folder=str(PROJECT_ROOT / "rollout" / "static"),
+    )
+    app.config.update(load_config())
+    app.config["BABEL_TRANSLATION_DIRECTORIES"] = translation_directories()
+    if config:
+        app.config.update(config)
+    if app.config.get("PROXY_HOPS"):
+        hops = app.config["PROXY_HOPS"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+    logging.basicConfig(level=logging.INFO)
+
+    import_models()
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True,
+                     compare_type=True)
+    login_manager.init_app(app)
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=select_locale,
+                   timezone_selector=lambda: app.config["DISPLAY_TIMEZONE"])
+    limiter.init_app(app)
+
+    from rollout import hooks
+    hooks.install(app)
+    for name in existing_modules("views"):
+        module = importlib.import_module(name)
+        app.register_blueprint(module.bp)
+    from rollout.cli import register_commands
+    register_commands(app)
+    return app

@@ -1,0 +1,231 @@
+"""The one place that decides who may do what.
+
+Every action is a row of ``RULES``: for each role that may perform it, the
+*scope* in which it may: ``ALL`` objects, objects of the user's ``DEPT``
+(their department and its teams), the user's ``OWN`` objects, or a function
+``(user, obj) -> bool`` for anything subtler.  Views declare their action
+with ``@require(action)``; a view without a declaration is refused, so a new
+route cannot slip out unguarded.  Object checks call ``authorize(action, obj)``
+and lists filter with ``scope_clause``.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+
+from flask import abort, g, has_request_context
+from flask_login import current_user
+from sqlalchemy import false, or_, select, true
+
+from rollout.accounts.models import ADMIN, HEAD, LEAD, STAFF, TRAINER, Department
+from rollout.extensions import db, login_manager
+
+ALL = "all"
+DEPT = "dept"
+OWN = "own"
+#: Marks a view that needs no login (login page, health check, token links).
+PUBLIC = "public"
+
+EVERYONE = (ADMIN, LEAD, TRAINER, HEAD, STAFF)
+
+
+def everyone(scope=ALL) -> dict:
+    return {role: scope for role in EVERYONE}
+
+
+def leads_and_admins(**extra) -> dict:
+    return {ADMIN: ALL, LEAD: ALL, **extra}
+
+
+def _is_seed_user_in_department(user, obj) -> bool:
+    return bool(user.is_seed_user) and _department_of(obj) in department_scope_ids(user)
+
+
+# --- core ---------------------------------------------------------------
+CORE_RULES = {
+    "home.view": everyone(),
+    "notifications.view": everyone(OWN),
+    "profile.edit": everyone(OWN),
+    "users.view": leads_and_admins(**{HEAD: DEPT}),
+    "users.manage": {ADMIN: ALL},
+    "departments.manage": {ADMIN: ALL},
+    "roles.review": {ADMIN: ALL},
+    "audit.view": {ADMIN: ALL, HEAD: DEPT},
+    # Exports and imports are explicit permissions, never implied by "can view".
+    "data.export": leads_and_admins(**{HEAD: DEPT}),
+    "data.import": leads_and_admins(),
+    "outbox.manage": {ADMIN: ALL},
+    "channels.manage": {ADMIN: ALL},
+}
+
+# --- rollout.plans ------------------------------------------------------
+PLAN_RULES: dict[str, dict] = {}
+
+# --- rollout.imports ----------------------------------------------------
+IMPORT_RULES: dict[str, dict] = {}
+
+# --- rollout.retros and rollout.dashboard --------------------------------
+RETRO_RULES: dict[str, dict] = {}
+DASHBOARD_RULES: dict[str, dict] = {}
+
+# --- surveys --------------------------------------------------------------
+SURVEY_RULES: dict[str, dict] = {}
+
+# --- processmaps ----------------------------------------------------------
+PROCESS_RULES: dict[str, dict] = {}
+
+# --- changes --------------------------------------------------------------
+CHANGE_RULES: dict[str, dict] = {}
+
+# --- training -------------------------------------------------------------
+TRAINING_RULES: dict[str, dict] = {}
+
+
+def all_rules() -> dict[str, dict]:
+    rules: dict[str, dict] = {}
+    for table in (CORE_RULES, PLAN_RULES, IMPORT_RULES, RETRO_RULES, DASHBOARD_RULES,
+                  SURVEY_RULES, PROCESS_RULES, CHANGE_RULES, TRAINING_RULES):
+        overlap = rules.keys() & table.keys()
+        assert not overlap, f"actions defined twice: {overlap}"
+        rules.update(table)
+    return rules
+
+
+RULES = all_rules()
+
+
+# --- department scope -------------------------------------------------------
+def _departments() -> list[tuple[int, int | None, str]]:
+    cache = g.setdefault("_departments", None) if has_request_context() else None
+    if cache is None:
+        cache = db.session.execute(select(Department.id, Department.parent_id, Department.kind)).all()
+        if has_request_context():
+            g._departments = cache
+    return cache
+
+
+def home_department_id(department_id: int | None) -> int | None:
+    """The department-level ancestor of a department or team (itself if it is one)."""
+    if department_id is None:
+        return None
+    rows = {row[0]: row for row in _departments()}
+    current = rows.get(department_id)
+    while current is not None:
+        parent = rows.get(current[1]) if current[1] is not None else None
+        if parent is None or parent[2] == "company" or current[2] == "department":
+            return current[0]
+        current = parent
+    return department_id
+
+
+def subtree_ids(department_id: int) -> set[int]:
+    """A department and every department below it."""
+    children: dict[int | None, list[int]] = {}
+    for dept_id, parent_id, _kind in _departments():
+        children.setdefault(parent_id, []).append(dept_id)
+    found, stack = set(), [department_id]
+    while stack:
+        current = stack.pop()
+        if current not in found:
+            found.add(current)
+            stack.extend(children.get(current, []))
+    return found
+
+
+def department_scope_ids(user) -> set[int]:
+    """Departments a user sees as 'their department': their home department's subtree."""
+    home = home_department_id(getattr(user, "department_id", None))
+    return subtree_ids(home) if home is not None else set()
+
+
+def _department_of(obj) -> int | None:
+    if hasattr(obj, "access_department_id"):
+        return obj.access_department_id
+    return getattr(obj, "department_id", None)
+
+
+def _owner_of(obj) -> int | None:
+    if hasattr(obj, "access_owner_id"):
+        return obj.access_owner_id
+    for attribute in ("owner_id", "user_id", "requester_id", "created_by_id"):
+        if hasattr(obj, attribute):
+            return getattr(obj, attribute)
+    return None
+
+
+def _scope_allows(user, scope, obj) -> bool:
+    if scope == ALL:
+        return True
+    if callable(scope):
+        return bool(scope(user, obj))
+    if scope == DEPT:
+        department = _department_of(obj)
+        return department is not None and department in department_scope_ids(user)
+    if scope == OWN:
+        return _owner_of(obj) == user.id
+    return False
+
+
+def can(user, action: str, obj=None) -> bool:
+    """May ``user`` perform ``action`` (on ``obj``, when given)?"""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return False
+    rule = RULES.get(action)
+    if rule is None:
+        raise KeyError(f"unknown action {action!r}: add it to rollout/access.py")
+    for role in user.roles:
+        scope = rule.get(role)
+        if scope is None:
+            continue
+        if obj is None or _scope_allows(user, scope, obj):
+            return True
+    return False
+
+
+def authorize(action: str, obj=None) -> None:
+    """Abort with 403 unless the current user may perform ``action`` on ``obj``."""
+    if not can(current_user, action, obj):
+        abort(403)
+
+
+def scope_clause(user, action: str, department_column=None, owner_column=None):
+    """A SQL condition limiting a list to the rows ``user`` may see for ``action``."""
+    rule = RULES[action]
+    conditions = []
+    for role in user.roles:
+        scope = rule.get(role)
+        if scope == ALL:
+            return true()
+        if scope == DEPT and department_column is not None:
+            conditions.append(department_column.in_(sorted(department_scope_ids(user)) or [-1]))
+        elif scope == OWN and owner_column is not None:
+            conditions.append(owner_column == user.id)
+    return or_(*conditions) if conditions else false()
+
+
+def require(action: str) -> Callable:
+    """Declare the action a view performs; refuse the request unless allowed."""
+
+    def decorator(view):
+        @wraps(view)
+        def guarded(*args, **kwargs):
+            if action != PUBLIC:
+                if not current_user.is_authenticated:
+                    return login_manager.unauthorized()
+                if not can(current_user, action):
+                    abort(403)
+            return view(*args, **kwargs)
+
+        guarded.access_action = action
+        return guarded
+
+    return decorator
+
+
+def public(view):
+    """Mark a view that anyone may open without logging in."""
+    return require(PUBLIC)(view)
+
+
+def action_of(view) -> str | None:
+    return getattr(view, "access_action", None)

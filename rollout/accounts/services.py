@@ -1,0 +1,142 @@
+"""Accounts: creating users, authenticating with throttling, passwords, departments."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import current_app
+from flask_babel import gettext as _
+from sqlalchemy import func, select
+
+from rollout.accounts.models import ROLES, Department, User, new_token
+from rollout.accounts.passwords import hash_password, password_problem, verify_password
+from rollout.audit.models import AuditEntry
+from rollout.audit.services import record_event
+from rollout.errors import ServiceError
+from rollout.extensions import db
+from rollout.timeutil import utcnow
+
+
+class LoginThrottled(ServiceError):
+    """Too many failed logins recently for this account or address."""
+
+
+def create_user(username: str, display_name: str, password: str, roles, department: Department | None = None,
+                email: str | None = None, is_seed_user: bool = False, check_password: bool = True) -> User:
+    """Create a user after checking the username is free and the password acceptable."""
+    username = username.strip()
+    if not username:
+        raise ServiceError(_("A username is required."), "username")
+    if db.session.scalar(select(User.id).where(func.lower(User.username) == username.lower())):
+        raise ServiceError(_("The username %(name)s is taken.", name=username), "username")
+    unknown = set(roles) - set(ROLES)
+    if unknown or not roles:
+        raise ServiceError(_("Choose at least one valid role."), "roles")
+    if check_password:
+        problem = password_problem(password, username)
+        if problem:
+            raise ServiceError(problem, "password")
+    user = User(username=username, display_name=display_name or username, email=email,
+                password_hash=hash_password(password), department=department, is_seed_user=is_seed_user)
+    user.set_roles(roles)
+    db.session.add(user)
+    db.session.flush()
+    return user
+
+
+def _recent_failures(column, value) -> int:
+    since = utcnow() - timedelta(minutes=current_app.config["LOGIN_FAILURE_WINDOW_MINUTES"])
+    return db.session.scalar(select(func.count()).select_from(AuditEntry).where(
+        AuditEntry.action == "login_failed", column == value, AuditEntry.created_at >= since)) or 0
+
+
+def check_throttle(username: str, ip: str | None) -> None:
+    """Refuse a login attempt when this account or address failed too often lately."""
+    config = current_app.config
+    if ip and _recent_failures(AuditEntry.ip, ip) >= config["LOGIN_MAX_FAILURES_PER_IP"]:
+        raise LoginThrottled(_("Too many failed logins from this address. Try again later."))
+    if username and _recent_failures(AuditEntry.entity_id, username.lower()) >= config["LOGIN_MAX_FAILURES_PER_ACCOUNT"]:
+        raise LoginThrottled(_("Too many failed logins for this account. Try again later."))
+
+
+def authenticate(username: str, password: str, ip: str | None) -> User | None:
+    """Return the user when the credentials are right; record the attempt either way."""
+    username = (username or "").strip()
+    check_throttle(username, ip)
+    user = db.session.scalar(select(User).where(func.lower(User.username) == username.lower()))
+    if user is None or not user.is_active or not verify_password(user.password_hash, password):
+        # entity_id carries the lowercased username so per-account throttling works for unknown names too.
+        record_event("login_failed", entity="session", entity_id=username.lower()[:64],
+                     user=user if user is not None else None)
+        return None
+    user.last_login_at = utcnow()
+    record_event("login", entity="session", entity_id=username.lower()[:64], user=user)
+    return user
+
+
+def change_password(user: User, current: str | None, new: str, check_current: bool = True) -> None:
+    """Set a new password and end the user's other sessions."""
+    if check_current and not verify_password(user.password_hash, current or ""):
+        raise ServiceError(_("The current password is wrong."), "current_password")
+    problem = password_problem(new, user.username)
+    if problem:
+        raise ServiceError(problem, "new_password")
+    user.password_hash = hash_password(new)
+    user.session_token = new_token()
+
+
+def department_choices(include_company: bool = True) -> list[tuple[int, str]]:
+    """Departments as (id, indented name) in tree order, for select fields."""
+    departments = db.session.scalars(select(Department).order_by(Department.name)).all()
+    children: dict[int | None, list[Department]] = {}
+    for department in departments:
+        children.setdefault(department.parent_id, []).append(department)
+    result: list[tuple[int, str]] = []
+
+    def walk(parent_id, depth):
+        for department in children.get(parent_id, []):
+            if include_company or department.kind != "company":
+                result.append((department.id, "\u3000" * depth + department.name))
+            walk(department.id, depth + 1)
+
+    walk(None, 0)
+    return result
+
+
+def save_department(department: Department | None, name: str, kind: str, parent_id: int | None,
+                    code: str | None = None, go_live_on=None) -> Department:
+    """Create or update a department, refusing cycles in the tree."""
+    name = name.strip()
+    if not name:
+        raise ServiceError(_("A name is required."), "name")
+    parent = db.session.get(Department, parent_id) if parent_id else None
+    if parent_id and parent is None:
+        raise ServiceError(_("The parent department does not exist."), "parent_id")
+    if department is not None and parent is not None:
+        ancestor = parent
+        while ancestor is not None:
+            if ancestor.id == department.id:
+                raise ServiceError(_("A department cannot be placed under itself."), "parent_id")
+            ancestor = ancestor.parent
+    duplicate = select(Department.id).where(Department.name == name, Department.parent_id.is_(parent_id)
+                                            if parent_id is None else Department.parent_id == parent_id)
+    if department is not None:
+        duplicate = duplicate.where(Department.id != department.id)
+    if db.session.scalar(duplicate):
+        raise ServiceError(_("A department with this name already exists here."), "name")
+    if department is None:
+        department = Department()
+        db.session.add(department)
+    department.name, department.kind, department.parent = name, kind, parent
+    department.code = code or None
+    department.go_live_on = go_live_on
+    db.session.flush()
+    return department
+
+
+def users_with_roles(roles, department_ids=None) -> list[User]:
+    """Active users having any of ``roles`` (optionally only in some departments)."""
+    from rollout.accounts.models import UserRole
+    query = select(User).join(UserRole).where(UserRole.role.in_(list(roles)), User.is_active_account.is_(True))
+    if department_ids is not None:
+        query = query.where(User.department_id.in_(list(department_ids)))
+    return list(db.session.scalars(query.distinct()).all())

@@ -1,0 +1,211 @@
+"""Login, logout, language, profile, and the admin pages for users and departments."""
+from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_user, logout_user
+from sqlalchemy import select
+
+from rollout.access import PUBLIC, authorize, require
+from rollout.accounts import services
+from rollout.accounts.forms import DepartmentForm, LoginForm, PasswordForm, ProfileForm, UserForm
+from rollout.accounts.models import Department, User
+from rollout.accounts.passwords import hash_password, password_problem
+from rollout.audit.services import client_ip, record_event
+from rollout.errors import ServiceError
+from rollout.extensions import db, limiter
+from rollout.timeutil import utcnow
+from rollout.web import apply_service_error, paginate, redirect_back, safe_next
+
+bp = Blueprint("accounts", __name__)
+NO_DEPARTMENT = 0
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@require(PUBLIC)
+@limiter.limit("60 per minute", methods=["POST"])
+def login():
+    form = LoginForm()
+    next_url = safe_next(request.values.get("next"))
+    if form.validate_on_submit():
+        try:
+            user = services.authenticate(form.username.data, form.password.data, client_ip())
+        except services.LoginThrottled as error:
+            g.commit_anyway = True
+            return render_template("accounts/login.html", form=form, next_url=next_url, error=error.message), 429
+        if user is None:
+            g.commit_anyway = True  # keep the failed-login audit row for throttling
+            return render_template("accounts/login.html", form=form, next_url=next_url,
+                                   error=_("Wrong username or password.")), 401
+        lang = session.get("lang")
+        session.clear()  # no session fixation: nothing from before login survives
+        if lang:
+            session["lang"] = lang
+        login_user(user)
+        return redirect(next_url or url_for("dashboard.home"))
+    status = 422 if form.errors else 200
+    return render_template("accounts/login.html", form=form, next_url=next_url, error=None), status
+
+
+@bp.route("/logout", methods=["POST"])
+@require("home.view")
+def logout():
+    record_event("logout", entity="session", entity_id=current_user.username.lower())
+    logout_user()
+    session.clear()
+    flash(_("You have logged out."), "info")
+    return redirect(url_for("accounts.login"))
+
+
+@bp.route("/language", methods=["POST"])
+@require(PUBLIC)
+def set_language():
+    lang = request.form.get("lang", "")
+    if lang not in ("zh_CN", "en"):
+        flash(_("Unknown language."), "danger")
+        return redirect_back("dashboard.home"), 303
+    session["lang"] = lang
+    if current_user.is_authenticated:
+        current_user.locale = lang
+    return redirect_back("dashboard.home")
+
+
+@bp.route("/profile", methods=["GET", "POST"])
+@require("profile.edit")
+def profile():
+    user = current_user._get_current_object()
+    form = ProfileForm(obj=user, prefix="profile")
+    password_form = PasswordForm(prefix="password")
+    if request.method == "POST" and "profile-display_name" in request.form:
+        if form.validate_on_submit():
+            user.display_name = form.display_name.data.strip()
+            user.email = (form.email.data or "").strip().lower() or None
+            user.locale = form.locale.data or None
+            if user.locale:
+                session["lang"] = user.locale
+            flash(_("Your profile is saved."), "success")
+            return redirect(url_for("accounts.profile"))
+    elif request.method == "POST":
+        if password_form.validate_on_submit():
+            try:
+                services.change_password(user, password_form.current_password.data, password_form.new_password.data)
+            except ServiceError as error:
+                apply_service_error(password_form, error)
+            else:
+                login_user(user)  # this session carries the new token; the others end
+                flash(_("Your password is changed; your other sessions have ended."), "success")
+                return redirect(url_for("accounts.profile"))
+    status = 422 if (form.errors or password_form.errors) else 200
+    return render_template("accounts/profile.html", form=form, password_form=password_form), status
+
+
+# --- administration -----------------------------------------------------------
+def _department_field_choices(field, include_none=True):
+    choices = services.department_choices()
+    field.choices = ([(NO_DEPARTMENT, "—")] if include_none else []) + choices
+
+
+@bp.route("/admin/users")
+@require("users.manage")
+def users():
+    query = select(User).order_by(User.username)
+    search = request.args.get("q", "").strip()[:100]
+    if search:
+        pattern = f"%{search}%"
+        query = query.where(User.username.ilike(pattern) | User.display_name.ilike(pattern))
+    page = paginate(query.options(db.joinedload(User.department)), per_page=50)
+    return render_template("accounts/users.html", page=page, search=search)
+
+
+@bp.route("/admin/users/new", methods=["GET", "POST"])
+@bp.route("/admin/users/<int:user_id>", methods=["GET", "POST"])
+@require("users.manage")
+def edit_user(user_id=None):
+    user = db.get_or_404(User, user_id) if user_id else None
+    form = UserForm(obj=user)
+    _department_field_choices(form.department_id)
+    if request.method == "GET" and user is not None:
+        form.roles.data = sorted(user.roles)
+        form.department_id.data = user.department_id or NO_DEPARTMENT
+    if form.validate_on_submit():
+        department = db.session.get(Department, form.department_id.data) if form.department_id.data else None
+        try:
+            if user is None:
+                if not form.password.data:
+                    raise ServiceError(_("A password is required for a new user."), "password")
+                user = services.create_user(form.username.data, form.display_name.data, form.password.data,
+                                            form.roles.data, department, form.email.data or None,
+                                            form.is_seed_user.data)
+                user.is_active_account = form.is_active_account.data
+            else:
+                _update_user(user, form, department)
+        except ServiceError as error:
+            apply_service_error(form, error)
+        else:
+            flash(_("User %(name)s is saved.", name=user.username), "success")
+            return redirect(url_for("accounts.users"))
+    status = 422 if form.errors else 200
+    return render_template("accounts/user_form.html", form=form, user=user), status
+
+
+def _update_user(user, form, department):
+    username = form.username.data.strip()
+    if username.lower() != user.username.lower() and db.session.scalar(
+            select(User.id).where(db.func.lower(User.username) == username.lower())):
+        raise ServiceError(_("The username %(name)s is taken.", name=username), "username")
+    if user.id == current_user.id and "admin" not in form.roles.data:
+        raise ServiceError(_("You cannot remove your own administrator role."), "roles")
+    user.username, user.display_name = username, form.display_name.data.strip()
+    user.email = (form.email.data or "").strip().lower() or None
+    user.department = department
+    if set(form.roles.data) != user.roles:
+        user.set_roles(form.roles.data)
+    user.is_seed_user = form.is_seed_user.data
+    user.is_active_account = form.is_active_account.data
+    if form.password.data:
+        problem = password_problem(form.password.data, username)
+        if problem:
+            raise ServiceError(problem, "password")
+        user.password_hash = hash_password(form.password.data)
+        user.session_token = services.new_token()
+
+
+@bp.route("/admin/departments/<int:department_id>/review-roles", methods=["POST"])
+@require("roles.review")
+def review_roles(department_id):
+    department = db.get_or_404(Department, department_id)
+    from rollout.access import subtree_ids
+    now = utcnow()
+    for user in db.session.scalars(select(User).where(User.department_id.in_(subtree_ids(department.id)))):
+        user.roles_reviewed_at = now
+    flash(_("Role assignments of %(name)s are confirmed.", name=department.name), "success")
+    return redirect(url_for("accounts.departments"))
+
+
+@bp.route("/admin/departments")
+@require("departments.manage")
+def departments():
+    rows = services.department_choices()
+    by_id = {d.id: d for d in db.session.scalars(select(Department))}
+    counts = dict(db.session.execute(select(User.department_id, db.func.count()).group_by(User.department_id)).all())
+    return render_template("accounts/departments.html", rows=rows, by_id=by_id, counts=counts)
+
+
+@bp.route("/admin/departments/new", methods=["GET", "POST"])
+@bp.route("/admin/departments/<int:department_id>", methods=["GET", "POST"])
+@require("departments.manage")
+def edit_department(department_id=None):
+    department = db.get_or_404(Department, department_id) if department_id else None
+    form = DepartmentForm(obj=department)
+    _department_field_choices(form.parent_id)
+    if request.method == "GET" and department is not None:
+        form.parent_id.data = department.parent_id or NO_DEPARTMENT
+    if form.validate_on_submit():
+        try:
+            department = services.save_department(department, form.name.data, form.kind.data,
+                                                  form.parent_id.data or None, form.code.data, form.go_live_on.data)
+        except ServiceError as error:
+            apply_service_error(form, error)
+        else:
+            flash(_("Department %(name)s is saved.", name=department.name), "success")
+            return redirect(url_for("accounts.departments"))
+    status = 422 if form.errors else 200
+    return render_template("accounts/department_form.html", form=form, department=department), status

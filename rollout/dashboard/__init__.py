@@ -1,0 +1,1 @@
+"""Home pages per role, the rollout plan, readiness and adoption."""

@@ -1,0 +1,142 @@
+"""Request lifecycle: login loading, the single commit point, security headers, error pages."""
+from __future__ import annotations
+
+from flask import Flask, current_app, g, jsonify, render_template, request
+from flask_babel import get_locale
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from flask_wtf.csrf import CSRFError
+from sqlalchemy import select
+from werkzeug.exceptions import HTTPException
+
+from rollout import access, nav
+from rollout.accounts.forms import KIND_LABELS, ROLE_LABELS
+from rollout.accounts.models import User
+from rollout.extensions import db, login_manager
+from rollout.markdown import render_markdown
+from rollout.timeutil import to_local
+
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; "
+    "frame-ancestors 'none'"
+)
+#: Form fields never echoed back on the "submit again" page.
+_NOT_ECHOED = ("csrf_token", "password", "current_password", "new_password", "confirm")
+
+
+@login_manager.user_loader
+def load_user(session_id: str):
+    user_id, _, token = (session_id or "").partition(":")
+    if not user_id.isdigit():
+        return None
+    user = db.session.get(User, int(user_id))
+    if user is None or not user.is_active or user.session_token != token:
+        return None
+    return user
+
+
+login_manager.login_view = "accounts.login"
+login_manager.login_message = _l("Please log in to open this page.")
+login_manager.login_message_category = "info"
+login_manager.session_protection = "basic"
+
+
+def _commit_or_rollback(response):
+    # The one place a request's work is committed: success (or an explicit
+    # request to keep an audit record) commits, anything else rolls back.
+    if response.status_code < 400 or g.get("commit_anyway"):
+        db.session.commit()
+    else:
+        db.session.rollback()
+    return response
+
+
+def _security_headers(response):
+    response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    if request.endpoint != "static":
+        response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+def _fresh_request_state():
+    # A request normally gets a new app context; when a caller (a test, a
+    # script) reuses one, drop cached per-request state such as the logged-in
+    # user, so each request starts clean.
+    for key in list(g.__dict__):
+        g.pop(key, None)
+
+
+def _refuse_undeclared_views():
+    # Fail closed: a view without an access declaration is never served.
+    if request.endpoint is None or request.endpoint == "static":
+        return None
+    view = current_app.view_functions.get(request.endpoint)
+    if view is not None and access.action_of(view) is None:
+        return _error_page(403)
+    return None
+
+
+def _wants_json() -> bool:
+    return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
+
+
+def _error_page(code: int, error=None):
+    if code == 403:
+        from rollout.audit.services import record_event
+        db.session.rollback()
+        if current_user.is_authenticated:
+            record_event("denied", entity="route", entity_id=request.endpoint, detail=f"{request.method} {request.path}"[:500])
+            g.commit_anyway = True
+    if _wants_json():
+        return jsonify({"error": code}), code
+    return render_template(f"errors/{code}.html", error=error), code
+
+
+def _csrf_error(error):
+    db.session.rollback()
+    fields = [(key, value) for key, value in request.form.items(multi=True) if key not in _NOT_ECHOED]
+    return render_template("errors/csrf.html", fields=fields, action=request.path), 400
+
+
+def _http_error(error: HTTPException):
+    if error.code in (403, 404, 413, 429, 400, 405):
+        return _error_page(error.code, error)
+    return error
+
+
+def _server_error(error):
+    db.session.rollback()
+    return render_template("errors/500.html"), 500
+
+
+def install(app: Flask) -> None:
+    """Attach hooks, error handlers and template helpers to the app."""
+    app.before_request(_fresh_request_state)
+    app.before_request(_refuse_undeclared_views)
+    app.after_request(_security_headers)
+    app.after_request(_commit_or_rollback)
+    app.register_error_handler(CSRFError, _csrf_error)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(500, _server_error)
+
+    @app.context_processor
+    def template_helpers():
+        from rollout.notify.services import unread_count
+        return {
+            "can": lambda action, obj=None: access.can(current_user, action, obj),
+            "main_nav": lambda: nav.visible(nav.MAIN_NAV),
+            "admin_nav": lambda: nav.visible(nav.ADMIN_NAV),
+            "unread_count": lambda: unread_count(current_user) if current_user.is_authenticated else 0,
+            "current_locale": lambda: "zh_CN" if get_locale().language == "zh" else "en",
+            "company_name": app.config["COMPANY_NAME"],
+            "role_label": lambda role: ROLE_LABELS.get(role, role),
+            "kind_label": lambda kind: KIND_LABELS.get(kind, kind),
+        }
+
+    app.jinja_env.filters["markdown"] = render_markdown
+    app.jinja_env.filters["local"] = lambda value, fmt="%Y-%m-%d %H:%M": (
+        to_local(value).strftime(fmt) if value else "")

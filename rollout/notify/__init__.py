@@ -1,0 +1,1 @@
+"""In-app notifications, the delivery outbox and its channels."""

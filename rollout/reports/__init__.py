@@ -1,0 +1,1 @@
+"""Shared output: PDF reports, spreadsheet exports, SVG charts and calendar files."""

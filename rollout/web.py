@@ -1,0 +1,77 @@
+"""Small request helpers shared by all views: safe redirects, form errors, pagination."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from flask import flash, redirect, request, url_for
+from sqlalchemy import func, select
+
+from rollout.errors import ServiceError
+from rollout.extensions import db
+
+
+def safe_next(target: str | None) -> str | None:
+    """Return ``target`` if it is a path on this site, else None (blocks open redirects)."""
+    if not target:
+        return None
+    target = target.strip()
+    if not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return None
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in target):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return None
+    return target
+
+
+def redirect_back(default_endpoint: str, **values):
+    """Redirect to the request's safe ``next`` or to a default endpoint."""
+    return redirect(safe_next(request.values.get("next")) or url_for(default_endpoint, **values))
+
+
+def apply_service_error(form, error: ServiceError) -> None:
+    """Show a service's refusal at the field it concerns, or as a page message."""
+    db.session.rollback()
+    field = getattr(form, error.field, None) if (form is not None and error.field) else None
+    if field is not None:
+        field.errors = list(field.errors) + [error.message]
+    else:
+        flash(error.message, "danger")
+
+
+@dataclass
+class Page:
+    items: list
+    page: int
+    per_page: int
+    total: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+    @property
+    def has_prev(self) -> bool:
+        return self.page > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.pages
+
+
+def page_number() -> int:
+    try:
+        return max(1, min(int(request.args.get("page", 1)), 100000))
+    except ValueError:
+        return 1
+
+
+def paginate(statement, per_page: int = 25, scalars: bool = True) -> Page:
+    """Two statements per page whatever the data size: a count and one page of rows."""
+    page = page_number()
+    total = db.session.scalar(select(func.count()).select_from(statement.order_by(None).subquery())) or 0
+    rows = db.session.execute(statement.limit(per_page).offset((page - 1) * per_page))
+    items = list(rows.scalars().all() if scalars else rows.all())
+    return Page(items=items, page=page, per_page=per_page, total=total)

@@ -1,0 +1,196 @@
+"""Login, logout, passwords, throttling, sessions and language preference."""
+import pytest
+from sqlalchemy import select
+
+from rollout.accounts.models import User
+from rollout.accounts.passwords import password_problem, verify_password
+from rollout.audit.models import AuditEntry
+from rollout.extensions import db
+from tests.conftest import TEST_PASSWORD, login
+
+
+def _login(client, username, password=TEST_PASSWORD, next_url=None):
+    data = {"username": username, "password": password}
+    if next_url is not None:
+        data["next"] = next_url
+    return client.post("/login", data=data)
+
+
+def test_login_success_redirects_home_and_records_audit(client, company):
+    response = _login(client, "staff")
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/"
+    assert client.get("/").status_code == 200
+    assert db.session.scalar(select(AuditEntry).where(AuditEntry.action == "login", AuditEntry.username == "staff"))
+
+
+def test_wrong_password_is_refused_and_audited(client, company):
+    response = _login(client, "staff", "wrong password!")
+    assert response.status_code == 401
+    assert "Wrong username or password" in response.get_data(as_text=True)
+    entry = db.session.scalar(select(AuditEntry).where(AuditEntry.action == "login_failed"))
+    assert entry.entity_id == "staff"
+    assert client.get("/").status_code == 302  # still anonymous
+
+
+def test_inactive_user_cannot_log_in(client, company):
+    company["staff"].is_active_account = False
+    db.session.commit()
+    assert _login(client, "staff").status_code == 401
+
+
+@pytest.mark.parametrize("target", ["//evil.com", "/\\evil.com", "////evil.com", "https:evil.com",
+                                    "javascript:alert(1)", "https://evil.com/", "\\\\evil.com", "/\tevil.com",
+                                    " //evil.com"])
+def test_next_never_leaves_the_site(client, company, target):
+    response = _login(client, "staff", next_url=target)
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/"
+
+
+def test_next_inside_the_site_is_followed(client, company):
+    response = _login(client, "staff", next_url="/notifications?page=2")
+    assert response.headers["Location"] == "/notifications?page=2"
+
+
+def test_session_is_cleared_on_login(client, company):
+    with client.session_transaction() as session:
+        session["planted"] = "attacker"
+    _login(client, "staff")
+    with client.session_transaction() as session:
+        assert "planted" not in session
+
+
+def test_logout_is_post_only(client_as):
+    client = client_as("staff")
+    assert client.get("/logout").status_code == 405
+    assert client.post("/logout").status_code == 302
+    assert client.get("/").status_code == 302
+
+
+def test_failed_logins_are_throttled_per_account(client, company, app):
+    limit = app.config["LOGIN_MAX_FAILURES_PER_ACCOUNT"]
+    for _ in range(limit):
+        assert _login(client, "staff", "wrong password!").status_code == 401
+    # Even the right password is refused while throttled.
+    assert _login(client, "staff").status_code == 429
+
+
+def test_failed_logins_are_throttled_per_ip(client, company, app, monkeypatch):
+    monkeypatch.setitem(app.config, "LOGIN_MAX_FAILURES_PER_IP", 3)
+    for number in range(3):
+        _login(client, f"nobody{number}", "wrong password!")
+    assert _login(client, "admin").status_code == 429
+
+
+@pytest.mark.parametrize("password, ok", [("short", False), ("12345678", False), ("password", False),
+                                          ("aaaaaaaa", False), ("a" * 129, False), ("staff", False),
+                                          ("万里长城永不倒下", True), ("x" * 64, False), ("correct horse battery", True),
+                                          ("Tr0ub4dor&3-but-longer", True)])
+def test_password_policy(password, ok):
+    assert (password_problem(password, "staff") is None) is ok
+
+
+def test_long_passwords_of_64_characters_are_allowed():
+    assert password_problem("correct horse battery staple " * 2 + "abcdef", "u") is None
+
+
+def test_password_hash_is_argon2id(company):
+    assert company["staff"].password_hash.startswith("$argon2id$")
+
+
+def test_password_change_ends_other_sessions(app, company):
+    from tests.conftest import english_client
+    first, second = english_client(app), english_client(app)
+    login(first, company["staff"])
+    login(second, company["staff"])
+    response = first.post("/profile", data={"password-current_password": TEST_PASSWORD,
+                                            "password-new_password": "a brand new passphrase"})
+    assert response.status_code == 302
+    assert first.get("/").status_code == 200
+    assert second.get("/").status_code == 302
+    user = db.session.get(User, company["staff"].id)
+    assert verify_password(user.password_hash, "a brand new passphrase")
+
+
+def test_password_change_refuses_wrong_current_and_weak_new(client_as, company):
+    client = client_as("staff")
+    response = client.post("/profile", data={"password-current_password": "not it at all",
+                                             "password-new_password": "a brand new passphrase"})
+    assert response.status_code == 422
+    assert "current password is wrong" in response.get_data(as_text=True)
+    response = client.post("/profile", data={"password-current_password": TEST_PASSWORD,
+                                             "password-new_password": "12345678"})
+    assert response.status_code == 422
+
+
+def test_language_preference_is_saved_per_user(client_as, company):
+    client = client_as("staff")
+    client.post("/language", data={"lang": "en", "next": "/"})
+    assert db.session.get(User, company["staff"].id).locale == "en"
+    page = client.get("/", headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
+    assert "Welcome" in page
+
+
+def test_browser_asking_for_chinese_gets_chinese(client):
+    page = client.get("/login", headers={"Accept-Language": "zh-CN,zh;q=0.9"}).get_data(as_text=True)
+    assert "登录" in page
+    page = client.get("/login", headers={"Accept-Language": "en-US,en;q=0.9"}).get_data(as_text=True)
+    assert "Log in" in page
+
+
+def test_session_cookie_flags(client, company):
+    response = _login(client, "staff")
+    cookie = response.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie
+    assert "SameSite=Lax" in cookie
+
+
+def test_admin_creates_user_with_validation(client_as, company):
+    client = client_as("admin")
+    data = {"username": "newbie", "display_name": "新人", "roles": ["staff"],
+            "department_id": company["departments"]["sales1"].id, "password": "12345678", "is_active_account": "y"}
+    response = client.post("/admin/users/new", data=data)
+    assert response.status_code == 422
+    assert "too common" in response.get_data(as_text=True)
+    assert db.session.scalar(select(User).where(User.username == "newbie")) is None
+    data["password"] = "a good long passphrase"
+    assert client.post("/admin/users/new", data=data).status_code == 302
+    user = db.session.scalar(select(User).where(User.username == "newbie"))
+    assert user.roles == {"staff"} and user.department.name == "销售一组"
+
+
+def test_admin_cannot_pick_an_unknown_role(client_as, company):
+    client = client_as("admin")
+    response = client.post("/admin/users/new", data={"username": "x1", "display_name": "x", "roles": ["god"],
+                                                     "password": "a good long passphrase"})
+    assert response.status_code == 422
+    assert db.session.scalar(select(User).where(User.username == "x1")) is None
+
+
+def test_duplicate_username_is_refused_at_the_field(client_as, company):
+    client = client_as("admin")
+    response = client.post("/admin/users/new", data={"username": "STAFF", "display_name": "x", "roles": ["staff"],
+                                                     "password": "a good long passphrase"})
+    assert response.status_code == 422
+    assert "is taken" in response.get_data(as_text=True)
+
+
+def test_department_cycle_is_refused(client_as, company):
+    client = client_as("admin")
+    sales = company["departments"]["sales"]
+    team = company["departments"]["sales1"]
+    response = client.post(f"/admin/departments/{sales.id}", data={"name": "销售部", "kind": "department",
+                                                                  "parent_id": team.id})
+    assert response.status_code == 422
+    assert "under itself" in response.get_data(as_text=True)
+
+
+def test_create_user_command(runner, company):
+    result = runner.invoke(args=["create-user", "cli.user", "--role", "trainer", "--department", "sales",
+                                 "--password", "a good long passphrase"])
+    assert result.exit_code == 0, result.output
+    user = db.session.scalar(select(User).where(User.username == "cli.user"))
+    assert user.roles == {"trainer"} and user.department.code == "sales"
+    result = runner.invoke(args=["create-user", "cli.bad", "--role", "staff", "--password", "123"])
+    assert result.exit_code != 0 and "at least 8" in result.output

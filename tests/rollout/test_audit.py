@@ -1,0 +1,111 @@
+"""The audit trail: automatic, field-level, append-only, scoped, and free of secrets."""
+import pytest
+from sqlalchemy import select
+
+from rollout.accounts.models import Department, User
+from rollout.audit.models import AuditEntry
+from rollout.audit.services import acting_as, history_of
+from rollout.extensions import db
+
+
+def _entries(**filters):
+    query = select(AuditEntry)
+    for key, value in filters.items():
+        query = query.where(getattr(AuditEntry, key) == value)
+    return db.session.scalars(query.order_by(AuditEntry.id)).all()
+
+
+def test_create_update_delete_are_recorded_with_old_and_new_values(factory, company):
+    with acting_as(company["admin"]):
+        department = Department(name="客服部", kind="department", parent=company["departments"]["company"])
+        db.session.add(department)
+        db.session.commit()
+        department.name = "客户服务部"
+        db.session.commit()
+        db.session.delete(department)
+        db.session.commit()
+    rows = _entries(entity="departments", entity_id=str(department.id))
+    assert [r.action for r in rows] == ["create", "update", "delete"]
+    assert rows[0].changes["name"] == [None, "客服部"]
+    assert rows[1].changes == {"name": ["客服部", "客户服务部"]}
+    assert rows[2].changes["name"] == ["客户服务部", None]
+    assert all(r.username == "admin" for r in rows)
+
+
+def test_requests_record_user_and_ip(client_as, company):
+    client = client_as("admin")
+    team = company["departments"]["sales1"]
+    response = client.post(f"/admin/departments/{team.id}", data={"name": "销售精英组", "kind": "team",
+                                                                 "parent_id": company["departments"]["sales"].id},
+                           environ_base={"REMOTE_ADDR": "10.1.2.3"})
+    assert response.status_code == 302
+    row = _entries(entity="departments", action="update")[-1]
+    assert row.ip == "10.1.2.3" and row.user_id == company["admin"].id
+    assert row.changes["name"] == ["销售一组", "销售精英组"]
+
+
+def test_passwords_and_tokens_never_appear(company, factory):
+    user = factory.user("staff", username="secretive", password="my very secret pass")
+    user.password_hash = "changed-hash-value"
+    db.session.commit()
+    text = " ".join(str(r.changes) for r in _entries(entity="users"))
+    assert "changed-hash-value" not in text and "$argon2" not in text
+    assert user.session_token not in text and user.calendar_token not in text
+    assert "***" in text
+
+
+def test_audit_rows_cannot_be_edited_or_deleted(company):
+    row = _entries()[0]
+    row.action = "tampered"
+    with pytest.raises(PermissionError):
+        db.session.commit()
+    db.session.rollback()
+    db.session.delete(db.session.get(AuditEntry, row.id))
+    with pytest.raises(PermissionError):
+        db.session.commit()
+    db.session.rollback()
+
+
+def test_denied_requests_are_recorded(client_as, company):
+    client = client_as("staff")
+    assert client.get("/admin/users").status_code == 403
+    row = _entries(action="denied")[-1]
+    assert row.username == "staff" and row.entity_id == "accounts.users"
+
+
+def test_history_of_a_record(company):
+    with acting_as(company["admin"]):
+        company["staff"].display_name = "新名字"
+        db.session.commit()
+    history = history_of("users", company["staff"].id)
+    assert history[0].action == "update" and history[0].changes["display_name"][1] == "新名字"
+
+
+def test_audit_page_filters(client_as, company):
+    client = client_as("admin")
+    client.get("/admin/departments")
+    page = client.get("/audit/?entity=departments&action=create").get_data(as_text=True)
+    assert "销售一组" in page
+    assert "login_failed" not in page.split("<tbody>")[1]
+
+
+def test_head_sees_only_their_department_in_audit(client_as, company, factory):
+    with acting_as(company["admin"]):
+        factory.user("staff", department=company["departments"]["sales2"], username="in-sales")
+        factory.user("staff", department=company["departments"]["marketing"], username="in-marketing")
+    page = client_as("head").get("/audit/?entity=users&action=create").get_data(as_text=True)
+    assert "in-sales" in page and "in-marketing" not in page
+    assert client_as("staff").get("/audit/").status_code == 403
+
+
+def test_audit_page_uses_a_fixed_number_of_statements(client_as, company, factory, count_statements):
+    client = client_as("admin")
+    client.get("/audit/")
+    with count_statements() as small:
+        client.get("/audit/?action=create")
+    for number in range(60):
+        factory.user("staff", username=f"bulk{number}")
+    with count_statements() as large:
+        response = client.get("/audit/?action=create")
+    assert "Older entries" in response.get_data(as_text=True) or "更早的记录" in response.get_data(as_text=True)
+    assert small.count == large.count
