@@ -72,12 +72,8 @@ def select_locale() -> str:
 
 
 def translation_directories() -> str:
-    folders = []
-    for package in ("rollout", "surveys", "processmaps", "changes", "training"):
-        folder = PROJECT_ROOT / package / "translations"
-        if folder.is_dir():
-            folders.append(str(folder))
-    return ";".join(folders)
+    from rollout.i18n import translation_folders
+    return ";".join(str(folder) for folder in translation_folders() if folder.is_dir())
 
 
 def create_app(config: dict | None = None) -> Flask:

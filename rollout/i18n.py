@@ -21,26 +21,59 @@ from rollout.config import PROJECT_ROOT
 LOCALE = "zh_Hans_CN"
 KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "lazy_gettext": None, "_l": None,
             "lazy_ngettext": (1, 2), "pgettext": ((1, "c"), 2)}
-FEATURE_PACKAGES = ("surveys", "processmaps", "changes", "training")
+#: Catalogue units: name → (source folders, template folders, catalogue folder).
+#: Each unit owns one catalogue so modules are translated independently.
+UNITS = {
+    "core": (["rollout"], [""], "rollout"),
+    "output": (["rollout/notify", "rollout/reports"], ["notify", "reports"], "rollout/notify"),
+    "plans": (["rollout/plans"], ["plans"], "rollout/plans"),
+    "imports": (["rollout/imports"], ["imports"], "rollout/imports"),
+    "retros": (["rollout/retros"], ["retros"], "rollout/retros"),
+    "dashboard": (["rollout/dashboard"], ["dashboard"], "rollout/dashboard"),
+    "surveys": (["surveys"], ["surveys"], "surveys"),
+    "processmaps": (["processmaps"], ["processmaps"], "processmaps"),
+    "changes": (["changes"], ["changes"], "changes"),
+    "training": (["training"], ["training"], "training"),
+}
 
 
-def _sources(package: str) -> list[tuple[Path, list[tuple[str, str]]]]:
-    """(folder, method map) pairs whose messages belong to ``package``'s catalogue."""
-    templates = PROJECT_ROOT / "templates"
-    if package == "rollout":
-        template_map = [(f"{name}/**.html", "ignore") for name in FEATURE_PACKAGES] + [("**.html", "jinja2")]
-        return [(PROJECT_ROOT / "rollout", [("translations/**", "ignore"), ("**.py", "python")]),
-                (templates, template_map)]
-    return [(PROJECT_ROOT / package, [("translations/**", "ignore"), ("**.py", "python")]),
-            (templates / package, [("**.html", "jinja2")])]
+def _owned_elsewhere(unit: str) -> tuple[set[str], set[str]]:
+    """Source and template folders that other units own (skipped by the core unit)."""
+    sources, templates = set(), set()
+    for name, (unit_sources, unit_templates, _) in UNITS.items():
+        if name != unit:
+            sources.update(unit_sources)
+            templates.update(t for t in unit_templates if t)
+    return sources, templates
+
+
+def _sources(unit: str) -> list[tuple[Path, list[tuple[str, str]]]]:
+    """(folder, method map) pairs whose messages belong to ``unit``'s catalogue."""
+    unit_sources, unit_templates, _ = UNITS[unit]
+    other_sources, other_templates = _owned_elsewhere(unit)
+    result = []
+    for source in unit_sources:
+        nested = [o[len(source) + 1:] for o in other_sources if o.startswith(source + "/")]
+        method_map = [("translations/**", "ignore")] + [(f"{n}/**", "ignore") for n in nested] + [("**.py", "python")]
+        result.append((PROJECT_ROOT / source, method_map))
+    for template in unit_templates:
+        folder = PROJECT_ROOT / "templates" / template if template else PROJECT_ROOT / "templates"
+        nested = [o for o in other_templates] if not template else []
+        result.append((folder, [(f"{n}/**", "ignore") for n in nested] + [("**.html", "jinja2")]))
+    return result
 
 
 def packages() -> list[str]:
-    return ["rollout"] + [p for p in FEATURE_PACKAGES if (PROJECT_ROOT / p).is_dir()]
+    """Catalogue units whose sources exist."""
+    return [name for name, (sources, _, _) in UNITS.items() if (PROJECT_ROOT / sources[0]).is_dir()]
 
 
-def po_path(package: str) -> Path:
-    return PROJECT_ROOT / package / "translations" / LOCALE / "LC_MESSAGES" / "messages.po"
+def translation_folders() -> list[Path]:
+    return [PROJECT_ROOT / UNITS[name][2] / "translations" for name in packages()]
+
+
+def po_path(unit: str) -> Path:
+    return PROJECT_ROOT / UNITS[unit][2] / "translations" / LOCALE / "LC_MESSAGES" / "messages.po"
 
 
 def extract(package: str) -> Catalog:
@@ -106,10 +139,13 @@ def translations_group():
 
 
 @translations_group.command("update")
-def update_command():
-    """Refresh every package's catalogue from its sources."""
-    for package in packages():
-        click.echo(f"{package}: {update(package)} messages")
+@click.argument("units", nargs=-1)
+def update_command(units):
+    """Refresh catalogues from their sources (all units, or the ones named)."""
+    for unit in units or packages():
+        if unit not in UNITS:
+            raise click.ClickException(f"unknown unit {unit!r}; one of {', '.join(UNITS)}")
+        click.echo(f"{unit}: {update(unit)} messages")
 
 
 @translations_group.command("compile")
@@ -122,8 +158,8 @@ def compile_command():
 def check_command():
     """Exit non-zero when any zh_CN message is missing or fuzzy."""
     problems = missing()
-    for package, message in problems:
-        click.echo(f"{package}: {message}")
+    for unit, message in problems:
+        click.echo(f"{unit}: {message}")
     if problems:
         raise SystemExit(1)
     click.echo("zh_CN catalogue complete")
