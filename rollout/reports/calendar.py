@@ -64,3 +64,20 @@ def ics_response(items: list[CalendarItem], name: str, filename: str, method: st
     from rollout.reports.exports import download_response
     data = build_calendar(items, name, method)
     return download_response(data, filename, "text/calendar; charset=utf-8")
+
+
+#: Functions ``(user) -> list[CalendarItem]`` that contribute to a user's personal feed.
+FEED_PROVIDERS: list = []
+
+
+def register_feed_provider(provider) -> None:
+    """Modules call this (at import of their views) to add their dated items to personal feeds."""
+    if provider not in FEED_PROVIDERS:
+        FEED_PROVIDERS.append(provider)
+
+
+def personal_feed_items(user) -> list[CalendarItem]:
+    items: list[CalendarItem] = []
+    for provider in FEED_PROVIDERS:
+        items.extend(provider(user))
+    return items
