@@ -1,0 +1,1 @@
+"""Process maps with an owner on every node: versions, rendering, checks, RACI, BPMN."""

@@ -1,0 +1,115 @@
+"""Structural checks of a process version, listed beside the map.
+
+Loops are allowed (rework is real); the checks flag what makes a map
+unusable: steps nobody owns, decisions without labelled exits, steps cut off
+from the start or from every end, a quote approval that cannot say no, and a
+process that pretends nothing ever goes wrong.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from flask_babel import gettext as _
+
+from processmaps.models import DECISION, END, EXCEPTION, START, SUBPROCESS, TASK, ProcessVersion
+
+#: Words in a step's name that mark a quote approval.
+QUOTE_APPROVAL = re.compile(r"报价.*(审批|审核|批准)|quot\w*.*approv|approv\w*.*quot", re.IGNORECASE)
+#: Words in a flow's label that mark a rejection.
+REJECTION = re.compile(r"不通过|驳回|拒绝|否决|退回|不批准|未通过|reject|declin|denied|not approved", re.IGNORECASE)
+
+
+@dataclass
+class Problem:
+    """One failed check: a code, a message for people, the nodes it concerns, and whether it blocks approval."""
+    code: str
+    message: str
+    node_keys: list[str] = field(default_factory=list)
+    is_blocking: bool = True
+
+
+def _reachable(starts, successors) -> set[int]:
+    seen, stack = set(), list(starts)
+    while stack:
+        current = stack.pop()
+        if current not in seen:
+            seen.add(current)
+            stack.extend(successors.get(current, ()))
+    return seen
+
+
+def run_checks(version: ProcessVersion) -> list[Problem]:
+    """Every failed check of a version, blocking ones first."""
+    nodes = {node.id: node for node in version.nodes}
+    edges = list(version.edges)
+    outgoing: dict[int, list] = {}
+    incoming: dict[int, list] = {}
+    for edge in edges:
+        outgoing.setdefault(edge.source_id, []).append(edge)
+        incoming.setdefault(edge.target_id, []).append(edge)
+    problems: list[Problem] = []
+
+    def names(ids):
+        return "、".join(nodes[i].name for i in ids)
+
+    unowned = [n.id for n in nodes.values() if n.kind in (TASK, DECISION, EXCEPTION, SUBPROCESS)
+               and not n.owner_role and n.owner_user_id is None]
+    if unowned:
+        problems.append(Problem("no_owner", _("Steps without an owner: %(names)s", names=names(unowned)),
+                                [nodes[i].key for i in unowned]))
+
+    weak_decisions = [n.id for n in nodes.values() if n.kind == DECISION
+                      and sum(1 for e in outgoing.get(n.id, []) if e.label.strip()) < 2]
+    if weak_decisions:
+        problems.append(Problem("decision_exits",
+                                _("Decisions with fewer than two labelled exits: %(names)s",
+                                  names=names(weak_decisions)),
+                                [nodes[i].key for i in weak_decisions]))
+
+    starts = [n.id for n in nodes.values() if n.kind == START]
+    ends = [n.id for n in nodes.values() if n.kind == END]
+    if not starts:
+        problems.append(Problem("no_start", _("The process has no start node.")))
+    if not ends:
+        problems.append(Problem("no_end", _("The process has no end node.")))
+    if starts:
+        successors = {source: [e.target_id for e in out] for source, out in outgoing.items()}
+        unreachable = [i for i in nodes if i not in _reachable(starts, successors)]
+        if unreachable:
+            problems.append(Problem("unreachable", _("Not reachable from the start: %(names)s",
+                                                     names=names(unreachable)),
+                                    [nodes[i].key for i in unreachable]))
+    if ends:
+        predecessors = {target: [e.source_id for e in into] for target, into in incoming.items()}
+        dead_ends = [i for i in nodes if i not in _reachable(ends, predecessors)]
+        if dead_ends:
+            problems.append(Problem("no_path_to_end", _("No path to an end: %(names)s", names=names(dead_ends)),
+                                    [nodes[i].key for i in dead_ends]))
+
+    def has_rejection_path(node_id: int) -> bool:
+        # The approval step itself, or the decision right after it, must lead somewhere on "no".
+        exits = list(outgoing.get(node_id, []))
+        for edge in list(exits):
+            if nodes[edge.target_id].kind == DECISION:
+                exits.extend(outgoing.get(edge.target_id, []))
+        return any(e.is_exception or REJECTION.search(e.label or "") for e in exits)
+
+    unguarded = [n.id for n in nodes.values() if n.kind in (TASK, DECISION) and QUOTE_APPROVAL.search(n.name)
+                 and not has_rejection_path(n.id)]
+    if unguarded:
+        problems.append(Problem("quote_rejection", _("Quote approval without a rejection path: %(names)s",
+                                                     names=names(unguarded)),
+                                [nodes[i].key for i in unguarded]))
+
+    missing_links = [n.id for n in nodes.values() if n.kind == SUBPROCESS and n.subprocess_id is None]
+    if missing_links:
+        problems.append(Problem("subprocess_link", _("Subprocess steps not linked to a process: %(names)s",
+                                                     names=names(missing_links)),
+                                [nodes[i].key for i in missing_links], is_blocking=False))
+
+    if nodes and not any(e.is_exception for e in edges) and not any(n.kind == EXCEPTION for n in nodes.values()):
+        problems.append(Problem("no_exception", _("The process has no exception branch at all (what happens "
+                                                  "when something goes wrong?)."), is_blocking=False))
+    problems.sort(key=lambda problem: not problem.is_blocking)
+    return problems

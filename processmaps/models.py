@@ -1,0 +1,230 @@
+"""Process maps: processes, their versions, nodes with owners, edges, RACI rows, render cache."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    Boolean, CheckConstraint, DateTime, ForeignKey, Index, Integer, LargeBinary, String, Text,
+    UniqueConstraint, text,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from rollout.accounts.models import Department, User
+from rollout.extensions import db
+from rollout.timeutil import utcnow
+
+DRAFT = "draft"
+APPROVED = "approved"
+SUPERSEDED = "superseded"
+#: Version states in lifecycle order.
+VERSION_STATUSES = (DRAFT, APPROVED, SUPERSEDED)
+
+START = "start"
+END = "end"
+TASK = "task"
+DECISION = "decision"
+EXCEPTION = "exception"
+SUBPROCESS = "subprocess"
+NODE_KINDS = (START, END, TASK, DECISION, EXCEPTION, SUBPROCESS)
+
+#: Swimlanes group nodes by their department or by their owner role.
+LANE_BY_DEPARTMENT = "department"
+LANE_BY_ROLE = "role"
+LANE_MODES = (LANE_BY_ROLE, LANE_BY_DEPARTMENT)
+
+RESPONSIBLE = "R"
+ACCOUNTABLE = "A"
+CONSULTED = "C"
+INFORMED = "I"
+RACI_KINDS = (RESPONSIBLE, ACCOUNTABLE, CONSULTED, INFORMED)
+
+
+def _in(column: str, values) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class Process(db.Model):
+    """A business process (e.g. 销售流程); its content lives in versions."""
+    __tablename__ = "processes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: Display name, e.g. 销售机会跟进流程.
+    name: Mapped[str] = mapped_column(String(120))
+    #: What the process is for and where it starts and stops.
+    description: Mapped[str] = mapped_column(Text, default="")
+    #: The department that owns the process (access scope).
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"), index=True)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+    department: Mapped[Department | None] = relationship()
+    created_by: Mapped[User | None] = relationship()
+    versions: Mapped[list["ProcessVersion"]] = relationship(
+        back_populates="process", order_by="ProcessVersion.number", cascade="all, delete-orphan")
+
+    @property
+    def access_owner_id(self) -> int | None:
+        return self.created_by_id
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ProcessVersion(db.Model):
+    """One numbered version of a process: draft → approved → superseded."""
+    __tablename__ = "process_versions"
+    __table_args__ = (
+        UniqueConstraint("process_id", "number"),
+        CheckConstraint(_in("status", VERSION_STATUSES), name="ck_process_versions_status"),
+        CheckConstraint(_in("lane_by", LANE_MODES), name="ck_process_versions_lane_by"),
+        CheckConstraint("number >= 1", name="ck_process_versions_number"),
+        # At most one draft and one approved version per process at any time.
+        Index("uq_process_versions_one_draft", "process_id", unique=True,
+              sqlite_where=text("status = 'draft'"), postgresql_where=text("status = 'draft'")),
+        Index("uq_process_versions_one_approved", "process_id", unique=True,
+              sqlite_where=text("status = 'approved'"), postgresql_where=text("status = 'approved'")),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    process_id: Mapped[int] = mapped_column(ForeignKey("processes.id", ondelete="CASCADE"), index=True)
+    #: 1, 2, 3 … within the process.
+    number: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(20), default=DRAFT, index=True)
+    #: Swimlanes per owner role or per department.
+    lane_by: Mapped[str] = mapped_column(String(20), default=LANE_BY_ROLE)
+    #: What changed in this version and why.
+    summary: Mapped[str] = mapped_column(Text, default="")
+    #: The version this one was copied from, if any.
+    based_on_id: Mapped[int | None] = mapped_column(ForeignKey("process_versions.id", ondelete="SET NULL"))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    approved_at: Mapped[datetime | None] = mapped_column(DateTime)
+    superseded_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    process: Mapped[Process] = relationship(back_populates="versions")
+    based_on: Mapped["ProcessVersion | None"] = relationship(remote_side=[id])
+    created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])
+    approved_by: Mapped[User | None] = relationship(foreign_keys=[approved_by_id])
+    nodes: Mapped[list["ProcessNode"]] = relationship(
+        back_populates="version", order_by="ProcessNode.position, ProcessNode.id",
+        cascade="all, delete-orphan")
+    edges: Mapped[list["ProcessEdge"]] = relationship(
+        back_populates="version", order_by="ProcessEdge.position, ProcessEdge.id",
+        cascade="all, delete-orphan")
+
+    @property
+    def access_department_id(self) -> int | None:
+        return self.process.department_id if self.process else None
+
+    @property
+    def access_owner_id(self) -> int | None:
+        return self.process.created_by_id if self.process else None
+
+    @property
+    def is_editable(self) -> bool:
+        return self.status == DRAFT
+
+    def __str__(self) -> str:
+        return f"{self.process.name} v{self.number}" if self.process else f"v{self.number}"
+
+
+class ProcessNode(db.Model):
+    """A step of a process version, with its owner, department, data items and time limit."""
+    __tablename__ = "process_nodes"
+    __table_args__ = (
+        UniqueConstraint("version_id", "key"),
+        CheckConstraint(_in("kind", NODE_KINDS), name="ck_process_nodes_kind"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("process_versions.id", ondelete="CASCADE"), index=True)
+    #: Stable identifier within the process, kept across versions (compare matches nodes by it).
+    key: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(20), default=TASK)
+    name: Mapped[str] = mapped_column(String(120))
+    #: The business role that owns the step, e.g. 销售代表 or 销售经理.
+    owner_role: Mapped[str] = mapped_column(String(60), default="")
+    #: Optionally a named person filling that role.
+    owner_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id", ondelete="SET NULL"), index=True)
+    #: Data items the step records, one per line (e.g. 客户名称, 预计金额).
+    data_items: Mapped[str] = mapped_column(Text, default="")
+    #: How long the step may take, as people say it (e.g. 2个工作日, 24小时).
+    time_limit: Mapped[str] = mapped_column(String(60), default="")
+    notes: Mapped[str] = mapped_column(Text, default="")
+    #: For kind 'subprocess': the process this step runs.
+    subprocess_id: Mapped[int | None] = mapped_column(ForeignKey("processes.id", ondelete="SET NULL"))
+    #: Order in the editor table.
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+    version: Mapped[ProcessVersion] = relationship(back_populates="nodes")
+    owner_user: Mapped[User | None] = relationship()
+    department: Mapped[Department | None] = relationship()
+    subprocess: Mapped[Process | None] = relationship()
+    raci: Mapped[list["RaciAssignment"]] = relationship(
+        back_populates="node", cascade="all, delete-orphan", order_by="RaciAssignment.kind, RaciAssignment.role")
+
+    @property
+    def access_department_id(self) -> int | None:
+        return self.version.access_department_id if self.version else None
+
+    @property
+    def data_item_list(self) -> list[str]:
+        return [line.strip() for line in (self.data_items or "").splitlines() if line.strip()]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ProcessEdge(db.Model):
+    """A flow from one node to another, with its condition; exception flows are drawn distinctly."""
+    __tablename__ = "process_edges"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("process_versions.id", ondelete="CASCADE"), index=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("process_nodes.id", ondelete="CASCADE"), index=True)
+    target_id: Mapped[int] = mapped_column(ForeignKey("process_nodes.id", ondelete="CASCADE"), index=True)
+    #: Condition label, e.g. 审批通过 / 不通过.
+    label: Mapped[str] = mapped_column(String(120), default="")
+    #: An exception branch (e.g. 报价审批不通过, 客户流失).
+    is_exception: Mapped[bool] = mapped_column(Boolean, default=False)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+    version: Mapped[ProcessVersion] = relationship(back_populates="edges")
+    source: Mapped[ProcessNode] = relationship(foreign_keys=[source_id])
+    target: Mapped[ProcessNode] = relationship(foreign_keys=[target_id])
+
+
+class RaciAssignment(db.Model):
+    """One role's RACI letter on one node (responsible, accountable, consulted, informed)."""
+    __tablename__ = "process_raci"
+    __table_args__ = (
+        UniqueConstraint("node_id", "role"),
+        CheckConstraint(_in("kind", RACI_KINDS), name="ck_process_raci_kind"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    node_id: Mapped[int] = mapped_column(ForeignKey("process_nodes.id", ondelete="CASCADE"), index=True)
+    #: A business role, e.g. 销售经理.
+    role: Mapped[str] = mapped_column(String(60))
+    kind: Mapped[str] = mapped_column(String(1))
+
+    node: Mapped[ProcessNode] = relationship(back_populates="raci")
+
+
+class ProcessRender(db.Model):
+    """Graphviz output cached by the sha256 of what was drawn, so viewing never re-runs Graphviz."""
+    __tablename__ = "process_renders"
+    #: A cache, not business data: not written to the audit trail.
+    __audit__ = False
+    __table_args__ = (UniqueConstraint("digest", "fmt"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: sha256 of the DOT source (which holds the whole version content drawn).
+    digest: Mapped[str] = mapped_column(String(64))
+    #: svg, png, pdf or json (layout positions for BPMN diagram interchange).
+    fmt: Mapped[str] = mapped_column(String(10))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
