@@ -7,8 +7,6 @@ import logging
 
 from flask import Flask, has_request_context, request, session
 from flask_login import current_user
-from sqlalchemy import event
-from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from rollout.config import PROJECT_ROOT, instance_path, load_config
@@ -43,17 +41,7 @@ def import_models() -> None:
     for name in existing_modules("models"):
         importlib.import_module(name)
     importlib.import_module("rollout.audit.services")  # installs the audit listener
-
-
-@event.listens_for(Engine, "connect")
-def _sqlite_pragmas(dbapi_connection, connection_record):
-    if type(dbapi_connection).__module__.startswith("sqlite3"):
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=15000")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.close()
+    importlib.import_module("rollout.database")  # installs the engine listeners
 
 
 def select_locale() -> str:
@@ -76,9 +64,28 @@ def translation_directories() -> str:
     return ";".join(str(folder) for folder in translation_folders() if folder.is_dir())
 
 
+class RolloutFlask(Flask):
+    """Flask, retrying a request that lost SQLite's write lock (nothing was committed)."""
+
+    #: How often a request is re-run after "database is locked".
+    lock_retries = 3
+
+    def full_dispatch_request(self):
+        from rollout.database import is_lock_error
+        from rollout.extensions import db
+        for attempt in range(self.lock_retries + 1):
+            try:
+                return super().full_dispatch_request()
+            except Exception as error:  # re-raised below unless it is a lock timeout
+                if not is_lock_error(error) or attempt == self.lock_retries:
+                    raise
+                db.session.rollback()
+        raise AssertionError("unreachable")
+
+
 def create_app(config: dict | None = None) -> Flask:
     """Build the application; ``config`` overrides settings from the environment."""
-    app = Flask(
+    app = RolloutFlask(
         "rollout",
         instance_path=str(instance_path()),
         template_folder=str(PROJECT_ROOT / "templates"),

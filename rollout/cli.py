@@ -88,8 +88,10 @@ def init_command():
 
 def register_commands(app: Flask) -> None:
     """Add the core commands and every package's `cli.commands`."""
+    from rollout.backup import backup_command, restore_command
     from rollout.i18n import translations_group
-    for command in (create_user_command, demo_data_command, init_command, translations_group):
+    for command in (create_user_command, demo_data_command, init_command, translations_group,
+                    backup_command, restore_command):
         app.cli.add_command(command)
     from rollout import existing_modules
     for name in existing_modules("cli"):

@@ -1,0 +1,48 @@
+"""Database behaviour shared by every engine: SQLite pragmas and write-lock handling.
+
+SQLite allows one writer at a time. A transaction that starts as a reader
+and later writes can fail at once with "database is locked" (the busy timeout
+cannot help it), so requests that may write (POST, PUT, PATCH, DELETE) and all
+work outside a request begin with BEGIN IMMEDIATE: they wait for the write
+lock up front, within the busy timeout. Reads stay concurrent (WAL).
+"""
+from __future__ import annotations
+
+from flask import has_request_context, request
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
+
+BUSY_TIMEOUT_MS = 15000
+_WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+def _is_sqlite(dbapi_connection) -> bool:
+    return type(dbapi_connection).__module__.startswith("sqlite3")
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_connect(dbapi_connection, connection_record):
+    if not _is_sqlite(dbapi_connection):
+        return
+    # Let SQLAlchemy's "begin" event emit BEGIN itself (pysqlite would defer it).
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+@event.listens_for(Engine, "begin")
+def _sqlite_begin(connection):
+    if connection.dialect.name != "sqlite":
+        return
+    writing = not has_request_context() or request.method in _WRITE_METHODS
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if writing else "BEGIN")
+
+
+def is_lock_error(error: BaseException) -> bool:
+    """True for SQLite's 'database is locked' (safe to retry: nothing was committed)."""
+    return isinstance(error, OperationalError) and "database is locked" in str(error.orig)
