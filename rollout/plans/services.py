@@ -1,0 +1,1527 @@
+"""Sales-plan tracking rules: customers and the public pool, follow-ups, opportunities,
+quotes and their approval, plans and plan vs actual, campaigns and lead hand-offs.
+
+Every write function validates, changes ORM objects (so the audit trail sees
+old → new) and flushes; the caller commits.
+"""
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+from flask import current_app, has_app_context
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import String, and_, cast, func, or_, select
+
+from rollout.access import department_scope_ids, home_department_id, subtree_ids
+from rollout.accounts.models import Department, User, UserRole
+from rollout.audit.services import record_event
+from rollout.cleaning import clean_text, company_key, email_key, phone_key
+from rollout.errors import NotAllowed, ServiceError
+from rollout.extensions import db
+from rollout.notify.services import notify
+from rollout.plans.models import (ACTIVITY_KINDS, FIELD_KINDS, METRICS, OPEN_STAGES, PERIOD_KINDS, PLAN_LEVELS,
+                                  STAGES, Activity, Campaign, Contact, Customer, CustomerAssignment, CustomerField,
+                                  Lead, LostReason, Opportunity, PlanRevision, PlanTarget, Quote,
+                                  QuoteApprovalRule, QuoteApprovalStep, SalesPlan, SalesSetting, StageChange)
+from rollout.timeutil import local_to_utc, local_today, utcnow
+
+CENT = Decimal("0.01")
+MAX_AMOUNT = Decimal("999999999999.99")
+EARLIEST = date(2000, 1, 1)
+LATEST = date(2100, 12, 31)
+
+DEFAULT_RELEASE_DAYS = 30
+DEFAULT_CLAIM_CAP = 5
+DEFAULT_BEHIND_MARGIN = 10
+
+#: Win probability (%) per opportunity stage, for the weighted pipeline.
+STAGE_PROBABILITY = {"lead": 10, "visited": 25, "quoted": 50, "negotiating": 75, "won": 100, "lost": 0}
+
+METRIC_LABELS = {
+    "signed_amount": _l("Signed amount"), "new_customers": _l("New customers"), "visits": _l("Visits"),
+    "quotes": _l("Quotes"), "won_deals": _l("Won deals"),
+}
+STAGE_LABELS = {
+    "lead": _l("Lead"), "visited": _l("Visited"), "quoted": _l("Quoted"), "negotiating": _l("Negotiating"),
+    "won": _l("Won"), "lost": _l("Lost"),
+}
+ACTIVITY_LABELS = {"visit": _l("Visit"), "call": _l("Call"), "meeting": _l("Meeting"), "message": _l("Message")}
+PERIOD_LABELS = {"month": _l("Month"), "quarter": _l("Quarter"), "year": _l("Year")}
+LEVEL_LABELS = {"company": _l("Company"), "department": _l("Department"), "team": _l("Team"), "rep": _l("Rep")}
+PLAN_STATUS_LABELS = {"draft": _l("Draft"), "submitted": _l("Submitted"), "approved": _l("Approved"),
+                      "locked": _l("Closed")}
+QUOTE_STATUS_LABELS = {"draft": _l("Draft"), "pending": _l("Pending approval"), "approved": _l("Approved"),
+                       "rejected": _l("Rejected"), "withdrawn": _l("Withdrawn")}
+STEP_STATUS_LABELS = {"waiting": _l("Waiting"), "pending": _l("Pending"), "approved": _l("Approved"),
+                      "rejected": _l("Rejected"), "cancelled": _l("Cancelled")}
+LEAD_STATUS_LABELS = {"new": _l("New"), "handed": _l("Handed to sales"), "accepted": _l("Accepted"),
+                      "converted": _l("Converted"), "rejected": _l("Rejected")}
+FIELD_KIND_LABELS = {"text": _l("Text"), "number": _l("Number"), "date": _l("Date"), "choice": _l("Single choice"),
+                     "multi_choice": _l("Multiple choice"), "phone": _l("Phone"), "email": _l("Email")}
+
+# --- state machines: one transition table each ------------------------------
+#: Plan approval: action → (allowed from, to).
+PLAN_TRANSITIONS = {
+    "submit": ({"draft"}, "submitted"),
+    "return": ({"submitted"}, "draft"),
+    "approve": ({"submitted"}, "approved"),
+    "close": ({"approved"}, "locked"),
+}
+#: Quote approval: action → (allowed from, to).
+QUOTE_TRANSITIONS = {
+    "submit": ({"draft", "rejected"}, "pending"),
+    "approve": ({"pending"}, "approved"),
+    "reject": ({"pending"}, "rejected"),
+    "withdraw": ({"pending"}, "draft"),
+}
+#: Opportunity stages: stage → stages it may move to.
+STAGE_TRANSITIONS = {
+    "lead": {"visited", "quoted", "negotiating", "lost"},
+    "visited": {"quoted", "negotiating", "lost"},
+    "quoted": {"visited", "negotiating", "won", "lost"},
+    "negotiating": {"quoted", "won", "lost"},
+    "won": set(),
+    "lost": {"lead"},
+}
+
+
+def _apply(table: dict, obj, action: str, label: str) -> str:
+    """Move ``obj.status`` by ``action`` of ``table`` or refuse without changing anything."""
+    allowed_from, target = table.get(action, (set(), None))
+    if obj.status not in allowed_from:
+        raise NotAllowed(_("A %(thing)s in status “%(status)s” cannot be %(action)s.",
+                           thing=label, status=obj.status, action=action))
+    obj.status = target
+    return target
+
+
+# --- small validators ----------------------------------------------------------
+def parse_amount(value, field_name: str = "amount", allow_none: bool = False) -> Decimal | None:
+    """A non-negative amount with at most two decimal places, as Decimal; refuses floats' noise."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        if allow_none:
+            return None
+        raise ServiceError(_("An amount is required."), field_name)
+    if isinstance(value, float):
+        value = repr(value)
+    try:
+        amount = Decimal(clean_text(str(value)).replace(",", "").replace("，", "")) if not isinstance(
+            value, Decimal) else value
+    except InvalidOperation:
+        raise ServiceError(_("“%(value)s” is not an amount.", value=value), field_name) from None
+    if not amount.is_finite():
+        raise ServiceError(_("“%(value)s” is not an amount.", value=value), field_name)
+    if amount < 0:
+        raise ServiceError(_("An amount cannot be negative."), field_name)
+    if amount != amount.quantize(CENT):
+        raise ServiceError(_("An amount has at most two decimal places."), field_name)
+    if amount > MAX_AMOUNT:
+        raise ServiceError(_("The amount is too large."), field_name)
+    return amount.quantize(CENT)
+
+
+def parse_percent(value, field_name: str = "discount_percent") -> Decimal:
+    amount = parse_amount(value if value not in (None, "") else "0", field_name)
+    if amount > 100:
+        raise ServiceError(_("A percentage is between 0 and 100."), field_name)
+    return amount
+
+
+def check_date(value: date | None, field_name: str, required: bool = False) -> date | None:
+    if value is None:
+        if required:
+            raise ServiceError(_("A date is required."), field_name)
+        return None
+    if isinstance(value, datetime):
+        value = value.date()
+    if not (EARLIEST <= value <= LATEST):
+        raise ServiceError(_("The date must be between %(start)s and %(end)s.", start=EARLIEST, end=LATEST),
+                           field_name)
+    return value
+
+
+def _required_text(value, field_name: str, max_length: int) -> str:
+    text = clean_text(value)
+    if not text:
+        raise ServiceError(_("This field is required."), field_name)
+    if len(text) > max_length:
+        raise ServiceError(_("At most %(n)d characters.", n=max_length), field_name)
+    return text
+
+
+def _optional_text(value, field_name: str, max_length: int) -> str | None:
+    text = clean_text(value)
+    if len(text) > max_length:
+        raise ServiceError(_("At most %(n)d characters.", n=max_length), field_name)
+    return text or None
+
+
+def local_day_start(day: date) -> datetime:
+    """The naive-UTC instant a local calendar day begins."""
+    return local_to_utc(datetime.combine(day, time.min))
+
+
+def _department_name(department_id: int | None) -> str:
+    department = db.session.get(Department, department_id) if department_id else None
+    return department.name if department else _("no department")
+
+
+# --- settings -----------------------------------------------------------------------
+@dataclass
+class EffectiveSettings:
+    pool_release_days: int
+    daily_claim_cap: int
+    behind_margin_percent: int
+
+
+def settings_for(department_id: int | None) -> EffectiveSettings:
+    """The department's sales settings, else its home department's, else the defaults."""
+    candidates = [d for d in (department_id, home_department_id(department_id)) if d is not None]
+    rows = {row.department_id: row for row in db.session.scalars(
+        select(SalesSetting).where(SalesSetting.department_id.in_(candidates or [-1])))}
+    for candidate in candidates:
+        if candidate in rows:
+            row = rows[candidate]
+            return EffectiveSettings(row.pool_release_days, row.daily_claim_cap, row.behind_margin_percent)
+    config = current_app.config if has_app_context() else {}
+    return EffectiveSettings(config.get("PLANS_POOL_RELEASE_DAYS", DEFAULT_RELEASE_DAYS),
+                             config.get("PLANS_DAILY_CLAIM_CAP", DEFAULT_CLAIM_CAP),
+                             config.get("PLANS_BEHIND_MARGIN_PERCENT", DEFAULT_BEHIND_MARGIN))
+
+
+def save_settings(department_id: int, pool_release_days: int, daily_claim_cap: int,
+                  behind_margin_percent: int) -> SalesSetting:
+    """Create or update a department's pool and behind-plan settings."""
+    if not (1 <= (pool_release_days or 0) <= 3650):
+        raise ServiceError(_("Between 1 and 3650 days."), "pool_release_days")
+    if not (0 <= (daily_claim_cap if daily_claim_cap is not None else -1) <= 1000):
+        raise ServiceError(_("Between 0 and 1000."), "daily_claim_cap")
+    if not (0 <= (behind_margin_percent if behind_margin_percent is not None else -1) <= 100):
+        raise ServiceError(_("Between 0 and 100."), "behind_margin_percent")
+    if db.session.get(Department, department_id) is None:
+        raise ServiceError(_("Choose a department."), "department_id")
+    row = db.session.scalar(select(SalesSetting).where(SalesSetting.department_id == department_id))
+    if row is None:
+        row = SalesSetting(department_id=department_id)
+        db.session.add(row)
+    row.pool_release_days, row.daily_claim_cap = pool_release_days, daily_claim_cap
+    row.behind_margin_percent = behind_margin_percent
+    db.session.flush()
+    return row
+
+
+# --- custom customer fields --------------------------------------------------------------
+_KEY_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+
+
+def active_fields() -> list[CustomerField]:
+    return list(db.session.scalars(select(CustomerField).where(CustomerField.is_active.is_(True))
+                                   .order_by(CustomerField.position, CustomerField.id)))
+
+
+def save_field(field_row: CustomerField | None, key: str, label: str, kind: str, choices, is_required: bool,
+               is_listed: bool = False, position: int = 0, is_active: bool = True) -> CustomerField:
+    """Create or update an admin-defined customer field (its key never changes once created)."""
+    label = _required_text(label, "label", 80)
+    if kind not in FIELD_KINDS:
+        raise ServiceError(_("Unknown field type."), "kind")
+    if isinstance(choices, str):
+        choices = [clean_text(c) for c in re.split(r"[\n,，;；]", choices)]
+    choices = list(dict.fromkeys(c for c in (choices or []) if c))
+    if kind in ("choice", "multi_choice") and not choices:
+        raise ServiceError(_("A choice field needs at least one option."), "choices")
+    if field_row is None:
+        key = clean_text(key).lower()
+        if not _KEY_PATTERN.match(key):
+            raise ServiceError(_("Use lowercase letters, digits and underscores, starting with a letter."), "key")
+        if db.session.scalar(select(CustomerField.id).where(CustomerField.key == key)):
+            raise ServiceError(_("A field with this key already exists."), "key")
+        field_row = CustomerField(key=key)
+        db.session.add(field_row)
+    field_row.label, field_row.kind = label, kind
+    field_row.choices = choices if kind in ("choice", "multi_choice") else []
+    field_row.is_required, field_row.is_listed = bool(is_required), bool(is_listed)
+    field_row.position, field_row.is_active = int(position or 0), bool(is_active)
+    db.session.flush()
+    return field_row
+
+
+def clean_extra(values: dict, fields: list[CustomerField] | None = None) -> dict:
+    """Validate custom field values (raw strings or lists) into the stored form; refuse the first bad one.
+
+    The error's ``field`` is ``x_<key>``, the name the customer form gives the input.
+    """
+    fields = active_fields() if fields is None else fields
+    result = {}
+    for definition in fields:
+        name = f"x_{definition.key}"
+        raw = values.get(definition.key)
+        if isinstance(raw, (list, tuple)):
+            items = [clean_text(v) for v in raw if clean_text(v)]
+        else:
+            items = [clean_text(raw)] if clean_text(raw) else []
+        if not items:
+            if definition.is_required:
+                raise ServiceError(_("%(label)s is required.", label=definition.label), name)
+            continue
+        value = items[0]
+        if definition.kind == "number":
+            try:
+                number = Decimal(value.replace(",", ""))
+            except InvalidOperation:
+                raise ServiceError(_("%(label)s must be a number.", label=definition.label), name) from None
+            if not number.is_finite():
+                raise ServiceError(_("%(label)s must be a number.", label=definition.label), name)
+            result[definition.key] = str(number)
+        elif definition.kind == "date":
+            try:
+                day = date.fromisoformat(value)
+            except ValueError:
+                raise ServiceError(_("%(label)s must be a date (YYYY-MM-DD).", label=definition.label),
+                                   name) from None
+            check_date(day, name)
+            result[definition.key] = day.isoformat()
+        elif definition.kind == "choice":
+            if value not in definition.choices:
+                raise ServiceError(_("%(label)s: choose one of the options.", label=definition.label), name)
+            result[definition.key] = value
+        elif definition.kind == "multi_choice":
+            unknown = [v for v in items if v not in definition.choices]
+            if unknown:
+                raise ServiceError(_("%(label)s: choose one of the options.", label=definition.label), name)
+            result[definition.key] = items
+        elif definition.kind == "phone":
+            if not phone_key(value):
+                raise ServiceError(_("%(label)s is not a phone number.", label=definition.label), name)
+            result[definition.key] = value
+        elif definition.kind == "email":
+            if not re.match(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", value):
+                raise ServiceError(_("%(label)s is not an email address.", label=definition.label), name)
+            result[definition.key] = email_key(value)
+        else:
+            if len(value) > 500:
+                raise ServiceError(_("At most %(n)d characters.", n=500), name)
+            result[definition.key] = value
+    return result
+
+
+def display_extra(value) -> str:
+    if isinstance(value, list):
+        return "、".join(str(v) for v in value)
+    return "" if value is None else str(value)
+
+
+# --- customers ----------------------------------------------------------------------------
+def find_duplicate(name: str | None, phone: str | None, exclude_id: int | None = None) -> Customer | None:
+    """A live customer with the same normalised name or phone (the 撞单 check)."""
+    name_k, phone_k = company_key(name), phone_key(phone)
+    conditions = []
+    if name_k:
+        conditions.append(Customer.name_key == name_k)
+    if phone_k:
+        conditions.append(Customer.phone_key == phone_k)
+    if not conditions:
+        return None
+    query = select(Customer).where(or_(*conditions), Customer.deleted_at.is_(None))
+    if exclude_id is not None:
+        query = query.where(Customer.id != exclude_id)
+    return db.session.scalars(query.order_by(Customer.is_in_pool, Customer.id).limit(1)).first()
+
+
+def duplicate_message(existing: Customer) -> str:
+    """Who already has this customer, by department (names the department, not the person)."""
+    if existing.is_in_pool:
+        return _("%(name)s is already in the public pool of %(department)s; claim it there instead.",
+                 name=existing.name, department=_department_name(existing.department_id))
+    owner_department = existing.owner.department_id if existing.owner else existing.department_id
+    return _("%(name)s is already followed by %(department)s (same name or phone); ask them before contacting it.",
+             name=existing.name, department=_department_name(owner_department))
+
+
+def _record_assignment(customer: Customer, kind: str, from_user_id, to_user_id, note=None) -> None:
+    db.session.add(CustomerAssignment(customer_id=customer.id, kind=kind, from_user_id=from_user_id,
+                                      to_user_id=to_user_id, note=note))
+
+
+def create_customer(name: str, actor: User, owner: User | None = None, phone: str | None = None,
+                    email: str | None = None, industry: str | None = None, city: str | None = None,
+                    address: str | None = None, source: str | None = None, campaign_id: int | None = None,
+                    extra: dict | None = None, in_pool: bool = False, department_id: int | None = None,
+                    created_at: datetime | None = None, last_followup_at: datetime | None = None,
+                    check_duplicates: bool = True) -> Customer:
+    """Create a customer owned by ``owner`` (default: the actor), or in a department's pool.
+
+    Refuses a duplicate (same normalised name or phone) naming the current owner's department.
+    ``extra`` holds raw custom field values keyed by field key. Flushes.
+    """
+    name = _required_text(name, "name", 200)
+    phone = _optional_text(phone, "phone", 40)
+    if phone and not phone_key(phone):
+        raise ServiceError(_("“%(value)s” is not a phone number.", value=phone), "phone")
+    email = _optional_text(email, "email", 254)
+    if email and not re.match(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", email):
+        raise ServiceError(_("“%(value)s” is not an email address.", value=email), "email")
+    if campaign_id is not None and db.session.get(Campaign, campaign_id) is None:
+        raise ServiceError(_("The campaign does not exist."), "campaign_id")
+    if check_duplicates:
+        existing = find_duplicate(name, phone)
+        if existing is not None:
+            raise ServiceError(duplicate_message(existing), "name")
+    cleaned_extra = clean_extra(extra or {})
+    owner = None if in_pool else (owner or actor)
+    now = utcnow()
+    customer = Customer(
+        name=name, name_key=company_key(name), phone=phone, phone_key=phone_key(phone), email=email_key(email) or None,
+        industry=_optional_text(industry, "industry", 60), city=_optional_text(city, "city", 60),
+        address=_optional_text(address, "address", 300), source=_optional_text(source, "source", 40),
+        owner_id=owner.id if owner else None,
+        department_id=department_id if department_id is not None else (
+            owner.department_id if owner else actor.department_id),
+        campaign_id=campaign_id, extra=cleaned_extra, is_in_pool=in_pool, pool_entered_at=now if in_pool else None,
+        last_followup_at=last_followup_at or (created_at or now), created_by_id=actor.id, created_at=created_at or now,
+    )
+    db.session.add(customer)
+    db.session.flush()
+    _record_assignment(customer, "create", None, customer.owner_id)
+    db.session.flush()
+    return customer
+
+
+def update_customer(customer: Customer, actor: User, **values) -> Customer:
+    """Change a customer's details; the duplicate check runs when the name or phone changes."""
+    if customer.deleted_at is not None:
+        raise ServiceError(_("This customer was deleted."))
+    name = _required_text(values.get("name", customer.name), "name", 200)
+    phone = _optional_text(values.get("phone", customer.phone), "phone", 40)
+    if phone and not phone_key(phone):
+        raise ServiceError(_("“%(value)s” is not a phone number.", value=phone), "phone")
+    email = _optional_text(values.get("email", customer.email), "email", 254)
+    if email and not re.match(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", email):
+        raise ServiceError(_("“%(value)s” is not an email address.", value=email), "email")
+    if company_key(name) != customer.name_key or phone_key(phone) != customer.phone_key:
+        existing = find_duplicate(name, phone, exclude_id=customer.id)
+        if existing is not None:
+            raise ServiceError(duplicate_message(existing), "name")
+    campaign_id = values.get("campaign_id", customer.campaign_id)
+    if campaign_id is not None and db.session.get(Campaign, campaign_id) is None:
+        raise ServiceError(_("The campaign does not exist."), "campaign_id")
+    if "extra" in values:
+        customer.extra = clean_extra(values["extra"] or {})
+    customer.name, customer.name_key = name, company_key(name)
+    customer.phone, customer.phone_key = phone, phone_key(phone)
+    customer.email = email_key(email) or None
+    for key, limit in (("industry", 60), ("city", 60), ("address", 300), ("source", 40)):
+        if key in values:
+            setattr(customer, key, _optional_text(values[key], key, limit))
+    customer.campaign_id = campaign_id
+    db.session.flush()
+    return customer
+
+
+def delete_customer(customer: Customer, actor: User) -> None:
+    """Soft-delete: the row stays for the audit trail but disappears from lists."""
+    customer.deleted_at = utcnow()
+    db.session.flush()
+
+
+def transfer_customer(customer: Customer, new_owner: User, actor: User, note: str | None = None) -> None:
+    """Give a customer to another rep (a head's or lead's decision)."""
+    if customer.deleted_at is not None:
+        raise ServiceError(_("This customer was deleted."))
+    old = customer.owner_id
+    customer.owner_id, customer.department_id = new_owner.id, new_owner.department_id
+    customer.is_in_pool, customer.pool_entered_at = False, None
+    customer.last_followup_at = utcnow()
+    _record_assignment(customer, "transfer", old, new_owner.id, note)
+    db.session.flush()
+    notify([new_owner], "customer.transferred", _("Customer %(name)s is now yours", name=customer.name),
+           link=f"/customers/{customer.id}")
+
+
+def add_contact(customer: Customer, name: str, title=None, phone=None, email=None,
+                is_primary: bool = False) -> Contact:
+    """Add a person at a customer."""
+    name = _required_text(name, "name", 100)
+    phone = _optional_text(phone, "phone", 40)
+    if phone and not phone_key(phone):
+        raise ServiceError(_("“%(value)s” is not a phone number.", value=phone), "phone")
+    email = _optional_text(email, "email", 254)
+    if email and not re.match(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", email):
+        raise ServiceError(_("“%(value)s” is not an email address.", value=email), "email")
+    if is_primary:
+        for other in customer.contacts:
+            other.is_primary = False
+    contact = Contact(customer_id=customer.id, name=name, title=_optional_text(title, "title", 100), phone=phone,
+                      phone_key=phone_key(phone), email=email_key(email) or None, is_primary=bool(is_primary))
+    db.session.add(contact)
+    db.session.flush()
+    return contact
+
+
+# --- public pool (公海) ------------------------------------------------------------------------
+def release_to_pool(customer: Customer, note: str | None = None) -> None:
+    old = customer.owner_id
+    customer.owner_id, customer.is_in_pool, customer.pool_entered_at = None, True, utcnow()
+    _record_assignment(customer, "release", old, None, note)
+
+
+def release_pool(now: datetime | None = None, department_ids=None) -> list[Customer]:
+    """Return to the pool every owned customer without follow-up for its department's N days.
+
+    ``department_ids`` limits the sweep (the pool page sweeps only the viewer's departments).
+    """
+    now = now or utcnow()
+    days_by_department: dict[int | None, int] = {}
+    query = select(Customer).where(Customer.is_in_pool.is_(False), Customer.deleted_at.is_(None),
+                                   Customer.is_lost.is_(False),
+                                   func.coalesce(Customer.last_followup_at, Customer.created_at)
+                                   < now - timedelta(days=1))
+    if department_ids is not None:
+        query = query.where(Customer.department_id.in_(sorted(department_ids) or [-1]))
+    released = []
+    owners: dict[int, list[Customer]] = defaultdict(list)
+    for customer in db.session.scalars(query):
+        if customer.department_id not in days_by_department:
+            days_by_department[customer.department_id] = settings_for(customer.department_id).pool_release_days
+        limit = now - timedelta(days=days_by_department[customer.department_id])
+        if (customer.last_followup_at or customer.created_at) < limit:
+            owners[customer.owner_id].append(customer)
+            release_to_pool(customer, note=_("No follow-up for %(days)d days",
+                                             days=days_by_department[customer.department_id]))
+            released.append(customer)
+    db.session.flush()
+    for owner_id, customers in owners.items():
+        owner = db.session.get(User, owner_id) if owner_id else None
+        if owner is not None:
+            names = "、".join(c.name for c in customers[:10])
+            notify([owner], "customer.released",
+                   _("%(count)d customers returned to the public pool", count=len(customers)),
+                   _("No follow-up in time: %(names)s", names=names), link="/customers/pool")
+    return released
+
+
+def claims_today(user: User) -> int:
+    start = local_day_start(local_today())
+    return db.session.scalar(select(func.count()).select_from(CustomerAssignment).where(
+        CustomerAssignment.to_user_id == user.id, CustomerAssignment.kind == "claim",
+        CustomerAssignment.created_at >= start)) or 0
+
+
+def claim_customer(customer: Customer, user: User) -> Customer:
+    """A rep takes a pool customer: daily cap and duplicate check first."""
+    if customer.deleted_at is not None or not customer.is_in_pool:
+        raise ServiceError(_("This customer is not in the public pool any more."))
+    cap = settings_for(user.department_id).daily_claim_cap
+    if claims_today(user) >= cap:
+        raise ServiceError(_("You have reached today's limit of %(cap)d claims from the pool.", cap=cap))
+    existing = db.session.scalars(select(Customer).where(
+        or_(Customer.name_key == customer.name_key,
+            and_(Customer.phone_key != "", Customer.phone_key == customer.phone_key)),
+        Customer.id != customer.id, Customer.deleted_at.is_(None), Customer.is_in_pool.is_(False)).limit(1)).first()
+    if existing is not None:
+        raise ServiceError(duplicate_message(existing))
+    customer.owner_id, customer.department_id = user.id, user.department_id
+    customer.is_in_pool, customer.pool_entered_at = False, None
+    customer.last_followup_at = utcnow()
+    _record_assignment(customer, "claim", None, user.id)
+    db.session.flush()
+    return customer
+
+
+# --- follow-up activities ---------------------------------------------------------------------
+def _check_occurred(occurred_at: datetime | None) -> datetime:
+    if occurred_at is None:
+        raise ServiceError(_("When did it happen?"), "occurred_at")
+    check_date(occurred_at.date(), "occurred_at")
+    if occurred_at > utcnow() + timedelta(hours=1):
+        raise ServiceError(_("A follow-up cannot be in the future."), "occurred_at")
+    return occurred_at
+
+
+def log_activity(customer: Customer, actor: User, kind: str, occurred_at: datetime, outcome: str = "",
+                 next_step: str | None = None, next_step_on: date | None = None,
+                 opportunity: Opportunity | None = None, created_at: datetime | None = None) -> Activity:
+    """Record a follow-up; ``occurred_at`` is naive UTC. ``created_at`` is the server's clock.
+
+    (``created_at`` may be given only by imports and demo data replaying history.)
+    """
+    if kind not in ACTIVITY_KINDS:
+        raise ServiceError(_("Unknown kind of follow-up."), "kind")
+    if customer.deleted_at is not None:
+        raise ServiceError(_("This customer was deleted."))
+    occurred_at = _check_occurred(occurred_at)
+    next_step = _optional_text(next_step, "next_step", 300)
+    next_step_on = check_date(next_step_on, "next_step_on")
+    if next_step_on and not next_step:
+        raise ServiceError(_("Say what the next step is."), "next_step")
+    if opportunity is not None and opportunity.customer_id != customer.id:
+        raise ServiceError(_("The deal belongs to another customer."), "opportunity_id")
+    activity = Activity(kind=kind, user_id=actor.id, department_id=actor.department_id, customer_id=customer.id,
+                        opportunity_id=opportunity.id if opportunity else None, occurred_at=occurred_at,
+                        created_at=created_at or utcnow(), outcome=clean_text(outcome)[:5000] if outcome else "",
+                        next_step=next_step, next_step_on=next_step_on)
+    db.session.add(activity)
+    # Earlier steps on this customer are superseded by the newest one.
+    for older in db.session.scalars(select(Activity).where(
+            Activity.customer_id == customer.id, Activity.user_id == actor.id,
+            Activity.is_next_step_done.is_(False), Activity.next_step_on.is_not(None))):
+        if older is not activity:
+            older.is_next_step_done = True
+    if customer.last_followup_at is None or occurred_at > customer.last_followup_at:
+        customer.last_followup_at = occurred_at
+    if opportunity is not None and opportunity.stage == "lead" and kind in ("visit", "meeting"):
+        move_stage(opportunity, "visited", actor)
+    db.session.flush()
+    return activity
+
+
+def update_activity(activity: Activity, outcome: str | None = None, next_step: str | None = None,
+                    next_step_on: date | None = None, is_next_step_done: bool | None = None) -> Activity:
+    """Edit what came of a follow-up; who, when and ``created_at`` never change."""
+    if outcome is not None:
+        activity.outcome = clean_text(outcome)[:5000]
+    if next_step is not None:
+        activity.next_step = _optional_text(next_step, "next_step", 300)
+    if next_step_on is not None:
+        activity.next_step_on = check_date(next_step_on, "next_step_on")
+    if is_next_step_done is not None:
+        activity.is_next_step_done = bool(is_next_step_done)
+    db.session.flush()
+    return activity
+
+
+def overdue_next_steps(user: User, limit: int = 20) -> list[Activity]:
+    """The user's next steps whose date has passed and that are not done, oldest first."""
+    return list(db.session.scalars(
+        select(Activity).where(Activity.user_id == user.id, Activity.is_next_step_done.is_(False),
+                               Activity.next_step_on < local_today())
+        .options(db.joinedload(Activity.customer)).order_by(Activity.next_step_on, Activity.id).limit(limit)))
+
+
+def activity_counts_by_user(since: datetime, until: datetime) -> dict[int, int]:
+    """Follow-ups recorded per user between two naive-UTC instants (by server time)."""
+    rows = db.session.execute(select(Activity.user_id, func.count()).where(
+        Activity.created_at >= since, Activity.created_at < until).group_by(Activity.user_id))
+    return {user_id: count for user_id, count in rows}
+
+
+# --- opportunities --------------------------------------------------------------------------------
+def create_opportunity(customer: Customer, actor: User, name: str, amount, expected_close_on: date | None = None,
+                       owner: User | None = None, campaign_id: int | None = None, stage: str = "lead",
+                       created_at: datetime | None = None) -> Opportunity:
+    """Open a deal for a customer; it starts at ``lead`` unless told otherwise."""
+    if customer.deleted_at is not None:
+        raise ServiceError(_("This customer was deleted."))
+    if stage not in OPEN_STAGES:
+        raise ServiceError(_("A new deal starts in an open stage."), "stage")
+    owner = owner or actor
+    opportunity = Opportunity(
+        name=_required_text(name, "name", 200), customer_id=customer.id, owner_id=owner.id,
+        department_id=owner.department_id, campaign_id=campaign_id if campaign_id else customer.campaign_id,
+        amount=parse_amount(amount, "amount"), stage=stage,
+        expected_close_on=check_date(expected_close_on, "expected_close_on"),
+        created_at=created_at or utcnow(), stage_changed_at=created_at or utcnow())
+    db.session.add(opportunity)
+    db.session.flush()
+    db.session.add(StageChange(opportunity_id=opportunity.id, from_stage=None, to_stage=stage, user_id=actor.id,
+                               changed_at=opportunity.created_at))
+    db.session.flush()
+    return opportunity
+
+
+def move_stage(opportunity: Opportunity, to_stage: str, actor: User, lost_reason_id: int | None = None,
+               note: str | None = None, amount=None, when: datetime | None = None) -> Opportunity:
+    """Move a deal along ``STAGE_TRANSITIONS``; losing needs a reason, winning may fix the signed amount."""
+    if to_stage not in STAGES:
+        raise NotAllowed(_("Unknown stage."))
+    if to_stage not in STAGE_TRANSITIONS[opportunity.stage]:
+        raise NotAllowed(_("A deal cannot move from %(from)s to %(to)s.",
+                           **{"from": STAGE_LABELS[opportunity.stage], "to": STAGE_LABELS[to_stage]}))
+    note = _optional_text(note, "note", 2000)
+    reason = None
+    if to_stage == "lost":
+        reason = db.session.get(LostReason, lost_reason_id) if lost_reason_id else None
+        if reason is None or not reason.is_active:
+            raise ServiceError(_("Choose why the deal was lost."), "lost_reason_id")
+    new_amount = parse_amount(amount, "amount") if amount not in (None, "") else None
+    if to_stage == "won" and (new_amount if new_amount is not None else opportunity.amount) <= 0:
+        raise ServiceError(_("A won deal needs its signed amount."), "amount")
+    when = when or utcnow()
+    db.session.add(StageChange(opportunity_id=opportunity.id, from_stage=opportunity.stage, to_stage=to_stage,
+                               user_id=actor.id, changed_at=when, note=note))
+    opportunity.stage, opportunity.stage_changed_at = to_stage, when
+    if new_amount is not None:
+        opportunity.amount = new_amount
+    if to_stage in ("won", "lost"):
+        opportunity.closed_on = _local_date(when)
+    else:
+        opportunity.closed_on = None
+    if to_stage == "lost":
+        opportunity.lost_reason_id, opportunity.lost_note = reason.id, note
+        if reason.is_churn:
+            opportunity.customer.is_lost = True
+    elif to_stage == "lead":
+        opportunity.lost_reason_id, opportunity.lost_note = None, None
+    db.session.flush()
+    if to_stage in ("won", "lost") and opportunity.owner_id != actor.id:
+        notify([opportunity.owner], f"deal.{to_stage}",
+               _("Deal %(name)s: %(stage)s", name=opportunity.name, stage=STAGE_LABELS[to_stage]),
+               link=f"/deals/{opportunity.id}")
+    return opportunity
+
+
+def _local_date(value: datetime) -> date:
+    from rollout.timeutil import to_local
+    return to_local(value).date()
+
+
+def save_lost_reason(reason: LostReason | None, name: str, is_churn: bool, is_active: bool = True,
+                     position: int = 0) -> LostReason:
+    name = _required_text(name, "name", 80)
+    duplicate = select(LostReason.id).where(LostReason.name == name)
+    if reason is not None:
+        duplicate = duplicate.where(LostReason.id != reason.id)
+    if db.session.scalar(duplicate):
+        raise ServiceError(_("This reason already exists."), "name")
+    if reason is None:
+        reason = LostReason()
+        db.session.add(reason)
+    reason.name, reason.is_churn, reason.is_active, reason.position = name, bool(is_churn), bool(is_active), position
+    db.session.flush()
+    return reason
+
+
+# --- quotes and their approval --------------------------------------------------------------------------
+def net_amount(list_amount: Decimal, discount_percent: Decimal) -> Decimal:
+    return (list_amount * (Decimal(100) - discount_percent) / Decimal(100)).quantize(CENT, ROUND_HALF_UP)
+
+
+def create_quote(customer: Customer, actor: User, title: str, list_amount, discount_percent=0,
+                 opportunity: Opportunity | None = None, valid_until: date | None = None, note: str = "") -> Quote:
+    """A draft quote for a customer (optionally for one of its deals)."""
+    if customer.deleted_at is not None:
+        raise ServiceError(_("This customer was deleted."))
+    if opportunity is not None and opportunity.customer_id != customer.id:
+        raise ServiceError(_("The deal belongs to another customer."), "opportunity_id")
+    list_value = parse_amount(list_amount, "list_amount")
+    discount = parse_percent(discount_percent)
+    quote = Quote(title=_required_text(title, "title", 200), customer_id=customer.id,
+                  opportunity_id=opportunity.id if opportunity else None, owner_id=actor.id,
+                  department_id=actor.department_id, list_amount=list_value, discount_percent=discount,
+                  amount=net_amount(list_value, discount), valid_until=check_date(valid_until, "valid_until"),
+                  note=clean_text(note)[:5000] if note else "", status="draft")
+    db.session.add(quote)
+    db.session.flush()
+    return quote
+
+
+def update_quote(quote: Quote, title: str, list_amount, discount_percent, valid_until: date | None = None,
+                 note: str = "") -> Quote:
+    """Revise a draft or rejected quote; a pending or approved quote is locked."""
+    if quote.status not in ("draft", "rejected"):
+        raise NotAllowed(_("This quote is locked while it is %(status)s.", status=QUOTE_STATUS_LABELS[quote.status]))
+    list_value = parse_amount(list_amount, "list_amount")
+    discount = parse_percent(discount_percent)
+    quote.title = _required_text(title, "title", 200)
+    quote.list_amount, quote.discount_percent = list_value, discount
+    quote.amount = net_amount(list_value, discount)
+    quote.valid_until = check_date(valid_until, "valid_until")
+    quote.note = clean_text(note)[:5000] if note else ""
+    db.session.flush()
+    return quote
+
+
+def save_approval_rule(rule: QuoteApprovalRule | None, name: str, min_discount_percent, min_amount,
+                       approver_department_code: str | None, position: int = 0,
+                       is_active: bool = True) -> QuoteApprovalRule:
+    """Create or update a quote approval rule; at least one threshold is needed."""
+    name = _required_text(name, "name", 100)
+    discount = parse_percent(min_discount_percent, "min_discount_percent") if min_discount_percent not in (
+        None, "") else None
+    amount = parse_amount(min_amount, "min_amount", allow_none=True)
+    if discount is None and amount is None:
+        raise ServiceError(_("Give a discount or an amount threshold."), "min_discount_percent")
+    code = clean_text(approver_department_code) or None
+    if code and not db.session.scalar(select(Department.id).where(Department.code == code)):
+        raise ServiceError(_("No department has the code %(code)s.", code=code), "approver_department_code")
+    if rule is None:
+        rule = QuoteApprovalRule()
+        db.session.add(rule)
+    rule.name, rule.min_discount_percent, rule.min_amount = name, discount, amount
+    rule.approver_department_code, rule.position, rule.is_active = code, int(position or 0), bool(is_active)
+    db.session.flush()
+    return rule
+
+
+def rules_for(quote: Quote) -> list[QuoteApprovalRule]:
+    """The active rules a quote's discount or amount triggers, in step order."""
+    rules = db.session.scalars(select(QuoteApprovalRule).where(QuoteApprovalRule.is_active.is_(True))
+                               .order_by(QuoteApprovalRule.position, QuoteApprovalRule.id))
+    return [rule for rule in rules
+            if (rule.min_discount_percent is not None and quote.discount_percent > rule.min_discount_percent)
+            or (rule.min_amount is not None and quote.amount >= rule.min_amount)]
+
+
+def step_approvers(step: QuoteApprovalStep) -> list[User]:
+    """Who may decide a step: the members of the named department, or the heads over the quote's department."""
+    if step.approver_department_code:
+        department = db.session.scalar(select(Department).where(Department.code == step.approver_department_code))
+        if department is None:
+            return []
+        return list(db.session.scalars(select(User).where(
+            User.department_id.in_(subtree_ids(department.id)), User.is_active_account.is_(True))))
+    heads = db.session.scalars(select(User).join(UserRole).where(
+        UserRole.role == "head", User.is_active_account.is_(True)))
+    return [head for head in heads if step.approver_department_id in department_scope_ids(head)]
+
+
+def may_decide(user: User, step: QuoteApprovalStep) -> bool:
+    if step.status != "pending":
+        return False
+    if user.id == step.quote.owner_id:
+        return False
+    if user.has_role("admin", "lead"):
+        return True
+    if step.approver_department_code:
+        department = db.session.scalar(select(Department).where(Department.code == step.approver_department_code))
+        return department is not None and user.department_id in subtree_ids(department.id)
+    return user.has_role("head") and step.approver_department_id in department_scope_ids(user)
+
+
+def current_step(quote: Quote) -> QuoteApprovalStep | None:
+    for step in quote.steps:
+        if step.revision == quote.revision and step.status == "pending":
+            return step
+    return None
+
+
+def _quote_link(quote: Quote) -> str:
+    return f"/quotes/{quote.id}"
+
+
+def submit_quote(quote: Quote, actor: User) -> Quote:
+    """Send a quote for approval; steps come from the rules. Without a triggered rule it is approved at once."""
+    if quote.status == "rejected":
+        quote.revision += 1
+    _apply(QUOTE_TRANSITIONS, quote, "submit", _("quote"))
+    quote.submitted_at, quote.decided_at, quote.rejection_reason = utcnow(), None, None
+    rules = rules_for(quote)
+    for position, rule in enumerate(rules, start=1):
+        db.session.add(QuoteApprovalStep(
+            quote=quote, revision=quote.revision, position=position, rule_id=rule.id, rule_name=rule.name,
+            approver_department_code=rule.approver_department_code,
+            approver_department_id=None if rule.approver_department_code else quote.department_id,
+            status="pending" if position == 1 else "waiting"))
+    db.session.flush()
+    db.session.refresh(quote, ["steps"])
+    if not rules:
+        _apply(QUOTE_TRANSITIONS, quote, "approve", _("quote"))
+        quote.decided_at = utcnow()
+        db.session.flush()
+        return quote
+    step = current_step(quote)
+    notify(step_approvers(step), "quote.pending",
+           _("Quote to approve: %(title)s (%(amount)s, discount %(discount)s%%)",
+             title=quote.title, amount=quote.amount, discount=quote.discount_percent),
+           _("%(owner)s asks for approval: %(rule)s.", owner=quote.owner.display_name, rule=step.rule_name),
+           link=_quote_link(quote))
+    return quote
+
+
+def _involved(quote: Quote) -> list[User]:
+    people = [quote.owner] + [step.decided_by for step in quote.steps if step.decided_by is not None]
+    return people
+
+
+def approve_step(quote: Quote, actor: User, comment: str | None = None) -> Quote:
+    """The current approver agrees; the next step opens, or the quote is approved."""
+    step = current_step(quote)
+    if quote.status != "pending" or step is None:
+        raise NotAllowed(_("This quote is not waiting for approval."))
+    if not may_decide(actor, step):
+        raise NotAllowed(_("You are not an approver of this step."))
+    step.status, step.decided_by_id, step.decided_at = "approved", actor.id, utcnow()
+    step.decided_by = actor
+    step.comment = _optional_text(comment, "comment", 2000)
+    following = [s for s in quote.steps if s.revision == quote.revision and s.status == "waiting"]
+    if following:
+        following[0].status = "pending"
+        db.session.flush()
+        notify(step_approvers(following[0]), "quote.pending",
+               _("Quote to approve: %(title)s (%(amount)s, discount %(discount)s%%)",
+                 title=quote.title, amount=quote.amount, discount=quote.discount_percent),
+               _("Approved by %(name)s; now needs: %(rule)s.", name=actor.display_name, rule=following[0].rule_name),
+               link=_quote_link(quote))
+        notify([quote.owner], "quote.step_approved",
+               _("%(name)s approved your quote %(title)s; next: %(rule)s", name=actor.display_name,
+                 title=quote.title, rule=following[0].rule_name), link=_quote_link(quote))
+        return quote
+    _apply(QUOTE_TRANSITIONS, quote, "approve", _("quote"))
+    quote.decided_at = utcnow()
+    db.session.flush()
+    notify(_involved(quote), "quote.approved", _("Quote approved: %(title)s", title=quote.title),
+           link=_quote_link(quote))
+    if quote.opportunity is not None and quote.opportunity.stage in ("lead", "visited"):
+        move_stage(quote.opportunity, "quoted", quote.owner)
+    return quote
+
+
+def reject_quote(quote: Quote, actor: User, reason: str) -> Quote:
+    """The current approver refuses with a reason; the quote goes back to its owner for revision."""
+    step = current_step(quote)
+    if quote.status != "pending" or step is None:
+        raise NotAllowed(_("This quote is not waiting for approval."))
+    if not may_decide(actor, step):
+        raise NotAllowed(_("You are not an approver of this step."))
+    reason = clean_text(reason)
+    if not reason:
+        raise ServiceError(_("Say why the quote is rejected, so it can be revised."), "reason")
+    step.status, step.decided_by_id, step.decided_at, step.comment = "rejected", actor.id, utcnow(), reason[:2000]
+    step.decided_by = actor
+    for other in quote.steps:
+        if other.revision == quote.revision and other.status == "waiting":
+            other.status = "cancelled"
+    _apply(QUOTE_TRANSITIONS, quote, "reject", _("quote"))
+    quote.decided_at, quote.rejection_reason = utcnow(), reason[:2000]
+    db.session.flush()
+    notify(_involved(quote), "quote.rejected", _("Quote rejected: %(title)s", title=quote.title),
+           _("%(name)s: %(reason)s", name=actor.display_name, reason=reason), link=_quote_link(quote))
+    return quote
+
+
+def withdraw_quote(quote: Quote, actor: User) -> Quote:
+    """The owner takes a pending quote back to draft (open steps are cancelled)."""
+    _apply(QUOTE_TRANSITIONS, quote, "withdraw", _("quote"))
+    for step in quote.steps:
+        if step.revision == quote.revision and step.status in ("pending", "waiting"):
+            step.status = "cancelled"
+    quote.revision += 1
+    db.session.flush()
+    return quote
+
+
+def quotes_awaiting(user: User):
+    """A statement for the quotes whose current step this user may decide (ids only, for lists)."""
+    pending = select(QuoteApprovalStep).join(Quote).where(
+        QuoteApprovalStep.status == "pending", Quote.status == "pending",
+        QuoteApprovalStep.revision == Quote.revision)
+    ids = [step.quote_id for step in db.session.scalars(pending.options(db.joinedload(QuoteApprovalStep.quote)))
+           if may_decide(user, step)]
+    return ids
+
+
+# --- periods and plans ----------------------------------------------------------------------------------
+def period_bounds(kind: str, day: date) -> tuple[date, date]:
+    """The month, quarter or year containing ``day``."""
+    if kind == "month":
+        start = day.replace(day=1)
+        end = (start + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+    elif kind == "quarter":
+        first_month = 3 * ((day.month - 1) // 3) + 1
+        start = date(day.year, first_month, 1)
+        end = (date(day.year + (first_month + 3 > 12), (first_month + 2) % 12 + 1, 1)) - timedelta(days=1)
+    elif kind == "year":
+        start, end = date(day.year, 1, 1), date(day.year, 12, 31)
+    else:
+        raise ServiceError(_("Unknown period."), "period_kind")
+    return start, end
+
+
+def period_label(kind: str, start: date) -> str:
+    if kind == "month":
+        return f"{start.year}-{start.month:02d}"
+    if kind == "quarter":
+        return f"{start.year} Q{(start.month - 1) // 3 + 1}"
+    return str(start.year)
+
+
+def _plan_owner_clause(level: str, department_id, user_id):
+    if level == "rep":
+        return and_(SalesPlan.level == "rep", SalesPlan.user_id == user_id)
+    return and_(SalesPlan.level == level, SalesPlan.department_id == department_id)
+
+
+def _targets_from(values: dict) -> dict[str, Decimal]:
+    targets = {}
+    for metric in METRICS:
+        raw = values.get(metric)
+        if raw in (None, ""):
+            continue
+        amount = parse_amount(raw, metric)
+        if metric != "signed_amount" and amount != amount.to_integral_value():
+            raise ServiceError(_("A count is a whole number."), metric)
+        targets[metric] = amount
+    return targets
+
+
+def create_plan(actor: User, period_kind: str, day: date, level: str, targets: dict,
+                department_id: int | None = None, user_id: int | None = None, note: str = "",
+                status: str = "draft") -> SalesPlan:
+    """A draft plan for the period containing ``day``; refuses a period overlapping the same owner's plan."""
+    if period_kind not in PERIOD_KINDS:
+        raise ServiceError(_("Unknown period."), "period_kind")
+    if level not in PLAN_LEVELS:
+        raise ServiceError(_("Unknown level."), "level")
+    day = check_date(day, "starts_on", required=True)
+    start, end = period_bounds(period_kind, day)
+    if level == "rep":
+        rep = db.session.get(User, user_id) if user_id else None
+        if rep is None:
+            raise ServiceError(_("Choose the rep."), "user_id")
+        department_id = rep.department_id
+    else:
+        department = db.session.get(Department, department_id) if department_id else None
+        if department is None:
+            raise ServiceError(_("Choose the department or team."), "department_id")
+        expected_kind = {"company": "company", "department": "department", "team": "team"}[level]
+        if department.kind != expected_kind:
+            raise ServiceError(_("%(name)s is not a %(kind)s.", name=department.name,
+                                 kind=LEVEL_LABELS[level]), "department_id")
+        user_id = None
+    overlapping = db.session.scalars(select(SalesPlan).where(
+        _plan_owner_clause(level, department_id, user_id), SalesPlan.starts_on <= end,
+        SalesPlan.ends_on >= start).limit(1)).first()
+    if overlapping is not None:
+        raise ServiceError(_("This owner already has a plan for %(start)s – %(end)s, which overlaps %(period)s.",
+                             start=overlapping.starts_on, end=overlapping.ends_on,
+                             period=period_label(period_kind, start)), "starts_on")
+    values = _targets_from(targets)
+    plan = SalesPlan(period_kind=period_kind, starts_on=start, ends_on=end, level=level,
+                     department_id=department_id, user_id=user_id, status=status,
+                     note=clean_text(note)[:2000] if note else "", created_by_id=actor.id)
+    plan.targets = [PlanTarget(metric=m, target=v) for m, v in values.items()]
+    db.session.add(plan)
+    db.session.flush()
+    return plan
+
+
+def update_targets(plan: SalesPlan, actor: User, targets: dict, reason: str | None = None) -> SalesPlan:
+    """Change a plan's targets. Draft: freely; approved: only with a recorded reason; submitted/closed: refused."""
+    if plan.status == "submitted":
+        raise NotAllowed(_("The plan is waiting for approval; ask the approver to return it first."))
+    if plan.status == "locked":
+        raise NotAllowed(_("The plan's period is closed; it can no longer change."))
+    values = _targets_from(targets)
+    current = {row.metric: row for row in plan.targets}
+    changes = {}
+    for metric in METRICS:
+        old = current[metric].target if metric in current else None
+        new = values.get(metric)
+        if old != new:
+            changes[metric] = [None if old is None else str(old), None if new is None else str(new)]
+    if not changes:
+        return plan
+    reason = clean_text(reason)
+    if plan.status == "approved":
+        if not reason:
+            raise ServiceError(_("The plan is approved and locked: give a reason for the change."), "reason")
+        db.session.add(PlanRevision(plan_id=plan.id, user_id=actor.id, reason=reason[:2000], changes=changes))
+        record_event("plan.changed_after_approval", "sales_plans", plan.id, reason[:500],
+                     department_id=plan.department_id, changes=changes)
+    for metric, (old, new) in changes.items():
+        if new is None:
+            plan.targets.remove(current[metric])
+        elif old is None:
+            plan.targets.append(PlanTarget(metric=metric, target=values[metric]))
+        else:
+            current[metric].target = values[metric]
+    db.session.flush()
+    return plan
+
+
+def transition_plan(plan: SalesPlan, action: str, actor: User, note: str | None = None) -> SalesPlan:
+    """Submit, return, approve or close a plan along ``PLAN_TRANSITIONS``."""
+    if action == "submit" and not plan.targets:
+        raise ServiceError(_("Set at least one target before submitting."))
+    if action == "return" and not clean_text(note):
+        raise ServiceError(_("Say what needs to change."), "note")
+    if action == "close" and plan.ends_on >= local_today():
+        raise NotAllowed(_("A plan can be closed once its period has ended."))
+    _apply(PLAN_TRANSITIONS, plan, action, _("plan"))
+    now = utcnow()
+    if action == "submit":
+        plan.submitted_at = now
+        approvers = [u for u in db.session.scalars(select(User).join(UserRole).where(
+            UserRole.role.in_(["lead"]), User.is_active_account.is_(True)))]
+        notify(approvers, "plan.submitted", _("Plan to approve: %(name)s", name=plan_title(plan)),
+               link=f"/plans/{plan.id}")
+    elif action == "approve":
+        plan.approved_by_id, plan.approved_at = actor.id, now
+    db.session.flush()
+    if action in ("approve", "return") and plan.created_by_id:
+        creator = db.session.get(User, plan.created_by_id)
+        notify([creator], f"plan.{action}", _("Plan %(name)s: %(status)s", name=plan_title(plan),
+                                              status=PLAN_STATUS_LABELS[plan.status]),
+               clean_text(note) if note else "", link=f"/plans/{plan.id}")
+    return plan
+
+
+def plan_title(plan: SalesPlan) -> str:
+    owner = plan.user.display_name if plan.user else (plan.department.name if plan.department else "")
+    return f"{owner} · {period_label(plan.period_kind, plan.starts_on)}"
+
+
+def rollup_warnings(plan: SalesPlan) -> list[str]:
+    """Where a team/department target differs from the sum of its members' plans for the same period."""
+    if plan.level not in ("team", "department", "company"):
+        return []
+    if plan.level == "team":
+        child_clause = and_(SalesPlan.level == "rep", SalesPlan.department_id.in_(subtree_ids(plan.department_id)))
+    elif plan.level == "department":
+        child_clause = and_(SalesPlan.level == "team",
+                            SalesPlan.department_id.in_(subtree_ids(plan.department_id) - {plan.department_id}))
+    else:
+        child_clause = and_(SalesPlan.level == "department",
+                            SalesPlan.department_id.in_(subtree_ids(plan.department_id)))
+    children = db.session.scalars(select(SalesPlan).where(
+        child_clause, SalesPlan.starts_on == plan.starts_on, SalesPlan.ends_on == plan.ends_on)).all()
+    if not children:
+        return []
+    sums: dict[str, Decimal] = defaultdict(Decimal)
+    for child in children:
+        for row in child.targets:
+            sums[row.metric] += row.target
+    warnings = []
+    for metric in METRICS:
+        own = plan.target(metric)
+        total = sums.get(metric, Decimal("0.00"))
+        if own is not None and own != total:
+            warnings.append(_("%(metric)s: this plan says %(own)s but its %(count)d member plans add up to %(sum)s.",
+                              metric=METRIC_LABELS[metric], own=own, count=len(children), sum=total))
+    return warnings
+
+
+# --- plan vs actual ------------------------------------------------------------------------------------------
+@dataclass
+class Unit:
+    """One row of plan vs actual: the company, a department, a team or a rep."""
+    level: str
+    name: str
+    department_id: int | None = None
+    user_id: int | None = None
+    plan: SalesPlan | None = None
+    actual: dict = field(default_factory=dict)
+    forecast: Decimal = Decimal("0.00")
+    behind: list = field(default_factory=list)
+    has_children: bool = False
+
+    def target(self, metric):
+        return self.plan.target(metric) if self.plan else None
+
+    def percent(self, metric):
+        target = self.target(metric)
+        if not target:
+            return None
+        return (Decimal(self.actual.get(metric, 0)) * 100 / target).quantize(Decimal("1"))
+
+
+def elapsed_share(start: date, end: date, today: date | None = None) -> Decimal:
+    """How much of the period has passed, 0..1."""
+    today = today or local_today()
+    total = (end - start).days + 1
+    done = min(max((today - start).days + 1, 0), total)
+    return (Decimal(done) / Decimal(total)).quantize(Decimal("0.0001"))
+
+
+def is_behind(actual, target, start: date, end: date, margin_percent: int, today: date | None = None) -> bool:
+    """Behind plan: the achieved share trails the elapsed share by more than the margin."""
+    if not target:
+        return False
+    achieved = Decimal(actual) / Decimal(target)
+    return achieved < elapsed_share(start, end, today) - Decimal(margin_percent) / 100
+
+
+def _utc_range(start: date, end: date) -> tuple[datetime, datetime]:
+    return local_day_start(start), local_day_start(end + timedelta(days=1))
+
+
+def _grouped_actuals(start: date, end: date, by: str, campaign_id: int | None = None) -> dict[str, dict]:
+    """Actual value per metric grouped by user id (``by='user'``) or department id."""
+    since, until = _utc_range(start, end)
+    won = [Opportunity.stage == "won", Opportunity.closed_on >= start, Opportunity.closed_on <= end]
+    customers = [Customer.created_at >= since, Customer.created_at < until, Customer.deleted_at.is_(None)]
+    if campaign_id:
+        won.append(Opportunity.campaign_id == campaign_id)
+        customers.append(Customer.campaign_id == campaign_id)
+    user_or_dept = {
+        "opp": Opportunity.owner_id if by == "user" else Opportunity.department_id,
+        "cust": Customer.created_by_id if by == "user" else Customer.department_id,
+        "act": Activity.user_id if by == "user" else Activity.department_id,
+        "quote": Quote.owner_id if by == "user" else Quote.department_id,
+    }
+    result: dict[str, dict] = {metric: {} for metric in METRICS}
+    for key, amount, count in db.session.execute(
+            select(user_or_dept["opp"], func.sum(Opportunity.amount), func.count()).where(*won)
+            .group_by(user_or_dept["opp"])):
+        result["signed_amount"][key] = Decimal(amount or 0).quantize(CENT)
+        result["won_deals"][key] = count
+    for key, count in db.session.execute(select(user_or_dept["cust"], func.count()).where(*customers)
+                                         .group_by(user_or_dept["cust"])):
+        result["new_customers"][key] = count
+    for key, count in db.session.execute(select(user_or_dept["act"], func.count()).where(
+            Activity.kind == "visit", Activity.occurred_at >= since, Activity.occurred_at < until)
+            .group_by(user_or_dept["act"])):
+        result["visits"][key] = count
+    for key, count in db.session.execute(select(user_or_dept["quote"], func.count()).where(
+            Quote.submitted_at >= since, Quote.submitted_at < until, Quote.status != "draft")
+            .group_by(user_or_dept["quote"])):
+        result["quotes"][key] = count
+    return result
+
+
+def _grouped_pipeline(start: date, end: date, by: str) -> dict:
+    """Weighted open pipeline expected to close in the period, grouped like the actuals."""
+    column = Opportunity.owner_id if by == "user" else Opportunity.department_id
+    weighted: dict = defaultdict(Decimal)
+    rows = db.session.execute(select(column, Opportunity.stage, func.sum(Opportunity.amount)).where(
+        Opportunity.stage.in_(OPEN_STAGES), Opportunity.expected_close_on >= start,
+        Opportunity.expected_close_on <= end).group_by(column, Opportunity.stage))
+    for key, stage, amount in rows:
+        weighted[key] += Decimal(amount or 0) * STAGE_PROBABILITY[stage] / 100
+    return weighted
+
+
+def _sum_over(values: dict, ids) -> Decimal | int:
+    return sum((values.get(i, 0) for i in ids), 0)
+
+
+def plan_vs_actual(period_kind: str, day: date, parent_level: str = "company", parent_id: int | None = None,
+                   viewer: User | None = None, today: date | None = None) -> dict:
+    """Plan vs actual for one period: the parent unit and its children one level down.
+
+    ``parent_level`` company (``parent_id`` the company department), department, team.
+    Children: company → departments, department → teams (or reps when it has no teams), team → reps.
+    A fixed number of statements, whatever the number of units.
+    """
+    start, end = period_bounds(period_kind, day)
+    departments = {d.id: d for d in db.session.scalars(select(Department))}
+    if parent_id is None or parent_id not in departments:
+        parent_id = next((d.id for d in departments.values() if d.kind == "company"), None)
+        parent_level = "company"
+    parent_department = departments.get(parent_id)
+    plans = db.session.scalars(select(SalesPlan).where(SalesPlan.starts_on == start, SalesPlan.ends_on == end)
+                               .options(db.selectinload(SalesPlan.targets))).all()
+    plan_by_department = {(p.level, p.department_id): p for p in plans if p.level != "rep"}
+    plan_by_user = {p.user_id: p for p in plans if p.level == "rep"}
+    by_dept = _grouped_actuals(start, end, "department")
+    pipeline_dept = _grouped_pipeline(start, end, "department")
+
+    def department_unit(department: Department, level: str) -> Unit:
+        ids = subtree_ids(department.id)
+        unit = Unit(level=level, name=department.name, department_id=department.id,
+                    plan=plan_by_department.get((level, department.id)))
+        unit.actual = {metric: _sum_over(by_dept[metric], ids) for metric in METRICS}
+        unit.forecast = (Decimal(unit.actual["signed_amount"]) + _sum_over(pipeline_dept, ids)).quantize(CENT)
+        unit.has_children = True
+        return unit
+
+    parent = department_unit(parent_department, parent_level) if parent_department else None
+    children: list[Unit] = []
+    if parent_department is not None:
+        child_departments = [d for d in departments.values() if d.parent_id == parent_department.id]
+        if parent_level == "company":
+            children = [department_unit(d, "department") for d in child_departments if d.kind == "department"]
+        elif parent_level == "department" and any(d.kind == "team" for d in child_departments):
+            children = [department_unit(d, "team") for d in child_departments if d.kind == "team"]
+        else:
+            reps = db.session.scalars(select(User).join(UserRole).where(
+                User.department_id == parent_department.id, UserRole.role == "staff",
+                User.is_active_account.is_(True)).order_by(User.display_name).distinct()).all()
+            by_user = _grouped_actuals(start, end, "user")
+            pipeline_user = _grouped_pipeline(start, end, "user")
+            for rep in reps:
+                unit = Unit(level="rep", name=rep.display_name, department_id=rep.department_id, user_id=rep.id,
+                            plan=plan_by_user.get(rep.id))
+                unit.actual = {metric: by_user[metric].get(rep.id, 0) for metric in METRICS}
+                unit.forecast = (Decimal(unit.actual["signed_amount"]) + pipeline_user.get(rep.id, 0)).quantize(CENT)
+                children.append(unit)
+    settings_cache: dict = {}
+    for unit in ([parent] if parent else []) + children:
+        if unit.department_id not in settings_cache:
+            settings_cache[unit.department_id] = settings_for(unit.department_id).behind_margin_percent
+        margin = settings_cache[unit.department_id]
+        unit.behind = [metric for metric in METRICS
+                       if is_behind(unit.actual.get(metric, 0), unit.target(metric), start, end, margin, today)]
+    if viewer is not None and not viewer.has_role("admin", "lead"):
+        visible = department_scope_ids(viewer)
+        children = [c for c in children if (c.user_id == viewer.id) or (
+            viewer.has_role("head") and c.department_id in visible)]
+    return {"start": start, "end": end, "parent": parent, "children": children,
+            "elapsed": elapsed_share(start, end, today), "label": period_label(period_kind, start)}
+
+
+def weekly_trend(start: date, end: date, department_id: int | None = None, user_id: int | None = None,
+                 target: Decimal | None = None) -> tuple[list[str], dict[str, list]]:
+    """Cumulative signed amount per week of the period, beside the straight line to the target."""
+    query = select(Opportunity.closed_on, Opportunity.amount).where(
+        Opportunity.stage == "won", Opportunity.closed_on >= start, Opportunity.closed_on <= end)
+    if user_id is not None:
+        query = query.where(Opportunity.owner_id == user_id)
+    elif department_id is not None:
+        query = query.where(Opportunity.department_id.in_(subtree_ids(department_id)))
+    rows = db.session.execute(query).all()
+    labels, actual, planned = [], [], []
+    total_days = (end - start).days + 1
+    week_end = start + timedelta(days=6)
+    today = local_today()
+    while True:
+        week_end = min(week_end, end)
+        labels.append(week_end.strftime("%m-%d"))
+        if week_end - timedelta(days=6) <= today:
+            actual.append(sum((amount for closed, amount in rows if closed <= week_end), Decimal(0)))
+        else:
+            actual.append(None)
+        if target:
+            planned.append((target * ((week_end - start).days + 1) / total_days).quantize(CENT))
+        if week_end >= end:
+            break
+        week_end += timedelta(days=7)
+    series = {str(_("Signed (cumulative)")): actual}
+    if target:
+        series[str(_("Target pace"))] = planned
+    return labels, series
+
+
+def plan_progress(user: User, today: date | None = None) -> list[dict]:
+    """The user's current plans (their own rep plan; a head's department/team plans) with actual and flags."""
+    today = today or local_today()
+    query = select(SalesPlan).where(SalesPlan.starts_on <= today, SalesPlan.ends_on >= today,
+                                    SalesPlan.status.in_(["approved", "locked", "submitted", "draft"]))
+    if user.has_role("head"):
+        query = query.where(or_(SalesPlan.user_id == user.id, and_(
+            SalesPlan.level != "rep", SalesPlan.department_id == user.department_id)))
+    else:
+        query = query.where(SalesPlan.user_id == user.id)
+    result = []
+    for plan in db.session.scalars(query.options(db.selectinload(SalesPlan.targets)).order_by(SalesPlan.starts_on)):
+        if plan.level == "rep":
+            actuals = _grouped_actuals(plan.starts_on, plan.ends_on, "user")
+            actual = {m: actuals[m].get(plan.user_id, 0) for m in METRICS}
+        else:
+            actuals = _grouped_actuals(plan.starts_on, plan.ends_on, "department")
+            ids = subtree_ids(plan.department_id)
+            actual = {m: _sum_over(actuals[m], ids) for m in METRICS}
+        margin = settings_for(plan.department_id).behind_margin_percent
+        metrics = []
+        for row in plan.targets:
+            value = actual.get(row.metric, 0)
+            metrics.append({
+                "metric": row.metric, "label": METRIC_LABELS[row.metric], "target": row.target, "actual": value,
+                "percent": int(Decimal(value) * 100 / row.target) if row.target else None,
+                "behind": is_behind(value, row.target, plan.starts_on, plan.ends_on, margin, today)})
+        result.append({"plan": plan, "title": plan_title(plan), "metrics": metrics,
+                       "elapsed_percent": int(elapsed_share(plan.starts_on, plan.ends_on, today) * 100),
+                       "is_behind": any(m["behind"] for m in metrics)})
+    return result
+
+
+def notify_behind(today: date | None = None) -> int:
+    """Tell every rep behind their current plan, and their heads; returns the number of reps told."""
+    today = today or local_today()
+    plans = db.session.scalars(select(SalesPlan).where(
+        SalesPlan.level == "rep", SalesPlan.status.in_(["approved", "locked"]),
+        SalesPlan.starts_on <= today, SalesPlan.ends_on >= today).options(db.selectinload(SalesPlan.targets))).all()
+    if not plans:
+        return 0
+    told = 0
+    cache: dict = {}
+    heads_by_department: dict[int, list[User]] = defaultdict(list)
+    for head in db.session.scalars(select(User).join(UserRole).where(UserRole.role == "head",
+                                                                    User.is_active_account.is_(True))):
+        for department_id in department_scope_ids(head):
+            heads_by_department[department_id].append(head)
+    for plan in plans:
+        key = (plan.starts_on, plan.ends_on)
+        if key not in cache:
+            cache[key] = _grouped_actuals(plan.starts_on, plan.ends_on, "user")
+        actuals = cache[key]
+        margin = settings_for(plan.department_id).behind_margin_percent
+        behind = [(row.metric, actuals[row.metric].get(plan.user_id, 0), row.target) for row in plan.targets
+                  if is_behind(actuals[row.metric].get(plan.user_id, 0), row.target, plan.starts_on, plan.ends_on,
+                               margin, today)]
+        if not behind:
+            continue
+        lines = "\n".join(f"- {METRIC_LABELS[m]}: {actual} / {target}" for m, actual, target in behind)
+        share = int(elapsed_share(plan.starts_on, plan.ends_on, today) * 100)
+        body = _("%(percent)d%% of the period has passed.", percent=share) + "\n\n" + lines
+        rep = plan.user
+        notify([rep], "plan.behind", _("You are behind plan for %(period)s",
+                                       period=period_label(plan.period_kind, plan.starts_on)), body,
+               link="/plans/actual")
+        notify([h for h in heads_by_department.get(plan.department_id, []) if h.id != rep.id], "plan.behind",
+               _("%(name)s is behind plan for %(period)s", name=rep.display_name,
+                 period=period_label(plan.period_kind, plan.starts_on)), body, link="/plans/actual")
+        told += 1
+    return told
+
+
+# --- campaigns and leads --------------------------------------------------------------------------------------
+def save_campaign(campaign: Campaign | None, actor: User, name: str, channel: str, starts_on: date, ends_on: date,
+                  budget, description: str = "") -> Campaign:
+    """Create or update a marketing campaign."""
+    name = _required_text(name, "name", 120)
+    starts_on = check_date(starts_on, "starts_on", required=True)
+    ends_on = check_date(ends_on, "ends_on", required=True)
+    if ends_on < starts_on:
+        raise ServiceError(_("The campaign cannot end before it starts."), "ends_on")
+    duplicate = select(Campaign.id).where(Campaign.name == name)
+    if campaign is not None:
+        duplicate = duplicate.where(Campaign.id != campaign.id)
+    if db.session.scalar(duplicate):
+        raise ServiceError(_("A campaign with this name already exists."), "name")
+    if campaign is None:
+        campaign = Campaign(owner_id=actor.id, department_id=actor.department_id)
+        db.session.add(campaign)
+    campaign.name, campaign.channel = name, _required_text(channel, "channel", 60)
+    campaign.starts_on, campaign.ends_on = starts_on, ends_on
+    campaign.budget = parse_amount(budget, "budget")
+    campaign.description = clean_text(description)[:5000] if description else ""
+    db.session.flush()
+    return campaign
+
+
+def create_lead(actor: User, company_name: str, campaign_id: int | None = None, contact_name=None, phone=None,
+                email=None, note: str = "") -> Lead:
+    """Record a marketing lead."""
+    if campaign_id is not None and db.session.get(Campaign, campaign_id) is None:
+        raise ServiceError(_("The campaign does not exist."), "campaign_id")
+    phone = _optional_text(phone, "phone", 40)
+    if phone and not phone_key(phone):
+        raise ServiceError(_("“%(value)s” is not a phone number.", value=phone), "phone")
+    lead = Lead(company_name=_required_text(company_name, "company_name", 200), campaign_id=campaign_id,
+                contact_name=_optional_text(contact_name, "contact_name", 100), phone=phone,
+                email=_optional_text(email, "email", 254), note=clean_text(note)[:5000] if note else "",
+                department_id=actor.department_id, created_by_id=actor.id, status="new")
+    db.session.add(lead)
+    db.session.flush()
+    return lead
+
+
+def hand_lead(lead: Lead, owner: User, respond_by: datetime, actor: User) -> Lead:
+    """Hand a lead to a sales rep who must respond before ``respond_by`` (naive UTC)."""
+    if lead.status not in ("new", "handed", "rejected"):
+        raise NotAllowed(_("This lead was already taken over by sales."))
+    if owner is None:
+        raise ServiceError(_("Choose the sales rep."), "owner_id")
+    if respond_by is None or respond_by <= utcnow():
+        raise ServiceError(_("The response deadline must be in the future."), "respond_by")
+    check_date(respond_by.date(), "respond_by")
+    lead.owner_id, lead.respond_by, lead.handed_at, lead.status = owner.id, respond_by, utcnow(), "handed"
+    lead.responded_at = None
+    db.session.flush()
+    notify([owner], "lead.handed", _("New lead for you: %(name)s", name=lead.company_name),
+           _("Please respond by %(when)s.", when=_format_local(respond_by)), link="/leads?mine=1")
+    return lead
+
+
+def _format_local(value: datetime) -> str:
+    from rollout.timeutil import to_local
+    return to_local(value).strftime("%Y-%m-%d %H:%M")
+
+
+def accept_lead(lead: Lead, actor: User) -> Lead:
+    """The rep takes the lead: it becomes a customer (duplicate check included) with a deal at stage lead."""
+    if lead.status != "handed" or lead.owner_id != actor.id:
+        raise NotAllowed(_("Only the rep it was handed to can accept this lead."))
+    customer = create_customer(lead.company_name, actor, phone=lead.phone, email=lead.email, source="campaign",
+                               campaign_id=lead.campaign_id)
+    if lead.contact_name:
+        add_contact(customer, lead.contact_name, phone=lead.phone, email=lead.email, is_primary=True)
+    opportunity = create_opportunity(customer, actor, lead.company_name, Decimal("0.00"),
+                                     campaign_id=lead.campaign_id)
+    lead.status, lead.responded_at = "converted", utcnow()
+    lead.customer_id, lead.opportunity_id = customer.id, opportunity.id
+    db.session.flush()
+    if lead.created_by_id:
+        notify([db.session.get(User, lead.created_by_id)], "lead.accepted",
+               _("%(rep)s took over the lead %(name)s", rep=actor.display_name, name=lead.company_name),
+               link="/leads")
+    return lead
+
+
+def reject_lead(lead: Lead, actor: User, reason: str) -> Lead:
+    """The rep sends a lead back to marketing with a reason."""
+    if lead.status != "handed" or lead.owner_id != actor.id:
+        raise NotAllowed(_("Only the rep it was handed to can respond to this lead."))
+    reason = clean_text(reason)
+    if not reason:
+        raise ServiceError(_("Say why the lead is sent back."), "reason")
+    lead.status, lead.responded_at = "rejected", utcnow()
+    lead.note = (lead.note + "\n" if lead.note else "") + _("Sent back by %(rep)s: %(reason)s",
+                                                             rep=actor.display_name, reason=reason[:500])
+    db.session.flush()
+    if lead.created_by_id:
+        notify([db.session.get(User, lead.created_by_id)], "lead.rejected",
+               _("Lead sent back: %(name)s", name=lead.company_name), reason, link="/leads")
+    return lead
+
+
+def is_overdue(lead: Lead, now: datetime | None = None) -> bool:
+    return lead.status == "handed" and lead.respond_by is not None and lead.respond_by < (now or utcnow())
+
+
+def overdue_handoffs(user: User) -> list[Lead]:
+    """Leads handed to the user that are past their response deadline."""
+    return list(db.session.scalars(select(Lead).where(Lead.owner_id == user.id, Lead.status == "handed",
+                                                      Lead.respond_by < utcnow()).order_by(Lead.respond_by)))
+
+
+def campaign_report(start: date | None = None, end: date | None = None) -> list[dict]:
+    """Per campaign: budget, leads, converted leads, open pipeline, won deals and amount, cost per won deal."""
+    campaigns = db.session.scalars(select(Campaign).order_by(Campaign.starts_on.desc())).all()
+    leads = dict(db.session.execute(select(Lead.campaign_id, func.count()).group_by(Lead.campaign_id)).all())
+    converted = dict(db.session.execute(select(Lead.campaign_id, func.count()).where(Lead.status == "converted")
+                                        .group_by(Lead.campaign_id)).all())
+    overdue = dict(db.session.execute(select(Lead.campaign_id, func.count()).where(
+        Lead.status == "handed", Lead.respond_by < utcnow()).group_by(Lead.campaign_id)).all())
+    won_query = select(Opportunity.campaign_id, func.count(), func.sum(Opportunity.amount)).where(
+        Opportunity.stage == "won")
+    if start and end:
+        won_query = won_query.where(Opportunity.closed_on >= start, Opportunity.closed_on <= end)
+    won = {cid: (count, Decimal(total or 0)) for cid, count, total in
+           db.session.execute(won_query.group_by(Opportunity.campaign_id))}
+    pipeline = {cid: Decimal(total or 0) for cid, total in db.session.execute(
+        select(Opportunity.campaign_id, func.sum(Opportunity.amount)).where(Opportunity.stage.in_(OPEN_STAGES))
+        .group_by(Opportunity.campaign_id))}
+    rows = []
+    for campaign in campaigns:
+        won_count, won_amount = won.get(campaign.id, (0, Decimal(0)))
+        rows.append({
+            "campaign": campaign, "leads": leads.get(campaign.id, 0), "converted": converted.get(campaign.id, 0),
+            "overdue": overdue.get(campaign.id, 0), "pipeline": pipeline.get(campaign.id, Decimal(0)).quantize(CENT),
+            "won_deals": won_count, "won_amount": won_amount.quantize(CENT),
+            "cost_per_won": (campaign.budget / won_count).quantize(CENT) if won_count else None,
+        })
+    return rows
+
+
+# --- list queries (shared by pages and exports) --------------------------------------------------------------------
+def customer_query(filters: dict, scope_condition):
+    """The customers matching the list filters, within the viewer's scope; newest first."""
+    query = select(Customer).where(Customer.deleted_at.is_(None), Customer.is_in_pool.is_(False), scope_condition)
+    if filters.get("q"):
+        pattern = f"%{filters['q']}%"
+        query = query.where(or_(Customer.name.ilike(pattern), Customer.phone.ilike(pattern)))
+    if filters.get("owner_id"):
+        query = query.where(Customer.owner_id == filters["owner_id"])
+    if filters.get("campaign_id"):
+        query = query.where(Customer.campaign_id == filters["campaign_id"])
+    if filters.get("stage"):
+        query = query.where(Customer.id.in_(select(Opportunity.customer_id).where(
+            Opportunity.stage == filters["stage"])))
+    for definition in filters.get("fields", []):
+        value = filters.get(f"x_{definition.key}")
+        if not value:
+            continue
+        if definition.kind == "multi_choice":
+            query = query.where(cast(Customer.extra[definition.key], String).like(f'%"{value}"%'))
+        elif definition.kind in ("choice", "date", "number"):
+            query = query.where(Customer.extra[definition.key].as_string() == value)
+        else:
+            query = query.where(Customer.extra[definition.key].as_string().ilike(f"%{value}%"))
+    return query.order_by(Customer.created_at.desc(), Customer.id.desc())
