@@ -2,4 +2,6 @@
 
 Modules list their token-protected endpoints here (survey invitations, calendar feeds).
 """
-PUBLIC_ENDPOINTS: set[str] = set()
+PUBLIC_ENDPOINTS: set[str] = {
+    "reports.calendar_feed",  # personal calendar feed, protected by User.calendar_token
+}

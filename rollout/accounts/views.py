@@ -1,5 +1,5 @@
 """Login, logout, language, profile, and the admin pages for users and departments."""
-from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 from sqlalchemy import select
@@ -12,6 +12,8 @@ from rollout.accounts.passwords import hash_password, password_problem
 from rollout.audit.services import client_ip, record_event
 from rollout.errors import ServiceError
 from rollout.extensions import db, limiter
+from rollout.reports.exports import FORMATS, export_response
+from rollout.reports.lists import user_columns
 from rollout.timeutil import utcnow
 from rollout.web import apply_service_error, paginate, redirect_back, safe_next
 
@@ -103,16 +105,32 @@ def _department_field_choices(field, include_none=True):
     field.choices = ([(NO_DEPARTMENT, "—")] if include_none else []) + choices
 
 
-@bp.route("/admin/users")
-@require("users.manage")
-def users():
+def _users_query(search: str):
     query = select(User).order_by(User.username)
-    search = request.args.get("q", "").strip()[:100]
     if search:
         pattern = f"%{search}%"
         query = query.where(User.username.ilike(pattern) | User.display_name.ilike(pattern))
-    page = paginate(query.options(db.joinedload(User.department)), per_page=50)
+    return query.options(db.joinedload(User.department))
+
+
+@bp.route("/admin/users")
+@require("users.manage")
+def users():
+    search = request.args.get("q", "").strip()[:100]
+    page = paginate(_users_query(search), per_page=50)
     return render_template("accounts/users.html", page=page, search=search)
+
+
+@bp.route("/admin/users/export.<fmt>")
+@require("users.manage")
+def export_users(fmt):
+    """The users list as XLSX or CSV, with the page's search applied."""
+    authorize("data.export")
+    if fmt not in FORMATS:
+        abort(404)
+    search = request.args.get("q", "").strip()[:100]
+    rows = db.session.scalars(_users_query(search)).unique().all()
+    return export_response("users", user_columns(), rows, fmt, entity="users", filters={"q": search})
 
 
 @bp.route("/admin/users/new", methods=["GET", "POST"])

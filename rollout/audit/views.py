@@ -1,13 +1,15 @@
 """The audit page: filter by user, entity, action and date; keyset pages stay fast at millions of rows."""
 from datetime import datetime, time, timedelta
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, abort, current_app, render_template, request
 from flask_login import current_user
 from sqlalchemy import and_, or_, select
 
-from rollout.access import require, scope_clause
+from rollout.access import authorize, require, scope_clause
 from rollout.audit.models import AuditEntry
 from rollout.extensions import db
+from rollout.reports.exports import FORMATS, export_response
+from rollout.reports.lists import audit_columns
 from rollout.timeutil import local_to_utc
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
@@ -47,10 +49,8 @@ def audit_query(user, filters: dict):
     return query.order_by(AuditEntry.created_at.desc(), AuditEntry.id.desc())
 
 
-@bp.route("/")
-@require("audit.view")
-def index():
-    filters = {
+def _filters() -> dict:
+    return {
         "username": request.args.get("username", "").strip()[:64],
         "entity": request.args.get("entity", "").strip()[:64],
         "entity_id": request.args.get("entity_id", "").strip()[:64],
@@ -58,6 +58,12 @@ def index():
         "date_from": _date("date_from"),
         "date_to": _date("date_to"),
     }
+
+
+@bp.route("/")
+@require("audit.view")
+def index():
+    filters = _filters()
     query = audit_query(current_user, filters)
     # Keyset pagination: "before" is the last row seen, so deep pages cost the same as the first.
     before_id = _int_arg("before")
@@ -72,3 +78,16 @@ def index():
     args = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in filters.items() if v}
     return render_template("audit/index.html", rows=rows, has_more=has_more, filters=filters, args=args,
                            actions=ACTIONS)
+
+
+@bp.route("/export.<fmt>")
+@require("audit.view")
+def export(fmt):
+    """The audit trail as XLSX or CSV with the page's filters, newest first, up to EXPORT_MAX_ROWS rows."""
+    authorize("data.export")
+    if fmt not in FORMATS:
+        abort(404)
+    filters = _filters()
+    limit = current_app.config.get("EXPORT_MAX_ROWS", 100_000)
+    rows = db.session.scalars(audit_query(current_user, filters).limit(limit).execution_options(yield_per=2000))
+    return export_response("audit", audit_columns(), rows, fmt, entity="audit_entries", filters=filters)

@@ -1,7 +1,8 @@
 """Notifications, per-user channels, department robots and the outbox."""
 from datetime import datetime
+from urllib.parse import urlsplit
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, CheckConstraint, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from rollout.extensions import db
@@ -9,15 +10,27 @@ from rollout.timeutil import utcnow
 
 #: External channels a message can go out on.
 CHANNEL_KINDS = ("email", "dingtalk", "wecom", "feishu")
+#: Chat platforms whose group robots take webhooks.
+ROBOT_KINDS = ("dingtalk", "wecom", "feishu")
 
 OUTBOX_PENDING = "pending"
+#: Claimed by a worker that is delivering it right now (until ``claimed_until``).
+OUTBOX_SENDING = "sending"
 OUTBOX_SENT = "sent"
 OUTBOX_DEAD = "dead"
+OUTBOX_STATUSES = (OUTBOX_PENDING, OUTBOX_SENDING, OUTBOX_SENT, OUTBOX_DEAD)
+
+
+def _in(column: str, values) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
 
 
 class Notification(db.Model):
     __tablename__ = "notifications"
-    __table_args__ = (Index("ix_notifications_user_unread", "user_id", "read_at", "id"),)
+    __table_args__ = (
+        Index("ix_notifications_user_unread", "user_id", "read_at", "id"),
+        Index("ix_notifications_user_created", "user_id", "created_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
@@ -34,7 +47,8 @@ class NotificationChannel(db.Model):
     """An external channel a user has configured (their email, a personal robot)."""
 
     __tablename__ = "notification_channels"
-    __table_args__ = (UniqueConstraint("user_id", "kind"),)
+    __table_args__ = (UniqueConstraint("user_id", "kind"), CheckConstraint(_in("kind", CHANNEL_KINDS),
+                                                                           name="ck_notification_channels_kind"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
@@ -46,6 +60,8 @@ class NotificationChannel(db.Model):
     is_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     #: Send one daily digest instead of a message per event.
     is_digest: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: When the last daily digest went out on this channel (its notifications are not repeated).
+    last_digest_at: Mapped[datetime | None] = mapped_column(DateTime)
 
     @property
     def access_owner_id(self) -> int:
@@ -56,20 +72,34 @@ class DepartmentRobot(db.Model):
     """A chat group robot of a department; department-wide events go there too."""
 
     __tablename__ = "department_robots"
+    __table_args__ = (CheckConstraint(_in("kind", ROBOT_KINDS), name="ck_department_robots_kind"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     department_id: Mapped[int] = mapped_column(ForeignKey("departments.id", ondelete="CASCADE"), index=True)
+    #: What the group is called in the chat tool, e.g. 销售部群.
+    name: Mapped[str] = mapped_column(String(100), default="")
     kind: Mapped[str] = mapped_column(String(20))
     target: Mapped[str] = mapped_column(String(500))
     secret: Mapped[str | None] = mapped_column(String(200))
     is_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    department = relationship("Department")
 
 
 class OutboxMessage(db.Model):
     """A message waiting to leave the building; written in the same transaction as its cause."""
 
     __tablename__ = "outbox_messages"
-    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+    # Delivery bookkeeping (claims, attempts) would flood the trail; retries are recorded as events.
+    __audit__ = False
+    __table_args__ = (
+        Index("ix_outbox_due", "status", "next_attempt_at"),
+        Index("ix_outbox_status_id", "status", "id"),
+        CheckConstraint(_in("status", OUTBOX_STATUSES), name="ck_outbox_messages_status"),
+        CheckConstraint(_in("kind", CHANNEL_KINDS), name="ck_outbox_messages_kind"),
+        CheckConstraint("attempts >= 0", name="ck_outbox_messages_attempts"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     #: Unique per message, sent along so receivers can drop duplicates.
@@ -84,6 +114,17 @@ class OutboxMessage(db.Model):
     status: Mapped[str] = mapped_column(String(12), default=OUTBOX_PENDING)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    #: The worker run that holds the message while delivering it.
+    claimed_by: Mapped[str | None] = mapped_column(String(40))
+    #: A claim older than this is abandoned (worker died) and the message is due again.
+    claimed_until: Mapped[datetime | None] = mapped_column(DateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    @property
+    def display_target(self) -> str:
+        """Where it goes, without the webhook's access token (which is a credential)."""
+        if self.kind == "email":
+            return self.target
+        return urlsplit(self.target).hostname or "?"

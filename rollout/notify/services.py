@@ -1,15 +1,51 @@
-"""notify(): the one call modules make to tell people something."""
+"""notify(): the one call modules make to tell people something; channels, robots and the outbox.
+
+The outbox is a state machine (``OUTBOX_TRANSITIONS``): a worker claims due
+messages (pending, or sending with an abandoned claim), delivers them outside
+any transaction and records the outcome: sent, pending again with an
+exponential backoff, or dead after the last attempt.  Admins can send a dead
+message back to pending.
+"""
 from __future__ import annotations
 
 import uuid
+from collections import defaultdict
 from collections.abc import Iterable
+from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 
-from sqlalchemy import func, select, update
+from flask import current_app
+from flask_babel import force_locale
+from flask_babel import gettext as _
+from sqlalchemy import and_, func, or_, select, update
 
-from rollout.accounts.models import User
+from rollout.accounts.models import Department, User, new_token
+from rollout.audit.services import record_event
+from rollout.errors import NotAllowed, ServiceError
 from rollout.extensions import db
-from rollout.notify.models import DepartmentRobot, Notification, NotificationChannel, OutboxMessage
-from rollout.timeutil import utcnow
+from rollout.notify.models import (
+    OUTBOX_DEAD, OUTBOX_PENDING, OUTBOX_SENDING, OUTBOX_SENT, ROBOT_KINDS, DepartmentRobot, Notification,
+    NotificationChannel, OutboxMessage,
+)
+from rollout.timeutil import to_local, utcnow
+
+#: Where each robot platform's webhooks live; other hosts are refused (no requests to the intranet).
+ROBOT_HOSTS = {
+    "dingtalk": ("oapi.dingtalk.com",),
+    "wecom": ("qyapi.weixin.qq.com",),
+    "feishu": ("open.feishu.cn", "open.larksuite.com"),
+}
+#: Robots that sign their requests and so take a secret.
+SIGNING_KINDS = ("dingtalk", "feishu")
+
+#: Outbox state machine: status → statuses it may move to.
+OUTBOX_TRANSITIONS = {
+    OUTBOX_PENDING: {OUTBOX_SENDING},
+    # A sending message whose claim expired (worker died) may be claimed again.
+    OUTBOX_SENDING: {OUTBOX_SENT, OUTBOX_PENDING, OUTBOX_DEAD, OUTBOX_SENDING},
+    OUTBOX_DEAD: {OUTBOX_PENDING},
+    OUTBOX_SENT: set(),
+}
 
 
 def _unique_users(users: Iterable) -> list:
@@ -43,21 +79,25 @@ def notify(users: Iterable[User], event: str, subject: str, body_markdown: str =
             )
         ).all()
         for channel in channels:
-            db.session.add(_outbox_row(channel.kind, channel.target, channel.secret, channel.user_id,
-                                       subject, body_markdown, link))
+            db.session.add(queue_message(channel.kind, channel.target, subject, body_markdown, link,
+                                         secret=channel.secret, user_id=channel.user_id))
     department_ids = list(department_ids)
     if department_ids:
         robots = db.session.scalars(select(DepartmentRobot).where(
             DepartmentRobot.department_id.in_(department_ids), DepartmentRobot.is_enabled.is_(True))).all()
         for robot in robots:
-            db.session.add(_outbox_row(robot.kind, robot.target, robot.secret, None, subject, body_markdown, link))
+            db.session.add(queue_message(robot.kind, robot.target, subject, body_markdown, link,
+                                         secret=robot.secret))
     db.session.flush()
     return notifications
 
 
-def _outbox_row(kind, target, secret, user_id, subject, body, link) -> OutboxMessage:
-    return OutboxMessage(idempotency_key=uuid.uuid4().hex, kind=kind, target=target, secret=secret,
-                         user_id=user_id, subject=subject, body_markdown=body, link=link)
+def queue_message(kind, target, subject, body="", link=None, secret=None, user_id=None,
+                  idempotency_key=None) -> OutboxMessage:
+    """A new pending outbox row (the caller adds it to the session)."""
+    return OutboxMessage(idempotency_key=idempotency_key or uuid.uuid4().hex, kind=kind, target=target,
+                         secret=secret, user_id=user_id, subject=subject[:200], body_markdown=body or "",
+                         link=link, status=OUTBOX_PENDING, attempts=0, next_attempt_at=utcnow())
 
 
 def unread_count(user) -> int:
@@ -71,3 +111,261 @@ def mark_read(user, notification_ids: Iterable[int] | None = None) -> None:
     if notification_ids is not None:
         statement = statement.where(Notification.id.in_(list(notification_ids)))
     db.session.execute(statement.values(read_at=utcnow()))
+
+
+# --- the outbox state machine ------------------------------------------------------
+def transition(message: OutboxMessage, status: str, **fields) -> None:
+    """Move a message to ``status`` (setting ``fields``) if the table allows it; refuse otherwise."""
+    if status not in OUTBOX_TRANSITIONS.get(message.status, set()):
+        raise NotAllowed(_("A message that is %(old)s cannot become %(new)s.", old=message.status, new=status))
+    message.status = status
+    for name, value in fields.items():
+        setattr(message, name, value)
+
+
+def backoff(attempts: int) -> timedelta:
+    """Wait before the next attempt: doubles with every failure, up to a ceiling."""
+    base = current_app.config.get("OUTBOX_BACKOFF_SECONDS", 30)
+    ceiling = current_app.config.get("OUTBOX_BACKOFF_MAX_SECONDS", 6 * 3600)
+    return timedelta(seconds=min(base * 2 ** max(attempts - 1, 0), ceiling))
+
+
+def max_attempts() -> int:
+    return current_app.config.get("OUTBOX_MAX_ATTEMPTS", 8)
+
+
+def _due(now: datetime):
+    return or_(and_(OutboxMessage.status == OUTBOX_PENDING, OutboxMessage.next_attempt_at <= now),
+               and_(OutboxMessage.status == OUTBOX_SENDING, OutboxMessage.claimed_until < now))
+
+
+def claim_due(now: datetime, limit: int = 50) -> str:
+    """Claim up to ``limit`` due messages for one worker run; return the claim token.
+
+    One UPDATE does it, so on SQLite the write lock makes it atomic; on
+    PostgreSQL the inner SELECT takes ``FOR UPDATE SKIP LOCKED`` so several
+    workers claim different rows at the same moment.
+    """
+    token = uuid.uuid4().hex
+    lease = timedelta(seconds=current_app.config.get("OUTBOX_CLAIM_SECONDS", 300))
+    candidates = (select(OutboxMessage.id).where(_due(now))
+                  .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id).limit(limit))
+    if db.session.get_bind().dialect.name == "postgresql":
+        candidates = candidates.with_for_update(skip_locked=True)
+    db.session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id.in_(candidates.scalar_subquery()), _due(now))
+        .values(status=OUTBOX_SENDING, claimed_by=token, claimed_until=now + lease)
+        .execution_options(synchronize_session=False))
+    return token
+
+
+def claimed_messages(token: str) -> list[OutboxMessage]:
+    return list(db.session.scalars(select(OutboxMessage).where(OutboxMessage.claimed_by == token)
+                                   .order_by(OutboxMessage.id)))
+
+
+def record_success(message: OutboxMessage, now: datetime) -> None:
+    transition(message, OUTBOX_SENT, attempts=message.attempts + 1, sent_at=now, last_error=None,
+               claimed_by=None, claimed_until=None)
+
+
+def record_failure(message: OutboxMessage, error: str, now: datetime) -> None:
+    """Schedule another attempt with backoff, or give up (dead) after the last one."""
+    attempts = message.attempts + 1
+    if attempts >= max_attempts():
+        transition(message, OUTBOX_DEAD, attempts=attempts, last_error=error[:2000], claimed_by=None,
+                   claimed_until=None)
+    else:
+        transition(message, OUTBOX_PENDING, attempts=attempts, last_error=error[:2000], claimed_by=None,
+                   claimed_until=None, next_attempt_at=now + backoff(attempts))
+
+
+def retry_message(message: OutboxMessage) -> None:
+    """An admin sends a dead message back for a fresh round of attempts."""
+    if message.status != OUTBOX_DEAD:
+        raise NotAllowed(_("Only failed messages can be retried."))
+    transition(message, OUTBOX_PENDING, attempts=0, next_attempt_at=utcnow())
+    record_event("retry", entity="outbox_messages", entity_id=message.id, detail=message.kind)
+    db.session.flush()
+
+
+def outbox_counts() -> dict[str, int]:
+    rows = db.session.execute(select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)).all()
+    return {status: count for status, count in rows}
+
+
+# --- daily digest ----------------------------------------------------------------------
+def _digest_body(notifications: list[Notification]) -> str:
+    lines = []
+    for note in notifications:
+        when = to_local(note.created_at).strftime("%m-%d %H:%M")
+        line = f"- **{note.subject}** ({when})"
+        if note.link:
+            from rollout.notify.delivery import absolute_link
+            line += f" [{_('Open')}]({absolute_link(note.link)})"
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def queue_digests(now: datetime | None = None) -> int:
+    """Queue one message per digest channel with the unread notifications since its last digest.
+
+    The idempotency key names the channel and the local day, so running the
+    job twice on one day sends nothing twice.  Returns the number queued.
+    """
+    now = now or utcnow()
+    day = to_local(now).strftime("%Y%m%d")
+    channels = db.session.scalars(select(NotificationChannel).where(
+        NotificationChannel.is_enabled.is_(True), NotificationChannel.is_digest.is_(True))).all()
+    if not channels:
+        return 0
+    keys = {channel.id: f"digest-{channel.id}-{day}" for channel in channels}
+    already = set(db.session.scalars(select(OutboxMessage.idempotency_key).where(
+        OutboxMessage.idempotency_key.in_(list(keys.values())))))
+    default_since = now - timedelta(days=1)
+    earliest = min((c.last_digest_at or default_since) for c in channels)
+    users = {u.id: u for u in db.session.scalars(select(User).where(
+        User.id.in_({c.user_id for c in channels})))}
+    unread = defaultdict(list)
+    for note in db.session.scalars(select(Notification).where(
+            Notification.user_id.in_(list(users)), Notification.read_at.is_(None),
+            Notification.created_at > earliest, Notification.created_at <= now)
+            .order_by(Notification.created_at, Notification.id)):
+        unread[note.user_id].append(note)
+    queued = 0
+    for channel in channels:
+        user = users.get(channel.user_id)
+        if keys[channel.id] in already or user is None or not user.is_active_account:
+            continue
+        since = channel.last_digest_at or default_since
+        items = [n for n in unread[channel.user_id] if n.created_at > since]
+        if not items:
+            continue
+        with force_locale(user.locale or current_app.config.get("BABEL_DEFAULT_LOCALE", "zh_CN")):
+            subject = _("Daily digest: %(count)d unread notifications", count=len(items))
+            body = _digest_body(items)
+        db.session.add(queue_message(channel.kind, channel.target, subject, body, "/notifications",
+                                     secret=channel.secret, user_id=user.id, idempotency_key=keys[channel.id]))
+        channel.last_digest_at = now
+        queued += 1
+    db.session.flush()
+    return queued
+
+
+# --- channels a user chooses ------------------------------------------------------------
+def allowed_robot_hosts(kind: str) -> tuple[str, ...]:
+    extra = current_app.config.get("ROBOT_WEBHOOK_HOSTS") or ()
+    if isinstance(extra, str):
+        extra = tuple(h.strip() for h in extra.split(",") if h.strip())
+    return tuple(ROBOT_HOSTS[kind]) + tuple(extra)
+
+
+def check_webhook(kind: str, url: str, field: str) -> str:
+    """A robot webhook must be the platform's own address (or one the deployment allows)."""
+    url = (url or "").strip()
+    parts = urlsplit(url)
+    hosts = allowed_robot_hosts(kind)
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise ServiceError(_("Enter the robot's full webhook address (https://...)."), field)
+    if parts.hostname.lower() not in hosts:
+        raise ServiceError(_("A %(kind)s webhook must point to %(hosts)s.", kind=ROBOT_LABELS[kind],
+                             hosts=", ".join(hosts)), field)
+    if parts.scheme != "https" and parts.hostname.lower() in ROBOT_HOSTS[kind]:
+        raise ServiceError(_("Use the https address the platform gives you."), field)
+    if len(url) > 500:
+        raise ServiceError(_("The address is too long."), field)
+    return url
+
+
+ROBOT_LABELS = {"dingtalk": "DingTalk", "wecom": "WeCom", "feishu": "Feishu"}
+
+
+def channels_of(user) -> dict[str, NotificationChannel]:
+    return {c.kind: c for c in db.session.scalars(
+        select(NotificationChannel).where(NotificationChannel.user_id == user.id))}
+
+
+def save_channels(user, email: str | None, email_enabled: bool, robots: dict[str, tuple[str, str]],
+                  is_digest: bool) -> dict[str, NotificationChannel]:
+    """Set a user's channels: the email address, personal robots (empty URL removes one), digest choice.
+
+    ``robots`` maps kind → (webhook URL, secret); an empty secret keeps the stored one.
+    Everything is checked before anything changes.
+    """
+    existing = channels_of(user)
+    email = (email or "").strip()
+    if email_enabled and not email:
+        raise ServiceError(_("Enter an email address or switch email off."), "email")
+    checked = {}
+    for kind, (url, secret) in robots.items():
+        if kind not in ROBOT_KINDS:
+            raise ServiceError(_("Unknown channel."))
+        if (url or "").strip():
+            checked[kind] = (check_webhook(kind, url, f"{kind}_url"), (secret or "").strip() or None)
+    if email:
+        channel = existing.get("email") or NotificationChannel(user_id=user.id, kind="email")
+        channel.target, channel.is_enabled = email[:500], bool(email_enabled)
+        db.session.add(channel)
+        existing["email"] = channel
+    elif "email" in existing:
+        db.session.delete(existing.pop("email"))
+    for kind in ROBOT_KINDS:
+        channel = existing.get(kind)
+        if kind in checked:
+            url, secret = checked[kind]
+            if channel is None:
+                channel = NotificationChannel(user_id=user.id, kind=kind, is_enabled=True)
+                db.session.add(channel)
+                existing[kind] = channel
+            channel.target = url
+            if secret and kind in SIGNING_KINDS:
+                channel.secret = secret
+        elif channel is not None:
+            db.session.delete(existing.pop(kind))
+    for channel in existing.values():
+        channel.is_digest = bool(is_digest)
+    db.session.flush()
+    return existing
+
+
+def queue_test_messages(user) -> int:
+    """Send a test message to each of the user's enabled channels right away (digest or not)."""
+    count = 0
+    for channel in channels_of(user).values():
+        if channel.is_enabled:
+            db.session.add(queue_message(channel.kind, channel.target, _("Test message from Rollout Desk"),
+                                         _("If you can read this, this channel works."), "/notifications/channels",
+                                         secret=channel.secret, user_id=user.id))
+            count += 1
+    db.session.flush()
+    return count
+
+
+def reset_calendar_token(user) -> str:
+    """Give the user a new calendar feed secret; the old feed address stops working."""
+    user.calendar_token = new_token()
+    db.session.flush()
+    return user.calendar_token
+
+
+# --- department group robots -------------------------------------------------------------
+def save_robot(robot: DepartmentRobot | None, department_id: int, name: str, kind: str, url: str,
+               secret: str | None, is_enabled: bool) -> DepartmentRobot:
+    """Create or update a department's group robot after checking its webhook."""
+    if kind not in ROBOT_KINDS:
+        raise ServiceError(_("Choose DingTalk, WeCom or Feishu."), "kind")
+    if db.session.get(Department, department_id) is None:
+        raise ServiceError(_("Choose a department."), "department_id")
+    url = check_webhook(kind, url, "target")
+    if robot is None:
+        robot = DepartmentRobot()
+        db.session.add(robot)
+    robot.department_id, robot.name, robot.kind, robot.target = department_id, (name or "").strip()[:100], kind, url
+    robot.is_enabled = bool(is_enabled)
+    if (secret or "").strip():
+        robot.secret = secret.strip()[:200]
+    if kind not in SIGNING_KINDS:
+        robot.secret = None
+    db.session.flush()
+    return robot

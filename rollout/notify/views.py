@@ -1,14 +1,18 @@
-"""The notification inbox, the user's delivery channels and the admins' outbox page."""
+"""The notification inbox, the user's delivery channels, department robots and the admins' outbox."""
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
-from rollout.access import require
+from rollout.access import authorize, require
+from rollout.accounts.services import department_choices
+from rollout.errors import ServiceError
 from rollout.extensions import db
-from rollout.notify.models import Notification, OutboxMessage
+from rollout.notify import services
+from rollout.notify.forms import ROBOT_KIND_LABELS, ChannelsForm, RobotForm
+from rollout.notify.models import OUTBOX_STATUSES, DepartmentRobot, Notification, OutboxMessage
 from rollout.notify.services import mark_read
-from rollout.web import paginate, safe_next
+from rollout.web import apply_service_error, paginate, safe_next
 
 bp = Blueprint("notify", __name__)
 
@@ -38,11 +42,121 @@ def read_all():
     return redirect(url_for("notify.inbox"))
 
 
+# --- the user's channels ------------------------------------------------------------
+@bp.route("/notifications/channels", methods=["GET", "POST"])
+@require("notifications.view")
+def channels():
+    user = current_user._get_current_object()
+    existing = services.channels_of(user)
+    form = ChannelsForm()
+    if request.method == "GET":
+        email = existing.get("email")
+        form.email.data = email.target if email else user.email
+        form.email_enabled.data = bool(email and email.is_enabled)
+        for kind in ("dingtalk", "wecom", "feishu"):
+            if kind in existing:
+                getattr(form, f"{kind}_url").data = existing[kind].target
+        form.is_digest.data = any(c.is_digest for c in existing.values())
+    if form.validate_on_submit():
+        robots = {"dingtalk": (form.dingtalk_url.data, form.dingtalk_secret.data),
+                  "wecom": (form.wecom_url.data, None),
+                  "feishu": (form.feishu_url.data, form.feishu_secret.data)}
+        try:
+            services.save_channels(user, form.email.data, form.email_enabled.data, robots, form.is_digest.data)
+        except ServiceError as error:
+            apply_service_error(form, error)
+        else:
+            flash(_("Your notification channels are saved."), "success")
+            return redirect(url_for("notify.channels"))
+    status = 422 if form.errors else 200
+    feed_url = url_for("reports.calendar_feed", token=user.calendar_token, _external=True)
+    return render_template("notify/channels.html", form=form, existing=existing, feed_url=feed_url), status
+
+
+@bp.route("/notifications/channels/test", methods=["POST"])
+@require("notifications.view")
+def test_channels():
+    count = services.queue_test_messages(current_user._get_current_object())
+    if count:
+        flash(_("A test message is on its way to %(count)d channel(s).", count=count), "success")
+    else:
+        flash(_("You have no active channels yet."), "warning")
+    return redirect(url_for("notify.channels"))
+
+
+@bp.route("/notifications/calendar/reset", methods=["POST"])
+@require("profile.edit")
+def reset_calendar():
+    services.reset_calendar_token(current_user._get_current_object())
+    flash(_("Your calendar link is new; the old one no longer works. Subscribe again with the new link."),
+          "success")
+    return redirect(url_for("notify.channels"))
+
+
+# --- department group robots ------------------------------------------------------------
+def _department_names() -> dict[int, str]:
+    return dict(department_choices())
+
+
+@bp.route("/admin/robots")
+@require("channels.manage")
+def robots():
+    rows = db.session.scalars(select(DepartmentRobot).options(db.joinedload(DepartmentRobot.department))
+                              .order_by(DepartmentRobot.department_id, DepartmentRobot.id)).all()
+    return render_template("notify/robots.html", robots=rows, kind_labels=ROBOT_KIND_LABELS)
+
+
+@bp.route("/admin/robots/new", methods=["GET", "POST"])
+@bp.route("/admin/robots/<int:robot_id>", methods=["GET", "POST"])
+@require("channels.manage")
+def edit_robot(robot_id=None):
+    robot = db.get_or_404(DepartmentRobot, robot_id) if robot_id else None
+    authorize("channels.manage", robot)
+    form = RobotForm(obj=robot)
+    form.department_id.choices = department_choices()
+    if form.validate_on_submit():
+        try:
+            robot = services.save_robot(robot, form.department_id.data, form.name.data, form.kind.data,
+                                        form.target.data, form.secret.data, form.is_enabled.data)
+        except ServiceError as error:
+            apply_service_error(form, error)
+        else:
+            flash(_("The group robot is saved."), "success")
+            return redirect(url_for("notify.robots"))
+    status = 422 if form.errors else 200
+    return render_template("notify/robot_form.html", form=form, robot=robot), status
+
+
+@bp.route("/admin/robots/<int:robot_id>/delete", methods=["POST"])
+@require("channels.manage")
+def delete_robot(robot_id):
+    robot = db.get_or_404(DepartmentRobot, robot_id)
+    db.session.delete(robot)
+    flash(_("The group robot is removed."), "success")
+    return redirect(url_for("notify.robots"))
+
+
+# --- the outbox ---------------------------------------------------------------------------
 @bp.route("/admin/outbox")
 @require("outbox.manage")
 def outbox():
     status = request.args.get("status", "dead")
-    if status not in ("pending", "sent", "dead"):
+    if status not in OUTBOX_STATUSES:
         status = "dead"
     query = select(OutboxMessage).where(OutboxMessage.status == status).order_by(OutboxMessage.id.desc())
-    return render_template("notify/outbox.html", page=paginate(query, per_page=50), status=status)
+    return render_template("notify/outbox.html", page=paginate(query, per_page=50), status=status,
+                           counts=services.outbox_counts())
+
+
+@bp.route("/admin/outbox/<int:message_id>/retry", methods=["POST"])
+@require("outbox.manage")
+def retry(message_id):
+    message = db.get_or_404(OutboxMessage, message_id)
+    try:
+        services.retry_message(message)
+    except ServiceError as error:
+        db.session.rollback()
+        flash(error.message, "danger")
+        return redirect(url_for("notify.outbox", status=message.status)), 303
+    flash(_("Message #%(id)d is queued again.", id=message.id), "success")
+    return redirect(url_for("notify.outbox", status="dead"))

@@ -1,8 +1,17 @@
-"""Server-side SVG charts (pygal): the same SVG serves the page and the PDF."""
+"""Server-side SVG charts (pygal): the same SVG serves the page and the PDF.
+
+The SVG is inlined in the HTML, so its text is real text: Chinese labels use
+the CJK font stack, are searchable on the page and are extractable from the
+PDF.  pygal's tooltip script is removed: the CSP forbids inline scripts and
+WeasyPrint ignores them.
+"""
 from __future__ import annotations
 
+import re
+
 import pygal
-from markupsafe import Markup
+from flask_babel import gettext as _
+from markupsafe import Markup, escape
 from pygal.style import Style
 
 CJK_FONTS = '"Noto Sans CJK SC", "Noto Sans SC", "WenQuanYi Micro Hei", "Microsoft YaHei", sans-serif'
@@ -10,28 +19,42 @@ CJK_FONTS = '"Noto Sans CJK SC", "Noto Sans SC", "WenQuanYi Micro Hei", "Microso
 STYLE = Style(
     font_family=CJK_FONTS, label_font_family=CJK_FONTS, major_label_font_family=CJK_FONTS,
     value_font_family=CJK_FONTS, title_font_family=CJK_FONTS, legend_font_family=CJK_FONTS,
-    tooltip_font_family=CJK_FONTS, background="white", plot_background="white",
+    tooltip_font_family=CJK_FONTS, no_data_font_family=CJK_FONTS, background="white",
+    plot_background="white",
     colors=("#1f4e79", "#e07b39", "#3a9d5d", "#c0392b", "#8e44ad", "#16a085", "#7f8c8d"),
     title_font_size=16, label_font_size=12, major_label_font_size=12, legend_font_size=12,
+    no_data_font_size=16,
 )
 
-_KINDS = {"bar": pygal.Bar, "hbar": pygal.HorizontalBar, "line": pygal.Line, "pie": pygal.Pie,
-          "stacked": pygal.StackedBar}
+KINDS = {"bar": pygal.Bar, "hbar": pygal.HorizontalBar, "line": pygal.Line, "pie": pygal.Pie,
+         "stacked": pygal.StackedBar, "hstacked": pygal.HorizontalStackedBar}
+_SCRIPT = re.compile(r"<script\b.*?</script>", re.S | re.I)
 
 
 def svg_chart(kind: str, title: str, labels: list[str], series: dict[str, list], width: int = 720,
               height: int = 360, **options) -> Markup:
-    """An inline SVG chart. ``series`` maps a legend name to values aligned with ``labels``."""
-    chart_class = _KINDS[kind]
-    chart = chart_class(style=STYLE, width=width, height=height, js=[], explicit_size=True,
-                        disable_xml_declaration=True, show_legend=len(series) > 1 or kind == "pie",
-                        legend_at_bottom=True, print_values=False, **options)
+    """An inline SVG chart. ``series`` maps a legend name to values aligned with ``labels``.
+
+    ``kind`` is one of bar, hbar, line, pie, stacked, hstacked; extra pygal
+    options (e.g. ``x_label_rotation``) pass through.
+    """
+    if kind not in KINDS:
+        raise ValueError(f"unknown chart kind {kind!r}")
+    options.setdefault("show_legend", len(series) > 1 or kind == "pie")
+    chart = KINDS[kind](style=STYLE, width=width, height=height, js=[], explicit_size=False,
+                        disable_xml_declaration=True, legend_at_bottom=True, print_values=False,
+                        no_data_text=_("No data"), **options)
     chart.title = title
     if kind == "pie":
+        # One slice per series: its values summed.
         for name, values in series.items():
-            chart.add(name, sum(v or 0 for v in values))
+            chart.add(str(name), float(sum(v or 0 for v in values)))
     else:
-        chart.x_labels = labels
+        chart.x_labels = [str(label) for label in labels]
         for name, values in series.items():
-            chart.add(name, [None if v is None else float(v) for v in values])
-    return Markup(chart.render(is_unicode=True))
+            chart.add(str(name), [None if v is None else float(v) for v in values])
+    svg = _SCRIPT.sub("", chart.render(is_unicode=True))
+    # An accessible name for screen readers; the SVG scales to its container (viewBox).
+    svg = svg.replace("<svg ", f'<svg role="img" aria-label="{escape(title)}" ', 1)
+    return Markup(svg)
+

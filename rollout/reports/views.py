@@ -1,0 +1,80 @@
+"""Report pages and downloads: the audit summary (page and PDF) and the personal calendar feed."""
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+from flask import Blueprint, abort, render_template, request
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
+
+from rollout.access import PUBLIC, authorize, require
+from rollout.accounts.models import User
+from rollout.audit.services import record_event
+from rollout.extensions import db, limiter
+from rollout.reports.calendar import ics_response, personal_feed_items, register_feed_provider
+from rollout.reports.charts import svg_chart
+from rollout.reports.exports import download_response
+from rollout.reports.pdf import render_pdf
+from rollout.reports.services import CHART_ACTIONS, audit_summary, go_live_items
+from rollout.timeutil import local_today
+
+bp = Blueprint("reports", __name__)
+
+register_feed_provider(go_live_items)
+
+
+def _date_arg(name: str, default: date) -> date:
+    try:
+        return datetime.strptime(request.args.get(name, ""), "%Y-%m-%d").date()
+    except ValueError:
+        return default
+
+
+def _summary_context():
+    today = local_today()
+    date_to = _date_arg("date_to", today)
+    date_from = _date_arg("date_from", date_to - timedelta(days=29))
+    summary = audit_summary(current_user, date_from, date_to)
+    labels = [day.strftime("%m-%d") for day in summary.days]
+    names = {"create": _("Created"), "update": _("Changed"), "delete": _("Deleted"), "login": _("Logins"),
+             "export": _("Exports"), "denied": _("Denied"), "other": _("Other")}
+    series = {names[key]: summary.per_day[key] for key in (*CHART_ACTIONS, "other") if any(summary.per_day[key])}
+    chart = svg_chart("stacked", _("Audit events per day"), labels, series or {names["other"]: [0] * len(labels)},
+                      width=900, height=360, x_label_rotation=45 if len(labels) > 14 else 0)
+    return {"summary": summary, "chart": chart, "report_date": today.isoformat(),
+            "report_title": _("Audit summary")}
+
+
+@bp.route("/reports/audit-summary")
+@require("audit.view")
+def audit_summary_page():
+    return render_template("reports/audit_summary_page.html", **_summary_context())
+
+
+@bp.route("/reports/audit-summary.pdf")
+@require("audit.view")
+def audit_summary_pdf():
+    authorize("data.export")
+    context = _summary_context()
+    summary = context["summary"]
+    data = render_pdf("reports/audit_summary.html", **context)
+    record_event("download", entity="audit-summary", detail=f"pdf {summary.date_from}..{summary.date_to} "
+                                                             f"events={summary.total}")
+    return download_response(data, f"audit-summary-{summary.date_from}-{summary.date_to}.pdf",
+                             "application/pdf")
+
+
+@bp.route("/calendar/<token>.ics")
+@require(PUBLIC)
+@limiter.limit("60 per minute")
+def calendar_feed(token):
+    # The token is the only credential: unknown, old (reset) or inactive → not found.
+    if not token or len(token) > 64:
+        abort(404)
+    user = db.session.scalar(select(User).where(User.calendar_token == token))
+    if user is None or not user.is_active_account:
+        abort(404)
+    items = personal_feed_items(user)
+    return ics_response(items, _("Rollout Desk · %(name)s", name=user.display_name), "rollout-desk.ics",
+                        inline=True)
