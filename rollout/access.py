@@ -65,8 +65,40 @@ PLAN_RULES: dict[str, dict] = {}
 IMPORT_RULES: dict[str, dict] = {}
 
 # --- rollout.retros and rollout.dashboard --------------------------------
-RETRO_RULES: dict[str, dict] = {}
-DASHBOARD_RULES: dict[str, dict] = {}
+def _facilitates_retro(user, obj) -> bool:
+    # obj is a retro, or a card/action item that knows its retro.
+    retro = getattr(obj, "retro", obj)
+    return getattr(retro, "facilitator_id", None) == user.id
+
+
+def _owns_or_facilitates(user, obj) -> bool:
+    return _owner_of(obj) == user.id or _facilitates_retro(user, obj)
+
+
+RETRO_RULES: dict[str, dict] = {
+    "retros.view": leads_and_admins(**{TRAINER: DEPT, HEAD: DEPT, STAFF: DEPT}),
+    # Writing cards and voting.
+    "retros.participate": leads_and_admins(**{TRAINER: DEPT, HEAD: DEPT, STAFF: DEPT}),
+    "retros.create": leads_and_admins(**{HEAD: DEPT}),
+    # Reveal, group, notes, action items, close: the facilitator, the department head, leads.
+    "retros.facilitate": leads_and_admins(**{HEAD: DEPT, TRAINER: _facilitates_retro, STAFF: _facilitates_retro}),
+    "retros.actions.update": leads_and_admins(**{HEAD: DEPT, TRAINER: _owns_or_facilitates,
+                                                STAFF: _owns_or_facilitates}),
+    # Turning a card or action item into a change request or an FAQ article.
+    "retros.convert": leads_and_admins(**{HEAD: DEPT, TRAINER: _facilitates_retro, STAFF: _facilitates_retro}),
+    "retros.export": leads_and_admins(**{HEAD: DEPT}),
+}
+DASHBOARD_RULES: dict[str, dict] = {
+    # Rollout plan, readiness and adoption pages.
+    "dashboard.view": leads_and_admins(**{TRAINER: ALL, HEAD: DEPT}),
+    "rollout_plan.manage": leads_and_admins(),
+    "readiness.configure": leads_and_admins(),
+    # The whole dashboard as a PDF status report.
+    "dashboard.report": leads_and_admins(**{HEAD: DEPT}),
+    "ranking.publish": leads_and_admins(**{HEAD: DEPT}),
+    # A department's published usage ranking.
+    "ranking.view": everyone(DEPT) | leads_and_admins(),
+}
 
 # --- surveys --------------------------------------------------------------
 SURVEY_RULES: dict[str, dict] = {}

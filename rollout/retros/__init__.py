@@ -1,0 +1,1 @@
+"""Weekly retrospectives: cards, grouping, dot voting, action items and recurring themes."""

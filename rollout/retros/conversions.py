@@ -1,0 +1,109 @@
+"""From feedback to work: a card or action item becomes a change request or an FAQ article.
+
+Retros sit after changes and training in the dependency chain, so this module
+calls their services and keeps the link (both directions) in ``RetroWorkLink``.
+"""
+from __future__ import annotations
+
+import importlib
+
+from flask import url_for
+from flask_babel import gettext as _
+from sqlalchemy import select
+from werkzeug.routing import BuildError
+
+from rollout.errors import ServiceError
+from rollout.extensions import db
+from rollout.retros.models import RetroActionItem, RetroCard, RetroWorkLink
+
+
+def _function(module: str, name: str):
+    try:
+        return getattr(importlib.import_module(module), name, None)
+    except ImportError:
+        return None
+
+
+def create_change_request_function():
+    return _function("changes.services", "create_change_request")
+
+
+def create_faq_article_function():
+    return _function("training.faq", "create_article_from")
+
+
+def available() -> dict[str, bool]:
+    """Which conversions the installed modules offer."""
+    return {"change": create_change_request_function() is not None,
+            "faq": create_faq_article_function() is not None}
+
+
+def _source_text(source) -> tuple[str, str, str | None, object]:
+    """(title, Markdown body with a link back, tag, retro) for a card or an action item."""
+    if isinstance(source, RetroCard):
+        retro, title, tag = source.retro, source.body, source.tag
+        origin = _("From the retro “%(retro)s” (%(team)s, %(date)s), card in column “%(column)s”.",
+                   retro=retro.title, team=retro.team.name, date=retro.held_on, column=source.column.title)
+        body = source.body
+    else:
+        retro, title, tag = source.retro, source.title, source.card.tag if source.card else None
+        origin = _("From an action item of the retro “%(retro)s” (%(team)s, %(date)s).",
+                   retro=retro.title, team=retro.team.name, date=retro.held_on)
+        body = source.title
+    link = url_for("retros.board", retro_id=retro.id, _external=False)
+    return title[:200], f"{body}\n\n{origin} [{_('Open the retro')}]({link})", tag, retro
+
+
+def _existing_link(source, target: str) -> RetroWorkLink | None:
+    column = RetroWorkLink.card_id if isinstance(source, RetroCard) else RetroWorkLink.action_item_id
+    target_column = RetroWorkLink.change_request_id if target == "change" else RetroWorkLink.faq_article_id
+    return db.session.scalar(select(RetroWorkLink).where(column == source.id, target_column.is_not(None)))
+
+
+def _link(source, user, change_request_id=None, faq_article_id=None) -> RetroWorkLink:
+    link = RetroWorkLink(card_id=source.id if isinstance(source, RetroCard) else None,
+                         action_item_id=source.id if isinstance(source, RetroActionItem) else None,
+                         change_request_id=change_request_id, faq_article_id=faq_article_id,
+                         created_by_id=user.id)
+    db.session.add(link)
+    db.session.flush()
+    return link
+
+
+def to_change_request(source: RetroCard | RetroActionItem, user) -> RetroWorkLink:
+    """File a change request from a card or action item and link the two."""
+    create = create_change_request_function()
+    if create is None:
+        raise ServiceError(_("Change requests are not available."))
+    if _existing_link(source, "change") is not None:
+        raise ServiceError(_("This already became a change request."))
+    title, body, _tag, retro = _source_text(source)
+    request = create(requester=user, title=title, description=body,
+                     reason=_("Raised in the team retro."), department_id=retro.team_id)
+    return _link(source, user, change_request_id=request.id)
+
+
+def to_faq_article(source: RetroCard | RetroActionItem, user) -> RetroWorkLink:
+    """Publish an FAQ article from a card or action item and link the two."""
+    create = create_faq_article_function()
+    if create is None:
+        raise ServiceError(_("The FAQ is not available."))
+    if _existing_link(source, "faq") is not None:
+        raise ServiceError(_("This already became an FAQ article."))
+    title, body, tag, _retro = _source_text(source)
+    article = create(title, body, user, tags=[tag] if tag else (), source="retro")
+    return _link(source, user, faq_article_id=article.id)
+
+
+def change_request_url(change_request_id: int) -> str:
+    try:
+        return url_for("changes.detail", request_id=change_request_id)
+    except BuildError:  # the changes module is not installed
+        return "#"
+
+
+def faq_article_url(article_id: int) -> str:
+    try:
+        return url_for("training.faq_article", article_id=article_id)
+    except BuildError:
+        return "#"

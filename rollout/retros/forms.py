@@ -1,0 +1,39 @@
+"""Retro forms."""
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, DateField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
+
+from rollout.retros.models import MAX_VOTE_BUDGET
+
+
+class RetroForm(FlaskForm):
+    team_id = SelectField(_l("Team"), coerce=int, validators=[DataRequired()])
+    title = StringField(_l("Title"), validators=[DataRequired(), Length(max=200)])
+    held_on = DateField(_l("Date"), validators=[DataRequired()])
+    cadence_days = IntegerField(_l("Repeat every (days)"), default=7, validators=[DataRequired(), NumberRange(1, 90)])
+    template = SelectField(_l("Template"))
+    custom_columns = TextAreaField(_l("Custom columns"), validators=[Optional(), Length(max=600)],
+                                   description=_l("Only for the custom template: one column title per line."))
+    is_anonymous = BooleanField(_l("Anonymous cards (the writer is not stored)"))
+    vote_budget = IntegerField(_l("Dots per person"), default=3,
+                               validators=[DataRequired(), NumberRange(1, MAX_VOTE_BUDGET)])
+    facilitator_id = SelectField(_l("Facilitator"), coerce=int, validators=[DataRequired()])
+
+
+class CardForm(FlaskForm):
+    column_id = SelectField(_l("Column"), coerce=int, validators=[DataRequired()])
+    body = TextAreaField(_l("Card"), validators=[DataRequired(), Length(max=500)])
+    tag = StringField(_l("Tag"), validators=[Optional(), Length(max=40)],
+                      description=_l("Optional topic, e.g. 客户录入 — used to spot recurring themes."))
+
+
+class NotesForm(FlaskForm):
+    notes = TextAreaField(_l("Discussion notes"), validators=[Optional(), Length(max=20000)])
+
+
+class ActionItemForm(FlaskForm):
+    title = StringField(_l("Action"), validators=[DataRequired(), Length(max=300)])
+    owner_id = SelectField(_l("Owner"), coerce=int, validators=[Optional()])
+    due_on = DateField(_l("Due"), validators=[Optional()])
+    card_id = SelectField(_l("From card"), coerce=int, validators=[Optional()])

@@ -1,0 +1,363 @@
+"""Retros: templates, hidden cards, anonymity, dot budgets, action items, continuity, themes, output."""
+from datetime import date, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from rollout.accounts.models import User
+from rollout.audit.models import AuditEntry
+from rollout.errors import NotAllowed, ServiceError
+from rollout.extensions import db
+from rollout.retros import services
+from rollout.retros.models import DONE, Retro, RetroActionItem, RetroCard, RetroVote
+
+
+@pytest.fixture
+def team(company):
+    return company["departments"]["sales1"]
+
+
+def make_retro(team, facilitator, held_on=None, **options):
+    retro = services.create_retro(team, "第12周回顾", held_on or date(2026, 11, 20), options.pop("template",
+                                  "start_stop_continue"), facilitator, **options)
+    db.session.commit()
+    return retro
+
+
+def test_templates_give_their_columns(team, company):
+    retro = make_retro(team, company["head"], template="four_ls")
+    assert [c.title for c in retro.columns] == ["Liked", "Learned", "Lacked", "Longed for"]
+    custom = make_retro(team, company["head"], template="custom", custom_columns=["客户", "流程"])
+    assert [c.title for c in custom.columns] == ["客户", "流程"]
+
+
+def test_custom_template_needs_columns(team, company):
+    with pytest.raises(ServiceError) as error:
+        services.create_retro(team, "x", date(2026, 11, 20), "custom", company["head"], custom_columns=[])
+    assert error.value.field == "custom_columns"
+
+
+def test_next_retro_is_a_week_after_the_last(team, company):
+    make_retro(team, company["head"], held_on=date(2030, 1, 7))
+    assert services.next_held_on(team.id) == date(2030, 1, 14)
+
+
+def test_anonymous_card_stores_no_author_anywhere(team, company):
+    retro = make_retro(team, company["head"], is_anonymous=True)
+    staff = company["staff"]
+    card_id = services.add_card(retro, staff, retro.columns[0].id, "客户拜访录入太慢")
+    db.session.commit()
+    stored = db.session.execute(select(RetroCard.__table__).where(RetroCard.id == card_id)).mappings().one()
+    assert stored["author_id"] is None
+    assert staff.id not in {v for v in stored.values() if isinstance(v, int) and v != card_id} - {retro.id}
+    # nor in the audit trail
+    assert not db.session.scalar(select(AuditEntry.id).where(AuditEntry.entity == "retro_cards",
+                                                             AuditEntry.entity_id == str(card_id)))
+
+
+def test_named_card_keeps_its_author(team, company):
+    retro = make_retro(team, company["head"])
+    card_id = services.add_card(retro, company["staff"], retro.columns[0].id, "早会太长")
+    assert db.session.get(RetroCard, card_id).author_id == company["staff"].id
+
+
+def test_cards_hidden_until_reveal(team, company, client_as):
+    retro = make_retro(team, company["head"])
+    services.add_card(retro, company["staff"], retro.columns[0].id, "我的卡片内容")
+    services.add_card(retro, company["staff2"], retro.columns[1].id, "别人的卡片内容")
+    db.session.commit()
+    page = client_as("staff").get(f"/retros/{retro.id}").get_data(as_text=True)
+    assert "我的卡片内容" in page and "别人的卡片内容" not in page
+    facilitator_page = client_as("head").get(f"/retros/{retro.id}").get_data(as_text=True)
+    assert "别人的卡片内容" not in facilitator_page and "2 cards written so far" in facilitator_page
+    # the summary and the export do not leak them either
+    assert "别人的卡片内容" not in client_as("staff").get(f"/retros/{retro.id}/summary").get_data(as_text=True)
+    assert client_as("head").get(f"/retros/{retro.id}/export/cards").status_code == 404
+    assert client_as("head").post(f"/retros/{retro.id}/transition", data={"action": "reveal"}).status_code == 302
+    assert "别人的卡片内容" in client_as("staff").get(f"/retros/{retro.id}").get_data(as_text=True)
+
+
+def test_anonymous_writer_sees_own_card_before_reveal(team, company, client_as):
+    retro = make_retro(team, company["head"], is_anonymous=True)
+    client = client_as("staff")
+    response = client.post(f"/retros/{retro.id}/cards", data={"column_id": retro.columns[0].id, "body": "匿名意见"})
+    assert response.status_code == 302
+    assert "匿名意见" in client.get(f"/retros/{retro.id}").get_data(as_text=True)
+    assert "匿名意见" not in client_as("staff2").get(f"/retros/{retro.id}").get_data(as_text=True)
+    assert db.session.scalar(select(RetroCard.author_id)) is None
+
+
+def test_empty_card_is_refused_with_422(team, company, client_as):
+    retro = make_retro(team, company["head"])
+    response = client_as("staff").post(f"/retros/{retro.id}/cards", data={"column_id": retro.columns[0].id,
+                                                                          "body": "   "})
+    assert response.status_code == 422
+    assert "This field is required." in response.get_data(as_text=True) or "Write something" in \
+        response.get_data(as_text=True)
+    assert db.session.scalar(select(db.func.count()).select_from(RetroCard)) == 0
+
+
+def test_card_in_foreign_column_refused(team, company):
+    retro = make_retro(team, company["head"])
+    other = make_retro(team, company["head"])
+    with pytest.raises(ServiceError):
+        services.add_card(retro, company["staff"], other.columns[0].id, "x")
+
+
+def test_other_department_cannot_open_or_write(team, company, client_as):
+    retro = make_retro(team, company["head"])
+    client = client_as("other_staff")
+    assert client.get(f"/retros/{retro.id}").status_code == 403
+    assert client.post(f"/retros/{retro.id}/cards", data={"column_id": retro.columns[0].id,
+                                                          "body": "x"}).status_code == 403
+    assert db.session.scalar(select(db.func.count()).select_from(RetroCard)) == 0
+
+
+def test_staff_cannot_reveal_unless_facilitator(team, company, client_as):
+    retro = make_retro(team, company["head"])
+    assert client_as("staff").post(f"/retros/{retro.id}/transition", data={"action": "reveal"}).status_code == 403
+    own = make_retro(team, company["staff"])
+    assert client_as("staff").post(f"/retros/{own.id}/transition", data={"action": "reveal"}).status_code == 302
+    assert db.session.get(Retro, own.id).status == "discussing"
+
+
+def test_retro_transitions_refuse_unknown_moves(team, company):
+    retro = make_retro(team, company["head"])
+    with pytest.raises(NotAllowed):
+        services.transition_retro(retro, "close")
+    assert retro.status == "collecting"
+
+
+def _revealed_with_card(team, company, budget=2):
+    retro = make_retro(team, company["head"], vote_budget=budget)
+    card_id = services.add_card(retro, company["staff"], retro.columns[0].id, "客户查重")
+    services.transition_retro(retro, "reveal")
+    db.session.commit()
+    return retro, db.session.get(RetroCard, card_id)
+
+
+def test_dot_budget_is_enforced(team, company, client_as):
+    retro, card = _revealed_with_card(team, company, budget=2)
+    client = client_as("staff")
+    assert client.post(f"/retros/{retro.id}/cards/{card.id}/vote").status_code == 302
+    assert client.post(f"/retros/{retro.id}/cards/{card.id}/vote").status_code == 302
+    response = client.post(f"/retros/{retro.id}/cards/{card.id}/vote")
+    assert response.status_code == 422
+    assert "used all 2 of your dots" in response.get_data(as_text=True)
+    assert db.session.scalar(select(db.func.count()).select_from(RetroVote)) == 2
+    # taking one back frees a dot
+    assert client.post(f"/retros/{retro.id}/cards/{card.id}/vote", data={"remove": "1"}).status_code == 302
+    assert client.post(f"/retros/{retro.id}/cards/{card.id}/vote").status_code == 302
+    assert db.session.scalar(select(db.func.count()).select_from(RetroVote)) == 2
+
+
+def test_database_refuses_a_second_vote_in_the_same_slot(team, company):
+    """Two requests racing for the last dot pick the same slot; the unique constraint stops one."""
+    from sqlalchemy.exc import IntegrityError
+    retro, card = _revealed_with_card(team, company, budget=1)
+    db.session.add(RetroVote(retro_id=retro.id, card_id=card.id, voter_id=company["staff"].id, slot=1))
+    db.session.commit()
+    db.session.add(RetroVote(retro_id=retro.id, card_id=card.id, voter_id=company["staff"].id, slot=1))
+    with pytest.raises(IntegrityError):
+        db.session.commit()
+    db.session.rollback()
+
+
+def test_concurrent_votes_never_exceed_the_budget(app, team, company):
+    import threading
+    retro, card = _revealed_with_card(team, company, budget=2)
+    retro_id, card_id, voter_id = retro.id, card.id, company["staff"].id
+    db.session.remove()
+    barrier = threading.Barrier(5)
+    outcomes = []
+
+    def vote():
+        with app.app_context():
+            from rollout.accounts.models import User
+            barrier.wait()
+            try:
+                services.cast_vote(db.session.get(Retro, retro_id), db.session.get(RetroCard, card_id),
+                                   db.session.get(User, voter_id))
+                db.session.commit()
+                outcomes.append("ok")
+            except Exception as error:  # refused or lost the race: either way nothing is stored
+                db.session.rollback()
+                outcomes.append(type(error).__name__)
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=vote) for _ in range(5)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    stored = db.session.scalar(select(db.func.count()).select_from(RetroVote).where(RetroVote.voter_id == voter_id))
+    assert stored == outcomes.count("ok") <= 2
+
+
+def test_voting_only_while_discussing(team, company):
+    retro = make_retro(team, company["head"])
+    card_id = services.add_card(retro, company["staff"], retro.columns[0].id, "x")
+    with pytest.raises(NotAllowed):
+        services.cast_vote(retro, db.session.get(RetroCard, card_id), company["staff"])
+
+
+def test_grouping_by_facilitator(team, company, client_as):
+    retro, card = _revealed_with_card(team, company)
+    assert client_as("head").post(f"/retros/{retro.id}/cards/{card.id}/group",
+                                  data={"group": "客户数据"}).status_code == 302
+    assert db.session.get(RetroCard, card.id).group.title == "客户数据"
+    assert client_as("staff").post(f"/retros/{retro.id}/cards/{card.id}/group",
+                                   data={"group": "y"}).status_code == 403
+
+
+def test_action_items_state_table(team, company, client_as):
+    retro, card = _revealed_with_card(team, company)
+    client = client_as("head")
+    response = client.post(f"/retros/{retro.id}/actions", data={
+        "title": "统一客户录入模板", "owner_id": company["staff"].id, "due_on": "2026-11-27", "card_id": card.id})
+    assert response.status_code == 302
+    item = db.session.scalar(select(RetroActionItem))
+    assert (item.owner_id, item.due_on, item.status, item.card_id) == (company["staff"].id, date(2026, 11, 27),
+                                                                        "open", card.id)
+    # the owner may move it on; someone else in another department may not
+    assert client_as("other_staff").post(f"/retros/actions/{item.id}/transition",
+                                         data={"action": "finish"}).status_code == 403
+    assert client_as("staff").post(f"/retros/actions/{item.id}/transition",
+                                   data={"action": "finish"}).status_code == 302
+    assert db.session.get(RetroActionItem, item.id).status == DONE
+    response = client_as("staff").post(f"/retros/actions/{item.id}/transition", data={"action": "start"})
+    assert response.status_code == 422
+    assert db.session.get(RetroActionItem, item.id).status == DONE
+
+
+def test_action_item_without_title_is_refused(team, company, client_as):
+    retro, _card = _revealed_with_card(team, company)
+    response = client_as("head").post(f"/retros/{retro.id}/actions", data={"title": "", "due_on": "2026-11-27"})
+    assert response.status_code == 422
+    assert db.session.scalar(select(db.func.count()).select_from(RetroActionItem)) == 0
+
+
+def test_next_retro_opens_with_previous_open_items(team, company, client_as):
+    first = make_retro(team, company["head"], held_on=date(2026, 11, 13))
+    services.add_action_item(first, "清理重复客户", company["staff"].id, None)
+    finished = services.add_action_item(first, "已完成的事", None, None)
+    services.transition_action_item(finished, "finish")
+    second = make_retro(team, company["head"], held_on=date(2026, 11, 20))
+    db.session.commit()
+    assert [i.title for i in services.carried_over_items(second)] == ["清理重复客户"]
+    assert services.carried_over_items(first) == []
+    page = client_as("staff").get(f"/retros/{second.id}").get_data(as_text=True)
+    assert "清理重复客户" in page and "已完成的事" not in page
+
+
+def test_done_rate_per_retro_and_chart(team, company, client_as):
+    for week, (total, done) in enumerate([(2, 1), (4, 4)]):
+        retro = make_retro(team, company["head"], held_on=date(2026, 11, 6) + timedelta(weeks=week))
+        for n in range(total):
+            item = services.add_action_item(retro, f"事项{n}", None, None)
+            if n < done:
+                services.transition_action_item(item, "finish")
+    db.session.commit()
+    rates = services.done_rates(team.id)
+    assert [(r.total, r.done, r.percent) for r in rates] == [(2, 1, 50.0), (4, 4, 100.0)]
+    response = client_as("head").get(f"/retros/teams/{team.id}")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200, page[-3000:]
+    assert "<svg" in page and "50%" in page
+
+
+def test_recurring_theme_needs_three_retros(team, company):
+    today = date.today()
+    texts = ["客户录入字段太多", "客户录入的字段太多了", "录入客户字段太多"]
+    retros = [make_retro(team, company["head"], held_on=today - timedelta(weeks=3 - i)) for i in range(3)]
+    for retro, text in zip(retros[:2], texts):
+        services.add_card(retro, company["staff"], retro.columns[0].id, text)
+    services.add_card(retros[0], company["staff"], retros[0].columns[0].id, "周报", tag="周报")
+    services.add_card(retros[1], company["staff"], retros[1].columns[0].id, "周报又晚了", tag="周报")
+    assert services.recurring_themes(team.id, today) == []
+    services.add_card(retros[2], company["staff"], retros[2].columns[1].id, texts[2])
+    services.add_card(retros[2], company["staff"], retros[2].columns[1].id, "还是周报", tag="#周报")
+    themes = services.recurring_themes(team.id, today)
+    assert {(t.kind, t.retro_count) for t in themes} == {("tag", 3), ("text", 3)}
+    assert "#周报" in {t.label for t in themes}
+
+
+def test_unrelated_texts_are_not_a_theme():
+    assert services.similarity("客户录入字段太多", "培训时间太短") < services.SIMILARITY_THRESHOLD
+    assert services.similarity("客户录入字段太多", "客户录入的字段太多了") >= services.SIMILARITY_THRESHOLD
+
+
+def test_summary_pdf_and_exports(team, company, client_as):
+    retro, card = _revealed_with_card(team, company)
+    services.add_action_item(retro, "=HYPERLINK(\"x\")", company["staff"].id, None)
+    db.session.commit()
+    client = client_as("head")
+    summary = client.get(f"/retros/{retro.id}/summary")
+    assert summary.status_code == 200 and "客户查重" in summary.get_data(as_text=True)
+    pdf = client.get(f"/retros/{retro.id}/summary.pdf")
+    assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF")
+    cards = client.get(f"/retros/{retro.id}/export/cards?fmt=csv")
+    assert cards.status_code == 200 and "客户查重" in cards.data.decode("utf-8-sig")
+    actions = client.get(f"/retros/{retro.id}/export/actions?fmt=csv").data.decode("utf-8-sig")
+    assert "'=HYPERLINK" in actions
+    assert client_as("staff").get(f"/retros/{retro.id}/export/actions").status_code == 403
+
+
+def test_list_shows_only_own_department_and_constant_statements(team, company, client_as, count_statements):
+    marketing = company["departments"]["marketing"]
+    make_retro(team, company["head"])
+    services.create_retro(marketing, "市场部回顾", date(2026, 11, 20), "mad_sad_glad", company["other_head"])
+    db.session.commit()
+    client = client_as("staff")
+    page = client.get("/retros/").get_data(as_text=True)
+    assert "第12周回顾" in page and "市场部回顾" not in page
+    with count_statements() as small:
+        client.get("/retros/")
+    for week in range(15):
+        make_retro(team, company["head"], held_on=date(2026, 1, 5) + timedelta(weeks=week))
+    with count_statements() as large:
+        client.get("/retros/")
+    assert small.count == large.count
+
+
+def test_board_statement_count_does_not_grow_with_cards(team, company, client_as, count_statements):
+    retro, _card = _revealed_with_card(team, company)
+    staff_id, retro_id = company["staff"].id, retro.id
+    services.add_action_item(retro, "第一项", staff_id, None)
+    db.session.commit()
+    client = client_as("head")
+    db.session.remove()
+    with count_statements() as small:
+        assert client.get(f"/retros/{retro_id}").status_code == 200
+    retro = db.session.get(Retro, retro_id)
+    staff = db.session.get(User, staff_id)
+    for n in range(20):
+        services.add_card(retro, staff, retro.columns[n % 3].id, f"卡片{n}")
+        services.add_action_item(retro, f"事项{n}", staff_id, None)
+    db.session.commit()
+    db.session.remove()
+    with count_statements() as large:
+        client.get(f"/retros/{retro_id}")
+    assert small.count == large.count
+
+
+def test_new_retro_form(team, company, client_as):
+    client = client_as("head")
+    assert client.get("/retros/new").status_code == 200
+    response = client.post("/retros/new", data={
+        "team_id": team.id, "title": "第48周回顾", "held_on": "2026-11-27", "cadence_days": 7,
+        "template": "mad_sad_glad", "vote_budget": 3, "facilitator_id": company["head"].id, "is_anonymous": "y"})
+    assert response.status_code == 302
+    retro = db.session.scalar(select(Retro))
+    assert retro.is_anonymous and [c.title for c in retro.columns] == ["Mad", "Sad", "Glad"]
+    bad = client.post("/retros/new", data={"team_id": team.id, "title": "x", "held_on": "2026-11-27",
+                                           "cadence_days": 7, "template": "custom", "custom_columns": "",
+                                           "vote_budget": 3, "facilitator_id": company["head"].id})
+    assert bad.status_code == 422 and "one per line" in bad.get_data(as_text=True)
+    # a head cannot create a retro for another department
+    other = client.post("/retros/new", data={
+        "team_id": company["departments"]["marketing"].id, "title": "x", "held_on": "2026-11-27",
+        "cadence_days": 7, "template": "mad_sad_glad", "vote_budget": 3, "facilitator_id": company["head"].id})
+    assert other.status_code in (403, 422)
+    assert db.session.scalar(select(db.func.count()).select_from(Retro)) == 1
