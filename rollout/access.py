@@ -59,7 +59,59 @@ CORE_RULES = {
 }
 
 # --- rollout.plans ------------------------------------------------------
-PLAN_RULES: dict[str, dict] = {}
+def _home_department_code(user) -> str | None:
+    home = home_department_id(getattr(user, "department_id", None))
+    department = db.session.get(Department, home) if home is not None else None
+    return department.code if department else None
+
+
+def _in_marketing(user, obj) -> bool:
+    return _home_department_code(user) == "marketing"
+
+
+def _quote_approver(user, quote) -> bool:
+    """An approver of the quote's current step, or one who decided a step of it."""
+    from rollout.plans.services import current_step, may_decide
+    step = current_step(quote) if quote.status == "pending" else None
+    if step is not None and may_decide(user, step):
+        return True
+    return any(s.decided_by_id == user.id for s in quote.steps)
+
+
+def _quote_dept_or_approver(user, quote) -> bool:
+    return _scope_allows(user, DEPT, quote) or _quote_approver(user, quote)
+
+
+def _quote_own_or_approver(user, quote) -> bool:
+    return quote.owner_id == user.id or _quote_approver(user, quote)
+
+
+def _lead_visible(user, lead) -> bool:
+    if _in_marketing(user, lead) or lead.owner_id == user.id:
+        return True
+    owner = lead.owner
+    return bool(user.has_role(HEAD) and owner is not None and owner.department_id in department_scope_ids(user))
+
+
+PLAN_RULES: dict[str, dict] = {
+    "plans.view": leads_and_admins(**{HEAD: DEPT, STAFF: OWN}),
+    "plans.edit": leads_and_admins(**{HEAD: DEPT}),
+    "plans.approve": leads_and_admins(),
+    "customers.view": leads_and_admins(**{HEAD: DEPT, STAFF: OWN}),
+    "customers.edit": leads_and_admins(**{HEAD: DEPT, STAFF: OWN}),
+    "customers.assign": leads_and_admins(**{HEAD: DEPT}),
+    "pool.claim": leads_and_admins(**{HEAD: DEPT, STAFF: DEPT}),
+    "deals.view": leads_and_admins(**{HEAD: DEPT, STAFF: OWN}),
+    "deals.edit": leads_and_admins(**{HEAD: DEPT, STAFF: OWN}),
+    # Finance staff see the quotes waiting for (or decided by) them, nothing else.
+    "quotes.view": leads_and_admins(**{HEAD: _quote_dept_or_approver, STAFF: _quote_own_or_approver}),
+    "quotes.edit": leads_and_admins(**{HEAD: DEPT, STAFF: OWN}),
+    "quotes.approve": leads_and_admins(**{HEAD: _quote_approver, STAFF: _quote_approver}),
+    "campaigns.view": leads_and_admins(**{HEAD: ALL, STAFF: ALL}),
+    "campaigns.manage": leads_and_admins(**{HEAD: _in_marketing, STAFF: _in_marketing}),
+    "leads.view": leads_and_admins(**{HEAD: _lead_visible, STAFF: _lead_visible}),
+    "sales.configure": {ADMIN: ALL},
+}
 
 # --- rollout.imports ----------------------------------------------------
 IMPORT_RULES: dict[str, dict] = {}
@@ -101,16 +153,79 @@ DASHBOARD_RULES: dict[str, dict] = {
 }
 
 # --- surveys --------------------------------------------------------------
-SURVEY_RULES: dict[str, dict] = {}
+def _shares_department(user, obj) -> bool:
+    """Requirements come from several departments: in scope when any of them is the user's."""
+    ids = getattr(obj, "department_ids", None)
+    if ids is None:
+        ids = {_department_of(obj)}
+    return bool(set(ids) & department_scope_ids(user))
+
+
+SURVEY_RULES: dict[str, dict] = {
+    "surveys.view": everyone(),
+    "surveys.manage": leads_and_admins(**{HEAD: DEPT}),
+    "surveys.results": leads_and_admins(**{HEAD: DEPT}),
+    "surveys.export": leads_and_admins(**{HEAD: DEPT}),
+    "surveys.import": leads_and_admins(),
+    "interviews.view": leads_and_admins(**{HEAD: DEPT}),
+    "interviews.manage": leads_and_admins(**{HEAD: DEPT}),
+    "requirements.view": leads_and_admins(**{TRAINER: ALL, HEAD: _shares_department, STAFF: _shares_department}),
+    "requirements.manage": leads_and_admins(**{HEAD: _shares_department}),
+    "requirements.export": leads_and_admins(**{HEAD: _shares_department}),
+    "coverage.view": leads_and_admins(**{HEAD: DEPT}),
+}
 
 # --- processmaps ----------------------------------------------------------
-PROCESS_RULES: dict[str, dict] = {}
+PROCESS_RULES: dict[str, dict] = {
+    # Who does what is for everyone to read: a process spans departments by nature.
+    "processes.view": everyone(),
+    "processes.create": leads_and_admins(**{HEAD: DEPT}),
+    "processes.edit": leads_and_admins(**{HEAD: DEPT}),
+    "processes.approve": leads_and_admins(**{HEAD: DEPT}),
+    # Pictures and BPMN of a map hold nothing beyond what the page already shows.
+    "processes.export": everyone(),
+    "processes.import": leads_and_admins(),
+}
 
 # --- changes --------------------------------------------------------------
-CHANGE_RULES: dict[str, dict] = {}
+CHANGE_RULES: dict[str, dict] = {
+    # Staff and heads see their department's requests; leads, admins and trainers all of them.
+    "changes.view": {ADMIN: ALL, LEAD: ALL, TRAINER: ALL, HEAD: DEPT, STAFF: DEPT},
+    "changes.create": everyone(),
+    # Drafts are edited (and attachments added) by their requester; leads and admins may help.
+    "changes.edit": leads_and_admins(**{TRAINER: OWN, HEAD: OWN, STAFF: OWN}),
+    # Which moves a role may make is decided by the transition table in changes/services.py.
+    "changes.transition": {ADMIN: ALL, LEAD: ALL, TRAINER: OWN, HEAD: OWN, STAFF: OWN},
+    # Reviewers: assess, raise risk, decide on a window's agenda, close windows.
+    "changes.review": leads_and_admins(),
+    # Cadences, freezes and releases.
+    "changes.plan": leads_and_admins(),
+    "changes.metrics": leads_and_admins(**{HEAD: DEPT}),
+}
 
 # --- training -------------------------------------------------------------
-TRAINING_RULES: dict[str, dict] = {}
+def _asker_or_seed_user(user, obj) -> bool:
+    """A support request: the person who asked, the seed user it went to, seed users of that department."""
+    return (_owner_of(obj) == user.id or getattr(obj, "seed_user_id", None) == user.id
+            or _is_seed_user_in_department(user, obj))
+
+
+TRAINING_RULES: dict[str, dict] = {
+    # Tracks, courses, sessions and the FAQ are open to everyone in the company.
+    "training.view": everyone(),
+    "training.enrol": everyone(OWN),
+    # Heads assign people of their department; trainers and the rollout team anyone.
+    "training.assign": leads_and_admins(**{TRAINER: ALL, HEAD: DEPT}),
+    "training.manage": leads_and_admins(**{TRAINER: ALL}),
+    "training.matrix": leads_and_admins(**{TRAINER: ALL, HEAD: DEPT}),
+    "training.export": leads_and_admins(**{TRAINER: ALL, HEAD: DEPT}),
+    "training.seeds": leads_and_admins(**{TRAINER: ALL, HEAD: DEPT}),
+    "training.seeds.manage": leads_and_admins(**{HEAD: DEPT}),
+    "training.support": leads_and_admins(**{HEAD: DEPT, TRAINER: _asker_or_seed_user,
+                                            STAFF: _asker_or_seed_user}),
+    "training.support.answer": leads_and_admins(**{HEAD: DEPT, STAFF: _is_seed_user_in_department}),
+    "training.faq.manage": leads_and_admins(**{TRAINER: ALL}),
+}
 
 
 def all_rules() -> dict[str, dict]:

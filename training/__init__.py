@@ -1,0 +1,1 @@
+"""Tiered, role-based training, seed users and the FAQ knowledge base."""

@@ -1,0 +1,33 @@
+"""`rollout training remind` and `rollout training escalate`, for cron."""
+import click
+from flask.cli import with_appcontext
+
+from rollout.extensions import db
+
+
+@click.group("training")
+def training_group():
+    """Training reminders and support escalation."""
+
+
+@training_group.command("remind")
+@with_appcontext
+def remind_command():
+    """Remind people of sessions starting soon and of overdue required training."""
+    from training.services import send_reminders
+    sessions, overdue = send_reminders()
+    db.session.commit()
+    click.echo(f"Reminded participants of {sessions} session(s); {overdue} overdue reminder(s) sent.")
+
+
+@training_group.command("escalate")
+@with_appcontext
+def escalate_command():
+    """Hand support requests that got no answer in time to the rollout team."""
+    from training.support import escalate_overdue
+    count = escalate_overdue()
+    db.session.commit()
+    click.echo(f"Escalated {count} support request(s).")
+
+
+commands = [training_group]

@@ -1,0 +1,554 @@
+"""Training rules: tracks and courses, sessions (clashes, status), who must complete what by
+when, the completion matrix, reminders, after-change drafts and the dashboard's figures."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from flask import current_app
+from flask_babel import force_locale
+from flask_babel import gettext as _
+from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
+
+from rollout.accounts.models import ROLES, Department, User, UserRole
+from rollout.errors import NotAllowed, ServiceError
+from rollout.extensions import db
+from rollout.timeutil import local_today, utcnow
+from training.models import (ENROLLED, SESSION_CANCELLED, SESSION_DRAFT, SESSION_KINDS, SESSION_SCHEDULED,
+                             TIERS, Course, CourseCompletion, Enrolment, OverdueReminder, QuizQuestion, Track,
+                             TrainingSession)
+
+
+# --- the department tree, loaded once per call --------------------------------------
+class DepartmentTree:
+    """Departments in memory: home department, subtree and go-live date without further queries."""
+
+    def __init__(self):
+        rows = db.session.execute(select(Department.id, Department.parent_id, Department.kind,
+                                         Department.name, Department.go_live_on)).all()
+        self.by_id = {row.id: row for row in rows}
+        self.children: dict[int | None, list[int]] = {}
+        for row in rows:
+            self.children.setdefault(row.parent_id, []).append(row.id)
+
+    def home(self, department_id: int | None) -> int | None:
+        """The department-level ancestor (a team belongs to its department)."""
+        current = self.by_id.get(department_id)
+        while current is not None:
+            parent = self.by_id.get(current.parent_id)
+            if current.kind == "department" or parent is None or parent.kind == "company":
+                return current.id
+            current = parent
+        return department_id
+
+    def subtree(self, department_id: int) -> set[int]:
+        found, stack = set(), [department_id]
+        while stack:
+            current = stack.pop()
+            if current not in found:
+                found.add(current)
+                stack.extend(self.children.get(current, []))
+        return found
+
+    def go_live_on(self, department_id: int | None) -> date | None:
+        """The nearest go-live date up the tree (teams inherit their department's)."""
+        current = self.by_id.get(department_id)
+        while current is not None:
+            if current.go_live_on:
+                return current.go_live_on
+            current = self.by_id.get(current.parent_id)
+        return None
+
+    def departments(self) -> list:
+        """Department-level rows (not the company, not teams), by name."""
+        return sorted((row for row in self.by_id.values() if row.kind == "department"), key=lambda r: r.name)
+
+
+# --- tracks and courses -------------------------------------------------------------------
+def save_track(track: Track | None, name: str, tier: str, role: str, department_id: int | None,
+               description: str = "", is_required: bool = True, due_days_before_go_live: int = 7,
+               seed_lead_days: int = 7) -> Track:
+    """Create or update a track; names are unique."""
+    name = (name or "").strip()
+    if not name:
+        raise ServiceError(_("A name is required."), "name")
+    if tier not in TIERS:
+        raise ServiceError(_("Choose a tier."), "tier")
+    if role not in ROLES:
+        raise ServiceError(_("Choose a role."), "role")
+    if department_id and db.session.get(Department, department_id) is None:
+        raise ServiceError(_("The department does not exist."), "department_id")
+    if due_days_before_go_live < 0 or seed_lead_days < 0:
+        raise ServiceError(_("Days cannot be negative."), "due_days_before_go_live")
+    duplicate = select(Track.id).where(Track.name == name)
+    if track is not None:
+        duplicate = duplicate.where(Track.id != track.id)
+    if db.session.scalar(duplicate):
+        raise ServiceError(_("A track with this name exists."), "name")
+    if track is None:
+        track = Track()
+        db.session.add(track)
+    track.name, track.tier, track.role = name, tier, role
+    track.department_id = department_id or None
+    track.description = description or ""
+    track.is_required = bool(is_required)
+    track.due_days_before_go_live, track.seed_lead_days = due_days_before_go_live, seed_lead_days
+    db.session.flush()
+    return track
+
+
+def save_course(course: Course | None, track: Track, title: str, material_markdown: str = "",
+                duration_minutes: int = 60, prerequisite_id: int | None = None,
+                pass_mark: int | None = None) -> Course:
+    """Create (appended at the end of the track) or update a course."""
+    title = (title or "").strip()
+    if not title:
+        raise ServiceError(_("A title is required."), "title")
+    if duration_minutes is None or duration_minutes <= 0:
+        raise ServiceError(_("The duration must be positive."), "duration_minutes")
+    if pass_mark is not None and not 0 <= pass_mark <= 100:
+        raise ServiceError(_("The pass mark is a percentage from 0 to 100."), "pass_mark")
+    if prerequisite_id:
+        prerequisite = db.session.get(Course, prerequisite_id)
+        if prerequisite is None:
+            raise ServiceError(_("The prerequisite does not exist."), "prerequisite_id")
+        if course is not None and _requires(prerequisite, course.id):
+            raise ServiceError(_("A course cannot require itself, directly or indirectly."), "prerequisite_id")
+    if course is None:
+        last = db.session.scalar(select(func.max(Course.position)).where(Course.track_id == track.id)) or 0
+        course = Course(track=track, position=last + 1)
+        db.session.add(course)
+    course.title, course.material_markdown = title, material_markdown or ""
+    course.duration_minutes, course.prerequisite_id, course.pass_mark = duration_minutes, prerequisite_id or None, pass_mark
+    db.session.flush()
+    return course
+
+
+def _requires(course: Course, course_id: int) -> bool:
+    seen = set()
+    while course is not None and course.id not in seen:
+        if course.id == course_id:
+            return True
+        seen.add(course.id)
+        course = course.prerequisite
+    return False
+
+
+def add_question(course: Course, prompt: str, options_text: str, correct_option: int) -> QuizQuestion:
+    """Add a multiple-choice question; ``correct_option`` counts from 1 as people type it."""
+    prompt = (prompt or "").strip()
+    options = [line.strip() for line in (options_text or "").splitlines() if line.strip()]
+    if not prompt:
+        raise ServiceError(_("A question is required."), "prompt")
+    if len(options) < 2:
+        raise ServiceError(_("Give at least two options, one per line."), "options_text")
+    if correct_option is None or not 1 <= correct_option <= len(options):
+        raise ServiceError(_("The right answer must be one of the options (1 to %(n)d).", n=len(options)),
+                           "correct_option")
+    position = len(course.questions) + 1
+    question = QuizQuestion(course=course, position=position, prompt=prompt, options_text="\n".join(options),
+                            correct_option=correct_option - 1)
+    db.session.add(question)
+    if course.pass_mark is None:
+        course.pass_mark = 80
+    db.session.flush()
+    return question
+
+
+def missing_prerequisite(user: User, course: Course) -> Course | None:
+    """The prerequisite the user has not completed yet, if any."""
+    if course.prerequisite_id is None:
+        return None
+    done = db.session.scalar(select(CourseCompletion.id).where(CourseCompletion.user_id == user.id,
+                                                               CourseCompletion.course_id == course.prerequisite_id))
+    return None if done else course.prerequisite
+
+
+# --- sessions ------------------------------------------------------------------------------
+SESSION_TRANSITIONS = {
+    (SESSION_DRAFT, "schedule"): SESSION_SCHEDULED,
+    (SESSION_DRAFT, "discard"): SESSION_CANCELLED,
+    (SESSION_SCHEDULED, "cancel"): SESSION_CANCELLED,
+}
+
+
+@dataclass
+class SessionData:
+    """What a trainer types for a session."""
+    title: str
+    kind: str
+    starts_at: datetime | None
+    ends_at: datetime | None
+    capacity: int
+    trainer_id: int | None = None
+    course_id: int | None = None
+    location: str = ""
+    online_url: str = ""
+    signup_deadline_at: datetime | None = None
+    cancel_deadline_at: datetime | None = None
+    target_roles: list[str] = field(default_factory=list)
+    department_ids: list[int] = field(default_factory=list)
+    description_markdown: str = ""
+
+
+def enrolled_count(session_id: int) -> int:
+    return db.session.scalar(select(func.count()).select_from(Enrolment).where(
+        Enrolment.session_id == session_id, Enrolment.status == ENROLLED)) or 0
+
+
+def find_clashes(starts_at: datetime | None, ends_at: datetime | None, trainer_id: int | None, location: str,
+                 exclude_id: int | None = None) -> list[TrainingSession]:
+    """Scheduled sessions overlapping in time that share the trainer or the room."""
+    if not starts_at or not ends_at or ends_at <= starts_at:
+        return []
+    room = (location or "").strip().lower()
+    conditions = []
+    if trainer_id:
+        conditions.append(TrainingSession.trainer_id == trainer_id)
+    if room:
+        conditions.append(func.lower(TrainingSession.location) == room)
+    if not conditions:
+        return []
+    query = select(TrainingSession).where(
+        TrainingSession.status == SESSION_SCHEDULED, TrainingSession.starts_at < ends_at,
+        TrainingSession.ends_at > starts_at, db.or_(*conditions)).order_by(TrainingSession.starts_at)
+    if exclude_id:
+        query = query.where(TrainingSession.id != exclude_id)
+    return list(db.session.scalars(query).all())
+
+
+def _validate_session(data: SessionData, session: TrainingSession | None, scheduling: bool) -> None:
+    if not (data.title or "").strip():
+        raise ServiceError(_("A title is required."), "title")
+    if data.kind not in SESSION_KINDS:
+        raise ServiceError(_("Choose a kind of session."), "kind")
+    if data.capacity is None or data.capacity < 1:
+        raise ServiceError(_("The capacity must be at least 1."), "capacity")
+    if scheduling:
+        if not data.starts_at:
+            raise ServiceError(_("A start time is required."), "starts_at")
+        if not data.ends_at:
+            raise ServiceError(_("An end time is required."), "ends_at")
+        if not data.trainer_id:
+            raise ServiceError(_("Choose a trainer."), "trainer_id")
+    if data.starts_at and data.ends_at and data.ends_at <= data.starts_at:
+        raise ServiceError(_("A session cannot end before it starts."), "ends_at")
+    if data.starts_at and data.signup_deadline_at and data.signup_deadline_at > data.starts_at:
+        raise ServiceError(_("The sign-up deadline must be before the start."), "signup_deadline_at")
+    if data.starts_at and data.cancel_deadline_at and data.cancel_deadline_at > data.starts_at:
+        raise ServiceError(_("The cancellation deadline must be before the start."), "cancel_deadline_at")
+    unknown = set(data.target_roles) - set(ROLES)
+    if unknown:
+        raise ServiceError(_("Unknown role."), "target_roles")
+    if data.trainer_id and db.session.get(User, data.trainer_id) is None:
+        raise ServiceError(_("The trainer does not exist."), "trainer_id")
+    if data.course_id and db.session.get(Course, data.course_id) is None:
+        raise ServiceError(_("The course does not exist."), "course_id")
+    if session is not None and session.id is not None:
+        taken = enrolled_count(session.id)
+        if data.capacity < taken:
+            raise ServiceError(_("The capacity cannot be below the %(n)d people already enrolled.", n=taken),
+                               "capacity")
+
+
+def save_session(session: TrainingSession | None, data: SessionData) -> TrainingSession:
+    """Create or update a session; a draft stays a draft, a new session is scheduled.
+
+    A change of time or place raises the calendar sequence so subscribed calendars update;
+    more capacity moves people up from the waitlist.
+    """
+    is_new = session is None
+    scheduling = is_new or session.status == SESSION_SCHEDULED
+    if session is not None and session.status == SESSION_CANCELLED:
+        raise NotAllowed(_("A cancelled session cannot be changed."))
+    _validate_session(data, session, scheduling)
+    old_capacity = session.capacity if session is not None else None
+    if is_new:
+        session = TrainingSession(status=SESSION_SCHEDULED)
+        db.session.add(session)
+    elif (session.starts_at, session.ends_at, session.location, session.title) != (
+            data.starts_at, data.ends_at, (data.location or "").strip(), data.title.strip()):
+        session.sequence = (session.sequence or 0) + 1
+    session.title = data.title.strip()
+    session.kind, session.capacity = data.kind, data.capacity
+    session.starts_at, session.ends_at = data.starts_at, data.ends_at
+    session.trainer_id, session.course_id = data.trainer_id or None, data.course_id or None
+    session.location, session.online_url = (data.location or "").strip(), (data.online_url or "").strip()
+    session.signup_deadline_at = data.signup_deadline_at
+    session.cancel_deadline_at = data.cancel_deadline_at
+    session.target_roles = ",".join(role for role in ROLES if role in data.target_roles)
+    session.description_markdown = data.description_markdown or ""
+    session.departments = list(db.session.scalars(select(Department).where(
+        Department.id.in_(data.department_ids or [-1]))).all())
+    db.session.flush()
+    if old_capacity is not None and data.capacity > old_capacity:
+        from training.enrolment import promote_from_waitlist
+        promote_from_waitlist(session)
+    return session
+
+
+def transition_session(session: TrainingSession, action: str) -> TrainingSession:
+    """Apply a status change from SESSION_TRANSITIONS (schedule a draft, cancel, discard)."""
+    target = SESSION_TRANSITIONS.get((session.status, action))
+    if target is None:
+        raise NotAllowed(_("A %(status)s session cannot be changed that way (%(action)s).",
+                           status=session.status, action=action))
+    if target == SESSION_SCHEDULED:
+        data = SessionData(title=session.title, kind=session.kind, starts_at=session.starts_at,
+                           ends_at=session.ends_at, capacity=session.capacity, trainer_id=session.trainer_id,
+                           course_id=session.course_id, location=session.location,
+                           signup_deadline_at=session.signup_deadline_at,
+                           cancel_deadline_at=session.cancel_deadline_at)
+        _validate_session(data, session, scheduling=True)
+    session.status = target
+    session.sequence = (session.sequence or 0) + 1
+    db.session.flush()
+    if action == "cancel":
+        from rollout.notify.services import notify
+        people = db.session.scalars(select(User).join(Enrolment, Enrolment.user_id == User.id).where(
+            Enrolment.session_id == session.id, Enrolment.status.in_([ENROLLED, "waitlisted"]))).all()
+        notify(people, "training.session_cancelled", _("Training cancelled: %(title)s", title=session.title),
+               _("The session you signed up for was cancelled."), link=f"/training/sessions/{session.id}")
+    from rollout.audit.services import record_event
+    record_event(f"session_{action}", entity="training_sessions", entity_id=str(session.id))
+    return session
+
+
+def draft_after_change_session(release, affected_roles, affected_department_ids, processes) -> TrainingSession | None:
+    """A short draft session for the roles a release changed; a trainer completes and schedules it."""
+    release_id = getattr(release, "id", None)
+    if release_id is not None and db.session.scalar(
+            select(TrainingSession.id).where(TrainingSession.release_id == release_id)):
+        return None  # one draft per release, however often the signal fires
+    name = getattr(release, "name", None) or str(release)
+    process_names = [getattr(process, "name", None) or str(process) for process in processes or []]
+    # Stored text is read by everyone: write it in the company's language, not the clicker's.
+    with force_locale(current_app.config.get("BABEL_DEFAULT_LOCALE", "zh_CN")):
+        title = _("After-change training: %(name)s", name=name)[:200]
+        description = _("What changed in release %(name)s:", name=name) + "\n\n" + "\n".join(
+            f"- {process}" for process in process_names)
+    roles = [role for role in ROLES if role in set(affected_roles or [])]
+    session = TrainingSession(status=SESSION_DRAFT, kind="lecture", title=title, description_markdown=description,
+                              capacity=30, target_roles=",".join(roles), release_id=release_id)
+    if affected_department_ids:
+        session.departments = list(db.session.scalars(select(Department).where(
+            Department.id.in_(list(affected_department_ids)))).all())
+    db.session.add(session)
+    db.session.flush()
+    from rollout.accounts.services import users_with_roles
+    from rollout.notify.services import notify
+    notify(users_with_roles(["trainer"]), "training.draft_session",
+           _("A training session to schedule: %(title)s", title=session.title),
+           _("Release %(name)s changed processes; complete and schedule a short session.", name=name),
+           link=f"/training/sessions/{session.id}")
+    return session
+
+
+def on_release_implemented(release, **kwargs) -> None:
+    """Receiver of changes.signals.release_implemented."""
+    draft_after_change_session(release, kwargs.get("affected_roles") or [],
+                               kwargs.get("affected_department_ids") or [], kwargs.get("processes") or [])
+
+
+# --- who must complete what, by when -----------------------------------------------------
+NOT_DUE = "pending"
+COMPLETE = "complete"
+OVERDUE = "overdue"
+
+
+@dataclass
+class Obligation:
+    """One person's required track, with its due date and state."""
+    user: User
+    track: Track
+    due_on: date | None
+    completed_courses: int
+    total_courses: int
+
+    @property
+    def is_complete(self) -> bool:
+        return self.total_courses > 0 and self.completed_courses >= self.total_courses
+
+    def state(self, today: date) -> str:
+        if self.is_complete:
+            return COMPLETE
+        if self.due_on is not None and self.due_on < today:
+            return OVERDUE
+        return NOT_DUE
+
+
+def track_applies(track: Track, user: User, tree: DepartmentTree) -> bool:
+    """Is ``user`` in the track's audience (its role, within its department when it names one)?"""
+    if track.role not in user.roles:
+        return False
+    if track.department_id is None:
+        return True
+    return user.department_id is not None and user.department_id in tree.subtree(track.department_id)
+
+
+def due_on(track: Track, user: User, tree: DepartmentTree) -> date | None:
+    """Due relative to the department's go-live; seed users are due earlier than everyone else."""
+    go_live = tree.go_live_on(user.department_id)
+    if go_live is None:
+        return None
+    days = track.due_days_before_go_live + (track.seed_lead_days if user.is_seed_user else 0)
+    return go_live - timedelta(days=days)
+
+
+def obligations(users: list[User] | None = None, department_id: int | None = None,
+                tree: DepartmentTree | None = None) -> list[Obligation]:
+    """Required tracks of each active user (all users, some users or one department's), a fixed number of queries."""
+    tree = tree or DepartmentTree()
+    if users is None:
+        query = select(User).where(User.is_active_account.is_(True)).order_by(User.display_name)
+        if department_id is not None:
+            query = query.where(User.department_id.in_(sorted(tree.subtree(department_id))))
+        users = list(db.session.scalars(query).all())
+    tracks = list(db.session.scalars(select(Track).where(Track.is_required.is_(True))
+                                     .options(selectinload(Track.courses)).order_by(Track.name)).all())
+    if not users or not tracks:
+        return []
+    user_ids = [u.id for u in users]
+    completed: dict[int, set[int]] = {}
+    for user_id, course_id in db.session.execute(select(CourseCompletion.user_id, CourseCompletion.course_id)
+                                                 .where(CourseCompletion.user_id.in_(user_ids))):
+        completed.setdefault(user_id, set()).add(course_id)
+    result = []
+    for user in users:
+        done = completed.get(user.id, set())
+        for track in tracks:
+            if track_applies(track, user, tree):
+                course_ids = {c.id for c in track.courses}
+                result.append(Obligation(user=user, track=track, due_on=due_on(track, user, tree),
+                                         completed_courses=len(course_ids & done), total_courses=len(course_ids)))
+    return result
+
+
+@dataclass
+class MatrixCell:
+    completed: int = 0
+    required: int = 0
+
+    @property
+    def percent(self) -> int:
+        return round(100 * self.completed / self.required) if self.required else 0
+
+
+@dataclass
+class CompletionMatrix:
+    departments: list
+    tracks: list[Track]
+    cells: dict[tuple[int, int], MatrixCell]
+    totals: dict[int, MatrixCell]
+    overdue: list[Obligation]
+
+
+def completion_matrix(department_ids: set[int] | None = None, today: date | None = None) -> CompletionMatrix:
+    """Departments × required tracks with completion counts, and everyone overdue."""
+    today = today or local_today()
+    tree = DepartmentTree()
+    departments = [row for row in tree.departments() if department_ids is None or row.id in department_ids]
+    allowed_ids = {row.id for row in departments}
+    cells: dict[tuple[int, int], MatrixCell] = {}
+    totals: dict[int, MatrixCell] = {}
+    overdue: list[Obligation] = []
+    seen_tracks: dict[int, Track] = {}
+    for item in obligations(tree=tree):
+        home = tree.home(item.user.department_id)
+        if home not in allowed_ids:
+            continue
+        seen_tracks[item.track.id] = item.track
+        cell = cells.setdefault((home, item.track.id), MatrixCell())
+        total = totals.setdefault(home, MatrixCell())
+        cell.required += 1
+        total.required += 1
+        if item.is_complete:
+            cell.completed += 1
+            total.completed += 1
+        elif item.state(today) == OVERDUE:
+            overdue.append(item)
+    overdue.sort(key=lambda o: (o.due_on, o.user.display_name))
+    tracks = sorted(seen_tracks.values(), key=lambda t: (TIERS.index(t.tier), t.name))
+    return CompletionMatrix(departments=departments, tracks=tracks, cells=cells, totals=totals, overdue=overdue)
+
+
+# --- reminders -----------------------------------------------------------------------------
+def send_reminders(now: datetime | None = None, today: date | None = None) -> tuple[int, int]:
+    """Remind people of sessions starting soon and of overdue training; returns (sessions, overdue)."""
+    from rollout.notify.services import notify
+    now = now or utcnow()
+    today = today or local_today()
+    hours = current_app.config.get("TRAINING_REMINDER_HOURS", 24)
+    soon = db.session.scalars(select(TrainingSession).where(
+        TrainingSession.status == SESSION_SCHEDULED, TrainingSession.reminded_at.is_(None),
+        TrainingSession.starts_at > now, TrainingSession.starts_at <= now + timedelta(hours=hours))).all()
+    for session in soon:
+        people = db.session.scalars(select(User).join(Enrolment, Enrolment.user_id == User.id).where(
+            Enrolment.session_id == session.id, Enrolment.status == ENROLLED)).all()
+        notify(people, "training.reminder", _("Training soon: %(title)s", title=session.title),
+               _("Your training session starts soon. Place: %(place)s",
+                 place=session.location or session.online_url or "—"),
+               link=f"/training/sessions/{session.id}")
+        session.reminded_at = now
+    repeat_days = current_app.config.get("TRAINING_OVERDUE_REMINDER_DAYS", 7)
+    reminded = {(r.user_id, r.track_id): r for r in db.session.scalars(select(OverdueReminder))}
+    overdue_count = 0
+    for item in obligations():
+        if item.state(today) != OVERDUE:
+            continue
+        previous = reminded.get((item.user.id, item.track.id))
+        if previous is not None and previous.reminded_on > today - timedelta(days=repeat_days):
+            continue
+        notify([item.user], "training.overdue", _("Training overdue: %(track)s", track=item.track.name),
+               _("This training was due on %(date)s. Please sign up for a session.", date=item.due_on.isoformat()),
+               link="/training/")
+        if previous is None:
+            db.session.add(OverdueReminder(user_id=item.user.id, track_id=item.track.id, reminded_on=today))
+        else:
+            previous.reminded_on = today
+        overdue_count += 1
+    db.session.flush()
+    return len(soon), overdue_count
+
+
+# --- figures for the dashboard ---------------------------------------------------------------
+def required_completion(department_id: int) -> tuple[int, int, int]:
+    """(completed, required, percent) over the required tracks of a department's people."""
+    items = obligations(department_id=department_id)
+    completed = sum(1 for item in items if item.is_complete)
+    required = len(items)
+    return completed, required, round(100 * completed / required) if required else 0
+
+
+def seed_ratio() -> int:
+    """One seed user per this many staff (config TRAINING_SEED_RATIO)."""
+    return max(1, int(current_app.config.get("TRAINING_SEED_RATIO", 10)))
+
+
+def seed_coverage(department_id: int) -> tuple[int, int, bool]:
+    """(seed users, staff, ok) for a department and its teams; ok when there is one seed user per N staff."""
+    tree = DepartmentTree()
+    ids = sorted(tree.subtree(department_id))
+    staff = db.session.scalar(select(func.count(func.distinct(User.id))).join(UserRole).where(
+        User.department_id.in_(ids), User.is_active_account.is_(True), UserRole.role == "staff")) or 0
+    seeds = db.session.scalar(select(func.count()).select_from(User).where(
+        User.department_id.in_(ids), User.is_active_account.is_(True), User.is_seed_user.is_(True))) or 0
+    return seeds, staff, seeds >= seeds_needed(staff)
+
+
+def seeds_needed(staff: int) -> int:
+    return math.ceil(staff / seed_ratio()) if staff else 0
+
+
+def faq_article_count() -> int:
+    """Number of articles in the knowledge base."""
+    from training.faq import article_count
+    return article_count()
+
+
+def open_support_requests_for(user) -> list:
+    """Unanswered support requests waiting for ``user`` (as seed user or, when escalated, as lead)."""
+    from training.support import waiting_for
+    return waiting_for(user)

@@ -1,0 +1,752 @@
+"""Training pages: overview, tracks and courses, sessions and enrolment, the completion matrix,
+seed users and support requests, and the FAQ knowledge base."""
+from __future__ import annotations
+
+import importlib.util
+import os
+import secrets
+from datetime import timedelta
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import func, select
+from werkzeug.utils import secure_filename
+
+from rollout.access import ALL, RULES, authorize, can, department_scope_ids, require, scope_clause
+from rollout.accounts.models import Department, User, UserRole
+from rollout.accounts.services import department_choices, users_with_roles
+from rollout.audit.services import record_event
+from rollout.errors import ServiceError
+from rollout.extensions import db
+from rollout.reports.calendar import ics_response, personal_feed_items, register_feed_provider
+from rollout.reports.exports import Column, download_response, export_response
+from rollout.timeutil import local_to_utc, local_today, to_local, utcnow
+from rollout.web import apply_service_error, paginate
+from training import enrolment as enrolments
+from training import faq, services, support
+from training.forms import (ATTENDANCE_LABELS, KIND_LABELS, MODULE_LABELS, NONE, STATUS_LABELS, TIER_LABELS,
+                            AnswerForm, ArticleForm, AssignForm, AttachmentForm, CourseForm, QuestionForm,
+                            SessionForm, SupportForm, TrackForm)
+from training.models import (ATTENDANCE, ENROLLED, FAQ_MODULES, SESSION_CANCELLED, SESSION_DRAFT,
+                             SESSION_SCHEDULED, SUPPORT_ANSWERED, WAITLISTED, Course, CourseAttachment,
+                             CourseCompletion, Enrolment, FaqArticle, SupportRequest, Track, TrainingSession)
+
+bp = Blueprint("training", __name__, url_prefix="/training")
+
+register_feed_provider(enrolments.feed_items)
+
+try:  # the changes package announces implemented releases; training drafts a short session for them
+    if importlib.util.find_spec("changes.signals") is not None:
+        from changes.signals import release_implemented
+        release_implemented.connect(services.on_release_implemented)
+except ModuleNotFoundError:
+    pass
+
+
+@bp.app_context_processor
+def training_labels():
+    return {"tier_label": lambda v: TIER_LABELS.get(v, v), "session_kind_label": lambda v: KIND_LABELS.get(v, v),
+            "module_label": lambda v: MODULE_LABELS.get(v, v), "attendance_label": lambda v: ATTENDANCE_LABELS.get(v, v),
+            "training_status_label": lambda v: STATUS_LABELS.get(v, v)}
+
+
+def _department_filter(action: str) -> set[int] | None:
+    """None when the user may see every department for ``action``, else the departments they may see."""
+    rule = RULES[action]
+    if any(rule.get(role) == ALL for role in current_user.roles):
+        return None
+    return department_scope_ids(current_user)
+
+
+def _local_input(value):
+    """A stored UTC datetime as the naive local value a datetime-local field shows."""
+    return to_local(value).replace(tzinfo=None) if value else None
+
+
+def _utc(value):
+    return local_to_utc(value) if value else None
+
+
+# --- overview ------------------------------------------------------------------------------
+@bp.route("/")
+@require("training.view")
+def index():
+    support.escalate_overdue()  # lazy check: no answer in time means the rollout team takes over
+    today, now = local_today(), utcnow()
+    tree = services.DepartmentTree()
+    mine = services.obligations(users=[current_user._get_current_object()], tree=tree)
+    my_enrolments = db.session.scalars(select(Enrolment).join(TrainingSession).where(
+        Enrolment.user_id == current_user.id, Enrolment.status.in_([ENROLLED, WAITLISTED]),
+        TrainingSession.status == SESSION_SCHEDULED, TrainingSession.ends_at > now)
+        .options(db.contains_eager(Enrolment.session)).order_by(TrainingSession.starts_at)).all()
+    upcoming = _sessions_with_seats(select(TrainingSession).where(
+        TrainingSession.status == SESSION_SCHEDULED, TrainingSession.starts_at > now)
+        .order_by(TrainingSession.starts_at).limit(8))
+    drafts = []
+    if can(current_user, "training.manage"):
+        drafts = db.session.scalars(select(TrainingSession).where(TrainingSession.status == SESSION_DRAFT)
+                                    .order_by(TrainingSession.created_at.desc())).all()
+    return render_template("training/index.html", mine=mine, today=today, my_enrolments=my_enrolments,
+                           upcoming=upcoming, drafts=drafts, seed_user=support.seed_user_for(current_user, tree),
+                           waiting=support.waiting_for(current_user), state_of=lambda o: o.state(today))
+
+
+def _sessions_with_seats(statement) -> list[tuple[TrainingSession, int]]:
+    """Sessions with their number of enrolled people, in one statement."""
+    taken = (select(Enrolment.session_id, func.count().label("taken")).where(Enrolment.status == ENROLLED)
+             .group_by(Enrolment.session_id).subquery())
+    rows = db.session.execute(statement.add_columns(func.coalesce(taken.c.taken, 0))
+                              .outerjoin(taken, taken.c.session_id == TrainingSession.id)
+                              .options(db.joinedload(TrainingSession.trainer))).all()
+    return [(row[0], row[1]) for row in rows]
+
+
+# --- tracks and courses -----------------------------------------------------------------------
+@bp.route("/tracks")
+@require("training.view")
+def tracks():
+    rows = db.session.execute(select(Track, func.count(Course.id)).outerjoin(Course).group_by(Track.id)
+                              .options(db.joinedload(Track.department)).order_by(Track.tier, Track.name)).all()
+    completed = set(db.session.scalars(select(CourseCompletion.course_id).where(
+        CourseCompletion.user_id == current_user.id)))
+    return render_template("training/tracks.html", rows=rows, completed=completed)
+
+
+def _track_form_choices(form):
+    form.department_id.choices = [(NONE, "—")] + department_choices(include_company=False)
+
+
+@bp.route("/tracks/new", methods=["GET", "POST"])
+@bp.route("/tracks/<int:track_id>/edit", methods=["GET", "POST"])
+@require("training.manage")
+def edit_track(track_id=None):
+    track = db.get_or_404(Track, track_id) if track_id else None
+    form = TrackForm(obj=track)
+    _track_form_choices(form)
+    if request.method == "GET" and track is not None:
+        form.department_id.data = track.department_id or NONE
+    if form.validate_on_submit():
+        try:
+            track = services.save_track(track, form.name.data, form.tier.data, form.role.data,
+                                        form.department_id.data or None, form.description.data or "",
+                                        form.is_required.data, form.due_days_before_go_live.data,
+                                        form.seed_lead_days.data or 0)
+        except ServiceError as error:
+            apply_service_error(form, error)
+        else:
+            flash(_("Track %(name)s is saved.", name=track.name), "success")
+            return redirect(url_for("training.track", track_id=track.id))
+    title = track.name if track else _("New track")
+    return render_template("training/form.html", form=form, title=title,
+                           cancel_url=url_for("training.tracks")), 422 if form.errors else 200
+
+
+@bp.route("/tracks/<int:track_id>")
+@require("training.view")
+def track(track_id):
+    track = db.get_or_404(Track, track_id)
+    completed = set(db.session.scalars(select(CourseCompletion.course_id).where(
+        CourseCompletion.user_id == current_user.id)))
+    return render_template("training/track.html", track=track, completed=completed)
+
+
+def _course_form_choices(form, track, course=None):
+    form.prerequisite_id.choices = [(NONE, "—")] + [
+        (c.id, f"{c.position}. {c.title}") for c in track.courses if course is None or c.id != course.id]
+
+
+@bp.route("/tracks/<int:track_id>/courses/new", methods=["GET", "POST"])
+@bp.route("/courses/<int:course_id>/edit", methods=["GET", "POST"])
+@require("training.manage")
+def edit_course(track_id=None, course_id=None):
+    course = db.get_or_404(Course, course_id) if course_id else None
+    track = course.track if course else db.get_or_404(Track, track_id)
+    form = CourseForm(obj=course)
+    _course_form_choices(form, track, course)
+    if request.method == "GET" and course is not None:
+        form.prerequisite_id.data = course.prerequisite_id or NONE
+    if form.validate_on_submit():
+        try:
+            course = services.save_course(course, track, form.title.data, form.material_markdown.data or "",
+                                          form.duration_minutes.data, form.prerequisite_id.data or None,
+                                          form.pass_mark.data)
+        except ServiceError as error:
+            apply_service_error(form, error)
+        else:
+            flash(_("Course %(name)s is saved.", name=course.title), "success")
+            return redirect(url_for("training.course", course_id=course.id))
+    title = course.title if course else _("New course in %(track)s", track=track.name)
+    return render_template("training/form.html", form=form, title=title,
+                           cancel_url=url_for("training.track", track_id=track.id)), 422 if form.errors else 200
+
+
+@bp.route("/courses/<int:course_id>")
+@require("training.view")
+def course(course_id):
+    course = db.get_or_404(Course, course_id)
+    sessions = _sessions_with_seats(select(TrainingSession).where(
+        TrainingSession.course_id == course.id, TrainingSession.status == SESSION_SCHEDULED,
+        TrainingSession.starts_at > utcnow()).order_by(TrainingSession.starts_at))
+    is_complete = db.session.scalar(select(CourseCompletion.id).where(
+        CourseCompletion.user_id == current_user.id, CourseCompletion.course_id == course.id)) is not None
+    return render_template("training/course.html", course=course, sessions=sessions, is_complete=is_complete,
+                           attachment_form=AttachmentForm(), question_form=QuestionForm(),
+                           missing=services.missing_prerequisite(current_user, course))
+
+
+def _upload_folder() -> str:
+    folder = os.path.join(current_app.config["UPLOAD_FOLDER"], "training")
+    os.makedirs(folder, exist_ok=True)
+    return folder
+
+
+@bp.route("/courses/<int:course_id>/attachments", methods=["POST"])
+@require("training.manage")
+def add_attachment(course_id):
+    course = db.get_or_404(Course, course_id)
+    form = AttachmentForm()
+    if not form.validate_on_submit():
+        flash(_("Choose a file to attach."), "danger")
+        return redirect(url_for("training.course", course_id=course.id)), 303
+    upload = form.file.data
+    filename = os.path.basename((upload.filename or "").replace("\\", "/")).strip()[:255] or "file"
+    stored = secrets.token_hex(16) + os.path.splitext(secure_filename(filename))[1][:10]
+    path = os.path.join(_upload_folder(), stored)
+    upload.save(path)
+    db.session.add(CourseAttachment(course_id=course.id, filename=filename, stored_name=stored,
+                                    size=os.path.getsize(path), uploaded_by_id=current_user.id))
+    flash(_("%(name)s is attached.", name=filename), "success")
+    return redirect(url_for("training.course", course_id=course.id))
+
+
+@bp.route("/attachments/<int:attachment_id>")
+@require("training.view")
+def attachment(attachment_id):
+    item = db.get_or_404(CourseAttachment, attachment_id)
+    path = os.path.join(_upload_folder(), item.stored_name)
+    if not os.path.isfile(path):
+        abort(404)
+    with open(path, "rb") as handle:
+        data = handle.read()
+    return download_response(data, item.filename, "application/octet-stream")
+
+
+@bp.route("/courses/<int:course_id>/questions", methods=["POST"])
+@require("training.manage")
+def add_question(course_id):
+    course = db.get_or_404(Course, course_id)
+    form = QuestionForm()
+    if form.validate_on_submit():
+        try:
+            services.add_question(course, form.prompt.data, form.options_text.data, form.correct_option.data)
+        except ServiceError as error:
+            apply_service_error(form, error)
+        else:
+            flash(_("The question is added."), "success")
+            return redirect(url_for("training.course", course_id=course.id))
+    sessions = []
+    return render_template("training/course.html", course=course, sessions=sessions, is_complete=False,
+                           attachment_form=AttachmentForm(), question_form=form, missing=None), 422
+
+
+@bp.route("/courses/<int:course_id>/quiz", methods=["GET", "POST"])
+@require("training.view")
+def quiz(course_id):
+    course = db.get_or_404(Course, course_id)
+    if not course.questions:
+        abort(404)
+    attempt = None
+    if request.method == "POST":
+        answers = {}
+        for question in course.questions:
+            value = request.form.get(f"q{question.id}", "")
+            answers[question.id] = int(value) if value.isdigit() else None
+        attempt = enrolments.grade_quiz(course, current_user, answers)
+    return render_template("training/quiz.html", course=course, attempt=attempt)
+
+
+# --- sessions ------------------------------------------------------------------------------
+SESSION_LISTS = ("upcoming", "past", "drafts", "cancelled")
+
+
+@bp.route("/sessions")
+@require("training.view")
+def sessions():
+    when = request.args.get("when", "upcoming")
+    if when not in SESSION_LISTS or (when == "drafts" and not can(current_user, "training.manage")):
+        when = "upcoming"
+    now = utcnow()
+    query = select(TrainingSession)
+    if when == "upcoming":
+        query = query.where(TrainingSession.status == SESSION_SCHEDULED, TrainingSession.ends_at > now) \
+            .order_by(TrainingSession.starts_at)
+    elif when == "past":
+        query = query.where(TrainingSession.status == SESSION_SCHEDULED, TrainingSession.ends_at <= now) \
+            .order_by(TrainingSession.starts_at.desc())
+    elif when == "drafts":
+        query = query.where(TrainingSession.status == SESSION_DRAFT).order_by(TrainingSession.created_at.desc())
+    else:
+        query = query.where(TrainingSession.status == SESSION_CANCELLED).order_by(TrainingSession.starts_at.desc())
+    taken = (select(Enrolment.session_id, func.count().label("taken")).where(Enrolment.status == ENROLLED)
+             .group_by(Enrolment.session_id).subquery())
+    waiting = (select(Enrolment.session_id, func.count().label("waiting")).where(Enrolment.status == WAITLISTED)
+               .group_by(Enrolment.session_id).subquery())
+    query = (query.add_columns(func.coalesce(taken.c.taken, 0), func.coalesce(waiting.c.waiting, 0))
+             .outerjoin(taken, taken.c.session_id == TrainingSession.id)
+             .outerjoin(waiting, waiting.c.session_id == TrainingSession.id)
+             .options(db.joinedload(TrainingSession.trainer), db.joinedload(TrainingSession.course)))
+    mine = set(db.session.scalars(select(Enrolment.session_id).where(
+        Enrolment.user_id == current_user.id, Enrolment.status.in_([ENROLLED, WAITLISTED]))))
+    return render_template("training/sessions.html", page=paginate(query, per_page=25, scalars=False),
+                           when=when, lists=SESSION_LISTS, mine=mine)
+
+
+def _session_form_choices(form):
+    form.course_id.choices = [(NONE, "—")] + [
+        (c.id, f"{t.name} · {c.position}. {c.title}") for c, t in db.session.execute(
+            select(Course, Track).join(Track).order_by(Track.name, Course.position)).all()]
+    form.trainer_id.choices = [(NONE, "—")] + [
+        (u.id, u.display_name) for u in sorted(users_with_roles(["trainer"]), key=lambda u: u.display_name)]
+    form.department_ids.choices = department_choices(include_company=False)
+
+
+def _session_data(form) -> services.SessionData:
+    return services.SessionData(
+        title=form.title.data or "", kind=form.kind.data, starts_at=_utc(form.starts_at.data),
+        ends_at=_utc(form.ends_at.data), capacity=form.capacity.data, trainer_id=form.trainer_id.data or None,
+        course_id=form.course_id.data or None, location=form.location.data or "",
+        online_url=form.online_url.data or "", signup_deadline_at=_utc(form.signup_deadline_at.data),
+        cancel_deadline_at=_utc(form.cancel_deadline_at.data), target_roles=form.target_roles.data or [],
+        department_ids=form.department_ids.data or [], description_markdown=form.description_markdown.data or "")
+
+
+@bp.route("/sessions/new", methods=["GET", "POST"])
+@bp.route("/sessions/<int:session_id>/edit", methods=["GET", "POST"])
+@require("training.manage")
+def edit_session(session_id=None):
+    session = db.get_or_404(TrainingSession, session_id) if session_id else None
+    if session is not None and session.status == SESSION_CANCELLED:
+        flash(_("A cancelled session cannot be changed."), "warning")
+        return redirect(url_for("training.session", session_id=session.id))
+    form = SessionForm(obj=session)
+    _session_form_choices(form)
+    if request.method == "GET":
+        if session is not None:
+            for name in ("starts_at", "ends_at", "signup_deadline_at", "cancel_deadline_at"):
+                getattr(form, name).data = _local_input(getattr(session, name))
+            form.course_id.data = session.course_id or NONE
+            form.trainer_id.data = session.trainer_id or NONE
+            form.target_roles.data = session.target_role_list
+            form.department_ids.data = [d.id for d in session.departments]
+        else:
+            course_id = request.args.get("course_id", type=int)
+            course = db.session.get(Course, course_id) if course_id else None
+            if course is not None:
+                form.course_id.data, form.title.data = course.id, course.title
+                form.target_roles.data = [course.track.role]
+                form.department_ids.data = [course.track.department_id] if course.track.department_id else []
+            if current_user.has_role("trainer"):
+                form.trainer_id.data = current_user.id
+    clashes = []
+    if form.validate_on_submit():
+        data = _session_data(form)
+        clashes = services.find_clashes(data.starts_at, data.ends_at, data.trainer_id, data.location,
+                                        exclude_id=session.id if session else None)
+        if clashes and not form.confirm_clash.data:
+            form.confirm_clash.errors = [_("This session clashes with the sessions listed above. "
+                                           "Tick the box to save anyway.")]
+        else:
+            try:
+                session = services.save_session(session, data)
+                if request.form.get("schedule") and session.status == SESSION_DRAFT:
+                    services.transition_session(session, "schedule")
+            except ServiceError as error:
+                apply_service_error(form, error)
+            else:
+                flash(_("The session is saved."), "success")
+                return redirect(url_for("training.session", session_id=session.id))
+    status = 422 if (form.errors or clashes) else 200
+    return render_template("training/session_form.html", form=form, session=session, clashes=clashes), status
+
+
+@bp.route("/sessions/<int:session_id>")
+@require("training.view")
+def session(session_id):
+    session = db.get_or_404(TrainingSession, session_id)
+    if session.status == SESSION_DRAFT and not can(current_user, "training.manage"):
+        abort(404)
+    enrolled, waitlisted = enrolments.roster(session)
+    my = db.session.scalar(select(Enrolment).where(Enrolment.session_id == session.id,
+                                                   Enrolment.user_id == current_user.id))
+    assign_form = None
+    if can(current_user, "training.assign") and session.status == SESSION_SCHEDULED:
+        assign_form = AssignForm()
+        taken = {e.user_id for e in enrolled + waitlisted}
+        query = select(User).where(User.is_active_account.is_(True)).order_by(User.display_name)
+        query = query.where(scope_clause(current_user, "training.assign", department_column=User.department_id))
+        assign_form.user_id.choices = [(u.id, u.display_name) for u in db.session.scalars(query) if u.id not in taken]
+    now = utcnow()
+    return render_template("training/session.html", session=session, enrolled=enrolled, waitlisted=waitlisted,
+                           my=my, assign_form=assign_form, now=now, attendance_marks=ATTENDANCE,
+                           clashes=services.find_clashes(session.starts_at, session.ends_at, session.trainer_id,
+                                                         session.location, exclude_id=session.id)
+                           if session.status != SESSION_CANCELLED else [])
+
+
+def _back_to(session):
+    return redirect(url_for("training.session", session_id=session.id))
+
+
+@bp.route("/sessions/<int:session_id>/enrol", methods=["POST"])
+@require("training.enrol")
+def enrol(session_id):
+    session = db.get_or_404(TrainingSession, session_id)
+    try:
+        enrolment = enrolments.enrol(session.id, current_user)
+    except ServiceError as error:
+        apply_service_error(None, error)
+        return _back_to(session), 303
+    if enrolment.status == ENROLLED:
+        flash(_("You are signed up."), "success")
+    else:
+        flash(_("The session is full: you are on the waitlist and move up automatically when a seat is free."),
+              "info")
+    return _back_to(session)
+
+
+@bp.route("/sessions/<int:session_id>/withdraw", methods=["POST"])
+@require("training.enrol")
+def withdraw(session_id):
+    session = db.get_or_404(TrainingSession, session_id)
+    enrolment = db.session.scalar(select(Enrolment).where(Enrolment.session_id == session.id,
+                                                          Enrolment.user_id == current_user.id))
+    if enrolment is None:
+        abort(404)
+    authorize("training.enrol", enrolment)
+    try:
+        enrolments.cancel(enrolment, by_self=True)
+    except ServiceError as error:
+        apply_service_error(None, error)
+        return _back_to(session), 303
+    flash(_("You have withdrawn from the session."), "success")
+    return _back_to(session)
+
+
+@bp.route("/sessions/<int:session_id>/assign", methods=["POST"])
+@require("training.assign")
+def assign(session_id):
+    session = db.get_or_404(TrainingSession, session_id)
+    person = db.session.get(User, request.form.get("user_id", type=int) or 0)
+    if person is None:
+        flash(_("Choose a person."), "danger")
+        return _back_to(session), 303
+    authorize("training.assign", person)
+    try:
+        enrolment = enrolments.enrol(session.id, person, assigned_by=current_user)
+    except ServiceError as error:
+        apply_service_error(None, error)
+        return _back_to(session), 303
+    from rollout.notify.services import notify
+    notify([person], "training.assigned", _("You are signed up for training: %(title)s", title=session.title),
+           _("%(name)s signed you up.", name=current_user.display_name),
+           link=url_for("training.session", session_id=session.id))
+    flash(_("%(name)s is signed up.", name=person.display_name) if enrolment.status == ENROLLED
+          else _("%(name)s is on the waitlist.", name=person.display_name), "success")
+    return _back_to(session)
+
+
+@bp.route("/sessions/<int:session_id>/enrolments/<int:enrolment_id>/remove", methods=["POST"])
+@require("training.manage")
+def remove_enrolment(session_id, enrolment_id):
+    enrolment = db.get_or_404(Enrolment, enrolment_id)
+    if enrolment.session_id != session_id:
+        abort(404)
+    try:
+        promoted = enrolments.cancel(enrolment, by_self=False)
+    except ServiceError as error:
+        apply_service_error(None, error)
+        return _back_to(enrolment.session), 303
+    flash(_("%(name)s is removed.", name=enrolment.user.display_name), "success")
+    if promoted is not None:
+        flash(_("%(name)s moved up from the waitlist.", name=promoted.user.display_name), "info")
+    return _back_to(enrolment.session)
+
+
+@bp.route("/sessions/<int:session_id>/attendance", methods=["POST"])
+@require("training.manage")
+def attendance(session_id):
+    session = db.get_or_404(TrainingSession, session_id)
+    marks = {}
+    for key, value in request.form.items():
+        if key.startswith("attendance-") and key[len("attendance-"):].isdigit():
+            marks[int(key[len("attendance-"):])] = value
+    try:
+        changed = enrolments.mark_attendance(session, marks)
+    except ServiceError as error:
+        apply_service_error(None, error)
+        return _back_to(session), 303
+    flash(_("Attendance is saved (%(n)d changed).", n=changed), "success")
+    return _back_to(session)
+
+
+@bp.route("/sessions/<int:session_id>/<any(schedule, cancel, discard):action>", methods=["POST"])
+@require("training.manage")
+def transition(session_id, action):
+    session = db.get_or_404(TrainingSession, session_id)
+    try:
+        services.transition_session(session, action)
+    except ServiceError as error:
+        apply_service_error(None, error)
+        return _back_to(session), 303
+    messages = {"schedule": _("The session is scheduled."), "cancel": _("The session is cancelled."),
+                "discard": _("The draft is discarded.")}
+    flash(messages[action], "success")
+    return _back_to(session)
+
+
+@bp.route("/sessions/<int:session_id>/sign-in-sheet.pdf")
+@require("training.manage")
+def signin_sheet(session_id):
+    from rollout.reports.pdf import render_pdf
+    session = db.get_or_404(TrainingSession, session_id)
+    if session.starts_at is None:
+        abort(404)
+    enrolled, _waiting = enrolments.roster(session)
+    pdf = render_pdf("training/signin_sheet.html", session=session, enrolled=enrolled,
+                     report_date=to_local(session.starts_at).strftime("%Y-%m-%d"))
+    record_event("download", entity="training_sessions", entity_id=str(session.id), detail="sign-in sheet")
+    return download_response(pdf, f"签到表-{session.title}.pdf", "application/pdf")
+
+
+@bp.route("/sessions/<int:session_id>/calendar.ics")
+@require("training.view")
+def session_ics(session_id):
+    session = db.get_or_404(TrainingSession, session_id)
+    if session.status == SESSION_DRAFT or session.starts_at is None:
+        abort(404)
+    method = "CANCEL" if session.status == SESSION_CANCELLED else "PUBLISH"
+    return ics_response([enrolments.calendar_item(session)], session.title, f"training-{session.id}.ics",
+                        method=method)
+
+
+@bp.route("/calendar.ics")
+@require("training.view")
+def my_calendar():
+    return ics_response(personal_feed_items(current_user), _("My calendar"), "my-calendar.ics")
+
+
+# --- completion matrix ------------------------------------------------------------------------
+@bp.route("/matrix")
+@require("training.matrix")
+def matrix():
+    data = services.completion_matrix(_department_filter("training.matrix"))
+    return render_template("training/matrix.html", data=data, today=local_today())
+
+
+@bp.route("/matrix/export")
+@require("training.export")
+def export_matrix():
+    data = services.completion_matrix(_department_filter("training.export"))
+    fmt = request.args.get("fmt", "xlsx")
+    if request.args.get("kind") == "overdue":
+        columns = [Column(_("Name"), lambda o: o.user.display_name), Column(_("Username"), lambda o: o.user.username),
+                   Column(_("Department"), lambda o: o.user.department.name if o.user.department else ""),
+                   Column(_("Track"), lambda o: o.track.name), Column(_("Due"), lambda o: o.due_on, "date"),
+                   Column(_("Courses done"), lambda o: o.completed_courses, "number"),
+                   Column(_("Courses"), lambda o: o.total_courses, "number")]
+        return export_response("training-overdue", columns, data.overdue, fmt, entity="training_overdue")
+    rows = []
+    for department in data.departments:
+        for track in data.tracks:
+            cell = data.cells.get((department.id, track.id))
+            if cell is not None:
+                rows.append({"department": department.name, "track": track.name, "tier": str(TIER_LABELS[track.tier]),
+                             "completed": cell.completed, "required": cell.required, "percent": cell.percent})
+    columns = [Column(_("Department"), "department"), Column(_("Track"), "track"), Column(_("Tier"), "tier"),
+               Column(_("Completed"), "completed", "number"), Column(_("Required"), "required", "number"),
+               Column(_("Percent"), "percent", "number")]
+    return export_response("training-completion", columns, rows, fmt, entity="training_matrix")
+
+
+# --- seed users ----------------------------------------------------------------------------------
+@bp.route("/seeds")
+@require("training.seeds")
+def seeds():
+    departments = _department_filter("training.seeds")
+    coverage = support.coverage_by_department(departments)
+    stats = support.seed_user_stats(departments)
+    candidates = []
+    if can(current_user, "training.seeds.manage"):
+        query = (select(User).where(User.is_active_account.is_(True), User.is_seed_user.is_(False),
+                                    User.department_id.is_not(None))
+                 .where(scope_clause(current_user, "training.seeds.manage", department_column=User.department_id))
+                 .options(db.joinedload(User.department)).order_by(User.display_name))
+        candidates = db.session.scalars(query).all()
+    return render_template("training/seeds.html", coverage=coverage, stats=stats, candidates=candidates,
+                           ratio=services.seed_ratio())
+
+
+@bp.route("/seeds/set", methods=["POST"])
+@require("training.seeds.manage")
+def set_seed():
+    person = db.session.get(User, request.form.get("user_id", type=int) or 0)
+    if person is None:
+        flash(_("Choose a person."), "danger")
+        return redirect(url_for("training.seeds")), 303
+    authorize("training.seeds.manage", person)
+    is_seed = request.form.get("is_seed") == "1"
+    try:
+        support.set_seed_user(person, is_seed)
+    except ServiceError as error:
+        apply_service_error(None, error)
+        return redirect(url_for("training.seeds")), 303
+    flash(_("%(name)s is now a seed user.", name=person.display_name) if is_seed
+          else _("%(name)s is no longer a seed user.", name=person.display_name), "success")
+    return redirect(url_for("training.seeds"))
+
+
+# --- support requests ------------------------------------------------------------------------------
+def _support_list_query():
+    """Requests the user may see: their own, those sent to them, their department's as seed user or head."""
+    conditions = [SupportRequest.requester_id == current_user.id, SupportRequest.seed_user_id == current_user.id,
+                  scope_clause(current_user, "training.support", department_column=SupportRequest.department_id,
+                               owner_column=SupportRequest.requester_id)]
+    if current_user.is_seed_user:
+        conditions.append(SupportRequest.department_id.in_(sorted(department_scope_ids(current_user)) or [-1]))
+    return select(SupportRequest).where(db.or_(*conditions))
+
+
+@bp.route("/support", methods=["GET", "POST"])
+@require("training.support")
+def support_requests():
+    support.escalate_overdue()
+    form = SupportForm()
+    if form.validate_on_submit():
+        try:
+            item = support.create_request(current_user, form.subject.data, form.body_markdown.data or "",
+                                          form.module.data or "")
+        except ServiceError as error:
+            apply_service_error(form, error)
+        else:
+            if item.seed_user is not None:
+                flash(_("Your question went to %(name)s.", name=item.seed_user.display_name), "success")
+            else:
+                flash(_("Your question went to the rollout team."), "success")
+            return redirect(url_for("training.support_request", request_id=item.id))
+    status_filter = request.args.get("status", "")
+    query = _support_list_query().options(db.joinedload(SupportRequest.requester),
+                                          db.joinedload(SupportRequest.seed_user))
+    if status_filter in ("open", "escalated", "answered"):
+        query = query.where(SupportRequest.status == status_filter)
+    page = paginate(query.order_by(SupportRequest.created_at.desc()), per_page=25)
+    return render_template("training/support.html", form=form, page=page, status_filter=status_filter,
+                           seed_user=support.seed_user_for(current_user),
+                           waiting=support.waiting_for(current_user),
+                           hours=support.escalation_hours()), 422 if form.errors else 200
+
+
+@bp.route("/support/<int:request_id>", methods=["GET", "POST"])
+@require("training.support")
+def support_request(request_id):
+    item = db.get_or_404(SupportRequest, request_id)
+    authorize("training.support", item)
+    form = AnswerForm()
+    may_answer = can(current_user, "training.support.answer") and support.can_answer(current_user, item)
+    if request.method == "POST":
+        if not may_answer:
+            abort(403)
+        if form.validate_on_submit():
+            try:
+                support.answer(item, current_user, form.answer_markdown.data, form.publish_as_article.data,
+                               tags=form.tags.data or "")
+            except ServiceError as error:
+                apply_service_error(form, error)
+            else:
+                flash(_("Your answer is sent."), "success")
+                return redirect(url_for("training.support_request", request_id=item.id))
+    may_publish = (item.status == SUPPORT_ANSWERED and item.article_id is None
+                   and (can(current_user, "training.faq.manage") or item.answered_by_id == current_user.id))
+    return render_template("training/support_request.html", item=item, form=form, may_answer=may_answer,
+                           may_publish=may_publish), 422 if form.errors else 200
+
+
+@bp.route("/support/<int:request_id>/article", methods=["POST"])
+@require("training.support")
+def publish_answer(request_id):
+    item = db.get_or_404(SupportRequest, request_id)
+    authorize("training.support", item)
+    if not (can(current_user, "training.faq.manage") or item.answered_by_id == current_user.id):
+        abort(403)
+    try:
+        article = support.publish_answer(item, current_user)
+    except ServiceError as error:
+        apply_service_error(None, error)
+        return redirect(url_for("training.support_request", request_id=item.id)), 303
+    flash(_("The answer is now an FAQ article."), "success")
+    return redirect(url_for("training.article", article_id=article.id))
+
+
+# --- FAQ ------------------------------------------------------------------------------------
+@bp.route("/faq")
+@require("training.view")
+def faq_index():
+    q = request.args.get("q", "").strip()[:100]
+    module = request.args.get("module", "")
+    module = module if module in FAQ_MODULES else ""
+    role = request.args.get("role", "")
+    tag = request.args.get("tag", "").strip()[:40]
+    page = paginate(faq.search_statement(q, module, role, tag), per_page=20)
+    if q and page.page == 1:
+        faq.record_search(q, page.total, current_user)
+    return render_template("training/faq.html", page=page, q=q, module=module, role=role, tag=tag,
+                           modules=FAQ_MODULES, popular=faq.most_viewed(5), tags=faq.all_tags())
+
+
+@bp.route("/faq/<int:article_id>")
+@require("training.view")
+def article(article_id):
+    item = db.get_or_404(FaqArticle, article_id)
+    faq.record_view(item)
+    return render_template("training/article.html", item=item, my_vote=faq.user_vote(item, current_user))
+
+
+@bp.route("/faq/<int:article_id>/vote", methods=["POST"])
+@require("training.view")
+def vote(article_id):
+    item = db.get_or_404(FaqArticle, article_id)
+    value = request.form.get("helpful")
+    if value not in ("yes", "no"):
+        abort(400)
+    faq.vote(item, current_user, value == "yes")
+    flash(_("Thank you for your feedback."), "success")
+    return redirect(url_for("training.article", article_id=item.id))
+
+
+@bp.route("/faq/new", methods=["GET", "POST"])
+@bp.route("/faq/<int:article_id>/edit", methods=["GET", "POST"])
+@require("training.faq.manage")
+def edit_article(article_id=None):
+    item = db.get_or_404(FaqArticle, article_id) if article_id else None
+    form = ArticleForm(obj=item)
+    if request.method == "GET" and item is not None:
+        form.tags.data = ", ".join(item.tags)
+    if form.validate_on_submit():
+        try:
+            item = faq.save_article(item, form.title.data, form.body_markdown.data, current_user, form.tags.data or "",
+                                    form.module.data or "", form.role.data or "")
+        except ServiceError as error:
+            apply_service_error(form, error)
+        else:
+            flash(_("The article is saved."), "success")
+            return redirect(url_for("training.article", article_id=item.id))
+    title = item.title if item else _("New FAQ article")
+    return render_template("training/form.html", form=form, title=title,
+                           cancel_url=url_for("training.faq_index")), 422 if form.errors else 200
+
+
+@bp.route("/faq/insights")
+@require("training.faq.manage")
+def faq_insights():
+    return render_template("training/faq_insights.html", popular=faq.most_viewed(20),
+                           missed=faq.searches_without_results(30), total=faq.article_count())
