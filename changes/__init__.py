@@ -1,0 +1,1 @@
+"""Change requests through review windows, freezes and releases."""

@@ -1,0 +1,183 @@
+"""Demo data: a weekly review rhythm with two past windows, an open one, an emergency fix,
+a freeze around the sales go-live and one implemented release."""
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+
+from sqlalchemy import select
+
+from rollout.extensions import db
+from rollout.timeutil import local_to_utc
+
+from changes import services
+from changes.models import ChangeRequest, ReviewWindow
+
+DECIDED_STATES = ("approved", "rejected", "deferred")
+
+
+def _request(ctx, username, title, description, reason, kind="normal", **fields) -> ChangeRequest:
+    user = ctx.users[username]
+    departments = fields.pop("departments", ())
+    return services.create_change_request(
+        user, title, description, reason, kind,
+        affected_department_ids=[ctx.departments[code].id for code in departments], **fields)
+
+
+def _backdate(request: ChangeRequest, submitted_at: datetime, decided_at: datetime | None = None) -> None:
+    """Move a demo request's history into the past so lead times and windows look real."""
+    request.created_at = submitted_at - timedelta(hours=3)
+    request.submitted_at = submitted_at
+    if request.decided_at is not None and decided_at is not None:
+        request.decided_at = decided_at
+    for step in request.transitions:
+        if step.to_state == "submitted":
+            step.created_at = submitted_at
+        elif step.to_state in ("assessed", "awaiting_window"):
+            step.created_at = submitted_at + timedelta(hours=20)
+        elif step.to_state in DECIDED_STATES and step.window is not None:
+            step.created_at = step.window.starts_at + timedelta(minutes=40)
+        elif decided_at is not None:
+            step.created_at = decided_at + timedelta(days=1)
+
+
+def _place_and_assess(request, window, lead, comment, raise_to=None, raise_reason=""):
+    services.submit(request, request.requester)
+    request.window = window
+    services.assess(request, lead, comment, raise_to or request.effective_risk, raise_reason)
+
+
+def load(ctx) -> None:
+    """Create the review rhythm, requests in every state, a freeze and two releases."""
+    today = ctx.today
+    lead, admin = ctx.users["lead"], ctx.users["admin"]
+    start = today - timedelta(days=28)
+    cadence, _windows = services.save_cadence("变更评审会", weekday=2, every_n_weeks=1, starts_on=start,
+                                              start_time=time(14, 0), duration_minutes=90, cutoff_hours=24)
+    past_days = [d for d in services.cadence_dates(cadence, today - timedelta(days=1))][-2:]
+    past = []
+    for day in past_days:
+        starts_at, ends_at, cutoff_at = services._window_times(cadence, day)
+        window = ReviewWindow(cadence=cadence, title=cadence.name, starts_at=starts_at, ends_at=ends_at,
+                              cutoff_at=cutoff_at, agenda_sent_at=starts_at - timedelta(hours=20))
+        db.session.add(window)
+        past.append(window)
+    db.session.flush()
+    first, second = past
+
+    nodes = _some_nodes()
+
+    # --- the first past window ----------------------------------------------------------
+    stage = _request(ctx, "team1.head", "商机阶段增加“方案评审”", "在“需求确认”和“报价”之间增加“方案评审”阶段，评审通过后才能报价。",
+                     "大客户项目经常在报价后才发现方案不可行，返工多。", urgency="high", impact="medium",
+                     affected_roles=["staff", "head"], departments=["sales"], node_ids=nodes[:1],
+                     wanted_on=today - timedelta(days=3))
+    photos = _request(ctx, "rep", "客户拜访记录支持上传现场照片", "拜访记录增加图片附件，最多 9 张，自动压缩。",
+                      "区域经理需要核实拜访真实性，目前靠微信群发照片。", urgency="medium", impact="low",
+                      affected_roles=["staff"], departments=["sales-1", "sales-2"])
+    quote = _request(ctx, "fin1", "报价单审批改为两级审批", "折扣低于 85 折的报价需要销售总监和财务经理两级审批。",
+                     "上季度有三笔低价订单未经财务确认，毛利受损。", urgency="medium", impact="high",
+                     affected_roles=["staff", "head", "lead"], departments=["sales", "finance"],
+                     has_permission_change=True, node_ids=nodes[1:2])
+    leads = _request(ctx, "mkt1", "取消线索自动分配，改为人工分派", "市场部收集的线索不再按区域自动分配，由市场经理人工分派。",
+                     "自动分配规则不准，销售抱怨线索质量差。", urgency="low", impact="medium",
+                     affected_roles=["staff"], departments=["marketing", "sales"])
+    for request in (stage, photos, quote, leads):
+        _place_and_assess(request, first, lead, "已评估，材料齐全。")
+    services.raise_risk(leads, "high", "影响全部销售的线索来源，需与销售部共同确认。", lead)
+    services.decide(stage, "approved", "方案评审能减少返工，同意；评审模板由销售部提供。", lead, first)
+    services.decide(photos, "approved", "同意，注意图片存储容量。", admin, first)
+    services.decide(quote, "deferred", "需要财务部先给出折扣阈值的正式口径，下次评审再议。", lead, first)
+    services.decide(leads, "rejected", "先优化分配规则，不取消自动分配；市场部下周提交规则调整方案。", lead, first)
+    for request in (stage, photos, leads):
+        _backdate(request, first.cutoff_at - timedelta(days=2), first.starts_at + timedelta(minutes=40))
+    _backdate(quote, first.cutoff_at - timedelta(days=1), first.starts_at + timedelta(minutes=50))
+    services.close_window(first, "## 出席\n周燕（项目负责人）、赵磊（管理员）、王强（销售总监）\n\n"
+                                 "## 结论\n- 批准 2 项，驳回 1 项，推迟 1 项\n- 报价两级审批待财务给出折扣口径", lead)
+    first.closed_at = first.ends_at
+
+    # --- the second past window ---------------------------------------------------------
+    report = _request(ctx, "rep7", "销售日报字段精简", "日报去掉“明日计划”中的重复字段，只保留客户、事项、预计金额。",
+                      "日报填写平均要 15 分钟，销售代表反映负担重。", urgency="medium", impact="low",
+                      affected_roles=["staff"], departments=["sales"], has_data_field_change=True)
+    reminder = _request(ctx, "fin2", "回款提醒推送到钉钉群", "合同到期前 7 天，在钉钉销售群推送回款提醒。",
+                        "逾期回款上月增加 12%，提醒只在系统内，销售很少查看。", urgency="high", impact="medium",
+                        affected_roles=["staff", "head"], departments=["finance", "sales"])
+    for request in (report, reminder):
+        _place_and_assess(request, second, lead, "已评估。")
+    services.decide(quote, "approved", "财务已确认 85 折阈值，同意两级审批。", lead, second)
+    services.decide(report, "approved", "同意精简，保留导出兼容。", lead, second)
+    services.decide(reminder, "deferred", "钉钉机器人权限申请中，推迟到下次评审。", admin, second)
+    _backdate(report, second.cutoff_at - timedelta(days=2), second.starts_at + timedelta(minutes=30))
+    _backdate(reminder, second.cutoff_at - timedelta(days=1), second.starts_at + timedelta(minutes=45))
+    quote.decided_at = second.starts_at + timedelta(minutes=40)
+    services.close_window(second, "## 结论\n- 报价两级审批：批准（上次推迟）\n- 日报精简：批准\n- 回款提醒：推迟，等待钉钉权限", admin)
+    second.closed_at = second.ends_at
+
+    # --- an implemented release from the first window's approvals --------------------------
+    done = services.save_release("2026 第1批优化", today - timedelta(days=4), admin)
+    for request in (stage, photos):
+        services.schedule(request, done, lead)
+    services.regenerate_notes(done)
+    services.implement_release(done, admin)
+    done.implemented_at = local_to_utc(datetime.combine(today - timedelta(days=4), time(20, 0)))
+    for request in (stage, photos):
+        request.implemented_at = done.implemented_at
+    services.move(stage, "reviewed", lead, "上线一周，方案评审平均耗时 1 天，返工减少。")
+
+    # --- a planned release outside the coming freeze ---------------------------------------
+    planned = services.save_release("2026 第2批优化", today + timedelta(days=10), lead)
+    for request in (quote, report):
+        services.schedule(request, planned, lead)
+    services.regenerate_notes(planned)
+
+    # --- the open window's agenda -----------------------------------------------------------
+    for username, title, description, reason, fields in (
+        ("svc1", "客服工单关联客户合同", "工单页面显示客户当前有效合同及服务等级。",
+         "客服需要在多个系统之间切换查询合同，平均处理时长偏长。",
+         {"urgency": "medium", "impact": "medium", "affected_roles": ["staff"], "departments": ["service"]}),
+        ("it1", "销售角色权限收紧：禁止导出全部客户", "销售代表只能导出自己负责的客户，导出需要组长审批。",
+         "防止离职人员带走客户资料，符合公司数据安全要求。",
+         {"urgency": "high", "impact": "high", "affected_roles": ["staff", "head", "lead"],
+          "departments": ["sales"], "has_permission_change": True, "wanted_on": today + timedelta(days=3)}),
+        ("mkt2", "市场活动增加 ROI 统计", "活动结束后自动汇总带来的线索、商机和成交金额。",
+         "市场预算评审需要活动效果数据。",
+         {"urgency": "low", "impact": "low", "affected_roles": ["head"], "departments": ["marketing"]}),
+    ):
+        request = _request(ctx, username, title, description, reason, **fields)
+        services.submit(request, request.requester)
+        if username != "mkt2":
+            services.assess(request, lead, "已评估，列入议程。", request.effective_risk)
+
+    # --- an emergency change, reviewed again at the next window -------------------------------
+    emergency = _request(ctx, "it2", "紧急修复：客户导入时手机号被截断", "导入模板中的 11 位手机号被识别为数字并截断，需立即修复导入解析。",
+                         "今天上午导入的 300 条客户手机号错误，销售无法联系客户。", "emergency",
+                         urgency="critical", impact="high", affected_roles=["staff"], departments=["sales"],
+                         has_data_field_change=True, wanted_on=today)
+    services.submit(emergency, emergency.requester)
+    services.decide(emergency, "approved", "影响正在进行的客户导入，立即修复，下次评审会复核。", lead)
+    services.move(emergency, "implementing", lead, "已在测试环境验证修复。")
+    services.move(emergency, "implemented", lead, "已上线，重新导入 300 条数据。")
+
+    # --- a standard change and a draft -------------------------------------------------------
+    standard = _request(ctx, "rep2", "产品下拉列表新增型号 ZL-X9", "在产品目录中新增型号 ZL-X9 及其标准价。",
+                        "新品下周上市。", "standard", urgency="medium", impact="low", affected_roles=["staff"],
+                        departments=["sales"])
+    services.submit(standard, standard.requester)
+    _request(ctx, "rep3", "商机列表增加“最后跟进时间”列", "商机列表默认显示最后一次跟进的时间，并可排序。",
+             "方便找出长期未跟进的商机。", urgency="low", impact="low", affected_roles=["staff"],
+             departments=["sales-1"])
+
+    # --- the freeze around the sales go-live ------------------------------------------------
+    go_live = ctx.departments["sales"].go_live_on or today + timedelta(days=21)
+    services.save_freeze("销售部上线封网期", go_live - timedelta(days=3), go_live + timedelta(days=4),
+                         "销售部新系统正式上线前后一周，只允许紧急变更。", admin)
+    db.session.flush()
+
+
+def _some_nodes() -> list[int]:
+    """Two task steps of approved process versions, if the process maps demo made any."""
+    from processmaps.models import APPROVED, ProcessNode, ProcessVersion
+    return list(db.session.scalars(
+        select(ProcessNode.id).join(ProcessVersion, ProcessNode.version_id == ProcessVersion.id)
+        .where(ProcessVersion.status == APPROVED, ProcessNode.kind == "task")
+        .order_by(ProcessNode.id).limit(2)))

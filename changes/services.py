@@ -1,0 +1,1093 @@
+"""Change requests: the transition table, risk rules, review windows, freezes and releases.
+
+Every state change goes through ``transition`` (one table, ``TRANSITIONS``).
+Higher-level steps (submit, decide, schedule, implement a release) check
+every precondition before they change anything, so a refused step leaves
+nothing behind; services flush, the request's single commit point commits.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+import statistics
+import unicodedata
+from collections import Counter
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+from flask import current_app, url_for
+from flask_babel import gettext as _
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import selectinload
+
+from rollout.accounts.models import ADMIN, LEAD, ROLES, Department, User
+from rollout.accounts.services import users_with_roles
+from rollout.audit.services import record_event
+from rollout.errors import NotAllowed, ServiceError
+from rollout.extensions import db
+from rollout.timeutil import local_to_utc, local_today, to_local, utcnow
+
+from processmaps.models import APPROVED, DRAFT, Process, ProcessNode, ProcessVersion
+from processmaps.services import approved_version
+from surveys.models import Requirement
+
+from changes import signals
+from changes.labels import KIND_LABELS, RISK_LABELS, STATE_LABELS, WEEKDAY_LABELS, risk_reason_text
+from changes.models import (IMPACTS, change_request_nodes, KINDS, RISK_LEVELS, URGENCIES, ChangeAttachment, ChangeRequest,
+                            ChangeTransition, FreezePeriod, Release, ReviewCadence, ReviewWindow)
+
+# --- the transition table ----------------------------------------------------------
+#: Pseudo-roles in the table besides the system roles.
+REQUESTER = "requester"
+SYSTEM = "system"
+REVIEWERS = frozenset({ADMIN, LEAD})
+
+
+@dataclass(frozen=True)
+class Move:
+    """Who may make one move, for which kinds of request, and whether a comment is required."""
+    roles: frozenset
+    kinds: frozenset = frozenset(KINDS)
+    needs_comment: bool = False
+
+
+_ANYONE_INVOLVED = frozenset({REQUESTER, ADMIN, LEAD})
+#: States from which a request may still be cancelled (everything before implementing).
+CANCELLABLE = ("draft", "submitted", "assessed", "awaiting_window", "approved", "deferred", "scheduled")
+
+TRANSITIONS: dict[tuple[str, str], Move] = {
+    ("draft", "submitted"): Move(_ANYONE_INVOLVED),
+    ("submitted", "assessed"): Move(REVIEWERS, kinds=frozenset({"normal"})),
+    ("assessed", "awaiting_window"): Move(REVIEWERS | {SYSTEM}, kinds=frozenset({"normal"})),
+    # Window decisions (normal changes); a deferred request is decided again at its next window.
+    ("awaiting_window", "approved"): Move(REVIEWERS, kinds=frozenset({"normal"}), needs_comment=True),
+    ("awaiting_window", "rejected"): Move(REVIEWERS, kinds=frozenset({"normal"}), needs_comment=True),
+    ("awaiting_window", "deferred"): Move(REVIEWERS, kinds=frozenset({"normal"}), needs_comment=True),
+    ("deferred", "approved"): Move(REVIEWERS, kinds=frozenset({"normal"}), needs_comment=True),
+    ("deferred", "rejected"): Move(REVIEWERS, kinds=frozenset({"normal"}), needs_comment=True),
+    ("deferred", "deferred"): Move(REVIEWERS, kinds=frozenset({"normal"}), needs_comment=True),
+    # Standard changes are pre-approved; emergencies are decided at once by a lead or admin.
+    ("submitted", "approved"): Move(REVIEWERS | {SYSTEM}, kinds=frozenset({"standard", "emergency"})),
+    ("submitted", "rejected"): Move(REVIEWERS, kinds=frozenset({"emergency"}), needs_comment=True),
+    ("approved", "scheduled"): Move(REVIEWERS),
+    ("approved", "implementing"): Move(REVIEWERS, kinds=frozenset({"emergency"})),
+    ("scheduled", "implementing"): Move(REVIEWERS | {SYSTEM}),
+    ("implementing", "implemented"): Move(REVIEWERS | {SYSTEM}),
+    ("implemented", "reviewed"): Move(REVIEWERS, needs_comment=True),
+    ("reviewed", "closed"): Move(REVIEWERS | {REQUESTER}),
+    **{(state, "cancelled"): Move(_ANYONE_INVOLVED) for state in CANCELLABLE},
+}
+#: States in which a normal request waits on a window's agenda.
+PENDING_DECISION = ("submitted", "assessed", "awaiting_window", "deferred")
+DECISIONS = ("approved", "rejected", "deferred")
+OPEN_STATES = ("draft", "submitted", "assessed", "awaiting_window", "approved", "deferred", "scheduled",
+               "implementing")
+
+
+def _label(state: str) -> str:
+    return str(STATE_LABELS.get(state, state))
+
+
+def roles_for(request: ChangeRequest, actor: User | None, system: bool = False) -> set[str]:
+    """The table roles ``actor`` holds for ``request`` (their system roles, requester, system)."""
+    if system:
+        return {SYSTEM}
+    if actor is None:
+        return set()
+    roles = set(actor.roles)
+    if request.requester_id == actor.id:
+        roles.add(REQUESTER)
+    return roles
+
+
+def check_move(request: ChangeRequest, from_state: str, to_state: str, roles: set[str], comment: str = "") -> Move:
+    """Return the table entry for a move, or raise NotAllowed saying why it is refused."""
+    move = TRANSITIONS.get((from_state, to_state))
+    if move is None:
+        raise NotAllowed(_("A request that is “%(from)s” cannot become “%(to)s”.",
+                           **{"from": _label(from_state), "to": _label(to_state)}))
+    if request.kind not in move.kinds:
+        raise NotAllowed(_("A %(kind)s change cannot go from “%(from)s” to “%(to)s”.",
+                           kind=str(KIND_LABELS[request.kind]).lower(), **{"from": _label(from_state),
+                                                                          "to": _label(to_state)}))
+    if not roles & move.roles:
+        raise NotAllowed(_("You may not move this request from “%(from)s” to “%(to)s”.",
+                           **{"from": _label(from_state), "to": _label(to_state)}))
+    if move.needs_comment and not (comment or "").strip():
+        raise ServiceError(_("Give a reason for this step."), "comment")
+    return move
+
+
+def allowed_moves(request: ChangeRequest, actor: User) -> list[str]:
+    """Target states ``actor`` may move ``request`` to now (for the buttons on its page)."""
+    roles = roles_for(request, actor)
+    return [to for (frm, to), move in TRANSITIONS.items()
+            if frm == request.state and request.kind in move.kinds and roles & move.roles]
+
+
+def transition(request: ChangeRequest, to_state: str, actor: User | None, comment: str = "", *,
+               system: bool = False, window: ReviewWindow | None = None) -> ChangeTransition:
+    """Apply one move from the table, recording who, when and why; refuse anything else."""
+    from_state = request.state
+    check_move(request, from_state, to_state, roles_for(request, actor, system), comment)
+    now = utcnow()
+    request.state = to_state
+    if to_state == "submitted":
+        request.submitted_at = now
+    elif to_state in ("approved", "rejected"):
+        request.decided_at = now
+    elif to_state == "implemented":
+        request.implemented_at = now
+    row = ChangeTransition(request=request, from_state=from_state, to_state=to_state,
+                           actor_id=None if system or actor is None else actor.id,
+                           comment=(comment or "").strip(), window=window, created_at=now)
+    db.session.add(row)
+    db.session.flush()
+    return row
+
+
+# --- creating and editing ------------------------------------------------------------
+def _clean_text(value, field: str, required: bool, max_length: int | None = None) -> str:
+    text = (value or "").strip()
+    if required and not text:
+        raise ServiceError(_("This field is required."), field)
+    if max_length and len(text) > max_length:
+        raise ServiceError(_("At most %(n)d characters.", n=max_length), field)
+    return text
+
+
+def _departments(ids) -> list[Department]:
+    ids = sorted({int(i) for i in ids or ()})
+    if not ids:
+        return []
+    found = db.session.scalars(select(Department).where(Department.id.in_(ids))).all()
+    if len(found) != len(ids):
+        raise ServiceError(_("An affected department does not exist."), "affected_department_ids")
+    return list(found)
+
+
+def _apply_fields(request: ChangeRequest, *, title, description, reason, kind, urgency, impact, wanted_on,
+                  affected_roles, affected_department_ids, has_permission_change, has_data_field_change,
+                  node_ids, requirement_ids) -> None:
+    title = _clean_text(title, "title", True, 200)
+    description = _clean_text(description, "description", True)
+    reason = _clean_text(reason, "reason", True)
+    if kind not in KINDS:
+        raise ServiceError(_("Choose a valid type."), "kind")
+    if urgency not in URGENCIES:
+        raise ServiceError(_("Choose a valid urgency."), "urgency")
+    if impact not in IMPACTS:
+        raise ServiceError(_("Choose a valid impact."), "impact")
+    roles = sorted(set(affected_roles or ()))
+    if set(roles) - set(ROLES):
+        raise ServiceError(_("Choose valid roles."), "affected_roles")
+    departments = _departments(affected_department_ids)
+    links = _link_objects(node_ids, requirement_ids)
+    request.title, request.description, request.reason = title, description, reason
+    request.kind, request.urgency, request.impact = kind, urgency, impact
+    request.wanted_on = wanted_on
+    request.affected_roles = roles
+    request.has_permission_change = bool(has_permission_change)
+    request.has_data_field_change = bool(has_data_field_change)
+    request.affected_departments = departments
+    _set_links(request, links)
+
+
+def create_change_request(requester: User, title: str, description: str, reason: str, kind: str = "normal", *,
+                          urgency: str = "medium", impact: str = "medium", wanted_on: date | None = None,
+                          affected_roles=(), affected_department_ids=(), has_permission_change: bool = False,
+                          has_data_field_change: bool = False, node_ids=(), requirement_ids=()) -> ChangeRequest:
+    """Create a draft change request after validating it; flushes and returns it."""
+    request = ChangeRequest(requester=requester, department_id=requester.department_id, state="draft")
+    _apply_fields(request, title=title, description=description, reason=reason, kind=kind, urgency=urgency,
+                  impact=impact, wanted_on=wanted_on, affected_roles=affected_roles,
+                  affected_department_ids=affected_department_ids, has_permission_change=has_permission_change,
+                  has_data_field_change=has_data_field_change, node_ids=node_ids, requirement_ids=requirement_ids)
+    db.session.add(request)
+    refresh_risk(request)
+    db.session.flush()
+    return request
+
+
+def update_change_request(request: ChangeRequest, **fields) -> ChangeRequest:
+    """Change a draft's fields (same arguments as create_change_request, all required)."""
+    if request.state != "draft":
+        raise ServiceError(_("Only a draft can be edited; this request is “%(state)s”.",
+                             state=_label(request.state)))
+    _apply_fields(request, **fields)
+    refresh_risk(request)
+    db.session.flush()
+    return request
+
+
+# --- links to process nodes and requirements --------------------------------------------
+def _link_objects(node_ids, requirement_ids) -> tuple[list, list]:
+    node_ids = sorted({int(i) for i in node_ids or ()})
+    requirement_ids = sorted({int(i) for i in requirement_ids or ()})
+    nodes = list(db.session.scalars(select(ProcessNode).where(ProcessNode.id.in_(node_ids)))) if node_ids else []
+    if len(nodes) != len(node_ids):
+        raise ServiceError(_("A process node does not exist."), "node_ids")
+    requirements = list(db.session.scalars(
+        select(Requirement).where(Requirement.id.in_(requirement_ids)))) if requirement_ids else []
+    if len(requirements) != len(requirement_ids):
+        raise ServiceError(_("A requirement does not exist."), "requirement_ids")
+    return nodes, requirements
+
+
+def _set_links(request: ChangeRequest, links: tuple[list, list]) -> None:
+    request.nodes, request.requirements = links
+
+
+def linked_processes(request: ChangeRequest) -> list[Process]:
+    """The processes whose steps the request touches."""
+    processes = {}
+    for node in request.nodes:
+        process = node.version.process
+        processes[process.id] = process
+    return list(processes.values())
+
+
+def node_choices() -> list[tuple[int, str]]:
+    """Steps of the processes' current versions (approved, else draft) as (id, "process › step")."""
+    rows = db.session.execute(
+        select(ProcessNode.id, ProcessNode.name, Process.name, ProcessVersion.status)
+        .join(ProcessVersion, ProcessNode.version_id == ProcessVersion.id)
+        .join(Process, ProcessVersion.process_id == Process.id)
+        .where(ProcessVersion.status.in_((APPROVED, DRAFT)))
+        .order_by(Process.name, ProcessVersion.status, ProcessNode.position, ProcessNode.id)).all()
+    seen_process_status: dict[str, str] = {}
+    choices = []
+    for node_id, node_name, process_name, status in rows:
+        # Offer the approved version's steps; a draft's only when no approved version exists.
+        first = seen_process_status.setdefault(process_name, status)
+        if status == first:
+            choices.append((node_id, f"{process_name} › {node_name}"))
+    return choices
+
+
+def requirement_choices() -> list[tuple[int, str]]:
+    """Open and accepted requirements (not merged or rejected) as (id, title)."""
+    rows = db.session.execute(select(Requirement.id, Requirement.title)
+                              .where(Requirement.status.not_in(("merged", "rejected")))
+                              .order_by(Requirement.id.desc())).all()
+    return [(row[0], f"#{row[0]} {row[1]}") for row in rows]
+
+
+def requests_touching_node(node: ProcessNode) -> list[ChangeRequest]:
+    """Requests linked to this step in any version of its process (steps keep their key)."""
+    from processmaps.services import node_lineage_ids
+    return list(db.session.scalars(
+        select(ChangeRequest).join(change_request_nodes, change_request_nodes.c.change_request_id == ChangeRequest.id)
+        .where(change_request_nodes.c.node_id.in_(node_lineage_ids(node)))
+        .order_by(ChangeRequest.id.desc()).distinct()))
+
+
+# --- risk -----------------------------------------------------------------------------
+def _risk_settings() -> tuple[int, int]:
+    config = current_app.config
+    return int(config.get("CHANGE_RISK_MAX_ROLES", 2)), int(config.get("CHANGE_RISK_MIN_NOTICE_DAYS", 7))
+
+
+def freezes_covering(day: date) -> list[FreezePeriod]:
+    """Freeze periods that include ``day``."""
+    return list(db.session.scalars(select(FreezePeriod).where(
+        FreezePeriod.starts_on <= day, FreezePeriod.ends_on >= day).order_by(FreezePeriod.starts_on)))
+
+
+def compute_risk(request: ChangeRequest) -> tuple[str, list[dict]]:
+    """The risk level from the rules, and each rule that fired with its detail and weight."""
+    max_roles, min_notice = _risk_settings()
+    reasons = []
+    approved = [p for p in linked_processes(request) if approved_version(p) is not None]
+    if approved:
+        reasons.append({"rule": "approved_process", "detail": "、".join(p.name for p in approved),
+                        "points": 2})
+    if len(request.affected_roles or []) > max_roles:
+        reasons.append({"rule": "many_roles", "detail": len(request.affected_roles), "limit": max_roles,
+                        "points": 1})
+    if request.has_permission_change:
+        reasons.append({"rule": "permissions", "points": 2})
+    if request.has_data_field_change:
+        reasons.append({"rule": "data_fields", "points": 1})
+    if request.wanted_on is not None:
+        submitted_on = to_local(request.submitted_at).date() if request.submitted_at else local_today()
+        notice = (request.wanted_on - submitted_on).days
+        if notice < min_notice:
+            reasons.append({"rule": "short_notice", "detail": max(notice, 0), "limit": min_notice, "points": 1})
+        freezes = freezes_covering(request.wanted_on)
+        if freezes:
+            reasons.append({"rule": "freeze", "detail": "、".join(f.title for f in freezes), "points": 2})
+    score = sum(reason["points"] for reason in reasons)
+    level = "low" if score == 0 else "medium" if score <= 2 else "high" if score <= 4 else "critical"
+    return level, reasons
+
+
+def refresh_risk(request: ChangeRequest) -> None:
+    """Recompute the rule-based risk; a reviewer's raise still holds if it is higher."""
+    level, reasons = compute_risk(request)
+    request.risk_level, request.risk_reasons = level, reasons
+    raised = RISK_LEVELS.index(request.risk_raised_level) if request.risk_raised_level else 0
+    request.risk_rank = max(RISK_LEVELS.index(level), raised)
+
+
+def risk_reasons_text(request: ChangeRequest) -> list[str]:
+    return [risk_reason_text(reason) for reason in request.risk_reasons or []]
+
+
+def raise_risk(request: ChangeRequest, level: str, reason: str, actor: User) -> None:
+    """A reviewer raises the risk with a reason; a lower or equal level is refused, never applied."""
+    if not REVIEWERS & set(actor.roles):
+        raise NotAllowed(_("Only reviewers may change the risk."))
+    if level not in RISK_LEVELS:
+        raise ServiceError(_("Choose a valid risk level."), "risk_level")
+    reason = (reason or "").strip()
+    if not reason:
+        raise ServiceError(_("Say why the risk is higher."), "risk_reason")
+    if RISK_LEVELS.index(level) <= request.risk_rank:
+        raise ServiceError(_("Risk can only be raised: it is already %(level)s.",
+                             level=str(RISK_LABELS[request.effective_risk]).lower()), "risk_level")
+    request.risk_raised_level = level
+    request.risk_raise_reason = reason
+    request.risk_rank = RISK_LEVELS.index(level)
+    db.session.flush()
+
+
+# --- the main steps -------------------------------------------------------------------
+def submit(request: ChangeRequest, actor: User, comment: str = "") -> ChangeRequest:
+    """Submit a draft: a normal one goes on the next window whose cutoff has not passed;
+    a standard one is approved at once; an emergency goes to the leads for an immediate decision."""
+    check_move(request, request.state, "submitted", roles_for(request, actor), comment)
+    if request.kind == "standard":
+        # Validate the whole chain before the first step, so nothing is half-applied.
+        check_move(request, "submitted", "approved", {SYSTEM})
+    now = utcnow()
+    window = window_for_submission(now) if request.kind == "normal" else None
+    transition(request, "submitted", actor, comment)
+    request.window = window
+    refresh_risk(request)
+    if request.kind == "standard":
+        transition(request, "approved", None, _("Standard change: pre-approved."), system=True)
+        request.decision_reason = _("Standard change: pre-approved.")
+        _notify_decision(request, "approved")
+    elif request.kind == "emergency":
+        _notify_emergency(request)
+    db.session.flush()
+    return request
+
+
+def assess(request: ChangeRequest, actor: User, comment: str = "", raise_to: str | None = None,
+           raise_reason: str = "") -> ChangeRequest:
+    """A reviewer assesses a submitted normal request (optionally raising its risk) and puts it
+    on its window's agenda."""
+    check_move(request, request.state, "assessed", roles_for(request, actor), comment)
+    if raise_to and raise_to != request.effective_risk:
+        raise_risk(request, raise_to, raise_reason, actor)
+    transition(request, "assessed", actor, comment)
+    if request.window is None or request.window.is_closed:
+        request.window = window_for_submission(request.submitted_at or utcnow()) or window_for_submission(utcnow())
+    if request.window is not None:
+        transition(request, "awaiting_window", None,
+                   _("On the agenda of %(window)s.", window=window_name(request.window)),
+                   system=True, window=request.window)
+    return request
+
+
+def decide(request: ChangeRequest, outcome: str, reason: str, actor: User,
+           window: ReviewWindow | None = None) -> ChangeRequest:
+    """Approve, reject or defer a request. Normal requests are decided on their window's agenda;
+    a deferred one moves to the next window, keeping its history. The requester is told."""
+    if outcome not in DECISIONS:
+        raise ServiceError(_("Choose approve, reject or defer."), "outcome")
+    check_move(request, request.state, outcome, roles_for(request, actor), reason)
+    next_window = None
+    if request.kind == "normal":
+        window = window or request.window
+        if window is None or request.window_id != window.id:
+            raise ServiceError(_("%(ref)s is not on the agenda of this window.", ref=request.reference))
+        if window.is_closed:
+            raise ServiceError(_("%(window)s is closed.", window=window_name(window)))
+        if outcome == "deferred":
+            next_window = next_window_after(window)
+            if next_window is None:
+                raise ServiceError(_("There is no review window after %(window)s to defer to: extend the "
+                                     "cadence first.", window=window_name(window)))
+    transition(request, outcome, actor, reason, window=window)
+    request.decision_reason = reason.strip()
+    if outcome == "deferred":
+        request.deferral_count += 1
+        request.window = next_window
+    elif request.kind == "emergency":
+        # Decided at once; the next window reviews the decision again.
+        request.window = window_for_submission(utcnow())
+    _notify_decision(request, outcome)
+    signals.change_decided.send(request, outcome=outcome, reason=request.decision_reason)
+    db.session.flush()
+    return request
+
+
+def post_review(request: ChangeRequest, window: ReviewWindow, comment: str, actor: User) -> None:
+    """The window after an emergency decision reviews it again and records what it found."""
+    if not REVIEWERS & set(actor.roles):
+        raise NotAllowed(_("Only reviewers may review an emergency decision."))
+    if request.kind != "emergency" or request.decided_at is None:
+        raise ServiceError(_("Only decided emergency changes are reviewed again."))
+    if request.post_reviewed_at is not None:
+        raise ServiceError(_("This emergency decision was already reviewed."))
+    if window.is_closed or request.window_id != window.id:
+        raise ServiceError(_("%(ref)s is not on the agenda of this window.", ref=request.reference))
+    comment = (comment or "").strip()
+    if not comment:
+        raise ServiceError(_("Give a reason for this step."), "comment")
+    request.post_reviewed_at = utcnow()
+    request.post_review_comment = comment
+    record_event("post_review", entity="change_requests", entity_id=request.id, detail=comment[:1000])
+    db.session.flush()
+
+
+def schedule(request: ChangeRequest, release: Release, actor: User, comment: str = "") -> ChangeRequest:
+    """Put an approved request into a planned release (never a normal one into a freeze)."""
+    check_move(request, request.state, "scheduled", roles_for(request, actor), comment)
+    if release is None:
+        raise ServiceError(_("Choose a release."), "release_id")
+    if release.is_implemented:
+        raise ServiceError(_("%(release)s is already implemented.", release=release.name), "release_id")
+    freezes = freezes_covering(release.planned_on)
+    if freezes and request.kind != "emergency":
+        raise ServiceError(_("%(release)s falls in the freeze %(freezes)s: only emergency changes may be "
+                             "scheduled then.", release=release.name,
+                             freezes="、".join(f.title for f in freezes)), "release_id")
+    transition(request, "scheduled", actor, comment or _("Scheduled into %(release)s.", release=release.name))
+    request.release = release
+    release.sequence += 1
+    db.session.flush()
+    return request
+
+
+def cancel(request: ChangeRequest, actor: User, comment: str = "") -> ChangeRequest:
+    """Cancel a request that has not started implementing; it leaves its window and release."""
+    transition(request, "cancelled", actor, comment)
+    request.release = None
+    db.session.flush()
+    return request
+
+
+def move(request: ChangeRequest, to_state: str, actor: User, comment: str = "", release: Release | None = None,
+         window: ReviewWindow | None = None) -> ChangeRequest:
+    """The one entry point for the buttons on a request: route each move to its step."""
+    if to_state == "submitted":
+        return submit(request, actor, comment)
+    if to_state == "assessed":
+        return assess(request, actor, comment)
+    if to_state in DECISIONS:
+        return decide(request, to_state, comment, actor, window)
+    if to_state == "scheduled":
+        return schedule(request, release, actor, comment)
+    if to_state == "cancelled":
+        return cancel(request, actor, comment)
+    transition(request, to_state, actor, comment)
+    return request
+
+
+# --- review windows -------------------------------------------------------------------
+WINDOW_HORIZON_WEEKS = 8
+
+
+def window_name(window: ReviewWindow) -> str:
+    return f"{window.title} {to_local(window.starts_at):%Y-%m-%d %H:%M}"
+
+
+def cadence_dates(cadence: ReviewCadence, until: date) -> list[date]:
+    """The dates a cadence yields from its first day up to ``until`` (and its own end)."""
+    first = cadence.starts_on + timedelta(days=(cadence.weekday - cadence.starts_on.weekday()) % 7)
+    last = min(until, cadence.ends_on) if cadence.ends_on else until
+    dates, day = [], first
+    while day <= last:
+        dates.append(day)
+        day += timedelta(weeks=cadence.every_n_weeks)
+    return dates
+
+
+def describe_cadence(cadence: ReviewCadence) -> str:
+    weekday = str(WEEKDAY_LABELS[cadence.weekday])
+    if cadence.every_n_weeks == 1:
+        return _("Every %(weekday)s at %(time)s", weekday=weekday, time=cadence.start_time.strftime("%H:%M"))
+    return _("Every %(n)d weeks on %(weekday)s at %(time)s", n=cadence.every_n_weeks, weekday=weekday,
+             time=cadence.start_time.strftime("%H:%M"))
+
+
+def save_cadence(name: str, weekday: int, every_n_weeks: int, starts_on: date, start_time: time,
+                 duration_minutes: int = 60, cutoff_hours: int = 24, ends_on: date | None = None,
+                 cadence: ReviewCadence | None = None) -> tuple[ReviewCadence, list[ReviewWindow]]:
+    """Create (or change) a cadence and its coming windows; refuse one that yields no date or
+    whose windows would clash with existing ones, naming them."""
+    name = _clean_text(name, "name", True, 100)
+    if weekday not in range(7):
+        raise ServiceError(_("Choose a weekday."), "weekday")
+    if not 1 <= (every_n_weeks or 0) <= 12:
+        raise ServiceError(_("Between 1 and 12 weeks."), "every_n_weeks")
+    if not 15 <= (duration_minutes or 0) <= 480:
+        raise ServiceError(_("Between 15 and 480 minutes."), "duration_minutes")
+    if not 0 <= (cutoff_hours if cutoff_hours is not None else -1) <= 336:
+        raise ServiceError(_("Between 0 and 336 hours."), "cutoff_hours")
+    if ends_on is not None and ends_on < starts_on:
+        raise ServiceError(_("The end is before the start."), "ends_on")
+    candidate = ReviewCadence(name=name, weekday=weekday, every_n_weeks=every_n_weeks, starts_on=starts_on,
+                              ends_on=ends_on, start_time=start_time, duration_minutes=duration_minutes,
+                              cutoff_hours=cutoff_hours)
+    if ends_on is not None and not cadence_dates(candidate, ends_on):
+        raise ServiceError(_("“%(name)s” (%(rule)s) yields no date between %(start)s and %(end)s.",
+                             name=name, rule=describe_cadence(candidate), start=starts_on.isoformat(),
+                             end=ends_on.isoformat()), "weekday")
+    if cadence is None:
+        cadence = candidate
+        db.session.add(cadence)
+    else:
+        for field in ("name", "weekday", "every_n_weeks", "starts_on", "ends_on", "start_time",
+                      "duration_minutes", "cutoff_hours"):
+            setattr(cadence, field, getattr(candidate, field))
+    db.session.flush()
+    windows = generate_windows(cadence)
+    return cadence, windows
+
+
+def _window_times(cadence: ReviewCadence, day: date) -> tuple[datetime, datetime, datetime]:
+    starts_at = local_to_utc(datetime.combine(day, cadence.start_time))
+    return (starts_at, starts_at + timedelta(minutes=cadence.duration_minutes),
+            starts_at - timedelta(hours=cadence.cutoff_hours))
+
+
+def generate_windows(cadence: ReviewCadence, until: date | None = None) -> list[ReviewWindow]:
+    """Create the cadence's missing windows from today up to the horizon; refuse clashes by name."""
+    today = local_today()
+    until = until or max(today, cadence.starts_on) + timedelta(weeks=WINDOW_HORIZON_WEEKS)
+    days = [d for d in cadence_dates(cadence, until) if d >= today]
+    if not days:
+        return []
+    planned = [_window_times(cadence, day) for day in days]
+    existing = db.session.scalars(select(ReviewWindow).where(
+        ReviewWindow.starts_at < planned[-1][1], ReviewWindow.ends_at > planned[0][0])).all()
+    own = {w.starts_at for w in existing if w.cadence_id == cadence.id}
+    others = [w for w in existing if w.cadence_id != cadence.id]
+    clashes = [w for w in others for start, end, _cut in planned if w.starts_at < end and w.ends_at > start]
+    if clashes:
+        raise ServiceError(_("The cadence's windows would overlap %(windows)s.",
+                             windows="、".join(sorted({window_name(w) for w in clashes}))), "start_time")
+    created = []
+    for start, end, cutoff in planned:
+        if start in own:
+            continue
+        window = ReviewWindow(cadence=cadence, title=cadence.name, starts_at=start, ends_at=end, cutoff_at=cutoff)
+        db.session.add(window)
+        created.append(window)
+    db.session.flush()
+    if created:
+        place_unplaced_requests()
+    return created
+
+
+def extend_all_cadences() -> list[ReviewWindow]:
+    """Generate the coming windows of every active cadence (a daily job does this too)."""
+    created = []
+    for cadence in db.session.scalars(select(ReviewCadence).where(ReviewCadence.is_active.is_(True))):
+        created.extend(generate_windows(cadence))
+    return created
+
+
+def _first_open_window(*conditions) -> ReviewWindow | None:
+    return db.session.scalar(select(ReviewWindow).where(ReviewWindow.closed_at.is_(None), *conditions)
+                             .order_by(ReviewWindow.starts_at, ReviewWindow.id).limit(1))
+
+
+def window_for_submission(at: datetime) -> ReviewWindow | None:
+    """The first open window whose cutoff is not yet past at ``at``: after a cutoff, the following one."""
+    window = _first_open_window(ReviewWindow.cutoff_at >= at)
+    if window is None and extend_all_cadences():
+        window = _first_open_window(ReviewWindow.cutoff_at >= at)
+    return window
+
+
+def next_window_after(window: ReviewWindow) -> ReviewWindow | None:
+    """The open window that follows ``window``."""
+    following = _first_open_window(ReviewWindow.starts_at > window.starts_at, ReviewWindow.id != window.id)
+    if following is None and extend_all_cadences():
+        following = _first_open_window(ReviewWindow.starts_at > window.starts_at, ReviewWindow.id != window.id)
+    return following
+
+
+def place_unplaced_requests() -> int:
+    """Put pending normal requests that had no window yet on the window their submission time allows."""
+    waiting = db.session.scalars(select(ChangeRequest).where(
+        ChangeRequest.kind == "normal", ChangeRequest.window_id.is_(None),
+        ChangeRequest.state.in_(PENDING_DECISION))).all()
+    for request in waiting:
+        window = _first_open_window(ReviewWindow.cutoff_at >= (request.submitted_at or utcnow())) \
+            or _first_open_window(ReviewWindow.cutoff_at >= utcnow())
+        request.window = window
+        if window is not None and request.state == "assessed":
+            transition(request, "awaiting_window", None,
+                       _("On the agenda of %(window)s.", window=window_name(window)), system=True, window=window)
+    db.session.flush()
+    return len(waiting)
+
+
+def agenda_query(window: ReviewWindow):
+    """The requests awaiting a decision in ``window``: highest risk first, then oldest first."""
+    return (select(ChangeRequest)
+            .where(ChangeRequest.window_id == window.id, ChangeRequest.state.in_(PENDING_DECISION))
+            .options(selectinload(ChangeRequest.requester))
+            .order_by(ChangeRequest.risk_rank.desc(), ChangeRequest.submitted_at, ChangeRequest.id))
+
+
+def agenda(window: ReviewWindow) -> list[ChangeRequest]:
+    return list(db.session.scalars(agenda_query(window)))
+
+
+def emergencies_to_review(window: ReviewWindow) -> list[ChangeRequest]:
+    """Emergency decisions this window reviews again."""
+    return list(db.session.scalars(select(ChangeRequest).where(
+        ChangeRequest.window_id == window.id, ChangeRequest.kind == "emergency",
+        ChangeRequest.decided_at.is_not(None)).order_by(ChangeRequest.decided_at)))
+
+
+def decisions_in(window: ReviewWindow) -> list[ChangeTransition]:
+    """Decisions taken in ``window`` (approvals, rejections, deferrals) with their reasons."""
+    return list(db.session.scalars(select(ChangeTransition).where(
+        ChangeTransition.window_id == window.id, ChangeTransition.to_state.in_(DECISIONS))
+        .options(selectinload(ChangeTransition.request), selectinload(ChangeTransition.actor))
+        .order_by(ChangeTransition.id)))
+
+
+def agenda_markdown(window: ReviewWindow) -> str:
+    """The agenda as Markdown, for the reviewers' notification."""
+    lines = [f"**{window_name(window)}**", ""]
+    items = agenda(window)
+    for number, request in enumerate(items, 1):
+        lines.append(f"{number}. {request.reference} {request.title} — {RISK_LABELS[request.effective_risk]}"
+                     f" · {request.requester.display_name}")
+    for request in emergencies_to_review(window):
+        if request.post_reviewed_at is None:
+            lines.append(f"- {_('Emergency decision to review again')}: {request.reference} {request.title}")
+    if len(lines) == 2:
+        lines.append(_("Nothing on the agenda yet."))
+    return "\n".join(lines)
+
+
+def reviewers() -> list[User]:
+    return users_with_roles(sorted(REVIEWERS))
+
+
+def send_agenda(window: ReviewWindow) -> int:
+    """Send the reviewers the window's agenda; returns how many were notified."""
+    if window.is_closed:
+        raise ServiceError(_("%(window)s is closed.", window=window_name(window)))
+    people = reviewers()
+    from rollout.notify.services import notify
+    notify(people, "changes.agenda", _("Agenda for %(window)s", window=window_name(window)),
+           agenda_markdown(window), link=_url("changes.window", window_id=window.id))
+    window.agenda_sent_at = utcnow()
+    db.session.flush()
+    return len(people)
+
+
+def send_due_agendas(within_hours: int = 48) -> int:
+    """Send the agenda of every open window starting soon whose agenda has not gone out."""
+    now = utcnow()
+    windows = db.session.scalars(select(ReviewWindow).where(
+        ReviewWindow.closed_at.is_(None), ReviewWindow.agenda_sent_at.is_(None),
+        ReviewWindow.starts_at > now, ReviewWindow.starts_at <= now + timedelta(hours=within_hours))).all()
+    for window in windows:
+        send_agenda(window)
+    return len(windows)
+
+
+def close_window(window: ReviewWindow, minutes: str, actor: User) -> list[ChangeRequest]:
+    """Close a window with its minutes; undecided items roll to the next window (returned)."""
+    if window.is_closed:
+        raise ServiceError(_("%(window)s is closed.", window=window_name(window)))
+    minutes = (minutes or "").strip()
+    if not minutes:
+        raise ServiceError(_("Write the minutes before closing the window."), "minutes")
+    undecided = agenda(window)
+    following = next_window_after(window) if undecided else None
+    if undecided and following is None:
+        raise ServiceError(_("These requests are undecided and there is no later window: %(refs)s.",
+                             refs="、".join(r.reference for r in undecided)), "minutes")
+    for request in undecided:
+        request.window = following
+    window.minutes_markdown = minutes
+    window.closed_at = utcnow()
+    window.closed_by_id = actor.id
+    window.sequence += 1
+    db.session.flush()
+    return undecided
+
+
+def has_review_window(department_id: int | None = None) -> bool:
+    """Is a review rhythm defined? Windows are company-wide, so every department shares them."""
+    if db.session.scalar(select(ReviewCadence.id).where(ReviewCadence.is_active.is_(True)).limit(1)):
+        return True
+    return db.session.scalar(select(ReviewWindow.id).where(
+        ReviewWindow.closed_at.is_(None), ReviewWindow.starts_at >= utcnow()).limit(1)) is not None
+
+
+# --- freezes ----------------------------------------------------------------------------
+def save_freeze(title: str, starts_on: date, ends_on: date, reason: str = "", actor: User | None = None,
+                freeze: FreezePeriod | None = None) -> FreezePeriod:
+    """Create or change a freeze; refuse one that would cover a planned release, naming it."""
+    title = _clean_text(title, "title", True, 120)
+    if starts_on is None:
+        raise ServiceError(_("This field is required."), "starts_on")
+    if ends_on is None or ends_on < starts_on:
+        raise ServiceError(_("The end is before the start."), "ends_on")
+    conflicts = db.session.scalars(select(Release).where(
+        Release.state == "planned", Release.planned_on >= starts_on, Release.planned_on <= ends_on)
+        .order_by(Release.planned_on)).all()
+    if conflicts:
+        raise ServiceError(_("The freeze overlaps scheduled releases: %(releases)s.",
+                             releases="、".join(f"{r.name} ({r.planned_on.isoformat()})" for r in conflicts)),
+                           "starts_on")
+    if freeze is None:
+        freeze = FreezePeriod(created_by_id=actor.id if actor else None)
+        db.session.add(freeze)
+    else:
+        freeze.sequence += 1
+    freeze.title, freeze.starts_on, freeze.ends_on, freeze.reason = title, starts_on, ends_on, (reason or "").strip()
+    db.session.flush()
+    return freeze
+
+
+# --- releases ----------------------------------------------------------------------------
+def save_release(name: str, planned_on: date, actor: User | None = None, release: Release | None = None) -> Release:
+    """Create or re-date a release; refuse a date inside a freeze, naming the freeze."""
+    name = _clean_text(name, "name", True, 120)
+    if planned_on is None:
+        raise ServiceError(_("This field is required."), "planned_on")
+    if release is not None and release.is_implemented:
+        raise ServiceError(_("%(release)s is already implemented.", release=release.name))
+    duplicate = select(Release.id).where(Release.name == name)
+    if release is not None:
+        duplicate = duplicate.where(Release.id != release.id)
+    if db.session.scalar(duplicate):
+        raise ServiceError(_("A release with this name already exists."), "name")
+    freezes = freezes_covering(planned_on)
+    if freezes:
+        raise ServiceError(_("%(date)s falls in the freeze %(freezes)s.", date=planned_on.isoformat(),
+                             freezes="、".join(f"{f.title} ({f.starts_on.isoformat()} – {f.ends_on.isoformat()})"
+                                              for f in freezes)), "planned_on")
+    if release is None:
+        release = Release(created_by_id=actor.id if actor else None)
+        db.session.add(release)
+    elif release.planned_on != planned_on or release.name != name:
+        release.sequence += 1
+    release.name, release.planned_on = name, planned_on
+    db.session.flush()
+    return release
+
+
+def release_notes(release: Release) -> str:
+    """Release notes (Markdown) generated from the release's requests."""
+    lines = [f"# {release.name}", "", _("Planned for %(date)s.", date=release.planned_on.isoformat()), ""]
+    requests = [r for r in release.requests if r.state != "cancelled"]
+    if not requests:
+        lines.append(_("No changes in this release yet."))
+    for kind in KINDS:
+        group = [r for r in requests if r.kind == kind]
+        if not group:
+            continue
+        lines += [f"## {KIND_LABELS[kind]}", ""]
+        for request in group:
+            departments = "、".join(d.name for d in request.affected_departments) or _("All departments")
+            lines.append(f"- **{request.reference} {request.title}** — {departments}")
+            if request.description:
+                lines.append(f"  {request.description.splitlines()[0][:300]}")
+        lines.append("")
+    return "\n".join(lines).strip() + "\n"
+
+
+def regenerate_notes(release: Release) -> Release:
+    release.notes_markdown = release_notes(release)
+    db.session.flush()
+    return release
+
+
+def implement_release(release: Release, actor: User) -> dict:
+    """Mark a release implemented: its requests become implemented; each affected process gets a
+    new draft version; the affected roles get an announcement; subscribers (training) are signalled."""
+    if not REVIEWERS & set(actor.roles):
+        raise NotAllowed(_("Only project leads and admins may implement a release."))
+    if release.is_implemented:
+        raise ServiceError(_("%(release)s is already implemented.", release=release.name))
+    requests = [r for r in release.requests if r.state != "cancelled"]
+    if not requests:
+        raise ServiceError(_("%(release)s has no changes to implement.", release=release.name))
+    not_ready = [r for r in requests if r.state not in ("scheduled", "implementing")]
+    if not_ready:
+        raise ServiceError(_("These requests are not scheduled: %(refs)s.",
+                             refs="、".join(f"{r.reference} ({_label(r.state)})" for r in not_ready)))
+    comment = _("Implemented with %(release)s.", release=release.name)
+    for request in requests:
+        if request.state == "scheduled":
+            transition(request, "implementing", None, comment, system=True)
+        transition(request, "implemented", None, comment, system=True)
+    release.state = "implemented"
+    release.implemented_at = utcnow()
+    release.implemented_by_id = actor.id
+    release.sequence += 1
+    if not release.notes_markdown:
+        release.notes_markdown = release_notes(release)
+    roles = sorted({role for r in requests for role in r.affected_roles or []})
+    department_ids = sorted({d.id for r in requests for d in r.affected_departments})
+    processes = {p.id: p for r in requests for p in linked_processes(r)}
+    versions = _new_process_versions(list(processes.values()), release, actor)
+    announced = _announce_release(release, roles, department_ids)
+    db.session.flush()
+    signals.release_implemented.send(release, affected_roles=roles, affected_department_ids=department_ids,
+                                     processes=list(processes.values()))
+    return {"requests": len(requests), "versions": versions, "announced": announced}
+
+
+def _new_process_versions(processes: list, release: Release, actor: User) -> list:
+    from processmaps.services import new_draft_version
+    summary = _("Changes from release %(release)s.", release=release.name)
+    return [new_draft_version(process, actor=actor, summary=summary) for process in processes]
+
+
+def _announce_release(release: Release, roles: list[str], department_ids: list[int]) -> int:
+    from rollout.access import subtree_ids
+    from rollout.notify.services import notify
+    departments = set()
+    for department_id in department_ids:
+        departments |= subtree_ids(department_id)
+    people = users_with_roles(roles or ROLES, sorted(departments) if departments else None)
+    notify(people, "changes.release", _("Release %(release)s is live", release=release.name),
+           release.notes_markdown, link=_url("changes.release", release_id=release.id), department_ids=department_ids)
+    return len(people)
+
+
+# --- notifications ------------------------------------------------------------------------
+def _url(endpoint: str, **values) -> str | None:
+    try:
+        return url_for(endpoint, **values)
+    except RuntimeError:  # outside a request (CLI): no URL adapter
+        return None
+
+
+def _notify_decision(request: ChangeRequest, outcome: str) -> None:
+    from rollout.notify.services import notify
+    subject = _("%(ref)s %(title)s: %(outcome)s", ref=request.reference, title=request.title,
+                outcome=_label(outcome))
+    body = request.decision_reason or ""
+    if outcome == "deferred" and request.window is not None:
+        body += "\n\n" + _("It moves to %(window)s.", window=window_name(request.window))
+    notify([request.requester], f"changes.{outcome}", subject, body,
+           link=_url("changes.detail", request_id=request.id))
+
+
+def _notify_emergency(request: ChangeRequest) -> None:
+    from rollout.notify.services import notify
+    notify(reviewers(), "changes.emergency",
+           _("Emergency change %(ref)s needs a decision now", ref=request.reference),
+           f"**{request.title}**\n\n{request.reason}", link=_url("changes.detail", request_id=request.id))
+
+
+# --- attachments -------------------------------------------------------------------------
+ALLOWED_EXTENSIONS_BY_TYPE = {
+    "application/pdf": (".pdf",), "image/png": (".png",), "image/jpeg": (".jpg", ".jpeg"), "image/gif": (".gif",),
+}
+OFFICE_TYPES = {
+    ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    ".pptx": "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+}
+
+
+def sniff_content_type(head: bytes, filename: str) -> str | None:
+    """The file's type judged from its first bytes (the browser's claim is ignored); None if refused."""
+    extension = os.path.splitext(filename.lower())[1]
+    if head.startswith(b"%PDF-"):
+        return "application/pdf"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if head.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if head.startswith((b"GIF87a", b"GIF89a")):
+        return "image/gif"
+    if head.startswith(b"PK\x03\x04"):
+        return OFFICE_TYPES.get(extension, "application/zip")
+    if b"\x00" not in head and extension in (".txt", ".csv", ".md", ".log"):
+        from charset_normalizer import from_bytes
+        if from_bytes(head).best() is not None:
+            return "text/csv" if extension == ".csv" else "text/plain"
+    return None
+
+
+def _clean_filename(filename: str) -> str:
+    name = os.path.basename((filename or "").replace("\\", "/"))
+    name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C").strip()
+    return (name or "attachment")[-200:]
+
+
+def upload_folder() -> str:
+    folder = os.path.join(current_app.config["UPLOAD_FOLDER"], "changes")
+    os.makedirs(folder, exist_ok=True)
+    return folder
+
+
+def add_attachment(request: ChangeRequest, filename: str, stream, actor: User) -> ChangeAttachment:
+    """Store an uploaded file under a random name outside the static folder, after checking its
+    size and sniffing its content."""
+    limit = int(current_app.config.get("CHANGE_ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024))
+    data = stream.read(limit + 1)
+    if not data:
+        raise ServiceError(_("The file is empty."), "file")
+    if len(data) > limit:
+        raise ServiceError(_("The file is larger than %(mb)s MB.", mb=round(limit / 1024 / 1024, 1)), "file")
+    name = _clean_filename(filename)
+    content_type = sniff_content_type(data[:4096], name)
+    if content_type is None:
+        raise ServiceError(_("Only PDF, images, Office documents, ZIP and text files may be attached."), "file")
+    stored_name = secrets.token_hex(20)
+    with open(os.path.join(upload_folder(), stored_name), "wb") as handle:
+        handle.write(data)
+    attachment = ChangeAttachment(request=request, original_name=name, stored_name=stored_name,
+                                  content_type=content_type, size_bytes=len(data), uploaded_by_id=actor.id)
+    db.session.add(attachment)
+    db.session.flush()
+    return attachment
+
+
+def attachment_bytes(attachment: ChangeAttachment) -> bytes:
+    path = os.path.join(upload_folder(), os.path.basename(attachment.stored_name))
+    with open(path, "rb") as handle:
+        return handle.read()
+
+
+# --- metrics --------------------------------------------------------------------------------
+def metrics(scope) -> dict:
+    """Lead time submission → decision, requests per window, deferrals and overdue implementations,
+    over the requests matching ``scope`` (a SQL condition from scope_clause)."""
+    decided = db.session.execute(select(ChangeRequest.submitted_at, ChangeRequest.decided_at).where(
+        scope, ChangeRequest.submitted_at.is_not(None), ChangeRequest.decided_at.is_not(None))).all()
+    lead_days = [(decided_at - submitted_at).total_seconds() / 86400 for submitted_at, decided_at in decided]
+    per_window_rows = db.session.execute(
+        select(ReviewWindow.id, ReviewWindow.title, ReviewWindow.starts_at, ChangeTransition.to_state,
+               func.count(func.distinct(ChangeTransition.request_id)))
+        .join(ChangeTransition, ChangeTransition.window_id == ReviewWindow.id)
+        .join(ChangeRequest, ChangeRequest.id == ChangeTransition.request_id)
+        .where(scope, ChangeTransition.to_state.in_(DECISIONS))
+        .group_by(ReviewWindow.id, ReviewWindow.title, ReviewWindow.starts_at, ChangeTransition.to_state)
+        .order_by(ReviewWindow.starts_at)).all()
+    windows: dict[int, dict] = {}
+    for window_id, title, starts_at, outcome, count in per_window_rows:
+        entry = windows.setdefault(window_id, {"id": window_id, "title": title, "starts_at": starts_at,
+                                               **{d: 0 for d in DECISIONS}})
+        entry[outcome] = count
+    deferred = db.session.scalars(select(ChangeRequest).where(scope, ChangeRequest.deferral_count > 0)
+                                  .order_by(ChangeRequest.deferral_count.desc(), ChangeRequest.id).limit(20)).all()
+    total_deferrals = db.session.scalar(select(func.coalesce(func.sum(ChangeRequest.deferral_count), 0))
+                                        .where(scope)) or 0
+    overdue = db.session.scalars(
+        select(ChangeRequest).join(Release, Release.id == ChangeRequest.release_id)
+        .where(scope, ChangeRequest.state.in_(("scheduled", "implementing")), Release.planned_on < local_today())
+        .options(selectinload(ChangeRequest.release)).order_by(Release.planned_on, ChangeRequest.id)).all()
+    by_state = Counter(dict(db.session.execute(select(ChangeRequest.state, func.count()).where(scope)
+                                               .group_by(ChangeRequest.state)).all()))
+    return {
+        "decided_count": len(lead_days),
+        "lead_time_mean": round(statistics.fmean(lead_days), 1) if lead_days else None,
+        "lead_time_median": round(statistics.median(lead_days), 1) if lead_days else None,
+        "per_window": list(windows.values()),
+        "deferred": list(deferred),
+        "total_deferrals": int(total_deferrals),
+        "overdue": list(overdue),
+        "by_state": by_state,
+    }
+
+
+# --- calendar ---------------------------------------------------------------------------------
+def _day_span(first: date, last: date) -> tuple[datetime, datetime]:
+    return (local_to_utc(datetime.combine(first, time())),
+            local_to_utc(datetime.combine(last + timedelta(days=1), time())))
+
+
+def calendar_items(windows=None, freezes=None, releases=None) -> list:
+    """Windows, freezes and releases as CalendarItems with stable UIDs and their sequences."""
+    from rollout.reports.calendar import CalendarItem
+    if windows is None:
+        windows = db.session.scalars(select(ReviewWindow).order_by(ReviewWindow.starts_at)).all()
+    if freezes is None:
+        freezes = db.session.scalars(select(FreezePeriod).order_by(FreezePeriod.starts_on)).all()
+    if releases is None:
+        releases = db.session.scalars(select(Release).order_by(Release.planned_on)).all()
+    items = []
+    for window in windows:
+        items.append(CalendarItem(uid=f"change-window-{window.id}@rollout-desk",
+                                  summary=_("Review window: %(title)s", title=window.title),
+                                  start_at=window.starts_at, end_at=window.ends_at, sequence=window.sequence,
+                                  description=_("Submission cutoff: %(at)s",
+                                                at=f"{to_local(window.cutoff_at):%Y-%m-%d %H:%M}"),
+                                  url=_url("changes.window", window_id=window.id)))
+    for freeze in freezes:
+        start, end = _day_span(freeze.starts_on, freeze.ends_on)
+        items.append(CalendarItem(uid=f"change-freeze-{freeze.id}@rollout-desk",
+                                  summary=_("Change freeze: %(title)s", title=freeze.title), start_at=start,
+                                  end_at=end, sequence=freeze.sequence, description=freeze.reason or None))
+    for release in releases:
+        start, end = _day_span(release.planned_on, release.planned_on)
+        items.append(CalendarItem(uid=f"change-release-{release.id}@rollout-desk",
+                                  summary=_("Release: %(name)s", name=release.name), start_at=start, end_at=end,
+                                  sequence=release.sequence, url=_url("changes.release", release_id=release.id)))
+    return items
+
+
+def personal_feed(user: User) -> list:
+    """A user's feed: reviewers get every window; others the windows holding their requests;
+    everyone gets freezes and releases."""
+    from rollout.access import can
+    if not can(user, "changes.view"):
+        return []
+    since = utcnow() - timedelta(days=90)
+    query = select(ReviewWindow).where(ReviewWindow.starts_at >= since)
+    if not REVIEWERS & set(user.roles):
+        query = query.where(ReviewWindow.id.in_(select(ChangeRequest.window_id).where(
+            ChangeRequest.requester_id == user.id)))
+    windows = db.session.scalars(query.order_by(ReviewWindow.starts_at)).all()
+    freezes = db.session.scalars(select(FreezePeriod).where(FreezePeriod.ends_on >= since.date())).all()
+    releases = db.session.scalars(select(Release).where(Release.planned_on >= since.date())).all()
+    return calendar_items(windows, freezes, releases)
+
+
+def month_grid(year: int, month: int) -> dict:
+    """A month as weeks of days, each with the windows, freezes and releases on it."""
+    import calendar as calendar_module
+    weeks = calendar_module.Calendar(firstweekday=0).monthdatescalendar(year, month)
+    first, last = weeks[0][0], weeks[-1][-1]
+    start_at, end_at = _day_span(first, last)
+    windows = db.session.scalars(select(ReviewWindow).where(
+        ReviewWindow.starts_at >= start_at, ReviewWindow.starts_at < end_at).order_by(ReviewWindow.starts_at)).all()
+    freezes = db.session.scalars(select(FreezePeriod).where(
+        FreezePeriod.starts_on <= last, FreezePeriod.ends_on >= first)).all()
+    releases = db.session.scalars(select(Release).where(
+        Release.planned_on >= first, Release.planned_on <= last)).all()
+    days: dict[date, dict] = {}
+    for week in weeks:
+        for day in week:
+            days[day] = {"windows": [], "freezes": [f for f in freezes if f.starts_on <= day <= f.ends_on],
+                         "releases": [r for r in releases if r.planned_on == day]}
+    for window in windows:
+        day = to_local(window.starts_at).date()
+        if day in days:
+            days[day]["windows"].append(window)
+    return {"weeks": weeks, "days": days, "year": year, "month": month}
+
+
+def visible_requests_query(scope):
+    """Requests in ``scope``, newest first, with what list pages show loaded up front."""
+    return (select(ChangeRequest).where(scope)
+            .options(selectinload(ChangeRequest.requester), selectinload(ChangeRequest.window))
+            .order_by(ChangeRequest.id.desc()))
+
+
+def search_condition(text: str):
+    pattern = f"%{text}%"
+    return or_(ChangeRequest.title.ilike(pattern), ChangeRequest.description.ilike(pattern))
