@@ -1291,33 +1291,40 @@ def plan_progress(user: User, today: date | None = None) -> list[dict]:
     """The user's current plans (their own rep plan; a head's department/team plans) with actual and flags."""
     today = today or local_today()
     query = select(SalesPlan).where(SalesPlan.starts_on <= today, SalesPlan.ends_on >= today,
-                                    SalesPlan.status.in_(["approved", "locked", "submitted", "draft"]))
+                                    SalesPlan.status.in_(["approved", "locked"]))
     if user.has_role("head"):
         query = query.where(or_(SalesPlan.user_id == user.id, and_(
             SalesPlan.level != "rep", SalesPlan.department_id == user.department_id)))
     else:
         query = query.where(SalesPlan.user_id == user.id)
-    result = []
-    for plan in db.session.scalars(query.options(db.selectinload(SalesPlan.targets)).order_by(SalesPlan.starts_on)):
-        if plan.level == "rep":
-            actuals = _grouped_actuals(plan.starts_on, plan.ends_on, "user")
-            actual = {m: actuals[m].get(plan.user_id, 0) for m in METRICS}
-        else:
-            actuals = _grouped_actuals(plan.starts_on, plan.ends_on, "department")
-            ids = subtree_ids(plan.department_id)
-            actual = {m: _sum_over(actuals[m], ids) for m in METRICS}
-        margin = settings_for(plan.department_id).behind_margin_percent
-        metrics = []
-        for row in plan.targets:
-            value = actual.get(row.metric, 0)
-            metrics.append({
-                "metric": row.metric, "label": METRIC_LABELS[row.metric], "target": row.target, "actual": value,
-                "percent": int(Decimal(value) * 100 / row.target) if row.target else None,
-                "behind": is_behind(value, row.target, plan.starts_on, plan.ends_on, margin, today)})
-        result.append({"plan": plan, "title": plan_title(plan), "metrics": metrics,
-                       "elapsed_percent": int(elapsed_share(plan.starts_on, plan.ends_on, today) * 100),
-                       "is_behind": any(m["behind"] for m in metrics)})
-    return result
+    plans = db.session.scalars(query.options(db.selectinload(SalesPlan.targets)).order_by(SalesPlan.starts_on))
+    return [plan_progress_for(plan, today) for plan in plans]
+
+
+def plan_progress_for(plan: SalesPlan, today: date | None = None) -> dict:
+    """One plan's targets beside the actuals so far, with percentages and behind-plan flags."""
+    today = today or local_today()
+    if plan.level == "rep":
+        actuals = _grouped_actuals(plan.starts_on, plan.ends_on, "user")
+        actual = {m: actuals[m].get(plan.user_id, 0) for m in METRICS}
+        pipeline = _grouped_pipeline(plan.starts_on, plan.ends_on, "user").get(plan.user_id, Decimal(0))
+    else:
+        actuals = _grouped_actuals(plan.starts_on, plan.ends_on, "department")
+        ids = subtree_ids(plan.department_id)
+        actual = {m: _sum_over(actuals[m], ids) for m in METRICS}
+        pipeline = _sum_over(_grouped_pipeline(plan.starts_on, plan.ends_on, "department"), ids)
+    margin = settings_for(plan.department_id).behind_margin_percent
+    metrics = []
+    for row in plan.targets:
+        value = actual.get(row.metric, 0)
+        metrics.append({
+            "metric": row.metric, "label": METRIC_LABELS[row.metric], "target": row.target, "actual": value,
+            "percent": int(Decimal(value) * 100 / row.target) if row.target else None,
+            "behind": is_behind(value, row.target, plan.starts_on, plan.ends_on, margin, today)})
+    return {"plan": plan, "title": plan_title(plan), "metrics": metrics,
+            "forecast": (Decimal(actual["signed_amount"]) + Decimal(pipeline)).quantize(CENT),
+            "elapsed_percent": int(elapsed_share(plan.starts_on, plan.ends_on, today) * 100),
+            "is_behind": any(m["behind"] for m in metrics)}
 
 
 def notify_behind(today: date | None = None) -> int:
