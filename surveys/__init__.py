@@ -1,0 +1,1 @@
+"""Requirements capture: surveys, interviews, the requirements backlog and coverage."""

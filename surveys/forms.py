@@ -1,0 +1,111 @@
+"""Forms for surveys, questions, interviews, highlights and requirements."""
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
+from wtforms import (BooleanField, DateField, SelectField, SelectMultipleField, StringField, TextAreaField)
+from wtforms.validators import DataRequired, Length, Optional
+
+from surveys.models import INTERVIEW_METHODS, PRIORITIES, QUESTION_TYPES
+
+QUESTION_TYPE_LABELS = {
+    "single": _l("Single choice"),
+    "multiple": _l("Multiple choice"),
+    "text": _l("Short text"),
+    "long_text": _l("Long text"),
+    "integer": _l("Whole number"),
+    "decimal": _l("Number"),
+    "date": _l("Date"),
+    "rating5": _l("Rating 1–5"),
+    "rating10": _l("Rating 1–10"),
+    "likert": _l("Likert matrix"),
+    "ranking": _l("Ranking"),
+    "note": _l("Note (no answer)"),
+}
+SURVEY_STATUS_LABELS = {"draft": _l("Draft"), "open": _l("Open"), "closed": _l("Closed")}
+METHOD_LABELS = {"interview": _l("Interview"), "workshop": _l("Workshop"), "observation": _l("Field observation")}
+PRIORITY_LABELS = {"must": _l("Must have"), "should": _l("Should have"), "could": _l("Could have"),
+                   "wont": _l("Won't have (this time)")}
+REQUIREMENT_STATUS_LABELS = {"proposed": _l("Proposed"), "accepted": _l("Accepted"), "rejected": _l("Rejected"),
+                             "implemented": _l("Implemented"), "merged": _l("Merged")}
+CONDITION_OP_LABELS = {"equals": _l("equals"), "not_equals": _l("does not equal"), "selected": _l("includes")}
+BUSINESS_ROLE_CHOICES = [("head", _l("Department head")), ("staff", _l("Staff"))]
+AUDIENCE_ROLE_CHOICES = [("head", _l("Department head")), ("staff", _l("Staff")), ("trainer", _l("Trainer")),
+                         ("lead", _l("Project lead")), ("admin", _l("Administrator"))]
+#: How many skip-logic rows the question form offers.
+CONDITION_ROWS = 3
+
+
+class SurveyForm(FlaskForm):
+    title = StringField(_l("Title"), validators=[DataRequired(), Length(max=200)])
+    description = TextAreaField(_l("Introduction"), validators=[Optional(), Length(max=5000)],
+                                description=_l("Shown at the top of the survey. Markdown."))
+    department_id = SelectField(_l("Owning department"), coerce=int, validators=[Optional()],
+                                description=_l("Its head may manage the survey. Leave empty for company-wide."))
+    audience_departments = SelectMultipleField(_l("Target departments"), coerce=int, validators=[Optional()],
+                                               description=_l("Teams below a department are included."))
+    audience_roles = SelectMultipleField(_l("Target roles"), choices=AUDIENCE_ROLE_CHOICES,
+                                         validators=[Optional()], description=_l("Leave empty for every role."))
+    is_anonymous = BooleanField(_l("Anonymous: never store who gave which answers"))
+    opens_on = DateField(_l("Opens on"), validators=[Optional()])
+    closes_on = DateField(_l("Closes on"), validators=[Optional()])
+    recurrence = SelectField(_l("Repeats"), choices=[("", _l("Does not repeat")), ("monthly", _l("Every month"))],
+                             validators=[Optional()])
+
+
+class SectionForm(FlaskForm):
+    title = StringField(_l("Section title"), validators=[DataRequired(), Length(max=200)])
+    title_zh = StringField(_l("Chinese title"), validators=[Optional(), Length(max=200)])
+    title_en = StringField(_l("English title"), validators=[Optional(), Length(max=200)])
+
+
+class QuestionForm(FlaskForm):
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=64)],
+                       description=_l("Short code used in skip logic and exports, e.g. q_pain_points."))
+    type = SelectField(_l("Type"), choices=[(t, QUESTION_TYPE_LABELS[t]) for t in QUESTION_TYPES])
+    label = TextAreaField(_l("Question"), validators=[DataRequired(), Length(max=2000)])
+    label_zh = TextAreaField(_l("Chinese wording"), validators=[Optional(), Length(max=2000)])
+    label_en = TextAreaField(_l("English wording"), validators=[Optional(), Length(max=2000)])
+    hint = StringField(_l("Help text"), validators=[Optional(), Length(max=1000)])
+    is_required = BooleanField(_l("Required"))
+    section_id = SelectField(_l("Section"), coerce=int, validators=[Optional()])
+    options = TextAreaField(_l("Options (scale for a Likert matrix)"), validators=[Optional(), Length(max=10000)],
+                            description=_l("One per line: value | label | 中文 | English, or just the label."))
+    rows = TextAreaField(_l("Statements (Likert matrix only)"), validators=[Optional(), Length(max=10000)],
+                         description=_l("One per line, same layout as the options."))
+    condition_join = SelectField(_l("Show this question when"),
+                                 choices=[("and", _l("all conditions hold (AND)")),
+                                          ("or", _l("any condition holds (OR)"))])
+
+
+class ImportForm(FlaskForm):
+    file = FileField(_l("XLSForm file (.xlsx)"), validators=[FileRequired()])
+
+
+class InterviewForm(FlaskForm):
+    title = StringField(_l("Title"), validators=[DataRequired(), Length(max=200)])
+    method = SelectField(_l("Method"), choices=[(m, METHOD_LABELS[m]) for m in INTERVIEW_METHODS])
+    held_on = DateField(_l("Date"), validators=[DataRequired()])
+    department_id = SelectField(_l("Department"), coerce=int, validators=[DataRequired()])
+    interviewee = StringField(_l("Interviewee(s)"), validators=[DataRequired(), Length(max=200)])
+    interviewee_id = SelectField(_l("Interviewee's account"), coerce=int, validators=[Optional()],
+                                 description=_l("Counts this person as heard in the coverage matrix."))
+    role = SelectField(_l("Role"), choices=[("", _l("Several roles"))] + BUSINESS_ROLE_CHOICES,
+                       validators=[Optional()])
+    notes_markdown = TextAreaField(_l("Notes"), validators=[Optional(), Length(max=100000)],
+                                   description=_l("Markdown."))
+
+
+class HighlightForm(FlaskForm):
+    quote = TextAreaField(_l("Passage from the notes"), validators=[DataRequired(), Length(max=5000)])
+    tags = StringField(_l("Tags"), validators=[Optional(), Length(max=300)],
+                       description=_l("Separated by commas or spaces."))
+
+
+class RequirementForm(FlaskForm):
+    title = StringField(_l("Title"), validators=[DataRequired(), Length(max=200)])
+    description = TextAreaField(_l("Description"), validators=[Optional(), Length(max=20000)],
+                                description=_l("Markdown."))
+    priority = SelectField(_l("Priority"), choices=[(p, PRIORITY_LABELS[p]) for p in PRIORITIES], default="should")
+    department_ids = SelectMultipleField(_l("Departments"), coerce=int, validators=[Optional()])
+    roles = SelectMultipleField(_l("Roles"), choices=BUSINESS_ROLE_CHOICES, validators=[Optional()])
+    owner_id = SelectField(_l("Owner"), coerce=int, validators=[Optional()])

@@ -1,0 +1,1218 @@
+"""Requirements capture: survey definitions, skip logic, answers, invitations, results,
+recurring surveys, interviews, the requirements backlog and the coverage matrix."""
+from __future__ import annotations
+
+import calendar
+import re
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal, InvalidOperation
+
+from flask import has_request_context, url_for
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from sqlalchemy import case, exists, func, select, true, update
+
+from rollout.access import home_department_id, subtree_ids
+from rollout.accounts.models import HEAD, STAFF, Department, User
+from rollout.audit.services import record_event
+from rollout.errors import NotAllowed, ServiceError
+from rollout.extensions import db
+from rollout.notify.services import notify
+from rollout.timeutil import local_today, utcnow
+from surveys.models import (ACCEPTED, CHOICE_TYPES, CLOSED, DATE, DECIMAL, DRAFT, IMPLEMENTED, INTEGER, LIKERT,
+                            LONG_TEXT, MERGED, MULTIPLE, NOTE, OPEN, PRIORITIES, PROPOSED, QUESTION_TYPES,
+                            RANKING, RATING5, RATING10, REJECTED, SINGLE, TEXT, Highlight, HighlightTag,
+                            Interview, INTERVIEW_METHODS, Question, QuestionOption, Requirement,
+                            RequirementEvidence, Survey, SurveyAnswer, SurveyInvitation, SurveyResponse,
+                            SurveySection, requirement_departments, requirement_nodes)
+
+NAME_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+OPTION_VALUE_PATTERN = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+CONDITION_OPS = ("equals", "not_equals", "selected")
+#: Business roles whose voice the coverage matrix looks for.
+COVERAGE_ROLES = (HEAD, STAFF)
+TEXT_LIMITS = {TEXT: 1000, LONG_TEXT: 10000}
+RATING_MAX = {RATING5: 5, RATING10: 10}
+
+
+def localized(obj, attribute: str = "label") -> str:
+    """The Chinese or English variant of a label for the current language, else the default."""
+    language = "en"
+    if has_request_context():
+        locale = get_locale()
+        language = "zh" if locale is not None and locale.language == "zh" else "en"
+    return getattr(obj, f"{attribute}_{language}", None) or getattr(obj, attribute)
+
+
+def business_role(user) -> str | None:
+    """The role a person speaks for in coverage: head before staff; None for project roles only."""
+    roles = user.roles
+    for role in COVERAGE_ROLES:
+        if role in roles:
+            return role
+    return None
+
+
+# --- survey definitions ------------------------------------------------------------
+SURVEY_TRANSITIONS = {DRAFT: {OPEN}, OPEN: {CLOSED}, CLOSED: {OPEN}}
+
+
+def create_survey(title: str, owner: User | None, *, description: str = "", department: Department | None = None,
+                  is_anonymous: bool = False, opens_on: date | None = None, closes_on: date | None = None,
+                  audience_departments=(), audience_roles=(), recurrence: str | None = None) -> Survey:
+    """A new draft survey."""
+    survey = Survey(owner=owner, status=DRAFT, version=1)
+    db.session.add(survey)
+    update_survey(survey, title=title, description=description, department=department,
+                  is_anonymous=is_anonymous, opens_on=opens_on, closes_on=closes_on,
+                  audience_departments=audience_departments, audience_roles=audience_roles, recurrence=recurrence)
+    if recurrence:
+        survey.occurrence_on = opens_on or local_today()
+    db.session.flush()
+    if recurrence:
+        survey.series_id = survey.id
+    return survey
+
+
+def update_survey(survey: Survey, *, title: str, description: str = "", department: Department | None = None,
+                  is_anonymous: bool = False, opens_on: date | None = None, closes_on: date | None = None,
+                  audience_departments=(), audience_roles=(), recurrence: str | None = None) -> Survey:
+    """Change a survey's settings; anonymity is fixed once anyone has answered."""
+    title = (title or "").strip()
+    if not title:
+        raise ServiceError(_("A title is required."), "title")
+    if opens_on and closes_on and closes_on < opens_on:
+        raise ServiceError(_("The survey cannot close before it opens."), "closes_on")
+    if survey.id is not None and bool(is_anonymous) != bool(survey.is_anonymous) and has_responses(survey):
+        raise ServiceError(_("Anonymity cannot change once people have answered; make a new version."),
+                           "is_anonymous")
+    unknown_roles = set(audience_roles) - {"admin", "lead", "trainer", HEAD, STAFF}
+    if unknown_roles:
+        raise ServiceError(_("Unknown role."), "audience_roles")
+    if recurrence not in (None, "", "monthly"):
+        raise ServiceError(_("Unknown schedule."), "recurrence")
+    survey.title = title[:200]
+    survey.description = description or ""
+    survey.department = department
+    survey.is_anonymous = bool(is_anonymous)
+    survey.opens_on, survey.closes_on = opens_on, closes_on
+    survey.audience_departments = list(audience_departments)
+    survey.audience_roles = sorted(set(audience_roles))
+    survey.recurrence = recurrence or None
+    if survey.recurrence and survey.id is not None and survey.series_id is None:
+        survey.series_id = survey.id
+        survey.occurrence_on = survey.occurrence_on or opens_on or local_today()
+    return survey
+
+
+def has_responses(survey: Survey) -> bool:
+    return bool(db.session.scalar(select(exists().where(SurveyResponse.survey_id == survey.id))))
+
+
+def change_survey_status(survey: Survey, status: str) -> Survey:
+    """Open, close or reopen a survey, refusing moves outside SURVEY_TRANSITIONS."""
+    if status not in SURVEY_TRANSITIONS.get(survey.status, set()):
+        raise NotAllowed(_("A survey cannot go from %(old)s to %(new)s.", old=survey.status, new=status))
+    if status == OPEN and not any(q.type != NOTE for q in survey.questions):
+        raise ServiceError(_("Add at least one question before opening the survey."))
+    survey.status = status
+    record_event("survey.status", entity="surveys", entity_id=survey.id, detail=status)
+    return survey
+
+
+def add_section(survey: Survey, title: str, title_zh: str | None = None, title_en: str | None = None,
+                name: str | None = None) -> SurveySection:
+    """Append a section; later questions can be placed in it."""
+    title = (title or "").strip()
+    if not title:
+        raise ServiceError(_("A title is required."), "title")
+    names = {s.name for s in survey.sections}
+    name = name or f"section_{len(survey.sections) + 1}"
+    while name in names:
+        name += "_"
+    section = SurveySection(name=name, title=title[:200], title_zh=title_zh or None, title_en=title_en or None,
+                            position=len(survey.sections))
+    survey.sections.append(section)
+    db.session.flush()
+    return section
+
+
+@dataclass
+class OptionSpec:
+    value: str
+    label: str
+    label_zh: str | None = None
+    label_en: str | None = None
+
+
+def parse_option_lines(text: str) -> list[OptionSpec]:
+    """Options typed one per line as ``value | label | 中文 | English`` (only the label is needed)."""
+    options = []
+    for number, line in enumerate((text or "").splitlines(), start=1):
+        if not line.strip():
+            continue
+        parts = [p.strip() for p in line.split("|")]
+        if len(parts) == 1:
+            options.append(OptionSpec(value=str(len(options) + 1), label=parts[0]))
+        else:
+            parts += [""] * (4 - len(parts))
+            options.append(OptionSpec(value=parts[0], label=parts[1] or parts[0], label_zh=parts[2] or None,
+                                      label_en=parts[3] or None))
+    return options
+
+
+def option_lines(options) -> str:
+    return "\n".join(" | ".join([o.value, o.label, o.label_zh or "", o.label_en or ""]).rstrip(" |")
+                     for o in options)
+
+
+def _check_options(question_type: str, choices: list[OptionSpec], rows: list[OptionSpec]) -> None:
+    if question_type in CHOICE_TYPES and len(choices) < 2:
+        raise ServiceError(_("This question type needs at least two options."), "options")
+    if question_type == LIKERT and not rows:
+        raise ServiceError(_("A Likert matrix needs at least one statement."), "rows")
+    for field_name, specs in (("options", choices), ("rows", rows)):
+        values = [o.value for o in specs]
+        if len(values) != len(set(values)):
+            raise ServiceError(_("Option values must be unique."), field_name)
+        for spec in specs:
+            if not OPTION_VALUE_PATTERN.match(spec.value):
+                raise ServiceError(_("Option value %(value)s may only use letters, digits, _ . and -.",
+                                     value=spec.value), field_name)
+            if not spec.label.strip():
+                raise ServiceError(_("Every option needs a label."), field_name)
+
+
+def check_conditions(survey: Survey, position: int, conditions: list[dict], join: str) -> list[dict]:
+    """Validate skip-logic rules: each refers to an earlier question and a value it can have."""
+    if join not in ("and", "or"):
+        raise ServiceError(_("Conditions are joined with AND or OR."), "condition_join")
+    earlier = {q.name: q for q in survey.questions if q.position < position}
+    cleaned = []
+    for rule in conditions:
+        name, op, value = rule.get("question"), rule.get("op", "equals"), str(rule.get("value", "")).strip()
+        if name not in earlier:
+            if any(q.name == name for q in survey.questions):
+                raise ServiceError(_("A condition can only refer to an earlier question (%(name)s comes later).",
+                                     name=name), "conditions")
+            raise ServiceError(_("A condition refers to an unknown question %(name)s.", name=name), "conditions")
+        target = earlier[name]
+        if target.type in (NOTE, LIKERT, RANKING):
+            raise ServiceError(_("Conditions cannot refer to question %(name)s of this type.", name=name),
+                               "conditions")
+        if op not in CONDITION_OPS:
+            raise ServiceError(_("Unknown condition operator %(op)s.", op=op), "conditions")
+        if op == "selected" and target.type not in (SINGLE, MULTIPLE):
+            raise ServiceError(_("“selected” only applies to choice questions."), "conditions")
+        if target.type in (SINGLE, MULTIPLE) and value not in {o.value for o in target.choices}:
+            raise ServiceError(_("Question %(name)s has no option %(value)s.", name=name, value=value),
+                               "conditions")
+        if not value:
+            raise ServiceError(_("A condition needs a value."), "conditions")
+        cleaned.append({"question": name, "op": op, "value": value})
+    return cleaned
+
+
+def save_question(survey: Survey, question: Question | None = None, *, name: str, type: str, label: str,
+                  label_zh: str | None = None, label_en: str | None = None, hint: str = "",
+                  is_required: bool = False, section: SurveySection | None = None,
+                  options: list[OptionSpec] = (), rows: list[OptionSpec] = (), conditions: list[dict] = (),
+                  condition_join: str = "and") -> Question:
+    """Create or change a question. Once the survey has answers, questions keep their type,
+    name and options (a new version is needed for that)."""
+    name = (name or "").strip()
+    if not NAME_PATTERN.match(name):
+        raise ServiceError(_("A name starts with a letter and uses only letters, digits and _."), "name")
+    if type not in QUESTION_TYPES:
+        raise ServiceError(_("Unknown question type."), "type")
+    if not (label or "").strip():
+        raise ServiceError(_("A label is required."), "label")
+    if any(q.name == name and q is not question for q in survey.questions):
+        raise ServiceError(_("Another question is already named %(name)s.", name=name), "name")
+    if section is not None and section.survey_id != survey.id:
+        raise ServiceError(_("Unknown section."), "section_id")
+    choices = list(options) if type in CHOICE_TYPES else []
+    statement_rows = list(rows) if type == LIKERT else []
+    _check_options(type, choices, statement_rows)
+    answered = question is not None and has_responses(survey)
+    if answered:
+        if type != question.type:
+            raise ServiceError(_("The survey has answers: a question's type cannot change. Make a new version."),
+                               "type")
+        if name != question.name:
+            raise ServiceError(_("The survey has answers: a question's name cannot change. Make a new version."),
+                               "name")
+        kept = {(o.is_row, o.value) for o in question.options}
+        given = {(False, o.value) for o in choices} | {(True, o.value) for o in statement_rows}
+        if kept - given:
+            raise ServiceError(_("The survey has answers: options cannot be removed. Make a new version."),
+                               "options")
+    if question is not None and name != question.name and _referring_questions(survey, question):
+        raise ServiceError(_("Later questions refer to this name in their conditions."), "name")
+    position = question.position if question is not None else (max((q.position for q in survey.questions),
+                                                                    default=-1) + 1)
+    cleaned_conditions = check_conditions(survey, position, list(conditions), condition_join)
+    if question is None:
+        question = Question(position=position)
+        survey.questions.append(question)
+    question.name, question.type = name, type
+    question.label, question.label_zh, question.label_en = label.strip(), label_zh or None, label_en or None
+    question.hint = hint or ""
+    question.is_required = bool(is_required) and type != NOTE
+    question.section = section
+    question.conditions, question.condition_join = cleaned_conditions, condition_join
+    _replace_options(question, choices, statement_rows)
+    db.session.flush()
+    return question
+
+
+def _replace_options(question: Question, choices: list[OptionSpec], rows: list[OptionSpec]) -> None:
+    existing = {(o.is_row, o.value): o for o in question.options}
+    wanted = []
+    for is_row, specs in ((False, choices), (True, rows)):
+        for position, spec in enumerate(specs):
+            option = existing.get((is_row, spec.value)) or QuestionOption(is_row=is_row, value=spec.value)
+            option.position, option.label = position, spec.label.strip()[:300]
+            option.label_zh, option.label_en = spec.label_zh or None, spec.label_en or None
+            wanted.append(option)
+    question.options = wanted
+
+
+def _referring_questions(survey: Survey, question: Question) -> list[Question]:
+    return [q for q in survey.questions if any(r.get("question") == question.name for r in (q.conditions or []))]
+
+
+def delete_question(question: Question) -> None:
+    """Remove a question that nothing depends on, from a survey without answers."""
+    survey = question.survey
+    if has_responses(survey):
+        raise ServiceError(_("The survey has answers: questions cannot be removed. Make a new version."))
+    if _referring_questions(survey, question):
+        raise ServiceError(_("Later questions refer to this one in their conditions."))
+    survey.questions.remove(question)
+    db.session.flush()
+
+
+def clone_survey(survey: Survey, **overrides) -> Survey:
+    """A copy of a survey's definition and audience (used for new versions and occurrences)."""
+    copy = Survey(title=survey.title, description=survey.description, status=DRAFT,
+                  is_anonymous=survey.is_anonymous, opens_on=survey.opens_on, closes_on=survey.closes_on,
+                  department_id=survey.department_id, owner_id=survey.owner_id,
+                  audience_roles=list(survey.audience_roles or []), version=survey.version,
+                  recurrence=survey.recurrence, series_id=survey.series_id, occurrence_on=survey.occurrence_on)
+    copy.audience_departments = list(survey.audience_departments)
+    for key, value in overrides.items():
+        setattr(copy, key, value)
+    sections = {}
+    for section in survey.sections:
+        sections[section.id] = SurveySection(name=section.name, title=section.title, title_zh=section.title_zh,
+                                             title_en=section.title_en, position=section.position)
+        copy.sections.append(sections[section.id])
+    for question in survey.questions:
+        new = Question(name=question.name, type=question.type, label=question.label, label_zh=question.label_zh,
+                       label_en=question.label_en, hint=question.hint, is_required=question.is_required,
+                       position=question.position, conditions=list(question.conditions or []),
+                       condition_join=question.condition_join, section=sections.get(question.section_id))
+        new.options = [QuestionOption(is_row=o.is_row, value=o.value, label=o.label, label_zh=o.label_zh,
+                                      label_en=o.label_en, position=o.position) for o in question.options]
+        copy.questions.append(new)
+    db.session.add(copy)
+    db.session.flush()
+    return copy
+
+
+def new_version(survey: Survey, owner: User | None = None) -> Survey:
+    """A draft copy with the next version number, free to change questions and types."""
+    copy = clone_survey(survey, version=survey.version + 1, previous_version_id=survey.id,
+                        owner_id=owner.id if owner else survey.owner_id, recurrence=None, series_id=None,
+                        occurrence_on=None)
+    return copy
+
+
+# --- skip logic -------------------------------------------------------------------------
+def _same(answer, expected: str) -> bool:
+    if isinstance(answer, (int, float)) and not isinstance(answer, bool):
+        try:
+            return Decimal(str(answer)) == Decimal(expected)
+        except InvalidOperation:
+            return False
+    if isinstance(answer, list):
+        return answer == [expected]
+    return answer is not None and str(answer) == expected
+
+
+def rule_holds(rule: dict, answer) -> bool:
+    if rule["op"] == "selected":
+        return expected_in(answer, rule["value"])
+    if rule["op"] == "not_equals":
+        return not _same(answer, rule["value"])
+    return _same(answer, rule["value"])
+
+
+def expected_in(answer, value: str) -> bool:
+    if isinstance(answer, list):
+        return value in answer
+    return answer is not None and str(answer) == value
+
+
+def is_visible(question: Question, values: dict) -> bool:
+    """Whether ``question`` is shown given the answers so far (by question name)."""
+    rules = question.conditions or []
+    if not rules:
+        return True
+    results = [rule_holds(rule, values.get(rule["question"])) for rule in rules]
+    return all(results) if question.condition_join == "and" else any(results)
+
+
+# --- answers ---------------------------------------------------------------------------------
+def _blank(raw) -> bool:
+    if raw is None:
+        return True
+    if isinstance(raw, str):
+        return not raw.strip()
+    if isinstance(raw, (list, dict)):
+        return not any(not _blank(v) for v in (raw.values() if isinstance(raw, dict) else raw))
+    return False
+
+
+def clean_value(question: Question, raw):
+    """Check one raw answer against its question's type; return the stored value or raise ServiceError."""
+    kind = question.type
+    choice_values = [o.value for o in question.choices]
+    if kind == SINGLE:
+        if str(raw) not in choice_values:
+            raise ServiceError(_("Choose one of the options."))
+        return str(raw)
+    if kind == MULTIPLE:
+        picked = [str(v) for v in (raw if isinstance(raw, list) else [raw]) if not _blank(v)]
+        if any(v not in choice_values for v in picked) or len(picked) != len(set(picked)):
+            raise ServiceError(_("Choose among the options."))
+        return [v for v in choice_values if v in picked]
+    if kind in (TEXT, LONG_TEXT):
+        text = str(raw).strip()
+        if len(text) > TEXT_LIMITS[kind]:
+            raise ServiceError(_("At most %(count)d characters.", count=TEXT_LIMITS[kind]))
+        return text
+    if kind == INTEGER:
+        try:
+            return int(str(raw).strip())
+        except ValueError:
+            raise ServiceError(_("Enter a whole number.")) from None
+    if kind == DECIMAL:
+        try:
+            number = Decimal(str(raw).strip().replace(",", ""))
+        except InvalidOperation:
+            raise ServiceError(_("Enter a number.")) from None
+        if not number.is_finite():
+            raise ServiceError(_("Enter a number."))
+        return float(number)
+    if kind == DATE:
+        try:
+            return date.fromisoformat(str(raw).strip()).isoformat()
+        except ValueError:
+            raise ServiceError(_("Enter a date as YYYY-MM-DD.")) from None
+    if kind in RATING_MAX:
+        try:
+            rating = int(str(raw).strip())
+        except ValueError:
+            rating = 0
+        if not 1 <= rating <= RATING_MAX[kind]:
+            raise ServiceError(_("Choose a rating from 1 to %(max)d.", max=RATING_MAX[kind]))
+        return rating
+    if kind == LIKERT:
+        given = raw if isinstance(raw, dict) else {}
+        rows = [o.value for o in question.rows]
+        if set(given) - set(rows):
+            raise ServiceError(_("Unknown statement."))
+        result = {}
+        for row in rows:
+            value = given.get(row)
+            if _blank(value):
+                continue
+            if str(value) not in choice_values:
+                raise ServiceError(_("Choose one of the options."))
+            result[row] = str(value)
+        return result
+    if kind == RANKING:
+        order = [str(v) for v in (raw if isinstance(raw, list) else []) if not _blank(v)]
+        if sorted(order) != sorted(choice_values):
+            raise ServiceError(_("Give every option a different rank."))
+        return order
+    raise ServiceError(_("This question takes no answer."))
+
+
+def _complete(question: Question, value) -> bool:
+    if question.type == LIKERT:
+        return len(value or {}) == len(question.rows)
+    return not _blank(value)
+
+
+def clean_answers(survey: Survey, raw: dict, check_required: bool = True) -> tuple[dict, dict]:
+    """Validate raw answers (by question name) in order; skip hidden questions.
+
+    Returns (values by name, errors by name). Answers to questions hidden by
+    skip logic are dropped, and hidden questions are never required.
+    """
+    values, errors = {}, {}
+    for question in survey.questions:
+        if question.type == NOTE or not is_visible(question, values):
+            continue
+        given = raw.get(question.name)
+        if _blank(given):
+            if check_required and question.is_required:
+                errors[question.name] = _("This question is required.")
+            continue
+        try:
+            value = clean_value(question, given)
+        except ServiceError as error:
+            errors[question.name] = error.message
+            continue
+        if check_required and question.is_required and not _complete(question, value):
+            errors[question.name] = _("This question is required.")
+            continue
+        values[question.name] = value
+    return values, errors
+
+
+class AnswerErrors(ServiceError):
+    """Answers that fail their questions' rules, by question name."""
+
+    def __init__(self, errors: dict):
+        super().__init__(_("Some answers need attention."))
+        self.errors = errors
+
+
+# --- invitations and responses --------------------------------------------------------------
+def respond_link(token: str) -> str:
+    if has_request_context():
+        return url_for("surveys.respond", token=token)
+    return f"/surveys/respond/{token}"
+
+
+def audience_users(survey: Survey) -> list[User]:
+    """Active users in the survey's target departments (and their teams) with a target role."""
+    department_ids: set[int] = set()
+    for department in survey.audience_departments:
+        department_ids |= subtree_ids(department.id)
+    query = select(User).where(User.is_active_account.is_(True))
+    if department_ids:
+        query = query.where(User.department_id.in_(sorted(department_ids)))
+    else:
+        query = query.where(User.department_id.is_not(None))
+    users = db.session.scalars(query.order_by(User.id)).all()
+    wanted_roles = set(survey.audience_roles or [])
+    return [u for u in users if not wanted_roles or u.roles & wanted_roles]
+
+
+def invite(survey: Survey, users, send: bool = True) -> list[SurveyInvitation]:
+    """Give each user not yet invited a personal link and tell them about it."""
+    if survey.status == CLOSED:
+        raise ServiceError(_("The survey is closed."))
+    already = set(db.session.scalars(select(SurveyInvitation.user_id).where(
+        SurveyInvitation.survey_id == survey.id)))
+    today = local_today()
+    created = []
+    for user in users:
+        if user.id in already:
+            continue
+        already.add(user.id)
+        created.append(SurveyInvitation(survey=survey, user=user, invited_on=today,
+                                        department_id=home_department_id(user.department_id),
+                                        role=business_role(user)))
+    db.session.add_all(created)
+    db.session.flush()
+    if send and survey.status == OPEN:
+        for invitation in created:
+            _send_invitation(invitation, "survey.invited",
+                             _("Please answer the survey “%(title)s”", title=survey.title))
+    record_event("survey.invite", entity="surveys", entity_id=survey.id, detail=f"invited={len(created)}")
+    return created
+
+
+def _send_invitation(invitation: SurveyInvitation, event: str, subject: str) -> None:
+    survey = invitation.survey
+    body = survey.description or ""
+    if survey.closes_on:
+        body += "\n\n" + _("Open until %(day)s.", day=survey.closes_on.isoformat())
+    if survey.is_anonymous:
+        body += "\n\n" + _("This survey is anonymous: your name is not stored with your answers.")
+    notify([invitation.user], event, subject, body.strip(), link=respond_link(invitation.token))
+
+
+def invite_audience(survey: Survey) -> list[SurveyInvitation]:
+    return invite(survey, audience_users(survey))
+
+
+def send_pending_invitations(survey: Survey) -> int:
+    """On opening a survey: notify everyone invited while it was a draft."""
+    invitations = db.session.scalars(select(SurveyInvitation).where(
+        SurveyInvitation.survey_id == survey.id, SurveyInvitation.has_responded.is_(False))).all()
+    for invitation in invitations:
+        _send_invitation(invitation, "survey.invited", _("Please answer the survey “%(title)s”", title=survey.title))
+    return len(invitations)
+
+
+def remind(survey: Survey) -> int:
+    """Remind every invitee who has not answered yet; return how many were reminded."""
+    if survey.status != OPEN:
+        raise ServiceError(_("Only an open survey can send reminders."))
+    today = local_today()
+    pending = db.session.scalars(select(SurveyInvitation).where(
+        SurveyInvitation.survey_id == survey.id, SurveyInvitation.has_responded.is_(False))).all()
+    for invitation in pending:
+        invitation.reminder_count += 1
+        invitation.last_reminded_on = today
+        _send_invitation(invitation, "survey.reminder", _("Reminder: the survey “%(title)s” waits for you",
+                                                          title=survey.title))
+    record_event("survey.remind", entity="surveys", entity_id=survey.id, detail=f"reminded={len(pending)}")
+    return len(pending)
+
+
+def accepting_answers(survey: Survey, today: date | None = None) -> bool:
+    today = today or local_today()
+    return (survey.status == OPEN and (survey.opens_on is None or survey.opens_on <= today)
+            and (survey.closes_on is None or today <= survey.closes_on))
+
+
+def _check_can_answer(invitation: SurveyInvitation) -> None:
+    survey = invitation.survey
+    if invitation.has_responded:
+        raise ServiceError(_("You have already answered this survey. Thank you!"))
+    if not accepting_answers(survey):
+        raise ServiceError(_("This survey is not open for answers."))
+
+
+def save_draft(invitation: SurveyInvitation, raw: dict) -> dict:
+    """Keep unfinished answers on the invitation so the invitee can resume later."""
+    _check_can_answer(invitation)
+    values, errors = clean_answers(invitation.survey, raw, check_required=False)
+    if errors:
+        raise AnswerErrors(errors)
+    invitation.draft_answers = values
+    invitation.draft_saved_on = local_today()
+    return values
+
+
+def submit_response(invitation: SurveyInvitation, raw: dict) -> SurveyResponse:
+    """Store a complete response once per invitee. Anonymous surveys keep no link to the person
+    and only the day."""
+    _check_can_answer(invitation)
+    survey = invitation.survey
+    values, errors = clean_answers(survey, raw)
+    if errors:
+        raise AnswerErrors(errors)
+    today = local_today()
+    # Claim the invitation atomically: a second concurrent submit finds nothing to claim.
+    claimed = db.session.execute(
+        update(SurveyInvitation)
+        .where(SurveyInvitation.id == invitation.id, SurveyInvitation.has_responded.is_(False))
+        .values(has_responded=True, responded_on=today, draft_answers=None, draft_saved_on=None)
+        .execution_options(synchronize_session=False))
+    if claimed.rowcount != 1:
+        raise ServiceError(_("You have already answered this survey. Thank you!"))
+    db.session.refresh(invitation)
+    response = SurveyResponse(survey_id=survey.id, department_id=invitation.department_id, submitted_on=today)
+    if not survey.is_anonymous:
+        response.invitation_id = invitation.id
+        response.respondent_id = invitation.user_id
+        response.role = invitation.role
+        response.submitted_at = utcnow()
+    by_name = {q.name: q for q in survey.questions}
+    response.answers = [SurveyAnswer(question_id=by_name[name].id, value=value) for name, value in values.items()]
+    db.session.add(response)
+    db.session.flush()
+    return response
+
+
+def invitations_for(user: User) -> list[SurveyInvitation]:
+    """A user's invitations to open surveys that wait for an answer."""
+    return db.session.scalars(
+        select(SurveyInvitation).join(Survey).where(
+            SurveyInvitation.user_id == user.id, SurveyInvitation.has_responded.is_(False), Survey.status == OPEN)
+        .order_by(SurveyInvitation.id.desc())).all()
+
+
+# --- results --------------------------------------------------------------------------------
+@dataclass
+class ProgressRow:
+    department: str
+    role: str | None
+    invited: int = 0
+    responded: int = 0
+
+    @property
+    def percent(self) -> int:
+        return round(100 * self.responded / self.invited) if self.invited else 0
+
+
+def progress(survey: Survey) -> list[ProgressRow]:
+    """Invited and answered per department and role (from invitations: works for anonymous surveys)."""
+    rows = db.session.execute(
+        select(Department.name, SurveyInvitation.role, func.count(),
+               func.sum(case((SurveyInvitation.has_responded.is_(True), 1), else_=0)))
+        .select_from(SurveyInvitation).outerjoin(Department, Department.id == SurveyInvitation.department_id)
+        .where(SurveyInvitation.survey_id == survey.id)
+        .group_by(Department.name, SurveyInvitation.role).order_by(Department.name, SurveyInvitation.role)).all()
+    return [ProgressRow(department=name or "—", role=role, invited=count, responded=int(done or 0))
+            for name, role, count, done in rows]
+
+
+def survey_answers(survey: Survey) -> list[SurveyAnswer]:
+    return db.session.scalars(select(SurveyAnswer).join(SurveyResponse).where(
+        SurveyResponse.survey_id == survey.id).order_by(SurveyAnswer.id)).all()
+
+
+@dataclass
+class QuestionSummary:
+    question: Question
+    answered: int = 0
+    #: (label, count) for choice and rating questions
+    counts: list = field(default_factory=list)
+    average: float | None = None
+    #: recent text answers (answer objects)
+    texts: list = field(default_factory=list)
+    #: Likert: {row label: [(choice label, count)]}; ranking: [(label, average rank)]
+    matrix: dict = field(default_factory=dict)
+    ranks: list = field(default_factory=list)
+
+
+def summarise(survey: Survey) -> list[QuestionSummary]:
+    """Per-question counts, averages and recent text answers, in two queries."""
+    by_question = defaultdict(list)
+    for answer in survey_answers(survey):
+        by_question[answer.question_id].append(answer)
+    summaries = []
+    for question in survey.questions:
+        if question.type == NOTE:
+            continue
+        answers = by_question.get(question.id, [])
+        summary = QuestionSummary(question=question, answered=len(answers))
+        values = [a.value for a in answers]
+        labels = {o.value: localized(o) for o in question.choices}
+        if question.type in (SINGLE, MULTIPLE):
+            counter = Counter(v for value in values for v in (value if isinstance(value, list) else [value]))
+            summary.counts = [(labels[o.value], counter.get(o.value, 0)) for o in question.choices]
+        elif question.type in RATING_MAX:
+            counter = Counter(values)
+            summary.counts = [(str(n), counter.get(n, 0)) for n in range(1, RATING_MAX[question.type] + 1)]
+            summary.average = round(sum(values) / len(values), 2) if values else None
+        elif question.type in (INTEGER, DECIMAL):
+            summary.average = round(sum(values) / len(values), 2) if values else None
+            summary.counts = [(_("Lowest"), min(values)), (_("Highest"), max(values))] if values else []
+        elif question.type == LIKERT:
+            for row in question.rows:
+                counter = Counter(v.get(row.value) for v in values if isinstance(v, dict))
+                summary.matrix[localized(row)] = [(labels[o.value], counter.get(o.value, 0))
+                                                  for o in question.choices]
+        elif question.type == RANKING:
+            totals = defaultdict(list)
+            for order in values:
+                for rank, value in enumerate(order, start=1):
+                    totals[value].append(rank)
+            summary.ranks = sorted(((labels[o.value], round(sum(totals[o.value]) / len(totals[o.value]), 2))
+                                    for o in question.choices if totals[o.value]), key=lambda pair: pair[1])
+        else:
+            summary.texts = answers[-20:][::-1]
+        summaries.append(summary)
+    return summaries
+
+
+def display_value(question: Question, value) -> str:
+    """An answer as people read it: option labels instead of values."""
+    if value is None:
+        return ""
+    labels = {o.value: localized(o) for o in question.choices}
+    if question.type == SINGLE:
+        return labels.get(value, str(value))
+    if question.type == MULTIPLE:
+        return "; ".join(labels.get(v, v) for v in value)
+    if question.type == RANKING:
+        return " > ".join(labels.get(v, v) for v in value)
+    if question.type == LIKERT:
+        rows = {o.value: localized(o) for o in question.rows}
+        return "; ".join(f"{rows.get(r, r)}: {labels.get(v, v)}" for r, v in value.items())
+    return str(value)
+
+
+def export_table(survey: Survey) -> tuple[list[tuple[str, str]], list[dict]]:
+    """Columns (key, header) and one row per response: a column per question, Likert rows as columns."""
+    columns = [("response", _("Response")), ("department", _("Department")), ("submitted", _("Submitted on"))]
+    if not survey.is_anonymous:
+        columns[1:1] = [("respondent", _("Respondent")), ("role", _("Role"))]
+    questions = [q for q in survey.questions if q.type != NOTE]
+    for question in questions:
+        if question.type == LIKERT:
+            columns += [(f"{question.name}.{row.value}", f"{localized(question)}: {localized(row)}")
+                        for row in question.rows]
+        else:
+            columns.append((question.name, localized(question)))
+    responses = db.session.scalars(
+        select(SurveyResponse).where(SurveyResponse.survey_id == survey.id)
+        .options(db.selectinload(SurveyResponse.answers), db.joinedload(SurveyResponse.department),
+                 db.joinedload(SurveyResponse.respondent))
+        .order_by(SurveyResponse.id)).unique().all()
+    by_id = {q.id: q for q in questions}
+    rows = []
+    for response in responses:
+        row = {"response": response.id, "department": response.department.name if response.department else "",
+               "submitted": response.submitted_on}
+        if not survey.is_anonymous:
+            row["respondent"] = response.respondent.display_name if response.respondent else ""
+            row["role"] = response.role or ""
+        for answer in response.answers:
+            question = by_id.get(answer.question_id)
+            if question is None:
+                continue
+            if question.type == LIKERT:
+                labels = {o.value: localized(o) for o in question.choices}
+                for row_value, choice in (answer.value or {}).items():
+                    row[f"{question.name}.{row_value}"] = labels.get(choice, choice)
+            elif question.type in (INTEGER, DECIMAL, RATING5, RATING10):
+                row[question.name] = answer.value
+            else:
+                row[question.name] = display_value(question, answer.value)
+        rows.append(row)
+    return columns, rows
+
+
+# --- recurring surveys ----------------------------------------------------------------------
+def add_months(day: date, months: int = 1) -> date:
+    month_index = day.month - 1 + months
+    year, month = day.year + month_index // 12, month_index % 12 + 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def run_schedules(today: date | None = None) -> list[Survey]:
+    """Open the current occurrence of every recurring survey that is due, close the previous one
+    and invite the same audience. Safe to run as often as you like."""
+    today = today or local_today()
+    latest = (select(Survey.series_id, func.max(Survey.occurrence_on).label("last_on"))
+              .where(Survey.recurrence.is_not(None), Survey.series_id.is_not(None))
+              .group_by(Survey.series_id).subquery())
+    due = db.session.scalars(select(Survey).join(
+        latest, (Survey.series_id == latest.c.series_id) & (Survey.occurrence_on == latest.c.last_on))
+        .where(Survey.status != DRAFT).order_by(Survey.id)).all()
+    opened = []
+    for previous in due:
+        next_on = add_months(previous.occurrence_on)
+        if next_on > today:
+            continue
+        while add_months(next_on) <= today:
+            next_on = add_months(next_on)
+        length = (previous.closes_on - previous.opens_on) if previous.opens_on and previous.closes_on else None
+        occurrence = clone_survey(previous, occurrence_on=next_on, opens_on=next_on,
+                                  closes_on=next_on + length if length is not None else None)
+        if previous.status == OPEN:
+            change_survey_status(previous, CLOSED)
+        change_survey_status(occurrence, OPEN)
+        invite_audience(occurrence)
+        opened.append(occurrence)
+    return opened
+
+
+def series_occurrences(survey: Survey) -> list[Survey]:
+    if survey.series_id is None:
+        return [survey]
+    return db.session.scalars(select(Survey).where(Survey.series_id == survey.series_id)
+                              .order_by(Survey.occurrence_on)).all()
+
+
+def score_question_name(survey: Survey) -> str | None:
+    """The question a trend follows: the first rating question (else the first number)."""
+    for kinds in ((RATING5, RATING10), (INTEGER, DECIMAL)):
+        for question in survey.questions:
+            if question.type in kinds:
+                return question.name
+    return None
+
+
+def trend(survey: Survey) -> tuple[list[str], dict[str, list], str | None]:
+    """Average score per department for each occurrence of a recurring survey."""
+    occurrences = series_occurrences(survey)
+    name = score_question_name(survey)
+    labels = [(o.occurrence_on or o.created_at.date()).strftime("%Y-%m") for o in occurrences]
+    if name is None:
+        return labels, {}, None
+    rows = db.session.execute(
+        select(SurveyResponse.survey_id, Department.name, SurveyAnswer.value)
+        .join(SurveyAnswer, SurveyAnswer.response_id == SurveyResponse.id)
+        .join(Question, Question.id == SurveyAnswer.question_id)
+        .outerjoin(Department, Department.id == SurveyResponse.department_id)
+        .where(SurveyResponse.survey_id.in_([o.id for o in occurrences]), Question.name == name)).all()
+    scores = defaultdict(lambda: defaultdict(list))
+    for survey_id, department, value in rows:
+        if isinstance(value, (int, float)):
+            scores[department or "—"][survey_id].append(value)
+    series = {}
+    for department in sorted(scores):
+        series[department] = [round(sum(v) / len(v), 2) if (v := scores[department].get(o.id)) else None
+                              for o in occurrences]
+    return labels, series, name
+
+
+# --- interviews -------------------------------------------------------------------------------
+def save_interview(interview: Interview | None, *, title: str, interviewee: str, department: Department,
+                   method: str, held_on: date, interviewer: User | None, notes_markdown: str = "",
+                   role: str | None = None, interviewee_user: User | None = None) -> Interview:
+    """Create or update an interview, workshop or observation record."""
+    if not (title or "").strip():
+        raise ServiceError(_("A title is required."), "title")
+    if not (interviewee or "").strip():
+        raise ServiceError(_("Say who was interviewed or observed."), "interviewee")
+    if method not in INTERVIEW_METHODS:
+        raise ServiceError(_("Unknown method."), "method")
+    if department is None:
+        raise ServiceError(_("Choose a department."), "department_id")
+    if role not in (None, "", *COVERAGE_ROLES):
+        raise ServiceError(_("Unknown role."), "role")
+    if interview is None:
+        interview = Interview()
+        db.session.add(interview)
+    elif interview.highlights and notes_markdown is not None:
+        lost = [h for h in interview.highlights if _normalise(h.quote) not in _normalise(notes_markdown)]
+        if lost:
+            raise ServiceError(_("The notes no longer contain a highlighted passage: “%(quote)s”.",
+                                 quote=lost[0].quote[:60]), "notes_markdown")
+    interview.title, interview.interviewee = title.strip()[:200], interviewee.strip()[:200]
+    interview.department = department
+    interview.method, interview.held_on, interview.interviewer = method, held_on, interviewer
+    interview.notes_markdown = notes_markdown or ""
+    interview.role = role or (business_role(interviewee_user) if interviewee_user else None)
+    interview.interviewee_id = interviewee_user.id if interviewee_user else None
+    db.session.flush()
+    return interview
+
+
+def _normalise(text: str) -> str:
+    return re.sub(r"\s+", " ", text or "").strip()
+
+
+def parse_tags(text: str) -> list[str]:
+    parts = re.split(r"[,，;；\s]+", text or "")
+    return sorted({p.strip().lstrip("#＃")[:50] for p in parts if p.strip().lstrip("#＃")})
+
+
+def add_highlight(interview: Interview, quote: str, tags=()) -> Highlight:
+    """Mark a passage of the notes as a highlight; the quote must be in the notes."""
+    quote = (quote or "").strip()
+    if not quote:
+        raise ServiceError(_("Paste the passage to highlight."), "quote")
+    if _normalise(quote) not in _normalise(interview.notes_markdown):
+        raise ServiceError(_("The passage is not in the notes; copy it exactly."), "quote")
+    highlight = Highlight(quote=quote, tag_rows=[HighlightTag(tag=t) for t in sorted(set(tags))])
+    interview.highlights.append(highlight)
+    db.session.flush()
+    return highlight
+
+
+def tag_counts(department_ids: set[int] | None = None) -> list[tuple[str, int]]:
+    """Every highlight tag with how many highlights carry it, most used first."""
+    query = (select(HighlightTag.tag, func.count()).join(Highlight, Highlight.id == HighlightTag.highlight_id)
+             .join(Interview, Interview.id == Highlight.interview_id))
+    if department_ids is not None:
+        query = query.where(Interview.department_id.in_(sorted(department_ids) or [-1]))
+    return [(tag, count) for tag, count in db.session.execute(
+        query.group_by(HighlightTag.tag).order_by(func.count().desc(), HighlightTag.tag)).all()]
+
+
+# --- requirements ---------------------------------------------------------------------------
+REQUIREMENT_TRANSITIONS = {
+    PROPOSED: {ACCEPTED, REJECTED},
+    ACCEPTED: {IMPLEMENTED, REJECTED},
+    REJECTED: {PROPOSED},
+    IMPLEMENTED: set(),
+    MERGED: set(),
+}
+
+
+def _evidence_origin(answer: SurveyAnswer | None, highlight: Highlight | None) -> tuple[set[int], set[str]]:
+    departments, roles = set(), set()
+    if answer is not None:
+        if answer.response.department_id:
+            departments.add(answer.response.department_id)
+        if answer.response.role:
+            roles.add(answer.response.role)
+    if highlight is not None:
+        departments.add(highlight.interview.department_id)
+        if highlight.interview.role:
+            roles.add(highlight.interview.role)
+    return departments, roles
+
+
+def create_requirement(title: str, description: str = "", *, priority: str = "should", departments=(),
+                       roles=(), owner: User | None = None, answer: SurveyAnswer | None = None,
+                       highlight: Highlight | None = None, note: str = "") -> Requirement:
+    """A proposed requirement, optionally with its first evidence (an answer or a highlight).
+
+    The departments and roles of the evidence are added to those given.
+    """
+    title = (title or "").strip()
+    if not title:
+        raise ServiceError(_("A title is required."), "title")
+    if priority not in PRIORITIES:
+        raise ServiceError(_("Unknown priority."), "priority")
+    if set(roles) - set(COVERAGE_ROLES):
+        raise ServiceError(_("Unknown role."), "roles")
+    requirement = Requirement(title=title[:200], description=description or "", priority=priority,
+                              status=PROPOSED, owner=owner, roles=sorted(set(roles)))
+    requirement.departments = list(departments)
+    db.session.add(requirement)
+    if answer is not None or highlight is not None:
+        add_evidence(requirement, answer=answer, highlight=highlight, note=note)
+    db.session.flush()
+    return requirement
+
+
+def update_requirement(requirement: Requirement, *, title: str, description: str, priority: str,
+                       departments, roles, owner: User | None) -> Requirement:
+    if requirement.status == MERGED:
+        raise ServiceError(_("A merged requirement cannot change; edit the one it was merged into."))
+    if not (title or "").strip():
+        raise ServiceError(_("A title is required."), "title")
+    if priority not in PRIORITIES:
+        raise ServiceError(_("Unknown priority."), "priority")
+    if set(roles) - set(COVERAGE_ROLES):
+        raise ServiceError(_("Unknown role."), "roles")
+    requirement.title, requirement.description = title.strip()[:200], description or ""
+    requirement.priority, requirement.owner = priority, owner
+    requirement.departments = list(departments)
+    requirement.roles = sorted(set(roles))
+    db.session.flush()
+    return requirement
+
+
+def add_evidence(requirement: Requirement, *, answer: SurveyAnswer | None = None,
+                 highlight: Highlight | None = None, note: str = "") -> RequirementEvidence | None:
+    """Link an answer or a highlight; its departments and roles join the requirement's."""
+    if (answer is None) == (highlight is None):
+        raise ServiceError(_("Evidence is one survey answer or one interview highlight."))
+    for existing in requirement.evidence:
+        if (answer is not None and existing.answer_id == answer.id) or \
+                (highlight is not None and existing.highlight_id == highlight.id):
+            return None
+    evidence = RequirementEvidence(answer=answer, highlight=highlight, note=(note or "")[:500])
+    requirement.evidence.append(evidence)
+    departments, roles = _evidence_origin(answer, highlight)
+    known = requirement.department_ids
+    for department_id in departments - known:
+        requirement.departments.append(db.session.get(Department, department_id))
+    requirement.roles = sorted(set(requirement.roles or []) | roles)
+    return evidence
+
+
+def change_requirement_status(requirement: Requirement, status: str) -> Requirement:
+    """Move a requirement along REQUIREMENT_TRANSITIONS or refuse."""
+    if status not in REQUIREMENT_TRANSITIONS.get(requirement.status, set()):
+        raise NotAllowed(_("A requirement cannot go from %(old)s to %(new)s.", old=requirement.status, new=status))
+    requirement.status = status
+    return requirement
+
+
+def merge_requirements(target: Requirement, duplicates) -> Requirement:
+    """Fold duplicates into ``target``: evidence, departments and roles move over; the duplicates
+    become 'merged' and point at the target."""
+    if target.status in (MERGED,):
+        raise ServiceError(_("Cannot merge into a requirement that was itself merged."))
+    duplicates = [d for d in duplicates if d is not None]
+    if not duplicates:
+        raise ServiceError(_("Choose the duplicates to merge."), "duplicates")
+    for duplicate in duplicates:
+        if duplicate.id == target.id:
+            raise ServiceError(_("A requirement cannot be merged into itself."), "duplicates")
+        if duplicate.status in (MERGED, IMPLEMENTED):
+            raise ServiceError(_("“%(title)s” is %(status)s and cannot be merged.", title=duplicate.title,
+                                 status=duplicate.status), "duplicates")
+    for duplicate in duplicates:
+        known_answers = {e.answer_id for e in target.evidence if e.answer_id}
+        known_highlights = {e.highlight_id for e in target.evidence if e.highlight_id}
+        for evidence in list(duplicate.evidence):
+            if evidence.answer_id in known_answers or evidence.highlight_id in known_highlights:
+                continue  # the same evidence is already on the target
+            target.evidence.append(RequirementEvidence(answer_id=evidence.answer_id,
+                                                       highlight_id=evidence.highlight_id, note=evidence.note))
+        for department in duplicate.departments:
+            if department.id not in target.department_ids:
+                target.departments.append(department)
+        target.roles = sorted(set(target.roles or []) | set(duplicate.roles or []))
+        if requirement_nodes is not None:
+            for node_id in node_ids_of(duplicate) - node_ids_of(target):
+                db.session.execute(requirement_nodes.insert().values(requirement_id=target.id, node_id=node_id))
+        duplicate.status, duplicate.merged_into = MERGED, target
+        if duplicate.description and duplicate.description not in (target.description or ""):
+            target.description = (target.description + "\n\n" if target.description else "") + \
+                _("From merged duplicate “%(title)s”:", title=duplicate.title) + "\n" + duplicate.description
+    db.session.flush()
+    return target
+
+
+def node_ids_of(requirement: Requirement) -> set[int]:
+    if requirement_nodes is None or requirement.id is None:
+        return set()
+    return set(db.session.scalars(select(requirement_nodes.c.node_id).where(
+        requirement_nodes.c.requirement_id == requirement.id)))
+
+
+def set_requirement_nodes(requirement: Requirement, node_ids) -> None:
+    """Attach the requirement to exactly these process-map nodes."""
+    if requirement_nodes is None:
+        raise ServiceError(_("Process maps are not available."))
+    from processmaps.models import ProcessNode
+    wanted = {int(n) for n in node_ids}
+    found = set(db.session.scalars(select(ProcessNode.id).where(ProcessNode.id.in_(sorted(wanted) or [-1]))))
+    if wanted - found:
+        raise ServiceError(_("Unknown process node."), "node_ids")
+    current = node_ids_of(requirement)
+    if current - wanted:
+        db.session.execute(requirement_nodes.delete().where(
+            requirement_nodes.c.requirement_id == requirement.id,
+            requirement_nodes.c.node_id.in_(sorted(current - wanted))))
+    for node_id in sorted(wanted - current):
+        db.session.execute(requirement_nodes.insert().values(requirement_id=requirement.id, node_id=node_id))
+
+
+def requirements_for_node(node_id: int) -> list[Requirement]:
+    if requirement_nodes is None:
+        return []
+    return db.session.scalars(select(Requirement).join(
+        requirement_nodes, requirement_nodes.c.requirement_id == Requirement.id)
+        .where(requirement_nodes.c.node_id == node_id).order_by(Requirement.id)).all()
+
+
+def requirements_in_scope(department_ids: set[int] | None):
+    """A condition limiting requirements to those of some departments (None: all)."""
+    if department_ids is None:
+        return true()
+    return exists().where(requirement_departments.c.requirement_id == Requirement.id,
+                          requirement_departments.c.department_id.in_(sorted(department_ids) or [-1]))
+
+
+PRIORITY_ORDER = {p: i for i, p in enumerate(PRIORITIES)}
+
+
+def specification(department_ids: set[int] | None = None) -> list[tuple[str, list[tuple[str, list]]]]:
+    """Open requirements grouped by department, then priority (for the specification PDF)."""
+    query = (select(Requirement).where(Requirement.status.in_((PROPOSED, ACCEPTED, IMPLEMENTED)),
+                                       requirements_in_scope(department_ids))
+             .options(db.selectinload(Requirement.departments), db.selectinload(Requirement.evidence)
+                      .joinedload(RequirementEvidence.highlight).joinedload(Highlight.interview),
+                      db.selectinload(Requirement.evidence).joinedload(RequirementEvidence.answer)
+                      .joinedload(SurveyAnswer.question))
+             .order_by(Requirement.id))
+    groups: dict[str, dict[str, list]] = defaultdict(lambda: defaultdict(list))
+    for requirement in db.session.scalars(query).unique():
+        names = [d.name for d in requirement.departments] or [_("No department")]
+        for name in names:
+            groups[name][requirement.priority].append(requirement)
+    return [(name, [(p, groups[name][p]) for p in PRIORITIES if groups[name].get(p)]) for name in sorted(groups)]
+
+
+# --- coverage --------------------------------------------------------------------------------
+@dataclass
+class CoverageCell:
+    invitees: int = 0
+    responses: int = 0
+    interviews: int = 0
+    requirements: int = 0
+    people: int = 0
+
+    @property
+    def is_heard(self) -> bool:
+        return self.responses > 0 or self.interviews > 0
+
+
+@dataclass
+class Coverage:
+    departments: list[Department]
+    roles: tuple[str, ...]
+    cells: dict
+
+    def cell(self, department_id: int, role: str) -> CoverageCell | None:
+        return self.cells.get((department_id, role))
+
+    @property
+    def percent(self) -> float:
+        if not self.cells:
+            return 0.0
+        return round(100 * sum(c.is_heard for c in self.cells.values()) / len(self.cells), 1)
+
+
+def _coverage_people(department_ids: set[int] | None) -> dict[tuple[int, str], list[User]]:
+    users = db.session.scalars(select(User).where(User.is_active_account.is_(True), User.department_id.is_not(None))
+                               .options(db.joinedload(User.department))).all()
+    people = defaultdict(list)
+    for user in users:
+        role = business_role(user)
+        department_id = home_department_id(user.department_id)
+        if role is None or department_id is None or (department_ids is not None and department_id not in department_ids):
+            continue
+        people[(department_id, role)].append(user)
+    return people
+
+
+def coverage_matrix(department_ids: set[int] | None = None) -> Coverage:
+    """Departments × business roles with invitees, responses, interviews and requirements.
+
+    A cell exists where the department has people in that role; it is heard once one of them
+    answered a survey or was interviewed. ``department_ids`` limits it to some departments.
+    """
+    departments = db.session.scalars(select(Department).where(Department.kind == "department")
+                                     .order_by(Department.name)).all()
+    if department_ids is not None:
+        departments = [d for d in departments if d.id in department_ids]
+    wanted = {d.id for d in departments}
+    people = _coverage_people(wanted)
+    cells = {key: CoverageCell(people=len(users)) for key, users in people.items()}
+
+    def add(key, attribute, count):
+        if key in cells:
+            setattr(cells[key], attribute, getattr(cells[key], attribute) + count)
+
+    for department_id, role, invited, responded in db.session.execute(
+            select(SurveyInvitation.department_id, SurveyInvitation.role,
+                   func.count(func.distinct(SurveyInvitation.user_id)),
+                   func.sum(case((SurveyInvitation.has_responded.is_(True), 1), else_=0)))
+            .group_by(SurveyInvitation.department_id, SurveyInvitation.role)):
+        add((department_id, role), "invitees", invited)
+        add((department_id, role), "responses", int(responded or 0))
+    for department_id, role, count in db.session.execute(
+            select(Interview.department_id, Interview.role, func.count())
+            .group_by(Interview.department_id, Interview.role)):
+        home = home_department_id(department_id)
+        if role:
+            add((home, role), "interviews", count)
+        else:  # a workshop with the whole department speaks for every role in it
+            for any_role in COVERAGE_ROLES:
+                add((home, any_role), "interviews", count)
+    requirement_rows = db.session.execute(
+        select(requirement_departments.c.department_id, Requirement.roles)
+        .join(Requirement, Requirement.id == requirement_departments.c.requirement_id)
+        .where(Requirement.status != MERGED)).all()
+    for department_id, roles in requirement_rows:
+        home = home_department_id(department_id)
+        for role in (roles or COVERAGE_ROLES):
+            add((home, role), "requirements", 1)
+    return Coverage(departments=departments, roles=COVERAGE_ROLES, cells=cells)
+
+
+def coverage_percent(department_id: int | None = None) -> float:
+    """Share (0–100) of department × role cells that have been heard, company-wide or for one department."""
+    scope = subtree_ids(department_id) if department_id is not None else None
+    return coverage_matrix(scope).percent
+
+
+def unheard_people(department_ids: set[int] | None = None) -> list[User]:
+    """People in business roles who have neither answered a survey nor been interviewed."""
+    heard = set(db.session.scalars(select(SurveyInvitation.user_id).where(SurveyInvitation.has_responded.is_(True))))
+    heard |= set(db.session.scalars(select(Interview.interviewee_id).where(Interview.interviewee_id.is_not(None))))
+    people = _coverage_people(department_ids)
+    result = [u for users in people.values() for u in users if u.id not in heard]
+    return sorted(result, key=lambda u: (u.department.name if u.department else "", u.display_name))
+
+
+def invite_unheard(survey: Survey, department_ids: set[int] | None = None) -> list[SurveyInvitation]:
+    """One action from the coverage page: invite everyone not heard yet to an open survey."""
+    if survey.status != OPEN:
+        raise ServiceError(_("Choose an open survey."), "survey_id")
+    return invite(survey, unheard_people(department_ids))
