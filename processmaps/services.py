@@ -102,12 +102,13 @@ def copy_version(source: ProcessVersion, actor: User | None = None, summary: str
     db.session.add(version)
     db.session.flush()
     copies: dict[int, ProcessNode] = {}
-    for node in source.nodes:
-        copy = ProcessNode(version=version, key=node.key, position=node.position,
-                           **{name: getattr(node, name) for name in NODE_FIELDS})
-        copy.raci = [RaciAssignment(role=row.role, kind=row.kind) for row in node.raci]
-        copies[node.id] = copy
-        db.session.add(copy)
+    with db.session.no_autoflush:
+        for node in source.nodes:
+            copy = ProcessNode(version=version, key=node.key, position=node.position,
+                               **{name: getattr(node, name) for name in NODE_FIELDS})
+            db.session.add(copy)
+            copy.raci = [RaciAssignment(role=row.role, kind=row.kind) for row in node.raci]
+            copies[node.id] = copy
     db.session.flush()
     for edge in source.edges:
         db.session.add(ProcessEdge(version=version, source_id=copies[edge.source_id].id,
