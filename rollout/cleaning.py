@@ -51,3 +51,268 @@ def phone_key(phone: str | None, region: str = "CN") -> str:
 
 def email_key(email: str | None) -> str:
     return clean_text(email).lower()
+
+
+# --- cleaning rules for imports ---------------------------------------------------
+# Each rule returns a Cleaned(value, rules, error): the cleaned value, the names of
+# the rules that changed something (shown as before → after in the import preview)
+# and a message when the value cannot be used.  The common cases take fast paths
+# (plain regular expressions) because an import runs them on every cell.
+from dataclasses import dataclass  # noqa: E402
+from datetime import date, datetime, timedelta  # noqa: E402
+from decimal import Decimal, InvalidOperation  # noqa: E402
+
+RULE_TRIM = "trim"
+RULE_NFKC = "nfkc"
+RULE_PHONE = "phone"
+RULE_EMAIL = "email"
+RULE_DATE = "date"
+RULE_AMOUNT = "amount"
+RULE_NUMBER = "number"
+
+#: Whitespace a spreadsheet hides: full-width space, no-break space, zero-width characters.
+_EDGE_SPACES = " \t\r\n\u3000\u00a0\u200b\ufeff"
+_INNER_SPACES = re.compile(r"[\s\u3000\u00a0\u200b]+")
+_ASCII_PRINTABLE = re.compile(r"^[\x20-\x7e]*$")
+
+
+@dataclass(frozen=True, slots=True)
+class Cleaned:
+    """A cleaned cell: the value to store, the rules that changed it, an error if unusable."""
+    value: object
+    rules: tuple[str, ...] = ()
+    error: str | None = None
+
+
+def tidy_text(raw: str | None) -> Cleaned:
+    """Trim (full-width spaces too), fold inner whitespace, NFKC full-width letters and digits."""
+    if raw is None:
+        return Cleaned(None)
+    text = str(raw)
+    if _ASCII_PRINTABLE.match(text):
+        stripped = text.strip()
+        if "  " in stripped:
+            stripped = _INNER_SPACES.sub(" ", stripped)
+        return Cleaned(stripped or None, (RULE_TRIM,) if stripped != text else ())
+    rules = []
+    stripped = _INNER_SPACES.sub(" ", text.strip(_EDGE_SPACES)).strip()
+    if stripped != text:
+        rules.append(RULE_TRIM)
+    normal = unicodedata.normalize("NFKC", stripped)
+    if normal != stripped:
+        rules.append(RULE_NFKC)
+        normal = _INNER_SPACES.sub(" ", normal).strip()
+    return Cleaned(normal or None, tuple(rules))
+
+
+_MOBILE = re.compile(r"1[3-9]\d{9}")
+#: Chinese landline: area code (010, 02x or a three-digit code) and a 7–8 digit local number.
+_LANDLINE = re.compile(r"0(10|2\d|[3-9]\d{2})([2-9]\d{6,7})")
+_PHONE_NOISE = re.compile(r"[\s\-()（）.·/]+")
+_EXTENSION = re.compile(r"\s*(?:转|分机|ext\.?|extension|x|#|,|，)\s*(\d{1,6})\s*$", re.IGNORECASE)
+_COUNTRY_PREFIX = re.compile(r"^(?:\+|00)86")
+
+
+def clean_phone(raw: str | None, region: str = "CN") -> Cleaned:
+    """Chinese mobiles as 11 digits, landlines as 0AA-NNNNNNNN, +86 dropped, extensions kept.
+
+    Foreign numbers keep their international form; anything else is flagged.
+    """
+    if type(raw) is str and len(raw) == 11 and _MOBILE.fullmatch(raw):
+        return Cleaned(raw)
+    base = tidy_text(raw)
+    if base.value is None:
+        return base
+    text = base.value
+    extension = ""
+    match = _EXTENSION.search(text)
+    if match and len(_PHONE_NOISE.sub("", text[: match.start()])) >= 7:
+        extension, text = match.group(1), text[: match.start()]
+    if text.endswith(".0") and text[:-2].isdigit():  # a number cell read as float text
+        text = text[:-2]
+    digits = _PHONE_NOISE.sub("", text)
+    local = _COUNTRY_PREFIX.sub("", digits)
+    if local.startswith("86") and len(local) == 13 and _MOBILE.fullmatch(local[2:]):
+        local = local[2:]
+    if _MOBILE.fullmatch(local):
+        value = local + (f" 转{extension}" if extension else "")
+        return Cleaned(value, base.rules + ((RULE_PHONE,) if value != base.value else ()))
+    landline = _LANDLINE.fullmatch(local)
+    if landline:
+        value = f"0{landline.group(1)}-{landline.group(2)}" + (f" 转{extension}" if extension else "")
+        return Cleaned(value, base.rules + ((RULE_PHONE,) if value != base.value else ()))
+    try:
+        number = phonenumbers.parse(("+" + digits[2:]) if digits.startswith("00") else digits, region)
+    except phonenumbers.NumberParseException:
+        return Cleaned(base.value, base.rules, "invalid phone number")
+    if not phonenumbers.is_valid_number(number):
+        return Cleaned(base.value, base.rules, "invalid phone number")
+    if number.country_code == 86:
+        national = str(number.national_number)
+        area_length = 2 if national[:1] in "12" else 3
+        value = f"0{national[:area_length]}-{national[area_length:]}"
+    else:
+        value = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+    if extension or number.extension:
+        value += f" 转{extension or number.extension}"
+    return Cleaned(value, base.rules + ((RULE_PHONE,) if value != base.value else ()))
+
+
+def phone_key_of(cleaned_phone: str | None) -> str:
+    """Duplicate key of a phone already cleaned by clean_phone (fast for mobiles)."""
+    if not cleaned_phone:
+        return ""
+    if len(cleaned_phone) == 11 and cleaned_phone.isdigit():
+        return "+86" + cleaned_phone
+    number = cleaned_phone.split(" 转")[0]
+    if number.startswith("0") and "-" in number:  # 0AA-NNNNNNNN as clean_phone writes it
+        return "+86" + number[1:].replace("-", "")
+    return phone_key(number)
+
+
+# The WHATWG "valid e-mail address" pattern: what browsers accept in type=email.
+_EMAIL = re.compile(r"^[a-z0-9.!#$%&'*+/=?^_`{|}~-]+@[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+                    r"(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*\.[a-z]{2,}$")
+
+
+def clean_email(raw: str | None) -> Cleaned:
+    """Lower-cased and validated; internationalised addresses go through email-validator."""
+    base = tidy_text(raw)
+    if base.value is None:
+        return base
+    text = base.value.lower().replace(" ", "")
+    rules = base.rules + ((RULE_EMAIL,) if text != base.value else ())
+    if _EMAIL.match(text) and ".." not in text:
+        return Cleaned(text, rules)
+    if not text.isascii() and "@" in text:
+        from email_validator import EmailNotValidError, validate_email
+        try:
+            validate_email(text, check_deliverability=False)
+            return Cleaned(text, rules)
+        except EmailNotValidError:
+            pass
+    return Cleaned(base.value, base.rules, "invalid email address")
+
+
+_DATE_PATTERNS = (
+    re.compile(r"^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$"),
+    re.compile(r"^(\d{4})年(\d{1,2})月(\d{1,2})[日号]?$"),
+    re.compile(r"^(\d{4})(\d{2})(\d{2})$"),
+)
+_EXCEL_EPOCH = date(1899, 12, 30)
+
+
+def excel_serial_to_date(serial: float) -> date:
+    """An Excel date serial (1900 system) as a date."""
+    return _EXCEL_EPOCH + timedelta(days=int(serial))
+
+
+def clean_date(raw: str | None) -> Cleaned:
+    """Dates from 2024-01-05, 2024/1/5, 2024.1.5, 2024年1月5日, 20240105 or an Excel serial."""
+    if isinstance(raw, datetime):
+        return Cleaned(raw.date(), (RULE_DATE,))
+    if isinstance(raw, date):
+        return Cleaned(raw)
+    base = tidy_text(raw)
+    if base.value is None:
+        return base
+    text = base.value
+    for pattern in _DATE_PATTERNS:
+        match = pattern.match(text)
+        if match:
+            year, month, day = (int(part) for part in match.groups())
+            try:
+                value = date(year, month, day)
+            except ValueError:
+                return Cleaned(text, base.rules, "not a real date")
+            if not 1900 <= year <= 2200:
+                return Cleaned(text, base.rules, "date out of range")
+            return Cleaned(value, base.rules + (RULE_DATE,))
+    number = text[:-2] if text.endswith(".0") else text
+    if number.isdigit() and 1 <= int(number) <= 109574:  # Excel serials up to 2199-12-31
+        return Cleaned(excel_serial_to_date(int(number)), base.rules + (RULE_DATE,))
+    return Cleaned(text, base.rules, "unrecognised date")
+
+
+_AMOUNT_NOISE = re.compile(r"[¥￥$,，\s]|RMB|CNY|人民币|元", re.IGNORECASE)
+_CENT = Decimal("0.01")
+_MULTIPLIERS = {"万": Decimal(10000), "亿": Decimal(100000000), "千": Decimal(1000), "k": Decimal(1000)}
+_MAX_AMOUNT = Decimal("999999999999.99")
+
+
+def clean_amount(raw: str | None) -> Cleaned:
+    """Amounts from ¥1,234.50, 1.2万, (1,234) (negative) or -1234; two decimals."""
+    base = tidy_text(raw)
+    if base.value is None:
+        return base
+    text = base.value
+    negative = False
+    if text.startswith("(") and text.endswith(")"):
+        negative, text = True, text[1:-1]
+    text = _AMOUNT_NOISE.sub("", text)
+    if text.startswith("-"):
+        negative, text = not negative, text[1:]
+    multiplier = Decimal(1)
+    if text and text[-1].lower() in _MULTIPLIERS:
+        multiplier, text = _MULTIPLIERS[text[-1].lower()], text[:-1]
+    try:
+        value = Decimal(text) * multiplier
+    except (InvalidOperation, ValueError):
+        return Cleaned(base.value, base.rules, "not an amount")
+    if not value.is_finite() or abs(value) > _MAX_AMOUNT:
+        return Cleaned(base.value, base.rules, "amount out of range")
+    value = (-value if negative else value).quantize(_CENT)
+    changed = str(value) != base.value
+    return Cleaned(value, base.rules + ((RULE_AMOUNT,) if changed else ()))
+
+
+def clean_integer(raw: str | None) -> Cleaned:
+    """Whole numbers; 12.0 from a spreadsheet counts as 12."""
+    base = tidy_text(raw)
+    if base.value is None:
+        return base
+    text = base.value.replace(",", "")
+    if text.endswith(".0"):
+        text = text[:-2]
+    if text.lstrip("-").isdigit() and len(text) < 16:
+        value = int(text)
+        return Cleaned(value, base.rules + ((RULE_NUMBER,) if str(value) != base.value else ()))
+    return Cleaned(base.value, base.rules, "not a whole number")
+
+
+_TRUE = {"1", "y", "yes", "true", "是", "对", "√", "✓", "x"}
+_FALSE = {"0", "n", "no", "false", "否", "不是", "×", "-"}
+
+
+def clean_boolean(raw: str | None) -> Cleaned:
+    """是/否, yes/no, 1/0, ✓."""
+    base = tidy_text(raw)
+    if base.value is None:
+        return Cleaned(False)
+    text = base.value.lower()
+    if text in _TRUE:
+        return Cleaned(True, base.rules)
+    if text in _FALSE:
+        return Cleaned(False, base.rules)
+    return Cleaned(base.value, base.rules, "not yes or no")
+
+
+#: Field kind → cleaning rule.
+CLEANERS = {
+    "text": tidy_text,
+    "phone": clean_phone,
+    "email": clean_email,
+    "date": clean_date,
+    "amount": clean_amount,
+    "integer": clean_integer,
+    "boolean": clean_boolean,
+}
+
+
+def name_key(name: str | None) -> str:
+    """Exact-duplicate key of a name: cleaned, case-folded, no spaces or punctuation.
+
+    company_key also drops legal suffixes; names equal under company_key but not under
+    name_key are near-duplicates (北京某某科技有限公司 vs 北京某某科技), listed for review.
+    """
+    return re.sub(r"[\s\-_.,，。()（）·]", "", clean_text(name).casefold())

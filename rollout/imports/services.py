@@ -1,0 +1,831 @@
+"""The import pipeline: upload → inspect → map → clean → find duplicates → dry run → run in batches → undo.
+
+Why this module commits (unlike other services): a migration of 100,000 rows
+must not be one transaction that a single bad row or a lock timeout throws
+away, nor hold SQLite's write lock for the whole run.  ``run_import`` commits
+each chunk of rows explicitly (all of a chunk or nothing of it) and records in
+an ``ImportChunk`` what the chunk created and updated, so a failed or finished
+import can be undone completely.  Everything else here only flushes, like any
+other service.
+"""
+from __future__ import annotations
+
+import io
+import os
+import random
+import secrets
+import shutil
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from flask import current_app
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+
+from rollout.access import ALL, DEPT, RULES, department_scope_ids
+from rollout.accounts.models import User
+from rollout.audit.models import AuditEntry
+from rollout.audit.services import record_event
+from rollout.cleaning import CLEANERS, Cleaned, name_key
+from rollout.errors import NotAllowed, ServiceError
+from rollout.extensions import db
+from rollout.imports import readers
+from rollout.imports.mapping import auto_map, is_known_header, mapping_from_template
+from rollout.imports.models import (COMPLETED, DRAFT, FAILED, RUNNING, UNDONE, ImportBatch, ImportChunk,
+                                    ImportRowError, MappingTemplate)
+from rollout.imports.targets import ImportContext, RowError, Target, TargetField, all_targets, get_target
+from rollout.timeutil import utcnow
+
+#: Rows per committed chunk of a real run.
+CHUNK_SIZE = 2000
+#: Rows shown in the preview table.
+PREVIEW_ROWS = 20
+#: At most this many duplicate groups / near-duplicates / errors are listed on a page.
+LISTED = 200
+SKIP, UPDATE, CREATE = "skip", "update", "create"
+DECISIONS = (SKIP, UPDATE, CREATE)
+
+#: Messages of the cleaning rules (rollout.cleaning reports plain codes).
+CLEANING_ERRORS = {
+    "invalid phone number": _l("invalid phone number"),
+    "invalid email address": _l("invalid email address"),
+    "not a real date": _l("not a real date"),
+    "date out of range": _l("date out of range"),
+    "unrecognised date": _l("unrecognised date"),
+    "not an amount": _l("not an amount"),
+    "amount out of range": _l("amount out of range"),
+    "not a whole number": _l("not a whole number"),
+    "not yes or no": _l("not yes or no"),
+}
+RULE_LABELS = {"trim": _l("trimmed"), "nfkc": _l("full-width → half-width"), "phone": _l("phone normalised"),
+               "email": _l("email lower-cased"), "date": _l("date converted"), "amount": _l("amount converted"),
+               "number": _l("number converted")}
+
+# --- the batch state machine -------------------------------------------------------------
+#: (from status, event) → to status
+TRANSITIONS = {
+    (DRAFT, "start"): RUNNING,
+    (RUNNING, "finish"): COMPLETED,
+    (RUNNING, "fail"): FAILED,
+    (COMPLETED, "undo"): UNDONE,
+    (FAILED, "undo"): UNDONE,
+}
+STATUS_LABELS = {DRAFT: _l("Draft"), RUNNING: _l("Running"), COMPLETED: _l("Completed"), FAILED: _l("Failed"),
+                 UNDONE: _l("Undone")}
+
+
+def transition(batch: ImportBatch, event: str) -> None:
+    """Move a batch along the state machine, refusing any move not in TRANSITIONS."""
+    target_status = TRANSITIONS.get((batch.status, event))
+    if target_status is None:
+        raise NotAllowed(_("An import that is %(status)s cannot be %(event)s.",
+                           status=STATUS_LABELS.get(batch.status, batch.status), event=_event_label(event)))
+    batch.status = target_status
+
+
+def _event_label(event: str) -> str:
+    return {"start": _("started"), "finish": _("finished"), "fail": _("failed"), "undo": _("undone")}.get(event, event)
+
+
+# --- permissions ------------------------------------------------------------------------
+def writable_department_ids(user: User) -> set[int] | None:
+    """Departments the user may import records into (None: all), from the data.import rule."""
+    rule = RULES["data.import"]
+    scopes = {rule.get(role) for role in user.roles}
+    if ALL in scopes:
+        return None
+    if DEPT in scopes:
+        return department_scope_ids(user)
+    return set()
+
+
+def check_may_import(user: User, target: Target) -> None:
+    from rollout.access import can
+    if not can(user, "data.import") or (target.permission != "data.import" and not can(user, target.permission)):
+        raise ServiceError(_("You may not import %(what)s.", what=target.label), "target")
+
+
+def available_targets(user: User) -> list[Target]:
+    from rollout.access import can
+    return [t for t in all_targets().values() if t.permission == "data.import" or can(user, t.permission)]
+
+
+# --- files ---------------------------------------------------------------------------------
+def upload_folder() -> Path:
+    folder = Path(current_app.config["UPLOAD_FOLDER"]) / "imports"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def stored_path(batch: ImportBatch) -> Path:
+    return upload_folder() / batch.stored_name
+
+
+def web_size_limit() -> int:
+    return int(current_app.config.get("IMPORT_WEB_MAX_BYTES", 20 * 1024 * 1024))
+
+
+def save_upload(stream, filename: str, max_bytes: int | None = None) -> Path:
+    """Copy an uploaded stream under a random name, refusing files larger than ``max_bytes``."""
+    suffix = Path(filename or "").suffix.lower()[:8]
+    path = upload_folder() / (secrets.token_hex(16) + suffix)
+    written = 0
+    with path.open("wb") as out:
+        while True:
+            chunk = stream.read(1024 * 1024)
+            if not chunk:
+                break
+            written += len(chunk)
+            if max_bytes is not None and written > max_bytes:
+                out.close()
+                path.unlink(missing_ok=True)
+                raise readers.ImportFileError(_l(
+                    "The file is larger than %(mb)d MB, the limit for imports in the browser. "
+                    "Split it, or let an administrator run `rollout import` on the server for large migrations.",
+                    mb=max_bytes // 1024 // 1024))
+            out.write(chunk)
+    return path
+
+
+def keep_file(source: Path) -> Path:
+    """Copy a local file (CLI) under a random name in the upload folder: the original is kept."""
+    path = upload_folder() / (secrets.token_hex(16) + source.suffix.lower()[:8])
+    shutil.copyfile(source, path)
+    return path
+
+
+def create_batch(user: User, target_name: str, path: Path, filename: str, encoding: str | None = None,
+                 department_id: int | None = None, template: MappingTemplate | None = None) -> ImportBatch:
+    """Inspect a stored file completely and record a draft batch; a bad file is deleted and refused."""
+    target = get_target(target_name)
+    if target is None:
+        path.unlink(missing_ok=True)
+        raise ServiceError(_("Unknown import target."), "target")
+    try:
+        check_may_import(user, target)
+        fields = target.fields()
+        info = readers.inspect_file(path, filename, encoding=encoding or None,
+                                    score_header=lambda text: is_known_header(text, fields))
+    except ServiceError:
+        path.unlink(missing_ok=True)
+        raise
+    if department_id is None:
+        department_id = user.department_id
+    allowed = writable_department_ids(user)
+    if department_id is not None and allowed is not None and department_id not in allowed:
+        path.unlink(missing_ok=True)
+        raise ServiceError(_("You may not import into that department."), "department_id")
+    if template is not None:
+        mapping = mapping_from_template(info.headers, template.columns, fields)
+        keep = [i for i, h in enumerate(info.headers) if h in (template.keep_as_is or [])]
+    else:
+        mapping, keep = auto_map(info.headers, fields), []
+    batch = ImportBatch(target=target.name, original_filename=(filename or path.name)[:255],
+                        stored_name=path.name, file_size=path.stat().st_size, source=info.as_dict(),
+                        total_rows=info.row_count, created_by_id=user.id, department_id=department_id,
+                        settings={"mapping": {str(k): v for k, v in mapping.items()}, "keep": keep,
+                                  "decisions": {}, "default_existing": SKIP, "default_file": SKIP,
+                                  "template_id": template.id if template else None})
+    db.session.add(batch)
+    db.session.flush()
+    return batch
+
+
+def source_info(batch: ImportBatch) -> readers.SourceInfo:
+    return readers.SourceInfo.from_dict(batch.source)
+
+
+def reread(batch: ImportBatch, encoding: str | None, separator: str | None, header_row: int | None,
+           sheet: str | None = None) -> None:
+    """Inspect the kept file again with the user's encoding, separator, header row or sheet."""
+    require_draft(batch)
+    target = get_target(batch.target)
+    fields = target.fields()
+    info = readers.inspect_file(stored_path(batch), batch.original_filename, encoding=encoding or None,
+                                separator=separator or None, header_row=header_row or None, sheet=sheet or None,
+                                score_header=lambda text: is_known_header(text, fields))
+    old_headers = batch.source.get("headers", [])
+    batch.source = info.as_dict()
+    batch.total_rows = info.row_count
+    if info.headers != old_headers:
+        batch.settings = {**batch.settings, "mapping": {str(k): v for k, v in auto_map(info.headers, fields).items()},
+                          "keep": [], "decisions": {}}
+
+
+def require_draft(batch: ImportBatch) -> None:
+    if batch.status != DRAFT:
+        raise NotAllowed(_("This import has already run; upload the file again to change its settings."))
+
+
+def set_mapping(batch: ImportBatch, mapping: dict[int, str], keep: list[int], department_id: int | None,
+                user: User) -> None:
+    """Save the column → field mapping and keep-as-is columns; each field at most once, required ones mapped."""
+    require_draft(batch)
+    target = get_target(batch.target)
+    fields = {f.name: f for f in target.fields()}
+    headers = batch.source.get("headers", [])
+    clean_mapping: dict[str, str] = {}
+    for index, field_name in mapping.items():
+        if not field_name:
+            continue
+        if field_name not in fields or not 0 <= int(index) < len(headers):
+            raise ServiceError(_("Unknown field in the mapping."), "mapping")
+        if field_name in clean_mapping.values():
+            raise ServiceError(_("The field %(field)s is mapped to two columns.", field=fields[field_name].label),
+                               "mapping")
+        clean_mapping[str(int(index))] = field_name
+    missing = [str(f.label) for f in fields.values() if f.required and f.name not in clean_mapping.values()]
+    if missing:
+        raise ServiceError(_("Map a column to every required field: %(fields)s.", fields="、".join(missing)),
+                           "mapping")
+    allowed = writable_department_ids(user)
+    if department_id is not None and allowed is not None and department_id not in allowed:
+        raise ServiceError(_("You may not import into that department."), "department_id")
+    batch.department_id = department_id
+    batch.settings = {**batch.settings, "mapping": clean_mapping,
+                      "keep": sorted({int(i) for i in keep if 0 <= int(i) < len(headers)})}
+
+
+def set_decisions(batch: ImportBatch, decisions: dict[str, str], default_existing: str, default_file: str) -> None:
+    """Save what to do with each duplicate group (skip, update the existing record, create anyway)."""
+    require_draft(batch)
+    if default_existing not in DECISIONS or default_file not in (SKIP, CREATE):
+        raise ServiceError(_("Choose skip, update or create."), "decisions")
+    cleaned = {}
+    for group, decision in decisions.items():
+        if decision not in DECISIONS or (group.startswith("file:") and decision == UPDATE):
+            raise ServiceError(_("Choose skip, update or create."), "decisions")
+        cleaned[group[:300]] = decision
+    batch.settings = {**batch.settings, "decisions": {**batch.settings.get("decisions", {}), **cleaned},
+                      "default_existing": default_existing, "default_file": default_file}
+
+
+# --- mapping templates -----------------------------------------------------------------------
+def save_template(batch: ImportBatch, name: str, user: User) -> MappingTemplate:
+    """Save the batch's mapping under a name (replacing a template of the same name and target)."""
+    name = (name or "").strip()
+    if not name:
+        raise ServiceError(_("Give the template a name."), "template_name")
+    headers = batch.source.get("headers", [])
+    columns = {headers[int(i)]: f for i, f in batch.settings.get("mapping", {}).items() if int(i) < len(headers)}
+    keep = [headers[i] for i in batch.settings.get("keep", []) if i < len(headers)]
+    template = db.session.scalar(select(MappingTemplate).where(MappingTemplate.target == batch.target,
+                                                               MappingTemplate.name == name[:100]))
+    if template is None:
+        template = MappingTemplate(name=name[:100], target=batch.target, created_by_id=user.id)
+        db.session.add(template)
+    template.columns, template.keep_as_is = columns, keep
+    db.session.flush()
+    return template
+
+
+def apply_template(batch: ImportBatch, template: MappingTemplate) -> None:
+    require_draft(batch)
+    if template.target != batch.target:
+        raise ServiceError(_("This template is for another kind of record."), "template_id")
+    target = get_target(batch.target)
+    headers = batch.source.get("headers", [])
+    mapping = mapping_from_template(headers, template.columns, target.fields())
+    batch.settings = {**batch.settings, "mapping": {str(k): v for k, v in mapping.items()},
+                      "keep": [i for i, h in enumerate(headers) if h in (template.keep_as_is or [])],
+                      "template_id": template.id}
+
+
+def find_template(target_name: str, name: str) -> MappingTemplate | None:
+    return db.session.scalar(select(MappingTemplate).where(MappingTemplate.target == target_name,
+                                                           MappingTemplate.name == name))
+
+
+# --- planning: clean, check, find duplicates ---------------------------------------------------
+@dataclass
+class CellPreview:
+    before: str
+    after: object
+    rules: tuple[str, ...] = ()
+    error: str | None = None
+    kept: bool = False
+
+
+@dataclass
+class Outcome:
+    """What a row would become."""
+    action: str  # create, update, skip, error
+    number: int
+    row: dict | None = None
+    entity_id: int | None = None
+    message: str | None = None
+    group: str | None = None
+    cells: list | None = None
+
+
+@dataclass
+class Group:
+    """Rows that are the same record by a key: among themselves ('file') or with an existing one ('existing')."""
+    id: str
+    kind: str
+    key_kind: str
+    label: str
+    existing_id: int | None = None
+    existing_label: str | None = None
+    rows: list[int] = field(default_factory=list)
+    count: int = 0
+    decision: str = SKIP
+
+
+@dataclass
+class Analysis:
+    """A dry run's findings: nothing is written."""
+    sample: str
+    rows_read: int = 0
+    counts: Counter = field(default_factory=Counter)
+    errors: list[Outcome] = field(default_factory=list)
+    groups: list[Group] = field(default_factory=list)
+    group_count: int = 0
+    near: list[tuple[int, str, str]] = field(default_factory=list)
+    creates: list[Outcome] = field(default_factory=list)
+    updates: list[Outcome] = field(default_factory=list)
+
+
+class Planner:
+    """Cleans each row, checks it, and decides create / update / skip with in-memory key sets."""
+
+    def __init__(self, batch: ImportBatch, target: Target, ctx: ImportContext):
+        self.batch, self.target, self.ctx = batch, target, ctx
+        self.fields = {f.name: f for f in target.fields()}
+        settings = batch.settings or {}
+        keep = set(settings.get("keep", []))
+        self.columns: list[tuple[int, TargetField, object, bool]] = []
+        for index, field_name in sorted(((int(i), f) for i, f in settings.get("mapping", {}).items())):
+            target_field = self.fields.get(field_name)
+            if target_field is not None:
+                self.columns.append((index, target_field, CLEANERS.get(target_field.kind, CLEANERS["text"]),
+                                     index in keep))
+        self.required = [f for f in self.fields.values() if f.required]
+        self.decisions = settings.get("decisions", {})
+        self.default_existing = settings.get("default_existing", SKIP)
+        self.default_file = settings.get("default_file", SKIP)
+        self.existing, self.existing_near = target.begin(ctx)
+        self.file_keys: dict[str, int] = {}
+        self.file_near: dict[str, tuple[int, str]] = {}
+        self.groups: dict[str, Group] = {}
+        self.near: list[tuple[int, str, str]] = []
+
+    def clean(self, cells: list[str]) -> tuple[dict, list[str], list[CellPreview]]:
+        values, errors, previews = {}, [], []
+        for index, target_field, cleaner, keep in self.columns:
+            raw = cells[index] if index < len(cells) else ""
+            if keep:
+                result = Cleaned(raw if raw != "" else None)
+            else:
+                result = cleaner(raw)
+            if result.error:
+                errors.append(f"{target_field.label}: {CLEANING_ERRORS.get(result.error, result.error)} ({raw})")
+            elif target_field.max_length and isinstance(result.value, str) and len(result.value) > target_field.max_length:
+                errors.append(_("%(field)s: longer than %(n)d characters", field=target_field.label,
+                                n=target_field.max_length))
+            values[target_field.name] = result.value
+            previews.append(CellPreview(raw, result.value, result.rules, result.error, keep))
+        for target_field in self.required:
+            if values.get(target_field.name) in (None, ""):
+                errors.append(_("%(field)s is required", field=target_field.label))
+        return values, errors, previews
+
+    def plan(self, number: int, cells: list[str]) -> Outcome:
+        values, errors, _previews = self.clean(cells)
+        if errors:
+            return Outcome("error", number, message="; ".join(errors), cells=cells)
+        try:
+            for name, target_field in self.fields.items():
+                if target_field.choices is not None and values.get(name) is not None:
+                    from rollout.imports.targets import choice_value
+                    values[name] = choice_value(target_field, values[name])
+            row = self.target.build(values, self.ctx)
+            keys = self.target.keys(values)
+        except RowError as error:
+            return Outcome("error", number, message=str(error), cells=cells)
+        for key in keys:
+            existing_id = self.existing.get(key)
+            if existing_id is not None:
+                decision = self.decisions.get(f"existing:{key}", self.default_existing)
+                self._note_group(f"existing:{key}", "existing", key, number, existing_id, decision)
+                if decision == UPDATE:
+                    return Outcome("update", number, row, entity_id=existing_id, group=f"existing:{key}")
+                if decision == SKIP:
+                    return Outcome("skip", number, row, entity_id=existing_id, group=f"existing:{key}",
+                                   message=_("already exists"))
+                break
+        else:
+            for key in keys:
+                first = self.file_keys.get(key)
+                if first is not None:
+                    decision = self.decisions.get(f"file:{key}", self.default_file)
+                    group = self._note_group(f"file:{key}", "file", key, number, None, decision)
+                    if first not in group.rows:
+                        group.rows.insert(0, first)
+                        group.count += 1
+                    if decision != CREATE:
+                        return Outcome("skip", number, row, group=f"file:{key}",
+                                       message=_("same as row %(row)d", row=first))
+                    break
+        for key in keys:
+            self.file_keys.setdefault(key, number)
+        self._check_near(number, values)
+        return Outcome("create", number, row)
+
+    def _note_group(self, group_id, kind, key, number, existing_id, decision) -> Group:
+        group = self.groups.get(group_id)
+        if group is None:
+            key_kind, _sep, label = key.partition(":")
+            group = self.groups[group_id] = Group(group_id, kind, key_kind, label.split(":")[-1], existing_id,
+                                                  decision=decision)
+        group.count += 1
+        if len(group.rows) < 10:
+            group.rows.append(number)
+        return group
+
+    def _check_near(self, number: int, values: dict) -> None:
+        near_key = self.target.near_key(values)
+        if not near_key or len(self.near) >= LISTED:
+            return
+        name = values.get("name") or ""
+        existing = self.existing_near.get(near_key)
+        if existing is not None and name_key(existing[1]) != name_key(name):
+            self.near.append((number, name, existing[1]))
+        earlier = self.file_near.get(near_key)
+        if earlier is not None and name_key(earlier[1]) != name_key(name):
+            self.near.append((number, name, _("row %(row)d: %(name)s", row=earlier[0], name=earlier[1])))
+        self.file_near.setdefault(near_key, (number, name))
+
+
+def make_context(batch: ImportBatch, user: User) -> ImportContext:
+    ctx = ImportContext(user=user, default_department_id=batch.department_id,
+                        allowed_department_ids=writable_department_ids(user),
+                        default_owner_id=batch.settings.get("owner_id"))
+    ctx.load_lookups()
+    return ctx
+
+
+def preview(batch: ImportBatch, user: User, limit: int = PREVIEW_ROWS) -> list[tuple[int, list[CellPreview], str | None, list]]:
+    """The first rows: (row number, each mapped cell before → after with its rules, problems, raw cells)."""
+    target = get_target(batch.target)
+    planner = Planner(batch, target, make_context(batch, user))
+    rows = []
+    for number, cells in readers.iter_rows(stored_path(batch), source_info(batch)):
+        _values, errors, previews = planner.clean(cells)
+        rows.append((number, previews, "; ".join(errors) or None, cells))
+        if len(rows) >= limit:
+            break
+    return rows
+
+
+def sample_rows(batch: ImportBatch, sample: str, first_n: int = 100):
+    """The rows a dry run looks at: the first N, a random 10% (repeatable per batch) or all."""
+    rows = readers.iter_rows(stored_path(batch), source_info(batch))
+    if sample == "first":
+        for index, item in enumerate(rows):
+            if index >= first_n:
+                return
+            yield item
+    elif sample == "random":
+        chooser = random.Random(batch.id)
+        for item in rows:
+            if chooser.random() < 0.1:
+                yield item
+    else:
+        yield from rows
+
+
+def dry_run(batch: ImportBatch, user: User, sample: str = "all", first_n: int = 100) -> Analysis:
+    """Everything a real run would do, for a sample or the whole file, without writing anything."""
+    target = get_target(batch.target)
+    check_may_import(user, target)
+    planner = Planner(batch, target, make_context(batch, user))
+    analysis = Analysis(sample=sample)
+    for number, cells in sample_rows(batch, sample, first_n):
+        outcome = planner.plan(number, cells)
+        analysis.rows_read += 1
+        analysis.counts[outcome.action] += 1
+        if outcome.action == "error" and len(analysis.errors) < LISTED:
+            analysis.errors.append(outcome)
+        elif outcome.action == "create" and len(analysis.creates) < 20:
+            analysis.creates.append(outcome)
+        elif outcome.action == "update" and len(analysis.updates) < 20:
+            analysis.updates.append(outcome)
+    analysis.group_count = len(planner.groups)
+    analysis.groups = list(planner.groups.values())[:LISTED]
+    _label_existing(target, analysis.groups)
+    analysis.near = planner.near
+    return analysis
+
+
+def _label_existing(target: Target, groups: list[Group]) -> None:
+    ids = [g.existing_id for g in groups if g.existing_id]
+    if not ids:
+        return
+    labels = {}
+    for record in db.session.scalars(select(target.model).where(target.model.id.in_(ids))):
+        labels[record.id] = str(record)
+    for group in groups:
+        if group.existing_id:
+            group.existing_label = labels.get(group.existing_id)
+
+
+# --- the real run ---------------------------------------------------------------------------------
+def run_import(batch: ImportBatch, user: User, chunk_size: int = CHUNK_SIZE, progress=None,
+               commit: bool = True) -> ImportBatch:
+    """Import every row in chunks, each chunk all or nothing, recording each for undo.
+
+    With ``commit`` (web and CLI) every chunk is its own committed transaction; without it
+    (demo data, callers that own the transaction) every chunk is a savepoint.  Returns the
+    batch, completed or failed; a failed chunk is rolled back whole and the chunks before it
+    stay (and can be undone).
+    """
+    target = get_target(batch.target)
+    check_may_import(user, target)
+    path = stored_path(batch)
+    if not path.exists():
+        raise ServiceError(_("The uploaded file is no longer on the server; upload it again."))
+    transition(batch, "start")
+    batch.started_at = utcnow()
+    batch.created_count = batch.updated_count = batch.skipped_count = batch.error_count = 0
+    batch_id = batch.id
+    if commit:
+        db.session.commit()  # the batch is visibly running before the first chunk
+    ctx = make_context(batch, user)
+    planner = Planner(batch, target, ctx)
+    counts: Counter = Counter()
+    departments: set[int] = set()
+    pending: list[Outcome] = []
+    seq = 0
+    try:
+        for number, cells in readers.iter_rows(path, source_info(batch)):
+            pending.append(planner.plan(number, cells))
+            if len(pending) >= chunk_size:
+                seq += 1
+                _write_chunk(batch_id, seq, target, ctx, pending, counts, departments, commit)
+                pending = []
+                if progress:
+                    progress(sum(counts.values()))
+        if pending:
+            seq += 1
+            _write_chunk(batch_id, seq, target, ctx, pending, counts, departments, commit)
+    except Exception as error:  # any failure ends the run; the failing chunk was rolled back
+        if commit:
+            db.session.rollback()
+        batch = db.session.get(ImportBatch, batch_id)
+        _store_counts(batch, counts, departments)
+        transition(batch, "fail")
+        batch.finished_at = utcnow()
+        message = error.message if isinstance(error, ServiceError) else f"{type(error).__name__}: {error}"
+        batch.message = _("Stopped at chunk %(seq)d (rows before it are imported and can be undone): %(error)s",
+                          seq=seq, error=message)[:2000]
+        record_event("import_failed", entity="import_batches", entity_id=batch.id, detail=_counts_detail(batch),
+                     user=user)
+        if commit:
+            db.session.commit()
+        if not isinstance(error, ServiceError):
+            current_app.logger.exception("import %s failed", batch_id)
+        return batch
+    batch = db.session.get(ImportBatch, batch_id)
+    _store_counts(batch, counts, departments)
+    transition(batch, "finish")
+    batch.finished_at = utcnow()
+    record_event("import", entity="import_batches", entity_id=batch.id, detail=_counts_detail(batch), user=user)
+    if commit:
+        db.session.commit()
+    else:
+        db.session.flush()
+    return batch
+
+
+def _store_counts(batch, counts, departments):
+    batch.created_count, batch.updated_count = counts["create"], counts["update"]
+    batch.skipped_count, batch.error_count = counts["skip"], counts["error"]
+    batch.department_ids = sorted(departments)
+
+
+def _counts_detail(batch: ImportBatch) -> str:
+    return (f"target={batch.target} file={batch.original_filename} created={batch.created_count} "
+            f"updated={batch.updated_count} skipped={batch.skipped_count} errors={batch.error_count}")[:1000]
+
+
+def _write_chunk(batch_id, seq, target: Target, ctx, outcomes: list[Outcome], counts, departments,
+                 commit: bool) -> None:
+    """Write one chunk in its own transaction (or savepoint): inserts, updates, rejected rows, undo record."""
+    chunk_counts: Counter = Counter()
+    savepoint = None if commit else db.session.begin_nested()
+    try:
+        ids = _insert_creates(target, ctx, outcomes)
+        updates = []
+        for outcome in outcomes:
+            if outcome.action == "update":
+                try:
+                    before, after = target.update(outcome.entity_id, outcome.row, ctx)
+                except RowError as error:
+                    outcome.action, outcome.message = "error", str(error)
+                    continue
+                if after:
+                    updates.append({"entity": target.table, "id": outcome.entity_id,
+                                    "before": _json_values(before), "after": _json_values(after)})
+        errors = [{"batch_id": batch_id, "row_number": o.number, "cells": o.cells or [], "message": o.message or ""}
+                  for o in outcomes if o.action == "error"]
+        if errors:
+            db.session.execute(ImportRowError.__table__.insert(), errors)
+        db.session.add(ImportChunk(batch_id=batch_id, seq=seq, created_ids={target.table: ids}, updates=updates))
+        for outcome in outcomes:
+            chunk_counts[outcome.action] += 1
+            department = target.department_of(outcome.row) if outcome.row else None
+            if department and outcome.action in ("create", "update"):
+                departments.add(department)
+        batch = db.session.get(ImportBatch, batch_id)
+        batch.created_count = counts["create"] + chunk_counts["create"]
+        batch.updated_count = counts["update"] + chunk_counts["update"]
+        batch.skipped_count = counts["skip"] + chunk_counts["skip"]
+        batch.error_count = counts["error"] + chunk_counts["error"]
+        if commit:
+            db.session.commit()
+        else:
+            savepoint.commit()
+    except Exception:
+        if commit:
+            db.session.rollback()
+        else:
+            savepoint.rollback()
+        raise
+    counts.update(chunk_counts)
+
+
+def _insert_creates(target: Target, ctx, outcomes: list[Outcome]) -> list[int]:
+    """Insert the chunk's new records: one executemany, or row by row in savepoints for service-backed targets."""
+    creates = [o for o in outcomes if o.action == "create"]
+    if not target.per_row:
+        return target.insert([o.row for o in creates], ctx)
+    ids = []
+    for outcome in creates:
+        try:
+            with db.session.begin_nested():
+                ids.append(target.insert_one(outcome.row, ctx))
+        except (ServiceError, RowError) as error:
+            outcome.action, outcome.message = "error", str(error)
+    return ids
+
+
+def _json_values(values: dict) -> dict:
+    from rollout.audit.services import _plain
+    return {key: _plain(value) for key, value in values.items()}
+
+
+# --- undo --------------------------------------------------------------------------------------
+def undo_import(batch: ImportBatch, user: User) -> dict:
+    """Remove what the import created and restore what it updated, unless any of it changed since.
+
+    All or nothing: any changed record refuses the whole undo, naming it.
+    """
+    target = get_target(batch.target)
+    check_may_import(user, target)
+    if (batch.status, "undo") not in TRANSITIONS:
+        transition(batch, "undo")  # raises the refusal
+    chunks = db.session.scalars(select(ImportChunk).where(ImportChunk.batch_id == batch.id)
+                                .order_by(ImportChunk.seq.desc())).all()
+    created = [i for chunk in chunks for i in chunk.created_ids.get(target.table, [])]
+    since = batch.started_at or batch.created_at
+    for start in range(0, len(created), 900):
+        part = created[start:start + 900]
+        changed = db.session.scalar(select(AuditEntry.entity_id).where(
+            AuditEntry.entity == target.table, AuditEntry.entity_id.in_([str(i) for i in part]),
+            AuditEntry.action.in_(("update", "delete")), AuditEntry.created_at >= since).limit(1))
+        if changed:
+            raise ServiceError(_("Record %(id)s created by this import has been changed since; "
+                                 "the import can no longer be undone.", id=changed))
+        if target.dependents(part):
+            raise ServiceError(_("Records created by this import are now used by other records; "
+                                 "the import can no longer be undone."))
+    restores = [u for chunk in chunks for u in chunk.updates]
+    for update in restores:
+        current = target.current(update["id"], update["after"].keys())
+        if current is None or _json_values(current) != update["after"]:
+            raise ServiceError(_("Record %(id)s updated by this import has been changed since; "
+                                 "the import can no longer be undone.", id=update["id"]))
+    for update in reversed(restores):
+        target.restore(update["id"], _typed_values(target, update["before"]), user)
+    for start in range(0, len(created), 900):
+        target.remove(created[start:start + 900])
+    transition(batch, "undo")
+    batch.undone_at = utcnow()
+    record_event("import_undone", entity="import_batches", entity_id=batch.id,
+                 detail=f"removed={len(created)} restored={len(restores)}", user=user)
+    db.session.flush()
+    return {"removed": len(created), "restored": len(restores)}
+
+
+def _typed_values(target: Target, values: dict) -> dict:
+    """JSON values back to the column types (dates, decimals) before restoring them."""
+    from datetime import date, datetime
+    from decimal import Decimal
+
+    from sqlalchemy import Date, DateTime, Numeric
+    columns = target.model.__table__.columns
+    typed = {}
+    for key, value in values.items():
+        column = columns.get(key)
+        if value is not None and column is not None:
+            if isinstance(column.type, DateTime):
+                value = datetime.fromisoformat(value)
+            elif isinstance(column.type, Date):
+                value = date.fromisoformat(value)
+            elif isinstance(column.type, Numeric):
+                value = Decimal(value)
+        typed[key] = value
+    return typed
+
+
+def resolve_errors(batch: ImportBatch) -> None:
+    """Confirm that the rejected rows were fixed and re-imported (or dropped on purpose)."""
+    if batch.status != COMPLETED or not batch.error_count:
+        raise ServiceError(_("Only a completed import with rejected rows can be marked resolved."))
+    batch.errors_resolved_at = utcnow()
+
+
+# --- error report ------------------------------------------------------------------------------
+def error_report(batch: ImportBatch) -> bytes:
+    """The rejected rows as XLSX, original columns plus an error column, ready to fix and re-import."""
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Font, PatternFill
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet(title="errors")
+    headers = list(batch.source.get("headers", []))
+    header_cells = []
+    for name in headers + [_("Error")]:
+        cell = WriteOnlyCell(sheet, value=name)
+        cell.font = Font(bold=True)
+        header_cells.append(cell)
+    sheet.append(header_cells)
+    fill = PatternFill("solid", fgColor="FDE2E1")
+    query = select(ImportRowError).where(ImportRowError.batch_id == batch.id).order_by(ImportRowError.row_number)
+    for error in db.session.scalars(query.execution_options(yield_per=1000)):
+        cells = []
+        for value in list(error.cells)[: len(headers)] + [""] * max(0, len(headers) - len(error.cells)):
+            cell = WriteOnlyCell(sheet, value=value)
+            cell.data_type = "s"  # text stays text: leading zeros and long numbers survive the round trip
+            cells.append(cell)
+        message = WriteOnlyCell(sheet, value=_("Row %(row)d: %(message)s", row=error.row_number, message=error.message))
+        message.data_type = "s"
+        message.fill = fill
+        cells.append(message)
+        sheet.append(cells)
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+# --- readiness --------------------------------------------------------------------------------
+@dataclass
+class ImportStatus:
+    """Whether a department's data has been brought in: a completed import without unresolved errors."""
+    completed: int
+    unresolved_errors: int
+    last_completed_at: object = None
+
+    @property
+    def ready(self) -> bool:
+        return self.completed > 0 and self.unresolved_errors == 0
+
+    def __bool__(self) -> bool:
+        return self.ready
+
+
+def department_import_status(department_id: int) -> ImportStatus:
+    """Imports whose records landed in this department (or its teams), for the readiness dashboard."""
+    from rollout.access import subtree_ids
+    wanted = subtree_ids(department_id)
+    completed, unresolved, last = 0, 0, None
+    query = select(ImportBatch).where(ImportBatch.status == COMPLETED).order_by(ImportBatch.finished_at)
+    for batch in db.session.scalars(query):
+        touched = set(batch.department_ids or []) | ({batch.department_id} if batch.department_id else set())
+        if not touched & wanted:
+            continue
+        completed += 1
+        last = batch.finished_at
+        if batch.has_unresolved_errors:
+            unresolved += batch.error_count
+    return ImportStatus(completed=completed, unresolved_errors=unresolved, last_completed_at=last)
+
+
+def batches_query():
+    return select(ImportBatch).order_by(ImportBatch.created_at.desc(), ImportBatch.id.desc())
+
+
+def delete_draft(batch: ImportBatch) -> None:
+    """Discard a draft that was never run, with its kept file."""
+    require_draft(batch)
+    path = stored_path(batch)
+    db.session.delete(batch)
+    db.session.flush()
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+

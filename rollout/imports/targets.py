@@ -1,0 +1,366 @@
+"""What imported rows become: one Target per kind of record, with its fields, duplicate keys and writes.
+
+A target turns cleaned values into column values (``build``), knows the keys that
+identify duplicates and loads the existing ones into memory once (``begin``), and
+writes in bulk (``insert``: one executemany per chunk) or per record (``update``,
+through the ORM so the audit trail records old → new).
+"""
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass, field
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import delete, func, insert, select
+
+from rollout.accounts.models import Department, User, UserRole
+from rollout.cleaning import name_key
+from rollout.extensions import db
+
+
+class RowError(Exception):
+    """A row cannot become a record; the message goes to the error report."""
+
+
+@dataclass
+class TargetField:
+    name: str
+    label: object
+    #: Cleaning rule: text, phone, email, date, amount, integer, boolean.
+    kind: str = "text"
+    required: bool = False
+    #: Column names this field is recognised by (besides its label), Chinese and English.
+    synonyms: tuple[str, ...] = ()
+    max_length: int | None = None
+    #: Allowed values (after cleaning) with their aliases: {stored: (alias, ...)}.
+    choices: dict | None = None
+
+
+@dataclass
+class ImportContext:
+    """Who imports, where records may land, and lookups shared by all rows."""
+    user: User
+    #: Department of records whose row names none.
+    default_department_id: int | None
+    #: Departments records may land in; None means any.
+    allowed_department_ids: set[int] | None
+    default_owner_id: int | None = None
+    departments: dict[str, int] = field(default_factory=dict)
+    department_parent: dict[int, int | None] = field(default_factory=dict)
+    users: dict[str, tuple[int, int | None]] = field(default_factory=dict)
+
+    def load_lookups(self) -> None:
+        for dept_id, name, code, parent_id in db.session.execute(
+                select(Department.id, Department.name, Department.code, Department.parent_id)):
+            self.departments.setdefault(name.casefold(), dept_id)
+            if code:
+                self.departments[code.casefold()] = dept_id
+            self.department_parent[dept_id] = parent_id
+        for user_id, username, display_name, department_id in db.session.execute(
+                select(User.id, User.username, User.display_name, User.department_id)):
+            self.users[username.casefold()] = (user_id, department_id)
+            self.users.setdefault(display_name.casefold(), (user_id, department_id))
+            # "销售代表 张伟" is often typed as just "张伟".
+            self.users.setdefault(display_name.split()[-1].casefold(), (user_id, department_id))
+
+    def department(self, text: str | None, required: bool = False) -> int | None:
+        """The id of a department named by name or code (or the default), checked against the allowed ones."""
+        if not text:
+            department_id = self.default_department_id
+            if department_id is None and required:
+                raise RowError(_l("No department given and no default department chosen."))
+        else:
+            department_id = self.departments.get(text.casefold())
+            if department_id is None:
+                raise RowError(_l("Unknown department %(name)s.", name=text))
+        if department_id is not None and self.allowed_department_ids is not None \
+                and department_id not in self.allowed_department_ids:
+            raise RowError(_l("You may not import records into department %(name)s.", name=text or department_id))
+        return department_id
+
+    def person(self, text: str | None) -> tuple[int, int | None] | None:
+        if not text:
+            return None
+        found = self.users.get(text.casefold())
+        if found is None:
+            raise RowError(_l("Unknown user %(name)s.", name=text))
+        return found
+
+
+def choice_value(target_field: TargetField, text):
+    """The stored value for a choice field typed as its value or one of its aliases."""
+    if text is None or target_field.choices is None:
+        return text
+    lowered = str(text).casefold()
+    for stored, aliases in target_field.choices.items():
+        if lowered == stored.casefold() or lowered in (str(alias).casefold() for alias in aliases):
+            return stored
+    raise RowError(_l("%(field)s: %(value)s is not one of the allowed values.", field=target_field.label, value=text))
+
+
+class Target:
+    """Base of every import target."""
+    name = ""
+    label = ""
+    model = None
+    #: Keys that make two rows duplicates (checked in this order).
+    key_kinds: tuple[str, ...] = ("name",)
+    #: Action the importing user needs besides data.import.
+    permission = "data.import"
+    #: Fields whose change an update may write (others are left alone).
+    updatable: tuple[str, ...] = ()
+
+    def fields(self) -> list[TargetField]:
+        raise NotImplementedError
+
+    @property
+    def table(self) -> str:
+        return self.model.__tablename__
+
+    def begin(self, ctx: ImportContext) -> tuple[dict[str, int], dict[str, tuple[int, str]]]:
+        """(exact keys → existing id, near keys → (existing id, name)) of the records already there."""
+        return {}, {}
+
+    def keys(self, values: dict) -> list[str]:
+        return []
+
+    def near_key(self, values: dict) -> str | None:
+        return None
+
+    def build(self, values: dict, ctx: ImportContext) -> dict:
+        raise NotImplementedError
+
+    def insert_one(self, row: dict, ctx: ImportContext) -> int:
+        return self.insert([row], ctx)[0]
+
+    def insert(self, rows: list[dict], ctx: ImportContext) -> list[int]:
+        """Insert rows with one executemany; return their ids in order."""
+        if not rows:
+            return []
+        result = db.session.execute(insert(self.model).returning(self.model.id, sort_by_parameter_order=True), rows)
+        return [row[0] for row in result]
+
+    #: Written row by row through services (each row in a savepoint) instead of one executemany.
+    per_row = False
+
+    def update(self, entity_id: int, row: dict, ctx: ImportContext) -> tuple[dict, dict]:
+        """Write the updatable fields of ``row`` onto the record; return (before, after) of what changed."""
+        record = db.session.get(self.model, entity_id)
+        if record is None:
+            raise RowError(_l("The existing record was deleted meanwhile."))
+        before, after = {}, {}
+        for key in self.updatable:
+            if key in row and row[key] not in (None, "") and getattr(record, key) != row[key]:
+                before[key], after[key] = getattr(record, key), row[key]
+                setattr(record, key, row[key])
+        return before, after
+
+    def current(self, entity_id: int, keys) -> dict | None:
+        record = db.session.get(self.model, entity_id)
+        return None if record is None else {key: getattr(record, key) for key in keys}
+
+    def restore(self, entity_id: int, before: dict, user: User) -> None:
+        record = db.session.get(self.model, entity_id)
+        for key, value in before.items():
+            setattr(record, key, value)
+
+    def dependents(self, ids: list[int]) -> int:
+        """Records made since that refer to these ids (undo would orphan or delete them)."""
+        return 0
+
+    def remove(self, ids: list[int]) -> None:
+        db.session.execute(delete(self.model).where(self.model.id.in_(ids)))
+
+    def department_of(self, row: dict) -> int | None:
+        return row.get("department_id")
+
+    def summary(self, row: dict) -> str:
+        return str(row.get("name") or "")
+
+
+# --- users -------------------------------------------------------------------------
+ROLE_ALIASES = {"admin": ("管理员", "系统管理员", "administrator"), "lead": ("项目负责人", "project lead"),
+                "trainer": ("培训师",), "head": ("部门负责人", "部门经理", "主管", "department head", "manager"),
+                "staff": ("员工", "销售", "销售代表", "普通员工", "user", "rep")}
+_LIST_SPLIT = re.compile(r"[,，;；、/|\s]+")
+
+
+class UserTarget(Target):
+    name = "users"
+    label = _l("Users")
+    model = User
+    key_kinds = ("username", "email")
+    permission = "users.manage"
+    updatable = ("display_name", "email", "phone", "department_id", "is_seed_user")
+
+    def fields(self):
+        return [
+            TargetField("username", _l("Username"), required=True, max_length=64,
+                        synonyms=("用户名", "账号", "登录名", "工号", "username", "login", "account")),
+            TargetField("display_name", _l("Name"), max_length=100,
+                        synonyms=("姓名", "名字", "员工姓名", "name", "full name", "display name")),
+            TargetField("email", _l("Email"), "email", synonyms=("邮箱", "电子邮件", "邮件", "e-mail", "mail")),
+            TargetField("phone", _l("Phone"), "phone", synonyms=("手机", "电话", "手机号", "联系方式", "mobile", "tel")),
+            TargetField("department", _l("Department"), synonyms=("部门", "所属部门", "小组", "dept", "team")),
+            TargetField("roles", _l("Roles"), synonyms=("角色", "岗位", "role", "roles")),
+            TargetField("is_seed_user", _l("Seed user"), "boolean", synonyms=("种子用户", "seed user", "seed")),
+        ]
+
+    def begin(self, ctx):
+        exact = {}
+        for user_id, username, email in db.session.execute(select(User.id, User.username, User.email)):
+            exact[f"username:{username.casefold()}"] = user_id
+            if email:
+                exact.setdefault(f"email:{email.lower()}", user_id)
+        return exact, {}
+
+    def keys(self, values):
+        keys = [f"username:{values['username'].casefold()}"]
+        if values.get("email"):
+            keys.append(f"email:{values['email']}")
+        return keys
+
+    def build(self, values, ctx):
+        roles = set()
+        for word in _LIST_SPLIT.split(values.get("roles") or ""):
+            if not word:
+                continue
+            role = next((r for r, aliases in ROLE_ALIASES.items() if word.casefold() in (r, *aliases)), None)
+            if role is None:
+                raise RowError(_l("Unknown role %(role)s.", role=word))
+            roles.add(role)
+        return {"username": values["username"], "display_name": values.get("display_name") or values["username"],
+                "email": values.get("email"), "phone": values.get("phone"),
+                "department_id": ctx.department(values.get("department")),
+                "is_seed_user": bool(values.get("is_seed_user")), "roles": sorted(roles or {"staff"})}
+
+    def insert(self, rows, ctx):
+        # Imported accounts get an unusable password: an admin sets one (or the user resets it) before login.
+        user_rows = [{key: value for key, value in row.items() if key != "roles"} | {
+            "password_hash": "!imported-" + secrets.token_hex(8)} for row in rows]
+        ids = super().insert(user_rows, ctx)
+        role_rows = [{"user_id": user_id, "role": role} for user_id, row in zip(ids, rows) for role in row["roles"]]
+        if role_rows:
+            db.session.execute(insert(UserRole), role_rows)
+        return ids
+
+    def dependents(self, ids):
+        # Someone who has logged in has started using the account.
+        return db.session.scalar(select(func.count()).select_from(User).where(
+            User.id.in_(ids), User.last_login_at.is_not(None))) or 0
+
+    def remove(self, ids):
+        db.session.execute(delete(UserRole).where(UserRole.user_id.in_(ids)))
+        super().remove(ids)
+
+    def summary(self, row):
+        return f"{row.get('username')} {row.get('display_name') or ''}".strip()
+
+
+# --- departments -------------------------------------------------------------------
+KIND_ALIASES = {"company": ("公司", "总公司", "集团"), "department": ("部门", "部", "dept"),
+                "team": ("小组", "组", "团队", "班组")}
+
+
+class DepartmentTarget(Target):
+    name = "departments"
+    label = _l("Departments")
+    model = Department
+    key_kinds = ("department",)
+    permission = "departments.manage"
+    updatable = ("code", "kind", "go_live_on")
+
+    def fields(self):
+        return [
+            TargetField("name", _l("Name"), required=True, max_length=100,
+                        synonyms=("部门名称", "部门", "名称", "department", "department name", "name")),
+            TargetField("code", _l("Code"), max_length=40, synonyms=("代码", "编码", "部门代码", "code")),
+            TargetField("parent", _l("Parent department"),
+                        synonyms=("上级部门", "上级", "所属部门", "parent", "parent department")),
+            TargetField("kind", _l("Kind"), choices=KIND_ALIASES, synonyms=("类型", "层级", "kind", "type")),
+            TargetField("go_live_on", _l("Go-live date"), "date",
+                        synonyms=("上线日期", "上线时间", "go-live", "go live")),
+        ]
+
+    def begin(self, ctx):
+        exact = {}
+        for dept_id, name, parent_id, code in db.session.execute(
+                select(Department.id, Department.name, Department.parent_id, Department.code)):
+            exact[f"department:{parent_id}:{name_key(name)}"] = dept_id
+            if code:
+                exact[f"code:{code.casefold()}"] = dept_id
+        self._created_names: dict[str, str] = {}
+        return exact, {}
+
+    def _parent(self, values, ctx):
+        parent = values.get("parent")
+        if not parent:
+            return None
+        found = ctx.departments.get(parent.casefold())
+        if found is not None:
+            return found
+        if parent.casefold() in self._created_names:
+            return f"new:{parent.casefold()}"  # created by an earlier row of this file
+        raise RowError(_l("Unknown parent department %(name)s.", name=parent))
+
+    def keys(self, values):
+        keys = [f"department:{values.get('_parent')}:{name_key(values['name'])}"]
+        if values.get("code"):
+            keys.append(f"code:{values['code'].casefold()}")
+        return keys
+
+    def build(self, values, ctx):
+        parent = self._parent(values, ctx)
+        values["_parent"] = parent
+        self._created_names[values["name"].casefold()] = values["name"]
+        if values.get("code"):
+            self._created_names[values["code"].casefold()] = values["name"]
+        kind = values.get("kind") or ("department" if parent is not None else "company")
+        return {"name": values["name"], "code": values.get("code"), "parent_id": parent, "kind": kind,
+                "go_live_on": values.get("go_live_on")}
+
+    def insert(self, rows, ctx):
+        # Rows may name parents created a few rows earlier, so departments go in one by one, in file order.
+        ids = []
+        for row in rows:
+            parent = row["parent_id"]
+            if isinstance(parent, str):
+                row = dict(row, parent_id=ctx.departments[parent[4:]])
+            new_id = super().insert([row], ctx)[0]
+            ctx.departments.setdefault(row["name"].casefold(), new_id)
+            if row.get("code"):
+                ctx.departments[row["code"].casefold()] = new_id
+            ids.append(new_id)
+        return ids
+
+    def dependents(self, ids):
+        users = db.session.scalar(select(func.count()).select_from(User).where(User.department_id.in_(ids))) or 0
+        children = db.session.scalar(select(func.count()).select_from(Department).where(
+            Department.parent_id.in_(ids), Department.id.not_in(ids))) or 0
+        return users + children
+
+    def remove(self, ids):
+        # Children first: delete deepest rows before their parents.
+        for dept_id in sorted(ids, reverse=True):
+            db.session.execute(delete(Department).where(Department.id == dept_id))
+
+    def department_of(self, row):
+        return None
+
+
+def all_targets() -> dict[str, Target]:
+    """Every available target by name (plan-tracking targets once that package is installed)."""
+    targets = [UserTarget(), DepartmentTarget()]
+    try:
+        from rollout.imports import plan_targets
+    except ImportError:
+        plan_targets = None
+    if plan_targets is not None:
+        targets = plan_targets.targets() + targets
+    return {target.name: target for target in targets}
+
+
+def get_target(name: str) -> Target | None:
+    return all_targets().get(name)
+

@@ -1,0 +1,36 @@
+"""Small builders for import tests: files in every encoding and an uploaded batch."""
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+from openpyxl import Workbook
+
+from rollout.imports import services
+
+
+def write_csv(tmp_path: Path, rows: list[list[str]], encoding: str = "utf-8", separator: str = ",",
+              name: str = "customers.csv") -> Path:
+    text = "\r\n".join(separator.join(row) for row in rows) + "\r\n"
+    path = tmp_path / name
+    path.write_bytes(text.encode(encoding))
+    return path
+
+
+def write_xlsx(tmp_path: Path, rows: list[list], name: str = "customers.xlsx", formats: dict | None = None) -> Path:
+    workbook = Workbook()
+    sheet = workbook.active
+    for row in rows:
+        sheet.append(row)
+    for coordinate, number_format in (formats or {}).items():
+        sheet[coordinate].number_format = number_format
+    path = tmp_path / name
+    workbook.save(path)
+    return path
+
+
+def upload(user, path: Path, target: str = "customers", **options):
+    """Create a draft batch from a local file, as the web upload does."""
+    with path.open("rb") as handle:
+        stored = services.save_upload(io.BytesIO(handle.read()), path.name)
+    return services.create_batch(user, target, stored, path.name, **options)

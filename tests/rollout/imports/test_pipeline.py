@@ -1,0 +1,98 @@
+"""The import pipeline end to end at the service level: clean, map, duplicates, dry run, run, undo."""
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import func, select
+
+from rollout.extensions import db
+from rollout.imports import services
+from rollout.imports.models import COMPLETED, UNDONE, ImportBatch
+from rollout.plans.models import Customer
+from rollout.plans import services as plans
+from tests.rollout.imports.helpers import upload, write_csv
+
+HEADER = ["客户名称", "手机", "邮箱", "城市", "负责人"]
+
+
+def rows(*data):
+    return [HEADER, *data]
+
+
+@pytest.fixture
+def admin(company):
+    return company["admin"]
+
+
+def test_customers_import_cleans_and_creates(tmp_path, admin, company):
+    path = write_csv(tmp_path, rows(["\u3000北京星辰科技有限公司 ", "+86 138-0013-8000", "INFO@XC.COM", "北京", "staff"],
+                                    ["上海云帆贸易", "021-62345678转8", "", "上海", ""]), encoding="gb18030")
+    batch = upload(admin, path, department_id=company["departments"]["sales"].id)
+    assert batch.source["encoding"] == "gb18030"
+    assert batch.settings["mapping"] == {"0": "name", "1": "phone", "2": "email", "3": "city", "4": "owner"}
+    batch = services.run_import(batch, admin)
+    assert batch.status == COMPLETED and batch.created_count == 2 and batch.error_count == 0
+    first = db.session.scalar(select(Customer).where(Customer.name == "北京星辰科技有限公司"))
+    assert (first.phone, first.phone_key, first.email) == ("13800138000", "+8613800138000", "info@xc.com")
+    assert first.owner_id == company["staff"].id and not first.is_in_pool
+    second = db.session.scalar(select(Customer).where(Customer.name == "上海云帆贸易"))
+    assert second.phone == "021-62345678 转8" and second.is_in_pool
+    assert second.department_id == company["departments"]["sales"].id
+
+
+def test_dry_run_changes_nothing(tmp_path, admin, company):
+    plans.create_customer("北京星辰科技有限公司", admin, phone="13800138000")
+    db.session.commit()
+    path = write_csv(tmp_path, rows(["北京星辰科技有限公司", "13800138000", "", "", ""],
+                                    ["北京星辰科技", "", "", "", ""],
+                                    ["新客户", "12345", "", "", ""],
+                                    ["另一家", "13900139000", "", "", ""],
+                                    ["另一家", "", "", "", ""]))
+    batch = upload(admin, path)
+    db.session.commit()
+    before = _snapshot()
+    analysis = services.dry_run(batch, admin, "all")
+    assert _snapshot() == before
+    assert analysis.counts == {"skip": 2, "error": 1, "create": 2}
+    kinds = {g.kind for g in analysis.groups}
+    assert kinds == {"existing", "file"}
+    assert analysis.near and analysis.near[0][1] == "北京星辰科技"
+    assert "invalid phone number" in analysis.errors[0].message
+
+
+def _snapshot():
+    from rollout.extensions import db as database
+    result = {}
+    for table in database.metadata.sorted_tables:
+        result[table.name] = sorted(map(repr, database.session.execute(table.select()).all()))
+    return result
+
+
+def test_update_decision_and_complete_undo(tmp_path, admin):
+    existing = plans.create_customer("华南电子", admin, city="广州")
+    db.session.commit()
+    path = write_csv(tmp_path, rows(["华南电子", "13700137000", "", "深圳", ""], ["全新客户", "", "", "", ""]))
+    batch = upload(admin, path)
+    services.set_decisions(batch, {}, default_existing="update", default_file="skip")
+    batch = services.run_import(batch, admin)
+    assert (batch.created_count, batch.updated_count) == (1, 1)
+    db.session.refresh(existing)
+    assert existing.city == "深圳" and existing.phone == "13700137000"
+    result = services.undo_import(batch, admin)
+    db.session.commit()
+    assert result == {"removed": 1, "restored": 1}
+    db.session.refresh(existing)
+    assert existing.city == "广州" and existing.phone is None
+    assert db.session.scalar(select(func.count()).select_from(Customer)) == 1
+    assert db.session.get(ImportBatch, batch.id).status == UNDONE
+
+
+def test_undo_refused_after_a_record_changed(tmp_path, admin):
+    path = write_csv(tmp_path, rows(["华南电子", "", "", "", ""]))
+    batch = services.run_import(upload(admin, path), admin)
+    customer = db.session.scalar(select(Customer))
+    plans.update_customer(customer, admin, city="珠海")
+    db.session.commit()
+    with pytest.raises(services.ServiceError, match="changed since"):
+        services.undo_import(batch, admin)
+    db.session.rollback()
+    assert db.session.scalar(select(func.count()).select_from(Customer)) == 1
