@@ -1,0 +1,12 @@
+"""Who may perform each change-request action, stated independently of rollout/access.py."""
+A, L, T, H, S = "admin", "lead", "trainer", "head", "staff"
+
+EXPECTED = {
+    "changes.view": {A, L, T, H, S},
+    "changes.create": {A, L, T, H, S},
+    "changes.edit": {A, L, T, H, S},
+    "changes.transition": {A, L, T, H, S},
+    "changes.review": {A, L},
+    "changes.plan": {A, L},
+    "changes.metrics": {A, L, H},
+}
