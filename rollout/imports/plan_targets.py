@@ -135,7 +135,7 @@ class CustomerTarget(Target):
             for definition in self._custom:
                 value = values.get(f"x_{definition.key}")
                 if isinstance(value, Decimal):
-                    value = str(value.normalize()) if value == value.to_integral() else str(value)
+                    value = str(int(value)) if value == value.to_integral() else format(value.normalize(), "f")
                 elif hasattr(value, "isoformat"):
                     value = value.isoformat()
                 if definition.kind == "multi_choice" and isinstance(value, str):

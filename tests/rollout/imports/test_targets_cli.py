@@ -1,0 +1,121 @@
+"""Users, departments, contacts, follow-ups, deals and plan targets; custom fields; the CLI; readiness."""
+from decimal import Decimal
+
+from sqlalchemy import func, select
+
+from rollout.accounts.models import Department, User
+from rollout.extensions import db
+from rollout.imports import services
+from rollout.plans import services as plans
+from rollout.plans.models import Activity, Contact, Customer, Opportunity, SalesPlan
+from tests.rollout.imports.helpers import upload, write_csv, write_xlsx
+
+
+def _count(model):
+    return db.session.scalar(select(func.count()).select_from(model))
+
+
+def test_departments_with_parents_created_in_the_same_file(tmp_path, company):
+    path = write_csv(tmp_path, [["部门名称", "代码", "上级部门", "类型"], ["客服部", "service", "测试公司", "部门"],
+                                ["客服一组", "service-1", "客服部", "小组"], ["销售部", "", "测试公司", "部门"]])
+    batch = services.run_import(upload(company["admin"], path, target="departments"), company["admin"])
+    assert (batch.created_count, batch.skipped_count) == (2, 1)
+    team = db.session.scalar(select(Department).where(Department.code == "service-1"))
+    assert team.kind == "team" and team.parent.name == "客服部"
+    services.undo_import(batch, company["admin"])
+    db.session.commit()
+    assert db.session.scalar(select(Department).where(Department.code == "service")) is None
+
+
+def test_users_get_roles_and_an_unusable_password(tmp_path, company):
+    path = write_csv(tmp_path, [["用户名", "姓名", "邮箱", "部门", "角色"], ["zhangsan", "张三", "ZS@EXAMPLE.COM", "sales-1", "员工"],
+                                ["lisi", "李四", "", "销售部", "部门负责人，员工"], ["wangwu", "王五", "", "不存在的部门", ""]])
+    batch = services.run_import(upload(company["admin"], path, target="users"), company["admin"])
+    assert (batch.created_count, batch.error_count) == (2, 1)
+    lisi = db.session.scalar(select(User).where(User.username == "lisi"))
+    assert lisi.roles == {"head", "staff"} and lisi.department.name == "销售部"
+    assert lisi.password_hash.startswith("!")
+    from rollout.accounts.passwords import verify_password
+    assert not verify_password(lisi.password_hash, "")
+
+
+def test_custom_fields_contacts_activities_deals_and_plans(tmp_path, company):
+    admin = company["admin"]
+    plans.save_field(None, "level", "客户等级", "choice", ["A", "B", "C"], False)
+    plans.save_field(None, "employees", "员工人数", "number", [], False)
+    db.session.commit()
+    path = write_xlsx(tmp_path, [["客户名称", "客户等级", "员工人数", "负责人"], ["北京星辰科技", "A", 120, "staff"],
+                                 ["上海云帆", "Z", 5, "staff"]])
+    batch = services.run_import(upload(admin, path), admin)
+    assert (batch.created_count, batch.error_count) == (1, 1)
+    customer = db.session.scalar(select(Customer))
+    assert customer.extra == {"level": "A", "employees": "120"}
+
+    contacts = write_csv(tmp_path, [["客户名称", "联系人", "职务", "手机"], ["北京星辰科技有限公司", "王经理", "采购经理", "13912345678"],
+                                    ["不存在公司", "赵六", "", ""]], name="contacts.csv")
+    batch = services.run_import(upload(admin, contacts, target="contacts"), admin)
+    assert (batch.created_count, batch.error_count) == (1, 1)
+    assert db.session.scalar(select(Contact)).phone == "13912345678"
+
+    visits = write_csv(tmp_path, [["客户", "跟进人", "方式", "日期", "内容"], ["北京星辰科技", "staff", "拜访", "2024/3/1", "初次拜访"]],
+                       name="visits.csv")
+    batch = services.run_import(upload(admin, visits, target="activities"), admin)
+    assert batch.created_count == 1
+    assert db.session.scalar(select(Activity)).kind == "visit"
+
+    deals = write_csv(tmp_path, [["商机名称", "客户", "金额", "阶段"], ["一期项目", "北京星辰科技", "1.2万", "谈判中"],
+                                 ["二期项目", "北京星辰科技", "\"¥50,000\"", "赢单"]], name="deals.csv")
+    batch = services.run_import(upload(admin, deals, target="opportunities"), admin)
+    from rollout.imports.models import ImportRowError
+    assert batch.created_count == 2, [e.message for e in db.session.scalars(select(ImportRowError))]
+    amounts = sorted(db.session.scalars(select(Opportunity.amount)))
+    assert amounts == [Decimal("12000.00"), Decimal("50000.00")]
+    assert db.session.scalar(select(Opportunity).where(Opportunity.name == "二期项目")).stage == "won"
+
+    targets = write_csv(tmp_path, [["周期", "开始日期", "部门", "签约金额", "拜访数"], ["月", "2026-12-01", "销售部", "100万", "40"]],
+                        name="targets.csv")
+    batch = services.run_import(upload(admin, targets, target="plan_targets"), admin)
+    assert batch.created_count == 1
+    plan = db.session.scalar(select(SalesPlan))
+    assert plan.target("signed_amount") == Decimal("1000000.00") and plan.target("visits") == Decimal("40.00")
+
+
+def test_department_import_status(tmp_path, company):
+    sales = company["departments"]["sales"]
+    assert not services.department_import_status(sales.id)
+    path = write_csv(tmp_path, [["客户名称", "手机"], ["北京星辰", "13800138000"], ["上海云帆", "123"]])
+    batch = services.run_import(upload(company["admin"], path, department_id=sales.id), company["admin"])
+    status = services.department_import_status(sales.id)
+    assert status.completed == 1 and status.unresolved_errors == 1 and not status.ready
+    services.resolve_errors(batch)
+    db.session.commit()
+    assert services.department_import_status(sales.id).ready
+    assert not services.department_import_status(company["departments"]["finance"].id)
+
+
+def test_cli_dry_run_import_and_export(runner, tmp_path, company):
+    path = write_csv(tmp_path, [["公司名称", "联系方式"], ["北京星辰科技", "138 0013 8000"], ["上海云帆", "0"]], encoding="gbk")
+    result = runner.invoke(args=["import", "customers", str(path), "--dry-run", "--as", "admin"])
+    assert result.exit_code == 0, result.output
+    assert "would create 1" in result.output and "reject 1" in result.output
+    assert _count(Customer) == 0
+    result = runner.invoke(args=["import", "customers", str(path), "--as", "admin", "--encoding", "gbk"])
+    assert result.exit_code == 0, result.output
+    assert "created 1" in result.output and "rejected 1" in result.output
+    assert _count(Customer) == 1
+    out = tmp_path / "customers.csv"
+    result = runner.invoke(args=["export", "customers", "--format", "csv", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "北京星辰科技,13800138000" in out.read_text(encoding="utf-8-sig")
+    result = runner.invoke(args=["import", "customers", str(path), "--mapping", "nope"])
+    assert result.exit_code != 0 and "No mapping template" in result.output
+
+
+def test_random_sample_is_repeatable_and_first_n_limits(tmp_path, company):
+    rows = [["客户名称"]] + [[f"客户{n}"] for n in range(300)]
+    batch = upload(company["admin"], write_csv(tmp_path, rows))
+    first = services.dry_run(batch, company["admin"], "first", 50)
+    assert first.rows_read == 50
+    sample = services.dry_run(batch, company["admin"], "random")
+    again = services.dry_run(batch, company["admin"], "random")
+    assert 10 <= sample.rows_read <= 60 and sample.rows_read == again.rows_read

@@ -1,0 +1,179 @@
+"""The import pages as a user sees them: upload, preview, mapping, dry run, run, undo, error report, access."""
+import io
+
+import pytest
+from openpyxl import load_workbook
+from sqlalchemy import func, select
+
+from rollout.audit.models import AuditEntry
+from rollout.extensions import db
+from rollout.imports.models import ImportBatch, ImportChunk, MappingTemplate
+from rollout.plans.models import Customer
+from tests.rollout.imports.helpers import upload, write_csv
+
+CSV = ("客户名称,手机,邮箱,签约日期,城市\r\n"
+       "\u3000北京星辰科技有限公司 ,+86 138-0013-8000,INFO@XC.COM,2024年1月5日,北京\r\n"
+       "上海云帆,12345,bad@,2024/1/5,上海\r\n"
+       "广州ＡＢＣ贸易,020-83456789,,20240105,广州\r\n").encode("gb18030")
+
+
+def _post_file(client, data=CSV, name="客户.csv", **fields):
+    form = {"target": "customers", "department_id": "0", "template_id": "0", "encoding": "",
+            "file": (io.BytesIO(data), name), **fields}
+    return client.post("/imports/upload", data=form, content_type="multipart/form-data")
+
+
+def _count(model):
+    return db.session.scalar(select(func.count()).select_from(model))
+
+
+def test_upload_preview_shows_before_and_after(client_as):
+    from rollout.plans import services as plans
+    plans.save_field(None, "signed_on", "签约日期", "date", [], False)  # a custom field, matched by its label
+    db.session.commit()
+    client = client_as("admin")
+    response = _post_file(client)
+    assert response.status_code == 302
+    page = client.get(response.headers["Location"])
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert "GB18030" in html
+    assert "13800138000" in html and "+86 138-0013-8000" in html  # before → after
+    assert "info@xc.com" in html and "2024-01-05" in html and "广州ABC贸易" in html
+    assert "invalid phone number" in html
+
+
+@pytest.mark.parametrize("data, name, message", [
+    (b"", "empty.csv", "The file is empty."),
+    ("客户名称,手机\r\n".encode(), "headers.csv", "no data rows"),
+    (b"PK\x03\x04junk", "fake.csv", "zip or Excel file"),
+    (b"not a workbook", "fake.xlsx", "not an Excel workbook"),
+])
+def test_bad_files_are_refused_with_422_and_nothing_written(client_as, data, name, message):
+    client = client_as("admin")
+    response = _post_file(client, data, name)
+    assert response.status_code == 422
+    assert message in response.get_data(as_text=True)
+    assert _count(ImportBatch) == 0
+
+
+def test_file_over_the_web_limit_is_refused(client_as, app):
+    client = client_as("admin")
+    app.config["IMPORT_WEB_MAX_BYTES"] = 1024
+    try:
+        response = _post_file(client, CSV * 40)
+    finally:
+        app.config.pop("IMPORT_WEB_MAX_BYTES")
+    assert response.status_code == 422
+    assert "rollout import" in response.get_data(as_text=True)
+    assert _count(ImportBatch) == 0
+
+
+def test_mapping_needs_required_fields_and_can_be_saved_as_template(client_as, company, tmp_path):
+    batch = upload(company["admin"], write_csv(tmp_path, [["公司", "电话"], ["北京星辰", "13800138000"]]))
+    db.session.commit()
+    client = client_as("admin")
+    response = client.post(f"/imports/{batch.id}/mapping", data={"col-0": "", "col-1": "phone", "department_id": "0"})
+    assert response.status_code == 422
+    assert "Map a column to every required field" in response.get_data(as_text=True)
+    response = client.post(f"/imports/{batch.id}/mapping", data={"col-0": "name", "col-1": "name"})
+    assert response.status_code == 422 and "mapped to two columns" in response.get_data(as_text=True)
+    response = client.post(f"/imports/{batch.id}/mapping", data={
+        "col-0": "name", "col-1": "phone", "keep-1": "1", "department_id": "0", "template_name": "旧系统"})
+    assert response.status_code == 302
+    template = db.session.scalar(select(MappingTemplate))
+    assert template.columns == {"公司": "name", "电话": "phone"} and template.keep_as_is == ["电话"]
+
+
+def test_dry_run_then_run_then_error_report_then_undo(client_as, company):
+    client = client_as("admin")
+    batch_url = _post_file(client).headers["Location"]
+    batch_id = int(batch_url.rstrip("/").split("/")[-1])
+    entries_before = _count(AuditEntry)
+    response = client.post(f"/imports/{batch_id}/check", data={"check-sample": "all", "check-first_n": "100"})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200 and "Checked 3 rows" in html
+    assert _count(Customer) == 0 and _count(AuditEntry) == entries_before
+
+    response = client.post(f"/imports/{batch_id}/run")
+    assert response.status_code == 302
+    batch = db.session.get(ImportBatch, batch_id)
+    assert (batch.status, batch.created_count, batch.error_count) == ("completed", 2, 1)
+    assert _count(Customer) == 2
+    event = db.session.scalar(select(AuditEntry).where(AuditEntry.action == "import"))
+    assert "created=2" in event.detail and "errors=1" in event.detail
+
+    report = client.get(f"/imports/{batch_id}/errors.xlsx")
+    assert report.status_code == 200
+    sheet = load_workbook(io.BytesIO(report.data)).active
+    rows = list(sheet.iter_rows(values_only=True))
+    assert rows[0] == ("客户名称", "手机", "邮箱", "签约日期", "城市", "Error")
+    assert rows[1][:2] == ("上海云帆", "12345") and "invalid phone number" in rows[1][5]
+
+    response = client.post(f"/imports/{batch_id}/undo")
+    assert response.status_code == 302
+    assert _count(Customer) == 0
+    assert db.session.get(ImportBatch, batch_id).status == "undone"
+    assert client.post(f"/imports/{batch_id}/run").status_code == 422
+
+
+def test_duplicate_decisions_are_saved(client_as, company, tmp_path):
+    from rollout.plans import services as plans
+    plans.create_customer("北京星辰科技有限公司", company["admin"])
+    db.session.commit()
+    batch = upload(company["admin"], write_csv(tmp_path, [["客户名称", "城市"], ["北京星辰科技有限公司", "北京"]]))
+    db.session.commit()
+    client = client_as("admin")
+    html = client.post(f"/imports/{batch.id}/check", data={"check-sample": "all"}).get_data(as_text=True)
+    group = [part for part in html.split('name="group-')[1:]][0].split('"')[0]
+    response = client.post(f"/imports/{batch.id}/decisions", data={
+        "check-sample": "all", f"group-{group}": "update", "default_existing": "skip", "default_file": "skip"})
+    assert response.status_code == 200
+    db.session.expire_all()
+    assert db.session.get(ImportBatch, batch.id).settings["decisions"] == {group: "update"}
+    response = client.post(f"/imports/{batch.id}/decisions", data={
+        "check-sample": "all", f"group-{group}": "delete-all", "default_existing": "skip", "default_file": "skip"})
+    assert response.status_code == 422
+
+
+@pytest.mark.parametrize("role", ["head", "staff", "trainer"])
+def test_other_roles_cannot_import(client_as, role, company, tmp_path):
+    batch = upload(company["admin"], write_csv(tmp_path, [["客户名称"], ["北京星辰"]]))
+    db.session.commit()
+    client = client_as(role)
+    assert client.get("/imports/").status_code == 403
+    assert _post_file(client).status_code == 403
+    assert client.post(f"/imports/{batch.id}/run").status_code == 403
+    assert _count(Customer) == 0
+
+
+def test_lead_cannot_import_users(client_as, company, tmp_path):
+    client = client_as("lead")
+    response = _post_file(client, "用户名,姓名\r\nzhang,张三\r\n".encode(), "users.csv", target="users")
+    assert response.status_code == 422
+    assert _count(ImportBatch) == 0
+
+
+def test_index_statement_count_does_not_grow(client_as, company, tmp_path, count_statements):
+    client = client_as("admin")
+    for number in range(2):
+        upload(company["admin"], write_csv(tmp_path, [["客户名称"], [f"客户{number}"]], name=f"f{number}.csv"))
+    db.session.commit()
+    client.get("/imports/")
+    with count_statements() as few:
+        assert client.get("/imports/").status_code == 200
+    for number in range(2, 12):
+        upload(company["admin"], write_csv(tmp_path, [["客户名称"], [f"客户{number}"]], name=f"f{number}.csv"))
+    db.session.commit()
+    with count_statements() as many:
+        assert client.get("/imports/").status_code == 200
+    assert many.count == few.count
+
+
+def test_chunks_are_recorded_for_undo(client_as, company, tmp_path):
+    from rollout.imports import services
+    rows = [["客户名称"]] + [[f"客户{n}"] for n in range(25)]
+    batch = upload(company["admin"], write_csv(tmp_path, rows))
+    batch = services.run_import(batch, company["admin"], chunk_size=10)
+    assert batch.created_count == 25
+    assert _count(ImportChunk) == 3
