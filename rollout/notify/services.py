@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from sqlalchemy import and_, func, or_, select, update
 
 from rollout.accounts.models import Department, User, new_token
@@ -243,7 +244,8 @@ def queue_digests(now: datetime | None = None) -> int:
         if not items:
             continue
         with force_locale(user.locale or current_app.config.get("BABEL_DEFAULT_LOCALE", "zh_CN")):
-            subject = _("Daily digest: %(count)d unread notifications", count=len(items))
+            subject = ngettext("Daily digest: %(num)d unread notification",
+                               "Daily digest: %(num)d unread notifications", len(items))
             body = _digest_body(items)
         db.session.add(queue_message(channel.kind, channel.target, subject, body, "/notifications",
                                      secret=channel.secret, user_id=user.id, idempotency_key=keys[channel.id]))

@@ -45,7 +45,10 @@ def svg_chart(kind: str, title: str, labels: list[str], series: dict[str, list],
                         disable_xml_declaration=True, legend_at_bottom=True, print_values=False,
                         no_data_text=_("No data"), **options)
     chart.title = title
-    if kind == "pie":
+    has_data = any(v is not None for values in series.values() for v in values)
+    if not has_data:
+        pass  # pygal draws no_data_text instead of empty axes
+    elif kind == "pie":
         # One slice per series: its values summed.
         for name, values in series.items():
             chart.add(str(name), float(sum(v or 0 for v in values)))

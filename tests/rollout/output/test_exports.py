@@ -1,0 +1,141 @@
+"""Exports read back with openpyxl and csv: typed cells, BOM, formula neutralisation, permission, audit."""
+import csv
+import io
+from datetime import date, datetime
+from decimal import Decimal
+
+import pytest
+from openpyxl import load_workbook
+from sqlalchemy import func, select
+
+from rollout.audit.models import AuditEntry
+from rollout.audit.services import record_event
+from rollout.extensions import db
+from rollout.reports.exports import Column, csv_bytes, xlsx_bytes
+
+COLUMNS = [
+    Column("客户", "name"),
+    Column("金额", "amount", "number"),
+    Column("数量", "count", "number"),
+    Column("签约日", "signed_on", "date"),
+    Column("更新时间", "updated_at", "datetime"),
+    Column("手机号", "phone"),
+    Column("身份证号", "id_number"),
+    Column("已签约", "is_signed", "bool"),
+    Column("备注", lambda row: row["note"]),
+]
+ROWS = [
+    {"name": "上海华东贸易有限公司", "amount": Decimal("1234567.89"), "count": 42, "signed_on": date(2026, 11, 3),
+     "updated_at": datetime(2026, 11, 27, 2, 30), "phone": "13800138000", "id_number": "110101199003071234",
+     "is_signed": True, "note": "=HYPERLINK(\"http://evil\",\"点我\")"},
+    {"name": "+86 代理商", "amount": None, "count": 0, "signed_on": None, "updated_at": None, "phone": "0012345678901",
+     "id_number": "", "is_signed": False, "note": "-1+1"},
+    {"name": "@SUM(A1)", "amount": Decimal("-5.50"), "count": -3, "signed_on": None, "updated_at": None,
+     "phone": None, "id_number": None, "is_signed": None, "note": "普通备注"},
+]
+
+
+def test_xlsx_cells_are_typed_and_formulas_stay_text(app):
+    with app.app_context():
+        data, count = xlsx_bytes(COLUMNS, ROWS, sheet_title="客户")
+    assert count == 3
+    sheet = load_workbook(io.BytesIO(data)).active
+    assert sheet.title == "客户"
+    assert [c.value for c in sheet[1]] == [c.header for c in COLUMNS]
+    first = {COLUMNS[i].header: cell for i, cell in enumerate(sheet[2])}
+    assert first["金额"].data_type == "n" and first["金额"].value == pytest.approx(1234567.89)
+    assert first["数量"].value == 42 and isinstance(first["数量"].value, int)
+    assert first["签约日"].is_date and first["签约日"].value.date() == date(2026, 11, 3)
+    # Stored UTC 02:30 is 10:30 in Asia/Shanghai.
+    assert first["更新时间"].is_date and first["更新时间"].value == datetime(2026, 11, 27, 10, 30)
+    assert first["手机号"].data_type == "s" and first["手机号"].value == "13800138000"
+    assert first["身份证号"].value == "110101199003071234"  # all 18 digits, as text
+    assert first["已签约"].value is True
+    second = {COLUMNS[i].header: cell for i, cell in enumerate(sheet[3])}
+    assert second["手机号"].value == "0012345678901"  # the leading zeros survive
+    assert second["金额"].value is None and second["已签约"].value is False
+    # Anything that starts like a formula is a text cell with Excel's quote prefix: shown, never run.
+    for row in (2, 3, 4):
+        for cell in sheet[row]:
+            if isinstance(cell.value, str) and cell.value[:1] in "=+-@":
+                assert cell.data_type == "s" and cell.quotePrefix, (cell.coordinate, cell.value)
+    assert sheet["I2"].value.startswith("=HYPERLINK") and sheet["I2"].data_type == "s"
+    assert sheet["B4"].value == pytest.approx(-5.5) and sheet["B4"].data_type == "n"  # negative numbers stay numbers
+
+
+def test_csv_has_a_bom_chinese_and_neutralised_formulas(app):
+    with app.test_request_context(headers={"Accept-Language": "en"}):
+        data, count = csv_bytes(COLUMNS, ROWS)
+    assert count == 3
+    assert data.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
+    assert rows[0] == [c.header for c in COLUMNS]
+    assert rows[1][:8] == ["上海华东贸易有限公司", "1234567.89", "42", "2026-11-03", "2026-11-27 10:30", "13800138000",
+                           "110101199003071234", "Yes"]
+    assert rows[1][8] == "'=HYPERLINK(\"http://evil\",\"点我\")"
+    assert rows[2][0] == "'+86 代理商" and rows[2][8] == "'-1+1" and rows[2][7] == "No"
+    assert rows[3][0] == "'@SUM(A1)" and rows[3][1] == "-5.50" and rows[3][2] == "-3"
+
+
+def _export_events():
+    return db.session.scalars(select(AuditEntry).where(AuditEntry.action == "export")).all()
+
+
+def test_users_export_applies_the_search_and_is_audited(client_as, company, factory):
+    factory.user("staff", department=company["departments"]["sales1"], username="zhangwei",
+                 display_name="销售代表 张伟")
+    company["staff"].phone = "13900000000"
+    db.session.commit()
+    response = client_as("admin").get("/admin/users/export.xlsx?q=张伟")
+    assert response.status_code == 200
+    assert response.mimetype == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    assert "attachment" in response.headers["Content-Disposition"]
+    sheet = load_workbook(io.BytesIO(response.data)).active
+    values = list(sheet.values)
+    assert values[0][:3] == ("Username", "Name", "Email")
+    assert [row[0] for row in values[1:]] == ["zhangwei"]
+    assert values[1][4] == "销售一组" and values[1][5] == "Staff"
+    [event] = _export_events()
+    assert event.entity == "users" and "rows=1" in event.detail and "q=张伟" in event.detail
+    assert event.username == "admin"
+
+    everyone = client_as("admin").get("/admin/users/export.csv")
+    rows = list(csv.reader(io.StringIO(everyone.data.decode("utf-8-sig"))))
+    assert len(rows) == 1 + 10
+    phones = {row[0]: row[3] for row in rows[1:]}
+    assert phones["staff"] == "13900000000"
+
+
+def test_audit_export_follows_filters_and_department_scope(client_as, company):
+    record_event("login", entity="session", user=company["staff"])
+    record_event("login", entity="session", user=company["other_staff"])
+    record_event("denied", entity="route", user=company["staff"])
+    db.session.commit()
+    response = client_as("head").get("/audit/export.csv?action=login")
+    assert response.status_code == 200
+    rows = list(csv.reader(io.StringIO(response.data.decode("utf-8-sig"))))
+    assert rows[0][:4] == ["Time", "User", "IP", "Action"]
+    # The sales head sees only 销售部's logins: the filter and the scope both apply.
+    assert [(r[1], r[3]) for r in rows[1:]] == [("staff", "login")]
+    event = [e for e in _export_events() if e.entity == "audit_entries"][0]
+    assert "csv rows=1" in event.detail and "action=login" in event.detail
+
+
+@pytest.mark.parametrize("role, url", [("lead", "/audit/export.xlsx"), ("staff", "/audit/export.xlsx"),
+                                       ("head", "/admin/users/export.xlsx"), ("lead", "/admin/users/export.csv"),
+                                       ("trainer", "/audit/export.csv")])
+def test_exports_need_the_export_permission(client_as, company, role, url):
+    assert client_as(role).get(url).status_code == 403
+    assert _export_events() == []
+
+
+def test_unknown_format_is_not_found(client_as, company):
+    assert client_as("admin").get("/admin/users/export.pdf").status_code == 404
+    assert db.session.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "export")) == 0
+
+
+def test_list_pages_offer_exports_with_the_current_filters(client_as, company):
+    page = client_as("admin").get("/admin/users?q=zhang").get_data(as_text=True)
+    assert "/admin/users/export.xlsx?q=zhang" in page and "/admin/users/export.csv?q=zhang" in page
+    audit = client_as("admin").get("/audit/?action=login&username=staff").get_data(as_text=True)
+    assert "/audit/export.xlsx?" in audit and "action=login" in audit.split("/audit/export.xlsx?")[1][:80]
