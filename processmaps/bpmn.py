@@ -33,8 +33,7 @@ DI = "http://www.omg.org/spec/DD/20100524/DI"
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
 #: Our own attributes (ignored by other tools, read back by import).
 RD = "https://rollout-desk.org/schema/bpmn/1"
-for _prefix, _uri in (("bpmn", MODEL), ("bpmndi", BPMNDI), ("dc", DC), ("di", DI), ("xsi", XSI), ("rd", RD)):
-    ET.register_namespace(_prefix, _uri)
+PREFIXES = (("bpmn", MODEL), ("bpmndi", BPMNDI), ("dc", DC), ("di", DI), ("xsi", XSI), ("rd", RD))
 
 #: Largest BPMN file accepted (bytes).
 MAX_BPMN_BYTES = 5 * 1024 * 1024
@@ -106,24 +105,35 @@ def diagram_geometry(version: ProcessVersion, lanes: dict[int, str], lane_order:
         x, y = (float(v) for v in obj["pos"].split(","))
         w, h = float(obj["width"]) * POINTS_PER_INCH, float(obj["height"]) * POINTS_PER_INCH
         boxes[node.id] = Box(x - w / 2, (height - y) - h / 2, w, h)
-    # Stack lanes as bands in the order of their top edge.
+    # Stack lanes as bands in the order of their top edge; a lane Graphviz placed beside another
+    # (their steps overlap vertically) moves down below it.
     spans = {}
     for lane in lane_order:
         members = [boxes[i] for i in boxes if lanes[i] == lane]
-        spans[lane] = (min(b.y for b in members) - LANE_PADDING, max(b.y + b.height for b in members) + LANE_PADDING)
+        spans[lane] = (min(b.y for b in members), max(b.y + b.height for b in members))
     ordered = sorted(lane_order, key=lambda lane: spans[lane][0])
     shifts, bands, cursor = {}, {}, None
     for lane in ordered:
         top, bottom = spans[lane]
-        shift = max(0.0, cursor - top) if cursor is not None else 0.0
+        shift = max(0.0, cursor + LANE_PADDING - top) if cursor is not None else 0.0
         shifts[lane] = shift
-        bands[lane] = [top + shift, bottom + shift]
+        bands[lane] = [top + shift - LANE_PADDING, bottom + shift + LANE_PADDING]
         cursor = bottom + shift
-    for previous, following in zip(ordered, ordered[1:]):  # close the gaps: bands touch
-        middle = (bands[previous][1] + bands[following][0]) / 2
+    for previous, following in zip(ordered, ordered[1:]):  # bands touch halfway between their steps
+        middle = (bands[previous][1] - LANE_PADDING + bands[following][0] + LANE_PADDING) / 2
         bands[previous][1] = bands[following][0] = middle
     for node_id, box in boxes.items():
-        box.y += shifts.get(lanes[node_id], 0.0)
+        box.y += shifts[lanes[node_id]]
+    # Move everything right and down so the pool (lanes plus their header) starts near the origin.
+    dx = LANE_HEADER + LANE_PADDING + 10 - min(b.x for b in boxes.values())
+    dy = 10 - min(band[0] for band in bands.values())
+    for box in boxes.values():
+        box.x += dx
+        box.y += dy
+    for band in bands.values():
+        band[0] += dy
+        band[1] += dy
+    shifts = {lane: shift + dy for lane, shift in shifts.items()}
     left = min(b.x for b in boxes.values()) - LANE_PADDING
     right = max(b.x + b.width for b in boxes.values()) + LANE_PADDING
     lane_boxes = {lane: Box(left, bands[lane][0], right - left, bands[lane][1] - bands[lane][0]) for lane in ordered}
@@ -144,10 +154,10 @@ def diagram_geometry(version: ProcessVersion, lanes: dict[int, str], lane_order:
         if gv_edge is not None and "pos" in gv_edge and source_shift == target_shift:
             tip, points = _parse_points(gv_edge["pos"])
             on_curve = points[::3] + ([tip] if tip else ([points[-1]] if len(points) % 3 != 1 else []))
-            edge_points[edge.id] = [(x, height - y + source_shift) for x, y in on_curve]
+            edge_points[edge.id] = [(x + dx, height - y + source_shift) for x, y in on_curve]
             if "lp" in gv_edge:
                 lx, ly = (float(v) for v in gv_edge["lp"].split(","))
-                label_points[edge.id] = (lx, height - ly + source_shift)
+                label_points[edge.id] = (lx + dx, height - ly + source_shift)
         else:
             # Shifted lanes: an orthogonal route from the source's right side to the target's left side.
             sx, sy = source.x + source.width, source.center[1]
@@ -206,8 +216,10 @@ def export_bpmn(version: ProcessVersion) -> bytes:
         outgoing.setdefault(edge.source_id, []).append(edge_ids[edge.id])
         incoming.setdefault(edge.target_id, []).append(edge_ids[edge.id])
     for node in version.nodes:
-        attributes = {"id": node.key, "name": node.name, q("kind", RD): node.kind}
-        extra = {"ownerRole": node.owner_role, "timeLimit": node.time_limit, "dataItems": node.data_items,
+        # rd:ownerRole is always written (even empty): import then trusts it over the lane.
+        attributes = {"id": node.key, "name": node.name, q("kind", RD): node.kind,
+                      q("ownerRole", RD): node.owner_role or ""}
+        extra = {"timeLimit": node.time_limit, "dataItems": node.data_items,
                  "ownerUser": node.owner_user.username if node.owner_user else "",
                  "department": node.department.name if node.department else ""}
         attributes.update({q(name, RD): value for name, value in extra.items() if value})
@@ -273,6 +285,9 @@ def export_bpmn(version: ProcessVersion) -> bytes:
 
 
 def _serialise(root: ET.Element) -> bytes:
+    # Registered here, not at import: other libraries claim "dc" for Dublin Core.
+    for prefix, uri in PREFIXES:
+        ET.register_namespace(prefix, uri)
     ET.indent(root, space="  ")
     return ET.tostring(root, encoding="utf-8", xml_declaration=True)
 
@@ -398,6 +413,7 @@ def _import_process(process_el, name: str, department_id, actor, result: ImportR
         lane = lanes.get(identifier, "")
         owner_role = element.get(q("ownerRole", RD))
         department_name = element.get(q("department", RD)) or ""
+        # Our own export states owners in rd: attributes; other tools' files state them as lanes.
         if owner_role is None:
             owner_role = lane if lane_by == LANE_BY_ROLE else ""
             if lane_by == LANE_BY_DEPARTMENT and not department_name:

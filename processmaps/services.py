@@ -176,10 +176,7 @@ def discard_draft(version: ProcessVersion) -> Process:
     if version.status != DRAFT:
         raise NotAllowed(_("Only a draft can be discarded."))
     process = version.process
-    for edge in list(version.edges):
-        db.session.delete(edge)
-    db.session.flush()
-    db.session.delete(version)
+    db.session.delete(version)  # nodes, edges and RACI rows go with it (ORM cascade, edges first)
     db.session.flush()
     db.session.expire(process, ["versions"])
     return process
@@ -296,11 +293,11 @@ def delete_node(node: ProcessNode) -> None:
     version = node.version
     _require_draft(version)
     for edge in [e for e in version.edges if node.id in (e.source_id, e.target_id)]:
-        version.edges.remove(edge)
         db.session.delete(edge)
-    version.nodes.remove(node)
+    db.session.flush()
     db.session.delete(node)
     db.session.flush()
+    db.session.expire(version, ["nodes", "edges"])
 
 
 def _clean_edge_fields(version: ProcessVersion, values: dict) -> dict:
@@ -350,9 +347,9 @@ def delete_edge(edge: ProcessEdge) -> None:
     """Remove a flow from a draft version."""
     version = edge.version
     _require_draft(version)
-    version.edges.remove(edge)
     db.session.delete(edge)
     db.session.flush()
+    db.session.expire(version, ["edges"])
 
 
 def set_lane_mode(version: ProcessVersion, lane_by: str) -> None:
@@ -391,9 +388,9 @@ def set_raci(node: ProcessNode, role: str, kind: str | None) -> RaciAssignment |
     existing = next((row for row in node.raci if row.role == role), None)
     if not kind:
         if existing is not None:
-            node.raci.remove(existing)
             db.session.delete(existing)
             db.session.flush()
+            db.session.expire(node, ["raci"])
         return None
     if kind not in RACI_KINDS:
         raise ServiceError(_("Choose R, A, C or I."), "kind")

@@ -1,0 +1,163 @@
+"""BPMN 2.0: export with lanes and diagram interchange, import of real files, refusal of bad files."""
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from processmaps import bpmn, services
+from processmaps.bpmn import BPMNDI, DC, DI, MODEL, BpmnError
+from tests.processmaps.helpers import nodes_by_key, sales_process
+
+REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "reference" / "bpmn"
+REFERENCE_FILES = sorted(REFERENCE.glob("*.bpmn")) if REFERENCE.is_dir() else []
+needs_reference = pytest.mark.skipif(not REFERENCE_FILES, reason="shared BPMN reference files are absent")
+
+
+def q(tag, ns=MODEL):
+    return f"{{{ns}}}{tag}"
+
+
+def bounds(element):
+    b = element.find(q("Bounds", DC))
+    return tuple(float(b.get(k)) for k in ("x", "y", "width", "height"))
+
+
+def test_export_has_one_lane_per_swimlane_and_full_diagram_interchange(company):
+    version = sales_process(company).versions[0]
+    root = ET.fromstring(bpmn.export_bpmn(version))
+    process = root.find(q("process"))
+    lanes = {lane.get("name"): [ref.text for ref in lane.findall(q("flowNodeRef"))]
+             for lane in process.iter(q("lane"))}
+    assert set(lanes) == {"销售代表", "销售经理"}
+    assert "approval" in lanes["销售经理"]
+    assert sorted(sum(lanes.values(), [])) == sorted(n.key for n in version.nodes)
+    assert process.find(q("exclusiveGateway")).get("id") == "approval"
+    shapes = {s.get("bpmnElement"): s for s in root.iter(q("BPMNShape", BPMNDI))}
+    edges = {e.get("bpmnElement"): e for e in root.iter(q("BPMNEdge", BPMNDI))}
+    for node in version.nodes:
+        assert node.key in shapes
+    flows = process.findall(q("sequenceFlow"))
+    assert len(flows) == len(version.edges)
+    for flow in flows:
+        assert len(edges[flow.get("id")].findall(q("waypoint", DI))) >= 2
+    lane_ids = {lane.get("name"): lane.get("id") for lane in process.iter(q("lane"))}
+    for name, members in lanes.items():
+        lx, ly, lw, lh = bounds(shapes[lane_ids[name]])
+        for key in members:
+            x, y, w, h = bounds(shapes[key])
+            assert lx <= x and x + w <= lx + lw and ly <= y and y + h <= ly + lh, (name, key)
+
+
+def test_export_then_import_keeps_nodes_edges_owners_and_names(company):
+    version = sales_process(company).versions[0]
+    services.update_node(nodes_by_key(version)["quote"], notes="折扣超过 15% 写明理由")
+    result = bpmn.import_bpmn(bpmn.export_bpmn(version), actor=company["lead"])
+    assert result.unmapped == []
+    [process] = result.processes
+    copy = process.versions[0]
+    assert process.name == "销售流程" and copy.status == "draft"
+
+    def node_facts(v):
+        return sorted((n.key, n.kind, n.name, n.owner_role, n.owner_user_id, n.department_id, n.data_items,
+                       n.time_limit, n.notes) for n in v.nodes)
+
+    def edge_facts(v):
+        return sorted((e.source.key, e.target.key, e.label, e.is_exception) for e in v.edges)
+
+    assert node_facts(copy) == node_facts(version)
+    assert edge_facts(copy) == edge_facts(version)
+
+
+def test_department_lanes_round_trip(company):
+    version = sales_process(company).versions[0]
+    services.set_lane_mode(version, "department")
+    root = ET.fromstring(bpmn.export_bpmn(version))
+    assert [lane.get("name") for lane in root.iter(q("lane"))] == ["销售部"]
+    copy = bpmn.import_bpmn(bpmn.export_bpmn(version)).processes[0].versions[0]
+    assert copy.lane_by == "department"
+    assert {n.key: n.department_id for n in copy.nodes} == {n.key: n.department_id for n in version.nodes}
+
+
+@needs_reference
+@pytest.mark.parametrize("path", REFERENCE_FILES, ids=lambda p: p.name)
+def test_every_reference_file_imports_or_is_refused_clearly(company, path):
+    if path.name in ("error-duplicate-ids.bpmn", "error-missing-namespace.bpmn"):
+        with pytest.raises(BpmnError) as error:
+            bpmn.import_bpmn(path.read_bytes())
+        assert ("more than one" in error.value.message) or ("not a BPMN 2.0 file" in error.value.message)
+        return
+    result = bpmn.import_bpmn(path.read_bytes())
+    assert result.processes
+    for process in result.processes:
+        assert process.versions[0].nodes
+
+
+@needs_reference
+def test_invoice_lanes_become_owner_roles_and_gateways_decisions(company):
+    result = bpmn.import_bpmn((REFERENCE / "camunda-invoice.bpmn").read_bytes())
+    [process] = result.processes
+    version = process.versions[0]
+    assert process.name == "Invoice Receipt"
+    roles = {n.owner_role for n in version.nodes}
+    assert {"Approver", "Team Assistant", "Accountant"} <= roles
+    decisions = [n for n in version.nodes if n.kind == "decision"]
+    assert {n.name for n in decisions} == {"Invoice approved?", "Clarification successful?"}
+    assert any("dataStoreReference" in item for item in result.unmapped)
+    assert any("Financial Accounting System" in item for item in result.unmapped)
+
+
+@needs_reference
+def test_boundary_events_become_exception_branches(company):
+    result = bpmn.import_bpmn((REFERENCE / "bpmnjs-lanes-flow-nodes.bpmn").read_bytes())
+    version = result.processes[0].versions[0]
+    [exception] = [e for e in version.edges if e.is_exception]
+    assert (exception.source.key, exception.target.key, exception.label) == ("Task_Boundary", "Task", "Boundary")
+    # Nested lanes: the innermost lane owns the step.
+    assert nodes_by_key(version)["Task"].owner_role == "Nested_Lane_A"
+    assert any("MessageFlowAbove" in item for item in result.unmapped)
+
+
+@needs_reference
+def test_elements_that_cannot_be_mapped_are_named(company):
+    result = bpmn.import_bpmn((REFERENCE / "bpmnjs-boundary-events.bpmn").read_bytes())
+    text = "\n".join(result.unmapped)
+    assert "joker" in text and "batman" in text and "superman" in text
+    assert "Task_1" in text  # inside the embedded subprocess
+    conditions = bpmn.import_bpmn((REFERENCE / "bpmnjs-conditions.bpmn").read_bytes()).processes[0].versions[0]
+    assert {e.label for e in conditions.edges} >= {"conditional", "default", "${foo < bar}"}
+
+
+@pytest.mark.parametrize("data, message", [
+    (b"<definitions><process>", "not well-formed"),
+    (b"", "not well-formed"),
+    (b'<svg xmlns="http://www.w3.org/2000/svg"/>', "not a BPMN 2.0 file"),
+    (b'<?xml version="1.0"?><!DOCTYPE d [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+     b'<definitions xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL">&x;</definitions>', "DTD or entities"),
+    (b'<?xml version="1.0"?><!DOCTYPE d [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;">]>'
+     b'<definitions xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL">&b;</definitions>', "DTD or entities"),
+    (b'<definitions xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL"><process id="p"/></definitions>',
+     "no process with any steps"),
+])
+def test_bad_files_get_a_clear_error_and_nothing_is_written(company, data, message):
+    from processmaps.models import Process
+    from rollout.extensions import db
+    with pytest.raises(BpmnError) as error:
+        bpmn.import_bpmn(data)
+    assert message in error.value.message
+    assert db.session.query(Process).count() == 0
+
+
+def test_parallel_gateways_are_decisions_with_a_note(company):
+    data = b"""<definitions xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL">
+      <process id="p" name="Parallel">
+        <startEvent id="s"/><parallelGateway id="g"/><userTask id="a" name="A"/><manualTask id="b" name="B"/>
+        <endEvent id="e"/>
+        <sequenceFlow id="f1" sourceRef="s" targetRef="g"/><sequenceFlow id="f2" sourceRef="g" targetRef="a"/>
+        <sequenceFlow id="f3" sourceRef="g" targetRef="b"/><sequenceFlow id="f4" sourceRef="a" targetRef="e"/>
+        <sequenceFlow id="f5" sourceRef="b" targetRef="e"/>
+      </process></definitions>"""
+    version = bpmn.import_bpmn(data).processes[0].versions[0]
+    nodes = nodes_by_key(version)
+    assert nodes["g"].kind == "decision" and "Parallel" in nodes["g"].notes
+    assert (nodes["a"].kind, nodes["b"].kind) == ("task", "task")
+    assert len(version.edges) == 5

@@ -1,0 +1,68 @@
+"""The checks beside the map: what blocks approval and what only warns."""
+from processmaps import services
+from processmaps.checks import run_checks
+from tests.processmaps.helpers import nodes_by_key, sales_process
+
+
+def codes(version, blocking=None):
+    return {p.code for p in run_checks(version) if blocking is None or p.is_blocking == blocking}
+
+
+def test_the_sample_process_passes_every_check(company):
+    assert run_checks(sales_process(company).versions[0]) == []
+
+
+def test_a_task_without_owner_blocks(company):
+    version = sales_process(company).versions[0]
+    services.update_node(nodes_by_key(version)["sign"], owner_role="", owner_user_id=None)
+    [problem] = run_checks(version)
+    assert (problem.code, problem.is_blocking, problem.node_keys) == ("no_owner", True, ["sign"])
+
+
+def test_a_decision_needs_two_labelled_exits(company):
+    version = sales_process(company).versions[0]
+    nodes = nodes_by_key(version)
+    rejection = next(e for e in version.edges if e.source_id == nodes["approval"].id and e.is_exception)
+    services.update_edge(rejection, source_id=rejection.source_id, target_id=rejection.target_id, label="",
+                         is_exception=True)
+    assert "decision_exits" in codes(version, blocking=True)
+
+
+def test_unreachable_steps_and_dead_ends_block(company):
+    version = sales_process(company).versions[0]
+    island = services.add_node(version, kind="task", name="孤立步骤", owner_role="销售代表")
+    problems = {p.code: p for p in run_checks(version)}
+    assert problems["unreachable"].node_keys == [island.key]
+    assert problems["no_path_to_end"].node_keys == [island.key]
+
+
+def test_a_quote_approval_without_a_rejection_path_blocks(company):
+    version = sales_process(company).versions[0]
+    nodes = nodes_by_key(version)
+    rejection = next(e for e in version.edges if e.source_id == nodes["approval"].id and e.is_exception)
+    services.update_edge(rejection, source_id=rejection.source_id, target_id=nodes["sign"].id, label="加急",
+                         is_exception=False)
+    assert "quote_rejection" in codes(version, blocking=True)
+    # A flow labelled as a rejection counts even when it is not marked as an exception.
+    services.update_edge(rejection, source_id=rejection.source_id, target_id=nodes["quote"].id, label="驳回",
+                         is_exception=False)
+    assert "quote_rejection" not in codes(version)
+
+
+def test_no_exception_branch_at_all_warns_without_blocking(company):
+    version = sales_process(company).versions[0]
+    nodes = nodes_by_key(version)
+    services.delete_node(nodes["lost"])
+    rejection = next(e for e in version.edges if e.is_exception)
+    services.update_edge(rejection, source_id=rejection.source_id, target_id=rejection.target_id,
+                         label="报价审批不通过", is_exception=False)
+    assert codes(version) == {"no_exception"}
+    assert services.blocking_problems(version) == []
+    services.approve_version(version)  # a warning does not stop approval
+
+
+def test_missing_start_or_end_blocks(company):
+    version = sales_process(company).versions[0]
+    for node in [n for n in version.nodes if n.kind == "end"]:
+        services.delete_node(node)
+    assert "no_end" in codes(version, blocking=True)

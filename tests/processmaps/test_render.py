@@ -1,0 +1,80 @@
+"""Rendering: links in the SVG, owners and lanes drawn, the CJK font in every format, the cache."""
+import graphviz
+
+from processmaps import render, services
+from processmaps.models import ProcessRender
+from rollout.extensions import db
+from tests.processmaps.helpers import nodes_by_key, sales_process
+
+
+def test_dot_draws_owners_lanes_exception_flows_and_the_cjk_font(company):
+    version = sales_process(company).versions[0]
+    source = render.dot_source(version, node_url=lambda node: f"/processes/nodes/{node.id}")
+    assert 'fontname="Noto Sans CJK SC"' in source
+    assert 'subgraph "cluster_0"' in source and 'label="销售代表"' in source and 'label="销售经理"' in source
+    assert f"销售经理 · {company['head'].display_name}" in source  # owner inside the node
+    assert 'style="dashed"' in source and "报价审批不通过" in source
+    quote = nodes_by_key(version)["quote"]
+    assert f'URL="/processes/nodes/{quote.id}"' in source
+
+
+def test_swimlanes_per_department(company):
+    version = sales_process(company).versions[0]
+    services.set_lane_mode(version, "department")
+    assert 'label="销售部"' in render.dot_source(version)
+
+
+def test_svg_links_nodes_to_their_pages_and_keeps_the_font(company):
+    version = sales_process(company).versions[0]
+    svg = render.inline_svg(render.render(version, "svg", node_url=lambda n: f"/processes/nodes/{n.id}"))
+    assert svg.startswith("<svg")
+    assert f'href="/processes/nodes/{nodes_by_key(version)["quote"].id}"' in svg
+    assert "Noto Sans CJK SC" in svg and "报价审批" in svg
+
+
+def test_png_and_pdf_use_the_cjk_font(company):
+    version = sales_process(company).versions[0]
+    png = render.render(version, "png")
+    assert png.startswith(b"\x89PNG")
+    pdf = render.render(version, "pdf")
+    assert pdf.startswith(b"%PDF") and b"NotoSansCJK" in pdf
+
+
+def test_a_second_view_does_not_run_graphviz(company, client_as, monkeypatch):
+    process = sales_process(company, approve=True)
+    calls = []
+    real_pipe = graphviz.pipe
+
+    def counting_pipe(*args, **kwargs):
+        calls.append(args[1])
+        return real_pipe(*args, **kwargs)
+
+    monkeypatch.setattr(graphviz, "pipe", counting_pipe)
+    client = client_as("staff")
+    assert client.get(f"/processes/{process.id}/v/1").status_code == 200
+    assert calls == ["svg"]
+    assert client.get(f"/processes/{process.id}/v/1").status_code == 200
+    assert client.get(f"/processes/{process.id}/v/1").status_code == 200
+    assert calls == ["svg"]
+    assert db.session.query(ProcessRender).count() == 1
+
+
+def test_changing_the_content_draws_again(company):
+    version = sales_process(company).versions[0]
+    render.render(version, "svg")
+    services.update_node(nodes_by_key(version)["quote"], name="报价（含折扣）")
+    svg = render.render(version, "svg")
+    assert "报价（含折扣）" in svg.decode()
+    assert db.session.query(ProcessRender).count() == 2
+
+
+def test_highlights_mark_added_and_changed_steps(company):
+    version = sales_process(company).versions[0]
+    source = render.dot_source(version, highlight={"added_nodes": {"quote"}, "changed_nodes": {"sign"},
+                                                   "added_edges": set(), "changed_edges": set()})
+    assert render.ADDED_COLOR in source and render.CHANGED_COLOR in source
+
+
+def test_every_node_sits_in_a_lane(company):
+    version = sales_process(company).versions[0]
+    assert all(render.effective_lanes(version).values())

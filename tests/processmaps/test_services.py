@@ -1,0 +1,166 @@
+"""Versions, editing rules, approval, drafts copied from the approved version, compare, RACI, links."""
+import pytest
+
+from processmaps import services
+from processmaps.models import APPROVED, DRAFT, SUPERSEDED, ProcessEdge, ProcessNode
+from rollout.errors import NotAllowed, ServiceError
+from rollout.extensions import db
+from tests.processmaps.helpers import nodes_by_key, sales_process
+
+
+def test_new_process_starts_as_a_draft_with_start_and_end(company):
+    process = services.create_process("线索分配", department_id=company["departments"]["sales"].id)
+    version = process.versions[0]
+    assert (version.number, version.status) == (1, DRAFT)
+    assert sorted(node.kind for node in version.nodes) == ["end", "start"]
+
+
+def test_a_name_is_required(company):
+    with pytest.raises(ServiceError) as error:
+        services.create_process("  ")
+    assert error.value.field == "name"
+
+
+def test_approval_is_refused_while_a_blocking_check_fails(company):
+    process = sales_process(company)
+    version = process.versions[0]
+    services.update_node(nodes_by_key(version)["sign"], owner_role="")
+    with pytest.raises(ServiceError) as error:
+        services.approve_version(version)
+    assert "签约成单" in error.value.message
+    assert version.status == DRAFT
+
+
+def test_approving_supersedes_the_previous_version_and_drafts_copy_it(company):
+    process = sales_process(company, approve=True)
+    first = process.versions[0]
+    draft = services.new_draft_version(process, actor=company["lead"])
+    assert (draft.number, draft.status, draft.based_on_id) == (2, DRAFT, first.id)
+    assert [n.key for n in draft.nodes] == [n.key for n in first.nodes]
+    assert len(draft.edges) == len(first.edges)
+    assert {(r.role, r.kind) for r in nodes_by_key(draft)["quote"].raci} == {("销售经理", "A")}
+    assert {n.id for n in draft.nodes}.isdisjoint({n.id for n in first.nodes})
+    # A second call while the draft exists returns that same draft.
+    assert services.new_draft_version(process) is draft
+    services.approve_version(draft, actor=company["lead"])
+    db.session.commit()
+    assert (first.status, draft.status) == (SUPERSEDED, APPROVED)
+    assert first.superseded_at is not None
+
+
+def test_only_drafts_can_be_edited(company):
+    process = sales_process(company, approve=True)
+    version = process.versions[0]
+    with pytest.raises(NotAllowed):
+        services.add_node(version, kind="task", name="新步骤", owner_role="销售代表")
+    with pytest.raises(NotAllowed):
+        services.approve_version(version)
+
+
+def test_flows_cannot_leave_an_end_or_enter_a_start_but_loops_are_allowed(company):
+    version = sales_process(company).versions[0]
+    nodes = nodes_by_key(version)
+    start = next(n for n in version.nodes if n.kind == "start")
+    end = next(n for n in version.nodes if n.kind == "end")
+    with pytest.raises(ServiceError) as error:
+        services.add_edge(version, source_id=end.id, target_id=nodes["quote"].id)
+    assert error.value.field == "source_id"
+    with pytest.raises(ServiceError) as error:
+        services.add_edge(version, source_id=nodes["quote"].id, target_id=start.id)
+    assert error.value.field == "target_id"
+    services.add_edge(version, source_id=nodes["sign"].id, target_id=nodes["quote"].id, label="返工")
+    assert services.blocking_problems(version) == []
+
+
+def test_removing_a_step_removes_its_flows(company):
+    version = sales_process(company).versions[0]
+    lost = nodes_by_key(version)["lost"]
+    services.delete_node(lost)
+    db.session.commit()
+    assert db.session.get(ProcessNode, lost.id) is None
+    assert all(lost.id not in (e.source_id, e.target_id) for e in db.session.query(ProcessEdge))
+
+
+def test_duplicate_keys_and_bad_kinds_are_refused(company):
+    version = sales_process(company).versions[0]
+    with pytest.raises(ServiceError):
+        services.add_node(version, key="quote", kind="task", name="重复")
+    with pytest.raises(ServiceError) as error:
+        services.add_node(version, kind="meeting", name="会议")
+    assert error.value.field == "kind"
+
+
+def test_compare_lists_added_removed_changed_nodes_edges_and_owner_changes(company):
+    process = sales_process(company, approve=True)
+    old = process.versions[0]
+    new = services.new_draft_version(process)
+    nodes = nodes_by_key(new)
+    services.update_node(nodes["approval"], owner_role="销售总监", owner_user_id=None)
+    review = services.add_node(new, key="review", kind="task", name="财务复核", owner_role="财务专员")
+    to_sign = next(e for e in new.edges if e.source_id == nodes["approval"].id and e.target_id == nodes["sign"].id)
+    services.update_edge(to_sign, source_id=nodes["approval"].id, target_id=review.id, label="审批通过")
+    services.add_edge(new, source_id=review.id, target_id=nodes["sign"].id, label="复核通过")
+    services.delete_node(nodes["lost"])
+    lost_flow = next(e for e in new.edges if e.label == "报价审批不通过")
+    services.update_edge(lost_flow, source_id=lost_flow.source_id, target_id=lost_flow.target_id,
+                         label="驳回", is_exception=True)
+
+    result = services.compare_versions(old, new)
+    assert [n.key for n in result.added_nodes] == ["review"]
+    assert [n.key for n in result.removed_nodes] == ["lost"]
+    assert [(n.key, before, after) for n, before, after in result.owner_changes] == [
+        ("approval", f"销售经理 · {company['head'].display_name}", "销售总监")]
+    assert {(e.source.key, e.target.key) for e in result.added_edges} == {("approval", "review"), ("review", "sign")}
+    assert {(e.source.key, e.target.key) for e in result.removed_edges} == {
+        ("approval", "sign"), ("quote", "lost"), ("lost", next(n.key for n in old.nodes if n.kind == "end"))}
+    assert [(e.label, changes) for e, changes in result.changed_edges] == [("驳回", {"label": ("报价审批不通过", "驳回")})]
+    highlight = result.highlight()
+    assert highlight["added_nodes"] == {"review"} and "approval" in highlight["changed_nodes"]
+
+
+def test_compare_of_identical_versions_is_empty(company):
+    process = sales_process(company, approve=True)
+    draft = services.new_draft_version(process)
+    assert services.compare_versions(process.versions[0], draft).is_empty
+
+
+def test_raci_matrix_counts_the_owner_as_responsible(company):
+    version = sales_process(company).versions[0]
+    roles, rows = services.raci_matrix(version)
+    assert "销售代表" in roles and "财务专员" in roles
+    letters = {node.key: row for node, row in rows}
+    assert letters["quote"] == {"销售代表": "R", "销售经理": "A"}
+    assert letters["approval"]["财务专员"] == "C"
+    services.set_raci(nodes_by_key(version)["quote"], "销售经理", None)
+    assert all(row.role != "销售经理" for row in nodes_by_key(version)["quote"].raci)
+    with pytest.raises(ServiceError):
+        services.set_raci(nodes_by_key(version)["quote"], "销售经理", "X")
+
+
+def test_link_providers_feed_the_node_page(company, monkeypatch):
+    version = sales_process(company).versions[0]
+    quote = nodes_by_key(version)["quote"]
+
+    def provider(node):
+        return [("需求 R-1 报价模板", "/surveys/requirements/1")] if node.key == "quote" else []
+
+    monkeypatch.setattr(services, "NODE_LINK_PROVIDERS", [provider])
+    assert services.node_links(quote) == [("需求 R-1 报价模板", "/surveys/requirements/1")]
+    assert services.node_links(nodes_by_key(version)["sign"]) == []
+
+
+def test_lineage_finds_the_same_step_in_every_version(company):
+    process = sales_process(company, approve=True)
+    draft = services.new_draft_version(process)
+    old_quote, new_quote = nodes_by_key(process.versions[0])["quote"], nodes_by_key(draft)["quote"]
+    assert sorted(services.node_lineage_ids(new_quote)) == sorted([old_quote.id, new_quote.id])
+
+
+def test_discarding_a_draft_keeps_the_approved_version(company):
+    process = sales_process(company, approve=True)
+    draft = services.new_draft_version(process)
+    services.discard_draft(draft)
+    db.session.commit()
+    assert [v.status for v in process.versions] == [APPROVED]
+    with pytest.raises(NotAllowed):
+        services.discard_draft(process.versions[0])
