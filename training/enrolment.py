@@ -87,12 +87,13 @@ def enrol(session_id: int, user, assigned_by=None, now: datetime | None = None) 
                                                           Enrolment.user_id == user.id))
     if enrolment is not None and enrolment.status != CANCELLED:
         raise ServiceError(_("%(name)s is already signed up for this session.", name=user.display_name))
+    # Counted inside the lock, before anything of this sign-up is written.
+    action = "enrol" if _seats_taken(session.id) < session.capacity else "waitlist"
     if enrolment is None:
         enrolment = Enrolment(session_id=session.id, user_id=user.id)
-        db.session.add(enrolment)
-    enrolment.assigned_by_id = assigned_by.id if assigned_by is not None else None
-    action = "enrol" if _seats_taken(session.id) < session.capacity else "waitlist"
     apply_transition(enrolment, action, now)
+    enrolment.assigned_by_id = assigned_by.id if assigned_by is not None else None
+    db.session.add(enrolment)
     db.session.flush()
     return enrolment
 

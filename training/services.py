@@ -226,6 +226,8 @@ def _validate_session(data: SessionData, session: TrainingSession | None, schedu
         raise ServiceError(_("Choose a kind of session."), "kind")
     if data.capacity is None or data.capacity < 1:
         raise ServiceError(_("The capacity must be at least 1."), "capacity")
+    if data.starts_at and data.ends_at and data.ends_at <= data.starts_at:
+        raise ServiceError(_("A session cannot end before it starts."), "ends_at")
     if scheduling:
         if not data.starts_at:
             raise ServiceError(_("A start time is required."), "starts_at")
@@ -233,8 +235,6 @@ def _validate_session(data: SessionData, session: TrainingSession | None, schedu
             raise ServiceError(_("An end time is required."), "ends_at")
         if not data.trainer_id:
             raise ServiceError(_("Choose a trainer."), "trainer_id")
-    if data.starts_at and data.ends_at and data.ends_at <= data.starts_at:
-        raise ServiceError(_("A session cannot end before it starts."), "ends_at")
     if data.starts_at and data.signup_deadline_at and data.signup_deadline_at > data.starts_at:
         raise ServiceError(_("The sign-up deadline must be before the start."), "signup_deadline_at")
     if data.starts_at and data.cancel_deadline_at and data.cancel_deadline_at > data.starts_at:
@@ -402,7 +402,8 @@ def obligations(users: list[User] | None = None, department_id: int | None = Non
     """Required tracks of each active user (all users, some users or one department's), a fixed number of queries."""
     tree = tree or DepartmentTree()
     if users is None:
-        query = select(User).where(User.is_active_account.is_(True)).order_by(User.display_name)
+        query = (select(User).where(User.is_active_account.is_(True)).options(selectinload(User.department))
+                 .order_by(User.display_name))
         if department_id is not None:
             query = query.where(User.department_id.in_(sorted(tree.subtree(department_id))))
         users = list(db.session.scalars(query).all())
