@@ -795,8 +795,10 @@ def reject_quote(quote_id):
 @bp.route("/campaigns")
 @require("campaigns.view")
 def campaigns():
+    me = _me()
     return render_template("plans/campaigns.html", rows=services.campaign_report(),
-                           may_manage=can(_me(), "campaigns.manage", Campaign()))
+                           may_create=can(me, "campaigns.manage"),
+                           may_manage=lambda campaign: can(me, "campaigns.manage", campaign))
 
 
 @bp.route("/campaigns/new", methods=["GET", "POST"])
@@ -804,7 +806,8 @@ def campaigns():
 @require("campaigns.manage")
 def edit_campaign(campaign_id=None):
     campaign = db.get_or_404(Campaign, campaign_id) if campaign_id else None
-    authorize("campaigns.manage", campaign or Campaign())
+    if campaign is not None:
+        authorize("campaigns.manage", campaign)
     form = forms.CampaignForm(obj=campaign)
     if form.validate_on_submit():
         try:
@@ -820,12 +823,14 @@ def edit_campaign(campaign_id=None):
 
 
 def _lead_scope(me: User):
-    if me.has_role("admin", "lead") or can(me, "campaigns.manage", Campaign()):
+    """Leads of my department, leads handed to me, and (heads) leads handed to my department's reps."""
+    if me.has_role("admin", "lead"):
         return None
+    mine = sorted(department_scope_ids(me)) or [-1]
+    conditions = [Lead.owner_id == me.id, Lead.department_id.in_(mine)]
     if me.has_role("head"):
-        return Lead.owner_id.in_(select(User.id).where(User.department_id.in_(sorted(department_scope_ids(me))
-                                                                              or [-1])))
-    return Lead.owner_id == me.id
+        conditions.append(Lead.owner_id.in_(select(User.id).where(User.department_id.in_(mine))))
+    return or_(*conditions)
 
 
 @bp.route("/leads")
@@ -848,13 +853,12 @@ def leads():
         query = query.where(Lead.owner_id == me.id)
     page = paginate(query.options(db.joinedload(Lead.campaign), db.joinedload(Lead.owner))
                     .order_by(Lead.created_at.desc(), Lead.id.desc()))
-    may_manage = can(me, "campaigns.manage", Campaign())
     hand_form = forms.HandLeadForm(prefix="h")
-    if may_manage:
-        hand_form.owner_id.choices = [(u.id, f"{u.display_name}") for u in _sales_people(_sales_department_ids())]
+    hand_form.owner_id.choices = [(u.id, u.display_name) for u in _sales_people(_sales_department_ids())]
     campaigns = db.session.scalars(select(Campaign).order_by(Campaign.starts_on.desc())).all()
     return render_template("plans/leads.html", page=page, campaigns=campaigns, campaign_id=campaign_id,
-                           status=status, may_manage=may_manage, hand_form=hand_form, now=utcnow(),
+                           status=status, may_create=can(me, "campaigns.manage"),
+                           may_manage=lambda lead: can(me, "campaigns.manage", lead), hand_form=hand_form, now=utcnow(),
                            decision_form=forms.DecisionForm())
 
 
@@ -867,12 +871,14 @@ def _sales_department_ids():
 @bp.route("/leads/new", methods=["GET", "POST"])
 @require("campaigns.manage")
 def new_lead():
-    authorize("campaigns.manage", Campaign())
     form = forms.LeadForm()
     _campaign_choices(form.campaign_id)
     if request.method == "GET":
         form.campaign_id.data = _int_arg("campaign_id") or NONE
     if form.validate_on_submit():
+        campaign = db.session.get(Campaign, form.campaign_id.data) if form.campaign_id.data else None
+        if campaign is not None:
+            authorize("campaigns.manage", campaign)
         try:
             services.create_lead(_me(), form.company_name.data, form.campaign_id.data or None,
                                  form.contact_name.data, form.phone.data, form.email.data, form.note.data)
@@ -888,7 +894,7 @@ def new_lead():
 @require("campaigns.manage")
 def hand_lead(lead_id):
     lead = db.get_or_404(Lead, lead_id)
-    authorize("campaigns.manage", Campaign())
+    authorize("campaigns.manage", lead)
     form = forms.HandLeadForm(prefix="h")
     form.owner_id.choices = [(u.id, u.display_name) for u in _sales_people(_sales_department_ids())]
     if not form.validate_on_submit():

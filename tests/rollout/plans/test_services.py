@@ -1,0 +1,390 @@
+"""Sales-plan rules: duplicates, the public pool, follow-ups, quote approval, deal stages, plans and plan vs actual."""
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import func, select
+
+from rollout.audit.models import AuditEntry
+from rollout.errors import NotAllowed, ServiceError
+from rollout.extensions import db
+from rollout.notify.models import Notification
+from rollout.plans import services
+from rollout.plans.models import (Activity, Customer, CustomerField, Lead, LostReason, PlanRevision, Quote,
+                                  SalesPlan, StageChange)
+from rollout.timeutil import local_today, utcnow
+
+
+def count(model) -> int:
+    return db.session.scalar(select(func.count()).select_from(model))
+
+
+def notifications_of(user) -> list[str]:
+    return list(db.session.scalars(select(Notification.subject).where(Notification.user_id == user.id)))
+
+
+# --- amounts --------------------------------------------------------------------------------------
+@pytest.mark.parametrize("value, message", [
+    ("12.345", "two decimal places"), ("-1", "negative"), ("abc", "not an amount"), ("", "required"),
+    ("NaN", "not an amount"), ("1e20", "too large"),
+])
+def test_bad_amounts_are_refused_with_a_clear_message(value, message):
+    with pytest.raises(ServiceError, match=message):
+        services.parse_amount(value)
+
+
+def test_amounts_are_decimals_with_two_places():
+    assert services.parse_amount("1,234.5") == Decimal("1234.50")
+    assert services.parse_amount(0.1) == Decimal("0.10")  # a float's repr, not its binary noise
+    assert services.net_amount(Decimal("999.99"), Decimal("15")) == Decimal("849.99")
+
+
+# --- customers and duplicates (撞单) ----------------------------------------------------------------------
+def test_duplicate_customer_is_refused_naming_the_owners_department(company):
+    services.create_customer("上海明远机械有限公司", company["staff"], phone="138 0013 8000")
+    db.session.commit()
+    with pytest.raises(ServiceError, match="销售一组"):
+        services.create_customer("上海明远机械", company["staff2"])
+    with pytest.raises(ServiceError, match="销售一组"):
+        services.create_customer("完全不同的公司", company["staff2"], phone="+86 13800138000")
+    db.session.rollback()
+    assert count(Customer) == 1
+
+
+def test_customer_bad_phone_and_email_are_refused(company):
+    with pytest.raises(ServiceError, match="phone"):
+        services.create_customer("甲公司", company["staff"], phone="12")
+    with pytest.raises(ServiceError, match="email"):
+        services.create_customer("甲公司", company["staff"], email="nobody")
+
+
+def test_custom_fields_are_validated_by_kind(company):
+    fields = [
+        services.save_field(None, "size", "企业规模", "choice", "小\n中\n大", is_required=True),
+        services.save_field(None, "revenue", "年营收", "number", "", is_required=False),
+        services.save_field(None, "focus", "关注点", "multi_choice", ["价格", "服务"], is_required=False),
+        services.save_field(None, "since", "合作起始", "date", "", is_required=False),
+    ]
+    with pytest.raises(ServiceError) as missing:
+        services.clean_extra({}, fields)
+    assert missing.value.field == "x_size"
+    with pytest.raises(ServiceError, match="options"):
+        services.clean_extra({"size": "巨大"}, fields)
+    with pytest.raises(ServiceError, match="number"):
+        services.clean_extra({"size": "小", "revenue": "很多"}, fields)
+    with pytest.raises(ServiceError, match="date"):
+        services.clean_extra({"size": "小", "since": "2026-13-01"}, fields)
+    assert services.clean_extra({"size": "中", "revenue": "1,000.5", "focus": ["价格", "服务"],
+                                 "since": "2025-01-02"}, fields) == {
+        "size": "中", "revenue": "1000.5", "focus": ["价格", "服务"], "since": "2025-01-02"}
+    with pytest.raises(ServiceError, match="lowercase"):
+        services.save_field(None, "Bad Key", "x", "text", "", False)
+
+
+# --- public pool ---------------------------------------------------------------------------------------------
+def test_customers_without_follow_up_return_to_the_pool_and_the_owner_is_told(company):
+    services.save_settings(company["departments"]["sales"].id, pool_release_days=10, daily_claim_cap=2,
+                           behind_margin_percent=10)
+    stale = services.create_customer("久未跟进公司", company["staff"], last_followup_at=utcnow() - timedelta(days=11))
+    fresh = services.create_customer("刚跟进公司", company["staff"], last_followup_at=utcnow() - timedelta(days=5))
+    released = services.release_pool()
+    assert released == [stale]
+    assert stale.is_in_pool and stale.owner_id is None and stale.department_id == company["departments"]["sales1"].id
+    assert not fresh.is_in_pool
+    assert any("public pool" in subject for subject in notifications_of(company["staff"]))
+
+
+def test_claims_stop_at_the_daily_cap(company):
+    services.save_settings(company["departments"]["sales"].id, 30, 1, 10)
+    first = services.create_customer("公海甲", company["head"], in_pool=True,
+                                     department_id=company["departments"]["sales"].id)
+    second = services.create_customer("公海乙", company["head"], in_pool=True,
+                                      department_id=company["departments"]["sales"].id)
+    services.claim_customer(first, company["staff2"])
+    assert first.owner_id == company["staff2"].id and not first.is_in_pool
+    with pytest.raises(ServiceError, match="limit of 1"):
+        services.claim_customer(second, company["staff2"])
+    assert second.is_in_pool
+
+
+def test_claim_refuses_a_customer_someone_else_already_chases(company):
+    pooled = services.create_customer("华瑞电子有限公司", company["head"], in_pool=True,
+                                      department_id=company["departments"]["sales"].id)
+    other = services.create_customer("另一家", company["staff"])
+    # The same company was entered again under a slightly different name (an old import, say).
+    other.name, other.name_key = "华瑞电子", "华瑞电子"
+    db.session.flush()
+    with pytest.raises(ServiceError, match="销售一组"):
+        services.claim_customer(pooled, company["staff2"])
+    assert pooled.is_in_pool
+
+
+def test_release_pool_command(company, runner):
+    services.create_customer("久未跟进公司", company["staff"], last_followup_at=utcnow() - timedelta(days=400))
+    db.session.commit()
+    result = runner.invoke(args=["plans", "release-pool"])
+    assert result.exit_code == 0, result.output
+    assert "1 customers returned" in result.output
+    assert db.session.scalar(select(Customer.is_in_pool)) is True
+
+
+# --- follow-ups ---------------------------------------------------------------------------------------------------
+def test_follow_up_records_server_time_and_refuses_the_future(company):
+    customer = services.create_customer("甲公司", company["staff"], last_followup_at=utcnow() - timedelta(days=3))
+    occurred = utcnow() - timedelta(hours=2)
+    activity = services.log_activity(customer, company["staff"], "visit", occurred, "谈得不错", "发报价",
+                                     local_today() - timedelta(days=1), created_at=None)
+    assert activity.created_at >= occurred and customer.last_followup_at == occurred
+    assert services.overdue_next_steps(company["staff"]) == [activity]
+    assert services.overdue_next_steps(company["staff2"]) == []
+    with pytest.raises(ServiceError, match="future"):
+        services.log_activity(customer, company["staff"], "call", utcnow() + timedelta(days=1))
+    with pytest.raises(ServiceError, match="Unknown kind"):
+        services.log_activity(customer, company["staff"], "dinner", occurred)
+    with pytest.raises(ServiceError, match="between"):
+        services.log_activity(customer, company["staff"], "call", datetime(1999, 1, 1))
+    services.update_activity(activity, is_next_step_done=True)
+    assert services.overdue_next_steps(company["staff"]) == []
+    counts = services.activity_counts_by_user(utcnow() - timedelta(days=1), utcnow() + timedelta(minutes=1))
+    assert counts == {company["staff"].id: 1}
+
+
+# --- quotes ---------------------------------------------------------------------------------------------------------
+@pytest.fixture
+def rules(company):
+    services.save_approval_rule(None, "折扣超过10%", "10", None, None, 1)
+    services.save_approval_rule(None, "折扣超过20% 财务", "20", None, "finance", 2)
+
+
+def test_small_discount_is_approved_on_submission(company, rules):
+    customer = services.create_customer("甲公司", company["staff"])
+    quote = services.create_quote(customer, company["staff"], "报价", "10000", "5")
+    services.submit_quote(quote, company["staff"])
+    assert quote.status == "approved" and quote.steps == []
+
+
+def test_large_discount_needs_head_then_finance_and_rejection_sends_it_back(company, rules):
+    staff, head, finance = company["staff"], company["head"], company["finance"]
+    customer = services.create_customer("甲公司", staff)
+    quote = services.create_quote(customer, staff, "年度框架报价", "200000.00", "25")
+    assert quote.amount == Decimal("150000.00")
+    services.submit_quote(quote, staff)
+    assert quote.status == "pending"
+    assert [(s.rule_name, s.status) for s in quote.steps] == [("折扣超过10%", "pending"), ("折扣超过20% 财务", "waiting")]
+    assert any("approve" in s for s in notifications_of(head))
+    with pytest.raises(NotAllowed, match="locked"):
+        services.update_quote(quote, "改价", "1", "0")
+    with pytest.raises(NotAllowed, match="not an approver"):
+        services.approve_step(quote, finance)  # finance decides only its own step
+    with pytest.raises(NotAllowed):
+        services.approve_step(quote, staff)  # nobody approves their own quote
+    services.approve_step(quote, head)
+    assert services.current_step(quote).approver_department_code == "finance"
+    assert services.may_decide(finance, services.current_step(quote))
+    assert not services.may_decide(company["staff2"], services.current_step(quote))
+    with pytest.raises(ServiceError, match="why"):
+        services.reject_quote(quote, finance, "  ")
+    assert quote.status == "pending"
+    services.reject_quote(quote, finance, "折扣超出政策")
+    assert quote.status == "rejected" and quote.rejection_reason == "折扣超出政策"
+    assert any("rejected" in s for s in notifications_of(staff))
+    assert any("rejected" in s for s in notifications_of(head))  # everyone involved is told
+    services.update_quote(quote, "年度框架报价（修订）", "200000.00", "12")
+    services.submit_quote(quote, staff)
+    assert quote.revision == 2 and quote.status == "pending"
+    services.approve_step(quote, head)
+    assert quote.status == "approved"
+
+
+def test_quote_transition_table_refuses_unknown_moves(company):
+    customer = services.create_customer("甲公司", company["staff"])
+    quote = services.create_quote(customer, company["staff"], "报价", "100", "0")
+    with pytest.raises(NotAllowed):
+        services.withdraw_quote(quote, company["staff"])
+    assert quote.status == "draft"
+    with pytest.raises(ServiceError, match="between 0 and 100"):
+        services.create_quote(customer, company["staff"], "报价", "100", "120")
+
+
+# --- deals ------------------------------------------------------------------------------------------------------------
+def test_deal_stages_follow_the_table_and_losing_needs_a_reason(company):
+    churn = services.save_lost_reason(None, "客户流失", is_churn=True)
+    customer = services.create_customer("甲公司", company["staff"])
+    deal = services.create_opportunity(customer, company["staff"], "MES 项目", "300000")
+    with pytest.raises(NotAllowed, match="cannot move"):
+        services.move_stage(deal, "won", company["staff"])
+    with pytest.raises(ServiceError, match="lost"):
+        services.move_stage(deal, "lost", company["staff"])
+    assert deal.stage == "lead"
+    services.move_stage(deal, "lost", company["staff"], lost_reason_id=churn.id, note="转向自研")
+    assert deal.stage == "lost" and deal.closed_on == local_today() and customer.is_lost
+    assert [c.to_stage for c in deal.stage_changes] == ["lead", "lost"]
+
+    other = services.create_opportunity(customer, company["staff"], "二期", "0")
+    services.move_stage(other, "quoted", company["staff"])
+    with pytest.raises(ServiceError, match="signed amount"):
+        services.move_stage(other, "won", company["staff"])
+    services.move_stage(other, "won", company["staff"], amount="88000.00")
+    assert other.amount == Decimal("88000.00") and db.session.scalar(
+        select(func.count()).select_from(StageChange).where(StageChange.opportunity_id == other.id)) == 3
+
+
+# --- plans ---------------------------------------------------------------------------------------------------------------
+TARGETS = {"signed_amount": "100000", "new_customers": "5", "visits": "20"}
+
+
+def test_overlapping_plan_for_the_same_owner_is_refused(company):
+    services.create_plan(company["head"], "quarter", date(2026, 10, 15), "rep", TARGETS, user_id=company["staff"].id)
+    with pytest.raises(ServiceError, match="overlaps"):
+        services.create_plan(company["head"], "month", date(2026, 11, 1), "rep", TARGETS,
+                             user_id=company["staff"].id)
+    services.create_plan(company["head"], "month", date(2026, 11, 1), "rep", TARGETS, user_id=company["staff2"].id)
+    services.create_plan(company["head"], "quarter", date(2027, 1, 1), "rep", TARGETS, user_id=company["staff"].id)
+    with pytest.raises(ServiceError, match="whole number"):
+        services.create_plan(company["head"], "year", date(2028, 1, 1), "rep", {"visits": "2.5"},
+                             user_id=company["staff"].id)
+    with pytest.raises(ServiceError, match="not a Team"):
+        services.create_plan(company["head"], "year", date(2028, 1, 1), "team", TARGETS,
+                             department_id=company["departments"]["sales"].id)
+    assert count(SalesPlan) == 3
+
+
+def test_plan_approval_locks_changes_behind_a_recorded_reason(company):
+    plan = services.create_plan(company["head"], "quarter", date(2026, 10, 15), "rep", TARGETS,
+                                user_id=company["staff"].id)
+    with pytest.raises(NotAllowed):
+        services.transition_plan(plan, "approve", company["lead"])
+    assert plan.status == "draft"
+    services.transition_plan(plan, "submit", company["head"])
+    with pytest.raises(NotAllowed, match="waiting for approval"):
+        services.update_targets(plan, company["head"], TARGETS)
+    with pytest.raises(ServiceError, match="what needs to change"):
+        services.transition_plan(plan, "return", company["lead"], note="")
+    services.transition_plan(plan, "approve", company["lead"])
+    assert plan.status == "approved" and plan.approved_by_id == company["lead"].id
+    with pytest.raises(ServiceError, match="reason"):
+        services.update_targets(plan, company["head"], dict(TARGETS, signed_amount="120000"))
+    assert plan.target("signed_amount") == Decimal("100000.00")
+    services.update_targets(plan, company["head"], dict(TARGETS, signed_amount="120000"), reason="新客户追加预算")
+    assert plan.target("signed_amount") == Decimal("120000.00")
+    revision = db.session.scalar(select(PlanRevision))
+    assert revision.reason == "新客户追加预算" and revision.changes == {"signed_amount": ["100000.00", "120000.00"]}
+    assert db.session.scalar(select(AuditEntry).where(AuditEntry.action == "plan.changed_after_approval"))
+
+
+def test_period_bounds():
+    assert services.period_bounds("quarter", date(2026, 11, 27)) == (date(2026, 10, 1), date(2026, 12, 31))
+    assert services.period_bounds("quarter", date(2026, 2, 1)) == (date(2026, 1, 1), date(2026, 3, 31))
+    assert services.period_bounds("month", date(2024, 2, 10)) == (date(2024, 2, 1), date(2024, 2, 29))
+    assert services.period_bounds("year", date(2026, 5, 5)) == (date(2026, 1, 1), date(2026, 12, 31))
+
+
+def test_team_target_differing_from_its_reps_is_flagged(company):
+    day = date(2026, 10, 1)
+    services.create_plan(company["head"], "quarter", day, "rep", {"signed_amount": "30000"},
+                         user_id=company["staff"].id)
+    team = services.create_plan(company["head"], "quarter", day, "team", {"signed_amount": "100000"},
+                                department_id=company["departments"]["sales1"].id)
+    warnings = services.rollup_warnings(team)
+    assert len(warnings) == 1 and "30000.00" in warnings[0]
+
+
+def test_behind_plan_compares_achieved_share_with_elapsed_share():
+    start, end = date(2026, 10, 1), date(2026, 12, 30)  # 91 days
+    halfway = date(2026, 11, 14)
+    assert services.is_behind(Decimal("30"), Decimal("100"), start, end, 10, halfway)  # 30% < 50% − 10
+    assert not services.is_behind(Decimal("45"), Decimal("100"), start, end, 10, halfway)
+    assert not services.is_behind(0, None, start, end, 10, halfway)
+
+
+def _won_deal(company, owner, amount, name="甲公司"):
+    customer = services.create_customer(name, owner)
+    deal = services.create_opportunity(customer, owner, "项目", amount)
+    services.move_stage(deal, "quoted", owner)
+    services.move_stage(deal, "won", owner)
+    return deal
+
+
+def test_plan_vs_actual_rolls_up_from_rep_to_company(company):
+    today = local_today()
+    _won_deal(company, company["staff"], "50000")
+    _won_deal(company, company["staff2"], "20000", "乙公司")
+    customer = db.session.scalar(select(Customer).where(Customer.name == "甲公司"))
+    open_deal = services.create_opportunity(customer, company["staff"], "二期", "100000",
+                                            expected_close_on=services.period_bounds("quarter", today)[1])
+    services.move_stage(open_deal, "negotiating", company["staff"])
+    services.create_plan(company["head"], "quarter", today, "rep", {"signed_amount": "1000000"},
+                         user_id=company["staff"].id)
+    company_view = services.plan_vs_actual("quarter", today)
+    assert company_view["parent"].actual["signed_amount"] == Decimal("70000.00")
+    sales = next(u for u in company_view["children"] if u.name == "销售部")
+    assert sales.actual["won_deals"] == 2 and sales.has_children
+    # Forecast: signed plus the open deal weighted by its stage's probability (negotiating 75%).
+    assert sales.forecast == Decimal("145000.00")
+    teams = services.plan_vs_actual("quarter", today, "department", sales.department_id)
+    assert {u.name: u.actual["signed_amount"] for u in teams["children"]} == {
+        "销售一组": Decimal("50000.00"), "销售二组": Decimal("20000.00")}
+    reps = services.plan_vs_actual("quarter", today, "team", company["departments"]["sales1"].id)
+    rep = next(u for u in reps["children"] if u.user_id == company["staff"].id)
+    assert rep.percent("signed_amount") == 5 and rep.target("signed_amount") == Decimal("1000000.00")
+    # A rep sees only their own row.
+    own = services.plan_vs_actual("quarter", today, "team", company["departments"]["sales1"].id, viewer=company["staff"])
+    assert [u.user_id for u in own["children"]] == [company["staff"].id]
+
+
+def test_weekly_notice_goes_to_reps_behind_plan_and_their_head(company, runner):
+    today = local_today()
+    start, end = services.period_bounds("year", today)
+    plan = services.create_plan(company["head"], "year", today, "rep", {"signed_amount": "1000000"},
+                                user_id=company["staff"].id)
+    services.transition_plan(plan, "submit", company["head"])
+    services.transition_plan(plan, "approve", company["lead"])
+    late_in_year = end - timedelta(days=5)
+    assert services.notify_behind(today=late_in_year) == 1
+    assert any("behind plan" in s for s in notifications_of(company["staff"]))
+    assert any("behind plan" in s for s in notifications_of(company["head"]))
+    assert not any("behind plan" in s for s in notifications_of(company["other_head"]))
+    assert services.notify_behind(today=start) == 0  # nothing has elapsed yet
+    progress = services.plan_progress(company["staff"])
+    assert progress[0]["plan"] is plan and progress[0]["metrics"][0]["actual"] == 0
+    db.session.commit()
+    result = runner.invoke(args=["plans", "notify-behind"])
+    assert result.exit_code == 0 and "reps behind plan notified" in result.output
+
+
+# --- campaigns and leads -----------------------------------------------------------------------------------------------------
+def test_lead_hand_off_with_deadline_becomes_a_customer_with_its_campaign(company):
+    marketer, rep = company["other_staff"], company["staff"]
+    campaign = services.save_campaign(None, marketer, "秋季展会", "展会", date(2026, 9, 1), date(2026, 9, 3), "90000")
+    with pytest.raises(ServiceError, match="end before"):
+        services.save_campaign(None, marketer, "坏活动", "展会", date(2026, 9, 3), date(2026, 9, 1), "1")
+    lead = services.create_lead(marketer, "宏图物流有限公司", campaign.id, "王经理", "13900001111")
+    with pytest.raises(ServiceError, match="future"):
+        services.hand_lead(lead, rep, utcnow() - timedelta(hours=1), marketer)
+    services.hand_lead(lead, rep, utcnow() + timedelta(days=2), marketer)
+    assert any("New lead" in s for s in notifications_of(rep))
+    assert not services.is_overdue(lead) and services.is_overdue(lead, utcnow() + timedelta(days=3))
+    with pytest.raises(NotAllowed):
+        services.accept_lead(lead, company["staff2"])
+    services.accept_lead(lead, rep)
+    customer = db.session.get(Customer, lead.customer_id)
+    assert lead.status == "converted" and customer.campaign_id == campaign.id and customer.owner_id == rep.id
+    services.move_stage(lead_deal := lead_opportunity(lead), "quoted", rep)
+    services.move_stage(lead_deal, "won", rep, amount="30000")
+    row = services.campaign_report()[0]
+    assert (row["leads"], row["converted"], row["won_deals"], row["cost_per_won"]) == (1, 1, 1, Decimal("90000.00"))
+
+
+def lead_opportunity(lead):
+    from rollout.plans.models import Opportunity
+    return db.session.get(Opportunity, lead.opportunity_id)
+
+
+def test_rejected_lead_goes_back_with_a_reason(company):
+    lead = services.create_lead(company["other_staff"], "某公司")
+    services.hand_lead(lead, company["staff"], utcnow() + timedelta(days=1), company["other_staff"])
+    with pytest.raises(ServiceError, match="why"):
+        services.reject_lead(lead, company["staff"], "")
+    services.reject_lead(lead, company["staff"], "不在我们的行业范围")
+    assert lead.status == "rejected" and "不在我们的行业范围" in lead.note
+    assert count(Lead) == 1 and count(Customer) == 0
