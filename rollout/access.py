@@ -59,16 +59,6 @@ CORE_RULES = {
 }
 
 # --- rollout.plans ------------------------------------------------------
-def _home_department_code(user) -> str | None:
-    home = home_department_id(getattr(user, "department_id", None))
-    department = db.session.get(Department, home) if home is not None else None
-    return department.code if department else None
-
-
-def _in_marketing(user, obj) -> bool:
-    return _home_department_code(user) == "marketing"
-
-
 def _quote_approver(user, quote) -> bool:
     """An approver of the quote's current step, or one who decided a step of it."""
     from rollout.plans.services import current_step, may_decide
@@ -87,7 +77,8 @@ def _quote_own_or_approver(user, quote) -> bool:
 
 
 def _lead_visible(user, lead) -> bool:
-    if _in_marketing(user, lead) or lead.owner_id == user.id:
+    """The recording department sees its leads, the rep a lead was handed to, and that rep's heads."""
+    if lead.owner_id == user.id or _scope_allows(user, DEPT, lead):
         return True
     owner = lead.owner
     return bool(user.has_role(HEAD) and owner is not None and owner.department_id in department_scope_ids(user))
@@ -108,7 +99,8 @@ PLAN_RULES: dict[str, dict] = {
     "quotes.edit": leads_and_admins(**{HEAD: DEPT, STAFF: OWN}),
     "quotes.approve": leads_and_admins(**{HEAD: _quote_approver, STAFF: _quote_approver}),
     "campaigns.view": leads_and_admins(**{HEAD: ALL, STAFF: ALL}),
-    "campaigns.manage": leads_and_admins(**{HEAD: _in_marketing, STAFF: _in_marketing}),
+    # Campaigns (and their leads) belong to the department running them, usually 市场部.
+    "campaigns.manage": leads_and_admins(**{HEAD: DEPT, STAFF: DEPT}),
     "leads.view": leads_and_admins(**{HEAD: _lead_visible, STAFF: _lead_visible}),
     "sales.configure": {ADMIN: ALL},
 }
