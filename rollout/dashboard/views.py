@@ -1,17 +1,35 @@
-"""Home page and health check."""
-from flask import Blueprint, jsonify, render_template
+"""Home page per role, the rollout plan, go-live readiness, adoption, and the health check."""
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
 from sqlalchemy import text
 
-from rollout.access import PUBLIC, require
+from rollout.access import PUBLIC, authorize, can, home_department_id, require
+from rollout.accounts.models import Department
+from rollout.dashboard import home as home_sections
+from rollout.dashboard import services
+from rollout.dashboard.forms import GoLiveForm, MilestoneForm, PhaseForm, TargetForm
+from rollout.dashboard.models import RolloutMilestone, RolloutPhase
+from rollout.errors import ServiceError
 from rollout.extensions import db
+from rollout.timeutil import local_today
+from rollout.web import apply_service_error
 
 bp = Blueprint("dashboard", __name__)
+
+
+def _department_scope(department: Department) -> SimpleNamespace:
+    return SimpleNamespace(department_id=department.id)
 
 
 @bp.route("/")
 @require("home.view")
 def home():
-    return render_template("dashboard/home.html")
+    return render_template("dashboard/home.html", sections=home_sections.sections_for(current_user))
 
 
 @bp.route("/healthz")
@@ -23,3 +41,221 @@ def healthz():
         db.session.rollback()
         return jsonify({"status": "unavailable"}), 503
     return jsonify({"status": "ok"})
+
+
+# --- readiness -----------------------------------------------------------------------------------
+@bp.route("/rollout/")
+@require("dashboard.view")
+def readiness():
+    entries = services.readiness(services.department_ids_for(current_user))
+    return render_template("dashboard/readiness.html", entries=entries, items=services.READINESS_ITEMS,
+                           settings=services.readiness_settings())
+
+
+@bp.route("/rollout/settings", methods=["GET", "POST"])
+@require("readiness.configure")
+def readiness_settings():
+    settings = services.readiness_settings()
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        values = {}
+        for item in services.READINESS_ITEMS:
+            raw = (request.form.get(f"threshold_{item.key}") or "").strip()
+            try:
+                values[item.key] = int(raw) if raw else None
+            except ValueError:
+                errors[item.key] = _("Give a whole number.")
+        if not errors:
+            try:
+                for item in services.READINESS_ITEMS:
+                    services.save_readiness_setting(item.key, values[item.key],
+                                                    request.form.get(f"blocking_{item.key}") == "y")
+            except ServiceError as error:
+                apply_service_error(None, error)
+                errors[(error.field or "").removeprefix("threshold_")] = error.message
+            else:
+                flash(_("The readiness thresholds are saved."), "success")
+                return redirect(url_for("dashboard.readiness"))
+        settings = services.readiness_settings()
+    return render_template("dashboard/settings.html", settings=settings, errors=errors,
+                           form_values=request.form, unit_help=services.UNIT_HELP), 422 if errors else 200
+
+
+# --- rollout plan ------------------------------------------------------------------------------------
+def _phase_form(phase=None, formdata=None):
+    form = PhaseForm(obj=phase) if formdata is None else PhaseForm()
+    form.kind.choices = [(k, str(label)) for k, label in services.PHASE_KIND_LABELS.items()]
+    form.department_ids.choices = services.plan_units()
+    if phase is not None and request.method == "GET":
+        form.department_ids.data = sorted(phase.department_ids)
+    return form
+
+
+def _render_plan(phase_form=None, milestone_form=None, status=200):
+    phases = services.phases()
+    milestone_form = milestone_form or MilestoneForm(formdata=None)
+    milestone_form.phase_id.choices = [(0, "—")] + [(p.id, p.name) for p in phases]
+    departments = [db.session.get(Department, i) for i, _name in services.plan_units()]
+    phase_by_department = {row.department_id: p for p in phases for row in p.department_rows}
+    return render_template("dashboard/plan.html", phases=phases, phase_form=phase_form or _phase_form(),
+                           milestone_form=milestone_form, departments=departments,
+                           phase_by_department=phase_by_department, problems=services.plan_problems(),
+                           unplanned=services.unplanned_milestones(), kind_labels=services.PHASE_KIND_LABELS,
+                           today=local_today()), status
+
+
+@bp.route("/rollout/plan")
+@require("dashboard.view")
+def plan():
+    return _render_plan()
+
+
+@bp.route("/rollout/plan/phases", methods=["POST"])
+@bp.route("/rollout/plan/phases/<int:phase_id>", methods=["GET", "POST"])
+@require("rollout_plan.manage")
+def edit_phase(phase_id=None):
+    phase = db.get_or_404(RolloutPhase, phase_id) if phase_id else None
+    form = _phase_form(phase, formdata=request.form if request.method == "POST" else None)
+    if form.validate_on_submit():
+        try:
+            phase, moved = services.save_phase(phase, form.name.data, form.kind.data, form.starts_on.data,
+                                               form.ends_on.data, form.department_ids.data or [], form.notes.data)
+        except ServiceError as error:
+            apply_service_error(form, error)
+        else:
+            flash(_("The phase %(name)s is saved.", name=phase.name), "success")
+            for department in moved:
+                flash(_("%(department)s now goes live on %(date)s, the first day of its phase.",
+                        department=department.name, date=department.go_live_on), "info")
+            return redirect(url_for("dashboard.plan"))
+    if phase is not None:
+        return render_template("dashboard/phase_form.html", form=form, phase=phase), 422 if form.errors else 200
+    return _render_plan(phase_form=form, status=422)
+
+
+@bp.route("/rollout/plan/phases/<int:phase_id>/delete", methods=["POST"])
+@require("rollout_plan.manage")
+def delete_phase(phase_id):
+    phase = db.get_or_404(RolloutPhase, phase_id)
+    services.delete_phase(phase)
+    flash(_("The phase is deleted."), "success")
+    return redirect(url_for("dashboard.plan"))
+
+
+@bp.route("/rollout/plan/milestones", methods=["POST"])
+@require("rollout_plan.manage")
+def add_milestone():
+    form = MilestoneForm()
+    form.phase_id.choices = [(0, "—")] + [(p.id, p.name) for p in services.phases()]
+    if form.validate_on_submit():
+        try:
+            services.add_milestone(form.title.data, form.due_on.data, form.phase_id.data or None)
+        except ServiceError as error:
+            apply_service_error(form, error)
+        else:
+            flash(_("The milestone is added."), "success")
+            return redirect(url_for("dashboard.plan"))
+    return _render_plan(milestone_form=form, status=422)
+
+
+@bp.route("/rollout/plan/milestones/<int:milestone_id>/toggle", methods=["POST"])
+@require("rollout_plan.manage")
+def toggle_milestone(milestone_id):
+    services.toggle_milestone(db.get_or_404(RolloutMilestone, milestone_id))
+    return redirect(url_for("dashboard.plan"))
+
+
+@bp.route("/rollout/departments/<int:department_id>/go-live", methods=["GET", "POST"])
+@require("rollout_plan.manage")
+def go_live(department_id):
+    department = db.get_or_404(Department, department_id)
+    form = GoLiveForm(obj=department)
+    if form.validate_on_submit():
+        try:
+            services.set_go_live(department, form.go_live_on.data)
+        except ServiceError as error:
+            apply_service_error(form, error)
+        else:
+            flash(_("%(department)s goes live on %(date)s.", department=department.name, date=department.go_live_on),
+                  "success")
+            return redirect(url_for("dashboard.plan"))
+    return render_template("dashboard/go_live_form.html", form=form, department=department,
+                           phase=services.phase_of(department.id)), 422 if form.errors else 200
+
+
+# --- adoption -------------------------------------------------------------------------------------------
+def _adoption_context():
+    data = services.adoption(services.department_ids_for(current_user))
+    return {"data": data, "today": local_today(), "active_chart": services.active_users_chart(data),
+            "entries_chart": services.entries_chart(data), "training_chart": services.training_effect_chart(data)}
+
+
+@bp.route("/rollout/adoption")
+@require("dashboard.view")
+def adoption():
+    return render_template("dashboard/adoption.html", **_adoption_context())
+
+
+@bp.route("/rollout/adoption/<int:department_id>", methods=["GET", "POST"])
+@require("dashboard.view")
+def department_adoption(department_id):
+    department = db.get_or_404(Department, department_id)
+    authorize("dashboard.view", _department_scope(department))
+    form = TargetForm()
+    if request.method == "POST":
+        authorize("rollout_plan.manage")
+        if form.validate_on_submit():
+            services.set_adoption_target(department, form.entries_per_week.data)
+            flash(_("The expected rate is saved."), "success")
+            return redirect(url_for("dashboard.department_adoption", department_id=department.id))
+    data = services.adoption({department.id})
+    if not data.departments:
+        abort(404)
+    entry = data.departments[0]
+    if request.method == "GET":
+        form.entries_per_week.data = entry.expected_per_week
+    return render_template("dashboard/department_adoption.html", entry=entry, data=data, form=form,
+                           ranking_weeks=services.RANKING_WEEKS, today=local_today(),
+                           can_publish=can(current_user, "ranking.publish", _department_scope(department))), \
+        422 if form.errors else 200
+
+
+@bp.route("/rollout/adoption/<int:department_id>/publish", methods=["POST"])
+@require("ranking.publish")
+def publish_ranking(department_id):
+    department = db.get_or_404(Department, department_id)
+    authorize("ranking.publish", _department_scope(department))
+    try:
+        services.publish_ranking(department, current_user)
+    except ServiceError as error:
+        flash(error.message, "danger")
+        return redirect(url_for("dashboard.department_adoption", department_id=department.id)), 303
+    flash(_("The ranking is published to %(department)s.", department=department.name), "success")
+    return redirect(url_for("dashboard.department_adoption", department_id=department.id))
+
+
+@bp.route("/rollout/ranking")
+@bp.route("/rollout/ranking/<int:department_id>")
+@require("ranking.view")
+def ranking(department_id=None):
+    department_id = department_id or home_department_id(current_user.department_id)
+    department = db.get_or_404(Department, department_id) if department_id else abort(404)
+    authorize("ranking.view", _department_scope(department))
+    return render_template("dashboard/ranking.html", department=department,
+                           publication=services.latest_publication(department.id))
+
+
+@bp.route("/rollout/report.pdf")
+@require("dashboard.report")
+def report_pdf():
+    from rollout.audit.services import record_event
+    from rollout.reports.exports import download_response
+    from rollout.reports.pdf import render_pdf
+    scope = services.department_ids_for(current_user)
+    data = _adoption_context()
+    pdf = render_pdf("dashboard/report_pdf.html", report_date=local_today().isoformat(),
+                     entries=services.readiness(scope), phases=services.phases(),
+                     kind_labels=services.PHASE_KIND_LABELS, **data)
+    record_event("download", entity="dashboard", detail="status report pdf")
+    return download_response(pdf, f"rollout-status-{local_today().isoformat()}.pdf", "application/pdf")
+

@@ -43,14 +43,17 @@ def _source_text(source) -> tuple[str, str, str | None, object]:
     if isinstance(source, RetroCard):
         retro, title, tag = source.retro, source.body, source.tag
         origin = _("From the retro “%(retro)s” (%(team)s, %(date)s), card in column “%(column)s”.",
-                   retro=retro.title, team=retro.team.name, date=retro.held_on, column=source.column.title)
+                   retro=retro.title, team=retro.team.name, date=retro.held_on, column=source.column.display_title)
         body = source.body
     else:
         retro, title, tag = source.retro, source.title, source.card.tag if source.card else None
         origin = _("From an action item of the retro “%(retro)s” (%(team)s, %(date)s).",
                    retro=retro.title, team=retro.team.name, date=retro.held_on)
         body = source.title
-    link = url_for("retros.board", retro_id=retro.id, _external=False)
+    try:
+        link = url_for("retros.board", retro_id=retro.id)
+    except RuntimeError:  # outside a request (demo data, scripts)
+        link = f"/retros/{retro.id}"
     return title[:200], f"{body}\n\n{origin} [{_('Open the retro')}]({link})", tag, retro
 
 
@@ -78,8 +81,8 @@ def to_change_request(source: RetroCard | RetroActionItem, user) -> RetroWorkLin
     if _existing_link(source, "change") is not None:
         raise ServiceError(_("This already became a change request."))
     title, body, _tag, retro = _source_text(source)
-    request = create(requester=user, title=title, description=body,
-                     reason=_("Raised in the team retro."), department_id=retro.team_id)
+    request = create(user, title, body, _("Raised in the team retro."),
+                     affected_department_ids=[retro.team_id])
     return _link(source, user, change_request_id=request.id)
 
 
@@ -104,6 +107,6 @@ def change_request_url(change_request_id: int) -> str:
 
 def faq_article_url(article_id: int) -> str:
     try:
-        return url_for("training.faq_article", article_id=article_id)
+        return url_for("training.article", article_id=article_id)
     except BuildError:
         return "#"

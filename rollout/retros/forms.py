@@ -24,8 +24,7 @@ class RetroForm(FlaskForm):
 class CardForm(FlaskForm):
     column_id = SelectField(_l("Column"), coerce=int, validators=[DataRequired()])
     body = TextAreaField(_l("Card"), validators=[DataRequired(), Length(max=500)])
-    tag = StringField(_l("Tag"), validators=[Optional(), Length(max=40)],
-                      description=_l("Optional topic, e.g. 客户录入 — used to spot recurring themes."))
+    tag = StringField(_l("Tag (optional)"), validators=[Optional(), Length(max=40)])
 
 
 class NotesForm(FlaskForm):

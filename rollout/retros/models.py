@@ -93,6 +93,12 @@ class RetroColumn(db.Model):
 
     retro: Mapped[Retro] = relationship(back_populates="columns")
 
+    @property
+    def display_title(self) -> str:
+        """Template columns are stored by their English name and shown in the reader's language."""
+        from flask_babel import gettext
+        return gettext(self.title) if self.title else self.title
+
 
 class RetroCardGroup(db.Model):
     """Cards the facilitator put together because they say the same thing."""

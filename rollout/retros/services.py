@@ -60,6 +60,11 @@ SIMILARITY_THRESHOLD = 0.5
 THEME_LOOKBACK_WEEKS = 12
 
 
+def msgid(lazy_text) -> str:
+    """The untranslated text of a lazy_gettext string (column names are stored untranslated)."""
+    return lazy_text._args[0] if getattr(lazy_text, "_args", None) else str(lazy_text)
+
+
 # --- retros -------------------------------------------------------------------
 def next_held_on(team_id: int) -> date:
     """The default date of a team's next retro: a cadence after its last one, never in the past."""
@@ -99,7 +104,7 @@ def create_retro(team: Department | None, title: str, held_on: date | None, temp
         if len(set(titles)) != len(titles):
             raise ServiceError(_("Column titles must differ."), "custom_columns")
     elif template in TEMPLATES:
-        titles = [str(t) for t in TEMPLATES[template][1]]
+        titles = [msgid(t) for t in TEMPLATES[template][1]]
     else:
         raise ServiceError(_("Unknown template."), "template")
     retro = Retro(team_id=team.id, title=title[:200], held_on=held_on, template=template,

@@ -122,7 +122,7 @@ def _render_board(retro: Retro, card_form=None, action_form=None, notes_form=Non
     votes, my_votes = services.vote_counts(retro, current_user)
     is_facilitator = can(current_user, "retros.facilitate", retro)
     card_form = card_form or CardForm(formdata=None)
-    card_form.column_id.choices = [(c.id, c.title) for c in retro.columns]
+    card_form.column_id.choices = [(c.id, c.display_title) for c in retro.columns]
     items = services.action_items_of(retro)
     action_form = action_form or ActionItemForm(formdata=None)
     action_form.owner_id.choices = [(0, "—")] + _people_choices(retro.team_id)
@@ -155,7 +155,7 @@ def board(retro_id):
 def add_card(retro_id):
     retro = _load_retro(retro_id, "retros.participate")
     form = CardForm()
-    form.column_id.choices = [(c.id, c.title) for c in retro.columns]
+    form.column_id.choices = [(c.id, c.display_title) for c in retro.columns]
     if form.validate_on_submit():
         try:
             card_id = services.add_card(retro, current_user, form.column_id.data, form.body.data, form.tag.data)
@@ -340,7 +340,7 @@ def export(retro_id, what):
         if not retro.is_revealed:
             abort(404)  # hidden cards are not exported before the reveal
         votes, _mine = services.vote_counts(retro, current_user)
-        columns = [Column(_("Column"), lambda c: c.column.title), Column(_("Card"), "body"),
+        columns = [Column(_("Column"), lambda c: c.column.display_title), Column(_("Card"), "body"),
                    Column(_("Tag"), "tag"), Column(_("Group"), lambda c: c.group.title if c.group else ""),
                    Column(_("Dots"), lambda c: votes.get(c.id, 0), "number"),
                    Column(_("Written by"), lambda c: c.author.display_name if c.author else _("Anonymous"))]

@@ -1,0 +1,65 @@
+"""What each role sees first: a rep their plan, follow-ups and training; a lead readiness and adoption;
+a trainer upcoming sessions; a seed user the questions waiting for them."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from rollout.access import home_department_id
+from rollout.dashboard import services
+from rollout.extensions import db
+from rollout.timeutil import local_today, utcnow
+
+UPCOMING_DAYS = 30
+
+
+def _plan_sections(user, sections: dict) -> None:
+    plan_progress = services.optional_function("rollout.plans.services", "plan_progress")
+    overdue = services.optional_function("rollout.plans.services", "overdue_next_steps")
+    if plan_progress is not None:
+        sections["plan_progress"] = plan_progress(user)
+    if overdue is not None:
+        sections["overdue"] = overdue(user)
+
+
+def _open_training(user) -> list | None:
+    obligations = services.optional_function("training.services", "obligations")
+    if obligations is None:
+        return None
+    today = local_today()
+    return sorted([o for o in obligations(users=[user]) if not o.is_complete],
+                  key=lambda o: (o.due_on is None, o.due_on or today))
+
+
+def _upcoming_sessions(user) -> list | None:
+    try:
+        from training.models import SESSION_SCHEDULED, TrainingSession
+    except ImportError:
+        return None
+    now = utcnow()
+    return list(db.session.scalars(select(TrainingSession).where(
+        TrainingSession.trainer_id == user.id, TrainingSession.status == SESSION_SCHEDULED,
+        TrainingSession.starts_at >= now, TrainingSession.starts_at < now + timedelta(days=UPCOMING_DAYS))
+        .order_by(TrainingSession.starts_at).limit(10)))
+
+
+def sections_for(user) -> dict:
+    """The home page blocks for ``user`` (a user with several roles sees each role's blocks)."""
+    sections: dict = {}
+    if user.has_role("staff", "head"):
+        _plan_sections(user, sections)
+    if user.has_role("staff"):
+        sections["open_training"] = _open_training(user)
+        home = home_department_id(user.department_id)
+        sections["ranking"] = services.latest_publication(home) if home is not None else None
+    if user.has_role("lead", "admin", "head"):
+        scope = services.department_ids_for(user)
+        sections["readiness"] = services.readiness(scope)
+        sections["adoption"] = services.adoption(scope)
+    if user.has_role("trainer"):
+        sections["sessions"] = _upcoming_sessions(user)
+    if user.is_seed_user or user.has_role("lead"):
+        requests_for = services.optional_function("training.services", "open_support_requests_for")
+        sections["support"] = requests_for(user) if requests_for else None
+    return sections

@@ -1,0 +1,704 @@
+"""Rollout plan, go-live readiness and adoption, computed from the other modules' data.
+
+The dashboard sits at the end of the dependency chain: it may read every
+module. Functions a module has not (yet) installed make their readiness item
+"not available" instead of failing the page.
+"""
+from __future__ import annotations
+
+import importlib
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+
+from flask import current_app
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import and_, case, func, select
+from werkzeug.routing import BuildError
+
+from rollout.access import home_department_id
+from rollout.accounts.models import Department, User, UserRole
+from rollout.audit.models import AuditEntry
+from rollout.dashboard.models import (EVERYONE, PHASE_KINDS, PILOT, WAVE, AdoptionTarget, RankingPublication,
+                                      ReadinessSetting, RolloutMilestone, RolloutPhase, RolloutPhaseDepartment)
+from rollout.errors import ServiceError
+from rollout.extensions import db
+from rollout.timeutil import local_to_utc, local_today, utcnow
+
+PHASE_KIND_LABELS = {PILOT: _l("Pilot"), WAVE: _l("Wave"), EVERYONE: _l("Everyone")}
+
+
+def optional_function(module: str, name: str):
+    """A function another module exposes, or None when it is not installed."""
+    try:
+        return getattr(importlib.import_module(module), name, None)
+    except ImportError:
+        return None
+
+
+def _url(endpoint: str, **values) -> str | None:
+    from flask import url_for
+    try:
+        return url_for(endpoint, **values)
+    except BuildError:
+        return None
+
+
+def business_departments() -> list[Department]:
+    """Departments that go live (kind 'department'), by name."""
+    return list(db.session.scalars(select(Department).where(Department.kind == "department")
+                                   .order_by(Department.name)))
+
+
+def plan_units() -> list[tuple[int, str]]:
+    """Departments and teams a phase can hold, as (id, indented name) in tree order."""
+    from rollout.accounts.services import department_choices
+    return department_choices(include_company=False)
+
+
+# --- rollout plan ----------------------------------------------------------------------------
+def phases() -> list[RolloutPhase]:
+    return list(db.session.scalars(select(RolloutPhase).options(db.selectinload(RolloutPhase.milestones))
+                                   .order_by(RolloutPhase.starts_on, RolloutPhase.id)))
+
+
+def _check_phase_order(candidate: RolloutPhase, others: list[RolloutPhase]) -> None:
+    for other in others:
+        if candidate.kind in (PILOT, EVERYONE) and other.kind == candidate.kind:
+            raise ServiceError(_("The plan already has a phase of this kind: %(name)s.", name=other.name), "kind")
+    pilot = [p for p in others + [candidate] if p.kind == PILOT]
+    everyone = [p for p in others + [candidate] if p.kind == EVERYONE]
+    waves = [p for p in others + [candidate] if p.kind == WAVE]
+    if pilot and any(w.starts_on < pilot[0].starts_on for w in waves + everyone):
+        raise ServiceError(_("The pilot must start before the waves and the company-wide phase."), "starts_on")
+    if everyone and any(w.starts_on > everyone[0].starts_on for w in waves):
+        raise ServiceError(_("The company-wide phase must start after every wave."), "starts_on")
+
+
+def save_phase(phase: RolloutPhase | None, name: str, kind: str, starts_on: date | None, ends_on: date | None,
+               department_ids, notes: str = "") -> tuple[RolloutPhase, list[Department]]:
+    """Create or change a phase. Departments' go-live dates are kept inside the phase: a date
+    outside it (or none) moves to the phase's first day. Returns the phase and the moved departments."""
+    name = (name or "").strip()
+    if not name:
+        raise ServiceError(_("A name is required."), "name")
+    if kind not in PHASE_KINDS:
+        raise ServiceError(_("Unknown phase kind."), "kind")
+    if starts_on is None or ends_on is None:
+        raise ServiceError(_("Give the first and the last day."), "starts_on")
+    if ends_on < starts_on:
+        raise ServiceError(_("The phase cannot end before it starts."), "ends_on")
+    wanted = {int(i) for i in department_ids or ()}
+    departments = list(db.session.scalars(select(Department).where(Department.id.in_(sorted(wanted) or [-1]))))
+    if len(departments) != len(wanted) or any(d.kind == "company" for d in departments):
+        raise ServiceError(_("Choose departments or teams (not the whole company)."), "department_ids")
+    taken = db.session.execute(select(RolloutPhaseDepartment.department_id, RolloutPhase.name)
+                               .join(RolloutPhase).where(RolloutPhaseDepartment.department_id.in_(wanted or [-1]),
+                                                         RolloutPhase.id != (phase.id if phase else -1))).first()
+    if taken is not None:
+        department = next(d for d in departments if d.id == taken[0])
+        raise ServiceError(_("%(department)s is already in the phase %(phase)s.", department=department.name,
+                             phase=taken[1]), "department_ids")
+    others = [p for p in phases() if phase is None or p.id != phase.id]
+    if phase is None:
+        phase = RolloutPhase()
+    phase.name, phase.kind, phase.starts_on, phase.ends_on = name[:100], kind, starts_on, ends_on
+    phase.notes = (notes or "").strip()
+    _check_phase_order(phase, others)
+    if phase.id is None:
+        db.session.add(phase)
+    phase.department_rows = [row for row in phase.department_rows if row.department_id in wanted] + [
+        RolloutPhaseDepartment(department_id=d) for d in sorted(wanted - phase.department_ids)]
+    moved = []
+    for department in departments:
+        if department.go_live_on is None or not starts_on <= department.go_live_on <= ends_on:
+            department.go_live_on = starts_on
+            moved.append(department)
+    db.session.flush()
+    return phase, moved
+
+
+def delete_phase(phase: RolloutPhase) -> None:
+    db.session.delete(phase)
+    db.session.flush()
+
+
+def phase_of(department_id: int) -> RolloutPhase | None:
+    return db.session.scalar(select(RolloutPhase).join(RolloutPhaseDepartment)
+                             .where(RolloutPhaseDepartment.department_id == department_id))
+
+
+def set_go_live(department: Department, go_live_on: date | None) -> None:
+    """Set a department's go-live date; it must fall inside the department's phase."""
+    if department.kind == "company":
+        raise ServiceError(_("Go-live dates are set per department or team."), "go_live_on")
+    phase = phase_of(department.id)
+    if phase is not None:
+        if go_live_on is None:
+            raise ServiceError(_("A department in a phase needs a go-live date."), "go_live_on")
+        if not phase.starts_on <= go_live_on <= phase.ends_on:
+            raise ServiceError(_("The go-live date must lie within the phase %(phase)s (%(start)s – %(end)s).",
+                                 phase=phase.name, start=phase.starts_on, end=phase.ends_on), "go_live_on")
+    department.go_live_on = go_live_on
+    db.session.flush()
+
+
+def plan_problems() -> list[str]:
+    """Inconsistencies between departments' go-live dates and the plan (e.g. edited elsewhere)."""
+    problems = []
+    for phase in phases():
+        for row in phase.department_rows:
+            department = row.department
+            if department.go_live_on is None or not phase.starts_on <= department.go_live_on <= phase.ends_on:
+                problems.append(_("%(department)s goes live on %(date)s, outside its phase %(phase)s.",
+                                  department=department.name, date=department.go_live_on or "—",
+                                  phase=phase.name))
+    return problems
+
+
+def add_milestone(title: str, due_on: date | None, phase_id: int | None = None) -> RolloutMilestone:
+    title = (title or "").strip()
+    if not title:
+        raise ServiceError(_("A title is required."), "title")
+    if due_on is None:
+        raise ServiceError(_("A date is required."), "due_on")
+    if phase_id and db.session.get(RolloutPhase, phase_id) is None:
+        raise ServiceError(_("Unknown phase."), "phase_id")
+    milestone = RolloutMilestone(title=title[:200], due_on=due_on, phase_id=phase_id or None)
+    db.session.add(milestone)
+    db.session.flush()
+    return milestone
+
+
+def toggle_milestone(milestone: RolloutMilestone) -> None:
+    milestone.done_on = None if milestone.done_on else local_today()
+    db.session.flush()
+
+
+def unplanned_milestones() -> list[RolloutMilestone]:
+    return list(db.session.scalars(select(RolloutMilestone).where(RolloutMilestone.phase_id.is_(None))
+                                   .order_by(RolloutMilestone.due_on)))
+
+
+# --- readiness settings -------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ItemDefinition:
+    key: str
+    label: object
+    threshold: int
+    unit: str  # "%", "days", "count" or "" (no threshold)
+    is_blocking: bool
+
+
+READINESS_ITEMS = (
+    ItemDefinition("coverage", _l("Requirements coverage (every role heard)"), 100, "%", True),
+    ItemDefinition("process_maps", _l("Process maps approved, no blocking check"), 1, "count", True),
+    ItemDefinition("review_window", _l("Change review window defined"), 0, "", True),
+    ItemDefinition("data_import", _l("Data import validated"), 0, "", True),
+    ItemDefinition("permissions", _l("Permissions reviewed"), 30, "days", True),
+    ItemDefinition("training", _l("Required training completed"), 90, "%", True),
+    ItemDefinition("seed_users", _l("Seed-user coverage"), 100, "%", True),
+    ItemDefinition("faq", _l("FAQ seeded"), 10, "count", False),
+    ItemDefinition("retro", _l("Retro held recently"), 14, "days", False),
+)
+ITEMS_BY_KEY = {item.key: item for item in READINESS_ITEMS}
+UNIT_HELP = {"%": _l("percent at least"), "days": _l("within days"), "count": _l("at least")}
+
+
+@dataclass
+class EffectiveSetting:
+    definition: ItemDefinition
+    threshold: int
+    is_blocking: bool
+
+
+def readiness_settings() -> dict[str, EffectiveSetting]:
+    """Every item's threshold and blocking flag: stored values over the defaults. One statement."""
+    stored = {row.key: row for row in db.session.scalars(select(ReadinessSetting))}
+    result = {}
+    for item in READINESS_ITEMS:
+        row = stored.get(item.key)
+        result[item.key] = EffectiveSetting(item, row.threshold if row else item.threshold,
+                                            row.is_blocking if row else item.is_blocking)
+    return result
+
+
+def save_readiness_setting(key: str, threshold: int | None, is_blocking: bool) -> ReadinessSetting:
+    item = ITEMS_BY_KEY.get(key)
+    if item is None:
+        raise ServiceError(_("Unknown readiness item."))
+    threshold = item.threshold if threshold is None else threshold
+    limit = 100 if item.unit == "%" else 3650
+    if not 0 <= threshold <= limit:
+        raise ServiceError(_("%(item)s: the threshold must be between 0 and %(max)s.", item=item.label, max=limit),
+                           f"threshold_{key}")
+    row = db.session.get(ReadinessSetting, key)
+    if row is None:
+        row = ReadinessSetting(key=key)
+        db.session.add(row)
+    row.threshold, row.is_blocking = threshold, bool(is_blocking)
+    db.session.flush()
+    return row
+
+
+# --- readiness --------------------------------------------------------------------------------------
+PASS, FAIL, UNAVAILABLE = "pass", "fail", "unavailable"
+
+
+@dataclass
+class ReadinessItem:
+    key: str
+    label: str
+    status: str
+    detail: str
+    evidence_url: str | None
+    is_blocking: bool
+
+
+@dataclass
+class DepartmentReadiness:
+    department: Department
+    items: list[ReadinessItem] = field(default_factory=list)
+
+    @property
+    def is_ready(self) -> bool:
+        return all(item.status == PASS for item in self.items if item.is_blocking)
+
+    @property
+    def blocking_open(self) -> list[ReadinessItem]:
+        return [item for item in self.items if item.is_blocking and item.status != PASS]
+
+    @property
+    def passed(self) -> int:
+        return sum(1 for item in self.items if item.status == PASS)
+
+
+def _unavailable(_department) -> tuple[str, str, str | None]:
+    return UNAVAILABLE, _("not available: the module does not provide this yet"), None
+
+
+class _ReadinessData:
+    """Everything readiness needs, loaded once for all departments."""
+
+    def __init__(self, departments: list[Department], settings: dict[str, EffectiveSetting], today: date):
+        self.departments, self.settings, self.today = departments, settings, today
+        self.now = utcnow()
+        ids = {d.id for d in departments}
+        coverage_matrix = optional_function("surveys.services", "coverage_matrix")
+        self.coverage = coverage_matrix(ids) if coverage_matrix else None
+        has_review_window = optional_function("changes.services", "has_review_window")
+        self.review_window = has_review_window() if has_review_window else None
+        faq_count = optional_function("training.services", "faq_article_count")
+        self.faq_count = faq_count() if faq_count else None
+        from rollout.retros.services import last_retro_on_by_team
+        self.last_retro: dict[int, date] = {}
+        for team_id, held_on in last_retro_on_by_team().items():
+            home = home_department_id(team_id)
+            if home is not None and (home not in self.last_retro or held_on > self.last_retro[home]):
+                self.last_retro[home] = held_on
+        self.review_by_department: dict[int, tuple[int, int]] = defaultdict(lambda: (0, 0))
+        cutoff = self.now - timedelta(days=settings["permissions"].threshold)
+        rows = db.session.execute(select(User.department_id, func.count(),
+                                         func.sum(case((User.roles_reviewed_at >= cutoff, 1), else_=0)))
+                                  .where(User.is_active_account.is_(True), User.department_id.is_not(None))
+                                  .group_by(User.department_id)).all()
+        for department_id, total, reviewed in rows:
+            home = home_department_id(department_id)
+            old_total, old_reviewed = self.review_by_department[home]
+            self.review_by_department[home] = (old_total + total, old_reviewed + int(reviewed or 0))
+        self.process_rows = self._process_rows(ids)
+
+    def _process_rows(self, ids) -> dict[int, list] | None:
+        try:
+            from processmaps.models import APPROVED, Process, ProcessVersion
+        except ImportError:
+            return None
+        rows = db.session.execute(
+            select(Process.id, Process.department_id, ProcessVersion)
+            .outerjoin(ProcessVersion, and_(ProcessVersion.process_id == Process.id,
+                                            ProcessVersion.status == APPROVED))
+            .where(Process.department_id.is_not(None))).all()
+        result: dict[int, list] = defaultdict(list)
+        for _process_id, department_id, version in rows:
+            result[home_department_id(department_id)].append(version)
+        return result
+
+
+def _coverage(data: _ReadinessData, department):
+    if data.coverage is None:
+        return _unavailable(department)
+    cells = [cell for (department_id, _role), cell in data.coverage.cells.items() if department_id == department.id]
+    url = _url("surveys.coverage")
+    if not cells:
+        return FAIL, _("nobody in a business role"), url
+    heard = sum(1 for c in cells if c.is_heard)
+    percent = round(100 * heard / len(cells))
+    status = PASS if percent >= data.settings["coverage"].threshold else FAIL
+    return status, _("%(heard)d of %(total)d roles heard (%(percent)d%%)", heard=heard, total=len(cells),
+                     percent=percent), url
+
+
+def _process_maps(data: _ReadinessData, department):
+    blocking_problems = optional_function("processmaps.services", "blocking_problems")
+    if data.process_rows is None or blocking_problems is None:
+        return _unavailable(department)
+    versions = data.process_rows.get(department.id, [])
+    url = _url("processmaps.index")
+    if not versions:
+        return FAIL, _("no process maps yet"), url
+    approved = [v for v in versions if v is not None]
+    clean = [v for v in approved if not blocking_problems(v)]
+    needed = max(1, data.settings["process_maps"].threshold)
+    status = PASS if len(clean) >= needed and len(clean) == len(versions) else FAIL
+    return status, _("%(clean)d of %(total)d process maps approved without blocking problems",
+                     clean=len(clean), total=len(versions)), url
+
+
+def _review_window(data: _ReadinessData, department):
+    if data.review_window is None:
+        return _unavailable(department)
+    url = _url("changes.windows")
+    return (PASS, _("a review rhythm is set"), url) if data.review_window else (
+        FAIL, _("no review window or cadence"), url)
+
+
+def _data_import(data: _ReadinessData, department):
+    status_of = optional_function("rollout.imports.services", "department_import_status")
+    if status_of is None:
+        return _unavailable(department)
+    result = status_of(department.id)
+    url = _url("imports.index")
+    if result.completed == 0:
+        return FAIL, _("no completed import"), url
+    if result.unresolved_errors:
+        return FAIL, _("%(n)d unresolved import errors", n=result.unresolved_errors), url
+    return PASS, _("%(n)d completed imports, no unresolved errors", n=result.completed), url
+
+
+def _permissions(data: _ReadinessData, department):
+    total, reviewed = data.review_by_department.get(department.id, (0, 0))
+    url = _url("accounts.departments")
+    days = data.settings["permissions"].threshold
+    if total == 0:
+        return FAIL, _("no users"), url
+    status = PASS if reviewed == total else FAIL
+    return status, _("%(reviewed)d of %(total)d users' roles confirmed in the last %(days)d days",
+                     reviewed=reviewed, total=total, days=days), url
+
+
+def _training(data: _ReadinessData, department):
+    required_completion = optional_function("training.services", "required_completion")
+    if required_completion is None:
+        return _unavailable(department)
+    completed, required, percent = required_completion(department.id)
+    url = _url("training.matrix")
+    if required == 0:
+        return FAIL, _("no required training assigned"), url
+    status = PASS if percent >= data.settings["training"].threshold else FAIL
+    return status, _("%(completed)d of %(required)d required tracks completed (%(percent)d%%)",
+                     completed=completed, required=required, percent=percent), url
+
+
+def _seed_users(data: _ReadinessData, department):
+    seed_coverage = optional_function("training.services", "seed_coverage")
+    seeds_needed = optional_function("training.services", "seeds_needed")
+    if seed_coverage is None:
+        return _unavailable(department)
+    seeds, staff, ok = seed_coverage(department.id)
+    needed = seeds_needed(staff) if seeds_needed else 0
+    url = _url("training.seeds")
+    percent = 100 if not needed else round(100 * min(seeds, needed) / needed)
+    status = PASS if (ok or percent >= data.settings["seed_users"].threshold) and staff else FAIL
+    return status, _("%(seeds)d seed users for %(staff)d staff (%(needed)d needed)", seeds=seeds, staff=staff,
+                     needed=needed), url
+
+
+def _faq(data: _ReadinessData, department):
+    if data.faq_count is None:
+        return _unavailable(department)
+    needed = data.settings["faq"].threshold
+    status = PASS if data.faq_count >= needed else FAIL
+    return status, _("%(count)d FAQ articles (%(needed)d wanted)", count=data.faq_count, needed=needed), \
+        _url("training.faq_index")
+
+
+def _retro(data: _ReadinessData, department):
+    last = data.last_retro.get(department.id)
+    days = data.settings["retro"].threshold
+    url = _url("retros.index")
+    if last is None:
+        return FAIL, _("no retro yet"), url
+    status = PASS if (data.today - last).days <= days else FAIL
+    return status, _("last retro on %(date)s", date=last), url
+
+
+CHECKS = {"coverage": _coverage, "process_maps": _process_maps, "review_window": _review_window,
+          "data_import": _data_import, "permissions": _permissions, "training": _training,
+          "seed_users": _seed_users, "faq": _faq, "retro": _retro}
+
+
+def readiness(department_ids=None, today: date | None = None) -> list[DepartmentReadiness]:
+    """Go-live readiness of each department (optionally only some), every item with its evidence link."""
+    departments = business_departments()
+    if department_ids is not None:
+        departments = [d for d in departments if d.id in set(department_ids)]
+    settings = readiness_settings()
+    data = _ReadinessData(departments, settings, today or local_today())
+    result = []
+    for department in departments:
+        entry = DepartmentReadiness(department)
+        for item in READINESS_ITEMS:
+            status, detail, url = CHECKS[item.key](data, department)
+            entry.items.append(ReadinessItem(item.key, str(item.label), status, detail, url,
+                                             settings[item.key].is_blocking))
+        result.append(entry)
+    return result
+
+
+# --- adoption ----------------------------------------------------------------------------------------
+WEEKS_SHOWN = 8
+RANKING_WEEKS = 4
+DEFAULT_ENTRIES_PER_WEEK = 10
+
+
+def week_starts(today: date, weeks: int) -> list[date]:
+    """Mondays of the last ``weeks`` weeks, oldest first (the last one is this week)."""
+    monday = today - timedelta(days=today.weekday())
+    return [monday - timedelta(weeks=n) for n in range(weeks - 1, -1, -1)]
+
+
+def _week_bucket(column, starts: list[date]):
+    """A CASE expression giving the index of the week a naive-UTC datetime falls in (portable SQL)."""
+    bounds = [local_to_utc(datetime.combine(start, time.min)) for start in starts]
+    whens = [(column >= bound, index) for index, bound in reversed(list(enumerate(bounds)))]
+    return case(*whens, else_=-1)
+
+
+@dataclass
+class RepUsage:
+    user_id: int
+    name: str
+    department_id: int
+    weekly: list[int]
+    trained_on: date | None = None
+    last_login_at: datetime | None = None
+    #: The go-live date that applies to this person (their team's or their department's).
+    go_live_on: date | None = None
+
+    @property
+    def recent_entries(self) -> int:
+        return sum(self.weekly[-RANKING_WEEKS:])
+
+
+@dataclass
+class DepartmentAdoption:
+    department: Department
+    active_users: list[int]
+    people: int
+    reps: list[RepUsage]
+    expected_per_week: int
+    not_logged_in: list[RepUsage]
+    before_after: tuple[float | None, float | None]
+    publication: RankingPublication | None = None
+
+    @property
+    def entries_per_rep_per_week(self) -> float:
+        if not self.reps:
+            return 0.0
+        return round(sum(r.recent_entries for r in self.reps) / len(self.reps) / RANKING_WEEKS, 1)
+
+    @property
+    def ranking(self) -> list[RepUsage]:
+        return sorted(self.reps, key=lambda r: (-r.recent_entries, r.name))
+
+    @property
+    def is_on_target(self) -> bool:
+        return self.entries_per_rep_per_week >= self.expected_per_week
+
+
+@dataclass
+class Adoption:
+    weeks: list[date]
+    departments: list[DepartmentAdoption]
+
+
+def _activity_model():
+    try:
+        from rollout.plans.models import Activity
+    except ImportError:
+        return None
+    return Activity
+
+
+def _first_completions() -> dict[int, datetime]:
+    try:
+        from training.models import CourseCompletion
+    except ImportError:
+        return {}
+    return dict(db.session.execute(select(CourseCompletion.user_id, func.min(CourseCompletion.completed_at))
+                                   .group_by(CourseCompletion.user_id)).all())
+
+
+def adoption(department_ids=None, today: date | None = None, weeks: int = WEEKS_SHOWN) -> Adoption:
+    """Weekly active users, entries per rep against the expected rate, use before/after training,
+    rankings and who has not logged in since go-live — for every department, in a fixed number of statements."""
+    today = today or local_today()
+    starts = week_starts(today, weeks)
+    since = local_to_utc(datetime.combine(starts[0], time.min))
+    departments = business_departments()
+    if department_ids is not None:
+        departments = [d for d in departments if d.id in set(department_ids)]
+    wanted = {d.id for d in departments}
+
+    # 1. people (with whether they are staff) — one statement
+    staff_ids = select(UserRole.user_id).where(UserRole.role == "staff")
+    people = db.session.execute(select(User.id, User.display_name, User.department_id, User.last_login_at,
+                                       User.id.in_(staff_ids))
+                                .where(User.is_active_account.is_(True), User.department_id.is_not(None))
+                                .order_by(User.display_name)).all()
+    home_of = {row.id: home_department_id(row.department_id) for row in people}
+
+    # 2. weekly active users from login audit rows — one statement
+    bucket = _week_bucket(AuditEntry.created_at, starts)
+    logins = db.session.execute(select(AuditEntry.user_id, bucket).where(
+        AuditEntry.action == "login", AuditEntry.created_at >= since, AuditEntry.user_id.is_not(None))
+        .group_by(AuditEntry.user_id, bucket)).all()
+    active = defaultdict(lambda: [0] * weeks)
+    for user_id, index in logins:
+        home = home_of.get(user_id)
+        if home is not None and index >= 0:
+            active[home][index] += 1
+
+    # 3. plan-tracking entries per user and week — one statement
+    weekly = defaultdict(lambda: [0] * weeks)
+    activity = _activity_model()
+    if activity is not None:
+        activity_bucket = _week_bucket(activity.created_at, starts)
+        for user_id, index, count in db.session.execute(
+                select(activity.user_id, activity_bucket, func.count()).where(activity.created_at >= since)
+                .group_by(activity.user_id, activity_bucket)):
+            if index >= 0:
+                weekly[user_id][index] += count
+
+    # 4. first training completion per user, targets, publications, go-live dates — four statements
+    trained = _first_completions()
+    targets = dict(db.session.execute(select(AdoptionTarget.department_id, AdoptionTarget.entries_per_week)).all())
+    publications = {}
+    for publication in db.session.scalars(select(RankingPublication).order_by(RankingPublication.published_at)):
+        publications[publication.department_id] = publication
+    go_live_of = dict(db.session.execute(select(Department.id, Department.go_live_on)
+                                         .where(Department.go_live_on.is_not(None))).all())
+    default_rate = current_app.config.get("ADOPTION_ENTRIES_PER_WEEK", DEFAULT_ENTRIES_PER_WEEK)
+
+    by_department: dict[int, list] = defaultdict(list)
+    for row in people:
+        if home_of[row.id] in wanted:
+            by_department[home_of[row.id]].append(row)
+    result = []
+    for department in departments:
+        rows = by_department.get(department.id, [])
+        reps = [RepUsage(r.id, r.display_name, department.id, weekly[r.id],
+                         trained.get(r.id).date() if trained.get(r.id) else None, r.last_login_at)
+                for r in rows if r[4]]
+        not_logged_in = []
+        for r in rows:
+            # A team that went live before its department (a pilot) counts from its own date.
+            go_live_on = go_live_of.get(r.department_id) or department.go_live_on
+            if go_live_on is None or go_live_on > today:
+                continue
+            if r.last_login_at is None or r.last_login_at < local_to_utc(datetime.combine(go_live_on, time.min)):
+                not_logged_in.append(RepUsage(r.id, r.display_name, department.id, [], None, r.last_login_at,
+                                              go_live_on=go_live_on))
+        result.append(DepartmentAdoption(
+            department=department, active_users=active[department.id], people=len(rows), reps=reps,
+            expected_per_week=targets.get(department.id, default_rate), not_logged_in=not_logged_in,
+            before_after=_before_after(reps, starts), publication=publications.get(department.id)))
+    return Adoption(weeks=starts, departments=result)
+
+
+def _before_after(reps: list[RepUsage], starts: list[date]) -> tuple[float | None, float | None]:
+    """Average weekly entries per trained rep in the weeks before their training and the weeks after."""
+    before, after = [], []
+    for rep in reps:
+        if rep.trained_on is None:
+            continue
+        weeks_before = [n for i, n in enumerate(rep.weekly) if starts[i] + timedelta(days=7) <= rep.trained_on]
+        weeks_after = [n for i, n in enumerate(rep.weekly) if starts[i] > rep.trained_on]
+        if weeks_before:
+            before.append(sum(weeks_before) / len(weeks_before))
+        if weeks_after:
+            after.append(sum(weeks_after) / len(weeks_after))
+    average = lambda values: round(sum(values) / len(values), 1) if values else None  # noqa: E731
+    return average(before), average(after)
+
+
+def set_adoption_target(department: Department, entries_per_week: int) -> AdoptionTarget:
+    if not 0 <= entries_per_week <= 1000:
+        raise ServiceError(_("Give between 0 and 1000 entries per week."), "entries_per_week")
+    target = db.session.get(AdoptionTarget, department.id)
+    if target is None:
+        target = AdoptionTarget(department_id=department.id)
+        db.session.add(target)
+    target.entries_per_week = entries_per_week
+    db.session.flush()
+    return target
+
+
+def publish_ranking(department: Department, publisher: User, today: date | None = None) -> RankingPublication:
+    """Freeze the department's current usage ranking so its staff can see it."""
+    today = today or local_today()
+    usage = adoption({department.id}, today).departments
+    if not usage or not usage[0].reps:
+        raise ServiceError(_("%(department)s has no reps to rank.", department=department.name))
+    entry = usage[0]
+    start = week_starts(today, RANKING_WEEKS)[0]
+    existing = db.session.scalar(select(RankingPublication).where(
+        RankingPublication.department_id == department.id, RankingPublication.period_end_on == today))
+    publication = existing or RankingPublication(department_id=department.id, period_end_on=today)
+    publication.period_start_on = start
+    publication.entries = [{"rank": rank, "user_id": rep.user_id, "name": rep.name, "entries": rep.recent_entries}
+                           for rank, rep in enumerate(entry.ranking, start=1)]
+    publication.published_by_id = publisher.id
+    publication.published_at = utcnow()
+    if existing is None:
+        db.session.add(publication)
+    db.session.flush()
+    return publication
+
+
+def latest_publication(department_id: int) -> RankingPublication | None:
+    return db.session.scalar(select(RankingPublication).where(RankingPublication.department_id == department_id)
+                             .order_by(RankingPublication.published_at.desc()).limit(1))
+
+
+# --- charts ----------------------------------------------------------------------------------------------
+def active_users_chart(data: Adoption):
+    from rollout.reports.charts import svg_chart
+    return svg_chart("line", _("Weekly active users"), [d.strftime("%m-%d") for d in data.weeks],
+                     {d.department.name: d.active_users for d in data.departments}, height=320)
+
+
+def entries_chart(data: Adoption):
+    from rollout.reports.charts import svg_chart
+    labels = [d.department.name for d in data.departments]
+    return svg_chart("bar", _("Plan-tracking entries per rep per week (last 4 weeks)"), labels,
+                     {_("Actual"): [d.entries_per_rep_per_week for d in data.departments],
+                      _("Expected"): [d.expected_per_week for d in data.departments]}, height=320)
+
+
+def training_effect_chart(data: Adoption):
+    from rollout.reports.charts import svg_chart
+    labels = [d.department.name for d in data.departments]
+    return svg_chart("bar", _("Entries per rep per week, before and after training"), labels,
+                     {_("Before training"): [d.before_after[0] for d in data.departments],
+                      _("After training"): [d.before_after[1] for d in data.departments]}, height=320)
+
+
+def department_ids_for(user) -> set[int] | None:
+    """Departments a user's dashboard covers: None (all) for leads, admins and trainers."""
+    if user.has_role("admin", "lead", "trainer"):
+        return None
+    home = home_department_id(user.department_id)
+    return {home} if home is not None else set()
+
