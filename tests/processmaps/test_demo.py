@@ -1,0 +1,34 @@
+"""Demo data: the sales process with its exception branches and the lead handoff, owners on every step."""
+from datetime import date
+
+from processmaps import demo
+from processmaps.checks import run_checks
+from processmaps.models import Process
+from rollout.demo import DemoContext
+from rollout.extensions import db
+
+
+def test_demo_processes(company, factory):
+    departments = company["departments"]
+    ctx = DemoContext(today=date(2026, 11, 27))
+    ctx.departments = {"sales": departments["sales"], "sales-1": departments["sales1"],
+                       "marketing": departments["marketing"], "finance": departments["finance"]}
+    ctx.users["lead"] = company["lead"]
+    for username, code in (("sales.head", "sales"), ("team1.head", "sales1"),
+                           ("mkt.head", "marketing"), ("mkt1", "marketing"), ("mkt2", "marketing"),
+                           ("fin3", "finance")):
+        ctx.users[username] = factory.user("staff", department=departments[code], username=username)
+    demo.load(ctx)
+    db.session.commit()
+    sales, handoff = db.session.query(Process).order_by(Process.id).all()
+    assert [v.status for v in sales.versions] == ["approved", "draft"]
+    approved = sales.versions[0]
+    names = [n.name for n in approved.nodes]
+    for step in ("客户分配", "首次拜访", "需求确认", "报价", "报价审批", "签约成单"):
+        assert step in names
+    exceptions = {e.label for e in approved.edges if e.is_exception}
+    assert exceptions == {"报价审批不通过", "客户流失"}
+    assert all(n.owner_role for n in approved.nodes if n.kind not in ("start", "end"))
+    assert run_checks(approved) == [] and run_checks(sales.versions[1]) == []
+    assert {n.department.name for n in handoff.versions[0].nodes} == {"市场部", "销售部"}
+    assert handoff.versions[0].lane_by == "department"

@@ -1,0 +1,242 @@
+"""Pages: list, map with checks and editor, node page, compare, RACI, downloads, import; access and bad input."""
+import io
+from pathlib import Path
+
+import pytest
+from openpyxl import load_workbook
+
+from processmaps import services
+from processmaps.models import DRAFT, Process, ProcessNode
+from rollout.extensions import db
+from tests.processmaps.helpers import nodes_by_key, sales_process
+
+REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "reference" / "bpmn"
+
+
+def node_form(prefix="newnode", **values):
+    data = {f"{prefix}-kind": "task", f"{prefix}-name": "", f"{prefix}-owner_role": "", f"{prefix}-owner_user_id": "",
+            f"{prefix}-department_id": "", f"{prefix}-time_limit": "", f"{prefix}-data_items": "",
+            f"{prefix}-notes": "", f"{prefix}-subprocess_id": ""}
+    data.update({f"{prefix}-{k}": v for k, v in values.items()})
+    return data
+
+
+def test_list_shows_processes_with_constant_statements(company, client_as, count_statements):
+    client = client_as("staff")
+    sales_process(company, approve=True)
+
+    def statements():
+        with count_statements() as counter:
+            response = client.get("/processes/")
+        assert response.status_code == 200
+        return counter.count, response.get_data(as_text=True)
+
+    few, page = statements()
+    assert "销售流程" in page
+    for index in range(6):
+        services.create_process(f"流程{index}", department_id=company["departments"]["finance"].id)
+    services.new_draft_version(db.session.get(Process, 1))
+    db.session.commit()
+    many, page = statements()
+    assert few == many
+    assert "流程5" in page
+
+
+def test_map_page_shows_inline_svg_with_links_checks_and_owners(company, client_as):
+    process = sales_process(company, approve=True)
+    page = client_as("staff").get(f"/processes/{process.id}/v/1").get_data(as_text=True)
+    quote = nodes_by_key(process.versions[0])["quote"]
+    assert "<svg" in page and f'href="/processes/nodes/{quote.id}"' in page
+    assert "All checks pass." in page
+    assert "销售代表" in page and "报价金额" in page
+    assert 'hx-boost' not in page  # staff read, they do not edit
+
+
+def test_head_edits_a_draft_and_the_map_is_drawn_again(company, client_as):
+    process = sales_process(company)
+    version = process.versions[0]
+    client = client_as("head")
+    response = client.post(f"/processes/versions/{version.id}/nodes",
+                           data=node_form(name="合同评审", owner_role="法务专员", time_limit="3个工作日"))
+    assert response.status_code == 303
+    page = client.get(response.location).get_data(as_text=True)
+    assert "合同评审" in page and "法务专员" in page
+    assert "Not reachable from the start: 合同评审" in page  # the new step is not wired in yet
+    assert 'hx-boost="true"' in page
+    node = db.session.query(ProcessNode).filter_by(name="合同评审").one()
+    quote = nodes_by_key(version)["quote"]
+    response = client.post(f"/processes/versions/{version.id}/edges", data={
+        "newedge-source_id": str(quote.id), "newedge-target_id": str(node.id), "newedge-label": "需要评审"})
+    assert response.status_code == 303
+    response = client.post(f"/processes/nodes/{node.id}/edit", data=node_form(
+        prefix=f"node{node.id}", name="合同法务评审", owner_role="法务专员"))
+    assert response.status_code == 303
+    db.session.expire_all()
+    assert db.session.get(ProcessNode, node.id).name == "合同法务评审"
+    assert client.post(f"/processes/nodes/{node.id}/delete").status_code == 303
+    assert db.session.get(ProcessNode, node.id) is None
+
+
+def test_bad_node_input_is_422_with_the_message_and_nothing_written(company, client_as):
+    version = sales_process(company).versions[0]
+    before = len(version.nodes)
+    client = client_as("lead")
+    response = client.post(f"/processes/versions/{version.id}/nodes", data=node_form(name=""))
+    assert response.status_code == 422
+    assert "This field is required." in response.get_data(as_text=True)
+    response = client.post(f"/processes/versions/{version.id}/nodes",
+                           data=node_form(name="步骤", kind="meeting"))
+    assert response.status_code == 422
+    assert "Choose a valid node kind." in response.get_data(as_text=True)
+    response = client.post(f"/processes/versions/{version.id}/nodes",
+                           data=node_form(name="步骤", owner_user_id="abc"))
+    assert response.status_code == 422
+    db.session.expire_all()
+    assert db.session.query(ProcessNode).filter_by(version_id=version.id).count() == before
+
+
+def test_a_flow_out_of_an_end_node_is_refused(company, client_as):
+    version = sales_process(company).versions[0]
+    end = next(n for n in version.nodes if n.kind == "end")
+    response = client_as("lead").post(f"/processes/versions/{version.id}/edges", data={
+        "newedge-source_id": str(end.id), "newedge-target_id": str(nodes_by_key(version)["quote"].id)})
+    assert response.status_code == 422
+    assert "An end node cannot have outgoing flows." in response.get_data(as_text=True)
+
+
+def test_approval_waits_for_the_blocking_checks(company, client_as):
+    version = sales_process(company).versions[0]
+    services.update_node(nodes_by_key(version)["sign"], owner_role="")
+    db.session.commit()
+    client = client_as("head")
+    response = client.post(f"/processes/versions/{version.id}/approve")
+    assert response.status_code == 422
+    assert "This version cannot be approved" in response.get_data(as_text=True)
+    db.session.expire_all()
+    assert version.status == DRAFT
+    services.update_node(nodes_by_key(version)["sign"], owner_role="销售代表")
+    db.session.commit()
+    assert client.post(f"/processes/versions/{version.id}/approve").status_code == 303
+    db.session.expire_all()
+    assert version.status == "approved"
+
+
+@pytest.mark.parametrize("who", ["staff", "trainer", "other_head"])
+def test_others_cannot_edit_or_approve_a_sales_process(company, client_as, who):
+    version = sales_process(company).versions[0]
+    client = client_as(who)
+    assert client.post(f"/processes/versions/{version.id}/nodes", data=node_form(name="X", owner_role="Y")
+                       ).status_code == 403
+    assert client.post(f"/processes/versions/{version.id}/approve").status_code == 403
+    assert client.post(f"/processes/{version.process_id}/drafts").status_code == 403
+    assert client.get(f"/processes/{version.process_id}/v/1").status_code == 200
+
+
+def test_a_head_creates_processes_only_for_their_department(company, client_as):
+    client = client_as("head")
+    response = client.post("/processes/new", data={"name": "市场活动", "lane_by": "role",
+                                                   "department_id": str(company["departments"]["marketing"].id)})
+    assert response.status_code == 403
+    response = client.post("/processes/new", data={"name": "回款跟进", "lane_by": "role",
+                                                   "department_id": str(company["departments"]["sales"].id)})
+    assert response.status_code == 303
+    response = client.post("/processes/new", data={"name": "", "lane_by": "role", "department_id": ""})
+    assert response.status_code == 422
+    assert db.session.query(Process).count() == 1
+
+
+def test_approved_versions_cannot_be_edited_through_the_editor(company, client_as):
+    version = sales_process(company, approve=True).versions[0]
+    response = client_as("lead").post(f"/processes/versions/{version.id}/nodes",
+                                      data=node_form(name="新步骤", owner_role="销售代表"))
+    assert response.status_code == 422
+    assert "Only a draft version can be edited" in response.get_data(as_text=True)
+
+
+def test_node_page_lists_links_from_other_packages(company, client_as, monkeypatch):
+    version = sales_process(company).versions[0]
+    quote = nodes_by_key(version)["quote"]
+    monkeypatch.setattr(services, "NODE_LINK_PROVIDERS",
+                        [lambda node: [("CR-7 报价折扣上限", "/changes/7")] if node.id == quote.id else []])
+    page = client_as("staff").get(f"/processes/nodes/{quote.id}").get_data(as_text=True)
+    assert "CR-7 报价折扣上限" in page and 'href="/changes/7"' in page
+    assert "报价金额" in page and "销售经理" in page
+
+
+def test_compare_page_lists_changes_and_highlights_them(company, client_as):
+    process = sales_process(company, approve=True)
+    draft = services.new_draft_version(process)
+    services.update_node(nodes_by_key(draft)["approval"], owner_role="销售总监", owner_user_id=None)
+    services.add_node(draft, key="review", kind="task", name="财务复核", owner_role="财务专员")
+    db.session.commit()
+    page = client_as("staff").get(f"/processes/{process.id}/compare?a=1&b=2").get_data(as_text=True)
+    assert "Owners changed" in page and "销售总监" in page
+    assert "Steps added" in page and "财务复核" in page
+    assert "#198754" in page  # the added step is drawn green on the map
+
+
+def test_raci_page_and_xlsx_export(company, client_as):
+    process = sales_process(company)
+    version = process.versions[0]
+    client = client_as("lead")
+    page = client.get(f"/processes/{process.id}/v/1/raci").get_data(as_text=True)
+    assert "财务专员" in page
+    response = client.post(f"/processes/versions/{version.id}/raci", data={
+        "raci-node_id": str(nodes_by_key(version)["sign"].id), "raci-role": "销售总监", "raci-kind": "A"})
+    assert response.status_code == 303
+    response = client.post(f"/processes/versions/{version.id}/raci", data={
+        "raci-node_id": str(nodes_by_key(version)["sign"].id), "raci-role": "", "raci-kind": "A"})
+    assert response.status_code == 422
+    response = client.get(f"/processes/{process.id}/v/1/raci.xlsx")
+    assert response.status_code == 200
+    sheet = load_workbook(io.BytesIO(response.data)).active
+    rows = list(sheet.iter_rows(values_only=True))
+    header = rows[0]
+    assert "销售总监" in header and "销售代表" in header
+    sign_row = next(row for row in rows if row[0] == "签约成单")
+    assert sign_row[header.index("销售总监")] == "A" and sign_row[header.index("销售代表")] == "R"
+
+
+@pytest.mark.parametrize("fmt, mimetype, start", [
+    ("png", "image/png", b"\x89PNG"), ("pdf", "application/pdf", b"%PDF"), ("svg", "image/svg+xml", b"<?xml"),
+    ("bpmn", "application/xml", b"<?xml")])
+def test_downloads(company, client_as, fmt, mimetype, start):
+    process = sales_process(company, approve=True)
+    response = client_as("staff").get(f"/processes/{process.id}/v/1/map.{fmt}")
+    assert response.status_code == 200 and response.mimetype == mimetype
+    assert response.data.startswith(start)
+    assert "attachment" in response.headers["Content-Disposition"]
+    assert client_as("staff").get(f"/processes/{process.id}/v/1/map.exe").status_code == 404
+
+
+def test_import_page_names_unmapped_elements(company, client_as):
+    path = REFERENCE / "camunda-invoice.bpmn"
+    if not path.exists():
+        pytest.skip("shared BPMN reference files are absent")
+    client = client_as("lead")
+    response = client.post("/processes/import", data={"file": (io.BytesIO(path.read_bytes()), "invoice.bpmn")},
+                           content_type="multipart/form-data")
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert "Invoice Receipt" in page and "Financial Accounting System" in page
+    assert db.session.query(Process).count() == 1
+
+
+def test_import_of_a_bad_file_is_422_and_writes_nothing(company, client_as):
+    client = client_as("admin")
+    response = client.post("/processes/import", data={"file": (io.BytesIO(b"<definitions"), "broken.bpmn")},
+                           content_type="multipart/form-data")
+    assert response.status_code == 422
+    assert "not well-formed XML" in response.get_data(as_text=True)
+    assert db.session.query(Process).count() == 0
+    assert client_as("head").get("/processes/import").status_code == 403
+
+
+def test_discarding_a_draft_from_the_page(company, client_as):
+    process = sales_process(company, approve=True)
+    draft = services.new_draft_version(process)
+    db.session.commit()
+    response = client_as("lead").post(f"/processes/versions/{draft.id}/discard")
+    assert response.status_code == 303
+    db.session.expire_all()
+    assert [v.number for v in db.session.get(Process, process.id).versions] == [1]
