@@ -68,9 +68,9 @@ class QuestionForm(FlaskForm):
     hint = StringField(_l("Help text"), validators=[Optional(), Length(max=1000)])
     is_required = BooleanField(_l("Required"))
     section_id = SelectField(_l("Section"), coerce=int, validators=[Optional()])
-    options = TextAreaField(_l("Options (scale for a Likert matrix)"), validators=[Optional(), Length(max=10000)],
+    choices_text = TextAreaField(_l("Options (scale for a Likert matrix)"), validators=[Optional(), Length(max=10000)],
                             description=_l("One per line: value | label | 中文 | English, or just the label."))
-    rows = TextAreaField(_l("Statements (Likert matrix only)"), validators=[Optional(), Length(max=10000)],
+    rows_text = TextAreaField(_l("Statements (Likert matrix only)"), validators=[Optional(), Length(max=10000)],
                          description=_l("One per line, same layout as the options."))
     condition_join = SelectField(_l("Show this question when"),
                                  choices=[("and", _l("all conditions hold (AND)")),

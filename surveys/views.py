@@ -206,8 +206,8 @@ def edit_question(survey_id, question_id=None):
     if request.method == "GET":
         if question is not None:
             form.section_id.data = question.section_id or NONE
-            form.options.data = services.option_lines(question.choices)
-            form.rows.data = services.option_lines(question.rows)
+            form.choices_text.data = services.option_lines(question.choices)
+            form.rows_text.data = services.option_lines(question.rows)
         else:
             form.name.data = f"q{len(survey.questions) + 1}"
             if survey.sections:
@@ -220,14 +220,15 @@ def edit_question(survey_id, question_id=None):
             services.save_question(survey, question, name=form.name.data, type=form.type.data, label=form.label.data,
                                    label_zh=form.label_zh.data, label_en=form.label_en.data, hint=form.hint.data or "",
                                    is_required=form.is_required.data, section=section,
-                                   options=services.parse_option_lines(form.options.data),
-                                   rows=services.parse_option_lines(form.rows.data), conditions=conditions,
+                                   options=services.parse_option_lines(form.choices_text.data),
+                                   rows=services.parse_option_lines(form.rows_text.data), conditions=conditions,
                                    condition_join=form.condition_join.data)
         except ServiceError as error:
             if error.field == "conditions":  # the rows are plain inputs: show it at the skip-logic box
                 db.session.rollback()
                 form.condition_join.errors = list(form.condition_join.errors) + [error.message]
             else:
+                error.field = {"options": "choices_text", "rows": "rows_text"}.get(error.field, error.field)
                 apply_service_error(form, error)
         else:
             flash(_("Question saved."), "success")

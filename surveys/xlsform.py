@@ -269,6 +269,11 @@ def import_xlsform(data: bytes, owner, fallback_title: str = "") -> Survey:
         except ValueError as error:
             errors.append(RowError("survey", number, str(error)))
             continue
+        later = [rule["question"] for rule in conditions if rule["question"] not in used_names]
+        if later:
+            errors.append(RowError("survey", number, _("a condition can only refer to an earlier question, not "
+                                                       "%(name)s", name=later[0])))
+            continue
         common = dict(name=name, label=label, label_zh=record.get("label::zh") or None,
                       label_en=record.get("label::en") or None, hint=record.get("hint", ""), is_required=required,
                       conditions=conditions, condition_join=join)

@@ -4,4 +4,5 @@ Modules list their token-protected endpoints here (survey invitations, calendar 
 """
 PUBLIC_ENDPOINTS: set[str] = {
     "reports.calendar_feed",  # personal calendar feed, protected by User.calendar_token
+    "surveys.respond",  # personal survey link, protected by SurveyInvitation.token
 }

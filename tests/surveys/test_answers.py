@@ -1,0 +1,162 @@
+"""Answering: server-side type checks, skip logic, drafts, one response per invitee, anonymity."""
+from datetime import date, datetime
+
+import pytest
+from sqlalchemy import func, inspect, select
+
+from rollout.audit.models import AuditEntry
+from rollout.errors import ServiceError
+from rollout.extensions import db
+from rollout.notify.models import Notification
+from surveys import services
+from surveys.models import SurveyAnswer, SurveyInvitation, SurveyResponse
+from tests.surveys.conftest import GOOD_ANSWERS, build_survey
+
+
+@pytest.mark.parametrize("name, bad, message", [
+    ("travels", "maybe", "Choose one of the options"),
+    ("tools", ["excel", "fax"], "Choose among the options"),
+    ("score", "6", "from 1 to 5"),
+    ("score", "abc", "from 1 to 5"),
+    ("agree", {"a": "9"}, "Choose one of the options"),
+    ("agree", {"zzz": "1"}, "Unknown statement"),
+    ("rank", ["x", "y"], "different rank"),
+    ("rank", ["x", "x", "y"], "different rank"),
+])
+def test_answers_are_checked_against_their_type(company, name, bad, message):
+    survey = build_survey(company["lead"])
+    values, errors = services.clean_answers(survey, {**GOOD_ANSWERS, name: bad})
+    assert message in errors[name]
+
+
+def test_other_types_are_checked_too(company):
+    survey = build_survey(company["lead"], open_it=False)
+    for kind, bad, good, stored in (("integer", "3.5", "42", 42), ("decimal", "abc", "1,234.5", 1234.5),
+                                    ("date", "2026-13-01", "2026-11-30", "2026-11-30")):
+        question = services.save_question(survey, name=f"q_{kind}", type=kind, label=kind)
+        with pytest.raises(ServiceError):
+            services.clean_value(question, bad)
+        assert services.clean_value(question, good) == stored
+
+
+def test_hidden_questions_are_not_required_and_their_answers_dropped(company):
+    survey = build_survey(company["lead"])
+    values, errors = services.clean_answers(survey, {**GOOD_ANSWERS, "travels": "no", "mobile": "不该保存"})
+    assert errors == {}
+    assert "mobile" not in values
+    values, errors = services.clean_answers(survey, {**GOOD_ANSWERS, "mobile": ""})
+    assert errors == {"mobile": "This question is required."}
+
+
+def test_required_likert_needs_every_row(company):
+    survey = build_survey(company["lead"], open_it=False)
+    likert = next(q for q in survey.questions if q.type == "likert")
+    likert.is_required = True
+    values, errors = services.clean_answers(survey, {**GOOD_ANSWERS, "agree": {"a": "1"}})
+    assert errors == {"agree": "This question is required."}
+
+
+def test_named_response_links_person_and_time(company):
+    survey = build_survey(company["lead"])
+    invitation = services.invite(survey, [company["staff"]])[0]
+    response = services.submit_response(invitation, GOOD_ANSWERS)
+    db.session.commit()
+    assert response.respondent_id == company["staff"].id
+    assert response.invitation_id == invitation.id
+    assert response.role == "staff"
+    assert response.department_id == company["departments"]["sales"].id  # home department of a team member
+    assert isinstance(response.submitted_at, datetime)
+    stored = {a.question.name: a.value for a in response.answers}
+    assert stored["tools"] == ["excel", "paper"] and stored["score"] == 4 and stored["rank"] == ["y", "x", "z"]
+
+
+def test_anonymous_mode_never_stores_who_answered(company):
+    survey = build_survey(company["lead"], anonymous=True)
+    invitations = services.invite(survey, [company["staff"], company["staff2"]])
+    db.session.commit()
+    services.submit_response(invitations[0], GOOD_ANSWERS)
+    db.session.commit()
+    db.session.expire_all()
+
+    responses = db.session.execute(select(SurveyResponse.__table__)).mappings().all()
+    assert len(responses) == 1
+    row = responses[0]
+    assert row["invitation_id"] is None and row["respondent_id"] is None and row["role"] is None
+    assert row["submitted_at"] is None
+    assert isinstance(row["submitted_on"], date) and not isinstance(row["submitted_on"], datetime)
+    # The invitation keeps only "has responded" and the day, nothing pointing at the response.
+    invitation = db.session.execute(select(SurveyInvitation.__table__).where(
+        SurveyInvitation.id == invitations[0].id)).mappings().one()
+    assert invitation["has_responded"] is True or invitation["has_responded"] == 1
+    assert not isinstance(invitation["responded_on"], datetime)
+    assert invitation["draft_answers"] is None
+    assert not any("response" in column.name for column in inspect(SurveyInvitation).columns)
+    # Answers hold only values; no column anywhere ties them to a user.
+    assert {c.name for c in SurveyAnswer.__table__.columns} == {"id", "response_id", "question_id", "value"}
+    # The audit trail does not record the response rows or the moment the invitation changed.
+    assert db.session.scalar(select(func.count()).select_from(AuditEntry).where(
+        AuditEntry.entity.in_(("survey_responses", "survey_answers", "survey_invitations")))) == 0
+
+
+def test_one_response_per_invitee(company):
+    survey = build_survey(company["lead"], anonymous=True)
+    invitation = services.invite(survey, [company["staff"]])[0]
+    services.submit_response(invitation, GOOD_ANSWERS)
+    db.session.commit()
+    with pytest.raises(ServiceError, match="already answered"):
+        services.submit_response(invitation, GOOD_ANSWERS)
+    db.session.rollback()
+    assert db.session.scalar(select(func.count()).select_from(SurveyResponse)) == 1
+
+
+def test_draft_is_kept_then_erased_on_submit(company):
+    survey = build_survey(company["lead"])
+    invitation = services.invite(survey, [company["staff"]])[0]
+    services.save_draft(invitation, {"travels": "yes", "score": "2"})
+    db.session.commit()
+    assert db.session.get(SurveyInvitation, invitation.id).draft_answers == {"travels": "yes", "score": 2}
+    with pytest.raises(services.AnswerErrors):
+        services.save_draft(invitation, {"score": "99"})
+    db.session.rollback()
+    services.submit_response(invitation, GOOD_ANSWERS)
+    db.session.commit()
+    assert db.session.get(SurveyInvitation, invitation.id).draft_answers is None
+
+
+def test_closed_or_not_yet_open_survey_refuses_answers(company):
+    survey = build_survey(company["lead"])
+    invitation = services.invite(survey, [company["staff"]])[0]
+    survey.opens_on = date(2999, 1, 1)
+    with pytest.raises(ServiceError, match="not open"):
+        services.submit_response(invitation, GOOD_ANSWERS)
+    survey.opens_on = None
+    services.change_survey_status(survey, "closed")
+    with pytest.raises(ServiceError, match="not open"):
+        services.submit_response(invitation, GOOD_ANSWERS)
+
+
+def test_invite_audience_by_department_and_role_and_remind(company, factory):
+    departments = company["departments"]
+    survey = build_survey(company["lead"], departments=[departments["sales"]], roles=["staff"])
+    created = services.invite_audience(survey)
+    db.session.commit()
+    assert {i.user.username for i in created} == {"staff", "staff2"}  # teams included, head excluded by role
+    assert services.invite_audience(survey) == []  # nobody twice
+    assert db.session.scalar(select(func.count()).select_from(Notification).where(
+        Notification.event == "survey.invited")) == 2
+    services.submit_response(created[0], GOOD_ANSWERS)
+    assert services.remind(survey) == 1
+    db.session.commit()
+    reminded = db.session.scalars(select(Notification).where(Notification.event == "survey.reminder")).all()
+    assert [n.user_id for n in reminded] == [company["staff2"].id]
+    assert reminded[0].link.endswith(created[1].token)
+
+
+def test_progress_per_department_and_role(company):
+    survey = build_survey(company["lead"], anonymous=True)
+    invitations = services.invite(survey, [company["staff"], company["staff2"], company["head"],
+                                           company["other_staff"]])
+    services.submit_response(invitations[0], GOOD_ANSWERS)
+    db.session.commit()
+    rows = {(r.department, r.role): (r.invited, r.responded) for r in services.progress(survey)}
+    assert rows == {("销售部", "head"): (1, 0), ("销售部", "staff"): (2, 1), ("市场部", "staff"): (1, 0)}

@@ -1,0 +1,155 @@
+"""Interviews and highlights, the requirements backlog, coverage and recurring surveys."""
+from datetime import date
+
+import pytest
+from sqlalchemy import func, select
+
+from rollout.errors import ServiceError
+from rollout.extensions import db
+from surveys import services
+from surveys.models import Requirement, RequirementEvidence, Survey, SurveyAnswer, SurveyInvitation
+from tests.surveys.conftest import GOOD_ANSWERS, build_survey
+
+NOTES = "销售代表说：报价审批经常要等两三天。\n\n组长希望每周一看到漏斗。"
+
+
+def make_interview(company, department="sales", interviewee_user=None, role="staff"):
+    return services.save_interview(None, title="访谈", interviewee="张伟", department=company["departments"][department],
+                                   method="interview", held_on=date(2026, 11, 2), interviewer=company["lead"],
+                                   notes_markdown=NOTES, role=role, interviewee_user=interviewee_user)
+
+
+def test_highlight_must_quote_the_notes_and_tags_are_counted(company):
+    interview = make_interview(company)
+    services.add_highlight(interview, "报价审批经常要等两三天", services.parse_tags("审批, #移动端 审批"))
+    services.add_highlight(interview, "组长希望每周一看到漏斗", ["报表", "审批"])
+    with pytest.raises(ServiceError, match="not in the notes"):
+        services.add_highlight(interview, "这句话没有出现过", [])
+    db.session.commit()
+    assert services.tag_counts() == [("审批", 2), ("报表", 1), ("移动端", 1)]
+    with pytest.raises(ServiceError, match="no longer contain"):
+        services.save_interview(interview, title="访谈", interviewee="张伟", department=interview.department,
+                                method="interview", held_on=interview.held_on, interviewer=None, notes_markdown="删掉了")
+
+
+def test_requirement_from_highlight_and_answer_takes_their_departments_and_roles(company):
+    interview = make_interview(company, department="finance", role="head")
+    highlight = services.add_highlight(interview, "报价审批经常要等两三天", [])
+    survey = build_survey(company["lead"])
+    invitation = services.invite(survey, [company["staff"]])[0]
+    response = services.submit_response(invitation, GOOD_ANSWERS)
+    answer = next(a for a in response.answers if a.question.name == "mobile")
+    requirement = services.create_requirement("手机审批", highlight=highlight, owner=company["lead"])
+    services.add_evidence(requirement, answer=answer)
+    services.add_evidence(requirement, answer=answer)  # the same evidence twice is kept once
+    db.session.commit()
+    assert {d.name for d in requirement.departments} == {"财务部", "销售部"}
+    assert requirement.roles == ["head", "staff"]
+    assert len(requirement.evidence) == 2
+
+
+def test_requirement_status_follows_the_transition_table(company):
+    requirement = services.create_requirement("报表口径统一")
+    with pytest.raises(ServiceError, match="cannot go from proposed to implemented"):
+        services.change_requirement_status(requirement, "implemented")
+    services.change_requirement_status(requirement, "accepted")
+    services.change_requirement_status(requirement, "implemented")
+    with pytest.raises(ServiceError):
+        services.change_requirement_status(requirement, "proposed")
+    with pytest.raises(ServiceError, match="priority"):
+        services.create_requirement("x", priority="urgent")
+
+
+def test_merging_duplicates_keeps_all_evidence(company):
+    interview = make_interview(company)
+    first = services.add_highlight(interview, "报价审批经常要等两三天", [])
+    second = services.add_highlight(interview, "组长希望每周一看到漏斗", [])
+    target = services.create_requirement("手机审批", highlight=first)
+    duplicate = services.create_requirement("移动端审批", highlight=second,
+                                            departments=[company["departments"]["marketing"]])
+    also = services.create_requirement("审批要快", highlight=first)
+    services.merge_requirements(target, [duplicate, also])
+    db.session.commit()
+    assert {e.highlight_id for e in target.evidence} == {first.id, second.id}
+    assert {d.name for d in target.departments} == {"销售部", "市场部"}
+    assert duplicate.status == "merged" and duplicate.merged_into_id == target.id
+    # the duplicates keep their own rows too, so nothing is lost if a merge is reviewed later
+    assert len(duplicate.evidence) == 1 and len(also.evidence) == 1
+    assert db.session.scalar(select(func.count()).select_from(RequirementEvidence)) == 4
+    with pytest.raises(ServiceError, match="itself"):
+        services.merge_requirements(target, [target])
+    with pytest.raises(ServiceError, match="cannot be merged"):
+        services.merge_requirements(target, [duplicate])
+
+
+def test_coverage_matrix_and_unheard_people(company):
+    departments = company["departments"]
+    assert services.coverage_percent() == 0.0
+    survey = build_survey(company["lead"])
+    invitations = services.invite(survey, [company["staff"], company["other_staff"]])
+    services.submit_response(invitations[0], GOOD_ANSWERS)
+    make_interview(company, department="finance", interviewee_user=company["finance"])
+    services.create_requirement("x", departments=[departments["marketing"]], roles=["staff"])
+    db.session.commit()
+    matrix = services.coverage_matrix()
+    sales, marketing, finance = departments["sales"].id, departments["marketing"].id, departments["finance"].id
+    assert matrix.cell(sales, "staff").is_heard and matrix.cell(sales, "staff").responses == 1
+    assert not matrix.cell(sales, "head").is_heard
+    assert matrix.cell(marketing, "staff").invitees == 1 and not matrix.cell(marketing, "staff").is_heard
+    assert matrix.cell(marketing, "staff").requirements == 1
+    assert matrix.cell(finance, "staff").interviews == 1
+    # cells: sales head/staff, marketing head/staff, finance staff → 2 heard of 5
+    assert matrix.percent == 40.0
+    assert services.coverage_percent(finance) == 100.0
+    assert services.coverage_percent(sales) == 50.0
+    unheard = {u.username for u in services.unheard_people()}
+    assert unheard == {"head", "staff2", "other_staff", "other_head"}
+    created = services.invite_unheard(survey)
+    assert {i.user.username for i in created} == {"head", "staff2", "other_head"}  # other_staff was invited already
+
+
+def test_run_schedules_opens_the_next_month_for_the_same_audience(company):
+    departments = company["departments"]
+    survey = services.create_survey("月度脉搏", company["lead"], is_anonymous=True, recurrence="monthly",
+                                    audience_departments=[departments["sales"]], opens_on=date(2026, 9, 1),
+                                    closes_on=date(2026, 9, 10))
+    services.save_question(survey, name="score", type="rating10", label="推荐度", is_required=True)
+    services.change_survey_status(survey, "open")
+    invitation = next(i for i in services.invite_audience(survey) if i.user_id == company["staff"].id)
+    survey.closes_on = None
+    services.submit_response(invitation, {"score": "6"})
+    survey.closes_on = date(2026, 9, 10)
+    db.session.commit()
+    assert services.run_schedules(date(2026, 9, 20)) == []
+    opened = services.run_schedules(date(2026, 10, 3))
+    db.session.commit()
+    assert len(opened) == 1
+    october = opened[0]
+    assert (october.occurrence_on, october.opens_on, october.closes_on) == (
+        date(2026, 10, 1), date(2026, 10, 1), date(2026, 10, 10))
+    assert october.status == "open" and survey.status == "closed" and october.series_id == survey.id
+    assert october.is_anonymous and [q.name for q in october.questions] == ["score"]
+    invited = set(db.session.scalars(select(SurveyInvitation.user_id).where(SurveyInvitation.survey_id == october.id)))
+    assert invited == {company["head"].id, company["staff"].id, company["staff2"].id}
+    assert services.run_schedules(date(2026, 10, 5)) == []  # idempotent
+    october_invitation = db.session.scalar(select(SurveyInvitation).where(
+        SurveyInvitation.survey_id == october.id, SurveyInvitation.user_id == company["staff"].id))
+    october.closes_on = None
+    services.submit_response(october_invitation, {"score": "8"})
+    db.session.commit()
+    labels, series, name = services.trend(october)
+    assert labels == ["2026-09", "2026-10"] and name == "score"
+    assert series == {"销售部": [6.0, 8.0]}
+
+
+def test_cli_run_schedules(company, runner):
+    survey = services.create_survey("月度脉搏", company["lead"], recurrence="monthly", opens_on=date(2020, 1, 1))
+    services.save_question(survey, name="score", type="rating5", label="满意度")
+    services.change_survey_status(survey, "open")
+    db.session.commit()
+    result = runner.invoke(args=["surveys", "run-schedules"])
+    assert result.exit_code == 0, result.output
+    assert "Opened survey" in result.output
+    assert db.session.scalar(select(func.count()).select_from(Survey)) == 2
+    result = runner.invoke(args=["surveys", "run-schedules"])
+    assert "No recurring survey is due" in result.output

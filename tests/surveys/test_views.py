@@ -1,0 +1,289 @@
+"""Pages: answering by personal link, building, results and exports, backlog, coverage, access."""
+import csv
+import io
+from datetime import date
+
+from sqlalchemy import func, select
+
+from rollout.extensions import db
+from surveys import services
+from surveys.models import Interview, Question, Requirement, Survey, SurveyInvitation, SurveyResponse
+from tests.surveys.conftest import GOOD_ANSWERS, build_survey
+
+FORM_ANSWERS = {"q_travels": "yes", "q_mobile": "查订单", "q_tools": ["excel", "paper"], "q_score": "4",
+                "q_agree__a": "3", "q_agree__b": "2", "q_rank__x": "2", "q_rank__y": "1", "q_rank__z": "3"}
+
+
+def _invitation(company, user="staff", **kwargs):
+    survey = build_survey(company["lead"], **kwargs)
+    invitation = services.invite(survey, [company[user]])[0]
+    db.session.commit()
+    return survey, invitation
+
+
+def test_personal_link_works_without_login_and_answers_once(app, company):
+    survey, invitation = _invitation(company)
+    client = app.test_client()
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+    url = f"/surveys/respond/{invitation.token}"
+    page = client.get(url)
+    assert page.status_code == 200 and "Travel often?" in page.text
+    response = client.post(url, data=FORM_ANSWERS)
+    assert response.status_code == 200 and "Thank you" in response.text
+    stored = db.session.scalar(select(SurveyResponse))
+    assert {a.question.name: a.value for a in stored.answers}["rank"] == ["y", "x", "z"]
+    again = client.post(url, data=FORM_ANSWERS)
+    assert "already answered" in again.text
+    assert db.session.scalar(select(func.count()).select_from(SurveyResponse)) == 1
+    assert client.get("/surveys/respond/not-a-token").status_code == 404
+
+
+def test_bad_answers_give_422_with_messages_and_nothing_is_written(client, company):
+    survey, invitation = _invitation(company)
+    url = f"/surveys/respond/{invitation.token}"
+    response = client.post(url, data={**FORM_ANSWERS, "q_score": "9", "q_mobile": "", "q_rank__x": "1"})
+    assert response.status_code == 422
+    assert "Choose a rating from 1 to 5." in response.text
+    assert "This question is required." in response.text
+    assert "Give every option a different rank." in response.text
+    assert db.session.scalar(select(func.count()).select_from(SurveyResponse)) == 0
+    assert db.session.get(SurveyInvitation, invitation.id).has_responded is False
+
+
+def test_save_draft_and_resume(client, company):
+    survey, invitation = _invitation(company)
+    url = f"/surveys/respond/{invitation.token}"
+    response = client.post(url, data={"q_travels": "yes", "q_mobile": "草稿内容", "action": "draft"})
+    assert response.status_code == 302
+    page = client.get(url)
+    assert "草稿内容" in page.text
+    assert db.session.scalar(select(func.count()).select_from(SurveyResponse)) == 0
+
+
+def test_my_invitations_on_the_hub(client_as, company):
+    survey, invitation = _invitation(company)
+    page = client_as("staff").get("/surveys/")
+    assert page.status_code == 200 and survey.title in page.text and invitation.token in page.text
+    assert survey.title not in client_as("staff2").get("/surveys/").text
+
+
+def test_build_a_survey_through_the_pages(client_as, company):
+    client = client_as("lead")
+    response = client.post("/surveys/new", data={"title": "新问卷", "department_id": "0", "recurrence": ""})
+    assert response.status_code == 302
+    survey = db.session.scalar(select(Survey).where(Survey.title == "新问卷"))
+    base = f"/surveys/{survey.id}/questions/new"
+    assert client.post(base, data={"name": "q1", "type": "single", "label": "是否出差", "choices_text": "yes | 是\nno | 否",
+                                   "condition_join": "and", "section_id": "0"}).status_code == 302
+    later = client.post(base, data={"name": "q2", "type": "text", "label": "去哪", "condition_join": "and",
+                                    "section_id": "0", "cond_0_question": "q1", "cond_0_op": "equals",
+                                    "cond_0_value": "maybe"})
+    assert later.status_code == 422 and "has no option maybe" in later.text
+    q1 = survey.questions[0]
+    circular = client.post(f"/surveys/{survey.id}/questions/{q1.id}", data={
+        "name": "q1", "type": "single", "label": "是否出差", "choices_text": "yes | 是\nno | 否", "condition_join": "and",
+        "section_id": "0", "cond_0_question": "q9", "cond_0_op": "equals", "cond_0_value": "a"})
+    assert circular.status_code == 422
+    assert client.post(f"/surveys/{survey.id}/status", data={"status": "open"}).status_code == 302
+    assert db.session.get(Survey, survey.id).status == "open"
+    assert client.get(f"/surveys/{survey.id}").status_code == 200
+
+
+def test_answered_survey_refuses_type_change_in_the_form(client_as, company):
+    survey, invitation = _invitation(company)
+    services.submit_response(invitation, GOOD_ANSWERS)
+    db.session.commit()
+    question = survey.questions[0]
+    response = client_as("lead").post(f"/surveys/{survey.id}/questions/{question.id}", data={
+        "name": "travels", "type": "text", "label": "出差", "condition_join": "and", "section_id": "0"})
+    assert response.status_code == 422 and "Make a new version" in response.text
+    assert db.session.get(Question, question.id).type == "single"
+    assert client_as("lead").post(f"/surveys/{survey.id}/questions/{question.id}/delete").status_code == 303
+    assert db.session.get(Question, question.id) is not None
+
+
+def test_results_and_exports(client_as, company):
+    survey, invitation = _invitation(company)
+    services.submit_response(invitation, GOOD_ANSWERS)
+    db.session.commit()
+    client = client_as("lead")
+    page = client.get(f"/surveys/{survey.id}/results")
+    assert page.status_code == 200 and "<svg" in page.text and "查订单" in page.text
+    exported = client.get(f"/surveys/{survey.id}/responses.csv")
+    assert exported.status_code == 200
+    rows = list(csv.reader(io.StringIO(exported.data.decode("utf-8-sig"))))
+    header, row = rows[0], rows[1]
+    assert len(rows) == 2
+    assert "同意吗？: 报表要自动" in header and "同意吗？: 要手机端" in header
+    values = dict(zip(header, row))
+    assert values["Travel often?"] == "是" and values["用哪些工具？"] == "Excel; 纸质"
+    assert values["同意吗？: 报表要自动"] == "同意" and values["排序"] == "漏斗 > 客户 > 报表"
+    assert values["Respondent"] == company["staff"].display_name
+    xlsx = client.get(f"/surveys/{survey.id}/responses.xlsx")
+    assert xlsx.status_code == 200 and xlsx.data[:2] == b"PK"
+    assert client.get(f"/surveys/{survey.id}/xlsform").data[:2] == b"PK"
+
+
+def test_anonymous_export_has_no_names(client_as, company):
+    survey, invitation = _invitation(company, anonymous=True)
+    services.submit_response(invitation, GOOD_ANSWERS)
+    db.session.commit()
+    text = client_as("lead").get(f"/surveys/{survey.id}/responses.csv").data.decode("utf-8-sig")
+    assert "Respondent" not in text and company["staff"].display_name not in text
+
+
+def test_heads_manage_only_their_department_surveys(client_as, company):
+    survey = build_survey(company["lead"])
+    survey.department_id = company["departments"]["sales"].id
+    other = build_survey(company["lead"], title="市场部问卷")
+    other.department_id = company["departments"]["marketing"].id
+    db.session.commit()
+    head = client_as("head")
+    assert head.get(f"/surveys/{survey.id}").status_code == 200
+    assert head.get(f"/surveys/{other.id}").status_code == 403
+    assert head.get(f"/surveys/{other.id}/results").status_code == 403
+    assert head.get(f"/surveys/{other.id}/responses.csv").status_code == 403
+    listing = head.get("/surveys/list").text
+    assert survey.title in listing and "市场部问卷" not in listing
+    assert client_as("staff").get(f"/surveys/{survey.id}").status_code == 403
+
+
+def test_survey_list_statement_count_does_not_grow(client_as, company, count_statements):
+    client = client_as("lead")
+    build_survey(company["lead"])
+    client.get("/surveys/list")
+    with count_statements() as few:
+        client.get("/surveys/list")
+    for number in range(4):
+        survey = build_survey(company["lead"], title=f"问卷{number}")
+        services.invite(survey, [company["staff"], company["staff2"]])
+    db.session.commit()
+    with count_statements() as many:
+        assert client.get("/surveys/list").status_code == 200
+    assert many.count == few.count
+
+
+def test_import_page_shows_row_errors_with_422(client_as, company):
+    from tests.surveys.test_xlsform import _workbook
+    data = _workbook([("geopoint", "where", "位置")])
+    response = client_as("lead").post("/surveys/import", data={"file": (io.BytesIO(data), "bad.xlsx")},
+                                      content_type="multipart/form-data")
+    assert response.status_code == 422 and "survey row 2" in response.text
+    assert db.session.scalar(select(func.count()).select_from(Survey)) == 0
+
+
+def test_interview_pages_highlight_and_requirement_from_it(client_as, company):
+    client = client_as("head")
+    response = client.post("/surveys/interviews/new", data={
+        "title": "销售访谈", "method": "interview", "held_on": "2026-11-02",
+        "department_id": company["departments"]["sales"].id, "interviewee": "张伟", "interviewee_id": "0",
+        "role": "staff", "notes_markdown": "报价审批太慢，要等三天。"})
+    assert response.status_code == 302
+    interview = db.session.scalar(select(Interview))
+    bad = client.post(f"/surveys/interviews/{interview.id}", data={"quote": "不存在的话", "tags": "x"})
+    assert bad.status_code == 422 and "not in the notes" in bad.text
+    assert client.post(f"/surveys/interviews/{interview.id}", data={"quote": "报价审批太慢",
+                                                                     "tags": "审批 效率"}).status_code == 302
+    highlight = interview.highlights[0]
+    form = client.get(f"/surveys/requirements/new?highlight={highlight.id}")
+    assert "报价审批太慢" in form.text
+    created = client.post(f"/surveys/requirements/new?highlight={highlight.id}", data={
+        "title": "审批提速", "priority": "must", "department_ids": [company["departments"]["sales"].id],
+        "owner_id": "0"})
+    assert created.status_code == 302
+    requirement = db.session.scalar(select(Requirement))
+    assert [e.highlight_id for e in requirement.evidence] == [highlight.id]
+    assert "审批 " in client.get("/surveys/interviews/tags").text or "审批" in client.get("/surveys/interviews/tags").text
+    # another department's head cannot see or edit this interview
+    assert client_as("other_head").get(f"/surveys/interviews/{interview.id}").status_code == 403
+
+
+def test_requirement_form_errors_are_422_and_nothing_written(client_as, company):
+    response = client_as("lead").post("/surveys/requirements/new", data={"title": "", "priority": "must",
+                                                                          "owner_id": "0"})
+    assert response.status_code == 422
+    assert db.session.scalar(select(func.count()).select_from(Requirement)) == 0
+    response = client_as("head").post("/surveys/requirements/new", data={
+        "title": "市场部的需求", "priority": "must", "owner_id": "0",
+        "department_ids": [company["departments"]["marketing"].id]})
+    assert response.status_code == 422 and "Include your own department" in response.text
+
+
+def test_requirements_scope_status_and_merge(client_as, company):
+    departments = company["departments"]
+    sales = services.create_requirement("销售需求", departments=[departments["sales"]])
+    marketing = services.create_requirement("市场需求", departments=[departments["marketing"]])
+    duplicate = services.create_requirement("销售需求（重复）", departments=[departments["sales"]])
+    db.session.commit()
+    staff = client_as("staff")
+    listing = staff.get("/surveys/requirements").text
+    assert "销售需求" in listing and "市场需求" not in listing
+    assert staff.get(f"/surveys/requirements/{marketing.id}").status_code == 403
+    assert staff.post(f"/surveys/requirements/{sales.id}/status", data={"status": "accepted"}).status_code == 403
+    head = client_as("head")
+    assert head.post(f"/surveys/requirements/{sales.id}/status", data={"status": "implemented"}).status_code == 303
+    assert head.post(f"/surveys/requirements/{sales.id}/status", data={"status": "accepted"}).status_code == 302
+    assert head.post(f"/surveys/requirements/{sales.id}/merge",
+                     data={"duplicate_ids": [marketing.id]}).status_code == 403
+    assert head.post(f"/surveys/requirements/{sales.id}/merge",
+                     data={"duplicate_ids": [duplicate.id]}).status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Requirement, duplicate.id).merged_into_id == sales.id
+    assert db.session.get(Requirement, sales.id).status == "accepted"
+    assert "销售需求" in client_as("trainer").get("/surveys/requirements").text
+
+
+def test_requirements_list_statement_count_does_not_grow(client_as, company, count_statements):
+    client = client_as("lead")
+    services.create_requirement("一", owner=company["head"], departments=[company["departments"]["sales"]])
+    db.session.commit()
+    client.get("/surveys/requirements")
+    with count_statements() as few:
+        client.get("/surveys/requirements")
+    for number in range(6):
+        requirement = services.create_requirement(f"需求{number}", owner=company["head"],
+                                                  departments=[company["departments"]["sales"],
+                                                               company["departments"]["finance"]])
+        interview = services.save_interview(None, title="t", interviewee="x", department=company["departments"]["sales"],
+                                            method="interview", held_on=date(2026, 1, 1), interviewer=None,
+                                            notes_markdown="abc")
+        services.add_evidence(requirement, highlight=services.add_highlight(interview, "abc", []))
+    db.session.commit()
+    with count_statements() as many:
+        assert client.get("/surveys/requirements").status_code == 200
+    assert many.count == few.count
+
+
+def test_specification_pdf(client_as, company):
+    services.create_requirement("客户归属到人", description="离职交接", priority="must",
+                                departments=[company["departments"]["sales"]])
+    db.session.commit()
+    response = client_as("lead").get("/surveys/requirements/specification.pdf")
+    assert response.status_code == 200 and response.mimetype == "application/pdf"
+    assert response.data[:4] == b"%PDF"
+
+
+def test_coverage_page_and_inviting_the_unheard(client_as, company):
+    survey, invitation = _invitation(company)
+    services.submit_response(invitation, GOOD_ANSWERS)
+    db.session.commit()
+    client = client_as("lead")
+    page = client.get("/surveys/coverage")
+    assert page.status_code == 200 and "Not heard yet" in page.text and company["finance"].display_name in page.text
+    response = client.post("/surveys/coverage/invite", data={"survey_id": survey.id})
+    assert response.status_code == 302
+    invited = set(db.session.scalars(select(SurveyInvitation.user_id).where(SurveyInvitation.survey_id == survey.id)))
+    assert company["finance"].id in invited and company["other_head"].id in invited
+    head_page = client_as("head").get("/surveys/coverage").text
+    assert "财务部" not in head_page.split("coverage-matrix")[1].split("</table>")[0]
+
+
+def test_trend_page(client_as, company):
+    survey = services.create_survey("月度脉搏", company["lead"], recurrence="monthly", opens_on=date(2026, 9, 1))
+    services.save_question(survey, name="score", type="rating10", label="推荐度")
+    services.change_survey_status(survey, "open")
+    invitation = services.invite(survey, [company["staff"]])[0]
+    services.submit_response(invitation, {"score": "7"})
+    db.session.commit()
+    page = client_as("lead").get(f"/surveys/{survey.id}/trend")
+    assert page.status_code == 200 and "<svg" in page.text and "销售部" in page.text
