@@ -41,7 +41,7 @@ def _url(endpoint: str, **values) -> str | None:
     from flask import url_for
     try:
         return url_for(endpoint, **values)
-    except BuildError:
+    except (BuildError, RuntimeError):  # module not installed, or no request (scripts)
         return None
 
 

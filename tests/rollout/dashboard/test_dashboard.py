@@ -1,0 +1,291 @@
+"""Rollout plan, readiness, adoption, rankings, the status report and the home page per role."""
+from datetime import date, datetime, time, timedelta
+
+import pytest
+from sqlalchemy import insert, select
+
+from rollout.accounts.models import Department
+from rollout.audit.models import AuditEntry
+from rollout.dashboard import services
+from rollout.dashboard.models import EVERYONE, PILOT, WAVE, RankingPublication, ReadinessSetting, RolloutPhase
+from rollout.errors import ServiceError
+from rollout.extensions import db
+from rollout.timeutil import local_to_utc, local_today, utcnow
+
+TODAY = local_today()
+
+
+# --- rollout plan ------------------------------------------------------------------------------
+def test_phase_keeps_go_live_dates_inside(company):
+    sales, marketing = company["departments"]["sales"], company["departments"]["marketing"]
+    sales.go_live_on = date(2030, 1, 20)
+    phase, moved = services.save_phase(None, "第一批", WAVE, date(2030, 1, 10), date(2030, 1, 31),
+                                       [sales.id, marketing.id])
+    assert sales.go_live_on == date(2030, 1, 20)  # already inside: kept
+    assert marketing.go_live_on == date(2030, 1, 10) and moved == [marketing]
+    with pytest.raises(ServiceError) as error:
+        services.set_go_live(sales, date(2030, 3, 1))
+    assert error.value.field == "go_live_on"
+    services.set_go_live(sales, date(2030, 1, 25))
+    assert sales.go_live_on == date(2030, 1, 25)
+    assert services.plan_problems() == []
+    marketing.go_live_on = date(2031, 1, 1)  # edited elsewhere (the admin department form)
+    assert len(services.plan_problems()) == 1
+
+
+def test_phase_rules(company):
+    sales, finance = company["departments"]["sales"], company["departments"]["finance"]
+    sales1 = company["departments"]["sales1"]
+    with pytest.raises(ServiceError):
+        services.save_phase(None, "x", WAVE, date(2030, 2, 1), date(2030, 1, 1), [])
+    pilot, _ = services.save_phase(None, "试点", PILOT, date(2030, 1, 1), date(2030, 1, 20), [sales1.id])
+    with pytest.raises(ServiceError, match="already in the phase"):
+        services.save_phase(None, "第一批", WAVE, date(2030, 2, 1), date(2030, 2, 20), [sales1.id])
+    with pytest.raises(ServiceError, match="pilot must start before"):
+        services.save_phase(None, "第一批", WAVE, date(2029, 12, 1), date(2029, 12, 20), [sales.id])
+    with pytest.raises(ServiceError, match="already has a phase of this kind"):
+        services.save_phase(None, "再试点", PILOT, date(2030, 1, 2), date(2030, 1, 5), [finance.id])
+    services.save_phase(None, "全员", EVERYONE, date(2030, 3, 1), date(2030, 3, 31), [finance.id])
+    with pytest.raises(ServiceError, match="after every wave"):
+        services.save_phase(None, "晚一批", WAVE, date(2030, 4, 1), date(2030, 4, 20), [sales.id])
+    with pytest.raises(ServiceError):
+        services.save_phase(None, "公司", WAVE, date(2030, 2, 1), date(2030, 2, 2), [company["departments"]["company"].id])
+
+
+def test_plan_pages_and_access(company, client_as):
+    sales = company["departments"]["sales"]
+    lead = client_as("lead")
+    response = lead.post("/rollout/plan/phases", data={"name": "第一批", "kind": "wave", "starts_on": "2030-01-10",
+                                                        "ends_on": "2030-01-31", "department_ids": [sales.id]})
+    assert response.status_code == 302
+    phase = db.session.scalar(select(RolloutPhase))
+    assert phase.department_ids == {sales.id}
+    bad = lead.post("/rollout/plan/phases", data={"name": "反了", "kind": "wave", "starts_on": "2030-03-10",
+                                                   "ends_on": "2030-03-01"})
+    assert bad.status_code == 422 and "cannot end before it starts" in bad.get_data(as_text=True)
+    assert db.session.scalar(select(db.func.count()).select_from(RolloutPhase)) == 1
+    outside = lead.post(f"/rollout/departments/{sales.id}/go-live", data={"go_live_on": "2031-01-01"})
+    assert outside.status_code == 422 and "within the phase" in outside.get_data(as_text=True)
+    assert db.session.get(Department, sales.id).go_live_on == date(2030, 1, 10)
+    assert lead.post("/rollout/plan/milestones", data={"title": "数据迁移校验", "due_on": "2030-01-05",
+                                                        "phase_id": phase.id}).status_code == 302
+    page = client_as("head").get("/rollout/plan").get_data(as_text=True)
+    assert "数据迁移校验" in page and "第一批" in page
+    assert client_as("head").post("/rollout/plan/phases", data={"name": "x"}).status_code == 403
+    assert client_as("staff").get("/rollout/plan").status_code == 403
+
+
+# --- readiness ---------------------------------------------------------------------------------------
+def _only_blocking(*keys):
+    for item in services.READINESS_ITEMS:
+        services.save_readiness_setting(item.key, None, item.key in keys)
+
+
+def test_ready_only_when_every_blocking_item_passes(app, company, factory):
+    from rollout.retros.services import create_retro
+    sales = company["departments"]["sales"]
+    _only_blocking("permissions", "retro")
+    entry = services.readiness({sales.id})[0]
+    assert not entry.is_ready
+    assert {i.key for i in entry.blocking_open} == {"permissions", "retro"}
+    for user in db.session.scalars(select(company["staff"].__class__).where(
+            company["staff"].__class__.department_id.in_([sales.id, company["departments"]["sales1"].id,
+                                                           company["departments"]["sales2"].id]))):
+        user.roles_reviewed_at = utcnow() - timedelta(days=3)
+    create_retro(company["departments"]["sales1"], "回顾", TODAY - timedelta(days=3), "mad_sad_glad", company["head"])
+    with app.test_request_context():
+        entry = services.readiness({sales.id})[0]
+    permissions = next(i for i in entry.items if i.key == "permissions")
+    assert permissions.status == "pass" and permissions.evidence_url == "/admin/departments"
+    assert next(i for i in entry.items if i.key == "retro").evidence_url.startswith("/retros")
+    assert entry.is_ready
+    # an old retro no longer counts once the threshold shrinks
+    services.save_readiness_setting("retro", 1, True)
+    assert not services.readiness({sales.id})[0].is_ready
+
+
+def test_missing_module_function_shows_not_available(company, monkeypatch):
+    original = services.optional_function
+    monkeypatch.setattr(services, "optional_function",
+                        lambda module, name: None if name == "required_completion" else original(module, name))
+    _only_blocking("training")
+    entry = services.readiness({company["departments"]["sales"].id})[0]
+    training = next(i for i in entry.items if i.key == "training")
+    assert training.status == "unavailable" and "not available" in training.detail
+    assert not entry.is_ready
+
+
+def test_readiness_settings_page(company, client_as):
+    client = client_as("lead")
+    assert client.get("/rollout/settings").status_code == 200
+    bad = client.post("/rollout/settings", data={"threshold_training": "150", "blocking_training": "y"})
+    assert bad.status_code == 422 and "between 0 and 100" in bad.get_data(as_text=True)
+    assert db.session.scalar(select(db.func.count()).select_from(ReadinessSetting)) == 0
+    words = client.post("/rollout/settings", data={"threshold_training": "八十"})
+    assert words.status_code == 422
+    good = client.post("/rollout/settings", data={"threshold_training": "80", "blocking_training": "y",
+                                                   "threshold_faq": "3"})
+    assert good.status_code == 302
+    settings = services.readiness_settings()
+    assert (settings["training"].threshold, settings["training"].is_blocking) == (80, True)
+    assert (settings["faq"].threshold, settings["faq"].is_blocking) == (3, False)
+    assert client_as("head").post("/rollout/settings", data={}).status_code == 403
+
+
+def test_head_sees_only_own_department(company, client_as):
+    page = client_as("head").get("/rollout/").get_data(as_text=True)
+    assert "销售部" in page and "财务部" not in page
+    assert "财务部" in client_as("lead").get("/rollout/").get_data(as_text=True)
+    assert client_as("staff").get("/rollout/").status_code == 403
+
+
+# --- adoption ------------------------------------------------------------------------------------------------
+def _login(user, day: date):
+    db.session.execute(insert(AuditEntry), [{"created_at": local_to_utc(datetime.combine(day, time(9))),
+                                             "user_id": user.id, "username": user.username, "action": "login",
+                                             "entity": "session", "entity_id": user.username}])
+
+
+def _activities(user, count: int, at: datetime):
+    from rollout.plans.models import Activity
+    from rollout.plans.services import create_customer
+    customer = create_customer(f"客户{user.id}-{at:%m%d%H%M}-{count}", user, check_duplicates=False)
+    db.session.add_all([Activity(kind="call", user_id=user.id, department_id=user.department_id,
+                                 customer_id=customer.id, occurred_at=at, created_at=at) for _ in range(count)])
+
+
+def test_weekly_active_users_and_entries(company, factory):
+    pytest.importorskip("rollout.plans.models")
+    sales = company["departments"]["sales"]
+    staff, staff2 = company["staff"], company["staff2"]
+    monday = TODAY - timedelta(days=TODAY.weekday())
+    _login(staff, monday)
+    _login(staff, monday)  # twice in a week is still one active user
+    _login(staff2, monday - timedelta(days=7))
+    _activities(staff, 8, local_to_utc(datetime.combine(monday, time(10))))
+    db.session.commit()
+    data = services.adoption({sales.id})
+    entry = data.departments[0]
+    assert entry.active_users[-1] == 1 and entry.active_users[-2] == 1
+    ranking = entry.ranking
+    assert ranking[0].user_id == staff.id and ranking[0].recent_entries == 8
+    assert entry.entries_per_rep_per_week == round(8 / 2 / services.RANKING_WEEKS, 1)
+
+
+def test_not_logged_in_since_go_live(company):
+    sales = company["departments"]["sales"]
+    sales.go_live_on = TODAY - timedelta(days=10)
+    staff, staff2 = company["staff"], company["staff2"]
+    staff.last_login_at = utcnow()
+    staff2.last_login_at = local_to_utc(datetime.combine(TODAY - timedelta(days=20), time(9)))
+    db.session.commit()
+    names = {p.user_id for p in services.adoption({sales.id}).departments[0].not_logged_in}
+    assert staff2.id in names and staff.id not in names
+    sales.go_live_on = TODAY + timedelta(days=10)  # not live yet: nobody is missing
+    assert services.adoption({sales.id}).departments[0].not_logged_in == []
+
+
+def test_use_before_and_after_training(company):
+    pytest.importorskip("training.models")
+    from training.models import Course, CourseCompletion, Track
+    sales = company["departments"]["sales"]
+    staff = company["staff"]
+    monday = TODAY - timedelta(days=TODAY.weekday())
+    trained_on = monday - timedelta(weeks=3)
+    track = Track(name="基础", tier="basic", role="staff", is_required=True)
+    db.session.add(track)
+    db.session.flush()
+    course = Course(track_id=track.id, title="入门", position=1)
+    db.session.add(course)
+    db.session.flush()
+    db.session.add(CourseCompletion(user_id=staff.id, course_id=course.id,
+                                    completed_at=local_to_utc(datetime.combine(trained_on, time(15)))))
+    for weeks_ago, count in ((5, 1), (4, 1), (2, 6), (1, 4)):
+        _activities(staff, count, local_to_utc(datetime.combine(monday - timedelta(weeks=weeks_ago), time(10))))
+    db.session.commit()
+    before, after = services.adoption({sales.id}).departments[0].before_after
+    assert before is not None and after is not None and after > before
+
+
+def test_ranking_publication_and_visibility(company, client_as):
+    sales = company["departments"]["sales"]
+    assert client_as("staff").post(f"/rollout/adoption/{sales.id}/publish").status_code == 403
+    assert client_as("other_head").post(f"/rollout/adoption/{sales.id}/publish").status_code == 403
+    assert client_as("staff").get(f"/rollout/ranking/{sales.id}").get_data(as_text=True).count("<tr") == 0
+    response = client_as("head").post(f"/rollout/adoption/{sales.id}/publish")
+    assert response.status_code == 302
+    publication = db.session.scalar(select(RankingPublication))
+    assert {row["user_id"] for row in publication.entries} == {company["staff"].id, company["staff2"].id}
+    page = client_as("staff").get("/rollout/ranking").get_data(as_text=True)
+    assert company["staff2"].display_name in page
+    assert client_as("other_staff").get(f"/rollout/ranking/{sales.id}").status_code == 403
+
+
+def test_expected_rate_is_editable_by_leads_only(company, client_as):
+    sales = company["departments"]["sales"]
+    assert client_as("lead").post(f"/rollout/adoption/{sales.id}", data={"entries_per_week": 15}).status_code == 302
+    assert services.adoption({sales.id}).departments[0].expected_per_week == 15
+    assert client_as("lead").post(f"/rollout/adoption/{sales.id}",
+                                  data={"entries_per_week": -3}).status_code == 422
+    assert client_as("head").post(f"/rollout/adoption/{sales.id}", data={"entries_per_week": 1}).status_code == 403
+    assert services.adoption({sales.id}).departments[0].expected_per_week == 15
+
+
+def test_dashboard_statement_count_is_fixed(company, factory, client_as, count_statements):
+    client = client_as("lead")
+    sales1 = company["departments"]["sales1"]
+
+    def measure(path):
+        db.session.remove()
+        with count_statements() as counter:
+            assert client.get(path).status_code == 200
+        return counter.count
+
+    small = {path: measure(path) for path in ("/rollout/", "/rollout/adoption", "/")}
+    from rollout.retros.services import create_retro
+    for n in range(12):
+        user = factory.user("staff", department=sales1)
+        _login(user, TODAY - timedelta(days=n))
+        create_retro(sales1, f"回顾{n}", TODAY - timedelta(days=n), "mad_sad_glad", user)
+        if _has_plans():
+            _activities(user, 3, utcnow() - timedelta(days=n))
+    db.session.commit()
+    large = {path: measure(path) for path in small}
+    assert small == large
+
+
+def _has_plans() -> bool:
+    try:
+        import rollout.plans.models  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def test_status_report_pdf(company, client_as):
+    response = client_as("lead").get("/rollout/report.pdf")
+    assert response.status_code == 200 and response.data.startswith(b"%PDF")
+    assert client_as("staff").get("/rollout/report.pdf").status_code == 403
+    assert client_as("trainer").get("/rollout/report.pdf").status_code == 403
+
+
+# --- home page per role ---------------------------------------------------------------------------------------
+def test_home_page_per_role(company, client_as, factory):
+    lead_page = client_as("lead").get("/").get_data(as_text=True)
+    assert 'data-testid="home-readiness"' in lead_page and 'data-testid="home-adoption"' in lead_page
+    staff_page = client_as("staff").get("/").get_data(as_text=True)
+    assert 'data-testid="home-readiness"' not in staff_page
+    assert 'data-testid="home-training"' in staff_page
+    if _has_plans():
+        assert 'data-testid="home-plan"' in staff_page and 'data-testid="home-overdue"' in staff_page
+    trainer_page = client_as("trainer").get("/").get_data(as_text=True)
+    assert 'data-testid="home-sessions"' in trainer_page and 'data-testid="home-adoption"' not in trainer_page
+    seed = factory.user("staff", department=company["departments"]["sales1"], is_seed_user=True)
+    seed_page = client_as(seed).get("/").get_data(as_text=True)
+    assert 'data-testid="home-support"' in seed_page
+    assert 'data-testid="home-support"' not in staff_page
+
+
+def test_healthz_is_unchanged(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200 and response.get_json() == {"status": "ok"}
