@@ -490,9 +490,11 @@ def attendance(session_id):
     return _back_to(session)
 
 
-@bp.route("/sessions/<int:session_id>/<any(schedule, cancel, discard):action>", methods=["POST"])
+@bp.route("/sessions/<int:session_id>/status/<action>", methods=["POST"])
 @require("training.manage")
 def transition(session_id, action):
+    if action not in {name for _status, name in services.SESSION_TRANSITIONS}:
+        abort(404)
     session = db.get_or_404(TrainingSession, session_id)
     try:
         services.transition_session(session, action)

@@ -148,7 +148,7 @@ def test_calendar_per_session_and_cancellation(client_as, company, make_session)
     body = ics.get_data(as_text=True)
     assert f"UID:training-session-{session.id}@rollout-desk" in body and "SEQUENCE:0" in body
     client.post(f"/training/sessions/{session.id}/enrol")
-    assert client_as("trainer").post(f"/training/sessions/{session.id}/cancel").status_code == 302
+    assert client_as("trainer").post(f"/training/sessions/{session.id}/status/cancel").status_code == 302
     body = client.get(f"/training/sessions/{session.id}/calendar.ics").get_data(as_text=True)
     assert "METHOD:CANCEL" in body and "STATUS:CANCELLED" in body and "SEQUENCE:1" in body
     feed = client.get("/training/calendar.ics").get_data(as_text=True)
@@ -170,7 +170,7 @@ def test_draft_needs_trainer_and_time_to_be_scheduled(client_as, company):
     db.session.add(draft)
     db.session.commit()
     client = client_as("trainer")
-    response = client.post(f"/training/sessions/{draft.id}/schedule", follow_redirects=True)
+    response = client.post(f"/training/sessions/{draft.id}/status/schedule", follow_redirects=True)
     assert "start time is required" in response.get_data(as_text=True)
     db.session.expire_all()
     assert draft.status == "draft"
