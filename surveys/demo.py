@@ -230,6 +230,29 @@ def _requirements(ctx, highlights, survey):
             services.change_requirement_status(requirement, "implemented")
         created[title] = requirement
     services.merge_requirements(created["客户归属到人，离职一键交接"], [created["离职人员客户自动回收"]])
+    _attach_to_process_steps(created)
+
+
+#: requirement title → keys of the sales process steps it concerns
+PROCESS_STEPS = {"客户归属到人，离职一键交接": ["assign"], "手机端录入拜访记录": ["visit"],
+                 "手机端报价审批": ["approve"], "报价模板与折扣审批规则": ["quote", "approve"],
+                 "合同与回款计划关联": ["sign"], "防撞单：同一客户只能一个组跟进": ["assign"]}
+
+
+def _attach_to_process_steps(created) -> None:
+    if services.requirement_nodes is None:
+        return
+    from processmaps.models import ProcessNode, ProcessVersion
+    nodes = db.session.execute(select(ProcessNode.key, ProcessNode.id).join(
+        ProcessVersion, ProcessVersion.id == ProcessNode.version_id).where(ProcessVersion.status == "approved")
+        .order_by(ProcessNode.id)).all()
+    by_key = {}
+    for key, node_id in nodes:
+        by_key.setdefault(key, node_id)  # the first approved process (the sales one) owns these keys
+    for title, keys in PROCESS_STEPS.items():
+        ids = [by_key[k] for k in keys if k in by_key]
+        if ids and title in created:
+            services.set_requirement_nodes(created[title], ids)
 
 
 def _pulse(ctx, rng):

@@ -1072,12 +1072,13 @@ def set_requirement_nodes(requirement: Requirement, node_ids) -> None:
         db.session.execute(requirement_nodes.insert().values(requirement_id=requirement.id, node_id=node_id))
 
 
-def requirements_for_node(node_id: int) -> list[Requirement]:
+def requirements_for_nodes(node_ids) -> list[Requirement]:
+    """Requirements attached to any of these process nodes (merged ones left out)."""
     if requirement_nodes is None:
         return []
-    return db.session.scalars(select(Requirement).join(
-        requirement_nodes, requirement_nodes.c.requirement_id == Requirement.id)
-        .where(requirement_nodes.c.node_id == node_id).order_by(Requirement.id)).all()
+    return db.session.scalars(select(Requirement).where(Requirement.status != MERGED, Requirement.id.in_(
+        select(requirement_nodes.c.requirement_id).where(requirement_nodes.c.node_id.in_(list(node_ids) or [-1]))))
+        .order_by(Requirement.id)).all()
 
 
 def requirements_in_scope(department_ids: set[int] | None):
@@ -1111,6 +1112,7 @@ def specification(department_ids: set[int] | None = None) -> list[tuple[str, lis
 # --- coverage --------------------------------------------------------------------------------
 @dataclass
 class CoverageCell:
+    #: people invited to any survey, and how many of them answered at least one
     invitees: int = 0
     responses: int = 0
     interviews: int = 0
@@ -1172,7 +1174,8 @@ def coverage_matrix(department_ids: set[int] | None = None) -> Coverage:
     for department_id, role, invited, responded in db.session.execute(
             select(SurveyInvitation.department_id, SurveyInvitation.role,
                    func.count(func.distinct(SurveyInvitation.user_id)),
-                   func.sum(case((SurveyInvitation.has_responded.is_(True), 1), else_=0)))
+                   func.count(func.distinct(case((SurveyInvitation.has_responded.is_(True),
+                                                  SurveyInvitation.user_id)))))
             .group_by(SurveyInvitation.department_id, SurveyInvitation.role)):
         add((department_id, role), "invitees", invited)
         add((department_id, role), "responses", int(responded or 0))

@@ -330,12 +330,12 @@ def results(survey_id):
         if summary.counts and summary.question.type not in ("integer", "decimal"):
             charts[summary.question.id] = svg_chart("hbar", "", [c[0] for c in summary.counts],
                                                     {_("Answers"): [c[1] for c in summary.counts]},
-                                                    width=560, height=max(160, 40 * len(summary.counts) + 60))
+                                                    width=560, height=max(140, 28 * len(summary.counts) + 60))
         elif summary.matrix:
             labels = list(summary.matrix)
             scale = [label for label, _count in next(iter(summary.matrix.values()))]
             series = {choice: [summary.matrix[row][i][1] for row in labels] for i, choice in enumerate(scale)}
-            charts[summary.question.id] = svg_chart("stacked", "", labels, series, width=640, height=300)
+            charts[summary.question.id] = svg_chart("stacked", "", labels, series, width=560, height=300)
     return render_template("surveys/results.html", survey=survey, progress=services.progress(survey),
                            summaries=summaries, charts=charts)
 
@@ -692,7 +692,9 @@ def requirement(requirement_id):
             services.requirements_in_scope(_scope_ids("requirements.manage")))
             .order_by(Requirement.title).limit(300)).all()
     nodes = _linked_nodes(requirement)
+    node_choices = _node_choices() if can(current_user, "requirements.manage", requirement) else []
     return render_template("surveys/requirement.html", requirement=requirement, merge_candidates=merge_candidates,
+                           node_choices=node_choices,
                            transitions=sorted(services.REQUIREMENT_TRANSITIONS.get(requirement.status, ())),
                            nodes=nodes, history=history_of("requirements", requirement.id)[:20],
                            merged=db.session.scalars(select(Requirement).where(
@@ -702,9 +704,41 @@ def requirement(requirement_id):
 def _linked_nodes(requirement):
     if services.requirement_nodes is None:
         return None
-    from processmaps.models import ProcessNode
+    from processmaps.models import ProcessNode, ProcessVersion
     ids = services.node_ids_of(requirement)
-    return db.session.scalars(select(ProcessNode).where(ProcessNode.id.in_(sorted(ids) or [-1]))).all()
+    return db.session.scalars(select(ProcessNode).where(ProcessNode.id.in_(sorted(ids) or [-1]))
+                              .options(db.joinedload(ProcessNode.version).joinedload(ProcessVersion.process))).all()
+
+
+def _node_choices() -> list[tuple[int, str]]:
+    """Steps of the approved and draft process versions, for attaching requirements."""
+    if services.requirement_nodes is None:
+        return []
+    from processmaps.models import ProcessNode, ProcessVersion
+    nodes = db.session.scalars(
+        select(ProcessNode).join(ProcessVersion, ProcessVersion.id == ProcessNode.version_id)
+        .where(ProcessVersion.status.in_(("approved", "draft")), ProcessNode.kind.not_in(("start", "end")))
+        .options(db.joinedload(ProcessNode.version).joinedload(ProcessVersion.process))
+        .order_by(ProcessVersion.process_id, ProcessVersion.number, ProcessNode.position)).all()
+    return [(node.id, f"{node.version} · {node.name}") for node in nodes]
+
+
+@bp.route("/requirements/<int:requirement_id>/nodes", methods=["POST"])
+@require("requirements.manage")
+def requirement_nodes(requirement_id):
+    requirement = db.get_or_404(Requirement, requirement_id)
+    authorize("requirements.manage", requirement)
+    if services.requirement_nodes is None:
+        abort(404)
+    ids = [int(v) for v in request.form.getlist("node_ids") if v.isdigit()]
+    try:
+        services.set_requirement_nodes(requirement, ids)
+    except ServiceError as error:
+        db.session.rollback()
+        flash(error.message, "danger")
+        return redirect(url_for("surveys.requirement", requirement_id=requirement.id)), 303
+    flash(_("Process steps saved."), "success")
+    return redirect(url_for("surveys.requirement", requirement_id=requirement.id))
 
 
 @bp.route("/requirements/<int:requirement_id>/status", methods=["POST"])
@@ -800,9 +834,12 @@ def invite_unheard():
 
 # --- process-map nodes list the requirements attached to them ------------------------------------
 def node_requirement_links(node) -> list[tuple[str, str]]:
-    """(label, url) of each requirement attached to a process node, for the node's page."""
-    return [(f"#{r.id} {r.title}", url_for("surveys.requirement", requirement_id=r.id))
-            for r in services.requirements_for_node(node.id) if can(current_user, "requirements.view", r)]
+    """(label, url) of each requirement attached to a process node (in any version), for the node's page."""
+    from processmaps.services import node_lineage_ids
+    requirements = services.requirements_for_nodes(node_lineage_ids(node) or [node.id])
+    return [(_("Requirement #%(id)d: %(title)s", id=r.id, title=r.title),
+             url_for("surveys.requirement", requirement_id=r.id))
+            for r in requirements if can(current_user, "requirements.view", r)]
 
 
 try:

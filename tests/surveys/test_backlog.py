@@ -153,3 +153,28 @@ def test_cli_run_schedules(company, runner):
     assert db.session.scalar(select(func.count()).select_from(Survey)) == 2
     result = runner.invoke(args=["surveys", "run-schedules"])
     assert "No recurring survey is due" in result.output
+
+
+def test_requirements_attach_to_process_nodes_and_show_on_the_node(company, client_as):
+    pytest.importorskip("processmaps.models")
+    from processmaps import services as process_services
+    from processmaps.models import ProcessNode, ProcessVersion
+    from surveys import views
+    assert views.node_requirement_links in process_services.NODE_LINK_PROVIDERS
+    process = process_services.create_process("销售流程", department_id=company["departments"]["sales"].id)
+    db.session.flush()
+    version = db.session.scalar(select(ProcessVersion).where(ProcessVersion.process_id == process.id))
+    node = process_services.add_node(version, key="quote", kind="task", name="报价")
+    requirement = services.create_requirement("手机审批", departments=[company["departments"]["sales"]])
+    services.set_requirement_nodes(requirement, [node.id])
+    db.session.commit()
+    assert services.requirements_for_nodes([node.id]) == [requirement]
+    with pytest.raises(ServiceError, match="Unknown process node"):
+        services.set_requirement_nodes(requirement, [node.id, 999999])
+    db.session.rollback()
+    page = client_as("lead").get(f"/surveys/requirements/{requirement.id}")
+    assert "报价" in page.text.split('data-testid="nodes"')[1]
+    response = client_as("lead").post(f"/surveys/requirements/{requirement.id}/nodes", data={"node_ids": []})
+    assert response.status_code == 302
+    assert services.requirements_for_nodes([node.id]) == []
+    assert isinstance(db.session.get(ProcessNode, node.id), ProcessNode)
