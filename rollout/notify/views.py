@@ -9,7 +9,7 @@ from rollout.accounts.services import department_choices
 from rollout.errors import ServiceError
 from rollout.extensions import db
 from rollout.notify import services
-from rollout.notify.forms import ROBOT_KIND_LABELS, ChannelsForm, RobotForm
+from rollout.notify.forms import CHANNEL_LABELS, ROBOT_KIND_LABELS, ChannelsForm, RobotForm
 from rollout.notify.models import OUTBOX_STATUSES, DepartmentRobot, Notification, OutboxMessage
 from rollout.notify.services import mark_read
 from rollout.web import apply_service_error, paginate, safe_next
@@ -145,7 +145,7 @@ def outbox():
         status = "dead"
     query = select(OutboxMessage).where(OutboxMessage.status == status).order_by(OutboxMessage.id.desc())
     return render_template("notify/outbox.html", page=paginate(query, per_page=50), status=status,
-                           counts=services.outbox_counts())
+                           counts=services.outbox_counts(), channel_labels=CHANNEL_LABELS)
 
 
 @bp.route("/admin/outbox/<int:message_id>/retry", methods=["POST"])

@@ -109,7 +109,7 @@ def ics_response(items: list[CalendarItem], name: str, filename: str, method: st
     data = build_calendar(items, name, method)
     mimetype = f"text/calendar; charset=utf-8; method={method.upper()}"
     if inline:
-        return Response(data, mimetype=mimetype)
+        return Response(data, content_type=mimetype)
     return download_response(data, filename, mimetype)
 
 

@@ -69,7 +69,8 @@ def neutralise(value: str) -> str:
 
 def _local(value):
     # Stored datetimes are naive UTC; a spreadsheet has no timezone, so write local time.
-    return to_local(value).replace(tzinfo=None) if isinstance(value, datetime) else value
+    # Whole minutes are what a reader wants; sub-second parts only clutter the cell.
+    return to_local(value).replace(tzinfo=None, microsecond=0) if isinstance(value, datetime) else value
 
 
 def typed_value(value, kind: str):
@@ -187,7 +188,7 @@ def export_response(name: str, columns: list[Column], rows: Iterable, fmt: str, 
 def download_response(data: bytes, filename: str, mimetype: str) -> Response:
     """An attachment download with a UTF-8 file name (RFC 6266)."""
     ascii_name = filename.encode("ascii", "ignore").decode().replace('"', "") or "download"
-    response = Response(data, mimetype=mimetype)
+    response = Response(data, content_type=mimetype)
     response.headers["Content-Disposition"] = (
         f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}")
     return response

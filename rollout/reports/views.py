@@ -5,6 +5,7 @@ from datetime import date, datetime, timedelta
 
 from flask import Blueprint, abort, render_template, request
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -20,6 +21,14 @@ from rollout.reports.services import CHART_ACTIONS, audit_summary, go_live_items
 from rollout.timeutil import local_today
 
 bp = Blueprint("reports", __name__)
+
+#: Audit actions in words (others are shown by their machine name).
+ACTION_NAMES = {
+    "create": _l("Records created"), "update": _l("Records changed"), "delete": _l("Records deleted"),
+    "login": _l("Logins"), "login_failed": _l("Failed logins"), "logout": _l("Logouts"),
+    "denied": _l("Access denied"), "export": _l("Exports"), "download": _l("Downloads"),
+    "import": _l("Imports"), "transition": _l("Status changes"), "retry": _l("Message retries"),
+}
 
 register_feed_provider(go_live_items)
 
@@ -37,12 +46,12 @@ def _summary_context():
     date_from = _date_arg("date_from", date_to - timedelta(days=29))
     summary = audit_summary(current_user, date_from, date_to)
     labels = [day.strftime("%m-%d") for day in summary.days]
-    names = {"create": _("Created"), "update": _("Changed"), "delete": _("Deleted"), "login": _("Logins"),
-             "export": _("Exports"), "denied": _("Denied"), "other": _("Other")}
-    series = {names[key]: summary.per_day[key] for key in (*CHART_ACTIONS, "other") if any(summary.per_day[key])}
-    chart = svg_chart("stacked", _("Audit events per day"), labels, series or {names["other"]: [0] * len(labels)},
+    names = {**ACTION_NAMES, "other": _l("Other")}
+    series = {str(names[key]): summary.per_day[key] for key in (*CHART_ACTIONS, "other")
+              if any(summary.per_day[key])}
+    chart = svg_chart("stacked", _("Audit events per day"), labels, series,
                       width=900, height=360, x_label_rotation=45 if len(labels) > 14 else 0)
-    return {"summary": summary, "chart": chart, "report_date": today.isoformat(),
+    return {"summary": summary, "chart": chart, "action_names": ACTION_NAMES, "report_date": today.isoformat(),
             "report_title": _("Audit summary")}
 
 
