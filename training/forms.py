@@ -19,8 +19,8 @@ MODULE_LABELS = {"customers": _l("Customers"), "opportunities": _l("Opportunitie
 ATTENDANCE_LABELS = {"present": _l("Present"), "late": _l("Late"), "excused": _l("Excused"),
                      "absent": _l("Absent")}
 STATUS_LABELS = {"draft": _l("Draft"), "scheduled": _l("Scheduled"), "cancelled": _l("Cancelled"),
-                 "enrolled": _l("Enrolled"), "waitlisted": _l("Waitlisted"), "open": _l("Open"),
-                 "escalated": _l("Escalated"), "answered": _l("Answered"), "complete": _l("Complete"),
+                 "enrolled": _l("Enrolled"), "waitlisted": _l("Waitlisted"), "open": _l("Awaiting answer"),
+                 "escalated": _l("Escalated"), "answered": _l("Replied"), "complete": _l("Complete"),
                  "overdue": _l("Overdue"), "pending": _l("Not yet done")}
 NONE = 0
 
@@ -30,14 +30,14 @@ def role_choices(blank=None):
 
 
 class TrackForm(FlaskForm):
-    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=100)],
+    name = StringField(_l("Track name"), validators=[DataRequired(), Length(max=100)],
                        description=_l("For example 销售代表-基础"))
     tier = SelectField(_l("Tier"), choices=[(t, TIER_LABELS[t]) for t in TIERS])
     role = SelectField(_l("Role"), choices=role_choices())
     department_id = SelectField(_l("Department"), coerce=int, validators=[Optional()],
                                 description=_l("Only people of this department; leave empty for everyone with the role."))
     description = TextAreaField(_l("Description"), validators=[Optional(), Length(max=5000)])
-    is_required = BooleanField(_l("Required"), default=True)
+    is_required = BooleanField(_l("Mandatory"), default=True)
     due_days_before_go_live = IntegerField(_l("Due days before go-live"), default=7,
                                            validators=[DataRequired(), NumberRange(min=0, max=365)])
     seed_lead_days = IntegerField(_l("Seed users due this many days earlier"), default=7,

@@ -552,7 +552,7 @@ def export_matrix():
     data = services.completion_matrix(_department_filter("training.export"))
     fmt = request.args.get("fmt", "xlsx")
     if request.args.get("kind") == "overdue":
-        columns = [Column(_("Name"), lambda o: o.user.display_name), Column(_("Username"), lambda o: o.user.username),
+        columns = [Column(_("Full name"), lambda o: o.user.display_name), Column(_("Username"), lambda o: o.user.username),
                    Column(_("Department"), lambda o: o.user.department.name if o.user.department else ""),
                    Column(_("Track"), lambda o: o.track.name), Column(_("Due"), lambda o: o.due_on, "date"),
                    Column(_("Courses done"), lambda o: o.completed_courses, "number"),
@@ -566,7 +566,7 @@ def export_matrix():
                 rows.append({"department": department.name, "track": track.name, "tier": str(TIER_LABELS[track.tier]),
                              "completed": cell.completed, "required": cell.required, "percent": cell.percent})
     columns = [Column(_("Department"), "department"), Column(_("Track"), "track"), Column(_("Tier"), "tier"),
-               Column(_("Completed"), "completed", "number"), Column(_("Required"), "required", "number"),
+               Column(_("Completed"), "completed", "number"), Column(_("People required"), "required", "number"),
                Column(_("Percent"), "percent", "number")]
     return export_response("training-completion", columns, rows, fmt, entity="training_matrix")
 
