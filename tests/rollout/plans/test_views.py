@@ -1,0 +1,267 @@
+"""Sales-plan pages: scoping, bad input (422, nothing written), approval over HTTP, exports, statement counts."""
+import csv
+import io
+from datetime import date, timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from rollout.extensions import db
+from rollout.plans import services
+from rollout.plans.models import Activity, Customer, Lead, Opportunity, Quote, SalesPlan
+from rollout.timeutil import local_today, utcnow
+
+
+def count(model) -> int:
+    return db.session.scalar(select(func.count()).select_from(model))
+
+
+def customer_of(user, name="甲公司", **extra):
+    customer = services.create_customer(name, user, **extra)
+    db.session.commit()
+    return customer
+
+
+# --- customers ---------------------------------------------------------------------------------------
+def test_reps_see_only_their_own_customers_and_heads_their_department(company, client_as):
+    mine = customer_of(company["staff"], "张伟的客户")
+    customer_of(company["staff2"], "李娜的客户")
+    page = client_as("staff").get("/customers").get_data(as_text=True)
+    assert "张伟的客户" in page and "李娜的客户" not in page
+    head_page = client_as("head").get("/customers").get_data(as_text=True)
+    assert "张伟的客户" in head_page and "李娜的客户" in head_page
+    assert client_as("staff2").get(f"/customers/{mine.id}").status_code == 403
+    assert client_as("other_head").get(f"/customers/{mine.id}").status_code == 403
+    assert client_as("staff").get(f"/customers/{mine.id}").status_code == 200
+    assert client_as("staff2").post(f"/customers/{mine.id}/activities", data={}).status_code == 403
+
+
+def test_duplicate_customer_form_is_422_with_the_owner_department_and_writes_nothing(company, client_as):
+    customer_of(company["staff"], "上海明远机械有限公司", phone="13800138000")
+    response = client_as("staff2").post("/customers/new", data={"name": "上海明远机械", "campaign_id": "0"})
+    assert response.status_code == 422
+    assert "销售一组" in response.get_data(as_text=True)
+    assert count(Customer) == 1
+    response = client_as("staff2").post("/customers/new", data={"name": "新公司", "phone": "12", "campaign_id": "0"})
+    assert response.status_code == 422 and "not a phone number" in response.get_data(as_text=True)
+    assert count(Customer) == 1
+
+
+def test_custom_fields_appear_in_the_form_and_are_required(company, client_as):
+    services.save_field(None, "level", "客户等级", "choice", "A\nB", is_required=True, is_listed=True)
+    db.session.commit()
+    client = client_as("staff")
+    assert "客户等级" in client.get("/customers/new").get_data(as_text=True)
+    response = client.post("/customers/new", data={"name": "新公司", "campaign_id": "0"})
+    assert response.status_code == 422 and count(Customer) == 0
+    response = client.post("/customers/new", data={"name": "新公司", "campaign_id": "0", "x_level": "B"})
+    assert response.status_code == 302
+    assert db.session.scalar(select(Customer.extra)) == {"level": "B"}
+    listed = client.get("/customers?x_level=B").get_data(as_text=True)
+    assert "新公司" in listed
+    assert "新公司" not in client.get("/customers?x_level=A").get_data(as_text=True)
+
+
+def test_export_keeps_the_filters_and_needs_the_export_permission(company, client_as):
+    services.save_field(None, "level", "客户等级", "choice", "A\nB", is_required=False, is_listed=True)
+    customer_of(company["staff"], "甲公司", extra={"level": "A"})
+    customer_of(company["staff2"], "乙公司", extra={"level": "B"})
+    response = client_as("head").get("/customers/export?format=csv&x_level=A")
+    assert response.status_code == 200
+    rows = list(csv.reader(io.StringIO(response.get_data(as_text=True).lstrip("\ufeff"))))
+    assert rows[0][-1] == "客户等级" and [r[0] for r in rows[1:]] == ["甲公司"] and rows[1][-1] == "A"
+    assert client_as("staff").get("/customers/export?format=csv").status_code == 403
+    xlsx = client_as("head").get("/customers/export?format=xlsx")
+    assert xlsx.status_code == 200 and xlsx.data[:2] == b"PK"
+
+
+def test_follow_up_in_the_future_is_422_and_nothing_is_written(company, client_as):
+    customer = customer_of(company["staff"])
+    future = (utcnow() + timedelta(days=3)).strftime("%Y-%m-%dT%H:%M")
+    response = client_as("staff").post(f"/customers/{customer.id}/activities", data={
+        "a-kind": "visit", "a-occurred_at": future, "a-opportunity_id": "0", "a-outcome": "x"})
+    assert response.status_code == 422 and "future" in response.get_data(as_text=True)
+    assert count(Activity) == 0
+    past = (utcnow() + timedelta(hours=8) - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
+    response = client_as("staff").post(f"/customers/{customer.id}/activities", data={
+        "a-kind": "visit", "a-occurred_at": past, "a-opportunity_id": "0", "a-outcome": "见了采购",
+        "a-next_step": "发报价", "a-next_step_on": (local_today() - timedelta(days=1)).isoformat()})
+    assert response.status_code == 302 and count(Activity) == 1
+    assert "发报价" in client_as("staff").get("/activities").get_data(as_text=True)
+
+
+def test_claiming_from_the_pool_over_http(company, client_as):
+    pooled = services.create_customer("公海客户", company["head"], in_pool=True,
+                                      department_id=company["departments"]["sales"].id)
+    db.session.commit()
+    assert "公海客户" in client_as("staff").get("/customers/pool").get_data(as_text=True)
+    assert "公海客户" not in client_as("other_staff").get("/customers/pool").get_data(as_text=True)
+    assert client_as("other_staff").post(f"/customers/{pooled.id}/claim").status_code == 403
+    response = client_as("staff").post(f"/customers/{pooled.id}/claim")
+    assert response.status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Customer, pooled.id).owner_id == company["staff"].id
+
+
+def test_customer_history_tab_shows_who_changed_what(company, client_as):
+    customer = customer_of(company["staff"], "甲公司", phone="13800138000")
+    client = client_as("staff")
+    response = client.post(f"/customers/{customer.id}/edit", data={"name": "甲公司", "phone": "13900139000",
+                                                                   "campaign_id": "0"})
+    assert response.status_code == 302
+    history = client.get(f"/customers/{customer.id}?tab=history").get_data(as_text=True)
+    assert "13800138000 → 13900139000" in history and "staff" in history
+
+
+# --- quotes over HTTP ------------------------------------------------------------------------------------
+@pytest.fixture
+def pending_quote(company):
+    services.save_approval_rule(None, "折扣超过10%", "10", None, None, 1)
+    services.save_approval_rule(None, "折扣超过20% 财务", "20", None, "finance", 2)
+    customer = services.create_customer("甲公司", company["staff"])
+    quote = services.create_quote(customer, company["staff"], "年度报价", "100000", "25")
+    services.submit_quote(quote, company["staff"])
+    db.session.commit()
+    return quote
+
+
+def test_approvers_see_the_quote_and_decide_in_turn(company, client_as, pending_quote):
+    quote_id = pending_quote.id
+    assert client_as("finance").get(f"/quotes/{quote_id}").status_code == 403  # not finance's turn yet
+    head = client_as("head")
+    assert "Your decision" in head.get(f"/quotes/{quote_id}").get_data(as_text=True)
+    assert head.post(f"/quotes/{quote_id}/approve", data={"comment": "同意"}).status_code == 302
+    finance = client_as("finance")
+    assert "年度报价" in finance.get("/quotes?view=awaiting").get_data(as_text=True)
+    page = finance.get(f"/quotes/{quote_id}").get_data(as_text=True)
+    assert "同意" in page  # the approval history is visible to the next approver
+    assert client_as("staff2").get(f"/quotes/{quote_id}").status_code == 403
+    # A rejection without a reason is refused and changes nothing.
+    finance.post(f"/quotes/{quote_id}/reject", data={"comment": ""})
+    db.session.expire_all()
+    assert db.session.get(Quote, quote_id).status == "pending"
+    finance.post(f"/quotes/{quote_id}/reject", data={"comment": "折扣过大"})
+    db.session.expire_all()
+    assert db.session.get(Quote, quote_id).status == "rejected"
+    page = client_as("staff").get(f"/quotes/{quote_id}").get_data(as_text=True)
+    assert "折扣过大" in page
+
+
+def test_pending_quote_cannot_be_edited(company, client_as, pending_quote):
+    response = client_as("staff").post(f"/quotes/{pending_quote.id}/edit", data={
+        "title": "改", "list_amount": "1", "discount_percent": "0", "opportunity_id": "0"})
+    assert response.status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Quote, pending_quote.id).title == "年度报价"
+
+
+def test_quote_with_three_decimals_is_422(company, client_as):
+    customer = customer_of(company["staff"])
+    response = client_as("staff").post(f"/customers/{customer.id}/quotes/new", data={
+        "title": "报价", "list_amount": "100.005", "discount_percent": "0", "opportunity_id": "0"})
+    assert response.status_code == 422 and "two decimal places" in response.get_data(as_text=True)
+    assert count(Quote) == 0
+
+
+# --- plans over HTTP ---------------------------------------------------------------------------------------
+def test_overlapping_plan_form_is_422(company, client_as):
+    data = {"period_kind": "quarter", "starts_on": "2026-10-05", "level": "rep", "department_id": "0",
+            "user_id": str(company["staff"].id), "signed_amount": "500000", "visits": "20"}
+    head = client_as("head")
+    assert head.post("/plans/new", data=data).status_code == 302
+    response = head.post("/plans/new", data=dict(data, period_kind="month", starts_on="2026-11-01"))
+    assert response.status_code == 422 and "overlaps" in response.get_data(as_text=True)
+    assert count(SalesPlan) == 1
+    assert client_as("staff").post("/plans/new", data=data).status_code == 403
+    other = client_as("other_head").post("/plans/new", data=dict(data, starts_on="2027-01-05"))
+    assert other.status_code in (403, 422)  # a marketing head is not offered, nor allowed, sales reps
+    assert count(SalesPlan) == 1
+
+
+def test_plan_vs_actual_page_drills_down_and_draws_the_trend(company, client_as):
+    today = local_today()
+    customer = services.create_customer("甲公司", company["staff"])
+    deal = services.create_opportunity(customer, company["staff"], "项目", "50000")
+    services.move_stage(deal, "quoted", company["staff"])
+    services.move_stage(deal, "won", company["staff"])
+    services.create_plan(company["head"], "quarter", today, "rep", {"signed_amount": "900000"},
+                         user_id=company["staff"].id)
+    db.session.commit()
+    lead = client_as("lead")
+    page = lead.get("/plans/actual").get_data(as_text=True)
+    assert "销售部" in page and "<svg" in page
+    team_page = lead.get(f"/plans/actual?level=team&unit={company['departments']['sales1'].id}").get_data(
+        as_text=True)
+    assert company["staff"].display_name in team_page and "50,000.00" in team_page
+    # A rep lands on their own department and sees only their own row.
+    rep_page = client_as("staff").get("/plans/actual").get_data(as_text=True)
+    assert company["staff"].display_name in rep_page and company["staff2"].display_name not in rep_page
+
+
+def test_plan_page_requires_a_reason_after_approval(company, client_as):
+    plan = services.create_plan(company["head"], "quarter", date(2026, 10, 1), "rep", {"visits": "20"},
+                                user_id=company["staff"].id)
+    services.transition_plan(plan, "submit", company["head"])
+    services.transition_plan(plan, "approve", company["lead"])
+    db.session.commit()
+    head = client_as("head")
+    response = head.post(f"/plans/{plan.id}", data={"t-visits": "25", "t-reason": ""})
+    assert response.status_code == 422 and "give a reason" in response.get_data(as_text=True)
+    response = head.post(f"/plans/{plan.id}", data={"t-visits": "25", "t-reason": "新增展会客户"})
+    assert response.status_code == 302
+    page = head.get(f"/plans/{plan.id}").get_data(as_text=True)
+    assert "新增展会客户" in page and "20.00 → 25.00" in page
+    assert client_as("staff2").get(f"/plans/{plan.id}").status_code == 403
+
+
+# --- leads -------------------------------------------------------------------------------------------------------
+def test_overdue_hand_off_is_flagged_and_only_the_rep_can_accept(company, client_as):
+    lead = services.create_lead(company["other_staff"], "宏图物流")
+    services.hand_lead(lead, company["staff"], utcnow() + timedelta(hours=1), company["other_staff"])
+    lead.respond_by = utcnow() - timedelta(hours=1)
+    db.session.commit()
+    page = client_as("other_staff").get("/leads?status=overdue").get_data(as_text=True)
+    assert "宏图物流" in page and 'data-testid="overdue"' in page
+    assert client_as("staff2").post(f"/leads/{lead.id}/respond", data={"action": "accept"}).status_code == 403
+    assert client_as("staff").post(f"/leads/{lead.id}/respond", data={"action": "accept"}).status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Lead, lead.id).status == "converted" and count(Opportunity) == 1
+
+
+# --- a fixed number of statements per list page -------------------------------------------------------------------------
+def _fill(company, n: int) -> None:
+    for i in range(n):
+        # One campaign per row, so a lazy load per row would show up as more statements.
+        campaign = services.save_campaign(None, company["other_staff"], f"活动{n}-{i}", "展会", date(2026, 9, 1),
+                                          date(2026, 9, 2), "1000")
+        customer = services.create_customer(f"客户{n}-{i}", company["staff"], campaign_id=campaign.id)
+        services.log_activity(customer, company["staff"], "call", utcnow() - timedelta(hours=1), "通话",
+                              "回访", local_today() - timedelta(days=1))
+        deal = services.create_opportunity(customer, company["staff"], f"项目{i}", "1000")
+        services.create_quote(customer, company["staff"], f"报价{i}", "1000", "0", deal)
+        services.create_plan(company["head"], "month", date(2030 if n < 5 else 2040, 1 + i, 1), "rep", {"visits": "5"},
+                             user_id=company["staff"].id)
+        lead = services.create_lead(company["other_staff"], f"线索{n}-{i}", campaign.id)
+        services.hand_lead(lead, company["staff"], utcnow() + timedelta(days=1), company["other_staff"])
+        services.create_customer(f"公海{n}-{i}", company["head"], in_pool=True,
+                                 department_id=company["departments"]["sales"].id)
+    db.session.commit()
+
+
+LIST_PAGES = ["/customers", "/customers/pool", "/activities", "/deals", "/quotes", "/plans", "/leads", "/campaigns"]
+
+
+def test_list_pages_issue_the_same_number_of_statements_at_two_sizes(company, client_as, count_statements):
+    rep, marketer = client_as("staff"), client_as("other_staff")
+    counts = {path: [] for path in LIST_PAGES}
+    for size in (2, 12):
+        _fill(company, size)
+        for path in LIST_PAGES:
+            client = marketer if path == "/campaigns" else rep
+            client.get(path)  # warm caches (translations, templates)
+            db.session.expire_all()  # requests share the test's session: nothing may come from its identity map
+            with count_statements() as counter:
+                response = client.get(path)
+            assert response.status_code == 200, path
+            counts[path].append(counter.count)
+    assert {path: pair for path, pair in counts.items() if pair[0] != pair[1]} == {}
