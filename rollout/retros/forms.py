@@ -32,7 +32,7 @@ class NotesForm(FlaskForm):
 
 
 class ActionItemForm(FlaskForm):
-    title = StringField(_l("Action"), validators=[DataRequired(), Length(max=300)])
+    title = StringField(_l("Action item"), validators=[DataRequired(), Length(max=300)])
     owner_id = SelectField(_l("Owner"), coerce=int, validators=[Optional()])
     due_on = DateField(_l("Due"), validators=[Optional()])
     card_id = SelectField(_l("From card"), coerce=int, validators=[Optional()])

@@ -96,8 +96,8 @@ class RetroColumn(db.Model):
     @property
     def display_title(self) -> str:
         """Template columns are stored by their English name and shown in the reader's language."""
-        from flask_babel import gettext
-        return gettext(self.title) if self.title else self.title
+        from flask_babel import pgettext
+        return pgettext("retro column", self.title) if self.title else self.title
 
 
 class RetroCardGroup(db.Model):

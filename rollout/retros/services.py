@@ -8,6 +8,9 @@ from datetime import date, timedelta
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+# Labels that other modules also translate (Open, Done, Start ...) carry a message context so
+# their Chinese stays right whatever catalogue loads last; the extractor knows the name pgettext.
+from flask_babel import lazy_pgettext as pgettext
 from sqlalchemy import case, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
@@ -21,11 +24,18 @@ from rollout.timeutil import local_today, utcnow
 CUSTOM = "custom"
 #: Board templates: key → (name, column titles).
 TEMPLATES = {
-    "start_stop_continue": (_l("Start / Stop / Continue"), (_l("Start"), _l("Stop"), _l("Continue"))),
-    "four_ls": (_l("4Ls"), (_l("Liked"), _l("Learned"), _l("Lacked"), _l("Longed for"))),
-    "mad_sad_glad": (_l("Mad / Sad / Glad"), (_l("Mad"), _l("Sad"), _l("Glad"))),
-    "well_improve_ideas": (_l("Went well / To improve / Ideas"), (_l("Went well"), _l("To improve"), _l("Ideas"))),
+    "start_stop_continue": (_l("Start / Stop / Continue"), (
+        pgettext("retro column", "Start"), pgettext("retro column", "Stop"), pgettext("retro column", "Continue"))),
+    "four_ls": (_l("4Ls"), (pgettext("retro column", "Liked"), pgettext("retro column", "Learned"),
+                            pgettext("retro column", "Lacked"), pgettext("retro column", "Longed for"))),
+    "mad_sad_glad": (_l("Mad / Sad / Glad"), (
+        pgettext("retro column", "Mad"), pgettext("retro column", "Sad"), pgettext("retro column", "Glad"))),
+    "well_improve_ideas": (_l("Went well / To improve / Ideas"), (
+        pgettext("retro column", "Went well"), pgettext("retro column", "To improve"),
+        pgettext("retro column", "Ideas"))),
 }
+#: Message context of template column names (stored untranslated, shown translated).
+COLUMN_CONTEXT = "retro column"
 MAX_CUSTOM_COLUMNS = 6
 MAX_CARD_LENGTH = 500
 
@@ -35,8 +45,10 @@ RETRO_TRANSITIONS = {
     (DISCUSSING, "close"): CLOSED,
     (CLOSED, "reopen"): DISCUSSING,
 }
-RETRO_ACTION_LABELS = {"reveal": _l("Reveal cards"), "close": _l("Close retro"), "reopen": _l("Reopen")}
-RETRO_STATE_LABELS = {COLLECTING: _l("Collecting cards"), DISCUSSING: _l("Discussing"), CLOSED: _l("Closed")}
+RETRO_ACTION_LABELS = {"reveal": _l("Reveal cards"), "close": _l("Close retro"),
+                       "reopen": pgettext("retro", "Reopen")}
+RETRO_STATE_LABELS = {COLLECTING: _l("Collecting cards"), DISCUSSING: pgettext("retro state", "Discussing"),
+                      CLOSED: pgettext("retro state", "Closed")}
 
 #: Action item state machine: (state, action) → new state.
 ACTION_TRANSITIONS = {
@@ -49,9 +61,12 @@ ACTION_TRANSITIONS = {
     (DONE, "reopen"): OPEN,
     (DROPPED, "reopen"): OPEN,
 }
-ACTION_ACTION_LABELS = {"start": _l("Start"), "finish": _l("Mark done"), "drop": _l("Drop"),
-                        "pause": _l("Back to open"), "reopen": _l("Reopen")}
-ACTION_STATE_LABELS = {OPEN: _l("Open"), IN_PROGRESS: _l("In progress"), DONE: _l("Done"), DROPPED: _l("Dropped")}
+ACTION_ACTION_LABELS = {"start": pgettext("action item", "Start"), "finish": _l("Mark done"),
+                        "drop": pgettext("action item", "Drop"), "pause": _l("Back to open"),
+                        "reopen": pgettext("action item", "Reopen")}
+ACTION_STATE_LABELS = {OPEN: pgettext("action item state", "Open"),
+                       IN_PROGRESS: pgettext("action item state", "In progress"),
+                       DONE: pgettext("action item state", "Done"), DROPPED: pgettext("action item state", "Dropped")}
 
 #: How many retros a theme must appear in to count as recurring.
 RECURRING_MIN_RETROS = 3
@@ -62,7 +77,7 @@ THEME_LOOKBACK_WEEKS = 12
 
 def msgid(lazy_text) -> str:
     """The untranslated text of a lazy_gettext string (column names are stored untranslated)."""
-    return lazy_text._args[0] if getattr(lazy_text, "_args", None) else str(lazy_text)
+    return lazy_text._args[-1] if getattr(lazy_text, "_args", None) else str(lazy_text)
 
 
 # --- retros -------------------------------------------------------------------

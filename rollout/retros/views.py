@@ -346,7 +346,7 @@ def export(retro_id, what):
                    Column(_("Written by"), lambda c: c.author.display_name if c.author else _("Anonymous"))]
         rows = services.cards_of(retro)
     elif what == "actions":
-        columns = [Column(_("Action"), "title"),
+        columns = [Column(_("Action item"), "title"),
                    Column(_("Owner"), lambda i: i.owner.display_name if i.owner else ""),
                    Column(_("Due"), "due_on", "date"),
                    Column(_("Status"), lambda i: services.action_state_label(i.status)),

@@ -361,3 +361,11 @@ def test_new_retro_form(team, company, client_as):
         "cadence_days": 7, "template": "mad_sad_glad", "vote_budget": 3, "facilitator_id": company["head"].id})
     assert other.status_code in (403, 422)
     assert db.session.scalar(select(db.func.count()).select_from(Retro)) == 1
+
+
+def test_template_columns_and_states_shown_in_chinese(team, company, client_as):
+    retro = make_retro(team, company["head"])
+    client = client_as("staff")
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "zh-CN"
+    page = client.get(f"/retros/{retro.id}").get_data(as_text=True)
+    assert "开始" in page and "停止" in page and "继续" in page and "收集卡片中" in page
