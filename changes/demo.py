@@ -2,6 +2,7 @@
 a freeze around the sales go-live and one implemented release."""
 from __future__ import annotations
 
+import io
 from datetime import datetime, time, timedelta
 
 from sqlalchemy import select
@@ -81,6 +82,9 @@ def load(ctx) -> None:
     leads = _request(ctx, "mkt1", "取消线索自动分配，改为人工分派", "市场部收集的线索不再按区域自动分配，由市场经理人工分派。",
                      "自动分配规则不准，销售抱怨线索质量差。", urgency="low", impact="medium",
                      affected_roles=["staff"], departments=["marketing", "sales"])
+    services.add_attachment(quote, "折扣审批口径说明.txt", io.BytesIO(
+        "折扣审批口径（草案）\n- 85 折以上：销售总监审批\n- 85 折以下：销售总监 + 财务经理两级审批\n".encode()),
+        ctx.users["fin1"])
     for request in (stage, photos, quote, leads):
         _place_and_assess(request, first, lead, "已评估，材料齐全。")
     services.raise_risk(leads, "high", "影响全部销售的线索来源，需与销售部共同确认。", lead)

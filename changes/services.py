@@ -666,7 +666,8 @@ def agenda_markdown(window: ReviewWindow) -> str:
                      f" · {request.requester.display_name}")
     for request in emergencies_to_review(window):
         if request.post_reviewed_at is None:
-            lines.append(f"- {_('Emergency decision to review again')}: {request.reference} {request.title}")
+            label = _("Emergency decision to review again")
+            lines.append(f"- {label}: {request.reference} {request.title}")
     if len(lines) == 2:
         lines.append(_("Nothing on the agenda yet."))
     return "\n".join(lines)
@@ -1021,11 +1022,11 @@ def calendar_items(windows=None, freezes=None, releases=None) -> list:
         releases = db.session.scalars(select(Release).order_by(Release.planned_on)).all()
     items = []
     for window in windows:
+        cutoff = to_local(window.cutoff_at).strftime("%Y-%m-%d %H:%M")
         items.append(CalendarItem(uid=f"change-window-{window.id}@rollout-desk",
                                   summary=_("Review window: %(title)s", title=window.title),
                                   start_at=window.starts_at, end_at=window.ends_at, sequence=window.sequence,
-                                  description=_("Submission cutoff: %(at)s",
-                                                at=f"{to_local(window.cutoff_at):%Y-%m-%d %H:%M}"),
+                                  description=_("Submission cutoff: %(at)s", at=cutoff),
                                   url=_url("changes.window", window_id=window.id)))
     for freeze in freezes:
         start, end = _day_span(freeze.starts_on, freeze.ends_on)
