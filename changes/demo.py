@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 from datetime import datetime, time, timedelta
 
+from flask_babel import force_locale
 from sqlalchemy import select
 
 from rollout.extensions import db
@@ -49,6 +50,12 @@ def _place_and_assess(request, window, lead, comment, raise_to=None, raise_reaso
 
 def load(ctx) -> None:
     """Create the review rhythm, requests in every state, a freeze and two releases."""
+    # Notifications and announcements the demo creates read in the company's language.
+    with force_locale("zh_CN"):
+        _load(ctx)
+
+
+def _load(ctx) -> None:
     today = ctx.today
     lead, admin = ctx.users["lead"], ctx.users["admin"]
     start = today - timedelta(days=28)

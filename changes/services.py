@@ -366,8 +366,8 @@ def submit(request: ChangeRequest, actor: User, comment: str = "") -> ChangeRequ
     request.window = window
     refresh_risk(request)
     if request.kind == "standard":
-        transition(request, "approved", None, _("Standard change: pre-approved."), system=True)
-        request.decision_reason = _("Standard change: pre-approved.")
+        # No stored text: the page explains a standard approval in the reader's language.
+        transition(request, "approved", None, system=True)
         _notify_decision(request, "approved")
     elif request.kind == "emergency":
         _notify_emergency(request)
@@ -386,9 +386,7 @@ def assess(request: ChangeRequest, actor: User, comment: str = "", raise_to: str
     if request.window is None or request.window.is_closed:
         request.window = window_for_submission(request.submitted_at or utcnow()) or window_for_submission(utcnow())
     if request.window is not None:
-        transition(request, "awaiting_window", None,
-                   _("On the agenda of %(window)s.", window=window_name(request.window)),
-                   system=True, window=request.window)
+        transition(request, "awaiting_window", None, system=True, window=request.window)
     return request
 
 
@@ -456,7 +454,7 @@ def schedule(request: ChangeRequest, release: Release, actor: User, comment: str
         raise ServiceError(_("%(release)s falls in the freeze %(freezes)s: only emergency changes may be "
                              "scheduled then.", release=release.name,
                              freezes="、".join(f.title for f in freezes)), "release_id")
-    transition(request, "scheduled", actor, comment or _("Scheduled into %(release)s.", release=release.name))
+    transition(request, "scheduled", actor, comment)
     request.release = release
     release.sequence += 1
     db.session.flush()
@@ -624,8 +622,7 @@ def place_unplaced_requests() -> int:
             or _first_open_window(ReviewWindow.cutoff_at >= utcnow())
         request.window = window
         if window is not None and request.state == "assessed":
-            transition(request, "awaiting_window", None,
-                       _("On the agenda of %(window)s.", window=window_name(window)), system=True, window=window)
+            transition(request, "awaiting_window", None, system=True, window=window)
     db.session.flush()
     return len(waiting)
 
@@ -825,11 +822,10 @@ def implement_release(release: Release, actor: User) -> dict:
     if not_ready:
         raise ServiceError(_("These requests are not scheduled: %(refs)s.",
                              refs="、".join(f"{r.reference} ({_label(r.state)})" for r in not_ready)))
-    comment = _("Implemented with %(release)s.", release=release.name)
     for request in requests:
         if request.state == "scheduled":
-            transition(request, "implementing", None, comment, system=True)
-        transition(request, "implemented", None, comment, system=True)
+            transition(request, "implementing", None, system=True)
+        transition(request, "implemented", None, system=True)
     release.state = "implemented"
     release.implemented_at = utcnow()
     release.implemented_by_id = actor.id
@@ -877,7 +873,7 @@ def _notify_decision(request: ChangeRequest, outcome: str) -> None:
     from rollout.notify.services import notify
     subject = _("%(ref)s %(title)s: %(outcome)s", ref=request.reference, title=request.title,
                 outcome=_label(outcome))
-    body = request.decision_reason or ""
+    body = request.decision_reason or (_("Standard change: pre-approved.") if request.kind == "standard" else "")
     if outcome == "deferred" and request.window is not None:
         body += "\n\n" + _("It moves to %(window)s.", window=window_name(request.window))
     notify([request.requester], f"changes.{outcome}", subject, body,

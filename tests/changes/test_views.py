@@ -246,3 +246,15 @@ def test_list_pages_use_the_same_number_of_statements_at_any_size(client_as, new
         services.submit(change, change.requester)
     db.session.commit()
     assert counts() == small
+
+
+def test_process_node_page_lists_its_change_requests(client_as, new_request, company):
+    from processmaps.services import add_node, create_process
+    process = create_process("销售机会跟进流程", company["departments"]["sales"].id)
+    node = add_node(process.versions[0], name="报价审批", kind="task")
+    change = new_request(title="报价两级审批", node_ids=[node.id])
+    db.session.commit()
+    page = client_as("lead").get(f"/processes/nodes/{node.id}").get_data(as_text=True)
+    assert change.reference in page and f"/changes/{change.id}" in page
+    detail = client_as("lead").get(f"/changes/{change.id}").get_data(as_text=True)
+    assert f"/processes/nodes/{node.id}" in detail
