@@ -43,8 +43,8 @@ OUTCOMES = {
 NEXT_STEPS = ["发送正式报价", "安排技术交流", "约总经理面谈", "提交方案书", "跟进合同审批", "邀请参观样板客户"]
 
 # username → how the quarter goes for them (share of the signed-amount target reached so far).
-PERFORMANCE = {"rep": 1.05, "rep2": 0.7, "rep3": 0.95, "rep4": 0.3, "rep5": 0.55, "rep6": 0.62, "rep13": 0.25,
-               "team1.head": 0.6, "rep7": 1.2, "rep8": 0.65, "rep9": 0.4, "rep10": 0.2, "rep11": 0.75,
+PERFORMANCE = {"rep": 1.25, "rep2": 0.7, "rep3": 1.15, "rep4": 0.3, "rep5": 0.55, "rep6": 0.62, "rep13": 0.25,
+               "team1.head": 0.6, "rep7": 1.3, "rep8": 0.65, "rep9": 0.4, "rep10": 0.2, "rep11": 1.1,
                "rep12": 0.58, "rep14": 0.45, "team2.head": 0.7}
 
 

@@ -143,7 +143,7 @@ class PlanDecisionForm(FlaskForm):
 
 
 class CampaignForm(FlaskForm):
-    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
+    name = StringField(_l("Campaign name"), validators=[DataRequired(), Length(max=120)])
     channel = StringField(_l("Channel"), validators=[DataRequired(), Length(max=60)],
                           description=_l("e.g. 展会, 线上直播, 行业沙龙"))
     starts_on = DateField(_l("Starts on"), validators=[InputRequired()])
@@ -192,7 +192,7 @@ class LostReasonForm(FlaskForm):
 
 
 class RuleForm(FlaskForm):
-    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=100)])
+    name = StringField(_l("Rule name"), validators=[DataRequired(), Length(max=100)])
     min_discount_percent = StringField(_l("Discount over (%)"), validators=[Optional(), Length(max=10)])
     min_amount = StringField(_l("Amount from (¥)"), validators=[Optional(), Length(max=30)])
     approver_department_code = StringField(

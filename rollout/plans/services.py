@@ -61,6 +61,8 @@ STEP_STATUS_LABELS = {"waiting": _l("Waiting"), "pending": _l("Pending"), "appro
                       "rejected": _l("Rejected"), "cancelled": _l("Cancelled")}
 LEAD_STATUS_LABELS = {"new": _l("New"), "handed": _l("Handed to sales"), "accepted": _l("Accepted"),
                       "converted": _l("Converted"), "rejected": _l("Rejected")}
+ASSIGNMENT_LABELS = {"create": _l("Created"), "claim": _l("Claimed from the pool"), "release": _l("Returned to the pool"),
+                     "transfer": _l("Transferred"), "handoff": _l("Lead handed over")}
 FIELD_KIND_LABELS = {"text": _l("Text"), "number": _l("Number"), "date": _l("Date"), "choice": _l("Single choice"),
                      "multi_choice": _l("Multiple choice"), "phone": _l("Phone"), "email": _l("Email")}
 
@@ -90,12 +92,12 @@ STAGE_TRANSITIONS = {
 }
 
 
-def _apply(table: dict, obj, action: str, label: str) -> str:
+def _apply(table: dict, obj, action: str, label: str, status_labels: dict) -> str:
     """Move ``obj.status`` by ``action`` of ``table`` or refuse without changing anything."""
     allowed_from, target = table.get(action, (set(), None))
     if obj.status not in allowed_from:
-        raise NotAllowed(_("A %(thing)s in status “%(status)s” cannot be %(action)s.",
-                           thing=label, status=obj.status, action=action))
+        raise NotAllowed(_("Not possible while the %(thing)s is “%(status)s”.",
+                           thing=label, status=status_labels.get(obj.status, obj.status)))
     obj.status = target
     return target
 
@@ -808,7 +810,7 @@ def submit_quote(quote: Quote, actor: User) -> Quote:
     """Send a quote for approval; steps come from the rules. Without a triggered rule it is approved at once."""
     if quote.status == "rejected":
         quote.revision += 1
-    _apply(QUOTE_TRANSITIONS, quote, "submit", _("quote"))
+    _apply(QUOTE_TRANSITIONS, quote, "submit", _("quote"), QUOTE_STATUS_LABELS)
     quote.submitted_at, quote.decided_at, quote.rejection_reason = utcnow(), None, None
     rules = rules_for(quote)
     for position, rule in enumerate(rules, start=1):
@@ -820,7 +822,7 @@ def submit_quote(quote: Quote, actor: User) -> Quote:
     db.session.flush()
     db.session.refresh(quote, ["steps"])
     if not rules:
-        _apply(QUOTE_TRANSITIONS, quote, "approve", _("quote"))
+        _apply(QUOTE_TRANSITIONS, quote, "approve", _("quote"), QUOTE_STATUS_LABELS)
         quote.decided_at = utcnow()
         db.session.flush()
         return quote
@@ -861,7 +863,7 @@ def approve_step(quote: Quote, actor: User, comment: str | None = None) -> Quote
                _("%(name)s approved your quote %(title)s; next: %(rule)s", name=actor.display_name,
                  title=quote.title, rule=following[0].rule_name), link=_quote_link(quote))
         return quote
-    _apply(QUOTE_TRANSITIONS, quote, "approve", _("quote"))
+    _apply(QUOTE_TRANSITIONS, quote, "approve", _("quote"), QUOTE_STATUS_LABELS)
     quote.decided_at = utcnow()
     db.session.flush()
     notify(_involved(quote), "quote.approved", _("Quote approved: %(title)s", title=quote.title),
@@ -886,7 +888,7 @@ def reject_quote(quote: Quote, actor: User, reason: str) -> Quote:
     for other in quote.steps:
         if other.revision == quote.revision and other.status == "waiting":
             other.status = "cancelled"
-    _apply(QUOTE_TRANSITIONS, quote, "reject", _("quote"))
+    _apply(QUOTE_TRANSITIONS, quote, "reject", _("quote"), QUOTE_STATUS_LABELS)
     quote.decided_at, quote.rejection_reason = utcnow(), reason[:2000]
     db.session.flush()
     notify(_involved(quote), "quote.rejected", _("Quote rejected: %(title)s", title=quote.title),
@@ -896,7 +898,7 @@ def reject_quote(quote: Quote, actor: User, reason: str) -> Quote:
 
 def withdraw_quote(quote: Quote, actor: User) -> Quote:
     """The owner takes a pending quote back to draft (open steps are cancelled)."""
-    _apply(QUOTE_TRANSITIONS, quote, "withdraw", _("quote"))
+    _apply(QUOTE_TRANSITIONS, quote, "withdraw", _("quote"), QUOTE_STATUS_LABELS)
     for step in quote.steps:
         if step.revision == quote.revision and step.status in ("pending", "waiting"):
             step.status = "cancelled"
@@ -1042,7 +1044,7 @@ def transition_plan(plan: SalesPlan, action: str, actor: User, note: str | None 
         raise ServiceError(_("Say what needs to change."), "note")
     if action == "close" and plan.ends_on >= local_today():
         raise NotAllowed(_("A plan can be closed once its period has ended."))
-    _apply(PLAN_TRANSITIONS, plan, action, _("plan"))
+    _apply(PLAN_TRANSITIONS, plan, action, _("plan"), PLAN_STATUS_LABELS)
     now = utcnow()
     if action == "submit":
         plan.submitted_at = now

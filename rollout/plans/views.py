@@ -35,6 +35,7 @@ def plan_labels():
             "level_labels": services.LEVEL_LABELS, "plan_status_labels": services.PLAN_STATUS_LABELS,
             "quote_status_labels": services.QUOTE_STATUS_LABELS, "step_status_labels": services.STEP_STATUS_LABELS,
             "lead_status_labels": services.LEAD_STATUS_LABELS, "field_kind_labels": services.FIELD_KIND_LABELS,
+            "assignment_labels": services.ASSIGNMENT_LABELS,
             "stage_probability": services.STAGE_PROBABILITY, "display_extra": services.display_extra}
 
 
