@@ -30,6 +30,8 @@ SVG_FONT_STACK = "Noto Sans CJK SC,Source Han Sans SC,PingFang SC,Microsoft YaHe
 FORMATS = ("svg", "png", "pdf", "json")
 MIME_TYPES = {"svg": "image/svg+xml", "png": "image/png", "pdf": "application/pdf", "json": "application/json"}
 
+#: Largest map laid out with Graphviz's newrank (see dot_source).
+NEWRANK_MAX_NODES = 80
 LANE_FILLS = ("#f4f8fd", "#f6fbf4", "#fdf8f0", "#f8f5fc", "#f1f7f7", "#fcf4f4")
 EXCEPTION_COLOR = "#c0392b"
 ADDED_COLOR = "#198754"
@@ -53,14 +55,14 @@ def _attrs(**values) -> str:
     return "[" + ", ".join(parts) + "]"
 
 
-def _html_label(node: ProcessNode) -> str:
+def _html_label(node: ProcessNode, words: dict[str, str]) -> str:
     rows = [f'<TR><TD><B>{html.escape(node.name)}</B></TD></TR>']
     if node.kind not in (START, END):
-        owner = owner_text(node) or _("no owner")
-        color = "#555555" if owner_text(node) else PROBLEM_COLOR
-        rows.append(f'<TR><TD><FONT POINT-SIZE="9" COLOR="{color}">{html.escape(owner)}</FONT></TD></TR>')
+        owner = owner_text(node)
+        color = "#555555" if owner else PROBLEM_COLOR
+        rows.append(f'<TR><TD><FONT POINT-SIZE="9" COLOR="{color}">{html.escape(owner or words["no_owner"])}</FONT></TD></TR>')
     if node.time_limit:
-        limit = _("Time limit: %(limit)s", limit=node.time_limit)
+        limit = words["time_limit"] % {"limit": node.time_limit}
         rows.append(f'<TR><TD><FONT POINT-SIZE="8" COLOR="#777777">{html.escape(limit)}</FONT></TD></TR>')
     return '<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="1">' + "".join(rows) + "</TABLE>>"
 
@@ -104,9 +106,14 @@ def dot_source(version: ProcessVersion, node_url: Callable[[ProcessNode], str] |
     """The DOT text of a version: one cluster per swimlane, exception flows dashed red."""
     highlight = highlight or {}
     lanes = effective_lanes(version)
+    # Translated once per map, not once per node.
+    words = {"no_owner": _("no owner"), "time_limit": _("Time limit: %(limit)s")}
+    # newrank keeps the main flow left-to-right across lanes, but its layout time grows steeply
+    # (0.1 s at 60 nodes, seconds at 200): large maps use the classic ranking.
+    newrank = "true" if len(version.nodes) <= NEWRANK_MAX_NODES else None
     lines = [
         "digraph process {",
-        f"  graph {_attrs(rankdir='LR', fontname=FONT, fontsize='11', nodesep='0.35', ranksep='0.5', newrank='true', labeljust='l', pad='0.2')};",
+        f"  graph {_attrs(rankdir='LR', fontname=FONT, fontsize='11', nodesep='0.35', ranksep='0.5', labeljust='l', pad='0.2', newrank=newrank)};",
         f"  node {_attrs(fontname=FONT, fontsize='11', margin='0.12,0.06')};",
         f"  edge {_attrs(fontname=FONT, fontsize='9', color='#4a5a6a', arrowsize='0.8')};",
     ]
@@ -125,7 +132,7 @@ def dot_source(version: ProcessVersion, node_url: Callable[[ProcessNode], str] |
             style.update(color=PROBLEM_COLOR, penwidth="2")
         tooltip = " · ".join(filter(None, [node.name, owner_text(node)]))
         url = node_url(node) if node_url else None
-        return f"    {_quote(node_name(node))} {_attrs(label=_html_label(node), tooltip=tooltip, URL=url, target='_top' if url else None, id=f'node-{node.key}', **style)};"
+        return f"    {_quote(node_name(node))} {_attrs(label=_html_label(node, words), tooltip=tooltip, URL=url, target='_top' if url else None, id=f'node-{node.key}', **style)};"
 
     for index, lane in enumerate(lane_names):
         members = [node for node in version.nodes if lanes[node.id] == lane]
@@ -195,8 +202,8 @@ def inline_svg(svg: bytes) -> str:
     start = text.find("<svg")
     text = text[start:] if start >= 0 else text
     text = text.replace(f'font-family="{FONT}"', f'font-family="{SVG_FONT_STACK}"')
-    # Let CSS size the picture to its container while the viewBox keeps proportions.
-    text = re.sub(r'<svg width="[^"]*" height="[^"]*"', '<svg class="process-map-svg"', text, count=1)
+    # CSS shrinks a wide map to its container (the viewBox keeps proportions); small maps keep their size.
+    text = text.replace("<svg ", '<svg class="process-map-svg" ', 1)
     return text
 
 

@@ -26,18 +26,8 @@ DOWNLOAD_FORMATS = ("svg", "png", "pdf", "bpmn")
 
 
 # --- loading -------------------------------------------------------------------
-def _version_query():
-    return select(ProcessVersion).options(
-        selectinload(ProcessVersion.process).selectinload(Process.versions),
-        selectinload(ProcessVersion.nodes).selectinload(ProcessNode.owner_user),
-        selectinload(ProcessVersion.nodes).selectinload(ProcessNode.department),
-        selectinload(ProcessVersion.nodes).selectinload(ProcessNode.raci),
-        selectinload(ProcessVersion.edges),
-    )
-
-
 def load_version(process_id: int, number: int) -> ProcessVersion:
-    version = db.session.scalar(_version_query().where(ProcessVersion.process_id == process_id,
+    version = db.session.scalar(services.version_query().where(ProcessVersion.process_id == process_id,
                                                        ProcessVersion.number == number))
     if version is None:
         abort(404)
@@ -210,7 +200,7 @@ def version(process_id: int, number: int):
 
 
 def _editable_version(version_id: int) -> ProcessVersion:
-    version = db.session.scalar(_version_query().where(ProcessVersion.id == version_id))
+    version = db.session.scalar(services.version_query().where(ProcessVersion.id == version_id))
     if version is None:
         abort(404)
     authorize("processes.edit", version.process)
@@ -320,7 +310,7 @@ def delete_edge(edge_id: int):
 @bp.route("/versions/<int:version_id>/approve", methods=["POST"])
 @require("processes.approve")
 def approve(version_id: int):
-    version = db.session.scalar(_version_query().where(ProcessVersion.id == version_id))
+    version = db.session.scalar(services.version_query().where(ProcessVersion.id == version_id))
     if version is None:
         abort(404)
     authorize("processes.approve", version.process)
