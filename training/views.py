@@ -5,16 +5,15 @@ from __future__ import annotations
 import importlib.util
 import os
 import secrets
-from datetime import timedelta
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, select
 from werkzeug.utils import secure_filename
 
 from rollout.access import ALL, RULES, authorize, can, department_scope_ids, require, scope_clause
-from rollout.accounts.models import Department, User, UserRole
+from rollout.accounts.models import User
 from rollout.accounts.services import department_choices, users_with_roles
 from rollout.audit.services import record_event
 from rollout.errors import ServiceError
@@ -87,7 +86,9 @@ def index():
     if can(current_user, "training.manage"):
         drafts = db.session.scalars(select(TrainingSession).where(TrainingSession.status == SESSION_DRAFT)
                                     .order_by(TrainingSession.created_at.desc())).all()
-    return render_template("training/index.html", mine=mine, today=today, my_enrolments=my_enrolments,
+    feed_url = (url_for("reports.calendar_feed", token=current_user.calendar_token, _external=True)
+                if "reports.calendar_feed" in current_app.view_functions else None)
+    return render_template("training/index.html", mine=mine, today=today, my_enrolments=my_enrolments, feed_url=feed_url,
                            upcoming=upcoming, drafts=drafts, seed_user=support.seed_user_for(current_user, tree),
                            waiting=support.waiting_for(current_user), state_of=lambda o: o.state(today))
 
