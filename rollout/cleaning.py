@@ -20,15 +20,18 @@ def clean_text(value: str | None) -> str:
     return _SPACES.sub(" ", text).strip()
 
 
+_COMPANY_PUNCTUATION = re.compile(r"[\s\-_.,，。()（）·]")
+#: The suffixes as they look after punctuation is removed, longest first.
+_BARE_SUFFIXES = tuple(sorted({re.sub(r"[\s.,]", "", suffix) for suffix in _COMPANY_SUFFIXES}, key=len, reverse=True))
+
+
 def company_key(name: str | None) -> str:
     """A comparison key for a company name: case-folded, no spaces or punctuation, no legal suffix."""
-    text = clean_text(name).casefold()
-    text = re.sub(r"[\s\-_.,，。()（）·]", "", text)
+    text = _COMPANY_PUNCTUATION.sub("", clean_text(name).casefold())
     changed = True
     while changed and text:
         changed = False
-        for suffix in _COMPANY_SUFFIXES:
-            bare = re.sub(r"[\s.,]", "", suffix)
+        for bare in _BARE_SUFFIXES:
             if text.endswith(bare) and len(text) > len(bare):
                 text = text[: -len(bare)]
                 changed = True

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, func, select
 
 from rollout.accounts.models import User
 from rollout.cleaning import company_key, name_key, phone_key_of
@@ -65,6 +65,7 @@ class CustomerTarget(Target):
     model = Customer
     key_kinds = ("name", "phone", "email")
     updatable = ("phone", "phone_key", "email", "industry", "city", "address", "extra")
+    complete_rows = True
 
     def fields(self):
         base = [
@@ -112,7 +113,7 @@ class CustomerTarget(Target):
         return keys
 
     def near_key(self, values):
-        return company_key(values.get("name"))
+        return values.get("_company_key") or company_key(values.get("name"))
 
     def build(self, values, ctx):
         owner = ctx.person(values.get("owner"))
@@ -147,13 +148,14 @@ class CustomerTarget(Target):
                 raise RowError(error.message) from None
         now = utcnow()
         in_pool = owner_id is None
-        return {"name": values["name"], "name_key": company_key(values["name"]), "phone": values.get("phone"),
+        values["_company_key"] = key = company_key(values["name"])
+        return {"name": values["name"], "name_key": key, "phone": values.get("phone"),
                 "phone_key": phone_key_of(values.get("phone")), "email": values.get("email"),
                 "industry": values.get("industry"), "city": values.get("city"), "address": values.get("address"),
                 "source": values.get("source") or "import", "owner_id": owner_id, "department_id": department_id,
                 "campaign_id": campaign_id, "extra": extra, "is_in_pool": in_pool,
                 "pool_entered_at": now if in_pool else None, "last_followup_at": now, "is_lost": False,
-                "created_by_id": ctx.user.id, "created_at": now}
+                "created_by_id": ctx.user.id, "created_at": now, "deleted_at": None}
 
     def insert(self, rows, ctx):
         ids = super().insert(rows, ctx)
@@ -162,7 +164,7 @@ class CustomerTarget(Target):
                     "to_user_id": row["owner_id"], "note": "import", "created_at": row["created_at"]}
                    for customer_id, row in zip(ids, rows)]
         if history:
-            db.session.execute(insert(CustomerAssignment), history)
+            db.session.connection().execute(CustomerAssignment.__table__.insert(), history)
         return ids
 
     def update(self, entity_id, row, ctx):

@@ -35,7 +35,8 @@ from rollout.imports import readers
 from rollout.imports.mapping import auto_map, is_known_header, mapping_from_template
 from rollout.imports.models import (COMPLETED, DRAFT, FAILED, RUNNING, UNDONE, ImportBatch, ImportChunk,
                                     ImportRowError, MappingTemplate)
-from rollout.imports.targets import ImportContext, RowError, Target, TargetField, all_targets, get_target
+from rollout.imports.targets import (ImportContext, RowError, Target, TargetField, all_targets, choice_value,
+                                     get_target)
 from rollout.timeutil import utcnow
 
 #: Rows per committed chunk of a real run.
@@ -45,6 +46,7 @@ PREVIEW_ROWS = 20
 #: At most this many duplicate groups / near-duplicates / errors are listed on a page.
 LISTED = 200
 SKIP, UPDATE, CREATE = "skip", "update", "create"
+_EMPTY = Cleaned(None)
 DECISIONS = (SKIP, UPDATE, CREATE)
 
 #: Messages of the cleaning rules (rollout.cleaning reports plain codes).
@@ -363,6 +365,12 @@ class Planner:
                 self.columns.append((index, target_field, CLEANERS.get(target_field.kind, CLEANERS["text"]),
                                      index in keep))
         self.required = [f for f in self.fields.values() if f.required]
+        self.choice_fields = [f for f in self.fields.values() if f.choices is not None]
+        # Translated once: gettext per row costs more than cleaning the row.
+        self.already_exists = _("already exists")
+        self.same_as_row = _("same as row %(row)d", row=0).replace("0", "{row}")
+        self.labels = {name: str(f.label) for name, f in self.fields.items()}
+        self.cleaning_errors = {code: str(message) for code, message in CLEANING_ERRORS.items()}
         self.decisions = settings.get("decisions", {})
         self.default_existing = settings.get("default_existing", SKIP)
         self.default_file = settings.get("default_file", SKIP)
@@ -372,35 +380,40 @@ class Planner:
         self.groups: dict[str, Group] = {}
         self.near: list[tuple[int, str, str]] = []
 
-    def clean(self, cells: list[str]) -> tuple[dict, list[str], list[CellPreview]]:
+    def clean(self, cells: list[str], with_previews: bool = True) -> tuple[dict, list[str], list[CellPreview]]:
+        """Cleaned values by field, problems, and (for the preview) each cell before → after."""
         values, errors, previews = {}, [], []
+        width = len(cells)
         for index, target_field, cleaner, keep in self.columns:
-            raw = cells[index] if index < len(cells) else ""
+            raw = cells[index] if index < width else ""
             if keep:
                 result = Cleaned(raw if raw != "" else None)
+            elif not raw:
+                result = _EMPTY
             else:
                 result = cleaner(raw)
             if result.error:
-                errors.append(f"{target_field.label}: {CLEANING_ERRORS.get(result.error, result.error)} ({raw})")
+                errors.append(f"{self.labels[target_field.name]}: "
+                              f"{self.cleaning_errors.get(result.error, result.error)} ({raw})")
             elif target_field.max_length and isinstance(result.value, str) and len(result.value) > target_field.max_length:
                 errors.append(_("%(field)s: longer than %(n)d characters", field=target_field.label,
                                 n=target_field.max_length))
             values[target_field.name] = result.value
-            previews.append(CellPreview(raw, result.value, result.rules, result.error, keep))
+            if with_previews:
+                previews.append(CellPreview(raw, result.value, result.rules, result.error, keep))
         for target_field in self.required:
             if values.get(target_field.name) in (None, ""):
                 errors.append(_("%(field)s is required", field=target_field.label))
         return values, errors, previews
 
     def plan(self, number: int, cells: list[str]) -> Outcome:
-        values, errors, _previews = self.clean(cells)
+        values, errors, _previews = self.clean(cells, with_previews=False)
         if errors:
             return Outcome("error", number, message="; ".join(errors), cells=cells)
         try:
-            for name, target_field in self.fields.items():
-                if target_field.choices is not None and values.get(name) is not None:
-                    from rollout.imports.targets import choice_value
-                    values[name] = choice_value(target_field, values[name])
+            for target_field in self.choice_fields:
+                if values.get(target_field.name) is not None:
+                    values[target_field.name] = choice_value(target_field, values[target_field.name])
             row = self.target.build(values, self.ctx)
             keys = self.target.keys(values)
         except RowError as error:
@@ -414,7 +427,7 @@ class Planner:
                     return Outcome("update", number, row, entity_id=existing_id, group=f"existing:{key}")
                 if decision == SKIP:
                     return Outcome("skip", number, row, entity_id=existing_id, group=f"existing:{key}",
-                                   message=_("already exists"))
+                                   message=self.already_exists)
                 break
         else:
             for key in keys:
@@ -427,7 +440,7 @@ class Planner:
                         group.count += 1
                     if decision != CREATE:
                         return Outcome("skip", number, row, group=f"file:{key}",
-                                       message=_("same as row %(row)d", row=first))
+                                       message=self.same_as_row.format(row=first))
                     break
         for key in keys:
             self.file_keys.setdefault(key, number)
