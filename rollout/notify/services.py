@@ -204,7 +204,7 @@ def _digest_body(notifications: list[Notification]) -> str:
         line = f"- **{note.subject}** ({when})"
         if note.link:
             from rollout.notify.delivery import absolute_link
-            line += f" [{_('Open')}]({absolute_link(note.link)})"
+            line += f" [{_('Open link')}]({absolute_link(note.link)})"
         lines.append(line)
     return "\n".join(lines)
 
