@@ -11,7 +11,7 @@ from rollout.accounts.models import Department, User
 from rollout.accounts.services import department_choices
 from rollout.audit.services import history_of, record_event
 from rollout.errors import ServiceError
-from rollout.extensions import db
+from rollout.extensions import db, limiter
 from rollout.reports.charts import svg_chart
 from rollout.reports.exports import Column, download_response, export_response
 from rollout.timeutil import local_today
@@ -434,6 +434,7 @@ def _form_values(survey: Survey, raw: dict) -> dict:
 
 @bp.route("/respond/<token>", methods=["GET", "POST"])
 @require(PUBLIC)
+@limiter.limit("30 per minute", methods=["POST"])
 def respond(token):
     invitation = db.session.scalar(select(SurveyInvitation).where(SurveyInvitation.token == token))
     if invitation is None or not token:
