@@ -141,3 +141,23 @@ def test_support_list_scoped(client_as, company, factory):
     lead_page = client_as("lead").get("/training/support").get_data(as_text=True)
     assert "销售的问题" in lead_page and "市场的问题" in lead_page
     assert mine.id != other.id
+
+
+def test_support_list_statement_count_does_not_grow(client_as, company, factory, count_statements):
+    seed = _seed(factory, company)
+    support.create_request(company["staff"], "第一个问题", "")
+    db.session.commit()
+    client = client_as("lead")
+    client.get("/training/support")
+    with count_statements() as small:
+        client.get("/training/support")
+    for number in range(10):
+        asker = factory.user("staff", department=company["departments"]["sales2"])
+        item = support.create_request(asker, f"问题{number}", "")
+        if number % 2:
+            support.answer(item, seed, "答复")
+    db.session.commit()
+    with count_statements() as large:
+        page = client.get("/training/support").get_data(as_text=True)
+    assert "问题9" in page
+    assert large.count == small.count
