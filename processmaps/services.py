@@ -155,8 +155,8 @@ def new_draft_version(process: Process, actor: User | None = None, summary: str 
 def _apply_transition(version: ProcessVersion, action: str) -> None:
     allowed = VERSION_TRANSITIONS.get(action, {})
     if version.status not in allowed:
-        raise NotAllowed(_("A %(status)s version cannot be %(action)s.", status=status_label(version.status),
-                           action=action_label(action)))
+        raise NotAllowed(_("Version %(number)d is %(status)s: it cannot be %(action)s.", number=version.number,
+                           status=status_label(version.status), action=action_label(action)))
     version.status = allowed[version.status]
 
 
@@ -205,7 +205,7 @@ def status_label(status: str) -> str:
 
 
 def action_label(action: str) -> str:
-    return {"approve": _("approved"), "supersede": _("superseded")}.get(action, action)
+    return {"approve": _("approve"), "supersede": _("supersede")}.get(action, action)
 
 
 def kind_label(kind: str) -> str:
