@@ -1,6 +1,9 @@
 """`rollout outbox run|digest|status`: drain the outbox and send daily digests."""
 from __future__ import annotations
 
+import signal
+import threading
+
 import click
 from flask.cli import with_appcontext
 
@@ -18,19 +21,25 @@ def outbox_group():
               help="Seconds between runs as a long-running worker.")
 @click.option("--batch", default=50, show_default=True, type=click.IntRange(min=1, max=1000),
               help="Messages claimed at a time.")
+@click.option("--digest-hour", default=None, type=click.IntRange(min=0, max=23),
+              help="Also queue the daily digests once a day after this local hour (instead of a cron job).")
 @with_appcontext
-def run_command(once, interval, batch):
+def run_command(once, interval, batch, digest_hour):
     """Drain the outbox once, or keep draining it (several workers may run on PostgreSQL)."""
     from rollout.notify.worker import drain_once, run_forever
     if once:
         counts = drain_once(batch=batch)
         click.echo(f"sent {counts['sent']}, retry later {counts['retry']}, dead {counts['dead']}")
         return
+    stop = threading.Event()
+    # SIGTERM (systemd, docker stop) finishes the message in hand, then exits.
+    signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
     click.echo(f"Draining the outbox every {interval:g} s; Ctrl+C stops.")
     try:
-        run_forever(interval, batch)
+        run_forever(interval, batch, digest_hour=digest_hour, should_stop=stop.is_set)
     except KeyboardInterrupt:
-        click.echo("Stopped.")
+        pass
+    click.echo("Stopped.")
 
 
 @outbox_group.command("digest")

@@ -75,15 +75,27 @@ def dingtalk_request(message, now: float) -> tuple[str, dict]:
         separator = "&" if "?" in url else "?"
         url = f"{url}{separator}timestamp={timestamp}&sign={quote_plus(dingtalk_signature(message.secret, timestamp))}"
     body = {"msgtype": "markdown",
-            "markdown": {"title": message.subject, "text": markdown_text(message.subject, message.body_markdown,
-                                                                          message.link)}}
+            "markdown": {"title": message.subject, "text": fit(markdown_text(
+                message.subject, message.body_markdown, message.link), MAX_BYTES["dingtalk"])}}
     return url, body
+
+
+#: Largest message body each platform accepts, in UTF-8 bytes.
+MAX_BYTES = {"dingtalk": 20000, "wecom": 4096, "feishu": 30000}
+
+
+def fit(text: str, max_bytes: int) -> str:
+    """Cut ``text`` to at most ``max_bytes`` of UTF-8 (never inside a character), marking the cut."""
+    data = text.encode("utf-8")
+    if len(data) <= max_bytes:
+        return text
+    return data[:max_bytes - 4].decode("utf-8", "ignore") + " …"
 
 
 def wecom_request(message, now: float) -> tuple[str, dict]:
     """WeCom (企业微信) group robots take markdown; they have no request signing."""
     return message.target, {"msgtype": "markdown", "markdown": {
-        "content": markdown_text(message.subject, message.body_markdown, message.link)}}
+        "content": fit(markdown_text(message.subject, message.body_markdown, message.link), MAX_BYTES["wecom"])}}
 
 
 def feishu_request(message, now: float) -> tuple[str, dict]:
@@ -94,7 +106,7 @@ def feishu_request(message, now: float) -> tuple[str, dict]:
         content = f"{content}\n\n[{url}]({url})".strip()
     body: dict = {"msg_type": "interactive", "card": {
         "header": {"title": {"tag": "plain_text", "content": message.subject}},
-        "elements": [{"tag": "markdown", "content": content or message.subject}],
+        "elements": [{"tag": "markdown", "content": fit(content or message.subject, MAX_BYTES["feishu"])}],
     }}
     if message.secret:
         timestamp = int(now)

@@ -9,10 +9,12 @@ from __future__ import annotations
 import logging
 import time
 
+from sqlalchemy.exc import IntegrityError
+
 from rollout.extensions import db
 from rollout.notify import services
 from rollout.notify.delivery import DeliveryError, deliver
-from rollout.timeutil import utcnow
+from rollout.timeutil import to_local, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -47,15 +49,34 @@ def drain_once(now=None, batch: int = 50) -> dict[str, int]:
             return counts
 
 
-def run_forever(interval: float, batch: int = 50,
+def queue_todays_digests(digest_hour: int) -> int:
+    """Queue the daily digests once the local clock passes ``digest_hour`` (safe to call often)."""
+    if to_local(utcnow()).hour < digest_hour:
+        return 0
+    try:
+        count = services.queue_digests()
+        db.session.commit()
+    except IntegrityError:
+        # Another worker queued the same day's digest first (same idempotency key).
+        db.session.rollback()
+        return 0
+    return count
+
+
+def run_forever(interval: float, batch: int = 50, digest_hour: int | None = None,
                 should_stop=lambda: False) -> None:
-    """Drain the outbox every ``interval`` seconds until stopped."""
+    """Drain the outbox every ``interval`` seconds until ``should_stop()``; queue digests daily if asked."""
     while not should_stop():
         try:
+            if digest_hour is not None:
+                queue_todays_digests(digest_hour)
             counts = drain_once(batch=batch)
             if any(counts.values()):
                 log.info("outbox: %s", counts)
         except Exception:  # the database may be briefly away; keep the worker alive
             db.session.rollback()
             log.exception("outbox run failed; trying again in %s s", interval)
-        time.sleep(interval)
+        # Sleep in short steps so a stop request is honoured promptly.
+        deadline = time.monotonic() + interval
+        while not should_stop() and time.monotonic() < deadline:
+            time.sleep(min(0.2, interval))

@@ -221,3 +221,24 @@ def test_cli_run_once_reports_what_it_did(runner, company, robots, outbox_config
     assert "sent 1, retry later 1, dead 0" in result.output
     status = runner.invoke(args=["outbox", "status"])
     assert "pending  1" in status.output and "sent     1" in status.output
+
+
+def test_long_messages_are_cut_to_the_platforms_limit(company, robots, outbox_config):
+    body = "长" * 3000  # 9000 bytes of UTF-8: more than WeCom takes
+    db.session.add(queue_message("wecom", robots.base + "/wecom", "很长的通知", body))
+    db.session.commit()
+    assert drain_once()["sent"] == 1
+    content = robots.accepted[0]["body"]["markdown"]["content"]
+    assert len(content.encode("utf-8")) <= 4096 and content.startswith("### 很长的通知") and content.endswith("…")
+
+
+def test_the_worker_stops_when_asked_and_queues_the_days_digest(company, robots, outbox_config):
+    from rollout.notify.worker import run_forever
+    head = company["head"]
+    db.session.add(NotificationChannel(user_id=head.id, kind="wecom", target=robots.base + "/wecom", is_digest=True))
+    db.session.commit()
+    notify([head], "x", "今天的通知", "")
+    db.session.commit()
+    rounds = []
+    run_forever(0.1, digest_hour=0, should_stop=lambda: rounds.append(1) or len(rounds) > 3)
+    assert [r["body"]["markdown"]["content"].count("今天的通知") for r in robots.accepted] == [1]
