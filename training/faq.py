@@ -10,6 +10,7 @@ from sqlalchemy import case, func, select
 from rollout.accounts.models import ROLES
 from rollout.errors import ServiceError
 from rollout.extensions import db
+from rollout.timeutil import utcnow
 from training.models import FAQ_MODULES, FaqArticle, FaqSearch, FaqTag, FaqVote
 
 MAX_TAGS = 10
@@ -43,6 +44,7 @@ def save_article(article: FaqArticle | None, title: str, body_markdown: str, aut
         article = FaqArticle(author_id=author.id if author is not None else None, source=source)
         db.session.add(article)
     article.title, article.body_markdown = title[:200], body_markdown
+    article.updated_at = utcnow()
     article.module, article.role = module or "", role or ""
     wanted = parse_tags(tags)
     article.tag_rows = [row for row in article.tag_rows if row.tag in wanted] + [

@@ -340,7 +340,8 @@ class FaqArticle(db.Model):
     helpful_count: Mapped[int] = mapped_column(Integer, default=0)
     unhelpful_count: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+    #: Last edit of the text (views and votes do not count as edits).
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
     author: Mapped[User | None] = relationship()
     tag_rows: Mapped[list[FaqTag]] = relationship(cascade="all, delete-orphan", lazy="selectin",

@@ -2,6 +2,7 @@
 when, the completion matrix, reminders, after-change drafts and the dashboard's figures."""
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -19,6 +20,9 @@ from rollout.timeutil import local_today, utcnow
 from training.models import (ENROLLED, SESSION_CANCELLED, SESSION_DRAFT, SESSION_KINDS, SESSION_SCHEDULED,
                              TIERS, Course, CourseCompletion, Enrolment, OverdueReminder, QuizQuestion, Track,
                              TrainingSession)
+
+
+logger = logging.getLogger(__name__)
 
 
 # --- the department tree, loaded once per call --------------------------------------
@@ -260,6 +264,10 @@ def save_session(session: TrainingSession | None, data: SessionData) -> Training
     more capacity moves people up from the waitlist.
     """
     is_new = session is None
+    if not is_new:
+        # Capacity is checked against the enrolled count under the same lock sign-ups take.
+        from training.enrolment import lock_session
+        lock_session(session.id)
     scheduling = is_new or session.status == SESSION_SCHEDULED
     if session is not None and session.status == SESSION_CANCELLED:
         raise NotAllowed(_("A cancelled session cannot be changed."))
@@ -347,9 +355,17 @@ def draft_after_change_session(release, affected_roles, affected_department_ids,
 
 
 def on_release_implemented(release, **kwargs) -> None:
-    """Receiver of changes.signals.release_implemented."""
-    draft_after_change_session(release, kwargs.get("affected_roles") or [],
-                               kwargs.get("affected_department_ids") or [], kwargs.get("processes") or [])
+    """Receiver of changes.signals.release_implemented.
+
+    Runs in a savepoint: a failure here is logged and must not undo implementing the release.
+    """
+    try:
+        with db.session.begin_nested():
+            draft_after_change_session(release, kwargs.get("affected_roles") or [],
+                                       kwargs.get("affected_department_ids") or [], kwargs.get("processes") or [])
+    except Exception:  # noqa: BLE001 - reported, never silently lost
+        logger.exception("Could not draft the after-change training session for release %s",
+                         getattr(release, "id", release))
 
 
 # --- who must complete what, by when -----------------------------------------------------

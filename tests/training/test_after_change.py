@@ -26,3 +26,19 @@ def test_release_implemented_creates_one_draft(app, company):
     assert "V1.2 报价流程优化" in draft.title and "报价审批流程" in draft.description_markdown
     assert db.session.scalar(select(Notification.user_id).where(
         Notification.event == "training.draft_session")) == company["trainer"].id
+
+
+def test_a_failing_draft_does_not_break_the_release(app, company, monkeypatch, caplog):
+    signals = pytest.importorskip("changes.signals")
+    from training import services
+
+    def broken(*args, **kwargs):
+        db.session.add(TrainingSession(title="half", kind="lecture", status="draft", capacity=1))
+        db.session.flush()
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(services, "draft_after_change_session", broken)
+    signals.release_implemented.send(SimpleNamespace(id=7, name="V2"), affected_roles=["staff"],
+                                     affected_department_ids=[], processes=[])
+    db.session.commit()
+    assert db.session.scalar(select(TrainingSession.id)) is None  # the savepoint rolled the half-write back
