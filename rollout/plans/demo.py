@@ -204,7 +204,9 @@ def load(ctx) -> None:
             day = start + timedelta(days=rng.randint(0, 89))
             if day.weekday() >= 5:
                 day -= timedelta(days=2)
-            occurred = max(_at(day, rng), row["created_at"])
+            occurred = _at(day, rng)
+            if occurred < row["created_at"]:
+                continue  # the customer did not exist yet
             kind = rng.choices(["visit", "call", "meeting", "message"], weights=[4, 5, 1, 2])[0]
             activity_rows.append({
                 "kind": kind, "user_id": rep.id, "department_id": rep.department_id, "customer_id": cid,
@@ -341,7 +343,7 @@ def load(ctx) -> None:
         if stage not in ("quoted", "negotiating", "won"):
             continue
         discount = Decimal(rng.choice(["0", "5", "8", "12", "15", "18", "22", "25"]))
-        list_amount = (row["amount"] / (1 - discount / 100)).quantize(Decimal("1000"))
+        list_amount = (row["amount"] / (1 - discount / 100) / 1000).quantize(Decimal("1")) * 1000
         outcome = "approved" if stage == "won" else rng.choices(["approved", "pending", "rejected", "draft"],
                                                                 weights=[4, 3, 2, 1])[0]
         submitted = row["created_at"] + timedelta(days=rng.randint(5, 15))

@@ -88,7 +88,7 @@ class StageForm(FlaskForm):
 
 
 class QuoteForm(FlaskForm):
-    title = StringField(_l("Title"), validators=[DataRequired(), Length(max=200)])
+    title = StringField(_l("Quote title"), validators=[DataRequired(), Length(max=200)])
     opportunity_id = SelectField(_l("Deal"), coerce=int, default=NONE)
     list_amount = StringField(_l("List price (¥)"), validators=[DataRequired(), Length(max=30)])
     discount_percent = StringField(_l("Discount (%)"), default="0", validators=[Optional(), Length(max=10)])
@@ -107,7 +107,7 @@ class TransferForm(FlaskForm):
 
 PERIOD_CHOICES = [("month", _l("Month")), ("quarter", _l("Quarter")), ("year", _l("Year"))]
 LEVEL_CHOICES = [("company", _l("Company")), ("department", _l("Department")), ("team", _l("Team")),
-                 ("rep", _l("Rep"))]
+                 ("rep", _l("Individual"))]
 assert [c for c, _ in PERIOD_CHOICES] == list(PERIOD_KINDS) and [c for c, _ in LEVEL_CHOICES] == list(PLAN_LEVELS)
 
 
@@ -167,7 +167,7 @@ class HandLeadForm(FlaskForm):
 
 
 FIELD_KIND_CHOICES = [("text", _l("Text")), ("number", _l("Number")), ("date", _l("Date")),
-                      ("choice", _l("Single choice")), ("multi_choice", _l("Multiple choice")),
+                      ("choice", _l("Single-select")), ("multi_choice", _l("Multi-select")),
                       ("phone", _l("Phone")), ("email", _l("Email"))]
 assert [c for c, _ in FIELD_KIND_CHOICES] == list(FIELD_KINDS)
 
@@ -176,10 +176,10 @@ class FieldForm(FlaskForm):
     key = StringField(_l("Key"), validators=[Optional(), Length(max=40)],
                       description=_l("Lowercase letters, digits and _; fixed once created. Import columns use it."))
     label = StringField(_l("Label"), validators=[DataRequired(), Length(max=80)])
-    kind = SelectField(_l("Type"), choices=FIELD_KIND_CHOICES)
+    kind = SelectField(_l("Field type"), choices=FIELD_KIND_CHOICES)
     choices = TextAreaField(_l("Options"), validators=[Optional(), Length(max=2000)],
                             description=_l("For choice fields: one option per line."))
-    is_required = BooleanField(_l("Required"))
+    is_required = BooleanField(_l("Required field"))
     is_listed = BooleanField(_l("Show in the customer list and filters"))
     is_active = BooleanField(_l("Active"), default=True)
     position = IntegerField(_l("Position"), default=0, validators=[Optional(), NumberRange(0, 1000)])

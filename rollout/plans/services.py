@@ -52,9 +52,9 @@ STAGE_LABELS = {
 }
 ACTIVITY_LABELS = {"visit": _l("Visit"), "call": _l("Call"), "meeting": _l("Meeting"), "message": _l("Message")}
 PERIOD_LABELS = {"month": _l("Month"), "quarter": _l("Quarter"), "year": _l("Year")}
-LEVEL_LABELS = {"company": _l("Company"), "department": _l("Department"), "team": _l("Team"), "rep": _l("Rep")}
+LEVEL_LABELS = {"company": _l("Company"), "department": _l("Department"), "team": _l("Team"), "rep": _l("Individual")}
 PLAN_STATUS_LABELS = {"draft": _l("Draft"), "submitted": _l("Submitted"), "approved": _l("Approved"),
-                      "locked": _l("Closed")}
+                      "locked": _l("Archived")}
 QUOTE_STATUS_LABELS = {"draft": _l("Draft"), "pending": _l("Pending approval"), "approved": _l("Approved"),
                        "rejected": _l("Rejected"), "withdrawn": _l("Withdrawn")}
 STEP_STATUS_LABELS = {"waiting": _l("Waiting"), "pending": _l("Pending"), "approved": _l("Approved"),
@@ -63,8 +63,8 @@ LEAD_STATUS_LABELS = {"new": _l("New"), "handed": _l("Handed to sales"), "accept
                       "converted": _l("Converted"), "rejected": _l("Rejected")}
 ASSIGNMENT_LABELS = {"create": _l("Created"), "claim": _l("Claimed from the pool"), "release": _l("Returned to the pool"),
                      "transfer": _l("Transferred"), "handoff": _l("Lead handed over")}
-FIELD_KIND_LABELS = {"text": _l("Text"), "number": _l("Number"), "date": _l("Date"), "choice": _l("Single choice"),
-                     "multi_choice": _l("Multiple choice"), "phone": _l("Phone"), "email": _l("Email")}
+FIELD_KIND_LABELS = {"text": _l("Text"), "number": _l("Number"), "date": _l("Date"), "choice": _l("Single-select"),
+                     "multi_choice": _l("Multi-select"), "phone": _l("Phone"), "email": _l("Email")}
 
 # --- state machines: one transition table each ------------------------------
 #: Plan approval: action → (allowed from, to).

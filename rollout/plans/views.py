@@ -157,6 +157,8 @@ def plan(plan_id):
     if request.method == "GET":
         for metric in METRICS:
             value = plan.target(metric)
+            if value is not None and metric != "signed_amount":
+                value = value.to_integral_value()
             getattr(targets_form, metric).data = "" if value is None else str(value)
     elif targets_form.validate_on_submit() and "t-reason" in request.form:
         authorize("plans.edit", plan)
