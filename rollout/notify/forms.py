@@ -8,7 +8,7 @@ from rollout.notify.models import ROBOT_KINDS
 
 ROBOT_KIND_LABELS = {"dingtalk": _l("DingTalk"), "wecom": _l("WeCom"), "feishu": _l("Feishu / Lark")}
 CHANNEL_LABELS = {"email": _l("Email"), **ROBOT_KIND_LABELS}
-WEBHOOK_HELP = _l("The group robot's webhook address; leave empty to stop using it.")
+WEBHOOK_HELP = _l("The robot's webhook address; leave empty to stop using it.")
 SECRET_HELP = _l("The robot's signing secret (加签). Leave empty to keep the saved one.")
 
 

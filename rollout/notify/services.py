@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 from sqlalchemy import and_, func, or_, select, update
 
@@ -36,6 +37,7 @@ ROBOT_HOSTS = {
     "wecom": ("qyapi.weixin.qq.com",),
     "feishu": ("open.feishu.cn", "open.larksuite.com"),
 }
+ROBOT_LABELS = {"dingtalk": _l("DingTalk"), "wecom": _l("WeCom"), "feishu": _l("Feishu / Lark")}
 #: Robots that sign their requests and so take a secret.
 SIGNING_KINDS = ("dingtalk", "feishu")
 
@@ -279,8 +281,6 @@ def check_webhook(kind: str, url: str, field: str) -> str:
         raise ServiceError(_("The address is too long."), field)
     return url
 
-
-ROBOT_LABELS = {"dingtalk": "DingTalk", "wecom": "WeCom", "feishu": "Feishu"}
 
 
 def channels_of(user) -> dict[str, NotificationChannel]:
