@@ -21,7 +21,7 @@ def optional_int(value):
 
 
 def kind_choices():
-    return [("task", _l("Task")), ("decision", _l("Decision")), ("exception", _l("Exception")),
+    return [("task", _l("Task")), ("decision", _l("Decision point")), ("exception", _l("Exception")),
             ("subprocess", _l("Subprocess")), ("start", _l("Start")), ("end", _l("End"))]
 
 
@@ -30,7 +30,7 @@ def lane_choices():
 
 
 class ProcessForm(FlaskForm):
-    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
+    name = StringField(_l("Process name"), validators=[DataRequired(), Length(max=120)])
     department_id = SelectField(_l("Owning department"), coerce=optional_int, validate_choice=False)
     lane_by = SelectField(_l("Swimlanes per"), choices=lane_choices(), validate_choice=False)
     description = TextAreaField(_l("Description"), validators=[Optional(), Length(max=4000)])
@@ -38,13 +38,13 @@ class ProcessForm(FlaskForm):
 
 class NodeForm(FlaskForm):
     kind = SelectField(_l("Kind"), choices=kind_choices(), validate_choice=False)
-    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
+    name = StringField(_l("Step name"), validators=[DataRequired(), Length(max=120)])
     owner_role = StringField(_l("Owner role"), validators=[Optional(), Length(max=60)])
     owner_user_id = SelectField(_l("Named owner"), coerce=optional_int, validate_choice=False)
     department_id = SelectField(_l("Department"), coerce=optional_int, validate_choice=False)
     time_limit = StringField(_l("Time limit"), validators=[Optional(), Length(max=60)])
     data_items = TextAreaField(_l("Data items (one per line)"), validators=[Optional(), Length(max=4000)])
-    notes = TextAreaField(_l("Notes"), validators=[Optional(), Length(max=4000)])
+    notes = TextAreaField(_l("Remarks"), validators=[Optional(), Length(max=4000)])
     subprocess_id = SelectField(_l("Runs process"), coerce=optional_int, validate_choice=False)
 
     def service_values(self) -> dict:
@@ -54,8 +54,8 @@ class NodeForm(FlaskForm):
 
 
 class EdgeForm(FlaskForm):
-    source_id = SelectField(_l("From"), coerce=optional_int, validate_choice=False)
-    target_id = SelectField(_l("To"), coerce=optional_int, validate_choice=False)
+    source_id = SelectField(_l("From step"), coerce=optional_int, validate_choice=False)
+    target_id = SelectField(_l("To step"), coerce=optional_int, validate_choice=False)
     label = StringField(_l("Condition"), validators=[Optional(), Length(max=120)])
     is_exception = BooleanField(_l("Exception branch"))
 

@@ -209,7 +209,7 @@ def action_label(action: str) -> str:
 
 
 def kind_label(kind: str) -> str:
-    return {START: _("Start"), END: _("End"), TASK: _("Task"), DECISION: _("Decision"),
+    return {START: _("Start"), END: _("End"), TASK: _("Task"), DECISION: _("Decision point"),
             "exception": _("Exception"), SUBPROCESS: _("Subprocess")}.get(kind, kind)
 
 

@@ -399,9 +399,9 @@ def compare(process_id: int):
 
 
 def field_label(name: str) -> str:
-    return {"kind": _("Kind"), "name": _("Name"), "owner_role": _("Owner role"), "owner_user_id": _("Named owner"),
+    return {"kind": _("Kind"), "name": _("Step name"), "owner_role": _("Owner role"), "owner_user_id": _("Named owner"),
             "department_id": _("Department"), "data_items": _("Data items"), "time_limit": _("Time limit"),
-            "notes": _("Notes"), "subprocess_id": _("Runs process"), "raci": "RACI", "label": _("Condition"),
+            "notes": _("Remarks"), "subprocess_id": _("Runs process"), "raci": "RACI", "label": _("Condition"),
             "is_exception": _("Exception branch")}.get(name, name)
 
 
