@@ -560,10 +560,13 @@ def adoption(department_ids=None, today: date | None = None, weeks: int = WEEKS_
     home_of = {row.id: home_department_id(row.department_id) for row in people}
 
     # 2. weekly active users from login audit rows — one statement
-    bucket = _week_bucket(AuditEntry.created_at, starts)
-    logins = db.session.execute(select(AuditEntry.user_id, bucket).where(
-        AuditEntry.action == "login", AuditEntry.created_at >= since, AuditEntry.user_id.is_not(None))
-        .group_by(AuditEntry.user_id, bucket)).all()
+    # The week index is computed in a subquery and grouped outside it: PostgreSQL does not treat two
+    # copies of a CASE with bound parameters as the same expression.
+    login_weeks = select(AuditEntry.user_id.label("user_id"),
+                         _week_bucket(AuditEntry.created_at, starts).label("week")).where(
+        AuditEntry.action == "login", AuditEntry.created_at >= since, AuditEntry.user_id.is_not(None)).subquery()
+    logins = db.session.execute(select(login_weeks.c.user_id, login_weeks.c.week)
+                                .group_by(login_weeks.c.user_id, login_weeks.c.week)).all()
     active = defaultdict(lambda: [0] * weeks)
     for user_id, index in logins:
         home = home_of.get(user_id)
@@ -574,10 +577,12 @@ def adoption(department_ids=None, today: date | None = None, weeks: int = WEEKS_
     weekly = defaultdict(lambda: [0] * weeks)
     activity = _activity_model()
     if activity is not None:
-        activity_bucket = _week_bucket(activity.created_at, starts)
+        entry_weeks = select(activity.user_id.label("user_id"),
+                             _week_bucket(activity.created_at, starts).label("week")).where(
+            activity.created_at >= since).subquery()
         for user_id, index, count in db.session.execute(
-                select(activity.user_id, activity_bucket, func.count()).where(activity.created_at >= since)
-                .group_by(activity.user_id, activity_bucket)):
+                select(entry_weeks.c.user_id, entry_weeks.c.week, func.count())
+                .group_by(entry_weeks.c.user_id, entry_weeks.c.week)):
             if index >= 0:
                 weekly[user_id][index] += count
 

@@ -369,3 +369,41 @@ def test_template_columns_and_states_shown_in_chinese(team, company, client_as):
     client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "zh-CN"
     page = client.get(f"/retros/{retro.id}").get_data(as_text=True)
     assert "开始" in page and "停止" in page and "继续" in page and "收集卡片中" in page
+
+
+def test_card_becomes_change_request_linked_both_ways(team, company, client_as):
+    pytest.importorskip("changes.services")
+    from changes.models import ChangeRequest
+
+    from rollout.retros.models import RetroWorkLink
+    retro, card = _revealed_with_card(team, company)
+    client = client_as("head")
+    response = client.post(f"/retros/convert/card/{card.id}/change")
+    assert response.status_code == 302
+    request = db.session.scalar(select(ChangeRequest))
+    assert request.title == "客户查重" and f"/retros/{retro.id}" in request.description
+    assert [link.card_id for link in services.links_for_change_request(request.id)] == [card.id]
+    assert f"Change request #{request.id}" in client.get(f"/retros/{retro.id}").get_data(as_text=True)
+    again = client.post(f"/retros/convert/card/{card.id}/change")
+    assert again.status_code == 422 and "already became a change request" in again.get_data(as_text=True)
+    assert db.session.scalar(select(db.func.count()).select_from(RetroWorkLink)) == 1
+    assert client_as("staff").post(f"/retros/convert/card/{card.id}/faq").status_code == 403
+
+
+def test_action_item_becomes_faq_article(team, company, client_as):
+    pytest.importorskip("training.faq")
+    from training.models import FaqArticle
+    retro, card = _revealed_with_card(team, company)
+    item = services.add_action_item(retro, "客户查重误报时先搜手机号", company["staff"].id, None, card.id)
+    db.session.commit()
+    assert client_as("head").post(f"/retros/convert/action/{item.id}/faq").status_code == 302
+    article = db.session.scalar(select(FaqArticle))
+    assert article.title == "客户查重误报时先搜手机号" and article.source == "retro"
+    assert [link.action_item_id for link in services.links_for_faq_article(article.id)] == [item.id]
+
+
+def test_hidden_card_cannot_be_converted(team, company, client_as):
+    retro = make_retro(team, company["head"])
+    card_id = services.add_card(retro, company["staff"], retro.columns[0].id, "未公开")
+    db.session.commit()
+    assert client_as("head").post(f"/retros/convert/card/{card_id}/faq").status_code == 404
