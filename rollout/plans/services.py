@@ -6,6 +6,7 @@ old → new) and flushes; the caller commits.
 """
 from __future__ import annotations
 
+import json
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -1528,7 +1529,10 @@ def customer_query(filters: dict, scope_condition):
         if not value:
             continue
         if definition.kind == "multi_choice":
-            query = query.where(cast(Customer.extra[definition.key], String).like(f'%"{value}"%'))
+            # The list is stored as JSON text with non-ASCII escaped (json.dumps), on SQLite and PostgreSQL alike.
+            needle = json.dumps(value)
+            needle = needle.replace("!", "!!").replace("%", "!%").replace("_", "!_")
+            query = query.where(cast(Customer.extra[definition.key], String).like(f"%{needle}%", escape="!"))
         elif definition.kind in ("choice", "date", "number"):
             query = query.where(Customer.extra[definition.key].as_string() == value)
         else:

@@ -265,3 +265,14 @@ def test_list_pages_issue_the_same_number_of_statements_at_two_sizes(company, cl
             assert response.status_code == 200, path
             counts[path].append(counter.count)
     assert {path: pair for path, pair in counts.items() if pair[0] != pair[1]} == {}
+
+
+def test_multi_select_field_filters_the_customer_list(company, client_as):
+    services.save_field(None, "focus", "关注点", "multi_choice", "价格\n服务_质量", is_required=False, is_listed=True)
+    customer_of(company["staff"], "甲公司", extra={"focus": ["价格", "服务_质量"]})
+    customer_of(company["staff"], "乙公司", extra={"focus": ["价格"]})
+    client = client_as("staff")
+    both = client.get("/customers?x_focus=价格").get_data(as_text=True)
+    assert "甲公司" in both and "乙公司" in both
+    one = client.get("/customers?x_focus=服务_质量").get_data(as_text=True)
+    assert "甲公司" in one and "乙公司" not in one
