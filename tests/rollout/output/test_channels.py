@@ -1,7 +1,6 @@
 """Users choose their channels; admins manage department robots; the daily digest."""
 from datetime import timedelta
 
-import pytest
 from sqlalchemy import func, select
 
 from rollout.extensions import db
@@ -47,19 +46,23 @@ def test_user_sets_email_and_robots(client_as, company):
     assert "SEC111" not in page  # secrets are never shown again
 
 
-@pytest.mark.parametrize("field, value, message", [
+BAD_INPUT = [
     ("dingtalk_url", "https://evil.example.com/robot/send", "A DingTalk webhook must point to oapi.dingtalk.com"),
     ("dingtalk_url", "http://oapi.dingtalk.com/robot/send?access_token=1", "Use the https address"),
     ("feishu_url", "file:///etc/passwd", "full webhook address"),
     ("wecom_url", "https://127.0.0.1:8080/x", "must point to qyapi.weixin.qq.com"),
     ("email", "not-an-email", "Invalid email address"),
-])
-def test_bad_channel_input_is_refused_and_nothing_is_written(client_as, company, field, value, message):
-    data = {"email_enabled": "y", "email": "ok@example.cn", field: value}
-    response = client_as("staff").post("/notifications/channels", data=data)
-    assert response.status_code == 422
-    assert message in response.get_data(as_text=True)
-    assert _count(NotificationChannel) == 0
+]
+
+
+def test_bad_channel_input_is_refused_and_nothing_is_written(client_as, company):
+    client = client_as("staff")
+    for field, value, message in BAD_INPUT:
+        data = {"email_enabled": "y", "email": "ok@example.cn", field: value}
+        response = client.post("/notifications/channels", data=data)
+        assert response.status_code == 422, field
+        assert message in response.get_data(as_text=True), (field, value)
+        assert _count(NotificationChannel) == 0
 
 
 def test_email_switched_on_without_an_address_is_refused(client_as, company):

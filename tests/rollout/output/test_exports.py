@@ -121,11 +121,11 @@ def test_audit_export_follows_filters_and_department_scope(client_as, company):
     assert "csv rows=1" in event.detail and "action=login" in event.detail
 
 
-@pytest.mark.parametrize("role, url", [("lead", "/audit/export.xlsx"), ("staff", "/audit/export.xlsx"),
-                                       ("head", "/admin/users/export.xlsx"), ("lead", "/admin/users/export.csv"),
-                                       ("trainer", "/audit/export.csv")])
-def test_exports_need_the_export_permission(client_as, company, role, url):
-    assert client_as(role).get(url).status_code == 403
+def test_exports_need_the_export_permission(client_as, company):
+    for role, url in (("lead", "/audit/export.xlsx"), ("staff", "/audit/export.xlsx"),
+                      ("head", "/admin/users/export.xlsx"), ("lead", "/admin/users/export.csv"),
+                      ("trainer", "/audit/export.csv")):
+        assert client_as(role).get(url).status_code == 403, (role, url)
     assert _export_events() == []
 
 

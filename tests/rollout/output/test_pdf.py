@@ -76,11 +76,11 @@ def test_the_same_svg_chart_renders_in_the_pdf(app):
         assert word in text
 
 
-@pytest.mark.parametrize("url", ["http://169.254.169.254/latest/meta-data", "https://example.com/x.png",
-                                 "file:///etc/passwd", "file:///work/main/rollout/static/../config.py"])
-def test_reports_cannot_load_outside_resources(url):
-    with pytest.raises(ExternalResourceRefused):
-        check_resource(url)
+def test_reports_cannot_load_outside_resources():
+    for url in ("http://169.254.169.254/latest/meta-data", "https://example.com/x.png", "file:///etc/passwd",
+                "file:///work/main/rollout/static/../config.py"):
+        with pytest.raises(ExternalResourceRefused):
+            check_resource(url)
 
 
 def test_reports_may_load_static_files_and_data_urls(app):
