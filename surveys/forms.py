@@ -35,7 +35,21 @@ AUDIENCE_ROLE_CHOICES = [("head", _l("Department head")), ("staff", _l("Staff"))
 CONDITION_ROWS = 3
 
 
-class SurveyForm(FlaskForm):
+def strip_nul(value):
+    """Drop NUL characters: PostgreSQL refuses them in text, and no person types one."""
+    return value.replace("\x00", "") if isinstance(value, str) else value
+
+
+class CleanForm(FlaskForm):
+    """Every field of these forms loses NUL characters before validation."""
+
+    class Meta:
+        def bind_field(self, form, unbound_field, options):
+            filters = [*unbound_field.kwargs.get("filters", ()), strip_nul]
+            return unbound_field.bind(form=form, **dict(options, filters=filters))
+
+
+class SurveyForm(CleanForm):
     title = StringField(_l("Title"), validators=[DataRequired(), Length(max=200)])
     description = TextAreaField(_l("Introduction"), validators=[Optional(), Length(max=5000)],
                                 description=_l("Shown at the top of the survey. Markdown."))
@@ -52,13 +66,13 @@ class SurveyForm(FlaskForm):
                              validators=[Optional()])
 
 
-class SectionForm(FlaskForm):
+class SectionForm(CleanForm):
     title = StringField(_l("Section title"), validators=[DataRequired(), Length(max=200)])
     title_zh = StringField(_l("Chinese title"), validators=[Optional(), Length(max=200)])
     title_en = StringField(_l("English title"), validators=[Optional(), Length(max=200)])
 
 
-class QuestionForm(FlaskForm):
+class QuestionForm(CleanForm):
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=64)],
                        description=_l("Short code used in skip logic and exports, e.g. q_pain_points."))
     type = SelectField(_l("Type"), choices=[(t, QUESTION_TYPE_LABELS[t]) for t in QUESTION_TYPES])
@@ -77,11 +91,11 @@ class QuestionForm(FlaskForm):
                                           ("or", _l("any condition holds (OR)"))])
 
 
-class ImportForm(FlaskForm):
+class ImportForm(CleanForm):
     file = FileField(_l("XLSForm file (.xlsx)"), validators=[FileRequired()])
 
 
-class InterviewForm(FlaskForm):
+class InterviewForm(CleanForm):
     title = StringField(_l("Title"), validators=[DataRequired(), Length(max=200)])
     method = SelectField(_l("Method"), choices=[(m, METHOD_LABELS[m]) for m in INTERVIEW_METHODS])
     held_on = DateField(_l("Date"), validators=[DataRequired()])
@@ -95,13 +109,13 @@ class InterviewForm(FlaskForm):
                                    description=_l("Markdown."))
 
 
-class HighlightForm(FlaskForm):
+class HighlightForm(CleanForm):
     quote = TextAreaField(_l("Passage from the notes"), validators=[DataRequired(), Length(max=5000)])
     tags = StringField(_l("Tags"), validators=[Optional(), Length(max=300)],
                        description=_l("Separated by commas or spaces."))
 
 
-class RequirementForm(FlaskForm):
+class RequirementForm(CleanForm):
     title = StringField(_l("Title"), validators=[DataRequired(), Length(max=200)])
     description = TextAreaField(_l("Description"), validators=[Optional(), Length(max=20000)],
                                 description=_l("Markdown."))

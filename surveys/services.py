@@ -35,6 +35,8 @@ CONDITION_OPS = ("equals", "not_equals", "selected")
 COVERAGE_ROLES = (HEAD, STAFF)
 TEXT_LIMITS = {TEXT: 1000, LONG_TEXT: 10000}
 RATING_MAX = {RATING5: 5, RATING10: 10}
+#: Numbers beyond this are typing accidents (and would lose precision as JSON numbers).
+NUMBER_LIMIT = 10 ** 12
 
 
 def localized(obj, attribute: str = "label") -> str:
@@ -397,9 +399,12 @@ def clean_value(question: Question, raw):
         return text
     if kind == INTEGER:
         try:
-            return int(str(raw).strip())
+            number = int(str(raw).strip())
         except ValueError:
             raise ServiceError(_("Enter a whole number.")) from None
+        if abs(number) > NUMBER_LIMIT:
+            raise ServiceError(_("Enter a smaller number."))
+        return number
     if kind == DECIMAL:
         try:
             number = Decimal(str(raw).strip().replace(",", ""))
@@ -407,6 +412,8 @@ def clean_value(question: Question, raw):
             raise ServiceError(_("Enter a number.")) from None
         if not number.is_finite():
             raise ServiceError(_("Enter a number."))
+        if abs(number) > NUMBER_LIMIT:
+            raise ServiceError(_("Enter a smaller number."))
         return float(number)
     if kind == DATE:
         try:

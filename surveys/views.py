@@ -5,6 +5,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, select
+from werkzeug.datastructures import MultiDict
 
 from rollout.access import ALL, PUBLIC, RULES, authorize, can, department_scope_ids, require, scope_clause
 from rollout.accounts.models import Department, User
@@ -17,7 +18,7 @@ from rollout.reports.exports import Column, download_response, export_response
 from rollout.timeutil import local_today
 from rollout.web import apply_service_error, paginate
 from surveys import services, xlsform
-from surveys.forms import (CONDITION_OP_LABELS, CONDITION_ROWS, METHOD_LABELS, PRIORITY_LABELS,
+from surveys.forms import (CONDITION_OP_LABELS, strip_nul, CONDITION_ROWS, METHOD_LABELS, PRIORITY_LABELS,
                            QUESTION_TYPE_LABELS, REQUIREMENT_STATUS_LABELS, SURVEY_STATUS_LABELS, HighlightForm,
                            ImportForm, InterviewForm, QuestionForm, RequirementForm, SectionForm, SurveyForm)
 from surveys.models import (CLOSED, LIKERT, MULTIPLE, OPEN, PRIORITIES, RANKING, REQUIREMENT_STATUSES, Highlight,
@@ -402,6 +403,7 @@ def trend(survey_id):
 # --- answering by personal link ----------------------------------------------------------------
 def raw_answers(survey: Survey, form) -> dict:
     """Form fields → raw answers by question name (lists, Likert dicts, ranking orders)."""
+    form = MultiDict([(key, strip_nul(value)) for key, value in form.items(multi=True)])
     raw = {}
     for question in survey.questions:
         key = f"q_{question.name}"

@@ -287,3 +287,27 @@ def test_trend_page(client_as, company):
     db.session.commit()
     page = client_as("lead").get(f"/surveys/{survey.id}/trend")
     assert page.status_code == 200 and "<svg" in page.text and "销售部" in page.text
+
+
+def test_hostile_input_never_gives_a_500(client_as, company):
+    survey, invitation = _invitation(company)
+    services.save_question(survey, name="hours", type="decimal", label="小时")
+    services.save_question(survey, name="count", type="integer", label="次数")
+    db.session.commit()
+    url = f"/surveys/respond/{invitation.token}"
+    client = client_as("lead")
+    for value in ("\x00", "1e999", "NaN", "-Infinity", "9" * 40, "9999-99-99", "１２３", "<script>", "=cmd|' /C"):
+        data = {**FORM_ANSWERS, "q_hours": value, "q_count": value, "q_score": value, "q_rank__x": value,
+                "q_mobile": f"文字{value}"}
+        response = client.post(url, data={**data, "action": "draft"})
+        assert response.status_code in (302, 422), (value, response.status_code)
+        response = client.post(f"/surveys/requirements/new", data={"title": f"需求{value}", "priority": value,
+                                                                    "owner_id": value})
+        assert response.status_code in (302, 422), (value, response.status_code)
+    response = client.post(url, data={**FORM_ANSWERS, "q_mobile": "a\x00b", "q_hours": "-Infinity"})
+    assert response.status_code == 422 and "Enter a number." in response.text
+    response = client.post(url, data={**FORM_ANSWERS, "q_mobile": "a\x00b", "q_count": "9" * 40})
+    assert response.status_code == 422 and "Enter a smaller number." in response.text
+    assert client.post(url, data={**FORM_ANSWERS, "q_mobile": "a\x00b"}).status_code == 200
+    answer = db.session.scalars(select(SurveyResponse)).one().answers
+    assert "ab" in [a.value for a in answer]
