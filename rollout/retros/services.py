@@ -130,6 +130,21 @@ def create_retro(team: Department | None, title: str, held_on: date | None, temp
     return retro
 
 
+def schedule_next(retro: Retro, facilitator: User | None = None) -> Retro:
+    """The team's next retro, a cadence after this one, with the same columns and rules."""
+    held_on = retro.held_on + timedelta(days=retro.cadence_days)
+    existing = db.session.scalar(select(Retro).where(Retro.team_id == retro.team_id, Retro.held_on == held_on))
+    if existing is not None:
+        raise ServiceError(_("The next retro of this team (%(date)s) already exists.", date=held_on))
+    week = held_on.isocalendar()[1]
+    titles = [column.title for column in retro.columns]
+    template = retro.template if retro.template in TEMPLATES else CUSTOM
+    return create_retro(retro.team, _("%(team)s retro, week %(week)d", team=retro.team.name, week=week), held_on,
+                        template, facilitator or retro.facilitator, custom_columns=titles,
+                        is_anonymous=retro.is_anonymous, vote_budget=retro.vote_budget,
+                        cadence_days=retro.cadence_days)
+
+
 def transition_retro(retro: Retro, action: str) -> Retro:
     """Apply one transition of the retro state machine, or refuse it whole."""
     target = RETRO_TRANSITIONS.get((retro.status, action))

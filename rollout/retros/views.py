@@ -234,6 +234,19 @@ def transition(retro_id):
     return redirect(url_for("retros.board", retro_id=retro.id))
 
 
+@bp.route("/<int:retro_id>/next", methods=["POST"])
+@require("retros.create")
+def schedule_next(retro_id):
+    retro = _load_retro(retro_id, "retros.view")
+    authorize("retros.create", _in_team(retro.team))
+    try:
+        following = services.schedule_next(retro)
+    except ServiceError as error:
+        return _refused(retro, error)
+    flash(_("The next retro is planned for %(date)s.", date=following.held_on), "success")
+    return redirect(url_for("retros.board", retro_id=following.id))
+
+
 @bp.route("/<int:retro_id>/notes", methods=["POST"])
 @require("retros.facilitate")
 def notes(retro_id):

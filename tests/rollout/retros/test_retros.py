@@ -407,3 +407,15 @@ def test_hidden_card_cannot_be_converted(team, company, client_as):
     card_id = services.add_card(retro, company["staff"], retro.columns[0].id, "未公开")
     db.session.commit()
     assert client_as("head").post(f"/retros/convert/card/{card_id}/faq").status_code == 404
+
+
+def test_next_retro_follows_a_week_later_with_same_setup(team, company, client_as):
+    retro = make_retro(team, company["head"], template="custom", custom_columns=["客户", "流程"], is_anonymous=True)
+    client = client_as("head")
+    assert client.post(f"/retros/{retro.id}/next").status_code == 302
+    following = db.session.scalar(select(Retro).where(Retro.id != retro.id))
+    assert following.held_on == retro.held_on + timedelta(days=7)
+    assert following.is_anonymous and [c.title for c in following.columns] == ["客户", "流程"]
+    again = client.post(f"/retros/{retro.id}/next")
+    assert again.status_code == 422 and "already exists" in again.get_data(as_text=True)
+    assert client_as("staff").post(f"/retros/{retro.id}/next").status_code == 403
