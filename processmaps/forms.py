@@ -74,5 +74,6 @@ class RaciForm(FlaskForm):
 
 class ImportForm(FlaskForm):
     file = FileField(_l("BPMN 2.0 file"), validators=[FileRequired()])
+    department_id = SelectField(_l("Owning department"), coerce=optional_int, validate_choice=False)
 
 

@@ -112,13 +112,21 @@ def index():
                            approved_version=services.approved_version, draft_version=services.draft_version)
 
 
+def _department_allowed(form: ProcessForm, action: str) -> bool:
+    """Department heads file processes under their own department only: say so at the field."""
+    if current_user_can(action, Process(department_id=form.department_id.data)):
+        return True
+    form.department_id.errors = list(form.department_id.errors) + [
+        _("You can only choose your own department (or a team in it).")]
+    return False
+
+
 @bp.route("/new", methods=["GET", "POST"])
 @require("processes.create")
 def new_process():
     form = ProcessForm()
     form.department_id.choices = _department_choices()
-    if form.validate_on_submit():
-        authorize("processes.create", Process(department_id=form.department_id.data))
+    if form.validate_on_submit() and _department_allowed(form, "processes.create"):
         try:
             process = services.create_process(form.name.data, department_id=form.department_id.data,
                                               description=form.description.data or "",
@@ -140,8 +148,7 @@ def edit_process(process_id: int):
     draft = services.draft_version(process)
     if request.method == "GET":
         form.lane_by.data = (draft or services.current_version(process)).lane_by
-    if form.validate_on_submit():
-        authorize("processes.edit", Process(department_id=form.department_id.data))
+    if form.validate_on_submit() and _department_allowed(form, "processes.edit"):
         try:
             services.update_process(process, form.name.data, form.department_id.data, form.description.data or "")
             if draft is not None:
@@ -471,11 +478,12 @@ def download(process_id: int, number: int, fmt: str):
 @require("processes.import")
 def import_bpmn():
     form = ImportForm()
+    form.department_id.choices = _department_choices()
     result, status = None, 200
     if form.validate_on_submit():
         data = form.file.data.read(bpmn.MAX_BPMN_BYTES + 1)
         try:
-            result = bpmn.import_bpmn(data, actor=current_user)
+            result = bpmn.import_bpmn(data, actor=current_user, department_id=form.department_id.data)
         except ServiceError as error:
             apply_service_error(form, ServiceError(error.message, "file"))
             status = 422

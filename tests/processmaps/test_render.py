@@ -78,3 +78,12 @@ def test_highlights_mark_added_and_changed_steps(company):
 def test_every_node_sits_in_a_lane(company):
     version = sales_process(company).versions[0]
     assert all(render.effective_lanes(version).values())
+
+
+def test_names_cannot_inject_markup_into_the_page(company):
+    version = sales_process(company).versions[0]
+    services.update_node(nodes_by_key(version)["quote"], name='<script>alert(1)</script>" onmouseover="x',
+                         owner_role='销售代表 & "经理" \\N')
+    svg = render.inline_svg(render.render(version, "svg", node_url=lambda n: f"/processes/nodes/{n.id}"))
+    assert "<script" not in svg and 'onmouseover="x' not in svg
+    assert "&lt;script&gt;" in svg

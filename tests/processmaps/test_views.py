@@ -136,7 +136,8 @@ def test_a_head_creates_processes_only_for_their_department(company, client_as):
     client = client_as("head")
     response = client.post("/processes/new", data={"name": "市场活动", "lane_by": "role",
                                                    "department_id": str(company["departments"]["marketing"].id)})
-    assert response.status_code == 403
+    assert response.status_code == 422
+    assert "You can only choose your own department" in response.get_data(as_text=True)
     response = client.post("/processes/new", data={"name": "回款跟进", "lane_by": "role",
                                                    "department_id": str(company["departments"]["sales"].id)})
     assert response.status_code == 303
