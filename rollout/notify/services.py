@@ -73,10 +73,12 @@ def notify(users: Iterable[User], event: str, subject: str, body_markdown: str =
     notifications = [Notification(user_id=u.id, event=event, subject=subject,
                                   body_markdown=body_markdown, link=link) for u in recipients]
     db.session.add_all(notifications)
-    if recipients:
+    # Deactivated accounts keep their in-app history but get nothing outside the building.
+    reachable = [u.id for u in recipients if getattr(u, "is_active_account", True)]
+    if reachable:
         channels = db.session.scalars(
             select(NotificationChannel).where(
-                NotificationChannel.user_id.in_([u.id for u in recipients]),
+                NotificationChannel.user_id.in_(reachable),
                 NotificationChannel.is_enabled.is_(True),
                 NotificationChannel.is_digest.is_(False),
             )

@@ -242,3 +242,24 @@ def test_the_worker_stops_when_asked_and_queues_the_days_digest(company, robots,
     rounds = []
     run_forever(0.1, digest_hour=0, should_stop=lambda: rounds.append(1) or len(rounds) > 3)
     assert [r["body"]["markdown"]["content"].count("今天的通知") for r in robots.accepted] == [1]
+
+
+def test_deactivated_users_get_no_external_messages(company, outbox_config):
+    staff = company["staff"]
+    db.session.add(NotificationChannel(user_id=staff.id, kind="email", target="gone@example.cn"))
+    staff.is_active_account = False
+    db.session.commit()
+    notify([staff], "x", "通知", "")
+    db.session.commit()
+    assert db.session.scalar(select(func.count()).select_from(OutboxMessage)) == 0
+
+
+@pytest.mark.postgres_only
+def test_postgres_workers_claim_with_skip_locked(company, count_statements):
+    from rollout.notify.services import claim_due
+    db.session.add(queue_message("wecom", "http://127.0.0.1:1/wecom", "测试"))
+    db.session.commit()
+    with count_statements() as counter:
+        claim_due(utcnow())
+    db.session.rollback()
+    assert any("FOR UPDATE SKIP LOCKED" in statement for statement in counter.statements)
