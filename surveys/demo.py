@@ -79,6 +79,7 @@ def _answer_requirements_survey(ctx, survey, rng):
     invitations = db.session.scalars(select(SurveyInvitation).where(SurveyInvitation.survey_id == survey.id)
                                      .order_by(SurveyInvitation.id)).all()
     codes = {ctx.departments[c].id: c for c in HEARD_DEPARTMENTS}
+    answered = {c: 0 for c in HEARD_DEPARTMENTS}
     for invitation in invitations:
         code = codes.get(invitation.department_id)
         if code is None:
@@ -90,7 +91,7 @@ def _answer_requirements_survey(ctx, survey, rng):
         rng.shuffle(order)
         raw = {"tools": rng.sample(["excel", "wechat", "paper", "old_crm"], k=rng.randint(1, 3)),
                "satisfaction": str(rng.choice([1, 2, 2, 3, 3, 4])),
-               "pain": rng.choice(PAIN_POINTS[code]),
+               "pain": PAIN_POINTS[code][answered[code] % len(PAIN_POINTS[code])],
                "priorities": order,
                "statements": {"mobile_visits": str(rng.randint(3 if travels else 1, 5)),
                               "weekly_report": str(rng.randint(3, 5)), "ranking": str(rng.randint(1, 5))},
@@ -98,6 +99,7 @@ def _answer_requirements_survey(ctx, survey, rng):
                "mobile_need": rng.choice(MOBILE_NEEDS) if travels else "",
                "report_hours": str(rng.choice([1, 1.5, 2, 3, 4, 6]))}
         response = services.submit_response(invitation, raw)
+        answered[code] += 1
         response.submitted_on = survey.opens_on + timedelta(days=rng.randint(1, 20))
         if response.submitted_at is not None:
             response.submitted_at = response.submitted_at.replace(
@@ -210,7 +212,11 @@ def _requirements(ctx, highlights, survey):
         "上线前客户数据清洗": [highlights["同一家公司有 3 条重复记录，名称写法各不相同"]],
     }
     answer_keywords = {"周报自动生成": "周报", "线索转化情况回传市场部": "线索", "报价模板与折扣审批规则": "报价",
-                       "月度回款预测报表": "回款", "旧 CRM 数据迁移": "旧CRM", "手机端录入拜访记录": "拜访记录"}
+                       "月度回款预测报表": "回款", "旧 CRM 数据迁移": "旧CRM", "手机端录入拜访记录": "拜访记录",
+                       "团队销售漏斗看板": "漏斗", "防撞单：同一客户只能一个组跟进": "撞单",
+                       "客户归属到人，离职一键交接": "交接", "渠道转化率报表": "渠道", "展会名片批量导入": "名片",
+                       "合同金额变动通知财务": "合同金额", "开票信息校验": "开票", "统一账号与单点登录": "账号",
+                       "上线前客户数据清洗": "重复客户", "报表口径统一": "口径"}
     owners = {"sales": "sales.head", "marketing": "mkt.head", "finance": "fin.head", "it": "it.head",
               "service": "svc.head"}
     created = {}

@@ -6,7 +6,7 @@ import calendar
 import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal, InvalidOperation
 
 from flask import has_request_context, url_for

@@ -21,9 +21,9 @@ from surveys import services, xlsform
 from surveys.forms import (CONDITION_OP_LABELS, strip_nul, CONDITION_ROWS, METHOD_LABELS, PRIORITY_LABELS,
                            QUESTION_TYPE_LABELS, REQUIREMENT_STATUS_LABELS, SURVEY_STATUS_LABELS, HighlightForm,
                            ImportForm, InterviewForm, QuestionForm, RequirementForm, SectionForm, SurveyForm)
-from surveys.models import (CLOSED, LIKERT, MULTIPLE, OPEN, PRIORITIES, RANKING, REQUIREMENT_STATUSES, Highlight,
+from surveys.models import (LIKERT, MULTIPLE, OPEN, PRIORITIES, RANKING, REQUIREMENT_STATUSES, Highlight,
                             HighlightTag, Interview, Question, Requirement, RequirementEvidence, Survey,
-                            SurveyAnswer, SurveyInvitation, SurveyResponse, requirement_departments)
+                            SurveyAnswer, SurveyInvitation, requirement_departments)
 
 bp = Blueprint("surveys", __name__, url_prefix="/surveys")
 NONE = 0

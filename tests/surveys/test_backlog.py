@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 from rollout.errors import ServiceError
 from rollout.extensions import db
 from surveys import services
-from surveys.models import Requirement, RequirementEvidence, Survey, SurveyAnswer, SurveyInvitation
+from surveys.models import RequirementEvidence, Survey, SurveyInvitation
 from tests.surveys.conftest import GOOD_ANSWERS, build_survey
 
 NOTES = "销售代表说：报价审批经常要等两三天。\n\n组长希望每周一看到漏斗。"
