@@ -16,7 +16,7 @@ from rollout.cleaning import company_key, phone_key
 from rollout.extensions import db
 from rollout.plans import services
 from rollout.plans.models import (Activity, Campaign, Contact, Customer, CustomerAssignment, CustomerField, Lead,
-                                  LostReason, Opportunity, PlanTarget, Quote, QuoteApprovalRule, QuoteApprovalStep,
+                                  LostReason, Opportunity, PlanRevision, PlanTarget, Quote, QuoteApprovalRule, QuoteApprovalStep,
                                   SalesPlan, SalesSetting, StageChange)
 from rollout.timeutil import local_to_utc, utcnow
 
@@ -269,6 +269,12 @@ def load(ctx) -> None:
     plan_ids = _insert(SalesPlan, plan_rows, "starts_on", "level", "department_id", "user_id")
     _insert_only(PlanTarget, [{"plan_id": pid, "metric": metric, "target": value}
                          for pid, targets in zip(plan_ids, target_sets) for metric, value in targets.items()])
+    # One rep's approved target was raised later, with the reason on record.
+    rep7_plan = plan_ids[[row["user_id"] for row in plan_rows].index(users["rep7"].id)]
+    _insert_only(PlanRevision, [{
+        "plan_id": rep7_plan, "user_id": users["team2.head"].id, "reason": "客户追加二期订单，上调本季度签约目标",
+        "changes": {"signed_amount": ["500000.00", "600000.00"]},
+        "created_at": local_to_utc(datetime.combine(quarter_start + timedelta(days=20), time(11)))}])
     # Next quarter's department plan waits for the project lead's approval.
     next_start = quarter_end + timedelta(days=1)
     next_end = services.period_bounds("quarter", next_start)[1]
@@ -470,5 +476,7 @@ def _deal(rep, customer_id, customer_row, amount, stage, closed, rng, reason_id=
         "owner_id": rep.id, "department_id": rep.department_id, "campaign_id": customer_row["campaign_id"],
         "amount": amount, "stage": stage, "stage_changed_at": _at(closed, rng) if closed else created,
         "expected_close_on": expected, "closed_on": closed, "lost_reason_id": reason_id,
-        "lost_note": "客户决定暂停合作，转向自研" if reason_id and stage == "lost" else None, "created_at": created,
+        "lost_note": rng.choice(["客户选择了报价更低的本地厂商", "预算被冻结到明年", "客户决定暂停合作，转向自研",
+                                 "对方负责人离职，项目搁置"]) if reason_id and stage == "lost" else None,
+        "created_at": created,
     }
