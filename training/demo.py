@@ -2,14 +2,18 @@
 for past sessions, seed users' questions and twenty FAQ articles."""
 from __future__ import annotations
 
+import os
+import secrets
 from datetime import datetime, time, timedelta
+
+from flask import current_app
 
 from rollout.extensions import db
 from rollout.timeutil import local_to_utc, utcnow
 from training.models import (ATTENDED, CANCELLED, ENROLLED, SESSION_CANCELLED, SESSION_DRAFT, SESSION_SCHEDULED,
-                             SUPPORT_ANSWERED, SUPPORT_ESCALATED, SUPPORT_OPEN, WAITLISTED, Course,
-                             CourseCompletion, Enrolment, FaqArticle, FaqSearch, FaqTag, FaqVote, QuizAttempt,
-                             QuizQuestion, SupportRequest, Track, TrainingSession)
+                             SUPPORT_ANSWERED, SUPPORT_ESCALATED, SUPPORT_OPEN, WAITLISTED, Course, CourseAttachment,
+                             CourseCompletion, Enrolment, FaqArticle, FaqSearch, FaqTag, FaqVote, OverdueReminder,
+                             QuizAttempt, QuizQuestion, SupportRequest, Track, TrainingSession)
 
 # name, tier, role, department code, due days before go-live, [(course title, minutes, material, quiz)]
 TRACKS = [
@@ -202,8 +206,34 @@ def load(ctx) -> None:
         target_roles="head,staff", description_markdown="本次发布调整了：\n\n- 报价审批（折扣 9 折以下需经理审批）",
         departments=[departments["sales"]]))
 
+    _attachment(courses[("销售代表-基础", 3)], trainer)
+    # The admin track is overdue for the administrator: last week's reminder went out.
+    db.session.add(OverdueReminder(user_id=users["admin"].id, track_id=tracks["系统管理员"].id,
+                                   reminded_on=today - timedelta(days=2)))
     _faq_and_support(ctx, now)
     db.session.flush()
+
+
+CHEAT_SHEET = """# 报价审批速查卡
+
+| 折扣 | 审批人 |
+|---|---|
+| 9 折及以上 | 无需审批 |
+| 8 折至 9 折 | 销售经理 |
+| 8 折以下 | 销售总监 |
+"""
+
+
+def _attachment(course, uploader) -> None:
+    """A small cheat sheet on disk, attached to the quote-approval course."""
+    folder = os.path.join(current_app.config["UPLOAD_FOLDER"], "training")
+    os.makedirs(folder, exist_ok=True)
+    stored = secrets.token_hex(16) + ".md"
+    data = CHEAT_SHEET.encode("utf-8")
+    with open(os.path.join(folder, stored), "wb") as handle:
+        handle.write(data)
+    db.session.add(CourseAttachment(course_id=course.id, filename="报价审批速查卡.md", stored_name=stored,
+                                    size=len(data), uploaded_by_id=uploader.id))
 
 
 def _faq_and_support(ctx, now: datetime) -> None:
