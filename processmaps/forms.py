@@ -7,7 +7,7 @@ from flask_wtf.file import FileField, FileRequired
 from wtforms import BooleanField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
-from processmaps.models import LANE_BY_DEPARTMENT, LANE_BY_ROLE, NODE_KINDS
+from processmaps.models import LANE_BY_DEPARTMENT, LANE_BY_ROLE
 
 
 def optional_int(value):

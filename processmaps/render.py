@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import html
 import json
-import re
 from collections.abc import Callable
 
 import graphviz
