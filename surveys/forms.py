@@ -21,12 +21,9 @@ QUESTION_TYPE_LABELS = {
     "ranking": _l("Ranking"),
     "note": _l("Note (no answer)"),
 }
-SURVEY_STATUS_LABELS = {"draft": _l("Draft"), "open": _l("Open"), "closed": _l("Closed")}
 METHOD_LABELS = {"interview": _l("Interview"), "workshop": _l("Workshop"), "observation": _l("Field observation")}
 PRIORITY_LABELS = {"must": _l("Must have"), "should": _l("Should have"), "could": _l("Could have"),
                    "wont": _l("Won't have (this time)")}
-REQUIREMENT_STATUS_LABELS = {"proposed": _l("Proposed"), "accepted": _l("Accepted"), "rejected": _l("Rejected"),
-                             "implemented": _l("Implemented"), "merged": _l("Merged")}
 CONDITION_OP_LABELS = {"equals": _l("equals"), "not_equals": _l("does not equal"), "selected": _l("includes")}
 BUSINESS_ROLE_CHOICES = [("head", _l("Department head")), ("staff", _l("Staff"))]
 AUDIENCE_ROLE_CHOICES = [("head", _l("Department head")), ("staff", _l("Staff")), ("trainer", _l("Trainer")),

@@ -7,6 +7,7 @@ from datetime import date, datetime
 
 from sqlalchemy import (JSON, Boolean, CheckConstraint, Column, Date, DateTime, ForeignKey, Index, Integer,
                         String, Table, Text, UniqueConstraint)
+from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from rollout.accounts.models import Department, User
@@ -24,6 +25,7 @@ CHOICE_TYPES = (SINGLE, MULTIPLE, LIKERT, RANKING)
 
 DRAFT, OPEN, CLOSED = "draft", "open", "closed"
 SURVEY_STATUSES = (DRAFT, OPEN, CLOSED)
+SURVEY_STATUS_LABELS = {DRAFT: _l("Draft"), OPEN: _l("Open"), CLOSED: _l("Closed")}
 RECURRENCES = ("monthly",)
 
 
@@ -329,6 +331,8 @@ class HighlightTag(db.Model):
 PRIORITIES = ("must", "should", "could", "wont")
 PROPOSED, ACCEPTED, REJECTED, IMPLEMENTED, MERGED = "proposed", "accepted", "rejected", "implemented", "merged"
 REQUIREMENT_STATUSES = (PROPOSED, ACCEPTED, REJECTED, IMPLEMENTED, MERGED)
+REQUIREMENT_STATUS_LABELS = {PROPOSED: _l("Proposed"), ACCEPTED: _l("Accepted"), REJECTED: _l("Rejected"),
+                             IMPLEMENTED: _l("Implemented"), MERGED: _l("Merged")}
 
 
 requirement_departments = Table(

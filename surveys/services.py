@@ -23,7 +23,8 @@ from rollout.notify.services import notify
 from rollout.timeutil import local_today, utcnow
 from surveys.models import (ACCEPTED, CHOICE_TYPES, CLOSED, DATE, DECIMAL, DRAFT, IMPLEMENTED, INTEGER, LIKERT,
                             LONG_TEXT, MERGED, MULTIPLE, NOTE, OPEN, PRIORITIES, PROPOSED, QUESTION_TYPES,
-                            RANKING, RATING5, RATING10, REJECTED, SINGLE, TEXT, Highlight, HighlightTag,
+                            RANKING, RATING5, RATING10, REJECTED, REQUIREMENT_STATUS_LABELS, SINGLE,
+                            SURVEY_STATUS_LABELS, TEXT, Highlight, HighlightTag,
                             Interview, INTERVIEW_METHODS, Question, QuestionOption, Requirement,
                             RequirementEvidence, Survey, SurveyAnswer, SurveyInvitation, SurveyResponse,
                             SurveySection, requirement_departments, requirement_nodes)
@@ -116,7 +117,8 @@ def has_responses(survey: Survey) -> bool:
 def change_survey_status(survey: Survey, status: str) -> Survey:
     """Open, close or reopen a survey, refusing moves outside SURVEY_TRANSITIONS."""
     if status not in SURVEY_TRANSITIONS.get(survey.status, set()):
-        raise NotAllowed(_("A survey cannot go from %(old)s to %(new)s.", old=survey.status, new=status))
+        raise NotAllowed(_("A survey cannot go from %(old)s to %(new)s.", old=SURVEY_STATUS_LABELS[survey.status],
+                           new=SURVEY_STATUS_LABELS.get(status, status)))
     if status == OPEN and not any(q.type != NOTE for q in survey.questions):
         raise ServiceError(_("Add at least one question before opening the survey."))
     survey.status = status
@@ -1012,7 +1014,9 @@ def add_evidence(requirement: Requirement, *, answer: SurveyAnswer | None = None
 def change_requirement_status(requirement: Requirement, status: str) -> Requirement:
     """Move a requirement along REQUIREMENT_TRANSITIONS or refuse."""
     if status not in REQUIREMENT_TRANSITIONS.get(requirement.status, set()):
-        raise NotAllowed(_("A requirement cannot go from %(old)s to %(new)s.", old=requirement.status, new=status))
+        raise NotAllowed(_("A requirement cannot go from %(old)s to %(new)s.",
+                           old=REQUIREMENT_STATUS_LABELS[requirement.status],
+                           new=REQUIREMENT_STATUS_LABELS.get(status, status)))
     requirement.status = status
     return requirement
 
@@ -1030,7 +1034,7 @@ def merge_requirements(target: Requirement, duplicates) -> Requirement:
             raise ServiceError(_("A requirement cannot be merged into itself."), "duplicates")
         if duplicate.status in (MERGED, IMPLEMENTED):
             raise ServiceError(_("“%(title)s” is %(status)s and cannot be merged.", title=duplicate.title,
-                                 status=duplicate.status), "duplicates")
+                                 status=REQUIREMENT_STATUS_LABELS[duplicate.status]), "duplicates")
     for duplicate in duplicates:
         known_answers = {e.answer_id for e in target.evidence if e.answer_id}
         known_highlights = {e.highlight_id for e in target.evidence if e.highlight_id}

@@ -18,10 +18,10 @@ from rollout.reports.exports import Column, download_response, export_response
 from rollout.timeutil import local_today
 from rollout.web import apply_service_error, paginate
 from surveys import services, xlsform
-from surveys.forms import (CONDITION_OP_LABELS, strip_nul, CONDITION_ROWS, METHOD_LABELS, PRIORITY_LABELS,
-                           QUESTION_TYPE_LABELS, REQUIREMENT_STATUS_LABELS, SURVEY_STATUS_LABELS, HighlightForm,
-                           ImportForm, InterviewForm, QuestionForm, RequirementForm, SectionForm, SurveyForm)
-from surveys.models import (LIKERT, MULTIPLE, OPEN, PRIORITIES, RANKING, REQUIREMENT_STATUSES, Highlight,
+from surveys.forms import (CONDITION_OP_LABELS, CONDITION_ROWS, METHOD_LABELS, PRIORITY_LABELS, QUESTION_TYPE_LABELS,
+                           HighlightForm, ImportForm, InterviewForm, QuestionForm, RequirementForm, SectionForm,
+                           SurveyForm, strip_nul)
+from surveys.models import (REQUIREMENT_STATUS_LABELS, SURVEY_STATUS_LABELS, LIKERT, MULTIPLE, OPEN, PRIORITIES, RANKING, REQUIREMENT_STATUSES, Highlight,
                             HighlightTag, Interview, Question, Requirement, RequirementEvidence, Survey,
                             SurveyAnswer, SurveyInvitation, requirement_departments)
 

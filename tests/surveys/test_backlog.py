@@ -50,7 +50,7 @@ def test_requirement_from_highlight_and_answer_takes_their_departments_and_roles
 
 def test_requirement_status_follows_the_transition_table(company):
     requirement = services.create_requirement("报表口径统一")
-    with pytest.raises(ServiceError, match="cannot go from proposed to implemented"):
+    with pytest.raises(ServiceError, match="cannot go from Proposed to Implemented"):
         services.change_requirement_status(requirement, "implemented")
     services.change_requirement_status(requirement, "accepted")
     services.change_requirement_status(requirement, "implemented")

@@ -77,7 +77,7 @@ def test_new_version_is_a_free_draft_copy(company):
 
 def test_status_machine_refuses_unknown_moves(company):
     survey = build_survey(company["lead"], open_it=False)
-    with pytest.raises(ServiceError, match="cannot go from draft to closed"):
+    with pytest.raises(ServiceError, match="cannot go from Draft to Closed"):
         services.change_survey_status(survey, "closed")
     empty = services.create_survey("空问卷", company["lead"])
     with pytest.raises(ServiceError, match="at least one question"):
