@@ -244,11 +244,18 @@ def actual():
         level = "company"
     parent_id = _int_arg("unit")
     if not me.has_role("admin", "lead"):
-        # Heads and reps start at their own department; they cannot drill into others.
-        home = department_scope_ids(me)
-        if parent_id not in home:
+        # Heads start at their department, reps at their own team; nobody drills into other departments.
+        if parent_id not in department_scope_ids(me) or not me.has_role("head"):
             from rollout.access import home_department_id
-            parent_id, level = home_department_id(me.department_id), "department"
+            if me.has_role("head"):
+                parent_id, level = home_department_id(me.department_id), "department"
+            else:
+                own = db.session.get(Department, me.department_id) if me.department_id else None
+                parent_id = own.id if own else None
+                level = "team" if own is not None and own.kind == "team" else "department"
+    unit = db.session.get(Department, parent_id) if parent_id else None
+    if unit is not None:
+        level = unit.kind  # the unit decides its level, whatever the query string says
     campaign_id = _int_arg("campaign")
     report = services.plan_vs_actual(period_kind, day, level, parent_id, viewer=me)
     parent = report["parent"]

@@ -195,7 +195,9 @@ def test_plan_vs_actual_page_drills_down_and_draws_the_trend(company, client_as)
     assert company["staff"].display_name in team_page and "50,000.00" in team_page
     # A rep lands on their own department and sees only their own row.
     rep_page = client_as("staff").get("/plans/actual").get_data(as_text=True)
-    assert company["staff"].display_name in rep_page and company["staff2"].display_name not in rep_page
+    table = rep_page.split('data-testid="plan-vs-actual"')[1].split("</table>")[0]
+    assert company["staff"].display_name in table and "900,000.00" in table
+    assert company["staff2"].display_name not in table and "销售二组" not in table
 
 
 def test_plan_page_requires_a_reason_after_approval(company, client_as):
