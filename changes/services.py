@@ -276,10 +276,10 @@ def requirement_choices() -> list[tuple[int, str]]:
 def requests_touching_node(node: ProcessNode) -> list[ChangeRequest]:
     """Requests linked to this step in any version of its process (steps keep their key)."""
     from processmaps.services import node_lineage_ids
-    return list(db.session.scalars(
-        select(ChangeRequest).join(change_request_nodes, change_request_nodes.c.change_request_id == ChangeRequest.id)
-        .where(change_request_nodes.c.node_id.in_(node_lineage_ids(node)))
-        .order_by(ChangeRequest.id.desc()).distinct()))
+    linked = select(change_request_nodes.c.change_request_id).where(
+        change_request_nodes.c.node_id.in_(node_lineage_ids(node)))
+    return list(db.session.scalars(select(ChangeRequest).where(ChangeRequest.id.in_(linked))
+                                   .order_by(ChangeRequest.id.desc())))
 
 
 # --- risk -----------------------------------------------------------------------------
