@@ -119,6 +119,8 @@ class RetroCard(db.Model):
         CheckConstraint("length(body) > 0", name="ck_retro_cards_body"),
         Index("ix_retro_cards_retro", "retro_id", "column_id"),
         Index("ix_retro_cards_tag", "tag"),
+        # Writers of anonymous cards are recognised by card id in their own session: ids must never be reused.
+        {"sqlite_autoincrement": True},
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -85,6 +85,16 @@ def test_anonymous_writer_sees_own_card_before_reveal(team, company, client_as):
     assert "匿名意见" in client.get(f"/retros/{retro.id}").get_data(as_text=True)
     assert "匿名意见" not in client_as("staff2").get(f"/retros/{retro.id}").get_data(as_text=True)
     assert db.session.scalar(select(RetroCard.author_id)) is None
+    # withdrawing it leaves no trace of the writer either
+    card_id = db.session.scalar(select(RetroCard.id))
+    assert client.post(f"/retros/{retro.id}/cards/{card_id}/delete").status_code == 302
+    assert db.session.get(RetroCard, card_id) is None
+    assert not db.session.scalar(select(AuditEntry.id).where(AuditEntry.entity == "retro_cards"))
+    # and someone else cannot withdraw a card that is not theirs
+    other_id = services.add_card(retro, company["staff2"], retro.columns[0].id, "别人的")
+    db.session.commit()
+    assert client.post(f"/retros/{retro.id}/cards/{other_id}/delete").status_code == 422
+    assert db.session.get(RetroCard, other_id) is not None
 
 
 def test_empty_card_is_refused_with_422(team, company, client_as):
