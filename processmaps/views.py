@@ -12,7 +12,7 @@ from processmaps.checks import run_checks
 from processmaps.forms import EdgeForm, ImportForm, NodeForm, ProcessForm, RaciForm
 from processmaps.models import END, START, Process, ProcessEdge, ProcessNode, ProcessVersion
 from rollout.access import authorize, can, require, scope_clause
-from rollout.accounts.models import User
+from rollout.accounts.models import Department, User
 from rollout.accounts.services import department_choices
 from rollout.audit.services import record_event
 from rollout.errors import ServiceError
@@ -401,8 +401,28 @@ def compare(process_id: int):
                                           highlight=comparison.highlight())) if new_version.nodes else ""
     return render_template("processmaps/compare.html", process=process, comparison=comparison, svg=svg,
                            numbers=numbers, a=old, b=new, owner_text=services.owner_text,
-                           status_label=services.status_label, field_label=field_label,
+                           status_label=services.status_label, field_label=field_label, change_text=change_text,
                            node_kind_label=services.kind_label)
+
+
+def change_text(name: str, value) -> str:
+    """A compared field's value as people read it (names for ids, kinds translated)."""
+    if value in (None, ""):
+        return "—"
+    if name == "owner_user_id":
+        user = db.session.get(User, value)
+        return user.display_name if user else "—"
+    if name == "department_id":
+        department = db.session.get(Department, value)
+        return department.name if department else "—"
+    if name == "subprocess_id":
+        process = db.session.get(Process, value)
+        return process.name if process else "—"
+    if name == "kind":
+        return services.kind_label(value)
+    if name == "is_exception":
+        return _("yes") if value else _("no")
+    return str(value).replace("\n", "、")
 
 
 def field_label(name: str) -> str:

@@ -172,6 +172,7 @@ def test_compare_page_lists_changes_and_highlights_them(company, client_as):
     db.session.commit()
     page = client_as("staff").get(f"/processes/{process.id}/compare?a=1&b=2").get_data(as_text=True)
     assert "Owners changed" in page and "销售总监" in page
+    assert f'{company["head"].display_name}</span> → —' in page  # the named owner was removed
     assert "Steps added" in page and "财务复核" in page
     assert "#198754" in page  # the added step is drawn green on the map
 
