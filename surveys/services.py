@@ -21,6 +21,7 @@ from rollout.errors import NotAllowed, ServiceError
 from rollout.extensions import db
 from rollout.notify.services import notify
 from rollout.timeutil import local_today, utcnow
+from surveys import signals
 from surveys.models import (ACCEPTED, CHOICE_TYPES, CLOSED, DATE, DECIMAL, DRAFT, IMPLEMENTED, INTEGER, LIKERT,
                             LONG_TEXT, MERGED, MULTIPLE, NOTE, OPEN, PRIORITIES, PROPOSED, QUESTION_TYPES,
                             RANKING, RATING5, RATING10, REJECTED, REQUIREMENT_STATUS_LABELS, SINGLE,
@@ -971,6 +972,7 @@ def create_requirement(title: str, description: str = "", *, priority: str = "sh
     if answer is not None or highlight is not None:
         add_evidence(requirement, answer=answer, highlight=highlight, note=note)
     db.session.flush()
+    signals.requirement_created.send(requirement)
     return requirement
 
 
@@ -1017,7 +1019,8 @@ def change_requirement_status(requirement: Requirement, status: str) -> Requirem
         raise NotAllowed(_("A requirement cannot go from %(old)s to %(new)s.",
                            old=REQUIREMENT_STATUS_LABELS[requirement.status],
                            new=REQUIREMENT_STATUS_LABELS.get(status, status)))
-    requirement.status = status
+    old, requirement.status = requirement.status, status
+    signals.requirement_status_changed.send(requirement, old=old, new=status)
     return requirement
 
 
@@ -1055,6 +1058,7 @@ def merge_requirements(target: Requirement, duplicates) -> Requirement:
             target.description = (target.description + "\n\n" if target.description else "") + \
                 _("From merged duplicate “%(title)s”:", title=duplicate.title) + "\n" + duplicate.description
     db.session.flush()
+    signals.requirements_merged.send(target, duplicates=duplicates)
     return target
 
 

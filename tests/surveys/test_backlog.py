@@ -178,3 +178,21 @@ def test_requirements_attach_to_process_nodes_and_show_on_the_node(company, clie
     assert response.status_code == 302
     assert services.requirements_for_nodes([node.id]) == []
     assert isinstance(db.session.get(ProcessNode, node.id), ProcessNode)
+
+
+def test_requirement_signals_tell_other_modules(company):
+    from surveys import signals
+    heard = []
+
+    def receiver(sender, **kwargs):
+        heard.append((sender.title, kwargs))
+
+    with signals.requirement_created.connected_to(receiver), \
+            signals.requirement_status_changed.connected_to(receiver), \
+            signals.requirements_merged.connected_to(receiver):
+        target = services.create_requirement("统一账号")
+        duplicate = services.create_requirement("单点登录")
+        services.change_requirement_status(target, "accepted")
+        services.merge_requirements(target, [duplicate])
+    assert heard == [("统一账号", {}), ("单点登录", {}), ("统一账号", {"old": "proposed", "new": "accepted"}),
+                     ("统一账号", {"duplicates": [duplicate]})]
