@@ -1538,3 +1538,31 @@ def customer_query(filters: dict, scope_condition):
         else:
             query = query.where(Customer.extra[definition.key].as_string().ilike(f"%{value}%"))
     return query.order_by(Customer.created_at.desc(), Customer.id.desc())
+
+
+# --- personal calendar feed -----------------------------------------------------------------------------------
+def calendar_items(user) -> list:
+    """The user's next steps (all-day, on their date) and lead response deadlines, for the personal feed.
+
+    A next step marked done stays in the feed as cancelled (higher sequence), so calendars remove it.
+    """
+    from rollout.reports.calendar import CalendarItem
+    since = local_today() - timedelta(days=30)
+    items = []
+    steps = db.session.scalars(select(Activity).where(
+        Activity.user_id == user.id, Activity.next_step_on >= since, Activity.next_step.is_not(None))
+        .options(db.joinedload(Activity.customer)).order_by(Activity.next_step_on).limit(500))
+    for activity in steps:
+        items.append(CalendarItem(
+            uid=f"plans-next-step-{activity.id}@rollout-desk", summary=f"{activity.customer.name}：{activity.next_step}",
+            start_at=activity.next_step_on, sequence=1 if activity.is_next_step_done else 0,
+            is_cancelled=activity.is_next_step_done, url=f"/customers/{activity.customer_id}?tab=activities",
+            updated_at=activity.created_at))
+    leads = db.session.scalars(select(Lead).where(Lead.owner_id == user.id, Lead.status == "handed",
+                                                  Lead.respond_by.is_not(None)).limit(200))
+    for lead in leads:
+        items.append(CalendarItem(
+            uid=f"plans-lead-{lead.id}-{lead.handed_at:%Y%m%d%H%M%S}@rollout-desk",
+            summary=_("Respond to lead: %(name)s", name=lead.company_name), start_at=lead.respond_by,
+            url="/leads?mine=1"))
+    return items

@@ -19,6 +19,7 @@ from rollout.plans import forms, services
 from rollout.plans.models import (METRICS, OPEN_STAGES, STAGES, Activity, Campaign, Customer, CustomerAssignment,
                                   CustomerField, Lead, LostReason, Opportunity, Quote, QuoteApprovalRule,
                                   QuoteApprovalStep, SalesPlan, SalesSetting, StageChange)
+from rollout.reports.calendar import register_feed_provider
 from rollout.reports.charts import svg_chart
 from rollout.reports.exports import Column, export_response
 from rollout.timeutil import local_to_utc, local_today, to_local, utcnow
@@ -26,6 +27,7 @@ from rollout.web import apply_service_error, paginate
 
 bp = Blueprint("plans", __name__)
 NONE = forms.NONE
+register_feed_provider(services.calendar_items)
 
 
 @bp.app_context_processor

@@ -388,3 +388,20 @@ def test_rejected_lead_goes_back_with_a_reason(company):
     services.reject_lead(lead, company["staff"], "不在我们的行业范围")
     assert lead.status == "rejected" and "不在我们的行业范围" in lead.note
     assert count(Lead) == 1 and count(Customer) == 0
+
+
+def test_next_steps_and_lead_deadlines_go_to_the_personal_calendar_feed(company):
+    from rollout.reports.calendar import personal_feed_items
+    customer = services.create_customer("甲公司", company["staff"])
+    activity = services.log_activity(customer, company["staff"], "call", utcnow() - timedelta(hours=1), "",
+                                     "发报价", local_today() + timedelta(days=2))
+    lead = services.create_lead(company["other_staff"], "宏图物流")
+    services.hand_lead(lead, company["staff"], utcnow() + timedelta(days=1), company["other_staff"])
+    items = {item.uid: item for item in personal_feed_items(company["staff"]) if "plans-" in item.uid}
+    step = items[f"plans-next-step-{activity.id}@rollout-desk"]
+    assert step.start_at == local_today() + timedelta(days=2) and "发报价" in step.summary
+    assert any("宏图物流" in item.summary for item in items.values())
+    services.update_activity(activity, is_next_step_done=True)
+    cancelled = next(i for i in personal_feed_items(company["staff"]) if i.uid == step.uid)
+    assert cancelled.is_cancelled and cancelled.sequence == 1
+    assert not [i for i in personal_feed_items(company["staff2"]) if "plans-" in i.uid]
