@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import secrets
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, func, insert, select
@@ -100,8 +101,19 @@ def _sqlite_executemany(connection, table, rows: list[dict]) -> list[int]:
     before = connection.execute(select(func.max(table.c.id))).scalar() or 0
     sql = f'INSERT INTO "{table.name}" ({", ".join(chr(34) + k + chr(34) for k in keys)}) ' \
           f'VALUES ({", ".join("?" for _ in keys)})'
-    params = [tuple(value if process is None or value is None else process(value)
-                    for value, process in zip((row[key] for key in keys), processors)) for row in rows]
+    cache: dict = {}  # the same timestamps and flags repeat on every row
+
+    def bind(value, process):
+        if process is None or value is None:
+            return value
+        if isinstance(value, (bool, datetime)):
+            found = cache.get((process, value))
+            if found is None:
+                found = cache[(process, value)] = process(value)
+            return found
+        return process(value)
+
+    params = [tuple(bind(row[key], process) for key, process in zip(keys, processors)) for row in rows]
     cursor = connection.connection.driver_connection.cursor()
     try:
         cursor.executemany(sql, params)

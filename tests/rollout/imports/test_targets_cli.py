@@ -119,3 +119,20 @@ def test_random_sample_is_repeatable_and_first_n_limits(tmp_path, company):
     sample = services.dry_run(batch, company["admin"], "random")
     again = services.dry_run(batch, company["admin"], "random")
     assert 10 <= sample.rows_read <= 60 and sample.rows_read == again.rows_read
+
+
+def test_rows_only_land_in_departments_the_importer_may_write_to(company):
+    import pytest
+
+    from rollout.imports.targets import ImportContext, RowError
+    sales, marketing = company["departments"]["sales"], company["departments"]["marketing"]
+    ctx = ImportContext(user=company["head"], default_department_id=sales.id, allowed_department_ids={sales.id})
+    ctx.load_lookups()
+    assert ctx.department("销售部") == sales.id and ctx.department(None) == sales.id
+    with pytest.raises(RowError, match="may not import records into department 市场部"):
+        ctx.department("市场部")
+    with pytest.raises(RowError, match="Unknown department"):
+        ctx.department("不存在")
+    assert services.writable_department_ids(company["admin"]) is None
+    assert services.writable_department_ids(company["staff"]) == set()
+    assert marketing.id not in ctx.allowed_department_ids
