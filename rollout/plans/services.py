@@ -908,8 +908,8 @@ def withdraw_quote(quote: Quote, actor: User) -> Quote:
     return quote
 
 
-def quotes_awaiting(user: User):
-    """A statement for the quotes whose current step this user may decide (ids only, for lists)."""
+def quotes_awaiting(user: User) -> list[int]:
+    """Ids of the quotes whose current step this user may decide."""
     pending = select(QuoteApprovalStep).join(Quote).where(
         QuoteApprovalStep.status == "pending", Quote.status == "pending",
         QuoteApprovalStep.revision == Quote.revision)

@@ -2,7 +2,7 @@
 quotes and approval, campaigns and leads, and the admin settings."""
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _

@@ -10,8 +10,7 @@ from rollout.errors import NotAllowed, ServiceError
 from rollout.extensions import db
 from rollout.notify.models import Notification
 from rollout.plans import services
-from rollout.plans.models import (Activity, Customer, CustomerField, Lead, LostReason, PlanRevision, Quote,
-                                  SalesPlan, StageChange)
+from rollout.plans.models import Customer, Lead, PlanRevision, SalesPlan, StageChange
 from rollout.timeutil import local_today, utcnow
 
 
