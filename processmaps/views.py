@@ -14,7 +14,7 @@ from processmaps.models import END, START, Process, ProcessEdge, ProcessNode, Pr
 from rollout.access import authorize, can, require, scope_clause
 from rollout.accounts.models import Department, User
 from rollout.accounts.services import department_choices
-from rollout.audit.services import record_event
+from rollout.audit.services import history_of, record_event
 from rollout.errors import ServiceError
 from rollout.extensions import db
 from rollout.reports.exports import Column, download_response, export_response
@@ -368,7 +368,8 @@ def node(node_id: int):
                            incoming=incoming, outgoing=outgoing, links=services.node_links(node),
                            owner_text=services.owner_text, node_kind_label=services.kind_label,
                            status_label=services.status_label, can_edit=can_edit,
-                           raci_form=_raci_form(version, node) if can_edit else None)
+                           raci_form=_raci_form(version, node) if can_edit else None,
+                           history=history_of("process_nodes", node.id)[:20], field_label=field_label)
 
 
 def _raci_form(version: ProcessVersion, node: ProcessNode | None = None, formdata=None) -> RaciForm:

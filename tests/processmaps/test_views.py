@@ -242,3 +242,14 @@ def test_discarding_a_draft_from_the_page(company, client_as):
     assert response.status_code == 303
     db.session.expire_all()
     assert [v.number for v in db.session.get(Process, process.id).versions] == [1]
+
+
+def test_node_page_shows_the_step_history(company, client_as):
+    version = sales_process(company).versions[0]
+    client = client_as("lead")
+    quote = nodes_by_key(version)["quote"]
+    client.post(f"/processes/nodes/{quote.id}/edit", data=node_form(
+        prefix=f"node{quote.id}", name="报价（含折扣）", owner_role="销售代表"))
+    page = client.get(f"/processes/nodes/{quote.id}").get_data(as_text=True)
+    history = page.split('data-testid="history"')[1]
+    assert "lead · edited: Step name" in history
