@@ -340,12 +340,12 @@ def raise_risk(request: ChangeRequest, level: str, reason: str, actor: User) -> 
         raise NotAllowed(_("Only reviewers may change the risk."))
     if level not in RISK_LEVELS:
         raise ServiceError(_("Choose a valid risk level."), "risk_level")
-    reason = (reason or "").strip()
-    if not reason:
-        raise ServiceError(_("Say why the risk is higher."), "risk_reason")
     if RISK_LEVELS.index(level) <= request.risk_rank:
         raise ServiceError(_("Risk can only be raised: it is already %(level)s.",
                              level=str(RISK_LABELS[request.effective_risk]).lower()), "risk_level")
+    reason = (reason or "").strip()
+    if not reason:
+        raise ServiceError(_("Say why the risk is higher."), "risk_reason")
     request.risk_raised_level = level
     request.risk_raise_reason = reason
     request.risk_rank = RISK_LEVELS.index(level)
@@ -784,7 +784,7 @@ def save_release(name: str, planned_on: date, actor: User | None = None, release
 
 def release_notes(release: Release) -> str:
     """Release notes (Markdown) generated from the release's requests."""
-    lines = [f"# {release.name}", "", _("Planned for %(date)s.", date=release.planned_on.isoformat()), ""]
+    lines = [f"### {release.name}", "", _("Planned for %(date)s.", date=release.planned_on.isoformat()), ""]
     requests = [r for r in release.requests if r.state != "cancelled"]
     if not requests:
         lines.append(_("No changes in this release yet."))
@@ -792,7 +792,7 @@ def release_notes(release: Release) -> str:
         group = [r for r in requests if r.kind == kind]
         if not group:
             continue
-        lines += [f"## {KIND_LABELS[kind]}", ""]
+        lines += [f"#### {KIND_LABELS[kind]}", ""]
         for request in group:
             departments = "、".join(d.name for d in request.affected_departments) or _("All departments")
             lines.append(f"- **{request.reference} {request.title}** — {departments}")

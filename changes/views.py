@@ -236,11 +236,9 @@ def assess(request_id):
             services.assess(change, current_user, form.comment.data or "", form.raise_to.data,
                             form.raise_reason.data or "")
         except ServiceError as error:
-            apply_service_error(form, error)
-            if error.field == "risk_level":
-                form.raise_to.errors = list(form.raise_to.errors) + [error.message]
-            elif error.field == "risk_reason":
-                form.raise_reason.errors = list(form.raise_reason.errors) + [error.message]
+            # The risk rules name their own fields; on this form they are raise_to and raise_reason.
+            field = {"risk_level": "raise_to", "risk_reason": "raise_reason"}.get(error.field, error.field)
+            apply_service_error(form, ServiceError(error.message, field))
             db.session.refresh(change)
         else:
             flash(_("%(ref)s is assessed.", ref=change.reference), "success")

@@ -258,3 +258,27 @@ def test_process_node_page_lists_its_change_requests(client_as, new_request, com
     assert change.reference in page and f"/changes/{change.id}" in page
     detail = client_as("lead").get(f"/changes/{change.id}").get_data(as_text=True)
     assert f"/processes/nodes/{node.id}" in detail
+
+
+def test_assess_and_raise_risk_through_the_request_page(client_as, new_request, make_window, company):
+    window = make_window(3)
+    change = new_request(has_permission_change=True)
+    services.submit(change, company["staff"])
+    db.session.commit()
+    lead = client_as("lead")
+    assert client_as("staff").post(f"/changes/{change.id}/assess", data={"raise_to": "medium"}).status_code == 403
+    response = lead.post(f"/changes/{change.id}/assess", data={"raise_to": "low", "comment": "评估"})
+    assert response.status_code == 422 and "Risk can only be raised" in response.get_data(as_text=True)
+    db.session.refresh(change)
+    assert change.state == "submitted"
+    response = lead.post(f"/changes/{change.id}/assess",
+                         data={"raise_to": "high", "raise_reason": "影响全部销售", "comment": "评估完成"})
+    assert response.status_code == 302
+    db.session.refresh(change)
+    assert change.state == "awaiting_window" and change.window_id == window.id and change.effective_risk == "high"
+    response = lead.post(f"/changes/{change.id}/risk", data={"risk_level": "medium", "risk_reason": "降低"})
+    assert response.status_code == 422 and "Risk can only be raised" in response.get_data(as_text=True)
+    db.session.refresh(change)
+    assert change.effective_risk == "high"
+    page = client_as("staff").get(f"/changes/{change.id}").get_data(as_text=True)
+    assert "Changes permissions" in page and "影响全部销售" in page
