@@ -110,3 +110,53 @@ def faq_article_url(article_id: int) -> str:
         return url_for("training.article", article_id=article_id)
     except BuildError:
         return "#"
+
+
+# --- back from work to the retro --------------------------------------------------------------
+def _retro_people(link: RetroWorkLink) -> tuple[list, str]:
+    """The facilitator (and the action item's owner) of the retro a link came from, and its board URL."""
+    source = db.session.get(RetroCard, link.card_id) if link.card_id else db.session.get(RetroActionItem,
+                                                                                          link.action_item_id)
+    if source is None:
+        return [], ""
+    people = [source.retro.facilitator]
+    if isinstance(source, RetroActionItem) and source.owner is not None:
+        people.append(source.owner)
+    return people, f"/retros/{source.retro_id}"
+
+
+def on_change_decided(request, outcome: str = "", reason: str = "", **_kwargs) -> None:
+    """Tell the retro that raised a change request how it was decided."""
+    from rollout.notify.services import notify
+    for link in db.session.scalars(select(RetroWorkLink).where(RetroWorkLink.change_request_id == request.id)):
+        people, board = _retro_people(link)
+        if people:
+            notify(people, "retro.change_decided",
+                   _("A change request from your retro was decided: %(title)s (%(outcome)s)",
+                     title=request.title, outcome=outcome), reason or "", board)
+
+
+def on_release_implemented(release, **_kwargs) -> None:
+    """An action item whose change request went live is done."""
+    from rollout.retros.services import ACTION_TRANSITIONS, transition_action_item
+    ids = [r.id for r in getattr(release, "requests", [])]
+    if not ids:
+        return
+    for link in db.session.scalars(select(RetroWorkLink).where(RetroWorkLink.change_request_id.in_(ids),
+                                                               RetroWorkLink.action_item_id.is_not(None))):
+        item = db.session.get(RetroActionItem, link.action_item_id)
+        if item is not None and (item.status, "finish") in ACTION_TRANSITIONS:
+            transition_action_item(item, "finish")
+
+
+def connect_signals() -> None:
+    """Subscribe to the changes module's signals (when it is installed)."""
+    try:
+        from changes import signals
+    except ImportError:
+        return
+    signals.change_decided.connect(on_change_decided)
+    signals.release_implemented.connect(on_release_implemented)
+
+
+connect_signals()

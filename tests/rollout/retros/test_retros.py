@@ -429,3 +429,24 @@ def test_next_retro_follows_a_week_later_with_same_setup(team, company, client_a
     again = client.post(f"/retros/{retro.id}/next")
     assert again.status_code == 422 and "already exists" in again.get_data(as_text=True)
     assert client_as("staff").post(f"/retros/{retro.id}/next").status_code == 403
+
+
+def test_decisions_and_releases_flow_back_to_the_retro(team, company):
+    pytest.importorskip("changes.signals")
+    from types import SimpleNamespace
+
+    from changes import signals
+    from changes.models import ChangeRequest
+
+    from rollout.notify.models import Notification
+    from rollout.retros import conversions
+    retro, card = _revealed_with_card(team, company)
+    item = services.add_action_item(retro, "客户查重规则改为名称加手机号", company["staff"].id, None, card.id)
+    conversions.to_change_request(item, company["head"])
+    request = db.session.scalar(select(ChangeRequest))
+    signals.change_decided.send(request, outcome="approved", reason="下个版本上线")
+    told = set(db.session.scalars(select(Notification.user_id).where(Notification.event == "retro.change_decided")))
+    assert told == {company["head"].id, company["staff"].id}
+    signals.release_implemented.send(SimpleNamespace(requests=[request]), affected_roles=[],
+                                     affected_department_ids=[], processes=[])
+    assert db.session.get(RetroActionItem, item.id).status == DONE
