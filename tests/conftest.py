@@ -54,15 +54,16 @@ def app():
 
 
 def _empty_all_tables():
+    """Delete the rows of every table a test wrote to (one query finds them)."""
     db.session.rollback()
     tables = [t.name for t in reversed(db.metadata.sorted_tables)]
+    probe = " UNION ALL ".join(f"SELECT '{name}' WHERE EXISTS (SELECT 1 FROM \"{name}\")" for name in tables)
     with db.engine.begin() as connection:
-        if connection.dialect.name == "postgresql":
-            quoted = ", ".join(f'"{name}"' for name in tables)
-            connection.execute(text(f"TRUNCATE {quoted} RESTART IDENTITY CASCADE"))
-        else:
-            for name in tables:
-                connection.execute(text(f'DELETE FROM "{name}"'))
+        filled = {row[0] for row in connection.exec_driver_sql(probe)}
+        # Children before parents; on PostgreSQL DELETE beats TRUNCATE for small tables.
+        for name in tables:
+            if name in filled:
+                connection.exec_driver_sql(f'DELETE FROM "{name}"')
 
 
 @pytest.fixture(autouse=True)

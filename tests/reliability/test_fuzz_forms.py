@@ -11,6 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
+from werkzeug.datastructures import MultiDict
 
 from rollout.accounts.models import User
 from rollout.demo import load_demo
@@ -78,12 +79,12 @@ def test_every_post_route_survives_fuzzing(app, fuzz_setup):
                 for _ in range(data.draw(st.integers(min_value=1, max_value=2))):  # repeated fields
                     payload.append((name, data.draw(values)))
             login(client, db.session.get(User, admin_id))
-            response = client.post(url, data=payload)
+            response = client.post(url, data=MultiDict(payload))
             assert response.status_code in ACCEPTED, (endpoint, url, payload[:5], response.status_code)
 
         try:
             probe()
-        except AssertionError as error:
-            failures.append(str(error)[:500])
+        except Exception as error:  # collect every route's failure, not just the first
+            failures.append(f"{endpoint}: {type(error).__name__}: {str(error)[:400]}")
     # The demo data is not emptied between probes; the app_ctx fixture clears it afterwards.
     assert not failures, "\n".join(failures)
