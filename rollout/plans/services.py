@@ -480,10 +480,13 @@ def release_pool(now: datetime | None = None, department_ids=None) -> list[Custo
     """
     now = now or utcnow()
     days_by_department: dict[int | None, int] = {}
+    # Only customers idle longer than the shortest configured period can be due at all.
+    shortest = min([settings_for(None).pool_release_days]
+                   + list(db.session.scalars(select(SalesSetting.pool_release_days))))
     query = select(Customer).where(Customer.is_in_pool.is_(False), Customer.deleted_at.is_(None),
                                    Customer.is_lost.is_(False),
                                    func.coalesce(Customer.last_followup_at, Customer.created_at)
-                                   < now - timedelta(days=1))
+                                   < now - timedelta(days=shortest))
     if department_ids is not None:
         query = query.where(Customer.department_id.in_(sorted(department_ids) or [-1]))
     released = []
