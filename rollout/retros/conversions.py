@@ -128,12 +128,17 @@ def _retro_people(link: RetroWorkLink) -> tuple[list, str]:
 def on_change_decided(request, outcome: str = "", reason: str = "", **_kwargs) -> None:
     """Tell the retro that raised a change request how it was decided."""
     from rollout.notify.services import notify
+    try:
+        from changes.labels import STATE_LABELS
+        outcome_label = str(STATE_LABELS.get(outcome, outcome))
+    except ImportError:
+        outcome_label = outcome
     for link in db.session.scalars(select(RetroWorkLink).where(RetroWorkLink.change_request_id == request.id)):
         people, board = _retro_people(link)
         if people:
             notify(people, "retro.change_decided",
                    _("A change request from your retro was decided: %(title)s (%(outcome)s)",
-                     title=request.title, outcome=outcome), reason or "", board)
+                     title=request.title, outcome=outcome_label), reason or "", board)
 
 
 def on_release_implemented(release, **_kwargs) -> None:
