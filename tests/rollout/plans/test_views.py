@@ -278,3 +278,15 @@ def test_multi_select_field_filters_the_customer_list(company, client_as):
     assert "甲公司" in both and "乙公司" in both
     one = client.get("/customers?x_focus=服务_质量").get_data(as_text=True)
     assert "甲公司" in one and "乙公司" not in one
+
+
+def test_plan_form_without_its_owner_is_422_with_a_message(company, client_as):
+    response = client_as("head").post("/plans/new", data={
+        "period_kind": "quarter", "starts_on": "2026-10-05", "level": "rep", "department_id": "0", "user_id": "0",
+        "visits": "20"})
+    assert response.status_code == 422 and "Choose the rep" in response.get_data(as_text=True)
+    response = client_as("head").post("/plans/new", data={
+        "period_kind": "quarter", "starts_on": "2026-10-05", "level": "rep", "department_id": "0",
+        "user_id": str(company["staff"].id), "signed_amount": "-5"})
+    assert response.status_code == 422 and "negative" in response.get_data(as_text=True)
+    assert count(SalesPlan) == 0
