@@ -113,6 +113,8 @@ def update(package: str) -> int:
 
 def compile_all() -> None:
     for package in packages():
+        if not po_path(package).exists():
+            continue
         catalog = read_catalog(package)
         with po_path(package).with_suffix(".mo").open("wb") as handle:
             write_mo(handle, catalog, use_fuzzy=False)
