@@ -99,6 +99,8 @@ def create_app(config: dict | None = None) -> Flask:
         hops = app.config["PROXY_HOPS"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     logging.basicConfig(level=logging.INFO)
+    for noisy in ("weasyprint", "fontTools"):  # per-step progress logs of PDF rendering
+        logging.getLogger(noisy).setLevel(logging.WARNING)
 
     import_models()
     db.init_app(app)
