@@ -720,6 +720,28 @@ def close_window(window: ReviewWindow, minutes: str, actor: User) -> list[Change
     return undecided
 
 
+def windows_overview(scope, limit: int = 12) -> dict:
+    """The windows page: coming and past windows with their counts, cadences and freezes ahead."""
+    upcoming = db.session.scalars(select(ReviewWindow).where(ReviewWindow.closed_at.is_(None))
+                                  .order_by(ReviewWindow.starts_at).limit(limit)).all()
+    past = db.session.scalars(select(ReviewWindow).where(ReviewWindow.closed_at.is_not(None))
+                              .order_by(ReviewWindow.starts_at.desc()).limit(limit)).all()
+    counts = dict(db.session.execute(
+        select(ChangeRequest.window_id, func.count()).where(
+            ChangeRequest.window_id.in_([w.id for w in upcoming] or [-1]),
+            ChangeRequest.state.in_(PENDING_DECISION), scope)
+        .group_by(ChangeRequest.window_id)).all())
+    decided = dict(db.session.execute(
+        select(ChangeTransition.window_id, func.count()).where(
+            ChangeTransition.window_id.in_([w.id for w in past] or [-1]), ChangeTransition.to_state.in_(DECISIONS))
+        .group_by(ChangeTransition.window_id)).all())
+    cadences = db.session.scalars(select(ReviewCadence).order_by(ReviewCadence.id)).all()
+    freezes = db.session.scalars(select(FreezePeriod).where(FreezePeriod.ends_on >= local_today())
+                                 .order_by(FreezePeriod.starts_on)).all()
+    return {"upcoming": upcoming, "past": past, "counts": counts, "decided": decided, "cadences": cadences,
+            "freezes": freezes}
+
+
 def has_review_window(department_id: int | None = None) -> bool:
     """Is a review rhythm defined? Windows are company-wide, so every department shares them."""
     if db.session.scalar(select(ReviewCadence.id).where(ReviewCadence.is_active.is_(True)).limit(1)):

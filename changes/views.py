@@ -25,8 +25,7 @@ from changes import labels, services
 from changes.forms import (AssessForm, AttachmentForm, CadenceForm, ChangeRequestForm, CloseWindowForm,
                            CommentForm, DecisionForm, FreezeForm, PostReviewForm, RaiseRiskForm, ReleaseForm,
                            ReleaseNotesForm)
-from changes.models import (STATES, ChangeAttachment, ChangeRequest, ChangeTransition, FreezePeriod, Release,
-                            ReviewCadence, ReviewWindow)
+from changes.models import STATES, ChangeAttachment, ChangeRequest, FreezePeriod, Release, ReviewWindow
 
 bp = Blueprint("changes", __name__, url_prefix="/changes")
 register_feed_provider(services.personal_feed)
@@ -300,26 +299,8 @@ def attachment(attachment_id):
 @bp.route("/windows")
 @require("changes.view")
 def windows():
-    now = utcnow()
-    upcoming = db.session.scalars(select(ReviewWindow).where(ReviewWindow.closed_at.is_(None))
-                                  .order_by(ReviewWindow.starts_at).limit(12)).all()
-    past = db.session.scalars(select(ReviewWindow).where(ReviewWindow.closed_at.is_not(None))
-                              .order_by(ReviewWindow.starts_at.desc()).limit(12)).all()
-    counts = dict(db.session.execute(
-        select(ChangeRequest.window_id, func.count()).where(
-            ChangeRequest.window_id.in_([w.id for w in upcoming] or [-1]),
-            ChangeRequest.state.in_(services.PENDING_DECISION), _scope())
-        .group_by(ChangeRequest.window_id)).all())
-    decided = dict(db.session.execute(
-        select(ChangeTransition.window_id, func.count()).where(
-            ChangeTransition.window_id.in_([w.id for w in past] or [-1]),
-            ChangeTransition.to_state.in_(services.DECISIONS))
-        .group_by(ChangeTransition.window_id)).all())
-    cadences = db.session.scalars(select(ReviewCadence).order_by(ReviewCadence.id)).all()
-    freezes = db.session.scalars(select(FreezePeriod).where(FreezePeriod.ends_on >= local_today())
-                                 .order_by(FreezePeriod.starts_on)).all()
-    return render_template("changes/windows.html", upcoming=upcoming, past=past, counts=counts, decided=decided,
-                           cadences=cadences, freezes=freezes, now=now, describe=services.describe_cadence)
+    overview = services.windows_overview(_scope())
+    return render_template("changes/windows.html", now=utcnow(), describe=services.describe_cadence, **overview)
 
 
 def _window_page(window: ReviewWindow, status: int = 200, **forms):
