@@ -268,3 +268,11 @@ def test_due_agendas_go_out_once(company, on_agenda, make_window):
     assert services.send_due_agendas(48) == 1
     assert services.send_due_agendas(48) == 0
 
+
+
+def test_cli_sends_due_agendas_once(runner, company, on_agenda, make_window):
+    soon = make_window(1, cutoff_hours=2)
+    on_agenda(window=soon)
+    result = runner.invoke(args=["changes", "send-agendas", "--within-hours", "48"])
+    assert result.exit_code == 0 and "1 agendas sent." in result.output
+    assert runner.invoke(args=["changes", "send-agendas"]).output.strip() == "0 agendas sent."
