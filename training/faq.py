@@ -22,7 +22,7 @@ def parse_tags(tags) -> list[str]:
         tags = re.split(r"[,，、;；\s]+", tags)
     result: list[str] = []
     for tag in tags or ():
-        tag = str(tag).strip().lstrip("#")[:40]
+        tag = str(tag).replace("\x00", "").strip().lstrip("#")[:40]
         if tag and tag not in result:
             result.append(tag)
     return result[:MAX_TAGS]
@@ -72,7 +72,7 @@ def search_statement(query: str = "", module: str = "", role: str = "", tag: str
     full-text search would need a segmenter.
     """
     statement = select(FaqArticle)
-    words = [word for word in re.split(r"\s+", (query or "").strip()) if word][:5]
+    words = [word for word in re.split(r"\s+", (query or "").replace("\x00", "").strip()) if word][:5]
     title_hits = []
     for word in words:
         pattern = _like_pattern(word)
@@ -93,7 +93,7 @@ def search_statement(query: str = "", module: str = "", role: str = "", tag: str
 
 def record_search(query: str, result_count: int, user=None) -> None:
     """Keep a search (its text and how many articles it found)."""
-    query = (query or "").strip()[:200]
+    query = (query or "").replace("\x00", "").strip()[:200]
     if query:
         db.session.add(FaqSearch(query=query, result_count=result_count,
                                  user_id=user.id if user is not None else None))

@@ -25,11 +25,25 @@ STATUS_LABELS = {"draft": _l("Draft"), "scheduled": _l("Scheduled"), "cancelled"
 NONE = 0
 
 
+def strip_nul(value):
+    """PostgreSQL text cannot hold NUL characters; they never carry meaning in a form."""
+    return value.replace("\x00", "") if isinstance(value, str) else value
+
+
+class TrainingForm(FlaskForm):
+    """Base of this package's forms: every field drops NUL characters."""
+
+    class Meta:
+        def bind_field(self, form, unbound_field, options):
+            options["filters"] = [*unbound_field.kwargs.get("filters", ()), strip_nul]
+            return unbound_field.bind(form=form, **options)
+
+
 def role_choices(blank=None):
     return ([("", blank)] if blank is not None else []) + [(r, ROLE_LABELS[r]) for r in ROLES]
 
 
-class TrackForm(FlaskForm):
+class TrackForm(TrainingForm):
     name = StringField(_l("Track name"), validators=[DataRequired(), Length(max=100)],
                        description=_l("For example 销售代表-基础"))
     tier = SelectField(_l("Tier"), choices=[(t, TIER_LABELS[t]) for t in TIERS])
@@ -44,7 +58,7 @@ class TrackForm(FlaskForm):
                                   validators=[Optional(), NumberRange(min=0, max=365)])
 
 
-class CourseForm(FlaskForm):
+class CourseForm(TrainingForm):
     title = StringField(_l("Title"), validators=[DataRequired(), Length(max=200)])
     material_markdown = TextAreaField(_l("Material (Markdown)"), validators=[Optional(), Length(max=100000)],
                                       render_kw={"rows": 12})
@@ -54,18 +68,18 @@ class CourseForm(FlaskForm):
     pass_mark = IntegerField(_l("Quiz pass mark (%)"), validators=[Optional(), NumberRange(min=0, max=100)])
 
 
-class AttachmentForm(FlaskForm):
+class AttachmentForm(TrainingForm):
     file = FileField(_l("File"), validators=[FileRequired()])
 
 
-class QuestionForm(FlaskForm):
+class QuestionForm(TrainingForm):
     prompt = StringField(_l("Question"), validators=[DataRequired(), Length(max=500)])
     options_text = TextAreaField(_l("Options, one per line"), validators=[DataRequired(), Length(max=2000)],
                                  render_kw={"rows": 4})
     correct_option = IntegerField(_l("Number of the right option"), validators=[DataRequired(), NumberRange(min=1)])
 
 
-class SessionForm(FlaskForm):
+class SessionForm(TrainingForm):
     title = StringField(_l("Title"), validators=[DataRequired(), Length(max=200)])
     course_id = SelectField(_l("Course"), coerce=int, validators=[Optional()])
     kind = SelectField(_l("Kind"), choices=[(k, KIND_LABELS[k]) for k in SESSION_KINDS])
@@ -85,11 +99,11 @@ class SessionForm(FlaskForm):
     confirm_clash = BooleanField(_l("Save despite the clash"))
 
 
-class AssignForm(FlaskForm):
+class AssignForm(TrainingForm):
     user_id = SelectField(_l("Person"), coerce=int, validators=[DataRequired()])
 
 
-class SupportForm(FlaskForm):
+class SupportForm(TrainingForm):
     subject = StringField(_l("What do you need help with?"), validators=[DataRequired(), Length(max=200)],
                           description=_l("For example: How do I submit a quote for approval?"))
     module = SelectField(_l("Module"), choices=[("", "—")] + [(m, MODULE_LABELS[m]) for m in FAQ_MODULES],
@@ -97,7 +111,7 @@ class SupportForm(FlaskForm):
     body_markdown = TextAreaField(_l("Details"), validators=[Optional(), Length(max=20000)], render_kw={"rows": 5})
 
 
-class AnswerForm(FlaskForm):
+class AnswerForm(TrainingForm):
     answer_markdown = TextAreaField(_l("Answer (Markdown)"), validators=[DataRequired(), Length(max=20000)],
                                     render_kw={"rows": 6})
     publish_as_article = BooleanField(_l("Also publish as an FAQ article"))
@@ -105,7 +119,7 @@ class AnswerForm(FlaskForm):
                        description=_l("Separated by commas"))
 
 
-class ArticleForm(FlaskForm):
+class ArticleForm(TrainingForm):
     title = StringField(_l("Title"), validators=[DataRequired(), Length(max=200)])
     body_markdown = TextAreaField(_l("Text (Markdown)"), validators=[DataRequired(), Length(max=100000)],
                                   render_kw={"rows": 14})

@@ -50,6 +50,9 @@ def training_labels():
             "training_status_label": lambda v: STATUS_LABELS.get(v, v)}
 
 
+MIN_YEAR, MAX_YEAR = 2000, 2100
+
+
 def _department_filter(action: str) -> set[int] | None:
     """None when the user may see every department for ``action``, else the departments they may see."""
     rule = RULES[action]
@@ -63,8 +66,22 @@ def _local_input(value):
     return to_local(value).replace(tzinfo=None) if value else None
 
 
-def _utc(value):
-    return local_to_utc(value) if value else None
+def _utc(value, field: str):
+    if not value:
+        return None
+    if not MIN_YEAR <= value.year <= MAX_YEAR:
+        raise ServiceError(_("Enter a date between %(first)d and %(last)d.", first=MIN_YEAR, last=MAX_YEAR), field)
+    return local_to_utc(value)
+
+
+def _posted_id(name: str) -> int | None:
+    """A positive id from the form that fits a database integer, else None."""
+    value = request.values.get(name, "")
+    try:
+        number = int(value)
+    except ValueError:
+        return None
+    return number if 0 < number < 2**31 else None
 
 
 # --- overview ------------------------------------------------------------------------------
@@ -262,7 +279,7 @@ def quiz(course_id):
         answers = {}
         for question in course.questions:
             value = request.form.get(f"q{question.id}", "")
-            answers[question.id] = int(value) if value.isdigit() else None
+            answers[question.id] = int(value) if value.isascii() and value.isdigit() else None
         attempt = enrolments.grade_quiz(course, current_user, answers)
     return render_template("training/quiz.html", course=course, attempt=attempt)
 
@@ -313,13 +330,14 @@ def _session_form_choices(form):
 
 
 def _session_data(form) -> services.SessionData:
+    times = {name: _utc(getattr(form, name).data, name)
+             for name in ("starts_at", "ends_at", "signup_deadline_at", "cancel_deadline_at")}
     return services.SessionData(
-        title=form.title.data or "", kind=form.kind.data, starts_at=_utc(form.starts_at.data),
-        ends_at=_utc(form.ends_at.data), capacity=form.capacity.data, trainer_id=form.trainer_id.data or None,
-        course_id=form.course_id.data or None, location=form.location.data or "",
-        online_url=form.online_url.data or "", signup_deadline_at=_utc(form.signup_deadline_at.data),
-        cancel_deadline_at=_utc(form.cancel_deadline_at.data), target_roles=form.target_roles.data or [],
-        department_ids=form.department_ids.data or [], description_markdown=form.description_markdown.data or "")
+        title=form.title.data or "", kind=form.kind.data, capacity=form.capacity.data,
+        trainer_id=form.trainer_id.data or None, course_id=form.course_id.data or None,
+        location=form.location.data or "", online_url=form.online_url.data or "",
+        target_roles=form.target_roles.data or [], department_ids=form.department_ids.data or [],
+        description_markdown=form.description_markdown.data or "", **times)
 
 
 @bp.route("/sessions/new", methods=["GET", "POST"])
@@ -341,7 +359,7 @@ def edit_session(session_id=None):
             form.target_roles.data = session.target_role_list
             form.department_ids.data = [d.id for d in session.departments]
         else:
-            course_id = request.args.get("course_id", type=int)
+            course_id = _posted_id("course_id")
             course = db.session.get(Course, course_id) if course_id else None
             if course is not None:
                 form.course_id.data, form.title.data = course.id, course.title
@@ -350,8 +368,13 @@ def edit_session(session_id=None):
             if current_user.has_role("trainer"):
                 form.trainer_id.data = current_user.id
     clashes = []
+    data = None
     if form.validate_on_submit():
-        data = _session_data(form)
+        try:
+            data = _session_data(form)
+        except ServiceError as error:
+            apply_service_error(form, error)
+    if data is not None:
         clashes = services.find_clashes(data.starts_at, data.ends_at, data.trainer_id, data.location,
                                         exclude_id=session.id if session else None)
         if clashes and not form.confirm_clash.data:
@@ -438,7 +461,7 @@ def withdraw(session_id):
 @require("training.assign")
 def assign(session_id):
     session = db.get_or_404(TrainingSession, session_id)
-    person = db.session.get(User, request.form.get("user_id", type=int) or 0)
+    person = db.session.get(User, _posted_id("user_id") or 0)
     if person is None:
         flash(_("Choose a person."), "danger")
         return _back_to(session), 303
@@ -480,8 +503,9 @@ def attendance(session_id):
     session = db.get_or_404(TrainingSession, session_id)
     marks = {}
     for key, value in request.form.items():
-        if key.startswith("attendance-") and key[len("attendance-"):].isdigit():
-            marks[int(key[len("attendance-"):])] = value
+        number = key[len("attendance-"):]
+        if key.startswith("attendance-") and number.isascii() and number.isdigit():
+            marks[int(number)] = value
     try:
         changed = enrolments.mark_attendance(session, marks)
     except ServiceError as error:
@@ -593,7 +617,7 @@ def seeds():
 @bp.route("/seeds/set", methods=["POST"])
 @require("training.seeds.manage")
 def set_seed():
-    person = db.session.get(User, request.form.get("user_id", type=int) or 0)
+    person = db.session.get(User, _posted_id("user_id") or 0)
     if person is None:
         flash(_("Choose a person."), "danger")
         return redirect(url_for("training.seeds")), 303

@@ -96,3 +96,13 @@ def test_faq_list_statement_count_does_not_grow(client_as, company, articles, co
     with count_statements() as large:
         client.get("/training/faq?q=审批")
     assert large.count == small.count
+
+
+def test_nul_characters_never_reach_the_database(client_as, company):
+    client = client_as("trainer")
+    assert client.get("/training/faq?q=报价%00审批").status_code == 200
+    assert db.session.scalar(select(FaqSearch.query)) == "报价审批"
+    response = client.post("/training/faq/new", data={"title": "标\x00题", "body_markdown": "正\x00文", "tags": "a\x00b"})
+    assert response.status_code == 302
+    article = db.session.scalar(select(FaqArticle))
+    assert (article.title, article.body_markdown, article.tags) == ("标题", "正文", ["ab"])

@@ -205,3 +205,15 @@ def test_session_list_statement_count_does_not_grow(client_as, company, make_ses
         page = client.get("/training/sessions").get_data(as_text=True)
     assert "室13" in page
     assert large.count == small.count
+
+
+def test_out_of_range_dates_and_ids_are_refused(client_as, company, make_session):
+    client = client_as("trainer")
+    response = client.post("/training/sessions/new", data={
+        "title": "远古", "kind": "lecture", "starts_at": "0001-01-01T00:00", "ends_at": "0001-01-01T02:00",
+        "capacity": "5", "course_id": "0", "trainer_id": str(company["trainer"].id)})
+    assert response.status_code == 422 and _count() == 0
+    session = make_session()
+    assert client.post(f"/training/sessions/{session.id}/assign",
+                       data={"user_id": str(10**20)}).status_code == 303
+    assert client.get(f"/training/sessions/new?course_id={10**20}").status_code == 200
