@@ -318,7 +318,9 @@ class _ReadinessData:
             select(Process.id, Process.department_id, ProcessVersion)
             .outerjoin(ProcessVersion, and_(ProcessVersion.process_id == Process.id,
                                             ProcessVersion.status == APPROVED))
-            .where(Process.department_id.is_not(None))).all()
+            .where(Process.department_id.is_not(None))
+            # The map checks read every version's nodes and edges: load them in two queries, not two per map.
+            .options(db.selectinload(ProcessVersion.nodes), db.selectinload(ProcessVersion.edges))).all()
         result: dict[int, list] = defaultdict(list)
         for _process_id, department_id, version in rows:
             result[home_department_id(department_id)].append(version)
