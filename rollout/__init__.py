@@ -8,6 +8,7 @@ import logging
 from flask import Flask, has_request_context, request, session
 from flask_login import current_user
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import IntegerConverter
 
 from rollout.config import PROJECT_ROOT, instance_path, load_config
 from rollout.extensions import babel, csrf, db, limiter, login_manager, migrate
@@ -64,6 +65,13 @@ def translation_directories() -> str:
     return ";".join(str(folder) for folder in translation_folders() if folder.is_dir())
 
 
+class BoundedIntConverter(IntegerConverter):
+    """``<int:...>`` URL parts beyond a database integer are simply not found (404)."""
+
+    def __init__(self, map, fixed_digits=0, min=None, max=2**31 - 1, signed=False):
+        super().__init__(map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
+
+
 class RolloutFlask(Flask):
     """Flask, retrying a request that lost SQLite's write lock (nothing was committed)."""
 
@@ -91,6 +99,7 @@ def create_app(config: dict | None = None) -> Flask:
         template_folder=str(PROJECT_ROOT / "templates"),
         static_folder=str(PROJECT_ROOT / "rollout" / "static"),
     )
+    app.url_map.converters["int"] = BoundedIntConverter
     app.config.update(load_config())
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = translation_directories()
     if config:

@@ -68,3 +68,9 @@ def test_undeclared_view_is_refused(app, company):
         app.url_map._rules_by_endpoint.pop("probe_undeclared.undeclared", None)
         app.url_map._remap = True
         del app.view_functions["probe_undeclared.undeclared"]
+
+
+def test_huge_ids_in_urls_are_not_found(client_as, company):
+    client = client_as("admin")
+    assert client.get("/admin/users/99999999999999999999").status_code == 404
+    assert client.get("/admin/users/2147483648").status_code == 404
