@@ -6,6 +6,7 @@ negative and huge numbers, wrong types, missing and repeated fields. 50
 examples per route in `make test`; `make soak` (SOAK=1) sends 1,000.
 """
 import os
+import time
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -82,9 +83,12 @@ def test_every_post_route_survives_fuzzing(app, fuzz_setup):
             response = client.post(url, data=MultiDict(payload))
             assert response.status_code in ACCEPTED, (endpoint, url, payload[:5], response.status_code)
 
+        started = time.perf_counter()
         try:
             probe()
         except Exception as error:  # collect every route's failure, not just the first
             failures.append(f"{endpoint}: {type(error).__name__}: {str(error)[:400]}")
+        if os.environ.get("FUZZ_TIMINGS"):
+            print(f"{time.perf_counter() - started:7.2f}s {endpoint}", flush=True)
     # The demo data is not emptied between probes; the app_ctx fixture clears it afterwards.
     assert not failures, "\n".join(failures)
