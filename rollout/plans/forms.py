@@ -12,6 +12,13 @@ from rollout.plans.models import ACTIVITY_KINDS, FIELD_KINDS, METRICS, PERIOD_KI
 NONE = 0
 
 
+
+class AmountField(StringField):
+    """Text input for money: a Decimal from the record is shown as text, never handed to validators."""
+
+    def process_data(self, value):
+        self.data = None if value is None else str(value)
+
 class CustomerForm(FlaskForm):
     name = StringField(_l("Customer name"), validators=[DataRequired(), Length(max=200)])
     phone = StringField(_l("Phone"), validators=[Optional(), Length(max=40)])
@@ -74,14 +81,14 @@ class ActivityForm(FlaskForm):
 
 class DealForm(FlaskForm):
     name = StringField(_l("Deal name"), validators=[DataRequired(), Length(max=200)])
-    amount = StringField(_l("Expected amount (¥)"), validators=[DataRequired(), Length(max=30)])
+    amount = AmountField(_l("Expected amount (¥)"), validators=[DataRequired(), Length(max=30)])
     expected_close_on = DateField(_l("Expected close date"), validators=[Optional()])
     campaign_id = SelectField(_l("Campaign"), coerce=int, default=NONE)
 
 
 class StageForm(FlaskForm):
     stage = SelectField(_l("Move to"), choices=[])
-    amount = StringField(_l("Signed amount (¥)"), validators=[Optional(), Length(max=30)],
+    amount = AmountField(_l("Signed amount (¥)"), validators=[Optional(), Length(max=30)],
                          description=_l("When won: the contract amount, if it differs."))
     lost_reason_id = SelectField(_l("Reason lost"), coerce=int, default=NONE)
     note = TextAreaField(_l("Note"), validators=[Optional(), Length(max=2000)])
@@ -90,7 +97,7 @@ class StageForm(FlaskForm):
 class QuoteForm(FlaskForm):
     title = StringField(_l("Quote title"), validators=[DataRequired(), Length(max=200)])
     opportunity_id = SelectField(_l("Deal"), coerce=int, default=NONE)
-    list_amount = StringField(_l("List price (¥)"), validators=[DataRequired(), Length(max=30)])
+    list_amount = AmountField(_l("List price (¥)"), validators=[DataRequired(), Length(max=30)])
     discount_percent = StringField(_l("Discount (%)"), default="0", validators=[Optional(), Length(max=10)])
     valid_until = DateField(_l("Valid until"), validators=[Optional()])
     note = TextAreaField(_l("Note"), validators=[Optional(), Length(max=5000)])
@@ -112,7 +119,7 @@ assert [c for c, _ in PERIOD_CHOICES] == list(PERIOD_KINDS) and [c for c, _ in L
 
 
 class TargetFields:
-    signed_amount = StringField(_l("Signed amount (¥)"), validators=[Optional(), Length(max=30)])
+    signed_amount = AmountField(_l("Signed amount (¥)"), validators=[Optional(), Length(max=30)])
     new_customers = StringField(_l("New customers"), validators=[Optional(), Length(max=12)])
     visits = StringField(_l("Visits"), validators=[Optional(), Length(max=12)])
     quotes = StringField(_l("Quotes"), validators=[Optional(), Length(max=12)])
@@ -148,7 +155,7 @@ class CampaignForm(FlaskForm):
                           description=_l("e.g. 展会, 线上直播, 行业沙龙"))
     starts_on = DateField(_l("Starts on"), validators=[InputRequired()])
     ends_on = DateField(_l("Ends on"), validators=[InputRequired()])
-    budget = StringField(_l("Budget (¥)"), validators=[DataRequired(), Length(max=30)])
+    budget = AmountField(_l("Budget (¥)"), validators=[DataRequired(), Length(max=30)])
     description = TextAreaField(_l("Description"), validators=[Optional(), Length(max=5000)])
 
 
@@ -194,7 +201,7 @@ class LostReasonForm(FlaskForm):
 class RuleForm(FlaskForm):
     name = StringField(_l("Rule name"), validators=[DataRequired(), Length(max=100)])
     min_discount_percent = StringField(_l("Discount over (%)"), validators=[Optional(), Length(max=10)])
-    min_amount = StringField(_l("Amount from (¥)"), validators=[Optional(), Length(max=30)])
+    min_amount = AmountField(_l("Amount from (¥)"), validators=[Optional(), Length(max=30)])
     approver_department_code = StringField(
         _l("Approving department code"), validators=[Optional(), Length(max=40)],
         description=_l("Empty: the head of the quote's department; e.g. finance: the finance department."))
