@@ -88,6 +88,7 @@ def load(ctx) -> None:
     rng = random.Random(20261127)
     today, users, departments = ctx.today, ctx.users, ctx.departments
     admin = users["admin"]
+    user_by_id = {user.id: user for user in users.values()}
     now = utcnow()
     start = today - timedelta(days=90)
     quarter_start, quarter_end = services.period_bounds("quarter", today)
@@ -354,7 +355,7 @@ def load(ctx) -> None:
                                                                 weights=[4, 3, 2, 1])[0]
         submitted = row["created_at"] + timedelta(days=rng.randint(5, 15))
         submitted = min(submitted, now - timedelta(days=1))
-        rep = users_by_id(users)[row["owner_id"]]
+        rep = user_by_id[row["owner_id"]]
         quote_rows.append({
             "title": f"{row['name']} 报价", "customer_id": row["customer_id"], "opportunity_id": oid,
             "owner_id": rep.id, "department_id": rep.department_id, "list_amount": list_amount,
@@ -428,14 +429,14 @@ def load(ctx) -> None:
     new_customers = [{
         "name": row["company_name"], "name_key": company_key(row["company_name"]), "phone": row["phone"],
         "phone_key": phone_key(row["phone"]), "source": "campaign", "owner_id": row["owner_id"],
-        "department_id": users_by_id(users)[row["owner_id"]].department_id, "campaign_id": row["campaign_id"],
+        "department_id": user_by_id[row["owner_id"]].department_id, "campaign_id": row["campaign_id"],
         "extra": {}, "is_in_pool": False, "is_lost": False, "created_by_id": row["owner_id"],
         "created_at": row["responded_at"], "last_followup_at": row["responded_at"],
     } for _lid, row in converted]
     new_ids = _insert(Customer, new_customers, "name_key")
     lead_deals = []
     for cid, (_lid, row) in zip(new_ids, converted):
-        owner = users_by_id(users)[row["owner_id"]]
+        owner = user_by_id[row["owner_id"]]
         won = rng.random() < 0.3 and row["responded_at"].date() >= quarter_start
         amount = Decimal(rng.randrange(30000, 120000, 5000))
         closed = min(row["responded_at"].date() + timedelta(days=rng.randint(10, 30)), today - timedelta(days=1))
@@ -454,16 +455,6 @@ def load(ctx) -> None:
         customer_id=db.bindparam("cid"), opportunity_id=db.bindparam("oid")),
         [{"lid": lid, "cid": cid, "oid": oid} for (lid, _row), cid, oid in zip(converted, new_ids, lead_deal_ids)])
     db.session.flush()
-
-
-_USERS_BY_ID: dict = {}
-
-
-def users_by_id(users: dict) -> dict:
-    if len(_USERS_BY_ID) != len(users) or any(u.id not in _USERS_BY_ID for u in users.values()):
-        _USERS_BY_ID.clear()
-        _USERS_BY_ID.update({u.id: u for u in users.values()})
-    return _USERS_BY_ID
 
 
 def _deal(rep, customer_id, customer_row, amount, stage, closed, rng, reason_id=None) -> dict:
