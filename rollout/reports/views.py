@@ -28,7 +28,30 @@ ACTION_NAMES = {
     "login": _l("Logins"), "login_failed": _l("Failed logins"), "logout": _l("Logouts"),
     "denied": _l("Access denied"), "export": _l("Exports"), "download": _l("Downloads"),
     "import": _l("Imports"), "transition": _l("Status changes"), "retry": _l("Message retries"),
+    "survey.status": _l("Survey status changes"), "survey.invite": _l("Survey invitations"),
+    "survey.remind": _l("Survey reminders"), "process_draft_created": _l("Process map drafts started"),
+    "process_approved": _l("Process maps approved"), "post_review": _l("Change post-implementation reviews"),
+    "plan.changed_after_approval": _l("Plans changed after approval"), "import_failed": _l("Failed imports"),
+    "import_undone": _l("Imports undone"),
 }
+
+#: Audited tables and downloads in words (others are shown by their machine name).
+ENTITY_NAMES = {
+    "users": _l("Users"), "departments": _l("Departments"), "audit_entries": _l("Audit trail"),
+    "audit-summary": _l("Audit summary"), "customers": _l("Customers"), "sales_plans": _l("Sales plans"),
+    "surveys": _l("Surveys"), "requirements": _l("Requirements"), "processes": _l("Process maps"),
+    "process_versions": _l("Process map versions"), "change_requests": _l("Change requests"),
+    "change_attachments": _l("Change request attachments"), "retros": _l("Retrospectives"),
+    "training_sessions": _l("Training sessions"), "import_batches": _l("Imports"),
+    "outbox_messages": _l("Outgoing messages"), "dashboard": _l("Rollout status report"), "session": _l("Session"),
+}
+
+
+@bp.app_context_processor
+def audit_words():
+    """Audit action and entity names in the reader's language, for every page that lists audit entries."""
+    return {"audit_action_name": lambda action: ACTION_NAMES.get(action, action),
+            "audit_entity_name": lambda entity: ENTITY_NAMES.get(entity, entity) if entity else ""}
 
 register_feed_provider(go_live_items)
 
