@@ -700,6 +700,7 @@ def requirement(requirement_id):
                            node_choices=node_choices,
                            transitions=sorted(services.REQUIREMENT_TRANSITIONS.get(requirement.status, ())),
                            nodes=nodes, history=history_of("requirements", requirement.id)[:20],
+                           status_labels=REQUIREMENT_STATUS_LABELS,
                            merged=db.session.scalars(select(Requirement).where(
                                Requirement.merged_into_id == requirement.id)).all())
 
