@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import html
 import json
+import re
 from collections.abc import Callable
 
 import graphviz
@@ -201,6 +202,9 @@ def inline_svg(svg: bytes) -> str:
     start = text.find("<svg")
     text = text[start:] if start >= 0 else text
     text = text.replace(f'font-family="{FONT}"', f'font-family="{SVG_FONT_STACK}"')
+    # Graphviz titles every element with its internal id (step keys, "cluster_0", "quote->approve"); browsers
+    # show those as hover text. Steps carry their own readable tooltip, so the raw ids go.
+    text = re.sub(r"<title>[^<]*</title>\n?", "", text)
     # CSS shrinks a wide map to its container (the viewBox keeps proportions); small maps keep their size.
     text = text.replace("<svg ", '<svg class="process-map-svg" ', 1)
     return text
