@@ -86,10 +86,20 @@ def _wants_json() -> bool:
 
 def _error_page(code: int, error=None):
     if code == 403:
+        from types import SimpleNamespace
+
         from rollout.audit.services import record_event
-        db.session.rollback()
+        # Read who is denied before the rollback: reading after it would start a read transaction
+        # that SQLite cannot turn into a write under contention ("database is locked" at once);
+        # with the insert as the first statement the busy timeout applies.
+        actor = None
         if current_user.is_authenticated:
-            record_event("denied", entity="route", entity_id=request.endpoint, detail=f"{request.method} {request.path}"[:500])
+            actor = SimpleNamespace(id=current_user.id, username=current_user.username,
+                                    department_id=current_user.department_id)
+        db.session.rollback()
+        if actor is not None:
+            record_event("denied", entity="route", entity_id=request.endpoint,
+                         detail=f"{request.method} {request.path}"[:500], user=actor)
             g.commit_anyway = True
     if _wants_json():
         return jsonify({"error": code}), code
