@@ -686,8 +686,16 @@ def quotes():
                            awaiting_count=len(awaiting_ids))
 
 
+def _amounts_as_text(form) -> None:
+    """Amount inputs are text (the services parse them); values loaded from a record are Decimal."""
+    for field in form:
+        if isinstance(field.data, services.Decimal):
+            field.data = str(field.data)
+
+
 def _quote_form(customer, quote=None) -> forms.QuoteForm:
     form = forms.QuoteForm(obj=quote)
+    _amounts_as_text(form)
     form.opportunity_id.choices = [(NONE, "—")] + [(o.id, o.name) for o in db.session.scalars(
         select(Opportunity).where(Opportunity.customer_id == customer.id, Opportunity.stage.in_(OPEN_STAGES)))]
     return form
@@ -822,6 +830,7 @@ def edit_campaign(campaign_id=None):
     if campaign is not None:
         authorize("campaigns.manage", campaign)
     form = forms.CampaignForm(obj=campaign)
+    _amounts_as_text(form)
     if form.validate_on_submit():
         try:
             campaign = services.save_campaign(campaign, _me(), form.name.data, form.channel.data,

@@ -290,3 +290,17 @@ def test_plan_form_without_its_owner_is_422_with_a_message(company, client_as):
         "user_id": str(company["staff"].id), "signed_amount": "-5"})
     assert response.status_code == 422 and "negative" in response.get_data(as_text=True)
     assert count(SalesPlan) == 0
+
+
+def test_editing_with_fields_left_out_keeps_amounts_as_text(company, client_as):
+    campaign = services.save_campaign(None, company["other_staff"], "秋季展会", "展会", date(2026, 9, 1),
+                                      date(2026, 9, 3), "90000")
+    customer = services.create_customer("甲公司", company["staff"])
+    quote = services.create_quote(customer, company["staff"], "报价", "1000.50", "5")
+    db.session.commit()
+    response = client_as("other_staff").post(f"/campaigns/{campaign.id}/edit", data={"name": "秋季展会"})
+    assert response.status_code == 422
+    response = client_as("staff").post(f"/quotes/{quote.id}/edit", data={"title": "报价"})
+    assert response.status_code in (302, 422)
+    db.session.expire_all()
+    assert db.session.get(Quote, quote.id).list_amount == services.Decimal("1000.50")
