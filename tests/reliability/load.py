@@ -175,7 +175,7 @@ class Browser:
         req = urllib.request.Request(url, data=body, headers={"Accept-Language": "en"})
         started = time.perf_counter()
         try:
-            with self.opener.open(req, timeout=60) as response:
+            with self.opener.open(req, timeout=120) as response:
                 status, text = response.status, response.read().decode("utf-8", "replace")
         except urllib.error.HTTPError as error:
             status, text = error.code, error.read().decode("utf-8", "replace")
@@ -349,7 +349,8 @@ def simulated_user(base, username, targets, stats, deadline, token_pool, seed):
                 stats.ack("change", marker)
         elif choice < 0.80 and own_customers:
             customer_id = rng.choice(own_customers)
-            result = browser.submit(f"/customers/{customer_id}", rf"/customers/{customer_id}/activities$", marker)
+            result = browser.submit(f"/customers/{customer_id}?tab=activities", rf"/customers/{customer_id}/activities$",
+                                    marker)
             if result and result[0] == 302:
                 stats.ack("activity", marker)
         elif choice < 0.90:
@@ -415,7 +416,11 @@ def run(db_kind="sqlite", users=50, seconds=60, workers=4, threads=8) -> dict:
         deadline = time.monotonic() + seconds
         errors = []
 
+        # Users arrive over the first seconds, not all in the same instant (logins hash passwords).
+        ramp = min(0.2, seconds / (4 * users))
+
         def worker(n):
+            time.sleep(n * ramp)
             try:
                 simulated_user(base, USERNAMES[n % len(USERNAMES)], targets, stats, deadline, token_pool, n)
             except Exception as error:  # a crashed simulated user is a failed run, not a silent one
