@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
-from flask import current_app, has_app_context
+from flask import current_app, g, has_app_context, has_request_context
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import String, and_, cast, func, or_, select
@@ -182,15 +182,26 @@ class EffectiveSettings:
     behind_margin_percent: int
 
 
+def _settings_rows() -> dict[int, EffectiveSettings]:
+    """Every department's settings row (one small table), read once per request: plan vs actual asks for
+    each department and team on the page (measured: 14 identical queries at 40 departments)."""
+    cached = g.get("_sales_settings") if has_request_context() else None
+    if cached is None:
+        cached = {row.department_id: EffectiveSettings(row.pool_release_days, row.daily_claim_cap,
+                                                       row.behind_margin_percent)
+                  for row in db.session.scalars(select(SalesSetting))}
+        if has_request_context():
+            g._sales_settings = cached
+    return cached
+
+
 def settings_for(department_id: int | None) -> EffectiveSettings:
     """The department's sales settings, else its home department's, else the defaults."""
     candidates = [d for d in (department_id, home_department_id(department_id)) if d is not None]
-    rows = {row.department_id: row for row in db.session.scalars(
-        select(SalesSetting).where(SalesSetting.department_id.in_(candidates or [-1])))}
+    rows = _settings_rows()
     for candidate in candidates:
         if candidate in rows:
-            row = rows[candidate]
-            return EffectiveSettings(row.pool_release_days, row.daily_claim_cap, row.behind_margin_percent)
+            return rows[candidate]
     config = current_app.config if has_app_context() else {}
     return EffectiveSettings(config.get("PLANS_POOL_RELEASE_DAYS", DEFAULT_RELEASE_DAYS),
                              config.get("PLANS_DAILY_CLAIM_CAP", DEFAULT_CLAIM_CAP),
@@ -214,6 +225,8 @@ def save_settings(department_id: int, pool_release_days: int, daily_claim_cap: i
         db.session.add(row)
     row.pool_release_days, row.daily_claim_cap = pool_release_days, daily_claim_cap
     row.behind_margin_percent = behind_margin_percent
+    if has_request_context():
+        g.pop("_sales_settings", None)
     db.session.flush()
     return row
 
