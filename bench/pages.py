@@ -13,7 +13,7 @@ from contextlib import contextmanager
 WARMUP = 2
 MAX_RUNS = 15
 #: Stop repeating a page once it has used this many seconds (slow pages get fewer runs).
-PAGE_BUDGET_SECONDS = 8.0
+PAGE_BUDGET_SECONDS = 5.0
 DASHBOARD_ENDPOINTS = {"dashboard.readiness"}
 
 

@@ -7,7 +7,7 @@ import time
 
 from bench.pages import client_for
 
-RUNS = 3
+RUNS = 2
 PDFS = [
     ("requirements specification PDF", "/surveys/requirements/specification.pdf"),
     ("readiness / status report PDF", "/rollout/report.pdf"),
