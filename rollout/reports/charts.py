@@ -59,5 +59,7 @@ def svg_chart(kind: str, title: str, labels: list[str], series: dict[str, list],
     svg = _SCRIPT.sub("", chart.render(is_unicode=True))
     # An accessible name for screen readers; the SVG scales to its container (viewBox).
     svg = svg.replace("<svg ", f'<svg role="img" aria-label="{escape(title)}" ', 1)
+    # An untitled chart gets pygal's own name as its hover text: use the chart's title (or nothing) instead.
+    svg = svg.replace("<title>Pygal</title>", f"<title>{escape(title)}</title>" if title else "", 1)
     return Markup(svg)
 
