@@ -79,7 +79,7 @@ class RolloutFlask(Flask):
     lock_retries = 3
 
     def full_dispatch_request(self):
-        from rollout.database import is_lock_error
+        from rollout.database import RETRY_WITH_WRITE_LOCK, is_lock_error
         from rollout.extensions import db
         for attempt in range(self.lock_retries + 1):
             try:
@@ -88,6 +88,7 @@ class RolloutFlask(Flask):
                 if not is_lock_error(error) or attempt == self.lock_retries:
                     raise
                 db.session.rollback()
+                request.environ[RETRY_WITH_WRITE_LOCK] = True
         raise AssertionError("unreachable")
 
 

@@ -14,6 +14,9 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 
 BUSY_TIMEOUT_MS = 15000
+#: Set on a request re-run after "database is locked": a GET that writes (an audit
+#: row for a download or a denial) then takes the write lock up front too.
+RETRY_WITH_WRITE_LOCK = "rollout.retry_with_write_lock"
 _WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 
 
@@ -39,7 +42,8 @@ def _sqlite_connect(dbapi_connection, connection_record):
 def _sqlite_begin(connection):
     if connection.dialect.name != "sqlite":
         return
-    writing = not has_request_context() or request.method in _WRITE_METHODS
+    writing = (not has_request_context() or request.method in _WRITE_METHODS
+               or request.environ.get(RETRY_WITH_WRITE_LOCK, False))
     connection.exec_driver_sql("BEGIN IMMEDIATE" if writing else "BEGIN")
 
 
