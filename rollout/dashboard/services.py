@@ -293,6 +293,8 @@ class _ReadinessData:
         self.faq_count = faq_count() if faq_count else None
         completion_by_department = optional_function("training.services", "required_completion_by_department")
         self.training_completion = completion_by_department(ids) if completion_by_department else None
+        seeds_by_department = optional_function("training.services", "seed_coverage_by_department")
+        self.seed_coverage = seeds_by_department(ids) if seeds_by_department else None
         from rollout.retros.services import last_retro_on_by_team
         self.last_retro: dict[int, date] = {}
         for team_id, held_on in last_retro_on_by_team().items():
@@ -441,7 +443,10 @@ def _seed_users(data: _ReadinessData, department):
     seeds_needed = optional_function("training.services", "seeds_needed")
     if seed_coverage is None:
         return _unavailable(department)
-    seeds, staff, ok = seed_coverage(department.id)
+    if data.seed_coverage is not None:  # all departments at once, when training offers it
+        seeds, staff, ok = data.seed_coverage.get(department.id, (0, 0, True))
+    else:
+        seeds, staff, ok = seed_coverage(department.id)
     needed = seeds_needed(staff) if seeds_needed else 0
     url = _url("training.seeds")
     percent = 100 if not needed else round(100 * min(seeds, needed) / needed)
