@@ -23,7 +23,7 @@ def node_form(prefix="newnode", **values):
 
 def test_list_shows_processes_with_constant_statements(company, client_as, count_statements):
     client = client_as("staff")
-    sales_process(company, approve=True)
+    process = sales_process(company, approve=True)
 
     def statements():
         with count_statements() as counter:
@@ -35,7 +35,7 @@ def test_list_shows_processes_with_constant_statements(company, client_as, count
     assert "销售流程" in page
     for index in range(6):
         services.create_process(f"流程{index}", department_id=company["departments"]["finance"].id)
-    services.new_draft_version(db.session.get(Process, 1))
+    services.new_draft_version(db.session.get(Process, process.id))
     db.session.commit()
     many, page = statements()
     assert few == many
