@@ -17,12 +17,13 @@ import secrets
 import shutil
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from rollout.access import ALL, DEPT, RULES, department_scope_ids
 from rollout.accounts.models import User
@@ -71,6 +72,8 @@ TRANSITIONS = {
     (DRAFT, "start"): RUNNING,
     (RUNNING, "finish"): COMPLETED,
     (RUNNING, "fail"): FAILED,
+    # A run whose process died (killed, machine restarted) never reaches finish or fail.
+    (RUNNING, "interrupt"): FAILED,
     (COMPLETED, "undo"): UNDONE,
     (FAILED, "undo"): UNDONE,
 }
@@ -88,7 +91,34 @@ def transition(batch: ImportBatch, event: str) -> None:
 
 
 def _event_label(event: str) -> str:
-    return {"start": _("started"), "finish": _("finished"), "fail": _("failed"), "undo": _("undone")}.get(event, event)
+    return {"start": _("started"), "finish": _("finished"), "fail": _("failed"), "undo": _("undone"),
+            "interrupt": _("marked interrupted")}.get(event, event)
+
+
+def last_progress_at(batch: ImportBatch):
+    """When a running import last committed a chunk (or started)."""
+    latest_chunk = db.session.scalar(select(func.max(ImportChunk.created_at)).where(ImportChunk.batch_id == batch.id))
+    moments = [t for t in (batch.created_at, batch.started_at, latest_chunk) if t is not None]
+    return max(moments)
+
+
+def mark_interrupted(batch: ImportBatch, user: User, now=None) -> None:
+    """End a run that stopped without finishing, so its committed chunks can be undone.
+
+    Refused while the run may still be alive: it must have made no progress for
+    IMPORT_STALE_MINUTES (default 10).
+    """
+    now = now or utcnow()
+    stale_after = timedelta(minutes=current_app.config.get("IMPORT_STALE_MINUTES", 10))
+    if batch.status == RUNNING and now - last_progress_at(batch) < stale_after:
+        raise ServiceError(_("This import made progress in the last %(minutes)d minutes; it may still be running.",
+                             minutes=int(stale_after.total_seconds() // 60)))
+    transition(batch, "interrupt")
+    batch.finished_at = now
+    batch.message = _("The run stopped without finishing; the chunks written before it stopped are kept "
+                      "and can be undone.")
+    record_event("import_failed", entity="import_batches", entity_id=batch.id, detail=_counts_detail(batch),
+                 user=user)
 
 
 # --- permissions ------------------------------------------------------------------------

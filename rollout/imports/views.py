@@ -281,6 +281,22 @@ def undo(batch_id):
     return redirect(url_for("imports.batch", batch_id=batch.id))
 
 
+@bp.route("/<int:batch_id>/interrupted", methods=["POST"])
+@require("data.import")
+def interrupted(batch_id):
+    batch = _load(batch_id)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    try:
+        services.mark_interrupted(batch, current_user._get_current_object())
+    except ServiceError as error:
+        db.session.rollback()
+        flash(error.message, "danger")
+        return _render_batch(db.get_or_404(ImportBatch, batch_id), 409)
+    flash(_("The import is marked as interrupted; its written chunks can now be undone."), "success")
+    return redirect(url_for("imports.batch", batch_id=batch.id))
+
+
 @bp.route("/<int:batch_id>/resolve", methods=["POST"])
 @require("data.import")
 def resolve(batch_id):

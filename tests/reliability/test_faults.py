@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -24,8 +25,10 @@ from changes.models import ChangeRequest, ChangeTransition
 from rollout.audit.models import AuditEntry
 from rollout.errors import ServiceError
 from rollout.extensions import db
-from rollout.imports.models import RUNNING, ImportBatch, ImportChunk
+from rollout.imports import services as import_services
+from rollout.imports.models import FAILED, RUNNING, ImportBatch, ImportChunk
 from rollout.plans.models import Customer
+from rollout.timeutil import utcnow
 from tests.conftest import is_postgres
 
 CLI_CHUNK = 5000  # rows per committed chunk in `rollout import`
@@ -74,6 +77,17 @@ def test_an_import_killed_mid_run_keeps_whole_chunks_only_and_runs_again(app, co
     recorded = sum(len(ids) for chunk in chunks for ids in (chunk.created_ids or {}).values())
     assert recorded == imported, "every imported row is recorded in its chunk (so it can be undone)"
     assert batch.status == RUNNING  # the killed run never got to finish or fail
+
+    # While it might still be alive it cannot be ended; once stale, it is marked interrupted and can be undone.
+    admin = company["admin"]
+    with pytest.raises(ServiceError):
+        import_services.mark_interrupted(batch, admin)
+    import_services.mark_interrupted(batch, admin, now=utcnow() + timedelta(hours=1))
+    db.session.commit()
+    assert batch.status == FAILED
+    import_services.undo_import(batch, admin)
+    db.session.commit()
+    assert _count(Customer) == 0
 
     # Run again: rows already there are skipped as duplicates, the rest is created, none twice.
     result = runner.invoke(args=["import", "customers", str(file), "--as", "admin"])
