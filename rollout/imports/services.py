@@ -840,13 +840,24 @@ class ImportStatus:
         return self.ready
 
 
+def _completed_batches() -> list[ImportBatch]:
+    """Completed imports, read once per request: readiness asks for every department in turn."""
+    from flask import g, has_request_context
+    if has_request_context() and "_completed_import_batches" in g:
+        return g._completed_import_batches
+    query = select(ImportBatch).where(ImportBatch.status == COMPLETED).order_by(ImportBatch.finished_at)
+    batches = list(db.session.scalars(query))
+    if has_request_context():
+        g._completed_import_batches = batches
+    return batches
+
+
 def department_import_status(department_id: int) -> ImportStatus:
     """Imports whose records landed in this department (or its teams), for the readiness dashboard."""
     from rollout.access import subtree_ids
     wanted = subtree_ids(department_id)
     completed, unresolved, last = 0, 0, None
-    query = select(ImportBatch).where(ImportBatch.status == COMPLETED).order_by(ImportBatch.finished_at)
-    for batch in db.session.scalars(query):
+    for batch in _completed_batches():
         touched = set(batch.department_ids or []) | ({batch.department_id} if batch.department_id else set())
         if not touched & wanted:
             continue
