@@ -273,8 +273,7 @@ def survey_status(survey_id):
             if sent:
                 flash(_("%(count)d invitations sent.", count=sent), "info")
     except ServiceError as error:
-        db.session.rollback()
-        flash(error.message, "danger")
+        apply_service_error(None, error)
         return redirect(url_for("surveys.survey", survey_id=survey.id)), 303
     flash(_("The survey is now %(status)s.", status=SURVEY_STATUS_LABELS[status]), "success")
     return redirect(url_for("surveys.survey", survey_id=survey.id))
@@ -298,8 +297,7 @@ def invite(survey_id):
     try:
         created = services.invite_audience(survey)
     except ServiceError as error:
-        db.session.rollback()
-        flash(error.message, "danger")
+        apply_service_error(None, error)
         return redirect(url_for("surveys.survey", survey_id=survey.id)), 303
     flash(_("%(count)d people invited.", count=len(created)), "success")
     return redirect(url_for("surveys.survey", survey_id=survey.id))
@@ -313,8 +311,7 @@ def remind(survey_id):
     try:
         count = services.remind(survey)
     except ServiceError as error:
-        db.session.rollback()
-        flash(error.message, "danger")
+        apply_service_error(None, error)
         return redirect(url_for("surveys.survey", survey_id=survey.id)), 303
     flash(_("%(count)d reminders sent.", count=count), "success")
     return redirect(url_for("surveys.survey", survey_id=survey.id))
@@ -461,8 +458,7 @@ def respond(token):
             db.session.rollback()
             errors, status = error.errors, 422
         except ServiceError as error:
-            db.session.rollback()
-            flash(error.message, "danger")
+            apply_service_error(None, error)
             status = 422
         else:
             return render_template("surveys/respond_done.html", survey=survey, thanks=True)
@@ -738,8 +734,7 @@ def requirement_nodes(requirement_id):
     try:
         services.set_requirement_nodes(requirement, ids)
     except ServiceError as error:
-        db.session.rollback()
-        flash(error.message, "danger")
+        apply_service_error(None, error)
         return redirect(url_for("surveys.requirement", requirement_id=requirement.id)), 303
     flash(_("Process steps saved."), "success")
     return redirect(url_for("surveys.requirement", requirement_id=requirement.id))
@@ -753,8 +748,7 @@ def requirement_status(requirement_id):
     try:
         services.change_requirement_status(requirement, request.form.get("status", ""))
     except ServiceError as error:
-        db.session.rollback()
-        flash(error.message, "danger")
+        apply_service_error(None, error)
         return redirect(url_for("surveys.requirement", requirement_id=requirement.id)), 303
     flash(_("Status changed."), "success")
     return redirect(url_for("surveys.requirement", requirement_id=requirement.id))
@@ -772,8 +766,7 @@ def merge_requirement(requirement_id):
     try:
         services.merge_requirements(target, duplicates)
     except ServiceError as error:
-        db.session.rollback()
-        flash(error.message, "danger")
+        apply_service_error(None, error)
         return redirect(url_for("surveys.requirement", requirement_id=target.id)), 303
     flash(_("%(count)d duplicates merged; their evidence is kept here.", count=len(duplicates)), "success")
     return redirect(url_for("surveys.requirement", requirement_id=target.id))
@@ -788,8 +781,7 @@ def add_evidence(requirement_id):
     try:
         services.add_evidence(requirement, answer=answer, highlight=highlight, note=request.form.get("note", ""))
     except ServiceError as error:
-        db.session.rollback()
-        flash(error.message, "danger")
+        apply_service_error(None, error)
         return redirect(url_for("surveys.requirement", requirement_id=requirement.id)), 303
     flash(_("Evidence added."), "success")
     return redirect(url_for("surveys.requirement", requirement_id=requirement.id))
@@ -829,8 +821,7 @@ def invite_unheard():
     try:
         created = services.invite_unheard(survey, _scope_ids("coverage.view"))
     except ServiceError as error:
-        db.session.rollback()
-        flash(error.message, "danger")
+        apply_service_error(None, error)
         return redirect(url_for("surveys.coverage")), 303
     flash(_("%(count)d people invited to “%(title)s”.", count=len(created), title=survey.title), "success")
     return redirect(url_for("surveys.coverage"))

@@ -253,8 +253,7 @@ def run(batch_id):
     try:
         batch = services.run_import(batch, current_user._get_current_object())
     except ServiceError as error:
-        db.session.rollback()
-        flash(error.message, "danger")
+        apply_service_error(None, error)
         return _render_batch(db.get_or_404(ImportBatch, batch_id), 422)
     if batch.status == services.COMPLETED:
         flash(_("Import finished: %(created)d created, %(updated)d updated, %(skipped)d skipped, %(errors)d rejected.",
@@ -274,8 +273,7 @@ def undo(batch_id):
     try:
         result = services.undo_import(batch, current_user._get_current_object())
     except ServiceError as error:
-        db.session.rollback()
-        flash(error.message, "danger")
+        apply_service_error(None, error)
         return _render_batch(db.get_or_404(ImportBatch, batch_id), 409)
     flash(_("Import undone: %(removed)d records removed, %(restored)d restored.", **result), "success")
     return redirect(url_for("imports.batch", batch_id=batch.id))
@@ -290,8 +288,7 @@ def interrupted(batch_id):
     try:
         services.mark_interrupted(batch, current_user._get_current_object())
     except ServiceError as error:
-        db.session.rollback()
-        flash(error.message, "danger")
+        apply_service_error(None, error)
         return _render_batch(db.get_or_404(ImportBatch, batch_id), 409)
     flash(_("The import is marked as interrupted; its written chunks can now be undone."), "success")
     return redirect(url_for("imports.batch", batch_id=batch.id))
@@ -306,8 +303,7 @@ def resolve(batch_id):
     try:
         services.resolve_errors(batch)
     except ServiceError as error:
-        db.session.rollback()
-        flash(error.message, "danger")
+        apply_service_error(None, error)
         return _render_batch(db.get_or_404(ImportBatch, batch_id), 409)
     flash(_("The rejected rows are marked as resolved."), "success")
     return redirect(url_for("imports.batch", batch_id=batch.id))
@@ -322,8 +318,7 @@ def discard(batch_id):
     try:
         services.delete_draft(batch)
     except ServiceError as error:
-        db.session.rollback()
-        flash(error.message, "danger")
+        apply_service_error(None, error)
         return _render_batch(db.get_or_404(ImportBatch, batch_id), 409)
     flash(_("The draft import was discarded."), "success")
     return redirect(url_for("imports.index"))

@@ -155,8 +155,7 @@ def retry(message_id):
     try:
         services.retry_message(message)
     except ServiceError as error:
-        db.session.rollback()
-        flash(error.message, "danger")
+        apply_service_error(None, error)
         return redirect(url_for("notify.outbox", status=message.status)), 303
     flash(_("Message #%(id)d is queued again.", id=message.id), "success")
     return redirect(url_for("notify.outbox", status="dead"))
