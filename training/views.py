@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import secrets
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, select
-from werkzeug.utils import secure_filename
 
 from rollout.access import ALL, RULES, authorize, can, department_scope_ids, require, scope_clause
 from rollout.accounts.models import User
@@ -202,7 +200,11 @@ def edit_course(track_id=None, course_id=None):
 @bp.route("/courses/<int:course_id>")
 @require("training.view")
 def course(course_id):
-    course = db.get_or_404(Course, course_id)
+    return course_page(db.get_or_404(Course, course_id))
+
+
+def course_page(course: Course, status: int = 200):
+    """The course page (also re-shown with status 422 when an attachment is refused)."""
     sessions = _sessions_with_seats(select(TrainingSession).where(
         TrainingSession.course_id == course.id, TrainingSession.status == SESSION_SCHEDULED,
         TrainingSession.starts_at > utcnow()).order_by(TrainingSession.starts_at))
@@ -210,13 +212,7 @@ def course(course_id):
         CourseCompletion.user_id == current_user.id, CourseCompletion.course_id == course.id)) is not None
     return render_template("training/course.html", course=course, sessions=sessions, is_complete=is_complete,
                            attachment_form=AttachmentForm(), question_form=QuestionForm(),
-                           missing=services.missing_prerequisite(current_user, course))
-
-
-def _upload_folder() -> str:
-    folder = os.path.join(current_app.config["UPLOAD_FOLDER"], "training")
-    os.makedirs(folder, exist_ok=True)
-    return folder
+                           missing=services.missing_prerequisite(current_user, course)), status
 
 
 @bp.route("/courses/<int:course_id>/attachments", methods=["POST"])
@@ -227,14 +223,13 @@ def add_attachment(course_id):
     if not form.validate_on_submit():
         flash(_("Choose a file to attach."), "danger")
         return redirect(url_for("training.course", course_id=course.id)), 303
-    upload = form.file.data
-    filename = os.path.basename((upload.filename or "").replace("\\", "/")).strip()[:255] or "file"
-    stored = secrets.token_hex(16) + os.path.splitext(secure_filename(filename))[1][:10]
-    path = os.path.join(_upload_folder(), stored)
-    upload.save(path)
-    db.session.add(CourseAttachment(course_id=course.id, filename=filename, stored_name=stored,
-                                    size=os.path.getsize(path), uploaded_by_id=current_user.id))
-    flash(_("%(name)s is attached.", name=filename), "success")
+    try:
+        item = services.add_attachment(course, form.file.data.filename, form.file.data.stream, current_user)
+    except ServiceError as error:
+        apply_service_error(None, error)  # the course page shows the refusal as a message
+        db.session.refresh(course)
+        return course_page(course, 422)
+    flash(_("%(name)s is attached.", name=item.filename), "success")
     return redirect(url_for("training.course", course_id=course.id))
 
 
@@ -242,7 +237,7 @@ def add_attachment(course_id):
 @require("training.view")
 def attachment(attachment_id):
     item = db.get_or_404(CourseAttachment, attachment_id)
-    path = os.path.join(_upload_folder(), item.stored_name)
+    path = os.path.join(services.attachment_folder(), os.path.basename(item.stored_name))
     if not os.path.isfile(path):
         abort(404)
     with open(path, "rb") as handle:
