@@ -2,9 +2,9 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import (BooleanField, DateField, IntegerField, SelectField, SelectMultipleField,
+from wtforms import (BooleanField, DateField, HiddenField, IntegerField, SelectField, SelectMultipleField,
                      StringField, TextAreaField, TimeField)
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+from wtforms.validators import AnyOf, DataRequired, InputRequired, Length, NumberRange, Optional
 
 from rollout.accounts.forms import ROLE_LABELS
 from rollout.accounts.models import ROLES
@@ -75,6 +75,11 @@ class CadenceForm(FlaskForm):
                                 validators=[InputRequired(), NumberRange(0, 336)])
     starts_on = DateField(_l("First day"), validators=[InputRequired()])
     ends_on = DateField(_l("Last day"), validators=[Optional()])
+
+
+class CadenceSwitchForm(FlaskForm):
+    #: "on" or "off".
+    active = HiddenField(validators=[AnyOf(("on", "off"))])
 
 
 class FreezeForm(FlaskForm):

@@ -13,6 +13,7 @@ import statistics
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from datetime import date, datetime, time, timedelta
 
 from flask import current_app, url_for
@@ -513,16 +514,32 @@ def describe_cadence(cadence: ReviewCadence) -> str:
              time=cadence.start_time.strftime("%H:%M"))
 
 
-def save_cadence(name: str, weekday: int, every_n_weeks: int, starts_on: date, start_time: time,
-                 duration_minutes: int = 60, cutoff_hours: int = 24, ends_on: date | None = None,
-                 cadence: ReviewCadence | None = None) -> tuple[ReviewCadence, list[ReviewWindow]]:
-    """Create (or change) a cadence and its coming windows; refuse one that yields no date or
-    whose windows would clash with existing ones, naming them."""
+@dataclass
+class WindowChanges:
+    """What creating, changing or switching a cadence did to its coming windows."""
+    created: list = dataclass_field(default_factory=list)
+    #: Coming windows moved to a new date or time (their calendar entries update).
+    moved: list = dataclass_field(default_factory=list)
+    #: Names of coming windows removed because the cadence no longer yields them.
+    removed: list = dataclass_field(default_factory=list)
+    #: Names of coming windows kept although surplus, because decisions were already taken in them.
+    kept: list = dataclass_field(default_factory=list)
+    #: Requests (and emergency reviews) that moved from a removed window to another one.
+    requests_moved: int = 0
+
+
+def _checked_cadence(name: str, weekday: int, every_n_weeks: int, starts_on: date, start_time: time,
+                     duration_minutes: int, cutoff_hours: int, ends_on: date | None) -> ReviewCadence:
+    """An unsaved cadence with the given rule, or ServiceError naming the field that is wrong."""
     name = _clean_text(name, "name", True, 100)
     if weekday not in range(7):
         raise ServiceError(_("Choose a weekday."), "weekday")
     if not 1 <= (every_n_weeks or 0) <= 12:
         raise ServiceError(_("Between 1 and 12 weeks."), "every_n_weeks")
+    if starts_on is None:
+        raise ServiceError(_("This field is required."), "starts_on")
+    if start_time is None:
+        raise ServiceError(_("This field is required."), "start_time")
     if not 15 <= (duration_minutes or 0) <= 480:
         raise ServiceError(_("Between 15 and 480 minutes."), "duration_minutes")
     if not 0 <= (cutoff_hours if cutoff_hours is not None else -1) <= 336:
@@ -536,16 +553,127 @@ def save_cadence(name: str, weekday: int, every_n_weeks: int, starts_on: date, s
         raise ServiceError(_("“%(name)s” (%(rule)s) yields no date between %(start)s and %(end)s.",
                              name=name, rule=describe_cadence(candidate), start=starts_on.isoformat(),
                              end=ends_on.isoformat()), "weekday")
-    if cadence is None:
-        cadence = candidate
-        db.session.add(cadence)
-    else:
-        for field in ("name", "weekday", "every_n_weeks", "starts_on", "ends_on", "start_time",
-                      "duration_minutes", "cutoff_hours"):
-            setattr(cadence, field, getattr(candidate, field))
+    return candidate
+
+
+CADENCE_FIELDS = ("name", "weekday", "every_n_weeks", "starts_on", "ends_on", "start_time", "duration_minutes",
+                  "cutoff_hours")
+
+
+def save_cadence(name: str, weekday: int, every_n_weeks: int, starts_on: date, start_time: time,
+                 duration_minutes: int = 60, cutoff_hours: int = 24, ends_on: date | None = None,
+                 cadence: ReviewCadence | None = None) -> tuple[ReviewCadence, list[ReviewWindow]]:
+    """Create (or change) a cadence and its coming windows; refuse one that yields no date or
+    whose windows would clash with existing ones, naming them."""
+    candidate = _checked_cadence(name, weekday, every_n_weeks, starts_on, start_time, duration_minutes,
+                                 cutoff_hours, ends_on)
+    if cadence is not None:
+        changes = update_cadence(cadence, **{field: getattr(candidate, field) for field in CADENCE_FIELDS})
+        return cadence, changes.created
+    db.session.add(candidate)
     db.session.flush()
-    windows = generate_windows(cadence)
-    return cadence, windows
+    return candidate, generate_windows(candidate)
+
+
+def update_cadence(cadence: ReviewCadence, **fields) -> WindowChanges:
+    """Change a cadence's rule and fit its coming windows to it: windows on a date the rule still
+    yields stay, the others move to the new dates (calendars update), surplus ones are removed and
+    their requests move to the next window. Windows already started or closed are never touched."""
+    candidate = _checked_cadence(**{field: fields.get(field, getattr(cadence, field)) for field in CADENCE_FIELDS})
+    if cadence.is_active:
+        # Check the new rule's dates before changing anything, so a refusal leaves everything as it was.
+        _refuse_clashes(cadence.id, _planned_slots(candidate))
+    for field in CADENCE_FIELDS:
+        setattr(cadence, field, getattr(candidate, field))
+    db.session.flush()
+    if not cadence.is_active:
+        return WindowChanges()
+    return _fit_coming_windows(cadence)
+
+
+def set_cadence_active(cadence: ReviewCadence, active: bool) -> WindowChanges:
+    """Switch a cadence on (its coming windows are generated) or off (it generates none, and its
+    coming windows are removed; their requests move to the next window of another cadence)."""
+    if cadence.is_active == active:
+        return WindowChanges()
+    if active:
+        _refuse_clashes(cadence.id, _planned_slots(cadence))
+    cadence.is_active = active
+    db.session.flush()
+    if active:
+        return WindowChanges(created=generate_windows(cadence))
+    changes = WindowChanges()
+    _retire_windows(_coming_windows(cadence), changes)
+    return changes
+
+
+def _coming_windows(cadence: ReviewCadence) -> list[ReviewWindow]:
+    """The cadence's windows that have neither started nor been closed, soonest first."""
+    return list(db.session.scalars(select(ReviewWindow).where(
+        ReviewWindow.cadence_id == cadence.id, ReviewWindow.closed_at.is_(None), ReviewWindow.starts_at > utcnow())
+        .order_by(ReviewWindow.starts_at)))
+
+
+def _set_window_times(window: ReviewWindow, slot: tuple[datetime, datetime, datetime], title: str) -> bool:
+    start, end, cutoff = slot
+    if (window.starts_at, window.ends_at, window.cutoff_at, window.title) == (start, end, cutoff, title):
+        return False
+    if window.starts_at != start:
+        # Reviewers were sent the old time: the agenda goes out again before the new one.
+        window.agenda_sent_at = None
+    window.starts_at, window.ends_at, window.cutoff_at, window.title = start, end, cutoff, title
+    window.sequence += 1
+    return True
+
+
+def _fit_coming_windows(cadence: ReviewCadence) -> WindowChanges:
+    now = utcnow()
+    planned = [slot for slot in _planned_slots(cadence) if slot[0] > now]
+    coming = _coming_windows(cadence)
+    slot_at = {slot[0]: slot for slot in planned}
+    taken = set(db.session.scalars(select(ReviewWindow.starts_at).where(ReviewWindow.cadence_id == cadence.id)))
+    free_slots = [slot for slot in planned if slot[0] not in taken]
+    unmatched = [window for window in coming if window.starts_at not in slot_at]
+    changes = WindowChanges()
+    for window in coming:
+        if window.starts_at in slot_at:
+            _set_window_times(window, slot_at[window.starts_at], cadence.name)
+    for window, slot in zip(unmatched, free_slots):
+        _set_window_times(window, slot, cadence.name)
+        changes.moved.append(window)
+    db.session.flush()
+    _retire_windows(unmatched[len(free_slots):], changes)
+    changes.created = generate_windows(cadence)
+    return changes
+
+
+def _retire_windows(windows: list[ReviewWindow], changes: WindowChanges) -> None:
+    """Remove coming windows; the requests on them move to the first open window whose cutoff is
+    still ahead (or wait for the next window generated). A window in which decisions were already
+    taken is kept: its decisions belong to its minutes."""
+    if not windows:
+        return
+    ids = [window.id for window in windows]
+    decided = set(db.session.scalars(select(ChangeTransition.window_id).where(
+        ChangeTransition.window_id.in_(ids), ChangeTransition.to_state.in_(DECISIONS))))
+    retired = [window for window in windows if window.id not in decided]
+    changes.kept.extend(window_name(window) for window in windows if window.id in decided)
+    if not retired:
+        return
+    retired_ids = [window.id for window in retired]
+    moving = list(db.session.scalars(select(ChangeRequest).where(ChangeRequest.window_id.in_(retired_ids))))
+    placements = db.session.scalars(select(ChangeTransition).where(ChangeTransition.window_id.in_(retired_ids)))
+    for item in [*moving, *placements]:
+        item.window = None
+    for window in retired:
+        changes.removed.append(window_name(window))
+        db.session.delete(window)
+    db.session.flush()
+    following = _first_open_window(ReviewWindow.cutoff_at >= utcnow())
+    for request in moving:
+        request.window = following
+    changes.requests_moved += len(moving)
+    db.session.flush()
 
 
 def _window_times(cadence: ReviewCadence, day: date) -> tuple[datetime, datetime, datetime]:
@@ -554,22 +682,38 @@ def _window_times(cadence: ReviewCadence, day: date) -> tuple[datetime, datetime
             starts_at - timedelta(hours=cadence.cutoff_hours))
 
 
-def generate_windows(cadence: ReviewCadence, until: date | None = None) -> list[ReviewWindow]:
-    """Create the cadence's missing windows from today up to the horizon; refuse clashes by name."""
+def _planned_slots(cadence: ReviewCadence, until: date | None = None) -> list[tuple[datetime, datetime, datetime]]:
+    """(start, end, cutoff) of each window the cadence yields from today up to the horizon."""
     today = local_today()
     until = until or max(today, cadence.starts_on) + timedelta(weeks=WINDOW_HORIZON_WEEKS)
-    days = [d for d in cadence_dates(cadence, until) if d >= today]
-    if not days:
-        return []
-    planned = [_window_times(cadence, day) for day in days]
-    existing = db.session.scalars(select(ReviewWindow).where(
-        ReviewWindow.starts_at < planned[-1][1], ReviewWindow.ends_at > planned[0][0])).all()
-    own = {w.starts_at for w in existing if w.cadence_id == cadence.id}
-    others = [w for w in existing if w.cadence_id != cadence.id]
+    return [_window_times(cadence, day) for day in cadence_dates(cadence, until) if day >= today]
+
+
+def _refuse_clashes(cadence_id: int | None, planned: list) -> None:
+    """Refuse planned slots that overlap another cadence's (or a one-off) window, naming those windows."""
+    if not planned:
+        return
+    others = db.session.scalars(select(ReviewWindow).where(
+        ReviewWindow.starts_at < planned[-1][1], ReviewWindow.ends_at > planned[0][0],
+        or_(ReviewWindow.cadence_id.is_(None), ReviewWindow.cadence_id != cadence_id))).all()
     clashes = [w for w in others for start, end, _cut in planned if w.starts_at < end and w.ends_at > start]
     if clashes:
         raise ServiceError(_("The cadence's windows would overlap %(windows)s.",
                              windows="、".join(sorted({window_name(w) for w in clashes}))), "start_time")
+
+
+def generate_windows(cadence: ReviewCadence, until: date | None = None) -> list[ReviewWindow]:
+    """Create the cadence's missing windows from today up to the horizon; refuse clashes by name.
+    A cadence that is switched off generates none."""
+    if not cadence.is_active:
+        return []
+    planned = _planned_slots(cadence, until)
+    if not planned:
+        return []
+    _refuse_clashes(cadence.id, planned)
+    own = set(db.session.scalars(select(ReviewWindow.starts_at).where(
+        ReviewWindow.cadence_id == cadence.id, ReviewWindow.starts_at >= planned[0][0],
+        ReviewWindow.starts_at <= planned[-1][0])))
     created = []
     for start, end, cutoff in planned:
         if start in own:
@@ -581,6 +725,17 @@ def generate_windows(cadence: ReviewCadence, until: date | None = None) -> list[
     if created:
         place_unplaced_requests()
     return created
+
+
+def cadences_overview() -> list[tuple[ReviewCadence, datetime | None]]:
+    """Every cadence (active ones first) with the start of its next window that has not begun."""
+    next_starts = dict(db.session.execute(
+        select(ReviewWindow.cadence_id, func.min(ReviewWindow.starts_at)).where(
+            ReviewWindow.cadence_id.is_not(None), ReviewWindow.closed_at.is_(None),
+            ReviewWindow.starts_at > utcnow()).group_by(ReviewWindow.cadence_id)).all())
+    cadences = db.session.scalars(select(ReviewCadence).order_by(
+        ReviewCadence.is_active.desc(), ReviewCadence.name, ReviewCadence.id)).all()
+    return [(cadence, next_starts.get(cadence.id)) for cadence in cadences]
 
 
 def extend_all_cadences() -> list[ReviewWindow]:

@@ -22,10 +22,11 @@ from rollout.timeutil import local_today, utcnow
 from rollout.web import apply_service_error, paginate
 
 from changes import labels, services
-from changes.forms import (AssessForm, AttachmentForm, CadenceForm, ChangeRequestForm, CloseWindowForm,
-                           CommentForm, DecisionForm, FreezeForm, PostReviewForm, RaiseRiskForm, ReleaseForm,
-                           ReleaseNotesForm)
-from changes.models import STATES, ChangeAttachment, ChangeRequest, FreezePeriod, Release, ReviewWindow
+from changes.forms import (AssessForm, AttachmentForm, CadenceForm, CadenceSwitchForm, ChangeRequestForm,
+                           CloseWindowForm, CommentForm, DecisionForm, FreezeForm, PostReviewForm, RaiseRiskForm,
+                           ReleaseForm, ReleaseNotesForm)
+from changes.models import (STATES, ChangeAttachment, ChangeRequest, FreezePeriod, Release, ReviewCadence,
+                            ReviewWindow)
 
 bp = Blueprint("changes", __name__, url_prefix="/changes")
 register_feed_provider(services.personal_feed)
@@ -391,24 +392,76 @@ def close_window(window_id):
     return _window_page(review_window, 422, close_form=form)
 
 
+@bp.route("/cadences")
+@require("changes.cadences")
+def cadences():
+    return _cadences_page()
+
+
+def _cadences_page(status: int = 200):
+    return render_template("changes/cadences.html", rows=services.cadences_overview(),
+                           describe=services.describe_cadence), status
+
+
+def _flash_window_changes(changes: services.WindowChanges) -> None:
+    if changes.created or changes.moved or changes.removed:
+        flash(_("Coming windows: %(created)d created, %(moved)d moved, %(removed)d removed.",
+                created=len(changes.created), moved=len(changes.moved), removed=len(changes.removed)), "info")
+    if changes.requests_moved:
+        flash(_("%(n)d requests on removed windows moved to the next open window.", n=changes.requests_moved),
+              "info")
+    if changes.kept:
+        flash(_("Kept because decisions were already taken in them: %(windows)s.",
+                windows="、".join(changes.kept)), "warning")
+
+
 @bp.route("/cadences/new", methods=["GET", "POST"])
-@require("changes.plan")
-def new_cadence():
-    form = CadenceForm()
-    if request.method == "GET":
+@bp.route("/cadences/<int:cadence_id>/edit", methods=["GET", "POST"])
+@require("changes.cadences")
+def edit_cadence(cadence_id=None):
+    cadence = db.get_or_404(ReviewCadence, cadence_id) if cadence_id else None
+    form = CadenceForm(obj=cadence)
+    if request.method == "GET" and cadence is None:
         form.starts_on.data = local_today()
     if form.validate_on_submit():
+        fields = {field: getattr(form, field).data for field in services.CADENCE_FIELDS}
         try:
-            _cadence, created = services.save_cadence(
-                form.name.data, form.weekday.data, form.every_n_weeks.data, form.starts_on.data,
-                form.start_time.data, form.duration_minutes.data, form.cutoff_hours.data, form.ends_on.data)
+            if cadence is None:
+                cadence, created = services.save_cadence(**fields)
+                changes = services.WindowChanges(created=created)
+            else:
+                changes = services.update_cadence(cadence, **fields)
         except ServiceError as error:
             apply_service_error(form, error)
         else:
-            flash(_("The cadence is saved; %(n)d windows were created.", n=len(created)), "success")
-            return redirect(url_for("changes.windows"))
-    return render_template("changes/simple_form.html", form=form, title=_("New review cadence"),
-                           back=url_for("changes.windows")), 422 if form.errors else 200
+            flash(_("The cadence %(name)s is saved.", name=cadence.name), "success")
+            _flash_window_changes(changes)
+            return redirect(url_for("changes.cadences"))
+    title = cadence.name if cadence else _("New review cadence")
+    history = history_of("review_cadences", cadence.id) if cadence else []
+    return render_template("changes/cadence_form.html", form=form, title=title, cadence=cadence,
+                           history=history), 422 if form.errors else 200
+
+
+@bp.route("/cadences/<int:cadence_id>/switch", methods=["POST"])
+@require("changes.cadences")
+def switch_cadence(cadence_id):
+    cadence = db.get_or_404(ReviewCadence, cadence_id)
+    form = CadenceSwitchForm()
+    if not form.validate_on_submit():
+        flash(_("Choose to switch the cadence on or off."), "danger")
+        return _cadences_page(422)
+    try:
+        changes = services.set_cadence_active(cadence, form.active.data == "on")
+    except ServiceError as error:
+        apply_service_error(None, error)
+        return _cadences_page(422)
+    if cadence.is_active:
+        flash(_("%(name)s is switched on.", name=cadence.name), "success")
+    else:
+        flash(_("%(name)s is switched off: it creates no more review windows.", name=cadence.name), "success")
+    _flash_window_changes(changes)
+    return redirect(url_for("changes.cadences"))
 
 
 @bp.route("/freezes/new", methods=["GET", "POST"])

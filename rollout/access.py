@@ -190,8 +190,10 @@ CHANGE_RULES: dict[str, dict] = {
     "changes.transition": {ADMIN: ALL, LEAD: ALL, TRAINER: OWN, HEAD: OWN, STAFF: OWN},
     # Reviewers: assess, raise risk, decide on a window's agenda, close windows.
     "changes.review": leads_and_admins(),
-    # Cadences, freezes and releases.
+    # Freezes and releases.
     "changes.plan": leads_and_admins(),
+    # Review cadences (the rhythm windows are generated from): list, create, edit, switch off/on.
+    "changes.cadences": leads_and_admins(),
     "changes.metrics": leads_and_admins(**{HEAD: DEPT}),
 }
 

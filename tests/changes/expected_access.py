@@ -8,5 +8,7 @@ EXPECTED = {
     "changes.transition": {A, L, T, H, S},
     "changes.review": {A, L},
     "changes.plan": {A, L},
+    # Only project leads and admins see and manage the review cadences.
+    "changes.cadences": {A, L},
     "changes.metrics": {A, L, H},
 }
