@@ -6,6 +6,7 @@ from flask_login import current_user
 from sqlalchemy import and_, or_, select
 
 from rollout.access import authorize, require, scope_clause
+from rollout.audit.display import describe_changes
 from rollout.audit.models import AuditEntry
 from rollout.extensions import db
 from rollout.reports.exports import FORMATS, export_response
@@ -76,8 +77,8 @@ def index():
     has_more = len(rows) > PAGE_SIZE
     rows = rows[:PAGE_SIZE]
     args = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in filters.items() if v}
-    return render_template("audit/index.html", rows=rows, has_more=has_more, filters=filters, args=args,
-                           actions=ACTIONS)
+    return render_template("audit/index.html", rows=rows, changes=describe_changes(rows), has_more=has_more,
+                           filters=filters, args=args, actions=ACTIONS)
 
 
 @bp.route("/export.<fmt>")

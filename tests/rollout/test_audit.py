@@ -109,3 +109,30 @@ def test_audit_page_uses_a_fixed_number_of_statements(client_as, company, factor
         response = client.get("/audit/?action=create")
     assert "Older entries" in response.get_data(as_text=True) or "更早的记录" in response.get_data(as_text=True)
     assert small.count == large.count
+
+
+def test_resolving_user_and_department_names_costs_one_statement_per_page(client_as, company, factory,
+                                                                          count_statements):
+    """Every row names other users and departments; their names come from one query, not one per row."""
+    from rollout.audit.services import record_event
+    client = client_as("admin")
+    departments = list(company["departments"].values())
+
+    def reassign(users):
+        for number, user in enumerate(users):
+            record_event("update", entity="customers", entity_id=number, user=company["admin"],
+                         changes={"owner_id": [company["staff"].id, user.id],
+                                  "department_id": [None, departments[number % len(departments)].id]})
+        db.session.commit()
+
+    reassign([company["head"]])
+    client.get("/audit/?entity=customers")
+    with count_statements() as small:
+        client.get("/audit/?entity=customers")
+    owners = [factory.user("staff", username=f"owner{number}", display_name=f"客户经理{number}")
+              for number in range(60)]
+    reassign(owners)
+    with count_statements() as large:
+        page = client.get("/audit/?entity=customers").get_data(as_text=True)
+    assert small.count == large.count
+    assert "客户经理59" in page and "客户经理10" in page and "市场部" in page
