@@ -19,7 +19,7 @@ from sqlalchemy import func, or_, select
 
 from processmaps import render, services
 from processmaps.models import (
-    DECISION, END, EXCEPTION, LANE_BY_DEPARTMENT, LANE_BY_ROLE, START, SUBPROCESS, TASK, Process,
+    DECISION, END, EXCEPTION, LANE_BY_DEPARTMENT, LANE_BY_ROLE, PARALLEL, START, SUBPROCESS, TASK, Process,
     ProcessVersion,
 )
 from rollout.accounts.models import Department, User
@@ -59,8 +59,8 @@ def q(tag: str, ns: str = MODEL) -> str:
 
 # --- export ----------------------------------------------------------------------
 def _bpmn_tag(kind: str) -> str:
-    return {START: "startEvent", END: "endEvent", DECISION: "exclusiveGateway", SUBPROCESS: "callActivity",
-            EXCEPTION: "userTask", TASK: "userTask"}[kind]
+    return {START: "startEvent", END: "endEvent", DECISION: "exclusiveGateway", PARALLEL: "parallelGateway",
+            SUBPROCESS: "callActivity", EXCEPTION: "userTask", TASK: "userTask"}[kind]
 
 
 def _parse_points(pos: str) -> tuple[tuple[float, float] | None, list[tuple[float, float]]]:
@@ -408,7 +408,7 @@ def _import_process(process_el, name: str, department_id, actor, result: ImportR
         tag = _local(element.tag)
         identifier = element.get("id") or ""
         kind = {"startEvent": START, "endEvent": END, "exclusiveGateway": DECISION,
-                "parallelGateway": DECISION}.get(tag, SUBPROCESS if tag in SUBPROCESS_TAGS else TASK)
+                "parallelGateway": PARALLEL}.get(tag, SUBPROCESS if tag in SUBPROCESS_TAGS else TASK)
         kind = element.get(q("kind", RD)) if element.get(q("kind", RD)) in (TASK, EXCEPTION) and kind == TASK else kind
         lane = lanes.get(identifier, "")
         owner_role = element.get(q("ownerRole", RD))
@@ -428,8 +428,6 @@ def _import_process(process_el, name: str, department_id, actor, result: ImportR
             result.unmapped.append(_("User '%(name)s' of %(element)s does not exist here.",
                                      name=username, element=_describe(element)))
         notes = "\n".join(_clean_text(d.text) for d in element.findall(q("documentation")) if d.text)
-        if tag == "parallelGateway":
-            notes = (notes + "\n" if notes else "") + _("Parallel gateway in BPMN: every exit is taken.")
         subprocess_id = None
         if kind == SUBPROCESS:
             reference = element.get(q("subprocess", RD))

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from flask_babel import gettext as _
 
-from processmaps.models import DECISION, END, EXCEPTION, START, SUBPROCESS, TASK, ProcessVersion
+from processmaps.models import CONTROL_KINDS, DECISION, END, EXCEPTION, START, SUBPROCESS, TASK, ProcessVersion
 
 #: Words in a step's name that mark a quote approval.
 QUOTE_APPROVAL = re.compile(r"报价.*(审批|审核|批准)|quot\w*.*approv|approv\w*.*quot", re.IGNORECASE)
@@ -53,12 +53,14 @@ def run_checks(version: ProcessVersion) -> list[Problem]:
     def names(ids):
         return "、".join(nodes[i].name for i in ids)
 
-    unowned = [n.id for n in nodes.values() if n.kind in (TASK, DECISION, EXCEPTION, SUBPROCESS)
+    # Start, end and parallel splits/joins only steer the flow; every other step needs someone who does it.
+    unowned = [n.id for n in nodes.values() if n.kind not in CONTROL_KINDS
                and not n.owner_role and n.owner_user_id is None]
     if unowned:
         problems.append(Problem("no_owner", _("Steps without an owner: %(names)s", names=names(unowned)),
                                 [nodes[i].key for i in unowned]))
 
+    # Only a decision picks one exit; a parallel split takes them all, so its exits need no labels.
     weak_decisions = [n.id for n in nodes.values() if n.kind == DECISION
                       and sum(1 for e in outgoing.get(n.id, []) if e.label.strip()) < 2]
     if weak_decisions:

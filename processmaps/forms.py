@@ -21,8 +21,9 @@ def optional_int(value):
 
 
 def kind_choices():
-    return [("task", _l("Task")), ("decision", _l("Decision point")), ("exception", _l("Exception")),
-            ("subprocess", _l("Subprocess")), ("start", _l("Start")), ("end", _l("End"))]
+    return [("task", _l("Task")), ("decision", _l("Decision point")), ("parallel", _l("Parallel split/join")),
+            ("exception", _l("Exception")), ("subprocess", _l("Subprocess")), ("start", _l("Start")),
+            ("end", _l("End"))]
 
 
 def lane_choices():

@@ -25,7 +25,11 @@ TASK = "task"
 DECISION = "decision"
 EXCEPTION = "exception"
 SUBPROCESS = "subprocess"
-NODE_KINDS = (START, END, TASK, DECISION, EXCEPTION, SUBPROCESS)
+#: A parallel split or join (BPMN parallel gateway): every exit is taken, every entry awaited.
+PARALLEL = "parallel"
+NODE_KINDS = (START, END, TASK, DECISION, EXCEPTION, SUBPROCESS, PARALLEL)
+#: Kinds that only steer the flow: nobody works in them, so they need no owner.
+CONTROL_KINDS = (START, END, PARALLEL)
 
 #: Swimlanes group nodes by their department or by their owner role.
 LANE_BY_DEPARTMENT = "department"

@@ -18,7 +18,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from processmaps.models import (
-    DECISION, END, EXCEPTION, START, SUBPROCESS, ProcessNode, ProcessRender, ProcessVersion,
+    CONTROL_KINDS, DECISION, END, EXCEPTION, PARALLEL, START, SUBPROCESS, ProcessNode, ProcessRender,
+    ProcessVersion,
 )
 from processmaps.services import lane_of, owner_text
 from rollout.extensions import db
@@ -37,6 +38,8 @@ EXCEPTION_COLOR = "#c0392b"
 ADDED_COLOR = "#198754"
 CHANGED_COLOR = "#d39e00"
 PROBLEM_COLOR = "#dc3545"
+#: What a parallel split/join shows inside its diamond (BPMN's parallel gateway marker).
+PARALLEL_MARK = '<<FONT POINT-SIZE="22"><B>+</B></FONT>>'
 
 
 def _quote(value: str) -> str:
@@ -57,8 +60,8 @@ def _attrs(**values) -> str:
 
 def _html_label(node: ProcessNode, words: dict[str, str]) -> str:
     rows = [f'<TR><TD><B>{html.escape(node.name)}</B></TD></TR>']
-    if node.kind not in (START, END):
-        owner = owner_text(node)
+    owner = owner_text(node)
+    if node.kind not in CONTROL_KINDS or owner:
         color = "#555555" if owner else PROBLEM_COLOR
         rows.append(f'<TR><TD><FONT POINT-SIZE="9" COLOR="{color}">{html.escape(owner or words["no_owner"])}</FONT></TD></TR>')
     if node.time_limit:
@@ -74,6 +77,10 @@ def _node_style(node: ProcessNode) -> dict:
         return {"shape": "doublecircle", "style": "filled", "fillcolor": "#fdecea", "color": "#8e2a20"}
     if node.kind == DECISION:
         return {"shape": "diamond", "style": "filled", "fillcolor": "#fff8e1", "color": "#b07d00"}
+    if node.kind == PARALLEL:
+        # Like BPMN's parallel gateway: a small diamond with a "+", its name written beside it.
+        return {"shape": "diamond", "style": "filled", "fillcolor": "#e8f0fe", "color": "#1f4e79",
+                "fixedsize": "true", "width": "0.6", "height": "0.6"}
     if node.kind == EXCEPTION:
         return {"shape": "box", "style": "rounded,filled", "fillcolor": "#fdecea", "color": EXCEPTION_COLOR}
     if node.kind == SUBPROCESS:
@@ -132,7 +139,10 @@ def dot_source(version: ProcessVersion, node_url: Callable[[ProcessNode], str] |
             style.update(color=PROBLEM_COLOR, penwidth="2")
         tooltip = " · ".join(filter(None, [node.name, owner_text(node)]))
         url = node_url(node) if node_url else None
-        return f"    {_quote(node_name(node))} {_attrs(label=_html_label(node, words), tooltip=tooltip, URL=url, target='_top' if url else None, id=f'node-{node.key}', **style)};"
+        labels = {"label": _html_label(node, words)}
+        if node.kind == PARALLEL:
+            labels = {"label": PARALLEL_MARK, "xlabel": labels["label"]}
+        return f"    {_quote(node_name(node))} {_attrs(**labels, tooltip=tooltip, URL=url, target='_top' if url else None, id=f'node-{node.key}', **style)};"
 
     for index, lane in enumerate(lane_names):
         members = [node for node in version.nodes if lanes[node.id] == lane]

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from processmaps.models import (
-    APPROVED, DECISION, DRAFT, END, LANE_BY_DEPARTMENT, LANE_MODES, NODE_KINDS, RACI_KINDS, START,
+    APPROVED, DECISION, DRAFT, END, LANE_BY_DEPARTMENT, LANE_MODES, NODE_KINDS, PARALLEL, RACI_KINDS, START,
     SUBPROCESS, SUPERSEDED, TASK, Process, ProcessEdge, ProcessNode, ProcessVersion, RaciAssignment,
 )
 from rollout.accounts.models import Department, User
@@ -210,7 +210,8 @@ def action_label(action: str) -> str:
 
 def kind_label(kind: str) -> str:
     return {START: _("Start"), END: _("End"), TASK: _("Task"), DECISION: _("Decision point"),
-            "exception": _("Exception"), SUBPROCESS: _("Subprocess")}.get(kind, kind)
+            "exception": _("Exception"), SUBPROCESS: _("Subprocess"),
+            PARALLEL: _("Parallel split/join")}.get(kind, kind)
 
 
 # --- nodes and edges -----------------------------------------------------------
@@ -431,6 +432,9 @@ def raci_matrix(version: ProcessVersion) -> tuple[list[str], list[tuple[ProcessN
     rows = []
     for node in version.nodes:
         if node.kind in (START, END):
+            continue
+        # A parallel split or join only steers the flow: it gets a row once someone is named on it.
+        if node.kind == PARALLEL and not node.owner_role and not node.raci:
             continue
         letters = {row.role: row.kind for row in node.raci}
         if node.owner_role and node.owner_role not in letters:

@@ -4,7 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from processmaps import bpmn, services
+from processmaps import bpmn, render, services
+from processmaps.checks import run_checks
 from processmaps.bpmn import BPMNDI, DC, DI, MODEL, BpmnError
 from tests.processmaps.helpers import nodes_by_key, sales_process
 
@@ -147,17 +148,68 @@ def test_bad_files_get_a_clear_error_and_nothing_is_written(company, data, messa
     assert db.session.query(Process).count() == 0
 
 
-def test_parallel_gateways_are_decisions_with_a_note(company):
-    data = b"""<definitions xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL">
-      <process id="p" name="Parallel">
-        <startEvent id="s"/><parallelGateway id="g"/><userTask id="a" name="A"/><manualTask id="b" name="B"/>
-        <endEvent id="e"/>
-        <sequenceFlow id="f1" sourceRef="s" targetRef="g"/><sequenceFlow id="f2" sourceRef="g" targetRef="a"/>
-        <sequenceFlow id="f3" sourceRef="g" targetRef="b"/><sequenceFlow id="f4" sourceRef="a" targetRef="e"/>
-        <sequenceFlow id="f5" sourceRef="b" targetRef="e"/>
-      </process></definitions>"""
-    version = bpmn.import_bpmn(data).processes[0].versions[0]
+PARALLEL_FILE = """<definitions xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL">
+  <process id="p" name="Parallel">
+    <laneSet id="ls"><lane id="l1" name="销售代表"><flowNodeRef>s</flowNodeRef><flowNodeRef>split</flowNodeRef>
+      <flowNodeRef>a</flowNodeRef><flowNodeRef>join</flowNodeRef><flowNodeRef>e</flowNodeRef></lane>
+      <lane id="l2" name="财务专员"><flowNodeRef>b</flowNodeRef></lane></laneSet>
+    <startEvent id="s"/><parallelGateway id="split" name="同时开始"/><userTask id="a" name="开通账号"/>
+    <manualTask id="b" name="开具发票"/><parallelGateway id="join"/><endEvent id="e"/>
+    <sequenceFlow id="f1" sourceRef="s" targetRef="split"/><sequenceFlow id="f2" sourceRef="split" targetRef="a"/>
+    <sequenceFlow id="f3" sourceRef="split" targetRef="b"/><sequenceFlow id="f4" sourceRef="a" targetRef="join"/>
+    <sequenceFlow id="f5" sourceRef="b" targetRef="join"/><sequenceFlow id="f6" sourceRef="join" targetRef="e"/>
+  </process></definitions>""".encode()
+
+
+def test_parallel_gateways_import_as_parallel_splits_and_joins(company):
+    result = bpmn.import_bpmn(PARALLEL_FILE)
+    assert result.unmapped == []
+    version = result.processes[0].versions[0]
     nodes = nodes_by_key(version)
-    assert nodes["g"].kind == "decision" and "Parallel" in nodes["g"].notes
+    assert (nodes["split"].kind, nodes["join"].kind) == ("parallel", "parallel")
+    assert nodes["split"].name == "同时开始" and nodes["split"].notes == ""
     assert (nodes["a"].kind, nodes["b"].kind) == ("task", "task")
-    assert len(version.edges) == 5
+    assert len(version.edges) == 6
+    # Unlabelled exits are right for a parallel split; every owner is in place.
+    assert run_checks(version) == [p for p in run_checks(version) if not p.is_blocking]
+
+
+def test_parallel_steps_export_as_parallel_gateways(company):
+    version = bpmn.import_bpmn(PARALLEL_FILE).processes[0].versions[0]
+    root = ET.fromstring(bpmn.export_bpmn(version))
+    process = root.find(q("process"))
+    assert {g.get("id") for g in process.findall(q("parallelGateway"))} == {"split", "join"}
+    assert process.find(q("exclusiveGateway")) is None
+
+
+def _local(tag):
+    return tag.rsplit("}", 1)[-1]
+
+
+def _facts(version):
+    """What a round trip must keep: each step's kind, name and lane, and each flow."""
+    lanes = render.effective_lanes(version)
+    nodes = sorted((n.key, n.kind, n.name, lanes[n.id]) for n in version.nodes)
+    edges = sorted((e.source.key, e.target.key, e.label, e.is_exception) for e in version.edges)
+    return nodes, edges
+
+
+ROUND_TRIP_FILES = [p for p in REFERENCE_FILES if not p.name.startswith("error-")]
+
+
+@pytest.mark.parametrize("name, data", [("parallel.bpmn", PARALLEL_FILE)] + [
+    (path.name, path.read_bytes()) for path in ROUND_TRIP_FILES])
+def test_import_export_import_keeps_kinds_names_lanes_and_flows(company, name, data):
+    kept_tags = ("startEvent", "endEvent", "exclusiveGateway", "parallelGateway")
+    original = {e.get("id"): _local(e.tag) for e in ET.fromstring(data).iter() if _local(e.tag) in kept_tags}
+    for first in bpmn.import_bpmn(data).processes:
+        exported = bpmn.export_bpmn(first.versions[0])
+        # Events and gateways leave as the elements they came in as (tasks of any kind leave as userTask).
+        for element in ET.fromstring(exported).find(q("process")):
+            if element.get("id") in original:
+                assert _local(element.tag) == original[element.get("id")], element.get("id")
+        again = bpmn.import_bpmn(exported)
+        assert again.unmapped == []
+        [second] = again.processes
+        assert _facts(second.versions[0]) == _facts(first.versions[0])
+        assert bpmn.import_bpmn(bpmn.export_bpmn(second.versions[0])).processes[0].versions[0].nodes

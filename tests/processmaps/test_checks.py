@@ -66,3 +66,44 @@ def test_missing_start_or_end_blocks(company):
     for node in [n for n in version.nodes if n.kind == "end"]:
         services.delete_node(node)
     assert "no_end" in codes(version, blocking=True)
+
+
+def _with_parallel_signing(company):
+    """The sample process where 签约成单 splits into 开通账号 and 开具发票, which join before the end."""
+    version = sales_process(company).versions[0]
+    nodes = nodes_by_key(version)
+    to_end = next(e for e in version.edges if e.source_id == nodes["sign"].id)
+    services.delete_edge(to_end)
+    split = services.add_node(version, key="split", kind="parallel", name="同时处理")
+    join = services.add_node(version, key="join", kind="parallel", name="全部完成")
+    accounts = services.add_node(version, key="accounts", kind="task", name="开通账号", owner_role="IT专员")
+    invoice = services.add_node(version, key="invoice", kind="task", name="开具发票", owner_role="财务专员")
+    end = next(n for n in version.nodes if n.kind == "end")
+    for source, target in ((nodes["sign"], split), (split, accounts), (split, invoice), (accounts, join),
+                           (invoice, join), (join, end)):
+        services.add_edge(version, source_id=source.id, target_id=target.id)
+    return version
+
+
+def test_a_parallel_split_needs_neither_labelled_exits_nor_an_owner(company):
+    version = _with_parallel_signing(company)
+    assert run_checks(version) == []
+
+
+def test_a_decision_still_needs_labelled_exits_where_a_parallel_split_does_not(company):
+    version = _with_parallel_signing(company)
+    services.update_node(nodes_by_key(version)["split"], kind="decision", name="同时处理", owner_role="销售经理")
+    [problem] = run_checks(version)
+    assert (problem.code, problem.node_keys) == ("decision_exits", ["split"])
+
+
+def test_reachability_checks_cover_parallel_steps(company):
+    version = _with_parallel_signing(company)
+    nodes = nodes_by_key(version)
+    join_to_end = next(e for e in version.edges if e.source_id == nodes["join"].id)
+    services.delete_edge(join_to_end)
+    stray = services.add_node(version, key="stray", kind="parallel", name="孤立分支")
+    problems = {p.code: p for p in run_checks(version)}
+    assert problems["unreachable"].node_keys == ["stray"]
+    assert set(problems["no_path_to_end"].node_keys) == {"sign", "split", "accounts", "invoice", "join", "stray"}
+    assert stray.key not in {k for p in problems.values() if p.code == "no_owner" for k in p.node_keys}

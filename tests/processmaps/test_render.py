@@ -87,3 +87,17 @@ def test_names_cannot_inject_markup_into_the_page(company):
     svg = render.inline_svg(render.render(version, "svg", node_url=lambda n: f"/processes/nodes/{n.id}"))
     assert "<script" not in svg and 'onmouseover="x' not in svg
     assert "&lt;script&gt;" in svg
+
+
+def test_a_parallel_step_is_a_small_diamond_with_a_plus_and_its_name_beside_it(company):
+    version = sales_process(company).versions[0]
+    split = services.add_node(version, key="split", kind="parallel", name="同时处理")
+    source = render.dot_source(version)
+    line = next(text for text in source.splitlines() if text.strip().startswith('"split"'))
+    assert 'shape="diamond"' in line and 'fixedsize="true"' in line
+    assert f"label={render.PARALLEL_MARK}" in line and "xlabel=<" in line and "同时处理" in line
+    assert "no owner" not in line  # it steers the flow; nobody works in it
+    decision = next(text for text in source.splitlines() if text.strip().startswith('"approval"'))
+    assert "fixedsize" not in decision and "+</B>" not in decision
+    svg = render.inline_svg(render.render(version, "svg"))
+    assert 'id="node&#45;split"' in svg and "同时处理" in svg and 'font-size="22.00">+<' in svg

@@ -164,3 +164,22 @@ def test_discarding_a_draft_keeps_the_approved_version(company):
     assert [v.status for v in process.versions] == [APPROVED]
     with pytest.raises(NotAllowed):
         services.discard_draft(process.versions[0])
+
+
+def test_parallel_steps_join_the_raci_matrix_only_once_someone_is_named(company):
+    version = sales_process(company).versions[0]
+    split = services.add_node(version, key="split", kind="parallel", name="同时处理")
+    assert split not in [node for node, _letters in services.raci_matrix(version)[1]]
+    services.set_raci(split, "销售经理", "A")
+    rows = dict(services.raci_matrix(version)[1])
+    assert rows[split] == {"销售经理": "A"}
+
+
+def test_compare_names_a_decision_that_became_a_parallel_split(company):
+    process = sales_process(company, approve=True)
+    draft = services.new_draft_version(process)
+    services.update_node(nodes_by_key(draft)["approval"], kind="parallel")
+    comparison = services.compare_versions(process.versions[0], draft)
+    [(node, changes)] = comparison.changed_nodes
+    assert node.key == "approval" and changes["kind"] == ("decision", "parallel")
+    assert services.kind_label("parallel") == "Parallel split/join"

@@ -253,3 +253,16 @@ def test_node_page_shows_the_step_history(company, client_as):
     page = client.get(f"/processes/nodes/{quote.id}").get_data(as_text=True)
     history = page.split('data-testid="history"')[1]
     assert "lead · edited: Step name" in history
+
+
+def test_the_editor_offers_parallel_splits_and_adds_one_without_an_owner(company, client_as):
+    version = sales_process(company).versions[0]
+    client = client_as("head")
+    page = client.get(f"/processes/{version.process_id}/v/1").get_data(as_text=True)
+    assert '<option value="parallel">Parallel split/join</option>' in page
+    response = client.post(f"/processes/versions/{version.id}/nodes", data=node_form(kind="parallel", name="同时处理"))
+    assert response.status_code == 303
+    node = db.session.query(ProcessNode).filter_by(name="同时处理").one()
+    assert node.kind == "parallel"
+    page = client.get(response.location).get_data(as_text=True)
+    assert "Steps without an owner" not in page
