@@ -17,3 +17,106 @@ document.addEventListener("change", function (event) {
     event.target.form.submit();
   }
 });
+// Survey answer forms (data-skip-logic): a question with data-conditions shows only while its
+// conditions hold, decided as the server decides (surveys/services.py is_visible and clean_value):
+// answers of hidden or invalid questions count as none. A hidden question's inputs are disabled, so
+// its answer is not submitted. Without JavaScript every question shows with its "shown only if" note.
+(function () {
+  var NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
+  var NUMERIC_TYPES = { integer: true, decimal: true, rating5: true, rating10: true };
+
+  function answerOf(block) {
+    var type = block.getAttribute("data-type");
+    if (type === "single" || type === "rating5" || type === "rating10") {
+      var checked = block.querySelector("input[type=radio]:checked");
+      return checked ? checked.value : null;
+    }
+    if (type === "multiple") {
+      var picked = Array.prototype.map.call(block.querySelectorAll("input[type=checkbox]:checked"),
+        function (box) { return box.value; });
+      return picked.length ? picked : null;
+    }
+    var field = block.querySelector("input, textarea");
+    var text = field ? field.value.trim() : "";
+    if (!text) { return null; }
+    if (type === "integer") { return /^[+-]?\d+$/.test(text) ? text : null; }
+    if (type === "decimal") { text = text.replace(/,/g, ""); return NUMBER.test(text) ? text : null; }
+    if (type === "text" || type === "long_text" || type === "date") { return text; }
+    return null;  // likert, ranking and notes cannot be referred to by conditions
+  }
+
+  function same(answer, expected, numeric) {
+    if (answer === null) { return false; }
+    if (Array.isArray(answer)) { return answer.length === 1 && answer[0] === expected; }
+    if (numeric) { return NUMBER.test(expected) && Number(answer) === Number(expected); }
+    return answer === expected;
+  }
+
+  function holds(rule, answers) {
+    var given = answers[rule.question];
+    var answer = given ? given.value : null;
+    var expected = String(rule.value);
+    if (rule.op === "selected") {
+      return Array.isArray(answer) ? answer.indexOf(expected) !== -1 : answer !== null && answer === expected;
+    }
+    var equal = same(answer, expected, given ? given.numeric : false);
+    return rule.op === "not_equals" ? !equal : equal;
+  }
+
+  function show(block, visible) {
+    block.hidden = !visible;
+    block.querySelectorAll("input, textarea, select").forEach(function (input) {
+      if (!visible && !input.disabled) {
+        input.disabled = true;
+        input.setAttribute("data-skip-disabled", "");
+      } else if (visible && input.hasAttribute("data-skip-disabled")) {
+        input.disabled = false;
+        input.removeAttribute("data-skip-disabled");
+      }
+    });
+  }
+
+  function applySkipLogic(form) {
+    var answers = {};
+    var shownSections = {};
+    form.querySelectorAll("[data-question]").forEach(function (block) {
+      var visible = true;
+      var rules = block.hasAttribute("data-conditions") ? JSON.parse(block.getAttribute("data-conditions")) : [];
+      if (rules.length) {
+        var results = rules.map(function (rule) { return holds(rule, answers); });
+        visible = block.getAttribute("data-join") === "or"
+          ? results.indexOf(true) !== -1 : results.indexOf(false) === -1;
+      }
+      show(block, visible);
+      if (visible) {
+        shownSections[block.getAttribute("data-section")] = true;
+        var answer = answerOf(block);
+        if (answer !== null) {
+          answers[block.getAttribute("data-question")] = {
+            value: answer, numeric: !!NUMERIC_TYPES[block.getAttribute("data-type")]
+          };
+        }
+      }
+    });
+    // A section heading whose questions are all hidden goes too.
+    form.querySelectorAll("[data-section-heading]").forEach(function (heading) {
+      heading.hidden = !shownSections[heading.getAttribute("data-section-heading")];
+    });
+  }
+
+  function skipLogicForm(target) {
+    return target && target.closest ? target.closest("form[data-skip-logic]") : null;
+  }
+
+  document.querySelectorAll("form[data-skip-logic]").forEach(function (form) {
+    // The notes explain the conditions to readers without JavaScript; here the questions themselves follow them.
+    form.querySelectorAll("[data-skip-note]").forEach(function (note) { note.hidden = true; });
+    applySkipLogic(form);
+  });
+  ["input", "change"].forEach(function (name) {
+    document.addEventListener(name, function (event) {
+      var form = skipLogicForm(event.target);
+      if (form) { applySkipLogic(form); }
+    });
+  });
+})();
