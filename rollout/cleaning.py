@@ -27,9 +27,13 @@ _BARE_SUFFIXES = tuple(sorted({re.sub(r"[\s.,]", "", suffix) for suffix in _COMP
 
 def company_key(name: str | None) -> str:
     """A comparison key for a company name: case-folded, no spaces or punctuation, no legal suffix."""
-    text = _COMPANY_PUNCTUATION.sub("", clean_text(name).casefold())
+    return strip_legal_suffixes(name_key(name))
+
+
+def strip_legal_suffixes(text: str) -> str:
+    """company_key from a name_key: legal suffixes dropped from the end, in passes, longest first."""
     changed = True
-    while changed and text:
+    while changed and text.endswith(_BARE_SUFFIXES):  # one C call answers "any suffix left?"
         changed = False
         for bare in _BARE_SUFFIXES:
             if text.endswith(bare) and len(text) > len(bare):
@@ -61,7 +65,7 @@ def email_key(email: str | None) -> str:
 # the rules that changed something (shown as before → after in the import preview)
 # and a message when the value cannot be used.  The common cases take fast paths
 # (plain regular expressions) because an import runs them on every cell.
-from dataclasses import dataclass  # noqa: E402
+from typing import NamedTuple  # noqa: E402
 from datetime import date, datetime, timedelta  # noqa: E402
 from decimal import Decimal, InvalidOperation  # noqa: E402
 
@@ -79,9 +83,12 @@ _INNER_SPACES = re.compile(r"[\s\u3000\u00a0\u200b]+")
 _ASCII_PRINTABLE = re.compile(r"^[\x20-\x7e]*$")
 
 
-@dataclass(frozen=True, slots=True)
-class Cleaned:
-    """A cleaned cell: the value to store, the rules that changed it, an error if unusable."""
+class Cleaned(NamedTuple):
+    """A cleaned cell: the value to store, the rules that changed it, an error if unusable.
+
+    A named tuple rather than a dataclass: an import builds one per cell, and tuples are the
+    cheapest immutable records Python makes.
+    """
     value: object
     rules: tuple[str, ...] = ()
     error: str | None = None
@@ -318,4 +325,5 @@ def name_key(name: str | None) -> str:
     company_key also drops legal suffixes; names equal under company_key but not under
     name_key are near-duplicates (北京某某科技有限公司 vs 北京某某科技), listed for review.
     """
-    return re.sub(r"[\s\-_.,，。()（）·]", "", clean_text(name).casefold())
+    return _COMPANY_PUNCTUATION.sub("", clean_text(name).casefold())
+

@@ -16,10 +16,10 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, func, select
 
 from rollout.accounts.models import User
-from rollout.cleaning import company_key, name_key, phone_key_of
+from rollout.cleaning import company_key, name_key, phone_key_of, strip_legal_suffixes
 from rollout.errors import ServiceError
 from rollout.extensions import db
-from rollout.imports.targets import ImportContext, RowError, Target, TargetField
+from rollout.imports.targets import ImportContext, RowError, Target, TargetField, sqlite_executemany
 from rollout.plans import services as plans
 from rollout.plans.models import (METRICS, Activity, Campaign, Contact, Customer, CustomerAssignment, CustomerField,
                                   LostReason, Opportunity, PlanTarget, Quote, SalesPlan)
@@ -106,7 +106,7 @@ class CustomerTarget(Target):
         return exact, near
 
     def keys(self, values):
-        keys = [f"name:{name_key(values['name'])}"]
+        keys = [f"name:{values.get('_name_key') or name_key(values['name'])}"]
         if values.get("phone"):
             keys.append(f"phone:{phone_key_of(values['phone'])}")
         if values.get("email"):
@@ -149,7 +149,9 @@ class CustomerTarget(Target):
                 raise RowError(error.message) from None
         now = self.now
         in_pool = owner_id is None
-        values["_company_key"] = key = company_key(values["name"])
+        # Both duplicate keys from one normalisation: company_key is name_key without legal suffixes.
+        values["_name_key"] = exact_key = name_key(values["name"])
+        values["_company_key"] = key = strip_legal_suffixes(exact_key)
         return {"name": values["name"], "name_key": key, "phone": values.get("phone"),
                 "phone_key": phone_key_of(values.get("phone")), "email": values.get("email"),
                 "industry": values.get("industry"), "city": values.get("city"), "address": values.get("address"),
@@ -165,7 +167,11 @@ class CustomerTarget(Target):
                     "to_user_id": row["owner_id"], "note": "import", "created_at": row["created_at"]}
                    for customer_id, row in zip(ids, rows)]
         if history:
-            db.session.connection().execute(CustomerAssignment.__table__.insert(), history)
+            connection = db.session.connection()
+            if connection.dialect.name == "sqlite":
+                sqlite_executemany(connection, CustomerAssignment.__table__, history)
+            else:
+                connection.execute(CustomerAssignment.__table__.insert(), history)
         return ids
 
     def update(self, entity_id, row, ctx):

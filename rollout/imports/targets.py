@@ -89,7 +89,7 @@ class ImportContext:
         return found
 
 
-def _sqlite_executemany(connection, table, rows: list[dict]) -> list[int]:
+def sqlite_executemany(connection, table, rows: list[dict]) -> list[int]:
     """SQLite's fastest bulk insert: the driver's executemany with SQLAlchemy's type processing.
 
     The transaction holds SQLite's write lock (BEGIN IMMEDIATE), so the new rowids are the
@@ -104,7 +104,7 @@ def _sqlite_executemany(connection, table, rows: list[dict]) -> list[int]:
     cache: dict = {}  # the same timestamps and flags repeat on every row
 
     def bind(value, process):
-        if process is None or value is None:
+        if value is None:
             return value
         if isinstance(value, (bool, datetime)):
             found = cache.get((process, value))
@@ -113,7 +113,15 @@ def _sqlite_executemany(connection, table, rows: list[dict]) -> list[int]:
             return found
         return process(value)
 
-    params = [tuple(bind(row[key], process) for key, process in zip(keys, processors)) for row in rows]
+    # Most columns (text, integers) need no conversion: copy those as they are and call a
+    # processor only where the type has one.
+    converted = [(position, process) for position, process in enumerate(processors) if process is not None]
+    params = []
+    for row in rows:
+        values = [row[key] for key in keys]
+        for position, process in converted:
+            values[position] = bind(values[position], process)
+        params.append(values)
     cursor = connection.connection.driver_connection.cursor()
     try:
         cursor.executemany(sql, params)
@@ -187,7 +195,7 @@ class Target:
         table = self.model.__table__
         connection = db.session.connection()
         if self.complete_rows and connection.dialect.name == "sqlite":
-            return _sqlite_executemany(connection, table, rows)
+            return sqlite_executemany(connection, table, rows)
         result = connection.execute(table.insert().returning(table.c.id), rows)
         return [row[0] for row in result]
 
