@@ -5,7 +5,7 @@ from sqlalchemy import select
 
 from rollout.extensions import db
 from surveys import services
-from surveys.models import MULTIPLE, OPEN, RATING5, SINGLE, TEXT, SurveyResponse
+from surveys.models import INTEGER, MULTIPLE, OPEN, RATING5, SINGLE, TEXT, SurveyResponse
 from surveys.services import OptionSpec
 
 pytestmark = pytest.mark.browser
@@ -80,3 +80,38 @@ def test_conditional_questions_follow_the_answers_live(page, live_server, compan
     assert "q_mobile" not in posted and "q_apps" not in posted and "q_dingtalk" not in posted
     stored = db.session.scalars(select(SurveyResponse)).one()
     assert {answer.question.name: answer.value for answer in stored.answers} == {"travels": "no", "score": 4}
+
+
+def test_numbers_or_rules_and_not_equals_are_decided_as_the_server_decides(page, live_server, company):
+    survey = services.create_survey("拜访频率", company["lead"])
+    services.save_question(survey, name="region", type=SINGLE, label="负责区域",
+                           options=[OptionSpec("north", "华北"), OptionSpec("south", "华南")])
+    services.save_question(survey, name="visits", type=INTEGER, label="每周拜访客户数")
+    services.save_question(survey, name="route", type=TEXT, label="怎样安排拜访路线？", condition_join="or",
+                           conditions=[{"question": "visits", "op": "equals", "value": "5"},
+                                       {"question": "region", "op": "equals", "value": "north"}])
+    services.save_question(survey, name="south_note", type=TEXT, label="华南以外的区域说明",
+                           conditions=[{"question": "region", "op": "not_equals", "value": "south"}])
+    services.change_survey_status(survey, OPEN)
+    token = services.invite(survey, [company["staff"]], send=False)[0].token
+    db.session.commit()
+    db.session.close()
+    page.goto(f"{live_server}/surveys/respond/{token}")
+    route, south_note = page.locator("#q_route"), page.locator("#q_south_note")
+    # No answer is "not south", as on the server.
+    assert route.is_hidden() and south_note.is_visible()
+    page.fill("input[name=q_visits]", "05")
+    route.wait_for(state="visible")  # 05 is the number 5
+    page.fill("input[name=q_visits]", "5x")
+    route.wait_for(state="hidden")  # not a whole number: no answer
+    page.check("#q_region-north")
+    route.wait_for(state="visible")  # either rule is enough
+    page.check("#q_region-south")
+    route.wait_for(state="hidden")
+    assert south_note.is_hidden()
+    page.fill("input[name=q_visits]", "5")
+    with page.expect_request(lambda request: request.method == "POST"):
+        page.click("button[value=submit]")
+    page.locator("[data-testid=thanks]").wait_for()
+    stored = db.session.scalars(select(SurveyResponse)).one()
+    assert {answer.question.name for answer in stored.answers} == {"region", "visits"}
