@@ -9,6 +9,7 @@ from rollout.accounts.services import department_choices
 from rollout.errors import ServiceError
 from rollout.extensions import db
 from rollout.notify import services
+from rollout.notify.errors import explain_delivery_error
 from rollout.notify.forms import CHANNEL_LABELS, ROBOT_KIND_LABELS, ChannelsForm, RobotForm
 from rollout.notify.models import OUTBOX_STATUSES, DepartmentRobot, Notification, OutboxMessage
 from rollout.notify.services import mark_read
@@ -144,7 +145,9 @@ def outbox():
     if status not in OUTBOX_STATUSES:
         status = "dead"
     query = select(OutboxMessage).where(OutboxMessage.status == status).order_by(OutboxMessage.id.desc())
-    return render_template("notify/outbox.html", page=paginate(query, per_page=50), status=status,
+    page = paginate(query, per_page=50)
+    explanations = {m.id: explain_delivery_error(m.last_error, m.kind) for m in page.items}
+    return render_template("notify/outbox.html", page=page, status=status, explanations=explanations,
                            counts=services.outbox_counts(), channel_labels=CHANNEL_LABELS)
 
 
