@@ -8,10 +8,18 @@ STAMP := $(VENV)/.installed
 DEBIAN_PACKAGES := graphviz fonts-noto-cjk libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 chromium
 HOST ?= 127.0.0.1
 PORT ?= 5000
+# bpmn.io's viewer, for the browser test that opens our BPMN export (tests/processmaps/test_bpmn_js.py).
+# Installed when npm is present; the tests then run with RUN_BPMN_JS=1, so a missing viewer fails them.
+BPMN_JS_VERSION := 18.31.1
+BPMN_JS_DIR := .cache/bpmn-js
+NPM := $(shell command -v npm 2>/dev/null)
+ifneq ($(NPM),)
+export RUN_BPMN_JS := 1
+endif
 
-.PHONY: install system-deps run test bench soak translations clean
+.PHONY: install system-deps bpmn-js run test bench soak translations clean
 
-install: system-deps $(STAMP) translations
+install: system-deps $(STAMP) translations bpmn-js
 
 system-deps:
 	@missing=""; for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -29,6 +37,15 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[test]'
 	touch $(STAMP)
+
+bpmn-js:
+	@if [ -z "$(NPM)" ]; then \
+	  echo "npm not found: bpmn-js is not installed and its browser test is skipped"; \
+	elif ! grep -qs '"version": "$(BPMN_JS_VERSION)"' $(BPMN_JS_DIR)/node_modules/bpmn-js/package.json; then \
+	  npm install --prefix $(BPMN_JS_DIR) --omit=dev --no-save --no-audit --no-fund --loglevel=error \
+	    bpmn-js@$(BPMN_JS_VERSION) \
+	  || echo "npm could not install bpmn-js $(BPMN_JS_VERSION) (is the npm registry reachable?): test_bpmn_js.py will fail"; \
+	fi
 
 translations: $(STAMP)
 	@$(BIN)/rollout translations compile

@@ -33,13 +33,21 @@ DI = "http://www.omg.org/spec/DD/20100524/DI"
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
 #: Our own attributes (ignored by other tools, read back by import).
 RD = "https://rollout-desk.org/schema/bpmn/1"
-PREFIXES = (("bpmn", MODEL), ("bpmndi", BPMNDI), ("dc", DC), ("di", DI), ("xsi", XSI), ("rd", RD))
+#: BPMN in Color (bpmn.io, Camunda Modeler): exception flows and steps drawn red as on our map.
+COLOR = "http://www.omg.org/spec/BPMN/non-normative/color/1.0"
+PREFIXES = (("bpmn", MODEL), ("bpmndi", BPMNDI), ("dc", DC), ("di", DI), ("xsi", XSI), ("rd", RD),
+            ("color", COLOR))
 
 #: Largest BPMN file accepted (bytes).
 MAX_BPMN_BYTES = 5 * 1024 * 1024
 POINTS_PER_INCH = 72.0
 LANE_HEADER = 30.0
 LANE_PADDING = 20.0
+#: BPMN's usual sizes for events and gateways, whose names are drawn outside the symbol. Our map draws
+#: names inside, so Graphviz's circles and diamonds are much larger; the export keeps their centres.
+EVENT_SIZE = 36.0
+GATEWAY_SIZE = 50.0
+EXCEPTION_FILL = "#fdecea"
 
 TASK_TAGS = {"task", "userTask", "manualTask", "serviceTask", "scriptTask", "businessRuleTask", "sendTask",
              "receiveTask"}
@@ -88,6 +96,32 @@ class Box:
     def center(self) -> tuple[float, float]:
         return self.x + self.width / 2, self.y + self.height / 2
 
+    def resized(self, size: float) -> "Box":
+        cx, cy = self.center
+        return Box(cx - size / 2, cy - size / 2, size, size)
+
+
+def _symbol_size(kind: str) -> float | None:
+    if kind in (START, END):
+        return EVENT_SIZE
+    if kind in (DECISION, PARALLEL):
+        return GATEWAY_SIZE
+    return None
+
+
+def _border_point(box: Box, kind: str, toward: tuple[float, float]) -> tuple[float, float]:
+    """Where a line from the centre of an event (circle) or gateway (diamond) toward a point leaves it."""
+    cx, cy = box.center
+    dx, dy = toward[0] - cx, toward[1] - cy
+    if dx == 0 and dy == 0:
+        return cx, cy
+    rx, ry = box.width / 2, box.height / 2
+    if kind in (START, END):
+        scale = 1 / ((dx / rx) ** 2 + (dy / ry) ** 2) ** 0.5
+    else:
+        scale = 1 / (abs(dx) / rx + abs(dy) / ry)
+    return cx + dx * scale, cy + dy * scale
+
 
 def diagram_geometry(version: ProcessVersion, lanes: dict[int, str], lane_order: list[str]) -> tuple:
     """Node boxes, lane boxes and edge waypoints in BPMN coordinates (y down) from Graphviz's layout.
@@ -105,6 +139,8 @@ def diagram_geometry(version: ProcessVersion, lanes: dict[int, str], lane_order:
         x, y = (float(v) for v in obj["pos"].split(","))
         w, h = float(obj["width"]) * POINTS_PER_INCH, float(obj["height"]) * POINTS_PER_INCH
         boxes[node.id] = Box(x - w / 2, (height - y) - h / 2, w, h)
+        if _symbol_size(node.kind):
+            boxes[node.id] = boxes[node.id].resized(_symbol_size(node.kind))
     # Stack lanes as bands in the order of their top edge; a lane Graphviz placed beside another
     # (their steps overlap vertically) moves down below it.
     spans = {}
@@ -124,8 +160,9 @@ def diagram_geometry(version: ProcessVersion, lanes: dict[int, str], lane_order:
         bands[previous][1] = bands[following][0] = middle
     for node_id, box in boxes.items():
         box.y += shifts[lanes[node_id]]
-    # Move everything right and down so the pool (lanes plus their header) starts near the origin.
-    dx = LANE_HEADER + LANE_PADDING + 10 - min(b.x for b in boxes.values())
+    # Move everything right and down so the pool starts near the origin. The pool and each lane draw
+    # their name in a header band on their left, which steps stay clear of.
+    dx = 2 * LANE_HEADER + LANE_PADDING + 10 - min(b.x for b in boxes.values())
     dy = 10 - min(band[0] for band in bands.values())
     for box in boxes.values():
         box.x += dx
@@ -134,7 +171,7 @@ def diagram_geometry(version: ProcessVersion, lanes: dict[int, str], lane_order:
         band[0] += dy
         band[1] += dy
     shifts = {lane: shift + dy for lane, shift in shifts.items()}
-    left = min(b.x for b in boxes.values()) - LANE_PADDING
+    left = min(b.x for b in boxes.values()) - LANE_PADDING - LANE_HEADER
     right = max(b.x + b.width for b in boxes.values()) + LANE_PADDING
     lane_boxes = {lane: Box(left, bands[lane][0], right - left, bands[lane][1] - bands[lane][0]) for lane in ordered}
 
@@ -154,7 +191,14 @@ def diagram_geometry(version: ProcessVersion, lanes: dict[int, str], lane_order:
         if gv_edge is not None and "pos" in gv_edge and source_shift == target_shift:
             tip, points = _parse_points(gv_edge["pos"])
             on_curve = points[::3] + ([tip] if tip else ([points[-1]] if len(points) % 3 != 1 else []))
-            edge_points[edge.id] = [(x + dx, height - y + source_shift) for x, y in on_curve]
+            points = [(x + dx, height - y + source_shift) for x, y in on_curve]
+            # Graphviz ends the flow on its own, larger symbol: move the ends onto the BPMN-sized one.
+            kinds = {node.id: node.kind for node in (edge.source, edge.target)}
+            if _symbol_size(kinds[edge.source_id]) and len(points) >= 2:
+                points[0] = _border_point(source, kinds[edge.source_id], points[1])
+            if _symbol_size(kinds[edge.target_id]) and len(points) >= 2:
+                points[-1] = _border_point(target, kinds[edge.target_id], points[-2])
+            edge_points[edge.id] = points
             if "lp" in gv_edge:
                 lx, ly = (float(v) for v in gv_edge["lp"].split(","))
                 label_points[edge.id] = (lx + dx, height - ly + source_shift)
@@ -269,17 +313,23 @@ def export_bpmn(version: ProcessVersion) -> bytes:
         attributes = {"id": fresh(f"{node.key}_di"), "bpmnElement": node.key}
         if node.kind == DECISION:
             attributes["isMarkerVisible"] = "true"
+        if node.kind == EXCEPTION:
+            attributes.update({q("border-color", COLOR): render.EXCEPTION_COLOR,
+                               q("background-color", COLOR): EXCEPTION_FILL})
         shape = ET.SubElement(plane, q("BPMNShape", BPMNDI), attributes)
         bounds(shape, boxes[node.id])
     for edge in version.edges:
-        shape = ET.SubElement(plane, q("BPMNEdge", BPMNDI), {"id": fresh(f"{edge_ids[edge.id]}_di"),
-                                                             "bpmnElement": edge_ids[edge.id]})
+        attributes = {"id": fresh(f"{edge_ids[edge.id]}_di"), "bpmnElement": edge_ids[edge.id]}
+        if edge.is_exception:
+            attributes[q("border-color", COLOR)] = render.EXCEPTION_COLOR
+        shape = ET.SubElement(plane, q("BPMNEdge", BPMNDI), attributes)
         for x, y in edge_points[edge.id]:
             ET.SubElement(shape, q("waypoint", DI), {"x": f"{x:.0f}", "y": f"{y:.0f}"})
         if edge.label and edge.id in label_points:
             lx, ly = label_points[edge.id]
             width = 12.0 * len(edge.label) + 4
-            label = ET.SubElement(shape, q("BPMNLabel", BPMNDI))
+            label = ET.SubElement(shape, q("BPMNLabel", BPMNDI),
+                                  {q("color", COLOR): render.EXCEPTION_COLOR} if edge.is_exception else {})
             bounds(label, Box(lx - width / 2, ly - 8, width, 16))
     return _serialise(root)
 
