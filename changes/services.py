@@ -614,16 +614,16 @@ def _coming_windows(cadence: ReviewCadence) -> list[ReviewWindow]:
         .order_by(ReviewWindow.starts_at)))
 
 
-def _set_window_times(window: ReviewWindow, slot: tuple[datetime, datetime, datetime], title: str) -> bool:
+def _set_window_times(window: ReviewWindow, slot: tuple[datetime, datetime, datetime], title: str) -> None:
     start, end, cutoff = slot
     if (window.starts_at, window.ends_at, window.cutoff_at, window.title) == (start, end, cutoff, title):
-        return False
+        return
     if window.starts_at != start:
         # Reviewers were sent the old time: the agenda goes out again before the new one.
         window.agenda_sent_at = None
     window.starts_at, window.ends_at, window.cutoff_at, window.title = start, end, cutoff, title
+    # Calendars replace an event only when its SEQUENCE goes up.
     window.sequence += 1
-    return True
 
 
 def _fit_coming_windows(cadence: ReviewCadence) -> WindowChanges:

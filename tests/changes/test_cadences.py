@@ -10,7 +10,7 @@ from changes.models import ChangeRequest, ReviewCadence, ReviewWindow
 from rollout.audit.models import AuditEntry
 from rollout.errors import ServiceError
 from rollout.extensions import db
-from rollout.timeutil import local_today, to_local
+from rollout.timeutil import local_today, to_local, utcnow
 
 
 def _day(days_ahead: int):
@@ -95,6 +95,8 @@ def test_new_weekday_moves_the_coming_windows_and_keeps_their_agendas(company, n
     before = _windows(cadence)
     assert len(before) == 9
     change = _on_window(new_request, before[1])
+    before[1].agenda_sent_at = utcnow()
+    db.session.commit()
     new_day = _day(2)
 
     changes = services.update_cadence(cadence, weekday=new_day.weekday(), start_time=time(15, 30))
@@ -108,6 +110,8 @@ def test_new_weekday_moves_the_coming_windows_and_keeps_their_agendas(company, n
     assert all(w.sequence == 1 for w in after)
     assert len(changes.moved) == 8 and len(changes.removed) == 1 and changes.created == []
     assert change.window_id == before[1].id
+    # Reviewers were sent the old time, so the agenda goes out again.
+    assert db.session.get(ReviewWindow, before[1].id).agenda_sent_at is None
 
 
 def test_fewer_meetings_remove_the_surplus_windows_and_move_their_requests(company, new_request):
