@@ -179,6 +179,7 @@ def diagram_geometry(version: ProcessVersion, lanes: dict[int, str], lane_order:
     label_points: dict[int, tuple[float, float]] = {}
     gv_edges = data.get("edges", [])
     gv_by_id = {}
+    detours = {node.id: 0 for node in version.nodes}
     for gv_edge in gv_edges:
         match = re.fullmatch(r"edge-(\d+)", gv_edge.get("id", ""))
         if match:
@@ -203,12 +204,30 @@ def diagram_geometry(version: ProcessVersion, lanes: dict[int, str], lane_order:
                 lx, ly = (float(v) for v in gv_edge["lp"].split(","))
                 label_points[edge.id] = (lx + dx, height - ly + source_shift)
         else:
-            # Shifted lanes: an orthogonal route from the source's right side to the target's left side.
-            sx, sy = source.x + source.width, source.center[1]
-            tx, ty = target.x, target.center[1]
-            middle = (sx + tx) / 2 if tx > sx else sx + 20
-            edge_points[edge.id] = [(sx, sy), (middle, sy), (middle, ty), (tx, ty)]
+            edge_points[edge.id], label_points[edge.id] = _orthogonal_route(source, target, detours[edge.source_id])
+            detours[edge.source_id] += 1
     return boxes, lane_boxes, edge_points, label_points
+
+
+def _orthogonal_route(source: Box, target: Box, detour: int) -> tuple[list, tuple[float, float]]:
+    """Waypoints and a label point for a flow between lanes Graphviz did not draw one above the other.
+
+    Forward flows leave the source's right side and enter the target's left side. Flows back (rework)
+    would cross their target, so they turn just past the source, run beside the target and enter it
+    from above or below. ``detour`` spreads several such flows from one source apart.
+    """
+    sx, sy = source.x + source.width, source.center[1]
+    if target.x > sx + 10:
+        middle, ty = (sx + target.x) / 2, target.center[1]
+        return [(sx, sy), (middle, sy), (middle, ty), (target.x, ty)], ((middle + target.x) / 2, ty - 10)
+    middle, tx = sx + 20 + 12 * detour, target.center[0]
+    if target.center[1] < sy:  # the target is higher up: come in from below
+        side = target.y + target.height
+        runway, label_y = side + 15 + 8 * detour, side + 25 + 8 * detour
+    else:
+        side = target.y
+        runway, label_y = side - 15 - 8 * detour, side - 25 - 8 * detour
+    return [(sx, sy), (middle, sy), (middle, runway), (tx, runway), (tx, side)], ((middle + tx) / 2, label_y)
 
 
 def export_bpmn(version: ProcessVersion) -> bytes:

@@ -114,6 +114,29 @@ def _new_process(ctx, name, department_code, description, lane_by="role") -> Pro
                                    with_start_and_end=False)
 
 
+def _add_parallel_invoicing(draft: ProcessVersion, ctx, nodes: dict) -> None:
+    """After signing, invoicing and the delivery kick-off run side by side; the deal is won once both are done."""
+    won = nodes["won"]
+    sign_to_won = next(e for e in draft.edges if e.source_id == nodes["sign"].id and e.target_id == won.id)
+    services.delete_edge(sign_to_won)
+    split = services.add_node(draft, key="after_signing", kind="parallel", name="签约后并行处理",
+                              department_id=ctx.departments["sales-1"].id)
+    invoice = services.add_node(draft, key="invoice", kind="task", name="开具首期发票", owner_role="财务专员",
+                                owner_user_id=ctx.users["fin3"].id, department_id=ctx.departments["finance"].id,
+                                data_items="发票号\n开票金额", time_limit="3个工作日")
+    kickoff = services.add_node(draft, key="kickoff", kind="task", name="交付启动会", owner_role="销售代表",
+                                department_id=ctx.departments["sales-1"].id, data_items="会议纪要\n实施负责人",
+                                time_limit="5个工作日")
+    join = services.add_node(draft, key="both_done", kind="parallel", name="全部完成",
+                             department_id=ctx.departments["sales-1"].id)
+    for source, target in ((nodes["sign"], split), (split, invoice), (split, kickoff), (invoice, join),
+                           (kickoff, join), (join, won)):
+        services.add_edge(draft, source_id=source.id, target_id=target.id)
+    services.set_raci(invoice, "财务专员", "R")
+    services.set_raci(kickoff, "销售代表", "R")
+    services.set_raci(kickoff, "销售经理", "A")
+
+
 def load(ctx) -> None:
     """Two approved processes; the sales process also has a draft that adds a finance review."""
     sales = _new_process(ctx, "销售机会跟进流程", "sales",
@@ -124,7 +147,8 @@ def load(ctx) -> None:
     services.approve_version(first, actor=ctx.users["sales.head"])
 
     draft = services.new_draft_version(sales, actor=ctx.users["lead"],
-                                       summary="大额报价增加财务复核；报价审批改由销售总监负责。")
+                                       summary="大额报价增加财务复核；报价审批改由销售总监负责；"
+                                               "签约后开票与交付启动并行。")
     nodes = {node.key: node for node in draft.nodes}
     review = services.add_node(draft, key="finance_review", kind="task", name="大额报价财务复核",
                                owner_role="财务专员", owner_user_id=ctx.users["fin3"].id,
@@ -138,6 +162,7 @@ def load(ctx) -> None:
     services.add_edge(draft, source_id=review.id, target_id=nodes["quote"].id, label="复核不通过", is_exception=True)
     services.set_raci(review, "财务专员", "R")
     services.set_raci(review, "财务经理", "A")
+    _add_parallel_invoicing(draft, ctx, nodes)
 
     handoff = _new_process(ctx, "市场线索移交销售流程", "marketing",
                            "市场部收集、评分线索，合格线索移交销售部跟进；不合格或被退回的线索进入培育。",

@@ -120,13 +120,14 @@ def assert_opened_as_written(page, version):
 
 def test_bpmn_js_opens_the_demo_sales_process_as_exported(bpmn_js, company, factory, tmp_path):
     sales = demo_processes(company, factory)[0]
-    version = sales.versions[0]
-    assert_opened_as_written(bpmn_js, version)
-    lanes = bpmn_js.locator(".djs-element[data-element-id^='Lane_']")
-    assert lanes.count() == len({n.owner_role for n in version.nodes if n.owner_role})
-    for name in ("报价审批", "客户流失", "销售经理", "销售代表"):
-        assert bpmn_js.locator("svg text", has_text=name).count() >= 1, name
-    bpmn_js.screenshot(path=str(tmp_path / "bpmn-js-demo-sales.png"))
+    for version in sales.versions:  # the approved version, and the draft with a parallel split and join
+        assert_opened_as_written(bpmn_js, version)
+        lanes = bpmn_js.locator(".djs-element[data-element-id^='Lane_']")
+        assert lanes.count() == len({n.owner_role for n in version.nodes if n.owner_role})
+        for name in ("报价审批", "客户流失", "销售代表"):
+            assert bpmn_js.locator("svg text", has_text=name).count() >= 1, name
+        bpmn_js.screenshot(path=str(tmp_path / f"bpmn-js-demo-sales-v{version.number}.png"))
+    assert any(n.kind == "parallel" for n in sales.versions[1].nodes)
 
 
 def test_bpmn_js_opens_the_demo_lead_handoff_with_department_lanes(bpmn_js, company, factory):

@@ -30,5 +30,8 @@ def test_demo_processes(company, factory):
     assert exceptions == {"报价审批不通过", "客户流失"}
     assert all(n.owner_role for n in approved.nodes if n.kind not in ("start", "end"))
     assert run_checks(approved) == [] and run_checks(sales.versions[1]) == []
+    # The draft runs invoicing and the delivery kick-off side by side after signing.
+    draft_kinds = {n.key: n.kind for n in sales.versions[1].nodes}
+    assert (draft_kinds["after_signing"], draft_kinds["both_done"]) == ("parallel", "parallel")
     assert {n.department.name for n in handoff.versions[0].nodes} == {"市场部", "销售部"}
     assert handoff.versions[0].lane_by == "department"
