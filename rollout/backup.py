@@ -49,9 +49,11 @@ def restore_from(path: Path) -> None:
     """Replace the database's contents with the backup at ``path``."""
     if not path.exists():
         raise click.ClickException(f"No backup at {path}.")
+    from rollout import figures
     url = db.engine.url
     db.session.remove()
     db.engine.dispose()
+    figures.clear()  # ids start again from the backup's; running servers forget theirs within a minute
     if url.get_backend_name() == "sqlite":
         source = sqlite3.connect(path)
         target = sqlite3.connect(_sqlite_path(url))

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import event, text
 
-from rollout import create_app
+from rollout import create_app, figures
 from rollout.accounts.models import Department, User
 from rollout.extensions import db
 
@@ -73,6 +73,7 @@ def app_ctx(app):
         yield app
         db.session.remove()
         _empty_all_tables()
+        figures.clear()  # the next test's data starts again from the same ids
 
 
 def english_client(app):

@@ -55,8 +55,8 @@ def sections_for(user) -> dict:
         sections["ranking"] = services.latest_publication(home) if home is not None else None
     if user.has_role("lead", "admin", "head"):
         scope = services.department_ids_for(user)
-        sections["readiness"] = services.readiness(scope)
-        sections["adoption"] = services.adoption(scope)
+        sections["readiness"] = services.cached_readiness(scope)
+        sections["adoption"] = services.cached_adoption(scope)[0]
     if user.has_role("trainer"):
         sections["sessions"] = _upcoming_sessions(user)
     if user.is_seed_user or user.has_role("lead"):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 
 from flask import current_app
@@ -748,3 +748,60 @@ def department_ids_for(user) -> set[int] | None:
     home = home_department_id(user.department_id)
     return {home} if home is not None else set()
 
+
+
+# --- cached figures for the pages ------------------------------------------------------------------------
+# Readiness and adoption aggregate every module's data and draw charts; the home page of every lead,
+# head and admin shows them. The pages read them through rollout.figures, recomputed only after a
+# write (or after a minute), with ORM objects replaced by snapshots so they can outlive a session.
+@dataclass(frozen=True)
+class DepartmentSnapshot:
+    """What the dashboard pages show of a department."""
+    id: int
+    name: str
+    code: str | None
+    go_live_on: date | None
+
+
+@dataclass(frozen=True)
+class PublicationSnapshot:
+    """What the adoption pages show of a published ranking."""
+    id: int
+    published_at: datetime
+
+
+def _snapshot(department: Department) -> DepartmentSnapshot:
+    return DepartmentSnapshot(department.id, department.name, department.code, department.go_live_on)
+
+
+def _figures_key(name: str, department_ids) -> tuple:
+    from flask_babel import get_locale
+    scope = None if department_ids is None else frozenset(department_ids)
+    return name, scope, local_today(), str(get_locale())
+
+
+def cached_readiness(department_ids=None) -> list[DepartmentReadiness]:
+    """readiness() for the pages, computed once per data version in this worker."""
+    from rollout import figures
+
+    def compute():
+        return [replace(entry, department=_snapshot(entry.department)) for entry in readiness(department_ids)]
+    return figures.cached(_figures_key("readiness", department_ids), compute)
+
+
+def cached_adoption(department_ids=None, with_charts: bool = False) -> tuple[Adoption, dict]:
+    """adoption() for the pages and, on request, its three charts, computed once per data version."""
+    from rollout import figures
+
+    def compute():
+        data = adoption(department_ids)
+        charts = {}
+        if with_charts:
+            charts = {"active_chart": active_users_chart(data), "entries_chart": entries_chart(data),
+                      "training_chart": training_effect_chart(data)}
+        departments = [replace(entry, department=_snapshot(entry.department),
+                               publication=entry.publication and PublicationSnapshot(
+                                   entry.publication.id, entry.publication.published_at))
+                       for entry in data.departments]
+        return Adoption(weeks=data.weeks, departments=departments), charts
+    return figures.cached(_figures_key("adoption+charts" if with_charts else "adoption", department_ids), compute)

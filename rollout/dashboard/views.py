@@ -47,7 +47,7 @@ def healthz():
 @bp.route("/rollout/")
 @require("dashboard.view")
 def readiness():
-    entries = services.readiness(services.department_ids_for(current_user))
+    entries = services.cached_readiness(services.department_ids_for(current_user))
     return render_template("dashboard/readiness.html", entries=entries, items=services.READINESS_ITEMS,
                            settings=services.readiness_settings())
 
@@ -185,9 +185,8 @@ def go_live(department_id):
 
 # --- adoption -------------------------------------------------------------------------------------------
 def _adoption_context():
-    data = services.adoption(services.department_ids_for(current_user))
-    return {"data": data, "today": local_today(), "active_chart": services.active_users_chart(data),
-            "entries_chart": services.entries_chart(data), "training_chart": services.training_effect_chart(data)}
+    data, charts = services.cached_adoption(services.department_ids_for(current_user), with_charts=True)
+    return {"data": data, "today": local_today(), **charts}
 
 
 @bp.route("/rollout/adoption")
@@ -254,7 +253,7 @@ def report_pdf():
     scope = services.department_ids_for(current_user)
     data = _adoption_context()
     pdf = render_pdf("dashboard/report_pdf.html", report_date=local_today().isoformat(),
-                     entries=services.readiness(scope), phases=services.phases(),
+                     entries=services.cached_readiness(scope), phases=services.phases(),
                      kind_labels=services.PHASE_KIND_LABELS, **data)
     record_event("download", entity="dashboard", detail="status report pdf")
     return download_response(pdf, f"rollout-status-{local_today().isoformat()}.pdf", "application/pdf")

@@ -1159,20 +1159,29 @@ def _utc_range(start: date, end: date) -> tuple[datetime, datetime]:
     return local_day_start(start), local_day_start(end + timedelta(days=1))
 
 
-def _grouped_actuals(start: date, end: date, by: str, campaign_id: int | None = None) -> dict[str, dict]:
-    """Actual value per metric grouped by user id (``by='user'``) or department id."""
+def _grouped_actuals(start: date, end: date, by: str, campaign_id: int | None = None,
+                     only: set[int] | None = None) -> dict[str, dict]:
+    """Actual value per metric grouped by user id (``by='user'``) or department id.
+
+    ``only`` limits it to some users or departments (one rep's plan need not add up the company's).
+    """
     since, until = _utc_range(start, end)
-    won = [Opportunity.stage == "won", Opportunity.closed_on >= start, Opportunity.closed_on <= end]
-    customers = [Customer.created_at >= since, Customer.created_at < until, Customer.deleted_at.is_(None)]
-    if campaign_id:
-        won.append(Opportunity.campaign_id == campaign_id)
-        customers.append(Customer.campaign_id == campaign_id)
     user_or_dept = {
         "opp": Opportunity.owner_id if by == "user" else Opportunity.department_id,
         "cust": Customer.created_by_id if by == "user" else Customer.department_id,
         "act": Activity.user_id if by == "user" else Activity.department_id,
         "quote": Quote.owner_id if by == "user" else Quote.department_id,
     }
+    won = [Opportunity.stage == "won", Opportunity.closed_on >= start, Opportunity.closed_on <= end]
+    customers = [Customer.created_at >= since, Customer.created_at < until, Customer.deleted_at.is_(None)]
+    visits = [Activity.kind == "visit", Activity.occurred_at >= since, Activity.occurred_at < until]
+    quotes = [Quote.submitted_at >= since, Quote.submitted_at < until, Quote.status != "draft"]
+    if campaign_id:
+        won.append(Opportunity.campaign_id == campaign_id)
+        customers.append(Customer.campaign_id == campaign_id)
+    if only is not None:
+        for conditions, name in ((won, "opp"), (customers, "cust"), (visits, "act"), (quotes, "quote")):
+            conditions.append(user_or_dept[name].in_(sorted(only)))
     result: dict[str, dict] = {metric: {} for metric in METRICS}
     for key, amount, count in db.session.execute(
             select(user_or_dept["opp"], func.sum(Opportunity.amount), func.count()).where(*won)
@@ -1182,24 +1191,25 @@ def _grouped_actuals(start: date, end: date, by: str, campaign_id: int | None = 
     for key, count in db.session.execute(select(user_or_dept["cust"], func.count()).where(*customers)
                                          .group_by(user_or_dept["cust"])):
         result["new_customers"][key] = count
-    for key, count in db.session.execute(select(user_or_dept["act"], func.count()).where(
-            Activity.kind == "visit", Activity.occurred_at >= since, Activity.occurred_at < until)
-            .group_by(user_or_dept["act"])):
+    for key, count in db.session.execute(select(user_or_dept["act"], func.count()).where(*visits)
+                                         .group_by(user_or_dept["act"])):
         result["visits"][key] = count
-    for key, count in db.session.execute(select(user_or_dept["quote"], func.count()).where(
-            Quote.submitted_at >= since, Quote.submitted_at < until, Quote.status != "draft")
-            .group_by(user_or_dept["quote"])):
+    for key, count in db.session.execute(select(user_or_dept["quote"], func.count()).where(*quotes)
+                                         .group_by(user_or_dept["quote"])):
         result["quotes"][key] = count
     return result
 
 
-def _grouped_pipeline(start: date, end: date, by: str) -> dict:
+def _grouped_pipeline(start: date, end: date, by: str, only: set[int] | None = None) -> dict:
     """Weighted open pipeline expected to close in the period, grouped like the actuals."""
     column = Opportunity.owner_id if by == "user" else Opportunity.department_id
     weighted: dict = defaultdict(Decimal)
-    rows = db.session.execute(select(column, Opportunity.stage, func.sum(Opportunity.amount)).where(
-        Opportunity.stage.in_(OPEN_STAGES), Opportunity.expected_close_on >= start,
-        Opportunity.expected_close_on <= end).group_by(column, Opportunity.stage))
+    conditions = [Opportunity.stage.in_(OPEN_STAGES), Opportunity.expected_close_on >= start,
+                  Opportunity.expected_close_on <= end]
+    if only is not None:
+        conditions.append(column.in_(sorted(only)))
+    rows = db.session.execute(select(column, Opportunity.stage, func.sum(Opportunity.amount)).where(*conditions)
+                              .group_by(column, Opportunity.stage))
     for key, stage, amount in rows:
         weighted[key] += Decimal(amount or 0) * STAGE_PROBABILITY[stage] / 100
     return weighted
@@ -1324,14 +1334,15 @@ def plan_progress_for(plan: SalesPlan, today: date | None = None) -> dict:
     """One plan's targets beside the actuals so far, with percentages and behind-plan flags."""
     today = today or local_today()
     if plan.level == "rep":
-        actuals = _grouped_actuals(plan.starts_on, plan.ends_on, "user")
+        only = {plan.user_id}
+        actuals = _grouped_actuals(plan.starts_on, plan.ends_on, "user", only=only)
         actual = {m: actuals[m].get(plan.user_id, 0) for m in METRICS}
-        pipeline = _grouped_pipeline(plan.starts_on, plan.ends_on, "user").get(plan.user_id, Decimal(0))
+        pipeline = _grouped_pipeline(plan.starts_on, plan.ends_on, "user", only=only).get(plan.user_id, Decimal(0))
     else:
-        actuals = _grouped_actuals(plan.starts_on, plan.ends_on, "department")
-        ids = subtree_ids(plan.department_id)
+        ids = set(subtree_ids(plan.department_id))
+        actuals = _grouped_actuals(plan.starts_on, plan.ends_on, "department", only=ids)
         actual = {m: _sum_over(actuals[m], ids) for m in METRICS}
-        pipeline = _sum_over(_grouped_pipeline(plan.starts_on, plan.ends_on, "department"), ids)
+        pipeline = _sum_over(_grouped_pipeline(plan.starts_on, plan.ends_on, "department", only=ids), ids)
     margin = settings_for(plan.department_id).behind_margin_percent
     metrics = []
     for row in plan.targets:

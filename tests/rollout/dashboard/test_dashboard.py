@@ -289,3 +289,34 @@ def test_home_page_per_role(company, client_as, factory):
 def test_healthz_is_unchanged(client):
     response = client.get("/healthz")
     assert response.status_code == 200 and response.get_json() == {"status": "ok"}
+
+
+def test_cached_figures_are_reused_until_something_is_written(company, client_as, count_statements):
+    """Readiness and adoption are computed once per data version: a repeat view reuses them,
+    and any write (here a go-live date, then a login) shows up on the next view."""
+    client = client_as("lead")
+    sales_id, rep_id = company["departments"]["sales"].id, company["staff"].id
+    go_live = TODAY + timedelta(days=40)
+
+    def view(path):
+        db.session.remove()
+        with count_statements() as counter:
+            page = client.get(path)
+        assert page.status_code == 200
+        main = page.get_data(as_text=True).split("<main", 1)[1]  # the head carries a fresh CSRF token
+        return main, counter.count
+
+    first, computed = view("/rollout/")
+    again, reused = view("/rollout/")
+    assert again == first and reused < computed
+    assert go_live.isoformat() not in first
+    services.set_go_live(db.session.get(Department, sales_id), go_live)
+    db.session.commit()
+    changed, recomputed = view("/rollout/")
+    assert go_live.isoformat() in changed and recomputed == computed
+    # the adoption page and the home page follow writes the same way
+    assert view("/rollout/adoption")[1] > view("/rollout/adoption")[1]
+    before = services.cached_adoption({sales_id})[0].departments[0].active_users[-1]
+    _login(db.session.get(type(company["staff"]), rep_id), TODAY)
+    db.session.commit()
+    assert services.cached_adoption({sales_id})[0].departments[0].active_users[-1] == before + 1

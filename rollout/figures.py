@@ -1,0 +1,69 @@
+"""A per-worker cache for computed figures (readiness, adoption) that are costly to aggregate.
+
+A cached value is reused only while nothing has been written since it was computed: the key
+holds the data version, the high-water mark of the audit trail (every ORM write adds audit
+rows in the same transaction) and of the survey answers (kept out of the audit trail for the
+respondents' privacy). Figures that depend on the date carry it in their key; everything else
+that changes with time alone (a review window that has started, a session that has passed) is
+bounded by a short lifetime.
+
+Values must not hold ORM instances: they outlive the session that loaded them.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Hashable
+
+from flask import g, has_request_context
+from sqlalchemy import func, select
+
+from rollout.extensions import db
+
+#: Seconds a figure may be reused even when nothing was written.
+LIFETIME_SECONDS = 60
+#: Entries kept per worker; the oldest half is dropped when it is full.
+MAX_ENTRIES = 512
+
+_entries: dict[Hashable, tuple[float, object]] = {}
+_lock = threading.Lock()
+
+
+def data_version() -> tuple:
+    """Changes whenever anything is written (read once per request)."""
+    if has_request_context() and "_data_version" in g:
+        return g._data_version
+    from rollout.audit.models import AuditEntry
+    sources = [select(func.max(AuditEntry.id)).scalar_subquery()]
+    try:
+        from surveys.models import SurveyResponse
+        sources.append(select(func.max(SurveyResponse.id)).scalar_subquery())
+    except ImportError:
+        pass
+    version = tuple(db.session.execute(select(*sources)).one())
+    if has_request_context():
+        g._data_version = version
+    return version
+
+
+def cached(key: Hashable, compute: Callable[[], object]) -> object:
+    """``compute()``'s value for ``key`` at the current data version, computed at most once per
+    version and lifetime in this worker."""
+    full_key = (key, data_version())
+    now = time.monotonic()
+    found = _entries.get(full_key)
+    if found is not None and now - found[0] < LIFETIME_SECONDS:
+        return found[1]
+    value = compute()
+    with _lock:
+        if len(_entries) >= MAX_ENTRIES:
+            for old in sorted(_entries, key=lambda k: _entries[k][0])[: MAX_ENTRIES // 2]:
+                del _entries[old]
+        _entries[full_key] = (now, value)
+    return value
+
+
+def clear() -> None:
+    """Forget every cached figure (after a restore, or between tests on a reused database)."""
+    with _lock:
+        _entries.clear()
