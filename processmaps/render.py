@@ -38,8 +38,16 @@ EXCEPTION_COLOR = "#c0392b"
 ADDED_COLOR = "#198754"
 CHANGED_COLOR = "#d39e00"
 PROBLEM_COLOR = "#dc3545"
+
+
+class HtmlLabel(str):
+    """A Graphviz HTML-like label built here from escaped parts. Only these are written unquoted:
+    user text that merely looks like ``<...>`` (an edge condition, an owner role) stays a quoted
+    string, or Graphviz would parse it as markup, fail on it or draw its HREF as a live link."""
+
+
 #: What a parallel split/join shows inside its diamond (BPMN's parallel gateway marker).
-PARALLEL_MARK = '<<FONT POINT-SIZE="22"><B>+</B></FONT>>'
+PARALLEL_MARK = HtmlLabel('<<FONT POINT-SIZE="22"><B>+</B></FONT>>')
 
 
 def _quote(value: str) -> str:
@@ -51,8 +59,8 @@ def _attrs(**values) -> str:
     for name, value in values.items():
         if value is None:
             continue
-        if isinstance(value, str) and value.startswith("<") and value.endswith(">"):
-            parts.append(f"{name}={value}")  # an HTML-like label
+        if isinstance(value, HtmlLabel):
+            parts.append(f"{name}={value}")
         else:
             parts.append(f"{name}={_quote(value)}")
     return "[" + ", ".join(parts) + "]"
@@ -67,7 +75,8 @@ def _html_label(node: ProcessNode, words: dict[str, str]) -> str:
     if node.time_limit:
         limit = words["time_limit"] % {"limit": node.time_limit}
         rows.append(f'<TR><TD><FONT POINT-SIZE="8" COLOR="#777777">{html.escape(limit)}</FONT></TD></TR>')
-    return '<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="1">' + "".join(rows) + "</TABLE>>"
+    return HtmlLabel('<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="1">' + "".join(rows)
+                     + "</TABLE>>")
 
 
 def _node_style(node: ProcessNode) -> dict:
