@@ -15,7 +15,8 @@ import threading
 import time
 from collections.abc import Callable, Hashable
 
-from flask import g, has_request_context
+from flask import g, has_request_context, render_template, request
+from markupsafe import Markup
 from sqlalchemy import func, select
 
 from rollout.extensions import db
@@ -67,3 +68,17 @@ def clear() -> None:
     """Forget every cached figure (after a restore, or between tests on a reused database)."""
     with _lock:
         _entries.clear()
+
+
+def cached_page_body(template: str, context: Callable[[], dict]) -> Markup:
+    """``template`` rendered with ``context()``, reused for the same path, user, language and day.
+
+    For the body of read-only report pages (no forms that post: a cached CSRF token would go
+    stale); the page around it (menu, messages, token) is rendered fresh on every request.
+    """
+    from flask_babel import get_locale
+    from flask_login import current_user
+
+    from rollout.timeutil import local_today
+    key = ("page", template, request.full_path, current_user.get_id(), str(get_locale()), local_today())
+    return cached(key, lambda: Markup(render_template(template, **context())))

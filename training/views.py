@@ -10,6 +10,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, select
 
+from rollout import figures
 from rollout.access import ALL, RULES, authorize, can, department_scope_ids, require, scope_clause
 from rollout.accounts.models import User
 from rollout.accounts.services import department_choices, users_with_roles
@@ -562,8 +563,9 @@ def my_calendar():
 @bp.route("/matrix")
 @require("training.matrix")
 def matrix():
-    data = services.completion_matrix(_department_filter("training.matrix"))
-    return render_template("training/matrix.html", data=data, today=local_today())
+    body = figures.cached_page_body("training/_matrix_body.html", lambda: {
+        "data": services.completion_matrix(_department_filter("training.matrix")), "today": local_today()})
+    return render_template("training/matrix.html", body=body)
 
 
 @bp.route("/matrix/export")

@@ -9,6 +9,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, or_, select
 
+from rollout import figures
 from rollout.access import authorize, can, department_scope_ids, require, scope_clause
 from rollout.accounts.models import Department, User, UserRole
 from rollout.accounts.services import department_choices
@@ -260,22 +261,25 @@ def actual():
     if unit is not None:
         level = unit.kind  # the unit decides its level, whatever the query string says
     campaign_id = _int_arg("campaign")
-    report = services.plan_vs_actual(period_kind, day, level, parent_id, viewer=me)
-    parent = report["parent"]
     focus_user = _int_arg("rep")
-    focus = next((c for c in report["children"] if focus_user and c.user_id == focus_user), None) or parent
-    chart = None
-    if focus is not None:
-        labels, series = services.weekly_trend(report["start"], report["end"],
-                                               department_id=None if focus.user_id else focus.department_id,
-                                               user_id=focus.user_id, target=focus.target("signed_amount"))
-        chart = svg_chart("line", _("%(name)s: signed amount by week", name=focus.name), labels, series,
-                          height=300)
-    campaigns = services.campaign_report(report["start"], report["end"]) if campaign_id is None else [
-        row for row in services.campaign_report(report["start"], report["end"]) if row["campaign"].id == campaign_id]
-    return render_template("plans/actual.html", report=report, period_kind=period_kind, day=day, level=level,
-                           chart=chart, focus=focus, campaigns=campaigns, metrics=METRICS,
-                           elapsed_percent=int(report["elapsed"] * 100))
+
+    def context() -> dict:
+        report = services.plan_vs_actual(period_kind, day, level, parent_id, viewer=me)
+        focus = next((c for c in report["children"] if focus_user and c.user_id == focus_user), None) \
+            or report["parent"]
+        chart = None
+        if focus is not None:
+            labels, series = services.weekly_trend(report["start"], report["end"],
+                                                   department_id=None if focus.user_id else focus.department_id,
+                                                   user_id=focus.user_id, target=focus.target("signed_amount"))
+            chart = svg_chart("line", _("%(name)s: signed amount by week", name=focus.name), labels, series,
+                              height=300)
+        campaigns = [row for row in services.campaign_report(report["start"], report["end"])
+                     if campaign_id is None or row["campaign"].id == campaign_id]
+        return {"report": report, "period_kind": period_kind, "day": day, "level": level, "chart": chart,
+                "focus": focus, "campaigns": campaigns, "metrics": METRICS,
+                "elapsed_percent": int(report["elapsed"] * 100)}
+    return render_template("plans/actual.html", body=figures.cached_page_body("plans/_actual_body.html", context))
 
 
 # --- customers ----------------------------------------------------------------------------------------------
