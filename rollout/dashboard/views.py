@@ -8,6 +8,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import text
 
+from rollout import figures
 from rollout.access import PUBLIC, authorize, can, home_department_id, require
 from rollout.accounts.models import Department
 from rollout.dashboard import home as home_sections
@@ -29,7 +30,8 @@ def _department_scope(department: Department) -> SimpleNamespace:
 @bp.route("/")
 @require("home.view")
 def home():
-    return render_template("dashboard/home.html", sections=home_sections.sections_for(current_user))
+    return render_template("dashboard/home.html", body=figures.cached_page_body(
+        "dashboard/_home_body.html", lambda: {"sections": home_sections.sections_for(current_user)}))
 
 
 @bp.route("/healthz")
@@ -47,9 +49,10 @@ def healthz():
 @bp.route("/rollout/")
 @require("dashboard.view")
 def readiness():
-    entries = services.cached_readiness(services.department_ids_for(current_user))
-    return render_template("dashboard/readiness.html", entries=entries, items=services.READINESS_ITEMS,
-                           settings=services.readiness_settings())
+    return render_template("dashboard/readiness.html", body=figures.cached_page_body(
+        "dashboard/_readiness_body.html",
+        lambda: {"entries": services.cached_readiness(services.department_ids_for(current_user)),
+                 "items": services.READINESS_ITEMS, "settings": services.readiness_settings()}))
 
 
 @bp.route("/rollout/settings", methods=["GET", "POST"])
@@ -192,7 +195,8 @@ def _adoption_context():
 @bp.route("/rollout/adoption")
 @require("dashboard.view")
 def adoption():
-    return render_template("dashboard/adoption.html", **_adoption_context())
+    return render_template("dashboard/adoption.html",
+                           body=figures.cached_page_body("dashboard/_adoption_page_body.html", _adoption_context))
 
 
 @bp.route("/rollout/adoption/<int:department_id>", methods=["GET", "POST"])
