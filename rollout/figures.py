@@ -73,12 +73,20 @@ def clear() -> None:
 def cached_page_body(template: str, context: Callable[[], dict]) -> Markup:
     """``template`` rendered with ``context()``, reused for the same path, user, language and day.
 
-    For the body of read-only report pages (no forms that post: a cached CSRF token would go
-    stale); the page around it (menu, messages, token) is rendered fresh on every request.
+    For the body of report pages; the page around it (menu, messages) is rendered fresh on every
+    request. A form's CSRF token is put in fresh too: the cached copy holds a placeholder.
     """
     from flask_babel import get_locale
     from flask_login import current_user
+    from flask_wtf.csrf import generate_csrf
 
     from rollout.timeutil import local_today
     key = ("page", template, request.full_path, current_user.get_id(), str(get_locale()), local_today())
-    return cached(key, lambda: Markup(render_template(template, **context())))
+    body = cached(key, lambda: Markup(render_template(template, csrf_token=lambda: _TOKEN_PLACEHOLDER,
+                                                      **context())))
+    if _TOKEN_PLACEHOLDER in body:
+        body = Markup(body.replace(_TOKEN_PLACEHOLDER, generate_csrf()))
+    return body
+
+
+_TOKEN_PLACEHOLDER = "csrf-token-placeholder-6f1d"

@@ -7,6 +7,7 @@ from flask_login import current_user
 from sqlalchemy import func, select
 from werkzeug.datastructures import MultiDict
 
+from rollout import figures
 from rollout.access import ALL, PUBLIC, RULES, authorize, can, department_scope_ids, require, scope_clause
 from rollout.accounts.models import Department, User
 from rollout.accounts.services import department_choices
@@ -801,13 +802,15 @@ def specification_pdf():
 @bp.route("/coverage")
 @require("coverage.view")
 def coverage():
-    scope = _scope_ids("coverage.view")
-    matrix = services.coverage_matrix(scope)
-    unheard = services.unheard_people(scope)
-    open_surveys = db.session.scalars(select(Survey).where(
-        Survey.status == OPEN, scope_clause(current_user, "surveys.manage", department_column=Survey.department_id))
-        .order_by(Survey.created_at.desc())).all() if can(current_user, "surveys.manage") else []
-    return render_template("surveys/coverage.html", matrix=matrix, unheard=unheard, open_surveys=open_surveys)
+    def context() -> dict:
+        scope = _scope_ids("coverage.view")
+        open_surveys = db.session.scalars(select(Survey).where(
+            Survey.status == OPEN, scope_clause(current_user, "surveys.manage", department_column=Survey.department_id))
+            .order_by(Survey.created_at.desc())).all() if can(current_user, "surveys.manage") else []
+        return {"matrix": services.coverage_matrix(scope), "unheard": services.unheard_people(scope),
+                "open_surveys": open_surveys}
+    return render_template("surveys/coverage.html",
+                           body=figures.cached_page_body("surveys/_coverage_body.html", context))
 
 
 @bp.route("/coverage/invite", methods=["POST"])

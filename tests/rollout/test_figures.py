@@ -1,0 +1,41 @@
+"""The per-worker cache of computed figures and report bodies (rollout.figures)."""
+import re
+
+from rollout import figures
+from rollout.extensions import db
+
+
+def test_cached_body_gets_a_fresh_csrf_token_per_session(client_as, app, monkeypatch, company):
+    """A cached report body holds a placeholder; each session's page carries that session's token."""
+    from tests.surveys.conftest import build_survey
+    build_survey(company["lead"])
+    db.session.commit()
+    monkeypatch.setitem(app.config, "WTF_CSRF_ENABLED", True)
+
+    def form_token(client):
+        page = client.get("/surveys/coverage").get_data(as_text=True)
+        assert "placeholder" not in page
+        return re.search(r'action="/surveys/coverage/invite".*?name="csrf_token" value="([^"]+)"', page, re.S).group(1)
+
+    first, second = client_as("lead"), client_as("lead")
+    first_token, second_token = form_token(first), form_token(second)  # the second view is the cached body
+    assert first_token != second_token
+    for client, token in ((first, first_token), (second, second_token)):
+        response = client.post("/surveys/coverage/invite", data={"csrf_token": token, "survey_id": "0"})
+        assert response.status_code == 303  # past the CSRF check: "choose an open survey"
+    assert second.post("/surveys/coverage/invite", data={"csrf_token": first_token}).status_code == 400
+
+
+def test_a_write_or_a_new_day_starts_a_new_entry(company, monkeypatch):
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return len(calls)
+
+    assert figures.cached("k", compute) == figures.cached("k", compute) == 1
+    company["staff"].display_name = "改了名字"
+    db.session.commit()  # an audited write moves the data version
+    assert figures.cached("k", compute) == 2
+    monkeypatch.setattr(figures.time, "monotonic", lambda: 10.0 ** 9)  # past the lifetime
+    assert figures.cached("k", compute) == 3
