@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
+from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
@@ -11,6 +12,7 @@ from processmaps import bpmn, render, services
 from processmaps.checks import run_checks
 from processmaps.forms import EdgeForm, ImportForm, NodeForm, ProcessForm, RaciForm
 from processmaps.models import END, START, Process, ProcessEdge, ProcessNode, ProcessVersion
+from rollout import figures
 from rollout.access import authorize, can, require, scope_clause
 from rollout.accounts.models import Department, User
 from rollout.accounts.services import department_choices
@@ -172,7 +174,11 @@ def process(process_id: int):
 
 # --- the map page (with the editor on drafts) ------------------------------------------
 def _render_version_page(version: ProcessVersion, forms: dict | None = None, status: int = 200):
-    forms = forms or {}
+    body = Markup(render_template("processmaps/_version_body.html", **_version_context(version, forms or {})))
+    return render_template("processmaps/version.html", body=body, process=version.process, version=version), status
+
+
+def _version_context(version: ProcessVersion, forms: dict) -> dict:
     problems = run_checks(version)
     problem_keys = {key for problem in problems if problem.is_blocking for key in problem.node_keys}
     svg = render.inline_svg(render.render(version, "svg", node_url=node_url, problem_keys=problem_keys)) \
@@ -193,7 +199,7 @@ def _render_version_page(version: ProcessVersion, forms: dict | None = None, sta
         context["edit_node_form"] = forms.get("node") or (node_form(version, node) if node else None)
         context["edit_edge"] = edge
         context["edit_edge_form"] = forms.get("edge") or (edge_form(version, edge) if edge else None)
-    return render_template("processmaps/version.html", **context), status
+    return context
 
 
 def current_user_can(action: str, obj) -> bool:
@@ -203,7 +209,17 @@ def current_user_can(action: str, obj) -> bool:
 @bp.route("/<int:process_id>/v/<int:number>")
 @require("processes.view")
 def version(process_id: int, number: int):
-    return _render_version_page(load_version(process_id, number))
+    version = db.session.scalar(select(ProcessVersion).where(ProcessVersion.process_id == process_id,
+                                                             ProcessVersion.number == number))
+    if version is None:
+        abort(404)
+    authorize("processes.view", version.process)
+    if version.is_editable and current_user_can("processes.edit", version.process):
+        return _render_version_page(load_version(process_id, number))
+    # Anything but an editable draft: the map, its checks and tables are drawn once per data version.
+    body = figures.cached_page_body("processmaps/_version_body.html",
+                                    lambda: _version_context(load_version(process_id, number), {}))
+    return render_template("processmaps/version.html", body=body, process=version.process, version=version)
 
 
 def _editable_version(version_id: int) -> ProcessVersion:

@@ -118,6 +118,8 @@ def create_app(config: dict | None = None) -> Flask:
                      compare_type=True)
     login_manager.init_app(app)
     csrf.init_app(app)
+    from rollout import figures
+    app.jinja_env.globals["csrf_token"] = figures.template_csrf_token  # cached report bodies get fresh tokens
     babel.init_app(app, locale_selector=select_locale,
                    timezone_selector=lambda: app.config["DISPLAY_TIMEZONE"])
     limiter.init_app(app)

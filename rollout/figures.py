@@ -47,15 +47,17 @@ def data_version() -> tuple:
     return version
 
 
-def cached(key: Hashable, compute: Callable[[], object]) -> object:
+def cached(key: Hashable, compute: Callable[[], object], keep: Callable[[object], bool] | None = None) -> object:
     """``compute()``'s value for ``key`` at the current data version, computed at most once per
-    version and lifetime in this worker."""
+    version and lifetime in this worker (unless ``keep(value)`` says it must not be reused)."""
     full_key = (key, data_version())
     now = time.monotonic()
     found = _entries.get(full_key)
     if found is not None and now - found[0] < LIFETIME_SECONDS:
         return found[1]
     value = compute()
+    if keep is not None and not keep(value):
+        return value
     with _lock:
         if len(_entries) >= MAX_ENTRIES:
             for old in sorted(_entries, key=lambda k: _entries[k][0])[: MAX_ENTRIES // 2]:
@@ -74,19 +76,36 @@ def cached_page_body(template: str, context: Callable[[], dict]) -> Markup:
     """``template`` rendered with ``context()``, reused for the same path, user, language and day.
 
     For the body of report pages; the page around it (menu, messages) is rendered fresh on every
-    request. A form's CSRF token is put in fresh too: the cached copy holds a placeholder.
+    request. Forms' CSRF tokens are put in fresh too: while a body is rendered for the cache,
+    ``csrf_token()`` in templates gives a placeholder. A body that still holds this session's
+    real token (a WTForms form renders its own) is used once and not kept.
     """
     from flask_babel import get_locale
     from flask_login import current_user
     from flask_wtf.csrf import generate_csrf
 
     from rollout.timeutil import local_today
+
+    def render() -> Markup:
+        g._rendering_cached_body = True
+        try:
+            return Markup(render_template(template, **context()))
+        finally:
+            g._rendering_cached_body = False
+
     key = ("page", template, request.full_path, current_user.get_id(), str(get_locale()), local_today())
-    body = cached(key, lambda: Markup(render_template(template, csrf_token=lambda: _TOKEN_PLACEHOLDER,
-                                                      **context())))
+    body = cached(key, render, keep=lambda html: generate_csrf() not in html)
     if _TOKEN_PLACEHOLDER in body:
         body = Markup(body.replace(_TOKEN_PLACEHOLDER, generate_csrf()))
     return body
+
+
+def template_csrf_token() -> str:
+    """The ``csrf_token()`` of templates: a placeholder while a body is rendered for the cache."""
+    if g.get("_rendering_cached_body"):
+        return _TOKEN_PLACEHOLDER
+    from flask_wtf.csrf import generate_csrf
+    return generate_csrf()
 
 
 _TOKEN_PLACEHOLDER = "csrf-token-placeholder-6f1d"
