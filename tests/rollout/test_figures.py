@@ -39,3 +39,24 @@ def test_a_write_or_a_new_day_starts_a_new_entry(company, monkeypatch):
     assert figures.cached("k", compute) == 2
     monkeypatch.setattr(figures.time, "monotonic", lambda: 10.0 ** 9)  # past the lifetime
     assert figures.cached("k", compute) == 3
+
+
+def test_a_body_holding_a_real_token_is_used_once_not_kept(app, company, monkeypatch):
+    """csrf_token() gives a placeholder while rendering for the cache; a form that renders the real
+    token itself (as WTForms does) makes the body unfit to keep."""
+    from flask_login import login_user
+    from flask_wtf.csrf import generate_csrf
+    sources = {"placeholder.html": "<input value='{{ csrf_token() }}'>",
+               "real.html": "<input value='{{ real_token() }}'>"}
+    renders = []
+
+    def render(name, **context):
+        renders.append(name)
+        return app.jinja_env.from_string(sources[name]).render(real_token=generate_csrf, **context)
+    monkeypatch.setattr(figures, "render_template", render)
+    with app.test_request_context("/report"):
+        login_user(db.session.get(type(company["lead"]), company["lead"].id))
+        token = generate_csrf()
+        for name in ("placeholder.html", "placeholder.html", "real.html", "real.html"):
+            assert figures.cached_page_body(name, dict) == f"<input value='{token}'>"
+    assert renders == ["placeholder.html", "real.html", "real.html"]
