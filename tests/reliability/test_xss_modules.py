@@ -144,7 +144,7 @@ def test_survey_question_and_choice_labels(live_server, page, client_as, company
 
 # --- process maps: node names and edge labels, also inside the Graphviz SVG -------------------------
 def test_process_map_node_names_and_edge_labels(live_server, page, client_as, company):
-    from processmaps.models import Process, ProcessNode
+    from processmaps.models import Process, ProcessNode, ProcessVersion
     lead = client_as("lead")
     _posted(lead.post("/processes/new", data={
         "name": packed(120)[0], "department_id": company["departments"]["sales"].id, "lane_by": "role",
@@ -166,8 +166,18 @@ def test_process_map_node_names_and_edge_labels(live_server, page, client_as, co
                                                             ProcessNode.kind == "task").order_by(ProcessNode.id)).all()
     db.session.commit()
     assert len(nodes) == len(names)
-    for n, label in enumerate(packed(120)):
-        fields = {"source_id": nodes[n % len(nodes)], "target_id": nodes[(n + 1) % len(nodes)], "label": label}
+    start, end = (db.session.scalar(select(ProcessNode.id).where(ProcessNode.version_id == version_id,
+                                                                  ProcessNode.kind == kind)) for kind in ("start", "end"))
+    db.session.commit()
+    # One path start → every step → end (so the version can be approved), the payloads as conditions;
+    # the conditions left over go on branches that skip a step.
+    labels = packed(120)
+    chain = list(zip(nodes, nodes[1:]))
+    flows = [(start, nodes[0], ""), (nodes[-1], end, "")] + [
+        (source, target, labels[n]) for n, (source, target) in enumerate(chain[:len(labels)])]
+    flows += [(nodes[n], nodes[n + 2], label) for n, label in enumerate(labels[len(chain):])]
+    for n, (source, target, label) in enumerate(flows):
+        fields = {"source_id": source, "target_id": target, "label": label}
         if n % 3 == 0:
             fields["is_exception"] = "y"
         _posted(lead.post(f"/processes/versions/{version_id}/edges",
@@ -176,8 +186,18 @@ def test_process_map_node_names_and_edge_labels(live_server, page, client_as, co
         _posted(lead.post(f"/processes/versions/{version_id}/raci", data={
             "raci-node_id": nodes[n % len(nodes)], "raci-role": role, "raci-kind": "RACI"[n % 4]}), f"raci {n}")
 
+    # Approve it and change a new draft, so the comparison page has the steps to show too.
+    _posted(lead.post(f"/processes/versions/{version_id}/approve"), "approve")
+    draft = _posted(lead.post(f"/processes/{process_id}/drafts"), "draft")
+    draft_id = db.session.scalar(select(ProcessVersion.id).where(ProcessVersion.process_id == process_id,
+                                                                 ProcessVersion.number == number + 1))
+    db.session.commit()
+    _posted(lead.post(f"/processes/versions/{draft_id}/nodes", data={
+        "newnode-kind": "task", "newnode-name": names[-1] + " 新", "newnode-owner_role": roles[0]}), "new step")
+
     pages = ["/processes/", f"/processes/{process_id}", f"/processes/{process_id}/v/{number}",
-             f"/processes/{process_id}/v/{number}/raci"] + [f"/processes/nodes/{i}" for i in nodes]
+             f"/processes/{process_id}/v/{number}/raci", draft, f"/processes/{process_id}/compare"]
+    pages += [f"/processes/nodes/{i}" for i in nodes]
     _check(page, live_server, "lead", pages)
 
     # The drawing served on its own is a download, and the BPMN file keeps every name as data.
