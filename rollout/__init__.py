@@ -119,7 +119,10 @@ def create_app(config: dict | None = None) -> Flask:
     login_manager.init_app(app)
     csrf.init_app(app)
     from rollout import figures
-    app.jinja_env.globals["csrf_token"] = figures.template_csrf_token  # cached report bodies get fresh tokens
+    # Cached report bodies get fresh tokens: as a global (macros) and in every template's context,
+    # where Flask-WTF puts its own.
+    app.jinja_env.globals["csrf_token"] = figures.template_csrf_token
+    app.context_processor(lambda: {"csrf_token": figures.template_csrf_token})
     babel.init_app(app, locale_selector=select_locale,
                    timezone_selector=lambda: app.config["DISPLAY_TIMEZONE"])
     limiter.init_app(app)

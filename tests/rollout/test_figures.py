@@ -5,7 +5,7 @@ from rollout import figures
 from rollout.extensions import db
 
 
-def test_cached_body_gets_a_fresh_csrf_token_per_session(client_as, app, monkeypatch, company):
+def test_cached_body_gets_a_fresh_csrf_token_per_session(client_as, app, monkeypatch, company, count_statements):
     """A cached report body holds a placeholder; each session's page carries that session's token."""
     from tests.surveys.conftest import build_survey
     build_survey(company["lead"])
@@ -13,12 +13,16 @@ def test_cached_body_gets_a_fresh_csrf_token_per_session(client_as, app, monkeyp
     monkeypatch.setitem(app.config, "WTF_CSRF_ENABLED", True)
 
     def form_token(client):
-        page = client.get("/surveys/coverage").get_data(as_text=True)
+        db.session.remove()
+        with count_statements() as counter:
+            page = client.get("/surveys/coverage").get_data(as_text=True)
         assert "placeholder" not in page
-        return re.search(r'action="/surveys/coverage/invite".*?name="csrf_token" value="([^"]+)"', page, re.S).group(1)
+        token = re.search(r'action="/surveys/coverage/invite".*?name="csrf_token" value="([^"]+)"', page, re.S)
+        return token.group(1), counter.count
 
     first, second = client_as("lead"), client_as("lead")
-    first_token, second_token = form_token(first), form_token(second)  # the second view is the cached body
+    (first_token, computed), (second_token, reused) = form_token(first), form_token(second)
+    assert reused < computed  # the second session's view is the cached body
     assert first_token != second_token
     for client, token in ((first, first_token), (second, second_token)):
         response = client.post("/surveys/coverage/invite", data={"csrf_token": token, "survey_id": "0"})
