@@ -110,12 +110,14 @@ def test_survey_question_and_choice_labels(live_server, page, client_as, company
         "audience_departments": [company["departments"]["sales"].id], "audience_roles": ["staff"]}), "survey"))
     options = "\n".join(f"选项 {payload}" for payload in PAYLOADS)
     questions = [("single", "q_single", packed(2000)[0], options), ("multiple", "q_multiple", "多选", options),
-                 ("ranking", "q_rank", "排序", "\n".join(packed(200)[:4]))]
+                 ("ranking", "q_rank", "排序", "\n".join(packed(200)[:4])),
+                 ("likert", "q_likert", "评价", "同意\n一般\n不同意")]
     questions += [("text", f"q_text{n}", "\n".join(group), "") for n, group in enumerate(_groups())]
     for kind, name, label, choices in questions:
         _posted(lead.post(f"/surveys/{survey_id}/questions/new", data={
             "name": name, "type": kind, "label": label, "hint": label[:1000], "section_id": "0",
-            "choices_text": choices, "condition_join": "and"}), f"question {name}")
+            "choices_text": choices, "rows_text": options if kind == "likert" else "",
+            "condition_join": "and"}), f"question {name}")
     _posted(lead.post(f"/surveys/{survey_id}/invite"), "invite")
     _posted(lead.post(f"/surveys/{survey_id}/status", data={"status": "open"}), "open")
     tokens = db.session.scalars(select(SurveyInvitation.token).where(SurveyInvitation.survey_id == survey_id)).all()
@@ -123,6 +125,7 @@ def test_survey_question_and_choice_labels(live_server, page, client_as, company
     assert len(tokens) >= 2, tokens
     respondent = client_as("staff")
     answers = {"q_single": "3", "q_multiple": ["1", "2", "5"], **{f"q_rank__{n}": str(n) for n in range(1, 5)},
+               **{f"q_likert__{n}": str(1 + n % 3) for n in range(1, len(PAYLOADS) + 1)},
                **{f"q_text{n}": PAYLOADS[n] for n in range(len(_groups()))}}
     response = respondent.post(f"/surveys/respond/{tokens[0]}", data=answers)
     assert response.status_code == 200, (response.status_code, response.get_data(as_text=True)[:500])
