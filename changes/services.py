@@ -683,10 +683,12 @@ def _window_times(cadence: ReviewCadence, day: date) -> tuple[datetime, datetime
 
 
 def _planned_slots(cadence: ReviewCadence, until: date | None = None) -> list[tuple[datetime, datetime, datetime]]:
-    """(start, end, cutoff) of each window the cadence yields from today up to the horizon."""
-    today = local_today()
+    """(start, end, cutoff) of each window the cadence yields up to the horizon that has not ended yet
+    (a meeting earlier today is not created after the fact)."""
+    today, now = local_today(), utcnow()
     until = until or max(today, cadence.starts_on) + timedelta(weeks=WINDOW_HORIZON_WEEKS)
-    return [_window_times(cadence, day) for day in cadence_dates(cadence, until) if day >= today]
+    slots = [_window_times(cadence, day) for day in cadence_dates(cadence, until) if day >= today]
+    return [slot for slot in slots if slot[1] > now]
 
 
 def _refuse_clashes(cadence_id: int | None, planned: list) -> None:

@@ -1,6 +1,6 @@
 """Review cadences: editing one fits its coming windows to the new rule, switching one off stops
 its windows (the daily generate-windows job included), and the cadences pages with their checks."""
-from datetime import time, timedelta
+from datetime import datetime, time, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -10,7 +10,7 @@ from changes.models import ChangeRequest, ReviewCadence, ReviewWindow
 from rollout.audit.models import AuditEntry
 from rollout.errors import ServiceError
 from rollout.extensions import db
-from rollout.timeutil import local_today, to_local, utcnow
+from rollout.timeutil import local_to_utc, local_today, to_local, utcnow
 
 
 def _day(days_ahead: int):
@@ -273,3 +273,16 @@ def test_cadences_page_statement_count_does_not_grow_with_cadences(client_as, co
     for n, hour in enumerate((8, 12, 16, 18), start=2):
         _cadence(f"评审会{n}", days_ahead=1, start=time(hour, 0))
     assert count() == small
+
+
+def test_a_meeting_that_already_ended_today_is_not_created(company, monkeypatch):
+    today = local_today()
+    noon = local_to_utc(datetime.combine(today, time(12, 0)))
+    monkeypatch.setattr(services, "utcnow", lambda: noon)
+    morning, _created = services.save_cadence("早会评审", weekday=today.weekday(), every_n_weeks=1, starts_on=today,
+                                              start_time=time(9, 0), duration_minutes=60)
+    assert to_local(_windows(morning)[0].starts_at).date() == today + timedelta(weeks=1)
+    # A meeting still going on at noon is created: it can still decide its agenda.
+    midday, _created = services.save_cadence("午间评审", weekday=today.weekday(), every_n_weeks=1, starts_on=today,
+                                             start_time=time(11, 30), duration_minutes=60)
+    assert to_local(_windows(midday)[0].starts_at).date() == today
