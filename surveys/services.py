@@ -511,7 +511,7 @@ def audience_users(survey: Survey) -> list[User]:
         query = query.where(User.department_id.in_(sorted(department_ids)))
     else:
         query = query.where(User.department_id.is_not(None))
-    users = db.session.scalars(query.order_by(User.id)).all()
+    users = db.session.scalars(query.options(db.subqueryload(User.role_rows)).order_by(User.id)).all()
     wanted_roles = set(survey.audience_roles or [])
     return [u for u in users if not wanted_roles or u.roles & wanted_roles]
 
@@ -1157,7 +1157,7 @@ class Coverage:
 
 def _coverage_people(department_ids: set[int] | None) -> dict[tuple[int, str], list[User]]:
     users = db.session.scalars(select(User).where(User.is_active_account.is_(True), User.department_id.is_not(None))
-                               .options(db.joinedload(User.department))).all()
+                               .options(db.joinedload(User.department), db.subqueryload(User.role_rows))).all()
     people = defaultdict(list)
     for user in users:
         role = business_role(user)

@@ -14,7 +14,7 @@ from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import func, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import selectinload, subqueryload
 
 from rollout.accounts.models import ROLES, Department, User, UserRole
 from rollout.errors import NotAllowed, ServiceError
@@ -481,8 +481,9 @@ def obligations(users: list[User] | None = None, department_id: int | None = Non
     """Required tracks of each active user (all users, some users or one department's), a fixed number of queries."""
     tree = tree or DepartmentTree()
     if users is None:
-        query = (select(User).where(User.is_active_account.is_(True)).options(selectinload(User.department))
-                 .order_by(User.display_name))
+        # Roles by one subquery load: the default selectin load takes one statement per 500 people.
+        query = (select(User).where(User.is_active_account.is_(True))
+                 .options(selectinload(User.department), subqueryload(User.role_rows)).order_by(User.display_name))
         if department_id is not None:
             query = query.where(User.department_id.in_(sorted(tree.subtree(department_id))))
         users = list(db.session.scalars(query).all())

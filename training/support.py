@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import select
+from sqlalchemy.orm import subqueryload
 
 from rollout.accounts.models import User, UserRole
 from rollout.errors import NotAllowed, ServiceError
@@ -71,7 +72,7 @@ def coverage_by_department(department_ids: set[int] | None = None) -> list[Cover
     """Seed users and staff per department (with its teams), in two queries."""
     tree = DepartmentTree()
     users = db.session.scalars(select(User).where(User.is_active_account.is_(True))
-                               .order_by(User.display_name)).all()
+                               .options(subqueryload(User.role_rows)).order_by(User.display_name)).all()
     staff_ids = set(db.session.scalars(select(UserRole.user_id).where(UserRole.role == "staff")))
     result = []
     for row in tree.departments():
