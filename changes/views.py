@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from processmaps.services import NODE_LINK_PROVIDERS
+from rollout import figures
 from rollout.access import authorize, can, require, scope_clause
 from rollout.accounts.services import department_choices
 from rollout.audit.services import history_of, record_event
@@ -104,6 +105,10 @@ BOARD_LIMIT = 40
 @bp.route("/board")
 @require("changes.view")
 def board():
+    return render_template("changes/board.html", body=figures.cached_page_body("changes/_board_body.html", _board))
+
+
+def _board() -> dict:
     scope = _scope()
     counts = dict(db.session.execute(select(ChangeRequest.state, func.count()).where(scope)
                                      .group_by(ChangeRequest.state)).all())
@@ -117,8 +122,8 @@ def board():
     for card in cards:
         if len(columns[card.state]) < BOARD_LIMIT:
             columns[card.state].append(card)
-    return render_template("changes/board.html", columns=columns, counts=counts,
-                           finished=[(s, counts.get(s, 0)) for s in ("closed", "rejected", "cancelled")])
+    return {"columns": columns, "counts": counts,
+            "finished": [(s, counts.get(s, 0)) for s in ("closed", "rejected", "cancelled")]}
 
 
 # --- one request ------------------------------------------------------------------------
