@@ -14,6 +14,7 @@ from datetime import date, datetime, time, timedelta
 from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from sqlalchemy import and_, case, func, select
 from werkzeug.routing import BuildError
 
@@ -370,8 +371,9 @@ def _coverage(data: _ReadinessData, department):
     heard = sum(1 for c in cells if c.is_heard)
     percent = round(100 * heard / len(cells))
     status = PASS if percent >= data.settings["coverage"].threshold else FAIL
-    return status, _("%(heard)d of %(total)d roles heard (%(percent)d%%)", heard=heard, total=len(cells),
-                     percent=percent), url
+    return status, ngettext("%(heard)d of %(num)d role heard (%(percent)d%%)",
+                            "%(heard)d of %(num)d roles heard (%(percent)d%%)", len(cells), heard=heard,
+                            percent=percent), url
 
 
 def _process_maps(data: _ReadinessData, department):
@@ -386,8 +388,9 @@ def _process_maps(data: _ReadinessData, department):
     clean = [v for v in approved if _APPROVED_MAP_IS_CLEAN.get(_map_key(v), False)]
     needed = max(1, data.settings["process_maps"].threshold)
     status = PASS if len(clean) >= needed and len(clean) == len(versions) else FAIL
-    return status, _("%(clean)d of %(total)d process maps approved without blocking problems",
-                     clean=len(clean), total=len(versions)), url
+    return status, ngettext("%(clean)d of %(num)d process map approved without blocking problems",
+                            "%(clean)d of %(num)d process maps approved without blocking problems",
+                            len(versions), clean=len(clean)), url
 
 
 def _review_window(data: _ReadinessData, department):
@@ -407,8 +410,10 @@ def _data_import(data: _ReadinessData, department):
     if result.completed == 0:
         return FAIL, _("no completed import"), url
     if result.unresolved_errors:
-        return FAIL, _("%(n)d unresolved import errors", n=result.unresolved_errors), url
-    return PASS, _("%(n)d completed imports, no unresolved errors", n=result.completed), url
+        return FAIL, ngettext("%(num)d unresolved import error", "%(num)d unresolved import errors",
+                              result.unresolved_errors), url
+    return PASS, ngettext("%(num)d completed import, no unresolved errors",
+                          "%(num)d completed imports, no unresolved errors", result.completed), url
 
 
 def _permissions(data: _ReadinessData, department):
@@ -418,8 +423,9 @@ def _permissions(data: _ReadinessData, department):
     if total == 0:
         return FAIL, _("no users"), url
     status = PASS if reviewed == total else FAIL
-    return status, _("%(reviewed)d of %(total)d users' roles confirmed in the last %(days)d days",
-                     reviewed=reviewed, total=total, days=days), url
+    return status, ngettext("%(reviewed)d of %(num)d user's roles confirmed in the last %(days)d days",
+                            "%(reviewed)d of %(num)d users' roles confirmed in the last %(days)d days",
+                            total, reviewed=reviewed, days=days), url
 
 
 def _training(data: _ReadinessData, department):
@@ -434,8 +440,9 @@ def _training(data: _ReadinessData, department):
     if required == 0:
         return FAIL, _("no required training assigned"), url
     status = PASS if percent >= data.settings["training"].threshold else FAIL
-    return status, _("%(completed)d of %(required)d required tracks completed (%(percent)d%%)",
-                     completed=completed, required=required, percent=percent), url
+    return status, ngettext("%(completed)d of %(num)d required track completed (%(percent)d%%)",
+                            "%(completed)d of %(num)d required tracks completed (%(percent)d%%)",
+                            required, completed=completed, percent=percent), url
 
 
 def _seed_users(data: _ReadinessData, department):
@@ -451,8 +458,9 @@ def _seed_users(data: _ReadinessData, department):
     url = _url("training.seeds")
     percent = 100 if not needed else round(100 * min(seeds, needed) / needed)
     status = PASS if (ok or percent >= data.settings["seed_users"].threshold) and staff else FAIL
-    return status, _("%(seeds)d seed users for %(staff)d staff (%(needed)d needed)", seeds=seeds, staff=staff,
-                     needed=needed), url
+    return status, ngettext("%(num)d seed user for %(staff)d staff (%(needed)d needed)",
+                            "%(num)d seed users for %(staff)d staff (%(needed)d needed)", seeds, staff=staff,
+                            needed=needed), url
 
 
 def _faq(data: _ReadinessData, department):
@@ -460,7 +468,8 @@ def _faq(data: _ReadinessData, department):
         return _unavailable(department)
     needed = data.settings["faq"].threshold
     status = PASS if data.faq_count >= needed else FAIL
-    return status, _("%(count)d FAQ articles (%(needed)d wanted)", count=data.faq_count, needed=needed), \
+    return status, ngettext("%(num)d FAQ article (%(needed)d wanted)", "%(num)d FAQ articles (%(needed)d wanted)",
+                            data.faq_count, needed=needed), \
         _url("training.faq_index")
 
 

@@ -44,3 +44,15 @@ def test_adoption_ranking_names_its_weeks(company, client_as):
     sales = company["departments"]["sales"]
     page = client_as("head").get(f"/rollout/adoption/{sales.id}").get_data(as_text=True)
     assert f"Usage ranking (last {services.RANKING_WEEKS} weeks)" in page
+
+
+def test_readiness_details_count_in_singular_and_plural(app, company, factory):
+    """'1 seed user', '2 seed users': the item details are counted with ngettext too."""
+    sales = company["departments"]["sales"]
+    detail = lambda: next(i.detail for i in services.readiness({sales.id})[0].items if i.key == "seed_users")  # noqa: E731
+    with app.test_request_context(headers={"Accept-Language": "en"}):
+        seed = factory.user("staff", department=sales)
+        seed.is_seed_user = True
+        assert re.match(r"1 seed user for \d+ staff", detail())
+        factory.user("staff", department=sales).is_seed_user = True
+        assert re.match(r"2 seed users for \d+ staff", detail())
