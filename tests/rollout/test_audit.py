@@ -32,6 +32,24 @@ def test_create_update_delete_are_recorded_with_old_and_new_values(factory, comp
     assert all(r.username == "admin" for r in rows)
 
 
+def test_moving_a_record_by_assigning_the_related_object_is_recorded(company):
+    """user.department = other (not user.department_id = …): the flush fills in the key, the audit
+    still records old → new."""
+    staff_id = company["staff"].id
+    marketing = company["departments"]["marketing"].id
+    sales_ids = {company["departments"][code].id for code in ("sales", "sales1", "sales2")}
+    db.session.remove()
+    user = db.session.get(User, staff_id)
+    old_department = user.department_id
+    user.department = db.session.get(Department, marketing)
+    db.session.commit()
+    row = _entries(entity="users", entity_id=str(staff_id))[-1]
+    assert row.action == "update" and row.changes["department_id"] == [old_department, marketing]
+    user.department = None
+    db.session.commit()
+    assert _entries(entity="users", entity_id=str(staff_id))[-1].changes["department_id"] == [marketing, None]
+    assert old_department in sales_ids
+
 def test_requests_record_user_and_ip(client_as, company):
     client = client_as("admin")
     team = company["departments"]["sales1"]
