@@ -14,6 +14,8 @@ class AuditEntry(db.Model):
     __table_args__ = (
         Index("ix_audit_created", "created_at", "id"),
         Index("ix_audit_user_created", "user_id", "created_at"),
+        # The audit page filters by the username written on each row (it outlives renamed and deleted accounts).
+        Index("ix_audit_username_created", "username", "created_at", "id"),
         Index("ix_audit_entity", "entity", "entity_id", "created_at"),
         Index("ix_audit_action_created", "action", "created_at"),
         Index("ix_audit_department_created", "department_id", "created_at"),
