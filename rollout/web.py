@@ -47,6 +47,8 @@ class Page:
     page: int
     per_page: int
     total: int
+    #: The total was counted only up to a limit: there are more than ``total`` rows.
+    is_capped: bool = False
 
     @property
     def pages(self) -> int:
@@ -58,7 +60,7 @@ class Page:
 
     @property
     def has_next(self) -> bool:
-        return self.page < self.pages
+        return self.page < self.pages or (self.is_capped and len(self.items) == self.per_page)
 
 
 def page_number() -> int:
@@ -68,10 +70,19 @@ def page_number() -> int:
         return 1
 
 
-def paginate(statement, per_page: int = 25, scalars: bool = True) -> Page:
-    """Two statements per page whatever the data size: a count and one page of rows."""
+def paginate(statement, per_page: int = 25, scalars: bool = True, count_limit: int | None = None) -> Page:
+    """Two statements per page whatever the data size: a count and one page of rows.
+
+    ``count_limit`` stops counting there ("more than 1,000"): a text search that no index can
+    serve then scans only until it has seen that many matches, not the whole table.
+    """
     page = page_number()
-    total = db.session.scalar(select(func.count()).select_from(statement.order_by(None).subquery())) or 0
+    counted = statement.order_by(None)
+    if count_limit is not None:
+        counted = counted.limit(count_limit + 1)
+    total = db.session.scalar(select(func.count()).select_from(counted.subquery())) or 0
+    is_capped = count_limit is not None and total > count_limit
     rows = db.session.execute(statement.limit(per_page).offset((page - 1) * per_page))
     items = list(rows.scalars().all() if scalars else rows.all())
-    return Page(items=items, page=page, per_page=per_page, total=total)
+    return Page(items=items, page=page, per_page=per_page, total=count_limit if is_capped else total,
+                is_capped=is_capped)

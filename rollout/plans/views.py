@@ -28,6 +28,8 @@ from rollout.web import apply_service_error, paginate
 
 bp = Blueprint("plans", __name__)
 NONE = forms.NONE
+#: Matches of a customer search counted at most ("more than 1000").
+SEARCH_COUNT_LIMIT = 1000
 register_feed_provider(services.calendar_items)
 
 
@@ -307,7 +309,8 @@ def customers():
     filters = _customer_filters(fields)
     query = services.customer_query(filters, _customer_scope(me)).options(
         db.joinedload(Customer.owner), db.joinedload(Customer.campaign), db.joinedload(Customer.department))
-    page = paginate(query)
+    # A name or phone search cannot use an index: count its matches only up to a limit.
+    page = paginate(query, count_limit=SEARCH_COUNT_LIMIT if filters["q"] else None)
     campaigns = db.session.scalars(select(Campaign).order_by(Campaign.starts_on.desc())).all()
     owners = _people_i_manage(me) if me.has_role("admin", "lead", "head") else []
     args = {k: v for k, v in request.args.items() if k != "page"}

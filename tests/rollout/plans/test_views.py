@@ -23,6 +23,21 @@ def customer_of(user, name="甲公司", **extra):
 
 
 # --- customers ---------------------------------------------------------------------------------------
+def test_a_customer_search_counts_its_matches_up_to_a_limit(company, client_as, monkeypatch):
+    """A name search stops counting at the limit and says "more than"; the pages still go on."""
+    from rollout.plans import views
+    monkeypatch.setattr(views, "SEARCH_COUNT_LIMIT", 26)
+    for n in range(30):
+        services.create_customer(f"北京客户{n:02d}", company["staff"])
+    services.create_customer("上海客户", company["staff"])
+    db.session.commit()
+    client = client_as("staff")
+    searched = client.get("/customers?q=北京").get_data(as_text=True)
+    assert "More than 26" in searched and "Page 1 of 2 or more" in searched
+    assert "page=2" in searched  # "Next" stays a link
+    assert "31 in all" in client.get("/customers").get_data(as_text=True)  # no search: the exact count
+
+
 def test_reps_see_only_their_own_customers_and_heads_their_department(company, client_as):
     mine = customer_of(company["staff"], "张伟的客户")
     customer_of(company["staff2"], "李娜的客户")
