@@ -154,11 +154,16 @@ def run() -> list[dict]:
             {"name": "xlsx import", "value": round(xlsx_import, 3), "unit": "s"},
             {"name": "xlsx import speed", "value": round(ROWS / xlsx_import), "unit": "rows/s"},
             {"name": "xlsx import / openpyxl read", "value": round(xlsx_import / openpyxl_read, 2), "unit": "x"},
-            {"name": "peak RSS (whole benchmark)", "value": round(peak_mb), "unit": "MB"},
+            {"name": "peak RSS (import benchmark process)", "value": round(peak_mb), "unit": "MB"},
         ]
 
 
 if __name__ == "__main__":
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    for row in run():
-        print(f"{row['name']:<55} {row['value']:>14} {row['unit']}")
+    results = run()
+    if "--json" in sys.argv:
+        import json
+        print(json.dumps(results))
+    else:
+        for row in results:
+            print(f"{row['name']:<55} {row['value']:>14} {row['unit']}")
