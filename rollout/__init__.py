@@ -5,8 +5,9 @@ import importlib
 import importlib.util
 import logging
 
-from flask import Flask, has_request_context, request, session
+from flask import Flask, Request, has_request_context, request, session
 from flask_login import current_user
+from werkzeug.datastructures import ImmutableMultiDict
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
@@ -72,8 +73,25 @@ class BoundedIntConverter(IntegerConverter):
         super().__init__(map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
 
 
+class _ParametersWithoutNul(ImmutableMultiDict):
+    """Query and form parameters with NUL characters dropped: PostgreSQL refuses them in text,
+    and no person types one, so every form gets the same value on every database."""
+
+    def __init__(self, mapping=None):
+        if isinstance(mapping, list):
+            mapping = [(key.replace("\x00", ""), value.replace("\x00", "") if isinstance(value, str) else value)
+                       for key, value in mapping]
+        super().__init__(mapping)
+
+
+class RolloutRequest(Request):
+    parameter_storage_class = _ParametersWithoutNul
+
+
 class RolloutFlask(Flask):
     """Flask, retrying a request that lost SQLite's write lock (nothing was committed)."""
+
+    request_class = RolloutRequest
 
     #: How often a request is re-run after "database is locked".
     lock_retries = 3
