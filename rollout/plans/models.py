@@ -170,6 +170,8 @@ class Activity(db.Model):
         Index("ix_activities_dept_occurred", "department_id", "occurred_at"),
         Index("ix_activities_customer_occurred", "customer_id", "occurred_at"),
         Index("ix_activities_next_step", "user_id", "is_next_step_done", "next_step_on"),
+        # Adoption counts recent entries per rep and week: a range of created_at, covering user_id.
+        Index("ix_activities_created_user", "created_at", "user_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
