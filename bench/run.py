@@ -115,7 +115,7 @@ def main() -> None:
         rows = json.loads(output.strip().splitlines()[-1])
         goals = {"csv import speed": "≥ 20,000 rows/s (module's own target)",
                  "csv import / raw read": "≤ 3 x (module's own target)",
-                 "peak RSS (import benchmark process)": "< 300 MB (module's own target)"}
+                 "peak RSS up to the end of the CSV import": "< 300 MB (module's own target)"}
         for row in rows:
             row.setdefault("goal", goals.get(row["name"], "—"))
         sections.append("## 4. Import (100,000 rows, GBK CSV and XLSX, SQLite)\n\n"

@@ -14,9 +14,6 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 
 BUSY_TIMEOUT_MS = 15000
-#: SQLite page cache per connection (KiB) and memory-mapped I/O size (bytes).
-CACHE_KIB = 32 * 1024
-MMAP_BYTES = 256 * 1024 * 1024
 #: Set on a request re-run after "database is locked": a GET that writes (an audit
 #: row for a download or a denial) then takes the write lock up front too.
 RETRY_WITH_WRITE_LOCK = "rollout.retry_with_write_lock"
@@ -38,10 +35,6 @@ def _sqlite_connect(dbapi_connection, connection_record):
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA synchronous=NORMAL")
-    # A larger page cache and memory-mapped reads: the default 2 MB cache holds a sliver of the
-    # indexes a large company's pages and bulk imports walk, and every miss is a read() call.
-    cursor.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
-    cursor.execute(f"PRAGMA mmap_size={MMAP_BYTES}")
     cursor.close()
 
 

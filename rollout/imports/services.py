@@ -10,14 +10,12 @@ other service.
 """
 from __future__ import annotations
 
-import gc
 import io
 import os
 import random
 import secrets
 import shutil
 from collections import Counter
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -557,17 +555,16 @@ def dry_run(batch: ImportBatch, user: User, sample: str = "all", first_n: int = 
     check_may_import(user, target)
     planner = Planner(batch, target, make_context(batch, user))
     analysis = Analysis(sample=sample)
-    with cyclic_gc_paused():
-        for number, cells in sample_rows(batch, sample, first_n):
-            outcome = planner.plan(number, cells)
-            analysis.rows_read += 1
-            analysis.counts[outcome.action] += 1
-            if outcome.action == "error" and len(analysis.errors) < LISTED:
-                analysis.errors.append(outcome)
-            elif outcome.action == "create" and len(analysis.creates) < 20:
-                analysis.creates.append(outcome)
-            elif outcome.action == "update" and len(analysis.updates) < 20:
-                analysis.updates.append(outcome)
+    for number, cells in sample_rows(batch, sample, first_n):
+        outcome = planner.plan(number, cells)
+        analysis.rows_read += 1
+        analysis.counts[outcome.action] += 1
+        if outcome.action == "error" and len(analysis.errors) < LISTED:
+            analysis.errors.append(outcome)
+        elif outcome.action == "create" and len(analysis.creates) < 20:
+            analysis.creates.append(outcome)
+        elif outcome.action == "update" and len(analysis.updates) < 20:
+            analysis.updates.append(outcome)
     analysis.group_count = len(planner.groups)
     analysis.groups = list(planner.groups.values())[:LISTED]
     _label_existing(target, analysis.groups)
@@ -588,23 +585,6 @@ def _label_existing(target: Target, groups: list[Group]) -> None:
 
 
 # --- the real run ---------------------------------------------------------------------------------
-@contextmanager
-def cyclic_gc_paused():
-    """Pause Python's cyclic garbage collector for a bulk run.
-
-    An import keeps hundreds of thousands of small objects alive (the duplicate-key maps), and
-    each collection walks them all again: a measured quarter of the run.  The loop makes few
-    reference cycles; reference counting frees the rest, and the collector catches up after.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
 def run_import(batch: ImportBatch, user: User, chunk_size: int = CHUNK_SIZE, progress=None,
                commit: bool = True) -> ImportBatch:
     """Import every row in chunks, each chunk all or nothing, recording each for undo.
@@ -632,18 +612,17 @@ def run_import(batch: ImportBatch, user: User, chunk_size: int = CHUNK_SIZE, pro
     pending: list[Outcome] = []
     seq = 0
     try:
-        with cyclic_gc_paused():
-            for number, cells in readers.iter_rows(path, source_info(batch)):
-                pending.append(planner.plan(number, cells))
-                if len(pending) >= chunk_size:
-                    seq += 1
-                    _write_chunk(batch_id, seq, target, ctx, pending, counts, departments, commit)
-                    pending = []
-                    if progress:
-                        progress(sum(counts.values()))
-            if pending:
+        for number, cells in readers.iter_rows(path, source_info(batch)):
+            pending.append(planner.plan(number, cells))
+            if len(pending) >= chunk_size:
                 seq += 1
                 _write_chunk(batch_id, seq, target, ctx, pending, counts, departments, commit)
+                pending = []
+                if progress:
+                    progress(sum(counts.values()))
+        if pending:
+            seq += 1
+            _write_chunk(batch_id, seq, target, ctx, pending, counts, departments, commit)
     except Exception as error:  # any failure ends the run; the failing chunk was rolled back
         if commit:
             db.session.rollback()
