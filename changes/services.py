@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import secrets
 import statistics
-import unicodedata
 from collections import Counter
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
@@ -21,6 +20,7 @@ from flask_babel import gettext as _
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import selectinload
 
+from rollout import uploads
 from rollout.accounts.models import ADMIN, LEAD, ROLES, Department, User
 from rollout.accounts.services import users_with_roles
 from rollout.audit.services import record_event
@@ -1067,46 +1067,9 @@ def _notify_emergency(request: ChangeRequest) -> None:
 
 
 # --- attachments -------------------------------------------------------------------------
-ALLOWED_EXTENSIONS_BY_TYPE = {
-    "application/pdf": (".pdf",), "image/png": (".png",), "image/jpeg": (".jpg", ".jpeg"), "image/gif": (".gif",),
-}
-OFFICE_TYPES = {
-    ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-    ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    ".pptx": "application/vnd.openxmlformats-officedocument.presentationml.presentation",
-}
-
-
-def sniff_content_type(head: bytes, filename: str) -> str | None:
-    """The file's type judged from its first bytes (the browser's claim is ignored); None if refused."""
-    extension = os.path.splitext(filename.lower())[1]
-    if head.startswith(b"%PDF-"):
-        return "application/pdf"
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image/png"
-    if head.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg"
-    if head.startswith((b"GIF87a", b"GIF89a")):
-        return "image/gif"
-    if head.startswith(b"PK\x03\x04"):
-        return OFFICE_TYPES.get(extension, "application/zip")
-    if b"\x00" not in head and extension in (".txt", ".csv", ".md", ".log"):
-        from charset_normalizer import from_bytes
-        if from_bytes(head).best() is not None:
-            return "text/csv" if extension == ".csv" else "text/plain"
-    return None
-
-
-def _clean_filename(filename: str) -> str:
-    name = os.path.basename((filename or "").replace("\\", "/"))
-    name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C").strip()
-    return (name or "attachment")[-200:]
-
-
 def upload_folder() -> str:
-    folder = os.path.join(current_app.config["UPLOAD_FOLDER"], "changes")
-    os.makedirs(folder, exist_ok=True)
-    return folder
+    """UPLOAD_FOLDER/changes, outside the static folder."""
+    return uploads.folder("changes")
 
 
 def add_attachment(request: ChangeRequest, filename: str, stream, actor: User) -> ChangeAttachment:
@@ -1118,10 +1081,11 @@ def add_attachment(request: ChangeRequest, filename: str, stream, actor: User) -
         raise ServiceError(_("The file is empty."), "file")
     if len(data) > limit:
         raise ServiceError(_("The file is larger than %(mb)s MB.", mb=round(limit / 1024 / 1024, 1)), "file")
-    name = _clean_filename(filename)
-    content_type = sniff_content_type(data[:4096], name)
+    name = uploads.clean_filename(filename, default="attachment")
+    content_type = uploads.sniff(data[:4096], name)
     if content_type is None:
-        raise ServiceError(_("Only PDF, images, Office documents, ZIP and text files may be attached."), "file")
+        raise ServiceError(_("Only PDF, images, Office documents, ZIP and text files may be attached, "
+                             "and the file name must match the content."), "file")
     stored_name = secrets.token_hex(20)
     with open(os.path.join(upload_folder(), stored_name), "wb") as handle:
         handle.write(data)

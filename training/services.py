@@ -6,7 +6,6 @@ import logging
 import math
 import os
 import secrets
-import unicodedata
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -16,6 +15,7 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload, subqueryload
 
+from rollout import uploads
 from rollout.accounts.models import ROLES, Department, User, UserRole
 from rollout.errors import NotAllowed, ServiceError
 from rollout.extensions import db
@@ -176,39 +176,12 @@ def missing_prerequisite(user: User, course: Course) -> Course | None:
 # --- course attachments ---------------------------------------------------------------------
 #: What a file's first bytes say it is → the names such a file may have. The name must agree with
 #: the content, so a program or a web page dressed up as slides is refused.
-ATTACHMENT_KINDS = {
-    b"%PDF-": (".pdf",), b"\x89PNG\r\n\x1a\n": (".png",), b"\xff\xd8\xff": (".jpg", ".jpeg"),
-    b"GIF87a": (".gif",), b"GIF89a": (".gif",), b"PK\x03\x04": (".docx", ".xlsx", ".pptx", ".zip"),
-}
-TEXT_EXTENSIONS = (".txt", ".md", ".csv")
 DEFAULT_ATTACHMENT_MAX_BYTES = 20 * 1024 * 1024
-
-
-def _attachment_allowed(head: bytes, filename: str) -> bool:
-    """True when the content is one of the allowed kinds and the name's extension agrees with it."""
-    extension = os.path.splitext(filename.lower())[1]
-    for magic, extensions in ATTACHMENT_KINDS.items():
-        if head.startswith(magic):
-            return extension in extensions
-    if extension in TEXT_EXTENSIONS and b"\x00" not in head:
-        from charset_normalizer import from_bytes
-        return from_bytes(head).best() is not None
-    return False
-
-
-def clean_attachment_name(filename: str) -> str:
-    """The last part of an uploaded file's name, without control characters, at most 200 characters
-    (cut from the front so the extension stays)."""
-    name = os.path.basename((filename or "").replace("\\", "/"))
-    name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C").strip()
-    return (name or "file")[-200:]
 
 
 def attachment_folder() -> str:
     """UPLOAD_FOLDER/training, outside the static folder."""
-    folder = os.path.join(current_app.config["UPLOAD_FOLDER"], "training")
-    os.makedirs(folder, exist_ok=True)
-    return folder
+    return uploads.folder("training")
 
 
 def add_attachment(course: Course, filename: str, stream, uploader: User) -> CourseAttachment:
@@ -219,8 +192,8 @@ def add_attachment(course: Course, filename: str, stream, uploader: User) -> Cou
         raise ServiceError(_("The file is empty."), "file")
     if len(data) > limit:
         raise ServiceError(_("The file is larger than %(mb)s MB.", mb=round(limit / 1024 / 1024, 1)), "file")
-    name = clean_attachment_name(filename)
-    if not _attachment_allowed(data[:4096], name):
+    name = uploads.clean_filename(filename)
+    if uploads.sniff(data[:4096], name) is None:
         raise ServiceError(_("Only PDF, images, Office documents, ZIP and text files may be attached, "
                              "and the file name must match the content."), "file")
     stored_name = secrets.token_hex(16)
