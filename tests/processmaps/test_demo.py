@@ -1,26 +1,10 @@
 """Demo data: the sales process with its exception branches and the lead handoff, owners on every step."""
-from datetime import date
-
-from processmaps import demo
 from processmaps.checks import run_checks
-from processmaps.models import Process
-from rollout.demo import DemoContext
-from rollout.extensions import db
+from tests.processmaps.helpers import demo_processes
 
 
 def test_demo_processes(company, factory):
-    departments = company["departments"]
-    ctx = DemoContext(today=date(2026, 11, 27))
-    ctx.departments = {"sales": departments["sales"], "sales-1": departments["sales1"],
-                       "marketing": departments["marketing"], "finance": departments["finance"]}
-    ctx.users["lead"] = company["lead"]
-    for username, code in (("sales.head", "sales"), ("team1.head", "sales1"),
-                           ("mkt.head", "marketing"), ("mkt1", "marketing"), ("mkt2", "marketing"),
-                           ("fin3", "finance")):
-        ctx.users[username] = factory.user("staff", department=departments[code], username=username)
-    demo.load(ctx)
-    db.session.commit()
-    sales, handoff = db.session.query(Process).order_by(Process.id).all()
+    sales, handoff = demo_processes(company, factory)
     assert [v.status for v in sales.versions] == ["approved", "draft"]
     approved = sales.versions[0]
     names = [n.name for n in approved.nodes]

@@ -9,20 +9,10 @@ from sqlalchemy import func, select
 
 from rollout import create_app  # noqa: F401  (models registered by the app fixture)
 from rollout.extensions import db
+from tests.training.conftest import course  # noqa: F401  (the course fixture of the training tests)
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
-
-
-@pytest.fixture
-def course(company):
-    from training.models import Course, Track
-    track = Track(name="销售代表-基础", tier="basic", role="staff", department=company["departments"]["sales"],
-                  due_days_before_go_live=7, seed_lead_days=7)
-    course = Course(track=track, position=1, title="报价审批流程", duration_minutes=60)
-    db.session.add_all([track, course])
-    db.session.commit()
-    return course
 
 
 def _attach(client, course, data: bytes, name: str):
