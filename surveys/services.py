@@ -8,6 +8,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
+from typing import NamedTuple
 
 from flask import has_request_context, url_for
 from flask_babel import get_locale
@@ -15,7 +16,7 @@ from flask_babel import gettext as _
 from sqlalchemy import case, exists, func, select, true, update
 
 from rollout.access import home_department_id, subtree_ids
-from rollout.accounts.models import HEAD, STAFF, Department, User
+from rollout.accounts.models import HEAD, STAFF, Department, User, UserRole
 from rollout.audit.services import record_event
 from rollout.errors import NotAllowed, ServiceError
 from rollout.extensions import db
@@ -1155,17 +1156,47 @@ class Coverage:
         return round(100 * sum(c.is_heard for c in self.cells.values()) / len(self.cells), 1)
 
 
-def _coverage_people(department_ids: set[int] | None) -> dict[tuple[int, str], list[User]]:
-    users = db.session.scalars(select(User).where(User.is_active_account.is_(True), User.department_id.is_not(None))
-                               .options(db.joinedload(User.department), db.subqueryload(User.role_rows))).all()
-    people = defaultdict(list)
-    for user in users:
-        role = business_role(user)
-        department_id = home_department_id(user.department_id)
-        if role is None or department_id is None or (department_ids is not None and department_id not in department_ids):
-            continue
-        people[(department_id, role)].append(user)
-    return people
+class DepartmentName(NamedTuple):
+    id: int
+    name: str
+
+
+class CoveragePerson(NamedTuple):
+    """A person on the coverage page, read as plain columns (not a ``User``: the page lists thousands)."""
+    id: int
+    username: str
+    display_name: str
+    department_id: int
+    department: DepartmentName
+    roles: frozenset[str]
+
+
+def _business_role_column():
+    """SQL for business_role(): the first of COVERAGE_ROLES the user holds, else NULL."""
+    return case(*[(exists().where(UserRole.user_id == User.id, UserRole.role == role), role)
+                  for role in COVERAGE_ROLES], else_=None)
+
+
+def _home_departments() -> dict[int, int | None]:
+    """Every department's and team's home department, worked out once per call."""
+    return {department_id: home_department_id(department_id)
+            for department_id in db.session.scalars(select(Department.id))}
+
+
+def _people_counts(department_ids: set[int] | None, home_of: dict[int, int | None]) -> dict[tuple[int, str], int]:
+    """Active people per (home department, business role): one grouped statement."""
+    # Grouped outside the subquery: PostgreSQL does not treat two copies of a CASE with bound
+    # parameters as the same expression.
+    people = (select(User.department_id.label("department_id"), _business_role_column().label("role"))
+              .where(User.is_active_account.is_(True), User.department_id.is_not(None)).subquery())
+    counts: dict[tuple[int, str], int] = defaultdict(int)
+    for department_id, role, count in db.session.execute(
+            select(people.c.department_id, people.c.role, func.count()).where(people.c.role.is_not(None))
+            .group_by(people.c.department_id, people.c.role)):
+        home = home_of.get(department_id)
+        if home is not None and (department_ids is None or home in department_ids):
+            counts[(home, role)] += count
+    return counts
 
 
 def coverage_matrix(department_ids: set[int] | None = None) -> Coverage:
@@ -1179,8 +1210,8 @@ def coverage_matrix(department_ids: set[int] | None = None) -> Coverage:
     if department_ids is not None:
         departments = [d for d in departments if d.id in department_ids]
     wanted = {d.id for d in departments}
-    people = _coverage_people(wanted)
-    cells = {key: CoverageCell(people=len(users)) for key, users in people.items()}
+    home_of = _home_departments()
+    cells = {key: CoverageCell(people=count) for key, count in _people_counts(wanted, home_of).items()}
 
     def add(key, attribute, count):
         if key in cells:
@@ -1197,7 +1228,7 @@ def coverage_matrix(department_ids: set[int] | None = None) -> Coverage:
     for department_id, role, count in db.session.execute(
             select(Interview.department_id, Interview.role, func.count())
             .group_by(Interview.department_id, Interview.role)):
-        home = home_department_id(department_id)
+        home = home_of.get(department_id)
         if role:
             add((home, role), "interviews", count)
         else:  # a workshop with the whole department speaks for every role in it
@@ -1208,7 +1239,7 @@ def coverage_matrix(department_ids: set[int] | None = None) -> Coverage:
         .join(Requirement, Requirement.id == requirement_departments.c.requirement_id)
         .where(Requirement.status != MERGED)).all()
     for department_id, roles in requirement_rows:
-        home = home_department_id(department_id)
+        home = home_of.get(department_id)
         for role in (roles or COVERAGE_ROLES):
             add((home, role), "requirements", 1)
     return Coverage(departments=departments, roles=COVERAGE_ROLES, cells=cells)
@@ -1220,17 +1251,36 @@ def coverage_percent(department_id: int | None = None) -> float:
     return coverage_matrix(scope).percent
 
 
-def unheard_people(department_ids: set[int] | None = None) -> list[User]:
-    """People in business roles who have neither answered a survey nor been interviewed."""
-    heard = set(db.session.scalars(select(SurveyInvitation.user_id).where(SurveyInvitation.has_responded.is_(True))))
-    heard |= set(db.session.scalars(select(Interview.interviewee_id).where(Interview.interviewee_id.is_not(None))))
-    people = _coverage_people(department_ids)
-    result = [u for users in people.values() for u in users if u.id not in heard]
-    return sorted(result, key=lambda u: (u.department.name if u.department else "", u.display_name))
+def unheard_people(department_ids: set[int] | None = None) -> list[CoveragePerson]:
+    """People in business roles who have neither answered a survey nor been interviewed, by department and name."""
+    home_of = _home_departments()
+    conditions = [User.is_active_account.is_(True), User.department_id.is_not(None),
+                  exists().where(UserRole.user_id == User.id, UserRole.role.in_(COVERAGE_ROLES)),
+                  ~exists().where(SurveyInvitation.user_id == User.id, SurveyInvitation.has_responded.is_(True)),
+                  ~exists().where(Interview.interviewee_id == User.id)]
+    if department_ids is not None:
+        units = sorted(unit for unit, home in home_of.items() if home in department_ids)
+        conditions.append(User.department_id.in_(units))
+    roles: dict[int, set[str]] = defaultdict(set)
+    for user_id, role in db.session.execute(select(UserRole.user_id, UserRole.role).where(
+            UserRole.user_id.in_(select(User.id).where(*conditions)))):
+        roles[user_id].add(role)
+    rows = db.session.execute(select(User.id, User.username, User.display_name, User.department_id, Department.name)
+                              .join(Department, Department.id == User.department_id).where(*conditions)
+                              .order_by(User.id))
+    people = [CoveragePerson(user_id, username, display_name, department_id,
+                             DepartmentName(department_id, department_name), frozenset(roles[user_id]))
+              for user_id, username, display_name, department_id, department_name in rows
+              if home_of.get(department_id) is not None]
+    return sorted(people, key=lambda person: (person.department.name, person.display_name))
 
 
 def invite_unheard(survey: Survey, department_ids: set[int] | None = None) -> list[SurveyInvitation]:
     """One action from the coverage page: invite everyone not heard yet to an open survey."""
     if survey.status != OPEN:
         raise ServiceError(_("Choose an open survey."), "survey_id")
-    return invite(survey, unheard_people(department_ids))
+    ids = [person.id for person in unheard_people(department_ids)]
+    users: dict[int, User] = {}
+    for start in range(0, len(ids), 500):
+        users.update((user.id, user) for user in db.session.scalars(select(User).where(User.id.in_(ids[start:start + 500]))))
+    return invite(survey, [users[user_id] for user_id in ids])

@@ -8,12 +8,12 @@ import os
 import secrets
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import NamedTuple
 
 from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import func, select
-from sqlalchemy.orm import selectinload, subqueryload
 
 from rollout import uploads
 from rollout.accounts.models import ROLES, Department, User, UserRole
@@ -39,6 +39,8 @@ class DepartmentTree:
         self.children: dict[int | None, list[int]] = {}
         for row in rows:
             self.children.setdefault(row.parent_id, []).append(row.id)
+        self._subtrees: dict[int, set[int]] = {}
+        self._go_live: dict[int | None, date | None] = {}
 
     def home(self, department_id: int | None) -> int | None:
         """The department-level ancestor (a team belongs to its department)."""
@@ -51,22 +53,27 @@ class DepartmentTree:
         return department_id
 
     def subtree(self, department_id: int) -> set[int]:
-        found, stack = set(), [department_id]
-        while stack:
-            current = stack.pop()
-            if current not in found:
-                found.add(current)
-                stack.extend(self.children.get(current, []))
+        """A department and every department below it (computed once per department; do not modify)."""
+        found = self._subtrees.get(department_id)
+        if found is None:
+            found, stack = set(), [department_id]
+            while stack:
+                current = stack.pop()
+                if current not in found:
+                    found.add(current)
+                    stack.extend(self.children.get(current, []))
+            self._subtrees[department_id] = found
         return found
 
     def go_live_on(self, department_id: int | None) -> date | None:
         """The nearest go-live date up the tree (teams inherit their department's)."""
-        current = self.by_id.get(department_id)
-        while current is not None:
-            if current.go_live_on:
-                return current.go_live_on
-            current = self.by_id.get(current.parent_id)
-        return None
+        if department_id not in self._go_live:
+            found, current = None, self.by_id.get(department_id)
+            while current is not None and found is None:
+                found = current.go_live_on or None
+                current = self.by_id.get(current.parent_id)
+            self._go_live[department_id] = found
+        return self._go_live[department_id]
 
     def departments(self) -> list:
         """Department-level rows (not the company, not teams), by name."""
@@ -410,10 +417,43 @@ COMPLETE = "complete"
 OVERDUE = "overdue"
 
 
+class Person(NamedTuple):
+    """What the training figures show of a person, read as plain columns (loading thousands of
+    ``User`` objects with their roles and departments was most of the matrix's and readiness's time)."""
+    id: int
+    username: str
+    display_name: str
+    department_id: int | None
+    is_seed_user: bool
+    roles: frozenset[str]
+    #: The person's department row from the DepartmentTree (``.name``), or None.
+    department: object | None = None
+
+
+def _active_in(department_ids: set[int] | None):
+    """The condition selecting active users, optionally only those in ``department_ids``."""
+    condition = User.is_active_account.is_(True)
+    if department_ids is not None:
+        condition = db.and_(condition, User.department_id.in_(sorted(department_ids)))
+    return condition
+
+
+def active_people(tree: DepartmentTree, department_ids: set[int] | None = None) -> list[Person]:
+    """Active users (optionally only those in ``department_ids``) by name, with their roles: two statements."""
+    condition = _active_in(department_ids)
+    roles: dict[int, set[str]] = {}
+    for user_id, role in db.session.execute(select(UserRole.user_id, UserRole.role).join(User).where(condition)):
+        roles.setdefault(user_id, set()).add(role)
+    rows = db.session.execute(select(User.id, User.username, User.display_name, User.department_id,
+                                     User.is_seed_user).where(condition).order_by(User.display_name, User.id))
+    return [Person(user_id, username, name, department_id, bool(is_seed_user), frozenset(roles.get(user_id, ())),
+                   tree.by_id.get(department_id)) for user_id, username, name, department_id, is_seed_user in rows]
+
+
 @dataclass
 class Obligation:
     """One person's required track, with its due date and state."""
-    user: User
+    user: User | Person
     track: Track
     due_on: date | None
     completed_courses: int
@@ -431,16 +471,7 @@ class Obligation:
         return NOT_DUE
 
 
-def track_applies(track: Track, user: User, tree: DepartmentTree) -> bool:
-    """Is ``user`` in the track's audience (its role, within its department when it names one)?"""
-    if track.role not in user.roles:
-        return False
-    if track.department_id is None:
-        return True
-    return user.department_id is not None and user.department_id in tree.subtree(track.department_id)
-
-
-def due_on(track: Track, user: User, tree: DepartmentTree) -> date | None:
+def due_on(track: Track, user: User | Person, tree: DepartmentTree) -> date | None:
     """Due relative to the department's go-live; seed users are due earlier than everyone else."""
     go_live = tree.go_live_on(user.department_id)
     if go_live is None:
@@ -451,32 +482,48 @@ def due_on(track: Track, user: User, tree: DepartmentTree) -> date | None:
 
 def obligations(users: list[User] | None = None, department_id: int | None = None,
                 tree: DepartmentTree | None = None) -> list[Obligation]:
-    """Required tracks of each active user (all users, some users or one department's), a fixed number of queries."""
+    """Required tracks of each active user (all users, some users or one department's), a fixed number of queries.
+
+    With ``users`` given, each obligation's ``user`` is one of them; otherwise it is a ``Person``.
+    """
     tree = tree or DepartmentTree()
-    if users is None:
-        # Roles by one subquery load: the default selectin load takes one statement per 500 people.
-        query = (select(User).where(User.is_active_account.is_(True))
-                 .options(selectinload(User.department), subqueryload(User.role_rows)).order_by(User.display_name))
-        if department_id is not None:
-            query = query.where(User.department_id.in_(sorted(tree.subtree(department_id))))
-        users = list(db.session.scalars(query).all())
-    tracks = list(db.session.scalars(select(Track).where(Track.is_required.is_(True))
-                                     .options(selectinload(Track.courses)).order_by(Track.name)).all())
-    if not users or not tracks:
+    if users is not None:
+        users = list(users)
+        return _obligations_of(users, [user.id for user in users], tree)
+    units = tree.subtree(department_id) if department_id is not None else None
+    return _people_obligations(tree, units)
+
+
+def _people_obligations(tree: DepartmentTree, units: set[int] | None) -> list[Obligation]:
+    """Obligations of the active users in ``units`` (None: everyone)."""
+    return _obligations_of(active_people(tree, units), select(User.id).where(_active_in(units)), tree)
+
+
+def _obligations_of(people: list, whose, tree: DepartmentTree) -> list[Obligation]:
+    """Obligations of ``people``; ``whose`` selects their ids (a list or a subquery) for the completions."""
+    tracks = list(db.session.scalars(select(Track).where(Track.is_required.is_(True)).order_by(Track.name)).all())
+    if not people or not tracks:
         return []
-    user_ids = [u.id for u in users]
-    completed: dict[int, set[int]] = {}
-    for user_id, course_id in db.session.execute(select(CourseCompletion.user_id, CourseCompletion.course_id)
-                                                 .where(CourseCompletion.user_id.in_(user_ids))):
-        completed.setdefault(user_id, set()).add(course_id)
+    track_ids = [track.id for track in tracks]
+    course_counts = dict(db.session.execute(select(Course.track_id, func.count()).where(Course.track_id.in_(track_ids))
+                                            .group_by(Course.track_id)).all())
+    # Completed courses per person and track, counted by the database (a completion is unique per course).
+    completed = {(user_id, track_id): count for user_id, track_id, count in db.session.execute(
+        select(CourseCompletion.user_id, Course.track_id, func.count())
+        .join(Course, Course.id == CourseCompletion.course_id)
+        .where(Course.track_id.in_(track_ids), CourseCompletion.user_id.in_(whose))
+        .group_by(CourseCompletion.user_id, Course.track_id))}
+    # A track's audience: its role, within its department (and the teams below) when it names one.
+    audiences = [(track, track.id, track.role, None if track.department_id is None else tree.subtree(track.department_id))
+                 for track in tracks]
     result = []
-    for user in users:
-        done = completed.get(user.id, set())
-        for track in tracks:
-            if track_applies(track, user, tree):
-                course_ids = {c.id for c in track.courses}
-                result.append(Obligation(user=user, track=track, due_on=due_on(track, user, tree),
-                                         completed_courses=len(course_ids & done), total_courses=len(course_ids)))
+    for person in people:
+        roles, unit = person.roles, person.department_id
+        for track, track_id, role, units in audiences:
+            if role in roles and (units is None or unit in units):
+                result.append(Obligation(user=person, track=track, due_on=due_on(track, person, tree),
+                                         completed_courses=completed.get((person.id, track_id), 0),
+                                         total_courses=course_counts.get(track_id, 0)))
     return result
 
 
@@ -509,7 +556,9 @@ def completion_matrix(department_ids: set[int] | None = None, today: date | None
     totals: dict[int, MatrixCell] = {}
     overdue: list[Obligation] = []
     seen_tracks: dict[int, Track] = {}
-    for item in obligations(tree=tree):
+    # Only the people of the departments shown are read (a head's matrix needs a fortieth of them).
+    units = set().union(*(tree.subtree(department_id) for department_id in allowed_ids))
+    for item in _people_obligations(tree, units):
         home = tree.home(item.user.department_id)
         if home not in allowed_ids:
             continue
@@ -548,14 +597,18 @@ def send_reminders(now: datetime | None = None, today: date | None = None) -> tu
         session.reminded_at = now
     repeat_days = current_app.config.get("TRAINING_OVERDUE_REMINDER_DAYS", 7)
     reminded = {(r.user_id, r.track_id): r for r in db.session.scalars(select(OverdueReminder))}
-    overdue_count = 0
+    to_remind = []
     for item in obligations():
         if item.state(today) != OVERDUE:
             continue
         previous = reminded.get((item.user.id, item.track.id))
         if previous is not None and previous.reminded_on > today - timedelta(days=repeat_days):
             continue
-        notify([item.user], "training.overdue", _("Training overdue: %(track)s", track=item.track.name),
+        to_remind.append((item, previous))
+    users = _users_by_id({item.user.id for item, _previous in to_remind})
+    overdue_count = 0
+    for item, previous in to_remind:
+        notify([users[item.user.id]], "training.overdue", _("Training overdue: %(track)s", track=item.track.name),
                _("This training was due on %(date)s. Please sign up for a session.", date=item.due_on.isoformat()),
                link="/training/")
         if previous is None:
@@ -565,6 +618,15 @@ def send_reminders(now: datetime | None = None, today: date | None = None) -> tu
         overdue_count += 1
     db.session.flush()
     return len(soon), overdue_count
+
+
+def _users_by_id(user_ids) -> dict[int, User]:
+    """The users with these ids, loaded 500 at a time."""
+    ids, found = sorted(user_ids), {}
+    for start in range(0, len(ids), 500):
+        for user in db.session.scalars(select(User).where(User.id.in_(ids[start:start + 500]))):
+            found[user.id] = user
+    return found
 
 
 # --- figures for the dashboard ---------------------------------------------------------------
@@ -585,7 +647,7 @@ def required_completion_by_department(department_ids) -> dict[int, tuple[int, in
         for unit_id in tree.subtree(department_id):
             wanted_by_unit.setdefault(unit_id, []).append(department_id)
     counts = {department_id: [0, 0] for department_id in department_ids}
-    for item in obligations(tree=tree):
+    for item in _people_obligations(tree, set(wanted_by_unit)):
         for department_id in wanted_by_unit.get(item.user.department_id, ()):
             counts[department_id][0] += 1 if item.is_complete else 0
             counts[department_id][1] += 1
