@@ -7,6 +7,7 @@ module. Functions a module has not (yet) installed make their readiness item
 from __future__ import annotations
 
 import importlib
+from bisect import bisect_right
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
@@ -607,7 +608,8 @@ def adoption(department_ids=None, today: date | None = None, weeks: int = WEEKS_
                                        User.id.in_(staff_ids))
                                 .where(User.is_active_account.is_(True), User.department_id.is_not(None))
                                 .order_by(User.display_name)).all()
-    home_of = {row.id: home_department_id(row.department_id) for row in people}
+    home_of_unit = {unit: home_department_id(unit) for unit in {row.department_id for row in people}}
+    home_of = {row.id: home_of_unit[row.department_id] for row in people}
 
     # 2. weekly active users from login audit rows — one statement
     # The week index is computed in a subquery and grouped outside it: PostgreSQL does not treat two
@@ -615,13 +617,17 @@ def adoption(department_ids=None, today: date | None = None, weeks: int = WEEKS_
     login_weeks = select(AuditEntry.user_id.label("user_id"),
                          _week_bucket(AuditEntry.created_at, starts).label("week")).where(
         AuditEntry.action == "login", AuditEntry.created_at >= since, AuditEntry.user_id.is_not(None)).subquery()
-    logins = db.session.execute(select(login_weeks.c.user_id, login_weeks.c.week)
-                                .group_by(login_weeks.c.user_id, login_weeks.c.week)).all()
+    # Counted per department and week by the database (a person belongs to one department), so a
+    # few hundred rows come back instead of one per person and week.
     active = defaultdict(lambda: [0] * weeks)
-    for user_id, index in logins:
-        home = home_of.get(user_id)
+    for unit, index, count in db.session.execute(
+            select(User.department_id, login_weeks.c.week, func.count(func.distinct(login_weeks.c.user_id)))
+            .join(User, User.id == login_weeks.c.user_id)
+            .where(User.is_active_account.is_(True), User.department_id.is_not(None))
+            .group_by(User.department_id, login_weeks.c.week)):
+        home = home_of_unit.get(unit)
         if home is not None and index >= 0:
-            active[home][index] += 1
+            active[home][index] += count
 
     # 3. plan-tracking entries per user and week — one statement
     weekly = defaultdict(lambda: [0] * weeks)
@@ -652,6 +658,7 @@ def adoption(department_ids=None, today: date | None = None, weeks: int = WEEKS_
     for row in people:
         if home_of[row.id] in wanted:
             by_department[home_of[row.id]].append(row)
+    go_live_cutoffs: dict[date, datetime] = {}
     result = []
     for department in departments:
         rows = by_department.get(department.id, [])
@@ -664,7 +671,9 @@ def adoption(department_ids=None, today: date | None = None, weeks: int = WEEKS_
             go_live_on = go_live_of.get(r.department_id) or department.go_live_on
             if go_live_on is None or go_live_on > today:
                 continue
-            if r.last_login_at is None or r.last_login_at < local_to_utc(datetime.combine(go_live_on, time.min)):
+            if go_live_on not in go_live_cutoffs:
+                go_live_cutoffs[go_live_on] = local_to_utc(datetime.combine(go_live_on, time.min))
+            if r.last_login_at is None or r.last_login_at < go_live_cutoffs[go_live_on]:
                 not_logged_in.append(RepUsage(r.id, r.display_name, department.id, [], None, r.last_login_at,
                                               go_live_on=go_live_on))
         result.append(DepartmentAdoption(
@@ -676,12 +685,14 @@ def adoption(department_ids=None, today: date | None = None, weeks: int = WEEKS_
 
 def _before_after(reps: list[RepUsage], starts: list[date]) -> tuple[float | None, float | None]:
     """Average weekly entries per trained rep in the weeks before their training and the weeks after."""
+    ends = [start + timedelta(days=7) for start in starts]
     before, after = [], []
     for rep in reps:
         if rep.trained_on is None:
             continue
-        weeks_before = [n for i, n in enumerate(rep.weekly) if starts[i] + timedelta(days=7) <= rep.trained_on]
-        weeks_after = [n for i, n in enumerate(rep.weekly) if starts[i] > rep.trained_on]
+        # Weeks are in date order: those ended by the training day are a prefix, those begun after it a suffix.
+        weeks_before = rep.weekly[:bisect_right(ends, rep.trained_on)]
+        weeks_after = rep.weekly[bisect_right(starts, rep.trained_on):]
         if weeks_before:
             before.append(sum(weeks_before) / len(weeks_before))
         if weeks_after:
