@@ -20,8 +20,12 @@ from pathlib import Path
 
 WORKERS = 2
 DURATION = "10s"
+#: A first run, not counted, so every worker has built its page and opened its connection.
+WARM_UP = "3s"
 THREADS = 2
 CONNECTIONS = 8
+#: Sent with the login and by wrk: one browser, as Flask-Login's session protection expects.
+USER_AGENT = "rollout-bench/1.0"
 BARE_APP = '''
 from flask import Flask
 app = Flask(__name__)
@@ -66,8 +70,8 @@ def _stop(process: subprocess.Popen) -> None:
         process.wait()
 
 
-def _wrk(url: str, headers: list[str]) -> dict:
-    command = ["wrk", f"-t{THREADS}", f"-c{CONNECTIONS}", f"-d{DURATION}", "--latency"]
+def _wrk(url: str, headers: list[str], duration: str = DURATION) -> dict:
+    command = ["wrk", f"-t{THREADS}", f"-c{CONNECTIONS}", f"-d{duration}", "--latency"]
     for header in headers:
         command += ["-H", header]
     output = subprocess.run(command + [url], capture_output=True, text=True, timeout=120, check=True).stdout
@@ -83,6 +87,7 @@ def _login_cookie(port: int, username: str, password: str) -> str:
     """Log in through the form (CSRF token from the page) and return the Cookie header value."""
     jar = CookieJar()
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    opener.addheaders = [("User-Agent", USER_AGENT)]
     page = opener.open(f"http://127.0.0.1:{port}/login", timeout=30).read().decode()
     token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page)
     fields = {"username": username, "password": password}
@@ -90,7 +95,8 @@ def _login_cookie(port: int, username: str, password: str) -> str:
         fields["csrf_token"] = token.group(1)
     opener.open(f"http://127.0.0.1:{port}/login", data=urllib.parse.urlencode(fields).encode(), timeout=30).read()
     cookie = "; ".join(f"{c.name}={c.value}" for c in jar)
-    check = urllib.request.Request(f"http://127.0.0.1:{port}/rollout/", headers={"Cookie": cookie})
+    check = urllib.request.Request(f"http://127.0.0.1:{port}/rollout/",
+                                   headers={"Cookie": cookie, "User-Agent": USER_AGENT})
     with urllib.request.urlopen(check, timeout=60) as response:
         if response.geturl().rstrip("/").endswith("/login"):
             raise RuntimeError("login for the HTTP benchmark failed")
@@ -109,7 +115,9 @@ def run(instance: Path, username: str = "lead", password: str = "rollout-demo-20
     server = _gunicorn("rollout:create_app()", port, env, project)
     try:
         cookie = _login_cookie(port, username, password)
-        dashboard = _wrk(f"http://127.0.0.1:{port}/rollout/", [f"Cookie: {cookie}"])
+        headers = [f"Cookie: {cookie}", f"User-Agent: {USER_AGENT}"]
+        _wrk(f"http://127.0.0.1:{port}/rollout/", headers, WARM_UP)
+        dashboard = _wrk(f"http://127.0.0.1:{port}/rollout/", headers)
     finally:
         _stop(server)
     with tempfile.TemporaryDirectory(prefix="bare-flask-") as folder:
@@ -117,7 +125,8 @@ def run(instance: Path, username: str = "lead", password: str = "rollout-demo-20
         port = _free_port()
         server = _gunicorn("bare_app:app", port, dict(os.environ), folder)
         try:
-            bare = _wrk(f"http://127.0.0.1:{port}/", [])
+            _wrk(f"http://127.0.0.1:{port}/", [f"User-Agent: {USER_AGENT}"], WARM_UP)
+            bare = _wrk(f"http://127.0.0.1:{port}/", [f"User-Agent: {USER_AGENT}"])
         finally:
             _stop(server)
     ratio = dashboard["rps"] / bare["rps"] * 100 if bare["rps"] else 0

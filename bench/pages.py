@@ -78,9 +78,13 @@ def client_for(app, username: str):
         user = db.session.scalar(select(User).where(User.username == username))
         user_key = user.get_id()
     client = app.test_client()
+    from rollout.extensions import login_manager
+    with app.test_request_context(environ_base=client.environ_base):
+        identifier = login_manager._session_identifier_generator()  # as stored by a real login
     with client.session_transaction() as session:
         session["_user_id"] = user_key
         session["_fresh"] = True
+        session["_id"] = identifier
     return client
 
 

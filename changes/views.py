@@ -104,6 +104,7 @@ BOARD_LIMIT = 40
 
 @bp.route("/board")
 @require("changes.view")
+@figures.whole_page_cached
 def board():
     return render_template("changes/board.html", body=figures.cached_page_body("changes/_board_body.html", _board))
 

@@ -208,6 +208,7 @@ def current_user_can(action: str, obj) -> bool:
 
 @bp.route("/<int:process_id>/v/<int:number>")
 @require("processes.view")
+@figures.whole_page_cached
 def version(process_id: int, number: int):
     version = db.session.scalar(select(ProcessVersion).where(ProcessVersion.process_id == process_id,
                                                              ProcessVersion.number == number))

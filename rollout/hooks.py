@@ -9,7 +9,7 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy import select
 from werkzeug.exceptions import HTTPException
 
-from rollout import access, nav
+from rollout import access, figures, nav
 from rollout.accounts.forms import KIND_LABELS, ROLE_LABELS
 from rollout.accounts.models import User
 from rollout.extensions import db, login_manager
@@ -127,8 +127,10 @@ def install(app: Flask) -> None:
     """Attach hooks, error handlers and template helpers to the app."""
     app.before_request(_fresh_request_state)
     app.before_request(_refuse_undeclared_views)
+    app.before_request(figures.serve_kept_page)
     app.after_request(_security_headers)
     app.after_request(_commit_or_rollback)
+    app.after_request(figures.keep_page)
     app.register_error_handler(CSRFError, _csrf_error)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(500, _server_error)

@@ -801,6 +801,7 @@ def specification_pdf():
 # --- coverage ---------------------------------------------------------------------------------
 @bp.route("/coverage")
 @require("coverage.view")
+@figures.whole_page_cached
 def coverage():
     def context() -> dict:
         scope = _scope_ids("coverage.view")

@@ -161,9 +161,14 @@ def company(factory):
 
 def login(client, user) -> None:
     """Log ``client`` in as ``user`` without going through the password form."""
+    from rollout.extensions import login_manager
+    # The identifier Flask-Login stores at login (hash of address and browser), as a real login would.
+    with client.application.test_request_context(environ_base=client.environ_base):
+        identifier = login_manager._session_identifier_generator()
     with client.session_transaction() as session:
         session["_user_id"] = user.get_id()
         session["_fresh"] = True
+        session["_id"] = identifier
 
 
 @pytest.fixture

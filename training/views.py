@@ -562,6 +562,7 @@ def my_calendar():
 # --- completion matrix ------------------------------------------------------------------------
 @bp.route("/matrix")
 @require("training.matrix")
+@figures.whole_page_cached
 def matrix():
     body = figures.cached_page_body("training/_matrix_body.html", lambda: {
         "data": services.completion_matrix(_department_filter("training.matrix")), "today": local_today()})

@@ -29,6 +29,7 @@ def _department_scope(department: Department) -> SimpleNamespace:
 
 @bp.route("/")
 @require("home.view")
+@figures.whole_page_cached
 def home():
     return render_template("dashboard/home.html", body=figures.cached_page_body(
         "dashboard/_home_body.html", lambda: {"sections": home_sections.sections_for(current_user)}))
@@ -48,6 +49,7 @@ def healthz():
 # --- readiness -----------------------------------------------------------------------------------
 @bp.route("/rollout/")
 @require("dashboard.view")
+@figures.whole_page_cached
 def readiness():
     return render_template("dashboard/readiness.html", body=figures.cached_page_body(
         "dashboard/_readiness_body.html",
@@ -194,6 +196,7 @@ def _adoption_context():
 
 @bp.route("/rollout/adoption")
 @require("dashboard.view")
+@figures.whole_page_cached
 def adoption():
     return render_template("dashboard/adoption.html",
                            body=figures.cached_page_body("dashboard/_adoption_page_body.html", _adoption_context))

@@ -239,6 +239,7 @@ def decide_plan(plan_id):
 
 @bp.route("/plans/actual")
 @require("plans.view")
+@figures.whole_page_cached
 def actual():
     me = _me()
     period_kind = request.args.get("period", "quarter")
