@@ -16,7 +16,7 @@ from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import and_, case, func, literal_column, select, union_all
 from werkzeug.routing import BuildError
 
 from rollout.access import home_department_id
@@ -519,11 +519,18 @@ def week_starts(today: date, weeks: int) -> list[date]:
     return [monday - timedelta(weeks=n) for n in range(weeks - 1, -1, -1)]
 
 
-def _week_bucket(column, starts: list[date]):
-    """A CASE expression giving the index of the week a naive-UTC datetime falls in (portable SQL)."""
+def _per_week(column, starts: list[date], count_in) -> object:
+    """One statement: ``count_in(week_index, condition)`` for each week (the condition keeps ``column``, a
+    naive-UTC datetime, inside that week; the last week is open-ended), joined with UNION ALL.
+
+    Measured at 500,000 activities: a range read per week is 2.5 times faster than grouping every
+    recent row by a CASE expression that works out its week."""
     bounds = [local_to_utc(datetime.combine(start, time.min)) for start in starts]
-    whens = [(column >= bound, index) for index, bound in reversed(list(enumerate(bounds)))]
-    return case(*whens, else_=-1)
+    parts = []
+    for index, low in enumerate(bounds):
+        condition = column >= low if index == len(bounds) - 1 else and_(column >= low, column < bounds[index + 1])
+        parts.append(count_in(literal_column(str(index)).label("week"), condition))
+    return union_all(*parts)
 
 
 @dataclass
@@ -596,7 +603,6 @@ def adoption(department_ids=None, today: date | None = None, weeks: int = WEEKS_
     rankings and who has not logged in since go-live — for every department, in a fixed number of statements."""
     today = today or local_today()
     starts = week_starts(today, weeks)
-    since = local_to_utc(datetime.combine(starts[0], time.min))
     departments = business_departments()
     if department_ids is not None:
         departments = [d for d in departments if d.id in set(department_ids)]
@@ -611,38 +617,31 @@ def adoption(department_ids=None, today: date | None = None, weeks: int = WEEKS_
     home_of_unit = {unit: home_department_id(unit) for unit in {row.department_id for row in people}}
     home_of = {row.id: home_of_unit[row.department_id] for row in people}
 
-    # 2. weekly active users from login audit rows — one statement
-    # The week index is computed in a subquery and grouped outside it: PostgreSQL does not treat two
-    # copies of a CASE with bound parameters as the same expression.
-    login_weeks = select(AuditEntry.user_id.label("user_id"),
-                         _week_bucket(AuditEntry.created_at, starts).label("week")).where(
-        AuditEntry.action == "login", AuditEntry.created_at >= since, AuditEntry.user_id.is_not(None)).subquery()
-    # Counted per department and week by the database (a person belongs to one department), so a
-    # few hundred rows come back instead of one per person and week.
+    # 2. weekly active users from login audit rows, counted per department and week by the database
+    # (a person belongs to one department) — one statement
     active = defaultdict(lambda: [0] * weeks)
-    for unit, index, count in db.session.execute(
-            select(User.department_id, login_weeks.c.week, func.count(func.distinct(login_weeks.c.user_id)))
-            .join(User, User.id == login_weeks.c.user_id)
-            .where(User.is_active_account.is_(True), User.department_id.is_not(None))
-            .group_by(User.department_id, login_weeks.c.week)):
+    logins = _per_week(AuditEntry.created_at, starts, lambda week, in_week: (
+        select(week, User.department_id, func.count(func.distinct(AuditEntry.user_id)))
+        .select_from(AuditEntry).join(User, User.id == AuditEntry.user_id)
+        .where(AuditEntry.action == "login", in_week, User.is_active_account.is_(True),
+               User.department_id.is_not(None))
+        .group_by(User.department_id)))
+    for index, unit, count in db.session.execute(logins):
         home = home_of_unit.get(unit)
-        if home is not None and index >= 0:
+        if home is not None:
             active[home][index] += count
 
     # 3. plan-tracking entries per user and week — one statement
     weekly = defaultdict(lambda: [0] * weeks)
     activity = _activity_model()
     if activity is not None:
-        entry_weeks = select(activity.user_id.label("user_id"),
-                             _week_bucket(activity.created_at, starts).label("week")).where(
-            activity.created_at >= since).subquery()
-        for user_id, index, count in db.session.execute(
-                select(entry_weeks.c.user_id, entry_weeks.c.week, func.count())
-                # Week first: grouped by user first, SQLite walks every activity in user order instead
-                # of the recent ones by date (2.4 s → 0.2 s at 500,000 activities).
-                .group_by(entry_weeks.c.week, entry_weeks.c.user_id)):
-            if index >= 0:
-                weekly[user_id][index] += count
+        # "+ 0": grouped by the bare column, SQLite walks every activity in user order instead of the
+        # recent ones by date (seconds at 500,000 activities).
+        user_id = activity.user_id + literal_column("0")
+        entries = _per_week(activity.created_at, starts, lambda week, in_week: (
+            select(week, user_id, func.count()).where(in_week).group_by(user_id)))
+        for index, entry_user_id, count in db.session.execute(entries):
+            weekly[entry_user_id][index] += count
 
     # 4. first training completion per user, targets, publications, go-live dates — four statements
     trained = _first_completions()
