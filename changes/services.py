@@ -24,6 +24,7 @@ from rollout import uploads
 from rollout.accounts.models import ADMIN, LEAD, ROLES, Department, User
 from rollout.accounts.services import users_with_roles
 from rollout.audit.services import record_event
+from rollout.database import contains_text
 from rollout.errors import NotAllowed, ServiceError
 from rollout.extensions import db
 from rollout.timeutil import local_to_utc, local_today, to_local, utcnow
@@ -1229,5 +1230,4 @@ def visible_requests_query(scope):
 
 
 def search_condition(text: str):
-    pattern = f"%{text}%"
-    return or_(ChangeRequest.title.ilike(pattern), ChangeRequest.description.ilike(pattern))
+    return or_(contains_text(ChangeRequest.title, text), contains_text(ChangeRequest.description, text))

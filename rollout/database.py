@@ -50,3 +50,17 @@ def _sqlite_begin(connection):
 def is_lock_error(error: BaseException) -> bool:
     """True for SQLite's 'database is locked' (safe to retry: nothing was committed)."""
     return isinstance(error, OperationalError) and "database is locked" in str(error.orig)
+
+
+def contains_text(column, text: str):
+    """A case-insensitive "contains ``text``" condition; ``%`` and ``_`` in ``text`` are literal.
+
+    PostgreSQL gets ILIKE. SQLite's LIKE already ignores ASCII case, and its lower() knows no
+    other letters, so the lower() on both sides that SQLAlchemy's ilike adds there would only
+    cost a function call per row of a search.
+    """
+    from rollout.extensions import db
+    pattern = "%" + text.replace("!", "!!").replace("%", "!%").replace("_", "!_") + "%"
+    if db.engine.dialect.name == "sqlite":
+        return column.like(pattern, escape="!")
+    return column.ilike(pattern, escape="!")

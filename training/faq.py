@@ -8,6 +8,7 @@ from flask_babel import gettext as _
 from sqlalchemy import case, func, select
 
 from rollout.accounts.models import ROLES
+from rollout.database import contains_text
 from rollout.errors import ServiceError
 from rollout.extensions import db
 from rollout.timeutil import utcnow
@@ -60,11 +61,6 @@ def create_article_from(title: str, body_markdown: str, author, tags=(), module:
                         source=source)
 
 
-def _like_pattern(term: str) -> str:
-    escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
-
-
 def search_statement(query: str = "", module: str = "", role: str = "", tag: str = ""):
     """Articles matching every word of ``query`` anywhere in title or body, title hits first.
 
@@ -75,9 +71,8 @@ def search_statement(query: str = "", module: str = "", role: str = "", tag: str
     words = [word for word in re.split(r"\s+", (query or "").replace("\x00", "").strip()) if word][:5]
     title_hits = []
     for word in words:
-        pattern = _like_pattern(word)
-        title_match = FaqArticle.title.ilike(pattern, escape="\\")
-        statement = statement.where(title_match | FaqArticle.body_markdown.ilike(pattern, escape="\\"))
+        title_match = contains_text(FaqArticle.title, word)
+        statement = statement.where(title_match | contains_text(FaqArticle.body_markdown, word))
         title_hits.append(title_match)
     if module:
         statement = statement.where(FaqArticle.module == module)

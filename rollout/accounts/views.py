@@ -10,6 +10,7 @@ from rollout.accounts.forms import DepartmentForm, LoginForm, PasswordForm, Prof
 from rollout.accounts.models import Department, User
 from rollout.accounts.passwords import hash_password, password_problem
 from rollout.audit.services import client_ip, record_event
+from rollout.database import contains_text
 from rollout.errors import ServiceError
 from rollout.extensions import db, limiter
 from rollout.reports.exports import FORMATS, export_response
@@ -108,8 +109,7 @@ def _department_field_choices(field, include_none=True):
 def _users_query(search: str):
     query = select(User).order_by(User.username)
     if search:
-        pattern = f"%{search}%"
-        query = query.where(User.username.ilike(pattern) | User.display_name.ilike(pattern))
+        query = query.where(contains_text(User.username, search) | contains_text(User.display_name, search))
     return query.options(db.joinedload(User.department))
 
 

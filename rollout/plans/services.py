@@ -22,6 +22,7 @@ from rollout.access import department_scope_ids, home_department_id, subtree_ids
 from rollout.accounts.models import Department, User, UserRole
 from rollout.audit.services import record_event
 from rollout.cleaning import clean_text, company_key, email_key, phone_key
+from rollout.database import contains_text
 from rollout.errors import NotAllowed, ServiceError
 from rollout.extensions import db
 from rollout.notify.services import notify
@@ -1542,8 +1543,7 @@ def customer_query(filters: dict, scope_condition):
     """The customers matching the list filters, within the viewer's scope; newest first."""
     query = select(Customer).where(Customer.deleted_at.is_(None), Customer.is_in_pool.is_(False), scope_condition)
     if filters.get("q"):
-        pattern = f"%{filters['q']}%"
-        query = query.where(or_(Customer.name.ilike(pattern), Customer.phone.ilike(pattern)))
+        query = query.where(or_(contains_text(Customer.name, filters["q"]), contains_text(Customer.phone, filters["q"])))
     if filters.get("owner_id"):
         query = query.where(Customer.owner_id == filters["owner_id"])
     if filters.get("campaign_id"):
@@ -1563,7 +1563,7 @@ def customer_query(filters: dict, scope_condition):
         elif definition.kind in ("choice", "date", "number"):
             query = query.where(Customer.extra[definition.key].as_string() == value)
         else:
-            query = query.where(Customer.extra[definition.key].as_string().ilike(f"%{value}%"))
+            query = query.where(contains_text(Customer.extra[definition.key].as_string(), value))
     return query.order_by(Customer.created_at.desc(), Customer.id.desc())
 
 

@@ -14,6 +14,7 @@ from rollout.access import authorize, can, department_scope_ids, require, scope_
 from rollout.accounts.models import Department, User, UserRole
 from rollout.accounts.services import department_choices
 from rollout.audit.services import history_of
+from rollout.database import contains_text
 from rollout.errors import ServiceError
 from rollout.extensions import db
 from rollout.plans import forms, services
@@ -66,15 +67,16 @@ def _campaign_choices(field) -> None:
         select(Campaign).order_by(Campaign.starts_on.desc()))]
 
 
-def _sales_people(department_ids=None) -> list[User]:
-    """Active staff (reps), optionally only in some departments."""
-    query = select(User).join(UserRole).where(UserRole.role == "staff", User.is_active_account.is_(True))
+def _sales_people(department_ids=None) -> list:
+    """Active staff (reps), optionally only in some departments: rows of id and display_name."""
+    query = select(User.id, User.display_name).join(UserRole).where(
+        UserRole.role == "staff", User.is_active_account.is_(True))
     if department_ids is not None:
         query = query.where(User.department_id.in_(sorted(department_ids) or [-1]))
-    return list(db.session.scalars(query.order_by(User.display_name).distinct()))
+    return list(db.session.execute(query.order_by(User.display_name).distinct()))
 
 
-def _people_i_manage(user: User) -> list[User]:
+def _people_i_manage(user: User) -> list:
     if user.has_role("admin", "lead"):
         sales = db.session.scalar(select(Department.id).where(Department.code == "sales"))
         from rollout.access import subtree_ids
@@ -539,7 +541,7 @@ def pool():
                                    scope_clause(me, "pool.claim", department_column=Customer.department_id))
     search = request.args.get("q", "").strip()[:100]
     if search:
-        query = query.where(Customer.name.ilike(f"%{search}%"))
+        query = query.where(contains_text(Customer.name, search))
     page = paginate(query.options(db.joinedload(Customer.department))
                     .order_by(Customer.pool_entered_at.desc(), Customer.id.desc()))
     settings = services.settings_for(me.department_id)

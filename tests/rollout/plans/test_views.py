@@ -38,6 +38,21 @@ def test_a_customer_search_counts_its_matches_up_to_a_limit(company, client_as, 
     assert "31 in all" in client.get("/customers").get_data(as_text=True)  # no search: the exact count
 
 
+def test_a_customer_search_ignores_case_and_takes_wildcards_literally(company, client_as):
+    for name in ("ACME 精密机械", "Acme_Plus 贸易", "AcmeXPlus 物流", "百分百100%科技", "1000科技"):
+        services.create_customer(name, company["staff"])
+    db.session.commit()
+    client = client_as("staff")
+
+    def found(text):
+        page = client.get("/customers", query_string={"q": text}).get_data(as_text=True)
+        return {name for name in ("ACME 精密机械", "Acme_Plus 贸易", "AcmeXPlus 物流", "百分百100%科技", "1000科技")
+                if name in page}
+    assert found("acme") == {"ACME 精密机械", "Acme_Plus 贸易", "AcmeXPlus 物流"}
+    assert found("acme_plus") == {"Acme_Plus 贸易"}  # "_" is not "any one character"
+    assert found("100%") == {"百分百100%科技"}  # "%" is not "anything"
+
+
 def test_reps_see_only_their_own_customers_and_heads_their_department(company, client_as):
     mine = customer_of(company["staff"], "张伟的客户")
     customer_of(company["staff2"], "李娜的客户")
