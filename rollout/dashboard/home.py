@@ -56,7 +56,9 @@ def sections_for(user) -> dict:
     if user.has_role("lead", "admin", "head"):
         scope = services.department_ids_for(user)
         sections["readiness"] = services.cached_readiness(scope)
-        sections["adoption"] = services.cached_adoption(scope)[0]
+        # The home page shows this week's active people and entries over the ranking weeks: reading
+        # only those weeks halves the rows read on the first view after a write.
+        sections["adoption"] = services.cached_adoption(scope, weeks=services.RANKING_WEEKS)[0]
     if user.has_role("trainer"):
         sections["sessions"] = _upcoming_sessions(user)
     if user.is_seed_user or user.has_role("lead"):

@@ -810,12 +810,14 @@ def cached_readiness(department_ids=None) -> list[DepartmentReadiness]:
     return figures.cached(_figures_key("readiness", department_ids), compute)
 
 
-def cached_adoption(department_ids=None, with_charts: bool = False) -> tuple[Adoption, dict]:
-    """adoption() for the pages and, on request, its three charts, computed once per data version."""
+def cached_adoption(department_ids=None, with_charts: bool = False,
+                    weeks: int = WEEKS_SHOWN) -> tuple[Adoption, dict]:
+    """adoption() over ``weeks`` weeks for the pages and, on request, its three charts, computed once per
+    data version."""
     from rollout import figures
 
     def compute():
-        data = adoption(department_ids)
+        data = adoption(department_ids, weeks=weeks)
         charts = {}
         if with_charts:
             charts = {"active_chart": active_users_chart(data), "entries_chart": entries_chart(data),
@@ -825,4 +827,5 @@ def cached_adoption(department_ids=None, with_charts: bool = False) -> tuple[Ado
                                    entry.publication.id, entry.publication.published_at))
                        for entry in data.departments]
         return Adoption(weeks=data.weeks, departments=departments), charts
-    return figures.cached(_figures_key("adoption+charts" if with_charts else "adoption", department_ids), compute)
+    name = "adoption+charts" if with_charts else "adoption"
+    return figures.cached(_figures_key(f"{name}/{weeks}", department_ids), compute)

@@ -2,6 +2,7 @@
 and after training split at the right week."""
 from datetime import date, datetime, time, timedelta
 
+import pytest
 from sqlalchemy import insert
 
 from rollout.audit.models import AuditEntry
@@ -47,3 +48,29 @@ def test_use_before_and_after_training_splits_at_whole_weeks():
     assert before == round((1 + (5 + 6) / 2) / 2, 1)
     assert after == round(((3 + 4) / 2 + 8) / 2, 1)
     assert services._before_after([untrained], starts) == (None, None)
+
+
+def test_home_figures_over_the_ranking_weeks_equal_the_full_adoption(company, client_as):
+    pytest.importorskip("rollout.plans.models")
+    from rollout.plans.models import Activity
+    from rollout.plans.services import create_customer
+    staff, staff2 = company["staff"], company["staff2"]
+    customer = create_customer("北京示例贸易有限公司", staff, check_duplicates=False)
+    for weeks_ago, user, count in ((0, staff, 3), (2, staff2, 5), (3, staff, 2), (5, staff, 7), (6, staff2, 1)):
+        at = local_to_utc(datetime.combine(MONDAY - timedelta(weeks=weeks_ago), time(10)))
+        db.session.add_all([Activity(kind="call", user_id=user.id, department_id=user.department_id,
+                                     customer_id=customer.id, occurred_at=at, created_at=at) for _ in range(count)])
+        _login(user, MONDAY - timedelta(weeks=weeks_ago))
+    db.session.commit()
+    full = {d.department.id: d for d in services.adoption().departments}
+    short = {d.department.id: d for d in services.adoption(weeks=services.RANKING_WEEKS).departments}
+    assert set(full) == set(short)
+    for department_id, entry in full.items():
+        assert (short[department_id].active_users[-1], short[department_id].people,
+                short[department_id].entries_per_rep_per_week, short[department_id].is_on_target) == (
+            entry.active_users[-1], entry.people, entry.entries_per_rep_per_week, entry.is_on_target)
+    sales = full[company["departments"]["sales"].id]
+    assert sales.entries_per_rep_per_week == round((3 + 5 + 2) / 2 / services.RANKING_WEEKS, 1)
+    assert sales.active_users[-1] == 1
+    home = client_as("lead").get("/").get_data(as_text=True).split('data-testid="home-adoption"')[1]
+    assert f"{sales.entries_per_rep_per_week}" in home
