@@ -147,19 +147,32 @@ def _page_key() -> tuple | None:
             or session.get("_id") != login_manager._session_identifier_generator()):
         return None
     from rollout.timeutil import local_today
-    row = db.session.connection().execute(_page_version_statement(), {"user_id": int(user_id)}).one()
-    g._data_version = tuple(row[:-1])
     return ("whole page", request.full_path, identity, session.get("lang"),
-            request.headers.get("Accept-Language"), local_today(), tuple(row))
+            request.headers.get("Accept-Language"), local_today(), _read_page_version(int(user_id)))
+
+
+def _read_page_version(user_id: int) -> tuple:
+    """The data version and the person's unread count, read on a pooled connection of its own:
+    a kept page is served without starting an ORM session (a quarter of its cost)."""
+    sql, positional = _page_version_sql(db.engine.dialect.name)
+    connection = db.engine.raw_connection()
+    try:
+        cursor = connection.cursor()
+        cursor.execute(sql, (user_id,) if positional else {"user_id": user_id})
+        return tuple(cursor.fetchone())
+    finally:
+        connection.close()  # back to the pool, which ends the read transaction
 
 
 @functools.cache
-def _page_version_statement():
-    """The data version and the person's unread count, in one statement built once."""
+def _page_version_sql(dialect_name: str) -> tuple[str, bool]:
+    """The data version and the unread count of person ``user_id`` as one statement, compiled
+    once for the database in use; and whether its parameters are positional."""
     from rollout.notify.models import Notification
     unread = select(func.count()).where(Notification.user_id == bindparam("user_id"),
                                         Notification.read_at.is_(None)).scalar_subquery()
-    return select(*_version_sources(), unread)
+    compiled = select(*_version_sources(), unread).compile(dialect=db.engine.dialect)
+    return str(compiled), compiled.positional
 
 
 def serve_kept_page():
