@@ -45,6 +45,8 @@ login_manager.session_protection = "basic"
 def _commit_or_rollback(response):
     # The one place a request's work is committed: success (or an explicit
     # request to keep an audit record) commits, anything else rolls back.
+    if not db.session.registry.has():
+        return response  # no session was opened (a kept page): nothing to end
     if response.status_code < 400 or g.get("commit_anyway"):
         db.session.commit()
     else:
