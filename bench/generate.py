@@ -310,7 +310,6 @@ def generate(scale: float = 1.0, seed: int = 11, log=print) -> dict[str, int]:
     # --- surveys and requirements ------------------------------------------------------------------
     from surveys.models import (Question, QuestionOption, Requirement, Survey, SurveyAnswer, SurveyResponse,
                                 requirement_departments)
-    from surveys.models import RequirementEvidence  # noqa: F401  (evidence left empty: coverage counts answers)
     survey_rows, question_rows, option_rows = [], [], []
     survey_questions: list[tuple[int, int, int, int]] = []
     for number in range(counts["surveys"]):
