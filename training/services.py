@@ -39,7 +39,7 @@ class DepartmentTree:
         self.children: dict[int | None, list[int]] = {}
         for row in rows:
             self.children.setdefault(row.parent_id, []).append(row.id)
-        self._subtrees: dict[int, set[int]] = {}
+        self._subtrees: dict[int, frozenset[int]] = {}
         self._go_live: dict[int | None, date | None] = {}
 
     def home(self, department_id: int | None) -> int | None:
@@ -52,18 +52,17 @@ class DepartmentTree:
             current = parent
         return department_id
 
-    def subtree(self, department_id: int) -> set[int]:
-        """A department and every department below it (computed once per department; do not modify)."""
-        found = self._subtrees.get(department_id)
-        if found is None:
+    def subtree(self, department_id: int) -> frozenset[int]:
+        """A department and every department below it (worked out once per department)."""
+        if department_id not in self._subtrees:
             found, stack = set(), [department_id]
             while stack:
                 current = stack.pop()
                 if current not in found:
                     found.add(current)
                     stack.extend(self.children.get(current, []))
-            self._subtrees[department_id] = found
-        return found
+            self._subtrees[department_id] = frozenset(found)
+        return self._subtrees[department_id]
 
     def go_live_on(self, department_id: int | None) -> date | None:
         """The nearest go-live date up the tree (teams inherit their department's)."""
