@@ -10,13 +10,19 @@ import phonenumbers
 _COMPANY_SUFFIXES = ("股份有限公司", "有限责任公司", "有限公司", "集团公司", "集团", "公司",
                      "co., ltd.", "co.,ltd.", "co. ltd.", "co ltd", "ltd.", "ltd", "inc.", "inc", "limited")
 _SPACES = re.compile(r"\s+")
+#: Any whitespace (what str.isspace calls one, the full-width space included) or a zero-width
+#: character a spreadsheet hides: text with none of these needs no trimming or folding.
+_ANY_SPACE = re.compile(r"[\s\u200b\ufeff]")
 
 
 def clean_text(value: str | None) -> str:
     """NFKC (full-width letters and digits to half-width), trimmed, inner whitespace folded."""
     if value is None:
         return ""
-    text = unicodedata.normalize("NFKC", str(value)).replace("\u3000", " ")
+    text = str(value)
+    if not _ANY_SPACE.search(text) and (text.isascii() or unicodedata.is_normalized("NFKC", text)):
+        return text  # already clean: the usual case for keys of values an import has cleaned
+    text = unicodedata.normalize("NFKC", text).replace("\u3000", " ")
     return _SPACES.sub(" ", text).strip()
 
 
@@ -104,6 +110,8 @@ def tidy_text(raw: str | None) -> Cleaned:
         if "  " in stripped:
             stripped = _INNER_SPACES.sub(" ", stripped)
         return Cleaned(stripped or None, (RULE_TRIM,) if stripped != text else ())
+    if not _ANY_SPACE.search(text) and unicodedata.is_normalized("NFKC", text):
+        return Cleaned(text)  # e.g. a Chinese name typed cleanly: nothing to trim or convert
     rules = []
     stripped = _INNER_SPACES.sub(" ", text.strip(_EDGE_SPACES)).strip()
     if stripped != text:

@@ -13,13 +13,13 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, literal, null, select
 
 from rollout.accounts.models import User
 from rollout.cleaning import company_key, name_key, phone_key_of, strip_legal_suffixes
 from rollout.errors import ServiceError
 from rollout.extensions import db
-from rollout.imports.targets import ImportContext, RowError, Target, TargetField, sqlite_executemany
+from rollout.imports.targets import ImportContext, RowError, Target, TargetField
 from rollout.plans import services as plans
 from rollout.plans.models import (METRICS, Activity, Campaign, Contact, Customer, CustomerAssignment, CustomerField,
                                   LostReason, Opportunity, PlanTarget, Quote, SalesPlan)
@@ -162,16 +162,22 @@ class CustomerTarget(Target):
 
     def insert(self, rows, ctx):
         ids = super().insert(rows, ctx)
+        if not ids:
+            return ids
         # The ownership history starts with the import, as create_customer starts it with "create".
-        history = [{"customer_id": customer_id, "kind": "create", "from_user_id": None,
-                    "to_user_id": row["owner_id"], "note": "import", "created_at": row["created_at"]}
-                   for customer_id, row in zip(ids, rows)]
-        if history:
-            connection = db.session.connection()
-            if connection.dialect.name == "sqlite":
-                sqlite_executemany(connection, CustomerAssignment.__table__, history)
-            else:
-                connection.execute(CustomerAssignment.__table__.insert(), history)
+        connection = db.session.connection()
+        if connection.dialect.name == "sqlite" and ids[-1] - ids[0] + 1 == len(ids):
+            # Under SQLite's write lock the new customers are exactly this id range: SQLite copies
+            # the rows itself, without a parameter per value.
+            history = CustomerAssignment.__table__
+            connection.execute(history.insert().from_select(
+                ["customer_id", "kind", "from_user_id", "to_user_id", "note", "created_at"],
+                select(Customer.id, literal("create"), null(), Customer.owner_id, literal("import"),
+                       Customer.created_at).where(Customer.id.between(ids[0], ids[-1])).order_by(Customer.id)))
+        else:
+            connection.execute(CustomerAssignment.__table__.insert(), [
+                {"customer_id": customer_id, "kind": "create", "from_user_id": None, "to_user_id": row["owner_id"],
+                 "note": "import", "created_at": row["created_at"]} for customer_id, row in zip(ids, rows)])
         return ids
 
     def update(self, entity_id, row, ctx):

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import re
 import secrets
+import sqlite3
 from dataclasses import dataclass, field
-from datetime import datetime
+from operator import itemgetter
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import Boolean, Date, DateTime, delete, func, insert, select
 
 from rollout.accounts.models import Department, User, UserRole
 from rollout.cleaning import name_key
@@ -89,42 +90,29 @@ class ImportContext:
         return found
 
 
-def sqlite_executemany(connection, table, rows: list[dict]) -> list[int]:
-    """SQLite's fastest bulk insert: the driver's executemany with SQLAlchemy's type processing.
+#: Host parameters one SQLite statement may carry (SQLITE_MAX_VARIABLE_NUMBER: 32766 since 3.32, 999 before).
+SQLITE_MAX_PARAMETERS = 32766 if sqlite3.sqlite_version_info >= (3, 32) else 999
 
-    The transaction holds SQLite's write lock (BEGIN IMMEDIATE), so the new rowids are the
-    ones after the current maximum, consecutive; the count is checked to be sure.
+
+def sqlite_bulk_insert(connection, table, rows: list[dict]) -> list[int]:
+    """SQLite's fastest bulk insert: multi-row INSERT ... VALUES statements with SQLAlchemy's type processing.
+
+    Each statement carries as many rows as SQLite's parameter limit allows, so SQLite runs a
+    thousand rows per call instead of one (the per-row work of executemany was a third of
+    the cost).  The transaction holds SQLite's write lock (BEGIN IMMEDIATE), so the new rowids
+    are the ones after the current maximum, consecutive; the count is checked to be sure.
     """
     keys = list(rows[0])
-    dialect = connection.dialect
-    processors = [table.c[key].type._cached_bind_processor(dialect) for key in keys]
     before = connection.execute(select(func.max(table.c.id))).scalar() or 0
-    sql = f'INSERT INTO "{table.name}" ({", ".join(chr(34) + k + chr(34) for k in keys)}) ' \
-          f'VALUES ({", ".join("?" for _ in keys)})'
-    cache: dict = {}  # the same timestamps and flags repeat on every row
-
-    def bind(value, process):
-        if value is None:
-            return value
-        if isinstance(value, (bool, datetime)):
-            found = cache.get((process, value))
-            if found is None:
-                found = cache[(process, value)] = process(value)
-            return found
-        return process(value)
-
-    # Most columns (text, integers) need no conversion: copy those as they are and call a
-    # processor only where the type has one.
-    converted = [(position, process) for position, process in enumerate(processors) if process is not None]
-    params = []
-    for row in rows:
-        values = [row[key] for key in keys]
-        for position, process in converted:
-            values[position] = bind(values[position], process)
-        params.append(values)
+    head = f'INSERT INTO "{table.name}" ({", ".join(chr(34) + k + chr(34) for k in keys)}) VALUES '
+    one_row = f'({", ".join("?" for _ in keys)})'
+    per_statement = max(1, SQLITE_MAX_PARAMETERS // len(keys))
+    params = bound_rows(connection.dialect, table, keys, rows)
     cursor = connection.connection.driver_connection.cursor()
     try:
-        cursor.executemany(sql, params)
+        for start in range(0, len(params), per_statement):
+            part = params[start:start + per_statement]
+            cursor.execute(head + ", ".join([one_row] * len(part)), [value for row in part for value in row])
     finally:
         cursor.close()
     ids = list(range(before + 1, before + len(rows) + 1))
@@ -132,6 +120,51 @@ def sqlite_executemany(connection, table, rows: list[dict]) -> list[int]:
     if last != ids[-1]:  # never expected under the write lock; fall back to reading the ids
         ids = list(connection.execute(select(table.c.id).where(table.c.id > before).order_by(table.c.id)).scalars())
     return ids
+
+
+#: Column types whose equal values always bind to the same driver value, so each distinct value
+#: is converted once per chunk (timestamps and flags repeat on every row of an import).
+_REPEATING_TYPES = (DateTime, Date, Boolean)
+
+
+def bound_rows(dialect, table, keys: list[str], rows: list[dict]) -> list[tuple]:
+    """The rows as driver parameter tuples in ``keys`` order, converted as SQLAlchemy would bind them.
+
+    Column by column: most columns (text, integers) need no conversion and are passed as they
+    are; each of the others is converted in one pass.  None stays None (SQL NULL) in every column.
+    """
+    getter = itemgetter(*keys) if len(keys) > 1 else (lambda row: (row[keys[0]],))
+    tuples = list(map(getter, rows))
+    processors = []
+    for position, key in enumerate(keys):
+        column_type = table.c[key].type
+        process = column_type._cached_bind_processor(dialect)
+        if process is not None:
+            processors.append((position, column_type, process))
+    if not processors:
+        return tuples
+    columns = list(zip(*tuples))
+    for position, column_type, process in processors:
+        columns[position] = _bound_column(columns[position], column_type, process)
+    return list(zip(*columns))
+
+
+def _bound_column(values, column_type, process) -> list:
+    if isinstance(column_type, _REPEATING_TYPES):
+        memo = {value: None if value is None else process(value) for value in set(values)}
+        return list(map(memo.__getitem__, values))
+    empty = {}  # JSON documents: the empty one ({} or []) is the common case, converted once
+    converted = []
+    for value in values:
+        if value is None:
+            converted.append(None)
+        elif not value and type(value) in (dict, list):
+            if type(value) not in empty:
+                empty[type(value)] = process(value)
+            converted.append(empty[type(value)])
+        else:
+            converted.append(process(value))
+    return converted
 
 
 def choice_value(target_field: TargetField, text):
@@ -195,7 +228,7 @@ class Target:
         table = self.model.__table__
         connection = db.session.connection()
         if self.complete_rows and connection.dialect.name == "sqlite":
-            return sqlite_executemany(connection, table, rows)
+            return sqlite_bulk_insert(connection, table, rows)
         result = connection.execute(table.insert().returning(table.c.id), rows)
         return [row[0] for row in result]
 
