@@ -108,7 +108,7 @@ class CustomerTarget(Target):
     def keys(self, values):
         keys = [f"name:{values.get('_name_key') or name_key(values['name'])}"]
         if values.get("phone"):
-            keys.append(f"phone:{phone_key_of(values['phone'])}")
+            keys.append(f"phone:{values.get('_phone_key') or phone_key_of(values['phone'])}")
         if values.get("email"):
             keys.append(f"email:{values['email']}")
         return keys
@@ -152,8 +152,9 @@ class CustomerTarget(Target):
         # Both duplicate keys from one normalisation: company_key is name_key without legal suffixes.
         values["_name_key"] = exact_key = name_key(values["name"])
         values["_company_key"] = key = strip_legal_suffixes(exact_key)
+        values["_phone_key"] = phone = phone_key_of(values.get("phone"))
         return {"name": values["name"], "name_key": key, "phone": values.get("phone"),
-                "phone_key": phone_key_of(values.get("phone")), "email": values.get("email"),
+                "phone_key": phone, "email": values.get("email"),
                 "industry": values.get("industry"), "city": values.get("city"), "address": values.get("address"),
                 "source": values.get("source") or "import", "owner_id": owner_id, "department_id": department_id,
                 "campaign_id": campaign_id, "extra": extra, "is_in_pool": in_pool,
