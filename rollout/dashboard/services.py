@@ -616,6 +616,10 @@ def adoption(department_ids=None, today: date | None = None, weeks: int = WEEKS_
                                 .order_by(User.display_name)).all()
     home_of_unit = {unit: home_department_id(unit) for unit in {row.department_id for row in people}}
     home_of = {row.id: home_of_unit[row.department_id] for row in people}
+    # A head's dashboard covers one department: only its people's logins and entries are read.
+    in_scope = User.department_id.is_not(None)
+    if department_ids is not None:
+        in_scope = User.department_id.in_(sorted(unit for unit, home in home_of_unit.items() if home in wanted))
 
     # 2. weekly active users from login audit rows, counted per department and week by the database
     # (a person belongs to one department) — one statement
@@ -623,8 +627,7 @@ def adoption(department_ids=None, today: date | None = None, weeks: int = WEEKS_
     logins = _per_week(AuditEntry.created_at, starts, lambda week, in_week: (
         select(week, User.department_id, func.count(func.distinct(AuditEntry.user_id)))
         .select_from(AuditEntry).join(User, User.id == AuditEntry.user_id)
-        .where(AuditEntry.action == "login", in_week, User.is_active_account.is_(True),
-               User.department_id.is_not(None))
+        .where(AuditEntry.action == "login", in_week, User.is_active_account.is_(True), in_scope)
         .group_by(User.department_id)))
     for index, unit, count in db.session.execute(logins):
         home = home_of_unit.get(unit)
@@ -635,11 +638,12 @@ def adoption(department_ids=None, today: date | None = None, weeks: int = WEEKS_
     weekly = defaultdict(lambda: [0] * weeks)
     activity = _activity_model()
     if activity is not None:
-        # "+ 0": grouped by the bare column, SQLite walks every activity in user order instead of the
-        # recent ones by date (seconds at 500,000 activities).
+        # "+ 0": grouped or filtered by the bare column, SQLite may walk activities in user order
+        # instead of the recent ones by date (seconds at 500,000 activities).
         user_id = activity.user_id + literal_column("0")
+        scope = [] if department_ids is None else [user_id.in_(select(User.id).where(in_scope))]
         entries = _per_week(activity.created_at, starts, lambda week, in_week: (
-            select(week, user_id, func.count()).where(in_week).group_by(user_id)))
+            select(week, user_id, func.count()).where(in_week, *scope).group_by(user_id)))
         for index, entry_user_id, count in db.session.execute(entries):
             weekly[entry_user_id][index] += count
 

@@ -74,3 +74,7 @@ def test_home_figures_over_the_ranking_weeks_equal_the_full_adoption(company, cl
     assert sales.active_users[-1] == 1
     home = client_as("lead").get("/").get_data(as_text=True).split('data-testid="home-adoption"')[1]
     assert f"{sales.entries_per_rep_per_week}" in home
+    # A head's dashboard reads only its department's logins and entries: the same figures.
+    scoped = services.adoption({company["departments"]["sales"].id}).departments[0]
+    assert (scoped.active_users, [(r.user_id, r.weekly) for r in scoped.ranking], scoped.before_after) == (
+        sales.active_users, [(r.user_id, r.weekly) for r in sales.ranking], sales.before_after)
