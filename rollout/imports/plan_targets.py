@@ -9,6 +9,7 @@ targets are smaller and go through the plan-tracking services row by row, so the
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -59,6 +60,16 @@ def _midday(value) -> datetime | None:
     return plans.local_day_start(value) + timedelta(hours=12)
 
 
+@dataclass(frozen=True)
+class CustomFieldDefinition:
+    """What plans.clean_extra reads of a CustomerField."""
+    key: str
+    label: str
+    kind: str
+    choices: list
+    is_required: bool
+
+
 class CustomerTarget(Target):
     name = "customers"
     label = _l("Customers")
@@ -66,6 +77,7 @@ class CustomerTarget(Target):
     key_kinds = ("name", "phone", "email")
     updatable = ("phone", "phone_key", "email", "industry", "city", "address", "extra")
     complete_rows = True
+    plans_ahead = True
 
     def fields(self):
         base = [
@@ -80,8 +92,11 @@ class CustomerTarget(Target):
             TargetField("department", _l("Department"), synonyms=DEPARTMENT_SYNONYMS),
             TargetField("campaign", _l("Campaign"), synonyms=("市场活动", "活动", "campaign")),
         ]
-        self._custom = list(db.session.scalars(select(CustomerField).where(CustomerField.is_active.is_(True))
-                                               .order_by(CustomerField.position, CustomerField.id)))
+        # Plain copies, not ORM objects: rows are planned in a thread of their own (no session there),
+        # and a commit between chunks would expire ORM objects.
+        self._custom = [CustomFieldDefinition(d.key, d.label, d.kind, d.choices, d.is_required)
+                        for d in db.session.scalars(select(CustomerField).where(CustomerField.is_active.is_(True))
+                                                    .order_by(CustomerField.position, CustomerField.id))]
         for definition in self._custom:
             base.append(TargetField(f"x_{definition.key}", definition.label,
                                     FIELD_KIND_TO_CLEANING.get(definition.kind, "text"),
@@ -103,6 +118,7 @@ class CustomerTarget(Target):
         if not hasattr(self, "_custom"):
             self.fields()
         self.now = utcnow()  # one timestamp for the whole import: cheaper, and the rows belong together
+        self.created_by_id = ctx.user.id
         return exact, near
 
     def keys(self, values):
@@ -159,7 +175,7 @@ class CustomerTarget(Target):
                 "source": values.get("source") or "import", "owner_id": owner_id, "department_id": department_id,
                 "campaign_id": campaign_id, "extra": extra, "is_in_pool": in_pool,
                 "pool_entered_at": now if in_pool else None, "last_followup_at": now, "is_lost": False,
-                "created_by_id": ctx.user.id, "created_at": now, "deleted_at": None}
+                "created_by_id": self.created_by_id, "created_at": now, "deleted_at": None}
 
     def insert(self, rows, ctx):
         ids = super().insert(rows, ctx)

@@ -1,0 +1,159 @@
+"""The fast paths of a real run give the same records as the plain ones.
+
+A large customer import plans the next chunk in a thread while one is written, and on SQLite
+inserts many rows per statement and copies the ownership history with INSERT ... SELECT.
+"""
+import threading
+
+import pytest
+from sqlalchemy import select
+
+from rollout.extensions import db
+from rollout.imports import services, targets
+from rollout.imports.models import COMPLETED, FAILED, ImportChunk, ImportRowError
+from rollout.plans import services as plans
+from rollout.plans.models import Customer, CustomerAssignment
+from tests.rollout.imports.helpers import upload, write_csv
+
+HEADER = ["客户名称", "手机", "邮箱", "城市", "负责人", "规模"]
+
+
+def _rows():
+    """Clean rows, messy ones, rejected ones, repeats in the file and rows matching existing customers."""
+    rows = [HEADER]
+    for number in range(40):
+        rows.append([f"星辰{number:03d}科技有限公司", f"138{number:08d}", f"Info{number}@XC.com" if number % 3 else "",
+                     "\u3000北京 " if number % 2 else "上海", "staff" if number % 4 == 0 else "", f"{number}万"])
+    rows += [["", "13900000000", "", "", "", ""],                  # name missing
+             ["坏电话公司", "12345", "", "", "", ""],               # invalid phone
+             ["星辰005科技有限公司", "", "", "", "", ""],           # same as an earlier row
+             ["华南电子有限公司", "13700137000", "", "", "", ""],   # an existing customer
+             ["星辰007科技", "", "", "", "", ""],                   # near duplicate of row 9
+             ["未知负责人公司", "", "", "", "nobody", ""],          # unknown owner
+             ["规模有误公司", "", "", "", "", "很多"]]              # not a number
+    return rows
+
+
+@pytest.fixture
+def setup(tmp_path, company):
+    admin = company["admin"]
+    plans.save_field(None, "scale", "规模", "number", [], False)
+    plans.create_customer("华南电子", admin, phone="13700137000")
+    db.session.commit()
+    return admin, write_csv(tmp_path, _rows()), company["staff"]
+
+
+def _result(batch):
+    """What a run wrote, without ids that differ from run to run."""
+    created = [i for chunk in db.session.scalars(select(ImportChunk).where(ImportChunk.batch_id == batch.id)
+                                                   .order_by(ImportChunk.seq)) for i in chunk.created_ids["customers"]]
+    customers = db.session.execute(
+        select(Customer.name, Customer.name_key, Customer.phone, Customer.phone_key, Customer.email, Customer.city,
+               Customer.owner_id, Customer.department_id, Customer.is_in_pool, Customer.extra)
+        .where(Customer.id.in_(created)).order_by(Customer.id)).all()
+    history = db.session.execute(
+        select(Customer.name, CustomerAssignment.kind, CustomerAssignment.from_user_id, CustomerAssignment.to_user_id,
+               CustomerAssignment.note, CustomerAssignment.created_at == Customer.created_at)
+        .join(Customer, Customer.id == CustomerAssignment.customer_id)
+        .where(Customer.id.in_(created)).order_by(CustomerAssignment.id)).all()
+    errors = db.session.execute(select(ImportRowError.row_number, ImportRowError.cells, ImportRowError.message)
+                                .where(ImportRowError.batch_id == batch.id).order_by(ImportRowError.row_number)).all()
+    counts = (batch.status, batch.created_count, batch.updated_count, batch.skipped_count, batch.error_count,
+              batch.department_ids)
+    return counts, customers, history, errors
+
+
+def _run(admin, path, **options):
+    batch = upload(admin, path)
+    db.session.commit()
+    return services.run_import(batch, admin, chunk_size=6, **options)
+
+
+def test_planning_ahead_in_a_thread_writes_what_planning_in_line_writes(setup):
+    admin, path, _staff = setup
+    in_line = _run(admin, path, plan_ahead=False)
+    expected = _result(in_line)
+    services.undo_import(in_line, admin)
+    db.session.commit()
+    ahead = _run(admin, path, plan_ahead=True)
+    assert _result(ahead) == expected
+    counts, customers, history, errors = expected
+    assert counts[:5] == (COMPLETED, 41, 0, 2, 4) and len(customers) == len(history) == 41
+    assert "required" in errors[0].message
+    # Every new customer's ownership history starts with the import, naming its owner.
+    owners = {customer.name: customer.owner_id for customer in customers}
+    assert owners["星辰000科技有限公司"] == setup[2].id and owners["星辰001科技有限公司"] is None
+    assert all(kind == "create" and from_user is None and to_user == owners[name] and note == "import" and same_time
+               for name, kind, from_user, to_user, note, same_time in history)
+
+
+def test_the_default_plans_ahead_only_for_files_of_more_than_one_chunk(setup, monkeypatch):
+    admin, path, _staff = setup
+    used = []
+    real = services._planned_ahead
+    monkeypatch.setattr(services, "_planned_ahead", lambda chunks: used.append(True) or real(chunks))
+    batch = upload(admin, path)
+    db.session.commit()
+    services.run_import(batch, admin, chunk_size=1000)
+    assert not used
+    services.undo_import(batch, admin)
+    db.session.commit()
+    services.run_import(upload(admin, path), admin, chunk_size=6)
+    assert used
+
+
+def _planner_threads():
+    return [t for t in threading.enumerate() if t.name == "import-planner"]
+
+
+def test_a_planning_failure_in_the_thread_ends_the_run_after_the_written_chunks(setup, monkeypatch):
+    admin, path, _staff = setup
+    real_plan = services.Planner.plan
+
+    def plan(self, number, cells):
+        if number == 20:
+            raise RuntimeError("disk gone")
+        return real_plan(self, number, cells)
+
+    monkeypatch.setattr(services.Planner, "plan", plan)
+    batch = _run(admin, path, plan_ahead=True)
+    assert batch.status == FAILED and "disk gone" in batch.message
+    # Rows 2–19 are the first three chunks of six: written, committed and undoable.
+    assert batch.created_count + batch.skipped_count + batch.error_count == 18
+    assert not _planner_threads()
+    services.undo_import(batch, admin)
+    db.session.commit()
+    assert db.session.scalar(select(Customer).where(Customer.name.like("星辰%"))) is None
+
+
+def test_a_write_failure_stops_the_planning_thread(setup, monkeypatch):
+    admin, path, _staff = setup
+    real_insert = targets.Target.insert
+    calls = []
+
+    def insert(self, rows, ctx):
+        calls.append(len(rows))
+        if len(calls) == 2:
+            raise RuntimeError("database full")
+        return real_insert(self, rows, ctx)
+
+    monkeypatch.setattr(targets.Target, "insert", insert)
+    batch = _run(admin, path, plan_ahead=True)
+    assert batch.status == FAILED and "database full" in batch.message
+    assert batch.created_count == calls[0]
+    assert not _planner_threads()
+    names = db.session.scalars(select(Customer.name).where(Customer.name.like("星辰%"))).all()
+    assert len(names) == calls[0]
+
+
+def test_bulk_insert_splits_statements_at_the_parameter_limit(setup, monkeypatch):
+    """Twenty columns and a limit of 45 parameters: two customers per statement, ids still in file order."""
+    admin, path, _staff = setup
+    monkeypatch.setattr(targets, "SQLITE_MAX_PARAMETERS", 45)
+    batch = _run(admin, path, plan_ahead=False)
+    assert batch.created_count == 41
+    created = [i for chunk in db.session.scalars(select(ImportChunk).where(ImportChunk.batch_id == batch.id)
+                                                   .order_by(ImportChunk.seq)) for i in chunk.created_ids["customers"]]
+    names = dict(db.session.execute(select(Customer.id, Customer.name).where(Customer.id.in_(created))).all())
+    assert [names[i] for i in created][:3] == ["星辰000科技有限公司", "星辰001科技有限公司", "星辰002科技有限公司"]
+    assert db.session.get(Customer, created[10]).extra == {"scale": "100000"}
