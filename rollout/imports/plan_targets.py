@@ -77,7 +77,6 @@ class CustomerTarget(Target):
     key_kinds = ("name", "phone", "email")
     updatable = ("phone", "phone_key", "email", "industry", "city", "address", "extra")
     complete_rows = True
-    plans_ahead = True
 
     def fields(self):
         base = [
@@ -92,8 +91,8 @@ class CustomerTarget(Target):
             TargetField("department", _l("Department"), synonyms=DEPARTMENT_SYNONYMS),
             TargetField("campaign", _l("Campaign"), synonyms=("市场活动", "活动", "campaign")),
         ]
-        # Plain copies, not ORM objects: rows are planned in a thread of their own (no session there),
-        # and a commit between chunks would expire ORM objects.
+        # Plain copies, not ORM objects: the commit after each chunk would expire ORM objects, and
+        # the next row would reload each one.
         self._custom = [CustomFieldDefinition(d.key, d.label, d.kind, d.choices, d.is_required)
                         for d in db.session.scalars(select(CustomerField).where(CustomerField.is_active.is_(True))
                                                     .order_by(CustomerField.position, CustomerField.id))]

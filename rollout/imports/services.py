@@ -10,15 +10,12 @@ other service.
 """
 from __future__ import annotations
 
-import contextvars
 import gc
 import io
 import os
-import queue
 import random
 import secrets
 import shutil
-import threading
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import closing
@@ -596,14 +593,13 @@ def _label_existing(target: Target, groups: list[Group]) -> None:
 
 # --- the real run ---------------------------------------------------------------------------------
 def run_import(batch: ImportBatch, user: User, chunk_size: int = CHUNK_SIZE, progress=None,
-               commit: bool = True, plan_ahead: bool | None = None) -> ImportBatch:
+               commit: bool = True) -> ImportBatch:
     """Import every row in chunks, each chunk all or nothing, recording each for undo.
 
     With ``commit`` (web and CLI) every chunk is its own committed transaction; without it
     (demo data, callers that own the transaction) every chunk is a savepoint.  Returns the
     batch, completed or failed; a failed chunk is rolled back whole and the chunks before it
-    stay (and can be undone).  ``plan_ahead`` plans the next chunk in a thread while this one
-    is written (default: for targets that allow it, when the file has more than one chunk).
+    stay (and can be undone).
     """
     target = get_target(batch.target)
     check_may_import(user, target)
@@ -621,11 +617,7 @@ def run_import(batch: ImportBatch, user: User, chunk_size: int = CHUNK_SIZE, pro
     counts: Counter = Counter()
     departments: set[int] = set()
     seq = 0
-    if plan_ahead is None:
-        plan_ahead = target.plans_ahead and (batch.total_rows or 0) > chunk_size
     chunks = _planned_chunks(planner, readers.iter_rows(path, source_info(batch)), chunk_size)
-    if plan_ahead:
-        chunks = _planned_ahead(chunks)
     # The collector's full passes would walk every object the application already holds, again
     # and again, while a run allocates a few objects per row: leave those out until the run ends
     # (measured: 1.5 s → 0.9 s of collection per 100,000 rows).
@@ -678,64 +670,6 @@ def _planned_chunks(planner: Planner, rows, chunk_size: int) -> Iterator[list[Ou
             pending = []
     if pending:
         yield pending
-
-
-class _PlanningFailed:
-    def __init__(self, error: BaseException):
-        self.error = error
-
-
-#: Chunks planned ahead of the one being written (memory stays at a few chunks).
-PLANNED_AHEAD = 2
-_PLANNING_DONE = object()
-
-
-def _planned_ahead(chunks: Iterator[list[Outcome]]) -> Iterator[list[Outcome]]:
-    """The same chunks, planned in a thread while the caller writes the ones before.
-
-    Planning is pure Python and needs no database; the database driver lets go of the
-    interpreter while SQLite or PostgreSQL works on a statement, so on two cores the next
-    chunk is cleaned and checked while this one is written.  The thread runs in a copy of the
-    caller's context (translations in the user's language).  An error while planning is raised
-    here, in the caller's thread, where the chunk would have come; when the caller stops early
-    (a chunk failed to write), the thread stops too before this generator closes.
-    """
-    handoff: queue.Queue = queue.Queue(maxsize=PLANNED_AHEAD)
-    stop = threading.Event()
-
-    def hand_over(item) -> bool:
-        while not stop.is_set():
-            try:
-                handoff.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def plan_all() -> None:
-        try:
-            with closing(chunks):
-                for chunk in chunks:
-                    if not hand_over(chunk):
-                        return
-            hand_over(_PLANNING_DONE)
-        except BaseException as error:  # handed to the caller, who ends the run with it
-            hand_over(_PlanningFailed(error))
-
-    thread = threading.Thread(target=contextvars.copy_context().run, args=(plan_all,), name="import-planner",
-                              daemon=True)
-    thread.start()
-    try:
-        while True:
-            item = handoff.get()
-            if item is _PLANNING_DONE:
-                return
-            if isinstance(item, _PlanningFailed):
-                raise item.error
-            yield item
-    finally:
-        stop.set()
-        thread.join()
 
 
 def _store_counts(batch, counts, departments):

@@ -234,9 +234,6 @@ class Target:
 
     #: Written row by row through services (each row in a savepoint) instead of one executemany.
     per_row = False
-    #: Planning a row (build, keys) reads only what begin() loaded, never the database or what
-    #: earlier chunks wrote, so the next chunk may be planned in a thread while one is written.
-    plans_ahead = False
 
     def update(self, entity_id: int, row: dict, ctx: ImportContext) -> tuple[dict, dict]:
         """Write the updatable fields of ``row`` onto the record; return (before, after) of what changed."""

@@ -1,16 +1,16 @@
-"""The fast paths of a real run give the same records as the plain ones.
+"""A real run's fast paths write what the plain ones write, and a failure mid-run keeps what was committed.
 
-A large customer import plans the next chunk in a thread while one is written, and on SQLite
-inserts many rows per statement and copies the ownership history with INSERT ... SELECT.
+On SQLite customers go in as multi-row INSERT ... VALUES and their ownership history is copied
+with INSERT ... SELECT; elsewhere (and for targets whose rows are not complete) SQLAlchemy Core
+inserts them.
 """
-import threading
-
 import pytest
 from sqlalchemy import select
 
 from rollout.extensions import db
 from rollout.imports import services, targets
 from rollout.imports.models import COMPLETED, FAILED, ImportChunk, ImportRowError
+from rollout.imports.plan_targets import CustomerTarget
 from rollout.plans import services as plans
 from rollout.plans.models import Customer, CustomerAssignment
 from tests.rollout.imports.helpers import upload, write_csv
@@ -63,50 +63,31 @@ def _result(batch):
     return counts, customers, history, errors
 
 
-def _run(admin, path, **options):
+def _run(admin, path):
     batch = upload(admin, path)
     db.session.commit()
-    return services.run_import(batch, admin, chunk_size=6, **options)
+    return services.run_import(batch, admin, chunk_size=6)
 
 
-def test_planning_ahead_in_a_thread_writes_what_planning_in_line_writes(setup):
-    admin, path, _staff = setup
-    in_line = _run(admin, path, plan_ahead=False)
-    expected = _result(in_line)
-    services.undo_import(in_line, admin)
+def test_the_bulk_path_writes_what_the_core_path_writes(setup, monkeypatch):
+    admin, path, staff = setup
+    bulk = _run(admin, path)
+    expected = _result(bulk)
+    services.undo_import(bulk, admin)
     db.session.commit()
-    ahead = _run(admin, path, plan_ahead=True)
-    assert _result(ahead) == expected
+    monkeypatch.setattr(CustomerTarget, "complete_rows", False)  # SQLAlchemy Core's insert, as on PostgreSQL
+    assert _result(_run(admin, path)) == expected
     counts, customers, history, errors = expected
     assert counts[:5] == (COMPLETED, 41, 0, 2, 4) and len(customers) == len(history) == 41
     assert "required" in errors[0].message
     # Every new customer's ownership history starts with the import, naming its owner.
     owners = {customer.name: customer.owner_id for customer in customers}
-    assert owners["星辰000科技有限公司"] == setup[2].id and owners["星辰001科技有限公司"] is None
+    assert owners["星辰000科技有限公司"] == staff.id and owners["星辰001科技有限公司"] is None
     assert all(kind == "create" and from_user is None and to_user == owners[name] and note == "import" and same_time
                for name, kind, from_user, to_user, note, same_time in history)
 
 
-def test_the_default_plans_ahead_only_for_files_of_more_than_one_chunk(setup, monkeypatch):
-    admin, path, _staff = setup
-    used = []
-    real = services._planned_ahead
-    monkeypatch.setattr(services, "_planned_ahead", lambda chunks: used.append(True) or real(chunks))
-    batch = upload(admin, path)
-    db.session.commit()
-    services.run_import(batch, admin, chunk_size=1000)
-    assert not used
-    services.undo_import(batch, admin)
-    db.session.commit()
-    services.run_import(upload(admin, path), admin, chunk_size=6)
-    assert used
-
-
-def _planner_threads():
-    return [t for t in threading.enumerate() if t.name == "import-planner"]
-
-
-def test_a_planning_failure_in_the_thread_ends_the_run_after_the_written_chunks(setup, monkeypatch):
+def test_a_planning_failure_ends_the_run_after_the_written_chunks(setup, monkeypatch):
     admin, path, _staff = setup
     real_plan = services.Planner.plan
 
@@ -116,17 +97,16 @@ def test_a_planning_failure_in_the_thread_ends_the_run_after_the_written_chunks(
         return real_plan(self, number, cells)
 
     monkeypatch.setattr(services.Planner, "plan", plan)
-    batch = _run(admin, path, plan_ahead=True)
+    batch = _run(admin, path)
     assert batch.status == FAILED and "disk gone" in batch.message
     # Rows 2–19 are the first three chunks of six: written, committed and undoable.
     assert batch.created_count + batch.skipped_count + batch.error_count == 18
-    assert not _planner_threads()
     services.undo_import(batch, admin)
     db.session.commit()
     assert db.session.scalar(select(Customer).where(Customer.name.like("星辰%"))) is None
 
 
-def test_a_write_failure_stops_the_planning_thread(setup, monkeypatch):
+def test_a_write_failure_keeps_the_chunks_before_it(setup, monkeypatch):
     admin, path, _staff = setup
     real_insert = targets.Target.insert
     calls = []
@@ -138,10 +118,9 @@ def test_a_write_failure_stops_the_planning_thread(setup, monkeypatch):
         return real_insert(self, rows, ctx)
 
     monkeypatch.setattr(targets.Target, "insert", insert)
-    batch = _run(admin, path, plan_ahead=True)
+    batch = _run(admin, path)
     assert batch.status == FAILED and "database full" in batch.message
     assert batch.created_count == calls[0]
-    assert not _planner_threads()
     names = db.session.scalars(select(Customer.name).where(Customer.name.like("星辰%"))).all()
     assert len(names) == calls[0]
 
@@ -150,7 +129,7 @@ def test_bulk_insert_splits_statements_at_the_parameter_limit(setup, monkeypatch
     """Twenty columns and a limit of 45 parameters: two customers per statement, ids still in file order."""
     admin, path, _staff = setup
     monkeypatch.setattr(targets, "SQLITE_MAX_PARAMETERS", 45)
-    batch = _run(admin, path, plan_ahead=False)
+    batch = _run(admin, path)
     assert batch.created_count == 41
     created = [i for chunk in db.session.scalars(select(ImportChunk).where(ImportChunk.batch_id == batch.id)
                                                    .order_by(ImportChunk.seq)) for i in chunk.created_ids["customers"]]
