@@ -110,9 +110,16 @@ def sqlite_bulk_insert(connection, table, rows: list[dict]) -> list[int]:
     params = bound_rows(connection.dialect, table, keys, rows)
     cursor = connection.connection.driver_connection.cursor()
     try:
-        for start in range(0, len(params), per_statement):
-            part = params[start:start + per_statement]
-            cursor.execute(head + ", ".join([one_row] * len(part)), [value for row in part for value in row])
+        start = 0
+        while start < len(params):
+            size = min(per_statement, len(params) - start)
+            if size < per_statement:
+                # The rest in powers of two: a run then compiles a dozen statement shapes at most
+                # instead of one per chunk, each a few megabytes in SQLite's statement cache.
+                size = 1 << (size.bit_length() - 1)
+            part = params[start:start + size]
+            cursor.execute(head + ", ".join([one_row] * size), [value for row in part for value in row])
+            start += size
     finally:
         cursor.close()
     ids = list(range(before + 1, before + len(rows) + 1))
