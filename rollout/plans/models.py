@@ -170,6 +170,8 @@ class Activity(db.Model):
         Index("ix_activities_dept_occurred", "department_id", "occurred_at"),
         Index("ix_activities_customer_occurred", "customer_id", "occurred_at"),
         Index("ix_activities_next_step", "user_id", "is_next_step_done", "next_step_on"),
+        # Plan vs actual counts visits in a period per department or rep, read from the index alone.
+        Index("ix_activities_kind_occurred", "kind", "occurred_at", "department_id", "user_id"),
         # Adoption counts recent entries per rep and week: a range of created_at, covering user_id.
         Index("ix_activities_created_user", "created_at", "user_id"),
     )
@@ -220,7 +222,11 @@ class Opportunity(db.Model):
         CheckConstraint("stage <> 'lost' OR lost_reason_id IS NOT NULL", name="lost_has_reason"),
         Index("ix_opportunities_owner_stage", "owner_id", "stage"),
         Index("ix_opportunities_dept_stage", "department_id", "stage"),
-        Index("ix_opportunities_closed", "stage", "closed_on"),
+        # Plan vs actual and campaign results sum won and open deals of a period per department, rep
+        # or campaign: both read from the index alone.
+        Index("ix_opportunities_closed", "stage", "closed_on", "department_id", "owner_id", "campaign_id", "amount"),
+        Index("ix_opportunities_open", "stage", "expected_close_on", "department_id", "owner_id", "campaign_id",
+              "amount"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -276,7 +282,8 @@ class Quote(db.Model):
         CheckConstraint("amount >= 0", name="amount_non_negative"),
         Index("ix_quotes_owner_status", "owner_id", "status"),
         Index("ix_quotes_dept_status", "department_id", "status"),
-        Index("ix_quotes_submitted", "submitted_at"),
+        # Plan vs actual counts submitted quotes in a period per department or rep, from the index alone.
+        Index("ix_quotes_submitted", "submitted_at", "status", "department_id", "owner_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

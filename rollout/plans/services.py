@@ -1288,13 +1288,15 @@ def plan_vs_actual(period_kind: str, day: date, parent_level: str = "company", p
 def weekly_trend(start: date, end: date, department_id: int | None = None, user_id: int | None = None,
                  target: Decimal | None = None) -> tuple[list[str], dict[str, list]]:
     """Cumulative signed amount per week of the period, beside the straight line to the target."""
-    query = select(Opportunity.closed_on, Opportunity.amount).where(
+    # Summed per day in SQL: at most one row per day of the period, whatever the number of deals.
+    query = select(Opportunity.closed_on, func.sum(Opportunity.amount)).where(
         Opportunity.stage == "won", Opportunity.closed_on >= start, Opportunity.closed_on <= end)
     if user_id is not None:
         query = query.where(Opportunity.owner_id == user_id)
     elif department_id is not None:
         query = query.where(Opportunity.department_id.in_(subtree_ids(department_id)))
-    rows = db.session.execute(query).all()
+    rows = [(closed, Decimal(amount or 0)) for closed, amount in
+            db.session.execute(query.group_by(Opportunity.closed_on))]
     labels, actual, planned = [], [], []
     total_days = (end - start).days + 1
     week_end = start + timedelta(days=6)
@@ -1303,7 +1305,7 @@ def weekly_trend(start: date, end: date, department_id: int | None = None, user_
         week_end = min(week_end, end)
         labels.append(week_end.strftime("%m-%d"))
         if week_end - timedelta(days=6) <= today:
-            actual.append(sum((amount for closed, amount in rows if closed <= week_end), Decimal(0)))
+            actual.append(sum((amount for closed, amount in rows if closed <= week_end), Decimal(0)).quantize(CENT))
         else:
             actual.append(None)
         if target:

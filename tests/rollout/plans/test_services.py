@@ -331,6 +331,27 @@ def test_plan_vs_actual_rolls_up_from_rep_to_company(company):
     assert [u.user_id for u in own["children"]] == [company["staff"].id]
 
 
+def test_weekly_trend_adds_up_wins_by_the_day_they_closed(company):
+    """Cumulative signed amount per week: same-day wins add up, cents stay exact, filters apply."""
+    wins = [("staff", "1000.10", date(2026, 1, 3)), ("staff2", "2000.20", date(2026, 1, 3)),
+            ("staff", "500.00", date(2026, 1, 20)), ("staff", "99.70", date(2026, 3, 31)),
+            ("other_staff", "7777.00", date(2026, 2, 2)), ("staff", "1.00", date(2026, 4, 1))]
+    for number, (owner, amount, closed_on) in enumerate(wins):
+        deal = _won_deal(company, company[owner], amount, f"客户{number}")
+        deal.closed_on = closed_on
+    db.session.commit()
+    start, end = date(2026, 1, 1), date(2026, 3, 31)
+    labels, series = services.weekly_trend(start, end, department_id=company["departments"]["sales"].id,
+                                           target=Decimal("13000"))
+    signed = series["Signed (cumulative)"]
+    assert labels[:3] == ["01-07", "01-14", "01-21"] and labels[-1] == "03-31" and len(labels) == 13
+    assert signed[:3] == [Decimal("3000.30"), Decimal("3000.30"), Decimal("3500.30")]
+    assert signed[-1] == Decimal("3600.00")  # 市场部's win and April's are outside
+    assert series["Target pace"][-1] == Decimal("13000.00")
+    _, mine = services.weekly_trend(start, end, user_id=company["staff"].id)
+    assert mine["Signed (cumulative)"][-1] == Decimal("1599.80")
+
+
 def test_weekly_notice_goes_to_reps_behind_plan_and_their_head(company, runner):
     today = local_today()
     start, end = services.period_bounds("year", today)
