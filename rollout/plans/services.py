@@ -122,10 +122,11 @@ def parse_amount(value, field_name: str = "amount", allow_none: bool = False) ->
         raise ServiceError(_("“%(value)s” is not an amount.", value=value), field_name)
     if amount < 0:
         raise ServiceError(_("An amount cannot be negative."), field_name)
-    if amount != amount.quantize(CENT):
-        raise ServiceError(_("An amount has at most two decimal places."), field_name)
+    # Size first: quantizing "1E+30" to cents needs more digits than Decimal keeps and raises.
     if amount > MAX_AMOUNT:
         raise ServiceError(_("The amount is too large."), field_name)
+    if amount != amount.quantize(CENT):
+        raise ServiceError(_("An amount has at most two decimal places."), field_name)
     return amount.quantize(CENT)
 
 
