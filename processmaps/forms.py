@@ -10,14 +10,20 @@ from wtforms.validators import DataRequired, Length, Optional
 from processmaps.models import LANE_BY_DEPARTMENT, LANE_BY_ROLE
 
 
+#: The largest id a database integer column holds; beyond it PostgreSQL refuses the query.
+_MAX_ID = 2**31 - 1
+
+
 def optional_int(value):
-    """Select values: '' → None, digits → int, anything else → -1 (rejected by the service)."""
+    """Select values: '' → None, digits → int, anything else (or beyond any id) → -1 (rejected
+    by the service)."""
     if value in (None, "", "None"):
         return None
     try:
-        return int(value)
+        number = int(value)
     except (TypeError, ValueError):
         return -1
+    return number if -_MAX_ID <= number <= _MAX_ID else -1
 
 
 def kind_choices():

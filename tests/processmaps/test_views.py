@@ -146,6 +146,16 @@ def test_a_head_creates_processes_only_for_their_department(company, client_as):
     assert db.session.query(Process).count() == 1
 
 
+def test_a_department_id_beyond_any_database_integer_is_a_form_error(company, client_as):
+    """PostgreSQL refuses such a number in a query; the form says the department is unknown."""
+    client = client_as("lead")
+    for department_id in ("99999999999", "-99999999999"):
+        response = client.post("/processes/new", data={"name": "回款跟进", "lane_by": "role",
+                                                       "department_id": department_id})
+        assert response.status_code == 422
+    assert db.session.query(Process).count() == 0
+
+
 def test_approved_versions_cannot_be_edited_through_the_editor(company, client_as):
     version = sales_process(company, approve=True).versions[0]
     response = client_as("lead").post(f"/processes/versions/{version.id}/nodes",
