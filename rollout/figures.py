@@ -21,6 +21,7 @@ from __future__ import annotations
 import functools
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Hashable
 
 from flask import Response, current_app, g, has_request_context, render_template, request, session
@@ -34,7 +35,13 @@ LIFETIME_SECONDS = 60
 #: Entries kept per worker; the oldest half is dropped when it is full.
 MAX_ENTRIES = 512
 
+#: Characters of whole pages kept per worker (a 200-node process map is about 450,000); the
+#: oldest pages go first beyond it, apart from the figures, which cost far more to rebuild.
+MAX_KEPT_PAGE_CHARS = 40_000_000
+
 _entries: dict[Hashable, tuple[float, object]] = {}
+_pages: OrderedDict[Hashable, tuple[float, str]] = OrderedDict()
+_pages_size = 0
 _lock = threading.Lock()
 
 
@@ -88,9 +95,30 @@ def _keep(full_key: Hashable, value: object) -> None:
 
 
 def clear() -> None:
-    """Forget every cached figure (after a restore, or between tests on a reused database)."""
+    """Forget every cached figure and page (after a restore, or between tests on a reused database)."""
+    global _pages_size
     with _lock:
         _entries.clear()
+        _pages.clear()
+        _pages_size = 0
+
+
+def _kept_page(key: Hashable) -> str | None:
+    found = _pages.get(key)
+    if found is not None and time.monotonic() - found[0] < LIFETIME_SECONDS:
+        return found[1]
+    return None
+
+
+def _keep_page(key: Hashable, html: str) -> None:
+    global _pages_size
+    with _lock:
+        if key in _pages:
+            _pages_size -= len(_pages.pop(key)[1])
+        _pages[key] = (time.monotonic(), html)
+        _pages_size += len(html)
+        while _pages_size > MAX_KEPT_PAGE_CHARS and len(_pages) > 1:
+            _pages_size -= len(_pages.popitem(last=False)[1][1])
 
 
 def cached_page_body(template: str, context: Callable[[], dict]) -> Markup:
@@ -180,7 +208,7 @@ def serve_kept_page():
     key = _page_key()
     if key is None:
         return None
-    html = _fresh_entry(key)
+    html = _kept_page(key)
     if html is not None:
         return Response(_with_token(html), mimetype="text/html")
     g._page_key = key
@@ -195,7 +223,7 @@ def keep_page(response: Response) -> Response:
     from flask_wtf.csrf import generate_csrf
     html = response.get_data(as_text=True)
     if g.get("_page_key") and response.status_code == 200 and generate_csrf() not in html:
-        _keep(g._page_key, html)
+        _keep_page(g._page_key, html)
     response.set_data(_with_token(html))
     return response
 

@@ -118,3 +118,15 @@ def test_every_session_gets_its_own_working_csrf_token(client_as, app, monkeypat
         response = client.post("/language", data={"csrf_token": token, "lang": "en"})
         assert response.status_code == 302
     assert second.post("/language", data={"csrf_token": tokens[0], "lang": "en"}).status_code == 400
+
+
+def test_kept_pages_stay_within_their_size_budget_oldest_first(monkeypatch):
+    from rollout import figures
+    monkeypatch.setattr(figures, "MAX_KEPT_PAGE_CHARS", 25)
+    for number in range(5):
+        figures._keep_page(("page", number), "x" * 10)
+    assert [figures._kept_page(("page", number)) for number in range(5)] == [None, None, None, "x" * 10, "x" * 10]
+    figures._keep_page(("page", 3), "y" * 10)  # kept again: counted once
+    assert figures._pages_size == 20
+    figures.clear()
+    assert figures._pages_size == 0 and figures._kept_page(("page", 4)) is None
