@@ -79,8 +79,9 @@ def cached(key: Hashable, compute: Callable[[], object], keep: Callable[[object]
     return value
 
 
-def _fresh_entry(full_key: Hashable) -> object | None:
-    found = _entries.get(full_key)
+def _fresh_entry(full_key: Hashable, store: dict = _entries) -> object | None:
+    """The value kept in ``store`` (figures or pages) for ``full_key``, unless past its lifetime."""
+    found = store.get(full_key)
     if found is not None and time.monotonic() - found[0] < LIFETIME_SECONDS:
         return found[1]
     return None
@@ -104,10 +105,7 @@ def clear() -> None:
 
 
 def _kept_page(key: Hashable) -> str | None:
-    found = _pages.get(key)
-    if found is not None and time.monotonic() - found[0] < LIFETIME_SECONDS:
-        return found[1]
-    return None
+    return _fresh_entry(key, _pages)
 
 
 def _keep_page(key: Hashable, html: str) -> None:
