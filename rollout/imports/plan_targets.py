@@ -77,6 +77,7 @@ class CustomerTarget(Target):
     key_kinds = ("name", "phone", "email")
     updatable = ("phone", "phone_key", "email", "industry", "city", "address", "extra")
     complete_rows = True
+    plans_in_memory = True
 
     def fields(self):
         base = [

@@ -242,6 +242,10 @@ class Target:
     #: Written row by row through services (each row in a savepoint) instead of one executemany.
     per_row = False
 
+    #: Planning rows (build, keys) reads only what begin() loaded, never the database, so a large
+    #: file may be planned in a forked process while this one writes (see imports.forking).
+    plans_in_memory = False
+
     def update(self, entity_id: int, row: dict, ctx: ImportContext) -> tuple[dict, dict]:
         """Write the updatable fields of ``row`` onto the record; return (before, after) of what changed."""
         record = db.session.get(self.model, entity_id)
