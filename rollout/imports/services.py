@@ -694,9 +694,10 @@ def _chunks_planned_apart(planner: Planner, rows, chunk_size: int) -> Iterator[l
         fields = []
         try:
             for number, cells in rows:
-                o = planner.plan(number, cells)
+                outcome = planner.plan(number, cells)
                 # Sent as plain tuples: pickling slotted dataclasses costs ten times as much.
-                fields.append((o.action, o.number, o.row, o.entity_id, o.message, o.group, o.cells))
+                fields.append((outcome.action, outcome.number, outcome.row, outcome.entity_id, outcome.message,
+                               outcome.group, outcome.cells))
                 if len(fields) >= SENT_ROWS:
                     yield fields
                     fields = []
