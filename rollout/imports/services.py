@@ -33,6 +33,7 @@ from rollout.accounts.models import User
 from rollout.audit.models import AuditEntry
 from rollout.audit.services import record_event
 from rollout.cleaning import CLEANERS, Cleaned, name_key
+from rollout.database import use_bulk_page_cache
 from rollout.errors import NotAllowed, ServiceError
 from rollout.extensions import db
 from rollout.imports import forking, readers
@@ -652,6 +653,7 @@ def run_import(batch: ImportBatch, user: User, chunk_size: int = CHUNK_SIZE, pro
                           seq=seq, error=message)[:2000]
         record_event("import_failed", entity="import_batches", entity_id=batch.id, detail=_counts_detail(batch),
                      user=user)
+        use_bulk_page_cache(db.session, False)
         if commit:
             db.session.commit()
         if not isinstance(error, ServiceError):
@@ -664,6 +666,7 @@ def run_import(batch: ImportBatch, user: User, chunk_size: int = CHUNK_SIZE, pro
     transition(batch, "finish")
     batch.finished_at = utcnow()
     record_event("import", entity="import_batches", entity_id=batch.id, detail=_counts_detail(batch), user=user)
+    use_bulk_page_cache(db.session, False)
     if commit:
         db.session.commit()
     else:
@@ -736,6 +739,7 @@ def _write_chunk(batch_id, seq, target: Target, ctx, outcomes: list[Outcome], co
     chunk_counts: Counter = Counter()
     savepoint = None if commit else db.session.begin_nested()
     try:
+        use_bulk_page_cache(db.session, True)  # each chunk: the pool may hand out another connection
         ids = _insert_creates(target, ctx, outcomes)
         updates = []
         for outcome in outcomes:
