@@ -136,3 +136,21 @@ def test_bulk_insert_splits_statements_at_the_parameter_limit(setup, monkeypatch
     names = dict(db.session.execute(select(Customer.id, Customer.name).where(Customer.id.in_(created))).all())
     assert [names[i] for i in created][:3] == ["星辰000科技有限公司", "星辰001科技有限公司", "星辰002科技有限公司"]
     assert db.session.get(Customer, created[10]).extra == {"scale": "100000"}
+
+
+def test_chunks_are_written_with_a_large_page_cache_given_back_at_the_end(setup, monkeypatch):
+    admin, path, _staff = setup
+    if db.session.connection().dialect.name != "sqlite":
+        pytest.skip("a SQLite setting")
+    from rollout.database import BULK_PAGE_CACHE_KIB, DEFAULT_PAGE_CACHE_KIB
+    seen = []
+    real = targets.sqlite_bulk_insert
+
+    def spy(connection, table, rows):
+        seen.append(connection.exec_driver_sql("PRAGMA cache_size").scalar())
+        return real(connection, table, rows)
+
+    monkeypatch.setattr(targets, "sqlite_bulk_insert", spy)
+    assert _run(admin, path).status == COMPLETED
+    assert seen and set(seen) == {-BULK_PAGE_CACHE_KIB}
+    assert db.session.connection().exec_driver_sql("PRAGMA cache_size").scalar() == -DEFAULT_PAGE_CACHE_KIB
