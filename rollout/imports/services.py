@@ -56,6 +56,8 @@ LISTED = 200
 PLAN_APART_ROWS = 10000
 #: Rows per message from the planning process.
 SENT_ROWS = 1000
+#: Allocations between the collector's young-generation passes during a run (Python's default: 700).
+RUN_GC_THRESHOLD = 20000
 #: Distinct cells remembered per column, so repeated values are cleaned once.
 CLEANED_CACHE_SIZE = 4096
 SKIP, UPDATE, CREATE = "skip", "update", "create"
@@ -632,8 +634,12 @@ def run_import(batch: ImportBatch, user: User, chunk_size: int = CHUNK_SIZE, pro
         chunks = _planned_chunks(planner, rows, chunk_size)
     # The collector's full passes would walk every object the application already holds, again
     # and again, while a run allocates a few objects per row: leave those out until the run ends
-    # (measured: 1.5 s → 0.9 s of collection per 100,000 rows).
+    # (measured: 1.5 s → 0.9 s of collection per 100,000 rows), and collect the young objects
+    # every RUN_GC_THRESHOLD allocations instead of every 700 (0.3 s → almost none; the rows'
+    # objects are freed by reference counting as each chunk is written).
     gc.freeze()
+    thresholds = gc.get_threshold()
+    gc.set_threshold(RUN_GC_THRESHOLD, *thresholds[1:])
     try:
         with closing(chunks):
             for pending in chunks:
@@ -661,6 +667,7 @@ def run_import(batch: ImportBatch, user: User, chunk_size: int = CHUNK_SIZE, pro
         return batch
     finally:
         gc.unfreeze()
+        gc.set_threshold(*thresholds)
     batch = db.session.get(ImportBatch, batch_id)
     _store_counts(batch, counts, departments)
     transition(batch, "finish")
