@@ -32,8 +32,11 @@ class ChildFailed(RuntimeError):
 
 
 def available() -> bool:
-    """Forking pays only where there is a second core to run the child on."""
-    return hasattr(os, "fork") and (os.cpu_count() or 1) > 1
+    """Forking pays only where there is a second core this process may run the child on."""
+    if not hasattr(os, "fork"):
+        return False
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return cores > 1
 
 
 def items_from_child(produce: Callable[[], Iterable[T]]) -> Iterator[T]:
@@ -103,7 +106,7 @@ def _produce_into(write_fd: int, produce: Callable[[], Iterable[T]]) -> None:
             except Exception as error:  # noqa: BLE001 - reported to the parent, which fails the run
                 message = (_FAILED, ChildFailed(f"{type(error).__name__}: {error}"))
             pickle.dump(message, pipe, pickle.HIGHEST_PROTOCOL)
-    except BaseException:  # the parent went away (broken pipe) or the item would not pickle
+    except BaseException:  # the parent went away (a broken pipe): nobody is left to tell
         code = 1
     finally:
         os._exit(code)

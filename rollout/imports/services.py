@@ -7,6 +7,10 @@ each chunk of rows explicitly (all of a chunk or nothing of it) and records in
 an ``ImportChunk`` what the chunk created and updated, so a failed or finished
 import can be undone completely.  Everything else here only flushes, like any
 other service.
+
+A large file for a target that plans in memory (customers) is cleaned and planned in a
+forked process while this one writes the chunks (``imports.forking``): on two cores the
+two halves of the work overlap instead of taking turns.
 """
 from __future__ import annotations
 

@@ -13,13 +13,15 @@ from rollout.imports import forking, services
 from rollout.imports.models import COMPLETED, FAILED
 from rollout.plans.models import Customer
 from tests.rollout.imports.helpers import upload
-from tests.rollout.imports.test_run_paths import _result, _run, setup  # noqa: F401 - the shared fixture
+# setup is the shared fixture: messy rows, rows in the file twice, and an existing customer.
+from tests.rollout.imports.test_run_paths import _result, _run, fail_planning_at_row, setup  # noqa: F401
 
 pytestmark = pytest.mark.skipif(not forking.available(), reason="needs fork() and a second core")
 
 
 def test_items_arrive_in_order_with_their_values():
-    made = [{"n": n, "at": datetime(2026, 1, n % 28 + 1), "amount": Decimal("1.50"), "name": "北京"} for n in range(3000)]
+    made = [{"n": n, "at": datetime(2026, 1, n % 28 + 1), "amount": Decimal("1.50"), "name": "北京"}
+            for n in range(3000)]
     assert list(forking.items_from_child(lambda: iter(made))) == made
 
 
@@ -89,14 +91,7 @@ def test_planning_apart_writes_what_one_process_writes(setup, monkeypatch):  # n
 def test_a_planning_failure_apart_keeps_the_same_chunks(setup, monkeypatch):  # noqa: F811
     admin, path, _staff = setup
     used = _plan_apart(monkeypatch)
-    real_plan = services.Planner.plan
-
-    def plan(self, number, cells):
-        if number == 20:
-            raise RuntimeError("disk gone")
-        return real_plan(self, number, cells)
-
-    monkeypatch.setattr(services.Planner, "plan", plan)
+    fail_planning_at_row(monkeypatch, 20)
     batch = _run(admin, path)
     assert used and batch.status == FAILED and "RuntimeError: disk gone" in batch.message
     # Rows 2–19 are three whole chunks of six, as when one process plans and writes.

@@ -87,16 +87,21 @@ def test_the_bulk_path_writes_what_the_core_path_writes(setup, monkeypatch):
                for name, kind, from_user, to_user, note, same_time in history)
 
 
-def test_a_planning_failure_ends_the_run_after_the_written_chunks(setup, monkeypatch):
-    admin, path, _staff = setup
+def fail_planning_at_row(monkeypatch, failing: int) -> None:
+    """Planning row ``failing`` raises RuntimeError("disk gone")."""
     real_plan = services.Planner.plan
 
     def plan(self, number, cells):
-        if number == 20:
+        if number == failing:
             raise RuntimeError("disk gone")
         return real_plan(self, number, cells)
 
     monkeypatch.setattr(services.Planner, "plan", plan)
+
+
+def test_a_planning_failure_ends_the_run_after_the_written_chunks(setup, monkeypatch):
+    admin, path, _staff = setup
+    fail_planning_at_row(monkeypatch, 20)
     batch = _run(admin, path)
     assert batch.status == FAILED and "disk gone" in batch.message
     # Rows 2–19 are the first three chunks of six: written, committed and undoable.
