@@ -25,6 +25,7 @@ from collections.abc import Iterator
 from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import timedelta
+from itertools import starmap
 from pathlib import Path
 
 from flask import current_app
@@ -725,7 +726,7 @@ def _chunks_planned_apart(planner: Planner, rows, chunk_size: int) -> Iterator[l
     pending: list[Outcome] = []
     with closing(forking.items_from_child(planned_fields)) as received:
         for fields in received:
-            pending.extend(Outcome(*values) for values in fields)
+            pending.extend(starmap(Outcome, fields))
             while len(pending) >= chunk_size:
                 yield pending[:chunk_size]
                 del pending[:chunk_size]

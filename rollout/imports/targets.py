@@ -11,6 +11,7 @@ import re
 import secrets
 import sqlite3
 from dataclasses import dataclass, field
+from itertools import chain
 from operator import itemgetter
 
 from flask_babel import lazy_gettext as _l
@@ -118,7 +119,7 @@ def sqlite_bulk_insert(connection, table, rows: list[dict]) -> list[int]:
                 # instead of one per chunk, each a few megabytes in SQLite's statement cache.
                 size = 1 << (size.bit_length() - 1)
             part = params[start:start + size]
-            cursor.execute(head + ", ".join([one_row] * size), [value for row in part for value in row])
+            cursor.execute(head + ", ".join([one_row] * size), list(chain.from_iterable(part)))
             start += size
     finally:
         cursor.close()
