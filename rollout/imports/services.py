@@ -630,7 +630,7 @@ def run_import(batch: ImportBatch, user: User, chunk_size: int = CHUNK_SIZE, pro
     planner = Planner(batch, target, ctx)
     counts: Counter = Counter()
     departments: set[int] = set()
-    seq = 0
+    written = 0  # chunks committed
     info = source_info(batch)
     rows = readers.iter_rows(path, info)
     if target.plans_in_memory and info.row_count >= PLAN_APART_ROWS and forking.available():
@@ -648,8 +648,8 @@ def run_import(batch: ImportBatch, user: User, chunk_size: int = CHUNK_SIZE, pro
     try:
         with closing(chunks):
             for pending in chunks:
-                seq += 1
-                _write_chunk(batch_id, seq, target, ctx, pending, counts, departments, commit)
+                _write_chunk(batch_id, written + 1, target, ctx, pending, counts, departments, commit)
+                written += 1
                 if progress:
                     progress(sum(counts.values()))
     except Exception as error:  # any failure ends the run; the failing chunk was rolled back
@@ -661,7 +661,7 @@ def run_import(batch: ImportBatch, user: User, chunk_size: int = CHUNK_SIZE, pro
         batch.finished_at = utcnow()
         message = error.message if isinstance(error, ServiceError) else f"{type(error).__name__}: {error}"
         batch.message = _("Stopped at chunk %(seq)d (rows before it are imported and can be undone): %(error)s",
-                          seq=seq, error=message)[:2000]
+                          seq=written + 1, error=message)[:2000]
         record_event("import_failed", entity="import_batches", entity_id=batch.id, detail=_counts_detail(batch),
                      user=user)
         use_bulk_page_cache(db.session, False)

@@ -94,6 +94,7 @@ def test_a_planning_failure_apart_keeps_the_same_chunks(setup, monkeypatch):  # 
     fail_planning_at_row(monkeypatch, 20)
     batch = _run(admin, path)
     assert used and batch.status == FAILED and "RuntimeError: disk gone" in batch.message
+    assert "Stopped at chunk 4 " in batch.message
     # Rows 2–19 are three whole chunks of six, as when one process plans and writes.
     assert batch.created_count + batch.skipped_count + batch.error_count == 18
     services.undo_import(batch, admin)

@@ -104,6 +104,7 @@ def test_a_planning_failure_ends_the_run_after_the_written_chunks(setup, monkeyp
     fail_planning_at_row(monkeypatch, 20)
     batch = _run(admin, path)
     assert batch.status == FAILED and "disk gone" in batch.message
+    assert "Stopped at chunk 4 " in batch.message  # the chunk of row 20, not the last one written
     # Rows 2–19 are the first three chunks of six: written, committed and undoable.
     assert batch.created_count + batch.skipped_count + batch.error_count == 18
     services.undo_import(batch, admin)
