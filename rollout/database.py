@@ -8,6 +8,9 @@ lock up front, within the busy timeout. Reads stay concurrent (WAL).
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
+from contextvars import ContextVar
+
 from flask import has_request_context, request
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
@@ -59,16 +62,41 @@ def _sqlite_begin(connection):
 #: 65 % fewer page reads with the large cache).
 BULK_PAGE_CACHE_KIB = 65536
 DEFAULT_PAGE_CACHE_KIB = 2000
+_BULK_CACHE = "rollout.bulk_page_cache"
+#: Set while a bulk write runs in this thread (see bulk_writes).
+_bulk_writing: ContextVar[bool] = ContextVar("bulk_writing", default=False)
 
 
-def use_bulk_page_cache(session, bulk: bool) -> None:
-    """Give the session's SQLite connection a large page cache for a bulk write, or take it back."""
+@contextmanager
+def bulk_writes():
+    """While this runs, use_bulk_page_cache may give this thread's connections a large page cache.
+
+    A pooled connection that got one gives it back when it is next checked out anywhere else,
+    or here once the bulk write is over, so no idle connection keeps tens of megabytes.
+    """
+    token = _bulk_writing.set(True)
+    try:
+        yield
+    finally:
+        _bulk_writing.reset(token)
+
+
+def use_bulk_page_cache(session) -> None:
+    """Give the session's SQLite connection the large page cache (inside bulk_writes)."""
     connection = session.connection()
-    if connection.dialect.name != "sqlite":
-        return
-    connection.exec_driver_sql(f"PRAGMA cache_size=-{BULK_PAGE_CACHE_KIB if bulk else DEFAULT_PAGE_CACHE_KIB}")
-    if not bulk:
-        connection.exec_driver_sql("PRAGMA shrink_memory")  # now, not when the pool closes the connection
+    if connection.dialect.name == "sqlite" and _bulk_writing.get():
+        connection.exec_driver_sql(f"PRAGMA cache_size=-{BULK_PAGE_CACHE_KIB}")
+        connection.connection.info[_BULK_CACHE] = True
+
+
+@event.listens_for(Engine, "checkout")
+def _give_back_bulk_page_cache(dbapi_connection, connection_record, connection_proxy):
+    if connection_record.info.get(_BULK_CACHE) and not _bulk_writing.get():
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA cache_size=-{DEFAULT_PAGE_CACHE_KIB}")
+        cursor.execute("PRAGMA shrink_memory")  # free the pages now, not when the pool closes it
+        cursor.close()
+        del connection_record.info[_BULK_CACHE]
 
 
 def is_lock_error(error: BaseException) -> bool:

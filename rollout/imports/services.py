@@ -38,7 +38,7 @@ from rollout.accounts.models import User
 from rollout.audit.models import AuditEntry
 from rollout.audit.services import record_event
 from rollout.cleaning import CLEANERS, Cleaned, name_key
-from rollout.database import use_bulk_page_cache
+from rollout.database import bulk_writes, use_bulk_page_cache
 from rollout.errors import NotAllowed, ServiceError
 from rollout.extensions import db
 from rollout.imports import forking, readers
@@ -646,7 +646,7 @@ def run_import(batch: ImportBatch, user: User, chunk_size: int = CHUNK_SIZE, pro
     thresholds = gc.get_threshold()
     gc.set_threshold(RUN_GC_THRESHOLD, *thresholds[1:])
     try:
-        with closing(chunks):
+        with bulk_writes(), closing(chunks):
             for pending in chunks:
                 _write_chunk(batch_id, written + 1, target, ctx, pending, counts, departments, commit)
                 written += 1
@@ -664,7 +664,6 @@ def run_import(batch: ImportBatch, user: User, chunk_size: int = CHUNK_SIZE, pro
                           seq=written + 1, error=message)[:2000]
         record_event("import_failed", entity="import_batches", entity_id=batch.id, detail=_counts_detail(batch),
                      user=user)
-        use_bulk_page_cache(db.session, False)
         if commit:
             db.session.commit()
         if not isinstance(error, ServiceError):
@@ -678,7 +677,6 @@ def run_import(batch: ImportBatch, user: User, chunk_size: int = CHUNK_SIZE, pro
     transition(batch, "finish")
     batch.finished_at = utcnow()
     record_event("import", entity="import_batches", entity_id=batch.id, detail=_counts_detail(batch), user=user)
-    use_bulk_page_cache(db.session, False)
     if commit:
         db.session.commit()
     else:
@@ -751,7 +749,7 @@ def _write_chunk(batch_id, seq, target: Target, ctx, outcomes: list[Outcome], co
     chunk_counts: Counter = Counter()
     savepoint = None if commit else db.session.begin_nested()
     try:
-        use_bulk_page_cache(db.session, True)  # each chunk: the pool may hand out another connection
+        use_bulk_page_cache(db.session)  # each chunk: the pool may hand out another connection
         ids = _insert_creates(target, ctx, outcomes)
         updates = []
         for outcome in outcomes:
