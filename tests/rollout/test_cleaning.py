@@ -27,3 +27,28 @@ def test_short_numbers_are_refused_as_phonenumbers_would(digits):
     except phonenumbers.NumberParseException:
         valid = False
     assert clean_phone(digits).error == (None if valid else "invalid phone number")
+
+
+def _strip_in_plain_passes(text):
+    """The rule as stated: passes over every suffix, longest first, until a pass drops nothing."""
+    from rollout.cleaning import _BARE_SUFFIXES
+    changed = True
+    while changed:
+        changed = False
+        for bare in _BARE_SUFFIXES:
+            if text.endswith(bare) and len(text) > len(bare):
+                text, changed = text[: -len(bare)], True
+    return text
+
+
+def test_legal_suffixes_are_dropped_as_the_plain_passes_drop_them():
+    import itertools
+
+    from rollout.cleaning import _BARE_SUFFIXES, strip_legal_suffixes
+    pieces = [*_BARE_SUFFIXES, "北京星辰", "科技", "有限", "公", "司", "集团", "x", "co", "c", ""]
+    for length in range(4):
+        for parts in itertools.product(pieces, repeat=length):
+            text = "".join(parts)
+            assert strip_legal_suffixes(text) == _strip_in_plain_passes(text), text
+    assert strip_legal_suffixes("北京星辰科技集团有限公司") == "北京星辰科技"
+    assert strip_legal_suffixes("有限公司") == "有限"  # never the whole name
