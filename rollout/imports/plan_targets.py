@@ -133,13 +133,14 @@ class CustomerTarget(Target):
         return values.get("_company_key") or company_key(values.get("name"))
 
     def build(self, values, ctx):
-        owner = ctx.person(values.get("owner"))
+        owner_name, department_name = values.get("owner"), values.get("department")
+        owner = ctx.person(owner_name) if owner_name else None
         owner_id = owner[0] if owner else ctx.default_owner_id
-        if values.get("department"):
-            department_id = ctx.department(values["department"])
+        if department_name:
+            department_id = ctx.department(department_name)
         elif owner:
             department_id = owner[1] or ctx.default_department_id
-            _allowed(ctx, department_id, values.get("owner"))
+            _allowed(ctx, department_id, owner_name)
         else:
             department_id = ctx.department(None)
         campaign_id = None

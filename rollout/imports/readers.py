@@ -490,8 +490,9 @@ def _unique_headers(row: list[str]) -> list[str]:
 def iter_rows(path: Path, info: SourceInfo) -> Iterator[tuple[int, list[str]]]:
     """The data rows below the header (row number, cells), blank rows skipped."""
     width = len(info.headers)
+    header_row = info.header_row
     for number, row in raw_rows(path, info):
-        if number <= info.header_row or _is_blank(row):
+        if number <= header_row or not "".join(row).strip():  # _is_blank, without a call per row
             continue
         if len(row) < width:
             row = row + [""] * (width - len(row))

@@ -21,7 +21,7 @@ import random
 import secrets
 import shutil
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -407,26 +407,24 @@ class Planner:
         self.fields = {f.name: f for f in target.fields()}
         settings = batch.settings or {}
         keep = set(settings.get("keep", []))
-        # Per column: (index, field, cleaning rule, keep as is, cache of cleaned values).  Columns
-        # such as city, industry or status repeat a few values on every row; the rules are pure
-        # functions of the cell, so each distinct cell is cleaned once (up to CLEANED_CACHE_SIZE).
-        self.columns: list[tuple[int, TargetField, object, bool, dict]] = []
+        # Translated once: gettext per row costs more than cleaning the row.
+        self.labels = {name: str(f.label) for name, f in self.fields.items()}
+        self.cleaning_errors = {code: str(message) for code, message in CLEANING_ERRORS.items()}
+        # Per mapped column: (index, field name, keep as is, how a cell is settled, cache of settled
+        # cells).  Columns such as city, industry or status repeat a few values on every row; the
+        # rules are pure functions of the cell, so each distinct cell is settled once (up to
+        # CLEANED_CACHE_SIZE), the empty cell before the first row.
+        self._row_columns: list[tuple[int, str, bool, Callable, dict]] = []
         for index, field_name in sorted(((int(i), f) for i, f in settings.get("mapping", {}).items())):
             target_field = self.fields.get(field_name)
             if target_field is not None:
-                self.columns.append((index, target_field, CLEANERS.get(target_field.kind, CLEANERS["text"]),
-                                     index in keep, {}))
-        # The same per column, with what every row reads unpacked: (index, field name, maximum
-        # length, rule, keep as is, cache).
-        self._row_columns = [(index, f.name, f.max_length, cleaner, keep, cache)
-                             for index, f, cleaner, keep, cache in self.columns]
-        self.required = [f for f in self.fields.values() if f.required]
+                settle = self._settler(target_field, index in keep)
+                self._row_columns.append((index, field_name, index in keep, settle, {"": settle("")}))
+        self.required = [name for name, f in self.fields.items() if f.required]
         self.choice_fields = [f for f in self.fields.values() if f.choices is not None]
         # Translated once: gettext per row costs more than cleaning the row.
         self.already_exists = _("already exists")
         self.same_as_row = _("same as row %(row)d", row=0).replace("0", "{row}")
-        self.labels = {name: str(f.label) for name, f in self.fields.items()}
-        self.cleaning_errors = {code: str(message) for code, message in CLEANING_ERRORS.items()}
         self.decisions = settings.get("decisions", {})
         self.default_existing = settings.get("default_existing", SKIP)
         self.default_file = settings.get("default_file", SKIP)
@@ -436,34 +434,44 @@ class Planner:
         self.groups: dict[str, Group] = {}
         self.near: list[tuple[int, str, str]] = []
 
+    def _settler(self, target_field: TargetField, keep: bool) -> Callable[[str], tuple]:
+        """How one column's cell becomes (value, problem shown for the row or None, Cleaned)."""
+        cleaner = CLEANERS.get(target_field.kind, CLEANERS["text"])
+        label, max_length = self.labels[target_field.name], target_field.max_length
+
+        def settle(raw: str) -> tuple:
+            if keep:
+                result = Cleaned(raw if raw != "" else None)
+            else:
+                result = cleaner(raw) if raw else _EMPTY
+            value, error = result.value, result.error
+            if error:
+                return value, f"{label}: {self.cleaning_errors.get(error, error)} ({raw})", result
+            if max_length and isinstance(value, str) and len(value) > max_length:
+                return value, _("%(field)s: longer than %(n)d characters", field=label, n=max_length), result
+            return value, None, result
+        return settle
+
     def clean(self, cells: list[str], with_previews: bool = True) -> tuple[dict, list[str], list[CellPreview]]:
         """Cleaned values by field, problems, and (for the preview) each cell before → after."""
         values, errors, previews = {}, [], []
         width = len(cells)
-        for index, name, max_length, cleaner, keep, cleaned in self._row_columns:
+        for index, name, keep, settle, settled in self._row_columns:
             raw = cells[index] if index < width else ""
-            if keep:
-                result = Cleaned(raw if raw != "" else None)
-            elif not raw:
-                result = _EMPTY
-            else:
-                result = cleaned.get(raw)
-                if result is None:
-                    result = cleaner(raw)
-                    if len(cleaned) < CLEANED_CACHE_SIZE:
-                        cleaned[raw] = result
-            value, rules, error = result
-            if error:
-                errors.append(f"{self.labels[name]}: {self.cleaning_errors.get(error, error)} ({raw})")
-            elif max_length and isinstance(value, str) and len(value) > max_length:
-                errors.append(_("%(field)s: longer than %(n)d characters", field=self.fields[name].label,
-                                n=max_length))
+            cell = settled.get(raw)
+            if cell is None:
+                cell = settle(raw)
+                if len(settled) < CLEANED_CACHE_SIZE:
+                    settled[raw] = cell
+            value, problem, result = cell
+            if problem:
+                errors.append(problem)
             values[name] = value
             if with_previews:
-                previews.append(CellPreview(raw, value, rules, error, keep))
-        for target_field in self.required:
-            if values.get(target_field.name) in (None, ""):
-                errors.append(_("%(field)s is required", field=target_field.label))
+                previews.append(CellPreview(raw, value, result.rules, result.error, keep))
+        for name in self.required:
+            if values.get(name) in (None, ""):
+                errors.append(_("%(field)s is required", field=self.fields[name].label))
         return values, errors, previews
 
     def plan(self, number: int, cells: list[str]) -> Outcome:

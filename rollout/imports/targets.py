@@ -100,15 +100,30 @@ def sqlite_bulk_insert(connection, table, rows: list[dict]) -> list[int]:
 
     Each statement carries as many rows as SQLite's parameter limit allows, so SQLite runs a
     thousand rows per call instead of one (the per-row work of executemany was a third of
-    the cost).  The transaction holds SQLite's write lock (BEGIN IMMEDIATE), so the new rowids
-    are the ones after the current maximum, consecutive; the count is checked to be sure.
+    the cost).  A column with the same value on every row (the import's timestamp, flags, the
+    department, a column left empty) is bound once per statement, as a numbered parameter each
+    row refers to: binding is most of the sqlite3 module's work per value, and None is the
+    slowest value it binds (on Python 3.11 it raises and clears an AttributeError each time,
+    looking for an adapter).  The transaction holds SQLite's write lock (BEGIN IMMEDIATE), so
+    the new rowids are the ones after the current maximum, consecutive; the count is checked.
     """
     keys = list(rows[0])
+    shared, varying = [], []  # (key, value) of columns the same on every row; (key, values) of the others
+    for key, column in zip(keys, bound_columns(connection.dialect, table, keys, rows)):
+        first = column[0]
+        if column.count(first) == len(column) and len(set(map(type, column))) == 1:
+            shared.append((key, first))
+        else:
+            varying.append((key, column))
     before = connection.execute(select(func.max(table.c.id))).scalar() or 0
-    head = f'INSERT INTO "{table.name}" ({", ".join(chr(34) + k + chr(34) for k in keys)}) VALUES '
-    one_row = f'({", ".join("?" for _ in keys)})'
-    per_statement = max(1, SQLITE_MAX_PARAMETERS // len(keys))
-    params = bound_rows(connection.dialect, table, keys, rows)
+    # Shared columns first: they are ?1..?n in every row, and each plain ? after them takes the
+    # next number, so the parameters are the shared values followed by the rows' other values.
+    names = ", ".join(f'"{key}"' for key, _value in shared + varying)
+    head = f'INSERT INTO "{table.name}" ({names}) VALUES '
+    one_row = "(" + ", ".join([f"?{n}" for n in range(1, len(shared) + 1)] + ["?"] * len(varying)) + ")"
+    shared_values = [value for _key, value in shared]
+    per_statement = max(1, (SQLITE_MAX_PARAMETERS - len(shared)) // max(1, len(varying)))
+    params = list(zip(*[column for _key, column in varying])) if varying else [()] * len(rows)
     cursor = connection.connection.driver_connection.cursor()
     try:
         start = 0
@@ -119,7 +134,7 @@ def sqlite_bulk_insert(connection, table, rows: list[dict]) -> list[int]:
                 # instead of one per chunk, each a few megabytes in SQLite's statement cache.
                 size = 1 << (size.bit_length() - 1)
             part = params[start:start + size]
-            cursor.execute(head + ", ".join([one_row] * size), list(chain.from_iterable(part)))
+            cursor.execute(head + ", ".join([one_row] * size), shared_values + list(chain.from_iterable(part)))
             start += size
     finally:
         cursor.close()
@@ -135,26 +150,20 @@ def sqlite_bulk_insert(connection, table, rows: list[dict]) -> list[int]:
 _REPEATING_TYPES = (DateTime, Date, Boolean)
 
 
-def bound_rows(dialect, table, keys: list[str], rows: list[dict]) -> list[tuple]:
-    """The rows as driver parameter tuples in ``keys`` order, converted as SQLAlchemy would bind them.
+def bound_columns(dialect, table, keys: list[str], rows: list[dict]) -> list[tuple | list]:
+    """For each of ``keys``, the rows' values converted as SQLAlchemy would bind them.
 
     Column by column: most columns (text, integers) need no conversion and are passed as they
     are; each of the others is converted in one pass.  None stays None (SQL NULL) in every column.
     """
     getter = itemgetter(*keys) if len(keys) > 1 else (lambda row: (row[keys[0]],))
-    tuples = list(map(getter, rows))
-    processors = []
+    columns: list[tuple | list] = list(zip(*map(getter, rows)))
     for position, key in enumerate(keys):
         column_type = table.c[key].type
         process = column_type._cached_bind_processor(dialect)
         if process is not None:
-            processors.append((position, column_type, process))
-    if not processors:
-        return tuples
-    columns = list(zip(*tuples))
-    for position, column_type, process in processors:
-        columns[position] = _bound_column(columns[position], column_type, process)
-    return list(zip(*columns))
+            columns[position] = _bound_column(columns[position], column_type, process)
+    return columns
 
 
 def _bound_column(values, column_type, process) -> list:

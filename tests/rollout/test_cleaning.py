@@ -1,4 +1,4 @@
-"""Phone cleaning: the fast refusal of numbers too short for the region agrees with phonenumbers."""
+"""Cleaning rules: each fast path agrees with the rule it shortcuts."""
 import phonenumbers
 import pytest
 
@@ -52,3 +52,26 @@ def test_legal_suffixes_are_dropped_as_the_plain_passes_drop_them():
             assert strip_legal_suffixes(text) == _strip_in_plain_passes(text), text
     assert strip_legal_suffixes("北京星辰科技集团有限公司") == "北京星辰科技"
     assert strip_legal_suffixes("有限公司") == "有限"  # never the whole name
+
+
+def _clean_text_in_full(text):
+    import re
+    import unicodedata
+    return re.sub(r"\s+", " ", unicodedata.normalize("NFKC", text).replace("\u3000", " ")).strip()
+
+
+def test_text_fast_paths_agree_with_the_full_rules():
+    """Every short text over spaces of every kind, full-width and zero-width characters, CJK and ASCII."""
+    import itertools
+
+    from rollout.cleaning import _tidy_changed, clean_text, tidy_text
+    alphabet = [" ", "\u3000", "\u00a0", "\u200b", "\ufeff", "\t", "\n", "Ａ", "１", "ｶ", "a", "公", "\x07", "é", "e\u0301"]
+    for length in range(4):
+        for parts in itertools.product(alphabet, repeat=length):
+            text = "".join(parts)
+            assert tidy_text(text) == _tidy_changed(text), repr(text)
+            assert tidy_text(f"星{text}a b") == _tidy_changed(f"星{text}a b"), repr(text)
+            assert clean_text(text) == _clean_text_in_full(text), repr(text)
+    assert tidy_text("  北京　星辰 ") == ("北京 星辰", ("trim",), None)
+    assert tidy_text("ＡＢＣ１２３") == ("ABC123", ("nfkc",), None)
+    assert tidy_text("北京星辰科技") == ("北京星辰科技", (), None)
