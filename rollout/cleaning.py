@@ -46,6 +46,12 @@ for _place, _bare in enumerate(_BARE_SUFFIXES):
     _SUFFIXES_BY_LAST.setdefault(_bare[-1], []).append((_place, _bare))
 
 
+#: The first suffix the passes below would drop, matched on the reversed text: longest first,
+#: never the whole text.
+_LAST_SUFFIX_REVERSED = re.compile("(?:" + "|".join(re.escape(bare[::-1]) for bare in _BARE_SUFFIXES) + ")(?=.)",
+                                   re.DOTALL)
+
+
 def strip_legal_suffixes(text: str) -> str:
     """company_key from a name_key: legal suffixes dropped from the end, in passes, longest first.
 
@@ -54,6 +60,14 @@ def strip_legal_suffixes(text: str) -> str:
     suffixes ending in the text's current last character are tried (one dictionary look-up
     instead of a dozen comparisons: it runs on every imported row).
     """
+    # The usual name ends with one legal suffix or none: one regular expression answers that
+    # case (a third of the passes' cost); names with more go through the passes.
+    found = _LAST_SUFFIX_REVERSED.match(text[::-1])
+    if found is None:
+        return text
+    rest = text[: len(text) - found.end()]
+    if not rest.endswith(_BARE_SUFFIXES):
+        return rest
     while text.endswith(_BARE_SUFFIXES):  # one C call answers "any suffix left?"
         dropped, place = False, 0
         while text:

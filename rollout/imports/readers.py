@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from decimal import Decimal
+from operator import itemgetter
 from pathlib import Path
 
 from flask_babel import lazy_gettext as _l
@@ -130,9 +131,11 @@ def _line_blocks(path: Path) -> Iterator[tuple[int, bytes]]:
 
 #: In text decoded from UTF-8 with surrogateescape: a byte that is not UTF-8, and a whole line
 #: that is UTF-8 with some non-ASCII text in it.  Neither encoding below ever puts a newline
-#: byte inside a character, so lines read the same in a block as one by one.
+#: byte inside a character, so lines read the same in a block as one by one.  The line pattern
+#: starts with its newline (searched in the text after a "\n"): a pattern starting with a
+#: character is tried only where that character is, one with ^ at every position of the block.
 _NOT_UTF8 = re.compile("[\udc80-\udcff]")
-_UTF8_LINE = re.compile("^(?=[^\n]*[^\x00-\x7f])[^\n\udc80-\udcff]*$", re.MULTILINE)
+_UTF8_LINE = re.compile("\n(?=[^\n]*[^\x00-\x7f])[^\n\udc80-\udcff]*(?![^\n])")
 
 
 def _first_lines(first_line: int, block: bytes) -> tuple[int | None, int | None, int | None]:
@@ -140,15 +143,15 @@ def _first_lines(first_line: int, block: bytes) -> tuple[int | None, int | None,
 
     Whole blocks are decoded at C speed; only a block with an undecodable line is read line by line.
     """
-    text = block.decode("utf-8", "surrogateescape")
+    text = "\n" + block.decode("utf-8", "surrogateescape")
     not_utf8 = _NOT_UTF8.search(text)
     utf8 = _UTF8_LINE.search(text)
-    utf8_line = first_line + text.count("\n", 0, utf8.start()) if utf8 else None
+    utf8_line = first_line + text.count("\n", 1, utf8.start() + 1) if utf8 else None
     if not_utf8 is None:
         return utf8_line, None, None
     try:
         block.decode("gb18030")
-        return utf8_line, first_line + text.count("\n", 0, not_utf8.start()), None
+        return utf8_line, first_line + text.count("\n", 1, not_utf8.start()), None
     except UnicodeDecodeError:
         pass
     first_gb = first_bad = None
@@ -435,24 +438,18 @@ def inspect_file(path: Path, filename: str, encoding: str | None = None, separat
             info.encoding, info.encoding_guessed = detect_encoding(path)
         info.separator = separator if separator in SEPARATORS else detect_separator(_text_lines(path, info.encoding))
     first_rows: list[tuple[int, list[str]]] = []
-    count_after_header = 0
-    header: list[str] | None = None
-    for number, row in raw_rows(path, info):
-        if _is_blank(row):
-            continue
-        if header is None:
+    rows = raw_rows(path, info)
+    for number, row in rows:
+        if not _is_blank(row):
             first_rows.append((number, row))
-            if len(first_rows) < HEADER_SEARCH_ROWS:
-                continue
-            header = _choose_header(first_rows, info, header_row, score_header)
-            count_after_header = sum(1 for n, _ in first_rows if n > info.header_row)
-            continue
-        count_after_header += 1
-    if header is None:
-        if not first_rows:
-            raise ImportFileError(_l("The file has no data: every row is blank."))
-        header = _choose_header(first_rows, info, header_row, score_header)
-        count_after_header = sum(1 for n, _ in first_rows if n > info.header_row)
+            if len(first_rows) >= HEADER_SEARCH_ROWS:
+                break
+    if not first_rows:
+        raise ImportFileError(_l("The file has no data: every row is blank."))
+    header = _choose_header(first_rows, info, header_row, score_header)
+    # The rest only counted, the rows that are not blank, in C calls (no Python code per row).
+    rest = sum(map(bool, map(str.strip, map("".join, map(itemgetter(1), rows)))))
+    count_after_header = sum(1 for n, _ in first_rows if n > info.header_row) + rest
     info.headers = _unique_headers(header)
     info.row_count = count_after_header
     if not any(info.headers):

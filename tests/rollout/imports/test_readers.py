@@ -55,6 +55,51 @@ def test_mixed_encodings_are_refused_with_line_numbers(tmp_path):
         inspect_file(path, path.name)
 
 
+def _first_lines_one_by_one(data: bytes):
+    """(first UTF-8 line with non-ASCII text, first GB18030 line, first line in neither), line by line."""
+    first_utf8 = first_gb = first_bad = None
+    for number, line in enumerate(data.split(b"\n"), start=1):
+        if line.isascii():
+            continue
+        for encoding in ("utf-8", "gb18030"):
+            try:
+                line.decode(encoding)
+                break
+            except UnicodeDecodeError:
+                continue
+        else:
+            encoding = None
+        if encoding == "utf-8":
+            first_utf8 = first_utf8 or number
+        elif encoding == "gb18030":
+            first_gb = first_gb or number
+        else:
+            first_bad = first_bad or number
+    return first_utf8, first_gb, first_bad
+
+
+def test_block_detection_finds_the_lines_line_by_line_reading_finds(tmp_path, monkeypatch):
+    """Random files mixing UTF-8, GBK and undecodable lines, read in blocks of a few lines."""
+    import random
+    monkeypatch.setattr(readers, "_CHUNK", 64)
+    rng = random.Random(1)
+    pieces = ["abc,def", "北京,科技", "上海", "x\r", "", "é"]
+    path = tmp_path / "mixed.csv"
+    for _ in range(400):
+        lines = []
+        for _line in range(rng.randrange(1, 40)):
+            text = ",".join(rng.choice(pieces) for _ in range(rng.randrange(1, 4)))
+            encoding = rng.choice(["utf-8", "gbk", "bad"])
+            lines.append(text.encode("utf-8") + b"\x80\xff" if encoding == "bad" else text.encode(encoding))
+        data = b"\n".join(lines) + (b"\n" if rng.random() < 0.5 else b"")
+        path.write_bytes(data)
+        found = [None, None, None]
+        for first_line, block in readers._line_blocks(path):
+            if not block.isascii():
+                found = [a or b for a, b in zip(found, readers._first_lines(first_line, block))]
+        assert tuple(found) == _first_lines_one_by_one(data), data
+
+
 @pytest.mark.parametrize("content, name, message", [
     (b"", "empty.csv", "empty"),
     ("客户名称,手机\n".encode(), "headers.csv", "no data rows"),
