@@ -166,6 +166,8 @@ def _tidy_changed(text: str) -> Cleaned:
 _MOBILE = re.compile(r"1[3-9]\d{9}")
 #: Chinese landline: area code (010, 02x or a three-digit code) and a 7–8 digit local number.
 _LANDLINE = re.compile(r"0(10|2\d|[3-9]\d{2})([2-9]\d{6,7})")
+#: A landline as clean_phone writes it (0AA-NNNNNNNN): the usual way people type one.
+_LANDLINE_AS_WRITTEN = re.compile(r"0(?:10|2\d|[3-9]\d{2})-[2-9]\d{6,7}")
 _PHONE_NOISE = re.compile(r"[\s\-()（）.·/]+")
 _EXTENSION = re.compile(r"\s*(?:转|分机|ext\.?|extension|x|#|,|，)\s*(\d{1,6})\s*$", re.IGNORECASE)
 _COUNTRY_PREFIX = re.compile(r"^(?:\+|00)86")
@@ -176,8 +178,8 @@ def clean_phone(raw: str | None, region: str = "CN") -> Cleaned:
 
     Foreign numbers keep their international form; anything else is flagged.
     """
-    if type(raw) is str and len(raw) == 11 and _MOBILE.fullmatch(raw):
-        return _cleaned((raw, (), None))
+    if type(raw) is str and (len(raw) == 11 and _MOBILE.fullmatch(raw) or _LANDLINE_AS_WRITTEN.fullmatch(raw)):
+        return _cleaned((raw, (), None))  # already as this writes it
     base = tidy_text(raw)
     if base.value is None:
         return base

@@ -175,8 +175,12 @@ class CustomerTarget(Target):
                 "industry": values.get("industry"), "city": values.get("city"), "address": values.get("address"),
                 "source": values.get("source") or "import", "owner_id": owner_id, "department_id": department_id,
                 "campaign_id": campaign_id, "extra": extra, "is_in_pool": in_pool,
-                "pool_entered_at": now if in_pool else None, "last_followup_at": now, "is_lost": False,
-                "created_by_id": self.created_by_id, "created_at": now, "deleted_at": None}
+                "pool_entered_at": now if in_pool else None}
+
+    def shared_columns(self):
+        now = self.now
+        return {"last_followup_at": now, "is_lost": False, "created_by_id": self.created_by_id, "created_at": now,
+                "deleted_at": None}
 
     def insert(self, rows, ctx):
         ids = super().insert(rows, ctx)
@@ -195,7 +199,7 @@ class CustomerTarget(Target):
         else:
             connection.execute(CustomerAssignment.__table__.insert(), [
                 {"customer_id": customer_id, "kind": "create", "from_user_id": None, "to_user_id": row["owner_id"],
-                 "note": "import", "created_at": row["created_at"]} for customer_id, row in zip(ids, rows)])
+                 "note": "import", "created_at": self.now} for customer_id, row in zip(ids, rows)])
         return ids
 
     def update(self, entity_id, row, ctx):

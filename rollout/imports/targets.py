@@ -95,7 +95,7 @@ class ImportContext:
 SQLITE_MAX_PARAMETERS = 32766 if sqlite3.sqlite_version_info >= (3, 32) else 999
 
 
-def sqlite_bulk_insert(connection, table, rows: list[dict]) -> list[int]:
+def sqlite_bulk_insert(connection, table, rows: list[dict], shared: dict | None = None) -> list[int]:
     """SQLite's fastest bulk insert: multi-row INSERT ... VALUES statements with SQLAlchemy's type processing.
 
     Each statement carries as many rows as SQLite's parameter limit allows, so SQLite runs a
@@ -106,23 +106,26 @@ def sqlite_bulk_insert(connection, table, rows: list[dict]) -> list[int]:
     slowest value it binds (on Python 3.11 it raises and clears an AttributeError each time,
     looking for an adapter).  The transaction holds SQLite's write lock (BEGIN IMMEDIATE), so
     the new rowids are the ones after the current maximum, consecutive; the count is checked.
+    ``shared`` gives more columns, the same for every row.
     """
-    keys = list(rows[0])
-    shared, varying = [], []  # (key, value) of columns the same on every row; (key, values) of the others
+    keys, given = list(rows[0]), list(shared or {})
+    # (key, value) of the columns the same on every row, given or found; (key, values) of the others
+    same = [(key, column[0]) for key, column in zip(given, bound_columns(connection.dialect, table, given, [shared]))]
+    varying = []
     for key, column in zip(keys, bound_columns(connection.dialect, table, keys, rows)):
         first = column[0]
         if column.count(first) == len(column) and len(set(map(type, column))) == 1:
-            shared.append((key, first))
+            same.append((key, first))
         else:
             varying.append((key, column))
     before = connection.execute(select(func.max(table.c.id))).scalar() or 0
     # Shared columns first: they are ?1..?n in every row, and each plain ? after them takes the
     # next number, so the parameters are the shared values followed by the rows' other values.
-    names = ", ".join(f'"{key}"' for key, _value in shared + varying)
+    names = ", ".join(f'"{key}"' for key, _value in same + varying)
     head = f'INSERT INTO "{table.name}" ({names}) VALUES '
-    one_row = "(" + ", ".join([f"?{n}" for n in range(1, len(shared) + 1)] + ["?"] * len(varying)) + ")"
-    shared_values = [value for _key, value in shared]
-    per_statement = max(1, (SQLITE_MAX_PARAMETERS - len(shared)) // max(1, len(varying)))
+    one_row = "(" + ", ".join([f"?{n}" for n in range(1, len(same) + 1)] + ["?"] * len(varying)) + ")"
+    shared_values = [value for _key, value in same]
+    per_statement = max(1, (SQLITE_MAX_PARAMETERS - len(same)) // max(1, len(varying)))
     params = list(zip(*[column for _key, column in varying])) if varying else [()] * len(rows)
     cursor = connection.connection.driver_connection.cursor()
     try:
@@ -156,6 +159,8 @@ def bound_columns(dialect, table, keys: list[str], rows: list[dict]) -> list[tup
     Column by column: most columns (text, integers) need no conversion and are passed as they
     are; each of the others is converted in one pass.  None stays None (SQL NULL) in every column.
     """
+    if not keys:
+        return []
     getter = itemgetter(*keys) if len(keys) > 1 else (lambda row: (row[keys[0]],))
     columns: list[tuple | list] = list(zip(*map(getter, rows)))
     for position, key in enumerate(keys):
@@ -230,8 +235,8 @@ class Target:
     def insert_one(self, row: dict, ctx: ImportContext) -> int:
         return self.insert([row], ctx)[0]
 
-    #: build() supplies every column a new row needs (no Python-side defaults), so SQLite may take the
-    #: raw executemany path.
+    #: build() and shared_columns() supply every column a new row needs (no Python-side defaults), so
+    #: SQLite may take the multi-row INSERT path.
     complete_rows = False
 
     def insert(self, rows: list[dict], ctx: ImportContext) -> list[int]:
@@ -244,10 +249,21 @@ class Target:
             return []
         table = self.model.__table__
         connection = db.session.connection()
+        shared = self.shared_columns()
         if self.complete_rows and connection.dialect.name == "sqlite":
-            return sqlite_bulk_insert(connection, table, rows)
+            return sqlite_bulk_insert(connection, table, rows, shared)
+        if shared:
+            rows = [{**shared, **row} for row in rows]
         result = connection.execute(table.insert().returning(table.c.id), rows)
         return [row[0] for row in result]
+
+    def shared_columns(self) -> dict:
+        """Columns every row of this import gets the same value in, left out of build()'s rows.
+
+        A planned row crosses from the planning process and is bound value by value: what all
+        rows share is cheaper given once.
+        """
+        return {}
 
     #: Written row by row through services (each row in a savepoint) instead of one executemany.
     per_row = False

@@ -75,3 +75,16 @@ def test_text_fast_paths_agree_with_the_full_rules():
     assert tidy_text("  北京　星辰 ") == ("北京 星辰", ("trim",), None)
     assert tidy_text("ＡＢＣ１２３") == ("ABC123", ("nfkc",), None)
     assert tidy_text("北京星辰科技") == ("北京星辰科技", (), None)
+
+
+def test_phones_already_as_written_are_what_the_full_rule_writes():
+    """The fast path returns a mobile or 0AA-NNNNNNNN landline unchanged; the full rule (after a trim) agrees."""
+    import random
+    rng = random.Random(3)
+    numbers = [f"1{rng.choice('3456789')}{rng.randrange(10 ** 9):09d}" for _ in range(50)]
+    for area in ("010", "021", "029", "0311", "0755", "0898"):
+        numbers += [f"{area}-{rng.randrange(2, 10)}{rng.randrange(10 ** 6):06d}",
+                    f"{area}-{rng.randrange(2, 10)}{rng.randrange(10 ** 7):07d}"]
+    for number in numbers:
+        assert clean_phone(number) == (number, (), None)
+        assert clean_phone(f" {number}") == (number, ("trim",), None), number

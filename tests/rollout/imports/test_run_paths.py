@@ -152,9 +152,9 @@ def test_chunks_are_written_with_a_large_page_cache_given_back_after_the_run(set
     seen = []
     real = targets.sqlite_bulk_insert
 
-    def spy(connection, table, rows):
+    def spy(connection, table, rows, shared=None):
         seen.append(connection.exec_driver_sql("PRAGMA cache_size").scalar())
-        return real(connection, table, rows)
+        return real(connection, table, rows, shared)
 
     monkeypatch.setattr(targets, "sqlite_bulk_insert", spy)
     db.session.commit()
@@ -192,9 +192,12 @@ def test_bulk_insert_writes_each_row_whole_whatever_its_columns_share(company):
         return {**values, **changes}
 
     connection = db.session.connection()
+    given = {"created_at": created_at, "is_lost": False, "deleted_at": None}  # shared by the caller
     for rows in ([row(n) for n in range(7)], [row(7)], [row(8, extra={"scale": "5"}), row(9, city="北京")]):
-        ids = targets.sqlite_bulk_insert(connection, Customer.__table__, rows)
-        assert len(ids) == len(rows)
-        written = [db.session.execute(select(*[Customer.__table__.c[k] for k in rows[0]])
-                                      .where(Customer.id == i)).one()._asdict() for i in ids]
-        assert written == rows
+        for shared in (None, given):
+            planned = [{k: v for k, v in r.items() if k not in (shared or {})} for r in rows]
+            ids = targets.sqlite_bulk_insert(connection, Customer.__table__, planned, shared)
+            assert len(ids) == len(rows)
+            written = [db.session.execute(select(*[Customer.__table__.c[k] for k in rows[0]])
+                                          .where(Customer.id == i)).one()._asdict() for i in ids]
+            assert written == rows
