@@ -144,7 +144,7 @@ def tidy_text(raw: str | None) -> Cleaned:
         return Cleaned(None)
     text = str(raw)
     # Nothing to trim, fold or convert: the same test as in clean_text.
-    if (text.isprintable() and text[:1] != " " and text[-1:] != " " and "  " not in text and text
+    if (text and text.isprintable() and text[0] != " " and text[-1] != " " and "  " not in text
             and (text.isascii() or unicodedata.is_normalized("NFKC", text))):
         return _cleaned((text, (), None))
     return _tidy_changed(text)

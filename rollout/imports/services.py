@@ -410,6 +410,8 @@ class Planner:
         # Translated once: gettext per row costs more than cleaning the row.
         self.labels = {name: str(f.label) for name, f in self.fields.items()}
         self.cleaning_errors = {code: str(message) for code, message in CLEANING_ERRORS.items()}
+        self.already_exists = _("already exists")
+        self.same_as_row = _("same as row %(row)d", row=0).replace("0", "{row}")
         # Per mapped column: (index, field name, keep as is, how a cell is settled, cache of settled
         # cells).  Columns such as city, industry or status repeat a few values on every row; the
         # rules are pure functions of the cell, so each distinct cell is settled once (up to
@@ -422,9 +424,6 @@ class Planner:
                 self._row_columns.append((index, field_name, index in keep, settle, {"": settle("")}))
         self.required = [name for name, f in self.fields.items() if f.required]
         self.choice_fields = [f for f in self.fields.values() if f.choices is not None]
-        # Translated once: gettext per row costs more than cleaning the row.
-        self.already_exists = _("already exists")
-        self.same_as_row = _("same as row %(row)d", row=0).replace("0", "{row}")
         self.decisions = settings.get("decisions", {})
         self.default_existing = settings.get("default_existing", SKIP)
         self.default_file = settings.get("default_file", SKIP)

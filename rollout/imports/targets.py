@@ -106,9 +106,10 @@ def sqlite_bulk_insert(connection, table, rows: list[dict], shared: dict | None 
     slowest value it binds (on Python 3.11 it raises and clears an AttributeError each time,
     looking for an adapter).  The transaction holds SQLite's write lock (BEGIN IMMEDIATE), so
     the new rowids are the ones after the current maximum, consecutive; the count is checked.
-    ``shared`` gives more columns, the same for every row.
+    ``shared`` gives more columns, the same for every row (a row's own value wins, as in Core).
     """
-    keys, given = list(rows[0]), list(shared or {})
+    keys = list(rows[0])
+    given = [key for key in shared or {} if key not in rows[0]]
     # (key, value) of the columns the same on every row, given or found; (key, values) of the others
     same = [(key, column[0]) for key, column in zip(given, bound_columns(connection.dialect, table, given, [shared]))]
     varying = []
@@ -119,12 +120,12 @@ def sqlite_bulk_insert(connection, table, rows: list[dict], shared: dict | None 
         else:
             varying.append((key, column))
     before = connection.execute(select(func.max(table.c.id))).scalar() or 0
-    # Shared columns first: they are ?1..?n in every row, and each plain ? after them takes the
-    # next number, so the parameters are the shared values followed by the rows' other values.
+    # The columns the same on every row first: they are ?1..?n in every row, and each plain ? after
+    # them takes the next number, so the parameters are those values followed by the rows' others.
     names = ", ".join(f'"{key}"' for key, _value in same + varying)
     head = f'INSERT INTO "{table.name}" ({names}) VALUES '
     one_row = "(" + ", ".join([f"?{n}" for n in range(1, len(same) + 1)] + ["?"] * len(varying)) + ")"
-    shared_values = [value for _key, value in same]
+    same_values = [value for _key, value in same]
     per_statement = max(1, (SQLITE_MAX_PARAMETERS - len(same)) // max(1, len(varying)))
     params = list(zip(*[column for _key, column in varying])) if varying else [()] * len(rows)
     cursor = connection.connection.driver_connection.cursor()
@@ -137,7 +138,7 @@ def sqlite_bulk_insert(connection, table, rows: list[dict], shared: dict | None 
                 # instead of one per chunk, each a few megabytes in SQLite's statement cache.
                 size = 1 << (size.bit_length() - 1)
             part = params[start:start + size]
-            cursor.execute(head + ", ".join([one_row] * size), shared_values + list(chain.from_iterable(part)))
+            cursor.execute(head + ", ".join([one_row] * size), same_values + list(chain.from_iterable(part)))
             start += size
     finally:
         cursor.close()
