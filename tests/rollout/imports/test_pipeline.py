@@ -111,3 +111,25 @@ def test_repeated_cells_and_stacked_suffixes_clean_like_single_ones(tmp_path, ad
     assert [c.city for c in customers] == ["BEIJING"] * 3
     assert [c.name_key for c in customers] == ["星辰科技", "云帆贸易上海", "海晟"]
     assert company_key("星辰科技集团有限公司") == company_key("星辰科技") == "星辰科技"
+
+
+def test_cells_are_settled_the_same_the_first_time_and_from_the_cache(tmp_path, admin):
+    """Too long, invalid, kept as is, repeated: each row gets its own message, cached cells included."""
+    long_name = "长" * 201
+    path = write_csv(tmp_path, rows([long_name, "", "", "", ""],
+                                    [long_name, "", "", "", ""],           # the same cell again, from the cache
+                                    ["星河电子", "12345", "", "", ""],
+                                    ["银河电子", "12345", "", "", ""],
+                                    ["月光电子", " +86 138-0013-8000 ", "", "", ""]))
+    batch = upload(admin, path)
+    services.set_mapping(batch, {0: "name", 1: "phone"}, [1], None, admin)  # phone kept as is
+    analysis = services.dry_run(batch, admin, "all")
+    messages = [outcome.message for outcome in analysis.errors]
+    assert len(messages) == 2 and all("longer than 200 characters" in message for message in messages)
+    assert analysis.counts == {"error": 2, "create": 2, "skip": 1}  # kept phones still find the repeat
+    services.set_mapping(batch, {0: "name", 1: "phone"}, [], None, admin)  # phone cleaned again
+    analysis = services.dry_run(batch, admin, "all")
+    assert [outcome.number for outcome in analysis.errors] == [2, 3, 4, 5]
+    assert analysis.errors[2].message == analysis.errors[3].message == "Phone: invalid phone number (12345)"
+    kept = services.preview(batch, admin)
+    assert kept[4][1][1].after == "13800138000" and set(kept[4][1][1].rules) >= {"trim", "phone"}
