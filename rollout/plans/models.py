@@ -107,9 +107,11 @@ class Customer(db.Model):
     address: Mapped[str | None] = mapped_column(String(300))
     #: Where it came from: referral, campaign, cold_call, web, import, ...
     source: Mapped[str | None] = mapped_column(String(40))
-    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    #: Indexed by ix_customers_owner_followup, which starts with it.
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     #: The owning sales department or team (kept while in the pool: it is that department's pool).
-    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"), index=True)
+    #: Indexed by ix_customers_dept_pool, which starts with it.
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
     campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"), index=True)
     #: Values of admin-defined fields, keyed by CustomerField.key.
     extra: Mapped[dict] = mapped_column(JSON, default=dict)
