@@ -10,6 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from processmaps.models import ProcessNode
 from rollout.accounts.models import Department, User
 from surveys.models import Requirement
+from rollout.database import one_of
 from rollout.extensions import db
 from rollout.timeutil import utcnow
 
@@ -21,10 +22,6 @@ RISK_LEVELS = ("low", "medium", "high", "critical")
 STATES = ("draft", "submitted", "assessed", "awaiting_window", "approved", "rejected", "deferred",
           "scheduled", "implementing", "implemented", "reviewed", "closed", "cancelled")
 RELEASE_STATES = ("planned", "implemented")
-
-
-def _in(column: str, values) -> str:
-    return f"{column} IN ({', '.join(repr(v) for v in values)})"
 
 
 change_request_departments = Table(
@@ -137,7 +134,7 @@ class Release(db.Model):
 
     __tablename__ = "releases"
     __table_args__ = (
-        CheckConstraint(_in("state", RELEASE_STATES), name="ck_releases_state"),
+        CheckConstraint(one_of("state", RELEASE_STATES), name="ck_releases_state"),
         Index("ix_releases_state_planned", "state", "planned_on"),
     )
 
@@ -165,12 +162,12 @@ class ChangeRequest(db.Model):
 
     __tablename__ = "change_requests"
     __table_args__ = (
-        CheckConstraint(_in("kind", KINDS), name="ck_change_requests_kind"),
-        CheckConstraint(_in("urgency", URGENCIES), name="ck_change_requests_urgency"),
-        CheckConstraint(_in("impact", IMPACTS), name="ck_change_requests_impact"),
-        CheckConstraint(_in("state", STATES), name="ck_change_requests_state"),
-        CheckConstraint(_in("risk_level", RISK_LEVELS), name="ck_change_requests_risk"),
-        CheckConstraint("risk_raised_level IS NULL OR " + _in("risk_raised_level", RISK_LEVELS),
+        CheckConstraint(one_of("kind", KINDS), name="ck_change_requests_kind"),
+        CheckConstraint(one_of("urgency", URGENCIES), name="ck_change_requests_urgency"),
+        CheckConstraint(one_of("impact", IMPACTS), name="ck_change_requests_impact"),
+        CheckConstraint(one_of("state", STATES), name="ck_change_requests_state"),
+        CheckConstraint(one_of("risk_level", RISK_LEVELS), name="ck_change_requests_risk"),
+        CheckConstraint("risk_raised_level IS NULL OR " + one_of("risk_raised_level", RISK_LEVELS),
                         name="ck_change_requests_raised"),
         CheckConstraint("risk_rank BETWEEN 0 AND 3", name="ck_change_requests_rank"),
         CheckConstraint("deferral_count >= 0", name="ck_change_requests_deferrals"),

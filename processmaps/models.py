@@ -10,6 +10,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from rollout.accounts.models import Department, User
+from rollout.database import one_of
 from rollout.extensions import db
 from rollout.timeutil import utcnow
 
@@ -41,10 +42,6 @@ ACCOUNTABLE = "A"
 CONSULTED = "C"
 INFORMED = "I"
 RACI_KINDS = (RESPONSIBLE, ACCOUNTABLE, CONSULTED, INFORMED)
-
-
-def _in(column: str, values) -> str:
-    return f"{column} IN ({', '.join(repr(v) for v in values)})"
 
 
 class Process(db.Model):
@@ -80,8 +77,8 @@ class ProcessVersion(db.Model):
     __tablename__ = "process_versions"
     __table_args__ = (
         UniqueConstraint("process_id", "number"),
-        CheckConstraint(_in("status", VERSION_STATUSES), name="ck_process_versions_status"),
-        CheckConstraint(_in("lane_by", LANE_MODES), name="ck_process_versions_lane_by"),
+        CheckConstraint(one_of("status", VERSION_STATUSES), name="ck_process_versions_status"),
+        CheckConstraint(one_of("lane_by", LANE_MODES), name="ck_process_versions_lane_by"),
         CheckConstraint("number >= 1", name="ck_process_versions_number"),
         # At most one draft and one approved version per process at any time.
         Index("uq_process_versions_one_draft", "process_id", unique=True,
@@ -139,7 +136,7 @@ class ProcessNode(db.Model):
     __tablename__ = "process_nodes"
     __table_args__ = (
         UniqueConstraint("version_id", "key"),
-        CheckConstraint(_in("kind", NODE_KINDS), name="ck_process_nodes_kind"),
+        CheckConstraint(one_of("kind", NODE_KINDS), name="ck_process_nodes_kind"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -206,7 +203,7 @@ class RaciAssignment(db.Model):
     __tablename__ = "process_raci"
     __table_args__ = (
         UniqueConstraint("node_id", "role"),
-        CheckConstraint(_in("kind", RACI_KINDS), name="ck_process_raci_kind"),
+        CheckConstraint(one_of("kind", RACI_KINDS), name="ck_process_raci_kind"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

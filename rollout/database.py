@@ -23,6 +23,16 @@ RETRY_WITH_WRITE_LOCK = "rollout.retry_with_write_lock"
 _WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 
 
+def one_of(column: str, values) -> str:
+    """CHECK constraint text: ``column`` holds one of ``values`` (or NULL, as with IN).
+
+    Equalities joined by OR rather than ``IN (...)``: SQLite builds a lookup table for an IN
+    list again for every row a CHECK constraint tests, which was an eighth of the work of
+    inserting ownership history rows in bulk; the equalities are tested in place.
+    """
+    return " OR ".join(f"{column} = '{value}'" for value in values)
+
+
 def _is_sqlite(dbapi_connection) -> bool:
     return type(dbapi_connection).__module__.startswith("sqlite3")
 

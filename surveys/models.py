@@ -11,6 +11,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from rollout.accounts.models import Department, User
+from rollout.database import one_of
 from rollout.extensions import db
 from rollout.timeutil import utcnow
 
@@ -33,15 +34,11 @@ def new_token() -> str:
     return secrets.token_urlsafe(24)
 
 
-def _quoted(values) -> str:
-    return ", ".join(f"'{v}'" for v in values)
-
-
 class Survey(db.Model):
     __tablename__ = "surveys"
     __table_args__ = (
-        CheckConstraint(f"status IN ({_quoted(SURVEY_STATUSES)})", name="status"),
-        CheckConstraint("recurrence IS NULL OR recurrence IN ('monthly')", name="recurrence"),
+        CheckConstraint(one_of("status", SURVEY_STATUSES), name="status"),
+        CheckConstraint("recurrence IS NULL OR " + one_of("recurrence", RECURRENCES), name="recurrence"),
         CheckConstraint("closes_on IS NULL OR opens_on IS NULL OR closes_on >= opens_on", name="dates"),
         UniqueConstraint("series_id", "occurrence_on"),
         Index("ix_surveys_status_created", "status", "created_at"),
@@ -114,8 +111,8 @@ class Question(db.Model):
     __tablename__ = "survey_questions"
     __table_args__ = (
         UniqueConstraint("survey_id", "name"),
-        CheckConstraint(f"type IN ({_quoted(QUESTION_TYPES)})", name="type"),
-        CheckConstraint("condition_join IN ('and', 'or')", name="condition_join"),
+        CheckConstraint(one_of("type", QUESTION_TYPES), name="type"),
+        CheckConstraint(one_of("condition_join", ("and", "or")), name="condition_join"),
         Index("ix_survey_questions_survey_position", "survey_id", "position"),
     )
 
@@ -267,7 +264,7 @@ class Interview(db.Model):
 
     __tablename__ = "interviews"
     __table_args__ = (
-        CheckConstraint(f"method IN ({_quoted(INTERVIEW_METHODS)})", name="method"),
+        CheckConstraint(one_of("method", INTERVIEW_METHODS), name="method"),
         Index("ix_interviews_held_on", "held_on"),
     )
 
@@ -345,8 +342,8 @@ requirement_departments = Table(
 class Requirement(db.Model):
     __tablename__ = "requirements"
     __table_args__ = (
-        CheckConstraint(f"priority IN ({_quoted(PRIORITIES)})", name="priority"),
-        CheckConstraint(f"status IN ({_quoted(REQUIREMENT_STATUSES)})", name="status"),
+        CheckConstraint(one_of("priority", PRIORITIES), name="priority"),
+        CheckConstraint(one_of("status", REQUIREMENT_STATUSES), name="status"),
         CheckConstraint("(status = 'merged') = (merged_into_id IS NOT NULL)", name="merged"),
         Index("ix_requirements_status_priority", "status", "priority"),
     )

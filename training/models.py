@@ -9,6 +9,7 @@ from sqlalchemy import (Boolean, CheckConstraint, Column, Date, DateTime, Foreig
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from rollout.accounts.models import Department, User
+from rollout.database import one_of
 from rollout.extensions import db
 from rollout.timeutil import utcnow
 
@@ -43,7 +44,7 @@ class Track(db.Model):
 
     __tablename__ = "training_tracks"
     __table_args__ = (
-        CheckConstraint("tier IN ('basic', 'advanced', 'admin')", name="tier_known"),
+        CheckConstraint(one_of("tier", TIERS), name="tier_known"),
         CheckConstraint("due_days_before_go_live >= 0 AND seed_lead_days >= 0", name="due_days_positive"),
         Index("ix_training_tracks_audience", "role", "department_id"),
     )
@@ -166,8 +167,8 @@ class TrainingSession(db.Model):
 
     __tablename__ = "training_sessions"
     __table_args__ = (
-        CheckConstraint("status IN ('draft', 'scheduled', 'cancelled')", name="status_known"),
-        CheckConstraint("kind IN ('lecture', 'hands_on', 'drill', 'qa')", name="kind_known"),
+        CheckConstraint(one_of("status", SESSION_STATUSES), name="status_known"),
+        CheckConstraint(one_of("kind", SESSION_KINDS), name="kind_known"),
         CheckConstraint("capacity > 0", name="capacity_positive"),
         CheckConstraint("starts_at IS NULL OR ends_at IS NULL OR ends_at > starts_at", name="ends_after_start"),
         CheckConstraint("status = 'draft' OR (starts_at IS NOT NULL AND ends_at IS NOT NULL)",
@@ -222,8 +223,8 @@ class Enrolment(db.Model):
     __tablename__ = "training_enrolments"
     __table_args__ = (
         UniqueConstraint("session_id", "user_id"),
-        CheckConstraint("status IN ('enrolled', 'waitlisted', 'cancelled')", name="status_known"),
-        CheckConstraint("attendance IS NULL OR attendance IN ('present', 'late', 'excused', 'absent')",
+        CheckConstraint(one_of("status", ENROLMENT_STATUSES), name="status_known"),
+        CheckConstraint("attendance IS NULL OR " + one_of("attendance", ATTENDANCE),
                         name="attendance_known"),
         Index("ix_training_enrolments_session_status", "session_id", "status", "waitlisted_at"),
         Index("ix_training_enrolments_user_status", "user_id", "status"),
@@ -283,7 +284,7 @@ class SupportRequest(db.Model):
 
     __tablename__ = "training_support_requests"
     __table_args__ = (
-        CheckConstraint("status IN ('open', 'escalated', 'answered')", name="status_known"),
+        CheckConstraint(one_of("status", SUPPORT_STATUSES), name="status_known"),
         Index("ix_training_support_status_created", "status", "created_at"),
         Index("ix_training_support_seed_status", "seed_user_id", "status"),
         Index("ix_training_support_department", "department_id", "status"),

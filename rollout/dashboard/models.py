@@ -8,6 +8,7 @@ from sqlalchemy import (JSON, Boolean, CheckConstraint, Date, DateTime, ForeignK
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from rollout.accounts.models import Department, User
+from rollout.database import one_of
 from rollout.extensions import db
 from rollout.timeutil import utcnow
 
@@ -22,7 +23,7 @@ class RolloutPhase(db.Model):
 
     __tablename__ = "rollout_phases"
     __table_args__ = (
-        CheckConstraint(f"kind IN ('{PILOT}', '{WAVE}', '{EVERYONE}')", name="ck_rollout_phases_kind"),
+        CheckConstraint(one_of("kind", (PILOT, WAVE, EVERYONE)), name="ck_rollout_phases_kind"),
         CheckConstraint("ends_on >= starts_on", name="ck_rollout_phases_dates"),
         Index("ix_rollout_phases_starts", "starts_on"),
     )

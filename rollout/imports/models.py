@@ -8,6 +8,7 @@ from sqlalchemy import (JSON, CheckConstraint, DateTime, ForeignKey, Index, Inte
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from rollout.accounts.models import Department, User
+from rollout.database import one_of
 from rollout.extensions import db
 from rollout.timeutil import utcnow
 
@@ -19,7 +20,7 @@ class ImportBatch(db.Model):
     """One uploaded file on its way in: settings, counts, and what it changed (for undo)."""
     __tablename__ = "import_batches"
     __table_args__ = (
-        CheckConstraint(f"status IN {STATUSES!r}", name="ck_import_batch_status"),
+        CheckConstraint(one_of("status", STATUSES), name="ck_import_batch_status"),
         Index("ix_import_batches_created", "created_at", "id"),
         Index("ix_import_batches_status_department", "status", "department_id"),
     )

@@ -5,6 +5,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import Boolean, CheckConstraint, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from rollout.database import one_of
 from rollout.extensions import db
 from rollout.timeutil import utcnow
 
@@ -19,10 +20,6 @@ OUTBOX_SENDING = "sending"
 OUTBOX_SENT = "sent"
 OUTBOX_DEAD = "dead"
 OUTBOX_STATUSES = (OUTBOX_PENDING, OUTBOX_SENDING, OUTBOX_SENT, OUTBOX_DEAD)
-
-
-def _in(column: str, values) -> str:
-    return f"{column} IN ({', '.join(repr(v) for v in values)})"
 
 
 class Notification(db.Model):
@@ -47,7 +44,7 @@ class NotificationChannel(db.Model):
     """An external channel a user has configured (their email, a personal robot)."""
 
     __tablename__ = "notification_channels"
-    __table_args__ = (UniqueConstraint("user_id", "kind"), CheckConstraint(_in("kind", CHANNEL_KINDS),
+    __table_args__ = (UniqueConstraint("user_id", "kind"), CheckConstraint(one_of("kind", CHANNEL_KINDS),
                                                                            name="ck_notification_channels_kind"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -72,7 +69,7 @@ class DepartmentRobot(db.Model):
     """A chat group robot of a department; department-wide events go there too."""
 
     __tablename__ = "department_robots"
-    __table_args__ = (CheckConstraint(_in("kind", ROBOT_KINDS), name="ck_department_robots_kind"),)
+    __table_args__ = (CheckConstraint(one_of("kind", ROBOT_KINDS), name="ck_department_robots_kind"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     department_id: Mapped[int] = mapped_column(ForeignKey("departments.id", ondelete="CASCADE"), index=True)
@@ -96,8 +93,8 @@ class OutboxMessage(db.Model):
     __table_args__ = (
         Index("ix_outbox_due", "status", "next_attempt_at"),
         Index("ix_outbox_status_id", "status", "id"),
-        CheckConstraint(_in("status", OUTBOX_STATUSES), name="ck_outbox_messages_status"),
-        CheckConstraint(_in("kind", CHANNEL_KINDS), name="ck_outbox_messages_kind"),
+        CheckConstraint(one_of("status", OUTBOX_STATUSES), name="ck_outbox_messages_status"),
+        CheckConstraint(one_of("kind", CHANNEL_KINDS), name="ck_outbox_messages_kind"),
         CheckConstraint("attempts >= 0", name="ck_outbox_messages_attempts"),
     )
 

@@ -10,6 +10,7 @@ from sqlalchemy import (JSON, Boolean, CheckConstraint, Date, DateTime, ForeignK
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from rollout.accounts.models import Department, User
+from rollout.database import one_of
 from rollout.extensions import db
 from rollout.timeutil import utcnow
 
@@ -28,10 +29,6 @@ QUOTE_STATUSES = ("draft", "pending", "approved", "rejected", "withdrawn")
 STEP_STATUSES = ("waiting", "pending", "approved", "rejected", "cancelled")
 LEAD_STATUSES = ("new", "handed", "accepted", "converted", "rejected")
 ASSIGNMENT_KINDS = ("create", "claim", "release", "transfer", "handoff")
-
-
-def _in(column: str, values) -> str:
-    return f"{column} IN ({', '.join(repr(v) for v in values)})"
 
 
 class Campaign(db.Model):
@@ -66,7 +63,7 @@ class CustomerField(db.Model):
     """An admin-defined extra customer field; values live in ``Customer.extra[key]``."""
 
     __tablename__ = "customer_fields"
-    __table_args__ = (CheckConstraint(_in("kind", FIELD_KINDS), name="kind_known"),)
+    __table_args__ = (CheckConstraint(one_of("kind", FIELD_KINDS), name="kind_known"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     #: Stable machine key (lowercase letters, digits, underscore); the key in ``Customer.extra``.
@@ -167,7 +164,7 @@ class Activity(db.Model):
 
     __tablename__ = "activities"
     __table_args__ = (
-        CheckConstraint(_in("kind", ACTIVITY_KINDS), name="kind_known"),
+        CheckConstraint(one_of("kind", ACTIVITY_KINDS), name="kind_known"),
         Index("ix_activities_user_occurred", "user_id", "occurred_at"),
         Index("ix_activities_dept_occurred", "department_id", "occurred_at"),
         Index("ix_activities_customer_occurred", "customer_id", "occurred_at"),
@@ -219,7 +216,7 @@ class Opportunity(db.Model):
 
     __tablename__ = "opportunities"
     __table_args__ = (
-        CheckConstraint(_in("stage", STAGES), name="stage_known"),
+        CheckConstraint(one_of("stage", STAGES), name="stage_known"),
         CheckConstraint("amount >= 0", name="amount_non_negative"),
         CheckConstraint("stage <> 'lost' OR lost_reason_id IS NOT NULL", name="lost_has_reason"),
         Index("ix_opportunities_owner_stage", "owner_id", "stage"),
@@ -278,7 +275,7 @@ class Quote(db.Model):
 
     __tablename__ = "quotes"
     __table_args__ = (
-        CheckConstraint(_in("status", QUOTE_STATUSES), name="status_known"),
+        CheckConstraint(one_of("status", QUOTE_STATUSES), name="status_known"),
         CheckConstraint("list_amount >= 0", name="list_amount_non_negative"),
         CheckConstraint("discount_percent >= 0 AND discount_percent <= 100", name="discount_in_range"),
         CheckConstraint("amount >= 0", name="amount_non_negative"),
@@ -351,7 +348,7 @@ class QuoteApprovalStep(db.Model):
 
     __tablename__ = "quote_approval_steps"
     __table_args__ = (
-        CheckConstraint(_in("status", STEP_STATUSES), name="status_known"),
+        CheckConstraint(one_of("status", STEP_STATUSES), name="status_known"),
         Index("ix_quote_steps_status", "status", "approver_department_code"),
         UniqueConstraint("quote_id", "revision", "position"),
     )
@@ -380,9 +377,9 @@ class SalesPlan(db.Model):
 
     __tablename__ = "sales_plans"
     __table_args__ = (
-        CheckConstraint(_in("period_kind", PERIOD_KINDS), name="period_kind_known"),
-        CheckConstraint(_in("level", PLAN_LEVELS), name="level_known"),
-        CheckConstraint(_in("status", PLAN_STATUSES), name="status_known"),
+        CheckConstraint(one_of("period_kind", PERIOD_KINDS), name="period_kind_known"),
+        CheckConstraint(one_of("level", PLAN_LEVELS), name="level_known"),
+        CheckConstraint(one_of("status", PLAN_STATUSES), name="status_known"),
         CheckConstraint("ends_on >= starts_on", name="dates_ordered"),
         CheckConstraint("(level = 'rep') = (user_id IS NOT NULL)", name="rep_has_user"),
         CheckConstraint("level = 'rep' OR department_id IS NOT NULL", name="unit_has_department"),
@@ -429,7 +426,7 @@ class PlanTarget(db.Model):
     __tablename__ = "plan_targets"
     __table_args__ = (
         UniqueConstraint("plan_id", "metric"),
-        CheckConstraint(_in("metric", METRICS), name="metric_known"),
+        CheckConstraint(one_of("metric", METRICS), name="metric_known"),
         CheckConstraint("target >= 0", name="target_non_negative"),
     )
 
@@ -485,7 +482,7 @@ class CustomerAssignment(db.Model):
 
     __tablename__ = "customer_assignments"
     __table_args__ = (
-        CheckConstraint(_in("kind", ASSIGNMENT_KINDS), name="kind_known"),
+        CheckConstraint(one_of("kind", ASSIGNMENT_KINDS), name="kind_known"),
         Index("ix_customer_assignments_claims", "to_user_id", "kind", "created_at"),
     )
 
@@ -503,7 +500,7 @@ class Lead(db.Model):
 
     __tablename__ = "leads"
     __table_args__ = (
-        CheckConstraint(_in("status", LEAD_STATUSES), name="status_known"),
+        CheckConstraint(one_of("status", LEAD_STATUSES), name="status_known"),
         Index("ix_leads_owner_status", "owner_id", "status", "respond_by"),
         Index("ix_leads_campaign_status", "campaign_id", "status"),
     )

@@ -8,6 +8,7 @@ from sqlalchemy import (Boolean, CheckConstraint, Date, DateTime, ForeignKey, In
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from rollout.accounts.models import Department, User
+from rollout.database import one_of
 from rollout.extensions import db
 from rollout.timeutil import utcnow
 
@@ -34,7 +35,7 @@ class Retro(db.Model):
 
     __tablename__ = "retros"
     __table_args__ = (
-        CheckConstraint(f"status IN ('{COLLECTING}', '{DISCUSSING}', '{CLOSED}')", name="ck_retros_status"),
+        CheckConstraint(one_of("status", (COLLECTING, DISCUSSING, CLOSED)), name="ck_retros_status"),
         CheckConstraint(f"vote_budget >= 1 AND vote_budget <= {MAX_VOTE_BUDGET}", name="ck_retros_vote_budget"),
         CheckConstraint("cadence_days >= 1", name="ck_retros_cadence"),
         Index("ix_retros_team_held", "team_id", "held_on"),
@@ -173,7 +174,7 @@ class RetroActionItem(db.Model):
 
     __tablename__ = "retro_action_items"
     __table_args__ = (
-        CheckConstraint(f"status IN ('{OPEN}', '{IN_PROGRESS}', '{DONE}', '{DROPPED}')",
+        CheckConstraint(one_of("status", (OPEN, IN_PROGRESS, DONE, DROPPED)),
                         name="ck_retro_action_items_status"),
         CheckConstraint("length(title) > 0", name="ck_retro_action_items_title"),
         Index("ix_retro_action_items_team_status", "team_id", "status"),
