@@ -131,10 +131,11 @@ def test_a_write_failure_keeps_the_chunks_before_it(setup, monkeypatch):
     assert len(names) == calls[0]
 
 
-def test_bulk_insert_splits_statements_at_the_parameter_limit(setup, monkeypatch):
-    """A limit of 45 parameters: a few customers per statement, ids still in file order."""
+@pytest.mark.parametrize("limit, value", [("SQLITE_MAX_PARAMETERS", 45), ("ROWS_PER_STATEMENT", 4)])
+def test_bulk_insert_splits_statements_at_the_parameter_or_row_limit(setup, monkeypatch, limit, value):
+    """A limit of 45 parameters or 4 rows: a few customers per statement, ids still in file order."""
     admin, path, _staff = setup
-    monkeypatch.setattr(targets, "SQLITE_MAX_PARAMETERS", 45)
+    monkeypatch.setattr(targets, limit, value)
     batch = _run(admin, path)
     assert batch.created_count == 41
     created = [i for chunk in db.session.scalars(select(ImportChunk).where(ImportChunk.batch_id == batch.id)
