@@ -42,15 +42,19 @@ def fresh_database_url(new_database_url):
     return new_database_url()
 
 
+def _differences_from_the_models() -> list:
+    with db.engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        differences = compare_metadata(context, db.metadata)
+    db.engine.dispose()
+    return differences
+
+
 def test_migrations_match_the_models(fresh_database_url):
     fresh = create_app({"TESTING": True, "SECRET_KEY": "x", "SQLALCHEMY_DATABASE_URI": fresh_database_url})
     with fresh.app_context():
         upgrade()
-        with db.engine.connect() as connection:
-            context = MigrationContext.configure(connection, opts={"compare_type": True})
-            differences = compare_metadata(context, db.metadata)
-        db.engine.dispose()
-    assert differences == []
+        assert _differences_from_the_models() == []
 
 
 def test_every_migration_downgrades_and_upgrades_again(fresh_database_url):
@@ -60,11 +64,7 @@ def test_every_migration_downgrades_and_upgrades_again(fresh_database_url):
         downgrade(revision="base")
         assert set(inspect(db.engine).get_table_names()) <= {"alembic_version"}
         upgrade()
-        with db.engine.connect() as connection:
-            context = MigrationContext.configure(connection, opts={"compare_type": True})
-            differences = compare_metadata(context, db.metadata)
-        db.engine.dispose()
-    assert differences == []
+        assert _differences_from_the_models() == []
 
 
 def _check_constraints(database_url: str, create) -> dict[str, list[tuple[str, str]]]:
