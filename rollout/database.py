@@ -28,7 +28,8 @@ def one_of(column: str, values) -> str:
 
     Equalities joined by OR rather than ``IN (...)``: SQLite builds a lookup table for an IN
     list again for every row a CHECK constraint tests, which was an eighth of the work of
-    inserting ownership history rows in bulk; the equalities are tested in place.
+    inserting ownership history rows in bulk; the equalities are tested in place. Being an OR
+    chain, it needs parentheses when joined to another test with AND.
     """
     return " OR ".join(f"{column} = '{value}'" for value in values)
 
