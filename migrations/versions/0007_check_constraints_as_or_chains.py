@@ -5,7 +5,8 @@ Revises: 0006
 Create Date: 2026-11-28 00:30:00
 
 SQLite builds the lookup table of an IN (...) list again for every row a CHECK constraint
-tests: inserting 20,000 ownership history rows spent an eighth of an import's writing there.
+tests: writing 20,000 imported customers spent an eighth of its work there, on their
+ownership history rows.
 Every value-list constraint is now written as equalities joined by OR, as the models write it
 (rollout.database.one_of): the same rule, and NULL still passes where it passed.
 

@@ -105,9 +105,9 @@ def sqlite_bulk_insert(connection, table, rows: list[dict], shared: dict | None 
 
     Each statement carries up to ROWS_PER_STATEMENT rows (within SQLite's parameter limit), so
     SQLite runs hundreds of rows per call instead of one (the per-row work of executemany was a
-    third of the cost).  A column with the same value on every row (the import's timestamp, flags, the
-    department, a column left empty) is bound once per statement, as a numbered parameter each
-    row refers to: binding is most of the sqlite3 module's work per value, and None is the
+    third of the cost).  A column with the same value on every row (the import's timestamp,
+    flags, the department, a column left empty) is bound once per statement, as a numbered
+    parameter each row refers to: binding is most of the sqlite3 module's work per value, and None is the
     slowest value it binds (on Python 3.11 it raises and clears an AttributeError each time,
     looking for an adapter).  The transaction holds SQLite's write lock (BEGIN IMMEDIATE), so
     the new rowids are the ones after the current maximum, consecutive; the count is checked.
