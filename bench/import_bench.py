@@ -2,10 +2,12 @@
 
 run() -> rows {name, value, unit}: raw read times (csv module; python-calamine and openpyxl
 for the workbook), full import (inspection, cleaning, duplicate checks, inserts) in rows/s,
-the ratio to the raw read, the CPU time it took, and the peak RSS of the importing process and of
-the process that plans large files beside it (forked: the two share most of their pages).  The CSV
-import runs CSV_RUNS times, each into a new database, and the median run is reported with the
-range: on a shared host the same run varies by a fifth from one minute to the next.  Targets:
+the ratio to the raw read and to the raw read plus the sqlite3 module alone inserting the rows
+the import wrote (what storing them costs the database itself), the CPU time it took, and the
+peak RSS of the importing process and of the process that plans large files beside it (forked:
+the two share most of their pages).  The CSV import and the insert alone run CSV_RUNS times,
+each into a new database, and the median is reported (with the range of the import): on a
+shared host the same run varies by a fifth from one minute to the next.  Targets:
 ≥ 20,000 rows/s for the CSV, within 3× the raw read, peak RSS < 300 MB.
 Run: python -m bench.import_bench
 """
@@ -97,6 +99,38 @@ def raw_openpyxl_read(path: Path) -> float:
     return time.perf_counter() - started
 
 
+def database_insert_alone(source: Path, folder: Path) -> float:
+    """The rows an import wrote (customers and their ownership history), inserted again by the
+    sqlite3 module alone into an empty database of the same schema and pragmas: multi-row INSERTs
+    of the import's size, in one transaction.  This is what storing these rows costs SQLite by
+    itself, with nothing read, cleaned or checked; the import's writing process pays it too."""
+    import sqlite3
+    from rollout.database import BULK_PAGE_CACHE_KIB
+    from rollout.extensions import db
+    from rollout.imports.targets import ROWS_PER_STATEMENT
+    tables = ("customers", "customer_assignments")
+    with sqlite3.connect(source) as connection:
+        rows = {table: connection.execute(f"SELECT * FROM {table}").fetchall() for table in tables}
+    app = _app(_new_folder(folder))
+    with app.app_context():
+        connection = db.engine.raw_connection()  # the application's pragmas
+        try:
+            cursor = connection.cursor()
+            cursor.execute(f"PRAGMA cache_size=-{BULK_PAGE_CACHE_KIB}")  # as an import has
+            started = time.perf_counter()
+            cursor.execute("BEGIN IMMEDIATE")  # the application's connections leave BEGIN to it
+            for table in tables:
+                placeholders = "(" + ", ".join("?" * len(rows[table][0])) + ")"
+                for first in range(0, len(rows[table]), ROWS_PER_STATEMENT):
+                    part = rows[table][first:first + ROWS_PER_STATEMENT]
+                    cursor.execute(f"INSERT INTO {table} VALUES " + ", ".join([placeholders] * len(part)),
+                                   [value for row in part for value in row])
+            connection.commit()
+            return time.perf_counter() - started
+        finally:
+            connection.close()
+
+
 def _cpu_seconds() -> float:
     """CPU time of this process and of the children it has waited for (the planning process)."""
     own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -163,6 +197,8 @@ def run() -> list[dict]:
                 # one grown by the runs before, which an import in its own process never is.
                 csv_peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
                 planner_peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        database_alone = sorted(database_insert_alone(folder / "bench.db", folder / f"alone{run_number}")
+                                for run_number in range(CSV_RUNS))[CSV_RUNS // 2]
         csv_import, csv_cpu, csv_counts = sorted(runs, key=lambda run: run[0])[len(runs) // 2]
         fastest, slowest = min(run[0] for run in runs), max(run[0] for run in runs)
         calamine_read = raw_calamine_read(xlsx_path)
@@ -179,6 +215,11 @@ def run() -> list[dict]:
             {"name": "csv import speed, slowest – fastest run",
              "value": f"{round(ROWS / slowest):,} – {round(ROWS / fastest):,}", "unit": "rows/s"},
             {"name": "csv import / raw read", "value": round(csv_import / csv_read, 2), "unit": "x"},
+            {"name": f"the same customer and history rows inserted by the sqlite3 module alone (multi-row INSERTs), median of {CSV_RUNS}",
+             "value": round(database_alone, 3), "unit": "s"},
+            {"name": "csv raw read + sqlite3 insert alone", "value": round(csv_read + database_alone, 3), "unit": "s"},
+            {"name": "csv import / (raw read + sqlite3 insert alone)",
+             "value": round(csv_import / (csv_read + database_alone), 2), "unit": "x"},
             {"name": "csv import CPU time, median run (importing + planning process)", "value": round(csv_cpu, 2),
              "unit": "s"},
             {"name": "csv created / skipped / rejected", "value": f"{csv_counts['created']} / {csv_counts['skipped']} / {csv_counts['errors']}", "unit": ""},
