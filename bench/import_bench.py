@@ -105,11 +105,13 @@ def database_insert_alone(source: Path, folder: Path) -> float:
     of the import's size, in one transaction.  This is what storing these rows costs SQLite by
     itself, with nothing read, cleaned or checked; the import's writing process pays it too."""
     import sqlite3
+    from contextlib import closing
+
     from rollout.database import BULK_PAGE_CACHE_KIB
     from rollout.extensions import db
     from rollout.imports.targets import ROWS_PER_STATEMENT
     tables = ("customers", "customer_assignments")
-    with sqlite3.connect(source) as connection:
+    with closing(sqlite3.connect(source)) as connection:
         rows = {table: connection.execute(f"SELECT * FROM {table}").fetchall() for table in tables}
     app = _app(_new_folder(folder))
     with app.app_context():

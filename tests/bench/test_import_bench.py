@@ -1,5 +1,6 @@
 """The import benchmark's reference measure stores exactly the rows the import wrote (no timings asserted)."""
 import sqlite3
+from contextlib import closing
 
 from bench import import_bench
 
@@ -7,7 +8,7 @@ TABLES = ("customers", "customer_assignments")
 
 
 def _rows(database) -> dict[str, list[tuple]]:
-    with sqlite3.connect(database) as connection:
+    with closing(sqlite3.connect(database)) as connection:
         return {table: connection.execute(f"SELECT * FROM {table} ORDER BY id").fetchall() for table in TABLES}
 
 
