@@ -37,7 +37,7 @@ from rollout.access import ALL, DEPT, RULES, department_scope_ids
 from rollout.accounts.models import User
 from rollout.audit.models import AuditEntry
 from rollout.audit.services import record_event
-from rollout.cleaning import CLEANERS, Cleaned, name_key
+from rollout.cleaning import CLEANERS, Cleaned, clean_phone, name_key
 from rollout.database import bulk_writes, use_bulk_page_cache
 from rollout.errors import NotAllowed, ServiceError
 from rollout.extensions import db
@@ -596,6 +596,9 @@ def dry_run(batch: ImportBatch, user: User, sample: str = "all", first_n: int = 
     analysis.group_count = len(planner.groups)
     analysis.groups = list(planner.groups.values())[:LISTED]
     _label_existing(target, analysis.groups)
+    for group in analysis.groups:
+        if group.key_kind == "phone":  # the key is E.164; show the number as the preview writes it
+            group.label = clean_phone(group.label).value
     analysis.near = planner.near
     return analysis
 

@@ -59,6 +59,17 @@ def test_dry_run_changes_nothing(tmp_path, admin, company):
     assert "invalid phone number" in analysis.errors[0].message
 
 
+def test_duplicate_phones_are_listed_as_the_preview_writes_them(tmp_path, admin):
+    plans.create_customer("华东仪器", admin, phone="021-62345678")
+    db.session.commit()
+    path = write_csv(tmp_path, rows(["华东仪器上海分公司", "+86 21 6234 5678", "", "", ""],
+                                    ["甲公司", "139-0013-9000", "", "", ""],
+                                    ["乙公司", "+8613900139000", "", "", ""]))
+    analysis = services.dry_run(upload(admin, path), admin, "all")
+    labels = {(g.kind, g.key_kind): g.label for g in analysis.groups}
+    assert labels == {("existing", "phone"): "021-62345678", ("file", "phone"): "13900139000"}
+
+
 def _snapshot():
     from rollout.extensions import db as database
     result = {}
