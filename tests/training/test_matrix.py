@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from rollout.extensions import db
 from rollout.notify.models import Notification
-from rollout.timeutil import utcnow
+from rollout.timeutil import local_today, utcnow
 from training import services
 from training.models import Course, CourseCompletion, Enrolment, Track
 
@@ -104,3 +104,15 @@ def test_matrix_statement_count_does_not_grow(client_as, company, course, factor
     with count_statements() as repeat:
         assert client.get("/training/matrix").status_code == 200
     assert repeat.count < large.count  # nothing written since: the matrix is reused
+
+
+def test_home_page_marks_overdue_training(client_as, company, course):
+    sales = company["departments"]["sales"]
+    sales.go_live_on = local_today() + timedelta(days=3)  # due a week before: four days ago
+    db.session.commit()
+    training = client_as("staff").get("/").get_data(as_text=True).split('data-testid="home-training"')[1]
+    assert "销售代表-基础" in training and ">overdue<" in training.split("</div>")[0]
+    sales.go_live_on = local_today() + timedelta(days=30)
+    db.session.commit()
+    training = client_as("staff2").get("/").get_data(as_text=True).split('data-testid="home-training"')[1]
+    assert "销售代表-基础" in training and ">overdue<" not in training.split("</div>")[0]
