@@ -13,9 +13,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import wraps
 
-from flask import abort, g, has_request_context
+from flask import abort, current_app, g, has_request_context, request
 from flask_login import current_user
 from sqlalchemy import false, or_, select, true
+from werkzeug.exceptions import HTTPException
 
 from rollout.accounts.models import ADMIN, HEAD, LEAD, STAFF, TRAINER, Department
 from rollout.extensions import db, login_manager
@@ -370,3 +371,17 @@ def public(view):
 
 def action_of(view) -> str | None:
     return getattr(view, "access_action", None)
+
+
+def may_open(user, path: str) -> bool:
+    """May ``user`` open the page at ``path`` (a URL of this application), by the action its view declares?
+
+    For links to whole pages (lists, reports): a view that also checks the record itself may still refuse.
+    """
+    path = path.split("?")[0].removeprefix(request.script_root)  # url_for puts the mount point in
+    try:
+        endpoint, _values = current_app.url_map.bind("").match(path, method="GET")
+    except HTTPException:
+        return False
+    action = action_of(current_app.view_functions.get(endpoint))
+    return action == PUBLIC or (action is not None and can(user, action))

@@ -142,6 +142,7 @@ def install(app: Flask) -> None:
         from rollout.notify.services import unread_count
         return {
             "can": lambda action, obj=None: access.can(current_user, action, obj),
+            "may_open": lambda path: access.may_open(current_user, path),
             "main_nav": lambda: nav.visible(nav.MAIN_NAV),
             "admin_nav": lambda: nav.visible(nav.ADMIN_NAV),
             "unread_count": lambda: unread_count(current_user) if current_user.is_authenticated else 0,

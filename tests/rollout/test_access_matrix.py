@@ -128,3 +128,12 @@ def test_denied_roles_get_403_on_every_route(app, company, role, factory):
                 assert response.status_code == 403, (rule.rule, method, role, response.status_code)
             checked += 1
     assert checked > 0
+
+
+def test_may_open_follows_the_action_of_the_page(app, company):
+    with app.test_request_context("/", base_url="http://localhost/desk/"):
+        assert access.may_open(company["lead"], "/desk/imports/?page=2")
+        assert not access.may_open(company["staff"], "/desk/imports/")
+        assert access.may_open(company["staff"], "/desk/login")  # public
+        assert not access.may_open(company["admin"], "/desk/no-such-page")
+        assert not access.may_open(company["admin"], "/desk/imports/upload")  # no page to open: POST only

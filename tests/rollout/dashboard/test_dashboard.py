@@ -1,4 +1,5 @@
 """Rollout plan, readiness, adoption, rankings, the status report and the home page per role."""
+import re
 from datetime import date, datetime, time, timedelta
 
 import pytest
@@ -113,6 +114,19 @@ def test_missing_module_function_shows_not_available(company, monkeypatch):
     training = next(i for i in entry.items if i.key == "training")
     assert training.status == "unavailable" and "not available" in training.detail
     assert not entry.is_ready
+
+
+def test_readiness_links_only_to_evidence_the_viewer_may_open(company, client_as):
+    """A head sees the readiness of their department, but the import and user lists are an admin's."""
+    def links(role):
+        table = client_as(role).get("/rollout/").get_data(as_text=True).split('class="table-responsive"')[1]
+        return set(re.findall(r'href="(/[^"?]*)', table.split("</table>")[0]))
+
+    admin, head = links("admin"), links("head")
+    assert {"/imports/", "/admin/departments", "/training/matrix"} <= admin
+    assert "/training/matrix" in head and not head & {"/imports/", "/admin/departments"}
+    for path in head:
+        assert client_as("head").get(path).status_code == 200
 
 
 def test_readiness_settings_page(company, client_as):
