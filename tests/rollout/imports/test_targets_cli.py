@@ -6,6 +6,7 @@ from sqlalchemy import func, select
 from rollout.accounts.models import Department, User
 from rollout.extensions import db
 from rollout.imports import services
+from rollout.imports.models import ImportRowError
 from rollout.plans import services as plans
 from rollout.plans.models import Activity, Contact, Customer, Opportunity, SalesPlan
 from tests.rollout.imports.helpers import upload, write_csv, write_xlsx
@@ -103,6 +104,9 @@ def test_cli_dry_run_import_and_export(runner, tmp_path, company):
     assert result.exit_code == 0, result.output
     assert "created 1" in result.output and "rejected 1" in result.output
     assert _count(Customer) == 1
+    # kept for the import page in the importing user's language (the admin has none: the default, Chinese)
+    rejected = db.session.scalar(select(ImportRowError))
+    assert rejected.row_number == 3 and "电话号码无效" in rejected.message
     out = tmp_path / "customers.csv"
     result = runner.invoke(args=["export", "customers", "--format", "csv", "-o", str(out)])
     assert result.exit_code == 0, result.output
