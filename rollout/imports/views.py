@@ -352,7 +352,10 @@ def original(batch_id):
 def templates():
     rows = db.session.scalars(select(MappingTemplate).options(db.joinedload(MappingTemplate.created_by))
                               .order_by(MappingTemplate.target, MappingTemplate.name)).all()
-    return render_template("imports/templates.html", templates=rows, targets=services.all_targets(),
+    targets = services.all_targets()
+    field_labels = {name: {f.name: f.label for f in targets[name].fields()}
+                    for name in {t.target for t in rows} if name in targets}
+    return render_template("imports/templates.html", templates=rows, targets=targets, field_labels=field_labels,
                            confirm=ConfirmForm())
 
 

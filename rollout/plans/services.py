@@ -16,6 +16,8 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from flask import current_app, g, has_app_context, has_request_context
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+# "Created" is also a column heading (创建时间) elsewhere: the ownership event carries a context.
+from flask_babel import lazy_pgettext as pgettext
 from sqlalchemy import String, and_, cast, func, or_, select
 
 from rollout.access import department_scope_ids, home_department_id, subtree_ids
@@ -63,8 +65,10 @@ STEP_STATUS_LABELS = {"waiting": _l("Waiting"), "pending": _l("Pending"), "appro
                       "rejected": _l("Rejected"), "cancelled": _l("Cancelled")}
 LEAD_STATUS_LABELS = {"new": _l("New"), "handed": _l("Handed to sales"), "accepted": _l("Accepted"),
                       "converted": _l("Converted"), "rejected": _l("Rejected")}
-ASSIGNMENT_LABELS = {"create": _l("Created"), "claim": _l("Claimed from the pool"), "release": _l("Returned to the pool"),
+ASSIGNMENT_LABELS = {"create": pgettext("ownership", "Created"), "claim": _l("Claimed from the pool"), "release": _l("Returned to the pool"),
                      "transfer": _l("Transferred"), "handoff": _l("Lead handed over")}
+#: Words the system itself writes into free-text fields (a note, a customer's source), shown translated.
+SYSTEM_TEXT_LABELS = {"import": _l("Imported from a file")}
 FIELD_KIND_LABELS = {"text": _l("Text"), "number": _l("Number"), "date": _l("Date"), "choice": _l("Single-select"),
                      "multi_choice": _l("Multi-select"), "phone": _l("Phone"), "email": _l("Email")}
 

@@ -42,6 +42,7 @@ def plan_labels():
             "quote_status_labels": services.QUOTE_STATUS_LABELS, "step_status_labels": services.STEP_STATUS_LABELS,
             "lead_status_labels": services.LEAD_STATUS_LABELS, "field_kind_labels": services.FIELD_KIND_LABELS,
             "assignment_labels": services.ASSIGNMENT_LABELS,
+            "system_text": lambda text: services.SYSTEM_TEXT_LABELS.get(text, text),
             "stage_probability": services.STAGE_PROBABILITY, "display_extra": services.display_extra}
 
 

@@ -83,6 +83,8 @@ def test_mapping_needs_required_fields_and_can_be_saved_as_template(client_as, c
     assert response.status_code == 302
     template = db.session.scalar(select(MappingTemplate))
     assert template.columns == {"公司": "name", "电话": "phone"} and template.keep_as_is == ["电话"]
+    listed = client.get("/imports/templates").get_data(as_text=True)
+    assert "公司 → Customer name" in listed and "电话 → Phone" in listed  # labels, not field keys
 
 
 def test_dry_run_then_run_then_error_report_then_undo(client_as, company):
@@ -100,6 +102,12 @@ def test_dry_run_then_run_then_error_report_then_undo(client_as, company):
     batch = db.session.get(ImportBatch, batch_id)
     assert (batch.status, batch.created_count, batch.error_count) == ("completed", 2, 1)
     assert _count(Customer) == 2
+    imported = db.session.scalar(select(Customer).where(Customer.name == "北京星辰科技有限公司"))
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "zh-CN"
+    page = client.get(f"/customers/{imported.id}").get_data(as_text=True)
+    history = client.get(f"/customers/{imported.id}?tab=history").get_data(as_text=True)
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+    assert "文件导入" in page and "<td>新建</td>" in history and "<td>文件导入</td>" in history
     event = db.session.scalar(select(AuditEntry).where(AuditEntry.action == "import"))
     assert "created=2" in event.detail and "errors=1" in event.detail
 
