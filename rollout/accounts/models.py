@@ -57,6 +57,8 @@ class UserRole(db.Model):
 class User(UserMixin, db.Model):
     __tablename__ = "users"
     __audit_redact__ = ("password_hash", "session_token", "calendar_token")
+    #: Recorded by the login event itself: a change of these alone is no audit entry of its own.
+    __audit_skip__ = ("last_login_at",)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(64), unique=True)

@@ -84,8 +84,11 @@ def _changes(obj, kind: str) -> dict:
     state = inspect(obj)
     cls = type(obj)
     result = {}
+    skipped = getattr(cls, "__audit_skip__", ()) if kind == "update" else ()
     for attr in state.mapper.column_attrs:
         key = attr.key
+        if key in skipped:
+            continue
         history = state.attrs[key].history
         if kind == "create":
             old, new = None, getattr(obj, key)

@@ -43,7 +43,9 @@ ENTITY_NAMES = {
     "process_versions": _l("Process map versions"), "change_requests": _l("Change requests"),
     "change_attachments": _l("Change request attachments"), "retros": _l("Retrospectives"),
     "training_sessions": _l("Training sessions"), "import_batches": _l("Imports"),
-    "outbox_messages": _l("Outgoing messages"), "dashboard": _l("Rollout status report"), "session": _l("Session"),
+    "outbox_messages": _l("Outgoing messages"), "dashboard": _l("Rollout status report"),
+    # Not "Session": training translates that word as a class (场次) and one catalogue wins.
+    "session": _l("Sign-in session"), "route": _l("Page"),
 }
 
 

@@ -22,6 +22,10 @@ def test_login_success_redirects_home_and_records_audit(client, company):
     assert response.headers["Location"] == "/"
     assert client.get("/").status_code == 200
     assert db.session.scalar(select(AuditEntry).where(AuditEntry.action == "login", AuditEntry.username == "staff"))
+    # the login event is the record: the last-login time it sets is no second "update" entry
+    assert not db.session.scalars(select(AuditEntry).where(AuditEntry.action == "update",
+                                                           AuditEntry.entity == "users")).all()
+    assert company["staff"].last_login_at is not None
 
 
 def test_wrong_password_is_refused_and_audited(client, company):

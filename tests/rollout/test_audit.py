@@ -6,6 +6,7 @@ from rollout.accounts.models import Department, User
 from rollout.audit.models import AuditEntry
 from rollout.audit.services import acting_as, history_of
 from rollout.extensions import db
+from tests.conftest import TEST_PASSWORD
 
 
 def _entries(**filters):
@@ -89,6 +90,16 @@ def test_denied_requests_are_recorded(client_as, company):
     assert client.get("/admin/users").status_code == 403
     row = _entries(action="denied")[-1]
     assert row.username == "staff" and row.entity_id == "accounts.users"
+
+
+def test_sign_ins_and_refusals_are_named_in_chinese(client, client_as, company):
+    client.post("/login", data={"username": "staff", "password": TEST_PASSWORD})
+    assert client.get("/admin/users").status_code == 403
+    client = client_as("admin")
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "zh-CN"
+    rows = client.get("/audit/").get_data(as_text=True).split("<tbody>")[1]
+    assert "登录会话 #staff" in rows and "页面 #accounts.users" in rows
+    assert "场次" not in rows  # a training session's word
 
 
 def test_history_of_a_record(company):
