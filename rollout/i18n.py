@@ -135,6 +135,22 @@ def missing() -> list[tuple[str, str]]:
     return problems
 
 
+def conflicts() -> dict[str, dict[str, list[str]]]:
+    """Messages that two catalogues translate differently: {msgid: {translation: [packages]}}.
+
+    The app loads every catalogue into one table, so only one of the translations would show,
+    everywhere; a message whose meaning differs by module needs a context (pgettext) or its own words.
+    """
+    seen: dict[str, dict[str, list[str]]] = {}
+    for package in packages():
+        for message in read_catalog(package):
+            if message.id and not message.context and message.string:
+                msgid = message.id if isinstance(message.id, str) else message.id[0]
+                text = message.string if isinstance(message.string, str) else message.string[0]
+                seen.setdefault(msgid, {}).setdefault(text, []).append(package)
+    return {msgid: texts for msgid, texts in seen.items() if len(texts) > 1}
+
+
 @click.group("translations")
 def translations_group():
     """Manage the zh_CN translation catalogues."""
@@ -158,10 +174,14 @@ def compile_command():
 
 @translations_group.command("check")
 def check_command():
-    """Exit non-zero when any zh_CN message is missing or fuzzy."""
+    """Exit non-zero when any zh_CN message is missing, fuzzy, or translated differently by two catalogues."""
     problems = missing()
     for unit, message in problems:
         click.echo(f"{unit}: {message}")
-    if problems:
+    clashes = conflicts()
+    for message, texts in clashes.items():
+        click.echo(f"{message!r} is translated differently: " + "; ".join(
+            f"{text} ({', '.join(units)})" for text, units in texts.items()))
+    if problems or clashes:
         raise SystemExit(1)
     click.echo("zh_CN catalogue complete")

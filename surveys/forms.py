@@ -102,7 +102,7 @@ class InterviewForm(CleanForm):
                                  description=_l("Counts this person as heard in the coverage matrix."))
     role = SelectField(_l("Role"), choices=[("", _l("Several roles"))] + BUSINESS_ROLE_CHOICES,
                        validators=[Optional()])
-    notes_markdown = TextAreaField(_l("Notes"), validators=[Optional(), Length(max=100000)],
+    notes_markdown = TextAreaField(_l("Interview notes"), validators=[Optional(), Length(max=100000)],
                                    description=_l("Markdown."))
 
 

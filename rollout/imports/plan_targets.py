@@ -261,7 +261,7 @@ class ContactTarget(_CustomerChild):
             TargetField("customer", _l("Customer"), required=True, synonyms=CUSTOMER_SYNONYMS[:-2]),
             TargetField("name", _l("Contact name"), required=True, max_length=100,
                         synonyms=("联系人", "联系人姓名", "姓名", "contact", "contact name", "name")),
-            TargetField("title", _l("Title"), max_length=100, synonyms=("职务", "职位", "title", "position")),
+            TargetField("title", _l("Job title"), max_length=100, synonyms=("职务", "职位", "title", "position")),
             TargetField("phone", _l("Phone"), "phone", max_length=40, synonyms=PHONE_SYNONYMS),
             TargetField("email", _l("Email"), "email", max_length=254, synonyms=EMAIL_SYNONYMS),
             TargetField("is_primary", _l("Primary contact"), "boolean",
