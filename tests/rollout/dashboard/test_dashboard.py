@@ -1,8 +1,10 @@
 """Rollout plan, readiness, adoption, rankings, the status report and the home page per role."""
+import io
 import re
 from datetime import date, datetime, time, timedelta
 
 import pytest
+from pypdf import PdfReader
 from sqlalchemy import insert, select
 
 from rollout.accounts.models import Department
@@ -279,6 +281,10 @@ def _has_plans() -> bool:
 def test_status_report_pdf(company, client_as):
     response = client_as("lead").get("/rollout/report.pdf")
     assert response.status_code == 200 and response.data.startswith(b"%PDF")
+    pages = PdfReader(io.BytesIO(response.data)).pages
+    first, rest = pages[0].mediabox, pages[1].mediabox
+    assert first.width > first.height and rest.width < rest.height  # the wide readiness table, then portrait
+    assert "Go-live readiness" in pages[0].extract_text() and "Rollout plan" in pages[1].extract_text()
     assert client_as("staff").get("/rollout/report.pdf").status_code == 403
     assert client_as("trainer").get("/rollout/report.pdf").status_code == 403
 
