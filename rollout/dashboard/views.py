@@ -32,7 +32,8 @@ def _department_scope(department: Department) -> SimpleNamespace:
 @figures.whole_page_cached
 def home():
     return render_template("dashboard/home.html", body=figures.cached_page_body(
-        "dashboard/_home_body.html", lambda: {"sections": home_sections.sections_for(current_user), "today": local_today()}))
+        "dashboard/_home_body.html",
+        lambda: {"sections": home_sections.sections_for(current_user), "today": local_today()}))
 
 
 @bp.route("/healthz")

@@ -65,8 +65,9 @@ STEP_STATUS_LABELS = {"waiting": _l("Waiting"), "pending": _l("Pending"), "appro
                       "rejected": _l("Rejected"), "cancelled": _l("Cancelled")}
 LEAD_STATUS_LABELS = {"new": _l("New"), "handed": _l("Handed to sales"), "accepted": _l("Accepted"),
                       "converted": _l("Converted"), "rejected": _l("Rejected")}
-ASSIGNMENT_LABELS = {"create": pgettext("ownership", "Created"), "claim": _l("Claimed from the pool"), "release": _l("Returned to the pool"),
-                     "transfer": _l("Transferred"), "handoff": _l("Lead handed over")}
+ASSIGNMENT_LABELS = {"create": pgettext("ownership", "Created"), "claim": _l("Claimed from the pool"),
+                     "release": _l("Returned to the pool"), "transfer": _l("Transferred"),
+                     "handoff": _l("Lead handed over")}
 #: Words the system itself writes into free-text fields (a note, a customer's source), shown translated.
 SYSTEM_TEXT_LABELS = {"import": _l("Imported from a file")}
 FIELD_KIND_LABELS = {"text": _l("Text"), "number": _l("Number"), "date": _l("Date"), "choice": _l("Single-select"),
