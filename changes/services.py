@@ -14,9 +14,11 @@ from collections import Counter
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from datetime import date, datetime, time, timedelta
+from functools import partial
 
 from flask import current_app, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import selectinload
 
@@ -838,8 +840,8 @@ def send_agenda(window: ReviewWindow) -> int:
         raise ServiceError(_("%(window)s is closed.", window=window_name(window)))
     people = reviewers()
     from rollout.notify.services import notify
-    notify(people, "changes.agenda", _("Agenda for %(window)s", window=window_name(window)),
-           agenda_markdown(window), link=_url("changes.window", window_id=window.id))
+    notify(people, "changes.agenda", _l("Agenda for %(window)s", window=window_name(window)),
+           partial(agenda_markdown, window), link=_url("changes.window", window_id=window.id))
     window.agenda_sent_at = utcnow()
     db.session.flush()
     return len(people)
@@ -1036,7 +1038,7 @@ def _announce_release(release: Release, roles: list[str], department_ids: list[i
     for department_id in department_ids:
         departments |= subtree_ids(department_id)
     people = users_with_roles(roles or ROLES, sorted(departments) if departments else None)
-    notify(people, "changes.release", _("Release %(release)s is live", release=release.name),
+    notify(people, "changes.release", _l("Release %(release)s is live", release=release.name),
            release.notes_markdown, link=_url("changes.release", release_id=release.id), department_ids=department_ids)
     return len(people)
 
@@ -1051,19 +1053,23 @@ def _url(endpoint: str, **values) -> str | None:
 
 def _notify_decision(request: ChangeRequest, outcome: str) -> None:
     from rollout.notify.services import notify
-    subject = _("%(ref)s %(title)s: %(outcome)s", ref=request.reference, title=request.title,
-                outcome=_label(outcome))
+    subject = _l("%(ref)s %(title)s: %(outcome)s", ref=request.reference, title=request.title,
+                 outcome=STATE_LABELS.get(outcome, outcome))
+    notify([request.requester], f"changes.{outcome}", subject, partial(_decision_body, request, outcome),
+           link=_url("changes.detail", request_id=request.id))
+
+
+def _decision_body(request: ChangeRequest, outcome: str) -> str:
     body = request.decision_reason or (_("Standard change: pre-approved.") if request.kind == "standard" else "")
     if outcome == "deferred" and request.window is not None:
         body += "\n\n" + _("It moves to %(window)s.", window=window_name(request.window))
-    notify([request.requester], f"changes.{outcome}", subject, body,
-           link=_url("changes.detail", request_id=request.id))
+    return body
 
 
 def _notify_emergency(request: ChangeRequest) -> None:
     from rollout.notify.services import notify
     notify(reviewers(), "changes.emergency",
-           _("Emergency change %(ref)s needs a decision now", ref=request.reference),
+           _l("Emergency change %(ref)s needs a decision now", ref=request.reference),
            f"**{request.title}**\n\n{request.reason}", link=_url("changes.detail", request_id=request.id))
 
 

@@ -8,11 +8,13 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
+from functools import partial
 from typing import NamedTuple
 
 from flask import has_request_context, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import case, exists, func, select, true, update
 
 from rollout.access import home_department_id, subtree_ids
@@ -537,19 +539,24 @@ def invite(survey: Survey, users, send: bool = True) -> list[SurveyInvitation]:
     if send and survey.status == OPEN:
         for invitation in created:
             _send_invitation(invitation, "survey.invited",
-                             _("Please answer the survey “%(title)s”", title=survey.title))
+                             _l("Please answer the survey “%(title)s”", title=survey.title))
     record_event("survey.invite", entity="surveys", entity_id=survey.id, detail=f"invited={len(created)}")
     return created
 
 
-def _send_invitation(invitation: SurveyInvitation, event: str, subject: str) -> None:
-    survey = invitation.survey
+def _send_invitation(invitation: SurveyInvitation, event: str, subject) -> None:
+    """Notify the invited person; ``subject`` is a lazy translation, written in their language."""
+    notify([invitation.user], event, subject, partial(_invitation_body, invitation.survey),
+           link=respond_link(invitation.token))
+
+
+def _invitation_body(survey: Survey) -> str:
     body = survey.description or ""
     if survey.closes_on:
         body += "\n\n" + _("Open until %(day)s.", day=survey.closes_on.isoformat())
     if survey.is_anonymous:
         body += "\n\n" + _("This survey is anonymous: your name is not stored with your answers.")
-    notify([invitation.user], event, subject, body.strip(), link=respond_link(invitation.token))
+    return body.strip()
 
 
 def invite_audience(survey: Survey) -> list[SurveyInvitation]:
@@ -561,7 +568,7 @@ def send_pending_invitations(survey: Survey) -> int:
     invitations = db.session.scalars(select(SurveyInvitation).where(
         SurveyInvitation.survey_id == survey.id, SurveyInvitation.has_responded.is_(False))).all()
     for invitation in invitations:
-        _send_invitation(invitation, "survey.invited", _("Please answer the survey “%(title)s”", title=survey.title))
+        _send_invitation(invitation, "survey.invited", _l("Please answer the survey “%(title)s”", title=survey.title))
     return len(invitations)
 
 
@@ -575,8 +582,8 @@ def remind(survey: Survey) -> int:
     for invitation in pending:
         invitation.reminder_count += 1
         invitation.last_reminded_on = today
-        _send_invitation(invitation, "survey.reminder", _("Reminder: the survey “%(title)s” waits for you",
-                                                          title=survey.title))
+        _send_invitation(invitation, "survey.reminder", _l("Reminder: the survey “%(title)s” waits for you",
+                                                           title=survey.title))
     record_event("survey.remind", entity="surveys", entity_id=survey.id, detail=f"reminded={len(pending)}")
     return len(pending)
 

@@ -9,6 +9,7 @@ from datetime import datetime
 
 from flask import current_app, has_app_context
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 from rollout.errors import NotAllowed, ServiceError
@@ -131,8 +132,8 @@ def promote_from_waitlist(session: TrainingSession, now: datetime | None = None)
         .order_by(Enrolment.waitlisted_at, Enrolment.id).limit(free)).all()
     for enrolment in waiting:
         apply_transition(enrolment, "promote", now)
-        notify([enrolment.user], "training.promoted", _("You have a seat: %(title)s", title=session.title),
-               _("A seat became free and you moved up from the waitlist."),
+        notify([enrolment.user], "training.promoted", _l("You have a seat: %(title)s", title=session.title),
+               _l("A seat became free and you moved up from the waitlist."),
                link=f"/training/sessions/{session.id}")
     db.session.flush()
     return list(waiting)

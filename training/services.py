@@ -13,6 +13,7 @@ from typing import NamedTuple
 from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import case, func, select
 
 from rollout import uploads
@@ -359,8 +360,8 @@ def transition_session(session: TrainingSession, action: str) -> TrainingSession
         from rollout.notify.services import notify
         people = db.session.scalars(select(User).join(Enrolment, Enrolment.user_id == User.id).where(
             Enrolment.session_id == session.id, Enrolment.status.in_([ENROLLED, "waitlisted"]))).all()
-        notify(people, "training.session_cancelled", _("Training cancelled: %(title)s", title=session.title),
-               _("The session you signed up for was cancelled."), link=f"/training/sessions/{session.id}")
+        notify(people, "training.session_cancelled", _l("Training cancelled: %(title)s", title=session.title),
+               _l("The session you signed up for was cancelled."), link=f"/training/sessions/{session.id}")
     from rollout.audit.services import record_event
     record_event(f"session_{action}", entity="training_sessions", entity_id=str(session.id))
     return session
@@ -390,8 +391,8 @@ def draft_after_change_session(release, affected_roles, affected_department_ids,
     from rollout.accounts.services import users_with_roles
     from rollout.notify.services import notify
     notify(users_with_roles(["trainer"]), "training.draft_session",
-           _("A training session to schedule: %(title)s", title=session.title),
-           _("Release %(name)s changed processes; complete and schedule a short session.", name=name),
+           _l("A training session to schedule: %(title)s", title=session.title),
+           _l("Release %(name)s changed processes; complete and schedule a short session.", name=name),
            link=f"/training/sessions/{session.id}")
     return session
 
@@ -589,9 +590,9 @@ def send_reminders(now: datetime | None = None, today: date | None = None) -> tu
     for session in soon:
         people = db.session.scalars(select(User).join(Enrolment, Enrolment.user_id == User.id).where(
             Enrolment.session_id == session.id, Enrolment.status == ENROLLED)).all()
-        notify(people, "training.reminder", _("Training soon: %(title)s", title=session.title),
-               _("Your training session starts soon. Place: %(place)s",
-                 place=session.location or session.online_url or "—"),
+        notify(people, "training.reminder", _l("Training soon: %(title)s", title=session.title),
+               _l("Your training session starts soon. Place: %(place)s",
+                  place=session.location or session.online_url or "—"),
                link=f"/training/sessions/{session.id}")
         session.reminded_at = now
     repeat_days = current_app.config.get("TRAINING_OVERDUE_REMINDER_DAYS", 7)
@@ -607,8 +608,8 @@ def send_reminders(now: datetime | None = None, today: date | None = None) -> tu
     users = _users_by_id({item.user.id for item, _previous in to_remind})
     overdue_count = 0
     for item, previous in to_remind:
-        notify([users[item.user.id]], "training.overdue", _("Training overdue: %(track)s", track=item.track.name),
-               _("This training was due on %(date)s. Please sign up for a session.", date=item.due_on.isoformat()),
+        notify([users[item.user.id]], "training.overdue", _l("Training overdue: %(track)s", track=item.track.name),
+               _l("This training was due on %(date)s. Please sign up for a session.", date=item.due_on.isoformat()),
                link="/training/")
         if previous is None:
             db.session.add(OverdueReminder(user_id=item.user.id, track_id=item.track.id, reminded_on=today))

@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import subqueryload
 
@@ -151,8 +152,8 @@ def create_request(requester: User, subject: str, body_markdown: str, module: st
     db.session.flush()
     link = f"/training/support/{request.id}"
     if seed is not None:
-        notify([seed], "training.support_request", _("Question from %(name)s: %(subject)s",
-                                                     name=requester.display_name, subject=request.subject),
+        notify([seed], "training.support_request", _l("Question from %(name)s: %(subject)s",
+                                                      name=requester.display_name, subject=request.subject),
                body_markdown or "", link=link)
     else:
         escalate(request, reason_no_seed=True)
@@ -164,10 +165,10 @@ def escalate(request: SupportRequest, reason_no_seed: bool = False, now: datetim
     from rollout.notify.services import notify
     apply_transition(request, "escalate", now)
     db.session.flush()
-    body = (_("The department has no seed user.") if reason_no_seed
-            else _("No answer within %(hours)d hours.", hours=escalation_hours()))
+    body = (_l("The department has no seed user.") if reason_no_seed
+            else _l("No answer within %(hours)d hours.", hours=escalation_hours()))
     notify(_rollout_team(), "training.support_escalated",
-           _("Escalated question: %(subject)s", subject=request.subject), body,
+           _l("Escalated question: %(subject)s", subject=request.subject), body,
            link=f"/training/support/{request.id}")
     return request
 
@@ -201,7 +202,7 @@ def answer(request: SupportRequest, answerer: User, answer_markdown: str, publis
     db.session.flush()
     if publish_as_article:
         publish_answer(request, answerer, title=title, tags=tags)
-    notify([request.requester], "training.support_answered", _("Answer: %(subject)s", subject=request.subject),
+    notify([request.requester], "training.support_answered", _l("Answer: %(subject)s", subject=request.subject),
            text, link=f"/training/support/{request.id}")
     return request
 

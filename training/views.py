@@ -7,6 +7,7 @@ import os
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import func, select
 
@@ -468,8 +469,8 @@ def assign(session_id):
         apply_service_error(None, error)
         return _back_to(session), 303
     from rollout.notify.services import notify
-    notify([person], "training.assigned", _("You are signed up for training: %(title)s", title=session.title),
-           _("%(name)s signed you up.", name=current_user.display_name),
+    notify([person], "training.assigned", _l("You are signed up for training: %(title)s", title=session.title),
+           _l("%(name)s signed you up.", name=current_user.display_name),
            link=url_for("training.session", session_id=session.id))
     flash(_("%(name)s is signed up.", name=person.display_name) if enrolment.status == ENROLLED
           else _("%(name)s is on the waitlist.", name=person.display_name), "success")

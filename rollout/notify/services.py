@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
@@ -19,6 +19,7 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
+from flask_babel.speaklater import LazyString
 from sqlalchemy import and_, func, or_, select, update
 
 from rollout.accounts.models import Department, User, new_token
@@ -60,18 +61,38 @@ def _unique_users(users: Iterable) -> list:
     return result
 
 
-def notify(users: Iterable[User], event: str, subject: str, body_markdown: str = "",
+def language_of(user: User | None) -> str:
+    """The language ``user`` reads: their saved choice, else the company's default (Chinese)."""
+    return (user.locale if user is not None else None) or current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+#: What notify() accepts as a subject or body: plain text (sent as it is), a lazy translation
+#: (``_l(...)``) or a function composing the text; the last two are written in each reader's language.
+Text = str | LazyString | Callable[[], str]
+
+
+def _written_in(locale: str, subject: Text, body: Text, cache: dict) -> tuple[str, str]:
+    if locale not in cache:
+        with force_locale(locale):
+            cache[locale] = tuple("" if text is None else str(text() if callable(text) else text)
+                                  for text in (subject, body))
+    return cache[locale]
+
+
+def notify(users: Iterable[User], event: str, subject: Text, body_markdown: Text = "",
            link: str | None = None, department_ids: Iterable[int] = ()) -> list[Notification]:
     """Store an in-app notification for each user and queue their external channels.
 
-    Users who chose a daily digest get no immediate outbox row; the digest job
-    collects their notifications.  ``department_ids`` also posts to those
-    departments' group robots.
+    Each recipient gets the subject and body in their own language (see ``Text``), whoever
+    caused the notification and whether a request or a scheduled job sent it.  Users who chose a
+    daily digest get no immediate outbox row; the digest job collects their notifications.
+    ``department_ids`` also posts to those departments' group robots, in the company's language.
     """
     recipients = _unique_users(users)
-    subject = subject[:200]
-    notifications = [Notification(user_id=u.id, event=event, subject=subject,
-                                  body_markdown=body_markdown, link=link) for u in recipients]
+    texts: dict[str, tuple[str, str]] = {}
+    written = {u.id: _written_in(language_of(u), subject, body_markdown, texts) for u in recipients}
+    notifications = [Notification(user_id=u.id, event=event, subject=written[u.id][0][:200],
+                                  body_markdown=written[u.id][1], link=link) for u in recipients]
     db.session.add_all(notifications)
     # Deactivated accounts keep their in-app history but get nothing outside the building.
     reachable = [u.id for u in recipients if getattr(u, "is_active_account", True)]
@@ -84,14 +105,16 @@ def notify(users: Iterable[User], event: str, subject: str, body_markdown: str =
             )
         ).all()
         for channel in channels:
-            db.session.add(queue_message(channel.kind, channel.target, subject, body_markdown, link,
+            channel_subject, channel_body = written[channel.user_id]
+            db.session.add(queue_message(channel.kind, channel.target, channel_subject, channel_body, link,
                                          secret=channel.secret, user_id=channel.user_id))
     department_ids = list(department_ids)
     if department_ids:
         robots = db.session.scalars(select(DepartmentRobot).where(
             DepartmentRobot.department_id.in_(department_ids), DepartmentRobot.is_enabled.is_(True))).all()
+        robot_subject, robot_body = _written_in(language_of(None), subject, body_markdown, texts)
         for robot in robots:
-            db.session.add(queue_message(robot.kind, robot.target, subject, body_markdown, link,
+            db.session.add(queue_message(robot.kind, robot.target, robot_subject, robot_body, link,
                                          secret=robot.secret))
     db.session.flush()
     return notifications
@@ -247,7 +270,7 @@ def queue_digests(now: datetime | None = None) -> int:
         items = [n for n in unread[channel.user_id] if n.created_at > since]
         if not items:
             continue
-        with force_locale(user.locale or current_app.config.get("BABEL_DEFAULT_LOCALE", "zh_CN")):
+        with force_locale(language_of(user)):
             subject = ngettext("Daily digest: %(num)d unread notification",
                                "Daily digest: %(num)d unread notifications", len(items))
             body = _digest_body(items)

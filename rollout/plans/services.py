@@ -12,6 +12,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from functools import partial
 
 from flask import current_app, g, has_app_context, has_request_context
 from flask_babel import gettext as _
@@ -462,7 +463,7 @@ def transfer_customer(customer: Customer, new_owner: User, actor: User, note: st
     customer.last_followup_at = utcnow()
     _record_assignment(customer, "transfer", old, new_owner.id, note)
     db.session.flush()
-    notify([new_owner], "customer.transferred", _("Customer %(name)s is now yours", name=customer.name),
+    notify([new_owner], "customer.transferred", _l("Customer %(name)s is now yours", name=customer.name),
            link=f"/customers/{customer.id}")
 
 
@@ -526,8 +527,8 @@ def release_pool(now: datetime | None = None, department_ids=None) -> list[Custo
         if owner is not None:
             names = "、".join(c.name for c in customers[:10])
             notify([owner], "customer.released",
-                   _("%(count)d customers returned to the public pool", count=len(customers)),
-                   _("No follow-up in time: %(names)s", names=names), link="/customers/pool")
+                   _l("%(count)d customers returned to the public pool", count=len(customers)),
+                   _l("No follow-up in time: %(names)s", names=names), link="/customers/pool")
     return released
 
 
@@ -696,7 +697,7 @@ def move_stage(opportunity: Opportunity, to_stage: str, actor: User, lost_reason
     db.session.flush()
     if to_stage in ("won", "lost") and opportunity.owner_id != actor.id:
         notify([opportunity.owner], f"deal.{to_stage}",
-               _("Deal %(name)s: %(stage)s", name=opportunity.name, stage=STAGE_LABELS[to_stage]),
+               _l("Deal %(name)s: %(stage)s", name=opportunity.name, stage=STAGE_LABELS[to_stage]),
                link=f"/deals/{opportunity.id}")
     return opportunity
 
@@ -852,9 +853,9 @@ def submit_quote(quote: Quote, actor: User) -> Quote:
         return quote
     step = current_step(quote)
     notify(step_approvers(step), "quote.pending",
-           _("Quote to approve: %(title)s (%(amount)s, discount %(discount)s%%)",
-             title=quote.title, amount=quote.amount, discount=quote.discount_percent),
-           _("%(owner)s asks for approval: %(rule)s.", owner=quote.owner.display_name, rule=step.rule_name),
+           _l("Quote to approve: %(title)s (%(amount)s, discount %(discount)s%%)",
+              title=quote.title, amount=quote.amount, discount=quote.discount_percent),
+           _l("%(owner)s asks for approval: %(rule)s.", owner=quote.owner.display_name, rule=step.rule_name),
            link=_quote_link(quote))
     return quote
 
@@ -879,18 +880,18 @@ def approve_step(quote: Quote, actor: User, comment: str | None = None) -> Quote
         following[0].status = "pending"
         db.session.flush()
         notify(step_approvers(following[0]), "quote.pending",
-               _("Quote to approve: %(title)s (%(amount)s, discount %(discount)s%%)",
-                 title=quote.title, amount=quote.amount, discount=quote.discount_percent),
-               _("Approved by %(name)s; now needs: %(rule)s.", name=actor.display_name, rule=following[0].rule_name),
+               _l("Quote to approve: %(title)s (%(amount)s, discount %(discount)s%%)",
+                  title=quote.title, amount=quote.amount, discount=quote.discount_percent),
+               _l("Approved by %(name)s; now needs: %(rule)s.", name=actor.display_name, rule=following[0].rule_name),
                link=_quote_link(quote))
         notify([quote.owner], "quote.step_approved",
-               _("%(name)s approved your quote %(title)s; next: %(rule)s", name=actor.display_name,
-                 title=quote.title, rule=following[0].rule_name), link=_quote_link(quote))
+               _l("%(name)s approved your quote %(title)s; next: %(rule)s", name=actor.display_name,
+                  title=quote.title, rule=following[0].rule_name), link=_quote_link(quote))
         return quote
     _apply(QUOTE_TRANSITIONS, quote, "approve", _("quote"), QUOTE_STATUS_LABELS)
     quote.decided_at = utcnow()
     db.session.flush()
-    notify(_involved(quote), "quote.approved", _("Quote approved: %(title)s", title=quote.title),
+    notify(_involved(quote), "quote.approved", _l("Quote approved: %(title)s", title=quote.title),
            link=_quote_link(quote))
     if quote.opportunity is not None and quote.opportunity.stage in ("lead", "visited"):
         move_stage(quote.opportunity, "quoted", quote.owner)
@@ -915,8 +916,8 @@ def reject_quote(quote: Quote, actor: User, reason: str) -> Quote:
     _apply(QUOTE_TRANSITIONS, quote, "reject", _("quote"), QUOTE_STATUS_LABELS)
     quote.decided_at, quote.rejection_reason = utcnow(), reason[:2000]
     db.session.flush()
-    notify(_involved(quote), "quote.rejected", _("Quote rejected: %(title)s", title=quote.title),
-           _("%(name)s: %(reason)s", name=actor.display_name, reason=reason), link=_quote_link(quote))
+    notify(_involved(quote), "quote.rejected", _l("Quote rejected: %(title)s", title=quote.title),
+           _l("%(name)s: %(reason)s", name=actor.display_name, reason=reason), link=_quote_link(quote))
     return quote
 
 
@@ -1074,15 +1075,15 @@ def transition_plan(plan: SalesPlan, action: str, actor: User, note: str | None 
         plan.submitted_at = now
         approvers = [u for u in db.session.scalars(select(User).join(UserRole).where(
             UserRole.role.in_(["lead"]), User.is_active_account.is_(True)))]
-        notify(approvers, "plan.submitted", _("Plan to approve: %(name)s", name=plan_title(plan)),
+        notify(approvers, "plan.submitted", _l("Plan to approve: %(name)s", name=plan_title(plan)),
                link=f"/plans/{plan.id}")
     elif action == "approve":
         plan.approved_by_id, plan.approved_at = actor.id, now
     db.session.flush()
     if action in ("approve", "return") and plan.created_by_id:
         creator = db.session.get(User, plan.created_by_id)
-        notify([creator], f"plan.{action}", _("Plan %(name)s: %(status)s", name=plan_title(plan),
-                                              status=PLAN_STATUS_LABELS[plan.status]),
+        notify([creator], f"plan.{action}", _l("Plan %(name)s: %(status)s", name=plan_title(plan),
+                                               status=PLAN_STATUS_LABELS[plan.status]),
                clean_text(note) if note else "", link=f"/plans/{plan.id}")
     return plan
 
@@ -1366,6 +1367,12 @@ def plan_progress_for(plan: SalesPlan, today: date | None = None) -> dict:
             "is_behind": any(m["behind"] for m in metrics)}
 
 
+def _behind_body(behind: list[tuple[str, object, object]], share: int) -> str:
+    """A behind-plan notice's text in the current language: the time passed and each metric behind."""
+    lines = "\n".join(f"- {METRIC_LABELS[m]}: {actual} / {target}" for m, actual, target in behind)
+    return _("%(percent)d%% of the period has passed.", percent=share) + "\n\n" + lines
+
+
 def notify_behind(today: date | None = None) -> int:
     """Tell every rep behind their current plan, and their heads; returns the number of reps told."""
     today = today or local_today()
@@ -1392,16 +1399,14 @@ def notify_behind(today: date | None = None) -> int:
                                margin, today)]
         if not behind:
             continue
-        lines = "\n".join(f"- {METRIC_LABELS[m]}: {actual} / {target}" for m, actual, target in behind)
         share = int(elapsed_share(plan.starts_on, plan.ends_on, today) * 100)
-        body = _("%(percent)d%% of the period has passed.", percent=share) + "\n\n" + lines
-        rep = plan.user
-        notify([rep], "plan.behind", _("You are behind plan for %(period)s",
-                                       period=period_label(plan.period_kind, plan.starts_on)), body,
+        body = partial(_behind_body, behind, share)
+        period, rep = period_label(plan.period_kind, plan.starts_on), plan.user
+        notify([rep], "plan.behind", _l("You are behind plan for %(period)s", period=period), body,
                link="/plans/actual")
         notify([h for h in heads_by_department.get(plan.department_id, []) if h.id != rep.id], "plan.behind",
-               _("%(name)s is behind plan for %(period)s", name=rep.display_name,
-                 period=period_label(plan.period_kind, plan.starts_on)), body, link="/plans/actual")
+               _l("%(name)s is behind plan for %(period)s", name=rep.display_name, period=period), body,
+               link="/plans/actual")
         told += 1
     return told
 
@@ -1460,8 +1465,8 @@ def hand_lead(lead: Lead, owner: User, respond_by: datetime, actor: User) -> Lea
     lead.owner_id, lead.respond_by, lead.handed_at, lead.status = owner.id, respond_by, utcnow(), "handed"
     lead.responded_at = None
     db.session.flush()
-    notify([owner], "lead.handed", _("New lead for you: %(name)s", name=lead.company_name),
-           _("Please respond by %(when)s.", when=_format_local(respond_by)), link="/leads?mine=1")
+    notify([owner], "lead.handed", _l("New lead for you: %(name)s", name=lead.company_name),
+           _l("Please respond by %(when)s.", when=_format_local(respond_by)), link="/leads?mine=1")
     return lead
 
 
@@ -1485,7 +1490,7 @@ def accept_lead(lead: Lead, actor: User) -> Lead:
     db.session.flush()
     if lead.created_by_id:
         notify([db.session.get(User, lead.created_by_id)], "lead.accepted",
-               _("%(rep)s took over the lead %(name)s", rep=actor.display_name, name=lead.company_name),
+               _l("%(rep)s took over the lead %(name)s", rep=actor.display_name, name=lead.company_name),
                link="/leads")
     return lead
 
@@ -1503,7 +1508,7 @@ def reject_lead(lead: Lead, actor: User, reason: str) -> Lead:
     db.session.flush()
     if lead.created_by_id:
         notify([db.session.get(User, lead.created_by_id)], "lead.rejected",
-               _("Lead sent back: %(name)s", name=lead.company_name), reason, link="/leads")
+               _l("Lead sent back: %(name)s", name=lead.company_name), reason, link="/leads")
     return lead
 
 

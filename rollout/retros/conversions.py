@@ -9,6 +9,7 @@ import importlib
 
 from flask import url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from werkzeug.routing import BuildError
 
@@ -130,15 +131,15 @@ def on_change_decided(request, outcome: str = "", reason: str = "", **_kwargs) -
     from rollout.notify.services import notify
     try:
         from changes.labels import STATE_LABELS
-        outcome_label = str(STATE_LABELS.get(outcome, outcome))
+        outcome_label = STATE_LABELS.get(outcome, outcome)  # lazy: each reader's language
     except ImportError:
         outcome_label = outcome
     for link in db.session.scalars(select(RetroWorkLink).where(RetroWorkLink.change_request_id == request.id)):
         people, board = _retro_people(link)
         if people:
             notify(people, "retro.change_decided",
-                   _("A change request from your retro was decided: %(title)s (%(outcome)s)",
-                     title=request.title, outcome=outcome_label), reason or "", board)
+                   _l("A change request from your retro was decided: %(title)s (%(outcome)s)",
+                      title=request.title, outcome=outcome_label), reason or "", board)
 
 
 def on_release_implemented(release, **_kwargs) -> None:

@@ -113,7 +113,7 @@ def test_requester_is_notified_of_every_decision(company, on_agenda, make_window
     services.decide(change, "rejected", "不做", company["lead"], second)
     subjects = db.session.scalars(select(Notification.subject).where(
         Notification.user_id == company["staff"].id).order_by(Notification.id)).all()
-    assert len(subjects) == 2 and "Deferred" in subjects[0] and "Rejected" in subjects[1]
+    assert len(subjects) == 2 and "已推迟" in subjects[0] and "已驳回" in subjects[1]
 
 
 def test_decision_signal_is_sent(company, on_agenda):

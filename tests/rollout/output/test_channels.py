@@ -1,6 +1,8 @@
 """Users choose their channels; admins manage department robots; the daily digest."""
 from datetime import timedelta
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 from rollout.extensions import db
@@ -147,6 +149,27 @@ def test_digest_subject_follows_the_users_language(company):
     db.session.commit()
     queue_digests()
     assert "每日" in db.session.scalar(select(OutboxMessage.subject))
+
+
+def test_each_reader_gets_a_notification_in_their_own_language(company, client_as):
+    """An English-speaking lead's action, or a scheduled job, still tells a Chinese rep in Chinese."""
+    staff, head, lead = company["staff"], company["head"], company["lead"]
+    staff.locale, head.locale = "en", None  # head: no choice made, the company's language
+    db.session.add(NotificationChannel(user_id=staff.id, kind="email", target="s@example.cn"))
+    robot = DepartmentRobot(department_id=company["departments"]["sales"].id, kind="wecom",
+                            target="https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=k")
+    db.session.add(robot)
+    db.session.commit()
+    notify([staff, head], "lead.handed", _l("New lead for you: %(name)s", name="星辰科技"),
+           lambda: _("Please respond by %(when)s.", when="12-01"), department_ids=[robot.department_id])
+    db.session.commit()
+    subjects = dict(db.session.execute(select(Notification.user_id, Notification.subject)).all())
+    assert subjects == {staff.id: "New lead for you: 星辰科技", head.id: "你有新线索：星辰科技"}
+    outbox = dict(db.session.execute(select(OutboxMessage.kind, OutboxMessage.body_markdown)).all())
+    assert outbox == {"email": "Please respond by 12-01.", "wecom": "请在 12-01 前响应。"}
+    # plain text is passed on as it is
+    notify([staff], "x", "需求评审会改期", None)
+    assert db.session.scalars(select(Notification.body_markdown).where(Notification.event == "x")).one() == ""
 
 
 def test_notifications_pages_are_own_only(client_as, company):

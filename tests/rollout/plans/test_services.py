@@ -90,7 +90,8 @@ def test_customers_without_follow_up_return_to_the_pool_and_the_owner_is_told(co
     assert released == [stale]
     assert stale.is_in_pool and stale.owner_id is None and stale.department_id == company["departments"]["sales1"].id
     assert not fresh.is_in_pool
-    assert any("public pool" in subject for subject in notifications_of(company["staff"]))
+    # in the owner's language: none chosen, so the company's (Chinese)
+    assert any("已退回公海" in subject for subject in notifications_of(company["staff"]))
 
 
 def test_claims_stop_at_the_daily_cap(company):
@@ -170,7 +171,7 @@ def test_large_discount_needs_head_then_finance_and_rejection_sends_it_back(comp
     services.submit_quote(quote, staff)
     assert quote.status == "pending"
     assert [(s.rule_name, s.status) for s in quote.steps] == [("折扣超过10%", "pending"), ("折扣超过20% 财务", "waiting")]
-    assert any("approve" in s for s in notifications_of(head))
+    assert any("待审批报价" in s for s in notifications_of(head))
     with pytest.raises(NotAllowed, match="locked"):
         services.update_quote(quote, "改价", "1", "0")
     with pytest.raises(NotAllowed, match="not an approver"):
@@ -186,8 +187,8 @@ def test_large_discount_needs_head_then_finance_and_rejection_sends_it_back(comp
     assert quote.status == "pending"
     services.reject_quote(quote, finance, "折扣超出政策")
     assert quote.status == "rejected" and quote.rejection_reason == "折扣超出政策"
-    assert any("rejected" in s for s in notifications_of(staff))
-    assert any("rejected" in s for s in notifications_of(head))  # everyone involved is told
+    assert any("报价被驳回" in s for s in notifications_of(staff))
+    assert any("报价被驳回" in s for s in notifications_of(head))  # everyone involved is told
     services.update_quote(quote, "年度框架报价（修订）", "200000.00", "12")
     services.submit_quote(quote, staff)
     assert quote.revision == 2 and quote.status == "pending"
@@ -361,9 +362,9 @@ def test_weekly_notice_goes_to_reps_behind_plan_and_their_head(company, runner):
     services.transition_plan(plan, "approve", company["lead"])
     late_in_year = end - timedelta(days=5)
     assert services.notify_behind(today=late_in_year) == 1
-    assert any("behind plan" in s for s in notifications_of(company["staff"]))
-    assert any("behind plan" in s for s in notifications_of(company["head"]))
-    assert not any("behind plan" in s for s in notifications_of(company["other_head"]))
+    assert any("落后于计划" in s for s in notifications_of(company["staff"]))
+    assert any("落后于计划" in s for s in notifications_of(company["head"]))
+    assert not any("落后于计划" in s for s in notifications_of(company["other_head"]))
     assert services.notify_behind(today=start) == 0  # nothing has elapsed yet
     progress = services.plan_progress(company["staff"])
     assert progress[0]["plan"] is plan and progress[0]["metrics"][0]["actual"] == 0
@@ -382,7 +383,7 @@ def test_lead_hand_off_with_deadline_becomes_a_customer_with_its_campaign(compan
     with pytest.raises(ServiceError, match="future"):
         services.hand_lead(lead, rep, utcnow() - timedelta(hours=1), marketer)
     services.hand_lead(lead, rep, utcnow() + timedelta(days=2), marketer)
-    assert any("New lead" in s for s in notifications_of(rep))
+    assert any("你有新线索" in s for s in notifications_of(rep))
     assert not services.is_overdue(lead) and services.is_overdue(lead, utcnow() + timedelta(days=3))
     with pytest.raises(NotAllowed):
         services.accept_lead(lead, company["staff2"])
