@@ -6,6 +6,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # Debian packages: Graphviz for process maps, a CJK font and Pango for PDFs, Chromium for browser tests.
 DEBIAN_PACKAGES := graphviz fonts-noto-cjk libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 chromium
+# The HTTP throughput benchmark drives the app with wrk; only `make bench` needs it.
+BENCH_PACKAGES := wrk
 HOST ?= 127.0.0.1
 PORT ?= 5000
 # bpmn.io's viewer, for the browser test that opens our BPMN export (tests/processmaps/test_bpmn_js.py).
@@ -22,7 +24,7 @@ endif
 install: system-deps $(STAMP) translations bpmn-js
 
 system-deps:
-	@missing=""; for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	@missing=""; for p in $(DEBIAN_PACKAGES) $(EXTRA_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    echo "Installing Debian packages:$$missing"; \
@@ -59,6 +61,7 @@ test: install
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 bench: install
+	@$(MAKE) --no-print-directory system-deps EXTRA_PACKAGES="$(BENCH_PACKAGES)"
 	$(BIN)/python -m bench.run
 
 soak: install
