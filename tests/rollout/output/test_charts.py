@@ -1,6 +1,7 @@
 """svg_chart: well-formed SVG with Chinese labels, no scripts, usable inline in pages."""
 import defusedxml.ElementTree as ET
 import pytest
+from flask_babel import force_locale
 
 from rollout.reports.charts import svg_chart
 
@@ -23,6 +24,20 @@ def test_chart_kinds_carry_chinese_labels_and_no_script(app):
         assert "<script" not in svg
         assert "Noto Sans CJK SC" in svg  # the CJK font stack the page and the PDF both have
         assert 'role="img"' in svg and 'aria-label="各部门上线准备度"' in svg
+
+
+def test_axis_numbers_are_short_in_the_readers_language(app):
+    """8,400,000 on an axis reads 840万 in Chinese and 8.4M in English, on either axis."""
+    for kind in ("line", "bar", "hbar", "stacked"):
+        for locale, expected in (("zh_CN", "800万"), ("en", "8M")):
+            with app.test_request_context(), force_locale(locale):
+                svg = svg_chart(kind, "", ["10-07", "10-14"], {"累计签约额": [1_250_000, 8_400_000]})
+            texts = _texts(svg)
+            assert expected in texts, (kind, locale, texts)
+            assert not any(t.isdigit() and len(t) > 4 for t in texts), (kind, texts)
+    with app.test_request_context():
+        texts = _texts(svg_chart("line", "", ["1", "2"], {"完成率": [0, 100]}))
+    assert "100" in texts and "0" in texts  # small numbers stay as they are
 
 
 def test_pie_has_one_slice_per_series(app):
