@@ -5,12 +5,14 @@ import importlib
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
+from flask_babel import force_locale
 from sqlalchemy import func, select
 
 from rollout.accounts.models import Department, User
 from rollout.accounts.passwords import hash_password
 from rollout.audit.services import acting_as
 from rollout.extensions import db
+from rollout.i18n import language_of
 from rollout.timeutil import local_today
 
 DEMO_PASSWORD = "rollout-demo-2026"
@@ -105,7 +107,9 @@ def load_demo(force: bool = False) -> dict | None:
         ctx.users[username] = user
     db.session.flush()
     from rollout import existing_modules
-    with acting_as(ctx.users["admin"]):
+    # Text the services write while loading (a merge note, a retro's link, an import's rejected row)
+    # is stored and read by everyone: write it in the company's language, not the terminal's English.
+    with acting_as(ctx.users["admin"]), force_locale(language_of(None)):
         for name in existing_modules("demo"):
             importlib.import_module(name).load(ctx)
             db.session.flush()

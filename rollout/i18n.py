@@ -17,6 +17,16 @@ from babel.messages.pofile import read_po, write_po
 
 from rollout.config import PROJECT_ROOT
 
+
+def language_of(user) -> str:
+    """The language ``user`` reads: their saved choice, else the company's default (Chinese).
+
+    For text written outside the reader's own request (notifications, scheduled jobs, the CLI).
+    """
+    from flask import current_app
+    return (user.locale if user is not None else None) or current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
 # Babel parses zh_CN as zh_Hans_CN and looks for catalogues under that name.
 LOCALE = "zh_Hans_CN"
 KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "lazy_gettext": None, "_l": None,

@@ -20,6 +20,7 @@ from rollout import uploads
 from rollout.accounts.models import ROLES, Department, User, UserRole
 from rollout.errors import NotAllowed, ServiceError
 from rollout.extensions import db
+from rollout.i18n import language_of
 from rollout.timeutil import local_today, utcnow
 from training.models import (ENROLLED, SESSION_CANCELLED, SESSION_DRAFT, SESSION_KINDS, SESSION_SCHEDULED,
                              TIERS, Course, CourseAttachment, CourseCompletion, Enrolment, OverdueReminder,
@@ -376,7 +377,7 @@ def draft_after_change_session(release, affected_roles, affected_department_ids,
     name = getattr(release, "name", None) or str(release)
     process_names = [getattr(process, "name", None) or str(process) for process in processes or []]
     # Stored text is read by everyone: write it in the company's language, not the clicker's.
-    with force_locale(current_app.config.get("BABEL_DEFAULT_LOCALE", "zh_CN")):
+    with force_locale(language_of(None)):
         title = _("After-change training: %(name)s", name=name)[:200]
         description = _("What changed in release %(name)s:", name=name) + "\n\n" + "\n".join(
             f"- {process}" for process in process_names)

@@ -39,8 +39,6 @@ def _actor(username: str | None):
 def import_command(target, file, mapping_name, dry_run, encoding, username, department, on_duplicate):
     """Import FILE (.xlsx/.csv/.txt) as TARGET (customers, contacts, activities, opportunities, plan_targets,
     users, departments) and print a summary."""
-    from flask import current_app
-    from flask_babel import force_locale
     from sqlalchemy import or_, select
 
     from rollout.accounts.models import Department
@@ -95,11 +93,8 @@ def import_command(target, file, mapping_name, dry_run, encoding, username, depa
                     click.echo(f"  row {outcome.number}: {outcome.message}")
                 return
             db.session.commit()
-            # The terminal reads English, but the rejected rows' reasons are kept for the import page
-            # and the error report: write them in the language the importing user reads there.
-            with force_locale(user.locale or current_app.config["BABEL_DEFAULT_LOCALE"]):
-                batch = services.run_import(batch, user, chunk_size=5000,
-                                            progress=lambda n: click.echo(f"  {n} rows …", err=True))
+            batch = services.run_import(batch, user, chunk_size=5000,
+                                        progress=lambda n: click.echo(f"  {n} rows …", err=True))
         except ServiceError as error:
             db.session.rollback()
             raise click.ClickException(error.message) from error

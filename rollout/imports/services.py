@@ -22,13 +22,14 @@ import secrets
 import shutil
 from collections import Counter
 from collections.abc import Callable, Iterator
-from contextlib import closing
+from contextlib import closing, nullcontext
 from dataclasses import dataclass, field
 from datetime import timedelta
 from itertools import starmap
 from pathlib import Path
 
-from flask import current_app
+from flask import current_app, has_request_context
+from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
@@ -41,6 +42,7 @@ from rollout.cleaning import CLEANERS, Cleaned, clean_phone, name_key
 from rollout.database import bulk_writes, use_bulk_page_cache
 from rollout.errors import NotAllowed, ServiceError
 from rollout.extensions import db
+from rollout.i18n import language_of
 from rollout.imports import forking, readers
 from rollout.imports.mapping import auto_map, is_known_header, mapping_from_template
 from rollout.imports.models import (COMPLETED, DRAFT, FAILED, RUNNING, UNDONE, ImportBatch, ImportChunk,
@@ -625,6 +627,13 @@ def run_import(batch: ImportBatch, user: User, chunk_size: int = CHUNK_SIZE, pro
     batch, completed or failed; a failed chunk is rolled back whole and the chunks before it
     stay (and can be undone).
     """
+    # The rejected rows' reasons are stored, for the import page and the error report: outside a
+    # request (CLI, demo data) write them in the language the importing user reads there.
+    with nullcontext() if has_request_context() else force_locale(language_of(user)):
+        return _run_import(batch, user, chunk_size, progress, commit)
+
+
+def _run_import(batch: ImportBatch, user: User, chunk_size: int, progress, commit: bool) -> ImportBatch:
     target = get_target(batch.target)
     check_may_import(user, target)
     path = stored_path(batch)

@@ -26,6 +26,7 @@ from rollout.accounts.models import Department, User, new_token
 from rollout.audit.services import record_event
 from rollout.errors import NotAllowed, ServiceError
 from rollout.extensions import db
+from rollout.i18n import language_of
 from rollout.notify.models import (
     OUTBOX_DEAD, OUTBOX_PENDING, OUTBOX_SENDING, OUTBOX_SENT, ROBOT_KINDS, DepartmentRobot, Notification,
     NotificationChannel, OutboxMessage,
@@ -59,11 +60,6 @@ def _unique_users(users: Iterable) -> list:
             seen.add(user.id)
             result.append(user)
     return result
-
-
-def language_of(user: User | None) -> str:
-    """The language ``user`` reads: their saved choice, else the company's default (Chinese)."""
-    return (user.locale if user is not None else None) or current_app.config["BABEL_DEFAULT_LOCALE"]
 
 
 #: What notify() accepts as a subject or body: plain text (sent as it is), a lazy translation
@@ -231,7 +227,8 @@ def _digest_body(notifications: list[Notification]) -> str:
         line = f"- **{note.subject}** ({when})"
         if note.link:
             from rollout.notify.delivery import absolute_link
-            line += f" [{_('Open link')}]({absolute_link(note.link)})"
+            open_label = _("Open link")  # not inside the f-string: the message extractor would miss it
+            line += f" [{open_label}]({absolute_link(note.link)})"
         lines.append(line)
     return "\n".join(lines)
 

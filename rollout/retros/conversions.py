@@ -55,7 +55,8 @@ def _source_text(source) -> tuple[str, str, str | None, object]:
         link = url_for("retros.board", retro_id=retro.id)
     except RuntimeError:  # outside a request (demo data, scripts)
         link = f"/retros/{retro.id}"
-    return title[:200], f"{body}\n\n{origin} [{_('Open the retro')}]({link})", tag, retro
+    open_label = _("Open the retro")  # not inside the f-string: the message extractor would miss it
+    return title[:200], f"{body}\n\n{origin} [{open_label}]({link})", tag, retro
 
 
 def _existing_link(source, target: str) -> RetroWorkLink | None:

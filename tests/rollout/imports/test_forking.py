@@ -94,7 +94,7 @@ def test_a_planning_failure_apart_keeps_the_same_chunks(setup, monkeypatch):  # 
     fail_planning_at_row(monkeypatch, 20)
     batch = _run(admin, path)
     assert used and batch.status == FAILED and "RuntimeError: disk gone" in batch.message
-    assert "Stopped at chunk 4 " in batch.message
+    assert "在第 4 批停止" in batch.message
     # Rows 2–19 are three whole chunks of six, as when one process plans and writes.
     assert batch.created_count + batch.skipped_count + batch.error_count == 18
     services.undo_import(batch, admin)
@@ -124,4 +124,4 @@ def test_a_file_that_stops_reading_fails_the_same_apart(tmp_path, company, monke
     _batch, result = run()
     assert used and result == expected
     status, created, message = result
-    assert status == FAILED and "cannot be read as utf-8" in message and 0 < created <= 600 and created % 6 == 0
+    assert status == FAILED and "无法按 utf-8 读取" in message and 0 < created <= 600 and created % 6 == 0

@@ -79,7 +79,7 @@ def test_the_bulk_path_writes_what_the_core_path_writes(setup, monkeypatch):
     assert _result(_run(admin, path)) == expected
     counts, customers, history, errors = expected
     assert counts[:5] == (COMPLETED, 41, 0, 2, 4) and len(customers) == len(history) == 41
-    assert "required" in errors[0].message
+    assert "必填" in errors[0].message
     # Every new customer's ownership history starts with the import, naming its owner.
     owners = {customer.name: customer.owner_id for customer in customers}
     assert owners["星辰000科技有限公司"] == staff.id and owners["星辰001科技有限公司"] is None
@@ -104,7 +104,7 @@ def test_a_planning_failure_ends_the_run_after_the_written_chunks(setup, monkeyp
     fail_planning_at_row(monkeypatch, 20)
     batch = _run(admin, path)
     assert batch.status == FAILED and "disk gone" in batch.message
-    assert "Stopped at chunk 4 " in batch.message  # the chunk of row 20, not the last one written
+    assert "在第 4 批停止" in batch.message  # the chunk of row 20, not the last one written
     # Rows 2–19 are the first three chunks of six: written, committed and undoable.
     assert batch.created_count + batch.skipped_count + batch.error_count == 18
     services.undo_import(batch, admin)

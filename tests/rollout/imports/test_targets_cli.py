@@ -94,6 +94,18 @@ def test_department_import_status(tmp_path, company):
     assert not services.department_import_status(company["departments"]["finance"].id)
 
 
+def test_an_import_outside_a_request_keeps_reasons_in_the_importers_language(tmp_path, company):
+    """CLI and demo data run with no request: the reasons are written as the importer reads the import page."""
+    admin = company["admin"]
+    rows = [["客户名称", "手机"], ["北京星辰", "13800138000"], ["上海云帆", "123"]]
+    for locale, expected in ((None, "电话号码无效"), ("en", "invalid phone number")):
+        admin.locale = locale
+        batch = services.run_import(upload(admin, write_csv(tmp_path, rows)), admin)
+        rejected = db.session.scalar(select(ImportRowError).where(ImportRowError.batch_id == batch.id))
+        assert expected in rejected.message, (locale, rejected.message)
+        rows[1][0] += "（二）"  # the next file is not a duplicate of this one's customer
+
+
 def test_cli_dry_run_import_and_export(runner, tmp_path, company):
     path = write_csv(tmp_path, [["公司名称", "联系方式"], ["北京星辰科技", "138 0013 8000"], ["上海云帆", "0"]], encoding="gbk")
     result = runner.invoke(args=["import", "customers", str(path), "--dry-run", "--as", "admin"])

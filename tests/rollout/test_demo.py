@@ -1,0 +1,21 @@
+"""The demo company reads as a Chinese company's data, whichever language the loading terminal speaks."""
+from sqlalchemy import select
+
+from changes.models import ChangeRequest
+from rollout.demo import load_demo
+from rollout.extensions import db
+from rollout.imports.models import ImportRowError
+from surveys.models import Requirement
+from training.models import FaqArticle
+
+
+def test_text_the_services_write_while_loading_is_in_chinese(app):
+    load_demo(force=True)
+    retro_request = db.session.scalar(select(ChangeRequest).where(ChangeRequest.description.contains("/retros/")))
+    assert "复盘" in retro_request.description and "复盘" in retro_request.reason
+    assert "From the retro" not in retro_request.description and "[打开复盘会](/retros/" in retro_request.description
+    article = db.session.scalar(select(FaqArticle).where(FaqArticle.body_markdown.contains("/retros/")))
+    assert "From an action item" not in article.body_markdown
+    merged = db.session.scalar(select(Requirement).where(Requirement.description.contains("“离职人员客户自动回收”")))
+    assert "From merged duplicate" not in merged.description
+    assert "电话号码无效" in db.session.scalar(select(ImportRowError.message))
