@@ -1,6 +1,9 @@
 """Display labels for the codes stored on change requests, windows and releases."""
 from flask_babel import lazy_gettext as _l
 
+from rollout.accounts.forms import ROLE_LABELS
+from rollout.audit.display import label_codes
+
 KIND_LABELS = {"standard": _l("Standard"), "normal": _l("Normal"), "emergency": _l("Emergency")}
 KIND_HELP = {
     "standard": _l("A pre-approved kind of change: goes straight to scheduling."),
@@ -54,3 +57,11 @@ def risk_reason_text(reason: dict) -> str:
     if label is None:
         return str(reason.get("rule"))
     return str(label) % {"detail": reason.get("detail", ""), "limit": reason.get("limit", "")}
+
+label_codes({
+    ("change_requests", "kind"): KIND_LABELS, ("change_requests", "urgency"): URGENCY_LABELS,
+    ("change_requests", "impact"): IMPACT_LABELS, ("change_requests", "state"): STATE_LABELS,
+    ("change_requests", "risk_level"): RISK_LABELS, ("change_requests", "risk_raised_level"): RISK_LABELS,
+    ("change_requests", "affected_roles"): ROLE_LABELS, ("change_transitions", "from_state"): STATE_LABELS,
+    ("change_transitions", "to_state"): STATE_LABELS, ("releases", "state"): RELEASE_STATE_LABELS,
+})

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, time
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import (JSON, Boolean, CheckConstraint, Column, Date, DateTime, ForeignKey, Index, Integer,
                         String, Table, Text, Time, UniqueConstraint)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -47,6 +48,7 @@ class ReviewCadence(db.Model):
     """A rule that produces review windows: every N weeks on a weekday, with a submission cutoff."""
 
     __tablename__ = "review_cadences"
+    __entity_label__ = _l("Review cadence")
     __table_args__ = (
         CheckConstraint("weekday BETWEEN 0 AND 6", name="ck_review_cadences_weekday"),
         CheckConstraint("every_n_weeks BETWEEN 1 AND 12", name="ck_review_cadences_every"),
@@ -54,6 +56,10 @@ class ReviewCadence(db.Model):
         CheckConstraint("duration_minutes BETWEEN 15 AND 480", name="ck_review_cadences_duration"),
         CheckConstraint("ends_on IS NULL OR ends_on >= starts_on", name="ck_review_cadences_range"),
     )
+    __field_labels__ = {
+        "weekday": _l("Weekday"), "every_n_weeks": _l("Every N weeks"), "start_time": _l("Start time"),
+        "duration_minutes": _l("Duration (minutes)"), "cutoff_hours": _l("Submission cutoff (hours before)"),
+    }
 
     id: Mapped[int] = mapped_column(primary_key=True)
     #: Shown on each window, e.g. 变更评审会.
@@ -78,12 +84,18 @@ class ReviewWindow(db.Model):
     """One review meeting: its agenda is the requests placed on it."""
 
     __tablename__ = "review_windows"
+    __entity_label__ = _l("Review window")
     __table_args__ = (
         UniqueConstraint("cadence_id", "starts_at"),
         CheckConstraint("ends_at > starts_at", name="ck_review_windows_times"),
         CheckConstraint("cutoff_at <= starts_at", name="ck_review_windows_cutoff"),
         Index("ix_review_windows_open", "closed_at", "starts_at"),
     )
+    __field_labels__ = {
+        "cadence_id": _l("Review cadence"), "starts_at": _l("Starts at"), "ends_at": _l("Ends at"),
+        "cutoff_at": _l("Submission cutoff"), "agenda_sent_at": _l("Agenda sent at"), "minutes_markdown": _l("Minutes"),
+        "sequence": _l("Calendar sequence"),
+    }
 
     id: Mapped[int] = mapped_column(primary_key=True)
     cadence_id: Mapped[int | None] = mapped_column(ForeignKey("review_cadences.id", ondelete="SET NULL"), index=True)
@@ -114,10 +126,12 @@ class FreezePeriod(db.Model):
     """Days (inclusive) in which no normal change may be scheduled, e.g. around a go-live."""
 
     __tablename__ = "freeze_periods"
+    __entity_label__ = _l("Freeze period")
     __table_args__ = (
         CheckConstraint("ends_on >= starts_on", name="ck_freeze_periods_range"),
         Index("ix_freeze_periods_range", "starts_on", "ends_on"),
     )
+    __field_labels__ = {"sequence": _l("Calendar sequence")}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     title: Mapped[str] = mapped_column(String(120))
@@ -133,10 +147,12 @@ class Release(db.Model):
     """One phased rollout iteration: approved requests shipped together on a date outside any freeze."""
 
     __tablename__ = "releases"
+    __entity_label__ = _l("Release")
     __table_args__ = (
         CheckConstraint(one_of("state", RELEASE_STATES), name="ck_releases_state"),
         Index("ix_releases_state_planned", "state", "planned_on"),
     )
+    __field_labels__ = {"implemented_at": _l("Implemented at"), "sequence": _l("Calendar sequence")}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(120), unique=True)
@@ -176,6 +192,16 @@ class ChangeRequest(db.Model):
         Index("ix_change_requests_department_state", "department_id", "state"),
         Index("ix_change_requests_requester", "requester_id", "created_at"),
     )
+    __field_labels__ = {
+        "urgency": _l("Urgency"), "impact": _l("Impact"), "wanted_on": _l("Wanted by"),
+        "affected_roles": _l("Affected roles"), "has_permission_change": _l("Changes permissions"),
+        "has_data_field_change": _l("Changes data fields"), "risk_level": _l("Computed risk"),
+        "risk_reasons": _l("Risk reasons"), "risk_raised_level": _l("Raised risk"),
+        "risk_raise_reason": _l("Reason for raising the risk"), "risk_rank": _l("Effective risk rank"),
+        "window_id": _l("Review window"), "release_id": _l("Release"), "deferral_count": _l("Deferrals"),
+        "decision_reason": _l("Decision reason"), "post_reviewed_at": _l("Reviewed again at"),
+        "post_review_comment": _l("Review finding"), "implemented_at": _l("Implemented at"),
+    }
 
     id: Mapped[int] = mapped_column(primary_key=True)
     title: Mapped[str] = mapped_column(String(200))
@@ -249,8 +275,13 @@ class ChangeTransition(db.Model):
     """One move of a request through its states: who, when, why."""
 
     __tablename__ = "change_transitions"
+    __entity_label__ = _l("Change request status change")
     __table_args__ = (Index("ix_change_transitions_request", "request_id", "id"),
                       Index("ix_change_transitions_window", "window_id", "to_state"))
+    __field_labels__ = {
+        "request_id": _l("Change request"), "from_state": _l("Previous status"), "to_state": _l("New status"),
+        "actor_id": _l("Handled by"), "window_id": _l("Review window"),
+    }
 
     id: Mapped[int] = mapped_column(primary_key=True)
     request_id: Mapped[int] = mapped_column(ForeignKey("change_requests.id", ondelete="CASCADE"))
@@ -274,6 +305,10 @@ class ChangeAttachment(db.Model):
     __tablename__ = "change_attachments"
     __table_args__ = (CheckConstraint("size_bytes > 0", name="ck_change_attachments_size"),
                       Index("ix_change_attachments_request", "request_id"))
+    __field_labels__ = {
+        "request_id": _l("Change request"), "original_name": _l("File name"), "stored_name": _l("Stored file name"),
+        "content_type": _l("File type"), "size_bytes": _l("File size (bytes)"),
+    }
 
     id: Mapped[int] = mapped_column(primary_key=True)
     request_id: Mapped[int] = mapped_column(ForeignKey("change_requests.id", ondelete="CASCADE"))

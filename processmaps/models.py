@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import (
     Boolean, CheckConstraint, DateTime, ForeignKey, Index, Integer, LargeBinary, String, Text,
     UniqueConstraint, text,
@@ -86,6 +87,10 @@ class ProcessVersion(db.Model):
         Index("uq_process_versions_one_approved", "process_id", unique=True,
               sqlite_where=text("status = 'approved'"), postgresql_where=text("status = 'approved'")),
     )
+    __field_labels__ = {
+        "process_id": _l("Process"), "number": _l("Version number"), "lane_by": _l("Swimlanes per"),
+        "summary": _l("Change summary"), "based_on_id": _l("Based on version"), "superseded_at": _l("Superseded at"),
+    }
 
     id: Mapped[int] = mapped_column(primary_key=True)
     process_id: Mapped[int] = mapped_column(ForeignKey("processes.id", ondelete="CASCADE"), index=True)
@@ -134,10 +139,15 @@ class ProcessVersion(db.Model):
 class ProcessNode(db.Model):
     """A step of a process version, with its owner, department, data items and time limit."""
     __tablename__ = "process_nodes"
+    __entity_label__ = _l("Process step")
     __table_args__ = (
         UniqueConstraint("version_id", "key"),
         CheckConstraint(one_of("kind", NODE_KINDS), name="ck_process_nodes_kind"),
     )
+    __field_labels__ = {
+        "version_id": _l("Process version"), "key": _l("Step key"), "owner_role": _l("Owner role"),
+        "data_items": _l("Data items"), "time_limit": _l("Time limit"), "subprocess_id": _l("Subprocess"),
+    }
 
     id: Mapped[int] = mapped_column(primary_key=True)
     version_id: Mapped[int] = mapped_column(ForeignKey("process_versions.id", ondelete="CASCADE"), index=True)
@@ -182,6 +192,11 @@ class ProcessNode(db.Model):
 class ProcessEdge(db.Model):
     """A flow from one node to another, with its condition; exception flows are drawn distinctly."""
     __tablename__ = "process_edges"
+    __entity_label__ = _l("Process flow line")
+    __field_labels__ = {
+        "version_id": _l("Process version"), "source_id": _l("From step"), "target_id": _l("To step"),
+        "is_exception": _l("Exception branch"),
+    }
 
     id: Mapped[int] = mapped_column(primary_key=True)
     version_id: Mapped[int] = mapped_column(ForeignKey("process_versions.id", ondelete="CASCADE"), index=True)
@@ -201,10 +216,12 @@ class ProcessEdge(db.Model):
 class RaciAssignment(db.Model):
     """One role's RACI letter on one node (responsible, accountable, consulted, informed)."""
     __tablename__ = "process_raci"
+    __entity_label__ = _l("RACI assignment")
     __table_args__ = (
         UniqueConstraint("node_id", "role"),
         CheckConstraint(one_of("kind", RACI_KINDS), name="ck_process_raci_kind"),
     )
+    __field_labels__ = {"node_id": _l("Step")}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     node_id: Mapped[int] = mapped_column(ForeignKey("process_nodes.id", ondelete="CASCADE"), index=True)

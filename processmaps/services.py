@@ -11,14 +11,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
+from processmaps.forms import lane_choices
 from processmaps.models import (
-    APPROVED, DECISION, DRAFT, END, LANE_BY_DEPARTMENT, LANE_MODES, NODE_KINDS, PARALLEL, RACI_KINDS, START,
-    SUBPROCESS, SUPERSEDED, TASK, Process, ProcessEdge, ProcessNode, ProcessVersion, RaciAssignment,
+    APPROVED, DECISION, DRAFT, END, EXCEPTION, LANE_BY_DEPARTMENT, LANE_MODES, NODE_KINDS, PARALLEL, RACI_KINDS,
+    START, SUBPROCESS, SUPERSEDED, TASK, Process, ProcessEdge, ProcessNode, ProcessVersion, RaciAssignment,
 )
 from rollout.accounts.models import Department, User
+from rollout.audit.display import label_codes
 from rollout.audit.services import record_event
 from rollout.errors import NotAllowed, ServiceError
 from rollout.extensions import db
@@ -200,8 +203,15 @@ def blocking_problems(version: ProcessVersion) -> list:
     return [problem for problem in run_checks(version) if problem.is_blocking]
 
 
+STATUS_LABELS = {DRAFT: _l("draft"), APPROVED: _l("approved"), SUPERSEDED: _l("superseded")}
+NODE_KIND_LABELS = {START: _l("Start"), END: _l("End"), TASK: _l("Task"), DECISION: _l("Decision point"),
+                    EXCEPTION: _l("Exception"), SUBPROCESS: _l("Subprocess"), PARALLEL: _l("Parallel split/join")}
+label_codes({("process_versions", "status"): STATUS_LABELS, ("process_nodes", "kind"): NODE_KIND_LABELS,
+             ("process_versions", "lane_by"): dict(lane_choices())})
+
+
 def status_label(status: str) -> str:
-    return {DRAFT: _("draft"), APPROVED: _("approved"), SUPERSEDED: _("superseded")}.get(status, status)
+    return str(STATUS_LABELS.get(status, status))
 
 
 def action_label(action: str) -> str:
@@ -209,9 +219,7 @@ def action_label(action: str) -> str:
 
 
 def kind_label(kind: str) -> str:
-    return {START: _("Start"), END: _("End"), TASK: _("Task"), DECISION: _("Decision point"),
-            "exception": _("Exception"), SUBPROCESS: _("Subprocess"),
-            PARALLEL: _("Parallel split/join")}.get(kind, kind)
+    return str(NODE_KIND_LABELS.get(kind, kind))
 
 
 # --- nodes and edges -----------------------------------------------------------

@@ -5,7 +5,10 @@ from flask_wtf.file import FileField, FileRequired
 from wtforms import (BooleanField, DateField, SelectField, SelectMultipleField, StringField, TextAreaField)
 from wtforms.validators import DataRequired, Length, Optional
 
-from surveys.models import INTERVIEW_METHODS, PRIORITIES, QUESTION_TYPES
+from rollout.accounts.forms import ROLE_LABELS
+from rollout.audit.display import label_codes
+from surveys.models import (INTERVIEW_METHODS, PRIORITIES, QUESTION_TYPES, REQUIREMENT_STATUS_LABELS,
+                            SURVEY_STATUS_LABELS)
 
 QUESTION_TYPE_LABELS = {
     "single": _l("Single choice"),
@@ -30,6 +33,15 @@ AUDIENCE_ROLE_CHOICES = [("head", _l("Department head")), ("staff", _l("Staff"))
                          ("lead", _l("Project lead")), ("admin", _l("Administrator"))]
 #: How many skip-logic rows the question form offers.
 CONDITION_ROWS = 3
+
+label_codes({
+    ("surveys", "status"): SURVEY_STATUS_LABELS, ("surveys", "audience_roles"): ROLE_LABELS,
+    ("surveys", "recurrence"): {"monthly": _l("Every month")}, ("survey_questions", "type"): QUESTION_TYPE_LABELS,
+    ("survey_invitations", "role"): ROLE_LABELS, ("survey_responses", "role"): ROLE_LABELS,
+    ("interviews", "role"): ROLE_LABELS, ("interviews", "method"): METHOD_LABELS,
+    ("requirements", "priority"): PRIORITY_LABELS, ("requirements", "status"): REQUIREMENT_STATUS_LABELS,
+    ("requirements", "roles"): ROLE_LABELS,
+})
 
 
 def strip_nul(value):

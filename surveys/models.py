@@ -5,9 +5,9 @@ import importlib.util
 import secrets
 from datetime import date, datetime
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import (JSON, Boolean, CheckConstraint, Column, Date, DateTime, ForeignKey, Index, Integer,
                         String, Table, Text, UniqueConstraint)
-from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from rollout.accounts.models import Department, User
@@ -43,6 +43,11 @@ class Survey(db.Model):
         UniqueConstraint("series_id", "occurrence_on"),
         Index("ix_surveys_status_created", "status", "created_at"),
     )
+    __field_labels__ = {
+        "is_anonymous": _l("Anonymous"), "opens_on": _l("Opens on"), "closes_on": _l("Closes on"),
+        "audience_roles": _l("Target roles"), "previous_version_id": _l("Previous version"),
+        "recurrence": _l("Recurrence"), "series_id": _l("Survey series"), "occurrence_on": _l("Period start"),
+    }
 
     id: Mapped[int] = mapped_column(primary_key=True)
     title: Mapped[str] = mapped_column(String(200))
@@ -94,6 +99,8 @@ survey_audience_departments = Table(
 
 class SurveySection(db.Model):
     __tablename__ = "survey_sections"
+    __entity_label__ = _l("Survey section")
+    __field_labels__ = {"survey_id": _l("Survey"), "title_zh": _l("Chinese title"), "title_en": _l("English title")}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     survey_id: Mapped[int] = mapped_column(ForeignKey("surveys.id", ondelete="CASCADE"), index=True)
@@ -109,12 +116,18 @@ class SurveySection(db.Model):
 
 class Question(db.Model):
     __tablename__ = "survey_questions"
+    __entity_label__ = _l("Survey question")
     __table_args__ = (
         UniqueConstraint("survey_id", "name"),
         CheckConstraint(one_of("type", QUESTION_TYPES), name="type"),
         CheckConstraint(one_of("condition_join", ("and", "or")), name="condition_join"),
         Index("ix_survey_questions_survey_position", "survey_id", "position"),
     )
+    __field_labels__ = {
+        "survey_id": _l("Survey"), "section_id": _l("Section"), "type": _l("Question type"),
+        "label_zh": _l("Chinese wording"), "label_en": _l("English wording"), "hint": _l("Help text"),
+        "conditions": _l("Display conditions"), "condition_join": _l("Condition logic"),
+    }
 
     id: Mapped[int] = mapped_column(primary_key=True)
     survey_id: Mapped[int] = mapped_column(ForeignKey("surveys.id", ondelete="CASCADE"))
@@ -155,7 +168,12 @@ class QuestionOption(db.Model):
     """A choice of a question, or (``is_row``) a statement of a Likert matrix."""
 
     __tablename__ = "survey_question_options"
+    __entity_label__ = _l("Question option")
     __table_args__ = (UniqueConstraint("question_id", "is_row", "value"),)
+    __field_labels__ = {
+        "question_id": _l("Question"), "is_row": _l("Matrix statement"), "value": _l("Option value"),
+        "label_zh": _l("Chinese wording"), "label_en": _l("English wording"),
+    }
 
     id: Mapped[int] = mapped_column(primary_key=True)
     question_id: Mapped[int] = mapped_column(ForeignKey("survey_questions.id", ondelete="CASCADE"), index=True)
@@ -263,10 +281,12 @@ class Interview(db.Model):
     """An interview, workshop or field observation session."""
 
     __tablename__ = "interviews"
+    __entity_label__ = _l("Interview")
     __table_args__ = (
         CheckConstraint(one_of("method", INTERVIEW_METHODS), name="method"),
         Index("ix_interviews_held_on", "held_on"),
     )
+    __field_labels__ = {"interviewee": _l("Interviewee(s)"), "method": _l("Method")}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     title: Mapped[str] = mapped_column(String(200))
@@ -297,6 +317,8 @@ class Highlight(db.Model):
     """A quoted passage from an interview's notes, tagged."""
 
     __tablename__ = "interview_highlights"
+    __entity_label__ = _l("Interview highlight")
+    __field_labels__ = {"interview_id": _l("Interview"), "quote": _l("Quoted words")}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     interview_id: Mapped[int] = mapped_column(ForeignKey("interviews.id", ondelete="CASCADE"), index=True)
@@ -318,6 +340,8 @@ class Highlight(db.Model):
 
 class HighlightTag(db.Model):
     __tablename__ = "interview_highlight_tags"
+    __entity_label__ = _l("Highlight tag")
+    __field_labels__ = {"highlight_id": _l("Highlight")}
 
     highlight_id: Mapped[int] = mapped_column(ForeignKey("interview_highlights.id", ondelete="CASCADE"),
                                               primary_key=True)
@@ -347,6 +371,7 @@ class Requirement(db.Model):
         CheckConstraint("(status = 'merged') = (merged_into_id IS NOT NULL)", name="merged"),
         Index("ix_requirements_status_priority", "status", "priority"),
     )
+    __field_labels__ = {"merged_into_id": _l("Merged into")}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     title: Mapped[str] = mapped_column(String(200))
@@ -385,11 +410,14 @@ class RequirementEvidence(db.Model):
     """Where a requirement came from: a survey answer or an interview highlight."""
 
     __tablename__ = "requirement_evidence"
+    __entity_label__ = _l("Requirement evidence")
     __table_args__ = (
         CheckConstraint("(answer_id IS NULL) <> (highlight_id IS NULL)", name="one_source"),
         UniqueConstraint("requirement_id", "answer_id"),
         UniqueConstraint("requirement_id", "highlight_id"),
     )
+    __field_labels__ = {"requirement_id": _l("Requirement"), "answer_id": _l("Survey answer"),
+                        "highlight_id": _l("Interview highlight")}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     requirement_id: Mapped[int] = mapped_column(ForeignKey("requirements.id", ondelete="CASCADE"), index=True)

@@ -8,6 +8,7 @@ from wtforms.validators import URL, DataRequired, Length, NumberRange, Optional
 
 from rollout.accounts.forms import ROLE_LABELS
 from rollout.accounts.models import ROLES
+from rollout.audit.display import label_codes
 from training.models import FAQ_MODULES, SESSION_KINDS, TIERS
 
 TIER_LABELS = {"basic": _l("Basic"), "advanced": _l("Advanced"), "admin": _l("Administration")}
@@ -22,6 +23,14 @@ STATUS_LABELS = {"draft": _l("Draft"), "scheduled": _l("Scheduled"), "cancelled"
                  "enrolled": _l("Enrolled"), "waitlisted": _l("Waitlisted"), "open": _l("Awaiting answer"),
                  "escalated": _l("Escalated"), "answered": _l("Replied"), "complete": _l("Complete"),
                  "overdue": _l("Overdue"), "pending": _l("Not yet done")}
+label_codes({
+    ("training_tracks", "tier"): TIER_LABELS, ("training_tracks", "role"): ROLE_LABELS,
+    ("training_sessions", "kind"): KIND_LABELS, ("training_sessions", "status"): STATUS_LABELS,
+    ("training_sessions", "target_roles"): ROLE_LABELS, ("training_enrolments", "status"): STATUS_LABELS,
+    ("training_enrolments", "attendance"): ATTENDANCE_LABELS, ("training_support_requests", "module"): MODULE_LABELS,
+    ("training_support_requests", "status"): STATUS_LABELS, ("training_faq_articles", "module"): MODULE_LABELS,
+    ("training_faq_articles", "role"): ROLE_LABELS,
+})
 NONE = 0
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import (Boolean, CheckConstraint, Column, Date, DateTime, ForeignKey, Index, Integer, String, Table,
                         Text, UniqueConstraint)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -43,11 +44,16 @@ class Track(db.Model):
     """A learning path for one audience (a role, optionally within one department) and one tier."""
 
     __tablename__ = "training_tracks"
+    __entity_label__ = _l("Track")
     __table_args__ = (
         CheckConstraint(one_of("tier", TIERS), name="tier_known"),
         CheckConstraint("due_days_before_go_live >= 0 AND seed_lead_days >= 0", name="due_days_positive"),
         Index("ix_training_tracks_audience", "role", "department_id"),
     )
+    __field_labels__ = {
+        "tier": _l("Tier"), "due_days_before_go_live": _l("Due days before go-live"),
+        "seed_lead_days": _l("Seed user lead days"),
+    }
 
     id: Mapped[int] = mapped_column(primary_key=True)
     #: e.g. 销售代表-基础
@@ -78,11 +84,17 @@ class Course(db.Model):
     """One course of a track, in order; may require an earlier course first and may have a quiz."""
 
     __tablename__ = "training_courses"
+    __entity_label__ = _l("Course")
     __table_args__ = (
         UniqueConstraint("track_id", "position"),
         CheckConstraint("pass_mark IS NULL OR (pass_mark >= 0 AND pass_mark <= 100)", name="pass_mark_percent"),
         CheckConstraint("duration_minutes > 0", name="duration_positive"),
     )
+    __field_labels__ = {
+        "track_id": _l("Track"), "material_markdown": _l("Course material"),
+        "duration_minutes": _l("Duration (minutes)"), "prerequisite_id": _l("Prerequisite"),
+        "pass_mark": _l("Quiz pass mark (%)"),
+    }
 
     id: Mapped[int] = mapped_column(primary_key=True)
     track_id: Mapped[int] = mapped_column(ForeignKey("training_tracks.id", ondelete="CASCADE"))
@@ -110,6 +122,11 @@ class Course(db.Model):
 
 class CourseAttachment(db.Model):
     __tablename__ = "training_course_attachments"
+    __entity_label__ = _l("Course attachment")
+    __field_labels__ = {
+        "course_id": _l("Course"), "filename": _l("File name"), "stored_name": _l("Stored file name"),
+        "size": _l("File size (bytes)"), "uploaded_at": _l("Uploaded at"),
+    }
 
     id: Mapped[int] = mapped_column(primary_key=True)
     course_id: Mapped[int] = mapped_column(ForeignKey("training_courses.id", ondelete="CASCADE"), index=True)
@@ -124,7 +141,12 @@ class CourseAttachment(db.Model):
 
 class QuizQuestion(db.Model):
     __tablename__ = "training_quiz_questions"
+    __entity_label__ = _l("Quiz question")
     __table_args__ = (CheckConstraint("correct_option >= 0", name="correct_option_positive"),)
+    __field_labels__ = {
+        "course_id": _l("Course"), "prompt": _l("Question"), "options_text": _l("Options"),
+        "correct_option": _l("Correct option"),
+    }
 
     id: Mapped[int] = mapped_column(primary_key=True)
     course_id: Mapped[int] = mapped_column(ForeignKey("training_courses.id", ondelete="CASCADE"), index=True)
@@ -144,7 +166,9 @@ class QuizQuestion(db.Model):
 
 class QuizAttempt(db.Model):
     __tablename__ = "training_quiz_attempts"
+    __entity_label__ = _l("Quiz attempt")
     __table_args__ = (Index("ix_training_quiz_attempts_user_course", "user_id", "course_id"),)
+    __field_labels__ = {"course_id": _l("Course"), "score": _l("Score (%)"), "is_passed": _l("Passed")}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     course_id: Mapped[int] = mapped_column(ForeignKey("training_courses.id", ondelete="CASCADE"))
@@ -176,6 +200,13 @@ class TrainingSession(db.Model):
         Index("ix_training_sessions_status_start", "status", "starts_at"),
         Index("ix_training_sessions_trainer_start", "trainer_id", "starts_at"),
     )
+    __field_labels__ = {
+        "course_id": _l("Course"), "description_markdown": _l("Description"), "starts_at": _l("Starts at"),
+        "ends_at": _l("Ends at"), "location": _l("Location"), "online_url": _l("Online link"),
+        "capacity": _l("Capacity"), "signup_deadline_at": _l("Sign-up deadline"),
+        "cancel_deadline_at": _l("Cancellation deadline"), "target_roles": _l("Target roles"),
+        "release_id": _l("Release"), "sequence": _l("Calendar sequence"), "reminded_at": _l("Reminder sent at"),
+    }
 
     id: Mapped[int] = mapped_column(primary_key=True)
     course_id: Mapped[int | None] = mapped_column(ForeignKey("training_courses.id", ondelete="SET NULL"),
@@ -221,6 +252,7 @@ class Enrolment(db.Model):
     """A person's place in a session: enrolled, on the waitlist or cancelled; attendance once held."""
 
     __tablename__ = "training_enrolments"
+    __entity_label__ = _l("Enrolment")
     __table_args__ = (
         UniqueConstraint("session_id", "user_id"),
         CheckConstraint(one_of("status", ENROLMENT_STATUSES), name="status_known"),
@@ -229,6 +261,11 @@ class Enrolment(db.Model):
         Index("ix_training_enrolments_session_status", "session_id", "status", "waitlisted_at"),
         Index("ix_training_enrolments_user_status", "user_id", "status"),
     )
+    __field_labels__ = {
+        "session_id": _l("Session"), "attendance": _l("Attendance"), "assigned_by_id": _l("Assigned by"),
+        "waitlisted_at": _l("Waitlisted at"), "promoted_at": _l("Moved up from waitlist at"),
+        "cancelled_at": _l("Cancelled at"),
+    }
 
     id: Mapped[int] = mapped_column(primary_key=True)
     session_id: Mapped[int] = mapped_column(ForeignKey("training_sessions.id", ondelete="CASCADE"))
@@ -259,7 +296,9 @@ class CourseCompletion(db.Model):
     """A person completed a course: attended a session and (where there is a quiz) passed it."""
 
     __tablename__ = "training_course_completions"
+    __entity_label__ = _l("Course completion")
     __table_args__ = (UniqueConstraint("user_id", "course_id"),)
+    __field_labels__ = {"course_id": _l("Course"), "completed_at": _l("Completed at")}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
@@ -271,7 +310,9 @@ class OverdueReminder(db.Model):
     """When a person was last reminded of an overdue track (reminders are not repeated daily)."""
 
     __tablename__ = "training_overdue_reminders"
+    __entity_label__ = _l("Overdue training reminder")
     __table_args__ = (UniqueConstraint("user_id", "track_id"),)
+    __field_labels__ = {"track_id": _l("Track"), "reminded_on": _l("Reminded on")}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
@@ -283,6 +324,7 @@ class SupportRequest(db.Model):
     """A "how do I …" question: to the department's seed user first, then the rollout team."""
 
     __tablename__ = "training_support_requests"
+    __entity_label__ = _l("Support request")
     __table_args__ = (
         CheckConstraint(one_of("status", SUPPORT_STATUSES), name="status_known"),
         Index("ix_training_support_status_created", "status", "created_at"),
@@ -290,6 +332,10 @@ class SupportRequest(db.Model):
         Index("ix_training_support_department", "department_id", "status"),
         Index("ix_training_support_requester", "requester_id", "created_at"),
     )
+    __field_labels__ = {
+        "module": _l("Module"), "escalated_at": _l("Escalated at"), "answered_at": _l("Answered at"),
+        "answered_by_id": _l("Answered by"), "answer_markdown": _l("Answer text"), "article_id": _l("FAQ article"),
+    }
 
     id: Mapped[int] = mapped_column(primary_key=True)
     requester_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
@@ -322,10 +368,15 @@ class SupportRequest(db.Model):
 
 class FaqArticle(db.Model):
     __tablename__ = "training_faq_articles"
+    __entity_label__ = _l("FAQ article")
     __table_args__ = (
         Index("ix_training_faq_module_role", "module", "role"),
         Index("ix_training_faq_views", "view_count"),
     )
+    __field_labels__ = {
+        "module": _l("Module"), "view_count": _l("View count"), "helpful_count": _l("Helpful votes"),
+        "unhelpful_count": _l("Unhelpful votes"),
+    }
 
     id: Mapped[int] = mapped_column(primary_key=True)
     title: Mapped[str] = mapped_column(String(200))
@@ -358,6 +409,8 @@ class FaqArticle(db.Model):
 
 class FaqTag(db.Model):
     __tablename__ = "training_faq_tags"
+    __entity_label__ = _l("FAQ tag")
+    __field_labels__ = {"article_id": _l("FAQ article")}
 
     article_id: Mapped[int] = mapped_column(ForeignKey("training_faq_articles.id", ondelete="CASCADE"),
                                             primary_key=True)
@@ -368,7 +421,9 @@ class FaqVote(db.Model):
     """One "was this helpful" vote per person and article (a later vote replaces the earlier)."""
 
     __tablename__ = "training_faq_votes"
+    __entity_label__ = _l("FAQ vote")
     __table_args__ = (UniqueConstraint("article_id", "user_id"),)
+    __field_labels__ = {"article_id": _l("FAQ article"), "is_helpful": _l("Helpful")}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     article_id: Mapped[int] = mapped_column(ForeignKey("training_faq_articles.id", ondelete="CASCADE"))
@@ -381,7 +436,9 @@ class FaqSearch(db.Model):
     """A search of the knowledge base, kept so searches that found nothing show what is missing."""
 
     __tablename__ = "training_faq_searches"
+    __entity_label__ = _l("FAQ search")
     __table_args__ = (Index("ix_training_faq_searches_results", "result_count", "created_at"),)
+    __field_labels__ = {"query": _l("Search terms"), "result_count": _l("Results found")}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     query: Mapped[str] = mapped_column(String(200))

@@ -6,6 +6,7 @@ from wtforms.validators import DataRequired, Email, Length, Optional
 
 from rollout.accounts.models import DEPARTMENT_KINDS, ROLES
 from rollout.accounts.passwords import MAX_LENGTH
+from rollout.audit.display import label_codes
 
 ROLE_LABELS = {
     "admin": _l("Administrator"),
@@ -15,6 +16,7 @@ ROLE_LABELS = {
     "staff": _l("Staff"),
 }
 KIND_LABELS = {"company": _l("Company"), "department": _l("Department"), "team": _l("Team")}
+label_codes({("user_roles", "role"): ROLE_LABELS, ("departments", "kind"): KIND_LABELS})
 LANGUAGE_CHOICES = [("", _l("Browser default")), ("zh_CN", "简体中文"), ("en", "English")]
 
 

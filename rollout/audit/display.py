@@ -10,10 +10,12 @@ statements whatever the number of rows.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import DateTime, String, literal_column, select, union_all
@@ -27,7 +29,8 @@ from rollout.timeutil import to_local
 MAX_VALUE_LENGTH = 60
 EMPTY = "—"
 
-#: Readable names of columns that many tables share. Columns not listed get a humanised name.
+#: Readable names of columns that many tables share; a model names its own in ``__field_labels__``.
+#: Columns named nowhere get a humanised English name (a test keeps the audited ones named).
 FIELD_LABELS = {
     "name": _l("Name"), "title": _l("Title"), "status": _l("Status"), "state": _l("Status"),
     "kind": _l("Kind"), "role": _l("Role"), "roles": _l("Roles"), "code": _l("Code"),
@@ -61,6 +64,30 @@ TABLE_FIELD_LABELS = {
     ("departments", "parent_id"): _l("Parent department"),
 }
 
+#: Audited tables, downloads and pages in words; a model may name its table in ``__entity_label__`` instead.
+#: Others are shown by their machine name (a test keeps every audited table named).
+ENTITY_NAMES = {
+    "users": _l("User"), "departments": _l("Department"), "audit_entries": _l("Audit trail"),
+    "audit-summary": _l("Audit summary"), "customers": _l("Customer"), "sales_plans": _l("Sales plan"),
+    "surveys": _l("Survey"), "requirements": _l("Requirement"), "processes": _l("Process map"),
+    "process_versions": _l("Process map version"), "change_requests": _l("Change request"),
+    "change_attachments": _l("Change request attachment"), "retros": _l("Retrospective"),
+    "training_sessions": _l("Training session"), "import_batches": _l("Data import"),
+    "outbox_messages": _l("Outgoing message"), "dashboard": _l("Rollout status report"),
+    # Not "Session": training translates that word as a class (场次) and one catalogue wins.
+    "session": _l("Sign-in session"), "route": _l("Page"),
+    "survey_responses": _l("Survey responses"), "training_overdue": _l("Overdue training"),
+    "training_matrix": _l("Training completion"),
+}
+
+#: Labels of the codes a column stores, by (table, column); each module registers its own with label_codes().
+CODE_LABELS: dict[tuple[str, str], Mapping] = {}
+
+
+def label_codes(labels_by_column: dict[tuple[str, str], Mapping]) -> None:
+    """Show the codes stored in each (table, column) by their labels: ``awaiting_window`` → 待排期."""
+    CODE_LABELS.update(labels_by_column)
+
 
 @dataclass(frozen=True)
 class ShownValue:
@@ -84,9 +111,32 @@ def humanise(column: str) -> str:
     return words[:1].upper() + words[1:] if words else column
 
 
+@cache
+def model_field_labels() -> dict[str, dict]:
+    """{table: {column: label}} from each model's ``__field_labels__``, where its module names its own columns."""
+    return {mapper.local_table.name: getattr(mapper.class_, "__field_labels__", {})
+            for mapper in db.Model.registry.mappers}
+
+
+@cache
+def model_entity_labels() -> dict[str, object]:
+    """{table: label} from each model's ``__entity_label__``."""
+    return {mapper.local_table.name: mapper.class_.__entity_label__ for mapper in db.Model.registry.mappers
+            if getattr(mapper.class_, "__entity_label__", None)}
+
+
+def entity_name(entity: str | None) -> str:
+    """An audited table or download in the reader's words: ``retro_cards`` → 复盘卡片."""
+    if not entity:
+        return ""
+    label = ENTITY_NAMES.get(entity) or model_entity_labels().get(entity)
+    return str(label) if label is not None else entity
+
+
 def field_label(entity: str | None, column: str) -> str:
     """The translated label of a column, or its humanised name when none is registered."""
-    label = TABLE_FIELD_LABELS.get((entity, column)) or FIELD_LABELS.get(column)
+    label = (TABLE_FIELD_LABELS.get((entity, column)) or model_field_labels().get(entity or "", {}).get(column)
+             or FIELD_LABELS.get(column))
     return str(label) if label is not None else humanise(column)
 
 
@@ -146,10 +196,24 @@ def _local_time(value: str) -> str | None:
         return None
 
 
-def show_value(value, kind: str | None, names: dict[tuple[str, int], str]) -> ShownValue:
-    """A stored value as the reader should see it."""
+def _coded(value: str | list, codes: Mapping) -> str | None:
+    """The label of a code, or of each code in a list (or comma-separated text) of them; None if any is unknown."""
+    parts = value.split(",") if isinstance(value, str) else value
+    if parts and all(isinstance(part, str) and part in codes for part in parts):
+        separator = "、" if get_locale().language == "zh" else ", "
+        return separator.join(str(codes[part]) for part in parts)
+    return None
+
+
+def show_value(value, kind: str | None, names: dict[tuple[str, int], str],
+               codes: Mapping | None = None) -> ShownValue:
+    """A stored value as the reader should see it; ``codes`` labels the codes its column stores."""
     if value is None or value == "":
         return ShownValue(EMPTY)
+    if codes and isinstance(value, (str, list)):
+        label = _coded(value, codes)
+        if label is not None:
+            return ShownValue(label, value if isinstance(value, str) else ",".join(value))
     if isinstance(value, bool):
         return ShownValue(_("Yes") if value else _("No"))
     if value == REDACTED:
@@ -182,7 +246,8 @@ def describe_changes(rows) -> dict[int, list[ChangeLine]]:
             if key not in labels:
                 labels[key] = field_label(row.entity, column)
             old, new = (pair + [None, None])[:2] if isinstance(pair, list) else (None, pair)
-            kind = table_kinds.get(column)
-            lines.append(ChangeLine(column, labels[key], show_value(old, kind, names), show_value(new, kind, names)))
+            kind, codes = table_kinds.get(column), CODE_LABELS.get(key)
+            lines.append(ChangeLine(column, labels[key], show_value(old, kind, names, codes),
+                                    show_value(new, kind, names, codes)))
         result[row.id] = lines
     return result

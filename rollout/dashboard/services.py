@@ -21,6 +21,7 @@ from werkzeug.routing import BuildError
 
 from rollout.access import home_department_id
 from rollout.accounts.models import Department, User, UserRole
+from rollout.audit.display import label_codes
 from rollout.audit.models import AuditEntry
 from rollout.dashboard.models import (EVERYONE, PHASE_KINDS, PILOT, WAVE, AdoptionTarget, RankingPublication,
                                       ReadinessSetting, RolloutMilestone, RolloutPhase, RolloutPhaseDepartment)
@@ -29,6 +30,7 @@ from rollout.extensions import db
 from rollout.timeutil import local_to_utc, local_today, utcnow
 
 PHASE_KIND_LABELS = {PILOT: _l("Pilot"), WAVE: _l("Wave"), EVERYONE: _l("Everyone")}
+label_codes({("rollout_phases", "kind"): PHASE_KIND_LABELS})
 
 
 def optional_function(module: str, name: str):

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import (JSON, CheckConstraint, DateTime, ForeignKey, Index, Integer, String, Text,
                         UniqueConstraint)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -24,6 +25,14 @@ class ImportBatch(db.Model):
         Index("ix_import_batches_created", "created_at", "id"),
         Index("ix_import_batches_status_department", "status", "department_id"),
     )
+    __field_labels__ = {
+        "original_filename": _l("File name"), "stored_name": _l("Stored file name"), "file_size": _l("File size"),
+        "settings": _l("Import settings"), "total_rows": _l("Data rows"), "created_count": _l("Records created"),
+        "updated_count": _l("Records updated"), "skipped_count": _l("Rows skipped"), "error_count": _l("Rows rejected"),
+        "department_ids": _l("Departments of imported records"), "started_at": _l("Started at"),
+        "finished_at": _l("Finished at"), "undone_at": _l("Undone at"),
+        "errors_resolved_at": _l("Rejected rows resolved"),
+    }
 
     id: Mapped[int] = mapped_column(primary_key=True)
     #: What the rows become: customers, contacts, users, departments, ...
@@ -101,7 +110,9 @@ class ImportRowError(db.Model):
 class MappingTemplate(db.Model):
     """A named, reusable mapping of column names to target fields."""
     __tablename__ = "import_mapping_templates"
+    __entity_label__ = _l("Mapping template")
     __table_args__ = (UniqueConstraint("target", "name"),)
+    __field_labels__ = {"columns": _l("Column mapping"), "keep_as_is": _l("Columns kept as is")}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(100))

@@ -36,6 +36,7 @@ from sqlalchemy import func, select
 
 from rollout.access import ALL, DEPT, RULES, department_scope_ids
 from rollout.accounts.models import User
+from rollout.audit.display import label_codes
 from rollout.audit.models import AuditEntry
 from rollout.audit.services import record_event
 from rollout.cleaning import CLEANERS, Cleaned, clean_phone, name_key
@@ -100,6 +101,7 @@ TRANSITIONS = {
 }
 STATUS_LABELS = {DRAFT: _l("Draft"), RUNNING: _l("Running"), COMPLETED: _l("Completed"), FAILED: _l("Failed"),
                  UNDONE: _l("Undone")}
+label_codes({("import_batches", "status"): STATUS_LABELS})
 
 
 def transition(batch: ImportBatch, event: str) -> None:

@@ -4,10 +4,12 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, Email, Length, Optional
 
+from rollout.audit.display import label_codes
 from rollout.notify.models import ROBOT_KINDS
 
 ROBOT_KIND_LABELS = {"dingtalk": _l("DingTalk"), "wecom": _l("WeCom"), "feishu": _l("Feishu / Lark")}
 CHANNEL_LABELS = {"email": _l("Email"), **ROBOT_KIND_LABELS}
+label_codes({("notification_channels", "kind"): CHANNEL_LABELS, ("department_robots", "kind"): ROBOT_KIND_LABELS})
 WEBHOOK_HELP = _l("The robot's webhook address; leave empty to stop using it.")
 SECRET_HELP = _l("The robot's signing secret (加签). Leave empty to keep the saved one.")
 

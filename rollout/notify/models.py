@@ -2,6 +2,7 @@
 from datetime import datetime
 from urllib.parse import urlsplit
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import Boolean, CheckConstraint, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -24,10 +25,12 @@ OUTBOX_STATUSES = (OUTBOX_PENDING, OUTBOX_SENDING, OUTBOX_SENT, OUTBOX_DEAD)
 
 class Notification(db.Model):
     __tablename__ = "notifications"
+    __entity_label__ = _l("Notification")
     __table_args__ = (
         Index("ix_notifications_user_unread", "user_id", "read_at", "id"),
         Index("ix_notifications_user_created", "user_id", "created_at"),
     )
+    __field_labels__ = {"event": _l("Event"), "link": _l("Link"), "read_at": _l("Read at")}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
@@ -44,8 +47,12 @@ class NotificationChannel(db.Model):
     """An external channel a user has configured (their email, a personal robot)."""
 
     __tablename__ = "notification_channels"
+    __entity_label__ = _l("Notification channel")
     __table_args__ = (UniqueConstraint("user_id", "kind"), CheckConstraint(one_of("kind", CHANNEL_KINDS),
                                                                            name="ck_notification_channels_kind"))
+    __field_labels__ = {
+        "secret": _l("Signing secret"), "is_digest": _l("Daily digest"), "last_digest_at": _l("Last digest sent at"),
+    }
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
@@ -69,7 +76,9 @@ class DepartmentRobot(db.Model):
     """A chat group robot of a department; department-wide events go there too."""
 
     __tablename__ = "department_robots"
+    __entity_label__ = _l("Department group robot")
     __table_args__ = (CheckConstraint(one_of("kind", ROBOT_KINDS), name="ck_department_robots_kind"),)
+    __field_labels__ = {"secret": _l("Signing secret")}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     department_id: Mapped[int] = mapped_column(ForeignKey("departments.id", ondelete="CASCADE"), index=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import (JSON, Boolean, CheckConstraint, Date, DateTime, ForeignKey, Index, Integer, Numeric,
                         String, Text, UniqueConstraint)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -35,10 +36,12 @@ class Campaign(db.Model):
     """A marketing campaign (市场活动) that leads and customers can come from."""
 
     __tablename__ = "campaigns"
+    __entity_label__ = _l("Campaign")
     __table_args__ = (
         CheckConstraint("budget >= 0", name="budget_non_negative"),
         CheckConstraint("ends_on >= starts_on", name="dates_ordered"),
     )
+    __field_labels__ = {"channel": _l("Channel"), "budget": _l("Budget")}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(120), unique=True)
@@ -63,7 +66,9 @@ class CustomerField(db.Model):
     """An admin-defined extra customer field; values live in ``Customer.extra[key]``."""
 
     __tablename__ = "customer_fields"
+    __entity_label__ = _l("Customer field")
     __table_args__ = (CheckConstraint(one_of("kind", FIELD_KINDS), name="kind_known"),)
+    __field_labels__ = {"key": _l("Key"), "choices": _l("Options"), "is_listed": _l("Shown in customer list")}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     #: Stable machine key (lowercase letters, digits, underscore); the key in ``Customer.extra``.
@@ -90,6 +95,12 @@ class Customer(db.Model):
         Index("ix_customers_created", "created_at", "id"),
         CheckConstraint("is_in_pool OR owner_id IS NOT NULL", name="owned_or_pooled"),
     )
+    __field_labels__ = {
+        "name_key": _l("Normalised name"), "phone_key": _l("Normalised phone"), "industry": _l("Industry"),
+        "city": _l("City"), "address": _l("Address"), "campaign_id": _l("Campaign"), "extra": _l("Custom fields"),
+        "is_in_pool": _l("In public pool"), "pool_entered_at": _l("Entered pool at"),
+        "last_followup_at": _l("Last follow-up"), "is_lost": _l("Churned"), "deleted_at": _l("Deleted at"),
+    }
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
@@ -137,6 +148,8 @@ class Contact(db.Model):
     """A person at a customer."""
 
     __tablename__ = "contacts"
+    __entity_label__ = _l("Contact")
+    __field_labels__ = {"phone_key": _l("Normalised phone"), "is_primary": _l("Primary contact")}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), index=True)
@@ -163,6 +176,7 @@ class Activity(db.Model):
     """A follow-up (跟进): visit, call, meeting or message. ``created_at`` is set by the server only."""
 
     __tablename__ = "activities"
+    __entity_label__ = _l("Follow-up")
     __table_args__ = (
         CheckConstraint(one_of("kind", ACTIVITY_KINDS), name="kind_known"),
         Index("ix_activities_user_occurred", "user_id", "occurred_at"),
@@ -174,6 +188,10 @@ class Activity(db.Model):
         # Adoption counts recent entries per rep and week: a range of created_at, covering user_id.
         Index("ix_activities_created_user", "created_at", "user_id"),
     )
+    __field_labels__ = {
+        "opportunity_id": _l("Deal"), "occurred_at": _l("Follow-up time"), "outcome": _l("Outcome"),
+        "next_step": _l("Next step"), "next_step_on": _l("Next step date"), "is_next_step_done": _l("Next step done"),
+    }
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(20))
@@ -199,6 +217,8 @@ class LostReason(db.Model):
     """An admin-managed reason an opportunity was lost (customer churn is one of them)."""
 
     __tablename__ = "lost_reasons"
+    __entity_label__ = _l("Lost reason")
+    __field_labels__ = {"is_churn": _l("Customer churn")}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(80), unique=True)
@@ -215,6 +235,7 @@ class Opportunity(db.Model):
     """A deal (商机) moving through the stages lead → visited → quoted → negotiating → won / lost."""
 
     __tablename__ = "opportunities"
+    __entity_label__ = _l("Deal")
     __table_args__ = (
         CheckConstraint(one_of("stage", STAGES), name="stage_known"),
         CheckConstraint("amount >= 0", name="amount_non_negative"),
@@ -227,6 +248,11 @@ class Opportunity(db.Model):
         Index("ix_opportunities_open", "stage", "expected_close_on", "department_id", "owner_id", "campaign_id",
               "amount"),
     )
+    __field_labels__ = {
+        "campaign_id": _l("Campaign"), "stage": _l("Stage"), "stage_changed_at": _l("Stage changed at"),
+        "expected_close_on": _l("Expected close date"), "closed_on": _l("Close date"),
+        "lost_reason_id": _l("Lost reason"), "lost_note": _l("Loss note"),
+    }
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
@@ -257,6 +283,11 @@ class StageChange(db.Model):
     """One move of an opportunity from a stage to the next, with its time."""
 
     __tablename__ = "opportunity_stage_changes"
+    __entity_label__ = _l("Stage change")
+    __field_labels__ = {
+        "opportunity_id": _l("Deal"), "from_stage": _l("Previous stage"), "to_stage": _l("New stage"),
+        "changed_at": _l("Changed at"),
+    }
 
     id: Mapped[int] = mapped_column(primary_key=True)
     opportunity_id: Mapped[int] = mapped_column(ForeignKey("opportunities.id", ondelete="CASCADE"), index=True)
@@ -274,6 +305,7 @@ class Quote(db.Model):
     """A quote (报价) to a customer; locked while its approval is pending."""
 
     __tablename__ = "quotes"
+    __entity_label__ = _l("Quote")
     __table_args__ = (
         CheckConstraint(one_of("status", QUOTE_STATUSES), name="status_known"),
         CheckConstraint("list_amount >= 0", name="list_amount_non_negative"),
@@ -284,6 +316,10 @@ class Quote(db.Model):
         # Plan vs actual counts submitted quotes in a period per department or rep, from the index alone.
         Index("ix_quotes_submitted", "submitted_at", "status", "department_id", "owner_id"),
     )
+    __field_labels__ = {
+        "opportunity_id": _l("Deal"), "list_amount": _l("List price"), "discount_percent": _l("Discount (%)"),
+        "valid_until": _l("Valid until"), "revision": _l("Revision"), "rejection_reason": _l("Rejection reason"),
+    }
 
     id: Mapped[int] = mapped_column(primary_key=True)
     title: Mapped[str] = mapped_column(String(200))
@@ -323,12 +359,17 @@ class QuoteApprovalRule(db.Model):
     """
 
     __tablename__ = "quote_approval_rules"
+    __entity_label__ = _l("Quote approval rule")
     __table_args__ = (
         CheckConstraint("min_discount_percent IS NOT NULL OR min_amount IS NOT NULL", name="has_threshold"),
         CheckConstraint("min_discount_percent IS NULL OR (min_discount_percent >= 0 AND min_discount_percent <= 100)",
                         name="discount_in_range"),
         CheckConstraint("min_amount IS NULL OR min_amount >= 0", name="amount_non_negative"),
     )
+    __field_labels__ = {
+        "min_discount_percent": _l("Discount over (%)"), "min_amount": _l("Amount from"),
+        "approver_department_code": _l("Approving department code"),
+    }
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(100))
@@ -347,11 +388,16 @@ class QuoteApprovalStep(db.Model):
     """One approval a quote revision needs; steps are decided one after another."""
 
     __tablename__ = "quote_approval_steps"
+    __entity_label__ = _l("Quote approval step")
     __table_args__ = (
         CheckConstraint(one_of("status", STEP_STATUSES), name="status_known"),
         Index("ix_quote_steps_status", "status", "approver_department_code"),
         UniqueConstraint("quote_id", "revision", "position"),
     )
+    __field_labels__ = {
+        "quote_id": _l("Quote"), "revision": _l("Revision"), "rule_id": _l("Approval rule"),
+        "rule_name": _l("Rule name"), "approver_department_code": _l("Approving department code"),
+    }
 
     id: Mapped[int] = mapped_column(primary_key=True)
     quote_id: Mapped[int] = mapped_column(ForeignKey("quotes.id", ondelete="CASCADE"), index=True)
@@ -385,6 +431,7 @@ class SalesPlan(db.Model):
         CheckConstraint("level = 'rep' OR department_id IS NOT NULL", name="unit_has_department"),
         Index("ix_sales_plans_owner_period", "level", "department_id", "user_id", "starts_on"),
     )
+    __field_labels__ = {"period_kind": _l("Period"), "level": _l("Level")}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     period_kind: Mapped[str] = mapped_column(String(10))
@@ -424,11 +471,13 @@ class PlanTarget(db.Model):
     """One metric's target in a plan."""
 
     __tablename__ = "plan_targets"
+    __entity_label__ = _l("Plan target")
     __table_args__ = (
         UniqueConstraint("plan_id", "metric"),
         CheckConstraint(one_of("metric", METRICS), name="metric_known"),
         CheckConstraint("target >= 0", name="target_non_negative"),
     )
+    __field_labels__ = {"plan_id": _l("Plan"), "metric": _l("Metric")}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     plan_id: Mapped[int] = mapped_column(ForeignKey("sales_plans.id", ondelete="CASCADE"), index=True)
@@ -443,6 +492,8 @@ class PlanRevision(db.Model):
     """A change to an approved plan: who, when, why, and the targets old → new."""
 
     __tablename__ = "plan_revisions"
+    __entity_label__ = _l("Plan revision")
+    __field_labels__ = {"plan_id": _l("Plan"), "changes": _l("Target changes")}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     plan_id: Mapped[int] = mapped_column(ForeignKey("sales_plans.id", ondelete="CASCADE"), index=True)
@@ -459,11 +510,17 @@ class SalesSetting(db.Model):
     """Per-department rules of the public pool and the behind-plan flag."""
 
     __tablename__ = "sales_settings"
+    __entity_label__ = _l("Sales settings")
     __table_args__ = (
         CheckConstraint("pool_release_days BETWEEN 1 AND 3650", name="release_days_sane"),
         CheckConstraint("daily_claim_cap BETWEEN 0 AND 1000", name="claim_cap_sane"),
         CheckConstraint("behind_margin_percent BETWEEN 0 AND 100", name="margin_sane"),
     )
+    __field_labels__ = {
+        "pool_release_days": _l("Return to the pool after (days without follow-up)"),
+        "daily_claim_cap": _l("Daily claim limit per rep"),
+        "behind_margin_percent": _l("Behind-plan margin (percentage points)"),
+    }
 
     id: Mapped[int] = mapped_column(primary_key=True)
     department_id: Mapped[int] = mapped_column(ForeignKey("departments.id", ondelete="CASCADE"), unique=True)
@@ -481,10 +538,12 @@ class CustomerAssignment(db.Model):
     """Who owned a customer from when: creation, claims from the pool, releases, transfers."""
 
     __tablename__ = "customer_assignments"
+    __entity_label__ = _l("Customer owner change")
     __table_args__ = (
         CheckConstraint(one_of("kind", ASSIGNMENT_KINDS), name="kind_known"),
         Index("ix_customer_assignments_claims", "to_user_id", "kind", "created_at"),
     )
+    __field_labels__ = {"from_user_id": _l("Previous owner"), "to_user_id": _l("New owner")}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), index=True)
@@ -499,11 +558,17 @@ class Lead(db.Model):
     """A marketing lead (线索) from a campaign, handed to a sales rep with a response deadline."""
 
     __tablename__ = "leads"
+    __entity_label__ = _l("Lead")
     __table_args__ = (
         CheckConstraint(one_of("status", LEAD_STATUSES), name="status_known"),
         Index("ix_leads_owner_status", "owner_id", "status", "respond_by"),
         Index("ix_leads_campaign_status", "campaign_id", "status"),
     )
+    __field_labels__ = {
+        "campaign_id": _l("Campaign"), "company_name": _l("Company"), "contact_name": _l("Contact"),
+        "handed_at": _l("Handed over at"), "respond_by": _l("Respond by"), "responded_at": _l("Responded at"),
+        "opportunity_id": _l("Deal"),
+    }
 
     id: Mapped[int] = mapped_column(primary_key=True)
     campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"))

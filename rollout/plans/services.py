@@ -23,6 +23,7 @@ from sqlalchemy import String, and_, cast, func, or_, select
 
 from rollout.access import department_scope_ids, home_department_id, subtree_ids
 from rollout.accounts.models import Department, User, UserRole
+from rollout.audit.display import label_codes
 from rollout.audit.services import record_event
 from rollout.cleaning import clean_text, company_key, email_key, phone_key
 from rollout.database import contains_text
@@ -73,6 +74,15 @@ ASSIGNMENT_LABELS = {"create": pgettext("ownership", "Created"), "claim": _l("Cl
 SYSTEM_TEXT_LABELS = {"import": _l("Imported from a file")}
 FIELD_KIND_LABELS = {"text": _l("Text"), "number": _l("Number"), "date": _l("Date"), "choice": _l("Single-select"),
                      "multi_choice": _l("Multi-select"), "phone": _l("Phone"), "email": _l("Email")}
+label_codes({
+    ("customer_fields", "kind"): FIELD_KIND_LABELS, ("activities", "kind"): ACTIVITY_LABELS,
+    ("opportunities", "stage"): STAGE_LABELS, ("opportunity_stage_changes", "from_stage"): STAGE_LABELS,
+    ("opportunity_stage_changes", "to_stage"): STAGE_LABELS, ("quotes", "status"): QUOTE_STATUS_LABELS,
+    ("quote_approval_steps", "status"): STEP_STATUS_LABELS, ("sales_plans", "period_kind"): PERIOD_LABELS,
+    ("sales_plans", "level"): LEVEL_LABELS, ("sales_plans", "status"): PLAN_STATUS_LABELS,
+    ("plan_targets", "metric"): METRIC_LABELS, ("customer_assignments", "kind"): ASSIGNMENT_LABELS,
+    ("leads", "status"): LEAD_STATUS_LABELS,
+})
 
 # --- state machines: one transition table each ------------------------------
 #: Plan approval: action → (allowed from, to).

@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from rollout.access import PUBLIC, authorize, require
 from rollout.accounts.models import User
+from rollout.audit.display import entity_name
 from rollout.audit.services import record_event
 from rollout.extensions import db, limiter
 from rollout.reports.calendar import ics_response, personal_feed_items, register_feed_provider
@@ -35,25 +36,11 @@ ACTION_NAMES = {
     "import_undone": _l("Imports undone"),
 }
 
-#: Audited tables and downloads in words (others are shown by their machine name).
-ENTITY_NAMES = {
-    "users": _l("Users"), "departments": _l("Departments"), "audit_entries": _l("Audit trail"),
-    "audit-summary": _l("Audit summary"), "customers": _l("Customers"), "sales_plans": _l("Sales plans"),
-    "surveys": _l("Surveys"), "requirements": _l("Requirements"), "processes": _l("Process maps"),
-    "process_versions": _l("Process map versions"), "change_requests": _l("Change requests"),
-    "change_attachments": _l("Change request attachments"), "retros": _l("Retrospectives"),
-    "training_sessions": _l("Training sessions"), "import_batches": _l("Imports"),
-    "outbox_messages": _l("Outgoing messages"), "dashboard": _l("Rollout status report"),
-    # Not "Session": training translates that word as a class (场次) and one catalogue wins.
-    "session": _l("Sign-in session"), "route": _l("Page"),
-}
-
-
 @bp.app_context_processor
 def audit_words():
     """Audit action and entity names in the reader's language, for every page that lists audit entries."""
     return {"audit_action_name": lambda action: ACTION_NAMES.get(action, action),
-            "audit_entity_name": lambda entity: ENTITY_NAMES.get(entity, entity) if entity else ""}
+            "audit_entity_name": entity_name}
 
 register_feed_provider(go_live_items)
 

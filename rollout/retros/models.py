@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import (Boolean, CheckConstraint, Date, DateTime, ForeignKey, Index, Integer, String, Text,
                         UniqueConstraint)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -41,6 +42,9 @@ class Retro(db.Model):
         Index("ix_retros_team_held", "team_id", "held_on"),
         Index("ix_retros_held", "held_on"),
     )
+    __field_labels__ = {"cadence_days": _l("Cadence (days)"), "template": _l("Template"),
+                        "is_anonymous": _l("Anonymous"), "vote_budget": _l("Dots per person"),
+                        "revealed_at": _l("Revealed at")}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     #: The team (or department) holding the retro.
@@ -85,7 +89,9 @@ class RetroColumn(db.Model):
     """A column of the board (Start, Stop, Continue, ...)."""
 
     __tablename__ = "retro_columns"
+    __entity_label__ = _l("Retro column")
     __table_args__ = (UniqueConstraint("retro_id", "position"),)
+    __field_labels__ = {"retro_id": _l("Retro")}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     retro_id: Mapped[int] = mapped_column(ForeignKey("retros.id", ondelete="CASCADE"))
@@ -105,7 +111,9 @@ class RetroCardGroup(db.Model):
     """Cards the facilitator put together because they say the same thing."""
 
     __tablename__ = "retro_card_groups"
+    __entity_label__ = _l("Retro card group")
     __table_args__ = (UniqueConstraint("retro_id", "title"),)
+    __field_labels__ = {"retro_id": _l("Retro")}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     retro_id: Mapped[int] = mapped_column(ForeignKey("retros.id", ondelete="CASCADE"), index=True)
@@ -116,6 +124,7 @@ class RetroCard(db.Model):
     """One piece of feedback. In anonymous retros ``author_id`` is always NULL."""
 
     __tablename__ = "retro_cards"
+    __entity_label__ = _l("Retro card")
     __table_args__ = (
         CheckConstraint("length(body) > 0", name="ck_retro_cards_body"),
         Index("ix_retro_cards_retro", "retro_id", "column_id"),
@@ -123,6 +132,8 @@ class RetroCard(db.Model):
         # Writers of anonymous cards are recognised by card id in their own session: ids must never be reused.
         {"sqlite_autoincrement": True},
     )
+    __field_labels__ = {"retro_id": _l("Retro"), "column_id": _l("Column"), "body": _l("Text"),
+                        "group_id": _l("Group")}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     retro_id: Mapped[int] = mapped_column(ForeignKey("retros.id", ondelete="CASCADE"))
@@ -155,11 +166,14 @@ class RetroVote(db.Model):
     budget hold even when two votes arrive at the same moment."""
 
     __tablename__ = "retro_votes"
+    __entity_label__ = _l("Retro vote")
     __table_args__ = (
         UniqueConstraint("retro_id", "voter_id", "slot", name="uq_retro_votes_slot"),
         CheckConstraint(f"slot >= 1 AND slot <= {MAX_VOTE_BUDGET}", name="ck_retro_votes_slot"),
         Index("ix_retro_votes_card", "card_id"),
     )
+    __field_labels__ = {"retro_id": _l("Retro"), "card_id": _l("Card"), "voter_id": _l("Voter"),
+                        "slot": _l("Dot number")}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     retro_id: Mapped[int] = mapped_column(ForeignKey("retros.id", ondelete="CASCADE"))
@@ -173,6 +187,7 @@ class RetroActionItem(db.Model):
     """Something the team agreed to do, with an owner, a due date and a status."""
 
     __tablename__ = "retro_action_items"
+    __entity_label__ = _l("Action item")
     __table_args__ = (
         CheckConstraint(one_of("status", (OPEN, IN_PROGRESS, DONE, DROPPED)),
                         name="ck_retro_action_items_status"),
@@ -180,6 +195,7 @@ class RetroActionItem(db.Model):
         Index("ix_retro_action_items_team_status", "team_id", "status"),
         Index("ix_retro_action_items_retro", "retro_id"),
     )
+    __field_labels__ = {"retro_id": _l("Retro"), "card_id": _l("From card"), "done_at": _l("Done at")}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     retro_id: Mapped[int] = mapped_column(ForeignKey("retros.id", ondelete="CASCADE"))
@@ -215,6 +231,7 @@ class RetroWorkLink(db.Model):
     """
 
     __tablename__ = "retro_work_links"
+    __entity_label__ = _l("Action item link")
     __table_args__ = (
         CheckConstraint("(card_id IS NULL) <> (action_item_id IS NULL)", name="ck_retro_work_links_source"),
         CheckConstraint("(change_request_id IS NULL) <> (faq_article_id IS NULL)",
@@ -222,6 +239,8 @@ class RetroWorkLink(db.Model):
         Index("ix_retro_work_links_change", "change_request_id"),
         Index("ix_retro_work_links_faq", "faq_article_id"),
     )
+    __field_labels__ = {"card_id": _l("Card"), "action_item_id": _l("Action item"),
+                        "change_request_id": _l("Change request"), "faq_article_id": _l("FAQ article")}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     card_id: Mapped[int | None] = mapped_column(ForeignKey("retro_cards.id", ondelete="CASCADE"), index=True)

@@ -14,6 +14,7 @@ from sqlalchemy import case, delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from rollout.accounts.models import Department, User
+from rollout.audit.display import label_codes
 from rollout.errors import NotAllowed, ServiceError
 from rollout.extensions import db
 from rollout.retros.models import (CLOSED, COLLECTING, DISCUSSING, DONE, DROPPED, IN_PROGRESS, MAX_VOTE_BUDGET, OPEN, UNFINISHED_ACTION_STATES, Retro, RetroActionItem,
@@ -66,6 +67,8 @@ ACTION_ACTION_LABELS = {"start": pgettext("action item", "Start"), "finish": _l(
 ACTION_STATE_LABELS = {OPEN: pgettext("action item state", "Open"),
                        IN_PROGRESS: pgettext("action item state", "In progress"),
                        DONE: pgettext("action item state", "Done"), DROPPED: pgettext("action item state", "Dropped")}
+label_codes({("retros", "status"): RETRO_STATE_LABELS, ("retro_action_items", "status"): ACTION_STATE_LABELS,
+             ("retros", "template"): {key: name for key, (name, _columns) in TEMPLATES.items()}})
 
 #: How many retros a theme must appear in to count as recurring.
 RECURRING_MIN_RETROS = 3

@@ -5,7 +5,7 @@ import pytest
 from sqlalchemy import func, select
 
 from changes import services, signals
-from changes.models import ChangeRequest, ChangeTransition
+from changes.models import ChangeTransition
 from rollout.errors import NotAllowed, ServiceError
 from rollout.extensions import db
 from rollout.notify.models import Notification

@@ -91,7 +91,7 @@ def test_names_cannot_inject_markup_into_the_page(company):
 
 def test_a_parallel_step_is_a_small_diamond_with_a_plus_and_its_name_beside_it(company):
     version = sales_process(company).versions[0]
-    split = services.add_node(version, key="split", kind="parallel", name="同时处理")
+    services.add_node(version, key="split", kind="parallel", name="同时处理")
     source = render.dot_source(version)
     line = next(text for text in source.splitlines() if text.strip().startswith('"split"'))
     assert 'shape="diamond"' in line and 'fixedsize="true"' in line

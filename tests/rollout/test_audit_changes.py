@@ -1,7 +1,7 @@
 """The audit page's Changes column speaks the reader's language: labels, names, Yes/No, short values."""
 import re
 
-from rollout.audit.display import MAX_VALUE_LENGTH, field_label, humanise
+from rollout.audit.display import MAX_VALUE_LENGTH, entity_name, field_label, humanise
 from rollout.audit.services import acting_as, record_event
 from rollout.extensions import db
 from tests.conftest import login
@@ -45,6 +45,35 @@ def test_the_same_changes_in_chinese(app, company):
     cell = _changes_cells(page)[0]
     assert "部门 : 销售一组 → 销售二组" in cell
     assert "种子用户 : 否 → 是" in cell
+
+
+def test_stored_codes_show_as_their_labels_with_the_code_as_title(app, company):
+    """A role list reads 部门负责人、员工 on the Chinese page, the codes kept in the tooltip."""
+    from rollout.accounts.models import Department
+    with acting_as(company["admin"]):
+        team = Department(name="客服一组", code="service-1", kind="team",
+                          parent_id=company["departments"]["sales"].id)
+        db.session.add(team)
+        db.session.commit()
+        team.kind = "department"
+        db.session.commit()
+    page = _chinese_client(app, company["admin"]).get(
+        f"/audit/?entity=departments&entity_id={team.id}&action=update").get_data(as_text=True)
+    assert "类型 : 小组 → 部门" in _changes_cells(page)[0]
+    assert 'title="team"' in page and 'title="department"' in page
+
+
+def test_code_lists_join_their_labels(app):
+    from flask_babel import force_locale
+
+    from rollout.accounts.forms import ROLE_LABELS
+    from rollout.audit.display import show_value
+    with app.test_request_context(), force_locale("zh_CN"):
+        assert show_value(["head", "staff"], None, {}, ROLE_LABELS).text == "部门负责人、员工"
+        assert show_value("head,staff", None, {}, ROLE_LABELS).full == "head,staff"
+        assert show_value("someone-else", None, {}, ROLE_LABELS).text == "someone-else"  # not a code: as stored
+    with app.test_request_context(), force_locale("en"):
+        assert show_value(["head", "staff"], None, {}, ROLE_LABELS).text == "Department head, Staff"
 
 
 def test_user_foreign_keys_show_display_names_with_the_id_as_title(client_as, company):
@@ -105,3 +134,34 @@ def test_secrets_stay_hidden(client_as, company):
     page = client_as("admin").get(f"/audit/?entity=users&entity_id={company['staff'].id}&action=update")
     cell = _changes_cells(page.get_data(as_text=True))[0]
     assert cell == "Password : *** → ***"
+
+
+def _audited_columns():
+    """(table, column) of every column the audit trail can show: audited models, their id aside."""
+    for mapper in db.Model.registry.mappers:
+        cls = mapper.class_
+        if not getattr(cls, "__audit__", True):
+            continue
+        skipped = set(getattr(cls, "__audit_skip__", ()))
+        for attr in mapper.column_attrs:
+            if attr.key != "id" and attr.key not in skipped:
+                yield mapper.local_table.name, attr.key
+
+
+def test_every_audited_column_has_a_chinese_label(app):
+    """No humanised English column name (``Vote budget``) on the Chinese audit page."""
+    from flask_babel import force_locale
+    with app.test_request_context(), force_locale("zh_CN"):
+        unnamed = sorted(f"{table}.{column}" for table, column in _audited_columns()
+                         if not re.search(r"[\u4e00-\u9fff]", field_label(table, column)))
+    assert not unnamed, unnamed
+
+
+def test_every_audited_table_has_a_chinese_name(app):
+    """The audit page's object column reads 复盘卡片 #36, not retro_cards #36."""
+    from flask_babel import force_locale
+    tables = {table for table, _ in _audited_columns()} | {"session", "route", "survey_responses"}
+    with app.test_request_context(), force_locale("zh_CN"):
+        unnamed = sorted(table for table in tables if not re.search(r"[\u4e00-\u9fff]", entity_name(table)))
+        assert entity_name("retro_cards") == "复盘卡片"
+    assert not unnamed, unnamed

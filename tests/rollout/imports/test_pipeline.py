@@ -1,5 +1,4 @@
 """The import pipeline end to end at the service level: clean, map, duplicates, dry run, run, undo."""
-from decimal import Decimal
 
 import pytest
 from sqlalchemy import func, select

@@ -153,7 +153,7 @@ def test_digest_subject_follows_the_users_language(company):
 
 def test_each_reader_gets_a_notification_in_their_own_language(company, client_as):
     """An English-speaking lead's action, or a scheduled job, still tells a Chinese rep in Chinese."""
-    staff, head, lead = company["staff"], company["head"], company["lead"]
+    staff, head = company["staff"], company["head"]
     staff.locale, head.locale = "en", None  # head: no choice made, the company's language
     db.session.add(NotificationChannel(user_id=staff.id, kind="email", target="s@example.cn"))
     robot = DepartmentRobot(department_id=company["departments"]["sales"].id, kind="wecom",
