@@ -157,7 +157,7 @@ def load(ctx) -> None:
             customer_rows.append({
                 "name": name, "name_key": company_key(name), "phone": phone, "phone_key": phone_key(phone),
                 "industry": industry, "city": name[:2], "source": "campaign" if campaign else rng.choice(
-                    ["referral", "cold_call", "web", "old_customer"]),
+                    ["转介绍", "陌拜", "官网", "老客户"]),
                 "owner_id": rep.id, "department_id": rep.department_id,
                 "campaign_id": campaign.id if campaign else None,
                 "extra": {"company_size": rng.choice(["50人以下", "50-200人", "200-1000人", "1000人以上"]),
@@ -177,7 +177,7 @@ def load(ctx) -> None:
         last = _at(today - timedelta(days=rng.randint(35, 80)), rng)
         pool_rows.append({
             "name": name, "name_key": company_key(name), "phone": phone, "phone_key": phone_key(phone),
-            "industry": industry, "city": name[:2], "source": "cold_call", "owner_id": None,
+            "industry": industry, "city": name[:2], "source": "陌拜", "owner_id": None,
             "department_id": dept.id, "campaign_id": None, "extra": {"customer_level": "C"}, "is_in_pool": True,
             "pool_entered_at": last + timedelta(days=30), "is_lost": False, "created_by_id": admin.id,
             "created_at": created, "last_followup_at": last,

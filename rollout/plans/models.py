@@ -113,7 +113,7 @@ class Customer(db.Model):
     industry: Mapped[str | None] = mapped_column(String(60))
     city: Mapped[str | None] = mapped_column(String(60))
     address: Mapped[str | None] = mapped_column(String(300))
-    #: Where it came from: referral, campaign, cold_call, web, import, ...
+    #: Where it came from, as typed (转介绍, 官网, …), or what the system writes: import, campaign.
     source: Mapped[str | None] = mapped_column(String(40))
     #: Indexed by ix_customers_owner_followup, which starts with it.
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

@@ -71,7 +71,7 @@ ASSIGNMENT_LABELS = {"create": pgettext("ownership", "Created"), "claim": _l("Cl
                      "release": _l("Returned to the pool"), "transfer": _l("Transferred"),
                      "handoff": _l("Lead handed over")}
 #: Words the system itself writes into free-text fields (a note, a customer's source), shown translated.
-SYSTEM_TEXT_LABELS = {"import": _l("Imported from a file")}
+SYSTEM_TEXT_LABELS = {"import": _l("Imported from a file"), "campaign": _l("Marketing campaign")}
 FIELD_KIND_LABELS = {"text": _l("Text"), "number": _l("Number"), "date": _l("Date"), "choice": _l("Single-select"),
                      "multi_choice": _l("Multi-select"), "phone": _l("Phone"), "email": _l("Email")}
 label_codes({
@@ -81,7 +81,7 @@ label_codes({
     ("quote_approval_steps", "status"): STEP_STATUS_LABELS, ("sales_plans", "period_kind"): PERIOD_LABELS,
     ("sales_plans", "level"): LEVEL_LABELS, ("sales_plans", "status"): PLAN_STATUS_LABELS,
     ("plan_targets", "metric"): METRIC_LABELS, ("customer_assignments", "kind"): ASSIGNMENT_LABELS,
-    ("leads", "status"): LEAD_STATUS_LABELS,
+    ("leads", "status"): LEAD_STATUS_LABELS, ("customers", "source"): SYSTEM_TEXT_LABELS,
 })
 
 # --- state machines: one transition table each ------------------------------

@@ -66,6 +66,15 @@ def test_reps_see_only_their_own_customers_and_heads_their_department(company, c
     assert client_as("staff2").post(f"/customers/{mine.id}/activities", data={}).status_code == 403
 
 
+def test_a_source_the_system_wrote_reads_as_words_and_a_typed_one_as_typed(company, client_as):
+    """Converted leads get source "campaign": shown as "Marketing campaign" (市场活动), not the code."""
+    converted = customer_of(company["staff"], "活动来的客户", source="campaign")
+    typed = customer_of(company["staff"], "朋友介绍的客户", source="转介绍")
+    client = client_as("staff")
+    assert "<dd class=\"col-8\">Marketing campaign</dd>" in client.get(f"/customers/{converted.id}").get_data(as_text=True)
+    assert "<dd class=\"col-8\">转介绍</dd>" in client.get(f"/customers/{typed.id}").get_data(as_text=True)
+
+
 def test_duplicate_customer_form_is_422_with_the_owner_department_and_writes_nothing(company, client_as):
     customer_of(company["staff"], "上海明远机械有限公司", phone="13800138000")
     response = client_as("staff2").post("/customers/new", data={"name": "上海明远机械", "campaign_id": "0"})
