@@ -64,7 +64,8 @@ class CloseWindowForm(FlaskForm):
 
 
 class CadenceForm(FlaskForm):
-    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=100)], default="变更评审会")
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=100)],
+                       default=_l("Change review meeting"))
     weekday = SelectField(_l("Weekday"), coerce=int, choices=[(i, label) for i, label in enumerate(WEEKDAY_LABELS)],
                           default=2)
     every_n_weeks = IntegerField(_l("Every N weeks"), default=1, validators=[InputRequired(), NumberRange(1, 12)])

@@ -241,6 +241,14 @@ def test_new_cadence_from_the_form(client_as, company):
     assert cadence.name == "周四评审会" and cadence.is_active and len(_windows(cadence)) == 9
 
 
+def test_the_new_cadence_form_suggests_a_name_in_the_readers_language(client_as, company):
+    page = client_as("lead").get("/changes/cadences/new").get_data(as_text=True)
+    assert 'value="Change review meeting"' in page
+    chinese = client_as("lead")
+    chinese.environ_base["HTTP_ACCEPT_LANGUAGE"] = "zh-CN"
+    assert 'value="变更评审会"' in chinese.get("/changes/cadences/new").get_data(as_text=True)
+
+
 def test_switch_off_and_on_from_the_page(client_as, company):
     cadence = _cadence()
     client = client_as("lead")
