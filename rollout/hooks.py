@@ -144,6 +144,7 @@ def install(app: Flask) -> None:
             "may_open": lambda path: access.may_open(current_user, path),
             "main_nav": lambda: nav.visible(nav.MAIN_NAV),
             "admin_nav": lambda: nav.visible(nav.ADMIN_NAV),
+            "lit_entry": lambda entries: nav.lit_entry(entries, request.path, request.endpoint),
             "unread_count": lambda: unread_count(current_user) if current_user.is_authenticated else 0,
             "current_locale": lambda: "zh_CN" if get_locale().language == "zh" else "en",
             "company_name": app.config["COMPANY_NAME"],

@@ -1,5 +1,5 @@
 """Navigation: an entry shows only when its module exists and the user may open it."""
-from flask import current_app
+from flask import current_app, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
@@ -42,3 +42,18 @@ def visible(entries):
             if allowed:
                 result.append((label, endpoint))
     return result
+
+
+def lit_entry(entries, path: str, endpoint: str | None) -> str | None:
+    """The one entry to show as current: the one whose address is the longest start of the page's,
+    else the first of the page's blueprint (a lead under Plans). Home is lit on itself only."""
+    best, best_length = None, -1
+    for _label, entry in entries:
+        url = url_for(entry).rstrip("/")
+        if (path.rstrip("/") == url or (url and path.startswith(url + "/"))) and len(url) > best_length:
+            best, best_length = entry, len(url)
+    if best or not endpoint:
+        return best
+    blueprint = endpoint.split(".")[0]
+    return next((entry for _label, entry in entries
+                 if entry != "dashboard.home" and entry.split(".")[0] == blueprint), None)
