@@ -45,7 +45,7 @@ def import_command(target, file, mapping_name, dry_run, encoding, username, depa
     from rollout.audit.services import acting_as
     from rollout.errors import ServiceError
     from rollout.extensions import db
-    from rollout.imports import services
+    from rollout.imports import readers, services
     from rollout.imports.targets import all_targets
 
     if target not in all_targets():
@@ -84,7 +84,7 @@ def import_command(target, file, mapping_name, dry_run, encoding, username, depa
             if dry_run:
                 analysis = services.dry_run(batch, user, "all")
                 db.session.rollback()  # a dry run leaves nothing behind, not even the draft batch
-                path.unlink(missing_ok=True)
+                readers.remove_kept_file(path)
                 counts = analysis.counts
                 click.echo(f"Dry run: would create {counts['create']}, update {counts['update']}, "
                            f"skip {counts['skip']}, reject {counts['error']} "

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import gc
 import io
-import os
 import random
 import secrets
 import shutil
@@ -216,7 +215,7 @@ def create_batch(user: User, target_name: str, path: Path, filename: str, encodi
     """Inspect a stored file completely and record a draft batch; a bad file is deleted and refused."""
     target = get_target(target_name)
     if target is None:
-        path.unlink(missing_ok=True)
+        readers.remove_kept_file(path)
         raise ServiceError(_("Unknown import target."), "target")
     try:
         check_may_import(user, target)
@@ -224,13 +223,13 @@ def create_batch(user: User, target_name: str, path: Path, filename: str, encodi
         info = readers.inspect_file(path, filename, encoding=encoding or None,
                                     score_header=lambda text: is_known_header(text, fields))
     except ServiceError:
-        path.unlink(missing_ok=True)
+        readers.remove_kept_file(path)
         raise
     if department_id is None:
         department_id = user.department_id
     allowed = writable_department_ids(user)
     if department_id is not None and allowed is not None and department_id not in allowed:
-        path.unlink(missing_ok=True)
+        readers.remove_kept_file(path)
         raise ServiceError(_("You may not import into that department."), "department_id")
     if template is not None:
         mapping = mapping_from_template(info.headers, template.columns, fields)
@@ -990,8 +989,5 @@ def delete_draft(batch: ImportBatch) -> None:
     path = stored_path(batch)
     db.session.delete(batch)
     db.session.flush()
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass
+    readers.remove_kept_file(path)
 

@@ -142,6 +142,32 @@ def test_xlsx_cells_read_as_shown(tmp_path):
     assert rows[1][1][:4] == ["上海云帆", "13900139000", "01062345678", "45296"]
 
 
+def test_a_workbook_is_parsed_once_and_then_read_from_its_row_copy(tmp_path, monkeypatch):
+    """Inspecting a sheet keeps its cell texts; the preview, dry run and run read those, not the workbook."""
+    path = write_xlsx(tmp_path, [["标题：客户清单"], [], ["客户名称", "手机"], ["北京星辰", 13800138000],
+                                 ["多行\n地址, 带逗号", "=\"0\"&\"10\""], [None, None], ["上海\t云帆", 2]],
+                      formats={"B4": "00000000000"})
+    info, direct = _read(path)
+    copy = readers.row_copy_path(path, None)
+    assert copy.exists() and not list(tmp_path.glob("*.part"))
+    monkeypatch.setattr(readers, "_xlsx_rows", lambda *_: pytest.fail("the workbook was parsed again"))
+    assert list(iter_rows(path, info)) == direct
+    assert [number for number, _row in direct] == [4, 5, 7] and direct[1][1][0] == "多行\n地址, 带逗号"
+    again = inspect_file(path, path.name, header_row=1)  # a new header row reads the copy too
+    assert again.headers == ["标题：客户清单"] and again.row_count == 4
+    readers.remove_kept_file(path)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_sheet_read_only_in_part_leaves_no_copy(tmp_path):
+    path = write_xlsx(tmp_path, ROWS + [[f"客户{number}", "13800138000", "北京"] for number in range(30)])
+    with pytest.raises(ImportFileError):
+        inspect_file(path, path.name, header_row=20)  # refused after the first rows, before the end
+    assert not readers.row_copy_path(path, None).exists() and not list(tmp_path.glob("*.part"))
+    info, rows = _read(path)
+    assert rows[-1] == (33, ["客户29", "13800138000", "北京"]) and readers.row_copy_path(path, None).exists()
+
+
 @pytest.mark.parametrize("value, number_format, expected", [
     (1.38e10, "General", "13800000000"), (1.5e-7, "General", "0.00000015"), (True, "General", "TRUE"),
     (date(2024, 1, 5), "General", "2024-01-05"), (datetime(2024, 1, 5, 9, 30), "General", "2024-01-05 09:30"),
