@@ -57,6 +57,23 @@ def test_bad_files_are_refused_with_422_and_nothing_written(client_as, data, nam
     assert _count(ImportBatch) == 0
 
 
+def test_a_workbook_upload_keeps_a_row_copy_until_the_draft_is_discarded(client_as, tmp_path):
+    from rollout.imports import readers, services
+    from tests.rollout.imports.helpers import write_xlsx
+    workbook = write_xlsx(tmp_path, [["客户名称", "手机"], ["北京星辰", "13800138000"]])
+    client = client_as("admin")
+    response = _post_file(client, workbook.read_bytes(), "客户.xlsx")
+    batch = db.session.scalars(select(ImportBatch)).one()
+    kept = services.stored_path(batch)
+
+    def made():
+        return {path.name for path in kept.parent.glob(f"{kept.name}*")}
+    assert made() == {kept.name, readers.row_copy_path(kept, None).name}
+    assert "北京星辰" in client.get(response.headers["Location"]).get_data(as_text=True)
+    client.post(f"/imports/{batch.id}/discard", data={"confirm": "y"})
+    assert _count(ImportBatch) == 0 and made() == set()
+
+
 def test_file_over_the_web_limit_is_refused(client_as, app):
     client = client_as("admin")
     app.config["IMPORT_WEB_MAX_BYTES"] = 1024
