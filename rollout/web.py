@@ -70,6 +70,13 @@ def page_number() -> int:
         return 1
 
 
+def page_of(items: list, per_page: int = 50) -> Page:
+    """One page of a list already in memory; a page number past the end shows the last page."""
+    pages = max(1, -(-len(items) // per_page))
+    page = min(page_number(), pages)
+    return Page(items=items[(page - 1) * per_page:page * per_page], page=page, per_page=per_page, total=len(items))
+
+
 def paginate(statement, per_page: int = 25, scalars: bool = True, count_limit: int | None = None) -> Page:
     """Two statements per page whatever the data size: a count and one page of rows.
 

@@ -1176,6 +1176,13 @@ class CoveragePerson(NamedTuple):
     department_id: int
     department: DepartmentName
     roles: frozenset[str]
+    #: The department whose row of the coverage matrix counts this person.
+    home_id: int
+
+    @property
+    def business_role(self) -> str | None:
+        """The matrix column that counts this person: head before staff."""
+        return next((role for role in COVERAGE_ROLES if role in self.roles), None)
 
 
 def _business_role_column():
@@ -1258,8 +1265,13 @@ def coverage_percent(department_id: int | None = None) -> float:
     return coverage_matrix(scope).percent
 
 
-def unheard_people(department_ids: set[int] | None = None) -> list[CoveragePerson]:
-    """People in business roles who have neither answered a survey nor been interviewed, by department and name."""
+def unheard_people(department_ids: set[int] | None = None, home_id: int | None = None,
+                   role: str | None = None) -> list[CoveragePerson]:
+    """People in business roles who have neither answered a survey nor been interviewed, by department and name.
+
+    ``home_id`` and ``role`` narrow it to one cell of the coverage matrix (a department's row and a
+    business role's column).
+    """
     home_of = _home_departments()
     conditions = [User.is_active_account.is_(True), User.department_id.is_not(None),
                   exists().where(UserRole.user_id == User.id, UserRole.role.in_(COVERAGE_ROLES)),
@@ -1269,24 +1281,37 @@ def unheard_people(department_ids: set[int] | None = None) -> list[CoveragePerso
         units = sorted(unit for unit, home in home_of.items() if home in department_ids)
         conditions.append(User.department_id.in_(units))
     roles: dict[int, set[str]] = defaultdict(set)
-    for user_id, role in db.session.execute(select(UserRole.user_id, UserRole.role).where(
+    for user_id, user_role in db.session.execute(select(UserRole.user_id, UserRole.role).where(
             UserRole.user_id.in_(select(User.id).where(*conditions)))):
-        roles[user_id].add(role)
+        roles[user_id].add(user_role)
     rows = db.session.execute(select(User.id, User.username, User.display_name, User.department_id, Department.name)
                               .join(Department, Department.id == User.department_id).where(*conditions)
                               .order_by(User.id))
     people = [CoveragePerson(user_id, username, display_name, department_id,
-                             DepartmentName(department_id, department_name), frozenset(roles[user_id]))
+                             DepartmentName(department_id, department_name), frozenset(roles[user_id]),
+                             home_of[department_id])
               for user_id, username, display_name, department_id, department_name in rows
               if home_of.get(department_id) is not None]
-    return sorted(people, key=lambda person: (person.department.name, person.display_name))
+    return in_cell(sorted(people, key=lambda person: (person.department.name, person.display_name)), home_id, role)
 
 
-def invite_unheard(survey: Survey, department_ids: set[int] | None = None) -> list[SurveyInvitation]:
-    """One action from the coverage page: invite everyone not heard yet to an open survey."""
+def in_cell(people: list[CoveragePerson], home_id: int | None = None, role: str | None = None) -> list[CoveragePerson]:
+    """Those of ``people`` that one cell, row (``role`` None) or column (``home_id`` None) of the
+    coverage matrix counts."""
+    return [person for person in people if home_id in (None, person.home_id) and role in (None, person.business_role)]
+
+
+def unheard_counts(people: list[CoveragePerson]) -> Counter:
+    """How many of ``people`` each cell of the coverage matrix counts, by (home department, role)."""
+    return Counter((person.home_id, person.business_role) for person in people)
+
+
+def invite_unheard(survey: Survey, department_ids: set[int] | None = None, home_id: int | None = None,
+                   role: str | None = None) -> list[SurveyInvitation]:
+    """One action from the coverage page: invite everyone not heard yet (or those of one cell) to an open survey."""
     if survey.status != OPEN:
         raise ServiceError(_("Choose an open survey."), "survey_id")
-    ids = [person.id for person in unheard_people(department_ids)]
+    ids = [person.id for person in unheard_people(department_ids, home_id, role)]
     users: dict[int, User] = {}
     for start in range(0, len(ids), 500):
         users.update((user.id, user) for user in db.session.scalars(select(User).where(User.id.in_(ids[start:start + 500]))))

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 from sqlalchemy import func, select
 from werkzeug.datastructures import MultiDict
@@ -17,7 +18,7 @@ from rollout.extensions import db, limiter
 from rollout.reports.charts import svg_chart
 from rollout.reports.exports import Column, download_response, export_response
 from rollout.timeutil import local_today
-from rollout.web import apply_service_error, paginate
+from rollout.web import apply_service_error, page_of, paginate
 from surveys import services, xlsform
 from surveys.forms import (CONDITION_OP_LABELS, CONDITION_ROWS, METHOD_LABELS, PRIORITY_LABELS, QUESTION_TYPE_LABELS,
                            HighlightForm, ImportForm, InterviewForm, QuestionForm, RequirementForm, SectionForm,
@@ -272,7 +273,7 @@ def survey_status(survey_id):
         if status == OPEN and was_draft:
             sent = services.send_pending_invitations(survey)
             if sent:
-                flash(_("%(count)d invitations sent.", count=sent), "info")
+                flash(ngettext("%(num)d invitation sent.", "%(num)d invitations sent.", sent), "info")
     except ServiceError as error:
         apply_service_error(None, error)
         return redirect(url_for("surveys.survey", survey_id=survey.id)), 303
@@ -300,7 +301,7 @@ def invite(survey_id):
     except ServiceError as error:
         apply_service_error(None, error)
         return redirect(url_for("surveys.survey", survey_id=survey.id)), 303
-    flash(_("%(count)d people invited.", count=len(created)), "success")
+    flash(ngettext("%(num)d person invited.", "%(num)d people invited.", len(created)), "success")
     return redirect(url_for("surveys.survey", survey_id=survey.id))
 
 
@@ -314,7 +315,7 @@ def remind(survey_id):
     except ServiceError as error:
         apply_service_error(None, error)
         return redirect(url_for("surveys.survey", survey_id=survey.id)), 303
-    flash(_("%(count)d reminders sent.", count=count), "success")
+    flash(ngettext("%(num)d reminder sent.", "%(num)d reminders sent.", count), "success")
     return redirect(url_for("surveys.survey", survey_id=survey.id))
 
 
@@ -769,7 +770,7 @@ def merge_requirement(requirement_id):
     except ServiceError as error:
         apply_service_error(None, error)
         return redirect(url_for("surveys.requirement", requirement_id=target.id)), 303
-    flash(_("%(count)d duplicates merged; their evidence is kept here.", count=len(duplicates)), "success")
+    flash(ngettext("%(num)d duplicate merged; its evidence is kept here.", "%(num)d duplicates merged; their evidence is kept here.", len(duplicates)), "success")
     return redirect(url_for("surveys.requirement", requirement_id=target.id))
 
 
@@ -808,10 +809,29 @@ def coverage():
         open_surveys = db.session.scalars(select(Survey).where(
             Survey.status == OPEN, scope_clause(current_user, "surveys.manage", department_column=Survey.department_id))
             .order_by(Survey.created_at.desc())).all() if can(current_user, "surveys.manage") else []
-        return {"matrix": services.coverage_matrix(scope), "unheard": services.unheard_people(scope),
+        matrix = services.coverage_matrix(scope)
+        home_id, role = _coverage_cell(matrix)
+        everyone = services.unheard_people(scope)
+        shown = services.in_cell(everyone, home_id, role)
+        return {"matrix": matrix, "unheard_counts": services.unheard_counts(everyone), "unheard_total": len(everyone),
+                "unheard": page_of(shown, UNHEARD_PER_PAGE), "cell_home": home_id, "cell_role": role,
+                "cell_department": next((d for d in matrix.departments if d.id == home_id), None),
                 "open_surveys": open_surveys}
     return render_template("surveys/coverage.html",
                            body=figures.cached_page_body("surveys/_coverage_body.html", context))
+
+
+#: People listed per page under "Who haven't we heard from?" (a company may have thousands).
+UNHEARD_PER_PAGE = 50
+
+
+def _coverage_cell(matrix) -> tuple[int | None, str | None]:
+    """The department row and role column the unheard list is narrowed to (``?department=&role=``);
+    anything that is not a row or column of this user's matrix means all."""
+    home_id = request.values.get("department", type=int)
+    role = request.values.get("role")
+    return (home_id if any(d.id == home_id for d in matrix.departments) else None,
+            role if role in matrix.roles else None)
 
 
 @bp.route("/coverage/invite", methods=["POST"])
@@ -822,13 +842,16 @@ def invite_unheard():
         flash(_("Choose an open survey."), "danger")
         return redirect(url_for("surveys.coverage")), 303
     authorize("surveys.manage", survey)
+    scope = _scope_ids("coverage.view")
+    home_id, role = _coverage_cell(services.coverage_matrix(scope))
+    back = url_for("surveys.coverage", department=home_id, role=role, _anchor="unheard")
     try:
-        created = services.invite_unheard(survey, _scope_ids("coverage.view"))
+        created = services.invite_unheard(survey, scope, home_id, role)
     except ServiceError as error:
         apply_service_error(None, error)
-        return redirect(url_for("surveys.coverage")), 303
-    flash(_("%(count)d people invited to “%(title)s”.", count=len(created), title=survey.title), "success")
-    return redirect(url_for("surveys.coverage"))
+        return redirect(back), 303
+    flash(ngettext("%(num)d person invited to “%(title)s”.", "%(num)d people invited to “%(title)s”.", len(created), title=survey.title), "success")
+    return redirect(back)
 
 
 # --- process-map nodes list the requirements attached to them ------------------------------------

@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass, field
 
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from openpyxl import Workbook, load_workbook
 
 from rollout.errors import ServiceError
@@ -44,7 +45,7 @@ class XLSFormErrors(ServiceError):
     """The spreadsheet has rows that cannot be used; nothing was imported."""
 
     def __init__(self, errors: list[RowError]):
-        super().__init__(_("The file has %(count)d problem(s); nothing was imported.", count=len(errors)))
+        super().__init__(ngettext("The file has %(num)d problem; nothing was imported.", "The file has %(num)d problems; nothing was imported.", len(errors)))
         self.errors = errors
 
 

@@ -70,3 +70,28 @@ def test_coverage_page_statement_count_does_not_grow(client_as, company, factory
         page = client.get("/surveys/coverage").get_data(as_text=True)
     assert large.count == small.count
     assert "新人7" in page.split('data-testid="unheard"')[1]
+
+
+def test_one_cell_of_the_matrix_narrows_the_unheard_to_its_department_and_business_role(company, factory):
+    departments = company["departments"]
+    factory.user("head", "staff", department=departments["sales2"], username="both")  # counted as a head
+    db.session.commit()
+    sales = departments["sales"].id
+    everyone = services.unheard_people()
+    assert {p.username for p in services.unheard_people(home_id=sales, role="head")} == {"head", "both"}
+    assert {p.username for p in services.unheard_people(home_id=sales, role="staff")} == {"staff", "staff2"}
+    assert {p.username for p in services.unheard_people(role="head")} == {"head", "both", "other_head"}
+    assert services.in_cell(everyone, sales, "staff") == services.unheard_people(home_id=sales, role="staff")
+    counts = services.unheard_counts(everyone)
+    assert (counts[(sales, "head")], counts[(sales, "staff")], counts[(departments["finance"].id, "head")]) == (2, 2, 0)
+    # the cell's count is its people minus those heard
+    matrix = services.coverage_matrix()
+    assert all(counts[key] <= cell.people for key, cell in matrix.cells.items())
+    assert sum(counts.values()) == len(everyone)
+
+
+def test_inviting_one_cell_invites_only_its_people(company):
+    survey = build_survey(company["lead"])
+    db.session.commit()
+    created = services.invite_unheard(survey, None, company["departments"]["sales"].id, "staff")
+    assert {i.user_id for i in created} == {company["staff"].id, company["staff2"].id}

@@ -301,7 +301,7 @@ def test_hostile_input_never_gives_a_500(client_as, company):
                 "q_mobile": f"文字{value}"}
         response = client.post(url, data={**data, "action": "draft"})
         assert response.status_code in (302, 422), (value, response.status_code)
-        response = client.post(f"/surveys/requirements/new", data={"title": f"需求{value}", "priority": value,
+        response = client.post("/surveys/requirements/new", data={"title": f"需求{value}", "priority": value,
                                                                     "owner_id": value})
         assert response.status_code in (302, 422), (value, response.status_code)
     response = client.post(url, data={**FORM_ANSWERS, "q_mobile": "a\x00b", "q_hours": "-Infinity"})
@@ -311,3 +311,56 @@ def test_hostile_input_never_gives_a_500(client_as, company):
     assert client.post(url, data={**FORM_ANSWERS, "q_mobile": "a\x00b"}).status_code == 200
     answer = db.session.scalars(select(SurveyResponse)).one().answers
     assert "ab" in [a.value for a in answer]
+
+
+def test_coverage_page_lists_the_unheard_fifty_at_a_time_and_by_cell(client_as, company, factory):
+    sales1 = company["departments"]["sales1"]
+    for n in range(60):
+        factory.user("staff", department=sales1, display_name=f"新人{n:02d}")
+    build_survey(company["lead"])  # open: the page offers to invite
+    db.session.commit()
+    client = client_as("lead")
+    first = client.get("/surveys/coverage").text
+    listed = first.split('data-testid="unheard"')[1].split("</table>")[0]
+    assert listed.count("<tr>") == 1 + 50  # header and one page
+    assert "Page 1 of 2" in first
+    last = client.get("/surveys/coverage?page=2").text.split('data-testid="unheard"')[1].split("</table>")[0]
+    assert last.count("<tr>") == 1 + (60 + 6) - 50  # the 60 new people and six others of the company
+    sales = company["departments"]["sales"].id
+    # the sales staff cell links to its own list: the 60 new people and the two staff of its teams
+    assert f"/surveys/coverage?department={sales}&amp;role=staff#unheard" in first
+    cell = client.get(f"/surveys/coverage?department={sales}&role=staff&page=2").text
+    rows = cell.split('data-testid="unheard"')[1].split("</table>")[0]
+    assert rows.count("<tr>") == 1 + 12 and company["head"].display_name not in rows
+    assert 'name="department" value="%d"' % sales in cell  # the invite form keeps the cell
+    # values that are not a row or column of the matrix show everyone, never an error
+    for query in ("department=abc&role=boss", "department=999999", "page=-3", "page=abc", "page=99"):
+        response = client.get("/surveys/coverage?" + query)
+        assert response.status_code == 200
+        assert response.text.split('data-testid="unheard"')[1].count("<tr>") >= 1 + 16
+
+
+def test_inviting_from_one_cell_invites_its_people_and_comes_back_to_it(client_as, company):
+    survey, _invited = _invitation(company)
+    sales = company["departments"]["sales"].id
+    before = set(db.session.scalars(select(SurveyInvitation.user_id).where(SurveyInvitation.survey_id == survey.id)))
+    response = client_as("lead").post("/surveys/coverage/invite",
+                                      data={"survey_id": survey.id, "department": sales, "role": "head"})
+    assert response.status_code == 302 and f"department={sales}" in response.location
+    invited = set(db.session.scalars(select(SurveyInvitation.user_id).where(SurveyInvitation.survey_id == survey.id)))
+    assert invited - before == {company["head"].id}
+
+
+def test_counts_of_one_read_in_the_singular(client_as, company):
+    finance = company["departments"]["finance"]
+    services.save_interview(None, title="访谈", interviewee="财务", department=finance, method="interview",
+                            held_on=date(2026, 9, 1), interviewer=company["lead"], interviewee_user=company["finance"])
+    survey = build_survey(company["lead"])
+    db.session.commit()
+    client = client_as("lead")
+    finance_row = client.get("/surveys/coverage").text.split(">财务部<")[1].split("</tr>")[0]
+    assert "1 person ·" in finance_row and "1 interview ·" in finance_row and "1 people" not in finance_row
+    response = client.post("/surveys/coverage/invite", data={"survey_id": survey.id, "role": "head",
+                                                             "department": company["departments"]["marketing"].id},
+                           follow_redirects=True)
+    assert "1 person invited to" in response.text
