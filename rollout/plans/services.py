@@ -504,33 +504,36 @@ def release_to_pool(customer: Customer, note: str | None = None) -> None:
     _record_assignment(customer, "release", old, None, note)
 
 
-def release_pool(now: datetime | None = None, department_ids=None) -> list[Customer]:
+def release_pool(now: datetime | None = None, department_ids=None, limit: int | None = None) -> list[Customer]:
     """Return to the pool every owned customer without follow-up for its department's N days.
 
-    ``department_ids`` limits the sweep (the pool page sweeps only the viewer's departments).
+    ``department_ids`` limits the sweep (the pool page sweeps only the viewer's departments);
+    ``limit`` releases at most that many, those idle longest first, so that a page view after a
+    migration of years-old customers stays short and the nightly command does the rest.
     """
     now = now or utcnow()
-    days_by_department: dict[int | None, int] = {}
-    # Only customers idle longer than the shortest configured period can be due at all.
-    shortest = min([settings_for(None).pool_release_days]
-                   + list(db.session.scalars(select(SalesSetting.pool_release_days))))
-    query = select(Customer).where(Customer.is_in_pool.is_(False), Customer.deleted_at.is_(None),
-                                   Customer.is_lost.is_(False),
-                                   func.coalesce(Customer.last_followup_at, Customer.created_at)
-                                   < now - timedelta(days=shortest))
-    if department_ids is not None:
-        query = query.where(Customer.department_id.in_(sorted(department_ids) or [-1]))
-    released = []
+    idle_since = func.coalesce(Customer.last_followup_at, Customer.created_at)
+    departments_by_days: dict[int, list[int]] = defaultdict(list)
+    for department_id in db.session.scalars(select(Department.id)):
+        if department_ids is None or department_id in department_ids:
+            departments_by_days[settings_for(department_id).pool_release_days].append(department_id)
+    # Each department's own period in the statement itself, so that ``limit`` counts only the due.
+    due = [and_(Customer.department_id.in_(ids), idle_since < now - timedelta(days=days))
+           for days, ids in departments_by_days.items()]
+    if department_ids is None:
+        due.append(and_(Customer.department_id.is_(None),
+                        idle_since < now - timedelta(days=settings_for(None).pool_release_days)))
+    if not due:
+        return []
+    query = (select(Customer).where(Customer.is_in_pool.is_(False), Customer.deleted_at.is_(None),
+                                    Customer.is_lost.is_(False), or_(*due))
+             .order_by(idle_since, Customer.id).limit(limit))
+    released = list(db.session.scalars(query))
     owners: dict[int, list[Customer]] = defaultdict(list)
-    for customer in db.session.scalars(query):
-        if customer.department_id not in days_by_department:
-            days_by_department[customer.department_id] = settings_for(customer.department_id).pool_release_days
-        limit = now - timedelta(days=days_by_department[customer.department_id])
-        if (customer.last_followup_at or customer.created_at) < limit:
-            owners[customer.owner_id].append(customer)
-            release_to_pool(customer, note=_("No follow-up for %(days)d days",
-                                             days=days_by_department[customer.department_id]))
-            released.append(customer)
+    for customer in released:
+        owners[customer.owner_id].append(customer)
+        days = settings_for(customer.department_id).pool_release_days
+        release_to_pool(customer, note=_("No follow-up for %(days)d days", days=days))
     db.session.flush()
     for owner_id, customers in owners.items():
         owner = db.session.get(User, owner_id) if owner_id else None

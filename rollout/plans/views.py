@@ -532,12 +532,17 @@ def release_customer(customer_id):
 
 
 # --- public pool --------------------------------------------------------------------------------------------
+#: Customers a view of the pool returns to it at most (idle longest first); ``rollout plans
+#: release-pool``, run nightly, returns the rest.
+POOL_RELEASES_PER_VIEW = 200
+
+
 @bp.route("/customers/pool")
 @require("pool.claim")
 def pool():
     me = _me()
     scope = None if me.has_role("admin", "lead") else department_scope_ids(me)
-    services.release_pool(department_ids=scope)
+    services.release_pool(department_ids=scope, limit=POOL_RELEASES_PER_VIEW)
     query = select(Customer).where(Customer.is_in_pool.is_(True), Customer.deleted_at.is_(None),
                                    scope_clause(me, "pool.claim", department_column=Customer.department_id))
     search = request.args.get("q", "").strip()[:100]

@@ -94,6 +94,24 @@ def test_customers_without_follow_up_return_to_the_pool_and_the_owner_is_told(co
     assert any("已退回公海" in subject for subject in notifications_of(company["staff"]))
 
 
+def test_a_limited_sweep_releases_the_longest_idle_due_customers_first(company):
+    # 销售部 waits 10 days, 市场部 the default 30: the 20-day-idle marketing customer is not due,
+    # however long idle it is next to the sales ones, so it never takes a place in the limit.
+    services.save_settings(company["departments"]["sales"].id, 10, 5, 10)
+    marketing = services.create_customer("市场部客户", company["other_staff"],
+                                         last_followup_at=utcnow() - timedelta(days=20))
+    due = [services.create_customer(f"久未跟进{days}", company["staff"], last_followup_at=utcnow() - timedelta(days=days))
+           for days in (11, 15, 13)]
+    assert services.release_pool(limit=2) == [due[1], due[2]]
+    assert services.release_pool(limit=2) == [due[0]]
+    assert services.release_pool(limit=2) == [] and not marketing.is_in_pool
+    sales_scope = {company["departments"]["sales"].id, company["departments"]["sales1"].id}
+    marketing.last_followup_at = utcnow() - timedelta(days=31)
+    assert services.release_pool(department_ids=sales_scope) == []
+    assert services.release_pool(department_ids=set()) == []
+    assert services.release_pool() == [marketing]
+
+
 def test_claims_stop_at_the_daily_cap(company):
     services.save_settings(company["departments"]["sales"].id, 30, 1, 10)
     first = services.create_customer("公海甲", company["head"], in_pool=True,

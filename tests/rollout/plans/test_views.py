@@ -129,6 +129,19 @@ def test_follow_up_in_the_future_is_422_and_nothing_is_written(company, client_a
     assert "发报价" in client_as("staff").get("/activities").get_data(as_text=True)
 
 
+def test_a_view_of_the_pool_returns_at_most_its_share_of_idle_customers(company, client_as, monkeypatch):
+    from rollout.plans import views
+    monkeypatch.setattr(views, "POOL_RELEASES_PER_VIEW", 3)
+    for i in range(5):
+        services.create_customer(f"久未跟进{i}", company["staff"], last_followup_at=utcnow() - timedelta(days=100 + i))
+    db.session.commit()
+    pooled = select(func.count()).select_from(Customer).where(Customer.is_in_pool.is_(True))
+    assert client_as("staff").get("/customers/pool").status_code == 200
+    assert db.session.scalar(pooled) == 3
+    client_as("staff").get("/customers/pool")
+    assert db.session.scalar(pooled) == 5
+
+
 def test_claiming_from_the_pool_over_http(company, client_as):
     pooled = services.create_customer("公海客户", company["head"], in_pool=True,
                                       department_id=company["departments"]["sales"].id)
