@@ -1,14 +1,14 @@
 """Seed users (种子用户) and support requests: first to the department's seed user, then the rollout team."""
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
-from sqlalchemy.orm import subqueryload
+from sqlalchemy import func, select
 
 from rollout.accounts.models import User, UserRole
 from rollout.errors import NotAllowed, ServiceError
@@ -70,19 +70,21 @@ class Coverage:
 
 
 def coverage_by_department(department_ids: set[int] | None = None) -> list[Coverage]:
-    """Seed users and staff per department (with its teams), in two queries."""
+    """Seed users and staff per department (with its teams): staff counted in the database, only the
+    seed users loaded (a company has thousands of staff and a handful of seed users)."""
     tree = DepartmentTree()
-    users = db.session.scalars(select(User).where(User.is_active_account.is_(True))
-                               .options(subqueryload(User.role_rows)).order_by(User.display_name)).all()
-    staff_ids = set(db.session.scalars(select(UserRole.user_id).where(UserRole.role == "staff")))
-    result = []
-    for row in tree.departments():
-        if department_ids is not None and row.id not in department_ids:
-            continue
-        members = [u for u in users if u.department_id is not None and tree.home(u.department_id) == row.id]
-        result.append(Coverage(department=row, staff=sum(1 for u in members if u.id in staff_ids),
-                               seed_users=[u for u in members if u.is_seed_user]))
-    return result
+    staff_by_home: dict[int, int] = defaultdict(int)
+    for department_id, count in db.session.execute(
+            select(User.department_id, func.count(func.distinct(User.id))).join(UserRole)
+            .where(User.is_active_account.is_(True), User.department_id.is_not(None), UserRole.role == "staff")
+            .group_by(User.department_id)):
+        staff_by_home[tree.home(department_id)] += count
+    seeds_by_home: dict[int, list[User]] = defaultdict(list)
+    for user in db.session.scalars(select(User).where(User.is_active_account.is_(True), User.is_seed_user.is_(True),
+                                                      User.department_id.is_not(None)).order_by(User.display_name)):
+        seeds_by_home[tree.home(user.department_id)].append(user)
+    return [Coverage(department=row, staff=staff_by_home[row.id], seed_users=seeds_by_home[row.id])
+            for row in tree.departments() if department_ids is None or row.id in department_ids]
 
 
 def set_seed_user(user: User, is_seed: bool) -> None:

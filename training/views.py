@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from rollout import figures
 from rollout.access import ALL, RULES, authorize, can, department_scope_ids, require, scope_clause
-from rollout.accounts.models import User
+from rollout.accounts.models import Department, User
 from rollout.accounts.services import department_choices, users_with_roles
 from rollout.audit.services import record_event
 from rollout.errors import ServiceError
@@ -604,11 +604,13 @@ def seeds():
     stats = support.seed_user_stats(departments)
     candidates = []
     if can(current_user, "training.seeds.manage"):
-        query = (select(User).where(User.is_active_account.is_(True), User.is_seed_user.is_(False),
-                                    User.department_id.is_not(None))
-                 .where(scope_clause(current_user, "training.seeds.manage", department_column=User.department_id))
-                 .options(db.joinedload(User.department)).order_by(User.display_name))
-        candidates = db.session.scalars(query).all()
+        # Plain columns: the choice lists everyone in scope (thousands), not users to work with.
+        candidates = db.session.execute(
+            select(User.id, User.display_name, Department.name.label("department_name"))
+            .join(Department, Department.id == User.department_id)
+            .where(User.is_active_account.is_(True), User.is_seed_user.is_(False),
+                   scope_clause(current_user, "training.seeds.manage", department_column=User.department_id))
+            .order_by(User.display_name)).all()
     return render_template("training/seeds.html", coverage=coverage, stats=stats, candidates=candidates,
                            ratio=services.seed_ratio())
 

@@ -161,3 +161,31 @@ def test_support_list_statement_count_does_not_grow(client_as, company, factory,
         page = client.get("/training/support").get_data(as_text=True)
     assert "问题9" in page
     assert large.count == small.count
+
+
+def test_seed_page_counts_staff_and_seed_users_under_each_department_in_a_fixed_number_of_statements(
+        client_as, company, factory, count_statements):
+    departments = company["departments"]
+    support.set_seed_user(company["finance"], True)
+    db.session.commit()
+    client = client_as("lead")
+    client.get("/training/seeds")
+    with count_statements() as small:
+        client.get("/training/seeds")
+    for number in range(12):  # staff of a team count under its department
+        factory.user("staff", department=departments["sales2"], display_name=f"组员{number}")
+    seed = factory.user("staff", department=departments["sales1"], display_name="种子甲")
+    support.set_seed_user(seed, True)
+    factory.user("staff", department=departments["sales1"]).is_active_account = False  # not counted
+    db.session.commit()
+    with count_statements() as large:
+        page = client.get("/training/seeds").get_data(as_text=True)
+    assert large.count == small.count
+    coverage = {c.department.name: c for c in support.coverage_by_department()}
+    # 销售部: staff, staff2, the twelve and the seed user; one seed user for 15 staff needs two at one per ten
+    assert (coverage["销售部"].staff, [u.display_name for u in coverage["销售部"].seed_users]) == (15, ["种子甲"])
+    assert (coverage["销售部"].needed, coverage["销售部"].is_ok) == (2, False)
+    assert coverage["财务部"].staff == 1 and coverage["财务部"].is_ok
+    assert "种子甲" in page.split('data-testid="coverage"')[1].split("</table>")[0]
+    assert "组员11 · 销售二组" in page  # a candidate, with the team it sits in
+    assert set(c.department.name for c in support.coverage_by_department({departments["finance"].id})) == {"财务部"}
