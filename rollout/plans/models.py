@@ -187,6 +187,8 @@ class Activity(db.Model):
         Index("ix_activities_kind_occurred", "kind", "occurred_at", "department_id", "user_id"),
         # Adoption counts recent entries per rep and week: a range of created_at, covering user_id.
         Index("ix_activities_created_user", "created_at", "user_id"),
+        # The follow-ups list, newest first, for those who see every department.
+        Index("ix_activities_occurred", "occurred_at", "id"),
     )
     __field_labels__ = {
         "opportunity_id": _l("Deal"), "occurred_at": _l("Follow-up time"), "outcome": _l("Outcome"),
@@ -247,6 +249,8 @@ class Opportunity(db.Model):
         Index("ix_opportunities_closed", "stage", "closed_on", "department_id", "owner_id", "campaign_id", "amount"),
         Index("ix_opportunities_open", "stage", "expected_close_on", "department_id", "owner_id", "campaign_id",
               "amount"),
+        # The deals list, latest stage change first.
+        Index("ix_opportunities_stage_changed", "stage_changed_at", "id"),
     )
     __field_labels__ = {
         "campaign_id": _l("Campaign"), "stage": _l("Stage"), "stage_changed_at": _l("Stage changed at"),
@@ -315,6 +319,8 @@ class Quote(db.Model):
         Index("ix_quotes_dept_status", "department_id", "status"),
         # Plan vs actual counts submitted quotes in a period per department or rep, from the index alone.
         Index("ix_quotes_submitted", "submitted_at", "status", "department_id", "owner_id"),
+        # The quotes list, newest first.
+        Index("ix_quotes_created", "created_at", "id"),
     )
     __field_labels__ = {
         "opportunity_id": _l("Deal"), "list_amount": _l("List price"), "discount_percent": _l("Discount (%)"),

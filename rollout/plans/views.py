@@ -29,7 +29,7 @@ from rollout.web import apply_service_error, paginate
 
 bp = Blueprint("plans", __name__)
 NONE = forms.NONE
-#: Matches of a customer search counted at most ("more than 1000").
+#: Matches of a customer search, and follow-ups, counted at most ("more than 1000").
 SEARCH_COUNT_LIMIT = 1000
 register_feed_provider(services.calendar_items)
 
@@ -580,8 +580,9 @@ def activities():
     kind = request.args.get("kind", "")
     if kind in services.ACTIVITY_LABELS:
         query = query.where(Activity.kind == kind)
+    # Hundreds of thousands of follow-ups: counted only up to a limit ("more than 1000").
     page = paginate(query.options(db.joinedload(Activity.customer), db.joinedload(Activity.user))
-                    .order_by(Activity.occurred_at.desc(), Activity.id.desc()))
+                    .order_by(Activity.occurred_at.desc(), Activity.id.desc()), count_limit=SEARCH_COUNT_LIMIT)
     return render_template("plans/activities.html", page=page, kind=kind, overdue=services.overdue_next_steps(me),
                            overdue_leads=services.overdue_handoffs(me), today=local_today())
 

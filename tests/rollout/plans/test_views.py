@@ -142,6 +142,18 @@ def test_a_view_of_the_pool_returns_at_most_its_share_of_idle_customers(company,
     assert db.session.scalar(pooled) == 5
 
 
+def test_follow_ups_are_counted_only_up_to_a_limit_newest_first(company, client_as, monkeypatch):
+    from rollout.plans import views
+    monkeypatch.setattr(views, "SEARCH_COUNT_LIMIT", 3)
+    customer = services.create_customer("跟进很多的公司", company["staff"])
+    for hours in range(5):
+        services.log_activity(customer, company["staff"], "call", utcnow() - timedelta(hours=hours), f"第{hours}次通话")
+    db.session.commit()
+    page = client_as("lead").get("/activities").get_data(as_text=True)
+    assert "More than 3" in page
+    assert page.index("第0次通话") < page.index("第4次通话")
+
+
 def test_claiming_from_the_pool_over_http(company, client_as):
     pooled = services.create_customer("公海客户", company["head"], in_pool=True,
                                       department_id=company["departments"]["sales"].id)
