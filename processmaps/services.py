@@ -467,6 +467,48 @@ def node_lineage_ids(node: ProcessNode) -> list[int]:
         .where(ProcessVersion.process_id == node.version.process_id, ProcessNode.key == node.key)))
 
 
+# --- choosing steps on other packages' forms ------------------------------------
+def processes_to_choose_from() -> list[tuple[int, str]]:
+    """(id, name) of every process with an approved or draft version, by name: the first choice
+    of the step picker (a company's maps hold thousands of steps; one process's are a short list)."""
+    return [tuple(row) for row in db.session.execute(
+        select(Process.id, Process.name).where(select(ProcessVersion.id).where(
+            ProcessVersion.process_id == Process.id, ProcessVersion.status.in_((APPROVED, DRAFT))).exists())
+        .order_by(Process.name, Process.id))]
+
+
+def step_groups(process_id: int | None, leave_out=()) -> list[tuple[str, list[tuple[int, str]]]]:
+    """The steps of a process's approved version and of its draft, as (version heading,
+    [(node id, step name)]) in map order; start and end events and ``leave_out`` ids are left out."""
+    if not process_id:
+        return []
+    rows = db.session.execute(
+        select(ProcessVersion.number, ProcessVersion.status, ProcessNode.id, ProcessNode.name)
+        .join(ProcessNode, ProcessNode.version_id == ProcessVersion.id)
+        .where(ProcessVersion.process_id == process_id, ProcessVersion.status.in_((APPROVED, DRAFT)),
+               ProcessNode.kind.not_in((START, END)), ProcessNode.id.not_in(sorted(leave_out) or [-1]))
+        .order_by(ProcessVersion.number, ProcessNode.position, ProcessNode.id))
+    groups: dict[str, list[tuple[int, str]]] = {}
+    for number, status, node_id, name in rows:
+        heading = _("v%(number)d · %(status)s", number=number, status=status_label(status))
+        groups.setdefault(heading, []).append((node_id, name))
+    return list(groups.items())
+
+
+def step_labels(node_ids) -> list[tuple[int, str]]:
+    """(id, "process vN › step") of the given steps, those that exist, by process and map order."""
+    ids = sorted({int(i) for i in node_ids or ()})
+    if not ids:
+        return []
+    rows = db.session.execute(
+        select(ProcessNode.id, ProcessNode.name, Process.name, ProcessVersion.number)
+        .join(ProcessVersion, ProcessNode.version_id == ProcessVersion.id)
+        .join(Process, ProcessVersion.process_id == Process.id)
+        .where(ProcessNode.id.in_(ids))
+        .order_by(Process.name, ProcessVersion.number, ProcessNode.position, ProcessNode.id))
+    return [(node_id, f"{process_name} v{number} › {node_name}") for node_id, node_name, process_name, number in rows]
+
+
 # --- comparing versions ----------------------------------------------------------
 @dataclass
 class Comparison:

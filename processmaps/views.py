@@ -1,6 +1,8 @@
 """Process-map pages: list, map with checks and editor, node details, compare, RACI, downloads, import."""
 from __future__ import annotations
 
+import re
+
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -398,6 +400,20 @@ def _raci_form(version: ProcessVersion, node: ProcessNode | None = None, formdat
 
 
 # --- compare ----------------------------------------------------------------------
+@bp.route("/step-choices")
+@require("processes.view")
+def step_choices():
+    """The step picker's list, redrawn when another process is chosen: the steps already ticked,
+    then the chosen process's other steps (see templates/processmaps/_step_picker.html)."""
+    field = request.args.get("field", "")
+    if not re.fullmatch(r"[a-z][a-z_]{0,39}", field):
+        abort(400)
+    chosen = [value for value in request.args.getlist(field) if value.isdigit()][:500]
+    process_id = request.args.get(f"{field}_process", type=int)
+    return render_template("processmaps/_step_list.html", field=field, chosen=services.step_labels(chosen),
+                           groups=services.step_groups(process_id, leave_out={int(v) for v in chosen}))
+
+
 @bp.route("/<int:process_id>/compare")
 @require("processes.view")
 def compare(process_id: int):

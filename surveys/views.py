@@ -693,9 +693,10 @@ def requirement(requirement_id):
             services.requirements_in_scope(_scope_ids("requirements.manage")))
             .order_by(Requirement.title).limit(300)).all()
     nodes = _linked_nodes(requirement)
-    node_choices = _node_choices() if can(current_user, "requirements.manage", requirement) else []
+    step_processes = _step_processes() if can(current_user, "requirements.manage", requirement) else []
+    chosen_steps = [(node.id, f"{node.version} › {node.name}") for node in nodes or ()]
     return render_template("surveys/requirement.html", requirement=requirement, merge_candidates=merge_candidates,
-                           node_choices=node_choices,
+                           step_processes=step_processes, chosen_steps=chosen_steps,
                            transitions=sorted(services.REQUIREMENT_TRANSITIONS.get(requirement.status, ())),
                            nodes=nodes, history=history_of("requirements", requirement.id)[:20],
                            status_labels=REQUIREMENT_STATUS_LABELS,
@@ -712,17 +713,12 @@ def _linked_nodes(requirement):
                               .options(db.joinedload(ProcessNode.version).joinedload(ProcessVersion.process))).all()
 
 
-def _node_choices() -> list[tuple[int, str]]:
-    """Steps of the approved and draft process versions, for attaching requirements."""
+def _step_processes() -> list[tuple[int, str]]:
+    """The processes whose steps a requirement can be attached to (the step picker's first choice)."""
     if services.requirement_nodes is None:
         return []
-    from processmaps.models import ProcessNode, ProcessVersion
-    nodes = db.session.scalars(
-        select(ProcessNode).join(ProcessVersion, ProcessVersion.id == ProcessNode.version_id)
-        .where(ProcessVersion.status.in_(("approved", "draft")), ProcessNode.kind.not_in(("start", "end")))
-        .options(db.joinedload(ProcessNode.version).joinedload(ProcessVersion.process))
-        .order_by(ProcessVersion.process_id, ProcessVersion.number, ProcessNode.position)).all()
-    return [(node.id, f"{node.version} · {node.name}") for node in nodes]
+    from processmaps.services import processes_to_choose_from
+    return processes_to_choose_from()
 
 
 @bp.route("/requirements/<int:requirement_id>/nodes", methods=["POST"])

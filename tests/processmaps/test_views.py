@@ -276,3 +276,39 @@ def test_the_editor_offers_parallel_splits_and_adds_one_without_an_owner(company
     assert node.kind == "parallel"
     page = client.get(response.location).get_data(as_text=True)
     assert "Steps without an owner" not in page
+
+
+# --- the step picker other forms use ---------------------------------------------------------------
+def test_step_picker_lists_one_process_at_a_time_and_keeps_ticked_steps_first(company, client_as):
+    process = sales_process(company, approve=True)
+    approved = process.versions[0]
+    draft = services.new_draft_version(process, actor=company["lead"])
+    db.session.commit()
+    keys = nodes_by_key(approved)
+    other = services.create_process("线索分配", actor=company["lead"])
+    db.session.commit()
+    assert (process.id, "销售流程") in services.processes_to_choose_from()
+    assert (other.id, "线索分配") in services.processes_to_choose_from()
+    groups = dict(services.step_groups(process.id, leave_out={keys["quote"].id}))
+    assert [heading.split(" · ")[0] for heading in groups] == ["v1", "v2"]
+    assert [name for _, name in groups[next(iter(groups))]] == ["报价审批", "签约成单", "记录流失原因"]  # no start/end
+    assert len(list(groups.values())[1]) == 4 and draft.id != approved.id
+    assert services.step_groups(None) == [] and services.step_groups(999999) == []
+    client = client_as("staff")
+    ticked = keys["sign"].id
+    response = client.get("/processes/step-choices", query_string={
+        "field": "node_ids", "node_ids": [str(ticked), "abc", "999999"], "node_ids_process": process.id})
+    assert response.status_code == 200
+    listed = response.text
+    assert f'value="{ticked}" id="node_ids-{ticked}" checked' in listed
+    assert "销售流程 v1 › 签约成单" in listed  # the ticked step, named with its process and version
+    assert listed.count(f'value="{ticked}"') == 1  # not offered a second time below
+    assert "报价审批" in listed and 'name="node_ids"' in listed
+    # another process: the ticked step stays, the first process's other steps go
+    response = client.get("/processes/step-choices", query_string={
+        "field": "node_ids", "node_ids": str(ticked), "node_ids_process": other.id})
+    assert "签约成单" in response.text and "报价审批" not in response.text
+    for bad in ({"field": "x\"><script>"}, {"field": ""}, {}):
+        assert client.get("/processes/step-choices", query_string=bad).status_code == 400
+    assert client.get("/processes/step-choices", query_string={"field": "node_ids",
+                                                                "node_ids_process": "abc"}).status_code == 200

@@ -174,6 +174,10 @@ def test_requirements_attach_to_process_nodes_and_show_on_the_node(company, clie
     db.session.rollback()
     page = client_as("lead").get(f"/surveys/requirements/{requirement.id}")
     assert "报价" in page.text.split('data-testid="nodes"')[1]
+    # the picker offers processes, then their steps; the attached step is ticked
+    picker = page.text.split('data-testid="step-picker"')[1].split("</form>")[0]
+    assert f'<option value="{process.id}">销售流程</option>' in picker
+    assert f'value="{node.id}" id="node_ids-{node.id}" checked' in picker
     response = client_as("lead").post(f"/surveys/requirements/{requirement.id}/nodes", data={"node_ids": []})
     assert response.status_code == 302
     assert services.requirements_for_nodes([node.id]) == []
