@@ -404,9 +404,12 @@ def session(session_id):
     if can(current_user, "training.assign") and session.status == SESSION_SCHEDULED:
         assign_form = AssignForm()
         taken = {e.user_id for e in enrolled + waitlisted}
-        query = select(User).where(User.is_active_account.is_(True)).order_by(User.display_name)
-        query = query.where(scope_clause(current_user, "training.assign", department_column=User.department_id))
-        assign_form.user_id.choices = [(u.id, u.display_name) for u in db.session.scalars(query) if u.id not in taken]
+        # Plain columns: everyone in scope is a choice (thousands in a large company).
+        query = (select(User.id, User.display_name).where(User.is_active_account.is_(True))
+                 .where(scope_clause(current_user, "training.assign", department_column=User.department_id))
+                 .order_by(User.display_name))
+        assign_form.user_id.choices = [(user_id, name) for user_id, name in db.session.execute(query)
+                                       if user_id not in taken]
     now = utcnow()
     return render_template("training/session.html", session=session, enrolled=enrolled, waitlisted=waitlisted,
                            my=my, assign_form=assign_form, now=now, attendance_marks=ATTENDANCE,
