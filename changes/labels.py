@@ -1,5 +1,6 @@
 """Display labels for the codes stored on change requests, windows and releases."""
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 
 from rollout.accounts.forms import ROLE_LABELS
 from rollout.audit.display import label_codes
@@ -40,10 +41,8 @@ MOVE_LABELS = {
 }
 RISK_RULE_LABELS = {
     "approved_process": _l("Touches an approved process: %(detail)s"),
-    "many_roles": _l("Affects %(detail)s roles (more than %(limit)s)"),
     "permissions": _l("Changes permissions"),
     "data_fields": _l("Changes data fields"),
-    "short_notice": _l("Submitted only %(detail)s days before the wanted date (fewer than %(limit)s)"),
     "freeze": _l("The wanted date falls in a freeze: %(detail)s"),
 }
 WEEKDAY_LABELS = [_l("Monday"), _l("Tuesday"), _l("Wednesday"), _l("Thursday"), _l("Friday"),
@@ -53,7 +52,15 @@ RELEASE_STATE_LABELS = {"planned": _l("Planned"), "implemented": _l("Implemented
 
 def risk_reason_text(reason: dict) -> str:
     """One fired risk rule as a sentence."""
-    label = RISK_RULE_LABELS.get(reason.get("rule"))
+    rule, detail, limit = reason.get("rule"), reason.get("detail", 0), reason.get("limit", "")
+    if rule == "many_roles":
+        return ngettext("Affects %(num)d role (more than %(limit)s)", "Affects %(num)d roles (more than %(limit)s)",
+                        int(detail), limit=limit)
+    if rule == "short_notice":
+        return ngettext("Submitted only %(num)d day before the wanted date (fewer than %(limit)s)",
+                        "Submitted only %(num)d days before the wanted date (fewer than %(limit)s)",
+                        int(detail), limit=limit)
+    label = RISK_RULE_LABELS.get(rule)
     if label is None:
         return str(reason.get("rule"))
     return str(label) % {"detail": reason.get("detail", ""), "limit": reason.get("limit", "")}

@@ -5,6 +5,7 @@ from datetime import date
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
@@ -377,7 +378,7 @@ def send_agenda(window_id):
     except ServiceError as error:
         apply_service_error(None, error)
         return _window_page(review_window, 422)
-    flash(_("The agenda went to %(n)d reviewers.", n=count), "success")
+    flash(ngettext("The agenda went to %(num)d reviewer.", "The agenda went to %(num)d reviewers.", count), "success")
     return redirect(url_for("changes.window", window_id=review_window.id))
 
 
@@ -392,7 +393,8 @@ def close_window(window_id):
         except ServiceError as error:
             apply_service_error(form, error)
         else:
-            flash(_("The window is closed; %(n)d undecided requests moved to the next window.", n=len(moved)),
+            flash(ngettext("The window is closed; %(num)d undecided request moved to the next window.",
+                           "The window is closed; %(num)d undecided requests moved to the next window.", len(moved)),
                   "success")
             return redirect(url_for("changes.window", window_id=review_window.id))
     return _window_page(review_window, 422, close_form=form)
@@ -414,7 +416,8 @@ def _flash_window_changes(changes: services.WindowChanges) -> None:
         flash(_("Coming windows: %(created)d created, %(moved)d moved, %(removed)d removed.",
                 created=len(changes.created), moved=len(changes.moved), removed=len(changes.removed)), "info")
     if changes.requests_moved:
-        flash(_("%(n)d requests on removed windows moved to the next open window.", n=changes.requests_moved),
+        flash(ngettext("%(num)d request on removed windows moved to the next open window.",
+                       "%(num)d requests on removed windows moved to the next open window.", changes.requests_moved),
               "info")
     if changes.kept:
         flash(_("Kept because decisions were already taken in them: %(windows)s.",
@@ -577,9 +580,11 @@ def implement(release_id):
     except ServiceError as error:
         apply_service_error(None, error)
         return _release_page(db.session.get(Release, release_id), 422)
-    flash(_("%(release)s is implemented: %(n)d requests, %(v)d new draft process versions, "
-            "%(p)d people told.", release=target.name, n=result["requests"], v=len(result["versions"]),
-            p=result["announced"]), "success")
+    flash(_("%(release)s is implemented: %(requests)s, %(versions)s, %(people)s.", release=target.name,
+            requests=ngettext("%(num)d change request", "%(num)d change requests", result["requests"]),
+            versions=ngettext("%(num)d new draft process version", "%(num)d new draft process versions",
+                              len(result["versions"])),
+            people=ngettext("%(num)d person told", "%(num)d people told", result["announced"])), "success")
     return redirect(url_for("changes.release", release_id=target.id))
 
 

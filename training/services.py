@@ -14,6 +14,7 @@ from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from sqlalchemy import case, func, select
 
 from rollout import uploads
@@ -297,7 +298,8 @@ def _validate_session(data: SessionData, session: TrainingSession | None, schedu
     if session is not None and session.id is not None:
         taken = enrolled_count(session.id)
         if data.capacity < taken:
-            raise ServiceError(_("The capacity cannot be below the %(n)d people already enrolled.", n=taken),
+            raise ServiceError(ngettext("The capacity cannot be below the %(num)d person already enrolled.",
+                                        "The capacity cannot be below the %(num)d people already enrolled.", taken),
                                "capacity")
 
 

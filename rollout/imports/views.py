@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -275,7 +276,9 @@ def undo(batch_id):
     except ServiceError as error:
         apply_service_error(None, error)
         return _render_batch(db.get_or_404(ImportBatch, batch_id), 409)
-    flash(_("Import undone: %(removed)d records removed, %(restored)d restored.", **result), "success")
+    flash(ngettext("Import undone: %(num)d record removed, %(restored)d restored.",
+                   "Import undone: %(num)d records removed, %(restored)d restored.", result["removed"],
+                   restored=result["restored"]), "success")
     return redirect(url_for("imports.batch", batch_id=batch.id))
 
 

@@ -1,6 +1,7 @@
 """The notification inbox, the user's delivery channels, department robots and the admins' outbox."""
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -79,7 +80,8 @@ def channels():
 def test_channels():
     count = services.queue_test_messages(current_user._get_current_object())
     if count:
-        flash(_("A test message is on its way to %(count)d channel(s).", count=count), "success")
+        flash(ngettext("A test message is on its way to %(num)d channel.",
+                       "A test message is on its way to %(num)d channels.", count), "success")
     else:
         flash(_("You have no active channels yet."), "warning")
     return redirect(url_for("notify.channels"))

@@ -17,6 +17,7 @@ from functools import partial
 from flask import current_app, g, has_app_context, has_request_context
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_ngettext, ngettext
 # "Created" is also a column heading (创建时间) elsewhere: the ownership event carries a context.
 from flask_babel import lazy_pgettext as pgettext
 from sqlalchemy import String, and_, cast, func, or_, select
@@ -533,14 +534,15 @@ def release_pool(now: datetime | None = None, department_ids=None, limit: int | 
     for customer in released:
         owners[customer.owner_id].append(customer)
         days = settings_for(customer.department_id).pool_release_days
-        release_to_pool(customer, note=_("No follow-up for %(days)d days", days=days))
+        release_to_pool(customer, note=ngettext("No follow-up for %(num)d day", "No follow-up for %(num)d days", days))
     db.session.flush()
     for owner_id, customers in owners.items():
         owner = db.session.get(User, owner_id) if owner_id else None
         if owner is not None:
             names = "、".join(c.name for c in customers[:10])
             notify([owner], "customer.released",
-                   _l("%(count)d customers returned to the public pool", count=len(customers)),
+                   lazy_ngettext("%(num)d customer returned to the public pool",
+                                 "%(num)d customers returned to the public pool", len(customers)),
                    _l("No follow-up in time: %(names)s", names=names), link="/customers/pool")
     return released
 
@@ -558,7 +560,8 @@ def claim_customer(customer: Customer, user: User) -> Customer:
         raise ServiceError(_("This customer is not in the public pool any more."))
     cap = settings_for(user.department_id).daily_claim_cap
     if claims_today(user) >= cap:
-        raise ServiceError(_("You have reached today's limit of %(cap)d claims from the pool.", cap=cap))
+        raise ServiceError(ngettext("You have reached today's limit of %(num)d claim from the pool.",
+                                    "You have reached today's limit of %(num)d claims from the pool.", cap))
     existing = db.session.scalars(select(Customer).where(
         or_(Customer.name_key == customer.name_key,
             and_(Customer.phone_key != "", Customer.phone_key == customer.phone_key)),
@@ -1131,8 +1134,10 @@ def rollup_warnings(plan: SalesPlan) -> list[str]:
         own = plan.target(metric)
         total = sums.get(metric, Decimal("0.00"))
         if own is not None and own != total:
-            warnings.append(_("%(metric)s: this plan says %(own)s but its %(count)d member plans add up to %(sum)s.",
-                              metric=METRIC_LABELS[metric], own=own, count=len(children), sum=total))
+            warnings.append(ngettext(
+                "%(metric)s: this plan says %(own)s but its %(num)d member plan adds up to %(sum)s.",
+                "%(metric)s: this plan says %(own)s but its %(num)d member plans add up to %(sum)s.",
+                len(children), metric=METRIC_LABELS[metric], own=own, sum=total))
     return warnings
 
 

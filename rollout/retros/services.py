@@ -7,6 +7,7 @@ from datetime import date, timedelta
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 # Labels that other modules also translate (Open, Done, Start ...) carry a message context so
 # their Chinese stays right whatever catalogue loads last; the extractor knows the name pgettext.
 from flask_babel import lazy_pgettext as pgettext
@@ -292,7 +293,8 @@ def cast_vote(retro: Retro, card: RetroCard, voter: User) -> RetroVote:
             RetroVote.retro_id == retro.id, RetroVote.voter_id == voter.id)))
         free = [slot for slot in range(1, retro.vote_budget + 1) if slot not in taken]
         if not free:
-            raise ServiceError(_("You have used all %(budget)s of your dots.", budget=retro.vote_budget))
+            raise ServiceError(ngettext("You have used your %(num)d dot.", "You have used all %(num)d of your dots.",
+                                        retro.vote_budget))
         vote = RetroVote(retro_id=retro.id, card_id=card.id, voter_id=voter.id, slot=free[0])
         try:
             with db.session.begin_nested():
