@@ -26,7 +26,8 @@ class ChangeRequestForm(FlaskForm):
     affected_roles = SelectMultipleField(_l("Affected roles"), choices=[(r, ROLE_LABELS[r]) for r in ROLES],
                                          validators=[Optional()])
     affected_department_ids = SelectMultipleField(_l("Affected departments"), coerce=int, validators=[Optional()])
-    node_ids = SelectMultipleField(_l("Process nodes"), coerce=int, validators=[Optional()])
+    # Chosen through the step picker (a process, then its steps); the service checks the ids exist.
+    node_ids = SelectMultipleField(_l("Process steps"), coerce=int, validators=[Optional()], validate_choice=False)
     requirement_ids = SelectMultipleField(_l("Requirements"), coerce=int, validators=[Optional()])
     has_permission_change = BooleanField(_l("Changes permissions"))
     has_data_field_change = BooleanField(_l("Changes data fields"))

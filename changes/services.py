@@ -31,7 +31,7 @@ from rollout.errors import NotAllowed, ServiceError
 from rollout.extensions import db
 from rollout.timeutil import local_to_utc, local_today, to_local, utcnow
 
-from processmaps.models import APPROVED, DRAFT, Process, ProcessNode, ProcessVersion
+from processmaps.models import Process, ProcessNode
 from processmaps.services import approved_version
 from surveys.models import Requirement
 
@@ -225,14 +225,19 @@ def update_change_request(request: ChangeRequest, **fields) -> ChangeRequest:
 
 
 # --- links to process nodes and requirements --------------------------------------------
+#: The largest id a database integer holds: a larger number names nothing (and cannot be bound).
+MAX_ID = 2 ** 63 - 1
+
+
 def _link_objects(node_ids, requirement_ids) -> tuple[list, list]:
     node_ids = sorted({int(i) for i in node_ids or ()})
     requirement_ids = sorted({int(i) for i in requirement_ids or ()})
-    nodes = list(db.session.scalars(select(ProcessNode).where(ProcessNode.id.in_(node_ids)))) if node_ids else []
+    nodes = list(db.session.scalars(select(ProcessNode).where(
+        ProcessNode.id.in_([i for i in node_ids if 0 < i <= MAX_ID])))) if node_ids else []
     if len(nodes) != len(node_ids):
         raise ServiceError(_("A process node does not exist."), "node_ids")
-    requirements = list(db.session.scalars(
-        select(Requirement).where(Requirement.id.in_(requirement_ids)))) if requirement_ids else []
+    requirements = list(db.session.scalars(select(Requirement).where(
+        Requirement.id.in_([i for i in requirement_ids if 0 < i <= MAX_ID])))) if requirement_ids else []
     if len(requirements) != len(requirement_ids):
         raise ServiceError(_("A requirement does not exist."), "requirement_ids")
     return nodes, requirements
@@ -249,24 +254,6 @@ def linked_processes(request: ChangeRequest) -> list[Process]:
         process = node.version.process
         processes[process.id] = process
     return list(processes.values())
-
-
-def node_choices() -> list[tuple[int, str]]:
-    """Steps of the processes' current versions (approved, else draft) as (id, "process › step")."""
-    rows = db.session.execute(
-        select(ProcessNode.id, ProcessNode.name, Process.name, ProcessVersion.status)
-        .join(ProcessVersion, ProcessNode.version_id == ProcessVersion.id)
-        .join(Process, ProcessVersion.process_id == Process.id)
-        .where(ProcessVersion.status.in_((APPROVED, DRAFT)))
-        .order_by(Process.name, ProcessVersion.status, ProcessNode.position, ProcessNode.id)).all()
-    seen_process_status: dict[str, str] = {}
-    choices = []
-    for node_id, node_name, process_name, status in rows:
-        # Offer the approved version's steps; a draft's only when no approved version exists.
-        first = seen_process_status.setdefault(process_name, status)
-        if status == first:
-            choices.append((node_id, f"{process_name} › {node_name}"))
-    return choices
 
 
 def requirement_choices() -> list[tuple[int, str]]:

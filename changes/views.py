@@ -10,7 +10,7 @@ from flask_login import current_user
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
-from processmaps.services import NODE_LINK_PROVIDERS
+from processmaps.services import NODE_LINK_PROVIDERS, processes_to_choose_from, step_labels
 from rollout import figures
 from rollout.access import authorize, can, require, scope_clause
 from rollout.accounts.services import department_choices
@@ -131,8 +131,16 @@ def _board() -> dict:
 # --- one request ------------------------------------------------------------------------
 def _fill_choices(form: ChangeRequestForm) -> None:
     form.affected_department_ids.choices = department_choices(include_company=False)
-    form.node_ids.choices = services.node_choices()
     form.requirement_ids.choices = services.requirement_choices()
+
+
+def _render_form(form: ChangeRequestForm, change: ChangeRequest | None):
+    # What was posted, even when one value was refused, so that the valid ticks stay ticked.
+    ticked = form.node_ids.raw_data if request.method == "POST" else form.node_ids.data
+    return render_template("changes/form.html", form=form, change=change,
+                           step_processes=processes_to_choose_from(),
+                           chosen_steps=step_labels(ticked)
+                           ), 422 if form.errors else 200
 
 
 def _form_fields(form: ChangeRequestForm) -> dict:
@@ -164,7 +172,7 @@ def new():
         else:
             flash(_("%(ref)s is saved.", ref=change.reference), "success")
             return redirect(url_for("changes.detail", request_id=change.id))
-    return render_template("changes/form.html", form=form, change=None), 422 if form.errors else 200
+    return _render_form(form, None)
 
 
 @bp.route("/<int:request_id>/edit", methods=["GET", "POST"])
@@ -185,7 +193,7 @@ def edit(request_id):
         else:
             flash(_("%(ref)s is saved.", ref=change.reference), "success")
             return redirect(url_for("changes.detail", request_id=change.id))
-    return render_template("changes/form.html", form=form, change=change), 422 if form.errors else 200
+    return _render_form(form, change)
 
 
 def _detail_page(change: ChangeRequest, status: int = 200, **forms):

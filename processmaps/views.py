@@ -408,10 +408,10 @@ def step_choices():
     field = request.args.get("field", "")
     if not re.fullmatch(r"[a-z][a-z_]{0,39}", field):
         abort(400)
-    chosen = [value for value in request.args.getlist(field) if value.isdigit()][:500]
-    process_id = request.args.get(f"{field}_process", type=int)
+    chosen = services.node_ids_in(request.args.getlist(field)[:500])
+    process_ids = services.node_ids_in([request.args.get(f"{field}_process", "")])
     return render_template("processmaps/_step_list.html", field=field, chosen=services.step_labels(chosen),
-                           groups=services.step_groups(process_id, leave_out={int(v) for v in chosen}))
+                           groups=services.step_groups(process_ids[0] if process_ids else None, leave_out=chosen))
 
 
 @bp.route("/<int:process_id>/compare")

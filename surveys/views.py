@@ -728,7 +728,8 @@ def requirement_nodes(requirement_id):
     authorize("requirements.manage", requirement)
     if services.requirement_nodes is None:
         abort(404)
-    ids = [int(v) for v in request.form.getlist("node_ids") if v.isdigit()]
+    from processmaps.services import node_ids_in
+    ids = node_ids_in(request.form.getlist("node_ids"))
     try:
         services.set_requirement_nodes(requirement, ids)
     except ServiceError as error:

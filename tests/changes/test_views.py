@@ -37,6 +37,28 @@ def test_new_request_saved_and_submitted(client_as, company, make_window):
     assert [d.code for d in change.affected_departments] == ["sales"]
 
 
+def test_process_steps_are_chosen_through_the_step_picker(client_as, company):
+    from processmaps import services as process_services
+    process = process_services.create_process("销售流程", department_id=company["departments"]["sales"].id,
+                                              actor=company["lead"])
+    step = process_services.add_node(process.versions[0], key="quote", kind="task", name="报价")
+    db.session.commit()
+    client = client_as("staff")
+    page = client.get("/changes/new").get_data(as_text=True)
+    picker = page.split('data-testid="step-picker"')[1]
+    assert f'<option value="{process.id}">销售流程</option>' in picker and "报价" not in picker  # steps on demand
+    for bad in ("999999", "abc", "9" * 40, "²", "-1"):
+        response = client.post("/changes/new", data={**FORM, "node_ids": [str(step.id), bad]})
+        assert response.status_code == 422, bad
+        assert f'value="{step.id}" id="node_ids-{step.id}" checked' in response.get_data(as_text=True)
+    assert _count(ChangeRequest) == 0
+    assert client.post("/changes/new", data={**FORM, "node_ids": [str(step.id)]}).status_code == 302
+    change = db.session.scalars(select(ChangeRequest)).one()
+    assert [node.name for node in change.nodes] == ["报价"]
+    edit = client.get(f"/changes/{change.id}/edit").get_data(as_text=True)
+    assert "销售流程 v1 › 报价" in edit and f'id="node_ids-{step.id}" checked' in edit
+
+
 def test_markdown_in_a_request_is_sanitised(client_as, new_request):
     change = new_request(title="含脚本")
     change.description = "**粗体** <script>alert(1)</script> [x](javascript:alert(1))"

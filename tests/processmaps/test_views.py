@@ -310,5 +310,7 @@ def test_step_picker_lists_one_process_at_a_time_and_keeps_ticked_steps_first(co
     assert "签约成单" in response.text and "报价审批" not in response.text
     for bad in ({"field": "x\"><script>"}, {"field": ""}, {}):
         assert client.get("/processes/step-choices", query_string=bad).status_code == 400
-    assert client.get("/processes/step-choices", query_string={"field": "node_ids",
-                                                                "node_ids_process": "abc"}).status_code == 200
+    for bad in ("abc", "9" * 40, "²", "-1", ""):
+        response = client.get("/processes/step-choices", query_string={
+            "field": "node_ids", "node_ids": [bad, str(ticked)], "node_ids_process": bad})
+        assert response.status_code == 200 and "签约成单" in response.text, bad

@@ -178,6 +178,11 @@ def test_requirements_attach_to_process_nodes_and_show_on_the_node(company, clie
     picker = page.text.split('data-testid="step-picker"')[1].split("</form>")[0]
     assert f'<option value="{process.id}">销售流程</option>' in picker
     assert f'value="{node.id}" id="node_ids-{node.id}" checked' in picker
+    for bad in ("²", "9" * 40, "abc"):  # never a 500; what is not an id is left out
+        response = client_as("lead").post(f"/surveys/requirements/{requirement.id}/nodes",
+                                          data={"node_ids": [str(node.id), bad]})
+        assert response.status_code == 302, bad
+    assert services.requirements_for_nodes([node.id]) == [requirement]
     response = client_as("lead").post(f"/surveys/requirements/{requirement.id}/nodes", data={"node_ids": []})
     assert response.status_code == 302
     assert services.requirements_for_nodes([node.id]) == []
