@@ -1368,9 +1368,12 @@ def plan_progress_for(plan: SalesPlan, today: date | None = None) -> dict:
         pipeline = _grouped_pipeline(plan.starts_on, plan.ends_on, "user", only=only).get(plan.user_id, Decimal(0))
     else:
         ids = set(subtree_ids(plan.department_id))
-        actuals = _grouped_actuals(plan.starts_on, plan.ends_on, "department", only=ids)
+        # Every department's figures, then this subtree's sum: the period drives the statements.
+        # Limited to the subtree's ids, SQLite walked each department's whole history instead: at
+        # 100,000 customers a company plan took 220 ms, now 45 ms (a small team's 25 ms, now 45 ms).
+        actuals = _grouped_actuals(plan.starts_on, plan.ends_on, "department")
         actual = {m: _sum_over(actuals[m], ids) for m in METRICS}
-        pipeline = _sum_over(_grouped_pipeline(plan.starts_on, plan.ends_on, "department", only=ids), ids)
+        pipeline = _sum_over(_grouped_pipeline(plan.starts_on, plan.ends_on, "department"), ids)
     margin = settings_for(plan.department_id).behind_margin_percent
     metrics = []
     for row in plan.targets:

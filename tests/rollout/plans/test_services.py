@@ -444,3 +444,21 @@ def test_next_steps_and_lead_deadlines_go_to_the_personal_calendar_feed(company)
     cancelled = next(i for i in personal_feed_items(company["staff"]) if i.uid == step.uid)
     assert cancelled.is_cancelled and cancelled.sequence == 1
     assert not [i for i in personal_feed_items(company["staff2"]) if "plans-" in i.uid]
+
+
+def test_a_department_plan_counts_its_own_departments_and_teams_only(company):
+    sales, marketing = company["departments"]["sales"], company["departments"]["marketing"]
+    plan = services.create_plan(company["lead"], "quarter", date(2026, 10, 1), "department", {"visits": "10"},
+                                department_id=sales.id)
+    in_team = services.create_customer("销售一组的客户", company["staff"])
+    elsewhere = services.create_customer("市场部的客户", company["other_staff"])
+    during = datetime(2026, 11, 2, 3, 0)
+    visits = ((in_team, company["staff"]), (in_team, company["staff2"]), (elsewhere, company["other_staff"]))
+    for customer, actor in visits:
+        services.log_activity(customer, actor, "visit", during, "拜访")
+    db.session.flush()
+    progress = services.plan_progress_for(plan, today=date(2026, 11, 15))
+    assert {m["metric"]: m["actual"] for m in progress["metrics"]} == {"visits": 2}
+    marketing_plan = services.create_plan(company["lead"], "quarter", date(2026, 10, 1), "department",
+                                          {"visits": "10"}, department_id=marketing.id)
+    assert services.plan_progress_for(marketing_plan, today=date(2026, 11, 15))["metrics"][0]["actual"] == 1
