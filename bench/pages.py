@@ -22,12 +22,20 @@ def page_list(app) -> list[tuple[str, str, str]]:
     from processmaps.models import Process
     from rollout.accounts.models import Department
     from rollout.extensions import db
-    from sqlalchemy import select
+    from rollout.plans.models import SalesPlan
+    from rollout.timeutil import utcnow
+    from sqlalchemy import func, select
+    from surveys.models import Requirement
+    from training.models import SESSION_SCHEDULED, TrainingSession
     with app.app_context():
         bench_department = db.session.scalar(select(Department.id).where(Department.code == "bench-d0"))
         sales = db.session.scalar(select(Department.id).where(Department.code == "sales"))
         unit = bench_department or sales
         big_map = db.session.scalar(select(Process.id).where(Process.name.like("%业务流程000")))
+        company_plan = db.session.scalar(select(func.min(SalesPlan.id)).where(SalesPlan.level == "company"))
+        requirement = db.session.scalar(select(func.min(Requirement.id)))
+        coming_session = db.session.scalar(select(func.min(TrainingSession.id)).where(
+            TrainingSession.status == SESSION_SCHEDULED, TrainingSession.starts_at > utcnow()))
     pages = [
         ("home (admin)", "admin", "/"),
         ("home (lead)", "lead", "/"),
@@ -47,7 +55,18 @@ def page_list(app) -> list[tuple[str, str, str]]:
         ("training completion matrix (head)", "bench.u0" if bench_department else "sales.head", "/training/matrix"),
         ("audit trail, filtered by action", "admin", "/audit/?action=export"),
         ("audit trail, filtered by department user", "admin", "/audit/?username=bench.u7"),
+        ("follow-ups, all", "lead", "/activities"),
+        ("follow-ups, visits", "lead", "/activities?kind=visit"),
+        ("deals, all", "lead", "/deals"),
+        ("new change request (step picker)", "rep", "/changes/new"),
+        ("seed users", "lead", "/training/seeds"),
     ]
+    for label, user, path, found in (
+            ("company plan", "lead", "/plans/{}", company_plan),
+            ("requirement (step picker)", "lead", "/surveys/requirements/{}", requirement),
+            ("coming training session (sign-up list)", "lead", "/training/sessions/{}", coming_session)):
+        if found:
+            pages.append((label, user, path.format(found)))
     if big_map:
         pages.append(("process map, 200 nodes", "lead", f"/processes/{big_map}/v/1"))
     return pages
