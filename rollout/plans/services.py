@@ -1122,7 +1122,8 @@ def rollup_warnings(plan: SalesPlan) -> list[str]:
         child_clause = and_(SalesPlan.level == "department",
                             SalesPlan.department_id.in_(subtree_ids(plan.department_id)))
     children = db.session.scalars(select(SalesPlan).where(
-        child_clause, SalesPlan.starts_on == plan.starts_on, SalesPlan.ends_on == plan.ends_on)).all()
+        child_clause, SalesPlan.starts_on == plan.starts_on, SalesPlan.ends_on == plan.ends_on)
+        .options(db.selectinload(SalesPlan.targets))).all()
     if not children:
         return []
     sums: dict[str, Decimal] = defaultdict(Decimal)

@@ -368,3 +368,25 @@ def test_editing_with_fields_left_out_keeps_amounts_as_text(company, client_as):
     assert response.status_code in (302, 422)
     db.session.expire_all()
     assert db.session.get(Quote, quote.id).list_amount == services.Decimal("1000.50")
+
+
+
+def test_a_plan_page_takes_the_same_statements_however_many_member_plans_it_has(
+        company, client_as, factory, count_statements):
+    day = date(2026, 10, 1)
+    sales1 = company["departments"]["sales1"]
+    team = services.create_plan(company["head"], "quarter", day, "team", {"visits": "40"}, department_id=sales1.id)
+    services.create_plan(company["head"], "quarter", day, "rep", {"visits": "10"}, user_id=company["staff"].id)
+    db.session.commit()
+    client = client_as("head")
+    client.get(f"/plans/{team.id}")
+    with count_statements() as one_member:
+        client.get(f"/plans/{team.id}")
+    for number in range(4):
+        rep = factory.user("staff", department=sales1, display_name=f"新销售{number}")
+        services.create_plan(company["head"], "quarter", day, "rep", {"visits": "5"}, user_id=rep.id)
+    db.session.commit()
+    with count_statements() as five_members:
+        page = client.get(f"/plans/{team.id}").get_data(as_text=True)
+    assert five_members.count == one_member.count
+    assert "its 5 member plans add up to 30" in page  # against the team's 40 visits
