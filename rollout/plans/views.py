@@ -431,7 +431,9 @@ def _render_customer(customer, tab="overview", status=200, activity_form=None, c
     assignments = db.session.scalars(select(CustomerAssignment).where(
         CustomerAssignment.customer_id == customer.id).order_by(CustomerAssignment.created_at.desc())).all() \
         if tab == "history" else []
-    users = {u.id: u for u in db.session.scalars(select(User))} if tab == "history" else {}
+    # Only the people the ownership history names, not the whole company's.
+    named = {i for row in assignments for i in (row.from_user_id, row.to_user_id) if i is not None}
+    users = {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(sorted(named))))} if named else {}
     return render_template("plans/customer.html", customer=customer, tab=tab, activity_form=activity_form,
                            contact_form=contact_form, transfer_form=transfer_form, activities=activities,
                            deals=deals, quotes=quotes, fields=fields, history=history, assignments=assignments,

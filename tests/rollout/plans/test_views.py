@@ -175,6 +175,14 @@ def test_customer_history_tab_shows_who_changed_what(company, client_as):
     assert response.status_code == 302
     history = client.get(f"/customers/{customer.id}?tab=history").get_data(as_text=True)
     assert "13800138000 → 13900139000" in history and "staff" in history
+    # the ownership history names the people it moved between, and the pool
+    services.transfer_customer(customer, company["staff2"], company["head"], note="调岗")
+    services.release_to_pool(customer, note="无人跟进")
+    db.session.commit()
+    ownership = client_as("head").get(f"/customers/{customer.id}?tab=history").get_data(as_text=True)
+    rows = [row for row in ownership.split("<tr>") if "调岗" in row or "无人跟进" in row]
+    assert company["staff"].display_name in rows[0] + rows[1] and company["staff2"].display_name in rows[0] + rows[1]
+    assert any("public pool" in row for row in rows)
 
 
 # --- quotes over HTTP ------------------------------------------------------------------------------------
