@@ -767,7 +767,8 @@ def merge_requirement(requirement_id):
     except ServiceError as error:
         apply_service_error(None, error)
         return redirect(url_for("surveys.requirement", requirement_id=target.id)), 303
-    flash(ngettext("%(num)d duplicate merged; its evidence is kept here.", "%(num)d duplicates merged; their evidence is kept here.", len(duplicates)), "success")
+    flash(ngettext("%(num)d duplicate merged; its evidence is kept here.",
+                   "%(num)d duplicates merged; their evidence is kept here.", len(duplicates)), "success")
     return redirect(url_for("surveys.requirement", requirement_id=target.id))
 
 
@@ -797,6 +798,10 @@ def specification_pdf():
 
 
 # --- coverage ---------------------------------------------------------------------------------
+#: People listed per page under "Who haven't we heard from?" (a company may have thousands).
+UNHEARD_PER_PAGE = 50
+
+
 @bp.route("/coverage")
 @require("coverage.view")
 @figures.whole_page_cached
@@ -812,14 +817,9 @@ def coverage():
         shown = services.in_cell(everyone, home_id, role)
         return {"matrix": matrix, "unheard_counts": services.unheard_counts(everyone), "unheard_total": len(everyone),
                 "unheard": page_of(shown, UNHEARD_PER_PAGE), "cell_home": home_id, "cell_role": role,
-                "cell_department": next((d for d in matrix.departments if d.id == home_id), None),
                 "open_surveys": open_surveys}
     return render_template("surveys/coverage.html",
                            body=figures.cached_page_body("surveys/_coverage_body.html", context))
-
-
-#: People listed per page under "Who haven't we heard from?" (a company may have thousands).
-UNHEARD_PER_PAGE = 50
 
 
 def _coverage_cell(matrix) -> tuple[int | None, str | None]:
@@ -847,7 +847,8 @@ def invite_unheard():
     except ServiceError as error:
         apply_service_error(None, error)
         return redirect(back), 303
-    flash(ngettext("%(num)d person invited to “%(title)s”.", "%(num)d people invited to “%(title)s”.", len(created), title=survey.title), "success")
+    flash(ngettext("%(num)d person invited to “%(title)s”.", "%(num)d people invited to “%(title)s”.", len(created),
+                   title=survey.title), "success")
     return redirect(back)
 
 
