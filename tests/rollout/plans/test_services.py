@@ -459,6 +459,9 @@ def test_a_department_plan_counts_its_own_departments_and_teams_only(company):
     db.session.flush()
     progress = services.plan_progress_for(plan, today=date(2026, 11, 15))
     assert {m["metric"]: m["actual"] for m in progress["metrics"]} == {"visits": 2}
+    services.log_activity(in_team, company["staff"], "visit", during, "再访")  # a write: figures kept are stale
+    db.session.flush()
+    assert services.plan_progress_for(plan, today=date(2026, 11, 15))["metrics"][0]["actual"] == 3
     marketing_plan = services.create_plan(company["lead"], "quarter", date(2026, 10, 1), "department",
                                           {"visits": "10"}, department_id=marketing.id)
     assert services.plan_progress_for(marketing_plan, today=date(2026, 11, 15))["metrics"][0]["actual"] == 1
