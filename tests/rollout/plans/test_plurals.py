@@ -1,5 +1,5 @@
 """Counts of one in the sales pages and messages read in the singular in English."""
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
@@ -28,12 +28,3 @@ def test_pool_of_one_day_one_claim_and_one_customer(company, client_as):
     with pytest.raises(ServiceError, match="today's limit of 1 claim from the pool"):
         services.claim_customer(other, company["staff2"])
 
-
-def test_a_team_plan_with_one_member_plan(company):
-    day = date(2026, 10, 1)
-    services.create_plan(company["head"], "quarter", day, "rep", {"signed_amount": "30000"},
-                         user_id=company["staff"].id)
-    team = services.create_plan(company["head"], "quarter", day, "team", {"signed_amount": "100000"},
-                                department_id=company["departments"]["sales1"].id)
-    [warning] = services.rollup_warnings(team)
-    assert "its 1 member plan adds up to 30000.00" in warning
