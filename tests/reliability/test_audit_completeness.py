@@ -88,7 +88,7 @@ def test_every_model_is_audited(demo_admin):
                 ident = ",".join(str(v) for v in mapper.primary_key_from_instance(copy))
                 if not _audit_rows(table, ident, "create"):
                     problems.append(f"{table}: create not audited")
-            except Exception as error:  # uniqueness rules a plain copy cannot meet
+            except Exception:  # uniqueness rules a plain copy cannot meet
                 db.session.rollback()
                 copy = original
                 ident = ",".join(str(v) for v in mapper.primary_key_from_instance(copy))

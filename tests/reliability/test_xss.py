@@ -38,7 +38,7 @@ PAYLOADS = [
     f"[click](JAVASCRIPT:{MARK})",
     f"![img](x\" onerror=\"{MARK})",
     f"<div style=\"background:url(javascript:{MARK})\">x</div>",
-    f"[a](data:text/html;base64,PHNjcmlwdD53aW5kb3cuX194c3M9MTwvc2NyaXB0Pg==)",
+    "[a](data:text/html;base64,PHNjcmlwdD53aW5kb3cuX194c3M9MTwvc2NyaXB0Pg==)",
     f"javascript:{MARK}",
     f"{{{{7*7}}}}<img src=x onerror={MARK}>",
     f"<form><button formaction=javascript:{MARK}>x</button></form>",
