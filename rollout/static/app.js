@@ -17,6 +17,23 @@ document.addEventListener("change", function (event) {
     event.target.form.submit();
   }
 });
+// A text box with data-filter-for="ID" narrows that select's options to those containing what is
+// typed: a list of a company's people cannot be searched by typing a Chinese name into the select.
+// The first option still shown is chosen when the chosen one is hidden.
+document.addEventListener("input", function (event) {
+  var box = event.target;
+  var select = box.matches && box.matches("[data-filter-for]") && document.getElementById(box.dataset.filterFor);
+  if (!select) { return; }
+  var words = box.value.trim().toLowerCase();
+  var first = null;
+  Array.prototype.forEach.call(select.options, function (option) {
+    var shown = !words || option.text.toLowerCase().indexOf(words) !== -1;
+    option.hidden = !shown;
+    if (shown && first === null) { first = option; }
+  });
+  var chosen = select.options[select.selectedIndex];
+  if ((!chosen || chosen.hidden) && first) { first.selected = true; }
+});
 // Survey answer forms (data-skip-logic): a question with data-conditions shows only while its
 // conditions hold, decided as the server decides (surveys/services.py is_visible and clean_value):
 // answers of hidden or invalid questions count as none. A hidden question's inputs are disabled, so

@@ -1,4 +1,5 @@
-"""In a real browser: the form editor swaps the map and tables in place (htmx), errors included."""
+"""In a real browser: the form editor swaps the map and tables in place (htmx), errors included; the step
+picker other forms use keeps ticked steps when another process is chosen."""
 import pytest
 
 from rollout.extensions import db
@@ -29,3 +30,34 @@ def test_editor_redraws_the_map_in_place_and_shows_errors(page, live_server, com
     page.locator("[data-testid=add-node] button").click()
     page.locator("[data-testid=add-node] .invalid-feedback").wait_for()
     assert page.evaluate("window.__sameDocument") is True
+
+
+def test_step_picker_keeps_ticked_steps_when_another_process_is_chosen(page, live_server, company):
+    from processmaps import services
+    sales = sales_process(company, approve=True)
+    other = services.create_process("线索分配", actor=company["lead"])
+    services.add_node(other.versions[0], key="assign", kind="task", name="分配线索")
+    db.session.commit()
+    sales_id, other_id = sales.id, other.id
+    db.session.close()  # hold no read transaction while the server writes
+    page.goto(f"{live_server}/login")
+    page.fill("#username", "staff")
+    page.fill("#password", TEST_PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{live_server}/")
+    page.goto(f"{live_server}/changes/new")
+    picker = page.locator("[data-testid=step-picker]")
+    picker.locator("select").select_option(str(sales_id))
+    picker.get_by_label("报价审批").check()
+    picker.locator("select").select_option(str(other_id))
+    picker.get_by_label("分配线索").wait_for()
+    assert picker.get_by_label("销售流程 v1 › 报价审批").is_checked()
+    assert picker.get_by_label("报价", exact=True).count() == 0  # the first process's other steps are gone
+    picker.get_by_label("分配线索").check()
+    page.fill("input[name=title]", "报价审批改为两级")
+    page.fill("textarea[name=description]", "金额大的报价要总监审批。")
+    page.fill("textarea[name=reason]", "控制折扣。")
+    page.get_by_role("button", name="Save draft").click()
+    page.wait_for_url("**/changes/*")
+    steps = page.locator("dd", has_text="报价审批").inner_text()
+    assert "报价审批" in steps and "分配线索" in steps
