@@ -174,6 +174,8 @@ def test_import_page_shows_row_errors_with_422(client_as, company):
 
 def test_interview_pages_highlight_and_requirement_from_it(client_as, company):
     client = client_as("head")
+    form = client.get("/surveys/interviews/new").text
+    assert 'data-filter-for="interviewee_id"' in form  # the company's people narrow to a typed name
     response = client.post("/surveys/interviews/new", data={
         "title": "销售访谈", "method": "interview", "held_on": "2026-11-02",
         "department_id": company["departments"]["sales"].id, "interviewee": "张伟", "interviewee_id": "0",
