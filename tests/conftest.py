@@ -236,6 +236,15 @@ def browser_type_launch_args(browser_type_launch_args):
     }
 
 
+def log_in(page, live_server: str, username: str) -> None:
+    """Log a browser page in as a test user (password TEST_PASSWORD) and wait for the home page."""
+    page.goto(f"{live_server}/login")
+    page.fill("#username", username)
+    page.fill("#password", TEST_PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{live_server}/")
+
+
 @pytest.fixture(scope="session")
 def live_server(app):
     """The app served over HTTP on 127.0.0.1 in a background thread, for browser tests."""

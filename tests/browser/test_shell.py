@@ -2,18 +2,14 @@
 import pytest
 
 from rollout.extensions import db
-from tests.conftest import TEST_PASSWORD
+from tests.conftest import log_in
 
 pytestmark = pytest.mark.browser
 
 
 def test_login_switch_language_and_home(page, live_server, company):
     db.session.commit()
-    page.goto(f"{live_server}/login")
-    page.fill("#username", "staff")
-    page.fill("#password", TEST_PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{live_server}/")
+    log_in(page, live_server, "staff")
     assert page.locator("h1").inner_text().strip()
     first_language = page.locator("html").get_attribute("lang")
     page.click("[data-testid=lang-switch]")

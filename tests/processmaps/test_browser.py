@@ -3,7 +3,7 @@ picker other forms use keeps ticked steps when another process is chosen."""
 import pytest
 
 from rollout.extensions import db
-from tests.conftest import TEST_PASSWORD
+from tests.conftest import log_in
 from tests.processmaps.helpers import sales_process
 
 pytestmark = pytest.mark.browser
@@ -13,11 +13,7 @@ def test_editor_redraws_the_map_in_place_and_shows_errors(page, live_server, com
     process_id = sales_process(company).id
     db.session.commit()
     db.session.close()  # hold no read transaction while the server writes
-    page.goto(f"{live_server}/login")
-    page.fill("#username", "head")
-    page.fill("#password", TEST_PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{live_server}/")
+    log_in(page, live_server, "head")
     page.goto(f"{live_server}/processes/{process_id}/v/1")
     page.evaluate("window.__sameDocument = true")
     form = page.locator("[data-testid=add-node]")
@@ -40,11 +36,7 @@ def test_step_picker_keeps_ticked_steps_when_another_process_is_chosen(page, liv
     db.session.commit()
     sales_id, other_id = sales.id, other.id
     db.session.close()  # hold no read transaction while the server writes
-    page.goto(f"{live_server}/login")
-    page.fill("#username", "staff")
-    page.fill("#password", TEST_PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{live_server}/")
+    log_in(page, live_server, "staff")
     page.goto(f"{live_server}/changes/new")
     picker = page.locator("[data-testid=step-picker]")
     picker.locator("select").select_option(str(sales_id))

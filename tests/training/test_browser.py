@@ -2,7 +2,7 @@
 import pytest
 
 from rollout.extensions import db
-from tests.conftest import TEST_PASSWORD
+from tests.conftest import log_in
 
 pytestmark = pytest.mark.browser
 
@@ -12,11 +12,7 @@ def test_a_long_list_of_people_narrows_to_the_name_typed(page, live_server, comp
         factory.user("staff", department=company["departments"]["sales1"], display_name=f"销售{number:02d}")
     db.session.commit()
     db.session.close()
-    page.goto(f"{live_server}/login")
-    page.fill("#username", "lead")
-    page.fill("#password", TEST_PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{live_server}/")
+    log_in(page, live_server, "lead")
     page.goto(f"{live_server}/training/seeds")
     page.get_by_placeholder("Type a name").fill("销售17")
     visible = page.locator("#seed-user option:not([hidden])")
