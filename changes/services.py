@@ -26,7 +26,7 @@ from rollout import uploads
 from rollout.accounts.models import ADMIN, LEAD, ROLES, Department, User
 from rollout.accounts.services import users_with_roles
 from rollout.audit.services import record_event
-from rollout.database import contains_text
+from rollout.database import MAX_ID, contains_text
 from rollout.errors import NotAllowed, ServiceError
 from rollout.extensions import db
 from rollout.timeutil import local_to_utc, local_today, to_local, utcnow
@@ -225,10 +225,6 @@ def update_change_request(request: ChangeRequest, **fields) -> ChangeRequest:
 
 
 # --- links to process nodes and requirements --------------------------------------------
-#: The largest id a database integer holds: a larger number names nothing (and cannot be bound).
-MAX_ID = 2 ** 63 - 1
-
-
 def _link_objects(node_ids, requirement_ids) -> tuple[list, list]:
     node_ids = sorted({int(i) for i in node_ids or ()})
     requirement_ids = sorted({int(i) for i in requirement_ids or ()})

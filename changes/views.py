@@ -21,7 +21,7 @@ from rollout.reports.calendar import ics_response, register_feed_provider
 from rollout.reports.charts import svg_chart
 from rollout.reports.exports import download_response
 from rollout.timeutil import local_today, utcnow
-from rollout.web import apply_service_error, paginate
+from rollout.web import apply_service_error, ids_in, paginate
 
 from changes import labels, services
 from changes.forms import (AssessForm, AttachmentForm, CadenceForm, CadenceSwitchForm, ChangeRequestForm,
@@ -139,7 +139,7 @@ def _render_form(form: ChangeRequestForm, change: ChangeRequest | None):
     ticked = form.node_ids.raw_data if request.method == "POST" else form.node_ids.data
     return render_template("changes/form.html", form=form, change=change,
                            step_processes=processes_to_choose_from(),
-                           chosen_steps=step_labels(ticked)
+                           chosen_steps=step_labels(ids_in(ticked))
                            ), 422 if form.errors else 200
 
 

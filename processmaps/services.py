@@ -477,13 +477,6 @@ def processes_to_choose_from() -> list[tuple[int, str]]:
         .order_by(Process.name, Process.id))]
 
 
-def node_ids_in(values) -> list[int]:
-    """The values that can be node ids (ASCII digits, within a database integer), sorted; other
-    values, which only a tampered form sends, are left out."""
-    return sorted({int(text) for text in map(str, values or ())
-                   if text.isascii() and text.isdigit() and len(text) <= 18})
-
-
 def step_groups(process_id: int | None, leave_out=()) -> list[tuple[str, list[tuple[int, str]]]]:
     """The steps of a process's approved version and of its draft, as (version heading,
     [(node id, step name)]) in map order; start and end events and ``leave_out`` ids are left out."""
@@ -493,7 +486,7 @@ def step_groups(process_id: int | None, leave_out=()) -> list[tuple[str, list[tu
         select(ProcessVersion.number, ProcessVersion.status, ProcessNode.id, ProcessNode.name)
         .join(ProcessNode, ProcessNode.version_id == ProcessVersion.id)
         .where(ProcessVersion.process_id == process_id, ProcessVersion.status.in_((APPROVED, DRAFT)),
-               ProcessNode.kind.not_in((START, END)), ProcessNode.id.not_in(node_ids_in(leave_out) or [-1]))
+               ProcessNode.kind.not_in((START, END)), ProcessNode.id.not_in(sorted(leave_out) or [-1]))
         .order_by(ProcessVersion.number, ProcessNode.position, ProcessNode.id))
     groups: dict[str, list[tuple[int, str]]] = {}
     for number, status, node_id, name in rows:
@@ -502,9 +495,9 @@ def step_groups(process_id: int | None, leave_out=()) -> list[tuple[str, list[tu
     return list(groups.items())
 
 
-def step_labels(node_ids) -> list[tuple[int, str]]:
+def step_labels(node_ids: list[int]) -> list[tuple[int, str]]:
     """(id, "process vN › step") of the given steps, those that exist, by process and map order."""
-    ids = node_ids_in(node_ids)
+    ids = sorted(set(node_ids))
     if not ids:
         return []
     rows = db.session.execute(

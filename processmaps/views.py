@@ -22,7 +22,7 @@ from rollout.audit.services import history_of, record_event
 from rollout.errors import ServiceError
 from rollout.extensions import db
 from rollout.reports.exports import Column, download_response, export_response
-from rollout.web import apply_service_error, paginate
+from rollout.web import apply_service_error, ids_in, paginate
 
 bp = Blueprint("processmaps", __name__, url_prefix="/processes")
 
@@ -399,7 +399,7 @@ def _raci_form(version: ProcessVersion, node: ProcessNode | None = None, formdat
     return form
 
 
-# --- compare ----------------------------------------------------------------------
+# --- the step picker other packages' forms use ----------------------------------
 @bp.route("/step-choices")
 @require("processes.view")
 def step_choices():
@@ -408,12 +408,13 @@ def step_choices():
     field = request.args.get("field", "")
     if not re.fullmatch(r"[a-z][a-z_]{0,39}", field):
         abort(400)
-    chosen = services.node_ids_in(request.args.getlist(field)[:500])
-    process_ids = services.node_ids_in([request.args.get(f"{field}_process", "")])
+    chosen = ids_in(request.args.getlist(field)[:500])
+    process_ids = ids_in([request.args.get(f"{field}_process", "")])
     return render_template("processmaps/_step_list.html", field=field, chosen=services.step_labels(chosen),
                            groups=services.step_groups(process_ids[0] if process_ids else None, leave_out=chosen))
 
 
+# --- compare ----------------------------------------------------------------------
 @bp.route("/<int:process_id>/compare")
 @require("processes.view")
 def compare(process_id: int):

@@ -16,6 +16,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 
+#: The largest id a database integer column holds (PostgreSQL's integer): larger numbers name nothing.
+MAX_ID = 2**31 - 1
 BUSY_TIMEOUT_MS = 15000
 #: Set on a request re-run after "database is locked": a GET that writes (an audit
 #: row for a download or a denial) then takes the write lock up front too.

@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 from flask import flash, redirect, request, url_for
 from sqlalchemy import func, select
 
+from rollout.database import MAX_ID
 from rollout.errors import ServiceError
 from rollout.extensions import db
 
@@ -68,6 +69,13 @@ def page_number() -> int:
         return max(1, min(int(request.args.get("page", 1)), 100000))
     except ValueError:
         return 1
+
+
+def ids_in(values) -> list[int]:
+    """The values that can be record ids (ASCII digits, 1 to MAX_ID), sorted and without repeats;
+    anything else, which only a tampered form sends, is left out."""
+    return sorted({int(text) for text in map(str, values or ())
+                   if text.isascii() and text.isdigit() and len(text) <= 10 and 0 < int(text) <= MAX_ID})
 
 
 def page_of(items: list, per_page: int = 50) -> Page:

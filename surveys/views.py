@@ -18,7 +18,7 @@ from rollout.extensions import db, limiter
 from rollout.reports.charts import svg_chart
 from rollout.reports.exports import Column, download_response, export_response
 from rollout.timeutil import local_today
-from rollout.web import apply_service_error, page_of, paginate
+from rollout.web import apply_service_error, ids_in, page_of, paginate
 from surveys import services, xlsform
 from surveys.forms import (CONDITION_OP_LABELS, CONDITION_ROWS, METHOD_LABELS, PRIORITY_LABELS, QUESTION_TYPE_LABELS,
                            HighlightForm, ImportForm, InterviewForm, QuestionForm, RequirementForm, SectionForm,
@@ -728,8 +728,7 @@ def requirement_nodes(requirement_id):
     authorize("requirements.manage", requirement)
     if services.requirement_nodes is None:
         abort(404)
-    from processmaps.services import node_ids_in
-    ids = node_ids_in(request.form.getlist("node_ids"))
+    ids = ids_in(request.form.getlist("node_ids"))
     try:
         services.set_requirement_nodes(requirement, ids)
     except ServiceError as error:
