@@ -2,6 +2,7 @@
 import click
 from flask.cli import with_appcontext
 
+from rollout.cli import counted
 from rollout.extensions import db
 
 
@@ -17,7 +18,7 @@ def generate_windows_command():
     from changes.services import extend_all_cadences
     created = extend_all_cadences()
     db.session.commit()
-    click.echo(f"{len(created)} windows created.")
+    click.echo(f"{counted(len(created), 'window')} created.")
 
 
 @changes_group.command("send-agendas")
@@ -28,7 +29,7 @@ def send_agendas_command(within_hours):
     from changes.services import send_due_agendas
     count = send_due_agendas(within_hours)
     db.session.commit()
-    click.echo(f"{count} agendas sent.")
+    click.echo(f"{counted(count, 'agenda')} sent.")
 
 
 commands = [changes_group]

@@ -12,6 +12,7 @@ from processmaps import bpmn, render, services
 from processmaps.models import Process, ProcessVersion
 from rollout.accounts.models import Department, User
 from rollout.audit.services import acting_as, record_event
+from rollout.cli import counted
 from rollout.errors import ServiceError
 from rollout.extensions import db
 
@@ -46,7 +47,7 @@ def export_command(process_id: int, fmt: str, number: int | None, output: str | 
     db.session.commit()
     if output:
         Path(output).write_bytes(data)
-        click.echo(f"{process.name} v{version.number} → {output} ({len(data)} bytes)", err=True)
+        click.echo(f"{process.name} v{version.number} → {output} ({counted(len(data), 'byte')})", err=True)
     else:
         sys.stdout.buffer.write(data)
 
@@ -78,8 +79,8 @@ def import_command(path: str, department_code: str | None, username: str):
         raise click.ClickException(error.message) from None
     db.session.commit()
     for process in result.processes:
-        click.echo(f"imported process {process.id}: {process.name} ({len(process.versions[0].nodes)} steps, "
-                   f"{len(process.versions[0].edges)} flows, draft)")
+        click.echo(f"imported process {process.id}: {process.name} ({counted(len(process.versions[0].nodes), 'step')}, "
+                   f"{counted(len(process.versions[0].edges), 'flow')}, draft)")
     for item in result.unmapped:
         click.echo(f"not mapped: {item}")
 

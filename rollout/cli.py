@@ -10,6 +10,11 @@ from flask.cli import FlaskGroup, with_appcontext
 from rollout.extensions import db
 
 
+def counted(number: int, noun: str, plural: str | None = None) -> str:
+    """"1 customer", "2 customers": command output is in English, outside the translated pages."""
+    return f"{number} {noun if number == 1 else plural or noun + 's'}"
+
+
 def _create_app(*args, **kwargs):
     from rollout import create_app
     return create_app()

@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from rollout.accounts.models import User
 from rollout.audit.services import acting_as
+from rollout.cli import counted
 from rollout.errors import ServiceError
 from rollout.extensions import db
 
@@ -44,7 +45,7 @@ def import_command(file, owner):
                 click.echo(str(problem), err=True)
             raise click.ClickException(error.message) from error
         db.session.commit()
-    click.echo(f"Imported survey {survey.id}: {survey.title} ({len(survey.questions)} questions).")
+    click.echo(f"Imported survey {survey.id}: {survey.title} ({counted(len(survey.questions), 'question')}).")
 
 
 @surveys.command("export")

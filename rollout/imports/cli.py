@@ -7,6 +7,8 @@ from pathlib import Path
 import click
 from flask.cli import with_appcontext
 
+from rollout.cli import counted
+
 
 def _actor(username: str | None):
     from sqlalchemy import select
@@ -76,7 +78,7 @@ def import_command(target, file, mapping_name, dry_run, encoding, username, depa
                 raise ServiceError(f"No column found for required fields: {', '.join(missing)}; "
                                    f"columns are {', '.join(batch.source['headers'])}. Save a mapping template.")
             info = batch.source
-            click.echo(f"{file.name}: {info['row_count']} rows, header row {info['header_row']}"
+            click.echo(f"{file.name}: {counted(info['row_count'], 'row')}, header row {info['header_row']}"
                        + (f", encoding {info['encoding']}" if info.get("encoding") else ""))
             headers = info["headers"]
             for index, field_name in sorted(batch.settings["mapping"].items(), key=lambda item: int(item[0])):
@@ -130,7 +132,7 @@ def export_command(what, fmt, output, username):
         output.write_bytes(data)
         record_event("export", entity="customers", detail=f"{fmt} rows={count} cli", user=user)
         db.session.commit()
-    click.echo(f"Exported {count} customers to {output}.")
+    click.echo(f"Exported {counted(count, 'customer')} to {output}.")
 
 
 commands = [import_command, export_command]

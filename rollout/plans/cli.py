@@ -5,6 +5,7 @@ import click
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
+from rollout.cli import counted
 from rollout.extensions import db
 
 
@@ -29,7 +30,7 @@ def release_pool_command():
     with acting_as(_system_actor()):
         released = release_pool()
     db.session.commit()
-    click.echo(f"{len(released)} customers returned to the public pool.")
+    click.echo(f"{counted(len(released), 'customer')} returned to the public pool.")
 
 
 @plans_group.command("notify-behind")
@@ -41,7 +42,7 @@ def notify_behind_command():
     with acting_as(_system_actor()):
         told = notify_behind()
     db.session.commit()
-    click.echo(f"{told} reps behind plan notified.")
+    click.echo(f"{counted(told, 'rep')} behind plan notified.")
 
 
 commands = [plans_group]

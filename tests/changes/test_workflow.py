@@ -274,5 +274,5 @@ def test_cli_sends_due_agendas_once(runner, company, on_agenda, make_window):
     soon = make_window(1, cutoff_hours=2)
     on_agenda(window=soon)
     result = runner.invoke(args=["changes", "send-agendas", "--within-hours", "48"])
-    assert result.exit_code == 0 and "1 agendas sent." in result.output
+    assert result.exit_code == 0 and "1 agenda sent." in result.output
     assert runner.invoke(args=["changes", "send-agendas"]).output.strip() == "0 agendas sent."

@@ -1,4 +1,4 @@
-"""Small helpers of rollout.web: ids from forms, one page of a list in memory."""
+"""Small helpers: ids from forms, one page of a list in memory, counts in command output."""
 from rollout.database import MAX_ID
 from rollout.web import ids_in, page_of
 
@@ -20,3 +20,9 @@ def test_page_of_a_list_clamps_the_page_number(app):
     with app.test_request_context("/"):
         empty = page_of([], per_page=50)
         assert (empty.items, empty.page, empty.pages) == ([], 1, 1)
+
+
+def test_command_output_counts_in_english():
+    from rollout.cli import counted
+    assert [counted(n, "customer") for n in (0, 1, 2)] == ["0 customers", "1 customer", "2 customers"]
+    assert counted(1, "person", "people") == "1 person" and counted(3, "person", "people") == "3 people"

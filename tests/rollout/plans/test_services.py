@@ -142,7 +142,7 @@ def test_release_pool_command(company, runner):
     db.session.commit()
     result = runner.invoke(args=["plans", "release-pool"])
     assert result.exit_code == 0, result.output
-    assert "1 customers returned" in result.output
+    assert "1 customer returned" in result.output
     assert db.session.scalar(select(Customer.is_in_pool)) is True
 
 
@@ -388,7 +388,7 @@ def test_weekly_notice_goes_to_reps_behind_plan_and_their_head(company, runner):
     assert progress[0]["plan"] is plan and progress[0]["metrics"][0]["actual"] == 0
     db.session.commit()
     result = runner.invoke(args=["plans", "notify-behind"])
-    assert result.exit_code == 0 and "reps behind plan notified" in result.output
+    assert result.exit_code == 0 and "1 rep behind plan notified." in result.output
 
 
 # --- campaigns and leads -----------------------------------------------------------------------------------------------------
