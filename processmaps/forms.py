@@ -8,10 +8,9 @@ from wtforms import BooleanField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
 from processmaps.models import LANE_BY_DEPARTMENT, LANE_BY_ROLE
+from rollout.database import MAX_ID
 
 
-#: The largest id a database integer column holds; beyond it PostgreSQL refuses the query.
-_MAX_ID = 2**31 - 1
 
 
 def optional_int(value):
@@ -23,7 +22,7 @@ def optional_int(value):
         number = int(value)
     except (TypeError, ValueError):
         return -1
-    return number if -_MAX_ID <= number <= _MAX_ID else -1
+    return number if -MAX_ID <= number <= MAX_ID else -1
 
 
 def kind_choices():

@@ -13,6 +13,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
 from rollout.config import PROJECT_ROOT, instance_path, load_config
+from rollout.database import MAX_ID
 from rollout.extensions import babel, csrf, db, limiter, login_manager, migrate
 
 LOCALES = ("zh_CN", "en")
@@ -70,7 +71,7 @@ def translation_directories() -> str:
 class BoundedIntConverter(IntegerConverter):
     """``<int:...>`` URL parts beyond a database integer are simply not found (404)."""
 
-    def __init__(self, map, fixed_digits=0, min=None, max=2**31 - 1, signed=False):
+    def __init__(self, map, fixed_digits=0, min=None, max=MAX_ID, signed=False):
         super().__init__(map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
 
 

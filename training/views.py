@@ -16,6 +16,7 @@ from rollout.access import ALL, RULES, authorize, can, department_scope_ids, req
 from rollout.accounts.models import Department, User
 from rollout.accounts.services import department_choices, users_with_roles
 from rollout.audit.services import record_event
+from rollout.database import MAX_ID
 from rollout.errors import ServiceError
 from rollout.extensions import db
 from rollout.reports.calendar import ics_response, personal_feed_items, register_feed_provider
@@ -81,7 +82,7 @@ def _posted_id(name: str) -> int | None:
         number = int(value)
     except ValueError:
         return None
-    return number if 0 < number < 2**31 else None
+    return number if 0 < number <= MAX_ID else None
 
 
 # --- overview ------------------------------------------------------------------------------
