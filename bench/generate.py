@@ -203,7 +203,10 @@ def generate(scale: float = 1.0, seed: int = 11, log=print) -> dict[str, int]:
                    "source": rng.choice(["referral", "campaign", "cold_call", "web", "import"]),
                    "owner_id": None if in_pool else owner, "department_id": user_department[owner],
                    "extra": {}, "is_in_pool": in_pool, "pool_entered_at": now if in_pool else None,
-                   "last_followup_at": now - timedelta(days=rng.randrange(0, 60)), "is_lost": False,
+                   # The nightly `rollout plans release-pool` keeps owned customers within their
+                   # department's period (21 days at the shortest in the demo data).
+                   "last_followup_at": now - timedelta(days=rng.randrange(0, 60 if in_pool else 21)),
+                   "is_lost": False,
                    "created_at": created}
     bulk.insert(Customer, customers())
     step("customers")

@@ -58,6 +58,7 @@ def page_list(app) -> list[tuple[str, str, str]]:
         ("follow-ups, all", "lead", "/activities"),
         ("follow-ups, visits", "lead", "/activities?kind=visit"),
         ("deals, all", "lead", "/deals"),
+        ("public pool", "lead", "/customers/pool"),
         ("new change request (step picker)", "rep", "/changes/new"),
         ("seed users", "lead", "/training/seeds"),
     ]

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import (JSON, Boolean, CheckConstraint, Date, DateTime, ForeignKey, Index, Integer, Numeric,
-                        String, Text, UniqueConstraint)
+                        String, Text, UniqueConstraint, column)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from rollout.accounts.models import Department, User
@@ -93,6 +93,10 @@ class Customer(db.Model):
         Index("ix_customers_dept_pool", "department_id", "is_in_pool", "deleted_at"),
         Index("ix_customers_owner_followup", "owner_id", "last_followup_at"),
         Index("ix_customers_created", "created_at", "id"),
+        # The pool page's newest-first order. Partial, so that owned customers (nearly every
+        # imported one) add no entry to it.
+        Index("ix_customers_pool_queue", "pool_entered_at", "id",
+              sqlite_where=column("is_in_pool").is_(True), postgresql_where=column("is_in_pool").is_(True)),
         CheckConstraint("is_in_pool OR owner_id IS NOT NULL", name="owned_or_pooled"),
     )
     __field_labels__ = {

@@ -1578,6 +1578,14 @@ def campaign_report(start: date | None = None, end: date | None = None) -> list[
 
 
 # --- list queries (shared by pages and exports) --------------------------------------------------------------------
+def pool_query(search: str, scope_condition):
+    """The public pool's customers within the viewer's scope, latest released first."""
+    query = select(Customer).where(Customer.is_in_pool.is_(True), Customer.deleted_at.is_(None), scope_condition)
+    if search:
+        query = query.where(contains_text(Customer.name, search))
+    return query.order_by(Customer.pool_entered_at.desc(), Customer.id.desc())
+
+
 def customer_query(filters: dict, scope_condition):
     """The customers matching the list filters, within the viewer's scope; newest first."""
     query = select(Customer).where(Customer.deleted_at.is_(None), Customer.is_in_pool.is_(False), scope_condition)

@@ -14,7 +14,6 @@ from rollout.access import authorize, can, department_scope_ids, require, scope_
 from rollout.accounts.models import Department, User, UserRole
 from rollout.accounts.services import department_choices
 from rollout.audit.services import history_of
-from rollout.database import contains_text
 from rollout.errors import ServiceError
 from rollout.extensions import db
 from rollout.plans import forms, services
@@ -544,14 +543,14 @@ POOL_RELEASES_PER_VIEW = 200
 def pool():
     me = _me()
     scope = None if me.has_role("admin", "lead") else department_scope_ids(me)
-    services.release_pool(department_ids=scope, limit=POOL_RELEASES_PER_VIEW)
-    query = select(Customer).where(Customer.is_in_pool.is_(True), Customer.deleted_at.is_(None),
-                                   scope_clause(me, "pool.claim", department_column=Customer.department_id))
+    # Finding the due customers scans the owned ones; a sweep that found none is not repeated
+    # until something is written or a minute has passed (a pool period is counted in days).
+    figures.cached(("pool-sweep", tuple(sorted(scope)) if scope is not None else None),
+                   lambda: services.release_pool(department_ids=scope, limit=POOL_RELEASES_PER_VIEW),
+                   keep=lambda released: not released)
     search = request.args.get("q", "").strip()[:100]
-    if search:
-        query = query.where(contains_text(Customer.name, search))
-    page = paginate(query.options(db.joinedload(Customer.department))
-                    .order_by(Customer.pool_entered_at.desc(), Customer.id.desc()))
+    query = services.pool_query(search, scope_clause(me, "pool.claim", department_column=Customer.department_id))
+    page = paginate(query.options(db.joinedload(Customer.department)))
     settings = services.settings_for(me.department_id)
     return render_template("plans/pool.html", page=page, search=search, settings=settings,
                            claimed=services.claims_today(me))
