@@ -77,8 +77,7 @@ def _load(ctx) -> None:
     # --- the first past window ----------------------------------------------------------
     stage = _request(ctx, "team1.head", "商机阶段增加“方案评审”", "在“需求确认”和“报价”之间增加“方案评审”阶段，评审通过后才能报价。",
                      "大客户项目经常在报价后才发现方案不可行，返工多。", urgency="high", impact="medium",
-                     affected_roles=["staff", "head"], departments=["sales"], node_ids=nodes[:1],
-                     wanted_on=today - timedelta(days=3))
+                     affected_roles=["staff", "head"], departments=["sales"], node_ids=nodes[:1])
     photos = _request(ctx, "rep", "客户拜访记录支持上传现场照片", "拜访记录增加图片附件，最多 9 张，自动压缩。",
                       "区域经理需要核实拜访真实性，目前靠微信群发照片。", urgency="medium", impact="low",
                       affected_roles=["staff"], departments=["sales-1", "sales-2"])
@@ -134,6 +133,8 @@ def _load(ctx) -> None:
     for request in (stage, photos):
         request.implemented_at = done.implemented_at
     services.move(stage, "reviewed", lead, "上线一周，方案评审平均耗时 1 天，返工减少。")
+    # Wanted for a day now past: set after the story, as a date that passed cannot be chosen.
+    stage.wanted_on = today - timedelta(days=3)
 
     # --- a planned release outside the coming freeze ---------------------------------------
     planned = services.save_release("2026 第2批优化", today + timedelta(days=10), lead)

@@ -170,6 +170,13 @@ def _departments(ids) -> list[Department]:
     return list(found)
 
 
+def _check_wanted_on(wanted_on: date | None, field: str | None) -> None:
+    """A wanted go-live date is today or later (a past one says nothing about notice or freezes)."""
+    if wanted_on is not None and wanted_on < local_today():
+        raise ServiceError(_("The wanted date %(date)s has passed; choose today or a later day.",
+                             date=wanted_on.isoformat()), field)
+
+
 def _apply_fields(request: ChangeRequest, *, title, description, reason, kind, urgency, impact, wanted_on,
                   affected_roles, affected_department_ids, has_permission_change, has_data_field_change,
                   node_ids, requirement_ids) -> None:
@@ -185,6 +192,7 @@ def _apply_fields(request: ChangeRequest, *, title, description, reason, kind, u
     roles = sorted(set(affected_roles or ()))
     if set(roles) - set(ROLES):
         raise ServiceError(_("Choose valid roles."), "affected_roles")
+    _check_wanted_on(wanted_on, "wanted_on")
     departments = _departments(affected_department_ids)
     links = _link_objects(node_ids, requirement_ids)
     request.title, request.description, request.reason = title, description, reason
@@ -344,6 +352,7 @@ def submit(request: ChangeRequest, actor: User, comment: str = "") -> ChangeRequ
     """Submit a draft: a normal one goes on the next window whose cutoff has not passed;
     a standard one is approved at once; an emergency goes to the leads for an immediate decision."""
     check_move(request, request.state, "submitted", roles_for(request, actor), comment)
+    _check_wanted_on(request.wanted_on, None)
     if request.kind == "standard":
         # Validate the whole chain before the first step, so nothing is half-applied.
         check_move(request, "submitted", "approved", {SYSTEM})
@@ -842,25 +851,27 @@ def send_due_agendas(within_hours: int = 48) -> int:
 
 
 def close_window(window: ReviewWindow, minutes: str, actor: User) -> list[ChangeRequest]:
-    """Close a window with its minutes; undecided items roll to the next window (returned)."""
+    """Close a window with its minutes. Undecided items and emergency decisions not yet reviewed
+    again roll to the next window; returns them."""
     if window.is_closed:
         raise ServiceError(_("%(window)s is closed.", window=window_name(window)))
     minutes = (minutes or "").strip()
     if not minutes:
         raise ServiceError(_("Write the minutes before closing the window."), "minutes")
-    undecided = agenda(window)
-    following = next_window_after(window) if undecided else None
-    if undecided and following is None:
-        raise ServiceError(_("These requests are undecided and there is no later window: %(refs)s.",
-                             refs="、".join(r.reference for r in undecided)), "minutes")
-    for request in undecided:
+    carried = agenda(window) + [request for request in emergencies_to_review(window)
+                                if request.post_reviewed_at is None]
+    following = next_window_after(window) if carried else None
+    if carried and following is None:
+        raise ServiceError(_("These requests are undecided or still to review and there is no later window: "
+                             "%(refs)s.", refs="、".join(r.reference for r in carried)), "minutes")
+    for request in carried:
         request.window = following
     window.minutes_markdown = minutes
     window.closed_at = utcnow()
     window.closed_by_id = actor.id
     window.sequence += 1
     db.session.flush()
-    return undecided
+    return carried
 
 
 def windows_overview(scope, limit: int = 12) -> dict:

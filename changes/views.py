@@ -5,6 +5,7 @@ from datetime import date
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 from flask_login import current_user
 from sqlalchemy import func, select
@@ -27,8 +28,8 @@ from changes import labels, services
 from changes.forms import (AssessForm, AttachmentForm, CadenceForm, CadenceSwitchForm, ChangeRequestForm,
                            CloseWindowForm, CommentForm, DecisionForm, FreezeForm, PostReviewForm, RaiseRiskForm,
                            ReleaseForm, ReleaseNotesForm)
-from changes.models import (STATES, ChangeAttachment, ChangeRequest, FreezePeriod, Release, ReviewCadence,
-                            ReviewWindow)
+from changes.models import (RISK_LEVELS, STATES, ChangeAttachment, ChangeRequest, FreezePeriod, Release,
+                            ReviewCadence, ReviewWindow)
 
 bp = Blueprint("changes", __name__, url_prefix="/changes")
 register_feed_provider(services.personal_feed)
@@ -98,8 +99,16 @@ def all_requests():
     return render_template("changes/list.html", page=page, state=state, kind=kind, search=search)
 
 
-BOARD_COLUMNS = ("draft", "submitted", "assessed", "awaiting_window", "deferred", "approved", "scheduled",
-                 "implementing", "implemented", "reviewed")
+#: The board's columns, each a phase of one or more states (as a Jira board maps statuses to columns),
+#: so that the open work fits one screen.
+BOARD_COLUMNS = (
+    (_l("Intake"), ("draft", "submitted", "assessed")),
+    (_l("Awaiting decision"), ("awaiting_window", "deferred")),
+    (_l("Approved, to deliver"), ("approved", "scheduled")),
+    (_l("Implementing"), ("implementing",)),
+    (_l("Implemented, to close"), ("implemented", "reviewed")),
+)
+BOARD_STATES = tuple(state for _label, states in BOARD_COLUMNS for state in states)
 BOARD_LIMIT = 40
 
 
@@ -116,14 +125,16 @@ def _board() -> dict:
                                      .group_by(ChangeRequest.state)).all())
     # One query for the cards: the newest requests of the open columns.
     cards = db.session.scalars(
-        select(ChangeRequest).where(scope, ChangeRequest.state.in_(BOARD_COLUMNS))
+        select(ChangeRequest).where(scope, ChangeRequest.state.in_(BOARD_STATES))
         .options(selectinload(ChangeRequest.requester))
-        .order_by(ChangeRequest.risk_rank.desc(), ChangeRequest.id.desc()).limit(BOARD_LIMIT * len(BOARD_COLUMNS))
+        .order_by(ChangeRequest.risk_rank.desc(), ChangeRequest.id.desc()).limit(BOARD_LIMIT * len(BOARD_STATES))
     ).all()
-    columns = {state: [] for state in BOARD_COLUMNS}
+    columns = [{"label": label, "states": states, "cards": [], "count": sum(counts.get(s, 0) for s in states)}
+               for label, states in BOARD_COLUMNS]
+    column_of = {state: column for column in columns for state in column["states"]}
     for card in cards:
-        if len(columns[card.state]) < BOARD_LIMIT:
-            columns[card.state].append(card)
+        if len(column_of[card.state]["cards"]) < BOARD_LIMIT:
+            column_of[card.state]["cards"].append(card)
     return {"columns": columns, "counts": counts,
             "finished": [(s, counts.get(s, 0)) for s in ("closed", "rejected", "cancelled")]}
 
@@ -201,8 +212,12 @@ def _detail_page(change: ChangeRequest, status: int = 200, **forms):
     releases = db.session.scalars(select(Release).where(Release.state == "planned")
                                   .order_by(Release.planned_on)).all()
     move_form.release_id.choices = [(r.id, f"{r.name} · {r.planned_on.isoformat()}") for r in releases]
+    # A risk may be raised, never lowered: offer only the current level and those above it.
+    levels_from_current = RISK_LEVELS[RISK_LEVELS.index(change.effective_risk):]
     assess_form = forms.get("assess_form") or AssessForm(raise_to=change.effective_risk)
-    risk_form = forms.get("risk_form") or RaiseRiskForm()
+    assess_form.raise_to.choices = [(level, labels.RISK_LABELS[level]) for level in levels_from_current]
+    risk_form = forms.get("risk_form") or RaiseRiskForm(risk_level=(levels_from_current[1:] or [None])[0])
+    risk_form.risk_level.choices = [(level, labels.RISK_LABELS[level]) for level in levels_from_current[1:]]
     attachment_form = forms.get("attachment_form") or AttachmentForm()
     moves = services.allowed_moves(change, current_user) if can(current_user, "changes.transition", change) else []
     return render_template(
@@ -328,7 +343,7 @@ def _window_page(window: ReviewWindow, status: int = 200, **forms):
         decision_form=forms.get("decision_form") or DecisionForm(), failed_id=forms.get("failed_id"),
         post_review_form=forms.get("post_review_form") or PostReviewForm(),
         close_form=forms.get("close_form") or CloseWindowForm(), name=services.window_name(window),
-        risk_reasons=services.risk_reasons_text), status
+        is_held=window.starts_at <= utcnow(), risk_reasons=services.risk_reasons_text), status
 
 
 @bp.route("/windows/<int:window_id>")
@@ -401,8 +416,8 @@ def close_window(window_id):
         except ServiceError as error:
             apply_service_error(form, error)
         else:
-            flash(ngettext("The window is closed; %(num)d undecided request moved to the next window.",
-                           "The window is closed; %(num)d undecided requests moved to the next window.", len(moved)),
+            flash(ngettext("The window is closed; %(num)d request moved to the next window.",
+                           "The window is closed; %(num)d requests moved to the next window.", len(moved)),
                   "success")
             return redirect(url_for("changes.window", window_id=review_window.id))
     return _window_page(review_window, 422, close_form=form)

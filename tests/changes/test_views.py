@@ -37,6 +37,13 @@ def test_new_request_saved_and_submitted(client_as, company, make_window):
     assert [d.code for d in change.affected_departments] == ["sales"]
 
 
+def test_a_wanted_date_in_the_past_is_refused_with_its_date_and_nothing_is_written(client_as):
+    yesterday = (local_today() - timedelta(days=1)).isoformat()
+    response = client_as("staff").post("/changes/new", data={**FORM, "wanted_on": yesterday, "submit_now": "1"})
+    assert response.status_code == 422 and f"The wanted date {yesterday} has passed" in response.get_data(as_text=True)
+    assert _count(ChangeRequest) == 0
+
+
 def test_process_steps_are_chosen_through_the_step_picker(client_as, company):
     from processmaps import services as process_services
     process = process_services.create_process("销售流程", department_id=company["departments"]["sales"].id,
@@ -85,6 +92,17 @@ def test_lists_are_scoped(client_as, new_request):
     assert "销售的请求" not in mine
 
 
+def test_the_board_groups_the_open_states_into_five_phases(client_as, on_agenda, company):
+    change, window = on_agenda(title="评审中的请求")
+    services.decide(change, "approved", "同意", company["lead"], window)
+    db.session.commit()
+    board = client_as("lead").get("/changes/board").get_data(as_text=True)
+    columns = board.split('class="board-col"')[1:]
+    assert len(columns) == 5
+    approved = next(column for column in columns if 'data-column="approved scheduled"' in column)
+    assert "评审中的请求" in approved and "Approved 1" in approved and "Scheduled 0" in approved
+
+
 def test_edit_only_by_requester_and_leads(client_as, new_request):
     change = new_request()
     assert client_as("staff2").get(f"/changes/{change.id}/edit").status_code == 403
@@ -130,6 +148,7 @@ def test_window_decisions_through_the_agenda_page(client_as, on_agenda, company)
     assert response.status_code == 302
     db.session.refresh(change)
     assert change.state == "approved" and change.decision_reason == "同意，下周上线"
+    assert "it has not been held yet" in page  # the window meets in three days
     response = lead.post(f"/changes/windows/{window.id}/close", data={"minutes": ""})
     assert response.status_code == 422
     response = lead.post(f"/changes/windows/{window.id}/close", data={"minutes": "## 纪要\n批准 1 项"})
@@ -304,3 +323,7 @@ def test_assess_and_raise_risk_through_the_request_page(client_as, new_request, 
     assert change.effective_risk == "high"
     page = client_as("staff").get(f"/changes/{change.id}").get_data(as_text=True)
     assert "Changes permissions" in page and "影响全部销售" in page
+    # only higher levels are offered, the next one up first
+    page = lead.get(f"/changes/{change.id}").get_data(as_text=True)
+    offered = page.split('name="risk_level"')[1].split("</select>")[0]
+    assert 'selected value="critical"' in offered and 'value="medium"' not in offered and 'value="high"' not in offered

@@ -161,6 +161,45 @@ def test_emergency_is_decided_at_once_by_a_lead_and_reviewed_at_the_next_window(
         services.post_review(change, window, "再看一次", company["lead"])
 
 
+def test_an_emergency_decision_not_yet_reviewed_again_moves_to_the_next_window_on_closing(company, new_request,
+                                                                                        make_window):
+    first, second = make_window(3), make_window(10)
+    reviewed, unreviewed = new_request(kind="emergency", title="已复核"), new_request(kind="emergency", title="未复核")
+    for change in (reviewed, unreviewed):
+        services.submit(change, company["staff"])
+        services.decide(change, "approved", "立即修复", company["lead"])
+    services.post_review(reviewed, first, "处理得当", company["lead"])
+    moved = services.close_window(first, "纪要", company["lead"])
+    assert moved == [unreviewed]
+    assert reviewed.window_id == first.id and services.emergencies_to_review(second) == [unreviewed]
+    services.post_review(unreviewed, second, "补充复核", company["lead"])
+    assert unreviewed.post_reviewed_at is not None
+
+
+def test_an_emergency_still_to_review_and_no_later_window_keeps_the_window_open(company, new_request, make_window):
+    window = make_window(3)
+    change = new_request(kind="emergency")
+    services.submit(change, company["staff"])
+    services.decide(change, "approved", "立即修复", company["lead"])
+    with pytest.raises(ServiceError) as error:
+        services.close_window(window, "纪要", company["lead"])
+    assert change.reference in error.value.message and window.closed_at is None
+
+
+def test_a_wanted_date_in_the_past_is_refused_when_saving_and_when_submitting(company, new_request):
+    from rollout.timeutil import local_today
+    yesterday = local_today() - timedelta(days=1)
+    with pytest.raises(ServiceError) as error:
+        new_request(wanted_on=yesterday)
+    assert error.value.field == "wanted_on" and yesterday.isoformat() in error.value.message
+    db.session.rollback()
+    change = new_request(wanted_on=local_today())
+    change.wanted_on = yesterday  # saved on time, submitted after the date passed
+    with pytest.raises(ServiceError):
+        services.submit(change, company["staff"])
+    assert change.state == "draft"
+
+
 def test_normal_change_cannot_be_approved_without_a_window(company, new_request, make_window):
     change = new_request()
     services.submit(change, company["staff"])
