@@ -122,6 +122,28 @@ _EDGE_SPACES = " \t\r\n\u3000\u00a0\u200b\ufeff"
 _INNER_SPACES = re.compile(r"[\s\u3000\u00a0\u200b]+")
 
 
+#: Full-width letters and digits to their ASCII forms. Punctuation stays as typed: （），！ are how
+#: Chinese is written, and a person's text is theirs.
+_FULL_WIDTH_ALNUM = {code: code - 0xFEE0 for code in (*range(0xFF10, 0xFF1A), *range(0xFF21, 0xFF3B),
+                                                     *range(0xFF41, 0xFF5B))}
+
+
+def clean_line(value: str | None) -> str:
+    """One line a person typed (a name, an address): trimmed, full-width spaces too, inner
+    whitespace folded, full-width letters and digits made half-width, punctuation kept."""
+    if value is None:
+        return ""
+    return _INNER_SPACES.sub(" ", str(value).translate(_FULL_WIDTH_ALNUM)).strip(_EDGE_SPACES)
+
+
+def clean_note(value: str | None) -> str:
+    """Free text a person typed, over several lines: only the edges trimmed and line ends made
+    "\n"; everything else is kept exactly as typed."""
+    if value is None:
+        return ""
+    return str(value).replace("\r\n", "\n").replace("\r", "\n").strip(_EDGE_SPACES)
+
+
 class Cleaned(NamedTuple):
     """A cleaned cell: the value to store, the rules that changed it, an error if unusable.
 

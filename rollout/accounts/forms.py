@@ -18,6 +18,8 @@ ROLE_LABELS = {
 KIND_LABELS = {"company": _l("Company"), "department": _l("Department"), "team": _l("Team")}
 label_codes({("user_roles", "role"): ROLE_LABELS, ("departments", "kind"): KIND_LABELS})
 LANGUAGE_CHOICES = [("", _l("Browser default")), ("zh_CN", "简体中文"), ("en", "English")]
+#: Our own words: WTForms' zh catalogue says "无效的 Email 地址", half in English.
+EMAIL_MESSAGE = _l("Enter an email address such as name@example.com.")
 
 
 class LoginForm(FlaskForm):
@@ -27,7 +29,7 @@ class LoginForm(FlaskForm):
 
 class ProfileForm(FlaskForm):
     display_name = StringField(_l("Display name"), validators=[DataRequired(), Length(max=100)])
-    email = EmailField(_l("Email"), validators=[Optional(), Email(), Length(max=254)])
+    email = EmailField(_l("Email"), validators=[Optional(), Email(message=EMAIL_MESSAGE), Length(max=254)])
     locale = SelectField(_l("Language"), choices=LANGUAGE_CHOICES, validate_choice=True)
 
 
@@ -39,7 +41,7 @@ class PasswordForm(FlaskForm):
 class UserForm(FlaskForm):
     username = StringField(_l("Username"), validators=[DataRequired(), Length(max=64)])
     display_name = StringField(_l("Display name"), validators=[DataRequired(), Length(max=100)])
-    email = EmailField(_l("Email"), validators=[Optional(), Email(), Length(max=254)])
+    email = EmailField(_l("Email"), validators=[Optional(), Email(message=EMAIL_MESSAGE), Length(max=254)])
     department_id = SelectField(_l("Department"), coerce=int, validators=[Optional()])
     roles = SelectMultipleField(_l("Roles"), choices=[(r, ROLE_LABELS[r]) for r in ROLES],
                                 validators=[DataRequired()])

@@ -20,17 +20,33 @@ class LoginThrottled(ServiceError):
     """Too many failed logins recently for this account or address."""
 
 
-def create_user(username: str, display_name: str, password: str, roles, department: Department | None = None,
-                email: str | None = None, is_seed_user: bool = False, check_password: bool = True) -> User:
-    """Create a user after checking the username is free and the password acceptable."""
-    username = username.strip()
+#: Roles whose data scope is their own department: without one they would see nothing of use.
+ROLES_NEEDING_A_DEPARTMENT = ("head", "staff")
+
+
+def check_account(username: str, roles, department: Department | None, user: User | None = None) -> str:
+    """The username to store, after the rules every account follows; ``user`` is the one being edited."""
+    username = (username or "").strip()
     if not username:
         raise ServiceError(_("A username is required."), "username")
-    if db.session.scalar(select(User.id).where(func.lower(User.username) == username.lower())):
+    if any(character.isspace() for character in username):
+        raise ServiceError(_("A username cannot contain spaces."), "username")
+    taken = select(User.id).where(func.lower(User.username) == username.lower())
+    if user is not None:
+        taken = taken.where(User.id != user.id)
+    if db.session.scalar(taken):
         raise ServiceError(_("The username %(name)s is taken.", name=username), "username")
-    unknown = set(roles) - set(ROLES)
-    if unknown or not roles:
+    if set(roles) - set(ROLES) or not roles:
         raise ServiceError(_("Choose at least one valid role."), "roles")
+    if department is None and set(roles) & set(ROLES_NEEDING_A_DEPARTMENT):
+        raise ServiceError(_("A department head or staff member needs a department."), "department_id")
+    return username
+
+
+def create_user(username: str, display_name: str, password: str, roles, department: Department | None = None,
+                email: str | None = None, is_seed_user: bool = False, check_password: bool = True) -> User:
+    """Create a user after checking the account rules and that the password is acceptable."""
+    username = check_account(username, roles, department)
     if check_password:
         problem = password_problem(password, username)
         if problem:

@@ -165,10 +165,7 @@ def edit_user(user_id=None):
 
 
 def _update_user(user, form, department):
-    username = form.username.data.strip()
-    if username.lower() != user.username.lower() and db.session.scalar(
-            select(User.id).where(db.func.lower(User.username) == username.lower())):
-        raise ServiceError(_("The username %(name)s is taken.", name=username), "username")
+    username = services.check_account(form.username.data, form.roles.data, department, user)
     if user.id == current_user.id and "admin" not in form.roles.data:
         raise ServiceError(_("You cannot remove your own administrator role."), "roles")
     user.username, user.display_name = username, form.display_name.data.strip()

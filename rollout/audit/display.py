@@ -133,6 +133,14 @@ def entity_name(entity: str | None) -> str:
     return str(label) if label is not None else entity
 
 
+def entity_choices() -> list[tuple[str, str]]:
+    """(entity, name) of every audited table and named subject, by name in the reader's language,
+    for the audit page's filter."""
+    entities = set(ENTITY_NAMES) | {mapper.local_table.name for mapper in db.Model.registry.mappers
+                                    if getattr(mapper.class_, "__audit__", True)}
+    return sorted(((entity, entity_name(entity)) for entity in entities), key=lambda choice: choice[1])
+
+
 def field_label(entity: str | None, column: str) -> str:
     """The translated label of a column, or its humanised name when none is registered."""
     label = (TABLE_FIELD_LABELS.get((entity, column)) or model_field_labels().get(entity or "", {}).get(column)
@@ -208,7 +216,7 @@ def _coded(value: str | list, codes: Mapping) -> str | None:
 def show_value(value, kind: str | None, names: dict[tuple[str, int], str],
                codes: Mapping | None = None) -> ShownValue:
     """A stored value as the reader should see it; ``codes`` labels the codes its column stores."""
-    if value is None or value == "":
+    if value is None or value == "" or value == [] or value == {}:
         return ShownValue(EMPTY)
     if codes and isinstance(value, (str, list)):
         label = _coded(value, codes)
@@ -251,3 +259,10 @@ def describe_changes(rows) -> dict[int, list[ChangeLine]]:
                                     show_value(new, kind, names, codes)))
         result[row.id] = lines
     return result
+
+
+def actor_names(rows) -> dict[int, str]:
+    """Display names of the users who made these audit rows by user id, in one query (a record's
+    history names people as the rest of the page does, not by login name)."""
+    user_ids = {row.user_id for row in rows if row.user_id}
+    return {id_: name for (_kind, id_), name in resolve_names(user_ids, set()).items()}

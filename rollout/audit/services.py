@@ -28,6 +28,8 @@ _SENSITIVE_WORDS = ("password", "token", "secret")
 
 #: The acting user outside a request (CLI commands, workers).
 _cli_actor: contextvars.ContextVar = contextvars.ContextVar("audit_cli_actor", default=None)
+#: Set inside as_system(): changes are the system's, not the requesting user's.
+_system_block: contextvars.ContextVar = contextvars.ContextVar("audit_system_block", default=False)
 
 
 @contextmanager
@@ -40,7 +42,20 @@ def acting_as(user):
         _cli_actor.reset(token)
 
 
+@contextmanager
+def as_system():
+    """Attribute changes made in this block to the system, even inside a person's request: work a
+    page view merely triggers (returning idle customers to the pool) is nobody's own action."""
+    token = _system_block.set(True)
+    try:
+        yield
+    finally:
+        _system_block.reset(token)
+
+
 def _actor():
+    if _system_block.get():
+        return None, None, None
     if has_request_context():
         try:
             if current_user and current_user.is_authenticated:
@@ -54,7 +69,7 @@ def _actor():
 
 
 def client_ip() -> str | None:
-    return request.remote_addr if has_request_context() else None
+    return request.remote_addr if has_request_context() and not _system_block.get() else None
 
 
 def _plain(value):

@@ -2,11 +2,12 @@
 from datetime import datetime, time, timedelta
 
 from flask import Blueprint, abort, current_app, render_template, request
+from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import and_, or_, select
 
 from rollout.access import authorize, require, scope_clause
-from rollout.audit.display import describe_changes
+from rollout.audit.display import describe_changes, entity_choices
 from rollout.audit.models import AuditEntry
 from rollout.extensions import db
 from rollout.reports.exports import FORMATS, export_response
@@ -19,10 +20,12 @@ ACTIONS = ("create", "update", "delete", "login", "login_failed", "logout", "den
            "import", "transition")
 
 
-def _date(name):
+def _date(name, problems: list[str]):
+    text = request.args.get(name, "").strip()
     try:
-        return datetime.strptime(request.args.get(name, ""), "%Y-%m-%d").date()
+        return datetime.strptime(text, "%Y-%m-%d").date() if text else None
     except ValueError:
+        problems.append(_("“%(value)s” is not a date (YYYY-MM-DD); it was left out of the filter.", value=text[:20]))
         return None
 
 
@@ -50,21 +53,28 @@ def audit_query(user, filters: dict):
     return query.order_by(AuditEntry.created_at.desc(), AuditEntry.id.desc())
 
 
-def _filters() -> dict:
-    return {
+def _filters(problems: list[str] | None = None) -> dict:
+    """The filters of the query string; what cannot be used is left out and said in ``problems``."""
+    problems = [] if problems is None else problems
+    filters = {
         "username": request.args.get("username", "").strip()[:64],
         "entity": request.args.get("entity", "").strip()[:64],
         "entity_id": request.args.get("entity_id", "").strip()[:64],
         "action": request.args.get("action", "") if request.args.get("action") in ACTIONS else "",
-        "date_from": _date("date_from"),
-        "date_to": _date("date_to"),
+        "date_from": _date("date_from", problems),
+        "date_to": _date("date_to", problems),
     }
+    if filters["date_from"] and filters["date_to"] and filters["date_from"] > filters["date_to"]:
+        filters["date_from"], filters["date_to"] = filters["date_to"], filters["date_from"]
+        problems.append(_("“From” was after “To”: the two dates were swapped."))
+    return filters
 
 
 @bp.route("/")
 @require("audit.view")
 def index():
-    filters = _filters()
+    problems: list[str] = []
+    filters = _filters(problems)
     query = audit_query(current_user, filters)
     # Keyset pagination: "before" is the last row seen, so deep pages cost the same as the first.
     before_id = _int_arg("before")
@@ -78,7 +88,7 @@ def index():
     rows = rows[:PAGE_SIZE]
     args = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in filters.items() if v}
     return render_template("audit/index.html", rows=rows, changes=describe_changes(rows), has_more=has_more,
-                           filters=filters, args=args, actions=ACTIONS)
+                           filters=filters, args=args, actions=ACTIONS, entities=entity_choices(), problems=problems)
 
 
 @bp.route("/export.<fmt>")

@@ -4,6 +4,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, Email, Length, Optional
 
+from rollout.accounts.forms import EMAIL_MESSAGE
 from rollout.audit.display import label_codes
 from rollout.notify.models import ROBOT_KINDS
 
@@ -16,7 +17,7 @@ SECRET_HELP = _l("The robot's signing secret (加签). Leave empty to keep the s
 
 class ChannelsForm(FlaskForm):
     email_enabled = BooleanField(_l("Send me email"))
-    email = EmailField(_l("Email address"), validators=[Optional(), Email(), Length(max=254)])
+    email = EmailField(_l("Email address"), validators=[Optional(), Email(message=EMAIL_MESSAGE), Length(max=254)])
     dingtalk_url = StringField(_l("DingTalk robot webhook"), validators=[Optional(), Length(max=500)],
                                description=WEBHOOK_HELP)
     dingtalk_secret = PasswordField(_l("DingTalk secret"), validators=[Optional(), Length(max=200)],

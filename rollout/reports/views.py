@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from rollout.access import PUBLIC, authorize, require
 from rollout.accounts.models import User
-from rollout.audit.display import entity_name
+from rollout.audit.display import actor_names, describe_changes, entity_name
 from rollout.audit.services import record_event
 from rollout.extensions import db, limiter
 from rollout.reports.calendar import ics_response, personal_feed_items, register_feed_provider
@@ -41,6 +41,11 @@ def audit_words():
     """Audit action and entity names in the reader's language, for every page that lists audit entries."""
     return {"audit_action_name": lambda action: ACTION_NAMES.get(action, action),
             "audit_entity_name": entity_name}
+
+
+# Globals, not context: the record-history macros are imported without the page's context.
+bp.add_app_template_global(describe_changes, "audit_changes")
+bp.add_app_template_global(actor_names, "audit_actors")
 
 register_feed_provider(go_live_items)
 

@@ -196,5 +196,29 @@ def test_create_user_command(runner, company):
     assert result.exit_code == 0, result.output
     user = db.session.scalar(select(User).where(User.username == "cli.user"))
     assert user.roles == {"trainer"} and user.department.code == "sales"
-    result = runner.invoke(args=["create-user", "cli.bad", "--role", "staff", "--password", "123"])
+    result = runner.invoke(args=["create-user", "cli.bad", "--role", "staff", "--department", "sales",
+                                 "--password", "123"])
     assert result.exit_code != 0 and "at least 8" in result.output
+    result = runner.invoke(args=["create-user", "cli.nodept", "--role", "staff", "--password", "a good long passphrase"])
+    assert result.exit_code != 0 and "needs a department" in result.output
+
+
+def test_user_form_refuses_spaces_in_usernames_and_heads_without_a_department(client_as, company):
+    client = client_as("admin")
+    base = {"display_name": "新同事", "password": "a good long passphrase", "roles": ["staff"],
+            "department_id": str(company["departments"]["sales1"].id), "is_active_account": "y"}
+    response = client.post("/admin/users/new", data={**base, "username": "新 用户"})
+    assert response.status_code == 422 and "A username cannot contain spaces." in response.get_data(as_text=True)
+    response = client.post("/admin/users/new", data={**base, "username": "new.head", "roles": ["head"],
+                                                      "department_id": "0"})
+    assert response.status_code == 422 and "needs a department" in response.get_data(as_text=True)
+    assert db.session.scalar(select(User).where(User.username.in_(["新 用户", "new.head"]))) is None
+    # editing follows the same rules, and a deactivated account says so in the list
+    staff = company["staff"]
+    response = client.post(f"/admin/users/{staff.id}", data={**base, "username": staff.username, "department_id": "0"})
+    assert response.status_code == 422 and db.session.get(User, staff.id).department_id is not None
+    response = client.post(f"/admin/users/{staff.id}", data={**base, "username": staff.username,
+                                                              "is_active_account": ""})
+    assert response.status_code == 302
+    users = client.get("/admin/users").get_data(as_text=True)
+    assert "Deactivated" in users.split(f'/admin/users/{staff.id}">')[1].split("</td>")[0]

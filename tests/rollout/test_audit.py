@@ -118,6 +118,20 @@ def test_audit_page_filters(client_as, company):
     assert "login_failed" not in page.split("<tbody>")[1]
 
 
+def test_audit_page_offers_entities_by_name_and_says_what_it_did_with_bad_dates(client_as, company):
+    client = client_as("admin")
+    page = client.get("/audit/").get_data(as_text=True)
+    entities = page.split('name="entity"')[1].split("</select>")[0]
+    assert '<option value="customers" >Customer</option>' in entities.replace("  ", " ")
+    assert '<option value="departments" >Department</option>' in entities.replace("  ", " ")
+    reversed_range = client.get("/audit/?entity=departments&date_from=2099-12-01&date_to=2000-01-01")
+    page = reversed_range.get_data(as_text=True)
+    assert reversed_range.status_code == 200 and "the two dates were swapped" in page
+    assert 'value="2000-01-01"' in page.split('name="date_from"')[1][:60] and "销售一组" in page
+    page = client.get("/audit/?date_from=2026-13-01").get_data(as_text=True)
+    assert "“2026-13-01” is not a date" in page
+
+
 def test_head_sees_only_their_department_in_audit(client_as, company, factory):
     with acting_as(company["admin"]):
         factory.user("staff", department=company["departments"]["sales2"], username="in-sales")

@@ -88,3 +88,18 @@ def test_phones_already_as_written_are_what_the_full_rule_writes():
     for number in numbers:
         assert clean_phone(number) == (number, (), None)
         assert clean_phone(f" {number}") == (number, ("trim",), None), number
+
+
+def test_a_typed_line_keeps_its_chinese_punctuation_and_loses_only_stray_spaces():
+    from rollout.cleaning import clean_line
+    assert clean_line("\u3000上海市浦东新区（张江）科苑路８８号，３楼！  ") == "上海市浦东新区（张江）科苑路88号，3楼！"
+    assert clean_line("ＡＢＣ\u3000\u3000科技\n有限公司") == "ABC 科技 有限公司"
+    assert clean_line("￥５０万：含税。") == "￥50万：含税。"
+    assert clean_line(None) == ""
+
+
+def test_a_typed_note_is_kept_as_typed_over_its_lines():
+    from rollout.cleaning import clean_note
+    typed = "客户说：价格（含税）太高，希望下周再谈！\r\n预算约￥５０万。\r\n\r\n  - 下一步：确认交期？"
+    assert clean_note(f"\u3000 {typed}\n\n") == typed.replace("\r\n", "\n")
+    assert clean_note(None) == ""

@@ -53,7 +53,7 @@ BAD_INPUT = [
     ("dingtalk_url", "http://oapi.dingtalk.com/robot/send?access_token=1", "Use the https address"),
     ("feishu_url", "file:///etc/passwd", "full webhook address"),
     ("wecom_url", "https://127.0.0.1:8080/x", "must point to qyapi.weixin.qq.com"),
-    ("email", "not-an-email", "Invalid email address"),
+    ("email", "not-an-email", "Enter an email address such as name@example.com."),
 ]
 
 

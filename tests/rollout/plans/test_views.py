@@ -217,7 +217,9 @@ def test_customer_history_tab_shows_who_changed_what(company, client_as):
                                                                    "campaign_id": "0"})
     assert response.status_code == 302
     history = client.get(f"/customers/{customer.id}?tab=history").get_data(as_text=True)
-    assert "13800138000 → 13900139000" in history and "staff" in history
+    # in words: field labels, people by name, no derived keys
+    assert "Phone</span>: 13800138000 → 13900139000" in history and "Normalised phone" not in history
+    assert company["staff"].display_name in history and "edited" in history and "phone_key" not in history
     # the ownership history names the people it moved between, and the pool
     services.transfer_customer(customer, company["staff2"], company["head"], note="调岗")
     services.release_to_pool(customer, note="无人跟进")
