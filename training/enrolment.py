@@ -10,6 +10,7 @@ from datetime import datetime
 from flask import current_app, has_app_context
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from sqlalchemy import func, select
 
 from rollout.errors import NotAllowed, ServiceError
@@ -30,6 +31,10 @@ ENROLMENT_TRANSITIONS = {
     (WAITLISTED, "promote"): ENROLLED,
     (WAITLISTED, "cancel"): CANCELLED,
     (ENROLLED, "cancel"): CANCELLED,
+    # Someone who came without signing up, added while attendance is taken: capacity does not apply.
+    (NEW, "walk_in"): ENROLLED,
+    (CANCELLED, "walk_in"): ENROLLED,
+    (WAITLISTED, "walk_in"): ENROLLED,
 }
 
 
@@ -137,6 +142,59 @@ def promote_from_waitlist(session: TrainingSession, now: datetime | None = None)
                link=f"/training/sessions/{session.id}")
     db.session.flush()
     return list(waiting)
+
+
+def promote(enrolment: Enrolment, over_capacity: bool = False, now: datetime | None = None) -> Enrolment:
+    """The trainer moves a waitlisted person in by hand; into a full session only when ``over_capacity``."""
+    from rollout.notify.services import notify
+    now = now or utcnow()
+    session = lock_session(enrolment.session_id)
+    name = enrolment.user.display_name
+    if session.status != SESSION_SCHEDULED:
+        raise ServiceError(_("This session is not open for sign-up."))
+    if session.starts_at is not None and session.starts_at <= now:
+        raise ServiceError(_("The session has started: add %(name)s from the attendance list if they came.",
+                             name=name))
+    if enrolment.status != WAITLISTED:
+        raise ServiceError(_("%(name)s is not on the waitlist.", name=name))
+    if _seats_taken(session.id) >= session.capacity and not over_capacity:
+        raise ServiceError(ngettext("The session is full (%(num)d place). Confirm to move %(name)s up over capacity.",
+                                    "The session is full (%(num)d places). Confirm to move %(name)s up over "
+                                    "capacity.", session.capacity, name=name))
+    apply_transition(enrolment, "promote", now)
+    db.session.flush()
+    notify([enrolment.user], "training.promoted", _l("You have a seat: %(title)s", title=session.title),
+           _l("The trainer moved you up from the waitlist."), link=f"/training/sessions/{session.id}")
+    return enrolment
+
+
+def add_walk_in(session_id: int, user, added_by, mark: str = "present", now: datetime | None = None) -> Enrolment:
+    """Record someone who attended without signing up; the trainer adds them while taking attendance."""
+    now = now or utcnow()
+    session = lock_session(session_id)
+    if session.status != SESSION_SCHEDULED:
+        raise ServiceError(_("Attendance is marked only for scheduled sessions."))
+    if session.starts_at is None or session.starts_at > now:
+        raise ServiceError(_("People who came without signing up are added once the session has started; "
+                             "until then, sign them up."))
+    if mark not in ATTENDED:
+        raise ServiceError(_("Unknown attendance mark."))
+    if not user.is_active_account:
+        raise ServiceError(_("%(name)s has no active account.", name=user.display_name))
+    enrolment = db.session.scalar(select(Enrolment).where(Enrolment.session_id == session.id,
+                                                          Enrolment.user_id == user.id))
+    if enrolment is not None and enrolment.status == ENROLLED:
+        raise ServiceError(_("%(name)s is already in the attendance list: mark them there.", name=user.display_name))
+    if enrolment is None:
+        enrolment = Enrolment(session_id=session.id, user_id=user.id)
+    apply_transition(enrolment, "walk_in", now)
+    enrolment.attendance = mark
+    enrolment.assigned_by_id = added_by.id
+    db.session.add(enrolment)
+    db.session.flush()
+    if session.course_id:
+        check_completion(user.id, session.course)
+    return enrolment
 
 
 # --- attendance and completion ------------------------------------------------------

@@ -4,7 +4,7 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import (BooleanField, DateTimeLocalField, IntegerField, SelectField, SelectMultipleField, StringField,
                      TextAreaField)
-from wtforms.validators import URL, DataRequired, Length, NumberRange, Optional
+from wtforms.validators import URL, DataRequired, InputRequired, Length, NumberRange, Optional
 
 from rollout.accounts.forms import ROLE_LABELS
 from rollout.accounts.models import ROLES
@@ -20,6 +20,7 @@ MODULE_LABELS = {"customers": _l("Customers"), "opportunities": _l("Opportunitie
 ATTENDANCE_LABELS = {"present": _l("Present"), "late": _l("Late"), "excused": _l("Excused"),
                      "absent": _l("Absent")}
 STATUS_LABELS = {"draft": _l("Draft"), "scheduled": _l("Scheduled"), "cancelled": _l("Cancelled"),
+                 "in_progress": _l("In progress"), "held": _l("Held"),
                  "enrolled": _l("Enrolled"), "waitlisted": _l("Waitlisted"), "open": _l("Awaiting answer"),
                  "escalated": _l("Escalated"), "answered": _l("Replied"), "complete": _l("Complete"),
                  "overdue": _l("Overdue"), "pending": _l("Not yet done")}
@@ -54,15 +55,16 @@ def role_choices(blank=None):
 
 class TrackForm(TrainingForm):
     name = StringField(_l("Track name"), validators=[DataRequired(), Length(max=100)],
-                       description=_l("For example 销售代表-基础"))
+                       description=_l("For example Sales rep – basics"))
     tier = SelectField(_l("Tier"), choices=[(t, TIER_LABELS[t]) for t in TIERS])
     role = SelectField(_l("Role"), choices=role_choices())
     department_id = SelectField(_l("Department"), coerce=int, validators=[Optional()],
                                 description=_l("Only people of this department; leave empty for everyone with the role."))
     description = TextAreaField(_l("Description"), validators=[Optional(), Length(max=5000)])
     is_required = BooleanField(_l("Mandatory"), default=True)
+    # InputRequired, not DataRequired: 0 (due on the go-live day) is a value, not a missing one.
     due_days_before_go_live = IntegerField(_l("Due days before go-live"), default=7,
-                                           validators=[DataRequired(), NumberRange(min=0, max=365)])
+                                           validators=[InputRequired(), NumberRange(min=0, max=365)])
     seed_lead_days = IntegerField(_l("Seed users due this many days earlier"), default=7,
                                   validators=[Optional(), NumberRange(min=0, max=365)])
 
@@ -72,7 +74,7 @@ class CourseForm(TrainingForm):
     material_markdown = TextAreaField(_l("Material (Markdown)"), validators=[Optional(), Length(max=100000)],
                                       render_kw={"rows": 12})
     duration_minutes = IntegerField(_l("Duration (minutes)"), default=60,
-                                    validators=[DataRequired(), NumberRange(min=1, max=24 * 60)])
+                                    validators=[InputRequired(), NumberRange(min=1, max=24 * 60)])
     prerequisite_id = SelectField(_l("Prerequisite"), coerce=int, validators=[Optional()])
     pass_mark = IntegerField(_l("Quiz pass mark (%)"), validators=[Optional(), NumberRange(min=0, max=100)])
 
@@ -85,7 +87,7 @@ class QuestionForm(TrainingForm):
     prompt = StringField(_l("Question"), validators=[DataRequired(), Length(max=500)])
     options_text = TextAreaField(_l("Options, one per line"), validators=[DataRequired(), Length(max=2000)],
                                  render_kw={"rows": 4})
-    correct_option = IntegerField(_l("Number of the right option"), validators=[DataRequired(), NumberRange(min=1)])
+    correct_option = IntegerField(_l("Number of the right option"), validators=[InputRequired(), NumberRange(min=1)])
 
 
 class SessionForm(TrainingForm):
@@ -97,7 +99,7 @@ class SessionForm(TrainingForm):
     ends_at = DateTimeLocalField(_l("Ends"), format="%Y-%m-%dT%H:%M", validators=[Optional()])
     location = StringField(_l("Room or place"), validators=[Optional(), Length(max=200)])
     online_url = StringField(_l("Online link"), validators=[Optional(), URL(require_tld=False), Length(max=500)])
-    capacity = IntegerField(_l("Capacity"), default=20, validators=[DataRequired(), NumberRange(min=1, max=10000)])
+    capacity = IntegerField(_l("Capacity"), default=20, validators=[InputRequired(), NumberRange(min=1, max=10000)])
     signup_deadline_at = DateTimeLocalField(_l("Sign-up deadline"), format="%Y-%m-%dT%H:%M",
                                             validators=[Optional()])
     cancel_deadline_at = DateTimeLocalField(_l("Cancellation deadline"), format="%Y-%m-%dT%H:%M",

@@ -343,12 +343,45 @@ def save_session(session: TrainingSession | None, data: SessionData) -> Training
     return session
 
 
-def transition_session(session: TrainingSession, action: str) -> TrainingSession:
+#: Shown, never stored: a scheduled session under way or over, as its start and end times say.
+SESSION_IN_PROGRESS = "in_progress"
+SESSION_HELD = "held"
+
+
+def has_attendance(session: TrainingSession) -> bool:
+    """Whether attendance is recorded for anyone in the session."""
+    return db.session.scalar(select(Enrolment.id).where(Enrolment.session_id == session.id,
+                                                        Enrolment.attendance.is_not(None)).limit(1)) is not None
+
+
+def shown_status(session: TrainingSession, now: datetime | None = None) -> str:
+    """The stored status, or for a scheduled session that has started: in progress, then held."""
+    now = now or utcnow()
+    if session.status != SESSION_SCHEDULED or session.starts_at is None or session.starts_at > now:
+        return session.status
+    return SESSION_HELD if session.ends_at is not None and session.ends_at <= now else SESSION_IN_PROGRESS
+
+
+def cancel_refusal(session: TrainingSession, now: datetime | None = None) -> str | None:
+    """Why the session can no longer be cancelled (it took place), or None."""
+    if session.status != SESSION_SCHEDULED:
+        return None  # the transition table answers for the other statuses
+    if shown_status(session, now) == SESSION_HELD:
+        return _("This session has taken place and cannot be cancelled.")
+    if has_attendance(session):
+        return _("Attendance is recorded for this session, so it took place and cannot be cancelled.")
+    return None
+
+
+def transition_session(session: TrainingSession, action: str, now: datetime | None = None) -> TrainingSession:
     """Apply a status change from SESSION_TRANSITIONS (schedule a draft, cancel, discard)."""
     target = SESSION_TRANSITIONS.get((session.status, action))
     if target is None:
         raise NotAllowed(_("A %(status)s session cannot be changed that way (%(action)s).",
                            status=session.status, action=action))
+    refusal = cancel_refusal(session, now) if action == "cancel" else None
+    if refusal:
+        raise NotAllowed(refusal)
     if target == SESSION_SCHEDULED:
         data = SessionData(title=session.title, kind=session.kind, starts_at=session.starts_at,
                            ends_at=session.ends_at, capacity=session.capacity, trainer_id=session.trainer_id,

@@ -28,7 +28,7 @@ from training import faq, services, support
 from training.forms import (ATTENDANCE_LABELS, KIND_LABELS, MODULE_LABELS, NONE, STATUS_LABELS, TIER_LABELS,
                             AnswerForm, ArticleForm, AssignForm, AttachmentForm, CourseForm, QuestionForm,
                             SessionForm, SupportForm, TrackForm)
-from training.models import (ATTENDANCE, ENROLLED, FAQ_MODULES, SESSION_CANCELLED, SESSION_DRAFT,
+from training.models import (ATTENDANCE, ATTENDED, ENROLLED, FAQ_MODULES, SESSION_CANCELLED, SESSION_DRAFT,
                              SESSION_SCHEDULED, SUPPORT_ANSWERED, WAITLISTED, Course, CourseAttachment,
                              CourseCompletion, Enrolment, FaqArticle, SupportRequest, Track, TrainingSession)
 
@@ -401,22 +401,34 @@ def session(session_id):
     enrolled, waitlisted = enrolments.roster(session)
     my = db.session.scalar(select(Enrolment).where(Enrolment.session_id == session.id,
                                                    Enrolment.user_id == current_user.id))
-    assign_form = None
-    if can(current_user, "training.assign") and session.status == SESSION_SCHEDULED:
-        assign_form = AssignForm()
-        taken = {e.user_id for e in enrolled + waitlisted}
-        # Plain columns: everyone in scope is a choice (thousands in a large company).
-        query = (select(User.id, User.display_name).where(User.is_active_account.is_(True))
-                 .where(scope_clause(current_user, "training.assign", department_column=User.department_id))
-                 .order_by(User.display_name))
-        assign_form.user_id.choices = [(user_id, name) for user_id, name in db.session.execute(query)
-                                       if user_id not in taken]
     now = utcnow()
+    has_started = session.starts_at is not None and session.starts_at <= now
+    assign_form = None
+    if can(current_user, "training.assign") and session.status == SESSION_SCHEDULED and not has_started:
+        assign_form = AssignForm()
+        assign_form.user_id.choices = _people_choices("training.assign", {e.user_id for e in enrolled + waitlisted})
+    # Once it has started, whoever takes attendance may add people who came without signing up.
+    walk_in_choices = []
+    if can(current_user, "training.manage") and session.status == SESSION_SCHEDULED and has_started:
+        walk_in_choices = _people_choices("training.manage", {e.user_id for e in enrolled})
     return render_template("training/session.html", session=session, enrolled=enrolled, waitlisted=waitlisted,
                            my=my, assign_form=assign_form, now=now, attendance_marks=ATTENDANCE,
+                           walk_in_choices=walk_in_choices, attended_marks=ATTENDED,
+                           shown_status=services.shown_status(session, now),
+                           may_cancel=session.status == SESSION_SCHEDULED
+                           and services.cancel_refusal(session, now) is None,
                            clashes=services.find_clashes(session.starts_at, session.ends_at, session.trainer_id,
                                                          session.location, exclude_id=session.id)
                            if session.status != SESSION_CANCELLED else [])
+
+
+def _people_choices(action: str, leave_out: set[int]) -> list[tuple[int, str]]:
+    """(id, name) of the active people ``action`` reaches, without ``leave_out``."""
+    # Plain columns: everyone in scope is a choice (thousands in a large company).
+    query = (select(User.id, User.display_name).where(User.is_active_account.is_(True))
+             .where(scope_clause(current_user, action, department_column=User.department_id))
+             .order_by(User.display_name))
+    return [(user_id, name) for user_id, name in db.session.execute(query) if user_id not in leave_out]
 
 
 def _back_to(session):
@@ -487,15 +499,49 @@ def remove_enrolment(session_id, enrolment_id):
     enrolment = db.get_or_404(Enrolment, enrolment_id)
     if enrolment.session_id != session_id:
         abort(404)
+    was_waiting = enrolment.status == WAITLISTED
     try:
         promoted = enrolments.cancel(enrolment, by_self=False)
     except ServiceError as error:
         apply_service_error(None, error)
         return _back_to(enrolment.session), 303
-    flash(_("%(name)s is removed.", name=enrolment.user.display_name), "success")
+    flash(_("%(name)s is removed from the waitlist.", name=enrolment.user.display_name) if was_waiting
+          else _("%(name)s is removed.", name=enrolment.user.display_name), "success")
     if promoted is not None:
         flash(_("%(name)s moved up from the waitlist.", name=promoted.user.display_name), "info")
     return _back_to(enrolment.session)
+
+
+@bp.route("/sessions/<int:session_id>/enrolments/<int:enrolment_id>/promote", methods=["POST"])
+@require("training.manage")
+def promote_enrolment(session_id, enrolment_id):
+    enrolment = db.get_or_404(Enrolment, enrolment_id)
+    if enrolment.session_id != session_id:
+        abort(404)
+    try:
+        enrolments.promote(enrolment, over_capacity=request.form.get("over_capacity") == "1")
+    except ServiceError as error:
+        apply_service_error(None, error)
+        return _back_to(enrolment.session), 303
+    flash(_("%(name)s moved up from the waitlist.", name=enrolment.user.display_name), "success")
+    return _back_to(enrolment.session)
+
+
+@bp.route("/sessions/<int:session_id>/walk-in", methods=["POST"])
+@require("training.manage")
+def add_walk_in(session_id):
+    session = db.get_or_404(TrainingSession, session_id)
+    person = db.session.get(User, _posted_id("user_id") or 0)
+    if person is None:
+        flash(_("Choose a person."), "danger")
+        return _back_to(session), 303
+    try:
+        enrolments.add_walk_in(session.id, person, current_user, request.form.get("attendance") or "present")
+    except ServiceError as error:
+        apply_service_error(None, error)
+        return _back_to(session), 303
+    flash(_("%(name)s is added as attended.", name=person.display_name), "success")
+    return _back_to(session)
 
 
 @bp.route("/sessions/<int:session_id>/attendance", methods=["POST"])

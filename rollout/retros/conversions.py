@@ -33,6 +33,27 @@ def create_faq_article_function():
     return _function("training.faq", "create_article_from")
 
 
+def change_requests_by_id(ids) -> dict[int, object]:
+    """The change requests with these ids (one statement); empty when the changes module is absent."""
+    model = _function("changes.models", "ChangeRequest")
+    ids = sorted({i for i in ids if i})
+    if model is None or not ids:
+        return {}
+    return {request.id: request for request in db.session.scalars(select(model).where(model.id.in_(ids)))}
+
+
+def change_request_reference(change_request_id: int) -> str:
+    """The number the changes module shows for a request (CR-0018)."""
+    request = change_requests_by_id([change_request_id]).get(change_request_id)
+    return request.reference if request is not None else f"#{change_request_id}"
+
+
+def change_request_state_label(request) -> str:
+    """The request's state in the reader's language, as the changes module names it."""
+    labels = _function("changes.labels", "STATE_LABELS") or {}
+    return str(labels.get(request.state, request.state))
+
+
 def available() -> dict[str, bool]:
     """Which conversions the installed modules offer."""
     return {"change": create_change_request_function() is not None,
@@ -76,12 +97,16 @@ def _link(source, user, change_request_id=None, faq_article_id=None) -> RetroWor
 
 
 def to_change_request(source: RetroCard | RetroActionItem, user) -> RetroWorkLink:
-    """File a change request from a card or action item and link the two."""
+    """Draft a change request from a card or action item and link the two; its requester submits it."""
     create = create_change_request_function()
     if create is None:
         raise ServiceError(_("Change requests are not available."))
-    if _existing_link(source, "change") is not None:
-        raise ServiceError(_("This already became a change request."))
+    existing = _existing_link(source, "change")
+    if existing is not None:
+        reference = change_request_reference(existing.change_request_id)
+        raise ServiceError(_("This card was already turned into change request %(ref)s.", ref=reference)
+                           if isinstance(source, RetroCard) else
+                           _("This action item was already turned into change request %(ref)s.", ref=reference))
     title, body, _tag, retro = _source_text(source)
     request = create(user, title, body, _("Raised in the team retro."),
                      affected_department_ids=[retro.team_id])
@@ -93,8 +118,12 @@ def to_faq_article(source: RetroCard | RetroActionItem, user) -> RetroWorkLink:
     create = create_faq_article_function()
     if create is None:
         raise ServiceError(_("The FAQ is not available."))
-    if _existing_link(source, "faq") is not None:
-        raise ServiceError(_("This already became an FAQ article."))
+    existing = _existing_link(source, "faq")
+    if existing is not None:
+        raise ServiceError(_("This card was already turned into FAQ article #%(id)s.", id=existing.faq_article_id)
+                           if isinstance(source, RetroCard) else
+                           _("This action item was already turned into FAQ article #%(id)s.",
+                             id=existing.faq_article_id))
     title, body, tag, _retro = _source_text(source)
     article = create(title, body, user, tags=[tag] if tag else (), source="retro")
     return _link(source, user, faq_article_id=article.id)

@@ -2,7 +2,7 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, IntegerField, SelectField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Length, NumberRange, Optional
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from rollout.retros.models import MAX_VOTE_BUDGET
 
@@ -11,13 +11,14 @@ class RetroForm(FlaskForm):
     team_id = SelectField(_l("Team"), coerce=int, validators=[DataRequired()])
     title = StringField(_l("Title"), validators=[DataRequired(), Length(max=200)])
     held_on = DateField(_l("Date"), validators=[DataRequired()])
-    cadence_days = IntegerField(_l("Repeat every (days)"), default=7, validators=[DataRequired(), NumberRange(1, 90)])
+    # InputRequired, not DataRequired: a 0 is answered with the allowed range, not "This field is required.".
+    cadence_days = IntegerField(_l("Repeat every (days)"), default=7, validators=[InputRequired(), NumberRange(1, 90)])
     template = SelectField(_l("Template"))
     custom_columns = TextAreaField(_l("Custom columns"), validators=[Optional(), Length(max=600)],
                                    description=_l("Only for the custom template: one column title per line."))
     is_anonymous = BooleanField(_l("Anonymous cards (the writer is not stored)"))
     vote_budget = IntegerField(_l("Dots per person"), default=3,
-                               validators=[DataRequired(), NumberRange(1, MAX_VOTE_BUDGET)])
+                               validators=[InputRequired(), NumberRange(1, MAX_VOTE_BUDGET)])
     facilitator_id = SelectField(_l("Facilitator"), coerce=int, validators=[DataRequired()])
 
 

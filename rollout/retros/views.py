@@ -6,6 +6,7 @@ from types import SimpleNamespace
 from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
+from markupsafe import Markup, escape
 from sqlalchemy import select
 
 from rollout.access import authorize, can, department_scope_ids, require, scope_clause
@@ -54,6 +55,11 @@ def _team_choices(action: str) -> list[tuple[int, str]]:
     return choices
 
 
+def _own_team(choices: list[tuple[int, str]]) -> int | None:
+    """The user's own team or department, when it is one of the choices: the usual team to hold a retro for."""
+    return current_user.department_id if current_user.department_id in {i for i, _name in choices} else None
+
+
 def _people_choices(team_id: int | None) -> list[tuple[int, str]]:
     query = select(User.id, User.display_name).where(User.is_active_account.is_(True)).order_by(User.display_name)
     if team_id:
@@ -87,7 +93,8 @@ def new():
     form.team_id.choices = _team_choices("retros.create")
     form.template.choices = [(key, name) for key, (name, _cols) in services.TEMPLATES.items()] + [
         (services.CUSTOM, _("Custom columns"))]
-    chosen_team = form.team_id.data if request.method == "POST" else request.args.get("team", type=int)
+    chosen_team = form.team_id.data if request.method == "POST" else (
+        request.args.get("team", type=int) or _own_team(form.team_id.choices))
     form.facilitator_id.choices = _people_choices(chosen_team if chosen_team else None)
     if request.method == "GET":
         if chosen_team:
@@ -131,6 +138,7 @@ def _render_board(retro: Retro, card_form=None, action_form=None, notes_form=Non
     themes = services.recurring_themes(retro.team_id) if retro.is_revealed else []
     theme_cards = {cid: t.label for t in themes for cid in t.card_ids}
     links = services.links_of([c.id for c in cards], [i.id for i in items])
+    change_requests = conversions.change_requests_by_id(link.change_request_id for link in links)
     return render_template(
         "retros/board.html", retro=retro, cards=cards, total_cards=total_cards, votes=votes, my_votes=my_votes,
         dots_left=retro.vote_budget - sum(my_votes.values()), is_facilitator=is_facilitator,
@@ -141,7 +149,8 @@ def _render_board(retro: Retro, card_form=None, action_form=None, notes_form=Non
         retro_action_labels=services.RETRO_ACTION_LABELS, state_label=services.state_label,
         action_state_label=services.action_state_label, item_actions=services.allowed_item_actions,
         item_action_labels=services.ACTION_ACTION_LABELS, conversions=conversions.available(),
-        change_url=conversions.change_request_url, faq_url=conversions.faq_article_url), status
+        change_url=conversions.change_request_url, faq_url=conversions.faq_article_url,
+        change_requests=change_requests, change_state=conversions.change_request_state_label), status
 
 
 @bp.route("/<int:retro_id>")
@@ -381,13 +390,28 @@ def convert(kind, object_id, target):
     authorize("retros.convert", source)
     if isinstance(source, RetroCard) and not source.retro.is_revealed:
         abort(404)  # a hidden card is nobody's business yet
+    # Back to the board either way, so a reload never posts again.
+    back = url_for("retros.board", retro_id=source.retro_id) + (
+        f"#card-{source.id}" if isinstance(source, RetroCard) else "#actions")
     try:
         if target == "change":
-            conversions.to_change_request(source, current_user)
-            flash(_("A change request was filed and linked."), "success")
+            link = conversions.to_change_request(source, current_user)
+            message = _with_link(_("Draft change request %(ref)s is created and linked. It is not submitted yet: "
+                                   "open it to complete and submit it."),
+                                 conversions.change_request_url(link.change_request_id),
+                                 conversions.change_request_reference(link.change_request_id))
         else:
-            conversions.to_faq_article(source, current_user)
-            flash(_("An FAQ article was published and linked."), "success")
+            link = conversions.to_faq_article(source, current_user)
+            message = _with_link(_("FAQ article %(ref)s is published and linked."),
+                                 conversions.faq_article_url(link.faq_article_id),
+                                 _("FAQ #%(id)s", id=link.faq_article_id))
     except ServiceError as error:
-        return _refused(source.retro, error)
-    return redirect(url_for("retros.board", retro_id=source.retro_id) + "#cards")
+        apply_service_error(None, error)
+        return redirect(back, 303)
+    flash(message, "success")
+    return redirect(back)
+
+
+def _with_link(message: str, url: str, text: str) -> Markup:
+    """A translated message whose %(ref)s becomes a link; everything else is escaped."""
+    return escape(message) % {"ref": Markup('<a href="{}" class="alert-link">{}</a>').format(url, text)}

@@ -1,4 +1,5 @@
 """Tracks and courses: forms with bad input, prerequisites, attachments, quiz page."""
+import re
 from io import BytesIO
 
 from sqlalchemy import func, select
@@ -29,6 +30,48 @@ def test_track_bad_input_writes_nothing(client_as, company):
         assert client.post("/training/tracks/new", data={"department_id": "0", **data}).status_code == 422
     assert db.session.scalar(select(func.count()).select_from(Track)) == 0
     assert client_as("staff").post("/training/tracks/new", data={"name": "x"}).status_code == 403
+
+
+def test_zero_days_means_due_on_the_go_live_day(client_as, company):
+    client = client_as("trainer")
+    response = client.post("/training/tracks/new", data={
+        "name": "销售代表-上线日", "tier": "basic", "role": "staff", "department_id": "0", "is_required": "y",
+        "due_days_before_go_live": "0", "seed_lead_days": "0"})
+    assert response.status_code == 302
+    track = db.session.scalar(select(Track))
+    assert (track.due_days_before_go_live, track.seed_lead_days) == (0, 0)
+    # and the edit form shows the 0 back
+    assert re.search(r'<input[^>]*name="due_days_before_go_live"[^>]*value="0"', client.get(
+        f"/training/tracks/{track.id}/edit").get_data(as_text=True))
+    empty = client.post(f"/training/tracks/{track.id}/edit", data={
+        "name": track.name, "tier": "basic", "role": "staff", "department_id": "0", "due_days_before_go_live": ""})
+    assert empty.status_code == 422 and "This field is required." in empty.get_data(as_text=True)
+
+
+def test_zero_in_other_number_fields_gets_the_range_not_required(client_as, company, course, make_session):
+    client = client_as("trainer")
+    cases = [
+        (f"/training/courses/{course.id}/edit", {"title": course.title, "duration_minutes": "0",
+                                                 "prerequisite_id": "0"}, "between 1 and 1440"),
+        (f"/training/courses/{course.id}/questions", {"prompt": "几折要审批？", "options_text": "9 折\n8 折",
+                                                      "correct_option": "0"}, "at least 1"),
+        ("/training/sessions/new", {"title": "报价审批", "kind": "lecture", "capacity": "0", "course_id": "0",
+                                    "trainer_id": "0"}, "between 1 and 10000"),
+    ]
+    for url, data, message in cases:
+        page = client.post(url, data=data)
+        text = page.get_data(as_text=True)
+        assert page.status_code == 422 and message in text and "This field is required." not in text, url
+
+
+def test_examples_are_in_the_pages_language(client_as, company):
+    client = client_as("trainer")
+    page = client.get("/training/tracks/new").get_data(as_text=True)
+    assert "For example Sales rep – basics" in page and "销售代表" not in page
+    assert 'placeholder="Search, e.g. quote approval"' in client.get("/training/faq").get_data(as_text=True)
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "zh-CN"
+    assert "例如：销售代表-基础" in client.get("/training/tracks/new").get_data(as_text=True)
+    assert 'placeholder="搜索，例如：报价审批"' in client.get("/training/faq").get_data(as_text=True)
 
 
 def test_prerequisite_cycle_refused(client_as, company, course):

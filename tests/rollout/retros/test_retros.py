@@ -373,6 +373,39 @@ def test_new_retro_form(team, company, client_as):
     assert db.session.scalar(select(db.func.count()).select_from(Retro)) == 1
 
 
+def test_new_retro_form_starts_with_the_users_own_team(team, company, client_as, factory):
+    import re
+
+    def chosen_team(user) -> int | None:
+        page = client_as(user).get("/retros/new").get_data(as_text=True)
+        options = re.search(r'<select[^>]*id="team_id"[^>]*>(.*?)</select>', page, re.S).group(1)
+        chosen = re.search(r'<option selected value="(\d+)"', options)
+        return int(chosen.group(1)) if chosen else None
+
+    team_head = factory.user("head", department=team, username="team-head")
+    assert chosen_team(team_head) == team.id  # 销售一组, not the department 销售部 above it
+    assert chosen_team("head") == company["departments"]["sales"].id
+
+
+def test_zero_in_number_fields_is_answered_with_the_range(team, company, client_as):
+    data = {"team_id": team.id, "title": "第48周回顾", "held_on": "2026-11-27", "cadence_days": "0",
+            "template": "mad_sad_glad", "vote_budget": "0", "facilitator_id": company["head"].id}
+    response = client_as("head").post("/retros/new", data=data)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422 and "between 1 and 90" in page and "between 1 and 20" in page
+    assert "This field is required" not in page
+    assert db.session.scalar(select(db.func.count()).select_from(Retro)) == 0
+
+
+def test_tag_example_is_in_the_pages_language(team, company, client_as):
+    retro = make_retro(team, company["head"])
+    client = client_as("staff")
+    page = client.get(f"/retros/{retro.id}").get_data(as_text=True)
+    assert 'placeholder="e.g. duplicates"' in page and "客户查重" not in page
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "zh-CN"
+    assert 'placeholder="例如：客户查重"' in client.get(f"/retros/{retro.id}").get_data(as_text=True)
+
+
 def test_template_columns_and_states_shown_in_chinese(team, company, client_as):
     retro = make_retro(team, company["head"])
     client = client_as("staff")
@@ -389,15 +422,76 @@ def test_card_becomes_change_request_linked_both_ways(team, company, client_as):
     retro, card = _revealed_with_card(team, company)
     client = client_as("head")
     response = client.post(f"/retros/convert/card/{card.id}/change")
-    assert response.status_code == 302
+    assert response.status_code == 302 and response.location.endswith(f"/retros/{retro.id}#card-{card.id}")
     request = db.session.scalar(select(ChangeRequest))
     assert request.title == "客户查重" and f"/retros/{retro.id}" in request.description
     assert [link.card_id for link in services.links_for_change_request(request.id)] == [card.id]
-    assert f"Change request #{request.id}" in client.get(f"/retros/{retro.id}").get_data(as_text=True)
+    page = client.get(f"/retros/{retro.id}").get_data(as_text=True)
+    # The changes module's own number and state, not a bare id.
+    assert f"{request.reference} · Draft" in page and f"#{request.id}<" not in page
+    assert f'action="/retros/convert/card/{card.id}/change"' not in page
     again = client.post(f"/retros/convert/card/{card.id}/change")
-    assert again.status_code == 422 and "already became a change request" in again.get_data(as_text=True)
+    assert again.status_code == 303 and again.location.endswith(f"/retros/{retro.id}#card-{card.id}")
+    page = client.get(f"/retros/{retro.id}").get_data(as_text=True)
+    assert f"This card was already turned into change request {request.reference}." in page
     assert db.session.scalar(select(db.func.count()).select_from(RetroWorkLink)) == 1
     assert client_as("staff").post(f"/retros/convert/card/{card.id}/faq").status_code == 403
+
+
+def _closed_with_action_item(team, company):
+    retro, card = _revealed_with_card(team, company)
+    item = services.add_action_item(retro, "客户查重规则改为名称加手机号", company["staff"].id, date(2026, 12, 6), None)
+    services.transition_retro(retro, "close")
+    db.session.commit()
+    return retro, item
+
+
+def test_action_item_becomes_a_draft_change_request_and_says_so(team, company, client_as):
+    pytest.importorskip("changes.services")
+    from changes.models import ChangeRequest
+    retro, item = _closed_with_action_item(team, company)
+    client = client_as("head")
+    convert_url = f"/retros/convert/action/{item.id}/change"
+    assert f'action="{convert_url}"' in client.get(f"/retros/{retro.id}").get_data(as_text=True)
+    response = client.post(convert_url)
+    assert response.status_code == 302 and response.location.endswith(f"/retros/{retro.id}#actions")
+    request = db.session.scalar(select(ChangeRequest))
+    assert request.state == "draft"
+    page = client.get(f"/retros/{retro.id}").get_data(as_text=True)
+    # The message names the draft and links to it, so the person can complete and submit it.
+    assert (f'Draft change request <a href="/changes/{request.id}" class="alert-link">{request.reference}</a> '
+            "is created and linked. It is not submitted yet") in page
+    assert f'action="{convert_url}"' not in page
+    assert f"Open change request {request.reference} · Draft" in page
+
+
+def test_converting_twice_is_refused_clearly_in_both_languages(team, company, client_as):
+    pytest.importorskip("changes.services")
+    pytest.importorskip("training.faq")
+    from changes.models import ChangeRequest
+
+    from training.models import FaqArticle
+    retro, item = _closed_with_action_item(team, company)
+    client = client_as("head")
+    for target in ("change", "faq"):
+        assert client.post(f"/retros/convert/action/{item.id}/{target}").status_code == 302
+    client.get(f"/retros/{retro.id}")  # shows (and so clears) the success messages
+    request, article = db.session.scalar(select(ChangeRequest)), db.session.scalar(select(FaqArticle))
+    again = client.post(f"/retros/convert/action/{item.id}/change")
+    # Back on the retro page: a reload must not post again.
+    assert again.status_code == 303 and again.location.endswith(f"/retros/{retro.id}#actions")
+    page = client.get(again.location).get_data(as_text=True)
+    assert f"This action item was already turned into change request {request.reference}." in page
+    assert client.post(f"/retros/convert/action/{item.id}/faq").status_code == 303
+    assert f"This action item was already turned into FAQ article #{article.id}." in client.get(
+        f"/retros/{retro.id}").get_data(as_text=True)
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "zh-CN"
+    client.post(f"/retros/convert/action/{item.id}/change")
+    page = client.get(f"/retros/{retro.id}").get_data(as_text=True)
+    assert f"该行动项已转为变更申请 {request.reference}，不能重复转换。" in page
+    assert f'action="/retros/convert/action/{item.id}/faq"' not in page and f"打开常见问题 #{article.id}" in page
+    assert db.session.scalar(select(db.func.count()).select_from(ChangeRequest)) == 1
+    assert db.session.scalar(select(db.func.count()).select_from(FaqArticle)) == 1
 
 
 def test_action_item_becomes_faq_article(team, company, client_as):
@@ -406,10 +500,14 @@ def test_action_item_becomes_faq_article(team, company, client_as):
     retro, card = _revealed_with_card(team, company)
     item = services.add_action_item(retro, "客户查重误报时先搜手机号", company["staff"].id, None, card.id)
     db.session.commit()
-    assert client_as("head").post(f"/retros/convert/action/{item.id}/faq").status_code == 302
+    client = client_as("head")
+    response = client.post(f"/retros/convert/action/{item.id}/faq")
+    assert response.status_code == 302 and response.location.endswith(f"/retros/{retro.id}#actions")
     article = db.session.scalar(select(FaqArticle))
     assert article.title == "客户查重误报时先搜手机号" and article.source == "retro"
     assert [link.action_item_id for link in services.links_for_faq_article(article.id)] == [item.id]
+    page = client.get(f"/retros/{retro.id}").get_data(as_text=True)
+    assert f'FAQ article <a href="/training/faq/{article.id}" class="alert-link">FAQ #{article.id}</a> is published' in page
 
 
 def test_hidden_card_cannot_be_converted(team, company, client_as):
