@@ -111,9 +111,10 @@ class InterviewForm(CleanForm):
     department_id = SelectField(_l("Department"), coerce=int, validators=[DataRequired()])
     interviewee = StringField(_l("Interviewee(s)"), validators=[DataRequired(), Length(max=200)])
     interviewee_id = SelectField(_l("Interviewee's account"), coerce=int, validators=[Optional()],
-                                 description=_l("Counts this person as heard in the coverage matrix."))
+                                 description=_l("Only a picked account counts as heard in the coverage matrix; "
+                                                "a name typed alone counts for nobody."))
     role = SelectField(_l("Role"), choices=[("", _l("Several roles"))] + BUSINESS_ROLE_CHOICES,
-                       validators=[Optional()])
+                       validators=[Optional()], description=_l("Taken from the account when one is picked."))
     notes_markdown = TextAreaField(_l("Interview notes"), validators=[Optional(), Length(max=100000)],
                                    description=_l("Markdown."))
 

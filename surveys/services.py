@@ -18,6 +18,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import case, exists, func, select, true, update
 
 from rollout.access import home_department_id, subtree_ids
+from rollout.accounts.forms import ROLE_LABELS
 from rollout.accounts.models import HEAD, STAFF, Department, User, UserRole
 from rollout.audit.services import record_event
 from rollout.errors import NotAllowed, ServiceError
@@ -184,23 +185,52 @@ def _check_options(question_type: str, choices: list[OptionSpec], rows: list[Opt
     for field_name, specs in (("options", choices), ("rows", rows)):
         values = [o.value for o in specs]
         if len(values) != len(set(values)):
-            raise ServiceError(_("Option values must be unique."), field_name)
+            raise ServiceError(_("Option value %(value)s is used twice; values must be unique.",
+                                 value=next(v for v in values if values.count(v) > 1)), field_name)
         for spec in specs:
             if not OPTION_VALUE_PATTERN.match(spec.value):
                 raise ServiceError(_("Option value %(value)s may only use letters, digits, _ . and -.",
                                      value=spec.value), field_name)
             if not spec.label.strip():
                 raise ServiceError(_("Every option needs a label."), field_name)
+        duplicate = _repeated_wording(specs)
+        if duplicate:
+            # Two options worded alike cannot be told apart by the person answering, nor in the results.
+            message = (_("The statement “%(label)s” is listed twice.", label=duplicate) if field_name == "rows"
+                       else _("The option “%(label)s” is listed twice.", label=duplicate))
+            raise ServiceError(message, field_name)
+
+
+def _repeated_wording(specs: list[OptionSpec]) -> str | None:
+    """The first wording (in any language, ignoring case) that two of ``specs`` share."""
+    for attribute in ("label", "label_zh", "label_en"):
+        seen = set()
+        for spec in specs:
+            wording = (getattr(spec, attribute) or "").strip()
+            if wording and wording.casefold() in seen:
+                return wording
+            seen.add(wording.casefold())
+    return None
 
 
 def check_conditions(survey: Survey, position: int, conditions: list[dict], join: str) -> list[dict]:
-    """Validate skip-logic rules: each refers to an earlier question and a value it can have."""
+    """Validate skip-logic rules: each refers to an earlier question and a value it can have.
+
+    A rule gives its value typed (``value``: an option's value or wording, a number, a date, a text)
+    or picked from a list of options (``option``: "question:value"). Returns the rules as stored,
+    with option values rather than wordings.
+    """
     if join not in ("and", "or"):
         raise ServiceError(_("Conditions are joined with AND or OR."), "condition_join")
     earlier = {q.name: q for q in survey.questions if q.position < position}
     cleaned = []
     for rule in conditions:
-        name, op, value = rule.get("question"), rule.get("op", "equals"), str(rule.get("value", "")).strip()
+        name, op = (rule.get("question") or "").strip(), rule.get("op", "equals")
+        typed = str(rule.get("value") or "").strip()
+        picked_from, _sep, picked = str(rule.get("option") or "").partition(":")
+        name = name or picked_from
+        if not name:
+            raise ServiceError(_("Choose the question a condition looks at."), "conditions")
         if name not in earlier:
             if any(q.name == name for q in survey.questions):
                 raise ServiceError(_("A condition can only refer to an earlier question (%(name)s comes later).",
@@ -214,13 +244,46 @@ def check_conditions(survey: Survey, position: int, conditions: list[dict], join
             raise ServiceError(_("Unknown condition operator %(op)s.", op=op), "conditions")
         if op == "selected" and target.type not in (SINGLE, MULTIPLE):
             raise ServiceError(_("“selected” only applies to choice questions."), "conditions")
-        if target.type in (SINGLE, MULTIPLE) and value not in {o.value for o in target.choices}:
-            raise ServiceError(_("Question %(name)s has no option %(value)s.", name=name, value=value),
-                               "conditions")
+        if picked_from and picked_from != name:
+            raise ServiceError(_("The answer picked belongs to question %(other)s, not to %(name)s.",
+                                 other=picked_from, name=name), "conditions")
+        if picked and typed:
+            raise ServiceError(_("Pick an answer from the list or type one, not both."), "conditions")
+        value = picked or typed
         if not value:
             raise ServiceError(_("A condition needs a value."), "conditions")
-        cleaned.append({"question": name, "op": op, "value": value})
+        cleaned.append({"question": name, "op": op, "value": condition_value(target, value)})
     return cleaned
+
+
+def _wordings(option: QuestionOption) -> set[str]:
+    """An option's wordings in every language, compared without case."""
+    return {label.strip().casefold() for label in (option.label, option.label_zh, option.label_en) if label}
+
+
+def condition_value(target: Question, text: str) -> str:
+    """The stored form of a value a condition compares ``target``'s answer with, or a ServiceError
+    saying why the question can never give that answer."""
+    if target.type in (SINGLE, MULTIPLE):
+        for option in target.choices:
+            if option.value == text:
+                return option.value
+        for option in target.choices:
+            if text.casefold() in _wordings(option):
+                return option.value
+        raise ServiceError(_("Question %(name)s has no option %(value)s. Its options: %(options)s.",
+                             name=target.name, value=text,
+                             options=" · ".join(localized(o) for o in target.choices)), "conditions")
+    if target.type in (TEXT, LONG_TEXT):
+        return text
+    try:
+        value = clean_value(target, text)
+    except ServiceError as error:
+        raise ServiceError(_("Question %(name)s never gives the answer “%(value)s”: %(reason)s",
+                             name=target.name, value=text, reason=error.message), "conditions") from None
+    if isinstance(value, float):  # 1.50 and 1,500.0 are stored as people write them: 1.5, 1500
+        return format(Decimal(str(value)).normalize(), "f")
+    return str(value)
 
 
 def save_question(survey: Survey, question: Question | None = None, *, name: str, type: str, label: str,
@@ -385,6 +448,20 @@ def _blank(raw) -> bool:
     return False
 
 
+#: A number as people type it: digits, or digits in thousands grouped by commas (1,500 · 12,345,678),
+#: then an optional fraction after a point.
+NUMBER_TEXT = re.compile(r"[+-]?(?:\d+|\d{1,3}(?:,\d{3})+)(?:\.\d+)?")
+
+
+def parse_number(raw) -> Decimal | None:
+    """A typed number, or None when the text is not one. A comma only groups thousands: "1,5" is
+    neither 15 nor 1.5 but a question back to the person."""
+    text = str(raw).strip()
+    if not NUMBER_TEXT.fullmatch(text):
+        return None
+    return Decimal(text.replace(",", ""))
+
+
 def clean_value(question: Question, raw):
     """Check one raw answer against its question's type; return the stored value or raise ServiceError."""
     kind = question.type
@@ -403,24 +480,19 @@ def clean_value(question: Question, raw):
         if len(text) > TEXT_LIMITS[kind]:
             raise ServiceError(_("At most %(count)d characters.", count=TEXT_LIMITS[kind]))
         return text
-    if kind == INTEGER:
-        try:
-            number = int(str(raw).strip())
-        except ValueError:
-            raise ServiceError(_("Enter a whole number.")) from None
-        if abs(number) > NUMBER_LIMIT:
-            raise ServiceError(_("Enter a smaller number."))
-        return number
-    if kind == DECIMAL:
-        try:
-            number = Decimal(str(raw).strip().replace(",", ""))
-        except InvalidOperation:
-            raise ServiceError(_("Enter a number.")) from None
-        if not number.is_finite():
+    if kind in (INTEGER, DECIMAL):
+        # Whole numbers take digits only, as the answer form's script reads them for skip logic.
+        if kind == INTEGER and not re.fullmatch(r"[+-]?\d+", str(raw).strip()):
+            raise ServiceError(_("Enter a whole number."))
+        number = parse_number(raw)
+        if number is None:
+            if "," in str(raw):
+                raise ServiceError(_("Enter a number, with “.” as the decimal point (1.5); a comma only "
+                                     "separates thousands (1,500)."))
             raise ServiceError(_("Enter a number."))
         if abs(number) > NUMBER_LIMIT:
             raise ServiceError(_("Enter a smaller number."))
-        return float(number)
+        return int(number) if kind == INTEGER else float(number)
     if kind == DATE:
         try:
             return date.fromisoformat(str(raw).strip()).isoformat()
@@ -754,18 +826,34 @@ def display_value(question: Question, value) -> str:
     return str(value)
 
 
-def export_table(survey: Survey) -> tuple[list[tuple[str, str]], list[dict]]:
-    """Columns (key, header) and one row per response: a column per question, Likert rows as columns."""
-    columns = [("response", _("Response")), ("department", _("Department")), ("submitted", _("Submitted on"))]
+class ExportColumn(NamedTuple):
+    key: str
+    header: str
+    #: text, number or date (rollout.reports.exports kinds)
+    kind: str = "text"
+
+
+def answer_key(question: Question, row: QuestionOption | None = None) -> str:
+    """The row key of a question's export column. Question names cannot hold ":", so these never
+    meet the respondent's own columns (a question may well be named ``role``)."""
+    return f"q:{question.name}" if row is None else f"q:{question.name}.{row.value}"
+
+
+def export_table(survey: Survey) -> tuple[list[ExportColumn], list[dict]]:
+    """Columns and one row per response: the respondent's columns, then a column per question
+    (Likert rows as columns); option and role codes are given as their labels."""
+    columns = [ExportColumn("response", _("Response"), "number"), ExportColumn("department", _("Department")),
+               ExportColumn("submitted", _("Submitted on"), "date")]
     if not survey.is_anonymous:
-        columns[1:1] = [("respondent", _("Respondent")), ("role", _("Role"))]
+        columns[1:1] = [ExportColumn("respondent", _("Respondent")), ExportColumn("role", _("Role"))]
     questions = [q for q in survey.questions if q.type != NOTE]
     for question in questions:
         if question.type == LIKERT:
-            columns += [(f"{question.name}.{row.value}", f"{localized(question)}: {localized(row)}")
+            columns += [ExportColumn(answer_key(question, row), f"{localized(question)}: {localized(row)}")
                         for row in question.rows]
         else:
-            columns.append((question.name, localized(question)))
+            kind = "number" if question.type in (INTEGER, DECIMAL, RATING5, RATING10) else "text"
+            columns.append(ExportColumn(answer_key(question), localized(question), kind))
     responses = db.session.scalars(
         select(SurveyResponse).where(SurveyResponse.survey_id == survey.id)
         .options(db.selectinload(SurveyResponse.answers), db.joinedload(SurveyResponse.department),
@@ -778,19 +866,21 @@ def export_table(survey: Survey) -> tuple[list[tuple[str, str]], list[dict]]:
                "submitted": response.submitted_on}
         if not survey.is_anonymous:
             row["respondent"] = response.respondent.display_name if response.respondent else ""
-            row["role"] = response.role or ""
+            row["role"] = str(ROLE_LABELS.get(response.role, response.role or ""))
         for answer in response.answers:
             question = by_id.get(answer.question_id)
             if question is None:
                 continue
             if question.type == LIKERT:
                 labels = {o.value: localized(o) for o in question.choices}
+                rows_by_value = {o.value: o for o in question.rows}
                 for row_value, choice in (answer.value or {}).items():
-                    row[f"{question.name}.{row_value}"] = labels.get(choice, choice)
+                    if row_value in rows_by_value:
+                        row[answer_key(question, rows_by_value[row_value])] = labels.get(choice, choice)
             elif question.type in (INTEGER, DECIMAL, RATING5, RATING10):
-                row[question.name] = answer.value
+                row[answer_key(question)] = answer.value
             else:
-                row[question.name] = display_value(question, answer.value)
+                row[answer_key(question)] = display_value(question, answer.value)
         rows.append(row)
     return columns, rows
 
@@ -874,7 +964,11 @@ def trend(survey: Survey) -> tuple[list[str], dict[str, list], str | None]:
 def save_interview(interview: Interview | None, *, title: str, interviewee: str, department: Department,
                    method: str, held_on: date, interviewer: User | None, notes_markdown: str = "",
                    role: str | None = None, interviewee_user: User | None = None) -> Interview:
-    """Create or update an interview, workshop or observation record."""
+    """Create or update an interview, workshop or observation record.
+
+    Only a picked account counts as heard in the coverage matrix (``heard_clause``); its role is the
+    person's. A session that names people only as text is kept as evidence, its role as a description.
+    """
     if not (title or "").strip():
         raise ServiceError(_("A title is required."), "title")
     if not (interviewee or "").strip():
@@ -883,8 +977,22 @@ def save_interview(interview: Interview | None, *, title: str, interviewee: str,
         raise ServiceError(_("Unknown method."), "method")
     if department is None:
         raise ServiceError(_("Choose a department."), "department_id")
+    if held_on is None:
+        raise ServiceError(_("Give the date of the session."), "held_on")
+    if held_on > local_today():
+        raise ServiceError(_("The session cannot be dated in the future."), "held_on")
     if role not in (None, "", *COVERAGE_ROLES):
         raise ServiceError(_("Unknown role."), "role")
+    if interviewee_user is not None:
+        # Coverage counts the picked person in their own role: another role would claim a voice not heard.
+        own_role = business_role(interviewee_user)
+        if role and own_role is None:
+            raise ServiceError(_("%(name)s is neither a department head nor staff; leave the role empty.",
+                                 name=interviewee_user.display_name), "role")
+        if role and role != own_role:
+            raise ServiceError(_("%(name)s is counted as %(role)s; leave the role empty or choose that one.",
+                                 name=interviewee_user.display_name, role=ROLE_LABELS[own_role]), "role")
+        role = own_role
     if interview is None:
         interview = Interview()
         db.session.add(interview)
@@ -897,7 +1005,7 @@ def save_interview(interview: Interview | None, *, title: str, interviewee: str,
     interview.department = department
     interview.method, interview.held_on, interview.interviewer = method, held_on, interviewer
     interview.notes_markdown = notes_markdown or ""
-    interview.role = role or (business_role(interviewee_user) if interviewee_user else None)
+    interview.role = role or None
     interview.interviewee_id = interviewee_user.id if interviewee_user else None
     db.session.flush()
     return interview
@@ -1124,27 +1232,37 @@ def specification(department_ids: set[int] | None = None) -> list[tuple[str, lis
                       db.selectinload(Requirement.evidence).joinedload(RequirementEvidence.answer)
                       .joinedload(SurveyAnswer.question))
              .order_by(Requirement.id))
-    groups: dict[str, dict[str, list]] = defaultdict(lambda: defaultdict(list))
+    groups: dict[str | None, dict[str, list]] = defaultdict(lambda: defaultdict(list))
     for requirement in db.session.scalars(query).unique():
-        names = [d.name for d in requirement.departments] or [_("No department")]
-        for name in names:
+        for name in [d.name for d in requirement.departments] or [None]:
             groups[name][requirement.priority].append(requirement)
-    return [(name, [(p, groups[name][p]) for p in PRIORITIES if groups[name].get(p)]) for name in sorted(groups)]
+    # Departments by name, then the requirements that name none: they are not one more department.
+    order = sorted(groups, key=lambda name: (name is None, name or ""))
+    return [(name or _("No department"), [(p, groups[name][p]) for p in PRIORITIES if groups[name].get(p)])
+            for name in order]
 
 
 # --- coverage --------------------------------------------------------------------------------
 @dataclass
 class CoverageCell:
+    """One department × business role of the coverage matrix, counted by person."""
+    people: int = 0
     #: people invited to any survey, and how many of them answered at least one
     invitees: int = 0
     responses: int = 0
+    #: sessions whose interviewee's account is one of these people
     interviews: int = 0
     requirements: int = 0
-    people: int = 0
+    #: people heard (see ``heard_clause``)
+    heard: int = 0
 
     @property
     def is_heard(self) -> bool:
-        return self.responses > 0 or self.interviews > 0
+        return self.heard > 0
+
+    @property
+    def unheard(self) -> int:
+        return self.people - self.heard
 
 
 @dataclass
@@ -1152,6 +1270,8 @@ class Coverage:
     departments: list[Department]
     roles: tuple[str, ...]
     cells: dict
+    #: sessions in these departments that name no account, so count for nobody
+    unlinked_sessions: int = 0
 
     def cell(self, department_id: int, role: str) -> CoverageCell | None:
         return self.cells.get((department_id, role))
@@ -1161,6 +1281,14 @@ class Coverage:
         if not self.cells:
             return 0.0
         return round(100 * sum(c.is_heard for c in self.cells.values()) / len(self.cells), 1)
+
+
+def heard_clause():
+    """The one rule of coverage, as SQL on ``User``: a person is heard once they answered a survey or
+    were picked as a session's interviewee. A session with only a typed name counts for nobody: it
+    cannot say which people spoke, and the matrix, its percentage and the unheard list must agree."""
+    return exists().where(SurveyInvitation.user_id == User.id, SurveyInvitation.has_responded.is_(True)) | \
+        exists().where(Interview.interviewee_id == User.id)
 
 
 class DepartmentName(NamedTuple):
@@ -1197,27 +1325,44 @@ def _home_departments() -> dict[int, int | None]:
             for department_id in db.session.scalars(select(Department.id))}
 
 
-def _people_counts(department_ids: set[int] | None, home_of: dict[int, int | None]) -> dict[tuple[int, str], int]:
-    """Active people per (home department, business role): one grouped statement."""
+def _people_cells(department_ids: set[int] | None,
+                  home_of: dict[int, int | None]) -> dict[tuple[int, str], CoverageCell]:
+    """Active people per (home department, business role) with how many of them were invited, answered,
+    interviewed and heard: one grouped statement, each person counted where they work now."""
+    def flag(condition):
+        return case((condition, 1), else_=0)
+
     # Grouped outside the subquery: PostgreSQL does not treat two copies of a CASE with bound
     # parameters as the same expression.
-    people = (select(User.department_id.label("department_id"), _business_role_column().label("role"))
+    people = (select(User.department_id.label("department_id"), _business_role_column().label("role"),
+                     flag(exists().where(SurveyInvitation.user_id == User.id)).label("invited"),
+                     flag(exists().where(SurveyInvitation.user_id == User.id,
+                                         SurveyInvitation.has_responded.is_(True))).label("responded"),
+                     select(func.count(Interview.id)).where(Interview.interviewee_id == User.id)
+                     .scalar_subquery().label("interviews"),
+                     flag(heard_clause()).label("heard"))
               .where(User.is_active_account.is_(True), User.department_id.is_not(None)).subquery())
-    counts: dict[tuple[int, str], int] = defaultdict(int)
-    for department_id, role, count in db.session.execute(
-            select(people.c.department_id, people.c.role, func.count()).where(people.c.role.is_not(None))
-            .group_by(people.c.department_id, people.c.role)):
+    cells: dict[tuple[int, str], CoverageCell] = defaultdict(CoverageCell)
+    for department_id, role, count, invited, responded, interviews, heard in db.session.execute(
+            select(people.c.department_id, people.c.role, func.count(), func.sum(people.c.invited),
+                   func.sum(people.c.responded), func.sum(people.c.interviews), func.sum(people.c.heard))
+            .where(people.c.role.is_not(None)).group_by(people.c.department_id, people.c.role)):
         home = home_of.get(department_id)
         if home is not None and (department_ids is None or home in department_ids):
-            counts[(home, role)] += count
-    return counts
+            cell = cells[(home, role)]
+            cell.people += count
+            cell.invitees += int(invited or 0)
+            cell.responses += int(responded or 0)
+            cell.interviews += int(interviews or 0)
+            cell.heard += int(heard or 0)
+    return dict(cells)
 
 
 def coverage_matrix(department_ids: set[int] | None = None) -> Coverage:
     """Departments × business roles with invitees, responses, interviews and requirements.
 
-    A cell exists where the department has people in that role; it is heard once one of them
-    answered a survey or was interviewed. ``department_ids`` limits it to some departments.
+    A cell exists where the department has people in that role; it is heard once one of them is
+    (``heard_clause``). ``department_ids`` limits it to some departments.
     """
     departments = db.session.scalars(select(Department).where(Department.kind == "department")
                                      .order_by(Department.name)).all()
@@ -1225,29 +1370,7 @@ def coverage_matrix(department_ids: set[int] | None = None) -> Coverage:
         departments = [d for d in departments if d.id in department_ids]
     wanted = {d.id for d in departments}
     home_of = _home_departments()
-    cells = {key: CoverageCell(people=count) for key, count in _people_counts(wanted, home_of).items()}
-
-    def add(key, attribute, count):
-        if key in cells:
-            setattr(cells[key], attribute, getattr(cells[key], attribute) + count)
-
-    for department_id, role, invited, responded in db.session.execute(
-            select(SurveyInvitation.department_id, SurveyInvitation.role,
-                   func.count(func.distinct(SurveyInvitation.user_id)),
-                   func.count(func.distinct(case((SurveyInvitation.has_responded.is_(True),
-                                                  SurveyInvitation.user_id)))))
-            .group_by(SurveyInvitation.department_id, SurveyInvitation.role)):
-        add((department_id, role), "invitees", invited)
-        add((department_id, role), "responses", int(responded or 0))
-    for department_id, role, count in db.session.execute(
-            select(Interview.department_id, Interview.role, func.count())
-            .group_by(Interview.department_id, Interview.role)):
-        home = home_of.get(department_id)
-        if role:
-            add((home, role), "interviews", count)
-        else:  # a workshop with the whole department speaks for every role in it
-            for any_role in COVERAGE_ROLES:
-                add((home, any_role), "interviews", count)
+    cells = _people_cells(wanted, home_of)
     requirement_rows = db.session.execute(
         select(requirement_departments.c.department_id, Requirement.roles)
         .join(Requirement, Requirement.id == requirement_departments.c.requirement_id)
@@ -1255,8 +1378,12 @@ def coverage_matrix(department_ids: set[int] | None = None) -> Coverage:
     for department_id, roles in requirement_rows:
         home = home_of.get(department_id)
         for role in (roles or COVERAGE_ROLES):
-            add((home, role), "requirements", 1)
-    return Coverage(departments=departments, roles=COVERAGE_ROLES, cells=cells)
+            if (home, role) in cells:
+                cells[(home, role)].requirements += 1
+    unlinked = sum(count for department_id, count in db.session.execute(
+        select(Interview.department_id, func.count()).where(Interview.interviewee_id.is_(None))
+        .group_by(Interview.department_id)) if home_of.get(department_id) in wanted)
+    return Coverage(departments=departments, roles=COVERAGE_ROLES, cells=cells, unlinked_sessions=unlinked)
 
 
 def coverage_percent(department_id: int | None = None) -> float:
@@ -1267,7 +1394,7 @@ def coverage_percent(department_id: int | None = None) -> float:
 
 def unheard_people(department_ids: set[int] | None = None, home_id: int | None = None,
                    role: str | None = None) -> list[CoveragePerson]:
-    """People in business roles who have neither answered a survey nor been interviewed, by department and name.
+    """People in business roles not heard yet (``heard_clause``), by department and name.
 
     ``home_id`` and ``role`` narrow it to one cell of the coverage matrix (a department's row and a
     business role's column).
@@ -1275,8 +1402,7 @@ def unheard_people(department_ids: set[int] | None = None, home_id: int | None =
     home_of = _home_departments()
     conditions = [User.is_active_account.is_(True), User.department_id.is_not(None),
                   exists().where(UserRole.user_id == User.id, UserRole.role.in_(COVERAGE_ROLES)),
-                  ~exists().where(SurveyInvitation.user_id == User.id, SurveyInvitation.has_responded.is_(True)),
-                  ~exists().where(Interview.interviewee_id == User.id)]
+                  ~heard_clause()]
     if department_ids is not None:
         units = sorted(unit for unit, home in home_of.items() if home in department_ids)
         conditions.append(User.department_id.in_(units))

@@ -19,11 +19,13 @@ from rollout.reports.charts import svg_chart
 from rollout.reports.exports import Column, download_response, export_response
 from rollout.timeutil import local_today
 from rollout.web import apply_service_error, ids_in, page_of, paginate
+from surveys import charts as survey_charts
 from surveys import services, xlsform
 from surveys.forms import (CONDITION_OP_LABELS, CONDITION_ROWS, METHOD_LABELS, PRIORITY_LABELS, QUESTION_TYPE_LABELS,
                            HighlightForm, ImportForm, InterviewForm, QuestionForm, RequirementForm, SectionForm,
                            SurveyForm, strip_nul)
-from surveys.models import (REQUIREMENT_STATUS_LABELS, SURVEY_STATUS_LABELS, LIKERT, MULTIPLE, OPEN, PRIORITIES, RANKING, REQUIREMENT_STATUSES, Highlight,
+from surveys.models import (REQUIREMENT_STATUS_LABELS, SURVEY_STATUS_LABELS, LIKERT, MULTIPLE, OPEN, PRIORITIES,
+                            RANKING, REQUIREMENT_STATUSES, SINGLE, Highlight,
                             HighlightTag, Interview, Question, Requirement, RequirementEvidence, Survey,
                             SurveyAnswer, SurveyInvitation, requirement_departments)
 
@@ -183,13 +185,29 @@ def add_section(survey_id):
 
 
 def _conditions_from_form() -> list[dict]:
+    """The skip-logic rows as posted: question, operator, an answer picked ("question:value") or typed."""
     rules = []
     for index in range(CONDITION_ROWS):
-        name = request.form.get(f"cond_{index}_question", "").strip()
-        if name:
-            rules.append({"question": name, "op": request.form.get(f"cond_{index}_op", "equals"),
-                          "value": request.form.get(f"cond_{index}_value", "")})
+        rule = {"question": request.form.get(f"cond_{index}_question", "").strip(),
+                "op": request.form.get(f"cond_{index}_op", "equals"),
+                "option": request.form.get(f"cond_{index}_option", "").strip(),
+                "value": strip_nul(request.form.get(f"cond_{index}_value", ""))}
+        if rule["question"] or rule["option"] or rule["value"].strip():
+            rules.append(rule)
     return rules
+
+
+def _condition_rows(survey: Survey, conditions: list[dict]) -> list[dict]:
+    """Stored rules as the form's rows: an answer of a choice question is picked from its list."""
+    by_name = {q.name: q for q in survey.questions}
+    rows = []
+    for rule in conditions:
+        target = by_name.get(rule.get("question"))
+        if target is not None and target.type in (SINGLE, MULTIPLE):
+            rows.append({**rule, "option": f"{target.name}:{rule.get('value', '')}", "value": ""})
+        else:
+            rows.append(rule)
+    return rows
 
 
 @bp.route("/<int:survey_id>/questions/new", methods=["GET", "POST"])
@@ -205,7 +223,7 @@ def edit_question(survey_id, question_id=None):
             abort(404)
     form = QuestionForm(obj=question)
     form.section_id.choices = [(NONE, "—")] + [(s.id, services.localized(s, "title")) for s in survey.sections]
-    conditions = list(question.conditions or []) if question else []
+    conditions = _condition_rows(survey, question.conditions or []) if question else []
     if request.method == "GET":
         if question is not None:
             form.section_id.data = question.section_id or NONE
@@ -238,9 +256,10 @@ def edit_question(survey_id, question_id=None):
             return redirect(url_for("surveys.survey", survey_id=survey.id) + "#questions")
     position = question.position if question else len(survey.questions) and max(q.position for q in survey.questions) + 1
     earlier = [q for q in survey.questions if q.position < position and q.type not in ("note", LIKERT, RANKING)]
+    choice_questions = [q for q in earlier if q.type in (SINGLE, MULTIPLE)]
     conditions = conditions + [{}] * (CONDITION_ROWS - len(conditions))
     return render_template("surveys/question_form.html", form=form, survey=survey, question=question,
-                           conditions=conditions[:CONDITION_ROWS], earlier=earlier,
+                           conditions=conditions[:CONDITION_ROWS], earlier=earlier, choice_questions=choice_questions,
                            has_responses=services.has_responses(survey)), 422 if form.errors else 200
 
 
@@ -325,19 +344,9 @@ def results(survey_id):
     survey = db.get_or_404(Survey, survey_id)
     authorize("surveys.results", survey)
     summaries = services.summarise(survey)
-    charts = {}
-    for summary in summaries:
-        if summary.counts and summary.question.type not in ("integer", "decimal"):
-            charts[summary.question.id] = svg_chart("hbar", "", [c[0] for c in summary.counts],
-                                                    {_("Answers"): [c[1] for c in summary.counts]},
-                                                    width=560, height=max(140, 28 * len(summary.counts) + 60))
-        elif summary.matrix:
-            labels = list(summary.matrix)
-            scale = [label for label, _count in next(iter(summary.matrix.values()))]
-            series = {choice: [summary.matrix[row][i][1] for row in labels] for i, choice in enumerate(scale)}
-            charts[summary.question.id] = svg_chart("stacked", "", labels, series, width=560, height=300)
+    charts, scale_colors = survey_charts.results_charts(summaries)
     return render_template("surveys/results.html", survey=survey, progress=services.progress(survey),
-                           summaries=summaries, charts=charts)
+                           summaries=summaries, charts=charts, scale_colors=scale_colors)
 
 
 @bp.route("/<int:survey_id>/responses.<fmt>")
@@ -347,11 +356,8 @@ def export_responses(survey_id, fmt):
     authorize("surveys.export", survey)
     if fmt not in ("xlsx", "csv"):
         abort(404)
-    keys, rows = services.export_table(survey)
-    kinds = {"response": "number", "submitted": "date"}
-    number_questions = {q.name for q in survey.questions if q.type in ("integer", "decimal", "rating5", "rating10")}
-    columns = [Column(header, key, "number" if key in number_questions else kinds.get(key, "text"))
-               for key, header in keys]
+    table_columns, rows = services.export_table(survey)
+    columns = [Column(column.header, column.key, column.kind) for column in table_columns]
     return export_response(f"survey-{survey.id}-responses", columns, rows, fmt, entity="survey_responses",
                            filters={"survey": survey.id})
 
@@ -424,11 +430,17 @@ def raw_answers(survey: Survey, form) -> dict:
     return raw
 
 
-def _form_values(survey: Survey, raw: dict) -> dict:
-    """Raw answers in the shape the template shows (rankings as {value: rank})."""
+def _form_values(survey: Survey, raw: dict, form=None) -> dict:
+    """Answers in the shape the template shows (rankings as {value: rank}). Given the posted ``form``,
+    rankings show the ranks as chosen, even ones the checks refused, so nobody has to rank again."""
     values = dict(raw)
     for question in survey.questions:
-        if question.type == RANKING and isinstance(values.get(question.name), list):
+        if question.type != RANKING:
+            continue
+        if form is not None:
+            values[question.name] = {o.value: form.get(f"q_{question.name}__{o.value}", "").strip()
+                                     for o in question.choices}
+        elif isinstance(values.get(question.name), list):
             values[question.name] = {v: i for i, v in enumerate(values[question.name], start=1)}
     return values
 
@@ -449,7 +461,7 @@ def respond(token):
         return render_template("surveys/respond_done.html", survey=survey, closed=True)
     if request.method == "POST":
         raw = raw_answers(survey, request.form)
-        values = _form_values(survey, raw)
+        values = _form_values(survey, raw, request.form)
         try:
             if request.form.get("action") == "draft":
                 services.save_draft(invitation, raw)
@@ -814,7 +826,7 @@ def coverage():
         home_id, role = _coverage_cell(matrix)
         everyone = services.unheard_people(scope)
         shown = services.in_cell(everyone, home_id, role)
-        return {"matrix": matrix, "unheard_counts": services.unheard_counts(everyone), "unheard_total": len(everyone),
+        return {"matrix": matrix, "unheard_total": len(everyone),
                 "unheard": page_of(shown, UNHEARD_PER_PAGE), "cell_home": home_id, "cell_role": role,
                 "open_surveys": open_surveys}
     return render_template("surveys/coverage.html",

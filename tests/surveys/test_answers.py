@@ -165,3 +165,28 @@ def test_progress_per_department_and_role(company):
     db.session.commit()
     rows = {(r.department, r.role): (r.invited, r.responded) for r in services.progress(survey)}
     assert rows == {("销售部", "head"): (1, 0), ("销售部", "staff"): (2, 1), ("市场部", "staff"): (1, 0)}
+
+
+@pytest.mark.parametrize("typed, stored", [("1.5", 1.5), ("1,500", 1500.0), ("12,345,678", 12345678.0),
+                                           ("-1,234.5", -1234.5), (" 42 ", 42.0), ("0.25", 0.25)])
+def test_a_number_takes_a_point_for_decimals_and_commas_only_between_thousands(company, typed, stored):
+    survey = build_survey(company["lead"], open_it=False)
+    question = services.save_question(survey, name="hours", type="decimal", label="小时")
+    assert services.clean_value(question, typed) == stored
+
+
+@pytest.mark.parametrize("typed", ["1,5", "1,50", "12,34", "1,5000", ",5", "1,", "1,500,00", "1.500,5"])
+def test_an_ambiguous_comma_is_refused_not_guessed(company, typed):
+    survey = build_survey(company["lead"], open_it=False)
+    question = services.save_question(survey, name="hours", type="decimal", label="小时")
+    with pytest.raises(ServiceError, match="“.” as the decimal point"):
+        services.clean_value(question, typed)
+
+
+def test_a_whole_number_takes_digits_only(company):
+    survey = build_survey(company["lead"], open_it=False)
+    question = services.save_question(survey, name="visits", type="integer", label="次数")
+    assert services.clean_value(question, " -1500 ") == -1500
+    for typed in ("1,5", "1,500", "3.5", "3.0", "abc"):
+        with pytest.raises(ServiceError, match="Enter a whole number."):
+            services.clean_value(question, typed)

@@ -15,7 +15,7 @@ NOTES = "销售代表说：报价审批经常要等两三天。\n\n组长希望�
 
 def make_interview(company, department="sales", interviewee_user=None, role="staff"):
     return services.save_interview(None, title="访谈", interviewee="张伟", department=company["departments"][department],
-                                   method="interview", held_on=date(2026, 11, 2), interviewer=company["lead"],
+                                   method="interview", held_on=date(2025, 11, 2), interviewer=company["lead"],
                                    notes_markdown=NOTES, role=role, interviewee_user=interviewee_user)
 
 

@@ -1,11 +1,18 @@
 """Coverage counts people per department and business role in the database and lists the unheard as
-plain rows: who counts where, the order of the list, and a statement count that does not grow."""
-from sqlalchemy import select
+plain rows: who counts where, the order of the list, and a statement count that does not grow. The
+percentage, the cell colours and the unheard list follow one rule: a person is heard once they
+answered a survey or were picked as a session's interviewee."""
+from datetime import date, timedelta
+
+import pytest
+from sqlalchemy import func, select
 
 from rollout import figures
+from rollout.errors import ServiceError
 from rollout.extensions import db
+from rollout.timeutil import local_today
 from surveys import services
-from surveys.models import SurveyInvitation
+from surveys.models import Interview, SurveyInvitation
 from tests.surveys.conftest import GOOD_ANSWERS, build_survey
 
 
@@ -95,3 +102,104 @@ def test_inviting_one_cell_invites_only_its_people(company):
     db.session.commit()
     created = services.invite_unheard(survey, None, company["departments"]["sales"].id, "staff")
     assert {i.user_id for i in created} == {company["staff"].id, company["staff2"].id}
+
+
+def _session(company, department, *, person=None, role=None, held_on=date(2025, 9, 1)):
+    return services.save_interview(None, title="访谈", interviewee="韩梅",
+                                   department=company["departments"][department], method="interview",
+                                   held_on=held_on, interviewer=company["lead"], role=role,
+                                   interviewee_user=person)
+
+
+def _agrees(matrix, unheard) -> bool:
+    """The page's three readings of one rule: a cell is green exactly when fewer of its people are
+    listed as unheard than it has, and its "not heard from" count is its share of the list."""
+    return all(cell.is_heard == (cell.unheard < cell.people) and
+               cell.unheard == len(services.in_cell(unheard, home_id, role))
+               for (home_id, role), cell in matrix.cells.items())
+
+
+def test_a_session_with_only_a_typed_name_counts_for_nobody(company):
+    before = services.coverage_matrix()
+    _session(company, "marketing", role="head")
+    _session(company, "marketing")  # "several roles"
+    db.session.commit()
+    matrix = services.coverage_matrix()
+    marketing = company["departments"]["marketing"].id
+    assert matrix.percent == before.percent == 0.0
+    assert not matrix.cell(marketing, "head").is_heard and not matrix.cell(marketing, "staff").is_heard
+    assert matrix.cell(marketing, "head").interviews == matrix.cell(marketing, "staff").interviews == 0
+    assert matrix.unlinked_sessions == 2
+    assert services.coverage_matrix({company["departments"]["finance"].id}).unlinked_sessions == 0
+    unheard = services.unheard_people()
+    assert {company["other_head"].id, company["other_staff"].id} <= {p.id for p in unheard}
+    assert _agrees(matrix, unheard)
+
+
+def test_a_picked_person_is_heard_in_their_own_role_only(company):
+    session = _session(company, "marketing", person=company["other_head"])
+    db.session.commit()
+    assert session.role == "head"  # the role follows the person picked
+    matrix = services.coverage_matrix()
+    marketing = company["departments"]["marketing"].id
+    head, staff = matrix.cell(marketing, "head"), matrix.cell(marketing, "staff")
+    assert (head.is_heard, head.interviews, head.unheard) == (True, 1, 0)
+    assert (staff.is_heard, staff.interviews, staff.unheard) == (False, 0, 1)
+    assert matrix.percent == 20.0  # one of five cells
+    unheard = services.unheard_people()
+    assert company["other_head"].id not in {p.id for p in unheard}
+    assert company["other_staff"].id in {p.id for p in unheard}
+    assert _agrees(matrix, unheard)
+
+
+def test_coverage_agrees_with_the_unheard_list_as_people_answer_and_are_interviewed(company, factory):
+    factory.user("head", "staff", department=company["departments"]["sales2"], username="both")
+    survey = build_survey(company["lead"])
+    invitation = services.invite(survey, [company["staff2"], company["other_staff"]])[0]
+    services.submit_response(invitation, GOOD_ANSWERS)
+    _session(company, "finance", person=company["finance"])
+    _session(company, "sales", role="staff")
+    db.session.commit()
+    matrix, unheard = services.coverage_matrix(), services.unheard_people()
+    assert _agrees(matrix, unheard)
+    sales = company["departments"]["sales"].id
+    assert matrix.cell(sales, "staff").responses == 1 and matrix.cell(sales, "staff").invitees == 1
+    assert matrix.percent == round(100 * sum(c.is_heard for c in matrix.cells.values()) / len(matrix.cells), 1)
+
+
+def test_the_role_of_a_picked_person_cannot_be_another(company):
+    with pytest.raises(ServiceError, match="is counted as Department head") as refused:
+        _session(company, "marketing", person=company["other_head"], role="staff")
+    assert refused.value.field == "role"
+    with pytest.raises(ServiceError, match="neither a department head nor staff"):
+        _session(company, "marketing", person=company["trainer"], role="staff")
+    assert _session(company, "marketing", person=company["trainer"]).role is None  # heard by nobody's count
+    assert _session(company, "marketing", person=company["other_head"], role="head").role == "head"
+
+
+def test_a_session_cannot_be_dated_in_the_future(company):
+    with pytest.raises(ServiceError, match="future") as refused:
+        _session(company, "finance", held_on=local_today() + timedelta(days=1))
+    assert refused.value.field == "held_on"
+    assert _session(company, "finance", held_on=local_today()).held_on == local_today()
+
+
+def test_coverage_page_counts_a_typed_name_for_nobody_and_says_so(client_as, company):
+    client = client_as("lead")
+    response = client.post("/surveys/interviews/new", data={
+        "title": "财务访谈", "method": "interview", "held_on": "2030-01-01",
+        "department_id": company["departments"]["finance"].id, "interviewee": "韩梅", "interviewee_id": "0",
+        "role": "", "notes_markdown": "发票太慢。"})
+    assert response.status_code == 422 and "cannot be dated in the future" in response.text
+    assert db.session.scalar(select(func.count()).select_from(Interview)) == 0
+    response = client.post("/surveys/interviews/new", data={
+        "title": "财务访谈", "method": "interview", "held_on": "2025-09-01",
+        "department_id": company["departments"]["finance"].id, "interviewee": "韩梅", "interviewee_id": "0",
+        "role": "", "notes_markdown": "发票太慢。"})
+    assert response.status_code == 302
+    page = client.get("/surveys/coverage").text
+    assert 'data-testid="coverage-percent">0.0%' in page
+    finance_row = page.split(">财务部<")[1].split("</tr>")[0]
+    assert 'data-heard="no"' in finance_row and "0 interviews" in finance_row and "1 not heard from" in finance_row
+    assert "1 session has no interviewee account picked" in page.split('data-testid="unlinked-sessions"')[1]
+    assert company["finance"].display_name in page.split('data-testid="unheard"')[1]

@@ -95,3 +95,69 @@ def test_skip_logic_with_and_or():
     assert not services.is_visible(question, {"a": "2"})
     question.conditions = [{"question": "n", "op": "not_equals", "value": "3"}]
     assert services.is_visible(question, {"n": 4}) and not services.is_visible(question, {"n": 3})
+
+
+def test_options_worded_alike_are_refused_naming_the_duplicate(company):
+    survey = build_survey(company["lead"], open_it=False)
+    with pytest.raises(ServiceError, match="The option “销售” is listed twice.") as refused:
+        services.save_question(survey, name="role", type=SINGLE, label="岗位",
+                               options=services.parse_option_lines("销售\n销售\n经理"))
+    assert refused.value.field == "options"
+    with pytest.raises(ServiceError, match="The option “sales” is listed twice."):
+        services.save_question(survey, name="role", type=SINGLE, label="岗位",
+                               options=[OptionSpec("a", "销售", label_en="Sales"),
+                                        OptionSpec("b", "销售员", label_en="sales")])
+    with pytest.raises(ServiceError, match="The statement “报表” is listed twice.") as refused:
+        services.save_question(survey, name="matrix", type="likert", label="同意吗",
+                               options=[OptionSpec("1", "不同意"), OptionSpec("2", "同意")],
+                               rows=[OptionSpec("a", "报表"), OptionSpec("b", "报表 ")])
+    assert refused.value.field == "rows"
+    with pytest.raises(ServiceError, match="Option value a is used twice"):
+        services.save_question(survey, name="role", type=SINGLE, label="岗位",
+                               options=[OptionSpec("a", "A"), OptionSpec("a", "B")])
+
+
+def _condition(survey, question, value, op="equals"):
+    return services.check_conditions(survey, 99, [{"question": question, "op": op, "value": value}], "and")[0]["value"]
+
+
+def test_a_condition_on_a_choice_question_takes_the_option_or_its_wording(company):
+    survey = build_survey(company["lead"], open_it=False)
+    services.save_question(survey, name="role", type=SINGLE, label="岗位", options=[
+        OptionSpec("1", "销售", label_en="Sales"), OptionSpec("2", "经理", label_en="Manager")])
+    assert _condition(survey, "role", "2") == "2"
+    assert _condition(survey, "role", "销售") == "1" and _condition(survey, "role", " manager ") == "2"
+    assert _condition(survey, "tools", "微信", op="selected") == "wechat"
+    with pytest.raises(ServiceError, match="Question role has no option 司机. Its options: Sales · Manager."):
+        _condition(survey, "role", "司机")
+    picked = services.check_conditions(survey, 99, [{"question": "", "op": "equals", "option": "role:2"}], "and")
+    assert picked == [{"question": "role", "op": "equals", "value": "2"}]
+    with pytest.raises(ServiceError, match="not both"):
+        services.check_conditions(survey, 99, [{"question": "role", "op": "equals", "option": "role:2",
+                                                "value": "1"}], "and")
+
+
+@pytest.mark.parametrize("kind, good, stored, bad", [
+    ("rating5", " 4 ", "4", ["abc", "6", "0", "2.5"]),
+    ("rating10", "10", "10", ["11", "十"]),
+    ("integer", "1500", "1500", ["1.5", "1,5", "abc"]),
+    ("decimal", "1,500.50", "1500.5", ["1,5", "abc", "NaN"]),
+    ("date", "2026-11-30", "2026-11-30", ["2026-13-01", "明天"]),
+])
+def test_a_condition_on_a_rating_number_or_date_must_be_an_answer_it_can_give(company, kind, good, stored, bad):
+    survey = build_survey(company["lead"], open_it=False)
+    services.save_question(survey, name="q", type=kind, label=kind)
+    assert _condition(survey, "q", good) == stored
+    for value in bad:
+        with pytest.raises(ServiceError, match=f"Question q never gives the answer “{value}”") as refused:
+            _condition(survey, "q", value)
+        assert refused.value.field == "conditions"
+
+
+def test_a_stored_number_condition_still_decides_visibility(company):
+    survey = build_survey(company["lead"], open_it=False)
+    services.save_question(survey, name="hours", type="decimal", label="小时")
+    later = services.save_question(survey, name="why", type=TEXT, label="为什么",
+                                   conditions=[{"question": "hours", "op": "equals", "value": "1,500.0"}])
+    assert later.conditions[0]["value"] == "1500"
+    assert services.is_visible(later, {"hours": 1500.0}) and not services.is_visible(later, {"hours": 15.0})

@@ -1,11 +1,13 @@
 """Pages: answering by personal link, building, results and exports, backlog, coverage, access."""
 import csv
 import io
+import re
 from datetime import date
 
 from sqlalchemy import func, select
 
 from rollout.extensions import db
+from surveys import charts as survey_charts
 from surveys import services
 from surveys.models import Interview, Question, Requirement, Survey, SurveyInvitation, SurveyResponse
 from tests.surveys.conftest import GOOD_ANSWERS, build_survey
@@ -177,7 +179,7 @@ def test_interview_pages_highlight_and_requirement_from_it(client_as, company):
     form = client.get("/surveys/interviews/new").text
     assert 'data-filter-for="interviewee_id"' in form  # the company's people narrow to a typed name
     response = client.post("/surveys/interviews/new", data={
-        "title": "销售访谈", "method": "interview", "held_on": "2026-11-02",
+        "title": "销售访谈", "method": "interview", "held_on": "2025-11-02",
         "department_id": company["departments"]["sales"].id, "interviewee": "张伟", "interviewee_id": "0",
         "role": "staff", "notes_markdown": "报价审批太慢，要等三天。"})
     assert response.status_code == 302
@@ -247,7 +249,7 @@ def test_requirements_list_statement_count_does_not_grow(client_as, company, cou
                                                   departments=[company["departments"]["sales"],
                                                                company["departments"]["finance"]])
         interview = services.save_interview(None, title="t", interviewee="x", department=company["departments"]["sales"],
-                                            method="interview", held_on=date(2026, 1, 1), interviewer=None,
+                                            method="interview", held_on=date(2025, 1, 1), interviewer=None,
                                             notes_markdown="abc")
         services.add_evidence(requirement, highlight=services.add_highlight(interview, "abc", []))
     db.session.commit()
@@ -356,7 +358,7 @@ def test_inviting_from_one_cell_invites_its_people_and_comes_back_to_it(client_a
 def test_counts_of_one_read_in_the_singular(client_as, company):
     finance = company["departments"]["finance"]
     services.save_interview(None, title="访谈", interviewee="财务", department=finance, method="interview",
-                            held_on=date(2026, 9, 1), interviewer=company["lead"], interviewee_user=company["finance"])
+                            held_on=date(2025, 9, 1), interviewer=company["lead"], interviewee_user=company["finance"])
     survey = build_survey(company["lead"])
     db.session.commit()
     client = client_as("lead")
@@ -366,3 +368,120 @@ def test_counts_of_one_read_in_the_singular(client_as, company):
                                                              "department": company["departments"]["marketing"].id},
                            follow_redirects=True)
     assert "1 person invited to" in response.text
+
+
+def test_a_refused_number_keeps_every_answer_given_rankings_included(client, company):
+    survey, invitation = _invitation(company)
+    services.save_question(survey, name="hours", type="decimal", label="每周几小时")
+    db.session.commit()
+    url = f"/surveys/respond/{invitation.token}"
+    response = client.post(url, data={**FORM_ANSWERS, "q_hours": "1,5"})
+    assert response.status_code == 422
+    assert "Enter a number, with “.” as the decimal point (1.5)" in response.text
+    assert 'name="q_hours" value="1,5"' in response.text and 'value="查订单"' in response.text
+    assert db.session.scalar(select(func.count()).select_from(SurveyResponse)) == 0
+    # ranks refused (two options ranked 1) come back as chosen, not reset
+    response = client.post(url, data={**FORM_ANSWERS, "q_rank__x": "1", "q_rank__y": "1", "q_rank__z": "3"})
+    assert response.status_code == 422 and "Give every option a different rank." in response.text
+    for option, rank in (("x", "1"), ("y", "1"), ("z", "3")):
+        select_html = response.text.split(f'name="q_rank__{option}"')[1].split("</select>")[0]
+        assert f'<option value="{rank}" selected>' in select_html, option
+    response = client.post(url, data={**FORM_ANSWERS, "q_hours": "1,500"})
+    assert response.status_code == 200
+    hours = next(a for a in db.session.scalar(select(SurveyResponse)).answers if a.question.name == "hours")
+    assert hours.value == 1500
+
+
+def _zh_client(app, user):
+    from tests.conftest import login
+    zh = app.test_client()
+    zh.environ_base["HTTP_ACCEPT_LANGUAGE"] = "zh-CN"
+    login(zh, user)
+    return zh
+
+
+def test_export_keeps_the_respondent_columns_apart_from_questions_named_like_them(app, client_as, company):
+    survey = build_survey(company["lead"], open_it=False)
+    for name in ("role", "department", "response"):
+        services.save_question(survey, name=name, type="text", label=f"问题 {name}", label_en=f"Question {name}")
+    services.change_survey_status(survey, "open")
+    invitation = services.invite(survey, [company["staff"]])[0]
+    services.submit_response(invitation, {**GOOD_ANSWERS, "role": "我是组长", "department": "华东区",
+                                          "response": "很好"})
+    db.session.commit()
+    rows = list(csv.reader(io.StringIO(client_as("lead").get(f"/surveys/{survey.id}/responses.csv")
+                                       .data.decode("utf-8-sig"))))
+    values = dict(zip(*rows))
+    assert values["Role"] == "Staff" and values["Department"] == "销售部"
+    assert values["Response"] == str(db.session.scalar(select(SurveyResponse.id)))
+    assert (values["Question role"], values["Question department"], values["Question response"]) == (
+        "我是组长", "华东区", "很好")
+    chinese = list(csv.reader(io.StringIO(_zh_client(app, company["lead"]).get(f"/surveys/{survey.id}/responses.csv")
+                                          .data.decode("utf-8-sig"))))
+    values = dict(zip(*chinese))
+    assert values["角色"] == "员工" and values["问题 role"] == "我是组长"
+    assert "staff" not in chinese[1]
+    keys = [column.key for column in services.export_table(survey)[0]]
+    assert len(keys) == len(set(keys))
+
+
+def test_question_form_offers_the_answers_of_earlier_choice_questions_by_their_wording(client_as, company):
+    survey = build_survey(company["lead"], open_it=False)
+    client = client_as("lead")
+    form = client.get(f"/surveys/{survey.id}/questions/new").text
+    picker = form.split('name="cond_0_option"')[1].split("</select>")[0]
+    assert '<option value="travels:yes" >是</option>' in picker
+    assert '<option value="tools:wechat" >微信</option>' in picker
+    base = {"name": "later", "type": "text", "label": "之后", "condition_join": "and", "section_id": "0"}
+    # the answer picked from the list is stored as its value; the question follows from it
+    assert client.post(f"/surveys/{survey.id}/questions/new", data={
+        **base, "cond_0_op": "equals", "cond_0_option": "travels:yes"}).status_code == 302
+    later = db.session.scalar(select(Question).where(Question.survey_id == survey.id, Question.name == "later"))
+    assert later.conditions == [{"question": "travels", "op": "equals", "value": "yes"}]
+    edit = client.get(f"/surveys/{survey.id}/questions/{later.id}").text
+    assert '<option value="travels:yes" selected>是</option>' in edit.split('name="cond_0_option"')[1]
+    # the wording typed works too; a rating compared with a word is refused with the reason
+    assert client.post(f"/surveys/{survey.id}/questions/new", data={
+        **base, "name": "typed", "cond_0_question": "tools", "cond_0_op": "selected",
+        "cond_0_value": "微信"}).status_code == 302
+    refused = client.post(f"/surveys/{survey.id}/questions/new", data={
+        **base, "name": "bad", "cond_0_question": "score", "cond_0_op": "equals", "cond_0_value": "abc"})
+    assert refused.status_code == 422
+    assert "Question score never gives the answer “abc”: Choose a rating from 1 to 5." in refused.text
+    assert 'value="abc"' in refused.text  # what was typed stays in the form
+    mixed = client.post(f"/surveys/{survey.id}/questions/new", data={
+        **base, "name": "mixed", "cond_0_question": "travels", "cond_0_op": "equals", "cond_0_option": "tools:excel"})
+    assert mixed.status_code == 422 and "belongs to question tools, not to travels" in mixed.text
+    assert db.session.scalar(select(func.count()).select_from(Question).where(
+        Question.survey_id == survey.id, Question.name.in_(("bad", "mixed")))) == 0
+
+
+def test_results_count_in_whole_numbers_and_give_likert_statements_in_full(client_as, company):
+    survey = build_survey(company["lead"], open_it=False)
+    services.save_question(survey, name="needs", type="likert", label="Needs", options=[
+        services.OptionSpec("1", "Disagree"), services.OptionSpec("2", "Neutral"), services.OptionSpec("3", "Agree")],
+        rows=[services.OptionSpec("log", "I need to log every customer visit from my phone while travelling")])
+    services.change_survey_status(survey, "open")
+    invitation = services.invite(survey, [company["staff"]])[0]
+    services.submit_response(invitation, {**GOOD_ANSWERS, "needs": {"log": "3"}})
+    db.session.commit()
+    page = client_as("lead").get(f"/surveys/{survey.id}/results").text
+    for chart in page.split("<svg")[1:]:
+        labels = re.findall(r"<text[^>]*>([^<]*)</text>", chart.split("</svg>")[0])
+        assert not [label for label in labels if re.fullmatch(r"\d+\.\d+", label)], labels
+    card = page.split("<code>needs</code>")[1]
+    table = card.split('data-testid="likert-table"')[1].split("</table>")[0]
+    assert "I need to log every customer visit from my phone while travelling" in table
+    chart = card.split("<svg")[1].split("</svg>")[0]
+    red, grey, blue = survey_charts.diverging_colors(3)
+    assert chart.index(red) < chart.index(grey) < chart.index(blue)  # disagree → agree
+
+
+def test_specification_lists_requirements_without_a_department_last(company, factory):
+    zeta = factory.department("Zeta 项目组", parent=company["departments"]["company"])
+    services.create_requirement("没有部门的需求")
+    services.create_requirement("Zeta 的需求", departments=[zeta])
+    services.create_requirement("销售的需求", departments=[company["departments"]["sales"]])
+    db.session.commit()
+    names = [name for name, _priorities in services.specification()]
+    assert names == ["Zeta 项目组", "销售部", "No department"]
