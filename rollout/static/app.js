@@ -57,7 +57,10 @@ document.addEventListener("input", function (event) {
     var text = field ? field.value.trim() : "";
     if (!text) { return null; }
     if (type === "integer") { return /^[+-]?\d+$/.test(text) ? text : null; }
-    if (type === "decimal") { text = text.replace(/,/g, ""); return NUMBER.test(text) ? text : null; }
+    // As the server reads it: a comma only groups thousands (1,500), so "1,5" is no number.
+    if (type === "decimal") {
+      return /^[+-]?(\d+|\d{1,3}(,\d{3})+)(\.\d+)?$/.test(text) ? text.replace(/,/g, "") : null;
+    }
     if (type === "text" || type === "long_text" || type === "date") { return text; }
     return null;  // likert, ranking and notes cannot be referred to by conditions
   }
