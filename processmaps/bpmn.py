@@ -364,8 +364,10 @@ def _serialise(root: ET.Element) -> bytes:
 # --- import ----------------------------------------------------------------------
 @dataclass
 class ImportResult:
-    """Processes created (each with a draft version) and every element that could not be mapped."""
+    """The draft version made for each process of the file (version 1 of a new process, or the next
+    version of the process of that name), their processes, and every element that could not be mapped."""
     processes: list[Process] = field(default_factory=list)
+    versions: list[ProcessVersion] = field(default_factory=list)
     unmapped: list[str] = field(default_factory=list)
 
 
@@ -452,7 +454,20 @@ def _node_key(identifier: str, used: set[str]) -> str | None:
     return None
 
 
-def _import_process(process_el, name: str, department_id, actor, result: ImportResult) -> Process | None:
+def _draft_for(name: str, department_id, description: str, actor, lane_by: str) -> ProcessVersion:
+    """The draft a file's process goes into: the next version of the process of that name in that
+    department (as re-uploading a diagram does in other modelling tools), else a new process."""
+    existing = services.process_named(name, department_id)
+    if existing is not None:
+        version = services.new_imported_version(existing, actor=actor, lane_by=lane_by)
+    else:
+        version = services.create_process(name, department_id=department_id, description=description, actor=actor,
+                                          lane_by=lane_by, with_start_and_end=False).versions[0]
+    version.summary = _("Imported from BPMN.")
+    return version
+
+
+def _import_process(process_el, name: str, department_id, actor, result: ImportResult) -> ProcessVersion | None:
     elements = list(process_el)
     steps = [e for e in elements if _ns(e.tag) == MODEL and _local(e.tag) in
              TASK_TAGS | SUBPROCESS_TAGS | {"startEvent", "endEvent", "exclusiveGateway", "parallelGateway"}]
@@ -461,11 +476,7 @@ def _import_process(process_el, name: str, department_id, actor, result: ImportR
     lane_by = process_el.get(q("laneBy", RD))
     lane_by = lane_by if lane_by in (LANE_BY_ROLE, LANE_BY_DEPARTMENT) else LANE_BY_ROLE
     description = "\n".join(_clean_text(d.text) for d in process_el.findall(q("documentation")) if d.text)
-    process = services.create_process(name[:120] or _("Imported process"), department_id=department_id,
-                                      description=description, actor=actor, lane_by=lane_by,
-                                      with_start_and_end=False)
-    version = process.versions[0]
-    version.summary = _("Imported from BPMN.")
+    version = _draft_for(name, department_id, description, actor, lane_by)
     lanes = _innermost_lanes(process_el)
     step_ids = {e.get("id") for e in steps}
     for lane_name, ref in _lane_refs(process_el):
@@ -506,12 +517,17 @@ def _import_process(process_el, name: str, department_id, actor, result: ImportR
                 if inner is not element and inner.get("id") and _local(inner.tag) not in IGNORED_TAGS:
                     result.unmapped.append(_("%(element)s inside the subprocess %(parent)s is not mapped.",
                                              element=_describe(inner), parent=_describe(element)))
+        time_limit = _clean_text(element.get(q("timeLimit", RD)))[:60]
+        if time_limit and services.parse_time_limit(time_limit) is None:
+            result.unmapped.append(_("Time limit '%(limit)s' of %(element)s is not a number and a unit; it was "
+                                     "left out.", limit=time_limit, element=_describe(element)))
+            time_limit = ""
         key = _node_key(identifier, used_keys) or services._new_key(version)
         used_keys.add(key)
         nodes[identifier] = services.add_node(
             version, key=key, kind=kind, name=(_clean_text(element.get("name")) or identifier or key)[:120],
             owner_role=(owner_role or "")[:60], owner_user_id=user.id if user else None,
-            department_id=department.id if department else None, time_limit=(element.get(q("timeLimit", RD)) or "")[:60],
+            department_id=department.id if department else None, time_limit=time_limit,
             data_items=element.get(q("dataItems", RD)) or "", notes=notes, subprocess_id=subprocess_id)
 
     boundary = {e.get("id"): e for e in elements if _local(e.tag) == "boundaryEvent"}
@@ -552,7 +568,8 @@ def _import_process(process_el, name: str, department_id, actor, result: ImportR
     for element in elements:
         if _local(element.tag) not in known:
             result.unmapped.append(_("%(element)s is not mapped.", element=_describe(element)))
-    return process
+    services.keep_raci_of_base(version)
+    return version
 
 
 def _event_type(event) -> str:
@@ -563,25 +580,47 @@ def _event_type(event) -> str:
     return _("exception")
 
 
-def import_bpmn(data: bytes, actor: User | None = None, department_id: int | None = None) -> ImportResult:
-    """Create one process (with a draft version) per BPMN process that has steps."""
+def _given_name(element) -> str:
+    """An element's name, unless it merely repeats its technical id (as some modellers write)."""
+    name = _clean_text(element.get("name"))
+    return "" if name == element.get("id") else name
+
+
+def _file_title(file_name: str) -> str:
+    """The file name without folder or extension (invoice-2024.bpmn → invoice-2024)."""
+    return _clean_text(re.sub(r"\.(bpmn2?|xml)$", "", re.split(r"[\\/]", file_name or "")[-1], flags=re.IGNORECASE))
+
+
+def import_bpmn(data: bytes, actor: User | None = None, department_id: int | None = None,
+                file_name: str = "") -> ImportResult:
+    """A draft per BPMN process that has steps: a new process, or the next version of the process of
+    that name in the department. Unnamed processes are named after the file."""
     root = parse_bpmn(data)
     result = ImportResult()
     participant_names = {}
     for collaboration in root.findall(q("collaboration")):
         for child in collaboration:
             if _local(child.tag) == "participant" and child.get("processRef"):
-                participant_names[child.get("processRef")] = _clean_text(child.get("name"))
+                participant_names[child.get("processRef")] = _given_name(child)
             elif _local(child.tag) not in IGNORED_TAGS:
                 result.unmapped.append(_("%(element)s is not mapped.", element=_describe(child)))
+    used_names: set[str] = set()
     for child in root:
         tag = _local(child.tag)
         if tag == "process":
-            name = (participant_names.get(child.get("id")) or _clean_text(child.get("name"))
-                    or child.get("id") or _("Imported process"))
-            process = _import_process(child, name, department_id, actor, result)
-            if process is not None:
-                result.processes.append(process)
+            given = participant_names.get(child.get("id")) or _given_name(child) or _file_title(file_name)
+            base = (given or _("Imported process"))[:120]
+            name, number = base, 1
+            # Two processes of one file never land in one process; nor do nameless ones in an older one.
+            while name.lower() in used_names or (not given and services.process_named(name, department_id)):
+                number += 1
+                suffix = f" ({number})"
+                name = base[:120 - len(suffix)] + suffix
+            version = _import_process(child, name, department_id, actor, result)
+            if version is not None:
+                used_names.add(name.lower())
+                result.versions.append(version)
+                result.processes.append(version.process)
             elif len(child):
                 result.unmapped.append(_("%(element)s has no steps and was skipped.", element=_describe(child)))
         elif tag not in ("collaboration", "BPMNDiagram") and _ns(child.tag) != BPMNDI:

@@ -1,9 +1,11 @@
 """Structural checks of a process version, listed beside the map.
 
-Loops are allowed (rework is real); the checks flag what makes a map
-unusable: steps nobody owns, decisions without labelled exits, steps cut off
-from the start or from every end, a quote approval that cannot say no, and a
-process that pretends nothing ever goes wrong.
+Loops back to earlier steps are allowed (rework is real); the checks flag what
+makes a map unusable: steps nobody owns, decisions without labelled exits,
+steps cut off from the start or from every end, a quote approval that cannot
+say no, and a process that pretends nothing ever goes wrong. Warnings point at
+what confuses readers: steps sharing a name, flows drawn twice or onto their
+own step, time limits that are not a number and a unit.
 """
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from dataclasses import dataclass, field
 from flask_babel import gettext as _
 
 from processmaps.models import CONTROL_KINDS, DECISION, END, EXCEPTION, START, SUBPROCESS, TASK, ProcessVersion
+from processmaps.services import flow_order, parse_time_limit, step_names, step_numbers
 
 #: Words in a step's name that mark a quote approval.
 QUOTE_APPROVAL = re.compile(r"报价.*(审批|审核|批准)|quot\w*.*approv|approv\w*.*quot", re.IGNORECASE)
@@ -41,7 +44,8 @@ def _reachable(starts, successors) -> set[int]:
 
 def run_checks(version: ProcessVersion) -> list[Problem]:
     """Every failed check of a version, blocking ones first."""
-    nodes = {node.id: node for node in version.nodes}
+    order = flow_order(version)  # messages name steps in the order of the steps table
+    nodes = {node.id: node for node in order}
     edges = list(version.edges)
     outgoing: dict[int, list] = {}
     incoming: dict[int, list] = {}
@@ -49,9 +53,10 @@ def run_checks(version: ProcessVersion) -> list[Problem]:
         outgoing.setdefault(edge.source_id, []).append(edge)
         incoming.setdefault(edge.target_id, []).append(edge)
     problems: list[Problem] = []
+    labels = step_names(version, step_numbers(version, order))
 
     def names(ids):
-        return "、".join(nodes[i].name for i in ids)
+        return "、".join(labels[i] for i in ids)
 
     # Start, end and parallel splits/joins only steer the flow; every other step needs someone who does it.
     unowned = [n.id for n in nodes.values() if n.kind not in CONTROL_KINDS
@@ -111,6 +116,36 @@ def run_checks(version: ProcessVersion) -> list[Problem]:
         problems.append(Problem("subprocess_link", _("Subprocess steps not linked to a process: %(names)s",
                                                      names=names(missing_links)),
                                 [nodes[i].key for i in missing_links], is_blocking=False))
+
+    # Two steps of one name cannot be told apart on the pages that pick steps (requirements, change requests).
+    by_name: dict[str, list[int]] = {}
+    for node in nodes.values():
+        by_name.setdefault(node.name.lower(), []).append(node.id)
+    repeated = [ids for ids in by_name.values() if len(ids) > 1]
+    if repeated:
+        problems.append(Problem("duplicate_names", _("Steps sharing a name (give each its own): %(names)s",
+                                                     names="; ".join(names(ids) for ids in repeated)),
+                                [nodes[i].key for ids in repeated for i in ids], is_blocking=False))
+
+    # The editor refuses these; maps from before that or from elsewhere may still hold them.
+    loops = [e.source_id for e in edges if e.source_id == e.target_id]
+    if loops:
+        problems.append(Problem("self_loop", _("Flows from a step back to itself: %(names)s", names=names(loops)),
+                                [nodes[i].key for i in loops], is_blocking=False))
+    seen_flows, twins = set(), []
+    for edge in edges:
+        flow = (edge.source_id, edge.target_id, edge.label.strip().lower())
+        if flow in seen_flows:
+            twins.append(f"{labels[edge.source_id]} → {labels[edge.target_id]}")
+        seen_flows.add(flow)
+    if twins:
+        problems.append(Problem("duplicate_flow", _("Flows drawn twice: %(flows)s", flows="、".join(twins)),
+                                is_blocking=False))
+    odd_limits = [n.id for n in nodes.values() if n.time_limit and parse_time_limit(n.time_limit) is None]
+    if odd_limits:
+        problems.append(Problem("time_limit", _("Time limits that are not a number and a unit: %(names)s",
+                                                names=names(odd_limits)),
+                                [nodes[i].key for i in odd_limits], is_blocking=False))
 
     if nodes and not any(e.is_exception for e in edges) and not any(n.kind == EXCEPTION for n in nodes.values()):
         problems.append(Problem("no_exception", _("The process has no exception branch at all (what happens "

@@ -58,7 +58,8 @@ def export_command(process_id: int, fmt: str, number: int | None, output: str | 
 @click.option("--as-user", "username", default="admin", show_default=True, help="Who the import is recorded as.")
 @with_appcontext
 def import_command(path: str, department_code: str | None, username: str):
-    """Create draft processes from a BPMN 2.0 file and list what could not be mapped."""
+    """Create draft processes (or next versions of processes of the same name) from a BPMN 2.0 file and
+    list what could not be mapped."""
     department_id = None
     if department_code:
         department = db.session.scalar(select(Department).where(
@@ -70,7 +71,7 @@ def import_command(path: str, department_code: str | None, username: str):
     data = Path(path).read_bytes()
     try:
         with acting_as(actor):
-            result = bpmn.import_bpmn(data, actor=actor, department_id=department_id)
+            result = bpmn.import_bpmn(data, actor=actor, department_id=department_id, file_name=Path(path).name)
             record_event("import", entity="processes",
                          entity_id=",".join(str(p.id) for p in result.processes),
                          detail=f"bpmn (cli) unmapped={len(result.unmapped)}")
@@ -78,9 +79,9 @@ def import_command(path: str, department_code: str | None, username: str):
         db.session.rollback()
         raise click.ClickException(error.message) from None
     db.session.commit()
-    for process in result.processes:
-        click.echo(f"imported process {process.id}: {process.name} ({counted(len(process.versions[0].nodes), 'step')}, "
-                   f"{counted(len(process.versions[0].edges), 'flow')}, draft)")
+    for version in result.versions:
+        click.echo(f"imported process {version.process_id}: {version.process.name} v{version.number} "
+                   f"({counted(len(version.nodes), 'step')}, {counted(len(version.edges), 'flow')}, draft)")
     for item in result.unmapped:
         click.echo(f"not mapped: {item}")
 

@@ -11,8 +11,6 @@ from processmaps.models import LANE_BY_DEPARTMENT, LANE_BY_ROLE
 from rollout.database import MAX_ID
 
 
-
-
 def optional_int(value):
     """Select values: '' → None, digits → int, anything else (or beyond any id) → -1 (rejected
     by the service)."""
@@ -48,7 +46,8 @@ class NodeForm(FlaskForm):
     owner_role = StringField(_l("Owner role"), validators=[Optional(), Length(max=60)])
     owner_user_id = SelectField(_l("Named owner"), coerce=optional_int, validate_choice=False)
     department_id = SelectField(_l("Department"), coerce=optional_int, validate_choice=False)
-    time_limit = StringField(_l("Time limit"), validators=[Optional(), Length(max=60)])
+    time_limit = StringField(_l("Time limit"), validators=[Optional(), Length(max=60)],
+                             render_kw={"placeholder": _l("e.g. 2 working days")})
     data_items = TextAreaField(_l("Data items (one per line)"), validators=[Optional(), Length(max=4000)])
     notes = TextAreaField(_l("Remarks"), validators=[Optional(), Length(max=4000)])
     subprocess_id = SelectField(_l("Runs process"), coerce=optional_int, validate_choice=False)

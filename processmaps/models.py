@@ -6,11 +6,12 @@ from datetime import datetime
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import (
     Boolean, CheckConstraint, DateTime, ForeignKey, Index, Integer, LargeBinary, String, Text,
-    UniqueConstraint, text,
+    UniqueConstraint, and_, or_, select, text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from rollout.accounts.models import Department, User
+from rollout.audit.models import AuditEntry
 from rollout.database import one_of
 from rollout.extensions import db
 from rollout.timeutil import utcnow
@@ -131,6 +132,20 @@ class ProcessVersion(db.Model):
     @property
     def is_editable(self) -> bool:
         return self.status == DRAFT
+
+    @property
+    def author_ids(self) -> set[int]:
+        """Who created this version or changed it, its steps, flows or RACI rows (from the audit trail):
+        rollout/access.py keeps them from approving it themselves."""
+        def rows_of(entity: str, ids):
+            return and_(AuditEntry.entity == entity, AuditEntry.entity_id.in_(sorted(str(i) for i in ids)))
+
+        raci_ids = [row.id for node in self.nodes for row in node.raci]
+        written = db.session.scalars(select(AuditEntry.user_id).distinct().where(
+            AuditEntry.user_id.is_not(None),
+            or_(rows_of("process_versions", [self.id]), rows_of("process_nodes", [n.id for n in self.nodes]),
+                rows_of("process_edges", [e.id for e in self.edges]), rows_of("process_raci", raci_ids))))
+        return set(written) | ({self.created_by_id} if self.created_by_id else set())
 
     def __str__(self) -> str:
         return f"{self.process.name} v{self.number}" if self.process else f"v{self.number}"

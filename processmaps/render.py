@@ -10,6 +10,7 @@ import hashlib
 import html
 import json
 import re
+import unicodedata
 from collections.abc import Callable
 
 import graphviz
@@ -18,8 +19,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from processmaps.models import (
-    CONTROL_KINDS, DECISION, END, EXCEPTION, PARALLEL, START, SUBPROCESS, ProcessNode, ProcessRender,
-    ProcessVersion,
+    CONTROL_KINDS, DECISION, END, EXCEPTION, LANE_BY_DEPARTMENT, PARALLEL, START, SUBPROCESS, ProcessNode,
+    ProcessRender, ProcessVersion,
 )
 from processmaps.services import lane_of, owner_text
 from rollout.extensions import db
@@ -47,7 +48,9 @@ class HtmlLabel(str):
 
 
 #: What a parallel split/join shows inside its diamond (BPMN's parallel gateway marker).
-PARALLEL_MARK = HtmlLabel('<<FONT POINT-SIZE="22"><B>+</B></FONT>>')
+PARALLEL_MARK = '<FONT POINT-SIZE="22"><B>+</B></FONT>'
+#: Sizes (inches) of the symbols drawn with their name underneath.
+SYMBOL_SIZES = {START: 0.45, END: 0.42, PARALLEL: 0.6}
 
 
 def _quote(value: str) -> str:
@@ -66,30 +69,116 @@ def _attrs(**values) -> str:
     return "[" + ", ".join(parts) + "]"
 
 
-def _html_label(node: ProcessNode, words: dict[str, str]) -> str:
-    rows = [f'<TR><TD><B>{html.escape(node.name)}</B></TD></TR>']
+#: Widest line of a label, in half-width characters (a Chinese character counts two): long names and
+#: roles wrap instead of stretching a step, a lane or a flow across the page.
+NAME_WIDTH = 26
+DETAIL_WIDTH = 32
+EDGE_LABEL_WIDTH = 22
+LANE_LABEL_WIDTH = 36
+_WIDE = "\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\ufe30-\ufe4f\uff00-\uffef"
+#: One wide character, a run of other characters, or a space: where a line may break.
+_TOKENS = re.compile(f"[{_WIDE}]|[^\\s{_WIDE}]+| ")
+
+
+def _width(text: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(char) in "WF" else 1 for char in text)
+
+
+def wrap_text(text: str, width: int) -> list[str]:
+    """``text`` in lines at most ``width`` wide: Chinese breaks between characters, other text between
+    words, and a word wider than a line is cut."""
+    lines, current = [], ""
+    for token in _TOKENS.findall(" ".join((text or "").split())):
+        if token == " ":
+            current += " " if current else ""
+            continue
+        if current.strip() and _width(current) + _width(token) > width:
+            lines.append(current.rstrip())
+            current = ""
+        while _width(current) + _width(token) > width:
+            cut = 1
+            while cut < len(token) and _width(current) + _width(token[:cut + 1]) <= width:
+                cut += 1
+            lines.append(current + token[:cut])
+            current, token = "", token[cut:]
+        current += token
+    if current.strip():
+        lines.append(current.rstrip())
+    return lines or [""]
+
+
+def _wrapped(text: str, width: int) -> str:
+    """Escaped HTML-label text with a line break wherever ``wrap_text`` breaks it."""
+    return "<BR/>".join(html.escape(line) for line in wrap_text(text, width))
+
+
+def _rows(text: str, width: int, style: str = "", bold: bool = False) -> list[str]:
+    """One table row per wrapped line (rows keep CJK lines apart better than line breaks do); ``style``
+    holds FONT attributes."""
+    rows = []
+    for line in wrap_text(text, width):
+        line = html.escape(line)
+        if bold:
+            line = f"<B>{line}</B>"
+        if style:
+            line = f"<FONT {style}>{line}</FONT>"
+        rows.append(f"<TR><TD>{line}</TD></TR>")
+    return rows
+
+
+def _label_table(node: ProcessNode, words: dict[str, str], hidden: bool = False) -> str:
+    """The name, owner and time limit as an HTML-like table (all in transparent ink when ``hidden``)."""
     owner = owner_text(node)
+    owner_color = "#555555" if owner else PROBLEM_COLOR
+    detail_color = "#777777"
+    if hidden:
+        owner_color = detail_color = "transparent"
+    rows = _rows(node.name, NAME_WIDTH, 'COLOR="transparent"' if hidden else "", bold=True)
     if node.kind not in CONTROL_KINDS or owner:
-        color = "#555555" if owner else PROBLEM_COLOR
-        rows.append(f'<TR><TD><FONT POINT-SIZE="9" COLOR="{color}">{html.escape(owner or words["no_owner"])}</FONT></TD></TR>')
+        rows += _rows(owner or words["no_owner"], DETAIL_WIDTH, f'POINT-SIZE="9" COLOR="{owner_color}"')
     if node.time_limit:
-        limit = words["time_limit"] % {"limit": node.time_limit}
-        rows.append(f'<TR><TD><FONT POINT-SIZE="8" COLOR="#777777">{html.escape(limit)}</FONT></TD></TR>')
-    return HtmlLabel('<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="1">' + "".join(rows)
-                     + "</TABLE>>")
+        rows += _rows(words["time_limit"] % {"limit": node.time_limit}, DETAIL_WIDTH,
+                      f'POINT-SIZE="8" COLOR="{detail_color}"')
+    return '<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="1">' + "".join(rows) + "</TABLE>"
+
+
+def _html_label(node: ProcessNode, words: dict[str, str]) -> HtmlLabel:
+    return HtmlLabel(f"<{_label_table(node, words)}>")
+
+
+def _symbol_label(node: ProcessNode, words: dict[str, str], size: float, mark: str = "") -> HtmlLabel:
+    """The label of a small fixed symbol (an event, a parallel split/join), as in BPMN: its mark in the
+    symbol and its name underneath. Graphviz centres a label on its node, so a transparent copy of
+    the text above the symbol balances the visible text below it."""
+    points = round(size * 72) + 10  # the symbol, its outer ring and a little air above and below
+    return HtmlLabel(
+        '<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="0">'
+        f"<TR><TD>{_label_table(node, words, hidden=True)}</TD></TR>"
+        f'<TR><TD FIXEDSIZE="TRUE" WIDTH="{points}" HEIGHT="{points}">{mark}</TD></TR>'
+        f"<TR><TD>{_label_table(node, words)}</TD></TR></TABLE>>")
+
+
+def _plain_label(text: str, width: int) -> HtmlLabel:
+    """A flow's condition or a lane's name as a wrapped label."""
+    return HtmlLabel(f"<{_wrapped(text, width)}>")
 
 
 def _node_style(node: ProcessNode) -> dict:
+    # Events and parallel splits/joins are small symbols of a fixed size as in BPMN, their name underneath
+    # (see _symbol_label): "shape" sizes the symbol alone, the label around it still takes room.
+    if node.kind in SYMBOL_SIZES:
+        size = str(SYMBOL_SIZES[node.kind])
+        symbol = {"fixedsize": "shape", "width": size, "height": size}
     if node.kind == START:
-        return {"shape": "circle", "style": "filled", "fillcolor": "#e8f5e9", "color": "#2e7d32"}
+        return {"shape": "circle", "style": "filled", "fillcolor": "#e8f5e9", "color": "#2e7d32", **symbol}
     if node.kind == END:
-        return {"shape": "doublecircle", "style": "filled", "fillcolor": "#fdecea", "color": "#8e2a20"}
+        return {"shape": "doublecircle", "style": "filled", "fillcolor": "#fdecea", "color": "#8e2a20",
+                "penwidth": "1.6", **symbol}
     if node.kind == DECISION:
         return {"shape": "diamond", "style": "filled", "fillcolor": "#fff8e1", "color": "#b07d00"}
     if node.kind == PARALLEL:
-        # Like BPMN's parallel gateway: a small diamond with a "+", its name written beside it.
-        return {"shape": "diamond", "style": "filled", "fillcolor": "#e8f0fe", "color": "#1f4e79",
-                "fixedsize": "true", "width": "0.6", "height": "0.6"}
+        # Like BPMN's parallel gateway: a small diamond with a "+".
+        return {"shape": "diamond", "style": "filled", "fillcolor": "#e8f0fe", "color": "#1f4e79", **symbol}
     if node.kind == EXCEPTION:
         return {"shape": "box", "style": "rounded,filled", "fillcolor": "#fdecea", "color": EXCEPTION_COLOR}
     if node.kind == SUBPROCESS:
@@ -98,14 +187,24 @@ def _node_style(node: ProcessNode) -> dict:
     return {"shape": "box", "style": "rounded,filled", "fillcolor": "#ffffff", "color": "#1f4e79"}
 
 
+def unassigned_lane(version: ProcessVersion) -> str:
+    """The lane of work steps with no owner role and no named owner (or, per department, no department)."""
+    return _("No department") if version.lane_by == LANE_BY_DEPARTMENT else _("Unassigned")
+
+
 def effective_lanes(version: ProcessVersion) -> dict[int, str]:
-    """Node id → swimlane. Start, end and unowned nodes join a neighbour's lane, so every node sits in one."""
-    lanes = {node.id: lane_of(node, version.lane_by) for node in version.nodes}
+    """Node id → swimlane. A work step sits in its own role's (or department's) lane, its named owner's lane
+    when it has no role, else in the unassigned lane: never in someone else's. Start, end and parallel
+    splits/joins without one join a neighbour's lane, so every connected node sits in one."""
+    unassigned = unassigned_lane(version)
+    lanes = {}
+    for node in version.nodes:
+        lanes[node.id] = lane_of(node, version.lane_by) or ("" if node.kind in CONTROL_KINDS else unassigned)
     neighbours: dict[int, list[int]] = {}
     for edge in version.edges:
         neighbours.setdefault(edge.source_id, []).append(edge.target_id)
         neighbours.setdefault(edge.target_id, []).append(edge.source_id)
-    for _round in range(3):  # a start → unowned → owned chain settles within a few rounds
+    for _round in range(3):  # a start → split → owned chain settles within a few rounds
         for node_id, lane in list(lanes.items()):
             if not lane:
                 lanes[node_id] = next((lanes[n] for n in neighbours.get(node_id, []) if lanes.get(n)), "")
@@ -131,7 +230,9 @@ def dot_source(version: ProcessVersion, node_url: Callable[[ProcessNode], str] |
         "digraph process {",
         f"  graph {_attrs(rankdir='LR', fontname=FONT, fontsize='11', nodesep='0.35', ranksep='0.5', labeljust='l', pad='0.2', newrank=newrank)};",
         f"  node {_attrs(fontname=FONT, fontsize='11', margin='0.12,0.06')};",
-        f"  edge {_attrs(fontname=FONT, fontsize='9', color='#4a5a6a', arrowsize='0.8')};",
+        # decorate: a condition is underlined and tied to its flow, so two labels side by side (two "yes"
+        # exits crossing) cannot be read as each other's.
+        f"  edge {_attrs(fontname=FONT, fontsize='9', color='#4a5a6a', arrowsize='0.8', decorate='true')};",
     ]
     lane_names = []
     for node in version.nodes:
@@ -148,23 +249,24 @@ def dot_source(version: ProcessVersion, node_url: Callable[[ProcessNode], str] |
             style.update(color=PROBLEM_COLOR, penwidth="2")
         tooltip = " · ".join(filter(None, [node.name, owner_text(node)]))
         url = node_url(node) if node_url else None
-        labels = {"label": _html_label(node, words)}
-        if node.kind == PARALLEL:
-            labels = {"label": PARALLEL_MARK, "xlabel": labels["label"]}
-        return f"    {_quote(node_name(node))} {_attrs(**labels, tooltip=tooltip, URL=url, target='_top' if url else None, id=f'node-{node.key}', **style)};"
+        if node.kind in SYMBOL_SIZES:
+            label = _symbol_label(node, words, SYMBOL_SIZES[node.kind], PARALLEL_MARK if node.kind == PARALLEL else "")
+        else:
+            label = _html_label(node, words)
+        return f"    {_quote(node_name(node))} {_attrs(label=label, tooltip=tooltip, URL=url, target='_top' if url else None, id=f'node-{node.key}', **style)};"
 
     for index, lane in enumerate(lane_names):
         members = [node for node in version.nodes if lanes[node.id] == lane]
         if lane:
             lines.append(f"  subgraph {_quote(f'cluster_{index}')} {{")
-            lines.append(f"    graph {_attrs(label=lane, style='filled,rounded', fillcolor=LANE_FILLS[index % len(LANE_FILLS)], color='#c9d3dd', fontsize='12', fontcolor='#34495e')};")
+            lines.append(f"    graph {_attrs(label=_plain_label(lane, LANE_LABEL_WIDTH), style='filled,rounded', fillcolor=LANE_FILLS[index % len(LANE_FILLS)], color='#c9d3dd', fontsize='12', fontcolor='#34495e')};")
             lines.extend(node_line(node) for node in members)
             lines.append("  }")
         else:
             lines.extend(node_line(node) for node in members)
     keys = {node.id: node.key for node in version.nodes}
     for edge in version.edges:
-        attributes = {"label": edge.label or None}
+        attributes = {"label": _plain_label(edge.label, EDGE_LABEL_WIDTH) if edge.label else None}
         edge_key = (keys[edge.source_id], keys[edge.target_id])
         if edge.is_exception:
             attributes.update(color=EXCEPTION_COLOR, fontcolor=EXCEPTION_COLOR, style="dashed", penwidth="1.4")
@@ -178,9 +280,17 @@ def dot_source(version: ProcessVersion, node_url: Callable[[ProcessNode], str] |
     return "\n".join(lines) + "\n"
 
 
+#: How Graphviz writes "transparent" ink in SVG (a near-white, which shows on a coloured lane).
+SVG_TRANSPARENT_TEXT = re.compile(r'<text [^>]*fill="#fffffe"[^>]*>[^<]*</text>\n?')
+
+
 def run_graphviz(source: str, fmt: str) -> bytes:
     """Lay out and draw DOT with Graphviz's dot (the only place that runs it)."""
-    return graphviz.pipe("dot", fmt, source.encode("utf-8"))
+    output = graphviz.pipe("dot", fmt, source.encode("utf-8"))
+    if fmt == "svg":
+        # The transparent text that only balances a symbol's label (see _symbol_label) is left out.
+        output = SVG_TRANSPARENT_TEXT.sub("", output.decode("utf-8")).encode("utf-8")
+    return output
 
 
 def _digest(source: str, fmt: str) -> str:

@@ -6,7 +6,9 @@ and the node page lists what every provider returns.
 """
 from __future__ import annotations
 
+import heapq
 import re
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -55,6 +57,7 @@ def create_process(name: str, department_id: int | None = None, description: str
         raise ServiceError(_("The department does not exist."), "department_id")
     if lane_by not in LANE_MODES:
         raise ServiceError(_("Choose how to group swimlanes."), "lane_by")
+    _refuse_duplicate_name(name, department_id)
     process = Process(name=name, description=description or "", department_id=department_id,
                       created_by_id=actor.id if actor else None)
     db.session.add(process)
@@ -73,11 +76,38 @@ def update_process(process: Process, name: str, department_id: int | None, descr
     name = (name or "").strip()
     if not name:
         raise ServiceError(_("A name is required."), "name")
+    if len(name) > 120:
+        raise ServiceError(_("The name is too long (at most %(n)d characters).", n=120), "name")
     if department_id is not None and db.session.get(Department, department_id) is None:
         raise ServiceError(_("The department does not exist."), "department_id")
+    _refuse_duplicate_name(name, department_id, leave_out=process.id)
     process.name, process.department_id, process.description = name, department_id, description or ""
     db.session.flush()
     return process
+
+
+def process_named(name: str, department_id: int | None, leave_out: int | None = None) -> Process | None:
+    """The process of that name (ignoring case) in that department (or with none), if there is one."""
+    same_department = (Process.department_id.is_(None) if department_id is None
+                       else Process.department_id == department_id)
+    statement = select(Process).where(func.lower(Process.name) == (name or "").strip().lower(), same_department)
+    if leave_out is not None:
+        statement = statement.where(Process.id != leave_out)
+    return db.session.scalars(statement.order_by(Process.id).limit(1)).first()
+
+
+def _refuse_duplicate_name(name: str, department_id: int | None, leave_out: int | None = None) -> None:
+    # Pickers list processes by name: two of one name in one department could not be told apart.
+    existing = process_named(name, department_id, leave_out)
+    if existing is None:
+        return
+    if existing.department is not None:
+        message = _("%(department)s already has a process named %(name)s: open it and start a new draft "
+                    "version, or choose another name.", department=existing.department.name, name=existing.name)
+    else:
+        message = _("A process named %(name)s without a department already exists: open it and start a new "
+                    "draft version, or choose another name.", name=existing.name)
+    raise ServiceError(message, "name")
 
 
 def version_query():
@@ -153,6 +183,35 @@ def new_draft_version(process: Process, actor: User | None = None, summary: str 
     record_event("process_draft_created", "process_versions", version.id,
                  detail=f"{process.name} v{version.number} from v{source.number}")
     return version
+
+
+def new_imported_version(process: Process, actor: User | None = None, lane_by: str = "role") -> ProcessVersion:
+    """An empty draft version of an existing process, for a file imported over it; refused while the
+    process already has a draft (that work would otherwise be lost or forked)."""
+    draft = draft_version(process)
+    if draft is not None:
+        raise ServiceError(_("%(name)s already has a draft (v%(number)d): approve or discard it before importing "
+                             "this file as its next version.", name=process.name, number=draft.number))
+    if lane_by not in LANE_MODES:
+        raise ServiceError(_("Choose how to group swimlanes."), "lane_by")
+    source = approved_version(process) or (process.versions[-1] if process.versions else None)
+    version = ProcessVersion(process=process, number=_next_number(process), status=DRAFT, lane_by=lane_by,
+                             based_on_id=source.id if source else None, created_by_id=actor.id if actor else None)
+    db.session.add(version)
+    db.session.flush()
+    return version
+
+
+def keep_raci_of_base(version: ProcessVersion) -> None:
+    """Give the steps of a version filled from a file the RACI rows their namesakes (same key) had in the
+    version it is based on: BPMN files carry none, and a new version should not lose them."""
+    if version.based_on is None:
+        return
+    before = {node.key: node for node in version.based_on.nodes}
+    for node in version.nodes:
+        if node.key in before and not node.raci:
+            for row in before[node.key].raci:
+                set_raci(node, row.role, row.kind)
 
 
 def _apply_transition(version: ProcessVersion, action: str) -> None:
@@ -246,6 +305,9 @@ def _clean_node_fields(version: ProcessVersion, node: ProcessNode | None, values
             if len(value) > limit:
                 raise ServiceError(_("Too long (at most %(n)d characters).", n=limit), text_field)
             cleaned[text_field] = value
+    if cleaned.get("time_limit") and parse_time_limit(cleaned["time_limit"]) is None:
+        raise ServiceError(_("Give the time limit as a number and a unit, e.g. 2个工作日, 24小时 or 3 days."),
+                           "time_limit")
     for text_field in ("data_items", "notes"):
         if text_field in values:
             cleaned[text_field] = (values[text_field] or "").strip()
@@ -273,6 +335,31 @@ def _clean_node_fields(version: ProcessVersion, node: ProcessNode | None, values
     if kind == END and any(e.source_id == node.id for e in version.edges if node is not None):
         raise ServiceError(_("An end node cannot have outgoing flows; remove them first."), "kind")
     return cleaned
+
+
+#: Units a time limit may be given in, as people write them, and the unit they stand for.
+TIME_UNITS = {
+    "分钟": "minutes", "min": "minutes", "mins": "minutes", "minute": "minutes", "minutes": "minutes",
+    "小时": "hours", "h": "hours", "hr": "hours", "hrs": "hours", "hour": "hours", "hours": "hours",
+    "天": "days", "日": "days", "自然日": "days", "d": "days", "day": "days", "days": "days",
+    "工作日": "working days", "wd": "working days", "working day": "working days",
+    "working days": "working days", "business day": "working days", "business days": "working days",
+    "workday": "working days", "workdays": "working days",
+    "周": "weeks", "星期": "weeks", "w": "weeks", "week": "weeks", "weeks": "weeks",
+    "月": "months", "month": "months", "months": "months",
+}
+_TIME_LIMIT = re.compile(r"(\d{1,4}(?:\.\d{1,2})?)\s*个?\s*([^\d\s].*?)", re.IGNORECASE)
+
+
+def parse_time_limit(text: str) -> tuple[float, str] | None:
+    """(amount, unit) of a time limit such as 2个工作日, 24小时, 1.5 days or 3 working days; None if it is
+    not a positive number followed by a known unit."""
+    match = _TIME_LIMIT.fullmatch((text or "").strip())
+    if match is None:
+        return None
+    amount = float(match.group(1))
+    unit = TIME_UNITS.get(re.sub(r"\s+", " ", match.group(2)).lower())
+    return (amount, unit) if unit and amount > 0 else None
 
 
 def _new_key(version: ProcessVersion) -> str:
@@ -319,9 +406,11 @@ def delete_node(node: ProcessNode) -> None:
     db.session.delete(node)
     db.session.flush()
     db.session.expire(version, ["nodes", "edges"])
+    # Kept against the version too: who changed a draft decides who may not approve it.
+    record_event("process_step_removed", "process_versions", version.id, detail=node.name)
 
 
-def _clean_edge_fields(version: ProcessVersion, values: dict) -> dict:
+def _clean_edge_fields(version: ProcessVersion, values: dict, edge: ProcessEdge | None = None) -> dict:
     nodes = {node.id: node for node in version.nodes}
     try:
         source_id = int(values.get("source_id") or 0)
@@ -337,15 +426,30 @@ def _clean_edge_fields(version: ProcessVersion, values: dict) -> dict:
         raise ServiceError(_("An end node cannot have outgoing flows."), "source_id")
     if target.kind == START:
         raise ServiceError(_("A start node cannot have incoming flows."), "target_id")
+    if source_id == target_id:
+        raise ServiceError(_("A flow cannot lead from a step back to itself. To show rework, lead it back to "
+                             "an earlier step."), "target_id")
     label = (values.get("label") or "").strip()
     if len(label) > 120:
         raise ServiceError(_("Too long (at most %(n)d characters).", n=120), "label")
+    twin = next((e for e in version.edges if e is not edge and (e.source_id, e.target_id) == (source_id, target_id)
+                 and e.label.strip().lower() == label.lower()), None)
+    if twin is not None:
+        names = step_names(version)
+        if label:
+            message = _("The flow from %(source)s to %(target)s on %(label)s already exists.",
+                        source=names[source_id], target=names[target_id], label=label)
+        else:
+            message = _("The flow from %(source)s to %(target)s already exists; give a second one its own "
+                        "condition.", source=names[source_id], target=names[target_id])
+        raise ServiceError(message, "target_id")
     return {"source_id": source_id, "target_id": target_id, "label": label,
             "is_exception": bool(values.get("is_exception"))}
 
 
 def add_edge(version: ProcessVersion, **values) -> ProcessEdge:
-    """Add a flow between two nodes of a draft version (loops are allowed: rework is real)."""
+    """Add a flow between two nodes of a draft version (loops back to earlier steps are allowed: rework
+    is real; a step looping onto itself and a second identical flow are not)."""
     _require_draft(version)
     cleaned = _clean_edge_fields(version, values)
     position = max((edge.position for edge in version.edges), default=0) + 1
@@ -358,7 +462,7 @@ def add_edge(version: ProcessVersion, **values) -> ProcessEdge:
 def update_edge(edge: ProcessEdge, **values) -> ProcessEdge:
     """Change a flow of a draft version."""
     _require_draft(edge.version)
-    for name, value in _clean_edge_fields(edge.version, values).items():
+    for name, value in _clean_edge_fields(edge.version, values, edge).items():
         setattr(edge, name, value)
     db.session.flush()
     return edge
@@ -368,9 +472,11 @@ def delete_edge(edge: ProcessEdge) -> None:
     """Remove a flow from a draft version."""
     version = edge.version
     _require_draft(version)
+    detail = f"{edge.source.name} → {edge.target.name}"
     db.session.delete(edge)
     db.session.flush()
     db.session.expire(version, ["edges"])
+    record_event("process_flow_removed", "process_versions", version.id, detail=detail)
 
 
 def set_lane_mode(version: ProcessVersion, lane_by: str) -> None:
@@ -383,10 +489,13 @@ def set_lane_mode(version: ProcessVersion, lane_by: str) -> None:
 
 
 def lane_of(node: ProcessNode, lane_by: str) -> str:
-    """The swimlane a node is drawn in: its department's or its owner role's name ('' for none)."""
+    """The swimlane a node is drawn in: its department's name, or its owner role (else the named
+    owner, who then has a lane of their own); '' for none."""
     if lane_by == LANE_BY_DEPARTMENT:
         return node.department.name if node.department is not None else ""
-    return node.owner_role or ""
+    if node.owner_role:
+        return node.owner_role
+    return node.owner_user.display_name if node.owner_user is not None else ""
 
 
 def owner_text(node: ProcessNode) -> str:
@@ -427,7 +536,7 @@ def set_raci(node: ProcessNode, role: str, kind: str | None) -> RaciAssignment |
 def raci_roles(version: ProcessVersion) -> list[str]:
     """Every role named in a version's RACI rows or as a node owner, in first-seen order."""
     roles: list[str] = []
-    for node in version.nodes:
+    for node in flow_order(version):
         for role in [node.owner_role] + [row.role for row in node.raci]:
             if role and role not in roles:
                 roles.append(role)
@@ -438,7 +547,7 @@ def raci_matrix(version: ProcessVersion) -> tuple[list[str], list[tuple[ProcessN
     """Roles (columns) and, per node, role → letter. A node's owner counts as responsible if unset."""
     roles = raci_roles(version)
     rows = []
-    for node in version.nodes:
+    for node in flow_order(version):
         if node.kind in (START, END):
             continue
         # A parallel split or join only steers the flow: it gets a row once someone is named on it.
@@ -468,45 +577,173 @@ def node_lineage_ids(node: ProcessNode) -> list[int]:
 
 
 # --- choosing steps on other packages' forms ------------------------------------
+def process_labels(rows) -> list[tuple[int, str]]:
+    """(id, label) from (id, name, department name) rows: a name several processes share is followed by
+    the department (销售流程 · 销售部), and by the id where even that repeats."""
+    rows = list(rows)
+    by_name = Counter(name.lower() for _id, name, _department in rows)
+    by_name_and_department = Counter((name.lower(), department) for _id, name, department in rows)
+    labels = []
+    for process_id, name, department in rows:
+        label = name
+        if by_name[name.lower()] > 1:
+            label = f"{name} · {_department_text(department)}"
+            if by_name_and_department[(name.lower(), department)] > 1:
+                label = f"{label} · #{process_id}"
+        labels.append((process_id, label))
+    return labels
+
+
+def _department_text(name: str | None) -> str:
+    return name or _("no department")
+
+
+def _process_rows(statement):
+    return db.session.execute(statement.add_columns(Department.name)
+                              .outerjoin(Department, Process.department_id == Department.id)
+                              .order_by(Process.name, Department.name, Process.id)).all()
+
+
+def process_choices(leave_out: int | None = None) -> list[tuple[int, str]]:
+    """(id, label) of every process by name, for choosing the process a step runs."""
+    rows = _process_rows(select(Process.id, Process.name))
+    return [(i, label) for i, label in process_labels(rows) if i != leave_out]
+
+
 def processes_to_choose_from() -> list[tuple[int, str]]:
-    """(id, name) of every process with an approved or draft version, by name: the first choice
+    """(id, label) of every process with an approved or draft version, by name: the first choice
     of the step picker (a company's maps hold thousands of steps; one process's are a short list)."""
-    return [tuple(row) for row in db.session.execute(
-        select(Process.id, Process.name).where(select(ProcessVersion.id).where(
-            ProcessVersion.process_id == Process.id, ProcessVersion.status.in_((APPROVED, DRAFT))).exists())
-        .order_by(Process.name, Process.id))]
+    return process_labels(_process_rows(select(Process.id, Process.name).where(select(ProcessVersion.id).where(
+        ProcessVersion.process_id == Process.id, ProcessVersion.status.in_((APPROVED, DRAFT))).exists())))
 
 
 def step_groups(process_id: int | None, leave_out=()) -> list[tuple[str, list[tuple[int, str]]]]:
     """The steps of a process's approved version and of its draft, as (version heading,
-    [(node id, step name)]) in map order; start and end events and ``leave_out`` ids are left out."""
+    [(node id, step name)]) in flow order; start and end events and ``leave_out`` ids are left out.
+    Names two steps of a version share carry the step's number, as on the map page."""
     if not process_id:
         return []
-    rows = db.session.execute(
-        select(ProcessVersion.number, ProcessVersion.status, ProcessNode.id, ProcessNode.name)
-        .join(ProcessNode, ProcessNode.version_id == ProcessVersion.id)
-        .where(ProcessVersion.process_id == process_id, ProcessVersion.status.in_((APPROVED, DRAFT)),
-               ProcessNode.kind.not_in((START, END)), ProcessNode.id.not_in(sorted(leave_out) or [-1]))
-        .order_by(ProcessVersion.number, ProcessNode.position, ProcessNode.id))
-    groups: dict[str, list[tuple[int, str]]] = {}
-    for number, status, node_id, name in rows:
-        heading = _("v%(number)d · %(status)s", number=number, status=status_label(status))
-        groups.setdefault(heading, []).append((node_id, name))
-    return list(groups.items())
+    versions = db.session.scalars(
+        select(ProcessVersion).options(selectinload(ProcessVersion.nodes), selectinload(ProcessVersion.edges))
+        .where(ProcessVersion.process_id == process_id, ProcessVersion.status.in_((APPROVED, DRAFT)))
+        .order_by(ProcessVersion.number)).all()
+    groups = []
+    for version in versions:
+        names = step_names(version)
+        steps = [(node.id, names[node.id]) for node in flow_order(version)
+                 if node.kind not in (START, END) and node.id not in leave_out]
+        if steps:
+            heading = _("v%(number)d · %(status)s", number=version.number, status=status_label(version.status))
+            groups.append((heading, steps))
+    return groups
 
 
 def step_labels(node_ids: list[int]) -> list[tuple[int, str]]:
-    """(id, "process vN › step") of the given steps, those that exist, by process and map order."""
+    """(id, "process vN › step") of the given steps, those that exist, by process and map order
+    (with the department after a process name that several processes share)."""
     ids = sorted(set(node_ids))
     if not ids:
         return []
     rows = db.session.execute(
-        select(ProcessNode.id, ProcessNode.name, Process.name, ProcessVersion.number)
+        select(ProcessNode.id, ProcessNode.name, Process.name, Department.name, ProcessVersion.number)
         .join(ProcessVersion, ProcessNode.version_id == ProcessVersion.id)
         .join(Process, ProcessVersion.process_id == Process.id)
+        .outerjoin(Department, Process.department_id == Department.id)
         .where(ProcessNode.id.in_(ids))
-        .order_by(Process.name, ProcessVersion.number, ProcessNode.position, ProcessNode.id))
-    return [(node_id, f"{process_name} v{number} › {node_name}") for node_id, node_name, process_name, number in rows]
+        .order_by(Process.name, ProcessVersion.number, ProcessNode.position, ProcessNode.id)).all()
+    shared = _shared_process_names({row[2] for row in rows})
+    labels = []
+    for node_id, node_name, process_name, department, number in rows:
+        if process_name.lower() in shared:
+            process_name = f"{process_name} · {_department_text(department)}"
+        labels.append((node_id, f"{process_name} v{number} › {node_name}"))
+    return labels
+
+
+def _shared_process_names(names: set[str]) -> set[str]:
+    """Which of ``names`` (lower case) more than one process bears."""
+    if not names:
+        return set()
+    lowered = func.lower(Process.name)
+    return set(db.session.scalars(select(lowered).where(lowered.in_(sorted(n.lower() for n in names)))
+                                  .group_by(lowered).having(func.count() > 1)))
+
+
+# --- flow order and telling steps apart -------------------------------------------------
+def flow_order(version: ProcessVersion) -> list[ProcessNode]:
+    """The steps in the order the flow reaches them: from the start events on, each step after every
+    step leading to it (flows back to earlier steps, i.e. rework, aside); ties by name, end events
+    last among equals; steps the flow never reaches come at the end."""
+    nodes = {node.id: node for node in version.nodes}
+
+    def rank(node_id):
+        node = nodes[node_id]
+        return (node.kind == END, node.name, node.position, node.id)
+
+    successors: dict[int, list[int]] = {node_id: [] for node_id in nodes}
+    for edge in version.edges:
+        if edge.source_id in nodes and edge.target_id in nodes:
+            successors[edge.source_id].append(edge.target_id)
+    for targets in successors.values():
+        targets.sort(key=rank)
+    starts = sorted((i for i, node in nodes.items() if node.kind == START), key=rank)
+    # A depth-first walk finds the flows back to a step still open on the walk (loops); without
+    # them what the starts reach has no cycle and can be ordered.
+    back, seen, on_path = set(), set(), set()
+    for start in starts:
+        if start in seen:
+            continue
+        stack = [(start, iter(successors[start]))]
+        seen.add(start)
+        on_path.add(start)
+        while stack:
+            current, pending = stack[-1]
+            following = next(pending, None)
+            if following is None:
+                stack.pop()
+                on_path.discard(current)
+            elif following in on_path:
+                back.add((current, following))
+            elif following not in seen:
+                seen.add(following)
+                on_path.add(following)
+                stack.append((following, iter(successors[following])))
+    waiting = {node_id: 0 for node_id in seen}
+    for source in seen:
+        for target in successors[source]:
+            if (source, target) not in back:
+                waiting[target] += 1
+    ready = [(rank(i), i) for i in seen if waiting[i] == 0]
+    heapq.heapify(ready)
+    ordered: list[int] = []
+    while ready:
+        _rank, current = heapq.heappop(ready)
+        ordered.append(current)
+        for target in successors[current]:
+            if (current, target) in back:
+                continue
+            waiting[target] -= 1
+            if waiting[target] == 0:
+                heapq.heappush(ready, (rank(target), target))
+    ordered += sorted((i for i in nodes if i not in seen), key=rank)
+    return [nodes[i] for i in ordered]
+
+
+def step_numbers(version: ProcessVersion, order: list[ProcessNode] | None = None) -> dict[int, int]:
+    """Node id → its number in the steps table (1, 2, … in flow order)."""
+    return {node.id: index for index, node in enumerate(order or flow_order(version), start=1)}
+
+
+def step_names(version: ProcessVersion, numbers: dict[int, int] | None = None) -> dict[int, str]:
+    """Node id → the step's name as messages and choices show it: a name two steps share is followed
+    by the step's number in the steps table, e.g. 法务审核 (#4)."""
+    counts: dict[str, int] = {}
+    for node in version.nodes:
+        counts[node.name.lower()] = counts.get(node.name.lower(), 0) + 1
+    if any(count > 1 for count in counts.values()) and numbers is None:
+        numbers = step_numbers(version)
+    return {node.id: f"{node.name} (#{numbers[node.id]})" if counts[node.name.lower()] > 1 else node.name
+            for node in version.nodes}
 
 
 # --- comparing versions ----------------------------------------------------------

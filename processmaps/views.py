@@ -74,8 +74,7 @@ def _department_choices():
 
 
 def _process_choices(exclude: int | None = None):
-    rows = db.session.execute(select(Process.id, Process.name).order_by(Process.name)).all()
-    return [("", "—")] + [(str(i), name) for i, name in rows if i != exclude]
+    return [("", "—")] + [(str(i), label) for i, label in services.process_choices(leave_out=exclude)]
 
 
 def node_form(version: ProcessVersion, node: ProcessNode | None = None, formdata=None) -> NodeForm:
@@ -90,14 +89,11 @@ def node_form(version: ProcessVersion, node: ProcessNode | None = None, formdata
 def edge_form(version: ProcessVersion, edge: ProcessEdge | None = None, formdata=None) -> EdgeForm:
     prefix = f"edge{edge.id}" if edge else "newedge"
     form = EdgeForm(formdata=formdata, obj=edge, prefix=prefix)
-    choices = [("", "—")] + [(str(n.id), n.name) for n in version.nodes]
-    form.source_id.choices = [c for c in choices if not c[0] or version_node_kind(version, c[0]) != END]
-    form.target_id.choices = [c for c in choices if not c[0] or version_node_kind(version, c[0]) != START]
+    order = services.flow_order(version)
+    names = services.step_names(version, services.step_numbers(version, order))
+    form.source_id.choices = [("", "—")] + [(str(n.id), names[n.id]) for n in order if n.kind != END]
+    form.target_id.choices = [("", "—")] + [(str(n.id), names[n.id]) for n in order if n.kind != START]
     return form
-
-
-def version_node_kind(version: ProcessVersion, node_id: str) -> str:
-    return next((n.kind for n in version.nodes if str(n.id) == node_id), "")
 
 
 # --- list and create ----------------------------------------------------------------
@@ -177,7 +173,13 @@ def process(process_id: int):
 # --- the map page (with the editor on drafts) ------------------------------------------
 def _render_version_page(version: ProcessVersion, forms: dict | None = None, status: int = 200):
     body = Markup(render_template("processmaps/_version_body.html", **_version_context(version, forms or {})))
-    return render_template("processmaps/version.html", body=body, process=version.process, version=version), status
+    headers = {}
+    if status >= 400:
+        # The editor posts through htmx: keep the map's address in the address bar, not the form's
+        # POST-only one (reloading that would post again or fail).
+        headers["HX-Push-Url"] = "false"
+    return render_template("processmaps/version.html", body=body, process=version.process,
+                           version=version), status, headers
 
 
 def _version_context(version: ProcessVersion, forms: dict) -> dict:
@@ -188,10 +190,16 @@ def _version_context(version: ProcessVersion, forms: dict) -> dict:
     can_edit = version.is_editable and current_user_can("processes.edit", version.process)
     edit_node_id = request.args.get("edit_node", type=int)
     edit_edge_id = request.args.get("edit_edge", type=int)
+    order = services.flow_order(version)
+    numbers = services.step_numbers(version, order)
+    edges = sorted(version.edges, key=lambda e: (numbers[e.source_id], numbers[e.target_id], e.position, e.id))
     context = dict(version=version, process=version.process, svg=svg, problems=problems, can_edit=can_edit,
                    blocking=[p for p in problems if p.is_blocking], lanes=render.effective_lanes(version),
                    owner_text=services.owner_text, node_kind_label=services.kind_label,
-                   status_label=services.status_label, roles=services.raci_roles(version))
+                   status_label=services.status_label, roles=services.raci_roles(version),
+                   nodes=order, numbers=numbers, step_names=services.step_names(version, numbers), edges=edges,
+                   replaced=services.approved_version(version.process) if version.is_editable else None,
+                   **_approval_context(version))
     if can_edit:
         context["new_node_form"] = forms.get("new_node") or node_form(version)
         context["new_edge_form"] = forms.get("new_edge") or edge_form(version)
@@ -202,6 +210,21 @@ def _version_context(version: ProcessVersion, forms: dict) -> dict:
         context["edit_edge"] = edge
         context["edit_edge_form"] = forms.get("edge") or (edge_form(version, edge) if edge else None)
     return context
+
+
+def _approval_context(version: ProcessVersion) -> dict:
+    """Whether the current user may approve this draft, and if not, who does (shown beside the buttons)."""
+    if version.is_editable and current_user_can("processes.approve", version):
+        return {"may_approve": True, "approval_note": ""}
+    if not version.is_editable or not current_user_can("processes.edit", version.process):
+        return {"may_approve": False, "approval_note": ""}
+    department = version.process.department.name if version.process.department else _("its department")
+    if current_user_can("processes.approve", version.process):
+        note = _("You worked on this draft: another head of %(department)s or a project lead approves it.",
+                 department=department)
+    else:
+        note = _("A head of %(department)s or a project lead approves this draft.", department=department)
+    return {"may_approve": False, "approval_note": note}
 
 
 def current_user_can(action: str, obj) -> bool:
@@ -233,30 +256,40 @@ def _editable_version(version_id: int) -> ProcessVersion:
     return version
 
 
-def _after_edit(version: ProcessVersion):
+def _back_to_map(version: ProcessVersion):
+    """The editor's forms post to these addresses; opened directly (a reload, a bookmark) they lead to the map."""
     return redirect(version_url(version) + "#editor", 303)
 
 
-@bp.route("/versions/<int:version_id>/nodes", methods=["POST"])
+def _after_edit(version: ProcessVersion, message: str):
+    flash(message, "success")
+    return _back_to_map(version)
+
+
+@bp.route("/versions/<int:version_id>/nodes", methods=["GET", "POST"])
 @require("processes.edit")
 def add_node(version_id: int):
     version = _editable_version(version_id)
+    if request.method == "GET":
+        return _back_to_map(version)
     form = node_form(version, formdata=request.form)
     if form.validate():
         try:
-            services.add_node(version, **form.service_values())
+            node = services.add_node(version, **form.service_values())
         except ServiceError as error:
             apply_service_error(form, error)
         else:
-            return _after_edit(version)
+            return _after_edit(version, _("Step %(name)s added.", name=node.name))
     return _render_version_page(version, {"new_node": form}, 422)
 
 
-@bp.route("/nodes/<int:node_id>/edit", methods=["POST"])
+@bp.route("/nodes/<int:node_id>/edit", methods=["GET", "POST"])
 @require("processes.edit")
 def update_node(node_id: int):
     node = load_node(node_id)
     version = _editable_version(node.version_id)
+    if request.method == "GET":
+        return _back_to_map(version)
     node = next(n for n in version.nodes if n.id == node_id)
     form = node_form(version, node, formdata=request.form)
     if form.validate():
@@ -265,7 +298,7 @@ def update_node(node_id: int):
         except ServiceError as error:
             apply_service_error(form, error)
         else:
-            return _after_edit(version)
+            return _after_edit(version, _("Step %(name)s saved.", name=node.name))
     return _render_version_page(version, {"node": form, "node_id": node_id}, 422)
 
 
@@ -274,26 +307,31 @@ def update_node(node_id: int):
 def delete_node(node_id: int):
     node = load_node(node_id)
     version = _editable_version(node.version_id)
+    node = next(n for n in version.nodes if n.id == node_id)
+    name = node.name
     try:
-        services.delete_node(next(n for n in version.nodes if n.id == node_id))
+        services.delete_node(node)
     except ServiceError as error:
         apply_service_error(None, error)
         return _render_version_page(version, status=422)
-    return _after_edit(version)
+    return _after_edit(version, _("Step %(name)s and its flows removed.", name=name))
 
 
-@bp.route("/versions/<int:version_id>/edges", methods=["POST"])
+@bp.route("/versions/<int:version_id>/edges", methods=["GET", "POST"])
 @require("processes.edit")
 def add_edge(version_id: int):
     version = _editable_version(version_id)
+    if request.method == "GET":
+        return _back_to_map(version)
     form = edge_form(version, formdata=request.form)
     if form.validate():
         try:
-            services.add_edge(version, **form.service_values())
+            edge = services.add_edge(version, **form.service_values())
         except ServiceError as error:
             apply_service_error(form, error)
         else:
-            return _after_edit(version)
+            return _after_edit(version, _("Flow from %(source)s to %(target)s added.", source=edge.source.name,
+                                          target=edge.target.name))
     return _render_version_page(version, {"new_edge": form}, 422)
 
 
@@ -305,10 +343,12 @@ def _load_edge(edge_id: int) -> tuple[ProcessVersion, ProcessEdge]:
     return version, next(e for e in version.edges if e.id == edge_id)
 
 
-@bp.route("/edges/<int:edge_id>/edit", methods=["POST"])
+@bp.route("/edges/<int:edge_id>/edit", methods=["GET", "POST"])
 @require("processes.edit")
 def update_edge(edge_id: int):
     version, edge = _load_edge(edge_id)
+    if request.method == "GET":
+        return _back_to_map(version)
     form = edge_form(version, edge, formdata=request.form)
     if form.validate():
         try:
@@ -316,7 +356,8 @@ def update_edge(edge_id: int):
         except ServiceError as error:
             apply_service_error(form, error)
         else:
-            return _after_edit(version)
+            return _after_edit(version, _("Flow from %(source)s to %(target)s saved.", source=edge.source.name,
+                                          target=edge.target.name))
     return _render_version_page(version, {"edge": form, "edge_id": edge_id}, 422)
 
 
@@ -324,12 +365,13 @@ def update_edge(edge_id: int):
 @require("processes.edit")
 def delete_edge(edge_id: int):
     version, edge = _load_edge(edge_id)
+    source, target = edge.source.name, edge.target.name
     try:
         services.delete_edge(edge)
     except ServiceError as error:
         apply_service_error(None, error)
         return _render_version_page(version, status=422)
-    return _after_edit(version)
+    return _after_edit(version, _("Flow from %(source)s to %(target)s removed.", source=source, target=target))
 
 
 # --- lifecycle ---------------------------------------------------------------------
@@ -339,7 +381,8 @@ def approve(version_id: int):
     version = db.session.scalar(services.version_query().where(ProcessVersion.id == version_id))
     if version is None:
         abort(404)
-    authorize("processes.approve", version.process)
+    # The version, not just its process: a head does not approve a version they wrote (rollout/access.py).
+    authorize("processes.approve", version)
     try:
         services.approve_version(version, actor=current_user)
     except ServiceError as error:
@@ -482,10 +525,12 @@ def raci(process_id: int, number: int):
     return _render_raci(version, _raci_form(version) if can_edit else None)
 
 
-@bp.route("/versions/<int:version_id>/raci", methods=["POST"])
+@bp.route("/versions/<int:version_id>/raci", methods=["GET", "POST"])
 @require("processes.edit")
 def set_raci(version_id: int):
     version = _editable_version(version_id)
+    if request.method == "GET":  # the form's address opened directly: the matrix it belongs to
+        return redirect(url_for("processmaps.raci", process_id=version.process_id, number=version.number), 303)
     form = _raci_form(version, formdata=request.form)
     node = next((n for n in version.nodes if n.id == form.node_id.data), None)
     if form.validate():
@@ -538,7 +583,8 @@ def import_bpmn():
     if form.validate_on_submit():
         data = form.file.data.read(bpmn.MAX_BPMN_BYTES + 1)
         try:
-            result = bpmn.import_bpmn(data, actor=current_user, department_id=form.department_id.data)
+            result = bpmn.import_bpmn(data, actor=current_user, department_id=form.department_id.data,
+                                      file_name=form.file.data.filename or "")
         except ServiceError as error:
             apply_service_error(form, ServiceError(error.message, "file"))
             status = 422
@@ -547,6 +593,5 @@ def import_bpmn():
                          detail=f"bpmn unmapped={len(result.unmapped)}")
     elif form.errors:
         status = 422
-    return render_template("processmaps/import.html", form=form, result=result,
-                           version_url=lambda p: version_url(p.versions[0])), status
+    return render_template("processmaps/import.html", form=form, result=result, version_url=version_url), status
 

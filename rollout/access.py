@@ -169,12 +169,22 @@ SURVEY_RULES: dict[str, dict] = {
 }
 
 # --- processmaps ----------------------------------------------------------
+def _approves_process(user, obj) -> bool:
+    """A head approves processes of their own department and its teams, not of a department above theirs
+    (a team head edits the department's drafts but does not approve them), and not a version they wrote."""
+    department = _department_of(obj)
+    own = getattr(user, "department_id", None)
+    if department is None or own is None or department not in subtree_ids(own):
+        return False
+    return user.id not in getattr(obj, "author_ids", ())
+
+
 PROCESS_RULES: dict[str, dict] = {
     # Who does what is for everyone to read: a process spans departments by nature.
     "processes.view": everyone(),
     "processes.create": leads_and_admins(**{HEAD: DEPT}),
     "processes.edit": leads_and_admins(**{HEAD: DEPT}),
-    "processes.approve": leads_and_admins(**{HEAD: DEPT}),
+    "processes.approve": leads_and_admins(**{HEAD: _approves_process}),
     # Pictures and BPMN of a map hold nothing beyond what the page already shows.
     "processes.export": everyone(),
     "processes.import": leads_and_admins(),

@@ -7,6 +7,7 @@ import pytest
 from processmaps import bpmn, render, services
 from processmaps.checks import run_checks
 from processmaps.bpmn import BPMNDI, DC, DI, MODEL, BpmnError
+from rollout.errors import ServiceError
 from tests.processmaps.helpers import nodes_by_key, sales_process
 
 REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "reference" / "bpmn"
@@ -202,14 +203,87 @@ ROUND_TRIP_FILES = [p for p in REFERENCE_FILES if not p.name.startswith("error-"
 def test_import_export_import_keeps_kinds_names_lanes_and_flows(company, name, data):
     kept_tags = ("startEvent", "endEvent", "exclusiveGateway", "parallelGateway")
     original = {e.get("id"): _local(e.tag) for e in ET.fromstring(data).iter() if _local(e.tag) in kept_tags}
+    # Each import goes to another department: within one, a process of the same name gets a new version.
+    departments = company["departments"]
     for first in bpmn.import_bpmn(data).processes:
         exported = bpmn.export_bpmn(first.versions[0])
         # Events and gateways leave as the elements they came in as (tasks of any kind leave as userTask).
         for element in ET.fromstring(exported).find(q("process")):
             if element.get("id") in original:
                 assert _local(element.tag) == original[element.get("id")], element.get("id")
-        again = bpmn.import_bpmn(exported)
+        again = bpmn.import_bpmn(exported, department_id=departments["marketing"].id)
         assert again.unmapped == []
         [second] = again.processes
         assert _facts(second.versions[0]) == _facts(first.versions[0])
-        assert bpmn.import_bpmn(bpmn.export_bpmn(second.versions[0])).processes[0].versions[0].nodes
+        assert bpmn.import_bpmn(bpmn.export_bpmn(second.versions[0]),
+                                department_id=departments["finance"].id).processes[0].versions[0].nodes
+
+
+def test_the_export_puts_a_step_with_only_a_named_owner_in_the_same_lane_as_the_map(company):
+    version = sales_process(company).versions[0]
+    services.update_node(nodes_by_key(version)["sign"], owner_role="", owner_user_id=company["other_head"].id)
+    root = ET.fromstring(bpmn.export_bpmn(version))
+    lanes = {lane.get("name"): {ref.text for ref in lane.findall(q("flowNodeRef"))}
+             for lane in root.find(q("process")).iter(q("lane"))}
+    assert "sign" in lanes[company["other_head"].display_name]  # with the end it leads to
+    assert "sign" not in lanes["销售经理"]
+    map_lanes = render.effective_lanes(version)
+    for name, keys in lanes.items():
+        assert {map_lanes[n.id] for n in version.nodes if n.key in keys} == {name}
+    # Read back, the step keeps its named owner and no role.
+    copy = nodes_by_key(bpmn.import_bpmn(bpmn.export_bpmn(version)).processes[0].versions[0])["sign"]
+    assert (copy.owner_role, copy.owner_user_id) == ("", company["other_head"].id)
+
+
+def test_importing_a_process_the_department_has_adds_its_next_draft_version(company):
+    from processmaps.models import Process
+    from rollout.extensions import db
+    process = sales_process(company, approve=True)
+    sales = company["departments"]["sales"].id
+    services.update_node(nodes_by_key(services.new_draft_version(process))["quote"], name="报价（含折扣）")
+    exported = bpmn.export_bpmn(process.versions[-1])
+    # The draft in the way: refused, nothing written.
+    with pytest.raises(ServiceError) as error:
+        bpmn.import_bpmn(exported, department_id=sales)
+    assert "销售流程 already has a draft (v2)" in error.value.message
+    services.discard_draft(process.versions[-1])
+    result = bpmn.import_bpmn(exported, actor=company["lead"], department_id=sales)
+    [version] = result.versions
+    assert result.processes == [process] and db.session.query(Process).count() == 1
+    assert (version.number, version.status, version.based_on_id) == (2, "draft", process.versions[0].id)
+    assert nodes_by_key(version)["quote"].name == "报价（含折扣）"
+    comparison = services.compare_versions(process.versions[0], version)
+    # RACI rows are no part of BPMN: the steps keep those of the version before.
+    assert [(n.key, changes["name"]) for n, changes in comparison.changed_nodes] == [
+        ("quote", ("报价", "报价（含折扣）"))]
+
+
+def test_unnamed_processes_are_named_after_the_file(company):
+    unnamed = PARALLEL_FILE.replace(b' name="Parallel"', b"")
+    assert bpmn.import_bpmn(unnamed, file_name="C:\\exports\\签约流程.bpmn").processes[0].name == "签约流程"
+    # The same file again: the next version of that process, as for a named one.
+    services.approve_version(services.draft_version(bpmn.import_bpmn(unnamed, file_name="x").processes[0]))
+    assert bpmn.import_bpmn(unnamed, file_name="x.bpmn").versions[0].number == 2
+    # Without a file name: a name of its own, never an older process's next version.
+    first = bpmn.import_bpmn(unnamed).processes[0]
+    second = bpmn.import_bpmn(unnamed).processes[0]
+    assert (first.name, second.name) == ("Imported process", "Imported process (2)")
+    two = unnamed.replace(b"</process></definitions>", b'</process><process id="q"><startEvent id="s2"/>'
+                                                       b"</process></definitions>")
+    assert [p.name for p in bpmn.import_bpmn(two, file_name="two.bpmn").processes] == ["two", "two (2)"]
+
+
+@needs_reference
+def test_a_name_that_only_repeats_the_technical_id_counts_as_none(company):
+    data = (REFERENCE / "bpmnjs-participant-lane.bpmn").read_bytes()
+    [process] = bpmn.import_bpmn(data, file_name="bpmnjs-participant-lane.bpmn").processes
+    assert process.name == "bpmnjs-participant-lane"
+
+
+def test_a_time_limit_that_is_not_a_duration_is_left_out_and_named(company):
+    data = PARALLEL_FILE.replace('<userTask id="a" name="开通账号"/>'.encode(),
+                                 '<userTask id="a" name="开通账号" xmlns:rd="https://rollout-desk.org/schema/bpmn/1" '
+                                 'rd:timeLimit="ASAP"/>'.encode())
+    result = bpmn.import_bpmn(data)
+    assert nodes_by_key(result.processes[0].versions[0])["a"].time_limit == ""
+    assert any("ASAP" in item for item in result.unmapped)

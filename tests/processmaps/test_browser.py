@@ -53,3 +53,40 @@ def test_step_picker_keeps_ticked_steps_when_another_process_is_chosen(page, liv
     page.wait_for_url("**/changes/*")
     steps = page.locator("dd", has_text="报价审批").inner_text()
     assert "报价审批" in steps and "分配线索" in steps
+
+
+def test_long_values_wrap_in_the_steps_table_and_the_editor_says_what_it_did(page, live_server, company):
+    from processmaps import services
+    process = sales_process(company)
+    quote = next(n for n in process.versions[0].nodes if n.key == "quote")
+    services.update_node(quote, name="报价" * 60,
+                         owner_role="Regional-Key-Account-Sales-Manager-For-East-China-Region-XX")
+    db.session.commit()
+    process_id, quote_id = process.id, quote.id
+    db.session.close()  # hold no read transaction while the server writes
+    log_in(page, live_server, "head")
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.goto(f"{live_server}/processes/{process_id}/v/1")
+    row = page.locator(f"#node-row-{quote_id}")
+    # The department, time limit and data item columns keep a readable width beside the long values.
+    for column in (5, 6, 7):
+        assert row.locator(f"td:nth-child({column})").bounding_box()["width"] >= 80, column
+    assert page.locator("[data-testid=nodes]").bounding_box()["width"] <= 1280
+    # The map draws the long name wrapped: the step is not page-wide.
+    box = page.locator("#node-quote").bounding_box()
+    svg = page.locator("[data-testid=process-map] svg").bounding_box()
+    assert box["width"] < svg["width"] / 3
+    # Adding a step says so; an error leaves the map's address in the address bar.
+    form = page.locator("[data-testid=add-node]")
+    form.locator("input[name='newnode-name']").fill("合同评审")
+    form.locator("input[name='newnode-owner_role']").fill("法务专员")
+    form.locator("button").click()
+    page.locator("[data-testid=editor-message]", has_text="合同评审").wait_for()
+    form = page.locator("[data-testid=add-node]")
+    form.locator("input[name='newnode-name']").fill("合同归档")
+    form.locator("input[name='newnode-time_limit']").fill("abc")
+    form.locator("button").click()
+    page.locator("[data-testid=add-node] .invalid-feedback", has_text="time limit").wait_for()
+    assert page.url.split("#")[0].endswith(f"/processes/{process_id}/v/1")
+    page.reload()
+    assert page.url.split("#")[0].endswith(f"/processes/{process_id}/v/1")

@@ -107,3 +107,44 @@ def test_reachability_checks_cover_parallel_steps(company):
     assert problems["unreachable"].node_keys == ["stray"]
     assert set(problems["no_path_to_end"].node_keys) == {"sign", "split", "accounts", "invoice", "join", "stray"}
     assert stray.key not in {k for p in problems.values() if p.code == "no_owner" for k in p.node_keys}
+
+
+def test_steps_sharing_a_name_warn_and_every_message_tells_them_apart(company):
+    version = sales_process(company).versions[0]
+    nodes = nodes_by_key(version)
+    services.update_node(nodes["sign"], name="报价", owner_role="")
+    problems = {p.code: p for p in run_checks(version)}
+    duplicate = problems["duplicate_names"]
+    assert not duplicate.is_blocking and set(duplicate.node_keys) == {"quote", "sign"}
+    # Numbered as in the steps table (flow order): 报价 is step 2, the renamed 签约成单 step 4.
+    numbers = services.step_numbers(version)
+    assert (numbers[nodes["quote"].id], numbers[nodes["sign"].id]) == (2, 4)
+    assert "报价 (#2)、报价 (#4)" in duplicate.message
+    assert problems["no_owner"].message.endswith("报价 (#4)")
+    services.update_node(nodes["sign"], name="签约成单", owner_role="销售代表")
+    assert run_checks(version) == []
+
+
+def test_flows_onto_their_own_step_and_flows_drawn_twice_from_older_maps_warn(company):
+    from processmaps.models import ProcessEdge
+    from rollout.extensions import db
+    version = sales_process(company).versions[0]
+    nodes = nodes_by_key(version)
+    # Written past the editor's rules, as an older version of the map could hold them.
+    db.session.add_all([ProcessEdge(version=version, source_id=nodes["quote"].id, target_id=nodes["quote"].id),
+                        ProcessEdge(version=version, source_id=nodes["approval"].id, target_id=nodes["sign"].id,
+                                    label="审批通过")])
+    db.session.flush()
+    db.session.expire(version, ["edges"])
+    problems = {p.code: p for p in run_checks(version)}
+    assert problems["self_loop"].node_keys == ["quote"] and not problems["self_loop"].is_blocking
+    assert "报价审批 → 签约成单" in problems["duplicate_flow"].message
+
+
+def test_time_limits_kept_from_before_their_format_was_checked_warn(company):
+    from rollout.extensions import db
+    version = sales_process(company).versions[0]
+    nodes_by_key(version)["quote"].time_limit = "尽快"
+    db.session.flush()
+    [problem] = run_checks(version)
+    assert (problem.code, problem.is_blocking, problem.node_keys) == ("time_limit", False, ["quote"])

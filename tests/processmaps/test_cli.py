@@ -10,12 +10,20 @@ def test_export_bpmn_to_a_file_and_import_it_back(company, runner, tmp_path):
     result = runner.invoke(args=["processmaps", "export", str(process.id), "--format", "bpmn", "-o", str(target)])
     assert result.exit_code == 0, result.output
     assert b"<bpmn:laneSet" in target.read_bytes()
+    # Back into 销售部, which has a 销售流程: the file becomes that process's next version (a draft).
     result = runner.invoke(args=["processmaps", "import", str(target), "--department", "sales"])
     assert result.exit_code == 0, result.output
-    assert "imported process" in result.output and "销售流程" in result.output
+    assert f"imported process {process.id}: 销售流程 v2" in result.output
     db.session.expire_all()
+    assert db.session.query(Process).count() == 1
+    first, second = db.session.get(Process, process.id).versions
+    assert second.status == "draft" and second.based_on_id == first.id
+    assert sorted(n.key for n in second.nodes) == sorted(n.key for n in first.nodes)
+    # Into another department it is a process of its own.
+    result = runner.invoke(args=["processmaps", "import", str(target), "--department", "marketing"])
+    assert result.exit_code == 0, result.output
     copy = db.session.query(Process).order_by(Process.id.desc()).first()
-    assert copy.id != process.id and copy.department_id == company["departments"]["sales"].id
+    assert copy.id != process.id and copy.department_id == company["departments"]["marketing"].id
     assert len(copy.versions[0].nodes) == len(process.versions[0].nodes)
 
 

@@ -1,4 +1,6 @@
 """Rendering: links in the SVG, owners and lanes drawn, the CJK font in every format, the cache."""
+import re
+
 import graphviz
 
 from processmaps import render, services
@@ -11,7 +13,7 @@ def test_dot_draws_owners_lanes_exception_flows_and_the_cjk_font(company):
     version = sales_process(company).versions[0]
     source = render.dot_source(version, node_url=lambda node: f"/processes/nodes/{node.id}")
     assert 'fontname="Noto Sans CJK SC"' in source
-    assert 'subgraph "cluster_0"' in source and 'label="销售代表"' in source and 'label="销售经理"' in source
+    assert 'subgraph "cluster_0"' in source and 'label=<销售代表>' in source and 'label=<销售经理>' in source
     assert f"销售经理 · {company['head'].display_name}" in source  # owner inside the node
     assert 'style="dashed"' in source and "报价审批不通过" in source
     quote = nodes_by_key(version)["quote"]
@@ -21,7 +23,7 @@ def test_dot_draws_owners_lanes_exception_flows_and_the_cjk_font(company):
 def test_swimlanes_per_department(company):
     version = sales_process(company).versions[0]
     services.set_lane_mode(version, "department")
-    assert 'label="销售部"' in render.dot_source(version)
+    assert 'label=<销售部>' in render.dot_source(version)
 
 
 def test_svg_links_nodes_to_their_pages_and_keeps_the_font(company):
@@ -89,15 +91,77 @@ def test_names_cannot_inject_markup_into_the_page(company):
     assert "&lt;script&gt;" in svg
 
 
-def test_a_parallel_step_is_a_small_diamond_with_a_plus_and_its_name_beside_it(company):
+def test_a_parallel_step_is_a_small_diamond_with_a_plus_and_its_name_underneath(company):
     version = sales_process(company).versions[0]
     services.add_node(version, key="split", kind="parallel", name="同时处理")
     source = render.dot_source(version)
     line = next(text for text in source.splitlines() if text.strip().startswith('"split"'))
-    assert 'shape="diamond"' in line and 'fixedsize="true"' in line
-    assert f"label={render.PARALLEL_MARK}" in line and "xlabel=<" in line and "同时处理" in line
+    assert 'shape="diamond"' in line and 'fixedsize="shape"' in line
+    assert render.PARALLEL_MARK in line and "同时处理" in line
+    assert line.index(render.PARALLEL_MARK) < line.rindex("同时处理")  # the visible name comes after the mark
     assert "no owner" not in line  # it steers the flow; nobody works in it
     decision = next(text for text in source.splitlines() if text.strip().startswith('"approval"'))
     assert "fixedsize" not in decision and "+</B>" not in decision
     svg = render.inline_svg(render.render(version, "svg"))
     assert 'id="node&#45;split"' in svg and "同时处理" in svg and 'font-size="22.00">+<' in svg
+
+
+def test_a_step_with_only_a_named_owner_is_drawn_in_that_persons_lane_never_a_neighbours(company):
+    version = sales_process(company).versions[0]
+    nodes = nodes_by_key(version)
+    # 签约成单 follows 报价审批 (销售经理's lane); named owner only, it gets a lane of its own.
+    services.update_node(nodes["sign"], owner_role="", owner_user_id=company["other_head"].id,
+                         department_id=company["departments"]["finance"].id)
+    unowned = services.add_node(version, key="unowned", kind="task", name="待定步骤")
+    services.add_edge(version, source_id=nodes["approval"].id, target_id=unowned.id, label="特殊情况")
+    lanes = render.effective_lanes(version)
+    person = company["other_head"].display_name
+    assert lanes[nodes["sign"].id] == person
+    assert lanes[unowned.id] == "Unassigned"
+    assert lanes[nodes["quote"].id] == "销售代表"
+    source = render.dot_source(version)
+    assert f"label=<{person}>" in source and "label=<Unassigned>" in source
+    # Per department: a step without one is in the no-department lane, not its neighbour's.
+    services.set_lane_mode(version, "department")
+    services.update_node(nodes["quote"], department_id=None)
+    lanes = render.effective_lanes(version)
+    assert lanes[nodes["quote"].id] == "No department" and lanes[nodes["sign"].id] == "财务部"
+
+
+def test_long_names_wrap_to_a_bounded_width(company):
+    assert render.wrap_text("销售机会跟进流程中的报价审批步骤", 12) == ["销售机会跟进", "流程中的报价", "审批步骤"]
+    assert render.wrap_text("Approve the invoice now", 12) == ["Approve the", "invoice now"]
+    assert render.wrap_text("x" * 30, 12) == ["x" * 12, "x" * 12, "x" * 6]
+    assert render.wrap_text("", 12) == [""]
+    version = sales_process(company).versions[0]
+    services.update_node(nodes_by_key(version)["quote"], name="报" * 120, owner_role="角" * 60)
+    line = next(text for text in render.dot_source(version).splitlines() if text.strip().startswith('"quote"'))
+    label = line.split(", tooltip=")[0]  # the tooltip keeps the whole name on one line
+    assert label.count("<TR>") >= 120 // (render.NAME_WIDTH // 2)  # a line each
+    assert "报" * (render.NAME_WIDTH // 2 + 1) not in label
+    assert "label=<" + "<BR/>".join(["角" * (render.LANE_LABEL_WIDTH // 2)] * 3) + "<BR/>" + "角" * 6 + ">" in \
+        render.dot_source(version)
+    # Drawn, the step stays far narrower than its name written on one line.
+    layout = render.layout(version)
+    box = next(obj for obj in layout["objects"] if obj.get("name") == "quote")
+    assert float(box["width"]) < 4  # inches
+
+
+def test_events_are_small_circles_with_their_name_underneath(company):
+    version = sales_process(company).versions[0]
+    start = next(n for n in version.nodes if n.kind == "start")
+    services.update_node(start, name="客户提交了一份很长很长的询价单并等待回复")
+    svg = render.render(version, "svg").decode()
+    group = svg.split(f'id="node&#45;{start.key}"')[1].split("</g>")[0]
+    rx = float(re.search(r'<ellipse[^>]* rx="([\d.]+)"', group).group(1))
+    assert rx < 20  # points: a fixed symbol, not a circle grown around its name
+    circle_y = float(re.search(r'<ellipse[^>]* cy="([-\d.]+)"', group).group(1))
+    texts = re.findall(r'<text[^>]* y="([-\d.]+)"[^>]*>([^<]*)</text>', group)
+    assert texts and all(float(y) > circle_y + rx for y, _text in texts)  # the name is underneath
+    assert "fffffe" not in svg  # the invisible copy that centres the symbol is not in the drawing
+
+
+def test_conditions_are_tied_to_their_flow(company):
+    source = render.dot_source(sales_process(company).versions[0])
+    assert 'decorate="true"' in source.split("\n")[3]  # the edge defaults
+    assert "label=<审批通过>" in source

@@ -183,3 +183,115 @@ def test_compare_names_a_decision_that_became_a_parallel_split(company):
     [(node, changes)] = comparison.changed_nodes
     assert node.key == "approval" and changes["kind"] == ("decision", "parallel")
     assert services.kind_label("parallel") == "Parallel split/join"
+
+
+# --- names people tell processes and steps apart by ----------------------------------------------
+def test_a_second_process_of_the_same_name_in_a_department_is_refused(company):
+    sales, marketing = company["departments"]["sales"], company["departments"]["marketing"]
+    services.create_process("销售机会跟进流程", department_id=sales.id)
+    for name in ("销售机会跟进流程", "  销售机会跟进流程 "):
+        with pytest.raises(ServiceError) as error:
+            services.create_process(name, department_id=sales.id)
+        assert error.value.field == "name"
+        assert "销售部" in error.value.message and "销售机会跟进流程" in error.value.message
+    services.create_process("Invoice Receipt")
+    with pytest.raises(ServiceError) as error:
+        services.create_process("invoice receipt")  # case does not make another process
+    assert "Invoice Receipt" in error.value.message
+    # Another department may have a process of that name.
+    other = services.create_process("销售机会跟进流程", department_id=marketing.id)
+    with pytest.raises(ServiceError):
+        services.update_process(other, "销售机会跟进流程", sales.id, "")
+    services.update_process(other, "销售机会跟进流程", marketing.id, "市场部的版本")  # keeping its own name is fine
+
+
+def test_pickers_add_the_department_where_process_names_repeat(company):
+    sales, marketing = company["departments"]["sales"], company["departments"]["marketing"]
+    first = services.create_process("销售机会跟进流程", department_id=sales.id)
+    second = services.create_process("销售机会跟进流程", department_id=marketing.id)
+    alone = services.create_process("回款跟进", department_id=sales.id)
+    labels = dict(services.processes_to_choose_from())
+    assert labels[first.id] == "销售机会跟进流程 · 销售部"
+    assert labels[second.id] == "销售机会跟进流程 · 市场部"
+    assert labels[alone.id] == "回款跟进"
+    assert dict(services.process_choices(leave_out=alone.id)) == {first.id: labels[first.id],
+                                                                   second.id: labels[second.id]}
+    quote = services.add_node(second.versions[0], kind="task", name="报价", owner_role="销售代表")
+    assert services.step_labels([quote.id]) == [(quote.id, "销售机会跟进流程 · 市场部 v1 › 报价")]
+
+
+def test_a_flow_onto_its_own_step_or_a_second_identical_flow_is_refused(company):
+    version = sales_process(company).versions[0]
+    nodes = nodes_by_key(version)
+    with pytest.raises(ServiceError) as error:
+        services.add_edge(version, source_id=nodes["quote"].id, target_id=nodes["quote"].id)
+    assert error.value.field == "target_id" and "itself" in error.value.message
+    start = next(n for n in version.nodes if n.kind == "start")
+    with pytest.raises(ServiceError) as error:
+        services.add_edge(version, source_id=start.id, target_id=nodes["quote"].id)
+    assert "already exists" in error.value.message and "报价" in error.value.message
+    with pytest.raises(ServiceError):
+        services.add_edge(version, source_id=nodes["approval"].id, target_id=nodes["sign"].id, label=" 审批通过 ")
+    # Another condition makes another flow; saving a flow unchanged is no duplicate of itself.
+    services.add_edge(version, source_id=nodes["approval"].id, target_id=nodes["sign"].id, label="特批")
+    passed = next(e for e in version.edges if e.label == "审批通过")
+    services.update_edge(passed, source_id=passed.source_id, target_id=passed.target_id, label="审批通过")
+    with pytest.raises(ServiceError):
+        services.update_edge(passed, source_id=passed.source_id, target_id=passed.target_id, label="特批")
+    with pytest.raises(ServiceError):
+        services.update_edge(passed, source_id=passed.source_id, target_id=passed.source_id, label="审批通过")
+    assert len(version.edges) == 8
+
+
+@pytest.mark.parametrize("text, parsed", [
+    ("2个工作日", (2, "working days")), ("24小时", (24, "hours")), ("30天", (30, "days")),
+    ("1.5 days", (1.5, "days")), ("3 working days", (3, "working days")), ("2 Weeks", (2, "weeks")),
+    ("1个月", (1, "months")), ("48h", (48, "hours")), ("abc", None), ("两天", None), ("0天", None),
+    ("3", None), ("天", None), ("-1 days", None), ("2个", None), ("5 parsecs", None),
+])
+def test_time_limits_are_a_number_and_a_unit(text, parsed):
+    assert services.parse_time_limit(text) == parsed
+
+
+def test_a_time_limit_that_is_not_a_duration_is_refused_with_its_format(company):
+    version = sales_process(company).versions[0]
+    quote = nodes_by_key(version)["quote"]
+    with pytest.raises(ServiceError) as error:
+        services.add_node(version, kind="task", name="合同评审", owner_role="法务专员", time_limit="abc")
+    assert error.value.field == "time_limit" and "2个工作日" in error.value.message
+    with pytest.raises(ServiceError):
+        services.update_node(quote, time_limit="尽快")
+    services.update_node(quote, time_limit=" 3 个工作日 ")
+    assert quote.time_limit == "3 个工作日"
+    services.update_node(quote, time_limit="")
+    assert quote.time_limit == ""
+
+
+# --- the order steps are listed in ------------------------------------------------------------------
+def test_steps_are_listed_in_flow_order_whatever_order_they_were_added_in(company):
+    process = services.create_process("合同流程", with_start_and_end=False)
+    version = process.versions[0]
+    add = lambda key, kind, name: services.add_node(version, key=key, kind=kind, name=name,  # noqa: E731
+                                                    owner_role="" if kind in ("start", "end") else "法务")
+    end = add("end", "end", "结束")
+    sign = add("sign", "task", "签署")
+    review_b = add("b", "task", "B 审核")
+    start = add("start", "start", "开始")
+    review_a = add("a", "task", "A 审核")
+    draft = add("draft", "task", "起草")
+    island = add("island", "task", "孤立步骤")
+    for source, target in ((start, draft), (draft, review_b), (draft, review_a), (review_a, sign),
+                           (review_b, sign), (sign, end), (sign, draft)):  # sign → draft: rework
+        services.add_edge(version, source_id=source.id, target_id=target.id)
+    assert [n.key for n in services.flow_order(version)] == ["start", "draft", "a", "b", "sign", "end", "island"]
+    assert services.step_numbers(version)[sign.id] == 5
+
+
+def test_step_pickers_list_steps_in_flow_order_and_number_repeated_names(company):
+    version = sales_process(company).versions[0]
+    nodes = nodes_by_key(version)
+    services.update_node(nodes["lost"], name="报价")
+    [(heading, steps)] = services.step_groups(version.process_id)
+    assert heading.startswith("v1")
+    names = [name for _id, name in steps]
+    assert names == ["报价 (#2)", "报价 (#3)", "报价审批", "签约成单"]  # ties by name

@@ -314,3 +314,163 @@ def test_step_picker_lists_one_process_at_a_time_and_keeps_ticked_steps_first(co
         response = client.get("/processes/step-choices", query_string={
             "field": "node_ids", "node_ids": [bad, str(ticked)], "node_ids_process": bad})
         assert response.status_code == 200 and "签约成单" in response.text, bad
+
+
+# --- who approves ------------------------------------------------------------------------------
+def test_a_team_head_edits_the_departments_draft_but_does_not_approve_it(company, client_as, factory):
+    version = sales_process(company).versions[0]
+    team_head = factory.user("head", department=company["departments"]["sales1"], username="team1.head")
+    client = client_as(team_head)
+    response = client.post(f"/processes/versions/{version.id}/nodes",
+                           data=node_form(name="合同评审", owner_role="法务专员"))
+    assert response.status_code == 303
+    page = client.get(f"/processes/{version.process_id}/v/1").get_data(as_text=True)
+    assert f'/processes/versions/{version.id}/approve' not in page
+    assert "A head of 销售部 or a project lead approves this draft." in page
+    assert client.post(f"/processes/versions/{version.id}/approve").status_code == 403
+    db.session.expire_all()
+    assert version.status == DRAFT
+    # A process of the team itself is theirs to approve.
+    team_process = services.create_process("一组晨会", department_id=company["departments"]["sales1"].id)
+    db.session.commit()
+    assert client.get(f"/processes/{team_process.id}/v/1").status_code == 200
+    from rollout.access import can
+    assert can(team_head, "processes.approve", team_process.versions[0])
+
+
+def test_a_head_does_not_approve_a_draft_they_worked_on_a_lead_may(company, client_as, factory):
+    version = sales_process(company).versions[0]
+    head = client_as("head")
+    quote = nodes_by_key(version)["quote"]
+    assert head.post(f"/processes/nodes/{quote.id}/edit", data=node_form(
+        prefix=f"node{quote.id}", name="报价（含折扣）", owner_role="销售代表")).status_code == 303
+    page = head.get(f"/processes/{version.process_id}/v/1").get_data(as_text=True)
+    assert "You worked on this draft: another head of 销售部 or a project lead approves it." in page
+    assert head.post(f"/processes/versions/{version.id}/approve").status_code == 403
+    # Removing a step counts as working on the draft too.
+    second_head = factory.user("head", department=company["departments"]["sales"], username="sales.head2")
+    other = client_as(second_head)
+    lost = nodes_by_key(version)["lost"]
+    assert other.post(f"/processes/nodes/{lost.id}/delete").status_code == 303
+    assert other.post(f"/processes/versions/{version.id}/approve").status_code == 403
+    third = client_as(factory.user("head", department=company["departments"]["sales"], username="sales.head3"))
+    assert third.post(f"/processes/versions/{version.id}/approve").status_code == 303
+    db.session.expire_all()
+    assert version.status == "approved" and version.approved_by.username == "sales.head3"
+    # Leads and admins may approve what they drafted themselves.
+    lead = client_as("lead")
+    draft = lead.post(f"/processes/{version.process_id}/drafts")
+    assert draft.status_code == 303
+    draft_version = services.draft_version(db.session.get(Process, version.process_id))
+    assert lead.post(f"/processes/versions/{draft_version.id}/approve").status_code == 303
+
+
+def test_the_approve_warning_names_the_version_replaced_only_when_there_is_one(company, client_as):
+    process = sales_process(company)
+    client = client_as("lead")
+    page = client.get(f"/processes/{process.id}/v/1").get_data(as_text=True)
+    assert "It becomes the version everyone follows." in page and "becomes superseded" not in page
+    services.approve_version(process.versions[0])
+    services.new_draft_version(process)
+    db.session.commit()
+    page = client.get(f"/processes/{process.id}/v/2").get_data(as_text=True)
+    assert "The approved version v1 becomes superseded." in page
+
+
+# --- messages and addresses in the editor ----------------------------------------------------------
+def test_adding_a_step_and_a_flow_says_so(company, client_as):
+    version = sales_process(company).versions[0]
+    client = client_as("lead")
+    response = client.post(f"/processes/versions/{version.id}/nodes", data=node_form(
+        name="合同评审", owner_role="法务专员"), follow_redirects=True)
+    assert "Step 合同评审 added." in response.get_data(as_text=True)
+    node = db.session.query(ProcessNode).filter_by(name="合同评审").one()
+    response = client.post(f"/processes/versions/{version.id}/edges", data={
+        "newedge-source_id": str(nodes_by_key(version)["quote"].id), "newedge-target_id": str(node.id)},
+        follow_redirects=True)
+    assert "Flow from 报价 to 合同评审 added." in response.get_data(as_text=True)
+    # In the editor (htmx swaps only the editor in), the message comes inside it.
+    response = client.post(f"/processes/nodes/{node.id}/delete", headers={"HX-Request": "true"},
+                           follow_redirects=True)
+    editor = response.get_data(as_text=True).split('id="editor"')[1]
+    assert "Step 合同评审 and its flows removed." in editor
+
+
+def test_the_editors_form_addresses_lead_back_to_the_map(company, client_as):
+    version = sales_process(company).versions[0]
+    quote = nodes_by_key(version)["quote"]
+    edge = version.edges[0]
+    client = client_as("lead")
+    for address in (f"/processes/versions/{version.id}/nodes", f"/processes/nodes/{quote.id}/edit",
+                    f"/processes/versions/{version.id}/edges", f"/processes/edges/{edge.id}/edit"):
+        response = client.get(address)
+        assert response.status_code == 303 and response.location.endswith(
+            f"/processes/{version.process_id}/v/1#editor"), address
+    assert client.get(f"/processes/versions/{version.id}/raci").location.endswith(
+        f"/processes/{version.process_id}/v/1/raci")
+    assert client_as("staff").get(f"/processes/versions/{version.id}/nodes").status_code == 403
+    assert client_as("other_head").get(f"/processes/nodes/{quote.id}/edit").status_code == 403
+    # A form sent back with its errors keeps the map's address in the address bar.
+    response = client.post(f"/processes/versions/{version.id}/nodes", data=node_form(name=""),
+                           headers={"HX-Request": "true"})
+    assert response.status_code == 422 and response.headers["HX-Push-Url"] == "false"
+
+
+def test_bad_flows_and_time_limits_are_422_with_their_message(company, client_as):
+    version = sales_process(company).versions[0]
+    quote = nodes_by_key(version)["quote"]
+    start = next(n for n in version.nodes if n.kind == "start")
+    client = client_as("lead")
+    before = len(version.edges)
+    response = client.post(f"/processes/versions/{version.id}/edges", data={
+        "newedge-source_id": str(quote.id), "newedge-target_id": str(quote.id)})
+    assert response.status_code == 422 and "A flow cannot lead from a step back to itself." in response.text
+    response = client.post(f"/processes/versions/{version.id}/edges", data={
+        "newedge-source_id": str(start.id), "newedge-target_id": str(quote.id)})
+    assert response.status_code == 422 and "The flow from Start to 报价 already exists" in response.text
+    response = client.post(f"/processes/versions/{version.id}/nodes",
+                           data=node_form(name="合同评审", owner_role="法务专员", time_limit="abc"))
+    assert response.status_code == 422
+    assert "Give the time limit as a number and a unit" in response.text
+    db.session.expire_all()
+    assert len(db.session.get(type(version), version.id).edges) == before
+    assert db.session.query(ProcessNode).filter_by(name="合同评审").count() == 0
+
+
+def test_a_second_process_of_the_same_name_is_refused_on_the_form(company, client_as):
+    sales = company["departments"]["sales"].id
+    sales_process(company)
+    response = client_as("head").post("/processes/new", data={"name": "销售流程", "lane_by": "role",
+                                                              "department_id": str(sales)})
+    assert response.status_code == 422
+    assert "销售部 already has a process named 销售流程" in response.text
+    assert db.session.query(Process).count() == 1
+
+
+def test_the_steps_table_lists_steps_in_flow_order_with_their_numbers(company, client_as):
+    version = sales_process(company).versions[0]
+    table = client_as("staff").get(f"/processes/{version.process_id}/v/1").text.split('data-testid="nodes"')[1]
+    table = table.split("</table>")[0]
+    positions = [table.index(f">{name}</a>") for name in ("Start", "报价", "报价审批", "签约成单", "记录流失原因", "End")]
+    assert positions == sorted(positions)
+    assert 'class="table table-sm align-middle map-table"' in client_as("staff").get(
+        f"/processes/{version.process_id}/v/1").text
+
+
+def test_importing_a_file_over_an_existing_process_says_it_is_a_new_version(company, client_as):
+    from processmaps import bpmn
+    process = sales_process(company, approve=True)
+    data = bpmn.export_bpmn(process.versions[0])
+    client = client_as("lead")
+    response = client.post("/processes/import", data={
+        "file": (io.BytesIO(data), "销售流程.bpmn"), "department_id": str(company["departments"]["sales"].id)},
+        content_type="multipart/form-data")
+    assert response.status_code == 200
+    assert f'href="/processes/{process.id}/v/2"' in response.text and "a new version of the existing process" \
+        in response.text
+    response = client.post("/processes/import", data={
+        "file": (io.BytesIO(data), "销售流程.bpmn"), "department_id": str(company["departments"]["sales"].id)},
+        content_type="multipart/form-data")
+    assert response.status_code == 422 and "销售流程 already has a draft (v2)" in response.text
+    db.session.expire_all()
+    assert [v.number for v in db.session.get(Process, process.id).versions] == [1, 2]

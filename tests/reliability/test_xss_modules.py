@@ -108,7 +108,7 @@ def test_survey_question_and_choice_labels(live_server, page, client_as, company
     survey_id = _id_from(_posted(lead.post("/surveys/new", data={
         "title": packed(200)[0], "description": "\n\n".join(PAYLOADS), "department_id": "0",
         "audience_departments": [company["departments"]["sales"].id], "audience_roles": ["staff"]}), "survey"))
-    options = "\n".join(f"选项 {payload}" for payload in PAYLOADS)
+    options = "\n".join(f"选项{n} {payload}" for n, payload in enumerate(PAYLOADS, 1))  # each option worded differently
     questions = [("single", "q_single", packed(2000)[0], options), ("multiple", "q_multiple", "多选", options),
                  ("ranking", "q_rank", "排序", "\n".join(packed(200)[:4])),
                  ("likert", "q_likert", "评价", "同意\n一般\n不同意")]
@@ -159,7 +159,7 @@ def test_process_map_node_names_and_edge_labels(live_server, page, client_as, co
     names, roles = packed(120, prefix="步骤 "), packed(60)
     for n, name in enumerate(names):
         fields = {"kind": "task", "name": name, "owner_role": roles[n % len(roles)], "owner_user_id": "",
-                  "department_id": "", "time_limit": roles[-1 - n % len(roles)],
+                  "department_id": "", "time_limit": f"{n + 1}个工作日",
                   "data_items": "\n".join(PAYLOADS[:10]), "notes": "\n\n".join(_groups()[n % len(_groups())]),
                   "subprocess_id": ""}
         _posted(lead.post(f"/processes/versions/{version_id}/nodes",
