@@ -92,7 +92,7 @@ def import_command(target, file, mapping_name, dry_run, encoding, username, depa
                            f"skip {counts['skip']}, reject {counts['error']} "
                            f"({len(analysis.near)} possible duplicates to review).")
                 for outcome in analysis.errors[:20]:
-                    click.echo(f"  row {outcome.number}: {outcome.message}")
+                    click.echo(f"  row {outcome.number}: {outcome.text}")
                 return
             db.session.commit()
             batch = services.run_import(batch, user, chunk_size=5000,
@@ -104,7 +104,8 @@ def import_command(target, file, mapping_name, dry_run, encoding, username, depa
     click.echo(f"Import #{batch.id} {batch.status}: created {batch.created_count}, updated {batch.updated_count}, "
                f"skipped {batch.skipped_count}, rejected {batch.error_count} in {elapsed:.1f}s.")
     if batch.message:
-        click.echo(batch.message)
+        from rollout.imports.messages import shown
+        click.echo(shown(batch.message))
     if batch.error_count:
         click.echo(f"Rejected rows: download the error report from /imports/{batch.id}.")
     if batch.status != services.COMPLETED:

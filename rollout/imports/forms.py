@@ -18,7 +18,7 @@ class UploadForm(FlaskForm):
     target = SelectField(_l("Import as"), validate_choice=True)
     file = FileField(_l("File (.xlsx, .csv or .txt)"), validators=[FileRequired(_l("Choose a file."))])
     department_id = SelectField(_l("Default department"), coerce=int, validate_choice=True,
-                                description=_l("Records whose row names no department land here."))
+                                description=_l("Imported records go to this department when their row does not name one."))
     template_id = SelectField(_l("Mapping template"), coerce=int, validate_choice=True)
     encoding = SelectField(_l("Encoding"), choices=encoding_choices(), validate_choice=True,
                            description=_l("Leave on automatic unless the preview shows garbled text."))

@@ -31,7 +31,9 @@ class ImportBatch(db.Model):
         "updated_count": _l("Records updated"), "skipped_count": _l("Rows skipped"), "error_count": _l("Rows rejected"),
         "department_ids": _l("Departments of imported records"), "started_at": _l("Started at"),
         "finished_at": _l("Finished at"), "undone_at": _l("Undone at"),
-        "errors_resolved_at": _l("Rejected rows resolved"),
+        "errors_resolved_at": _l("Rejected rows resolved"), "target": _l("Import as"),
+        # Not columns: the counts an undo records in the audit trail.
+        "removed_count": _l("Records removed"), "restored_count": _l("Records restored"),
     }
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -63,7 +65,7 @@ class ImportBatch(db.Model):
     undone_at: Mapped[datetime | None] = mapped_column(DateTime)
     #: When someone confirmed the rejected rows were fixed (re-imported or dropped on purpose).
     errors_resolved_at: Mapped[datetime | None] = mapped_column(DateTime)
-    #: Why a run failed or stopped.
+    #: Why a run failed or stopped: JSON of imports.messages.stored, shown in each reader's language.
     message: Mapped[str | None] = mapped_column(Text)
 
     department: Mapped[Department | None] = relationship()
@@ -104,6 +106,8 @@ class ImportRowError(db.Model):
     batch_id: Mapped[int] = mapped_column(ForeignKey("import_batches.id", ondelete="CASCADE"))
     row_number: Mapped[int] = mapped_column(Integer)
     cells: Mapped[list] = mapped_column(JSON, default=list)
+    #: Why: JSON of imports.messages.stored (message ids, shown in each reader's language); plain text in
+    #: rows written before.
     message: Mapped[str] = mapped_column(Text)
 
 

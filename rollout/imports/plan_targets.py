@@ -14,13 +14,15 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import delete, func, literal, null, select
+from sqlalchemy import delete, literal, null, select
 
 from rollout.accounts.models import User
 from rollout.cleaning import company_key, name_key, phone_key_of, strip_legal_suffixes
 from rollout.errors import ServiceError
 from rollout.extensions import db
-from rollout.imports.targets import ImportContext, RowError, Target, TargetField
+from rollout.imports.messages import kept
+from rollout.imports.targets import (ImportContext, RowError, Target, TargetField, add_uses, among, cell_problems,
+                                     counts_by)
 from rollout.plans import services as plans
 from rollout.plans.models import (METRICS, Activity, Campaign, Contact, Customer, CustomerAssignment, CustomerField,
                                   LostReason, Opportunity, PlanTarget, Quote, SalesPlan)
@@ -62,7 +64,7 @@ def _midday(value) -> datetime | None:
 
 @dataclass(frozen=True)
 class CustomFieldDefinition:
-    """What plans.clean_extra reads of a CustomerField."""
+    """What plans.extra_value reads of a CustomerField."""
     key: str
     label: str
     kind: str
@@ -132,6 +134,25 @@ class CustomerTarget(Target):
     def near_key(self, values):
         return values.get("_company_key") or company_key(values.get("name"))
 
+    def _campaign(self, name: str | None) -> int | None:
+        if not name:
+            return None
+        campaign_id = self.campaigns.get(name.casefold())
+        if campaign_id is None:
+            raise RowError(_l("Unknown campaign %(name)s.", name=name))
+        return campaign_id
+
+    @staticmethod
+    def _extra_value(definition: CustomFieldDefinition, value) -> tuple[object, object]:
+        """(stored value, None) of a cleaned cell of a custom field, or (None, the lazy reason it is refused)."""
+        if isinstance(value, Decimal):
+            value = str(int(value)) if value == value.to_integral() else format(value.normalize(), "f")
+        elif hasattr(value, "isoformat"):
+            value = value.isoformat()
+        if definition.kind == "multi_choice" and isinstance(value, str):
+            value = [part for part in plans.re.split(r"[,，;；、/]", value) if part.strip()]
+        return plans.extra_value(definition, value)
+
     def build(self, values, ctx):
         owner_name, department_name = values.get("owner"), values.get("department")
         owner = ctx.person(owner_name) if owner_name else None
@@ -143,27 +164,14 @@ class CustomerTarget(Target):
             _allowed(ctx, department_id, owner_name)
         else:
             department_id = ctx.department(None)
-        campaign_id = None
-        if values.get("campaign"):
-            campaign_id = self.campaigns.get(values["campaign"].casefold())
-            if campaign_id is None:
-                raise RowError(_l("Unknown campaign %(name)s.", name=values["campaign"]))
+        campaign_id = self._campaign(values.get("campaign"))
         extra = {}
-        if self._custom:
-            raw = {}
-            for definition in self._custom:
-                value = values.get(f"x_{definition.key}")
-                if isinstance(value, Decimal):
-                    value = str(int(value)) if value == value.to_integral() else format(value.normalize(), "f")
-                elif hasattr(value, "isoformat"):
-                    value = value.isoformat()
-                if definition.kind == "multi_choice" and isinstance(value, str):
-                    value = [part for part in plans.re.split(r"[,，;；、/]", value) if part.strip()]
-                raw[definition.key] = value
-            try:
-                extra = plans.clean_extra(raw, self._custom)
-            except ServiceError as error:
-                raise RowError(error.message) from None
+        for definition in self._custom:
+            value, problem = self._extra_value(definition, values.get(f"x_{definition.key}"))
+            if problem is not None:
+                raise RowError(problem)
+            if value is not None:
+                extra[definition.key] = value
         now = self.now
         in_pool = owner_id is None
         # Both duplicate keys from one normalisation: company_key is name_key without legal suffixes.
@@ -176,6 +184,19 @@ class CustomerTarget(Target):
                 "source": values.get("source") or "import", "owner_id": owner_id, "department_id": department_id,
                 "campaign_id": campaign_id, "extra": extra, "is_in_pool": in_pool,
                 "pool_entered_at": now if in_pool else None}
+
+    def check_cells(self, values, ctx):
+        problems = cell_problems([
+            ("owner", lambda: ctx.person(values.get("owner"))),
+            ("department", lambda: values.get("department") and ctx.department(values["department"])),
+            ("campaign", lambda: self._campaign(values.get("campaign")))])
+        for definition in self._custom:
+            name = f"x_{definition.key}"
+            if values.get(name) is not None:  # an empty required one is the planner's "is required"
+                _value, problem = self._extra_value(definition, values[name])
+                if problem is not None:
+                    problems[name] = kept(problem)
+        return problems
 
     def shared_columns(self):
         now = self.now
@@ -208,13 +229,14 @@ class CustomerTarget(Target):
             row = dict(row, extra={**(record.extra or {}), **row["extra"]})
         return super().update(entity_id, row, ctx)
 
-    def dependents(self, ids):
-        total = 0
-        for model in (Contact, Activity, Opportunity, Quote):
-            total += db.session.scalar(select(func.count()).select_from(model).where(model.customer_id.in_(ids))) or 0
-        total += db.session.scalar(select(func.count()).select_from(CustomerAssignment).where(
-            CustomerAssignment.customer_id.in_(ids), CustomerAssignment.kind != "create")) or 0
-        return total
+    def in_use(self, ids):
+        found: dict[int, dict[str, int]] = {}
+        for use, model in (("contacts", Contact), ("activities", Activity), ("opportunities", Opportunity),
+                           ("quotes", Quote)):
+            add_uses(found, use, counts_by(model.customer_id, ids))
+        add_uses(found, "assignments", counts_by(CustomerAssignment.customer_id, ids,
+                                                 CustomerAssignment.kind != "create"))
+        return found
 
     def remove(self, ids):
         db.session.execute(delete(CustomerAssignment).where(CustomerAssignment.customer_id.in_(ids)))
@@ -224,6 +246,8 @@ class CustomerTarget(Target):
 class _CustomerChild(Target):
     """Targets that belong to a customer named in the row; written through the plan-tracking services."""
     per_row = True
+    #: The field naming a person (who did it, whose it is), if any.
+    person_field: str | None = None
 
     def _customer(self, values, ctx):
         if not hasattr(self, "_customers"):
@@ -241,6 +265,12 @@ class _CustomerChild(Target):
         if user is None:
             raise RowError(_l("Unknown user %(name)s.", name=values.get(key)))
         return user
+
+    def check_cells(self, values, ctx):
+        checks = [("customer", lambda: values.get("customer") and self._customer(values, ctx))]
+        if self.person_field:
+            checks.append((self.person_field, lambda: ctx.person(values.get(self.person_field))))
+        return cell_problems(checks)
 
     def insert(self, rows, ctx):
         return [self.insert_one(row, ctx) for row in rows]
@@ -299,9 +329,6 @@ class ContactTarget(_CustomerChild):
     def department_of(self, row):
         return row.get("_department_id")
 
-    def dependents(self, ids):
-        return 0
-
 
 ACTIVITY_ALIASES = {"visit": ("拜访", "上门", "上门拜访", "面访"), "call": ("电话", "致电", "电话沟通", "phone"),
                     "meeting": ("会议", "会面", "开会", "会谈"), "message": ("消息", "微信", "短信", "邮件", "wechat", "sms")}
@@ -315,6 +342,7 @@ class ActivityTarget(_CustomerChild):
     label = _l("Follow-ups")
     model = Activity
     key_kinds = ("activity",)
+    person_field = "user"
 
     def fields(self):
         return [
@@ -369,6 +397,7 @@ class OpportunityTarget(_CustomerChild):
     label = _l("Opportunities")
     model = Opportunity
     key_kinds = ("deal",)
+    person_field = "owner"
     updatable = ("amount", "expected_close_on")
 
     def fields(self):
@@ -430,8 +459,10 @@ class OpportunityTarget(_CustomerChild):
     def department_of(self, row):
         return row.get("_department_id")
 
-    def dependents(self, ids):
-        return db.session.scalar(select(func.count()).select_from(Quote).where(Quote.opportunity_id.in_(ids))) or 0
+    def in_use(self, ids):
+        found: dict[int, dict[str, int]] = {}
+        add_uses(found, "quotes", counts_by(Quote.opportunity_id, ids))
+        return found
 
 
 PERIOD_ALIASES = {"month": ("月", "月度", "每月"), "quarter": ("季", "季度"), "year": ("年", "年度")}
@@ -529,17 +560,27 @@ class PlanTargetTarget(Target):
         after = self._current(plan)
         return ({"targets": before}, {"targets": after}) if after != before else ({}, {})
 
-    def current(self, entity_id, keys):
-        plan = db.session.get(SalesPlan, entity_id)
-        return None if plan is None else {"targets": self._current(plan)}
+    def current_values(self, ids, keys):
+        return {plan.id: {"targets": self._current(plan)}
+                for plan in db.session.scalars(select(SalesPlan).where(SalesPlan.id.in_(ids)))}
 
     def restore(self, entity_id, before, user):
         plan = db.session.get(SalesPlan, entity_id)
         plans.update_targets(plan, user, before["targets"], reason="undo import")
 
-    def dependents(self, ids):
-        return db.session.scalar(select(func.count()).select_from(SalesPlan).where(
-            SalesPlan.id.in_(ids), SalesPlan.status != "draft")) or 0
+    def in_use(self, ids):
+        # A plan sent for approval belongs to the approval now.
+        return {plan_id: {"decided": 1} for condition in among(SalesPlan.id, ids)
+                for plan_id in db.session.scalars(select(SalesPlan.id).where(condition, SalesPlan.status != "draft"))}
+
+    def names(self, ids):
+        return {plan.id: plans.plan_title(plan) for plan in db.session.scalars(
+            select(SalesPlan).where(SalesPlan.id.in_(ids)))}
+
+    def check_cells(self, values, ctx):
+        department = values.get("department")
+        return cell_problems([("user", lambda: ctx.person(values.get("user"))),
+                              ("department", lambda: department and ctx.department(department))])
 
     def remove(self, ids):
         db.session.execute(delete(PlanTarget).where(PlanTarget.plan_id.in_(ids)))

@@ -409,9 +409,15 @@ def _copied_rows(copy: Path) -> Iterator[tuple[int, list[str]]]:
             yield int(number), row
 
 
+def dry_run_path(path: Path) -> Path:
+    """Where the last dry run of the import of the kept upload at ``path`` is kept."""
+    return path.with_name(f"{path.name}.check.json")
+
+
 def remove_kept_file(path: Path) -> None:
-    """Delete a kept upload and the row copies made from it."""
+    """Delete a kept upload, the row copies made from it and its last dry run."""
     path.unlink(missing_ok=True)
+    dry_run_path(path).unlink(missing_ok=True)
     for copy in path.parent.glob(f"{path.name}.*.rows"):
         copy.unlink(missing_ok=True)
 

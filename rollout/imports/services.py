@@ -16,19 +16,21 @@ from __future__ import annotations
 
 import gc
 import io
+import json
+import os
 import random
 import secrets
 import shutil
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import closing, nullcontext
-from dataclasses import dataclass, field
-from datetime import timedelta
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
 from itertools import starmap
 from pathlib import Path
 
 from flask import current_app, has_request_context
-from flask_babel import force_locale
+from flask_babel import force_locale, get_locale, ngettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
@@ -45,10 +47,11 @@ from rollout.extensions import db
 from rollout.i18n import language_of
 from rollout.imports import forking, readers
 from rollout.imports.mapping import auto_map, is_known_header, mapping_from_template
+from rollout.imports.messages import in_words, kept, shown, stored
 from rollout.imports.models import (COMPLETED, DRAFT, FAILED, RUNNING, UNDONE, ImportBatch, ImportChunk,
                                     ImportRowError, MappingTemplate)
-from rollout.imports.targets import (ImportContext, RowError, Target, TargetField, all_targets, choice_value,
-                                     get_target)
+from rollout.imports.targets import (USES, ImportContext, RowError, Target, TargetField, all_targets,
+                                     choice_value, get_target)
 from rollout.timeutil import utcnow
 
 #: Rows per committed chunk of a real run.
@@ -100,7 +103,8 @@ TRANSITIONS = {
 }
 STATUS_LABELS = {DRAFT: _l("Draft"), RUNNING: _l("Running"), COMPLETED: _l("Completed"), FAILED: _l("Failed"),
                  UNDONE: _l("Undone")}
-label_codes({("import_batches", "status"): STATUS_LABELS})
+label_codes({("import_batches", "status"): STATUS_LABELS,
+             ("import_batches", "target"): {name: target.label for name, target in all_targets().items()}})
 
 
 def transition(batch: ImportBatch, event: str) -> None:
@@ -137,10 +141,9 @@ def mark_interrupted(batch: ImportBatch, user: User, now=None) -> None:
                              minutes=int(stale_after.total_seconds() // 60)))
     transition(batch, "interrupt")
     batch.finished_at = now
-    batch.message = _("The run stopped without finishing; the chunks written before it stopped are kept "
-                      "and can be undone.")
-    record_event("import_failed", entity="import_batches", entity_id=batch.id, detail=_counts_detail(batch),
-                 user=user)
+    batch.message = stored([kept(_l("The run stopped without finishing; the chunks written before it stopped "
+                                    "are kept and can be undone."))])
+    _record_run("import_failed", batch, RUNNING, user)
 
 
 # --- permissions ------------------------------------------------------------------------
@@ -197,7 +200,7 @@ def save_upload(stream, filename: str, max_bytes: int | None = None) -> Path:
                 path.unlink(missing_ok=True)
                 raise readers.ImportFileError(_l(
                     "The file is larger than %(mb)d MB, the limit for imports in the browser. "
-                    "Split it, or let an administrator run `rollout import` on the server for large migrations.",
+                    "Split it, or ask an administrator to import it on the server with “rollout import”.",
                     mb=max_bytes // 1024 // 1024))
             out.write(chunk)
     return path
@@ -263,6 +266,7 @@ def reread(batch: ImportBatch, encoding: str | None, separator: str | None, head
     old_headers = batch.source.get("headers", [])
     batch.source = info.as_dict()
     batch.total_rows = info.row_count
+    forget_dry_run(batch)
     if info.headers != old_headers:
         batch.settings = {**batch.settings, "mapping": {str(k): v for k, v in auto_map(info.headers, fields).items()},
                           "keep": [], "decisions": {}}
@@ -300,6 +304,7 @@ def set_mapping(batch: ImportBatch, mapping: dict[int, str], keep: list[int], de
     batch.department_id = department_id
     batch.settings = {**batch.settings, "mapping": clean_mapping,
                       "keep": sorted({int(i) for i in keep if 0 <= int(i) < len(headers)})}
+    forget_dry_run(batch)
 
 
 def set_decisions(batch: ImportBatch, decisions: dict[str, str], default_existing: str, default_file: str) -> None:
@@ -314,6 +319,7 @@ def set_decisions(batch: ImportBatch, decisions: dict[str, str], default_existin
         cleaned[group[:300]] = decision
     batch.settings = {**batch.settings, "decisions": {**batch.settings.get("decisions", {}), **cleaned},
                       "default_existing": default_existing, "default_file": default_file}
+    forget_dry_run(batch)
 
 
 # --- mapping templates -----------------------------------------------------------------------
@@ -345,6 +351,7 @@ def apply_template(batch: ImportBatch, template: MappingTemplate) -> None:
     batch.settings = {**batch.settings, "mapping": {str(k): v for k, v in mapping.items()},
                       "keep": [i for i, h in enumerate(headers) if h in (template.keep_as_is or [])],
                       "template_id": template.id}
+    forget_dry_run(batch)
 
 
 def find_template(target_name: str, name: str) -> MappingTemplate | None:
@@ -358,8 +365,12 @@ class CellPreview:
     before: str
     after: object
     rules: tuple[str, ...] = ()
+    #: The cleaning rule's error code.
     error: str | None = None
     kept: bool = False
+    field: str = ""
+    #: Why the cell cannot be imported as it is, in words (a cleaning error or a failed lookup).
+    problem: str | None = None
 
 
 @dataclass(slots=True)
@@ -369,9 +380,15 @@ class Outcome:
     number: int
     row: dict | None = None
     entity_id: int | None = None
-    message: str | None = None
+    #: A rejected row's reasons, kept messages (imports.messages); a skipped row's note.
+    message: list | str | None = None
     group: str | None = None
     cells: list | None = None
+
+    @property
+    def text(self) -> str:
+        """The message in the current language."""
+        return in_words(self.message)
 
 
 @dataclass
@@ -390,16 +407,36 @@ class Group:
 
 @dataclass
 class Analysis:
-    """A dry run's findings: nothing is written."""
+    """A dry run's findings: nothing is written.  Kept with the batch until its settings change."""
     sample: str
     rows_read: int = 0
     counts: Counter = field(default_factory=Counter)
     errors: list[Outcome] = field(default_factory=list)
     groups: list[Group] = field(default_factory=list)
     group_count: int = 0
-    near: list[tuple[int, str, str]] = field(default_factory=list)
-    creates: list[Outcome] = field(default_factory=list)
-    updates: list[Outcome] = field(default_factory=list)
+    #: (row, name in the file, the similar name: an existing record's, or a kept message naming an earlier row)
+    near: list[tuple[int, str, object]] = field(default_factory=list)
+    #: (row, what it would create) of the first rows that would create a record
+    creates: list[tuple[int, str]] = field(default_factory=list)
+    first_n: int = 100
+    checked_at: datetime | None = None
+
+    def as_dict(self) -> dict:
+        """Plain data to keep (JSON); the rejected rows' reasons stay message ids."""
+        return {"sample": self.sample, "rows_read": self.rows_read, "counts": dict(self.counts),
+                "errors": [[outcome.number, outcome.message] for outcome in self.errors],
+                "groups": [asdict(group) for group in self.groups], "group_count": self.group_count,
+                "near": self.near, "creates": self.creates, "first_n": self.first_n,
+                "checked_at": self.checked_at.isoformat() if self.checked_at else None}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Analysis:
+        return cls(sample=data["sample"], rows_read=data["rows_read"], counts=Counter(data["counts"]),
+                   errors=[Outcome("error", number, message=message) for number, message in data["errors"]],
+                   groups=[Group(**group) for group in data["groups"]], group_count=data["group_count"],
+                   near=[tuple(item) for item in data["near"]], creates=[tuple(item) for item in data["creates"]],
+                   first_n=data["first_n"],
+                   checked_at=datetime.fromisoformat(data["checked_at"]) if data["checked_at"] else None)
 
 
 class Planner:
@@ -410,9 +447,6 @@ class Planner:
         self.fields = {f.name: f for f in target.fields()}
         settings = batch.settings or {}
         keep = set(settings.get("keep", []))
-        # Translated once: gettext per row costs more than cleaning the row.
-        self.labels = {name: str(f.label) for name, f in self.fields.items()}
-        self.cleaning_errors = {code: str(message) for code, message in CLEANING_ERRORS.items()}
         self.already_exists = _("already exists")
         self.same_as_row = _("same as row %(row)d", row=0).replace("0", "{row}")
         # Per mapped column: (index, field name, keep as is, how a cell is settled, cache of settled
@@ -437,9 +471,9 @@ class Planner:
         self.near: list[tuple[int, str, str]] = []
 
     def _settler(self, target_field: TargetField, keep: bool) -> Callable[[str], tuple]:
-        """How one column's cell becomes (value, problem shown for the row or None, Cleaned)."""
+        """How one column's cell becomes (value, its problem as a kept message or None, Cleaned)."""
         cleaner = CLEANERS.get(target_field.kind, CLEANERS["text"])
-        label, max_length = self.labels[target_field.name], target_field.max_length
+        field_label, max_length = target_field.label, target_field.max_length
 
         def settle(raw: str) -> tuple:
             if keep:
@@ -448,14 +482,18 @@ class Planner:
                 result = cleaner(raw) if raw else _EMPTY
             value, error = result.value, result.error
             if error:
-                return value, f"{label}: {self.cleaning_errors.get(error, error)} ({raw})", result
+                problem = kept(_l("%(field)s: %(problem)s (%(value)s)", field=field_label,
+                                  problem=CLEANING_ERRORS.get(error, error), value=raw))
+                return value, problem, result
             if max_length and isinstance(value, str) and len(value) > max_length:
-                return value, _("%(field)s: longer than %(n)d characters", field=label, n=max_length), result
+                problem = kept(_l("%(field)s: longer than %(n)d characters", field=field_label, n=max_length))
+                return value, problem, result
             return value, None, result
         return settle
 
-    def clean(self, cells: list[str], with_previews: bool = True) -> tuple[dict, list[str], list[CellPreview]]:
-        """Cleaned values by field, problems, and (for the preview) each cell before → after."""
+    def clean(self, cells: list[str], with_previews: bool = True) -> tuple[dict, list[tuple], list[CellPreview]]:
+        """Cleaned values by field, problems as (field name, kept message), and (for the preview) each cell
+        before → after."""
         values, errors, previews = {}, [], []
         width = len(cells)
         for index, name, keep, settle, settled in self._row_columns:
@@ -467,19 +505,43 @@ class Planner:
                     settled[raw] = cell
             value, problem, result = cell
             if problem:
-                errors.append(problem)
+                errors.append((name, problem))
             values[name] = value
             if with_previews:
-                previews.append(CellPreview(raw, value, result.rules, result.error, keep))
+                previews.append(CellPreview(raw, value, result.rules, result.error, keep, name,
+                                            in_words(problem) if problem else None))
         for name in self.required:
             if values.get(name) in (None, ""):
-                errors.append(_("%(field)s is required", field=self.fields[name].label))
+                errors.append((name, kept(_l("%(field)s is required", field=self.fields[name].label))))
         return values, errors, previews
+
+    def cell_problems(self, values: dict, skip=()) -> dict[str, object]:
+        """{field name: kept message} of the cells that a lookup finds wrong: a value outside a field's
+        options, an unknown owner or department.  Fields in ``skip`` (already refused) are left out."""
+        problems = {}
+        for target_field in self.choice_fields:
+            if target_field.name not in skip and values.get(target_field.name) is not None:
+                try:
+                    choice_value(target_field, values[target_field.name])
+                except RowError as error:
+                    problems[target_field.name] = error.reason
+        for name, problem in self.target.check_cells(values, self.ctx).items():
+            if name not in skip:
+                problems.setdefault(name, problem)
+        return problems
+
+    def _rejected(self, number: int, cells: list[str], values: dict, errors: list[tuple]) -> Outcome:
+        """A rejected row with all its problems, not only the first found (only rejected rows pay for this)."""
+        reasons = [problem for _name, problem in errors]
+        for problem in self.cell_problems(values, skip={name for name, _problem in errors}).values():
+            if problem not in reasons:
+                reasons.append(problem)
+        return Outcome("error", number, message=reasons, cells=cells)
 
     def plan(self, number: int, cells: list[str]) -> Outcome:
         values, errors, _previews = self.clean(cells, with_previews=False)
         if errors:
-            return Outcome("error", number, message="; ".join(errors), cells=cells)
+            return self._rejected(number, cells, values, errors)
         try:
             for target_field in self.choice_fields:
                 if values.get(target_field.name) is not None:
@@ -487,7 +549,7 @@ class Planner:
             row = self.target.build(values, self.ctx)
             keys = self.target.keys(values)
         except RowError as error:
-            return Outcome("error", number, message=str(error), cells=cells)
+            return self._rejected(number, cells, values, [(None, error.reason)])
         for key in keys:
             existing_id = self.existing.get(key)
             if existing_id is not None:
@@ -538,7 +600,7 @@ class Planner:
             self.near.append((number, name, existing[1]))
         earlier = self.file_near.get(near_key)
         if earlier is not None and name_key(earlier[1]) != name_key(name):
-            self.near.append((number, name, _("row %(row)d: %(name)s", row=earlier[0], name=earlier[1])))
+            self.near.append((number, name, kept(_l("row %(row)d: %(name)s", row=earlier[0], name=earlier[1]))))
         self.file_near.setdefault(near_key, (number, name))
 
 
@@ -551,13 +613,22 @@ def make_context(batch: ImportBatch, user: User) -> ImportContext:
 
 
 def preview(batch: ImportBatch, user: User, limit: int = PREVIEW_ROWS) -> list[tuple[int, list[CellPreview], str | None, list]]:
-    """The first rows: (row number, each mapped cell before → after with its rules, problems, raw cells)."""
+    """The first rows: (row number, each mapped cell before → after with its rules and problem, the row's
+    problems in words, raw cells).  A cell is flagged for what its cleaning finds (a bad phone number)
+    and for what only a lookup finds (an unknown owner, a value outside a field's options); the row's
+    problems are what the dry run would say."""
     target = get_target(batch.target)
     planner = Planner(batch, target, make_context(batch, user))
     rows = []
     for number, cells in readers.iter_rows(stored_path(batch), source_info(batch)):
-        _values, errors, previews = planner.clean(cells)
-        rows.append((number, previews, "; ".join(errors) or None, cells))
+        values, errors, previews = planner.clean(cells)
+        found = planner.cell_problems(values, skip={name for name, _problem in errors})
+        for cell in previews:
+            if cell.field in found:
+                cell.problem = in_words(found[cell.field])
+        # Planned too: later rows then see what this one makes (a department they name as parent).
+        outcome = planner.plan(number, cells)
+        rows.append((number, previews, outcome.text if outcome.action == "error" else None, cells))
         if len(rows) >= limit:
             break
     return rows
@@ -581,11 +652,14 @@ def sample_rows(batch: ImportBatch, sample: str, first_n: int = 100):
 
 
 def dry_run(batch: ImportBatch, user: User, sample: str = "all", first_n: int = 100) -> Analysis:
-    """Everything a real run would do, for a sample or the whole file, without writing anything."""
+    """Everything a real run would do, for a sample or the whole file, without writing anything.
+
+    The findings are kept with the batch (``last_dry_run``) until its settings change.
+    """
     target = get_target(batch.target)
     check_may_import(user, target)
     planner = Planner(batch, target, make_context(batch, user))
-    analysis = Analysis(sample=sample)
+    analysis = Analysis(sample=sample, first_n=first_n, checked_at=utcnow())
     for number, cells in sample_rows(batch, sample, first_n):
         outcome = planner.plan(number, cells)
         analysis.rows_read += 1
@@ -593,9 +667,7 @@ def dry_run(batch: ImportBatch, user: User, sample: str = "all", first_n: int = 
         if outcome.action == "error" and len(analysis.errors) < LISTED:
             analysis.errors.append(outcome)
         elif outcome.action == "create" and len(analysis.creates) < 20:
-            analysis.creates.append(outcome)
-        elif outcome.action == "update" and len(analysis.updates) < 20:
-            analysis.updates.append(outcome)
+            analysis.creates.append((outcome.number, target.summary(outcome.row)))
     analysis.group_count = len(planner.groups)
     analysis.groups = list(planner.groups.values())[:LISTED]
     _label_existing(target, analysis.groups)
@@ -603,16 +675,39 @@ def dry_run(batch: ImportBatch, user: User, sample: str = "all", first_n: int = 
         if group.key_kind == "phone":  # the key is E.164; show the number as the preview writes it
             group.label = clean_phone(group.label).value
     analysis.near = planner.near
+    _keep_dry_run(batch, analysis)
     return analysis
+
+
+def _keep_dry_run(batch: ImportBatch, analysis: Analysis) -> None:
+    """Keep a dry run's findings beside the batch's kept file (written whole, then renamed into place)."""
+    path = readers.dry_run_path(stored_path(batch))
+    partial = path.with_name(f"{path.name}.{secrets.token_hex(4)}.part")
+    try:
+        partial.write_text(json.dumps(analysis.as_dict(), ensure_ascii=False), encoding="utf-8")
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+def last_dry_run(batch: ImportBatch) -> Analysis | None:
+    """The findings of the batch's last dry run, unless its settings changed since."""
+    try:
+        return Analysis.from_dict(json.loads(readers.dry_run_path(stored_path(batch)).read_text(encoding="utf-8")))
+    except (OSError, ValueError, KeyError, TypeError):  # none yet, or unreadable: as if there were none
+        return None
+
+
+def forget_dry_run(batch: ImportBatch) -> None:
+    """Drop the kept findings: the mapping, the way the file is read or the decisions changed."""
+    readers.dry_run_path(stored_path(batch)).unlink(missing_ok=True)
 
 
 def _label_existing(target: Target, groups: list[Group]) -> None:
     ids = [g.existing_id for g in groups if g.existing_id]
     if not ids:
         return
-    labels = {}
-    for record in db.session.scalars(select(target.model).where(target.model.id.in_(ids))):
-        labels[record.id] = str(record)
+    labels = target.names(ids)
     for group in groups:
         if group.existing_id:
             group.existing_label = labels.get(group.existing_id)
@@ -628,8 +723,9 @@ def run_import(batch: ImportBatch, user: User, chunk_size: int = CHUNK_SIZE, pro
     batch, completed or failed; a failed chunk is rolled back whole and the chunks before it
     stay (and can be undone).
     """
-    # The rejected rows' reasons are stored, for the import page and the error report: outside a
-    # request (CLI, demo data) write them in the language the importing user reads there.
+    # The rejected rows' reasons are kept as message ids, shown in each reader's language; beside them
+    # goes their text for anyone reading the table: outside a request (CLI, demo data) in the language
+    # the importing user reads.
     with nullcontext() if has_request_context() else force_locale(language_of(user)):
         return _run_import(batch, user, chunk_size, progress, commit)
 
@@ -680,10 +776,9 @@ def _run_import(batch: ImportBatch, user: User, chunk_size: int, progress, commi
         transition(batch, "fail")
         batch.finished_at = utcnow()
         message = error.message if isinstance(error, ServiceError) else f"{type(error).__name__}: {error}"
-        batch.message = _("Stopped at chunk %(seq)d (rows before it are imported and can be undone): %(error)s",
-                          seq=written + 1, error=message)[:2000]
-        record_event("import_failed", entity="import_batches", entity_id=batch.id, detail=_counts_detail(batch),
-                     user=user)
+        batch.message = stored([kept(_l("Stopped at chunk %(seq)d (rows before it are imported and can be undone): "
+                                        "%(error)s", seq=written + 1, error=message[:1000]))])
+        _record_run("import_failed", batch, RUNNING, user)
         if commit:
             db.session.commit()
         if not isinstance(error, ServiceError):
@@ -696,7 +791,7 @@ def _run_import(batch: ImportBatch, user: User, chunk_size: int, progress, commi
     _store_counts(batch, counts, departments)
     transition(batch, "finish")
     batch.finished_at = utcnow()
-    record_event("import", entity="import_batches", entity_id=batch.id, detail=_counts_detail(batch), user=user)
+    _record_run("import", batch, RUNNING, user)
     if commit:
         db.session.commit()
     else:
@@ -758,9 +853,14 @@ def _store_counts(batch, counts, departments):
     batch.department_ids = sorted(departments)
 
 
-def _counts_detail(batch: ImportBatch) -> str:
-    return (f"target={batch.target} file={batch.original_filename} created={batch.created_count} "
-            f"updated={batch.updated_count} skipped={batch.skipped_count} errors={batch.error_count}")[:1000]
+def _record_run(action: str, batch: ImportBatch, was: str, user: User) -> None:
+    """An import's end in the audit trail: its file, status change and counts, as columns of the batch,
+    so that the audit page names them in its reader's language."""
+    changes = {"status": [was, batch.status]}
+    for column in ("created_count", "updated_count", "skipped_count", "error_count"):
+        changes[column] = [0, getattr(batch, column)]  # a run starts its counts at 0
+    record_event(action, entity="import_batches", entity_id=batch.id, detail=batch.original_filename, user=user,
+                 changes=changes)
 
 
 def _write_chunk(batch_id, seq, target: Target, ctx, outcomes: list[Outcome], counts, departments,
@@ -777,12 +877,12 @@ def _write_chunk(batch_id, seq, target: Target, ctx, outcomes: list[Outcome], co
                 try:
                     before, after = target.update(outcome.entity_id, outcome.row, ctx)
                 except RowError as error:
-                    outcome.action, outcome.message = "error", str(error)
+                    outcome.action, outcome.message = "error", [error.reason]
                     continue
                 if after:
                     updates.append({"entity": target.table, "id": outcome.entity_id,
                                     "before": _json_values(before), "after": _json_values(after)})
-        errors = [{"batch_id": batch_id, "row_number": o.number, "cells": o.cells or [], "message": o.message or ""}
+        errors = [{"batch_id": batch_id, "row_number": o.number, "cells": o.cells or [], "message": stored(o.message)}
                   for o in outcomes if o.action == "error"]
         if errors:
             db.session.execute(ImportRowError.__table__.insert(), errors)
@@ -821,8 +921,10 @@ def _insert_creates(target: Target, ctx, outcomes: list[Outcome]) -> list[int]:
         try:
             with db.session.begin_nested():
                 ids.append(target.insert_one(outcome.row, ctx))
-        except (ServiceError, RowError) as error:
-            outcome.action, outcome.message = "error", str(error)
+        except RowError as error:
+            outcome.action, outcome.message = "error", [error.reason]
+        except ServiceError as error:  # a plan-tracking service's refusal: its text, as the importer reads it
+            outcome.action, outcome.message = "error", [error.message]
     return ids
 
 
@@ -832,44 +934,121 @@ def _json_values(values: dict) -> dict:
 
 
 # --- undo --------------------------------------------------------------------------------------
+#: Records a refusal to undo names at most; the others are counted.
+NAMED = 5
+#: Ids per statement of the undo's checks (within SQLite's oldest parameter limit).
+IDS_PER_STATEMENT = 900
+
+
+def _parts(ids: list) -> Iterator[list]:
+    for start in range(0, len(ids), IDS_PER_STATEMENT):
+        yield ids[start:start + IDS_PER_STATEMENT]
+
+
+def _chunks_of(batch: ImportBatch) -> list[ImportChunk]:
+    return db.session.scalars(select(ImportChunk).where(ImportChunk.batch_id == batch.id)
+                              .order_by(ImportChunk.seq.desc())).all()
+
+
+def undo_blocker(batch: ImportBatch, chunks: list[ImportChunk] | None = None) -> dict | None:
+    """Why the import cannot be undone now, as plain data for ``blocker_text``; None when it can.
+
+    Undo removes what the import created and restores what it updated, so each of these refuses it:
+    a created record changed since ("changed"), one that records made since use ("in_use", which
+    would lose them), an updated record changed since ("updated"). Each names its first records.
+    """
+    target = get_target(batch.target)
+    chunks = _chunks_of(batch) if chunks is None else chunks
+    created = [i for chunk in chunks for i in chunk.created_ids.get(target.table, [])]
+    since = batch.started_at or batch.created_at
+    changed: list[int] = []
+    for part in _parts(created):
+        changed += [int(i) for i in db.session.scalars(select(AuditEntry.entity_id).distinct().where(
+            AuditEntry.entity == target.table, AuditEntry.entity_id.in_([str(i) for i in part]),
+            AuditEntry.action.in_(("update", "delete")), AuditEntry.created_at >= since))]
+    in_use = target.in_use(created) if created else {}
+    restores = [update for chunk in chunks for update in chunk.updates]
+    keys = {key for update in restores for key in update["after"]}
+    current: dict[int, dict] = {}
+    for part in _parts(sorted({update["id"] for update in restores})):
+        current.update(target.current_values(part, keys))
+    updated = [update["id"] for update in restores if update["id"] not in current or _json_values(
+        {key: current[update["id"]][key] for key in update["after"]}) != update["after"]]
+    found = {"changed": sorted(set(changed)), "in_use": sorted(in_use), "updated": sorted(set(updated))}
+    named = sorted({i for ids in found.values() for i in ids[:NAMED]})
+    names = target.names(named) if named else {}
+    blocker = {}
+    for kind, ids in found.items():
+        if ids:
+            listed = [names.get(i, f"#{i}") for i in ids[:NAMED]]
+            if kind == "in_use":  # with what uses each
+                listed = [[name, in_use[i]] for name, i in zip(listed, ids)]
+            blocker[kind] = {"count": len(ids), "names": listed}
+    return blocker or None
+
+
+def _listed(items: list[str], count: int) -> str:
+    """The first items in the reader's way of listing, and how many more there are."""
+    listed = ("、" if get_locale().language == "zh" else ", ").join(items)
+    more = count - len(items)
+    return ngettext("%(names)s and %(num)d more", "%(names)s and %(num)d more", more, names=listed) if more > 0 \
+        else listed
+
+
+def blocker_text(blocker: dict) -> str:
+    """``undo_blocker``'s findings in the current language: what blocks the undo and what to do instead."""
+    sentences = [_("This import can no longer be undone.")]
+    if "in_use" in blocker:
+        found = blocker["in_use"]
+        separator = "、" if get_locale().language == "zh" else ", "
+        records = [_("%(name)s (%(uses)s)", name=name,
+                     uses=separator.join(str(USES[use](count)) for use, count in uses.items()))
+                   for name, uses in found["names"]]
+        sentences.append(ngettext("%(num)d record it created is now used by other records: %(records)s.",
+                                  "%(num)d records it created are now used by other records: %(records)s.",
+                                  found["count"], records=_listed(records, found["count"])))
+        sentences.append(_("To undo it, first delete what uses these records or move it to other records; "
+                           "otherwise keep the import and correct single records by hand."))
+    if "changed" in blocker:
+        found = blocker["changed"]
+        sentences.append(ngettext("%(num)d record it created has been changed since: %(names)s.",
+                                  "%(num)d records it created have been changed since: %(names)s.",
+                                  found["count"], names=_listed(found["names"], found["count"])))
+    if "updated" in blocker:
+        found = blocker["updated"]
+        sentences.append(ngettext("%(num)d record it updated has been changed since: %(names)s.",
+                                  "%(num)d records it updated have been changed since: %(names)s.",
+                                  found["count"], names=_listed(found["names"], found["count"])))
+    if "changed" in blocker or "updated" in blocker:
+        sentences.append(_("Undoing would throw those changes away: correct the records by hand instead."))
+    return ("" if get_locale().language == "zh" else " ").join(sentences)
+
+
 def undo_import(batch: ImportBatch, user: User) -> dict:
     """Remove what the import created and restore what it updated, unless any of it changed since.
 
-    All or nothing: any changed record refuses the whole undo, naming it.
+    All or nothing: anything ``undo_blocker`` finds refuses the whole undo, naming the records.
     """
     target = get_target(batch.target)
     check_may_import(user, target)
     if (batch.status, "undo") not in TRANSITIONS:
         transition(batch, "undo")  # raises the refusal
-    chunks = db.session.scalars(select(ImportChunk).where(ImportChunk.batch_id == batch.id)
-                                .order_by(ImportChunk.seq.desc())).all()
+    chunks = _chunks_of(batch)
+    blocker = undo_blocker(batch, chunks)
+    if blocker:
+        raise ServiceError(blocker_text(blocker))
     created = [i for chunk in chunks for i in chunk.created_ids.get(target.table, [])]
-    since = batch.started_at or batch.created_at
-    for start in range(0, len(created), 900):
-        part = created[start:start + 900]
-        changed = db.session.scalar(select(AuditEntry.entity_id).where(
-            AuditEntry.entity == target.table, AuditEntry.entity_id.in_([str(i) for i in part]),
-            AuditEntry.action.in_(("update", "delete")), AuditEntry.created_at >= since).limit(1))
-        if changed:
-            raise ServiceError(_("Record %(id)s created by this import has been changed since; "
-                                 "the import can no longer be undone.", id=changed))
-        if target.dependents(part):
-            raise ServiceError(_("Records created by this import are now used by other records; "
-                                 "the import can no longer be undone."))
-    restores = [u for chunk in chunks for u in chunk.updates]
-    for update in restores:
-        current = target.current(update["id"], update["after"].keys())
-        if current is None or _json_values(current) != update["after"]:
-            raise ServiceError(_("Record %(id)s updated by this import has been changed since; "
-                                 "the import can no longer be undone.", id=update["id"]))
+    restores = [update for chunk in chunks for update in chunk.updates]
     for update in reversed(restores):
         target.restore(update["id"], _typed_values(target, update["before"]), user)
-    for start in range(0, len(created), 900):
-        target.remove(created[start:start + 900])
+    for part in _parts(created):
+        target.remove(part)
+    was = batch.status
     transition(batch, "undo")
     batch.undone_at = utcnow()
-    record_event("import_undone", entity="import_batches", entity_id=batch.id,
-                 detail=f"removed={len(created)} restored={len(restores)}", user=user)
+    record_event("import_undone", entity="import_batches", entity_id=batch.id, detail=batch.original_filename,
+                 user=user, changes={"status": [was, batch.status], "removed_count": [0, len(created)],
+                                     "restored_count": [0, len(restores)]})
     db.session.flush()
     return {"removed": len(created), "restored": len(restores)}
 
@@ -904,7 +1083,8 @@ def resolve_errors(batch: ImportBatch) -> None:
 
 # --- error report ------------------------------------------------------------------------------
 def error_report(batch: ImportBatch) -> bytes:
-    """The rejected rows as XLSX, original columns plus an error column, ready to fix and re-import."""
+    """The rejected rows as XLSX, original columns plus an error column (in the current language), ready to
+    fix and re-import."""
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Font, PatternFill
@@ -925,7 +1105,8 @@ def error_report(batch: ImportBatch) -> bytes:
             cell = WriteOnlyCell(sheet, value=value)
             cell.data_type = "s"  # text stays text: leading zeros and long numbers survive the round trip
             cells.append(cell)
-        message = WriteOnlyCell(sheet, value=_("Row %(row)d: %(message)s", row=error.row_number, message=error.message))
+        message = WriteOnlyCell(sheet, value=_("Row %(row)d: %(message)s", row=error.row_number,
+                                                message=shown(error.message)))
         message.data_type = "s"
         message.fill = fill
         cells.append(message)

@@ -15,15 +15,32 @@ from itertools import chain
 from operator import itemgetter
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Boolean, Date, DateTime, delete, func, insert, select
+from flask_babel import lazy_ngettext
+from sqlalchemy import Boolean, Date, DateTime, delete, func, insert, or_, select
 
 from rollout.accounts.models import Department, User, UserRole
 from rollout.cleaning import name_key
 from rollout.extensions import db
+from rollout.imports.messages import kept
 
 
 class RowError(Exception):
-    """A row cannot become a record; the message goes to the error report."""
+    """A row cannot become a record; ``reason`` (a kept message, see imports.messages) goes to the error report."""
+
+    def __init__(self, message):
+        super().__init__(str(message))
+        self.reason = kept(message)
+
+
+def cell_problems(checks) -> dict[str, object]:
+    """{field name: kept reason} of the (field name, check) pairs whose check raises RowError."""
+    problems = {}
+    for field_name, check in checks:
+        try:
+            check()
+        except RowError as error:
+            problems[field_name] = error.reason
+    return problems
 
 
 @dataclass
@@ -203,7 +220,10 @@ def choice_value(target_field: TargetField, text):
     for stored, aliases in target_field.choices.items():
         if lowered == stored.casefold() or lowered in (str(alias).casefold() for alias in aliases):
             return stored
-    raise RowError(_l("%(field)s: %(value)s is not one of the allowed values.", field=target_field.label, value=text))
+    # Each option by the word a file most likely has: its first alias (the Chinese word), else its code.
+    options = " / ".join(str(aliases[0]) if aliases else stored for stored, aliases in target_field.choices.items())
+    raise RowError(_l("%(field)s: “%(value)s” is not one of the options (%(options)s).", field=target_field.label,
+                      value=text, options=options))
 
 
 class Target:
@@ -237,6 +257,12 @@ class Target:
 
     def build(self, values: dict, ctx: ImportContext) -> dict:
         raise NotImplementedError
+
+    def check_cells(self, values: dict, ctx: ImportContext) -> dict[str, object]:
+        """{field name: kept reason} of the cells that only a lookup finds wrong (an unknown owner or
+        department, a value outside a custom field's options).  For the preview's cells and to list
+        every problem of a rejected row: rows that go in never come here.  In memory only, like build()."""
+        return {}
 
     def insert_one(self, row: dict, ctx: ImportContext) -> int:
         return self.insert([row], ctx)[0]
@@ -290,18 +316,30 @@ class Target:
                 setattr(record, key, row[key])
         return before, after
 
-    def current(self, entity_id: int, keys) -> dict | None:
-        record = db.session.get(self.model, entity_id)
-        return None if record is None else {key: getattr(record, key) for key in keys}
+    def current_values(self, ids: list[int], keys: set[str]) -> dict[int, dict]:
+        """{id: {key: value}} of those of ``ids`` still there: undo compares them with what the import wrote."""
+        keys = sorted(keys)
+        rows = db.session.execute(select(self.model.id, *[getattr(self.model, key) for key in keys])
+                                  .where(self.model.id.in_(ids)))
+        return {row[0]: dict(zip(keys, row[1:])) for row in rows}
 
     def restore(self, entity_id: int, before: dict, user: User) -> None:
         record = db.session.get(self.model, entity_id)
         for key, value in before.items():
             setattr(record, key, value)
 
-    def dependents(self, ids: list[int]) -> int:
-        """Records made since that refer to these ids (undo would orphan or delete them)."""
-        return 0
+    def in_use(self, ids: list[int]) -> dict[int, dict[str, int]]:
+        """{id: {use: how many}} of those of these records (any number) that records made since use (a key
+        of USES).
+
+        Undo would orphan or delete what uses them, so it is refused while anything does.
+        """
+        return {}
+
+    def names(self, ids: list[int]) -> dict[int, str]:
+        """A few records' names, to tell them apart in a message."""
+        return {record.id: str(getattr(record, "name", None) or record)
+                for record in db.session.scalars(select(self.model).where(self.model.id.in_(ids)))}
 
     def remove(self, ids: list[int]) -> None:
         db.session.execute(delete(self.model).where(self.model.id.in_(ids)))
@@ -311,6 +349,59 @@ class Target:
 
     def summary(self, row: dict) -> str:
         return str(row.get("name") or "")
+
+
+#: What may use a record an import made, in words, by the keys ``Target.in_use`` gives.
+USES = {
+    "contacts": lambda n: lazy_ngettext("%(num)d contact", "%(num)d contacts", n),
+    "activities": lambda n: lazy_ngettext("%(num)d follow-up", "%(num)d follow-ups", n),
+    "opportunities": lambda n: lazy_ngettext("%(num)d deal", "%(num)d deals", n),
+    "quotes": lambda n: lazy_ngettext("%(num)d quote", "%(num)d quotes", n),
+    "assignments": lambda n: lazy_ngettext("%(num)d change of owner", "%(num)d changes of owner", n),
+    "logins": lambda n: _l("the person has signed in"),
+    "members": lambda n: lazy_ngettext("%(num)d member", "%(num)d members", n),
+    "sub_departments": lambda n: lazy_ngettext("%(num)d sub-department", "%(num)d sub-departments", n),
+    "decided": lambda n: _l("submitted for approval"),
+}
+
+
+#: Runs of consecutive ids one statement selects at most (two parameters each).
+RUNS_PER_STATEMENT = 400
+
+
+def id_runs(ids) -> list[tuple[int, int]]:
+    """The ids as (first, last) runs of consecutive ids."""
+    runs: list[list[int]] = []
+    for record_id in sorted(set(ids)):
+        if runs and record_id == runs[-1][1] + 1:
+            runs[-1][1] = record_id
+        else:
+            runs.append([record_id, record_id])
+    return [(first, last) for first, last in runs]
+
+
+def among(column, ids):
+    """Conditions that together select the rows whose ``column`` is one of ``ids``, a statement's worth each:
+    a range per run of consecutive ids, since an import's new records are mostly one run per chunk (a
+    hundred thousand of them take a few statements, not one per thousand ids)."""
+    runs = id_runs(ids)
+    for start in range(0, len(runs), RUNS_PER_STATEMENT):
+        yield or_(*(column == first if first == last else column.between(first, last)
+                    for first, last in runs[start:start + RUNS_PER_STATEMENT]))
+
+
+def counts_by(column, ids: list[int], *where) -> dict[int, int]:
+    """{id: how many rows have it in ``column``} for those of ``ids`` that some row has."""
+    counts = {}
+    for condition in among(column, ids):
+        counts.update(db.session.execute(select(column, func.count()).where(condition, *where)
+                                         .group_by(column)).all())
+    return counts
+
+
+def add_uses(found: dict[int, dict[str, int]], use: str, counts: dict[int, int]) -> None:
+    for record_id, count in counts.items():
+        found.setdefault(record_id, {})[use] = count
 
 
 # --- users -------------------------------------------------------------------------
@@ -355,19 +446,28 @@ class UserTarget(Target):
             keys.append(f"email:{values['email']}")
         return keys
 
-    def build(self, values, ctx):
+    @staticmethod
+    def _roles(text: str | None) -> set[str]:
         roles = set()
-        for word in _LIST_SPLIT.split(values.get("roles") or ""):
+        for word in _LIST_SPLIT.split(text or ""):
             if not word:
                 continue
             role = next((r for r, aliases in ROLE_ALIASES.items() if word.casefold() in (r, *aliases)), None)
             if role is None:
                 raise RowError(_l("Unknown role %(role)s.", role=word))
             roles.add(role)
+        return roles
+
+    def build(self, values, ctx):
+        roles = self._roles(values.get("roles"))
         return {"username": values["username"], "display_name": values.get("display_name") or values["username"],
                 "email": values.get("email"), "phone": values.get("phone"),
                 "department_id": ctx.department(values.get("department")),
                 "is_seed_user": bool(values.get("is_seed_user")), "roles": sorted(roles or {"staff"})}
+
+    def check_cells(self, values, ctx):
+        return cell_problems([("department", lambda: ctx.department(values.get("department"))),
+                              ("roles", lambda: self._roles(values.get("roles")))])
 
     def insert(self, rows, ctx):
         # Imported accounts get an unusable password: an admin sets one (or the user resets it) before login.
@@ -379,10 +479,10 @@ class UserTarget(Target):
             db.session.execute(insert(UserRole), role_rows)
         return ids
 
-    def dependents(self, ids):
-        # Someone who has logged in has started using the account.
-        return db.session.scalar(select(func.count()).select_from(User).where(
-            User.id.in_(ids), User.last_login_at.is_not(None))) or 0
+    def in_use(self, ids):
+        # Someone who has signed in has started using the account.
+        return {user_id: {"logins": 1} for condition in among(User.id, ids)
+                for user_id in db.session.scalars(select(User.id).where(condition, User.last_login_at.is_not(None)))}
 
     def remove(self, ids):
         db.session.execute(delete(UserRole).where(UserRole.user_id.in_(ids)))
@@ -438,6 +538,9 @@ class DepartmentTarget(Target):
             return f"new:{parent.casefold()}"  # created by an earlier row of this file
         raise RowError(_l("Unknown parent department %(name)s.", name=parent))
 
+    def check_cells(self, values, ctx):
+        return cell_problems([("parent", lambda: self._parent(values, ctx))])
+
     def keys(self, values):
         keys = [f"department:{values.get('_parent')}:{name_key(values['name'])}"]
         if values.get("code"):
@@ -468,11 +571,17 @@ class DepartmentTarget(Target):
             ids.append(new_id)
         return ids
 
-    def dependents(self, ids):
-        users = db.session.scalar(select(func.count()).select_from(User).where(User.department_id.in_(ids))) or 0
-        children = db.session.scalar(select(func.count()).select_from(Department).where(
-            Department.parent_id.in_(ids), Department.id.not_in(ids))) or 0
-        return users + children
+    def in_use(self, ids):
+        found: dict[int, dict[str, int]] = {}
+        add_uses(found, "members", counts_by(User.department_id, ids))
+        imported = set(ids)
+        children: dict[int, int] = {}
+        for condition in among(Department.parent_id, ids):
+            for parent_id, child_id in db.session.execute(select(Department.parent_id, Department.id).where(condition)):
+                if child_id not in imported:  # undo removes children it made along with their parent
+                    children[parent_id] = children.get(parent_id, 0) + 1
+        add_uses(found, "sub_departments", children)
+        return found
 
     def remove(self, ids):
         # Children first: delete deepest rows before their parents.

@@ -7,6 +7,7 @@ from flask_babel import ngettext
 from flask_login import current_user
 from sqlalchemy import select
 
+from rollout import figures
 from rollout.access import authorize, require, scope_clause
 from rollout.accounts.services import department_choices
 from rollout.audit.services import record_event
@@ -14,12 +15,19 @@ from rollout.errors import ServiceError
 from rollout.extensions import db
 from rollout.imports import readers, services
 from rollout.imports.forms import NO_CHOICE, CheckForm, ConfirmForm, SourceForm, UploadForm
+from rollout.imports.messages import in_words, shown
 from rollout.imports.models import DRAFT, ImportBatch, MappingTemplate
 from rollout.imports.targets import get_target
 from rollout.reports.exports import XLSX_MIME, download_response
 from rollout.web import apply_service_error, paginate
 
 bp = Blueprint("imports", __name__, url_prefix="/imports")
+
+
+@bp.context_processor
+def kept_messages():
+    """Kept messages (rejected rows' reasons, a run's failure) in the reader's language."""
+    return {"in_words": in_words, "shown": shown}
 
 
 def _upload_form() -> UploadForm:
@@ -117,6 +125,14 @@ def _render_batch(batch: ImportBatch, status: int = 200, analysis=None, check_fo
     mapping = batch.settings.get("mapping", {})
     mapped = [(index, header, mapping[str(index)]) for index, header in enumerate(headers) if mapping.get(str(index))]
     examples = next((raw for _n, _cells, _problem, raw in preview_rows if any(c.strip() for c in raw)), [])
+    if analysis is None and batch.status == DRAFT:
+        analysis = services.last_dry_run(batch)
+        if analysis is not None and check_form is None:
+            check_form = CheckForm(prefix="check", formdata=None, sample=analysis.sample, first_n=analysis.first_n)
+    undo_blocker = None
+    if batch.status in (services.COMPLETED, services.FAILED):
+        # The checks read every record the import made: kept until the next write.
+        undo_blocker = figures.cached(("import-undo", batch.id), lambda: services.undo_blocker(batch))
     return render_template(
         "imports/batch.html", batch=batch, target=target, fields=fields, field_labels=field_labels,
         headers=headers, mapping=mapping, mapped=mapped, examples=examples,
@@ -126,7 +142,8 @@ def _render_batch(batch: ImportBatch, status: int = 200, analysis=None, check_fo
         departments=departments, status_labels=services.STATUS_LABELS, rule_labels=services.RULE_LABELS,
         decisions=batch.settings.get("decisions", {}), mapping_error=mapping_error,
         decisions_error=decisions_error, separators=readers.SEPARATORS,
-        errors_preview=_errors_preview(batch)), status
+        errors_preview=_errors_preview(batch), undo_blocker=undo_blocker,
+        undo_blocker_text=services.blocker_text(undo_blocker) if undo_blocker else None), status
 
 
 def _errors_preview(batch):
@@ -261,7 +278,7 @@ def run(batch_id):
                 created=batch.created_count, updated=batch.updated_count, skipped=batch.skipped_count,
                 errors=batch.error_count), "success")
     else:
-        flash(batch.message or _("The import stopped."), "danger")
+        flash(shown(batch.message) or _("The import stopped."), "danger")
     return redirect(url_for("imports.batch", batch_id=batch.id))
 
 
@@ -334,8 +351,9 @@ def error_report(batch_id):
     if not batch.error_count:
         abort(404)
     data = services.error_report(batch)
-    record_event("download", entity="import_batches", entity_id=batch.id, detail=f"error report rows={batch.error_count}")
     stem = batch.original_filename.rsplit(".", 1)[0]
+    # The file's name says what was downloaded in any language.
+    record_event("download", entity="import_batches", entity_id=batch.id, detail=f"{stem}-errors.xlsx")
     return download_response(data, f"{stem}-errors.xlsx", XLSX_MIME)
 
 
@@ -346,7 +364,7 @@ def original(batch_id):
     path = services.stored_path(batch)
     if not path.exists():
         abort(404)
-    record_event("download", entity="import_batches", entity_id=batch.id, detail="original file")
+    record_event("download", entity="import_batches", entity_id=batch.id, detail=batch.original_filename)
     return send_file(path, as_attachment=True, download_name=batch.original_filename)
 
 

@@ -26,8 +26,8 @@ from rollout import figures
 from rollout.access import department_scope_ids, home_department_id, subtree_ids
 from rollout.accounts.models import Department, User, UserRole
 from rollout.audit.display import label_codes
-from rollout.audit.services import record_event
-from rollout.cleaning import clean_text, company_key, email_key, phone_key
+from rollout.audit.services import as_system, record_event
+from rollout.cleaning import clean_line, clean_note, clean_text, company_key, email_key, phone_key
 from rollout.database import contains_text
 from rollout.errors import NotAllowed, ServiceError
 from rollout.extensions import db
@@ -123,6 +123,37 @@ def _apply(table: dict, obj, action: str, label: str, status_labels: dict) -> st
 
 
 # --- small validators ----------------------------------------------------------
+class InvalidFields(ServiceError):
+    """Several fields refused at once, so that a form marks them all: ``errors`` maps field → message."""
+
+    def __init__(self, errors: dict[str, str]):
+        field_name, message = next(iter(errors.items()))
+        super().__init__(message, field_name)
+        self.errors = errors
+
+
+class _Refusals:
+    """Runs the checks of a form's fields and keeps each field's refusal instead of stopping at the first."""
+
+    def __init__(self):
+        self.errors: dict[str, str] = {}
+
+    def check(self, function, *args, **kwargs):
+        """``function(*args, **kwargs)``; None when it refuses a field (the refusal waits for ``raise_any``)."""
+        try:
+            return function(*args, **kwargs)
+        except ServiceError as error:
+            if error.field is None or isinstance(error, NotAllowed):
+                raise
+            for field_name, message in getattr(error, "errors", {error.field: error.message}).items():
+                self.errors.setdefault(field_name, message)
+            return None
+
+    def raise_any(self) -> None:
+        if self.errors:
+            raise InvalidFields(self.errors)
+
+
 def parse_amount(value, field_name: str = "amount", allow_none: bool = False) -> Decimal | None:
     """A non-negative amount with at most two decimal places, as Decimal; refuses floats' noise."""
     if value is None or (isinstance(value, str) and not value.strip()):
@@ -149,10 +180,15 @@ def parse_amount(value, field_name: str = "amount", allow_none: bool = False) ->
 
 
 def parse_percent(value, field_name: str = "discount_percent") -> Decimal:
-    amount = parse_amount(value if value not in (None, "") else "0", field_name)
-    if amount > 100:
-        raise ServiceError(_("A percentage is between 0 and 100."), field_name)
-    return amount
+    """A percentage from 0 to 100 with at most two decimal places; empty is 0, a trailing % is allowed."""
+    text = clean_text(str(value)).rstrip("%％").strip() if value is not None else ""
+    try:
+        percent = parse_amount(text or "0", field_name)
+    except ServiceError:
+        percent = None
+    if percent is None or percent > 100:
+        raise ServiceError(_("Enter a percentage between 0 and 100 (at most two decimal places)."), field_name)
+    return percent
 
 
 def check_date(value: date | None, field_name: str, required: bool = False) -> date | None:
@@ -169,7 +205,7 @@ def check_date(value: date | None, field_name: str, required: bool = False) -> d
 
 
 def _required_text(value, field_name: str, max_length: int) -> str:
-    text = clean_text(value)
+    text = clean_line(value)
     if not text:
         raise ServiceError(_("This field is required."), field_name)
     if len(text) > max_length:
@@ -178,7 +214,7 @@ def _required_text(value, field_name: str, max_length: int) -> str:
 
 
 def _optional_text(value, field_name: str, max_length: int) -> str | None:
-    text = clean_text(value)
+    text = clean_line(value)
     if len(text) > max_length:
         raise ServiceError(_("At most %(n)d characters.", n=max_length), field_name)
     return text or None
@@ -287,62 +323,79 @@ def save_field(field_row: CustomerField | None, key: str, label: str, kind: str,
     return field_row
 
 
-def clean_extra(values: dict, fields: list[CustomerField] | None = None) -> dict:
-    """Validate custom field values (raw strings or lists) into the stored form; refuse the first bad one.
+def _option(value: str, options: list) -> str | None:
+    """The option ``value`` names: itself, else the one option equal to it but for case (``b`` → ``B``)."""
+    if value in options:
+        return value
+    matches = [option for option in options if option.casefold() == value.casefold()]
+    return matches[0] if len(matches) == 1 else None
 
-    The error's ``field`` is ``x_<key>``, the name the customer form gives the input.
+
+def extra_value(definition, raw) -> tuple[object, object]:
+    """(stored value, None) of one custom field's raw value (text or a list), or (None, why it is refused).
+
+    The reason is a lazy message: the customer form shows it at once, an import keeps it to show
+    in each reader's language. An empty value is (None, None) unless the field is required.
+    """
+    if isinstance(raw, (list, tuple)):
+        items = [clean_text(v) for v in raw if clean_text(v)]
+    else:
+        items = [clean_text(raw)] if clean_text(raw) else []
+    label, kind = definition.label, definition.kind
+    if not items:
+        return None, (_l("%(label)s is required.", label=label) if definition.is_required else None)
+    value = items[0]
+    if kind == "number":
+        try:
+            number = Decimal(value.replace(",", ""))
+        except InvalidOperation:
+            number = None
+        if number is None or not number.is_finite():
+            return None, _l("%(label)s must be a number.", label=label)
+        return str(number), None
+    if kind == "date":
+        try:
+            day = date.fromisoformat(value)
+        except ValueError:
+            return None, _l("%(label)s must be a date (YYYY-MM-DD).", label=label)
+        if not EARLIEST <= day <= LATEST:
+            return None, _l("%(label)s: the date must be between %(start)s and %(end)s.", label=label,
+                            start=EARLIEST.isoformat(), end=LATEST.isoformat())
+        return day.isoformat(), None
+    if kind in ("choice", "multi_choice"):
+        given = items if kind == "multi_choice" else [value]
+        chosen = [_option(item, definition.choices) for item in given]
+        unknown = [item for item, option in zip(given, chosen) if option is None]
+        if unknown:
+            return None, _l("%(label)s: “%(value)s” is not one of the options (%(options)s).", label=label,
+                            value="、".join(unknown), options=" / ".join(definition.choices))
+        return (chosen if kind == "multi_choice" else chosen[0]), None
+    if kind == "phone":
+        return (value, None) if phone_key(value) else (None, _l("%(label)s is not a phone number.", label=label))
+    if kind == "email":
+        if not re.match(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", value):
+            return None, _l("%(label)s is not an email address.", label=label)
+        return email_key(value), None
+    if len(value) > 500:
+        return None, _l("%(label)s: at most %(n)d characters.", label=label, n=500)
+    return value, None
+
+
+def clean_extra(values: dict, fields: list[CustomerField] | None = None) -> dict:
+    """Validate custom field values (raw strings or lists) into the stored form; every bad one is refused at once.
+
+    An error's ``field`` is ``x_<key>``, the name the customer form gives the input.
     """
     fields = active_fields() if fields is None else fields
-    result = {}
+    result, errors = {}, {}
     for definition in fields:
-        name = f"x_{definition.key}"
-        raw = values.get(definition.key)
-        if isinstance(raw, (list, tuple)):
-            items = [clean_text(v) for v in raw if clean_text(v)]
-        else:
-            items = [clean_text(raw)] if clean_text(raw) else []
-        if not items:
-            if definition.is_required:
-                raise ServiceError(_("%(label)s is required.", label=definition.label), name)
-            continue
-        value = items[0]
-        if definition.kind == "number":
-            try:
-                number = Decimal(value.replace(",", ""))
-            except InvalidOperation:
-                raise ServiceError(_("%(label)s must be a number.", label=definition.label), name) from None
-            if not number.is_finite():
-                raise ServiceError(_("%(label)s must be a number.", label=definition.label), name)
-            result[definition.key] = str(number)
-        elif definition.kind == "date":
-            try:
-                day = date.fromisoformat(value)
-            except ValueError:
-                raise ServiceError(_("%(label)s must be a date (YYYY-MM-DD).", label=definition.label),
-                                   name) from None
-            check_date(day, name)
-            result[definition.key] = day.isoformat()
-        elif definition.kind == "choice":
-            if value not in definition.choices:
-                raise ServiceError(_("%(label)s: choose one of the options.", label=definition.label), name)
+        value, problem = extra_value(definition, values.get(definition.key))
+        if problem is not None:
+            errors[f"x_{definition.key}"] = str(problem)
+        elif value is not None:
             result[definition.key] = value
-        elif definition.kind == "multi_choice":
-            unknown = [v for v in items if v not in definition.choices]
-            if unknown:
-                raise ServiceError(_("%(label)s: choose one of the options.", label=definition.label), name)
-            result[definition.key] = items
-        elif definition.kind == "phone":
-            if not phone_key(value):
-                raise ServiceError(_("%(label)s is not a phone number.", label=definition.label), name)
-            result[definition.key] = value
-        elif definition.kind == "email":
-            if not re.match(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", value):
-                raise ServiceError(_("%(label)s is not an email address.", label=definition.label), name)
-            result[definition.key] = email_key(value)
-        else:
-            if len(value) > 500:
-                raise ServiceError(_("At most %(n)d characters.", n=500), name)
-            result[definition.key] = value
+    if errors:
+        raise InvalidFields(errors)
     return result
 
 
@@ -512,8 +565,15 @@ def release_pool(now: datetime | None = None, department_ids=None, limit: int | 
     ``department_ids`` limits the sweep (the pool page sweeps only the viewer's departments);
     ``limit`` releases at most that many, those idle longest first, so that a page view after a
     migration of years-old customers stays short and the nightly command does the rest.
+    The releases are the system's doing, recorded so, whoever's page view ran the sweep.
     """
-    now = now or utcnow()
+    with as_system():
+        released = _release_idle_customers(now or utcnow(), department_ids, limit)
+        db.session.flush()
+    return released
+
+
+def _release_idle_customers(now: datetime, department_ids, limit: int | None) -> list[Customer]:
     idle_since = func.coalesce(Customer.last_followup_at, Customer.created_at)
     departments_by_days: dict[int, list[int]] = defaultdict(list)
     for department_id in db.session.scalars(select(Department.id)):
@@ -607,7 +667,7 @@ def log_activity(customer: Customer, actor: User, kind: str, occurred_at: dateti
         raise ServiceError(_("The deal belongs to another customer."), "opportunity_id")
     activity = Activity(kind=kind, user_id=actor.id, department_id=actor.department_id, customer_id=customer.id,
                         opportunity_id=opportunity.id if opportunity else None, occurred_at=occurred_at,
-                        created_at=created_at or utcnow(), outcome=clean_text(outcome)[:5000] if outcome else "",
+                        created_at=created_at or utcnow(), outcome=clean_note(outcome)[:5000] if outcome else "",
                         next_step=next_step, next_step_on=next_step_on)
     db.session.add(activity)
     # Earlier steps on this customer are superseded by the newest one.
@@ -628,7 +688,7 @@ def update_activity(activity: Activity, outcome: str | None = None, next_step: s
                     next_step_on: date | None = None, is_next_step_done: bool | None = None) -> Activity:
     """Edit what came of a follow-up; who, when and ``created_at`` never change."""
     if outcome is not None:
-        activity.outcome = clean_text(outcome)[:5000]
+        activity.outcome = clean_note(outcome)[:5000]
     if next_step is not None:
         activity.next_step = _optional_text(next_step, "next_step", 300)
     if next_step_on is not None:
@@ -664,11 +724,15 @@ def create_opportunity(customer: Customer, actor: User, name: str, amount, expec
     if stage not in OPEN_STAGES:
         raise ServiceError(_("A new deal starts in an open stage."), "stage")
     owner = owner or actor
+    refusals = _Refusals()
+    name = refusals.check(_required_text, name, "name", 200)
+    amount = refusals.check(parse_amount, amount, "amount")
+    expected_close_on = refusals.check(check_date, expected_close_on, "expected_close_on")
+    refusals.raise_any()
     opportunity = Opportunity(
-        name=_required_text(name, "name", 200), customer_id=customer.id, owner_id=owner.id,
+        name=name, customer_id=customer.id, owner_id=owner.id,
         department_id=owner.department_id, campaign_id=campaign_id if campaign_id else customer.campaign_id,
-        amount=parse_amount(amount, "amount"), stage=stage,
-        expected_close_on=check_date(expected_close_on, "expected_close_on"),
+        amount=amount, stage=stage, expected_close_on=expected_close_on,
         created_at=created_at or utcnow(), stage_changed_at=created_at or utcnow())
     db.session.add(opportunity)
     db.session.flush()
@@ -745,6 +809,30 @@ def net_amount(list_amount: Decimal, discount_percent: Decimal) -> Decimal:
     return (list_amount * (Decimal(100) - discount_percent) / Decimal(100)).quantize(CENT, ROUND_HALF_UP)
 
 
+def _check_validity(valid_until: date | None) -> date | None:
+    """A quote's last valid day: none, or today or later (a quote that has run out cannot go out)."""
+    day = check_date(valid_until, "valid_until")
+    if day is not None and day < local_today():
+        raise ServiceError(_("The validity date %(day)s has already passed; choose today or a later day.",
+                             day=day.isoformat()), "valid_until")
+    return day
+
+
+def _quote_values(title, list_amount, discount_percent, valid_until) -> tuple:
+    """(title, list price, discount, validity) checked together, so that a form marks every bad field."""
+    refusals = _Refusals()
+    values = (refusals.check(_required_text, title, "title", 200),
+              refusals.check(parse_amount, list_amount, "list_amount"),
+              refusals.check(parse_percent, discount_percent), refusals.check(_check_validity, valid_until))
+    refusals.raise_any()
+    return values
+
+
+def has_expired(quote: Quote, today: date | None = None) -> bool:
+    """Its validity date has passed."""
+    return quote.valid_until is not None and quote.valid_until < (today or local_today())
+
+
 def create_quote(customer: Customer, actor: User, title: str, list_amount, discount_percent=0,
                  opportunity: Opportunity | None = None, valid_until: date | None = None, note: str = "") -> Quote:
     """A draft quote for a customer (optionally for one of its deals)."""
@@ -752,13 +840,12 @@ def create_quote(customer: Customer, actor: User, title: str, list_amount, disco
         raise ServiceError(_("This customer was deleted."))
     if opportunity is not None and opportunity.customer_id != customer.id:
         raise ServiceError(_("The deal belongs to another customer."), "opportunity_id")
-    list_value = parse_amount(list_amount, "list_amount")
-    discount = parse_percent(discount_percent)
-    quote = Quote(title=_required_text(title, "title", 200), customer_id=customer.id,
+    title, list_value, discount, valid_until = _quote_values(title, list_amount, discount_percent, valid_until)
+    quote = Quote(title=title, customer_id=customer.id,
                   opportunity_id=opportunity.id if opportunity else None, owner_id=actor.id,
                   department_id=actor.department_id, list_amount=list_value, discount_percent=discount,
-                  amount=net_amount(list_value, discount), valid_until=check_date(valid_until, "valid_until"),
-                  note=clean_text(note)[:5000] if note else "", status="draft")
+                  amount=net_amount(list_value, discount), valid_until=valid_until,
+                  note=clean_note(note)[:5000] if note else "", status="draft")
     db.session.add(quote)
     db.session.flush()
     return quote
@@ -769,13 +856,12 @@ def update_quote(quote: Quote, title: str, list_amount, discount_percent, valid_
     """Revise a draft or rejected quote; a pending or approved quote is locked."""
     if quote.status not in ("draft", "rejected"):
         raise NotAllowed(_("This quote is locked while it is %(status)s.", status=QUOTE_STATUS_LABELS[quote.status]))
-    list_value = parse_amount(list_amount, "list_amount")
-    discount = parse_percent(discount_percent)
-    quote.title = _required_text(title, "title", 200)
+    title, list_value, discount, valid_until = _quote_values(title, list_amount, discount_percent, valid_until)
+    quote.title = title
     quote.list_amount, quote.discount_percent = list_value, discount
     quote.amount = net_amount(list_value, discount)
-    quote.valid_until = check_date(valid_until, "valid_until")
-    quote.note = clean_text(note)[:5000] if note else ""
+    quote.valid_until = valid_until
+    quote.note = clean_note(note)[:5000] if note else ""
     db.session.flush()
     return quote
 
@@ -850,6 +936,9 @@ def _quote_link(quote: Quote) -> str:
 
 def submit_quote(quote: Quote, actor: User) -> Quote:
     """Send a quote for approval; steps come from the rules. Without a triggered rule it is approved at once."""
+    if quote.status in QUOTE_TRANSITIONS["submit"][0] and has_expired(quote):
+        raise ServiceError(_("This quote was valid until %(day)s, which has passed: revise it with a new "
+                             "validity date, then submit it.", day=quote.valid_until.isoformat()), "valid_until")
     if quote.status == "rejected":
         quote.revision += 1
     _apply(QUOTE_TRANSITIONS, quote, "submit", _("quote"), QUOTE_STATUS_LABELS)
@@ -922,7 +1011,7 @@ def reject_quote(quote: Quote, actor: User, reason: str) -> Quote:
         raise NotAllowed(_("This quote is not waiting for approval."))
     if not may_decide(actor, step):
         raise NotAllowed(_("You are not an approver of this step."))
-    reason = clean_text(reason)
+    reason = clean_note(reason)
     if not reason:
         raise ServiceError(_("Say why the quote is rejected, so it can be revised."), "reason")
     step.status, step.decided_by_id, step.decided_at, step.comment = "rejected", actor.id, utcnow(), reason[:2000]
@@ -990,43 +1079,40 @@ def _plan_owner_clause(level: str, department_id, user_id):
     return and_(SalesPlan.level == level, SalesPlan.department_id == department_id)
 
 
+def _target_value(metric: str, raw) -> Decimal:
+    amount = parse_amount(raw, metric)
+    if metric != "signed_amount" and amount != amount.to_integral_value():
+        raise ServiceError(_("A count is a whole number."), metric)
+    return amount
+
+
 def _targets_from(values: dict) -> dict[str, Decimal]:
-    targets = {}
-    for metric in METRICS:
-        raw = values.get(metric)
-        if raw in (None, ""):
-            continue
-        amount = parse_amount(raw, metric)
-        if metric != "signed_amount" and amount != amount.to_integral_value():
-            raise ServiceError(_("A count is a whole number."), metric)
-        targets[metric] = amount
+    """Targets by metric (empty ones left out); every bad one is refused at once."""
+    refusals = _Refusals()
+    targets = {metric: refusals.check(_target_value, metric, values[metric]) for metric in METRICS
+               if values.get(metric) not in (None, "")}
+    refusals.raise_any()
     return targets
 
 
-def create_plan(actor: User, period_kind: str, day: date, level: str, targets: dict,
-                department_id: int | None = None, user_id: int | None = None, note: str = "",
-                status: str = "draft") -> SalesPlan:
-    """A draft plan for the period containing ``day``; refuses a period overlapping the same owner's plan."""
-    if period_kind not in PERIOD_KINDS:
-        raise ServiceError(_("Unknown period."), "period_kind")
-    if level not in PLAN_LEVELS:
-        raise ServiceError(_("Unknown level."), "level")
-    day = check_date(day, "starts_on", required=True)
-    start, end = period_bounds(period_kind, day)
+def _plan_owner(level: str, department_id, user_id) -> tuple[int | None, int | None]:
+    """(department id, rep id) of a plan's owner; a rep plan belongs to the rep's department."""
     if level == "rep":
         rep = db.session.get(User, user_id) if user_id else None
         if rep is None:
             raise ServiceError(_("Choose the rep."), "user_id")
-        department_id = rep.department_id
-    else:
-        department = db.session.get(Department, department_id) if department_id else None
-        if department is None:
-            raise ServiceError(_("Choose the department or team."), "department_id")
-        expected_kind = {"company": "company", "department": "department", "team": "team"}[level]
-        if department.kind != expected_kind:
-            raise ServiceError(_("%(name)s is not a %(kind)s.", name=department.name,
-                                 kind=LEVEL_LABELS[level]), "department_id")
-        user_id = None
+        return rep.department_id, rep.id
+    department = db.session.get(Department, department_id) if department_id else None
+    if department is None:
+        raise ServiceError(_("Choose the department or team."), "department_id")
+    expected_kind = {"company": "company", "department": "department", "team": "team"}[level]
+    if department.kind != expected_kind:
+        raise ServiceError(_("%(name)s is not a %(kind)s.", name=department.name,
+                             kind=LEVEL_LABELS[level]), "department_id")
+    return department.id, None
+
+
+def _check_period_free(period_kind: str, start: date, end: date, level: str, department_id, user_id) -> None:
     overlapping = db.session.scalars(select(SalesPlan).where(
         _plan_owner_clause(level, department_id, user_id), SalesPlan.starts_on <= end,
         SalesPlan.ends_on >= start).limit(1)).first()
@@ -1034,10 +1120,31 @@ def create_plan(actor: User, period_kind: str, day: date, level: str, targets: d
         raise ServiceError(_("This owner already has a plan for %(start)s – %(end)s, which overlaps %(period)s.",
                              start=overlapping.starts_on, end=overlapping.ends_on,
                              period=period_label(period_kind, start)), "starts_on")
-    values = _targets_from(targets)
+
+
+def create_plan(actor: User, period_kind: str, day: date, level: str, targets: dict,
+                department_id: int | None = None, user_id: int | None = None, note: str = "",
+                status: str = "draft") -> SalesPlan:
+    """A draft plan for the period containing ``day``; refuses a period overlapping the same owner's plan.
+
+    Every bad field is refused at once (InvalidFields), the overlap among them.
+    """
+    if period_kind not in PERIOD_KINDS:
+        raise ServiceError(_("Unknown period."), "period_kind")
+    if level not in PLAN_LEVELS:
+        raise ServiceError(_("Unknown level."), "level")
+    refusals = _Refusals()
+    day = refusals.check(check_date, day, "starts_on", required=True)
+    owner = refusals.check(_plan_owner, level, department_id, user_id)
+    values = refusals.check(_targets_from, targets)
+    if day is not None and owner is not None:
+        department_id, user_id = owner
+        start, end = period_bounds(period_kind, day)
+        refusals.check(_check_period_free, period_kind, start, end, level, department_id, user_id)
+    refusals.raise_any()
     plan = SalesPlan(period_kind=period_kind, starts_on=start, ends_on=end, level=level,
                      department_id=department_id, user_id=user_id, status=status,
-                     note=clean_text(note)[:2000] if note else "", created_by_id=actor.id)
+                     note=clean_note(note)[:2000] if note else "", created_by_id=actor.id)
     plan.targets = [PlanTarget(metric=m, target=v) for m, v in values.items()]
     db.session.add(plan)
     db.session.flush()
@@ -1060,7 +1167,7 @@ def update_targets(plan: SalesPlan, actor: User, targets: dict, reason: str | No
             changes[metric] = [None if old is None else str(old), None if new is None else str(new)]
     if not changes:
         return plan
-    reason = clean_text(reason)
+    reason = clean_note(reason)
     if plan.status == "approved":
         if not reason:
             raise ServiceError(_("The plan is approved and locked: give a reason for the change."), "reason")
@@ -1082,7 +1189,7 @@ def transition_plan(plan: SalesPlan, action: str, actor: User, note: str | None 
     """Submit, return, approve or close a plan along ``PLAN_TRANSITIONS``."""
     if action == "submit" and not plan.targets:
         raise ServiceError(_("Set at least one target before submitting."))
-    if action == "return" and not clean_text(note):
+    if action == "return" and not clean_note(note):
         raise ServiceError(_("Say what needs to change."), "note")
     if action == "close" and plan.ends_on >= local_today():
         raise NotAllowed(_("A plan can be closed once its period has ended."))
@@ -1101,7 +1208,7 @@ def transition_plan(plan: SalesPlan, action: str, actor: User, note: str | None 
         creator = db.session.get(User, plan.created_by_id)
         notify([creator], f"plan.{action}", _l("Plan %(name)s: %(status)s", name=plan_title(plan),
                                                status=PLAN_STATUS_LABELS[plan.status]),
-               clean_text(note) if note else "", link=f"/plans/{plan.id}")
+               clean_note(note) if note else "", link=f"/plans/{plan.id}")
     return plan
 
 
@@ -1457,7 +1564,7 @@ def save_campaign(campaign: Campaign | None, actor: User, name: str, channel: st
     campaign.name, campaign.channel = name, _required_text(channel, "channel", 60)
     campaign.starts_on, campaign.ends_on = starts_on, ends_on
     campaign.budget = parse_amount(budget, "budget")
-    campaign.description = clean_text(description)[:5000] if description else ""
+    campaign.description = clean_note(description)[:5000] if description else ""
     db.session.flush()
     return campaign
 
@@ -1472,7 +1579,7 @@ def create_lead(actor: User, company_name: str, campaign_id: int | None = None, 
         raise ServiceError(_("“%(value)s” is not a phone number.", value=phone), "phone")
     lead = Lead(company_name=_required_text(company_name, "company_name", 200), campaign_id=campaign_id,
                 contact_name=_optional_text(contact_name, "contact_name", 100), phone=phone,
-                email=_optional_text(email, "email", 254), note=clean_text(note)[:5000] if note else "",
+                email=_optional_text(email, "email", 254), note=clean_note(note)[:5000] if note else "",
                 department_id=actor.department_id, created_by_id=actor.id, status="new")
     db.session.add(lead)
     db.session.flush()
@@ -1525,7 +1632,7 @@ def reject_lead(lead: Lead, actor: User, reason: str) -> Lead:
     """The rep sends a lead back to marketing with a reason."""
     if lead.status != "handed" or lead.owner_id != actor.id:
         raise NotAllowed(_("Only the rep it was handed to can respond to this lead."))
-    reason = clean_text(reason)
+    reason = clean_note(reason)
     if not reason:
         raise ServiceError(_("Say why the lead is sent back."), "reason")
     lead.status, lead.responded_at = "rejected", utcnow()

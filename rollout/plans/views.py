@@ -91,6 +91,19 @@ def _customer_or_404(customer_id: int) -> Customer:
     return customer
 
 
+def _refused(form, error: ServiceError) -> None:
+    """A service's refusal shown at its field, or at each field it names (InvalidFields)."""
+    apply_service_error(form, error)
+    for name, message in getattr(error, "errors", {}).items():
+        if name == error.field:
+            continue  # shown above
+        field = getattr(form, name, None)
+        if field is not None:
+            field.errors = list(field.errors) + [message]
+        else:
+            flash(message, "danger")
+
+
 def _history(table: str, entity_id) -> list:
     return history_of(table, entity_id)
 
@@ -146,7 +159,7 @@ def new_plan():
                                         {m: getattr(form, m).data for m in METRICS}, department_id=department_id,
                                         user_id=user_id, note=form.note.data)
         except ServiceError as error:
-            apply_service_error(form, error)
+            _refused(form, error)
         else:
             flash(_("The plan is saved as a draft."), "success")
             return redirect(url_for("plans.plan", plan_id=plan.id))
@@ -174,7 +187,7 @@ def plan(plan_id):
             services.update_targets(plan, me, {m: getattr(targets_form, m).data for m in METRICS},
                                     targets_form.reason.data)
         except ServiceError as error:
-            apply_service_error(targets_form, error)
+            _refused(targets_form, error)
             status = 422
         else:
             flash(_("Targets saved."), "success")
@@ -367,7 +380,7 @@ def new_customer():
                 city=form.city.data, address=form.address.data, source=form.source.data,
                 campaign_id=form.campaign_id.data or None, extra=_extra_from_form(form, fields))
         except ServiceError as error:
-            apply_service_error(form, error)
+            _refused(form, error)
         else:
             flash(_("Customer %(name)s is saved.", name=customer.name), "success")
             return redirect(url_for("plans.customer", customer_id=customer.id))
@@ -395,7 +408,7 @@ def edit_customer(customer_id):
                                      campaign_id=form.campaign_id.data or None,
                                      extra=_extra_from_form(form, fields))
         except ServiceError as error:
-            apply_service_error(form, error)
+            _refused(form, error)
         else:
             flash(_("Customer %(name)s is saved.", name=customer.name), "success")
             return redirect(url_for("plans.customer", customer_id=customer.id))
@@ -410,7 +423,7 @@ def _activity_form(customer) -> forms.ActivityForm:
     return form
 
 
-def _render_customer(customer, tab="overview", status=200, activity_form=None, contact_form=None):
+def _render_customer(customer, tab="overview", status=200, activity_form=None, contact_form=None, deal_form=None):
     me = _me()
     activity_form = activity_form or _activity_form(customer)
     if request.method == "GET" and activity_form.occurred_at.data is None:
@@ -436,7 +449,8 @@ def _render_customer(customer, tab="overview", status=200, activity_form=None, c
     return render_template("plans/customer.html", customer=customer, tab=tab, activity_form=activity_form,
                            contact_form=contact_form, transfer_form=transfer_form, activities=activities,
                            deals=deals, quotes=quotes, fields=fields, history=history, assignments=assignments,
-                           users=users, deal_form=_deal_form(customer), today=local_today()), status
+                           users=users, deal_form=deal_form or _deal_form(customer),
+                           today=local_today()), status
 
 
 def _deal_form(customer) -> forms.DealForm:
@@ -469,7 +483,7 @@ def add_contact(customer_id):
             services.add_contact(customer, form.name.data, form.title.data, form.phone.data, form.email.data,
                                  form.is_primary.data)
         except ServiceError as error:
-            apply_service_error(form, error)
+            _refused(form, error)
         else:
             flash(_("Contact added."), "success")
             return redirect(url_for("plans.customer", customer_id=customer.id))
@@ -488,7 +502,7 @@ def log_activity(customer_id):
             services.log_activity(customer, _me(), form.kind.data, local_to_utc(form.occurred_at.data),
                                   form.outcome.data, form.next_step.data, form.next_step_on.data, opportunity)
         except ServiceError as error:
-            apply_service_error(form, error)
+            _refused(form, error)
         else:
             flash(_("Follow-up recorded."), "success")
             return redirect(url_for("plans.customer", customer_id=customer.id, tab="activities"))
@@ -612,12 +626,11 @@ def new_deal(customer_id):
                                                form.expected_close_on.data, owner=customer.owner,
                                                campaign_id=form.campaign_id.data or None)
         except ServiceError as error:
-            apply_service_error(form, error)
+            _refused(form, error)
         else:
             flash(_("Deal opened."), "success")
             return redirect(url_for("plans.deal", deal_id=deal.id))
-    flash(" ".join(e for errors in form.errors.values() for e in errors), "danger")
-    return _render_customer(customer, "deals", 422)
+    return _render_customer(customer, "deals", 422, deal_form=form)
 
 
 @bp.route("/deals")
@@ -671,7 +684,7 @@ def deal(deal_id):
                 services.move_stage(deal, form.stage.data, _me(), form.lost_reason_id.data or None,
                                     form.note.data, form.amount.data)
             except ServiceError as error:
-                apply_service_error(form, error)
+                _refused(form, error)
             else:
                 flash(_("The deal is now: %(stage)s.", stage=services.STAGE_LABELS[deal.stage]), "success")
                 return redirect(url_for("plans.deal", deal_id=deal.id))
@@ -734,7 +747,7 @@ def new_quote(customer_id):
                                           form.discount_percent.data, opportunity, form.valid_until.data,
                                           form.note.data)
         except ServiceError as error:
-            apply_service_error(form, error)
+            _refused(form, error)
         else:
             flash(_("The quote is saved as a draft."), "success")
             return redirect(url_for("plans.quote", quote_id=quote.id))
@@ -759,7 +772,7 @@ def edit_quote(quote_id):
             services.update_quote(quote, form.title.data, form.list_amount.data, form.discount_percent.data,
                                   form.valid_until.data, form.note.data)
         except ServiceError as error:
-            apply_service_error(form, error)
+            _refused(form, error)
         else:
             flash(_("Quote saved."), "success")
             return redirect(url_for("plans.quote", quote_id=quote.id))
@@ -778,6 +791,7 @@ def quote(quote_id):
     approvers = services.step_approvers(step) if step is not None else []
     return render_template("plans/quote.html", quote=quote, step=step, can_decide=can_decide, approvers=approvers,
                            decision_form=forms.DecisionForm(), history=_history("quotes", quote.id),
+                           expired=services.has_expired(quote),
                            preview_rules=services.rules_for(quote) if quote.status in ("draft", "rejected") else [])
 
 
@@ -855,7 +869,7 @@ def edit_campaign(campaign_id=None):
                                               form.starts_on.data, form.ends_on.data, form.budget.data,
                                               form.description.data)
         except ServiceError as error:
-            apply_service_error(form, error)
+            _refused(form, error)
         else:
             flash(_("Campaign %(name)s is saved.", name=campaign.name), "success")
             return redirect(url_for("plans.campaigns"))
@@ -923,7 +937,7 @@ def new_lead():
             services.create_lead(_me(), form.company_name.data, form.campaign_id.data or None,
                                  form.contact_name.data, form.phone.data, form.email.data, form.note.data)
         except ServiceError as error:
-            apply_service_error(form, error)
+            _refused(form, error)
         else:
             flash(_("Lead recorded."), "success")
             return redirect(url_for("plans.leads"))
@@ -1012,7 +1026,7 @@ def settings():
             status = 422
     except ServiceError as error:
         form = {"field": field_form, "reason": reason_form, "rule": rule_form, "settings": settings_form}[which]
-        apply_service_error(form, error)
+        _refused(form, error)
         status = 422
     fields = db.session.scalars(select(CustomerField).order_by(CustomerField.position, CustomerField.id)).all()
     reasons = db.session.scalars(select(LostReason).order_by(LostReason.position, LostReason.id)).all()

@@ -55,7 +55,7 @@ def test_dry_run_changes_nothing(tmp_path, admin, company):
     kinds = {g.kind for g in analysis.groups}
     assert kinds == {"existing", "file"}
     assert analysis.near and analysis.near[0][1] == "北京星辰科技"
-    assert "invalid phone number" in analysis.errors[0].message
+    assert "invalid phone number" in analysis.errors[0].text
 
 
 def test_duplicate_phones_are_listed_as_the_preview_writes_them(tmp_path, admin):
@@ -134,12 +134,12 @@ def test_cells_are_settled_the_same_the_first_time_and_from_the_cache(tmp_path, 
     batch = upload(admin, path)
     services.set_mapping(batch, {0: "name", 1: "phone"}, [1], None, admin)  # phone kept as is
     analysis = services.dry_run(batch, admin, "all")
-    messages = [outcome.message for outcome in analysis.errors]
+    messages = [outcome.text for outcome in analysis.errors]
     assert len(messages) == 2 and all("longer than 200 characters" in message for message in messages)
     assert analysis.counts == {"error": 2, "create": 2, "skip": 1}  # kept phones still find the repeat
     services.set_mapping(batch, {0: "name", 1: "phone"}, [], None, admin)  # phone cleaned again
     analysis = services.dry_run(batch, admin, "all")
     assert [outcome.number for outcome in analysis.errors] == [2, 3, 4, 5]
-    assert analysis.errors[2].message == analysis.errors[3].message == "Phone: invalid phone number (12345)"
+    assert analysis.errors[2].text == analysis.errors[3].text == "Phone: invalid phone number (12345)"
     kept = services.preview(batch, admin)
     assert kept[4][1][1].after == "13800138000" and set(kept[4][1][1].rules) >= {"trim", "phone"}

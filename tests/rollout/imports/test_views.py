@@ -126,7 +126,8 @@ def test_dry_run_then_run_then_error_report_then_undo(client_as, company):
     client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
     assert "文件导入" in page and "<td>新建</td>" in history and "<td>文件导入</td>" in history
     event = db.session.scalar(select(AuditEntry).where(AuditEntry.action == "import"))
-    assert "created=2" in event.detail and "errors=1" in event.detail
+    assert event.detail == "客户.csv" and event.changes["status"] == ["running", "completed"]
+    assert event.changes["created_count"] == [0, 2] and event.changes["error_count"] == [0, 1]
 
     report = client.get(f"/imports/{batch_id}/errors.xlsx")
     assert report.status_code == 200
@@ -202,3 +203,10 @@ def test_chunks_are_recorded_for_undo(client_as, company, tmp_path):
     batch = services.run_import(batch, company["admin"], chunk_size=10)
     assert batch.created_count == 25
     assert _count(ImportChunk) == 3
+
+
+def test_the_upload_page_explains_the_default_department_and_the_command(client_as):
+    html = client_as("admin").get("/imports/").get_data(as_text=True)
+    assert "Imported records go to this department when their row does not name one." in html
+    assert "an administrator runs <code>rollout import</code> on the server" in html
+    assert "`rollout import`" not in html
