@@ -470,13 +470,20 @@ def withdraw(session_id):
     return _back_to(session)
 
 
+def _posted_person() -> User | None:
+    """The person a sign-up form names, or None with a message asking for one."""
+    person = db.session.get(User, _posted_id("user_id") or 0)
+    if person is None:
+        flash(_("Choose a person."), "danger")
+    return person
+
+
 @bp.route("/sessions/<int:session_id>/assign", methods=["POST"])
 @require("training.assign")
 def assign(session_id):
     session = db.get_or_404(TrainingSession, session_id)
-    person = db.session.get(User, _posted_id("user_id") or 0)
+    person = _posted_person()
     if person is None:
-        flash(_("Choose a person."), "danger")
         return _back_to(session), 303
     authorize("training.assign", person)
     try:
@@ -531,9 +538,8 @@ def promote_enrolment(session_id, enrolment_id):
 @require("training.manage")
 def add_walk_in(session_id):
     session = db.get_or_404(TrainingSession, session_id)
-    person = db.session.get(User, _posted_id("user_id") or 0)
+    person = _posted_person()
     if person is None:
-        flash(_("Choose a person."), "danger")
         return _back_to(session), 303
     try:
         enrolments.add_walk_in(session.id, person, current_user, request.form.get("attendance") or "present")

@@ -3,7 +3,7 @@ import pytest
 
 from rollout.extensions import db
 from rollout.imports import services
-from tests.conftest import TEST_PASSWORD
+from tests.conftest import log_in
 from tests.rollout.imports.helpers import upload, write_csv
 
 pytestmark = pytest.mark.browser
@@ -27,11 +27,7 @@ def test_the_list_of_imports_fits_in_english(browser, live_server, company, tmp_
                                   extra_http_headers={"Accept-Language": "en-US"})
     page = context.new_page()
     try:
-        page.goto(f"{live_server}/login")
-        page.fill("#username", "admin")
-        page.fill("#password", TEST_PASSWORD)
-        page.click("button[type=submit]")
-        page.wait_for_url(f"{live_server}/")
+        log_in(page, live_server, "admin")
         page.goto(f"{live_server}/imports/")
         table = page.locator("[data-testid=batches]")
         assert table.evaluate("t => t.scrollWidth - t.parentElement.clientWidth") <= 0

@@ -6,7 +6,7 @@ import pytest
 from rollout.extensions import db
 from rollout.plans import services
 from rollout.timeutil import local_today
-from tests.conftest import TEST_PASSWORD
+from tests.conftest import log_in
 
 pytestmark = pytest.mark.browser
 
@@ -45,11 +45,7 @@ def test_plan_vs_actual_fits_the_page(browser, live_server, company, locale):
                                   extra_http_headers={"Accept-Language": locale})
     page = context.new_page()
     try:
-        page.goto(f"{live_server}/login")
-        page.fill("#username", "lead")
-        page.fill("#password", TEST_PASSWORD)
-        page.click("button[type=submit]")
-        page.wait_for_url(f"{live_server}/")
+        log_in(page, live_server, "lead")
         page.goto(f"{live_server}/plans/actual?period=quarter&day={day}")
         table = page.locator("[data-testid=plan-vs-actual]")
         overflow = table.evaluate("t => t.scrollWidth - t.parentElement.clientWidth")
