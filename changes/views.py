@@ -19,7 +19,7 @@ from rollout.audit.services import history_of, record_event
 from rollout.errors import ServiceError
 from rollout.extensions import db
 from rollout.reports.calendar import ics_response, register_feed_provider
-from rollout.reports.charts import svg_chart
+from rollout.reports.charts import svg_chart, whole_ticks
 from rollout.reports.exports import download_response
 from rollout.timeutil import local_today, utcnow
 from rollout.web import apply_service_error, ids_in, paginate
@@ -642,8 +642,9 @@ def metrics():
     data = services.metrics(_scope("changes.metrics"))
     chart = None
     if data["per_window"]:
+        most = max(sum(w[d] for d in services.DECISIONS) for w in data["per_window"])
         chart = svg_chart("stacked", _("Requests per window"),
                           [f"{w['title']} {w['starts_at']:%m-%d}" for w in data["per_window"]],
                           {str(labels.STATE_LABELS[d]): [w[d] for w in data["per_window"]]
-                           for d in services.DECISIONS}, height=320)
+                           for d in services.DECISIONS}, height=320, y_labels=whole_ticks(most))
     return render_template("changes/metrics.html", data=data, chart=chart, today=local_today())

@@ -6,7 +6,7 @@ import unicodedata
 from flask_babel import gettext as _
 from markupsafe import Markup
 
-from rollout.reports.charts import svg_chart
+from rollout.reports.charts import svg_chart, whole_ticks
 from surveys.models import DECIMAL, INTEGER
 
 #: A Likert scale's colours from disagree to agree: ColorBrewer's RdBu (red to blue, readable with colour
@@ -53,14 +53,6 @@ def likert_chart(question_id: int, matrix: dict[str, list[tuple[str, int]]]) -> 
     return svg_chart("hstacked", "", labels, series, width=560, height=max(120, 44 * len(statements) + 50),
                      y_labels=whole_ticks(top), show_legend=False, margin_left=label_room(labels),
                      classes=("pygal-chart", chart_class), css=(*PYGAL_CSS, "inline:" + css))
-
-
-def whole_ticks(top: int) -> list[int]:
-    """Axis ticks for counts: whole numbers from 0 past ``top``, ten or so (steps of 1, 2, 5, 10, 20 …)."""
-    top, step = max(int(top), 1), 1
-    while top / step > 10:
-        step = step * 5 // 2 if str(step)[0] == "2" else step * 2
-    return list(range(0, top + step, step))
 
 
 def diverging_colors(count: int) -> list[str]:

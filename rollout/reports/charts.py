@@ -40,6 +40,15 @@ def axis_number(value: float | None) -> str:
     return format_compact_decimal(value, locale=get_locale() or "en", fraction_digits=2)
 
 
+def whole_ticks(top: int) -> list[int]:
+    """Axis ticks for counts: whole numbers from 0 past ``top``, ten or so (steps of 1, 2, 5, 10, 20 …);
+    pygal's own ticks would put 0.5 people on a count axis."""
+    top, step = max(int(top), 1), 1
+    while top / step > 10:
+        step = step * 5 // 2 if str(step)[0] == "2" else step * 2
+    return list(range(0, top + step, step))
+
+
 def svg_chart(kind: str, title: str, labels: list[str], series: dict[str, list], width: int = 720,
               height: int = 360, **options) -> Markup:
     """An inline SVG chart. ``series`` maps a legend name to values aligned with ``labels``.

@@ -251,6 +251,7 @@ def test_metrics_page(client_as, on_agenda, company):
     assert client_as("staff").get("/changes/metrics").status_code == 403
     page = client_as("head").get("/changes/metrics").get_data(as_text=True)
     assert 'data-metric="lead-time"' in page and 'class="svg-chart"' in page
+    assert ">1</text>" in page and ">0.5</text>" not in page  # one request: a whole-number axis
     other = client_as("other_head").get("/changes/metrics").get_data(as_text=True)
     assert 'class="svg-chart"' not in other  # 市场部 has no decisions
 
