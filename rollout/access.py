@@ -50,7 +50,8 @@ CORE_RULES = {
     "users.view": leads_and_admins(**{HEAD: DEPT}),
     "users.manage": {ADMIN: ALL},
     "departments.manage": {ADMIN: ALL},
-    "roles.review": {ADMIN: ALL},
+    # A head confirms who holds which roles in their own department and its teams.
+    "roles.review": {ADMIN: ALL, HEAD: DEPT},
     "audit.view": {ADMIN: ALL, HEAD: DEPT},
     # Exports and imports are explicit permissions, never implied by "can view".
     "data.export": leads_and_admins(**{HEAD: DEPT}),

@@ -44,6 +44,11 @@ class Department(db.Model):
     parent: Mapped["Department | None"] = relationship(remote_side=[id], back_populates="children")
     children: Mapped[list["Department"]] = relationship(back_populates="parent", order_by="Department.name")
 
+    @property
+    def access_department_id(self) -> int:
+        """A department is in its own scope: its head may act on it (rollout/access.py)."""
+        return self.id
+
     def __str__(self) -> str:
         return self.name
 

@@ -5,7 +5,9 @@ from datetime import timedelta
 
 from flask import current_app
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
 
 from rollout.accounts.models import ROLES, Department, User, new_token
 from rollout.accounts.passwords import hash_password, password_problem, verify_password
@@ -139,14 +141,57 @@ def save_department(department: Department | None, name: str, kind: str, parent_
         duplicate = duplicate.where(Department.id != department.id)
     if db.session.scalar(duplicate):
         raise ServiceError(_("A department with this name already exists here."), "name")
+    code = (code or "").strip() or None
+    if code is not None:
+        taken = select(Department).where(Department.code == code)
+        if department is not None:
+            taken = taken.where(Department.id != department.id)
+        holder = db.session.scalar(taken)
+        if holder is not None:
+            raise ServiceError(_("The code %(code)s is already used by %(name)s.", code=code, name=holder.name), "code")
     if department is None:
         department = Department()
         db.session.add(department)
     department.name, department.kind, department.parent = name, kind, parent
-    department.code = code or None
+    department.code = code
     department.go_live_on = go_live_on
     db.session.flush()
     return department
+
+
+def people_to_review(department: Department) -> list[User]:
+    """The active accounts of a department and its teams, whose roles its head confirms."""
+    from rollout.access import subtree_ids
+    return list(db.session.scalars(
+        select(User).where(User.department_id.in_(subtree_ids(department.id)), User.is_active_account.is_(True))
+        .options(selectinload(User.department), selectinload(User.role_rows))
+        .order_by(User.department_id, User.display_name)))
+
+
+def confirm_roles(department: Department) -> int:
+    """Record that everyone's roles in ``department`` and its teams were checked today; returns how many."""
+    people = people_to_review(department)
+    now = utcnow()
+    for person in people:
+        person.roles_reviewed_at = now
+    db.session.flush()
+    return len(people)
+
+
+def ask_for_role_change(person: User, note: str, actor: User) -> int:
+    """A reviewer asks the administrators to change someone's roles; returns how many were told."""
+    note = (note or "").strip()
+    if not note:
+        raise ServiceError(_("Say what should change."), "note")
+    if len(note) > 1000:
+        raise ServiceError(_("At most %(n)d characters.", n=1000), "note")
+    from rollout.notify.services import notify
+    record_event("roles.change_requested", entity="users", entity_id=person.id, detail=note)
+    admins = users_with_roles(["admin"])
+    notify(admins, "roles.change_requested",
+           _l("Role change asked for %(name)s", name=person.display_name),
+           _l("%(actor)s asks: %(note)s", actor=actor.display_name, note=note), link=f"/admin/users/{person.id}")
+    return len(admins)
 
 
 def users_with_roles(roles, department_ids=None) -> list[User]:

@@ -1,6 +1,7 @@
 """Login, logout, language, profile, and the admin pages for users and departments."""
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user, login_user, logout_user
 from sqlalchemy import select
 
@@ -183,16 +184,45 @@ def _update_user(user, form, department):
         user.session_token = services.new_token()
 
 
-@bp.route("/admin/departments/<int:department_id>/review-roles", methods=["POST"])
+def _department_to_review(department_id: int) -> Department:
+    department = db.get_or_404(Department, department_id)
+    authorize("roles.review", department)
+    return department
+
+
+@bp.route("/departments/<int:department_id>/roles")
+@require("roles.review")
+def role_review(department_id):
+    """Who holds which roles in a department and its teams, for its head to confirm or question."""
+    department = _department_to_review(department_id)
+    return render_template("accounts/role_review.html", department=department,
+                           people=services.people_to_review(department), now=utcnow())
+
+
+@bp.route("/departments/<int:department_id>/roles/confirm", methods=["POST"])
 @require("roles.review")
 def review_roles(department_id):
-    department = db.get_or_404(Department, department_id)
-    from rollout.access import subtree_ids
-    now = utcnow()
-    for user in db.session.scalars(select(User).where(User.department_id.in_(subtree_ids(department.id)))):
-        user.roles_reviewed_at = now
-    flash(_("Role assignments of %(name)s are confirmed.", name=department.name), "success")
-    return redirect(url_for("accounts.departments"))
+    department = _department_to_review(department_id)
+    count = services.confirm_roles(department)
+    flash(ngettext("The roles of %(num)d person in %(name)s are confirmed.",
+                   "The roles of %(num)d people in %(name)s are confirmed.", count, name=department.name), "success")
+    return redirect(url_for("accounts.role_review", department_id=department.id))
+
+
+@bp.route("/departments/<int:department_id>/roles/<int:user_id>/ask", methods=["POST"])
+@require("roles.review")
+def ask_for_role_change(department_id, user_id):
+    department = _department_to_review(department_id)
+    person = db.get_or_404(User, user_id)
+    if person not in services.people_to_review(department):
+        abort(404)
+    try:
+        services.ask_for_role_change(person, request.form.get("note", ""), current_user)
+    except ServiceError as error:
+        apply_service_error(None, error)
+        return redirect(url_for("accounts.role_review", department_id=department.id)), 303
+    flash(_("The administrators are asked to change the roles of %(name)s.", name=person.display_name), "success")
+    return redirect(url_for("accounts.role_review", department_id=department.id))
 
 
 @bp.route("/admin/departments")
@@ -200,7 +230,10 @@ def review_roles(department_id):
 def departments():
     rows = services.department_choices()
     by_id = {d.id: d for d in db.session.scalars(select(Department))}
-    counts = dict(db.session.execute(select(User.department_id, db.func.count()).group_by(User.department_id)).all())
+    own = dict(db.session.execute(select(User.department_id, db.func.count()).group_by(User.department_id)).all())
+    # A department's people include its teams'.
+    from rollout.access import subtree_ids
+    counts = {dept_id: sum(own.get(member, 0) for member in subtree_ids(dept_id)) for dept_id in by_id}
     return render_template("accounts/departments.html", rows=rows, by_id=by_id, counts=counts)
 
 

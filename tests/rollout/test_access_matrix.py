@@ -24,7 +24,7 @@ EXPECTED = {
     "users.view": {A, L, H},
     "users.manage": {A},
     "departments.manage": {A},
-    "roles.review": {A},
+    "roles.review": {A, H},
     "audit.view": {A, H},
     "data.export": {A, L, H},
     "data.import": {A, L},

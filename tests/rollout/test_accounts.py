@@ -222,3 +222,38 @@ def test_user_form_refuses_spaces_in_usernames_and_heads_without_a_department(cl
     assert response.status_code == 302
     users = client.get("/admin/users").get_data(as_text=True)
     assert "Deactivated" in users.split(f'/admin/users/{staff.id}">')[1].split("</td>")[0]
+
+
+def test_a_head_reviews_the_roles_of_their_department_and_its_teams(client_as, company):
+    from rollout.notify.models import Notification
+    sales = company["departments"]["sales"]
+    head = client_as("head")
+    page = head.get(f"/departments/{sales.id}/roles").get_data(as_text=True)
+    table = page.split('data-testid="role-review"')[1]
+    assert company["staff"].display_name in table and company["staff2"].display_name in table  # the teams too
+    assert company["other_staff"].display_name not in table
+    assert client_as("other_head").get(f"/departments/{sales.id}/roles").status_code == 403
+    assert client_as("staff").get(f"/departments/{sales.id}/roles").status_code == 403
+    # asking for a change needs words, then tells the administrators
+    asked = f"/departments/{sales.id}/roles/{company['staff'].id}/ask"
+    assert head.post(asked, data={"note": "  "}).status_code == 303
+    assert db.session.scalar(select(Notification).where(Notification.event == "roles.change_requested")) is None
+    assert head.post(asked, data={"note": "已调岗到市场部，不应再有销售权限"}).status_code == 302
+    told = db.session.scalars(select(Notification).where(Notification.event == "roles.change_requested")).all()
+    assert [n.user_id for n in told] == [company["admin"].id]
+    outsider = f"/departments/{sales.id}/roles/{company['other_staff'].id}/ask"
+    assert head.post(outsider, data={"note": "x"}).status_code == 404
+    # confirming stamps everyone listed, and the readiness figure counts them
+    assert head.post(f"/departments/{sales.id}/roles/confirm").status_code == 302
+    db.session.expire_all()
+    assert company["staff2"].roles_reviewed_at is not None and company["other_staff"].roles_reviewed_at is None
+
+
+def test_a_department_code_in_use_is_refused_on_its_field(client_as, company):
+    from rollout.accounts.models import Department
+    client = client_as("admin")
+    response = client.post("/admin/departments/new", data={
+        "name": "法务部", "kind": "department", "code": "sales", "parent_id": str(company["departments"]["company"].id)})
+    assert response.status_code == 422
+    assert "The code sales is already used by 销售部." in response.get_data(as_text=True)
+    assert db.session.scalar(select(Department).where(Department.name == "法务部")) is None
