@@ -148,44 +148,54 @@ def field_label(entity: str | None, column: str) -> str:
     return str(label) if label is not None else humanise(column)
 
 
+#: The column that names a row of a referenced table, by preference.
+_NAME_COLUMNS = ("display_name", "name", "title")
+
+
 @cache
 def column_kinds() -> dict[str, dict[str, str]]:
-    """{table: {column: "user" | "department" | "datetime"}} from the models' metadata."""
+    """{table: {column: kind}}: "datetime", or for a reference the referenced table whose rows have a
+    name (users by display name, departments, lost reasons …), from the models' metadata."""
     kinds: dict[str, dict[str, str]] = {}
     for table in db.metadata.tables.values():
         for column in table.columns:
-            targets = {fk.column.table.name for fk in column.foreign_keys}
-            if User.__tablename__ in targets:
-                kinds.setdefault(table.name, {})[column.name] = "user"
-            elif Department.__tablename__ in targets:
-                kinds.setdefault(table.name, {})[column.name] = "department"
-            elif isinstance(column.type, DateTime):
+            targets = [fk.column.table for fk in column.foreign_keys if fk.column.name == "id"]
+            if targets and _name_column(targets[0]) is not None:
+                kinds.setdefault(table.name, {})[column.name] = targets[0].name
+            elif not targets and isinstance(column.type, DateTime):
                 kinds.setdefault(table.name, {})[column.name] = "datetime"
     return kinds
 
 
-def _ids_to_resolve(rows) -> tuple[set[int], set[int]]:
+def _name_column(table):
+    return next((table.columns[name] for name in _NAME_COLUMNS if name in table.columns), None)
+
+
+def _ids_to_resolve(rows) -> dict[str, set[int]]:
     kinds = column_kinds()
-    user_ids, department_ids = set(), set()
+    wanted: dict[str, set[int]] = {}
     for row in rows:
         table_kinds = kinds.get(row.entity or "", {})
         for column, pair in (row.changes or {}).items():
             kind = table_kinds.get(column)
-            if kind in ("user", "department"):
-                wanted = user_ids if kind == "user" else department_ids
-                wanted.update(v for v in pair if isinstance(v, int) and not isinstance(v, bool))
-    return user_ids, department_ids
+            if kind is not None and kind != "datetime":
+                wanted.setdefault(kind, set()).update(
+                    v for v in pair if isinstance(v, int) and not isinstance(v, bool))
+    return wanted
 
 
-def resolve_names(user_ids: set[int], department_ids: set[int]) -> dict[tuple[str, int], str]:
-    """Names of users and departments by ("user"|"department", id), in one query; none when nothing to look up."""
-    if not user_ids and not department_ids:
+def resolve_names(ids_by_table: dict[str, set[int]]) -> dict[tuple[str, int], str]:
+    """Names of referenced rows by (table, id), all tables in one query; none when nothing to look up."""
+    selects = []
+    for table_name, ids in ids_by_table.items():
+        if not ids:
+            continue
+        table = db.metadata.tables[table_name]
+        selects.append(select(literal_column(f"'{table_name}'", String).label("kind"), table.c.id.label("id"),
+                              _name_column(table).label("name")).where(table.c.id.in_(ids)))
+    if not selects:
         return {}
-    users = select(literal_column("'user'", String).label("kind"), User.id.label("id"),
-                   User.display_name.label("name")).where(User.id.in_(user_ids))
-    departments = select(literal_column("'department'", String).label("kind"), Department.id.label("id"),
-                         Department.name.label("name")).where(Department.id.in_(department_ids))
-    return {(kind, id_): name for kind, id_, name in db.session.execute(union_all(users, departments))}
+    return {(kind, id_): name for kind, id_, name in db.session.execute(union_all(*selects))}
 
 
 def _shorten(text: str) -> ShownValue:
@@ -226,7 +236,7 @@ def show_value(value, kind: str | None, names: dict[tuple[str, int], str],
         return ShownValue(_("Yes") if value else _("No"))
     if value == REDACTED:
         return ShownValue(REDACTED, _("Secret values are never recorded."))
-    if kind in ("user", "department") and isinstance(value, int):
+    if kind not in (None, "datetime") and isinstance(value, int) and not isinstance(value, bool):
         name = names.get((kind, value))
         return ShownValue(name, f"#{value}") if name else ShownValue(f"#{value}")
     if kind == "datetime" and isinstance(value, str):
@@ -240,7 +250,7 @@ def show_value(value, kind: str | None, names: dict[tuple[str, int], str],
 
 def describe_changes(rows) -> dict[int, list[ChangeLine]]:
     """The Changes column of each audit row by row id, with user and department ids resolved in one query."""
-    names = resolve_names(*_ids_to_resolve(rows))
+    names = resolve_names(_ids_to_resolve(rows))
     kinds = column_kinds()
     labels: dict[tuple, str] = {}
     result = {}
@@ -265,4 +275,4 @@ def actor_names(rows) -> dict[int, str]:
     """Display names of the users who made these audit rows by user id, in one query (a record's
     history names people as the rest of the page does, not by login name)."""
     user_ids = {row.user_id for row in rows if row.user_id}
-    return {id_: name for (_kind, id_), name in resolve_names(user_ids, set()).items()}
+    return {id_: name for (_kind, id_), name in resolve_names({User.__tablename__: user_ids}).items()}

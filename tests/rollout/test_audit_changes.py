@@ -86,6 +86,19 @@ def test_user_foreign_keys_show_display_names_with_the_id_as_title(client_as, co
     assert f'title="#{staff.id}"' in page
 
 
+def test_any_reference_to_a_named_row_shows_its_name(client_as, company):
+    from rollout.plans.models import LostReason
+    reason = LostReason(name="价格过高")
+    db.session.add(reason)
+    db.session.commit()
+    record_event("update", entity="opportunities", entity_id=3, user=company["admin"],
+                 changes={"lost_reason_id": [reason.id, None], "owner_id": [company["staff"].id, company["head"].id]})
+    db.session.commit()
+    page = client_as("admin").get("/audit/?entity=opportunities").get_data(as_text=True)
+    cell = _changes_cells(page)[0]
+    assert "价格过高 → —" in cell and f"{company['staff'].display_name} → {company['head'].display_name}" in cell
+
+
 def test_an_id_without_a_row_is_shown_as_a_number(client_as, company):
     record_event("update", entity="customers", entity_id=7, user=company["admin"],
                  changes={"owner_id": [None, 999999]})
