@@ -44,8 +44,10 @@ def password_problem(password: str, username: str | None = None) -> str | None:
     if len(password) > MAX_LENGTH:
         return str(_l("Use at most %(n)d characters.", n=MAX_LENGTH))
     lowered = password.lower()
-    if lowered in COMMON_PASSWORDS or len(set(password)) <= 2:
+    if lowered in COMMON_PASSWORDS:
         return str(_l("This password is too common; choose another."))
+    if len(set(password)) <= 2:
+        return str(_l("Use more than two different characters."))
     if username and lowered == username.lower():
         return str(_l("The password must not be your username."))
     return None

@@ -98,6 +98,8 @@ def change_password(user: User, current: str | None, new: str, check_current: bo
     problem = password_problem(new, user.username)
     if problem:
         raise ServiceError(problem, "new_password")
+    if verify_password(user.password_hash, new):
+        raise ServiceError(_("The new password must differ from the current one."), "new_password")
     user.password_hash = hash_password(new)
     user.session_token = new_token()
 

@@ -85,6 +85,8 @@ def profile():
             user.locale = form.locale.data or None
             if user.locale:
                 session["lang"] = user.locale
+            else:
+                session.pop("lang", None)  # the browser's language from now on
             flash(_("Your profile is saved."), "success")
             return redirect(url_for("accounts.profile"))
     elif request.method == "POST":

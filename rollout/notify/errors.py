@@ -40,6 +40,9 @@ EXPLANATIONS = {
     "recipient_refused": _l("The mail server refused the recipient address. Check the person's email address; the "
                             "mailbox may not exist or may be full."),
     "not_configured": _l("Email is not set up on this server: SMTP_HOST is missing from the configuration."),
+    "temporarily_refused": _l("The mail server turned the message away for now (busy, or limiting how fast mail "
+                              "may arrive). The outbox tries again later; nothing needs doing unless it keeps "
+                              "happening."),
 }
 
 #: Platform error codes (DingTalk and WeCom ``errcode``, Feishu ``code``) by cause.
@@ -60,6 +63,8 @@ PATTERNS = [
     ("recipient_refused", r"^smtp: \{'[^']*': \(5\d\d|recipient|user unknown|no such user|"
                           r"mailbox (unavailable|not found|full)|\b5\.1\.1\b"),
     ("login", r"\b53[45]\b|authenticat|username and password"),
+    # SMTP's 4xx replies are temporary by definition: 421 service not available, 450/451/452 try later.
+    ("temporarily_refused", r"^smtp: \(4\d\d\b|^smtp: \{'[^']*': \(4\d\d\b"),
     ("tls", r"\bssl\b|\btls\b|starttls|certificate"),
     ("timeout", r"timed out|timeout"),
     ("dns", r"name or service not known|name resolution|getaddrinfo|nodename nor servname|errno -[23]\b"),

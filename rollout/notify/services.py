@@ -116,6 +116,24 @@ def notify(users: Iterable[User], event: str, subject: Text, body_markdown: Text
     return notifications
 
 
+def outbox_owners(messages) -> dict[int, str]:
+    """Whose channel each outbox message goes to, by message id: the person, or the department
+    whose group robot it is (a webhook's address alone does not say). Two queries per page."""
+    user_ids = {m.user_id for m in messages if m.user_id}
+    people = dict(db.session.execute(
+        select(User.id, User.display_name).where(User.id.in_(user_ids))).all()) if user_ids else {}
+    targets = {m.target for m in messages if not m.user_id and m.kind != "email"}
+    robots = dict(db.session.execute(
+        select(DepartmentRobot.target, Department.name).join(Department, Department.id == DepartmentRobot.department_id)
+        .where(DepartmentRobot.target.in_(targets))).all()) if targets else {}
+    owners = {}
+    for message in messages:
+        owner = people.get(message.user_id) if message.user_id else robots.get(message.target)
+        if owner:
+            owners[message.id] = owner
+    return owners
+
+
 def queue_message(kind, target, subject, body="", link=None, secret=None, user_id=None,
                   idempotency_key=None) -> OutboxMessage:
     """A new pending outbox row (the caller adds it to the session)."""

@@ -22,7 +22,8 @@ bp = Blueprint("notify", __name__)
 @bp.route("/notifications")
 @require("notifications.view")
 def inbox():
-    query = select(Notification).where(Notification.user_id == current_user.id).order_by(Notification.id.desc())
+    query = (select(Notification).where(Notification.user_id == current_user.id)
+             .order_by(Notification.created_at.desc(), Notification.id.desc()))
     return render_template("notify/inbox.html", page=paginate(query, per_page=30))
 
 
@@ -150,7 +151,8 @@ def outbox():
     page = paginate(query, per_page=50)
     explanations = {m.id: explain_delivery_error(m.last_error, m.kind) for m in page.items}
     return render_template("notify/outbox.html", page=page, status=status, explanations=explanations,
-                           counts=services.outbox_counts(), channel_labels=CHANNEL_LABELS)
+                           owners=services.outbox_owners(page.items), counts=services.outbox_counts(),
+                           channel_labels=CHANNEL_LABELS)
 
 
 @bp.route("/admin/outbox/<int:message_id>/retry", methods=["POST"])

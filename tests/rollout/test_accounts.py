@@ -109,7 +109,8 @@ def test_password_change_ends_other_sessions(app, company):
     login(first, company["staff"])
     login(second, company["staff"])
     response = first.post("/profile", data={"password-current_password": TEST_PASSWORD,
-                                            "password-new_password": "a brand new passphrase"})
+                                            "password-new_password": "a brand new passphrase",
+                                            "password-confirm_password": "a brand new passphrase"})
     assert response.status_code == 302
     assert first.get("/").status_code == 200
     assert second.get("/").status_code == 302
@@ -119,13 +120,28 @@ def test_password_change_ends_other_sessions(app, company):
 
 def test_password_change_refuses_wrong_current_and_weak_new(client_as, company):
     client = client_as("staff")
-    response = client.post("/profile", data={"password-current_password": "not it at all",
-                                             "password-new_password": "a brand new passphrase"})
+    def change(current, new, again=None):
+        return client.post("/profile", data={"password-current_password": current, "password-new_password": new,
+                                             "password-confirm_password": new if again is None else again})
+    response = change("not it at all", "a brand new passphrase")
     assert response.status_code == 422
     assert "current password is wrong" in response.get_data(as_text=True)
-    response = client.post("/profile", data={"password-current_password": TEST_PASSWORD,
-                                             "password-new_password": "12345678"})
-    assert response.status_code == 422
+    assert change(TEST_PASSWORD, "12345678").status_code == 422
+    response = change(TEST_PASSWORD, "a brand new passphrase", "a brand new passphrasE")
+    assert response.status_code == 422 and "The two new passwords differ." in response.get_data(as_text=True)
+    response = change(TEST_PASSWORD, TEST_PASSWORD)
+    assert response.status_code == 422 and "must differ from the current one" in response.get_data(as_text=True)
+    response = change(TEST_PASSWORD, "a" * 100)
+    assert response.status_code == 422 and "Use more than two different characters." in response.get_data(as_text=True)
+    assert verify_password(db.session.get(User, company["staff"].id).password_hash, TEST_PASSWORD)
+
+
+def test_choosing_the_browsers_language_again_takes_effect_at_once(client_as, company):
+    client = client_as("staff")
+    client.post("/language", data={"lang": "en", "next": "/"})
+    client.post("/profile", data={"profile-display_name": company["staff"].display_name, "profile-locale": ""})
+    page = client.get("/", headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
+    assert 'lang="zh' in page
 
 
 def test_language_preference_is_saved_per_user(client_as, company):

@@ -101,6 +101,12 @@ def test_recipient_refused():
     assert delivery_error_cause(_smtp(refused), "email") == "recipient_refused"
 
 
+def test_a_temporary_smtp_refusal_is_explained_as_temporary():
+    assert delivery_error_cause("SMTP: (421, 'Service not available')", "email") == "temporarily_refused"
+    busy = smtplib.SMTPRecipientsRefused({"wang.fang@example.cn": (450, b"4.2.1 try again later")})
+    assert delivery_error_cause(_smtp(busy), "email") == "temporarily_refused"
+
+
 def test_email_not_configured():
     assert delivery_error_cause("SMTP_HOST is not configured", "email") == "not_configured"
 
@@ -143,6 +149,20 @@ def test_outbox_page_in_chinese(app, company):
     login(client, company["admin"])
     cell = client.get("/admin/outbox?status=dead").get_data(as_text=True).split('data-testid="last-error">')[1]
     assert "邮件服务器拒绝了收件人地址" in cell and "接收方返回的原始信息" in cell
+
+
+def test_outbox_says_whose_channel_or_which_departments_robot_a_message_is_for(client_as, company):
+    from rollout.notify.models import DepartmentRobot
+    webhook = "https://oapi.dingtalk.com/robot/send?access_token=dept"
+    db.session.add(DepartmentRobot(department_id=company["departments"]["sales"].id, kind="dingtalk", target=webhook,
+                                   name="销售部群"))
+    personal = queue_message("feishu", "https://open.feishu.cn/open-apis/bot/v2/hook/x", "周报", "内容",
+                             user_id=company["staff"].id)
+    personal.status = "dead"
+    db.session.add(personal)
+    _dead("dingtalk", webhook, "timed out")
+    page = client_as("admin").get("/admin/outbox?status=dead").get_data(as_text=True)
+    assert company["staff"].display_name in page and "销售部" in page and "access_token" not in page
 
 
 def test_unrecognised_errors_are_shown_as_they_are(client_as, company):
