@@ -80,13 +80,59 @@ def _check_phase_order(candidate: RolloutPhase, others: list[RolloutPhase]) -> N
         raise ServiceError(_("The company-wide phase must start after every wave."), "starts_on")
 
 
+PHASE_NAME_MAX = 100
+
+
+@dataclass(frozen=True)
+class GoLiveMove:
+    """A department's go-live date moved into its phase (``old_on`` None: it had none)."""
+    department: Department
+    old_on: date | None
+    new_on: date
+
+
+def go_live_moves(departments, starts_on: date, ends_on: date) -> list[GoLiveMove]:
+    """The go-live dates that must change for ``departments`` to go live between the two days: a missing
+    date becomes the first day, a date outside the nearest day inside (never earlier than needed)."""
+    moves = []
+    for department in departments:
+        old_on = department.go_live_on
+        new_on = starts_on if old_on is None else min(max(old_on, starts_on), ends_on)
+        if new_on != old_on:
+            moves.append(GoLiveMove(department, old_on, new_on))
+    return moves
+
+
+class GoLiveMovesToConfirm(ServiceError):
+    """Saving the phase would move go-live dates someone chose: the user confirms the moves first."""
+
+    def __init__(self, moves: list[GoLiveMove]):
+        super().__init__(ngettext("Saving the phase moves a go-live date: confirm the move or change the date first.",
+                                  "Saving the phase moves %(num)d go-live dates: confirm the moves or change the "
+                                  "dates first.", len(moves)), "ends_on")
+        self.moves = moves
+        self.token = self.token_of(moves)
+
+    @staticmethod
+    def token_of(moves: list[GoLiveMove]) -> str:
+        """What a confirmation sends back: it confirms exactly these moves, not whatever a later edit moves."""
+        return ",".join(f"{move.department.id}:{move.new_on.isoformat()}"
+                        for move in sorted(moves, key=lambda move: move.department.id))
+
+
 def save_phase(phase: RolloutPhase | None, name: str, kind: str, starts_on: date | None, ends_on: date | None,
-               department_ids, notes: str = "") -> tuple[RolloutPhase, list[Department]]:
-    """Create or change a phase. Departments' go-live dates are kept inside the phase: a date
-    outside it (or none) moves to the phase's first day. Returns the phase and the moved departments."""
+               department_ids, notes: str = "", confirmed_moves: str | None = None
+               ) -> tuple[RolloutPhase, list[GoLiveMove]]:
+    """Create or change a phase and return it with the go-live dates that changed.
+
+    Its departments' go-live dates stay inside the phase: a department without one gets the first day;
+    a date that would fall outside moves to the nearest day inside, but only once the user has seen
+    and confirmed these moves (``confirmed_moves`` is the token of GoLiveMovesToConfirm)."""
     name = (name or "").strip()
     if not name:
         raise ServiceError(_("A name is required."), "name")
+    if len(name) > PHASE_NAME_MAX:
+        raise ServiceError(_("A name has at most %(max)d characters.", max=PHASE_NAME_MAX), "name")
     if kind not in PHASE_KINDS:
         raise ServiceError(_("Unknown phase kind."), "kind")
     if starts_on is None or ends_on is None:
@@ -94,7 +140,8 @@ def save_phase(phase: RolloutPhase | None, name: str, kind: str, starts_on: date
     if ends_on < starts_on:
         raise ServiceError(_("The phase cannot end before it starts."), "ends_on")
     wanted = {int(i) for i in department_ids or ()}
-    departments = list(db.session.scalars(select(Department).where(Department.id.in_(sorted(wanted) or [-1]))))
+    departments = list(db.session.scalars(select(Department).where(Department.id.in_(sorted(wanted) or [-1]))
+                                          .order_by(Department.name)))
     if len(departments) != len(wanted) or any(d.kind == "company" for d in departments):
         raise ServiceError(_("Choose departments or teams (not the whole company)."), "department_ids")
     taken = db.session.execute(select(RolloutPhaseDepartment.department_id, RolloutPhase.name)
@@ -105,22 +152,24 @@ def save_phase(phase: RolloutPhase | None, name: str, kind: str, starts_on: date
         raise ServiceError(_("%(department)s is already in the phase %(phase)s.", department=department.name,
                              phase=taken[1]), "department_ids")
     others = [p for p in phases() if phase is None or p.id != phase.id]
+    moves = go_live_moves(departments, starts_on, ends_on)
+    to_confirm = [move for move in moves if move.old_on is not None]
     if phase is None:
         phase = RolloutPhase()
-    phase.name, phase.kind, phase.starts_on, phase.ends_on = name[:100], kind, starts_on, ends_on
+    phase.name, phase.kind, phase.starts_on, phase.ends_on = name, kind, starts_on, ends_on
     phase.notes = (notes or "").strip()
     _check_phase_order(phase, others)
+    # Asked only once the phase itself is valid, so a confirmation is never followed by another refusal.
+    if to_confirm and confirmed_moves != GoLiveMovesToConfirm.token_of(to_confirm):
+        raise GoLiveMovesToConfirm(to_confirm)
     if phase.id is None:
         db.session.add(phase)
     phase.department_rows = [row for row in phase.department_rows if row.department_id in wanted] + [
         RolloutPhaseDepartment(department_id=d) for d in sorted(wanted - phase.department_ids)]
-    moved = []
-    for department in departments:
-        if department.go_live_on is None or not starts_on <= department.go_live_on <= ends_on:
-            department.go_live_on = starts_on
-            moved.append(department)
+    for move in moves:
+        move.department.go_live_on = move.new_on
     db.session.flush()
-    return phase, moved
+    return phase, moves
 
 
 def delete_phase(phase: RolloutPhase) -> None:
@@ -128,61 +177,114 @@ def delete_phase(phase: RolloutPhase) -> None:
     db.session.flush()
 
 
-def phase_of(department_id: int) -> RolloutPhase | None:
+def phase_of(department_id: int | None) -> RolloutPhase | None:
+    """The phase a department goes live in, if any."""
+    if department_id is None:  # not saved yet: in no phase
+        return None
     return db.session.scalar(select(RolloutPhase).join(RolloutPhaseDepartment)
                              .where(RolloutPhaseDepartment.department_id == department_id))
 
 
-def set_go_live(department: Department, go_live_on: date | None) -> None:
-    """Set a department's go-live date; it must fall inside the department's phase."""
+def check_go_live(department: Department, day: date | None) -> None:
+    """Refuse a go-live date the plan does not allow, with a ServiceError on the field 'go_live_on':
+    any date for the whole company, and for a department or team in a phase no date or a date outside
+    the phase. Every form that sets a go-live date calls this."""
     if department.kind == "company":
-        raise ServiceError(_("Go-live dates are set per department or team."), "go_live_on")
+        if day is not None:
+            raise ServiceError(_("Go-live dates are set per department or team."), "go_live_on")
+        return
     phase = phase_of(department.id)
-    if phase is not None:
-        if go_live_on is None:
-            raise ServiceError(_("A department in a phase needs a go-live date."), "go_live_on")
-        if not phase.starts_on <= go_live_on <= phase.ends_on:
-            raise ServiceError(_("The go-live date must lie within the phase %(phase)s (%(start)s – %(end)s).",
-                                 phase=phase.name, start=phase.starts_on, end=phase.ends_on), "go_live_on")
+    if phase is None:
+        return
+    if day is None:
+        raise ServiceError(_("%(department)s is in the phase %(phase)s and needs a go-live date.",
+                             department=department.name, phase=phase.name), "go_live_on")
+    if not phase.starts_on <= day <= phase.ends_on:
+        raise ServiceError(_("The go-live date must lie within the phase %(phase)s (%(start)s – %(end)s).",
+                             phase=phase.name, start=phase.starts_on, end=phase.ends_on), "go_live_on")
+
+
+def set_go_live(department: Department, go_live_on: date | None) -> None:
+    """Set a department's go-live date (see check_go_live)."""
+    check_go_live(department, go_live_on)
     department.go_live_on = go_live_on
     db.session.flush()
 
 
 def plan_problems() -> list[str]:
-    """Inconsistencies between departments' go-live dates and the plan (e.g. edited elsewhere)."""
+    """Where departments' go-live dates or milestones disagree with their phase (e.g. edited elsewhere)."""
     problems = []
     for phase in phases():
         for row in phase.department_rows:
             department = row.department
-            if department.go_live_on is None or not phase.starts_on <= department.go_live_on <= phase.ends_on:
+            if department.go_live_on is None:
+                problems.append(_("%(department)s has no go-live date but is in the phase %(phase)s.",
+                                  department=department.name, phase=phase.name))
+            elif not phase.starts_on <= department.go_live_on <= phase.ends_on:
                 problems.append(_("%(department)s goes live on %(date)s, outside its phase %(phase)s.",
-                                  department=department.name, date=department.go_live_on or "—",
-                                  phase=phase.name))
+                                  department=department.name, date=department.go_live_on, phase=phase.name))
+        for milestone in phase.milestones:
+            if not phase.starts_on <= milestone.due_on <= phase.ends_on:
+                problems.append(_("The milestone “%(title)s” is due on %(date)s, outside its phase %(phase)s.",
+                                  title=milestone.title, date=milestone.due_on, phase=phase.name))
     return problems
 
 
-def add_milestone(title: str, due_on: date | None, phase_id: int | None = None) -> RolloutMilestone:
+MILESTONE_TITLE_MAX = 200
+
+
+def save_milestone(milestone: RolloutMilestone | None, title: str, due_on: date | None,
+                   phase_id: int | None = None) -> RolloutMilestone:
+    """Add or change a milestone: its date lies inside its phase (if it has one), and the plan holds no
+    other milestone with the same title, date and phase."""
     title = (title or "").strip()
     if not title:
         raise ServiceError(_("A title is required."), "title")
+    if len(title) > MILESTONE_TITLE_MAX:
+        raise ServiceError(_("A title has at most %(max)d characters.", max=MILESTONE_TITLE_MAX), "title")
     if due_on is None:
         raise ServiceError(_("A date is required."), "due_on")
-    if phase_id and db.session.get(RolloutPhase, phase_id) is None:
+    phase = db.session.get(RolloutPhase, phase_id) if phase_id else None
+    if phase_id and phase is None:
         raise ServiceError(_("Unknown phase."), "phase_id")
-    milestone = RolloutMilestone(title=title[:200], due_on=due_on, phase_id=phase_id or None)
-    db.session.add(milestone)
+    if phase is not None and not phase.starts_on <= due_on <= phase.ends_on:
+        raise ServiceError(_("The date must lie within the phase %(phase)s (%(start)s – %(end)s).",
+                             phase=phase.name, start=phase.starts_on, end=phase.ends_on), "due_on")
+    same = select(RolloutMilestone.id).where(
+        RolloutMilestone.title == title, RolloutMilestone.due_on == due_on,
+        RolloutMilestone.phase_id == phase.id if phase else RolloutMilestone.phase_id.is_(None))
+    if milestone is not None:
+        same = same.where(RolloutMilestone.id != milestone.id)
+    if db.session.scalar(same.limit(1)) is not None:
+        raise ServiceError(_("The plan already has this milestone on this date."), "title")
+    if milestone is None:
+        milestone = RolloutMilestone()
+        db.session.add(milestone)
+    # The key, not the relationship: leaving a phase's list would make the milestone a deleted orphan.
+    milestone.title, milestone.due_on, milestone.phase_id = title, due_on, phase.id if phase else None
     db.session.flush()
     return milestone
 
 
-def toggle_milestone(milestone: RolloutMilestone) -> None:
-    milestone.done_on = None if milestone.done_on else local_today()
+def set_milestone_done(milestone: RolloutMilestone, is_done: bool) -> None:
+    """Mark a milestone done today, or not done. Stating the wanted state (rather than flipping it) keeps
+    two people who click at once from undoing each other."""
+    if is_done and milestone.done_on is None:
+        milestone.done_on = local_today()
+    elif not is_done:
+        milestone.done_on = None
+    db.session.flush()
+
+
+def delete_milestone(milestone: RolloutMilestone) -> None:
+    db.session.delete(milestone)
     db.session.flush()
 
 
 def unplanned_milestones() -> list[RolloutMilestone]:
+    """Milestones of no phase, by date."""
     return list(db.session.scalars(select(RolloutMilestone).where(RolloutMilestone.phase_id.is_(None))
-                                   .order_by(RolloutMilestone.due_on)))
+                                   .order_by(RolloutMilestone.due_on, RolloutMilestone.id)))
 
 
 # --- readiness settings -------------------------------------------------------------------------
@@ -421,7 +523,7 @@ def _data_import(data: _ReadinessData, department):
 
 def _permissions(data: _ReadinessData, department):
     total, reviewed = data.review_by_department.get(department.id, (0, 0))
-    url = _url("accounts.departments")
+    url = _url("accounts.role_review", department_id=department.id)
     days = data.settings["permissions"].threshold
     if total == 0:
         return FAIL, _("no users"), url

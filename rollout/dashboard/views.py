@@ -70,7 +70,7 @@ def readiness_settings():
             try:
                 values[item.key] = int(raw) if raw else None
             except ValueError:
-                errors[item.key] = _("Give a whole number.")
+                errors[item.key] = _("Enter a whole number.")
         if not errors:
             try:
                 for item in services.READINESS_ITEMS:
@@ -88,23 +88,32 @@ def readiness_settings():
 
 
 # --- rollout plan ------------------------------------------------------------------------------------
-def _phase_form(phase=None, formdata=None):
-    form = PhaseForm(obj=phase) if formdata is None else PhaseForm()
+def _phase_form(phase=None, submitted=False):
+    # Not submitted: filled from the phase, never from another form's post (a refused milestone).
+    form = PhaseForm() if submitted else PhaseForm(formdata=None, obj=phase)
     form.kind.choices = [(k, str(label)) for k, label in services.PHASE_KIND_LABELS.items()]
     form.department_ids.choices = services.plan_units()
-    if phase is not None and request.method == "GET":
+    if phase is not None and not submitted:
         form.department_ids.data = sorted(phase.department_ids)
     return form
 
 
-def _render_plan(phase_form=None, milestone_form=None, status=200):
+def _milestone_form(milestone=None, submitted=False, phases=None):
+    form = MilestoneForm() if submitted else MilestoneForm(formdata=None, obj=milestone)
+    form.phase_id.choices = [(0, _("None (other milestones)"))] + [(p.id, p.name)
+                                                                   for p in phases or services.phases()]
+    if not submitted:
+        form.phase_id.data = (milestone.phase_id if milestone else None) or 0
+    return form
+
+
+def _render_plan(phase_form=None, milestone_form=None, confirm=None, status=200):
     phases = services.phases()
-    milestone_form = milestone_form or MilestoneForm(formdata=None)
-    milestone_form.phase_id.choices = [(0, "—")] + [(p.id, p.name) for p in phases]
+    milestone_form = milestone_form or _milestone_form(phases=phases)
     departments = [db.session.get(Department, i) for i, _name in services.plan_units()]
     phase_by_department = {row.department_id: p for p in phases for row in p.department_rows}
     return render_template("dashboard/plan.html", phases=phases, phase_form=phase_form or _phase_form(),
-                           milestone_form=milestone_form, departments=departments,
+                           milestone_form=milestone_form, departments=departments, confirm=confirm,
                            phase_by_department=phase_by_department, problems=services.plan_problems(),
                            unplanned=services.unplanned_milestones(), kind_labels=services.PHASE_KIND_LABELS,
                            today=local_today()), status
@@ -121,22 +130,28 @@ def plan():
 @require("rollout_plan.manage")
 def edit_phase(phase_id=None):
     phase = db.get_or_404(RolloutPhase, phase_id) if phase_id else None
-    form = _phase_form(phase, formdata=request.form if request.method == "POST" else None)
+    form = _phase_form(phase, submitted=request.method == "POST")
+    confirm = None  # the go-live moves the user is asked to confirm
     if form.validate_on_submit():
         try:
             phase, moved = services.save_phase(phase, form.name.data, form.kind.data, form.starts_on.data,
-                                               form.ends_on.data, form.department_ids.data or [], form.notes.data)
+                                               form.ends_on.data, form.department_ids.data or [], form.notes.data,
+                                               confirmed_moves=request.form.get("confirm_moves"))
+        except services.GoLiveMovesToConfirm as question:
+            db.session.rollback()
+            confirm = question
         except ServiceError as error:
             apply_service_error(form, error)
         else:
             flash(_("The phase %(name)s is saved.", name=phase.name), "success")
-            for department in moved:
-                flash(_("%(department)s now goes live on %(date)s, the first day of its phase.",
-                        department=department.name, date=department.go_live_on), "info")
+            for move in moved:
+                flash(_("%(department)s now goes live on %(date)s.", department=move.department.name,
+                        date=move.new_on), "info")
             return redirect(url_for("dashboard.plan"))
     if phase is not None:
-        return render_template("dashboard/phase_form.html", form=form, phase=phase), 422 if form.errors else 200
-    return _render_plan(phase_form=form, status=422)
+        return render_template("dashboard/phase_form.html", form=form, phase=phase, confirm=confirm), \
+            422 if form.errors or confirm else 200
+    return _render_plan(phase_form=form, confirm=confirm, status=422)
 
 
 @bp.route("/rollout/plan/phases/<int:phase_id>/delete", methods=["POST"])
@@ -151,11 +166,10 @@ def delete_phase(phase_id):
 @bp.route("/rollout/plan/milestones", methods=["POST"])
 @require("rollout_plan.manage")
 def add_milestone():
-    form = MilestoneForm()
-    form.phase_id.choices = [(0, "—")] + [(p.id, p.name) for p in services.phases()]
+    form = _milestone_form(submitted=True)
     if form.validate_on_submit():
         try:
-            services.add_milestone(form.title.data, form.due_on.data, form.phase_id.data or None)
+            services.save_milestone(None, form.title.data, form.due_on.data, form.phase_id.data or None)
         except ServiceError as error:
             apply_service_error(form, error)
         else:
@@ -164,10 +178,35 @@ def add_milestone():
     return _render_plan(milestone_form=form, status=422)
 
 
-@bp.route("/rollout/plan/milestones/<int:milestone_id>/toggle", methods=["POST"])
+@bp.route("/rollout/plan/milestones/<int:milestone_id>", methods=["GET", "POST"])
 @require("rollout_plan.manage")
-def toggle_milestone(milestone_id):
-    services.toggle_milestone(db.get_or_404(RolloutMilestone, milestone_id))
+def edit_milestone(milestone_id):
+    milestone = db.get_or_404(RolloutMilestone, milestone_id)
+    form = _milestone_form(milestone, submitted=request.method == "POST")
+    if form.validate_on_submit():
+        try:
+            services.save_milestone(milestone, form.title.data, form.due_on.data, form.phase_id.data or None)
+        except ServiceError as error:
+            apply_service_error(form, error)
+        else:
+            flash(_("The milestone is saved."), "success")
+            return redirect(url_for("dashboard.plan"))
+    return render_template("dashboard/milestone_form.html", form=form, milestone=milestone), \
+        422 if form.errors else 200
+
+
+@bp.route("/rollout/plan/milestones/<int:milestone_id>/done", methods=["POST"])
+@require("rollout_plan.manage")
+def mark_milestone(milestone_id):
+    services.set_milestone_done(db.get_or_404(RolloutMilestone, milestone_id), request.form.get("done") == "y")
+    return redirect(url_for("dashboard.plan"))
+
+
+@bp.route("/rollout/plan/milestones/<int:milestone_id>/delete", methods=["POST"])
+@require("rollout_plan.manage")
+def delete_milestone(milestone_id):
+    services.delete_milestone(db.get_or_404(RolloutMilestone, milestone_id))
+    flash(_("The milestone is deleted."), "success")
     return redirect(url_for("dashboard.plan"))
 
 
@@ -212,9 +251,13 @@ def department_adoption(department_id):
     if request.method == "POST":
         authorize("rollout_plan.manage")
         if form.validate_on_submit():
-            services.set_adoption_target(department, form.entries_per_week.data)
-            flash(_("The expected rate is saved."), "success")
-            return redirect(url_for("dashboard.department_adoption", department_id=department.id))
+            try:
+                services.set_adoption_target(department, form.entries_per_week.data)
+            except ServiceError as error:
+                apply_service_error(form, error)
+            else:
+                flash(_("The expected rate is saved."), "success")
+                return redirect(url_for("dashboard.department_adoption", department_id=department.id))
     data = services.adoption({department.id})
     if not data.departments:
         abort(404)
@@ -262,7 +305,7 @@ def report_pdf():
     data = _adoption_context()
     pdf = render_pdf("dashboard/report_pdf.html", report_date=local_today().isoformat(),
                      entries=services.cached_readiness(scope), phases=services.phases(),
-                     kind_labels=services.PHASE_KIND_LABELS, **data)
+                     unplanned=services.unplanned_milestones(), kind_labels=services.PHASE_KIND_LABELS, **data)
     record_event("download", entity="dashboard", detail="status report pdf")
     return download_response(pdf, f"rollout-status-{local_today().isoformat()}.pdf", "application/pdf")
 

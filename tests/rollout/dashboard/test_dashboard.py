@@ -25,7 +25,8 @@ def test_phase_keeps_go_live_dates_inside(company):
     phase, moved = services.save_phase(None, "第一批", WAVE, date(2030, 1, 10), date(2030, 1, 31),
                                        [sales.id, marketing.id])
     assert sales.go_live_on == date(2030, 1, 20)  # already inside: kept
-    assert marketing.go_live_on == date(2030, 1, 10) and moved == [marketing]
+    assert marketing.go_live_on == date(2030, 1, 10)  # had none: the first day, without asking
+    assert moved == [services.GoLiveMove(marketing, None, date(2030, 1, 10))]
     with pytest.raises(ServiceError) as error:
         services.set_go_live(sales, date(2030, 3, 1))
     assert error.value.field == "go_live_on"
@@ -58,8 +59,11 @@ def test_phase_rules(company):
 def test_plan_pages_and_access(company, client_as):
     sales = company["departments"]["sales"]
     lead = client_as("lead")
-    response = lead.post("/rollout/plan/phases", data={"name": "第一批", "kind": "wave", "starts_on": "2030-01-10",
-                                                        "ends_on": "2030-01-31", "department_ids": [sales.id]})
+    new_phase = {"name": "第一批", "kind": "wave", "starts_on": "2030-01-10", "ends_on": "2030-01-31",
+                 "department_ids": [sales.id]}
+    asked = lead.post("/rollout/plan/phases", data=new_phase)  # 销售部's go-live 2026-12-01 would move
+    assert asked.status_code == 422 and "2026-12-01 → 2030-01-10" in asked.get_data(as_text=True)
+    response = lead.post("/rollout/plan/phases", data={**new_phase, "confirm_moves": f"{sales.id}:2030-01-10"})
     assert response.status_code == 302
     phase = db.session.scalar(select(RolloutPhase))
     assert phase.department_ids == {sales.id}
@@ -70,7 +74,10 @@ def test_plan_pages_and_access(company, client_as):
     outside = lead.post(f"/rollout/departments/{sales.id}/go-live", data={"go_live_on": "2031-01-01"})
     assert outside.status_code == 422 and "within the phase" in outside.get_data(as_text=True)
     assert db.session.get(Department, sales.id).go_live_on == date(2030, 1, 10)
-    assert lead.post("/rollout/plan/milestones", data={"title": "数据迁移校验", "due_on": "2030-01-05",
+    before = lead.post("/rollout/plan/milestones", data={"title": "数据迁移校验", "due_on": "2030-01-05",
+                                                          "phase_id": phase.id})
+    assert before.status_code == 422 and "must lie within the phase" in before.get_data(as_text=True)
+    assert lead.post("/rollout/plan/milestones", data={"title": "数据迁移校验", "due_on": "2030-01-12",
                                                         "phase_id": phase.id}).status_code == 302
     page = client_as("head").get("/rollout/plan").get_data(as_text=True)
     assert "数据迁移校验" in page and "第一批" in page
@@ -99,7 +106,7 @@ def test_ready_only_when_every_blocking_item_passes(app, company, factory):
     with app.test_request_context():
         entry = services.readiness({sales.id})[0]
     permissions = next(i for i in entry.items if i.key == "permissions")
-    assert permissions.status == "pass" and permissions.evidence_url == "/admin/departments"
+    assert permissions.status == "pass" and permissions.evidence_url == f"/departments/{sales.id}/roles"
     assert next(i for i in entry.items if i.key == "retro").evidence_url.startswith("/retros")
     assert entry.is_ready
     # an old retro no longer counts once the threshold shrinks
@@ -125,8 +132,9 @@ def test_readiness_links_only_to_evidence_the_viewer_may_open(company, client_as
         return set(re.findall(r'href="(/[^"?]*)', table.split("</table>")[0]))
 
     admin, head = links("admin"), links("head")
-    assert {"/imports/", "/admin/departments", "/training/matrix"} <= admin
-    assert "/training/matrix" in head and not head & {"/imports/", "/admin/departments"}
+    roles = f"/departments/{company['departments']['sales'].id}/roles"
+    assert {"/imports/", roles, "/training/matrix"} <= admin
+    assert {"/training/matrix", roles} <= head and "/imports/" not in head  # a head reviews their roles
     for path in head:
         assert client_as("head").get(path).status_code == 200
 
@@ -138,7 +146,9 @@ def test_readiness_settings_page(company, client_as):
     assert bad.status_code == 422 and "between 0 and 100" in bad.get_data(as_text=True)
     assert db.session.scalar(select(db.func.count()).select_from(ReadinessSetting)) == 0
     words = client.post("/rollout/settings", data={"threshold_training": "八十"})
-    assert words.status_code == 422
+    assert words.status_code == 422 and "Enter a whole number." in words.get_data(as_text=True)
+    assert client.post("/rollout/settings", data={"threshold_faq": "0"}).status_code == 302  # zero is a number
+    assert services.readiness_settings()["faq"].threshold == 0
     good = client.post("/rollout/settings", data={"threshold_training": "80", "blocking_training": "y",
                                                    "threshold_faq": "3"})
     assert good.status_code == 302
@@ -243,8 +253,20 @@ def test_expected_rate_is_editable_by_leads_only(company, client_as):
     assert services.adoption({sales.id}).departments[0].expected_per_week == 15
     assert client_as("lead").post(f"/rollout/adoption/{sales.id}",
                                   data={"entries_per_week": -3}).status_code == 422
+    # zero is a rate (a department that only logs in): accepted, not "required"
+    assert client_as("lead").post(f"/rollout/adoption/{sales.id}", data={"entries_per_week": "0"}).status_code == 302
+    assert services.adoption({sales.id}).departments[0].expected_per_week == 0
+    for bad, message in (("abc", "Enter a whole number."), ("2.5", "Enter a whole number."),
+                         ("", "This field is required."), ("1001", "Give between 0 and 1000 entries per week.")):
+        response = client_as("lead").post(f"/rollout/adoption/{sales.id}", data={"entries_per_week": bad})
+        page = response.get_data(as_text=True)
+        assert response.status_code == 422 and message in page, bad
+        others = {"Enter a whole number.", "This field is required.", "Give between 0 and 1000 entries per week.",
+                  "Not a valid integer value."} - {message}
+        assert not any(other in page for other in others), bad  # one clear message, not two
+    assert services.adoption({sales.id}).departments[0].expected_per_week == 0
     assert client_as("head").post(f"/rollout/adoption/{sales.id}", data={"entries_per_week": 1}).status_code == 403
-    assert services.adoption({sales.id}).departments[0].expected_per_week == 15
+    assert services.adoption({sales.id}).departments[0].expected_per_week == 0
 
 
 def test_dashboard_statement_count_is_fixed(company, factory, client_as, count_statements):
