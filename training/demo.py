@@ -1,5 +1,5 @@
 """Demo data: tracks for four roles, a month of sessions (some full, with a waitlist), attendance
-for past sessions, seed users' questions and twenty FAQ articles."""
+for past sessions, seed users' questions with their follow-ups and twenty FAQ articles."""
 from __future__ import annotations
 
 import os
@@ -11,9 +11,10 @@ from flask import current_app
 from rollout.extensions import db
 from rollout.timeutil import local_to_utc, utcnow
 from training.models import (ATTENDED, CANCELLED, ENROLLED, SESSION_CANCELLED, SESSION_DRAFT, SESSION_SCHEDULED,
-                             SUPPORT_ANSWERED, SUPPORT_ESCALATED, SUPPORT_OPEN, WAITLISTED, Course, CourseAttachment,
-                             CourseCompletion, Enrolment, FaqArticle, FaqSearch, FaqTag, FaqVote, OverdueReminder,
-                             QuizAttempt, QuizQuestion, SupportRequest, Track, TrainingSession)
+                             SUPPORT_ANSWERED, SUPPORT_ESCALATED, SUPPORT_OPEN, SUPPORT_SOLVED, WAITLISTED, Course,
+                             CourseAttachment, CourseCompletion, Enrolment, FaqArticle, FaqSearch, FaqTag, FaqVote,
+                             OverdueReminder, QuizAttempt, QuizQuestion, SupportReply, SupportRequest, Track,
+                             TrainingSession)
 
 # name, tier, role, department code, due days before go-live, [(course title, minutes, material, quiz)]
 TRACKS = [
@@ -265,6 +266,7 @@ def _faq_and_support(ctx, now: datetime) -> None:
     seed_of = {"sales-1": users["rep"], "sales-2": users["rep7"], "marketing": users["mkt1"],
                "finance": users["fin1"], "it": users["it1"]}
     codes = {d.id: code for code, d in ctx.departments.items()}
+    asked = {}
     for index, (username, subject, module, hours, escalated) in enumerate(QUESTIONS):
         requester = users[username]
         code = codes[requester.department_id]
@@ -286,4 +288,28 @@ def _faq_and_support(ctx, now: datetime) -> None:
             request.answered_by_id = seed.id
             request.answer_markdown = "在对应页面右上角的 **更多** 菜单里可以找到，我下午过来给你演示一下。"
         db.session.add(request)
+        asked[username] = request
     db.session.flush()
+    _conversations(ctx, asked, articles)
+
+
+def _conversations(ctx, asked: dict, articles: list) -> None:
+    """Follow-ups: one answer that helped (solved), one that did not (reopened an hour ago), and a question
+    asked from an FAQ article voted not helpful."""
+    users, recent = ctx.users, utcnow() - timedelta(hours=1)
+    helped = asked["rep2"]
+    helped.replies.append(SupportReply(author_id=users["rep2"].id, body_markdown="找到了，谢谢！",
+                                       created_at=helped.answered_at + timedelta(hours=1)))
+    helped.status, helped.solved_at = SUPPORT_SOLVED, helped.answered_at + timedelta(hours=1)
+    # Reopened recently, so the seed user still has time to answer before the rollout team takes over.
+    not_helped = asked["rep8"]
+    not_helped.replies.append(SupportReply(author_id=users["rep8"].id, created_at=recent,
+                                           body_markdown="“更多”菜单里只有导出，没有修改。计划已经提交了，还能改吗？"))
+    not_helped.status, not_helped.reopened_at = SUPPORT_OPEN, recent
+    article = articles[0]
+    db.session.add(FaqVote(article_id=article.id, user_id=users["rep5"].id, is_helpful=False))
+    article.unhelpful_count += 1
+    db.session.add(SupportRequest(
+        requester_id=users["rep5"].id, department_id=ctx.departments["sales"].id, seed_user_id=users["rep"].id,
+        subject="提交审批按钮是灰色的", module="quotes", body_markdown="按文章的步骤填好了折扣，**提交审批**点不了。",
+        created_at=recent, status=SUPPORT_OPEN, asked_from_article_id=article.id))

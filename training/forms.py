@@ -2,8 +2,8 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import (BooleanField, DateTimeLocalField, IntegerField, SelectField, SelectMultipleField, StringField,
-                     TextAreaField)
+from wtforms import (BooleanField, DateTimeLocalField, HiddenField, IntegerField, SelectField, SelectMultipleField,
+                     StringField, TextAreaField)
 from wtforms.validators import URL, DataRequired, InputRequired, Length, NumberRange, Optional
 
 from rollout.accounts.forms import ROLE_LABELS
@@ -22,8 +22,8 @@ ATTENDANCE_LABELS = {"present": _l("Present"), "late": _l("Late"), "excused": _l
 STATUS_LABELS = {"draft": _l("Draft"), "scheduled": _l("Scheduled"), "cancelled": _l("Cancelled"),
                  "in_progress": _l("In progress"), "held": _l("Held"),
                  "enrolled": _l("Enrolled"), "waitlisted": _l("Waitlisted"), "open": _l("Awaiting answer"),
-                 "escalated": _l("Escalated"), "answered": _l("Replied"), "complete": _l("Complete"),
-                 "overdue": _l("Overdue"), "pending": _l("Not yet done")}
+                 "escalated": _l("Escalated"), "answered": _l("Replied"), "solved": _l("Solved"),
+                 "complete": _l("Complete"), "overdue": _l("Overdue"), "pending": _l("Not yet done")}
 label_codes({
     ("training_tracks", "tier"): TIER_LABELS, ("training_tracks", "role"): ROLE_LABELS,
     ("training_sessions", "kind"): KIND_LABELS, ("training_sessions", "status"): STATUS_LABELS,
@@ -120,6 +120,19 @@ class SupportForm(TrainingForm):
     module = SelectField(_l("Module"), choices=[("", "—")] + [(m, MODULE_LABELS[m]) for m in FAQ_MODULES],
                          validators=[Optional()])
     body_markdown = TextAreaField(_l("Details"), validators=[Optional(), Length(max=20000)], render_kw={"rows": 5})
+    #: The FAQ article the question is asked from (set by the article's "ask your seed user" link); an id
+    #: that names no article (any more) is left out rather than refused: the question matters more.
+    asked_from_article_id = HiddenField()
+
+
+class ReplyForm(TrainingForm):
+    body_markdown = TextAreaField(_l("Your reply (Markdown)"), validators=[DataRequired(), Length(max=20000)],
+                                  render_kw={"rows": 4})
+
+
+class AnswerEditForm(TrainingForm):
+    answer_markdown = TextAreaField(_l("Answer (Markdown)"), validators=[DataRequired(), Length(max=20000)],
+                                    render_kw={"rows": 8})
 
 
 class AnswerForm(TrainingForm):

@@ -34,7 +34,10 @@ ATTENDED = ("present", "late")
 SUPPORT_OPEN = "open"
 SUPPORT_ESCALATED = "escalated"
 SUPPORT_ANSWERED = "answered"
-SUPPORT_STATUSES = (SUPPORT_OPEN, SUPPORT_ESCALATED, SUPPORT_ANSWERED)
+SUPPORT_SOLVED = "solved"
+SUPPORT_STATUSES = (SUPPORT_OPEN, SUPPORT_ESCALATED, SUPPORT_ANSWERED, SUPPORT_SOLVED)
+#: Statuses in which a request waits for an answer (from its seed user, or from the rollout team).
+SUPPORT_WAITING = (SUPPORT_OPEN, SUPPORT_ESCALATED)
 
 #: Modules of the sales-plan-tracking system an FAQ article can be filed under.
 FAQ_MODULES = ("customers", "opportunities", "quotes", "plans", "reports", "mobile", "permissions", "data")
@@ -321,7 +324,8 @@ class OverdueReminder(db.Model):
 
 
 class SupportRequest(db.Model):
-    """A "how do I …" question: to the department's seed user first, then the rollout team."""
+    """A "how do I …" question: to the department's seed user first, then the rollout team; after the first
+    answer a conversation (``replies``) until the requester marks it solved."""
 
     __tablename__ = "training_support_requests"
     __entity_label__ = _l("Support request")
@@ -335,6 +339,8 @@ class SupportRequest(db.Model):
     __field_labels__ = {
         "module": _l("Module"), "escalated_at": _l("Escalated at"), "answered_at": _l("Answered at"),
         "answered_by_id": _l("Answered by"), "answer_markdown": _l("Answer text"), "article_id": _l("FAQ article"),
+        "asked_from_article_id": _l("Asked from FAQ article"), "reopened_at": _l("Reopened at"),
+        "solved_at": _l("Solved at"), "answer_edited_at": _l("Answer edited at"),
     }
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -353,17 +359,47 @@ class SupportRequest(db.Model):
     answered_at: Mapped[datetime | None] = mapped_column(DateTime)
     answered_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     answer_markdown: Mapped[str] = mapped_column(Text, default="")
+    #: Last change of the answer by its author (the audit trail keeps the earlier text).
+    answer_edited_at: Mapped[datetime | None] = mapped_column(DateTime)
     #: The FAQ article this answer became.
     article_id: Mapped[int | None] = mapped_column(ForeignKey("training_faq_articles.id", ondelete="SET NULL"))
+    #: The FAQ article the requester read before asking (it did not answer the question).
+    asked_from_article_id: Mapped[int | None] = mapped_column(
+        ForeignKey("training_faq_articles.id", ondelete="SET NULL"))
+    #: When a reply from the requester last reopened it: the time to answer runs from here again.
+    reopened_at: Mapped[datetime | None] = mapped_column(DateTime)
+    #: When the requester marked it solved (None while it is not).
+    solved_at: Mapped[datetime | None] = mapped_column(DateTime)
 
     requester: Mapped[User] = relationship(foreign_keys=[requester_id])
     seed_user: Mapped[User | None] = relationship(foreign_keys=[seed_user_id])
     answered_by: Mapped[User | None] = relationship(foreign_keys=[answered_by_id])
     department: Mapped[Department | None] = relationship()
+    asked_from_article: Mapped[FaqArticle | None] = relationship(foreign_keys=[asked_from_article_id])
+    replies: Mapped[list[SupportReply]] = relationship(back_populates="request", order_by="SupportReply.id",
+                                                       cascade="all, delete-orphan")
 
     @property
     def access_owner_id(self) -> int:
         return self.requester_id
+
+
+class SupportReply(db.Model):
+    """A message in a support request's conversation: from the requester, or from a seed user or the rollout team."""
+
+    __tablename__ = "training_support_replies"
+    __entity_label__ = _l("Support reply")
+    __table_args__ = (Index("ix_training_support_replies_request", "request_id", "created_at"),)
+    __field_labels__ = {"request_id": _l("Support request"), "body_markdown": _l("Reply text")}
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("training_support_requests.id", ondelete="CASCADE"))
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    body_markdown: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    request: Mapped[SupportRequest] = relationship(back_populates="replies")
+    author: Mapped[User] = relationship()
 
 
 class FaqArticle(db.Model):

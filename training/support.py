@@ -1,4 +1,5 @@
-"""Seed users (种子用户) and support requests: first to the department's seed user, then the rollout team."""
+"""Seed users (种子用户) and support requests: first to the department's seed user, then the rollout team;
+after the first answer a conversation until the requester marks the request solved."""
 from __future__ import annotations
 
 from collections import defaultdict
@@ -14,7 +15,8 @@ from rollout.accounts.models import User, UserRole
 from rollout.errors import NotAllowed, ServiceError
 from rollout.extensions import db
 from rollout.timeutil import utcnow
-from training.models import (FAQ_MODULES, SUPPORT_ANSWERED, SUPPORT_ESCALATED, SUPPORT_OPEN, SupportRequest)
+from training.models import (FAQ_MODULES, SUPPORT_ANSWERED, SUPPORT_ESCALATED, SUPPORT_OPEN, SUPPORT_SOLVED,
+                             SUPPORT_WAITING, FaqArticle, SupportReply, SupportRequest)
 from training.services import DepartmentTree, seeds_needed
 
 #: (status, action) → new status of a support request.
@@ -22,6 +24,15 @@ SUPPORT_TRANSITIONS = {
     (SUPPORT_OPEN, "answer"): SUPPORT_ANSWERED,
     (SUPPORT_OPEN, "escalate"): SUPPORT_ESCALATED,
     (SUPPORT_ESCALATED, "answer"): SUPPORT_ANSWERED,
+    # The requester's reply after an answer: back to whoever it waited with before (see reopen_action).
+    (SUPPORT_ANSWERED, "reopen"): SUPPORT_OPEN,
+    (SUPPORT_ANSWERED, "reopen_escalated"): SUPPORT_ESCALATED,
+    (SUPPORT_SOLVED, "reopen"): SUPPORT_OPEN,
+    (SUPPORT_SOLVED, "reopen_escalated"): SUPPORT_ESCALATED,
+    # Only the requester says it is solved, with or without an answer (they may have found it themselves).
+    (SUPPORT_OPEN, "solve"): SUPPORT_SOLVED,
+    (SUPPORT_ESCALATED, "solve"): SUPPORT_SOLVED,
+    (SUPPORT_ANSWERED, "solve"): SUPPORT_SOLVED,
 }
 
 
@@ -33,11 +44,21 @@ def apply_transition(request: SupportRequest, action: str, now: datetime | None 
                            status=request.status, action=action))
     now = now or utcnow()
     request.status = target
-    if target == SUPPORT_ESCALATED:
+    if action == "escalate":
         request.escalated_at = now
-    elif target == SUPPORT_ANSWERED:
+    elif action == "answer" and request.answered_at is None:
+        # The first answer's time stays: it is the seed user's response time.
         request.answered_at = now
+    elif action.startswith("reopen"):
+        request.reopened_at, request.solved_at = now, None
+    elif action == "solve":
+        request.solved_at = now
     return request
+
+
+def reopen_action(request: SupportRequest) -> str:
+    """A reopened request waits again with the rollout team once it has been escalated, else with its seed user."""
+    return "reopen_escalated" if request.escalated_at is not None else "reopen"
 
 
 # --- seed users ---------------------------------------------------------------------------
@@ -52,6 +73,38 @@ def seed_user_for(user: User, tree: DepartmentTree | None = None) -> User | None
         User.is_active_account.is_(True), User.id != user.id).order_by(User.id)).all()
     same_team = [c for c in candidates if c.department_id == user.department_id]
     return (same_team or list(candidates) or [None])[0]
+
+
+#: Why a question goes where it goes; the support page and the overview say it in words.
+ROUTE_SEED_USER = "seed_user"  # the requester's seed user first, then the rollout team
+ROUTE_OTHER_SEED_USER = "other_seed_user"  # the requester is a seed user: another one of the department first
+ROUTE_ONLY_SEED_USER = "only_seed_user"  # the requester is the department's only seed user: the rollout team
+ROUTE_NO_SEED_USER = "no_seed_user"  # the department has none: the rollout team
+ROUTE_NO_DEPARTMENT = "no_department"  # the rollout team
+
+#: Why a question went straight to the rollout team, as the team's notification says it.
+STRAIGHT_TO_TEAM = {
+    ROUTE_ONLY_SEED_USER: _l("The requester is the only seed user of the department."),
+    ROUTE_NO_SEED_USER: _l("The department has no seed user."),
+    ROUTE_NO_DEPARTMENT: _l("The requester belongs to no department."),
+}
+
+
+@dataclass
+class Route:
+    """Where a person's question goes: to ``seed_user`` first (None: straight to the rollout team), and why."""
+    seed_user: User | None
+    reason: str
+
+
+def route_for(user: User, tree: DepartmentTree | None = None) -> Route:
+    """The route create_request gives ``user``'s questions (a seed user never gets their own)."""
+    seed = seed_user_for(user, tree)
+    if user.department_id is None:
+        return Route(None, ROUTE_NO_DEPARTMENT)
+    if user.is_seed_user:
+        return Route(seed, ROUTE_OTHER_SEED_USER if seed else ROUTE_ONLY_SEED_USER)
+    return Route(seed, ROUTE_SEED_USER if seed else ROUTE_NO_SEED_USER)
 
 
 @dataclass
@@ -112,7 +165,8 @@ class SeedStats:
 
 
 def seed_user_stats(department_ids: set[int] | None = None) -> list[SeedStats]:
-    """Per seed user: requests received, answered by them, escalated, open, and mean response time."""
+    """Per seed user: requests received, first answered by them, escalated, waiting, and mean time to the
+    first answer."""
     query = select(SupportRequest).where(SupportRequest.seed_user_id.is_not(None)).options(
         db.joinedload(SupportRequest.seed_user))
     if department_ids is not None:
@@ -123,9 +177,9 @@ def seed_user_stats(department_ids: set[int] | None = None) -> list[SeedStats]:
         item.assigned += 1
         if request.escalated_at is not None:
             item.escalated += 1
-        if request.status != SUPPORT_ANSWERED:
+        if request.status in SUPPORT_WAITING:
             item.open += 1
-        elif request.answered_by_id == request.seed_user_id:
+        if request.answered_by_id == request.seed_user_id and request.answered_at is not None:
             item.answered += 1
             item.total_hours += (request.answered_at - request.created_at).total_seconds() / 3600
     return sorted(stats.values(), key=lambda s: s.seed_user.display_name)
@@ -137,41 +191,67 @@ def _rollout_team() -> list[User]:
     return users_with_roles(["lead"])
 
 
-def create_request(requester: User, subject: str, body_markdown: str, module: str = "") -> SupportRequest:
-    """File a question; it goes to the requester's seed user, or straight to the rollout team when there is none."""
+def _link(request: SupportRequest) -> str:
+    return f"/training/support/{request.id}"
+
+
+def _text(value: str) -> str:
+    # PostgreSQL text cannot hold NUL characters; they never carry meaning in a message.
+    return (value or "").replace("\x00", "").strip()
+
+
+def create_request(requester: User, subject: str, body_markdown: str, module: str = "",
+                   asked_from: FaqArticle | None = None) -> SupportRequest:
+    """File a question; it goes to the requester's seed user, or straight to the rollout team when there is none.
+
+    ``asked_from`` is the FAQ article the requester read before asking: the seed user sees which one did not help.
+    """
     from rollout.notify.services import notify
-    subject = (subject or "").strip()
+    subject = _text(subject)
     if not subject:
         raise ServiceError(_("Say in a few words what you need help with."), "subject")
     if module and module not in FAQ_MODULES:
         raise ServiceError(_("Unknown module."), "module")
     tree = DepartmentTree()
-    seed = seed_user_for(requester, tree)
+    route = route_for(requester, tree)
+    seed = route.seed_user
     request = SupportRequest(requester_id=requester.id, department_id=tree.home(requester.department_id),
                              seed_user_id=seed.id if seed else None, subject=subject[:200],
-                             body_markdown=body_markdown or "", module=module or "", status=SUPPORT_OPEN)
+                             body_markdown=_text(body_markdown), module=module or "", status=SUPPORT_OPEN,
+                             asked_from_article_id=asked_from.id if asked_from is not None else None)
     db.session.add(request)
     db.session.flush()
-    link = f"/training/support/{request.id}"
     if seed is not None:
         notify([seed], "training.support_request", _l("Question from %(name)s: %(subject)s",
                                                       name=requester.display_name, subject=request.subject),
-               body_markdown or "", link=link)
+               _question_body(request, asked_from), link=_link(request))
     else:
-        escalate(request, reason_no_seed=True)
+        escalate(request, reason=route.reason)
     return request
 
 
-def escalate(request: SupportRequest, reason_no_seed: bool = False, now: datetime | None = None) -> SupportRequest:
-    """Hand an unanswered request to the rollout team (users with the lead role)."""
+def _question_body(request: SupportRequest, asked_from: FaqArticle | None):
+    """The question's text for a notification, with the FAQ article that did not answer it."""
+    if asked_from is None:
+        return request.body_markdown
+    title = asked_from.title
+    # A function: notify() writes it in each reader's language.
+    return lambda: "\n\n".join(part for part in (
+        request.body_markdown, _("Asked after reading the FAQ article “%(title)s”, which did not answer it.",
+                                 title=title)) if part)
+
+
+def escalate(request: SupportRequest, reason: str | None = None, now: datetime | None = None) -> SupportRequest:
+    """Hand an unanswered request to the rollout team (users with the lead role).
+
+    ``reason`` is a route (ROUTE_*) when the question goes straight to the team; None means it waited too long.
+    """
     from rollout.notify.services import notify
     apply_transition(request, "escalate", now)
     db.session.flush()
-    body = (_l("The department has no seed user.") if reason_no_seed
-            else _l("No answer within %(hours)d hours.", hours=escalation_hours()))
+    body = STRAIGHT_TO_TEAM.get(reason) or _l("No answer within %(hours)d hours.", hours=escalation_hours())
     notify(_rollout_team(), "training.support_escalated",
-           _l("Escalated question: %(subject)s", subject=request.subject), body,
-           link=f"/training/support/{request.id}")
+           _l("Escalated question: %(subject)s", subject=request.subject), body, link=_link(request))
     return request
 
 
@@ -180,11 +260,14 @@ def escalation_hours() -> int:
 
 
 def escalate_overdue(now: datetime | None = None) -> int:
-    """Escalate every open request older than the configured time; returns how many."""
+    """Escalate every open request waiting longer than the configured time (since it was asked, or since
+    the requester reopened it); returns how many."""
     now = now or utcnow()
     cutoff = now - timedelta(hours=escalation_hours())
+    # reopened_at is never before created_at: testing both keeps the (status, created_at) index useful.
     overdue = db.session.scalars(select(SupportRequest).where(
-        SupportRequest.status == SUPPORT_OPEN, SupportRequest.created_at <= cutoff)
+        SupportRequest.status == SUPPORT_OPEN, SupportRequest.created_at <= cutoff,
+        db.or_(SupportRequest.reopened_at.is_(None), SupportRequest.reopened_at <= cutoff))
         .order_by(SupportRequest.id).with_for_update(skip_locked=True)).all()
     for request in overdue:
         escalate(request, now=now)
@@ -195,9 +278,13 @@ def answer(request: SupportRequest, answerer: User, answer_markdown: str, publis
            title: str | None = None, tags=()) -> SupportRequest:
     """Answer a request (seed user or rollout team); optionally publish the answer as an FAQ article."""
     from rollout.notify.services import notify
-    text = (answer_markdown or "").strip()
+    text = _text(answer_markdown)
     if not text:
         raise ServiceError(_("Write an answer."), "answer_markdown")
+    if not can_answer(answerer, request):
+        raise NotAllowed(_("Only the seed users of the department and the rollout team answer questions."))
+    if request.answered_by_id is not None:
+        raise NotAllowed(_("This question has an answer already: reply below it."))
     apply_transition(request, "answer")
     request.answer_markdown = text
     request.answered_by_id = answerer.id
@@ -205,14 +292,122 @@ def answer(request: SupportRequest, answerer: User, answer_markdown: str, publis
     if publish_as_article:
         publish_answer(request, answerer, title=title, tags=tags)
     notify([request.requester], "training.support_answered", _l("Answer: %(subject)s", subject=request.subject),
-           text, link=f"/training/support/{request.id}")
+           text, link=_link(request))
     return request
+
+
+def edit_answer(request: SupportRequest, editor: User, answer_markdown: str,
+                now: datetime | None = None) -> SupportRequest:
+    """Correct an answer: only its author; the audit trail keeps the earlier text and the requester is told."""
+    from rollout.notify.services import notify
+    if request.answered_by_id is None:
+        raise NotAllowed(_("This question has no answer to edit yet."))
+    if request.answered_by_id != editor.id:
+        raise NotAllowed(_("Only the person who wrote the answer can edit it."))
+    text = _text(answer_markdown)
+    if not text:
+        raise ServiceError(_("Write an answer."), "answer_markdown")
+    if text == request.answer_markdown:
+        return request
+    request.answer_markdown = text
+    request.answer_edited_at = now or utcnow()
+    db.session.flush()
+    notify([request.requester], "training.support_answer_edited",
+           _l("Answer edited: %(subject)s", subject=request.subject), text, link=_link(request))
+    return request
+
+
+def answerers(request: SupportRequest) -> list[User]:
+    """Everyone who answered in the conversation: the first answer's author and helpers who replied."""
+    people = [request.answered_by] if request.answered_by is not None else []
+    for item in request.replies:
+        if item.author_id != request.requester_id and item.author not in people:
+            people.append(item.author)
+    return people
+
+
+def _waiting_with(request: SupportRequest) -> list[User]:
+    """Who a waiting request waits with: its seed user while open, the rollout team once escalated."""
+    if request.status == SUPPORT_ESCALATED:
+        return _rollout_team()
+    return [request.seed_user] if request.seed_user is not None else []
+
+
+def reply(request: SupportRequest, author: User, body_markdown: str, now: datetime | None = None) -> SupportRequest:
+    """Add a message to the conversation.
+
+    The requester's reply reopens an answered or solved request and tells whoever answered (before any
+    answer: whoever it waits with). A helper's reply answers a waiting request (the first one becomes the
+    answer) and tells the requester.
+    """
+    from rollout.notify.services import notify
+    text = _text(body_markdown)
+    if not text:
+        raise ServiceError(_("Write a reply."), "body_markdown")
+    now = now or utcnow()
+    if author.id == request.requester_id:
+        if request.status in (SUPPORT_ANSWERED, SUPPORT_SOLVED):
+            apply_transition(request, reopen_action(request), now)
+            subject = _l("Reopened: %(subject)s", subject=request.subject)
+        else:
+            subject = _l("Reply from %(name)s: %(subject)s", name=author.display_name, subject=request.subject)
+        recipients = answerers(request) or _waiting_with(request)
+        db.session.add(SupportReply(request=request, author_id=author.id, body_markdown=text, created_at=now))
+        db.session.flush()
+        notify(recipients, "training.support_reply", subject, text, link=_link(request))
+        return request
+    if not can_answer(author, request):
+        raise NotAllowed(_("Only the person who asked, the seed users of the department and the rollout team "
+                           "take part in this conversation."))
+    if request.answered_by_id is None and request.status in SUPPORT_WAITING:
+        return answer(request, author, text)
+    if request.status in SUPPORT_WAITING:
+        apply_transition(request, "answer", now)
+    db.session.add(SupportReply(request=request, author_id=author.id, body_markdown=text, created_at=now))
+    db.session.flush()
+    notify([request.requester], "training.support_reply",
+           _l("Reply from %(name)s: %(subject)s", name=author.display_name, subject=request.subject), text,
+           link=_link(request))
+    return request
+
+
+def solve(request: SupportRequest, user: User, now: datetime | None = None) -> SupportRequest:
+    """The requester says the question is settled; a later reply from them reopens it."""
+    if user.id != request.requester_id:
+        raise NotAllowed(_("Only the person who asked can mark the request solved."))
+    if request.status == SUPPORT_SOLVED:
+        raise NotAllowed(_("This request is solved already."))
+    apply_transition(request, "solve", now)
+    db.session.flush()
+    return request
+
+
+@dataclass
+class Message:
+    """One entry of a request's conversation, as the request page shows it."""
+    author: User | None
+    body_markdown: str
+    at: datetime
+    is_answer: bool = False
+    is_from_requester: bool = False
+    edited_at: datetime | None = None
+
+
+def conversation(request: SupportRequest) -> list[Message]:
+    """The answer and the replies in the order they were written (the question itself comes first, apart)."""
+    messages = [Message(author=item.author, body_markdown=item.body_markdown, at=item.created_at,
+                        is_from_requester=item.author_id == request.requester_id) for item in request.replies]
+    if request.answered_by_id is not None:
+        messages.append(Message(author=request.answered_by, body_markdown=request.answer_markdown,
+                                at=request.answered_at or request.created_at, is_answer=True,
+                                edited_at=request.answer_edited_at))
+    return sorted(messages, key=lambda message: message.at)
 
 
 def publish_answer(request: SupportRequest, author: User, title: str | None = None, tags=()):
     """Turn an answered request into an FAQ article (question and answer), once."""
     from training.faq import create_article_from
-    if request.status != SUPPORT_ANSWERED:
+    if request.answered_by_id is None or not request.answer_markdown:
         raise ServiceError(_("Only answered requests can become articles."))
     if request.article_id is not None:
         raise ServiceError(_("This answer is already an article."))
@@ -226,8 +421,10 @@ def publish_answer(request: SupportRequest, author: User, title: str | None = No
 
 
 def waiting_for(user: User) -> list[SupportRequest]:
-    """Requests waiting for ``user``'s answer: as seed user, and escalated ones for the rollout team."""
-    conditions = [db.and_(SupportRequest.seed_user_id == user.id, SupportRequest.status == SUPPORT_OPEN)]
+    """Requests waiting for ``user``'s answer: as seed user, reopened after their answer, and escalated ones
+    for the rollout team."""
+    conditions = [db.and_(SupportRequest.seed_user_id == user.id, SupportRequest.status == SUPPORT_OPEN),
+                  db.and_(SupportRequest.answered_by_id == user.id, SupportRequest.status.in_(SUPPORT_WAITING))]
     if "lead" in user.roles:
         conditions.append(SupportRequest.status == SUPPORT_ESCALATED)
     return list(db.session.scalars(select(SupportRequest).where(db.or_(*conditions))
@@ -235,8 +432,9 @@ def waiting_for(user: User) -> list[SupportRequest]:
 
 
 def can_answer(user: User, request: SupportRequest) -> bool:
-    """Seed user it went to, seed users and heads of that department, the rollout team and admins."""
-    if request.status == SUPPORT_ANSWERED:
+    """Helpers of a request: the seed user it went to, seed users and heads of that department, the rollout team
+    and admins; never the person who asked."""
+    if user.id == request.requester_id:
         return False
     if user.has_role("lead", "admin"):
         return True

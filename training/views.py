@@ -26,11 +26,12 @@ from rollout.web import apply_service_error, paginate
 from training import enrolment as enrolments
 from training import faq, services, support
 from training.forms import (ATTENDANCE_LABELS, KIND_LABELS, MODULE_LABELS, NONE, STATUS_LABELS, TIER_LABELS,
-                            AnswerForm, ArticleForm, AssignForm, AttachmentForm, CourseForm, QuestionForm,
-                            SessionForm, SupportForm, TrackForm)
+                            AnswerEditForm, AnswerForm, ArticleForm, AssignForm, AttachmentForm, CourseForm,
+                            QuestionForm, ReplyForm, SessionForm, SupportForm, TrackForm)
 from training.models import (ATTENDANCE, ATTENDED, ENROLLED, FAQ_MODULES, SESSION_CANCELLED, SESSION_DRAFT,
-                             SESSION_SCHEDULED, SUPPORT_ANSWERED, WAITLISTED, Course, CourseAttachment,
-                             CourseCompletion, Enrolment, FaqArticle, SupportRequest, Track, TrainingSession)
+                             SESSION_SCHEDULED, SUPPORT_SOLVED, SUPPORT_STATUSES, SUPPORT_WAITING, WAITLISTED, Course,
+                             CourseAttachment, CourseCompletion, Enrolment, FaqArticle, SupportRequest, Track,
+                             TrainingSession)
 
 bp = Blueprint("training", __name__, url_prefix="/training")
 
@@ -107,7 +108,7 @@ def index():
     feed_url = (url_for("reports.calendar_feed", token=current_user.calendar_token, _external=True)
                 if "reports.calendar_feed" in current_app.view_functions else None)
     return render_template("training/index.html", mine=mine, today=today, my_enrolments=my_enrolments, feed_url=feed_url,
-                           upcoming=upcoming, drafts=drafts, seed_user=support.seed_user_for(current_user, tree),
+                           upcoming=upcoming, drafts=drafts, route=support.route_for(current_user, tree),
                            waiting=support.waiting_for(current_user), state_of=lambda o: o.state(today))
 
 
@@ -706,10 +707,17 @@ def _support_list_query():
 def support_requests():
     support.escalate_overdue()
     form = SupportForm()
+    # The article a question is asked from: ?article= on the link, then the form's hidden field. An id that
+    # names no article (any more) is left out: the question is sent all the same.
+    article_id = _posted_id("asked_from_article_id" if form.is_submitted() else "article")
+    asked_from = db.session.get(FaqArticle, article_id) if article_id else None
+    if asked_from is not None and not form.is_submitted():
+        form.asked_from_article_id.data = asked_from.id
+        form.subject.data, form.module.data = asked_from.title, asked_from.module
     if form.validate_on_submit():
         try:
             item = support.create_request(current_user, form.subject.data, form.body_markdown.data or "",
-                                          form.module.data or "")
+                                          form.module.data or "", asked_from=asked_from)
         except ServiceError as error:
             apply_service_error(form, error)
         else:
@@ -721,24 +729,50 @@ def support_requests():
     status_filter = request.args.get("status", "")
     query = _support_list_query().options(db.joinedload(SupportRequest.requester),
                                           db.joinedload(SupportRequest.seed_user))
-    if status_filter in ("open", "escalated", "answered"):
+    if status_filter in SUPPORT_STATUSES:
         query = query.where(SupportRequest.status == status_filter)
     page = paginate(query.order_by(SupportRequest.created_at.desc()), per_page=25)
     return render_template("training/support.html", form=form, page=page, status_filter=status_filter,
-                           seed_user=support.seed_user_for(current_user),
+                           route=support.route_for(current_user), asked_from=asked_from,
                            waiting=support.waiting_for(current_user),
                            hours=support.escalation_hours()), 422 if form.errors else 200
+
+
+def _support_request_or_404(request_id: int) -> SupportRequest:
+    item = db.get_or_404(SupportRequest, request_id)
+    authorize("training.support", item)
+    return item
+
+
+def _is_helper(item: SupportRequest) -> bool:
+    """May the current user answer ``item`` (seed user, head of its department, rollout team)?"""
+    return can(current_user, "training.support.answer", item) and support.can_answer(current_user, item)
+
+
+def support_request_page(item: SupportRequest, answer_form=None, reply_form=None, status: int = 200):
+    is_helper = _is_helper(item)
+    is_requester = item.requester_id == current_user.id
+    may_answer = is_helper and item.answered_by_id is None and item.status in SUPPORT_WAITING
+    may_publish = (item.answered_by_id is not None and item.article_id is None
+                   and (can(current_user, "training.faq.manage") or item.answered_by_id == current_user.id))
+    return render_template(
+        "training/support_request.html", item=item, conversation=support.conversation(item),
+        form=answer_form or AnswerForm(), reply_form=reply_form or ReplyForm(),
+        may_answer=may_answer, may_reply=(is_requester or is_helper) and not may_answer,
+        may_solve=is_requester and item.status != SUPPORT_SOLVED,
+        may_edit_answer=item.answered_by_id == current_user.id and is_helper,
+        may_publish=may_publish, is_requester=is_requester,
+        asked_from_vote=(faq.user_vote(item.asked_from_article, item.requester)
+                         if item.asked_from_article is not None else None)), status
 
 
 @bp.route("/support/<int:request_id>", methods=["GET", "POST"])
 @require("training.support")
 def support_request(request_id):
-    item = db.get_or_404(SupportRequest, request_id)
-    authorize("training.support", item)
+    item = _support_request_or_404(request_id)
     form = AnswerForm()
-    may_answer = can(current_user, "training.support.answer") and support.can_answer(current_user, item)
     if request.method == "POST":
-        if not may_answer:
+        if not (_is_helper(item) and item.answered_by_id is None):
             abort(403)
         if form.validate_on_submit():
             try:
@@ -749,17 +783,70 @@ def support_request(request_id):
             else:
                 flash(_("Your answer is sent."), "success")
                 return redirect(url_for("training.support_request", request_id=item.id))
-    may_publish = (item.status == SUPPORT_ANSWERED and item.article_id is None
-                   and (can(current_user, "training.faq.manage") or item.answered_by_id == current_user.id))
-    return render_template("training/support_request.html", item=item, form=form, may_answer=may_answer,
-                           may_publish=may_publish), 422 if form.errors else 200
+    return support_request_page(item, answer_form=form, status=422 if form.errors else 200)
+
+
+@bp.route("/support/<int:request_id>/reply", methods=["POST"])
+@require("training.support")
+def reply_to_request(request_id):
+    item = _support_request_or_404(request_id)
+    if not (item.requester_id == current_user.id or _is_helper(item)):
+        abort(403)
+    form = ReplyForm()
+    if form.validate_on_submit():
+        reopens = item.requester_id == current_user.id and item.status not in SUPPORT_WAITING
+        try:
+            support.reply(item, current_user, form.body_markdown.data)
+        except ServiceError as error:
+            apply_service_error(form, error)
+        else:
+            flash(_("Your reply is sent and the request is open again.") if reopens else _("Your reply is sent."),
+                  "success")
+            return redirect(url_for("training.support_request", request_id=item.id, _anchor="reply"))
+    return support_request_page(item, reply_form=form, status=422)
+
+
+@bp.route("/support/<int:request_id>/solve", methods=["POST"])
+@require("training.support")
+def solve_request(request_id):
+    item = _support_request_or_404(request_id)
+    if item.requester_id != current_user.id:
+        abort(403)
+    try:
+        support.solve(item, current_user)
+    except ServiceError as error:
+        apply_service_error(None, error)
+    else:
+        flash(_("Marked as solved. Reply if the question comes back: that opens it again."), "success")
+    return redirect(url_for("training.support_request", request_id=item.id)), 303
+
+
+@bp.route("/support/<int:request_id>/answer", methods=["GET", "POST"])
+@require("training.support.answer")
+def edit_answer(request_id):
+    item = db.get_or_404(SupportRequest, request_id)
+    authorize("training.support.answer", item)
+    if item.answered_by_id != current_user.id:
+        abort(403)
+    form = AnswerEditForm(obj=item)
+    if form.validate_on_submit():
+        try:
+            support.edit_answer(item, current_user, form.answer_markdown.data)
+        except ServiceError as error:
+            apply_service_error(form, error)
+        else:
+            flash(_("The answer is saved."), "success")
+            return redirect(url_for("training.support_request", request_id=item.id))
+    return render_template("training/form.html", form=form, title=_("Edit answer: %(subject)s", subject=item.subject),
+                           submit=_("Save answer"),
+                           cancel_url=url_for("training.support_request", request_id=item.id)), \
+        422 if form.errors else 200
 
 
 @bp.route("/support/<int:request_id>/article", methods=["POST"])
 @require("training.support")
 def publish_answer(request_id):
-    item = db.get_or_404(SupportRequest, request_id)
-    authorize("training.support", item)
+    item = _support_request_or_404(request_id)
     if not (can(current_user, "training.faq.manage") or item.answered_by_id == current_user.id):
         abort(403)
     try:
@@ -792,7 +879,8 @@ def faq_index():
 def article(article_id):
     item = db.get_or_404(FaqArticle, article_id)
     faq.record_view(item)
-    return render_template("training/article.html", item=item, my_vote=faq.user_vote(item, current_user))
+    return render_template("training/article.html", item=item, my_vote=faq.user_vote(item, current_user),
+                           ask_url=url_for("training.support_requests", article=item.id))
 
 
 @bp.route("/faq/<int:article_id>/vote", methods=["POST"])

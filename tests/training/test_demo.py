@@ -6,7 +6,7 @@ from rollout.demo import DEMO_USERS, DemoContext, _departments
 from rollout.extensions import db
 from rollout.timeutil import local_today
 from training import demo, services, support
-from training.models import Enrolment, FaqArticle, Track, TrainingSession
+from training.models import Enrolment, FaqArticle, SupportRequest, Track, TrainingSession
 
 
 def test_demo_data(app):
@@ -33,3 +33,10 @@ def test_demo_data(app):
     assert not coverage["客服部"].seed_users
     assert all(c.seed_users for name, c in coverage.items() if name != "客服部")
     assert services.completion_matrix().overdue
+    # support: an answer that helped, one that did not (reopened) and a question from an unhelpful article
+    requests = db.session.scalars(select(SupportRequest)).all()
+    assert any(r.status == "solved" and r.replies for r in requests)
+    reopened = [r for r in requests if r.reopened_at is not None]
+    assert reopened and reopened[0].status == "open" and reopened[0] in support.waiting_for(reopened[0].seed_user)
+    assert support.escalate_overdue() == 0
+    assert any(r.asked_from_article is not None for r in requests)
