@@ -1,5 +1,6 @@
-"""Demo data: a completed requirements survey, three interviews, a requirements backlog and a
-monthly pulse survey. 客服部 (service) is deliberately not heard yet."""
+"""Demo data: a completed requirements survey, three interviews, a requirements backlog, a monthly
+pulse survey and a go-live readiness survey still open, which rep and rep2 have yet to answer.
+客服部 (service) is deliberately not heard yet."""
 from __future__ import annotations
 
 import random
@@ -27,6 +28,15 @@ PAIN_POINTS = {
            "各部门都来要报表，需求口径不一致。"],
 }
 MOBILE_NEEDS = ["现场查客户历史订单", "拍照上传拜访记录", "随时查看报价审批进度", "导航到客户地址并签到"]
+#: The five-point agreement scale of the Likert questions.
+AGREEMENT = [OptionSpec(str(n), label, label_en=en) for n, label, en in (
+    (1, "非常不同意", "Strongly disagree"), (2, "不同意", "Disagree"), (3, "一般", "Neutral"),
+    (4, "同意", "Agree"), (5, "非常同意", "Strongly agree"))]
+#: Accounts a visitor is pointed to (README, `rollout init`): they keep an open survey to answer.
+TRY_IT_ACCOUNTS = ("rep", "rep2")
+#: Answers to the readiness survey's last question, which most leave empty.
+WORRIES = ["", "", "上线当月业绩压力大，怕没时间录数据。", "旧 Excel 里的客户能不能全部导进去？", "手机端在客户现场信号不好时能不能用？",
+           "培训时间和拜访客户冲突。"]
 
 
 def _requirements_survey(ctx):
@@ -55,10 +65,7 @@ def _requirements_survey(ctx):
                  OptionSpec("reports", "自动报表", label_en="Reports"), OptionSpec("mobile", "手机端", label_en="Mobile")])
     services.save_question(
         survey, name="statements", type=LIKERT, label="您在多大程度上同意以下说法？",
-        label_en="How far do you agree?", section=needs,
-        options=[OptionSpec(str(n), label, label_en=en) for n, label, en in (
-            (1, "非常不同意", "Strongly disagree"), (2, "不同意", "Disagree"), (3, "一般", "Neutral"),
-            (4, "同意", "Agree"), (5, "非常同意", "Strongly agree"))],
+        label_en="How far do you agree?", section=needs, options=AGREEMENT,
         rows=[OptionSpec("mobile_visits", "我需要在手机上录入拜访记录", label_en="I need to log visits on my phone"),
               OptionSpec("weekly_report", "周报应该自动生成", label_en="Weekly reports should build themselves"),
               OptionSpec("ranking", "我希望看到团队业绩排名", label_en="I want to see the team ranking")])
@@ -100,12 +107,65 @@ def _answer_requirements_survey(ctx, survey, rng):
                "report_hours": str(rng.choice([1, 1.5, 2, 3, 4, 6]))}
         response = services.submit_response(invitation, raw)
         answered[code] += 1
-        response.submitted_on = survey.opens_on + timedelta(days=rng.randint(1, 20))
-        if response.submitted_at is not None:
-            response.submitted_at = response.submitted_at.replace(
-                year=response.submitted_on.year, month=response.submitted_on.month, day=response.submitted_on.day)
+        _backdate(response, survey.opens_on + timedelta(days=rng.randint(1, 20)))
     survey.closes_on = ctx.today - timedelta(days=3)
     services.change_survey_status(survey, CLOSED)
+
+
+def _backdate(response, day) -> None:
+    """Date a demo answer on ``day`` instead of the day the demo is loaded."""
+    response.submitted_on = day
+    if response.submitted_at is not None:
+        response.submitted_at = response.submitted_at.replace(year=day.year, month=day.month, day=day.day)
+
+
+def _readiness_survey(ctx, rng):
+    """Open for ten more days: the staff of the heard departments are invited and about half have
+    answered, but not TRY_IT_ACCOUNTS, so whoever tries the demo has a survey to answer. 客服部 is left
+    out: the coverage page can invite its people to this survey in one step."""
+    survey = services.create_survey(
+        "上线准备与培训需求调研", ctx.users["lead"],
+        description="新系统即将分部门上线。请花 3 分钟告诉我们您的准备情况和培训需求，我们会据此安排培训和种子用户支持。",
+        audience_departments=[ctx.departments[c] for c in HEARD_DEPARTMENTS], audience_roles=["staff"],
+        opens_on=ctx.today - timedelta(days=5), closes_on=ctx.today + timedelta(days=10))
+    services.save_question(survey, name="trained", type=SINGLE, label="您参加过新系统的培训吗？",
+                           label_en="Have you attended training on the new system?", is_required=True,
+                           options=[OptionSpec("done", "已参加", label_en="Attended"),
+                                    OptionSpec("signed_up", "已报名，还没参加", label_en="Signed up, not yet"),
+                                    OptionSpec("no", "还没有", label_en="Not yet")])
+    services.save_question(
+        survey, name="readiness", type=LIKERT, label="您在多大程度上同意以下说法？", label_en="How far do you agree?",
+        is_required=True, options=AGREEMENT,
+        rows=[OptionSpec("daily_work", "我知道在新系统里怎么完成日常工作", label_en="I know how to do my daily work in the new system"),
+              OptionSpec("who_helps", "遇到问题时我知道该找谁（种子用户或项目组）", label_en="I know whom to ask when I am stuck"),
+              OptionSpec("data_checked", "我的客户数据已经核对过", label_en="My customer data has been checked")])
+    services.save_question(
+        survey, name="formats", type=MULTIPLE, label="您希望用哪些方式学习？", label_en="How would you like to learn?",
+        options=[OptionSpec("classroom", "现场培训", label_en="Classroom"), OptionSpec("live", "线上直播", label_en="Live online"),
+                 OptionSpec("video", "录屏视频", label_en="Recorded videos"),
+                 OptionSpec("buddy", "种子用户一对一", label_en="One-to-one with a seed user")])
+    services.save_question(survey, name="confidence", type=RATING5, label="您对按时上线有多大信心？",
+                           label_en="How confident are you about going live on time?", is_required=True,
+                           hint="1 = 没有信心，5 = 很有信心")
+    services.save_question(survey, name="worries", type=LONG_TEXT, label="上线前您最担心什么？",
+                           label_en="What worries you most before going live?")
+    services.change_survey_status(survey, OPEN)
+    invitations = services.invite(survey, services.audience_users(survey))
+    keep_open = {ctx.users[name].id for name in TRY_IT_ACCOUNTS}
+    for invitation in invitations:
+        if invitation.user_id in keep_open or rng.random() < 0.5:
+            continue
+        trained = rng.choice(["done", "done", "signed_up", "no"])
+        response = services.submit_response(invitation, {
+            "trained": trained,
+            "readiness": {"daily_work": str(rng.randint(3, 5) if trained == "done" else rng.randint(1, 3)),
+                          "who_helps": str(rng.randint(2, 5)), "data_checked": str(rng.randint(1, 4))},
+            "formats": rng.sample(["classroom", "live", "video", "buddy"], k=rng.randint(1, 2)),
+            "confidence": str(rng.choice([2, 3, 3, 4, 4, 5])), "worries": rng.choice(WORRIES)})
+        day = min(survey.opens_on + timedelta(days=rng.randint(0, 4)), ctx.today)
+        _backdate(response, day)
+        invitation.responded_on = day
+    return survey
 
 
 INTERVIEWS = [
@@ -267,7 +327,8 @@ def _pulse(ctx, rng):
     survey = services.create_survey(
         "每月使用满意度脉搏调查", lead, description="三道题，一分钟。匿名填写，帮助我们持续改进。", is_anonymous=True,
         audience_departments=[ctx.departments[c] for c in HEARD_DEPARTMENTS], audience_roles=["head", "staff"],
-        opens_on=first_month, closes_on=add_months(first_month) - timedelta(days=1), recurrence="monthly")
+        opens_on=first_month, recurrence="monthly")
+    survey.closes_on = add_months(first_month) - timedelta(days=1)  # a past month: set as it was then
     services.save_question(survey, name="score", type=RATING10, label="您有多大可能向同事推荐新系统？",
                            label_en="How likely are you to recommend the new system?", is_required=True)
     services.save_question(survey, name="blocker", type=SINGLE, label="目前最大的障碍是什么？",
@@ -312,4 +373,5 @@ def load(ctx) -> None:
     highlights = _interviews(ctx)
     _requirements(ctx, highlights, survey)
     _pulse(ctx, rng)
+    _readiness_survey(ctx, rng)
     db.session.flush()

@@ -65,6 +65,20 @@ def business_role(user) -> str | None:
 
 # --- survey definitions ------------------------------------------------------------
 SURVEY_TRANSITIONS = {DRAFT: {OPEN}, OPEN: {CLOSED}, CLOSED: {OPEN}}
+#: Shown at the closing-date field when that day has passed.
+PAST_CLOSING_DAY = _l("This day has passed: choose today or a later day, or leave it empty.")
+
+
+def closing_day_passed(survey: Survey, today: date | None = None) -> bool:
+    """Whether the survey's closing date lies before ``today``: it then takes no answers."""
+    return survey.closes_on is not None and survey.closes_on < (today or local_today())
+
+
+def check_closing_day(survey: Survey, today: date | None = None) -> None:
+    """Refuse to send people to a survey past its closing date (opening, inviting, reminding)."""
+    if closing_day_passed(survey, today):
+        raise ServiceError(_("The closing date %(day)s has passed, so nobody could answer: set a new closing "
+                             "date first.", day=survey.closes_on.isoformat()), "closes_on")
 
 
 def create_survey(title: str, owner: User | None, *, description: str = "", department: Department | None = None,
@@ -93,6 +107,9 @@ def update_survey(survey: Survey, *, title: str, description: str = "", departme
         raise ServiceError(_("A title is required."), "title")
     if opens_on and closes_on and closes_on < opens_on:
         raise ServiceError(_("The survey cannot close before it opens."), "closes_on")
+    # A closed survey may record the day it really closed; any other survey would take no answers.
+    if closes_on != survey.closes_on and survey.status != CLOSED and closes_on and closes_on < local_today():
+        raise ServiceError(PAST_CLOSING_DAY, "closes_on")
     if survey.id is not None and bool(is_anonymous) != bool(survey.is_anonymous) and has_responses(survey):
         raise ServiceError(_("Anonymity cannot change once people have answered; make a new version."),
                            "is_anonymous")
@@ -119,13 +136,16 @@ def has_responses(survey: Survey) -> bool:
     return bool(db.session.scalar(select(exists().where(SurveyResponse.survey_id == survey.id))))
 
 
-def change_survey_status(survey: Survey, status: str) -> Survey:
-    """Open, close or reopen a survey, refusing moves outside SURVEY_TRANSITIONS."""
+def change_survey_status(survey: Survey, status: str, today: date | None = None) -> Survey:
+    """Open, close or reopen a survey, refusing moves outside SURVEY_TRANSITIONS and opening one
+    past its closing date."""
     if status not in SURVEY_TRANSITIONS.get(survey.status, set()):
         raise NotAllowed(_("A survey cannot go from %(old)s to %(new)s.", old=SURVEY_STATUS_LABELS[survey.status],
                            new=SURVEY_STATUS_LABELS.get(status, status)))
     if status == OPEN and not any(q.type != NOTE for q in survey.questions):
         raise ServiceError(_("Add at least one question before opening the survey."))
+    if status == OPEN:
+        check_closing_day(survey, today)
     survey.status = status
     record_event("survey.status", entity="surveys", entity_id=survey.id, detail=status)
     return survey
@@ -395,11 +415,11 @@ def clone_survey(survey: Survey, **overrides) -> Survey:
 
 
 def new_version(survey: Survey, owner: User | None = None) -> Survey:
-    """A draft copy with the next version number, free to change questions and types."""
-    copy = clone_survey(survey, version=survey.version + 1, previous_version_id=survey.id,
+    """A draft copy with the next version number, free to change questions and types. A closing
+    date that has passed is left out: the copy could not be opened with it."""
+    return clone_survey(survey, version=survey.version + 1, previous_version_id=survey.id,
                         owner_id=owner.id if owner else survey.owner_id, recurrence=None, series_id=None,
-                        occurrence_on=None)
-    return copy
+                        occurrence_on=None, closes_on=None if closing_day_passed(survey) else survey.closes_on)
 
 
 # --- skip logic -------------------------------------------------------------------------
@@ -591,13 +611,14 @@ def audience_users(survey: Survey) -> list[User]:
     return [u for u in users if not wanted_roles or u.roles & wanted_roles]
 
 
-def invite(survey: Survey, users, send: bool = True) -> list[SurveyInvitation]:
+def invite(survey: Survey, users, send: bool = True, today: date | None = None) -> list[SurveyInvitation]:
     """Give each user not yet invited a personal link and tell them about it."""
     if survey.status == CLOSED:
         raise ServiceError(_("The survey is closed."))
+    today = today or local_today()
+    check_closing_day(survey, today)
     already = set(db.session.scalars(select(SurveyInvitation.user_id).where(
         SurveyInvitation.survey_id == survey.id)))
-    today = local_today()
     created = []
     for user in users:
         if user.id in already:
@@ -631,8 +652,8 @@ def _invitation_body(survey: Survey) -> str:
     return body.strip()
 
 
-def invite_audience(survey: Survey) -> list[SurveyInvitation]:
-    return invite(survey, audience_users(survey))
+def invite_audience(survey: Survey, today: date | None = None) -> list[SurveyInvitation]:
+    return invite(survey, audience_users(survey), today=today)
 
 
 def send_pending_invitations(survey: Survey) -> int:
@@ -648,6 +669,7 @@ def remind(survey: Survey) -> int:
     """Remind every invitee who has not answered yet; return how many were reminded."""
     if survey.status != OPEN:
         raise ServiceError(_("Only an open survey can send reminders."))
+    check_closing_day(survey)
     today = local_today()
     pending = db.session.scalars(select(SurveyInvitation).where(
         SurveyInvitation.survey_id == survey.id, SurveyInvitation.has_responded.is_(False))).all()
@@ -717,10 +739,13 @@ def submit_response(invitation: SurveyInvitation, raw: dict) -> SurveyResponse:
 
 
 def invitations_for(user: User) -> list[SurveyInvitation]:
-    """A user's invitations to open surveys that wait for an answer."""
+    """A user's invitations that wait for an answer, to surveys taking answers today (as accepting_answers)."""
+    today = local_today()
     return db.session.scalars(
         select(SurveyInvitation).join(Survey).where(
-            SurveyInvitation.user_id == user.id, SurveyInvitation.has_responded.is_(False), Survey.status == OPEN)
+            SurveyInvitation.user_id == user.id, SurveyInvitation.has_responded.is_(False), Survey.status == OPEN,
+            Survey.opens_on.is_(None) | (Survey.opens_on <= today),
+            Survey.closes_on.is_(None) | (Survey.closes_on >= today))
         .order_by(SurveyInvitation.id.desc())).all()
 
 
@@ -910,12 +935,14 @@ def run_schedules(today: date | None = None) -> list[Survey]:
         while add_months(next_on) <= today:
             next_on = add_months(next_on)
         length = (previous.closes_on - previous.opens_on) if previous.opens_on and previous.closes_on else None
-        occurrence = clone_survey(previous, occurrence_on=next_on, opens_on=next_on,
-                                  closes_on=next_on + length if length is not None else None)
+        closes_on = next_on + length if length is not None else None
+        if closes_on is not None and closes_on < today:
+            continue  # this period's answering days are over already: nobody could answer it
+        occurrence = clone_survey(previous, occurrence_on=next_on, opens_on=next_on, closes_on=closes_on)
         if previous.status == OPEN:
             change_survey_status(previous, CLOSED)
-        change_survey_status(occurrence, OPEN)
-        invite_audience(occurrence)
+        change_survey_status(occurrence, OPEN, today)
+        invite_audience(occurrence, today)
         opened.append(occurrence)
     return opened
 

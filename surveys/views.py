@@ -24,8 +24,8 @@ from surveys import services, xlsform
 from surveys.forms import (CONDITION_OP_LABELS, CONDITION_ROWS, METHOD_LABELS, PRIORITY_LABELS, QUESTION_TYPE_LABELS,
                            HighlightForm, ImportForm, InterviewForm, QuestionForm, RequirementForm, SectionForm,
                            SurveyForm, strip_nul)
-from surveys.models import (REQUIREMENT_STATUS_LABELS, SURVEY_STATUS_LABELS, LIKERT, MULTIPLE, OPEN, PRIORITIES,
-                            RANKING, REQUIREMENT_STATUSES, SINGLE, Highlight,
+from surveys.models import (REQUIREMENT_STATUS_LABELS, SURVEY_STATUS_LABELS, CLOSED, LIKERT, MULTIPLE, OPEN,
+                            PRIORITIES, RANKING, REQUIREMENT_STATUSES, SINGLE, Highlight,
                             HighlightTag, Interview, Question, Requirement, RequirementEvidence, Survey,
                             SurveyAnswer, SurveyInvitation, requirement_departments)
 
@@ -141,7 +141,11 @@ def edit_survey(survey_id):
         form.audience_departments.data = [d.id for d in survey.audience_departments]
         form.audience_roles.data = survey.audience_roles or []
         form.recurrence.data = survey.recurrence or ""
-    if form.validate_on_submit():
+        # What stops it from opening or inviting; a closed survey's past date is only its history,
+        # unless reopening it was just refused (_refused).
+        if services.closing_day_passed(survey) and (survey.status != CLOSED or request.args.get("reopen")):
+            form.closes_on.errors = [str(services.PAST_CLOSING_DAY)]
+    elif form.validate_on_submit():
         try:
             services.update_survey(survey, **_survey_fields(form))
         except ServiceError as error:
@@ -149,7 +153,8 @@ def edit_survey(survey_id):
         else:
             flash(_("Survey saved."), "success")
             return redirect(url_for("surveys.survey", survey_id=survey.id))
-    return render_template("surveys/survey_form.html", form=form, survey=survey), 422 if form.errors else 200
+    status = 422 if request.method == "POST" and form.errors else 200
+    return render_template("surveys/survey_form.html", form=form, survey=survey), status
 
 
 @bp.route("/<int:survey_id>")
@@ -162,6 +167,7 @@ def survey(survey_id):
         .where(SurveyInvitation.survey_id == survey.id)).one()
     return render_template("surveys/survey.html", survey=survey, section_form=SectionForm(),
                            has_responses=services.has_responses(survey), invited=invited, responded=int(responded or 0),
+                           closing_day_passed=survey.status != CLOSED and services.closing_day_passed(survey),
                            audience_size=len(services.audience_users(survey)),
                            transitions=sorted(services.SURVEY_TRANSITIONS.get(survey.status, ())))
 
@@ -294,10 +300,19 @@ def survey_status(survey_id):
             if sent:
                 flash(ngettext("%(num)d invitation sent.", "%(num)d invitations sent.", sent), "info")
     except ServiceError as error:
-        apply_service_error(None, error)
-        return redirect(url_for("surveys.survey", survey_id=survey.id)), 303
+        return _refused(survey, error)
     flash(_("The survey is now %(status)s.", status=SURVEY_STATUS_LABELS[status]), "success")
     return redirect(url_for("surveys.survey", survey_id=survey.id))
+
+
+def _refused(survey: Survey, error: ServiceError):
+    """A refused action on the survey page: its message, back on the page; a closing date that has
+    passed is fixed in the settings, where the field is marked."""
+    apply_service_error(None, error)
+    if error.field == "closes_on":
+        return redirect(url_for("surveys.edit_survey", survey_id=survey.id,
+                                reopen=1 if survey.status == CLOSED else None)), 303
+    return redirect(url_for("surveys.survey", survey_id=survey.id)), 303
 
 
 @bp.route("/<int:survey_id>/new-version", methods=["POST"])
@@ -307,6 +322,9 @@ def new_version(survey_id):
     authorize("surveys.manage", survey)
     copy = services.new_version(survey, current_user)
     flash(_("Version %(version)d created as a draft; change it freely.", version=copy.version), "success")
+    if survey.closes_on and copy.closes_on is None:
+        flash(_("The closing date %(day)s has passed, so the new version has none yet: set one in its settings.",
+                day=survey.closes_on.isoformat()), "warning")
     return redirect(url_for("surveys.survey", survey_id=copy.id))
 
 
@@ -318,8 +336,7 @@ def invite(survey_id):
     try:
         created = services.invite_audience(survey)
     except ServiceError as error:
-        apply_service_error(None, error)
-        return redirect(url_for("surveys.survey", survey_id=survey.id)), 303
+        return _refused(survey, error)
     flash(ngettext("%(num)d person invited.", "%(num)d people invited.", len(created)), "success")
     return redirect(url_for("surveys.survey", survey_id=survey.id))
 
@@ -332,8 +349,7 @@ def remind(survey_id):
     try:
         count = services.remind(survey)
     except ServiceError as error:
-        apply_service_error(None, error)
-        return redirect(url_for("surveys.survey", survey_id=survey.id)), 303
+        return _refused(survey, error)
     flash(ngettext("%(num)d reminder sent.", "%(num)d reminders sent.", count), "success")
     return redirect(url_for("surveys.survey", survey_id=survey.id))
 
@@ -819,8 +835,10 @@ UNHEARD_PER_PAGE = 50
 def coverage():
     def context() -> dict:
         scope = _scope_ids("coverage.view")
+        # Only surveys still taking answers: inviting to one past its closing date is refused.
         open_surveys = db.session.scalars(select(Survey).where(
-            Survey.status == OPEN, scope_clause(current_user, "surveys.manage", department_column=Survey.department_id))
+            Survey.status == OPEN, Survey.closes_on.is_(None) | (Survey.closes_on >= local_today()),
+            scope_clause(current_user, "surveys.manage", department_column=Survey.department_id))
             .order_by(Survey.created_at.desc())).all() if can(current_user, "surveys.manage") else []
         matrix = services.coverage_matrix(scope)
         home_id, role = _coverage_cell(matrix)

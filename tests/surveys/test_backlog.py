@@ -108,7 +108,9 @@ def test_coverage_matrix_and_unheard_people(company):
     assert {i.user.username for i in created} == {"head", "staff2", "other_head"}  # other_staff was invited already
 
 
-def test_run_schedules_opens_the_next_month_for_the_same_audience(company):
+def test_run_schedules_opens_the_next_month_for_the_same_audience(company, monkeypatch):
+    calendar = {"today": date(2026, 9, 1)}
+    monkeypatch.setattr(services, "local_today", lambda: calendar["today"])
     departments = company["departments"]
     survey = services.create_survey("月度脉搏", company["lead"], is_anonymous=True, recurrence="monthly",
                                     audience_departments=[departments["sales"]], opens_on=date(2026, 9, 1),
@@ -116,11 +118,10 @@ def test_run_schedules_opens_the_next_month_for_the_same_audience(company):
     services.save_question(survey, name="score", type="rating10", label="推荐度", is_required=True)
     services.change_survey_status(survey, "open")
     invitation = next(i for i in services.invite_audience(survey) if i.user_id == company["staff"].id)
-    survey.closes_on = None
     services.submit_response(invitation, {"score": "6"})
-    survey.closes_on = date(2026, 9, 10)
     db.session.commit()
     assert services.run_schedules(date(2026, 9, 20)) == []
+    calendar["today"] = date(2026, 10, 3)
     opened = services.run_schedules(date(2026, 10, 3))
     db.session.commit()
     assert len(opened) == 1
@@ -134,7 +135,6 @@ def test_run_schedules_opens_the_next_month_for_the_same_audience(company):
     assert services.run_schedules(date(2026, 10, 5)) == []  # idempotent
     october_invitation = db.session.scalar(select(SurveyInvitation).where(
         SurveyInvitation.survey_id == october.id, SurveyInvitation.user_id == company["staff"].id))
-    october.closes_on = None
     services.submit_response(october_invitation, {"score": "8"})
     db.session.commit()
     labels, series, name = services.trend(october)
