@@ -59,6 +59,11 @@ def select_locale() -> str:
         return current_user.locale
     if session.get("lang") in LOCALES:
         return session["lang"]
+    return browser_locale()
+
+
+def browser_locale() -> str:
+    """The language the request's browser prefers among ours: English, else Chinese."""
     best = request.accept_languages.best_match(["zh_CN", "zh", "en"])
     return "en" if best == "en" else "zh_CN"
 

@@ -19,12 +19,14 @@ from rollout.config import PROJECT_ROOT
 
 
 def language_of(user) -> str:
-    """The language ``user`` reads: their saved choice, else the company's default (Chinese).
+    """The language ``user`` reads: their saved choice, else their browser's at their last sign-in,
+    else the company's default (Chinese).
 
     For text written outside the reader's own request (notifications, scheduled jobs, the CLI).
     """
     from flask import current_app
-    return (user.locale if user is not None else None) or current_app.config["BABEL_DEFAULT_LOCALE"]
+    chosen = (user.locale or getattr(user, "browser_locale", None)) if user is not None else None
+    return chosen or current_app.config["BABEL_DEFAULT_LOCALE"]
 
 
 # Babel parses zh_CN as zh_Hans_CN and looks for catalogues under that name.

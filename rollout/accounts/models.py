@@ -65,7 +65,7 @@ class User(UserMixin, db.Model):
     __tablename__ = "users"
     __audit_redact__ = ("password_hash", "session_token", "calendar_token")
     #: Recorded by the login event itself: a change of these alone is no audit entry of its own.
-    __audit_skip__ = ("last_login_at",)
+    __audit_skip__ = ("last_login_at", "browser_locale")
 
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(64), unique=True)
@@ -79,6 +79,9 @@ class User(UserMixin, db.Model):
     is_active_account: Mapped[bool] = mapped_column(Boolean, default=True)
     #: Preferred UI language: zh_CN, en, or None for the browser's choice.
     locale: Mapped[str | None] = mapped_column(String(10))
+    #: The language the browser asked for at the last sign-in: text written for the user outside
+    #: their own requests (notifications) uses it when they chose none.
+    browser_locale: Mapped[str | None] = mapped_column(String(10))
     #: Rotated on password change: sessions carrying an older token end.
     session_token: Mapped[str] = mapped_column(String(64), default=new_token)
     #: Secret in the personal calendar feed URL.

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import current_app
+from flask import current_app, has_request_context
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
@@ -87,6 +87,9 @@ def authenticate(username: str, password: str, ip: str | None) -> User | None:
                      user=user if user is not None else None)
         return None
     user.last_login_at = utcnow()
+    if has_request_context():
+        from rollout import browser_locale
+        user.browser_locale = browser_locale()
     record_event("login", entity="session", entity_id=username.lower()[:64], user=user)
     return user
 
@@ -155,6 +158,8 @@ def save_department(department: Department | None, name: str, kind: str, parent_
         department = Department()
         db.session.add(department)
     department.name, department.kind, department.parent = name, kind, parent
+    from rollout.dashboard.services import check_go_live  # imported here: rollout.dashboard imports accounts
+    check_go_live(department, go_live_on)  # the go-live plan's own rule (inside its phase)
     department.code = code
     department.go_live_on = go_live_on
     db.session.flush()

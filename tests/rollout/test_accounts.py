@@ -273,3 +273,25 @@ def test_a_department_code_in_use_is_refused_on_its_field(client_as, company):
     assert response.status_code == 422
     assert "The code sales is already used by 销售部." in response.get_data(as_text=True)
     assert db.session.scalar(select(Department).where(Department.name == "法务部")) is None
+
+
+def test_the_department_form_follows_the_go_live_plans_rule(client_as, company):
+    from datetime import date
+
+    from rollout.dashboard.models import RolloutPhase, RolloutPhaseDepartment
+    finance = company["departments"]["finance"]
+    phase = RolloutPhase(name="第二批", starts_on=date(2030, 1, 1), ends_on=date(2030, 1, 31))
+    db.session.add(phase)
+    db.session.flush()
+    db.session.add(RolloutPhaseDepartment(phase_id=phase.id, department_id=finance.id))
+    finance.go_live_on = date(2030, 1, 10)
+    db.session.commit()
+    form = {"name": finance.name, "kind": "department", "code": finance.code or "",
+            "parent_id": str(finance.parent_id)}
+    for go_live in ("2030-06-01", ""):
+        response = client_as("admin").post(f"/admin/departments/{finance.id}", data={**form, "go_live_on": go_live})
+        assert response.status_code == 422, go_live
+    db.session.expire_all()
+    assert finance.go_live_on == date(2030, 1, 10)
+    response = client_as("admin").post(f"/admin/departments/{finance.id}", data={**form, "go_live_on": "2030-01-20"})
+    assert response.status_code == 302

@@ -45,3 +45,20 @@ def test_cannot_open_someone_elses_notification(client_as, company):
     db.session.commit()
     notification = db.session.scalar(select(Notification))
     assert client_as("staff").post(f"/notifications/{notification.id}/open").status_code == 404
+
+
+def test_a_user_who_chose_no_language_is_written_to_in_their_browsers(app, company):
+    from flask_babel import lazy_gettext as _l
+
+    from tests.conftest import TEST_PASSWORD
+    staff, head = company["staff"], company["head"]
+    browser = app.test_client()
+    browser.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en-US,en;q=0.9"
+    response = browser.post("/login", data={"username": staff.username, "password": TEST_PASSWORD})
+    assert response.status_code == 302
+    db.session.expire_all()
+    assert staff.locale is None and staff.browser_locale == "en"
+    notify([staff, head], "test", _l("Your profile is saved."))
+    db.session.commit()
+    subjects = dict(db.session.execute(select(Notification.user_id, Notification.subject)).all())
+    assert subjects == {staff.id: "Your profile is saved.", head.id: "个人资料已保存。"}
