@@ -247,6 +247,17 @@ class TrainingSession(db.Model):
     def target_role_list(self) -> list[str]:
         return [role for role in self.target_roles.split(",") if role]
 
+    def takes_sign_ups(self, now: datetime) -> bool:
+        """Whether anyone may still be signed up (as training.enrolment.enrol checks): not started,
+        sign-up deadline not passed."""
+        return (self.starts_at is not None and self.starts_at > now
+                and (self.signup_deadline_at is None or self.signup_deadline_at >= now))
+
+    def takes_withdrawals(self, now: datetime) -> bool:
+        """Whether participants may still withdraw themselves (before the start and the cancellation deadline)."""
+        return (self.starts_at is not None and self.starts_at > now
+                and (self.cancel_deadline_at is None or self.cancel_deadline_at >= now))
+
     def __str__(self) -> str:
         return self.title
 

@@ -232,3 +232,17 @@ def test_no_moving_up_once_started(client_as, company, make_session):
     assert "The session has started: add" in _page(trainer, session)
     db.session.expire_all()
     assert waiting.status == "waitlisted"
+
+
+def test_no_sign_up_or_withdrawal_is_offered_after_its_deadline(client_as, company, make_session):
+    from datetime import timedelta
+
+    from rollout.timeutil import utcnow
+    session = make_session(capacity=5, signup_deadline_at=utcnow() - timedelta(hours=1))
+    page = _page(client_as("staff"), session)
+    assert f"/training/sessions/{session.id}/enrol" not in page and "Sign-up is closed." in page
+    assert f"/training/sessions/{session.id}/assign" not in _page(client_as("trainer"), session)
+    open_session = make_session(capacity=5, cancel_deadline_at=utcnow() - timedelta(hours=1))
+    _add(open_session, company["staff"])
+    page = _page(client_as("staff"), open_session)
+    assert "You are signed up." in page and f"/training/sessions/{open_session.id}/withdraw" not in page
