@@ -20,7 +20,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import DateTime, String, literal_column, select, union_all
 
-from rollout.accounts.models import Department, User
+from rollout.accounts.models import User
 from rollout.audit.services import REDACTED
 from rollout.extensions import db
 from rollout.timeutil import to_local

@@ -279,7 +279,7 @@ def test_steps_are_listed_in_flow_order_whatever_order_they_were_added_in(compan
     start = add("start", "start", "开始")
     review_a = add("a", "task", "A 审核")
     draft = add("draft", "task", "起草")
-    island = add("island", "task", "孤立步骤")
+    add("island", "task", "孤立步骤")  # reached from nowhere: listed last
     for source, target in ((start, draft), (draft, review_b), (draft, review_a), (review_a, sign),
                            (review_b, sign), (sign, end), (sign, draft)):  # sign → draft: rework
         services.add_edge(version, source_id=source.id, target_id=target.id)
