@@ -21,6 +21,7 @@ MAIN_NAV = [
 ADMIN_NAV = [
     (_l("Users"), "accounts.users", "users.manage"),
     (_l("Departments"), "accounts.departments", "departments.manage"),
+    (_l("Role review"), "accounts.my_role_review", "roles.review"),
     (_l("Imports"), "imports.index", "data.import"),
     (_l("Audit trail"), "audit.index", "audit.view"),
     (_l("Outbox"), "notify.outbox", "outbox.manage"),

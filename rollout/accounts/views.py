@@ -5,7 +5,7 @@ from flask_babel import ngettext
 from flask_login import current_user, login_user, logout_user
 from sqlalchemy import select
 
-from rollout.access import PUBLIC, authorize, require
+from rollout.access import PUBLIC, authorize, can, require
 from rollout.accounts import services
 from rollout.accounts.forms import DepartmentForm, LoginForm, PasswordForm, ProfileForm, UserForm
 from rollout.accounts.models import Department, User
@@ -190,6 +190,15 @@ def _department_to_review(department_id: int) -> Department:
     department = db.get_or_404(Department, department_id)
     authorize("roles.review", department)
     return department
+
+
+@bp.route("/departments/roles")
+@require("roles.review")
+def my_role_review():
+    """The menu's way in: an admin picks a department, a head reviews their own."""
+    if can(current_user, "departments.manage") or current_user.department_id is None:
+        return redirect(url_for("accounts.departments"))
+    return redirect(url_for("accounts.role_review", department_id=current_user.department_id))
 
 
 @bp.route("/departments/<int:department_id>/roles")

@@ -249,6 +249,10 @@ def test_a_head_reviews_the_roles_of_their_department_and_its_teams(client_as, c
     assert company["staff"].display_name in table and company["staff2"].display_name in table  # the teams too
     assert company["other_staff"].display_name not in table
     assert client_as("other_head").get(f"/departments/{sales.id}/roles").status_code == 403
+    # the admin menu leads a head to their own department's review, an admin to the departments
+    assert "/departments/roles" in head.get("/").get_data(as_text=True)
+    assert head.get("/departments/roles").headers["Location"].endswith(f"/departments/{sales.id}/roles")
+    assert client_as("admin").get("/departments/roles").headers["Location"].endswith("/admin/departments")
     assert client_as("staff").get(f"/departments/{sales.id}/roles").status_code == 403
     # asking for a change needs words, then tells the administrators
     asked = f"/departments/{sales.id}/roles/{company['staff'].id}/ask"
