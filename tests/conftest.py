@@ -83,6 +83,14 @@ def english_client(app):
     return test_client
 
 
+def chinese_client(app, user):
+    """A test client whose browser asks for Chinese, logged in as ``user``."""
+    test_client = app.test_client()
+    test_client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "zh-CN"
+    login(test_client, user)
+    return test_client
+
+
 @pytest.fixture
 def client(app):
     return english_client(app)

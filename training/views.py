@@ -501,12 +501,18 @@ def assign(session_id):
     return _back_to(session)
 
 
-@bp.route("/sessions/<int:session_id>/enrolments/<int:enrolment_id>/remove", methods=["POST"])
-@require("training.manage")
-def remove_enrolment(session_id, enrolment_id):
+def _enrolment_of(session_id: int, enrolment_id: int) -> Enrolment:
+    """An enrolment of that session, or 404 (an enrolment id with another session's is not found)."""
     enrolment = db.get_or_404(Enrolment, enrolment_id)
     if enrolment.session_id != session_id:
         abort(404)
+    return enrolment
+
+
+@bp.route("/sessions/<int:session_id>/enrolments/<int:enrolment_id>/remove", methods=["POST"])
+@require("training.manage")
+def remove_enrolment(session_id, enrolment_id):
+    enrolment = _enrolment_of(session_id, enrolment_id)
     was_waiting = enrolment.status == WAITLISTED
     try:
         promoted = enrolments.cancel(enrolment, by_self=False)
@@ -523,9 +529,7 @@ def remove_enrolment(session_id, enrolment_id):
 @bp.route("/sessions/<int:session_id>/enrolments/<int:enrolment_id>/promote", methods=["POST"])
 @require("training.manage")
 def promote_enrolment(session_id, enrolment_id):
-    enrolment = db.get_or_404(Enrolment, enrolment_id)
-    if enrolment.session_id != session_id:
-        abort(404)
+    enrolment = _enrolment_of(session_id, enrolment_id)
     try:
         enrolments.promote(enrolment, over_capacity=request.form.get("over_capacity") == "1")
     except ServiceError as error:

@@ -4,7 +4,7 @@ import re
 from rollout.audit.display import MAX_VALUE_LENGTH, entity_name, field_label, humanise
 from rollout.audit.services import acting_as, record_event
 from rollout.extensions import db
-from tests.conftest import login
+from tests.conftest import chinese_client
 
 
 def _changes_cells(page: str) -> list[str]:
@@ -12,13 +12,6 @@ def _changes_cells(page: str) -> list[str]:
     body = page.split("<tbody>")[1].split("</tbody>")[0]
     cells = re.findall(r'<td class="small">(.*?)</td>', body, flags=re.S)
     return [" ".join(re.sub(r"<[^>]+>", " ", cell).split()) for cell in cells]
-
-
-def _chinese_client(app, user):
-    client = app.test_client()
-    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "zh-CN"
-    login(client, user)
-    return client
 
 
 def test_field_names_become_labels_and_ids_become_names(client_as, company):
@@ -40,7 +33,7 @@ def test_the_same_changes_in_chinese(app, company):
         staff.is_seed_user = True
         staff.department_id = sales2_id
         db.session.commit()
-    page = _chinese_client(app, company["admin"]).get(
+    page = chinese_client(app, company["admin"]).get(
         f"/audit/?entity=users&entity_id={staff.id}&action=update").get_data(as_text=True)
     cell = _changes_cells(page)[0]
     assert "部门 : 销售一组 → 销售二组" in cell
@@ -57,7 +50,7 @@ def test_stored_codes_show_as_their_labels_with_the_code_as_title(app, company):
         db.session.commit()
         team.kind = "department"
         db.session.commit()
-    page = _chinese_client(app, company["admin"]).get(
+    page = chinese_client(app, company["admin"]).get(
         f"/audit/?entity=departments&entity_id={team.id}&action=update").get_data(as_text=True)
     assert "类型 : 小组 → 部门" in _changes_cells(page)[0]
     assert 'title="team"' in page and 'title="department"' in page

@@ -15,7 +15,7 @@ from rollout.dashboard.models import WAVE, RolloutMilestone, RolloutPhase
 from rollout.errors import ServiceError
 from rollout.extensions import db
 from rollout.timeutil import local_today
-from tests.conftest import log_in, login
+from tests.conftest import chinese_client, log_in
 
 TODAY = local_today()
 
@@ -32,13 +32,6 @@ def _phase(company, first=date(2030, 12, 6), last=date(2030, 12, 27), *keys):
 
 def _milestone_count() -> int:
     return db.session.scalar(select(func.count()).select_from(RolloutMilestone))
-
-
-def _chinese_client(app, user):
-    client = app.test_client()
-    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "zh-CN"
-    login(client, user)
-    return client
 
 
 # --- milestones -----------------------------------------------------------------------------------------
@@ -64,7 +57,7 @@ def test_a_milestone_without_phase_can_be_marked_done_and_shows_overdue(company,
 def test_the_mark_done_button_reads_as_an_action_in_chinese(app, company):
     services.save_milestone(None, "上线决策会", TODAY + timedelta(days=3))
     db.session.commit()
-    page = _chinese_client(app, company["lead"]).get("/rollout/plan").get_data(as_text=True)
+    page = chinese_client(app, company["lead"]).get("/rollout/plan").get_data(as_text=True)
     assert re.search(r'<button type="submit" class="[^"]*">标记完成</button>', page)
     assert ">已完成</button>" not in page
 
@@ -272,7 +265,7 @@ def test_the_plan_explains_a_department_without_date_in_a_phase(company, client_
 def test_the_department_list_says_how_to_choose_several(app, company, client_as):
     assert "Hold Ctrl (⌘ on a Mac) and click to choose several." in client_as("lead").get("/rollout/plan").get_data(
         as_text=True)
-    assert "按住 Ctrl" in _chinese_client(app, company["lead"]).get("/rollout/plan").get_data(as_text=True)
+    assert "按住 Ctrl" in chinese_client(app, company["lead"]).get("/rollout/plan").get_data(as_text=True)
 
 
 # --- the home page on a phone -------------------------------------------------------------------------------
