@@ -67,22 +67,29 @@ def test_every_migration_downgrades_and_upgrades_again(fresh_database_url):
         assert _differences_from_the_models() == []
 
 
-def _check_constraints(database_url: str, create) -> dict[str, list[tuple[str, str]]]:
-    """Every table's CHECK constraints, (name, test as the database reports it), after create()."""
+def _schema_after(database_url: str, create, read):
+    """What ``read()`` reports of a new database once ``create()`` has built it (migrations or the models)."""
     fresh = create_app({"TESTING": True, "SECRET_KEY": "x", "SQLALCHEMY_DATABASE_URI": database_url})
     with fresh.app_context():
         create()
-        inspector = inspect(db.engine)
-        checks = {table: sorted((check["name"], check["sqltext"]) for check in inspector.get_check_constraints(table))
-                  for table in inspector.get_table_names() if table != "alembic_version"}
-        db.engine.dispose()
-    return checks
+        try:
+            return read()
+        finally:
+            db.session.remove()
+            db.engine.dispose()
+
+
+def _check_constraints() -> dict[str, list[tuple[str, str]]]:
+    """Every table's CHECK constraints, (name, test as the database reports it)."""
+    inspector = inspect(db.engine)
+    return {table: sorted((check["name"], check["sqltext"]) for check in inspector.get_check_constraints(table))
+            for table in inspector.get_table_names() if table != "alembic_version"}
 
 
 def test_migrations_create_the_models_check_constraints(new_database_url):
     # compare_metadata does not compare CHECK constraints: compare what the database reports.
-    migrated = _check_constraints(new_database_url(), upgrade)
-    created = _check_constraints(new_database_url(), db.create_all)
+    migrated = _schema_after(new_database_url(), upgrade, _check_constraints)
+    created = _schema_after(new_database_url(), db.create_all, _check_constraints)
     assert migrated == created
     # Value lists are equalities joined by OR (rollout.database.one_of), never IN (...) / = ANY (ARRAY[...]).
     tests = [test for checks in migrated.values() for _name, test in checks]
@@ -90,26 +97,20 @@ def test_migrations_create_the_models_check_constraints(new_database_url):
     assert not [test for test in tests if " IN (" in test or "ANY (ARRAY" in test]
 
 
-def _index_definitions(database_url: str, create) -> dict[str, str]:
-    """Every index's definition as the database keeps it (name → SQL), after create()."""
-    fresh = create_app({"TESTING": True, "SECRET_KEY": "x", "SQLALCHEMY_DATABASE_URI": database_url})
-    with fresh.app_context():
-        create()
-        if db.engine.dialect.name == "sqlite":
-            rows = db.session.execute(text("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"))
-        else:
-            rows = db.session.execute(text("SELECT indexname, indexdef FROM pg_indexes "
-                                           "WHERE schemaname = 'public' AND tablename != 'alembic_version'"))
-        definitions = {name: " ".join(sql.split()) for name, sql in rows}
-        db.session.remove()
-        db.engine.dispose()
-    return definitions
+def _index_definitions() -> dict[str, str]:
+    """Every index's definition as the database keeps it (name → SQL)."""
+    if db.engine.dialect.name == "sqlite":
+        rows = db.session.execute(text("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"))
+    else:
+        rows = db.session.execute(text("SELECT indexname, indexdef FROM pg_indexes "
+                                       "WHERE schemaname = 'public' AND tablename != 'alembic_version'"))
+    return {name: " ".join(sql.split()) for name, sql in rows}
 
 
 def test_migrations_create_the_models_indexes_with_their_conditions(new_database_url):
     # compare_metadata compares an index's columns, not a partial index's WHERE: compare the SQL.
-    migrated = _index_definitions(new_database_url(), upgrade)
-    created = _index_definitions(new_database_url(), db.create_all)
+    migrated = _schema_after(new_database_url(), upgrade, _index_definitions)
+    created = _schema_after(new_database_url(), db.create_all, _index_definitions)
     assert migrated == created
     assert "WHERE" in migrated["ix_customers_pool_queue"]
 
