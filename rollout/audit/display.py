@@ -98,11 +98,13 @@ class ShownValue:
 
 @dataclass(frozen=True)
 class ChangeLine:
-    """One changed field: its label, the old and the new value."""
+    """One changed field: its label, the old and the new value; ``figure`` when the event recorded
+    only a value (an import's counts), which shows without an arrow."""
     field: str
     label: str
     old: ShownValue
     new: ShownValue
+    figure: bool = False
 
 
 def humanise(column: str) -> str:
@@ -266,7 +268,7 @@ def describe_changes(rows) -> dict[int, list[ChangeLine]]:
             old, new = (pair + [None, None])[:2] if isinstance(pair, list) else (None, pair)
             kind, codes = table_kinds.get(column), CODE_LABELS.get(key)
             lines.append(ChangeLine(column, labels[key], show_value(old, kind, names, codes),
-                                    show_value(new, kind, names, codes)))
+                                    show_value(new, kind, names, codes), figure=not isinstance(pair, list)))
         result[row.id] = lines
     return result
 

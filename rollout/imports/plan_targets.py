@@ -525,7 +525,7 @@ class PlanTargetTarget(Target):
         try:
             start, _end = plans.period_bounds(values["period_kind"], values["starts_on"])
         except ServiceError as error:
-            raise RowError(error.message) from None
+            raise RowError(error.given) from None
         targets = {metric: values.get(metric) for metric in METRICS if values.get(metric) is not None}
         if not targets:
             raise RowError(_l("Give at least one target."))
@@ -556,7 +556,7 @@ class PlanTargetTarget(Target):
         try:
             plans.update_targets(plan, ctx.user, wanted, reason="import")
         except ServiceError as error:
-            raise RowError(error.message) from None
+            raise RowError(error.given) from None
         after = self._current(plan)
         return ({"targets": before}, {"targets": after}) if after != before else ({}, {})
 

@@ -855,10 +855,10 @@ def _store_counts(batch, counts, departments):
 
 def _record_run(action: str, batch: ImportBatch, was: str, user: User) -> None:
     """An import's end in the audit trail: its file, status change and counts, as columns of the batch,
-    so that the audit page names them in its reader's language."""
-    changes = {"status": [was, batch.status]}
+    so that the audit page names them in its reader's language.  Counts are figures, not old → new pairs."""
+    changes: dict = {"status": [was, batch.status]}
     for column in ("created_count", "updated_count", "skipped_count", "error_count"):
-        changes[column] = [0, getattr(batch, column)]  # a run starts its counts at 0
+        changes[column] = getattr(batch, column)
     record_event(action, entity="import_batches", entity_id=batch.id, detail=batch.original_filename, user=user,
                  changes=changes)
 
@@ -923,8 +923,8 @@ def _insert_creates(target: Target, ctx, outcomes: list[Outcome]) -> list[int]:
                 ids.append(target.insert_one(outcome.row, ctx))
         except RowError as error:
             outcome.action, outcome.message = "error", [error.reason]
-        except ServiceError as error:  # a plan-tracking service's refusal: its text, as the importer reads it
-            outcome.action, outcome.message = "error", [error.message]
+        except ServiceError as error:  # a plan-tracking service's refusal, kept to be shown in each reader's language
+            outcome.action, outcome.message = "error", [kept(error.given)]
     return ids
 
 
@@ -1047,8 +1047,8 @@ def undo_import(batch: ImportBatch, user: User) -> dict:
     transition(batch, "undo")
     batch.undone_at = utcnow()
     record_event("import_undone", entity="import_batches", entity_id=batch.id, detail=batch.original_filename,
-                 user=user, changes={"status": [was, batch.status], "removed_count": [0, len(created)],
-                                     "restored_count": [0, len(restores)]})
+                 user=user, changes={"status": [was, batch.status], "removed_count": len(created),
+                                     "restored_count": len(restores)})
     db.session.flush()
     return {"removed": len(created), "restored": len(restores)}
 

@@ -159,23 +159,23 @@ def parse_amount(value, field_name: str = "amount", allow_none: bool = False) ->
     if value is None or (isinstance(value, str) and not value.strip()):
         if allow_none:
             return None
-        raise ServiceError(_("An amount is required."), field_name)
+        raise ServiceError(_l("An amount is required."), field_name)
     if isinstance(value, float):
         value = repr(value)
     try:
         amount = Decimal(clean_text(str(value)).replace(",", "").replace("，", "")) if not isinstance(
             value, Decimal) else value
     except InvalidOperation:
-        raise ServiceError(_("“%(value)s” is not an amount.", value=value), field_name) from None
+        raise ServiceError(_l("“%(value)s” is not an amount.", value=value), field_name) from None
     if not amount.is_finite():
-        raise ServiceError(_("“%(value)s” is not an amount.", value=value), field_name)
+        raise ServiceError(_l("“%(value)s” is not an amount.", value=value), field_name)
     if amount < 0:
-        raise ServiceError(_("An amount cannot be negative."), field_name)
+        raise ServiceError(_l("An amount cannot be negative."), field_name)
     # Size first: quantizing "1E+30" to cents needs more digits than Decimal keeps and raises.
     if amount > MAX_AMOUNT:
-        raise ServiceError(_("The amount is too large."), field_name)
+        raise ServiceError(_l("The amount is too large."), field_name)
     if amount != amount.quantize(CENT):
-        raise ServiceError(_("An amount has at most two decimal places."), field_name)
+        raise ServiceError(_l("An amount has at most two decimal places."), field_name)
     return amount.quantize(CENT)
 
 
@@ -187,19 +187,19 @@ def parse_percent(value, field_name: str = "discount_percent") -> Decimal:
     except ServiceError:
         percent = None
     if percent is None or percent > 100:
-        raise ServiceError(_("Enter a percentage between 0 and 100 (at most two decimal places)."), field_name)
+        raise ServiceError(_l("Enter a percentage between 0 and 100 (at most two decimal places)."), field_name)
     return percent
 
 
 def check_date(value: date | None, field_name: str, required: bool = False) -> date | None:
     if value is None:
         if required:
-            raise ServiceError(_("A date is required."), field_name)
+            raise ServiceError(_l("A date is required."), field_name)
         return None
     if isinstance(value, datetime):
         value = value.date()
     if not (EARLIEST <= value <= LATEST):
-        raise ServiceError(_("The date must be between %(start)s and %(end)s.", start=EARLIEST, end=LATEST),
+        raise ServiceError(_l("The date must be between %(start)s and %(end)s.", start=EARLIEST, end=LATEST),
                            field_name)
     return value
 
@@ -207,16 +207,16 @@ def check_date(value: date | None, field_name: str, required: bool = False) -> d
 def _required_text(value, field_name: str, max_length: int) -> str:
     text = clean_line(value)
     if not text:
-        raise ServiceError(_("This field is required."), field_name)
+        raise ServiceError(_l("This field is required."), field_name)
     if len(text) > max_length:
-        raise ServiceError(_("At most %(n)d characters.", n=max_length), field_name)
+        raise ServiceError(_l("At most %(n)d characters.", n=max_length), field_name)
     return text
 
 
 def _optional_text(value, field_name: str, max_length: int) -> str | None:
     text = clean_line(value)
     if len(text) > max_length:
-        raise ServiceError(_("At most %(n)d characters.", n=max_length), field_name)
+        raise ServiceError(_l("At most %(n)d characters.", n=max_length), field_name)
     return text or None
 
 
@@ -268,13 +268,13 @@ def save_settings(department_id: int, pool_release_days: int, daily_claim_cap: i
                   behind_margin_percent: int) -> SalesSetting:
     """Create or update a department's pool and behind-plan settings."""
     if not (1 <= (pool_release_days or 0) <= 3650):
-        raise ServiceError(_("Between 1 and 3650 days."), "pool_release_days")
+        raise ServiceError(_l("Between 1 and 3650 days."), "pool_release_days")
     if not (0 <= (daily_claim_cap if daily_claim_cap is not None else -1) <= 1000):
-        raise ServiceError(_("Between 0 and 1000."), "daily_claim_cap")
+        raise ServiceError(_l("Between 0 and 1000."), "daily_claim_cap")
     if not (0 <= (behind_margin_percent if behind_margin_percent is not None else -1) <= 100):
-        raise ServiceError(_("Between 0 and 100."), "behind_margin_percent")
+        raise ServiceError(_l("Between 0 and 100."), "behind_margin_percent")
     if db.session.get(Department, department_id) is None:
-        raise ServiceError(_("Choose a department."), "department_id")
+        raise ServiceError(_l("Choose a department."), "department_id")
     row = db.session.scalar(select(SalesSetting).where(SalesSetting.department_id == department_id))
     if row is None:
         row = SalesSetting(department_id=department_id)
@@ -301,18 +301,18 @@ def save_field(field_row: CustomerField | None, key: str, label: str, kind: str,
     """Create or update an admin-defined customer field (its key never changes once created)."""
     label = _required_text(label, "label", 80)
     if kind not in FIELD_KINDS:
-        raise ServiceError(_("Unknown field type."), "kind")
+        raise ServiceError(_l("Unknown field type."), "kind")
     if isinstance(choices, str):
         choices = [clean_text(c) for c in re.split(r"[\n,，;；]", choices)]
     choices = list(dict.fromkeys(c for c in (choices or []) if c))
     if kind in ("choice", "multi_choice") and not choices:
-        raise ServiceError(_("A choice field needs at least one option."), "choices")
+        raise ServiceError(_l("A choice field needs at least one option."), "choices")
     if field_row is None:
         key = clean_text(key).lower()
         if not _KEY_PATTERN.match(key):
-            raise ServiceError(_("Use lowercase letters, digits and underscores, starting with a letter."), "key")
+            raise ServiceError(_l("Use lowercase letters, digits and underscores, starting with a letter."), "key")
         if db.session.scalar(select(CustomerField.id).where(CustomerField.key == key)):
-            raise ServiceError(_("A field with this key already exists."), "key")
+            raise ServiceError(_l("A field with this key already exists."), "key")
         field_row = CustomerField(key=key)
         db.session.add(field_row)
     field_row.label, field_row.kind = label, kind
@@ -451,12 +451,12 @@ def create_customer(name: str, actor: User, owner: User | None = None, phone: st
     name = _required_text(name, "name", 200)
     phone = _optional_text(phone, "phone", 40)
     if phone and not phone_key(phone):
-        raise ServiceError(_("“%(value)s” is not a phone number.", value=phone), "phone")
+        raise ServiceError(_l("“%(value)s” is not a phone number.", value=phone), "phone")
     email = _optional_text(email, "email", 254)
     if email and not re.match(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", email):
-        raise ServiceError(_("“%(value)s” is not an email address.", value=email), "email")
+        raise ServiceError(_l("“%(value)s” is not an email address.", value=email), "email")
     if campaign_id is not None and db.session.get(Campaign, campaign_id) is None:
-        raise ServiceError(_("The campaign does not exist."), "campaign_id")
+        raise ServiceError(_l("The campaign does not exist."), "campaign_id")
     if check_duplicates:
         existing = find_duplicate(name, phone)
         if existing is not None:
@@ -484,21 +484,21 @@ def create_customer(name: str, actor: User, owner: User | None = None, phone: st
 def update_customer(customer: Customer, actor: User, **values) -> Customer:
     """Change a customer's details; the duplicate check runs when the name or phone changes."""
     if customer.deleted_at is not None:
-        raise ServiceError(_("This customer was deleted."))
+        raise ServiceError(_l("This customer was deleted."))
     name = _required_text(values.get("name", customer.name), "name", 200)
     phone = _optional_text(values.get("phone", customer.phone), "phone", 40)
     if phone and not phone_key(phone):
-        raise ServiceError(_("“%(value)s” is not a phone number.", value=phone), "phone")
+        raise ServiceError(_l("“%(value)s” is not a phone number.", value=phone), "phone")
     email = _optional_text(values.get("email", customer.email), "email", 254)
     if email and not re.match(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", email):
-        raise ServiceError(_("“%(value)s” is not an email address.", value=email), "email")
+        raise ServiceError(_l("“%(value)s” is not an email address.", value=email), "email")
     if company_key(name) != customer.name_key or phone_key(phone) != customer.phone_key:
         existing = find_duplicate(name, phone, exclude_id=customer.id)
         if existing is not None:
             raise ServiceError(duplicate_message(existing), "name")
     campaign_id = values.get("campaign_id", customer.campaign_id)
     if campaign_id is not None and db.session.get(Campaign, campaign_id) is None:
-        raise ServiceError(_("The campaign does not exist."), "campaign_id")
+        raise ServiceError(_l("The campaign does not exist."), "campaign_id")
     if "extra" in values:
         customer.extra = clean_extra(values["extra"] or {})
     customer.name, customer.name_key = name, company_key(name)
@@ -521,7 +521,7 @@ def delete_customer(customer: Customer, actor: User) -> None:
 def transfer_customer(customer: Customer, new_owner: User, actor: User, note: str | None = None) -> None:
     """Give a customer to another rep (a head's or lead's decision)."""
     if customer.deleted_at is not None:
-        raise ServiceError(_("This customer was deleted."))
+        raise ServiceError(_l("This customer was deleted."))
     old = customer.owner_id
     customer.owner_id, customer.department_id = new_owner.id, new_owner.department_id
     customer.is_in_pool, customer.pool_entered_at = False, None
@@ -538,10 +538,10 @@ def add_contact(customer: Customer, name: str, title=None, phone=None, email=Non
     name = _required_text(name, "name", 100)
     phone = _optional_text(phone, "phone", 40)
     if phone and not phone_key(phone):
-        raise ServiceError(_("“%(value)s” is not a phone number.", value=phone), "phone")
+        raise ServiceError(_l("“%(value)s” is not a phone number.", value=phone), "phone")
     email = _optional_text(email, "email", 254)
     if email and not re.match(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", email):
-        raise ServiceError(_("“%(value)s” is not an email address.", value=email), "email")
+        raise ServiceError(_l("“%(value)s” is not an email address.", value=email), "email")
     if is_primary:
         for other in customer.contacts:
             other.is_primary = False
@@ -618,7 +618,7 @@ def claims_today(user: User) -> int:
 def claim_customer(customer: Customer, user: User) -> Customer:
     """A rep takes a pool customer: daily cap and duplicate check first."""
     if customer.deleted_at is not None or not customer.is_in_pool:
-        raise ServiceError(_("This customer is not in the public pool any more."))
+        raise ServiceError(_l("This customer is not in the public pool any more."))
     cap = settings_for(user.department_id).daily_claim_cap
     if claims_today(user) >= cap:
         raise ServiceError(ngettext("You have reached today's limit of %(num)d claim from the pool.",
@@ -640,10 +640,10 @@ def claim_customer(customer: Customer, user: User) -> Customer:
 # --- follow-up activities ---------------------------------------------------------------------
 def _check_occurred(occurred_at: datetime | None) -> datetime:
     if occurred_at is None:
-        raise ServiceError(_("When did it happen?"), "occurred_at")
+        raise ServiceError(_l("When did it happen?"), "occurred_at")
     check_date(occurred_at.date(), "occurred_at")
     if occurred_at > utcnow() + timedelta(hours=1):
-        raise ServiceError(_("A follow-up cannot be in the future."), "occurred_at")
+        raise ServiceError(_l("A follow-up cannot be in the future."), "occurred_at")
     return occurred_at
 
 
@@ -655,16 +655,16 @@ def log_activity(customer: Customer, actor: User, kind: str, occurred_at: dateti
     (``created_at`` may be given only by imports and demo data replaying history.)
     """
     if kind not in ACTIVITY_KINDS:
-        raise ServiceError(_("Unknown kind of follow-up."), "kind")
+        raise ServiceError(_l("Unknown kind of follow-up."), "kind")
     if customer.deleted_at is not None:
-        raise ServiceError(_("This customer was deleted."))
+        raise ServiceError(_l("This customer was deleted."))
     occurred_at = _check_occurred(occurred_at)
     next_step = _optional_text(next_step, "next_step", 300)
     next_step_on = check_date(next_step_on, "next_step_on")
     if next_step_on and not next_step:
-        raise ServiceError(_("Say what the next step is."), "next_step")
+        raise ServiceError(_l("Say what the next step is."), "next_step")
     if opportunity is not None and opportunity.customer_id != customer.id:
-        raise ServiceError(_("The deal belongs to another customer."), "opportunity_id")
+        raise ServiceError(_l("The deal belongs to another customer."), "opportunity_id")
     activity = Activity(kind=kind, user_id=actor.id, department_id=actor.department_id, customer_id=customer.id,
                         opportunity_id=opportunity.id if opportunity else None, occurred_at=occurred_at,
                         created_at=created_at or utcnow(), outcome=clean_note(outcome)[:5000] if outcome else "",
@@ -720,9 +720,9 @@ def create_opportunity(customer: Customer, actor: User, name: str, amount, expec
                        created_at: datetime | None = None) -> Opportunity:
     """Open a deal for a customer; it starts at ``lead`` unless told otherwise."""
     if customer.deleted_at is not None:
-        raise ServiceError(_("This customer was deleted."))
+        raise ServiceError(_l("This customer was deleted."))
     if stage not in OPEN_STAGES:
-        raise ServiceError(_("A new deal starts in an open stage."), "stage")
+        raise ServiceError(_l("A new deal starts in an open stage."), "stage")
     owner = owner or actor
     refusals = _Refusals()
     name = refusals.check(_required_text, name, "name", 200)
@@ -755,10 +755,10 @@ def move_stage(opportunity: Opportunity, to_stage: str, actor: User, lost_reason
     if to_stage == "lost":
         reason = db.session.get(LostReason, lost_reason_id) if lost_reason_id else None
         if reason is None or not reason.is_active:
-            raise ServiceError(_("Choose why the deal was lost."), "lost_reason_id")
+            raise ServiceError(_l("Choose why the deal was lost."), "lost_reason_id")
     new_amount = parse_amount(amount, "amount") if amount not in (None, "") else None
     if to_stage == "won" and (new_amount if new_amount is not None else opportunity.amount) <= 0:
-        raise ServiceError(_("A won deal needs its signed amount."), "amount")
+        raise ServiceError(_l("A won deal needs its signed amount."), "amount")
     when = when or utcnow()
     db.session.add(StageChange(opportunity_id=opportunity.id, from_stage=opportunity.stage, to_stage=to_stage,
                                user_id=actor.id, changed_at=when, note=note))
@@ -795,7 +795,7 @@ def save_lost_reason(reason: LostReason | None, name: str, is_churn: bool, is_ac
     if reason is not None:
         duplicate = duplicate.where(LostReason.id != reason.id)
     if db.session.scalar(duplicate):
-        raise ServiceError(_("This reason already exists."), "name")
+        raise ServiceError(_l("This reason already exists."), "name")
     if reason is None:
         reason = LostReason()
         db.session.add(reason)
@@ -813,7 +813,7 @@ def _check_validity(valid_until: date | None) -> date | None:
     """A quote's last valid day: none, or today or later (a quote that has run out cannot go out)."""
     day = check_date(valid_until, "valid_until")
     if day is not None and day < local_today():
-        raise ServiceError(_("The validity date %(day)s has already passed; choose today or a later day.",
+        raise ServiceError(_l("The validity date %(day)s has already passed; choose today or a later day.",
                              day=day.isoformat()), "valid_until")
     return day
 
@@ -837,9 +837,9 @@ def create_quote(customer: Customer, actor: User, title: str, list_amount, disco
                  opportunity: Opportunity | None = None, valid_until: date | None = None, note: str = "") -> Quote:
     """A draft quote for a customer (optionally for one of its deals)."""
     if customer.deleted_at is not None:
-        raise ServiceError(_("This customer was deleted."))
+        raise ServiceError(_l("This customer was deleted."))
     if opportunity is not None and opportunity.customer_id != customer.id:
-        raise ServiceError(_("The deal belongs to another customer."), "opportunity_id")
+        raise ServiceError(_l("The deal belongs to another customer."), "opportunity_id")
     title, list_value, discount, valid_until = _quote_values(title, list_amount, discount_percent, valid_until)
     quote = Quote(title=title, customer_id=customer.id,
                   opportunity_id=opportunity.id if opportunity else None, owner_id=actor.id,
@@ -875,10 +875,10 @@ def save_approval_rule(rule: QuoteApprovalRule | None, name: str, min_discount_p
         None, "") else None
     amount = parse_amount(min_amount, "min_amount", allow_none=True)
     if discount is None and amount is None:
-        raise ServiceError(_("Give a discount or an amount threshold."), "min_discount_percent")
+        raise ServiceError(_l("Give a discount or an amount threshold."), "min_discount_percent")
     code = clean_text(approver_department_code) or None
     if code and not db.session.scalar(select(Department.id).where(Department.code == code)):
-        raise ServiceError(_("No department has the code %(code)s.", code=code), "approver_department_code")
+        raise ServiceError(_l("No department has the code %(code)s.", code=code), "approver_department_code")
     if rule is None:
         rule = QuoteApprovalRule()
         db.session.add(rule)
@@ -937,7 +937,7 @@ def _quote_link(quote: Quote) -> str:
 def submit_quote(quote: Quote, actor: User) -> Quote:
     """Send a quote for approval; steps come from the rules. Without a triggered rule it is approved at once."""
     if quote.status in QUOTE_TRANSITIONS["submit"][0] and has_expired(quote):
-        raise ServiceError(_("This quote was valid until %(day)s, which has passed: revise it with a new "
+        raise ServiceError(_l("This quote was valid until %(day)s, which has passed: revise it with a new "
                              "validity date, then submit it.", day=quote.valid_until.isoformat()), "valid_until")
     if quote.status == "rejected":
         quote.revision += 1
@@ -1013,7 +1013,7 @@ def reject_quote(quote: Quote, actor: User, reason: str) -> Quote:
         raise NotAllowed(_("You are not an approver of this step."))
     reason = clean_note(reason)
     if not reason:
-        raise ServiceError(_("Say why the quote is rejected, so it can be revised."), "reason")
+        raise ServiceError(_l("Say why the quote is rejected, so it can be revised."), "reason")
     step.status, step.decided_by_id, step.decided_at, step.comment = "rejected", actor.id, utcnow(), reason[:2000]
     step.decided_by = actor
     for other in quote.steps:
@@ -1061,7 +1061,7 @@ def period_bounds(kind: str, day: date) -> tuple[date, date]:
     elif kind == "year":
         start, end = date(day.year, 1, 1), date(day.year, 12, 31)
     else:
-        raise ServiceError(_("Unknown period."), "period_kind")
+        raise ServiceError(_l("Unknown period."), "period_kind")
     return start, end
 
 
@@ -1082,7 +1082,7 @@ def _plan_owner_clause(level: str, department_id, user_id):
 def _target_value(metric: str, raw) -> Decimal:
     amount = parse_amount(raw, metric)
     if metric != "signed_amount" and amount != amount.to_integral_value():
-        raise ServiceError(_("A count is a whole number."), metric)
+        raise ServiceError(_l("A count is a whole number."), metric)
     return amount
 
 
@@ -1100,14 +1100,14 @@ def _plan_owner(level: str, department_id, user_id) -> tuple[int | None, int | N
     if level == "rep":
         rep = db.session.get(User, user_id) if user_id else None
         if rep is None:
-            raise ServiceError(_("Choose the rep."), "user_id")
+            raise ServiceError(_l("Choose the rep."), "user_id")
         return rep.department_id, rep.id
     department = db.session.get(Department, department_id) if department_id else None
     if department is None:
-        raise ServiceError(_("Choose the department or team."), "department_id")
+        raise ServiceError(_l("Choose the department or team."), "department_id")
     expected_kind = {"company": "company", "department": "department", "team": "team"}[level]
     if department.kind != expected_kind:
-        raise ServiceError(_("%(name)s is not a %(kind)s.", name=department.name,
+        raise ServiceError(_l("%(name)s is not a %(kind)s.", name=department.name,
                              kind=LEVEL_LABELS[level]), "department_id")
     return department.id, None
 
@@ -1117,7 +1117,7 @@ def _check_period_free(period_kind: str, start: date, end: date, level: str, dep
         _plan_owner_clause(level, department_id, user_id), SalesPlan.starts_on <= end,
         SalesPlan.ends_on >= start).limit(1)).first()
     if overlapping is not None:
-        raise ServiceError(_("This owner already has a plan for %(start)s – %(end)s, which overlaps %(period)s.",
+        raise ServiceError(_l("This owner already has a plan for %(start)s – %(end)s, which overlaps %(period)s.",
                              start=overlapping.starts_on, end=overlapping.ends_on,
                              period=period_label(period_kind, start)), "starts_on")
 
@@ -1130,9 +1130,9 @@ def create_plan(actor: User, period_kind: str, day: date, level: str, targets: d
     Every bad field is refused at once (InvalidFields), the overlap among them.
     """
     if period_kind not in PERIOD_KINDS:
-        raise ServiceError(_("Unknown period."), "period_kind")
+        raise ServiceError(_l("Unknown period."), "period_kind")
     if level not in PLAN_LEVELS:
-        raise ServiceError(_("Unknown level."), "level")
+        raise ServiceError(_l("Unknown level."), "level")
     refusals = _Refusals()
     day = refusals.check(check_date, day, "starts_on", required=True)
     owner = refusals.check(_plan_owner, level, department_id, user_id)
@@ -1170,7 +1170,7 @@ def update_targets(plan: SalesPlan, actor: User, targets: dict, reason: str | No
     reason = clean_note(reason)
     if plan.status == "approved":
         if not reason:
-            raise ServiceError(_("The plan is approved and locked: give a reason for the change."), "reason")
+            raise ServiceError(_l("The plan is approved and locked: give a reason for the change."), "reason")
         db.session.add(PlanRevision(plan_id=plan.id, user_id=actor.id, reason=reason[:2000], changes=changes))
         record_event("plan.changed_after_approval", "sales_plans", plan.id, reason[:500],
                      department_id=plan.department_id, changes=changes)
@@ -1188,9 +1188,9 @@ def update_targets(plan: SalesPlan, actor: User, targets: dict, reason: str | No
 def transition_plan(plan: SalesPlan, action: str, actor: User, note: str | None = None) -> SalesPlan:
     """Submit, return, approve or close a plan along ``PLAN_TRANSITIONS``."""
     if action == "submit" and not plan.targets:
-        raise ServiceError(_("Set at least one target before submitting."))
+        raise ServiceError(_l("Set at least one target before submitting."))
     if action == "return" and not clean_note(note):
-        raise ServiceError(_("Say what needs to change."), "note")
+        raise ServiceError(_l("Say what needs to change."), "note")
     if action == "close" and plan.ends_on >= local_today():
         raise NotAllowed(_("A plan can be closed once its period has ended."))
     _apply(PLAN_TRANSITIONS, plan, action, _("plan"), PLAN_STATUS_LABELS)
@@ -1552,12 +1552,12 @@ def save_campaign(campaign: Campaign | None, actor: User, name: str, channel: st
     starts_on = check_date(starts_on, "starts_on", required=True)
     ends_on = check_date(ends_on, "ends_on", required=True)
     if ends_on < starts_on:
-        raise ServiceError(_("The campaign cannot end before it starts."), "ends_on")
+        raise ServiceError(_l("The campaign cannot end before it starts."), "ends_on")
     duplicate = select(Campaign.id).where(Campaign.name == name)
     if campaign is not None:
         duplicate = duplicate.where(Campaign.id != campaign.id)
     if db.session.scalar(duplicate):
-        raise ServiceError(_("A campaign with this name already exists."), "name")
+        raise ServiceError(_l("A campaign with this name already exists."), "name")
     if campaign is None:
         campaign = Campaign(owner_id=actor.id, department_id=actor.department_id)
         db.session.add(campaign)
@@ -1573,10 +1573,10 @@ def create_lead(actor: User, company_name: str, campaign_id: int | None = None, 
                 email=None, note: str = "") -> Lead:
     """Record a marketing lead."""
     if campaign_id is not None and db.session.get(Campaign, campaign_id) is None:
-        raise ServiceError(_("The campaign does not exist."), "campaign_id")
+        raise ServiceError(_l("The campaign does not exist."), "campaign_id")
     phone = _optional_text(phone, "phone", 40)
     if phone and not phone_key(phone):
-        raise ServiceError(_("“%(value)s” is not a phone number.", value=phone), "phone")
+        raise ServiceError(_l("“%(value)s” is not a phone number.", value=phone), "phone")
     lead = Lead(company_name=_required_text(company_name, "company_name", 200), campaign_id=campaign_id,
                 contact_name=_optional_text(contact_name, "contact_name", 100), phone=phone,
                 email=_optional_text(email, "email", 254), note=clean_note(note)[:5000] if note else "",
@@ -1591,9 +1591,9 @@ def hand_lead(lead: Lead, owner: User, respond_by: datetime, actor: User) -> Lea
     if lead.status not in ("new", "handed", "rejected"):
         raise NotAllowed(_("This lead was already taken over by sales."))
     if owner is None:
-        raise ServiceError(_("Choose the sales rep."), "owner_id")
+        raise ServiceError(_l("Choose the sales rep."), "owner_id")
     if respond_by is None or respond_by <= utcnow():
-        raise ServiceError(_("The response deadline must be in the future."), "respond_by")
+        raise ServiceError(_l("The response deadline must be in the future."), "respond_by")
     check_date(respond_by.date(), "respond_by")
     lead.owner_id, lead.respond_by, lead.handed_at, lead.status = owner.id, respond_by, utcnow(), "handed"
     lead.responded_at = None
@@ -1634,7 +1634,7 @@ def reject_lead(lead: Lead, actor: User, reason: str) -> Lead:
         raise NotAllowed(_("Only the rep it was handed to can respond to this lead."))
     reason = clean_note(reason)
     if not reason:
-        raise ServiceError(_("Say why the lead is sent back."), "reason")
+        raise ServiceError(_l("Say why the lead is sent back."), "reason")
     lead.status, lead.responded_at = "rejected", utcnow()
     lead.note = (lead.note + "\n" if lead.note else "") + _("Sent back by %(rep)s: %(reason)s",
                                                              rep=actor.display_name, reason=reason[:500])

@@ -152,3 +152,22 @@ def test_rows_only_land_in_departments_the_importer_may_write_to(company):
     assert services.writable_department_ids(company["admin"]) is None
     assert services.writable_department_ids(company["staff"]) == set()
     assert marketing.id not in ctx.allowed_department_ids
+
+
+def test_a_sales_service_refusal_reads_in_each_readers_language(tmp_path, company, client_as):
+    """A row the import's own checks pass but a plan-tracking service refuses (a follow-up in 1999)
+    keeps the refusal's message id, like the import's own reasons."""
+    from flask_babel import force_locale
+    admin = company["admin"]
+    services.run_import(upload(admin, write_csv(tmp_path, [["客户名称", "负责人"], ["北京星辰科技", "staff"]])), admin)
+    visits = write_csv(tmp_path, [["客户", "跟进人", "方式", "日期", "内容"], ["北京星辰科技", "staff", "拜访", "1999/3/1", "初次拜访"]],
+                       name="visits.csv")
+    with force_locale("zh_CN"):
+        batch = services.run_import(upload(admin, visits, target="activities"), admin)
+    assert (batch.created_count, batch.error_count) == (0, 1)
+    client = client_as("admin")
+    page = client.get(f"/imports/{batch.id}").get_data(as_text=True)
+    assert "The date must be between 2000-01-01 and 2100-12-31" in page
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "zh-CN"
+    page = client.get(f"/imports/{batch.id}").get_data(as_text=True)
+    assert "日期须在 2000-01-01 至 2100-12-31 之间" in page, page[page.find("第 2 行") - 200:][:600]

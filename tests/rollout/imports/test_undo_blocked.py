@@ -79,11 +79,14 @@ def test_an_undoable_import_offers_the_button_and_records_a_readable_event(tmp_p
     assert _customers() == 0
     event = db.session.scalar(select(AuditEntry).where(AuditEntry.action == "import_undone"))
     assert event.detail == "customers.csv"
-    assert event.changes == {"status": ["completed", "undone"], "removed_count": [0, 2], "restored_count": [0, 0]}
+    assert event.changes == {"status": ["completed", "undone"], "removed_count": 2, "restored_count": 0}
     client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "zh-CN"
     audit = client.get("/audit/?entity=import_batches").get_data(as_text=True)
     assert "删除的记录" in audit and "新建记录" in audit and "已撤销" in audit
     assert "removed=" not in audit and "target=customers" not in audit
+    # counts are figures of the event, not changes from zero
+    assert '<span class="text-muted">删除的记录</span>: 2</div>' in audit
+    assert '<span class="text-muted">恢复的记录</span>: 0</div>' in audit
 
 
 def test_ids_are_checked_by_runs(company):
