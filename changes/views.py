@@ -605,7 +605,7 @@ def implement(release_id):
         return _release_page(db.session.get(Release, release_id), 422)
     flash(_("%(release)s is implemented: %(requests)s, %(versions)s, %(people)s.", release=target.name,
             requests=ngettext("%(num)d change request", "%(num)d change requests", result["requests"]),
-            versions=ngettext("%(num)d new draft process version", "%(num)d new draft process versions",
+            versions=ngettext("%(num)d process draft to update", "%(num)d process drafts to update",
                               len(result["versions"])),
             people=ngettext("%(num)d person told", "%(num)d people told", result["announced"])), "success")
     return redirect(url_for("changes.release", release_id=target.id))

@@ -138,12 +138,14 @@ def _add_parallel_invoicing(draft: ProcessVersion, ctx, nodes: dict) -> None:
 
 
 def load(ctx) -> None:
-    """Two approved processes; the sales process also has a draft that adds a finance review."""
+    """Two approved processes, each with its next version: the sales process's adds a finance review, the
+    lead handoff's waits for review."""
     sales = _new_process(ctx, "销售机会跟进流程", "sales",
                          "从客户分配到签约成单的标准销售流程，含报价审批和客户流失两个异常分支。")
     first = sales.versions[0]
     first.summary = "首个版本：按销售部访谈整理。"
     build_version(first, ctx, SALES_NODES, SALES_EDGES, SALES_RACI)
+    services.submit_for_review(first, ctx.users["lead"])
     services.approve_version(first, actor=ctx.users["sales.head"])
 
     draft = services.new_draft_version(sales, actor=ctx.users["lead"],
@@ -163,6 +165,7 @@ def load(ctx) -> None:
     services.set_raci(review, "财务专员", "R")
     services.set_raci(review, "财务经理", "A")
     _add_parallel_invoicing(draft, ctx, nodes)
+    services.submit_for_review(draft, ctx.users["lead"])
 
     handoff = _new_process(ctx, "市场线索移交销售流程", "marketing",
                            "市场部收集、评分线索，合格线索移交销售部跟进；不合格或被退回的线索进入培育。",
@@ -170,4 +173,10 @@ def load(ctx) -> None:
     version = handoff.versions[0]
     version.summary = "市场部与销售部共同确认。"
     build_version(version, ctx, LEAD_NODES, LEAD_EDGES, LEAD_RACI)
+    services.submit_for_review(version, ctx.users["mkt1"])
     services.approve_version(version, actor=ctx.users["mkt.head"])
+    # Its next version, written by the head of 市场部, waits for a project lead's review.
+    next_version = services.new_draft_version(handoff, actor=ctx.users["mkt.head"],
+                                              summary="合格线索须在评分后 1 个工作日内分配给销售。")
+    services.update_node(next((n for n in next_version.nodes if n.key == "score")), time_limit="1个工作日")
+    services.submit_for_review(next_version, ctx.users["mkt.head"])

@@ -17,10 +17,18 @@ from rollout.extensions import db
 from rollout.timeutil import utcnow
 
 DRAFT = "draft"
+#: Submitted by its editors: locked, waiting for an approver to approve it or send it back.
+IN_REVIEW = "in_review"
 APPROVED = "approved"
 SUPERSEDED = "superseded"
 #: Version states in lifecycle order.
-VERSION_STATUSES = (DRAFT, APPROVED, SUPERSEDED)
+VERSION_STATUSES = (DRAFT, IN_REVIEW, APPROVED, SUPERSEDED)
+#: The states of the version being worked on; a process has at most one.
+OPEN_STATUSES = (DRAFT, IN_REVIEW)
+#: Columns and audit events of the review: writing or causing them does not make someone an author of the version.
+REVIEW_COLUMNS = frozenset({"status", "submitted_at", "submitted_by_id", "review_note", "sent_back_by_id",
+                            "approved_at", "approved_by_id", "superseded_at"})
+REVIEW_EVENTS = frozenset({"process_submitted", "process_sent_back", "process_review_withdrawn", "process_approved"})
 
 START = "start"
 END = "end"
@@ -75,22 +83,26 @@ class Process(db.Model):
 
 
 class ProcessVersion(db.Model):
-    """One numbered version of a process: draft → approved → superseded."""
+    """One numbered version of a process: draft → in review → approved → superseded (the transition table
+    is processmaps.services.VERSION_TRANSITIONS)."""
     __tablename__ = "process_versions"
     __table_args__ = (
         UniqueConstraint("process_id", "number"),
         CheckConstraint(one_of("status", VERSION_STATUSES), name="ck_process_versions_status"),
         CheckConstraint(one_of("lane_by", LANE_MODES), name="ck_process_versions_lane_by"),
         CheckConstraint("number >= 1", name="ck_process_versions_number"),
-        # At most one draft and one approved version per process at any time.
-        Index("uq_process_versions_one_draft", "process_id", unique=True,
-              sqlite_where=text("status = 'draft'"), postgresql_where=text("status = 'draft'")),
+        # At most one open (draft or in review) and one approved version per process at any time.
+        Index("uq_process_versions_one_open", "process_id", unique=True,
+              sqlite_where=text("status IN ('draft', 'in_review')"),
+              postgresql_where=text("status IN ('draft', 'in_review')")),
         Index("uq_process_versions_one_approved", "process_id", unique=True,
               sqlite_where=text("status = 'approved'"), postgresql_where=text("status = 'approved'")),
     )
     __field_labels__ = {
         "process_id": _l("Process"), "number": _l("Version number"), "lane_by": _l("Swimlanes per"),
         "summary": _l("Change summary"), "based_on_id": _l("Based on version"), "superseded_at": _l("Superseded at"),
+        "submitted_at": _l("Submitted for review at"), "submitted_by_id": _l("Submitted for review by"),
+        "review_note": _l("Reviewer's note"), "sent_back_by_id": _l("Sent back by"),
     }
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -106,6 +118,12 @@ class ProcessVersion(db.Model):
     based_on_id: Mapped[int | None] = mapped_column(ForeignKey("process_versions.id", ondelete="SET NULL"))
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    #: When and by whom it was last submitted for review.
+    submitted_at: Mapped[datetime | None] = mapped_column(DateTime)
+    submitted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    #: Why it was last sent back to draft, and by whom: shown on the draft until it is submitted again.
+    review_note: Mapped[str] = mapped_column(Text, default="")
+    sent_back_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     approved_at: Mapped[datetime | None] = mapped_column(DateTime)
     superseded_at: Mapped[datetime | None] = mapped_column(DateTime)
@@ -114,6 +132,8 @@ class ProcessVersion(db.Model):
     based_on: Mapped["ProcessVersion | None"] = relationship(remote_side=[id])
     created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])
     approved_by: Mapped[User | None] = relationship(foreign_keys=[approved_by_id])
+    submitted_by: Mapped[User | None] = relationship(foreign_keys=[submitted_by_id])
+    sent_back_by: Mapped[User | None] = relationship(foreign_keys=[sent_back_by_id])
     nodes: Mapped[list["ProcessNode"]] = relationship(
         back_populates="version", order_by="ProcessNode.position, ProcessNode.id",
         cascade="all, delete-orphan")
@@ -134,18 +154,28 @@ class ProcessVersion(db.Model):
         return self.status == DRAFT
 
     @property
+    def is_open(self) -> bool:
+        """A draft or a version in review: the next version, not yet approved."""
+        return self.status in OPEN_STATUSES
+
+    @property
     def author_ids(self) -> set[int]:
         """Who created this version or changed it, its steps, flows or RACI rows (from the audit trail):
-        rollout/access.py keeps them from approving it themselves."""
+        rollout/access.py keeps them from approving it themselves.  Reviewing it (submitting, sending
+        back) changes only review columns and makes nobody an author."""
         def rows_of(entity: str, ids):
             return and_(AuditEntry.entity == entity, AuditEntry.entity_id.in_(sorted(str(i) for i in ids)))
 
         raci_ids = [row.id for node in self.nodes for row in node.raci]
         written = db.session.scalars(select(AuditEntry.user_id).distinct().where(
             AuditEntry.user_id.is_not(None),
-            or_(rows_of("process_versions", [self.id]), rows_of("process_nodes", [n.id for n in self.nodes]),
+            or_(rows_of("process_nodes", [n.id for n in self.nodes]),
                 rows_of("process_edges", [e.id for e in self.edges]), rows_of("process_raci", raci_ids))))
-        return set(written) | ({self.created_by_id} if self.created_by_id else set())
+        version_rows = db.session.execute(select(AuditEntry.user_id, AuditEntry.action, AuditEntry.changes).where(
+            AuditEntry.user_id.is_not(None), rows_of("process_versions", [self.id])))
+        edited = {user_id for user_id, action, changes in version_rows
+                  if action not in REVIEW_EVENTS and not (changes and set(changes) <= REVIEW_COLUMNS)}
+        return set(written) | edited | ({self.created_by_id} if self.created_by_id else set())
 
     def __str__(self) -> str:
         return f"{self.process.name} v{self.number}" if self.process else f"v{self.number}"

@@ -14,17 +14,20 @@ from dataclasses import dataclass, field
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import pgettext
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from processmaps.forms import lane_choices
 from processmaps.models import (
-    APPROVED, DECISION, DRAFT, END, EXCEPTION, LANE_BY_DEPARTMENT, LANE_MODES, NODE_KINDS, PARALLEL, RACI_KINDS,
-    START, SUBPROCESS, SUPERSEDED, TASK, Process, ProcessEdge, ProcessNode, ProcessVersion, RaciAssignment,
+    APPROVED, DECISION, DRAFT, END, EXCEPTION, IN_REVIEW, LANE_BY_DEPARTMENT, LANE_MODES, NODE_KINDS, OPEN_STATUSES,
+    PARALLEL, RACI_KINDS, START, SUBPROCESS, SUPERSEDED, TASK, Process, ProcessEdge, ProcessNode, ProcessVersion,
+    RaciAssignment,
 )
 from rollout.accounts.models import Department, User
 from rollout.audit.display import label_codes
 from rollout.audit.services import record_event
+from rollout.cleaning import clean_note
 from rollout.errors import NotAllowed, ServiceError
 from rollout.extensions import db
 from rollout.timeutil import utcnow
@@ -35,7 +38,10 @@ NODE_LINK_PROVIDERS: list[Callable[[ProcessNode], list[tuple[str, str]]]] = []
 
 #: The one transition table of the version lifecycle: action → {from status: to status}.
 VERSION_TRANSITIONS: dict[str, dict[str, str]] = {
-    "approve": {DRAFT: APPROVED},
+    "submit": {DRAFT: IN_REVIEW},
+    "send_back": {IN_REVIEW: DRAFT},
+    "withdraw": {IN_REVIEW: DRAFT},
+    "approve": {IN_REVIEW: APPROVED},
     "supersede": {APPROVED: SUPERSEDED},
 }
 
@@ -129,9 +135,14 @@ def draft_version(process: Process) -> ProcessVersion | None:
     return next((v for v in process.versions if v.status == DRAFT), None)
 
 
+def open_version(process: Process) -> ProcessVersion | None:
+    """The next version being worked on: the draft or the version in review (a process has at most one)."""
+    return next((v for v in process.versions if v.status in OPEN_STATUSES), None)
+
+
 def current_version(process: Process) -> ProcessVersion | None:
-    """What people should follow: the approved version, else the draft, else the newest."""
-    return approved_version(process) or draft_version(process) or (process.versions[-1] if process.versions else None)
+    """What people should follow: the approved version, else the open one, else the newest."""
+    return approved_version(process) or open_version(process) or (process.versions[-1] if process.versions else None)
 
 
 def _next_number(process: Process) -> int:
@@ -166,11 +177,21 @@ def copy_version(source: ProcessVersion, actor: User | None = None, summary: str
 def new_draft_version(process: Process, actor: User | None = None, summary: str = "") -> ProcessVersion:
     """The process's draft: the existing one, or a new copy of the latest approved (else newest) version.
 
-    A process has at most one draft, so a change implemented while someone is
-    already editing lands in that same draft.
+    A process has at most one open version, so a change implemented while someone is already
+    editing lands in that same draft; a version in review is taken back to draft for it (its
+    reviewers would otherwise approve a map without the change).
     """
-    existing = draft_version(process)
+    existing = open_version(process)
     if existing is not None:
+        if existing.status == IN_REVIEW:
+            _apply_transition(existing, "withdraw")
+            existing.review_note = summary
+            existing.sent_back_by_id = actor.id if actor else None
+            record_event("process_review_withdrawn", "process_versions", existing.id,
+                         detail=f"{process.name} v{existing.number}: {summary}"[:500])
+        if summary and summary not in existing.summary:
+            # Whoever approves the draft sees what it must now also take in.
+            existing.summary = "\n".join(part for part in (existing.summary, summary) if part)
         return existing
     source = approved_version(process) or (process.versions[-1] if process.versions else None)
     if source is None:
@@ -187,8 +208,8 @@ def new_draft_version(process: Process, actor: User | None = None, summary: str 
 
 def new_imported_version(process: Process, actor: User | None = None, lane_by: str = "role") -> ProcessVersion:
     """An empty draft version of an existing process, for a file imported over it; refused while the
-    process already has a draft (that work would otherwise be lost or forked)."""
-    draft = draft_version(process)
+    process already has a draft or a version in review (that work would otherwise be lost or forked)."""
+    draft = open_version(process)
     if draft is not None:
         raise ServiceError(_("%(name)s already has a draft (v%(number)d): approve or discard it before importing "
                              "this file as its next version.", name=process.name, number=draft.number))
@@ -222,14 +243,83 @@ def _apply_transition(version: ProcessVersion, action: str) -> None:
     version.status = allowed[version.status]
 
 
-def approve_version(version: ProcessVersion, actor: User | None = None) -> ProcessVersion:
-    """Approve a draft when no blocking check fails; the previously approved version is superseded."""
-    if version.status != DRAFT:
-        _apply_transition(version, "approve")  # raises the refusal message
+def approvers(version: ProcessVersion) -> list[User]:
+    """Who is asked to review a version: the heads of its department and of the departments above it
+    who may approve it (not its authors), else the project leads."""
+    from rollout.access import can
+    from rollout.accounts.services import users_with_roles
+    department_ids, department = [], version.process.department
+    while department is not None:
+        department_ids.append(department.id)
+        department = department.parent
+    heads = users_with_roles(["head"], department_ids) if department_ids else []
+    chosen = [user for user in heads if can(user, "processes.approve", version)]
+    return chosen or users_with_roles(["lead"])
+
+
+def _refuse_blocking_problems(version: ProcessVersion, message: str) -> None:
     problems = blocking_problems(version)
     if problems:
-        raise ServiceError(_("This version cannot be approved: %(problems)s",
-                             problems="; ".join(p.message for p in problems)))
+        raise ServiceError(message % {"problems": "; ".join(p.message for p in problems)})
+
+
+def submit_for_review(version: ProcessVersion, actor: User) -> ProcessVersion:
+    """Lock a draft its editors consider ready and ask its approvers to review it."""
+    if version.status != DRAFT:
+        _apply_transition(version, "submit")  # raises the refusal message
+    _refuse_blocking_problems(version, _("Fix what blocks approval before submitting: %(problems)s"))
+    _apply_transition(version, "submit")
+    version.submitted_at, version.submitted_by_id = utcnow(), actor.id
+    version.review_note, version.sent_back_by_id = "", None
+    db.session.flush()
+    record_event("process_submitted", "process_versions", version.id, detail=f"{version.process.name} v{version.number}")
+    _tell(approvers(version), version, "processmaps.review_asked",
+          _l("Review asked: %(process)s v%(number)d", process=version.process.name, number=version.number),
+          _l("%(actor)s submitted this version for review. Approve it, or send it back with what to change.",
+             actor=actor.display_name))
+    return version
+
+
+def send_back(version: ProcessVersion, actor: User, note: str) -> ProcessVersion:
+    """Return a version in review to draft with what its editors should change."""
+    note = clean_note(note)
+    if version.status != IN_REVIEW:
+        _apply_transition(version, "send_back")  # raises the refusal message
+    if not note:
+        raise ServiceError(_("Say what should change before it is approved."), "note")
+    _apply_transition(version, "send_back")
+    version.review_note, version.sent_back_by_id = note[:2000], actor.id
+    db.session.flush()
+    record_event("process_sent_back", "process_versions", version.id,
+                 detail=f"{version.process.name} v{version.number}: {note}"[:500])
+    people = [user for user in (version.submitted_by, version.created_by) if user is not None and user.id != actor.id]
+    _tell(people, version, "processmaps.sent_back",
+          _l("Sent back: %(process)s v%(number)d", process=version.process.name, number=version.number),
+          _l("%(actor)s sent this version back to draft: %(note)s", actor=actor.display_name, note=note))
+    return version
+
+
+def withdraw_from_review(version: ProcessVersion, actor: User) -> ProcessVersion:
+    """Take a version out of review to edit it again."""
+    _apply_transition(version, "withdraw")
+    version.review_note, version.sent_back_by_id = "", None
+    db.session.flush()
+    record_event("process_review_withdrawn", "process_versions", version.id,
+                 detail=f"{version.process.name} v{version.number}")
+    return version
+
+
+def _tell(users, version: ProcessVersion, event: str, subject, body) -> None:
+    from rollout.notify.services import notify
+    notify(users, event, subject, body,
+           link=f"/processes/{version.process_id}/v/{version.number}")
+
+
+def approve_version(version: ProcessVersion, actor: User | None = None) -> ProcessVersion:
+    """Approve a version in review when no blocking check fails; the previously approved version is superseded."""
+    if version.status != IN_REVIEW:
+        _apply_transition(version, "approve")  # raises the refusal message
+    _refuse_blocking_problems(version, _("This version cannot be approved: %(problems)s"))
     previous = approved_version(version.process)
     if previous is not None:
         _apply_transition(previous, "supersede")
@@ -262,7 +352,8 @@ def blocking_problems(version: ProcessVersion) -> list:
     return [problem for problem in run_checks(version) if problem.is_blocking]
 
 
-STATUS_LABELS = {DRAFT: _l("draft"), APPROVED: _l("approved"), SUPERSEDED: _l("superseded")}
+STATUS_LABELS = {DRAFT: _l("draft"), IN_REVIEW: _l("in review"), APPROVED: _l("approved"),
+                 SUPERSEDED: _l("superseded")}
 NODE_KIND_LABELS = {START: _l("Start"), END: _l("End"), TASK: _l("Task"), DECISION: _l("Decision point"),
                     EXCEPTION: _l("Exception"), SUBPROCESS: _l("Subprocess"), PARALLEL: _l("Parallel split/join")}
 label_codes({("process_versions", "status"): STATUS_LABELS, ("process_nodes", "kind"): NODE_KIND_LABELS,
@@ -274,7 +365,12 @@ def status_label(status: str) -> str:
 
 
 def action_label(action: str) -> str:
-    return {"approve": _("approve"), "supersede": _("supersede")}.get(action, action)
+    """An action as the refusal "it cannot be …" names it."""
+    return {"submit": pgettext("version action", "submitted for review"),
+            "send_back": pgettext("version action", "sent back"),
+            "withdraw": pgettext("version action", "withdrawn from review"),
+            "approve": pgettext("version action", "approved"),
+            "supersede": pgettext("version action", "superseded")}.get(action, action)
 
 
 def kind_label(kind: str) -> str:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -13,7 +14,7 @@ from sqlalchemy.orm import selectinload
 from processmaps import bpmn, render, services
 from processmaps.checks import run_checks
 from processmaps.forms import EdgeForm, ImportForm, NodeForm, ProcessForm, RaciForm
-from processmaps.models import END, START, Process, ProcessEdge, ProcessNode, ProcessVersion
+from processmaps.models import END, IN_REVIEW, START, Process, ProcessEdge, ProcessNode, ProcessVersion
 from rollout import figures
 from rollout.access import authorize, can, require, scope_clause
 from rollout.accounts.models import Department, User
@@ -109,7 +110,8 @@ def index():
         statement = statement.where(Process.name.contains(search, autoescape=True))
     page = paginate(statement)
     return render_template("processmaps/index.html", page=page, search=search,
-                           approved_version=services.approved_version, draft_version=services.draft_version)
+                           approved_version=services.approved_version, open_version=services.open_version,
+                           status_label=services.status_label)
 
 
 def _department_allowed(form: ProcessForm, action: str) -> bool:
@@ -198,8 +200,8 @@ def _version_context(version: ProcessVersion, forms: dict) -> dict:
                    owner_text=services.owner_text, node_kind_label=services.kind_label,
                    status_label=services.status_label, roles=services.raci_roles(version),
                    nodes=order, numbers=numbers, step_names=services.step_names(version, numbers), edges=edges,
-                   replaced=services.approved_version(version.process) if version.is_editable else None,
-                   **_approval_context(version))
+                   replaced=services.approved_version(version.process) if version.is_open else None,
+                   **_review_context(version))
     if can_edit:
         context["new_node_form"] = forms.get("new_node") or node_form(version)
         context["new_edge_form"] = forms.get("new_edge") or edge_form(version)
@@ -212,19 +214,21 @@ def _version_context(version: ProcessVersion, forms: dict) -> dict:
     return context
 
 
-def _approval_context(version: ProcessVersion) -> dict:
-    """Whether the current user may approve this draft, and if not, who does (shown beside the buttons)."""
-    if version.is_editable and current_user_can("processes.approve", version):
-        return {"may_approve": True, "approval_note": ""}
-    if not version.is_editable or not current_user_can("processes.edit", version.process):
-        return {"may_approve": False, "approval_note": ""}
-    department = version.process.department.name if version.process.department else _("its department")
-    if current_user_can("processes.approve", version.process):
-        note = _("You worked on this draft: another head of %(department)s or a project lead approves it.",
-                 department=department)
-    else:
-        note = _("A head of %(department)s or a project lead approves this draft.", department=department)
-    return {"may_approve": False, "approval_note": note}
+def _review_context(version: ProcessVersion) -> dict:
+    """What the current user may do in the version's review (submit, withdraw, approve or send back),
+    and when they may not approve it, who does (shown beside the buttons)."""
+    may_edit = version.is_open and current_user_can("processes.edit", version.process)
+    may_approve = version.status == IN_REVIEW and current_user_can("processes.approve", version)
+    note = ""
+    if may_edit and not may_approve:
+        department = version.process.department.name if version.process.department else _("its department")
+        if current_user_can("processes.approve", version.process):
+            note = _("You worked on this draft: another head of %(department)s or a project lead approves it.",
+                     department=department)
+        else:
+            note = _("A head of %(department)s or a project lead approves this draft.", department=department)
+    return {"may_submit": may_edit and version.is_editable, "may_withdraw": may_edit and version.status == IN_REVIEW,
+            "may_approve": may_approve, "approval_note": note}
 
 
 def current_user_can(action: str, obj) -> bool:
@@ -375,21 +379,60 @@ def delete_edge(edge_id: int):
 
 
 # --- lifecycle ---------------------------------------------------------------------
-@bp.route("/versions/<int:version_id>/approve", methods=["POST"])
-@require("processes.approve")
-def approve(version_id: int):
+def _version_by_id(version_id: int) -> ProcessVersion:
     version = db.session.scalar(services.version_query().where(ProcessVersion.id == version_id))
     if version is None:
         abort(404)
-    # The version, not just its process: a head does not approve a version they wrote (rollout/access.py).
-    authorize("processes.approve", version)
+    return version
+
+
+def _lifecycle_step(version: ProcessVersion, step: Callable[[], object], message: str):
+    """Run one step of the version's review; a refusal comes back on the map page."""
     try:
-        services.approve_version(version, actor=current_user)
+        step()
     except ServiceError as error:
         apply_service_error(None, error)
         return _render_version_page(load_version(version.process_id, version.number), status=422)
-    flash(_("Version %(number)d is approved.", number=version.number), "success")
+    flash(message, "success")
     return redirect(version_url(version), 303)
+
+
+@bp.route("/versions/<int:version_id>/submit", methods=["POST"])
+@require("processes.edit")
+def submit(version_id: int):
+    version = _version_by_id(version_id)
+    authorize("processes.edit", version.process)
+    return _lifecycle_step(version, lambda: services.submit_for_review(version, current_user),
+                           _("Version %(number)d is submitted for review.", number=version.number))
+
+
+@bp.route("/versions/<int:version_id>/withdraw", methods=["POST"])
+@require("processes.edit")
+def withdraw(version_id: int):
+    version = _version_by_id(version_id)
+    authorize("processes.edit", version.process)
+    return _lifecycle_step(version, lambda: services.withdraw_from_review(version, current_user),
+                           _("Version %(number)d is a draft again: edit it and submit it when ready.",
+                             number=version.number))
+
+
+@bp.route("/versions/<int:version_id>/send-back", methods=["POST"])
+@require("processes.approve")
+def send_back(version_id: int):
+    version = _version_by_id(version_id)
+    authorize("processes.approve", version)
+    return _lifecycle_step(version, lambda: services.send_back(version, current_user, request.form.get("note", "")),
+                           _("Version %(number)d is sent back to draft.", number=version.number))
+
+
+@bp.route("/versions/<int:version_id>/approve", methods=["POST"])
+@require("processes.approve")
+def approve(version_id: int):
+    version = _version_by_id(version_id)
+    # The version, not just its process: a head does not approve a version they wrote (rollout/access.py).
+    authorize("processes.approve", version)
+    return _lifecycle_step(version, lambda: services.approve_version(version, actor=current_user),
+                           _("Version %(number)d is approved.", number=version.number))
 
 
 @bp.route("/<int:process_id>/drafts", methods=["POST"])

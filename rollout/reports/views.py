@@ -33,7 +33,11 @@ ACTION_NAMES = {
     "survey.remind": _l("Survey reminders"), "process_draft_created": _l("Process map drafts started"),
     "process_approved": _l("Process maps approved"), "post_review": _l("Change post-implementation reviews"),
     "plan.changed_after_approval": _l("Plans changed after approval"), "import_failed": _l("Failed imports"),
-    "import_undone": _l("Imports undone"),
+    "import_undone": _l("Imports undone"), "process_submitted": _l("Process maps submitted for review"),
+    "process_sent_back": _l("Process maps sent back"), "process_review_withdrawn": _l("Process maps taken back to draft"),
+    "process_step_removed": _l("Process steps removed"), "process_flow_removed": _l("Process flows removed"),
+    "roles.change_requested": _l("Role changes asked for"), "session_schedule": _l("Training sessions scheduled"),
+    "session_discard": _l("Training drafts discarded"), "session_cancel": _l("Training sessions cancelled"),
 }
 
 @bp.app_context_processor

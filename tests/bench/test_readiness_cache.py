@@ -12,7 +12,7 @@ def _map_item(department):
     return next(item for item in entry.items if item.key == "process_maps")
 
 
-def _clean_map(department, name):
+def _clean_map(department, name, editor):
     process = maps.create_process(name, department_id=department.id)
     version = process.versions[0]
     task = maps.add_node(version, kind="task", name="录入客户", owner_role="销售代表")
@@ -23,6 +23,7 @@ def _clean_map(department, name):
     db.session.expire(version, ["edges"])
     maps.add_edge(version, source_id=start.id, target_id=task.id)
     maps.add_edge(version, source_id=task.id, target_id=end.id)
+    maps.submit_for_review(version, editor)
     maps.approve_version(version)
     db.session.commit()
     return version
@@ -30,9 +31,10 @@ def _clean_map(department, name):
 
 def test_a_new_approved_map_shows_up_after_the_cache_was_filled(factory):
     department = factory.department(name="华东销售部")
-    first = _clean_map(department, "客户录入流程")
+    lead = factory.user("lead")
+    first = _clean_map(department, "客户录入流程", lead)
     assert "1 of 1" in _map_item(department).detail
-    second = _clean_map(department, "报价流程")
+    second = _clean_map(department, "报价流程", lead)
     assert "2 of 2" in _map_item(department).detail  # the new map is checked on the next request
     # The second map approved again, now with steps that cannot reach the end: the new result shows.
     db.session.execute(ProcessEdge.__table__.delete().where(ProcessEdge.version_id == second.id))

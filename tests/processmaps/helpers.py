@@ -25,6 +25,7 @@ def sales_process(company, approve=False):
     services.set_raci(quote, "销售经理", "A")
     services.set_raci(approval, "财务专员", "C")
     if approve:
+        services.submit_for_review(version, company["lead"])
         services.approve_version(version, actor=company["lead"])
     db.session.commit()
     return process

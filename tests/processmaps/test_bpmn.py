@@ -262,7 +262,9 @@ def test_unnamed_processes_are_named_after_the_file(company):
     unnamed = PARALLEL_FILE.replace(b' name="Parallel"', b"")
     assert bpmn.import_bpmn(unnamed, file_name="C:\\exports\\签约流程.bpmn").processes[0].name == "签约流程"
     # The same file again: the next version of that process, as for a named one.
-    services.approve_version(services.draft_version(bpmn.import_bpmn(unnamed, file_name="x").processes[0]))
+    imported = services.draft_version(bpmn.import_bpmn(unnamed, file_name="x").processes[0])
+    services.submit_for_review(imported, company["lead"])
+    services.approve_version(imported)
     assert bpmn.import_bpmn(unnamed, file_name="x.bpmn").versions[0].number == 2
     # Without a file name: a name of its own, never an older process's next version.
     first = bpmn.import_bpmn(unnamed).processes[0]

@@ -58,7 +58,8 @@ def test_no_exception_branch_at_all_warns_without_blocking(company):
                          label="报价审批不通过", is_exception=False)
     assert codes(version) == {"no_exception"}
     assert services.blocking_problems(version) == []
-    services.approve_version(version)  # a warning does not stop approval
+    services.submit_for_review(version, company["lead"])  # a warning stops neither review nor approval
+    services.approve_version(version)
 
 
 def test_missing_start_or_end_blocks(company):

@@ -5,7 +5,8 @@ from tests.processmaps.helpers import demo_processes
 
 def test_demo_processes(company, factory):
     sales, handoff = demo_processes(company, factory)
-    assert [v.status for v in sales.versions] == ["approved", "draft"]
+    assert [v.status for v in sales.versions] == ["approved", "in_review"]  # the next version awaits its review
+    assert [v.status for v in handoff.versions] == ["approved", "in_review"]
     approved = sales.versions[0]
     names = [n.name for n in approved.nodes]
     for step in ("客户分配", "首次拜访", "需求确认", "报价", "报价审批", "签约成单"):
@@ -14,7 +15,7 @@ def test_demo_processes(company, factory):
     assert exceptions == {"报价审批不通过", "客户流失"}
     assert all(n.owner_role for n in approved.nodes if n.kind not in ("start", "end"))
     assert run_checks(approved) == [] and run_checks(sales.versions[1]) == []
-    # The draft runs invoicing and the delivery kick-off side by side after signing.
+    # The next version runs invoicing and the delivery kick-off side by side after signing.
     draft_kinds = {n.key: n.kind for n in sales.versions[1].nodes}
     assert (draft_kinds["after_signing"], draft_kinds["both_done"]) == ("parallel", "parallel")
     assert {n.department.name for n in handoff.versions[0].nodes} == {"市场部", "销售部"}

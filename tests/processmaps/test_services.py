@@ -26,7 +26,7 @@ def test_approval_is_refused_while_a_blocking_check_fails(company):
     version = process.versions[0]
     services.update_node(nodes_by_key(version)["sign"], owner_role="")
     with pytest.raises(ServiceError) as error:
-        services.approve_version(version)
+        services.submit_for_review(version, company["lead"])
     assert "签约成单" in error.value.message
     assert version.status == DRAFT
 
@@ -42,6 +42,7 @@ def test_approving_supersedes_the_previous_version_and_drafts_copy_it(company):
     assert {n.id for n in draft.nodes}.isdisjoint({n.id for n in first.nodes})
     # A second call while the draft exists returns that same draft.
     assert services.new_draft_version(process) is draft
+    services.submit_for_review(draft, company["lead"])
     services.approve_version(draft, actor=company["lead"])
     db.session.commit()
     assert (first.status, draft.status) == (SUPERSEDED, APPROVED)

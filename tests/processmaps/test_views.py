@@ -104,18 +104,22 @@ def test_a_flow_out_of_an_end_node_is_refused(company, client_as):
     assert "An end node cannot have outgoing flows." in response.get_data(as_text=True)
 
 
-def test_approval_waits_for_the_blocking_checks(company, client_as):
+def test_review_waits_for_the_blocking_checks(company, client_as):
     version = sales_process(company).versions[0]
     services.update_node(nodes_by_key(version)["sign"], owner_role="")
     db.session.commit()
     client = client_as("head")
-    response = client.post(f"/processes/versions/{version.id}/approve")
+    page = client.get(f"/processes/{version.process_id}/v/1").get_data(as_text=True)
+    assert 'disabled title="Fix the blocking checks first.">Submit for review' in page
+    response = client.post(f"/processes/versions/{version.id}/submit")
     assert response.status_code == 422
-    assert "This version cannot be approved" in response.get_data(as_text=True)
+    assert "Fix what blocks approval before submitting" in response.get_data(as_text=True)
+    assert client.post(f"/processes/versions/{version.id}/approve").status_code == 422  # a draft is not approved
     db.session.expire_all()
     assert version.status == DRAFT
     services.update_node(nodes_by_key(version)["sign"], owner_role="销售代表")
     db.session.commit()
+    assert client.post(f"/processes/versions/{version.id}/submit").status_code == 303
     assert client.post(f"/processes/versions/{version.id}/approve").status_code == 303
     db.session.expire_all()
     assert version.status == "approved"
@@ -346,12 +350,13 @@ def test_a_head_does_not_approve_a_draft_they_worked_on_a_lead_may(company, clie
         prefix=f"node{quote.id}", name="报价（含折扣）", owner_role="销售代表")).status_code == 303
     page = head.get(f"/processes/{version.process_id}/v/1").get_data(as_text=True)
     assert "You worked on this draft: another head of 销售部 or a project lead approves it." in page
-    assert head.post(f"/processes/versions/{version.id}/approve").status_code == 403
     # Removing a step counts as working on the draft too.
     second_head = factory.user("head", department=company["departments"]["sales"], username="sales.head2")
     other = client_as(second_head)
     lost = nodes_by_key(version)["lost"]
     assert other.post(f"/processes/nodes/{lost.id}/delete").status_code == 303
+    assert head.post(f"/processes/versions/{version.id}/submit").status_code == 303
+    assert head.post(f"/processes/versions/{version.id}/approve").status_code == 403
     assert other.post(f"/processes/versions/{version.id}/approve").status_code == 403
     third = client_as(factory.user("head", department=company["departments"]["sales"], username="sales.head3"))
     assert third.post(f"/processes/versions/{version.id}/approve").status_code == 303
@@ -362,16 +367,19 @@ def test_a_head_does_not_approve_a_draft_they_worked_on_a_lead_may(company, clie
     draft = lead.post(f"/processes/{version.process_id}/drafts")
     assert draft.status_code == 303
     draft_version = services.draft_version(db.session.get(Process, version.process_id))
+    assert lead.post(f"/processes/versions/{draft_version.id}/submit").status_code == 303
     assert lead.post(f"/processes/versions/{draft_version.id}/approve").status_code == 303
 
 
 def test_the_approve_warning_names_the_version_replaced_only_when_there_is_one(company, client_as):
     process = sales_process(company)
+    services.submit_for_review(process.versions[0], company["lead"])
+    db.session.commit()
     client = client_as("lead")
     page = client.get(f"/processes/{process.id}/v/1").get_data(as_text=True)
     assert "It becomes the version everyone follows." in page and "becomes superseded" not in page
     services.approve_version(process.versions[0])
-    services.new_draft_version(process)
+    services.submit_for_review(services.new_draft_version(process), company["lead"])
     db.session.commit()
     page = client.get(f"/processes/{process.id}/v/2").get_data(as_text=True)
     assert "The approved version v1 becomes superseded." in page

@@ -190,6 +190,7 @@ def test_process_map_node_names_and_edge_labels(live_server, page, client_as, co
             "raci-node_id": nodes[n % len(nodes)], "raci-role": role, "raci-kind": "RACI"[n % 4]}), f"raci {n}")
 
     # Approve it and change a new draft, so the comparison page has the steps to show too.
+    _posted(lead.post(f"/processes/versions/{version_id}/submit"), "submit")
     _posted(lead.post(f"/processes/versions/{version_id}/approve"), "approve")
     draft = _posted(lead.post(f"/processes/{process_id}/drafts"), "draft")
     draft_id = db.session.scalar(select(ProcessVersion.id).where(ProcessVersion.process_id == process_id,

@@ -179,3 +179,20 @@ def test_resolving_user_and_department_names_costs_one_statement_per_page(client
         page = client.get("/audit/?entity=customers").get_data(as_text=True)
     assert small.count == large.count
     assert "客户经理59" in page and "客户经理10" in page and "市场部" in page
+
+
+def test_every_recorded_event_has_a_name_on_the_audit_page():
+    """The audit page names actions in words; an event recorded in code but missing there shows as a code."""
+    import re
+    from pathlib import Path
+
+    from rollout.reports.views import ACTION_NAMES
+    from training.services import SESSION_TRANSITIONS
+    root = Path(__file__).resolve().parents[2]
+    recorded = set()
+    for package in ("rollout", "surveys", "processmaps", "changes", "training"):
+        for path in (root / package).rglob("*.py"):
+            recorded |= set(re.findall(r'record_event\(\s*"([a-z_.]+)"', path.read_text(encoding="utf-8")))
+    recorded |= {f"session_{action}" for _state, action in SESSION_TRANSITIONS}  # recorded as f"session_{action}"
+    assert len(recorded) > 20
+    assert sorted(recorded - set(ACTION_NAMES)) == []
