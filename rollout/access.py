@@ -22,7 +22,11 @@ from rollout.accounts.models import ADMIN, HEAD, LEAD, STAFF, TRAINER, Departmen
 from rollout.extensions import db, login_manager
 
 ALL = "all"
+#: The user's home department (a team's department) and everything below it.
 DEPT = "dept"
+#: The department or team the user belongs to and everything below it: a team's head manages their team's
+#: sales records, not the team next door's (the department's head manages both).
+TEAM = "team"
 OWN = "own"
 #: Marks a view that needs no login (login page, health check, token links).
 PUBLIC = "public"
@@ -71,7 +75,7 @@ def _quote_approver(user, quote) -> bool:
 
 
 def _quote_dept_or_approver(user, quote) -> bool:
-    return _scope_allows(user, DEPT, quote) or _quote_approver(user, quote)
+    return _scope_allows(user, TEAM, quote) or _quote_approver(user, quote)
 
 
 def _quote_own_or_approver(user, quote) -> bool:
@@ -83,22 +87,22 @@ def _lead_visible(user, lead) -> bool:
     if lead.owner_id == user.id or _scope_allows(user, DEPT, lead):
         return True
     owner = lead.owner
-    return bool(user.has_role(HEAD) and owner is not None and owner.department_id in department_scope_ids(user))
+    return bool(user.has_role(HEAD) and owner is not None and owner.department_id in head_scope_ids(user))
 
 
 PLAN_RULES: dict[str, dict] = {
-    "plans.view": leads_and_admins(**{HEAD: DEPT, STAFF: OWN}),
-    "plans.edit": leads_and_admins(**{HEAD: DEPT}),
+    "plans.view": leads_and_admins(**{HEAD: TEAM, STAFF: OWN}),
+    "plans.edit": leads_and_admins(**{HEAD: TEAM}),
     "plans.approve": leads_and_admins(),
-    "customers.view": leads_and_admins(**{HEAD: DEPT, STAFF: OWN}),
-    "customers.edit": leads_and_admins(**{HEAD: DEPT, STAFF: OWN}),
-    "customers.assign": leads_and_admins(**{HEAD: DEPT}),
+    "customers.view": leads_and_admins(**{HEAD: TEAM, STAFF: OWN}),
+    "customers.edit": leads_and_admins(**{HEAD: TEAM, STAFF: OWN}),
+    "customers.assign": leads_and_admins(**{HEAD: TEAM}),
     "pool.claim": leads_and_admins(**{HEAD: DEPT, STAFF: DEPT}),
-    "deals.view": leads_and_admins(**{HEAD: DEPT, STAFF: OWN}),
-    "deals.edit": leads_and_admins(**{HEAD: DEPT, STAFF: OWN}),
+    "deals.view": leads_and_admins(**{HEAD: TEAM, STAFF: OWN}),
+    "deals.edit": leads_and_admins(**{HEAD: TEAM, STAFF: OWN}),
     # Finance staff see the quotes waiting for (or decided by) them, nothing else.
     "quotes.view": leads_and_admins(**{HEAD: _quote_dept_or_approver, STAFF: _quote_own_or_approver}),
-    "quotes.edit": leads_and_admins(**{HEAD: DEPT, STAFF: OWN}),
+    "quotes.edit": leads_and_admins(**{HEAD: TEAM, STAFF: OWN}),
     "quotes.approve": leads_and_admins(**{HEAD: _quote_approver, STAFF: _quote_approver}),
     "campaigns.view": leads_and_admins(**{HEAD: ALL, STAFF: ALL}),
     # Campaigns (and their leads) belong to the department running them, usually 市场部.
@@ -291,6 +295,18 @@ def department_scope_ids(user) -> set[int]:
     return subtree_ids(home) if home is not None else set()
 
 
+def head_scope_ids(user) -> set[int]:
+    """Departments a head manages (the TEAM scope): their own department or team and everything below it.
+    A team's head sees their department as its staff do, but is not the head of the team next door."""
+    own = getattr(user, "department_id", None)
+    return subtree_ids(own) if own is not None else set()
+
+
+def _scope_ids(user, scope: str) -> set[int]:
+    """The departments a DEPT or TEAM scope covers for ``user``."""
+    return head_scope_ids(user) if scope == TEAM else department_scope_ids(user)
+
+
 def _department_of(obj) -> int | None:
     if hasattr(obj, "access_department_id"):
         return obj.access_department_id
@@ -311,9 +327,9 @@ def _scope_allows(user, scope, obj) -> bool:
         return True
     if callable(scope):
         return bool(scope(user, obj))
-    if scope == DEPT:
+    if scope in (DEPT, TEAM):
         department = _department_of(obj)
-        return department is not None and department in department_scope_ids(user)
+        return department is not None and department in _scope_ids(user, scope)
     if scope == OWN:
         return _owner_of(obj) == user.id
     return False
@@ -349,8 +365,8 @@ def scope_clause(user, action: str, department_column=None, owner_column=None):
         scope = rule.get(role)
         if scope == ALL:
             return true()
-        if scope == DEPT and department_column is not None:
-            conditions.append(department_column.in_(sorted(department_scope_ids(user)) or [-1]))
+        if scope in (DEPT, TEAM) and department_column is not None:
+            conditions.append(department_column.in_(sorted(_scope_ids(user, scope)) or [-1]))
         elif scope == OWN and owner_column is not None:
             conditions.append(owner_column == user.id)
     return or_(*conditions) if conditions else false()

@@ -23,7 +23,7 @@ from flask_babel import lazy_pgettext as pgettext
 from sqlalchemy import String, and_, cast, func, or_, select
 
 from rollout import figures
-from rollout.access import department_scope_ids, home_department_id, subtree_ids
+from rollout.access import department_scope_ids, head_scope_ids, home_department_id, subtree_ids
 from rollout.accounts.models import Department, User, UserRole
 from rollout.audit.display import label_codes
 from rollout.audit.services import as_system, record_event
@@ -907,7 +907,7 @@ def step_approvers(step: QuoteApprovalStep) -> list[User]:
             User.department_id.in_(subtree_ids(department.id)), User.is_active_account.is_(True))))
     heads = db.session.scalars(select(User).join(UserRole).where(
         UserRole.role == "head", User.is_active_account.is_(True)))
-    return [head for head in heads if step.approver_department_id in department_scope_ids(head)]
+    return [head for head in heads if step.approver_department_id in head_scope_ids(head)]
 
 
 def may_decide(user: User, step: QuoteApprovalStep) -> bool:
@@ -920,7 +920,7 @@ def may_decide(user: User, step: QuoteApprovalStep) -> bool:
     if step.approver_department_code:
         department = db.session.scalar(select(Department).where(Department.code == step.approver_department_code))
         return department is not None and user.department_id in subtree_ids(department.id)
-    return user.has_role("head") and step.approver_department_id in department_scope_ids(user)
+    return user.has_role("head") and step.approver_department_id in head_scope_ids(user)
 
 
 def current_step(quote: Quote) -> QuoteApprovalStep | None:
@@ -1412,9 +1412,9 @@ def plan_vs_actual(period_kind: str, day: date, parent_level: str = "company", p
         unit.behind = [metric for metric in METRICS
                        if is_behind(unit.actual.get(metric, 0), unit.target(metric), start, end, margin, today)]
     if viewer is not None and not viewer.has_role("admin", "lead"):
-        visible = department_scope_ids(viewer)
+        managed = head_scope_ids(viewer)
         children = [c for c in children if (c.user_id == viewer.id) or (
-            viewer.has_role("head") and c.department_id in visible)]
+            viewer.has_role("head") and c.department_id in managed)]
     return {"start": start, "end": end, "parent": parent, "children": children,
             "elapsed": elapsed_share(start, end, today), "label": period_label(period_kind, start)}
 
@@ -1519,7 +1519,7 @@ def notify_behind(today: date | None = None) -> int:
     heads_by_department: dict[int, list[User]] = defaultdict(list)
     for head in db.session.scalars(select(User).join(UserRole).where(UserRole.role == "head",
                                                                     User.is_active_account.is_(True))):
-        for department_id in department_scope_ids(head):
+        for department_id in head_scope_ids(head):
             heads_by_department[department_id].append(head)
     for plan in plans:
         key = (plan.starts_on, plan.ends_on)

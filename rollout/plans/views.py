@@ -10,7 +10,7 @@ from flask_login import current_user
 from sqlalchemy import func, or_, select
 
 from rollout import figures
-from rollout.access import authorize, can, department_scope_ids, require, scope_clause
+from rollout.access import authorize, can, department_scope_ids, head_scope_ids, require, scope_clause
 from rollout.accounts.models import Department, User, UserRole
 from rollout.accounts.services import department_choices
 from rollout.audit.services import history_of
@@ -81,7 +81,7 @@ def _people_i_manage(user: User) -> list:
         sales = db.session.scalar(select(Department.id).where(Department.code == "sales"))
         from rollout.access import subtree_ids
         return _sales_people(subtree_ids(sales) if sales else None)
-    return _sales_people(department_scope_ids(user))
+    return _sales_people(head_scope_ids(user))
 
 
 def _customer_or_404(customer_id: int) -> Customer:
@@ -130,7 +130,7 @@ def index():
 
 
 def _plan_form_choices(form: forms.PlanForm, me: User) -> None:
-    allowed = None if me.has_role("admin", "lead") else department_scope_ids(me)
+    allowed = None if me.has_role("admin", "lead") else head_scope_ids(me)
     form.department_id.choices = [(NONE, "—")] + [(i, n) for i, n in department_choices()
                                                    if allowed is None or i in allowed]
     form.user_id.choices = [(NONE, "—")] + [(u.id, u.display_name) for u in _people_i_manage(me)]
@@ -266,11 +266,10 @@ def actual():
         level = "company"
     parent_id = _int_arg("unit")
     if not me.has_role("admin", "lead"):
-        # Heads start at their department, reps at their own team; nobody drills into other departments.
-        if parent_id not in department_scope_ids(me) or not me.has_role("head"):
-            from rollout.access import home_department_id
+        # Heads start at the department or team they head, reps at their own team; nobody drills into others.
+        if parent_id not in head_scope_ids(me) or not me.has_role("head"):
             if me.has_role("head"):
-                parent_id, level = home_department_id(me.department_id), "department"
+                parent_id, level = me.department_id, "department"
             else:
                 own = db.session.get(Department, me.department_id) if me.department_id else None
                 parent_id = own.id if own else None

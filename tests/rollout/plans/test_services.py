@@ -465,3 +465,28 @@ def test_a_department_plan_counts_its_own_departments_and_teams_only(company):
     marketing_plan = services.create_plan(company["lead"], "quarter", date(2026, 10, 1), "department",
                                           {"visits": "10"}, department_id=marketing.id)
     assert services.plan_progress_for(marketing_plan, today=date(2026, 11, 15))["metrics"][0]["actual"] == 1
+
+
+def test_a_team_head_manages_their_own_team_only(company, rules, factory, client_as):
+    """The head of 销售一组 approves and edits 销售一组's quotes and customers, not 销售二组's; the head of
+    销售部 manages both teams."""
+    from rollout.access import can
+    departments = company["departments"]
+    team1_head = factory.user("head", department=departments["sales1"], username="team1.head")
+    team2_head = factory.user("head", department=departments["sales2"], username="team2.head")
+    theirs = services.create_customer("乙公司", company["staff2"])  # a 销售二组 rep's customer
+    quote = services.create_quote(theirs, company["staff2"], "报价", "100000", "15")
+    services.submit_quote(quote, company["staff2"])
+    db.session.commit()
+    step = services.current_step(quote)
+    assert not services.may_decide(team1_head, step)
+    assert services.may_decide(team2_head, step) and services.may_decide(company["head"], step)
+    assert team1_head not in services.step_approvers(step) and team2_head in services.step_approvers(step)
+    for action, record in (("customers.edit", theirs), ("customers.view", theirs), ("customers.assign", theirs),
+                           ("quotes.edit", quote), ("quotes.view", quote)):
+        assert not can(team1_head, action, record), action
+        assert can(team2_head, action, record) and can(company["head"], action, record), action
+    client = client_as(team1_head)
+    assert client.post(f"/quotes/{quote.id}/approve").status_code == 403
+    assert client.get(f"/customers/{theirs.id}").status_code == 403
+    assert "乙公司" not in client.get("/customers").get_data(as_text=True)
