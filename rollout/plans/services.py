@@ -23,7 +23,7 @@ from flask_babel import lazy_pgettext as pgettext
 from sqlalchemy import String, and_, cast, func, or_, select
 
 from rollout import figures
-from rollout.access import department_scope_ids, head_scope_ids, home_department_id, subtree_ids
+from rollout.access import head_scope_ids, home_department_id, subtree_ids
 from rollout.accounts.models import Department, User, UserRole
 from rollout.audit.display import label_codes
 from rollout.audit.services import as_system, record_event
