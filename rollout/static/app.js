@@ -1,7 +1,9 @@
 // Rollout Desk: no inline scripts (the CSP forbids them); behaviour hangs off data- attributes.
+// The question is the clicked button's data-confirm (one form, several buttons), else the form's.
 document.addEventListener("submit", function (event) {
   var form = event.target;
-  var message = form.getAttribute && form.getAttribute("data-confirm");
+  var button = event.submitter;
+  var message = (button && button.getAttribute("data-confirm")) || (form.getAttribute && form.getAttribute("data-confirm"));
   if (message && !window.confirm(message)) {
     event.preventDefault();
   }
