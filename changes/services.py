@@ -356,6 +356,7 @@ def submit(request: ChangeRequest, actor: User, comment: str = "") -> ChangeRequ
     if request.kind == "standard":
         # Validate the whole chain before the first step, so nothing is half-applied.
         check_move(request, "submitted", "approved", {SYSTEM})
+        _check_standard(request)
     now = utcnow()
     window = window_for_submission(now) if request.kind == "normal" else None
     transition(request, "submitted", actor, comment)
@@ -369,6 +370,19 @@ def submit(request: ChangeRequest, actor: User, comment: str = "") -> ChangeRequ
         _notify_emergency(request)
     db.session.flush()
     return request
+
+
+def _check_standard(request: ChangeRequest) -> None:
+    """A standard change is approved without review, so only a routine one may be standard (as ITIL's
+    pre-authorised changes): no permission change, and low risk by the rules."""
+    if request.has_permission_change:
+        raise ServiceError(_("A standard change is approved without review, so it cannot change permissions. "
+                             "Submit it as a normal change."), "kind")
+    level, _reasons = compute_risk(request)
+    if level != "low":
+        from changes.labels import RISK_LABELS
+        raise ServiceError(_("A standard change is approved without review, so it must be low risk; this one is "
+                             "%(risk)s. Submit it as a normal change.", risk=RISK_LABELS[level]), "kind")
 
 
 def assess(request: ChangeRequest, actor: User, comment: str = "", raise_to: str | None = None,

@@ -5,10 +5,11 @@ import pytest
 from sqlalchemy import func, select
 
 from changes import services, signals
-from changes.models import ChangeTransition
+from changes.models import ChangeRequest, ChangeTransition
 from rollout.errors import NotAllowed, ServiceError
 from rollout.extensions import db
 from rollout.notify.models import Notification
+from rollout.timeutil import local_today
 
 
 def _transition_count(change) -> int:
@@ -137,6 +138,29 @@ def test_standard_change_is_approved_at_submission(company, new_request):
     assert change.state == "approved" and change.window_id is None
     assert [t.to_state for t in change.transitions] == ["submitted", "approved"]
     assert change.transitions[-1].actor_id is None  # the system approved it
+
+
+def test_only_a_routine_change_may_be_standard(company, new_request, client_as):
+    """Approved without review, a standard change may not change permissions or carry more than low risk."""
+    risky = new_request(kind="standard", has_permission_change=True)
+    with pytest.raises(ServiceError) as refused:
+        services.submit(risky, company["staff"])
+    assert refused.value.field == "kind" and "cannot change permissions" in refused.value.message
+    assert risky.state == "draft"
+    short_notice = new_request(kind="standard", title="客户列表增加字段", has_data_field_change=True,
+                               wanted_on=local_today() + timedelta(days=1))
+    with pytest.raises(ServiceError) as refused:
+        services.submit(short_notice, company["staff"])
+    assert "must be low risk; this one is Medium risk" in refused.value.message
+    db.session.rollback()
+    # From the form: nothing is saved, and the page says why on the kind field.
+    client = client_as("staff")
+    before = db.session.scalar(select(func.count()).select_from(ChangeRequest))
+    response = client.post("/changes/new", data={
+        "title": "销售可导出全部客户", "description": "开放导出。", "reason": "方便。", "kind": "standard",
+        "has_permission_change": "y", "submit_now": "1"})
+    assert response.status_code == 422 and "cannot change permissions" in response.get_data(as_text=True)
+    assert db.session.scalar(select(func.count()).select_from(ChangeRequest)) == before
 
 
 def test_emergency_is_decided_at_once_by_a_lead_and_reviewed_at_the_next_window(company, new_request,
