@@ -22,7 +22,7 @@ from rollout.accounts.models import ROLES, Department, User, UserRole
 from rollout.errors import NotAllowed, ServiceError
 from rollout.extensions import db
 from rollout.i18n import language_of
-from rollout.timeutil import local_today, utcnow
+from rollout.timeutil import local_today, to_local, utcnow
 from training.models import (ENROLLED, SESSION_CANCELLED, SESSION_DRAFT, SESSION_KINDS, SESSION_SCHEDULED,
                              TIERS, Course, CourseAttachment, CourseCompletion, Enrolment, OverdueReminder,
                              QuizQuestion, Track, TrainingSession)
@@ -280,6 +280,10 @@ def _validate_session(data: SessionData, session: TrainingSession | None, schedu
     if scheduling:
         if not data.starts_at:
             raise ServiceError(_("A start time is required."), "starts_at")
+        moved = session is None or session.status != SESSION_SCHEDULED or session.starts_at != data.starts_at
+        if moved and data.starts_at < utcnow():
+            # A session that took place keeps its time; a new or moved one cannot start in the past.
+            raise ServiceError(_("A session cannot be scheduled to start in the past."), "starts_at")
         if not data.ends_at:
             raise ServiceError(_("An end time is required."), "ends_at")
         if not data.trainer_id:
@@ -310,6 +314,7 @@ def save_session(session: TrainingSession | None, data: SessionData) -> Training
     more capacity moves people up from the waitlist.
     """
     is_new = session is None
+    moved = False
     if not is_new:
         # Capacity is checked against the enrolled count under the same lock sign-ups take.
         from training.enrolment import lock_session
@@ -325,6 +330,8 @@ def save_session(session: TrainingSession | None, data: SessionData) -> Training
     elif (session.starts_at, session.ends_at, session.location, session.title) != (
             data.starts_at, data.ends_at, (data.location or "").strip(), data.title.strip()):
         session.sequence = (session.sequence or 0) + 1
+        moved = session.status == SESSION_SCHEDULED and (session.starts_at, session.ends_at, session.location) != (
+            data.starts_at, data.ends_at, (data.location or "").strip())
     session.title = data.title.strip()
     session.kind, session.capacity = data.kind, data.capacity
     session.starts_at, session.ends_at = data.starts_at, data.ends_at
@@ -340,7 +347,50 @@ def save_session(session: TrainingSession | None, data: SessionData) -> Training
     if old_capacity is not None and data.capacity > old_capacity:
         from training.enrolment import promote_from_waitlist
         promote_from_waitlist(session)
+    if is_new:
+        _invite_audience(session)
+    elif moved:
+        _tell_signed_up(session, "training.session_moved", _l("Training moved: %(title)s", title=session.title),
+                        _l("It now takes place %(when)s.", when=when_and_where(session)))
     return session
+
+
+def when_and_where(session: TrainingSession) -> str:
+    """"2026-12-03 10:00–11:30 · 3楼培训室": the session's local time and place, for a notification."""
+    starts, ends = to_local(session.starts_at), to_local(session.ends_at) if session.ends_at else None
+    text = starts.strftime("%Y-%m-%d %H:%M") + (ends.strftime("–%H:%M") if ends else "")
+    return " · ".join(part for part in (text, session.location or session.online_url) if part)
+
+
+def session_audience(session: TrainingSession) -> list[User]:
+    """The people a session is meant for: its roles within its departments (and their teams); nobody
+    when it names neither (a session open to all invites no one)."""
+    from rollout.access import subtree_ids
+    from rollout.accounts.services import users_with_roles
+    if not session.target_role_list and not session.departments:
+        return []
+    departments = set()
+    for department in session.departments:
+        departments |= subtree_ids(department.id)
+    return users_with_roles(session.target_role_list or ROLES, sorted(departments) if departments else None)
+
+
+def _invite_audience(session: TrainingSession) -> None:
+    """Tell the people a newly scheduled session is for, except those already on it."""
+    from rollout.notify.services import notify
+    already = set(db.session.scalars(select(Enrolment.user_id).where(Enrolment.session_id == session.id)))
+    people = [user for user in session_audience(session) if user.id not in already]
+    notify(people, "training.session_scheduled", _l("Training for you: %(title)s", title=session.title),
+           _l("%(when)s. Sign up on the session's page while there are seats.", when=when_and_where(session)),
+           link=f"/training/sessions/{session.id}")
+
+
+def _tell_signed_up(session: TrainingSession, event: str, subject, body) -> None:
+    """Tell everyone enrolled or waiting for a session."""
+    from rollout.notify.services import notify
+    people = db.session.scalars(select(User).join(Enrolment, Enrolment.user_id == User.id).where(
+        Enrolment.session_id == session.id, Enrolment.status.in_([ENROLLED, "waitlisted"]))).all()
+    notify(people, event, subject, body, link=f"/training/sessions/{session.id}")
 
 
 #: Shown, never stored: a scheduled session under way or over, as its start and end times say.
@@ -393,11 +443,10 @@ def transition_session(session: TrainingSession, action: str, now: datetime | No
     session.sequence = (session.sequence or 0) + 1
     db.session.flush()
     if action == "cancel":
-        from rollout.notify.services import notify
-        people = db.session.scalars(select(User).join(Enrolment, Enrolment.user_id == User.id).where(
-            Enrolment.session_id == session.id, Enrolment.status.in_([ENROLLED, "waitlisted"]))).all()
-        notify(people, "training.session_cancelled", _l("Training cancelled: %(title)s", title=session.title),
-               _l("The session you signed up for was cancelled."), link=f"/training/sessions/{session.id}")
+        _tell_signed_up(session, "training.session_cancelled", _l("Training cancelled: %(title)s", title=session.title),
+                        _l("The session you signed up for was cancelled."))
+    elif action == "schedule":
+        _invite_audience(session)
     from rollout.audit.services import record_event
     record_event(f"session_{action}", entity="training_sessions", entity_id=str(session.id))
     return session
@@ -411,11 +460,15 @@ def draft_after_change_session(release, affected_roles, affected_department_ids,
         return None  # one draft per release, however often the signal fires
     name = getattr(release, "name", None) or str(release)
     process_names = [getattr(process, "name", None) or str(process) for process in processes or []]
+    changes = [f"{request.reference} {request.title}" for request in getattr(release, "requests", [])
+               if request.state != "cancelled"]
     # Stored text is read by everyone: write it in the company's language, not the clicker's.
     with force_locale(language_of(None)):
         title = _("After-change training: %(name)s", name=name)[:200]
-        description = _("What changed in release %(name)s:", name=name) + "\n\n" + "\n".join(
-            f"- {process}" for process in process_names)
+        description = "\n\n".join(
+            [_("What changed in release %(name)s:", name=name), "\n".join(f"- {change}" for change in changes)]
+            + ([_("Processes changed:"), "\n".join(f"- {process}" for process in process_names)]
+               if process_names else []))
     roles = [role for role in ROLES if role in set(affected_roles or [])]
     session = TrainingSession(status=SESSION_DRAFT, kind="lecture", title=title, description_markdown=description,
                               capacity=30, target_roles=",".join(roles), release_id=release_id)

@@ -493,9 +493,15 @@ def assign(session_id):
         apply_service_error(None, error)
         return _back_to(session), 303
     from rollout.notify.services import notify
-    notify([person], "training.assigned", _l("You are signed up for training: %(title)s", title=session.title),
-           _l("%(name)s signed you up.", name=current_user.display_name),
-           link=url_for("training.session", session_id=session.id))
+    when = services.when_and_where(session)
+    if enrolment.status == ENROLLED:
+        subject = _l("You are signed up for training: %(title)s", title=session.title)
+        body = _l("%(name)s signed you up: %(when)s.", name=current_user.display_name, when=when)
+    else:
+        subject = _l("You are on the waitlist for training: %(title)s", title=session.title)
+        body = _l("%(name)s put you on the waitlist (the session is full): %(when)s. You are told if a seat "
+                  "frees up.", name=current_user.display_name, when=when)
+    notify([person], "training.assigned", subject, body, link=url_for("training.session", session_id=session.id))
     flash(_("%(name)s is signed up.", name=person.display_name) if enrolment.status == ENROLLED
           else _("%(name)s is on the waitlist.", name=person.display_name), "success")
     return _back_to(session)
