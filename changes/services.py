@@ -18,6 +18,7 @@ from functools import partial
 
 from flask import current_app, url_for
 from flask_babel import gettext as _
+from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import selectinload
@@ -29,6 +30,7 @@ from rollout.audit.services import record_event
 from rollout.database import MAX_ID, contains_text
 from rollout.errors import NotAllowed, ServiceError
 from rollout.extensions import db
+from rollout.i18n import language_of
 from rollout.timeutil import local_to_utc, local_today, to_local, utcnow
 
 from processmaps.models import Process, ProcessNode
@@ -492,8 +494,38 @@ def move(request: ChangeRequest, to_state: str, actor: User, comment: str = "", 
         return schedule(request, release, actor, comment)
     if to_state == "cancelled":
         return cancel(request, actor, comment)
+    if to_state == "implemented":
+        return implement_request(request, actor, comment)
     transition(request, to_state, actor, comment)
     return request
+
+
+def implement_request(request: ChangeRequest, actor: User, comment: str = "") -> ChangeRequest:
+    """Mark one request implemented.  In a release, the release's implementation tells everyone; alone
+    (an emergency fixed at once) it does the same itself: drafts of the processes it touches, an
+    announcement to the roles it affects, and word to its requester."""
+    transition(request, "implemented", actor, comment)
+    if request.release is not None:
+        return request
+    with force_locale(language_of(None)):  # stored text, read by everyone
+        summary = _("Changes from %(ref)s %(title)s.", ref=request.reference, title=request.title)
+    _new_process_versions(linked_processes(request), summary, actor)
+    roles = list(request.affected_roles or [])
+    department_ids = sorted(d.id for d in request.affected_departments)
+    _announce(_l("%(ref)s %(title)s is live", ref=request.reference, title=request.title),
+              partial(_request_announcement, request), roles, department_ids,
+              _url("changes.detail", request_id=request.id), also=[request.requester])
+    return request
+
+
+def _request_announcement(request: ChangeRequest) -> str:
+    """A lone change's announcement in the reader's language: what changed, for whom."""
+    departments = "、".join(d.name for d in request.affected_departments) or _("All departments")
+    lines = [_("Live since %(date)s.", date=local_today().isoformat()), "",
+             f"**{request.reference} {request.title}** — {departments}"]
+    if request.description:
+        lines.append(request.description.splitlines()[0][:300])
+    return "\n".join(lines)
 
 
 # --- review windows -------------------------------------------------------------------
@@ -973,23 +1005,43 @@ def save_release(name: str, planned_on: date, actor: User | None = None, release
 
 
 def release_notes(release: Release) -> str:
-    """Release notes (Markdown) generated from the release's requests."""
-    lines = [f"### {release.name}", "", _("Planned for %(date)s.", date=release.planned_on.isoformat()), ""]
-    requests = [r for r in release.requests if r.state != "cancelled"]
-    if not requests:
-        lines.append(_("No changes in this release yet."))
-    for kind in KINDS:
-        group = [r for r in requests if r.kind == kind]
-        if not group:
-            continue
-        lines += [f"#### {KIND_LABELS[kind]}", ""]
-        for request in group:
-            departments = "、".join(d.name for d in request.affected_departments) or _("All departments")
-            lines.append(f"- **{request.reference} {request.title}** — {departments}")
-            if request.description:
-                lines.append(f"  {request.description.splitlines()[0][:300]}")
-        lines.append("")
-    return "\n".join(lines).strip() + "\n"
+    """Release notes (Markdown) generated from the release's requests, in the company's language:
+    they are stored and sent to everyone."""
+    with force_locale(language_of(None)):
+        if release.implemented_at:
+            when = _("Live since %(date)s.", date=to_local(release.implemented_at).date().isoformat())
+        else:
+            when = _("Planned for %(date)s.", date=release.planned_on.isoformat())
+        lines = [f"### {release.name}", "", when, ""]
+        requests = release_requests(release)
+        if not requests:
+            lines.append(_("No changes in this release yet."))
+        for kind in KINDS:
+            group = [r for r in requests if r.kind == kind]
+            if group:
+                lines += [f"#### {KIND_LABELS[kind]}", "", *_note_lines(group), ""]
+        return "\n".join(lines).strip() + "\n"
+
+
+def release_requests(release: Release) -> list[ChangeRequest]:
+    return [r for r in release.requests if r.state != "cancelled"]
+
+
+def _note_lines(requests: list[ChangeRequest]) -> list[str]:
+    lines = []
+    for request in requests:
+        departments = "、".join(d.name for d in request.affected_departments) or _("All departments")
+        lines.append(f"- **{request.reference} {request.title}** — {departments}")
+        if request.description:
+            lines.append(f"  {request.description.splitlines()[0][:300]}")
+    return lines
+
+
+def missing_from_notes(release: Release) -> list[ChangeRequest]:
+    """Requests of the release that its saved notes do not mention (scheduled after they were written)."""
+    if not release.notes_markdown:
+        return []
+    return [r for r in release_requests(release) if r.reference not in release.notes_markdown]
 
 
 def regenerate_notes(release: Release) -> Release:
@@ -1008,46 +1060,57 @@ def implement_release(release: Release, actor: User) -> dict:
     requests = [r for r in release.requests if r.state != "cancelled"]
     if not requests:
         raise ServiceError(_("%(release)s has no changes to implement.", release=release.name))
-    not_ready = [r for r in requests if r.state not in ("scheduled", "implementing")]
+    not_ready = [r for r in requests if r.state not in ("scheduled", "implementing", "implemented")]
     if not_ready:
         raise ServiceError(_("These requests are not scheduled: %(refs)s.",
                              refs="、".join(f"{r.reference} ({_label(r.state)})" for r in not_ready)))
     for request in requests:
         if request.state == "scheduled":
             transition(request, "implementing", None, system=True)
-        transition(request, "implemented", None, system=True)
+        if request.state == "implementing":
+            transition(request, "implemented", None, system=True)
     release.state = "implemented"
     release.implemented_at = utcnow()
     release.implemented_by_id = actor.id
     release.sequence += 1
     if not release.notes_markdown:
         release.notes_markdown = release_notes(release)
+    else:
+        missing = missing_from_notes(release)
+        if missing:  # scheduled after the notes were written: the announcement names every change
+            with force_locale(language_of(None)):
+                release.notes_markdown = "\n".join([release.notes_markdown.rstrip(), "", *_note_lines(missing)]) + "\n"
     roles = sorted({role for r in requests for role in r.affected_roles or []})
     department_ids = sorted({d.id for r in requests for d in r.affected_departments})
     processes = {p.id: p for r in requests for p in linked_processes(r)}
-    versions = _new_process_versions(list(processes.values()), release, actor)
-    announced = _announce_release(release, roles, department_ids)
+    with force_locale(language_of(None)):
+        summary = _("Changes from release %(release)s.", release=release.name)
+    versions = _new_process_versions(list(processes.values()), summary, actor)
+    announced = _announce(_l("Release %(release)s is live", release=release.name), release.notes_markdown,
+                          roles, department_ids, _url("changes.release", release_id=release.id))
     db.session.flush()
     signals.release_implemented.send(release, affected_roles=roles, affected_department_ids=department_ids,
                                      processes=list(processes.values()))
     return {"requests": len(requests), "versions": versions, "announced": announced}
 
 
-def _new_process_versions(processes: list, release: Release, actor: User) -> list:
+def _new_process_versions(processes: list, summary: str, actor: User) -> list:
+    """The draft of each process a change touched, noting the change (new drafts, or the open version)."""
     from processmaps.services import new_draft_version
-    summary = _("Changes from release %(release)s.", release=release.name)
     return [new_draft_version(process, actor=actor, summary=summary) for process in processes]
 
 
-def _announce_release(release: Release, roles: list[str], department_ids: list[int]) -> int:
+def _announce(subject, body, roles: list[str], department_ids: list[int], link: str | None, also=()) -> int:
+    """Tell the affected roles in the affected departments (everyone, when none are named) that a change is
+    live, and post it to those departments' robots; ``also`` adds people told whatever their role."""
     from rollout.access import subtree_ids
     from rollout.notify.services import notify
     departments = set()
     for department_id in department_ids:
         departments |= subtree_ids(department_id)
     people = users_with_roles(roles or ROLES, sorted(departments) if departments else None)
-    notify(people, "changes.release", _l("Release %(release)s is live", release=release.name),
-           release.notes_markdown, link=_url("changes.release", release_id=release.id), department_ids=department_ids)
+    people += [person for person in also if person is not None and person not in people]
+    notify(people, "changes.release", subject, body, link=link, department_ids=department_ids)
     return len(people)
 
 

@@ -555,7 +555,8 @@ def _release_page(release: Release, status: int = 200, notes_form=None):
     notes_form = notes_form or ReleaseNotesForm(notes_markdown=release.notes_markdown or
                                                 services.release_notes(release))
     return render_template("changes/release.html", release=release, requests=requests, approved=approved,
-                           notes_form=notes_form, move_form=CommentForm()), status
+                           notes_form=notes_form, move_form=CommentForm(),
+                           missing_from_notes=services.missing_from_notes(release)), status
 
 
 @bp.route("/releases/<int:release_id>")

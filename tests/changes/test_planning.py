@@ -183,6 +183,69 @@ def test_implementing_a_release(company, on_agenda):
         services.implement_release(release, company["lead"])
 
 
+def test_notes_written_before_a_change_was_scheduled_still_announce_it(company, on_agenda, client_as):
+    first = _approved_request(company, on_agenda, title="报价审批改为两级")
+    late = _approved_request(company, on_agenda, title="客户列表增加行业筛选")
+    release = services.save_release("第1批", local_today() + timedelta(days=5), company["lead"])
+    services.schedule(first, release, company["lead"])
+    release.notes_markdown = "### 第1批\n\n本批次优化报价审批。\n- " + first.reference  # written by hand
+    services.schedule(late, release, company["lead"])
+    assert services.missing_from_notes(release) == [late]
+    db.session.commit()
+    page = client_as("lead").get(f"/changes/releases/{release.id}").get_data(as_text=True)
+    assert 'data-testid="notes-missing"' in page and late.reference in page
+    services.implement_release(release, company["lead"])
+    assert release.notes_markdown.startswith("### 第1批\n\n本批次优化报价审批。")  # the hand-written part kept
+    assert late.reference in release.notes_markdown and "客户列表增加行业筛选" in release.notes_markdown
+    body = db.session.scalar(select(Notification.body_markdown).where(Notification.event == "changes.release"))
+    assert late.reference in body
+
+
+def test_generated_notes_are_in_the_company_language_whoever_asks(company, on_agenda):
+    from flask_babel import force_locale
+    change = _approved_request(company, on_agenda)
+    release = services.save_release("第1批", local_today() + timedelta(days=5), company["lead"])
+    services.schedule(change, release, company["lead"])
+    with force_locale("en"):
+        notes = services.release_notes(release)
+    assert "计划于" in notes and "Planned for" not in notes
+    with force_locale("en"):
+        services.implement_release(release, company["lead"])
+    assert "上线" in release.notes_markdown and "计划于" not in release.notes_markdown
+
+
+def test_an_emergency_implemented_alone_is_announced_and_drafts_its_processes(company, new_request):
+    process, node = _approved_node(company)
+    sales = company["departments"]["sales"]
+    change = new_request(kind="emergency", title="报价单金额显示错误", affected_roles=["staff"],
+                         affected_department_ids=[sales.id], node_ids=[node.id])
+    services.submit(change, company["staff"])
+    services.move(change, "approved", company["lead"], "立即修复")
+    services.move(change, "implementing", company["lead"])
+    services.move(change, "implemented", company["lead"])
+    assert change.state == "implemented" and change.release is None
+    draft = db.session.scalar(select(ProcessVersion).where(ProcessVersion.process_id == process.id,
+                                                           ProcessVersion.status == "draft"))
+    assert draft is not None and change.reference in draft.summary
+    told = set(db.session.scalars(select(Notification.user_id).where(Notification.event == "changes.release")))
+    assert told == {company["staff"].id, company["staff2"].id}  # its requester is one of the staff told
+    body = db.session.scalar(select(Notification.body_markdown).where(
+        Notification.event == "changes.release", Notification.user_id == company["staff2"].id))
+    assert change.reference in body and "报价单金额显示错误" in body
+
+
+def test_a_request_implemented_before_its_release_does_not_block_it(company, on_agenda):
+    change = _approved_request(company, on_agenda)
+    release = services.save_release("第1批", local_today() + timedelta(days=5), company["lead"])
+    services.schedule(change, release, company["lead"])
+    services.move(change, "implementing", company["lead"])
+    services.move(change, "implemented", company["lead"])
+    assert db.session.scalar(select(func.count()).select_from(Notification).where(
+        Notification.event == "changes.release")) == 0  # the release tells everyone when it goes live
+    services.implement_release(release, company["lead"])
+    assert release.is_implemented and change.state == "implemented"
+
+
 def test_release_with_unscheduled_work_is_refused_whole(company, on_agenda):
     change = _approved_request(company, on_agenda)
     release = services.save_release("第1批", local_today() + timedelta(days=5))
