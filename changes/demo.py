@@ -124,12 +124,14 @@ def _load(ctx) -> None:
     second.closed_at = second.ends_at
 
     # --- an implemented release from the first window's approvals --------------------------
-    done = services.save_release("2026 第1批优化", today - timedelta(days=4), admin)
+    done = services.save_release("2026 第1批优化", today, admin)
     for request in (stage, photos):
         services.schedule(request, done, lead)
-    services.regenerate_notes(done)
     services.implement_release(done, admin)
+    # Dated after the story, as a release cannot be planned for a day that has passed.
+    done.planned_on = today - timedelta(days=4)
     done.implemented_at = local_to_utc(datetime.combine(today - timedelta(days=4), time(20, 0)))
+    services.regenerate_notes(done)
     for request in (stage, photos):
         request.implemented_at = done.implemented_at
     services.move(stage, "reviewed", lead, "上线一周，方案评审平均耗时 1 天，返工减少。")

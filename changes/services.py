@@ -989,6 +989,8 @@ def save_release(name: str, planned_on: date, actor: User | None = None, release
         duplicate = duplicate.where(Release.id != release.id)
     if db.session.scalar(duplicate):
         raise ServiceError(_("A release with this name already exists."), "name")
+    if planned_on < local_today() and (release is None or release.planned_on != planned_on):
+        raise ServiceError(_("A release cannot be planned for a day that has passed."), "planned_on")
     freezes = freezes_covering(planned_on)
     if freezes:
         raise ServiceError(_("%(date)s falls in the freeze %(freezes)s.", date=planned_on.isoformat(),

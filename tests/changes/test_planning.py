@@ -123,6 +123,16 @@ def test_cadence_clashing_with_existing_windows_names_them(company):
 
 
 # --- freezes and releases ----------------------------------------------------------------------
+def test_a_release_is_not_planned_for_a_day_that_has_passed(company):
+    today = local_today()
+    with pytest.raises(ServiceError) as refused:
+        services.save_release("过去的批次", today - timedelta(days=1))
+    assert refused.value.field == "planned_on"
+    release = services.save_release("本周批次", today)
+    release.planned_on = today - timedelta(days=3)  # planned earlier; that day has passed since
+    assert services.save_release("本周批次（改名）", release.planned_on, release=release).name == "本周批次（改名）"
+
+
 def test_release_dated_in_a_freeze_is_refused_naming_the_freeze(company):
     today = local_today()
     services.save_freeze("销售部上线封网期", today + timedelta(days=10), today + timedelta(days=17))
