@@ -1006,6 +1006,34 @@ def save_release(name: str, planned_on: date, actor: User | None = None, release
     return release
 
 
+#: Functions ``release -> list[(label, url)]`` contributed by packages that act on an implemented release
+#: (training drafts a session for it); the release and request pages link to what they return.
+RELEASE_FOLLOW_UP_PROVIDERS: list = []
+
+
+def release_follow_ups(release: Release | None) -> list[tuple[str, str]]:
+    """What followed a release: the drafts of the processes it changed, and what other packages made."""
+    from processmaps.services import open_version
+    if release is None or not release.is_implemented:
+        return []
+    links = []
+    processes = {p.id: p for r in release_requests(release) for p in linked_processes(r)}
+    for process in processes.values():
+        version = open_version(process)
+        if version is not None:
+            links.append((_("Process map %(name)s v%(number)d (%(status)s)", name=process.name, number=version.number,
+                            status=_status_of_version(version)),
+                          _url("processmaps.version", process_id=process.id, number=version.number)))
+    for provider in RELEASE_FOLLOW_UP_PROVIDERS:
+        links += provider(release)
+    return [(label, url) for label, url in links if url]
+
+
+def _status_of_version(version) -> str:
+    from processmaps.services import status_label
+    return status_label(version.status)
+
+
 def release_notes(release: Release) -> str:
     """Release notes (Markdown) generated from the release's requests, in the company's language:
     they are stored and sent to everyone."""

@@ -54,7 +54,8 @@ def _url_if_exists(endpoint: str, **values) -> str | None:
 
 @bp.app_context_processor
 def change_labels():
-    return {"change_labels": labels, "change_url_if_exists": _url_if_exists}
+    return {"change_labels": labels, "change_url_if_exists": _url_if_exists,
+            "release_follow_ups": services.release_follow_ups}
 
 
 def _scope(action: str = "changes.view"):
@@ -556,7 +557,8 @@ def _release_page(release: Release, status: int = 200, notes_form=None):
                                                 services.release_notes(release))
     return render_template("changes/release.html", release=release, requests=requests, approved=approved,
                            notes_form=notes_form, move_form=CommentForm(),
-                           missing_from_notes=services.missing_from_notes(release)), status
+                           missing_from_notes=services.missing_from_notes(release),
+                           follow_ups=services.release_follow_ups(release)), status
 
 
 @bp.route("/releases/<int:release_id>")

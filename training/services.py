@@ -486,6 +486,15 @@ def draft_after_change_session(release, affected_roles, affected_department_ids,
     return session
 
 
+def release_sessions(release) -> list[tuple[str, str]]:
+    """The training sessions drafted for a release, as (label, link) for the release's pages."""
+    sessions = db.session.scalars(select(TrainingSession).where(TrainingSession.release_id == release.id)
+                                  .order_by(TrainingSession.id)).all()
+    from training.forms import STATUS_LABELS
+    return [(_("Training: %(title)s (%(status)s)", title=session.title, status=STATUS_LABELS[shown_status(session)]),
+             f"/training/sessions/{session.id}") for session in sessions]
+
+
 def on_release_implemented(release, **kwargs) -> None:
     """Receiver of changes.signals.release_implemented.
 

@@ -41,6 +41,9 @@ try:  # the changes package announces implemented releases; training drafts a sh
     if importlib.util.find_spec("changes.signals") is not None:
         from changes.signals import release_implemented
         release_implemented.connect(services.on_release_implemented)
+        from changes.services import RELEASE_FOLLOW_UP_PROVIDERS
+        if services.release_sessions not in RELEASE_FOLLOW_UP_PROVIDERS:
+            RELEASE_FOLLOW_UP_PROVIDERS.append(services.release_sessions)
 except ModuleNotFoundError:
     pass
 
@@ -393,6 +396,14 @@ def edit_session(session_id=None):
     return render_template("training/session_form.html", form=form, session=session, clashes=clashes), status
 
 
+def _release_of(session: TrainingSession):
+    """The release a session was drafted for, when the changes package is installed."""
+    if not session.release_id or "changes.release" not in current_app.view_functions:
+        return None
+    from changes.models import Release
+    return db.session.get(Release, session.release_id)
+
+
 @bp.route("/sessions/<int:session_id>")
 @require("training.view")
 def session(session_id):
@@ -413,6 +424,7 @@ def session(session_id):
     if can(current_user, "training.manage") and session.status == SESSION_SCHEDULED and has_started:
         walk_in_choices = _people_choices("training.manage", {e.user_id for e in enrolled})
     return render_template("training/session.html", session=session, enrolled=enrolled, waitlisted=waitlisted,
+                           release=_release_of(session),
                            my=my, assign_form=assign_form, now=now, attendance_marks=ATTENDANCE,
                            walk_in_choices=walk_in_choices, attended_marks=ATTENDED,
                            shown_status=services.shown_status(session, now),

@@ -256,6 +256,24 @@ def test_a_request_implemented_before_its_release_does_not_block_it(company, on_
     assert release.is_implemented and change.state == "implemented"
 
 
+def test_a_release_links_to_what_followed_it_and_back(company, on_agenda, client_as):
+    process, node = _approved_node(company)
+    change = _approved_request(company, on_agenda, affected_roles=["staff"], node_ids=[node.id])
+    release = services.save_release("第1批", local_today() + timedelta(days=5), company["lead"])
+    services.schedule(change, release, company["lead"])
+    client = client_as("lead")
+    assert 'data-testid="follow-ups"' not in client.get(f"/changes/releases/{release.id}").get_data(as_text=True)
+    services.implement_release(release, company["lead"])
+    db.session.commit()
+    from training.models import TrainingSession
+    session = db.session.scalar(select(TrainingSession).where(TrainingSession.release_id == release.id))
+    for page in (client.get(f"/changes/releases/{release.id}"), client.get(f"/changes/{change.id}")):
+        html = page.get_data(as_text=True)
+        assert f'href="/processes/{process.id}/v/2"' in html and f'href="/training/sessions/{session.id}"' in html
+    session_page = client_as("trainer").get(f"/training/sessions/{session.id}").get_data(as_text=True)
+    assert f'href="/changes/releases/{release.id}" data-testid="from-release">第1批<' in session_page
+
+
 def test_release_with_unscheduled_work_is_refused_whole(company, on_agenda):
     change = _approved_request(company, on_agenda)
     release = services.save_release("第1批", local_today() + timedelta(days=5))
