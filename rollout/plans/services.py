@@ -1268,10 +1268,15 @@ class Unit:
         return self.plan.target(metric) if self.plan else None
 
     def percent(self, metric):
-        target = self.target(metric)
-        if not target:
-            return None
-        return (Decimal(self.actual.get(metric, 0)) * 100 / target).quantize(Decimal("1"))
+        return percent_of(self.actual.get(metric, 0), self.target(metric))
+
+
+def percent_of(actual, target) -> int | None:
+    """``actual`` as a whole percentage of ``target`` (half up), None without a target: every page
+    that shows a share of a target rounds it the same way."""
+    if not target:
+        return None
+    return int((Decimal(actual) * 100 / Decimal(target)).quantize(Decimal("1"), rounding=ROUND_HALF_UP))
 
 
 def elapsed_share(start: date, end: date, today: date | None = None) -> Decimal:
@@ -1492,7 +1497,7 @@ def plan_progress_for(plan: SalesPlan, today: date | None = None) -> dict:
         value = actual.get(row.metric, 0)
         metrics.append({
             "metric": row.metric, "label": METRIC_LABELS[row.metric], "target": row.target, "actual": value,
-            "percent": int(Decimal(value) * 100 / row.target) if row.target else None,
+            "percent": percent_of(value, row.target),
             "behind": is_behind(value, row.target, plan.starts_on, plan.ends_on, margin, today)})
     return {"plan": plan, "title": plan_title(plan), "metrics": metrics,
             "forecast": (Decimal(actual["signed_amount"]) + Decimal(pipeline)).quantize(CENT),

@@ -490,3 +490,11 @@ def test_a_team_head_manages_their_own_team_only(company, rules, factory, client
     assert client.post(f"/quotes/{quote.id}/approve").status_code == 403
     assert client.get(f"/customers/{theirs.id}").status_code == 403
     assert "乙公司" not in client.get("/customers").get_data(as_text=True)
+
+
+def test_every_page_rounds_a_share_of_a_target_the_same_way():
+    """Home and the plan page showed 144 % where plan vs actual showed 145 % for the same figures."""
+    assert services.percent_of(Decimal("869130"), Decimal("600000")) == 145  # 144.855 %
+    assert services.percent_of(5, 3) == 167 and services.percent_of(1, 200) == 1  # 0.5 % rounds up
+    assert services.percent_of(0, Decimal("10")) == 0 and services.percent_of(7, None) is None
+    assert services.percent_of(7, 0) is None
