@@ -445,3 +445,19 @@ def test_a_plan_page_takes_the_same_statements_however_many_member_plans_it_has(
         page = client.get(f"/plans/{team.id}").get_data(as_text=True)
     assert five_members.count == one_member.count
     assert "its 5 member plans add up to 30" in page  # against the team's 40 visits
+
+
+def test_a_closed_deal_shows_when_it_closed_and_an_open_one_when_it_is_expected(company, client_as):
+    from datetime import timedelta
+    customer = services.create_customer("甲公司", company["staff"])
+    expected = local_today() + timedelta(days=30)
+    won = services.create_opportunity(customer, company["staff"], "一期项目", "50000", expected_close_on=expected)
+    services.move_stage(won, "quoted", company["staff"])
+    services.move_stage(won, "won", company["staff"])
+    services.create_opportunity(customer, company["staff"], "二期项目", "80000", expected_close_on=expected)
+    db.session.commit()
+    client = client_as("staff")
+    deal_page = client.get(f"/deals/{won.id}").get_data(as_text=True)
+    assert f"closed {won.closed_on}" in deal_page and f"expected close {expected}" not in deal_page
+    listing = client.get("/deals").get_data(as_text=True)
+    assert f"<td>{won.closed_on}</td>" in listing and f"expected {expected}" in listing
