@@ -36,7 +36,7 @@ from rollout.plans.models import (ACTIVITY_KINDS, FIELD_KINDS, METRICS, OPEN_STA
                                   STAGES, Activity, Campaign, Contact, Customer, CustomerAssignment, CustomerField,
                                   Lead, LostReason, Opportunity, PlanRevision, PlanTarget, Quote,
                                   QuoteApprovalRule, QuoteApprovalStep, SalesPlan, SalesSetting, StageChange)
-from rollout.timeutil import local_to_utc, local_today, utcnow
+from rollout.timeutil import local_to_utc, local_today, to_local, utcnow
 
 CENT = Decimal("0.01")
 MAX_AMOUNT = Decimal("999999999999.99")
@@ -663,6 +663,8 @@ def log_activity(customer: Customer, actor: User, kind: str, occurred_at: dateti
     next_step_on = check_date(next_step_on, "next_step_on")
     if next_step_on and not next_step:
         raise ServiceError(_l("Say what the next step is."), "next_step")
+    if next_step_on and next_step_on < to_local(occurred_at).date():
+        raise ServiceError(_l("The next step cannot be due before the follow-up itself."), "next_step_on")
     if opportunity is not None and opportunity.customer_id != customer.id:
         raise ServiceError(_l("The deal belongs to another customer."), "opportunity_id")
     activity = Activity(kind=kind, user_id=actor.id, department_id=actor.department_id, customer_id=customer.id,
@@ -670,10 +672,12 @@ def log_activity(customer: Customer, actor: User, kind: str, occurred_at: dateti
                         created_at=created_at or utcnow(), outcome=clean_note(outcome)[:5000] if outcome else "",
                         next_step=next_step, next_step_on=next_step_on)
     db.session.add(activity)
-    # Earlier steps on this customer are superseded by the newest one.
+    # Steps planned at earlier follow-ups on this customer are taken by this one; a follow-up entered
+    # late, dated before them, leaves them open.
     for older in db.session.scalars(select(Activity).where(
             Activity.customer_id == customer.id, Activity.user_id == actor.id,
-            Activity.is_next_step_done.is_(False), Activity.next_step_on.is_not(None))):
+            Activity.is_next_step_done.is_(False), Activity.next_step_on.is_not(None),
+            Activity.occurred_at <= occurred_at)):
         if older is not activity:
             older.is_next_step_done = True
     if customer.last_followup_at is None or occurred_at > customer.last_followup_at:

@@ -149,7 +149,7 @@ def test_release_pool_command(company, runner):
 # --- follow-ups ---------------------------------------------------------------------------------------------------
 def test_follow_up_records_server_time_and_refuses_the_future(company):
     customer = services.create_customer("甲公司", company["staff"], last_followup_at=utcnow() - timedelta(days=3))
-    occurred = utcnow() - timedelta(hours=2)
+    occurred = utcnow() - timedelta(days=2)
     activity = services.log_activity(customer, company["staff"], "visit", occurred, "谈得不错", "发报价",
                                      local_today() - timedelta(days=1), created_at=None)
     assert activity.created_at >= occurred and customer.last_followup_at == occurred
@@ -163,8 +163,23 @@ def test_follow_up_records_server_time_and_refuses_the_future(company):
         services.log_activity(customer, company["staff"], "call", datetime(1999, 1, 1))
     services.update_activity(activity, is_next_step_done=True)
     assert services.overdue_next_steps(company["staff"]) == []
-    counts = services.activity_counts_by_user(utcnow() - timedelta(days=1), utcnow() + timedelta(minutes=1))
+    counts = services.activity_counts_by_user(utcnow() - timedelta(days=3), utcnow() + timedelta(minutes=1))
     assert counts == {company["staff"].id: 1}
+
+
+def test_a_next_step_is_taken_by_a_later_follow_up_not_by_one_entered_late(company):
+    customer = services.create_customer("甲公司", company["staff"])
+    visit = services.log_activity(customer, company["staff"], "visit", utcnow() - timedelta(minutes=5), "初次拜访",
+                                  "发送方案报价", local_today() + timedelta(days=4))
+    # A call made yesterday, entered now: the step planned at today's visit is still to do.
+    services.log_activity(customer, company["staff"], "call", utcnow() - timedelta(days=1), "约了拜访时间")
+    assert visit.is_next_step_done is False
+    services.log_activity(customer, company["staff"], "message", utcnow(), "方案已发")
+    assert visit.is_next_step_done is True
+    with pytest.raises(ServiceError) as refused:
+        services.log_activity(customer, company["staff"], "call", utcnow() - timedelta(days=3), "回访", "再联系",
+                              local_today() - timedelta(days=5))
+    assert refused.value.field == "next_step_on"
 
 
 # --- quotes ---------------------------------------------------------------------------------------------------------

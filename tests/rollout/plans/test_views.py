@@ -354,7 +354,7 @@ def _fill(company, n: int) -> None:
         campaign = services.save_campaign(None, company["other_staff"], f"活动{n}-{i}", "展会", date(2026, 9, 1),
                                           date(2026, 9, 2), "1000")
         customer = services.create_customer(f"客户{n}-{i}", company["staff"], campaign_id=campaign.id)
-        services.log_activity(customer, company["staff"], "call", utcnow() - timedelta(hours=1), "通话",
+        services.log_activity(customer, company["staff"], "call", utcnow() - timedelta(days=2), "通话",
                               "回访", local_today() - timedelta(days=1))
         deal = services.create_opportunity(customer, company["staff"], f"项目{i}", "1000")
         services.create_quote(customer, company["staff"], f"报价{i}", "1000", "0", deal)
