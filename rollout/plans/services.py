@@ -27,7 +27,7 @@ from rollout.access import head_scope_ids, home_department_id, subtree_ids
 from rollout.accounts.models import Department, User, UserRole
 from rollout.audit.display import label_codes
 from rollout.audit.services import as_system, record_event
-from rollout.cleaning import clean_line, clean_note, clean_text, company_key, email_key, phone_key
+from rollout.cleaning import clean_line, clean_note, clean_phone, clean_text, company_key, email_key, phone_key
 from rollout.database import contains_text
 from rollout.errors import NotAllowed, ServiceError
 from rollout.extensions import db
@@ -422,8 +422,23 @@ def find_duplicate(name: str | None, phone: str | None, exclude_id: int | None =
     return db.session.scalars(query.order_by(Customer.is_in_pool, Customer.id).limit(1)).first()
 
 
-def duplicate_message(existing: Customer) -> str:
-    """Who already has this customer, by department (names the department, not the person)."""
+def _checked_phone(value: str | None) -> str | None:
+    """A typed phone number as imports store it (mobiles as 11 digits, landlines as 0AA-NNNNNNNN,
+    extensions kept), or refused: "12345" is no customer's number."""
+    phone = _optional_text(value, "phone", 40)
+    if not phone:
+        return phone
+    cleaned = clean_phone(phone)
+    if cleaned.error:
+        raise ServiceError(_l("“%(value)s” is not a phone number.", value=phone), "phone")
+    return cleaned.value
+
+
+def duplicate_message(existing: Customer, asking: User | None = None) -> str:
+    """Who already has this customer, by department (names the department, not the person), or that
+    the one asking has it already."""
+    if asking is not None and existing.owner_id == asking.id and not existing.is_in_pool:
+        return _("You already have %(name)s (same name or phone): it is in your customers.", name=existing.name)
     if existing.is_in_pool:
         return _("%(name)s is already in the public pool of %(department)s; claim it there instead.",
                  name=existing.name, department=_department_name(existing.department_id))
@@ -449,9 +464,7 @@ def create_customer(name: str, actor: User, owner: User | None = None, phone: st
     ``extra`` holds raw custom field values keyed by field key. Flushes.
     """
     name = _required_text(name, "name", 200)
-    phone = _optional_text(phone, "phone", 40)
-    if phone and not phone_key(phone):
-        raise ServiceError(_l("“%(value)s” is not a phone number.", value=phone), "phone")
+    phone = _checked_phone(phone)
     email = _optional_text(email, "email", 254)
     if email and not re.match(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", email):
         raise ServiceError(_l("“%(value)s” is not an email address.", value=email), "email")
@@ -460,7 +473,7 @@ def create_customer(name: str, actor: User, owner: User | None = None, phone: st
     if check_duplicates:
         existing = find_duplicate(name, phone)
         if existing is not None:
-            raise ServiceError(duplicate_message(existing), "name")
+            raise ServiceError(duplicate_message(existing, actor), "name")
     cleaned_extra = clean_extra(extra or {})
     owner = None if in_pool else (owner or actor)
     now = utcnow()
@@ -486,16 +499,16 @@ def update_customer(customer: Customer, actor: User, **values) -> Customer:
     if customer.deleted_at is not None:
         raise ServiceError(_l("This customer was deleted."))
     name = _required_text(values.get("name", customer.name), "name", 200)
-    phone = _optional_text(values.get("phone", customer.phone), "phone", 40)
-    if phone and not phone_key(phone):
-        raise ServiceError(_l("“%(value)s” is not a phone number.", value=phone), "phone")
+    phone = values.get("phone", customer.phone)
+    if phone != customer.phone:  # a number stored before this check stays until someone changes it
+        phone = _checked_phone(phone)
     email = _optional_text(values.get("email", customer.email), "email", 254)
     if email and not re.match(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", email):
         raise ServiceError(_l("“%(value)s” is not an email address.", value=email), "email")
     if company_key(name) != customer.name_key or phone_key(phone) != customer.phone_key:
         existing = find_duplicate(name, phone, exclude_id=customer.id)
         if existing is not None:
-            raise ServiceError(duplicate_message(existing), "name")
+            raise ServiceError(duplicate_message(existing, actor), "name")
     campaign_id = values.get("campaign_id", customer.campaign_id)
     if campaign_id is not None and db.session.get(Campaign, campaign_id) is None:
         raise ServiceError(_l("The campaign does not exist."), "campaign_id")
@@ -536,9 +549,7 @@ def add_contact(customer: Customer, name: str, title=None, phone=None, email=Non
                 is_primary: bool = False) -> Contact:
     """Add a person at a customer."""
     name = _required_text(name, "name", 100)
-    phone = _optional_text(phone, "phone", 40)
-    if phone and not phone_key(phone):
-        raise ServiceError(_l("“%(value)s” is not a phone number.", value=phone), "phone")
+    phone = _checked_phone(phone)
     email = _optional_text(email, "email", 254)
     if email and not re.match(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", email):
         raise ServiceError(_l("“%(value)s” is not an email address.", value=email), "email")
@@ -628,7 +639,7 @@ def claim_customer(customer: Customer, user: User) -> Customer:
             and_(Customer.phone_key != "", Customer.phone_key == customer.phone_key)),
         Customer.id != customer.id, Customer.deleted_at.is_(None), Customer.is_in_pool.is_(False)).limit(1)).first()
     if existing is not None:
-        raise ServiceError(duplicate_message(existing))
+        raise ServiceError(duplicate_message(existing, user))
     customer.owner_id, customer.department_id = user.id, user.department_id
     customer.is_in_pool, customer.pool_entered_at = False, None
     customer.last_followup_at = utcnow()
@@ -1583,9 +1594,7 @@ def create_lead(actor: User, company_name: str, campaign_id: int | None = None, 
     """Record a marketing lead."""
     if campaign_id is not None and db.session.get(Campaign, campaign_id) is None:
         raise ServiceError(_l("The campaign does not exist."), "campaign_id")
-    phone = _optional_text(phone, "phone", 40)
-    if phone and not phone_key(phone):
-        raise ServiceError(_l("“%(value)s” is not a phone number.", value=phone), "phone")
+    phone = _checked_phone(phone)
     lead = Lead(company_name=_required_text(company_name, "company_name", 200), campaign_id=campaign_id,
                 contact_name=_optional_text(contact_name, "contact_name", 100), phone=phone,
                 email=_optional_text(email, "email", 254), note=clean_note(note)[:5000] if note else "",

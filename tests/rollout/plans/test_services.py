@@ -46,6 +46,8 @@ def test_duplicate_customer_is_refused_naming_the_owners_department(company):
         services.create_customer("上海明远机械", company["staff2"])
     with pytest.raises(ServiceError, match="销售一组"):
         services.create_customer("完全不同的公司", company["staff2"], phone="+86 13800138000")
+    with pytest.raises(ServiceError, match="You already have 上海明远机械有限公司"):
+        services.create_customer("上海明远机械", company["staff"])  # the owner typing it again
     db.session.rollback()
     assert count(Customer) == 1
 
@@ -53,6 +55,10 @@ def test_duplicate_customer_is_refused_naming_the_owners_department(company):
 def test_customer_bad_phone_and_email_are_refused(company):
     with pytest.raises(ServiceError, match="phone"):
         services.create_customer("甲公司", company["staff"], phone="12")
+    with pytest.raises(ServiceError, match="phone"):
+        services.create_customer("甲公司", company["staff"], phone="12345")  # possible, but nobody's number
+    typed = services.create_customer("乙公司", company["staff"], phone="+86 138-0013-8000")
+    assert typed.phone == "13800138000"  # stored as imports store it
     with pytest.raises(ServiceError, match="email"):
         services.create_customer("甲公司", company["staff"], email="nobody")
 
