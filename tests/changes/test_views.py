@@ -328,3 +328,15 @@ def test_assess_and_raise_risk_through_the_request_page(client_as, new_request, 
     page = lead.get(f"/changes/{change.id}").get_data(as_text=True)
     offered = page.split('name="risk_level"')[1].split("</select>")[0]
     assert 'selected value="critical"' in offered and 'value="medium"' not in offered and 'value="high"' not in offered
+
+
+def test_the_agenda_joins_risk_reasons_as_the_readers_language_does(client_as, on_agenda):
+    from rollout.extensions import db as database
+    from tests.conftest import chinese_client
+    change, window = on_agenda(has_permission_change=True, has_data_field_change=True)
+    database.session.commit()
+    lead = client_as("lead")
+    page = lead.get(f"/changes/windows/{window.id}").get_data(as_text=True)
+    assert "Changes permissions; Changes data fields" in page and "；" not in page
+    chinese = chinese_client(lead.application, change.requester).get(f"/changes/windows/{window.id}")
+    assert "；" in chinese.get_data(as_text=True)

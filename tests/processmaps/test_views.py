@@ -482,3 +482,9 @@ def test_importing_a_file_over_an_existing_process_says_it_is_a_new_version(comp
     assert response.status_code == 422 and "销售流程 already has a draft (v2)" in response.text
     db.session.expire_all()
     assert [v.number for v in db.session.get(Process, process.id).versions] == [1, 2]
+
+
+def test_removing_a_flow_asks_first_naming_it(company, client_as):
+    process = sales_process(company)
+    page = client_as("head").get(f"/processes/{process.id}/v/1").get_data(as_text=True)
+    assert 'hx-confirm="Remove the flow from 报价 to 报价审批?"' in page
