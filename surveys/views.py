@@ -886,9 +886,14 @@ def node_requirement_links(node) -> list[tuple[str, str]]:
     """(label, url) of each requirement attached to a process node (in any version), for the node's page."""
     from processmaps.services import node_lineage_ids
     requirements = services.requirements_for_nodes(node_lineage_ids(node) or [node.id])
-    return [(_("Requirement #%(id)d: %(title)s", id=r.id, title=r.title),
-             url_for("surveys.requirement", requirement_id=r.id))
-            for r in requirements if can(current_user, "requirements.view", r)]
+    visible = [r for r in requirements if can(current_user, "requirements.view", r)]
+    links = [(_("Requirement #%(id)d: %(title)s", id=r.id, title=r.title),
+              url_for("surveys.requirement", requirement_id=r.id)) for r in visible]
+    hidden = len(requirements) - len(visible)
+    if hidden:  # the step's owner should know others' requirements bear on it, even if they cannot open them
+        links.append((ngettext("%(num)d requirement of another department (you cannot open it)",
+                               "%(num)d requirements of other departments (you cannot open them)", hidden), ""))
+    return links
 
 
 try:

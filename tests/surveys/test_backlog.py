@@ -205,3 +205,19 @@ def test_requirement_signals_tell_other_modules(company):
         services.merge_requirements(target, [duplicate])
     assert heard == [("统一账号", {}), ("单点登录", {}), ("统一账号", {"old": "proposed", "new": "accepted"}),
                      ("统一账号", {"duplicates": [duplicate]})]
+
+
+def test_a_steps_owner_hears_of_requirements_they_cannot_open(company, client_as):
+    pytest.importorskip("processmaps.models")
+    from processmaps import services as process_services
+    process = process_services.create_process("销售流程", department_id=company["departments"]["sales"].id)
+    node = process_services.add_node(process.versions[0], key="quote", kind="task", name="报价")
+    theirs = services.create_requirement("客服需要看到报价", departments=[company["departments"]["marketing"]])
+    services.set_requirement_nodes(theirs, [node.id])
+    db.session.commit()
+    page = client_as("head").get(f"/processes/nodes/{node.id}").get_data(as_text=True)
+    links = page.split('data-testid="node-links"')[1].split("</ul>")[0]
+    assert "1 requirement of another department (you cannot open it)" in links
+    assert "客服需要看到报价" not in links and f"/surveys/requirements/{theirs.id}" not in links
+    assert f"/surveys/requirements/{theirs.id}" in client_as("lead").get(f"/processes/nodes/{node.id}").get_data(
+        as_text=True)
