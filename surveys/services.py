@@ -15,7 +15,7 @@ from flask import has_request_context, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import case, exists, func, select, true, update
+from sqlalchemy import case, exists, func, or_, select, true, update
 
 from rollout.access import home_department_id, subtree_ids
 from rollout.accounts.forms import ROLE_LABELS
@@ -1469,3 +1469,23 @@ def invite_unheard(survey: Survey, department_ids: set[int] | None = None, home_
     for start in range(0, len(ids), 500):
         users.update((user.id, user) for user in db.session.scalars(select(User).where(User.id.in_(ids[start:start + 500]))))
     return invite(survey, [users[user_id] for user_id in ids])
+
+
+def requirements_from(answer_ids=(), highlight_ids=()) -> dict[tuple[str, int], list[Requirement]]:
+    """The requirements each survey answer or interview highlight became, by ("answer"|"highlight", id),
+    in one query: the results and interview pages show them beside their evidence."""
+    conditions = []
+    if answer_ids:
+        conditions.append(RequirementEvidence.answer_id.in_(list(answer_ids)))
+    if highlight_ids:
+        conditions.append(RequirementEvidence.highlight_id.in_(list(highlight_ids)))
+    if not conditions:
+        return {}
+    rows = db.session.execute(select(RequirementEvidence.answer_id, RequirementEvidence.highlight_id, Requirement)
+                              .join(Requirement, Requirement.id == RequirementEvidence.requirement_id)
+                              .where(or_(*conditions)).order_by(Requirement.id))
+    found: dict[tuple[str, int], list[Requirement]] = {}
+    for answer_id, highlight_id, requirement in rows:
+        key = ("answer", answer_id) if answer_id is not None else ("highlight", highlight_id)
+        found.setdefault(key, []).append(requirement)
+    return found

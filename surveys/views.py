@@ -361,8 +361,9 @@ def results(survey_id):
     authorize("surveys.results", survey)
     summaries = services.summarise(survey)
     charts, scale_colors = survey_charts.results_charts(summaries)
+    became = services.requirements_from(answer_ids=[a.id for summary in summaries for a in summary.texts or []])
     return render_template("surveys/results.html", survey=survey, progress=services.progress(survey),
-                           summaries=summaries, charts=charts, scale_colors=scale_colors)
+                           summaries=summaries, charts=charts, scale_colors=scale_colors, became=became)
 
 
 @bp.route("/<int:survey_id>/responses.<fmt>")
@@ -579,7 +580,8 @@ def interview(interview_id):
                 flash(_("Highlight added."), "success")
                 return redirect(url_for("surveys.interview", interview_id=interview.id) + "#highlights")
         status = 422
-    return render_template("surveys/interview.html", interview=interview, form=form), status
+    became = services.requirements_from(highlight_ids=[h.id for h in interview.highlights])
+    return render_template("surveys/interview.html", interview=interview, form=form, became=became), status
 
 
 @bp.route("/interviews/tags")

@@ -48,6 +48,27 @@ def test_requirement_from_highlight_and_answer_takes_their_departments_and_roles
     assert len(requirement.evidence) == 2
 
 
+def test_answers_and_highlights_link_to_the_requirements_they_became_and_back(company, client_as):
+    interview = make_interview(company)
+    highlight = services.add_highlight(interview, "报价审批经常要等两三天", [])
+    other = services.add_highlight(interview, "组长希望每周一看到漏斗", [])
+    survey = build_survey(company["lead"])
+    response = services.submit_response(services.invite(survey, [company["staff"]])[0], GOOD_ANSWERS)
+    answer = next(a for a in response.answers if a.question.name == "mobile")  # a text answer
+    requirement = services.create_requirement("手机审批", highlight=highlight, owner=company["lead"])
+    services.add_evidence(requirement, answer=answer)
+    db.session.commit()
+    lead = client_as("lead")
+    results = lead.get(f"/surveys/{survey.id}/results").get_data(as_text=True)
+    assert f'href="/surveys/requirements/{requirement.id}" data-testid="became">→ Requirement #{requirement.id}' in results
+    assert "Make another requirement" in results
+    page = lead.get(f"/surveys/interviews/{interview.id}").get_data(as_text=True)
+    assert page.count('data-testid="became"') == 1 and "Make another requirement" in page
+    assert f"highlight={other.id}\">Make a requirement" in page  # the other highlight became nothing yet
+    evidence = lead.get(f"/surveys/requirements/{requirement.id}").get_data(as_text=True)
+    assert f'href="/surveys/{survey.id}/results#q-{answer.question.name}"' in evidence
+
+
 def test_requirement_status_follows_the_transition_table(company):
     requirement = services.create_requirement("报表口径统一")
     with pytest.raises(ServiceError, match="cannot go from Proposed to Implemented"):
