@@ -656,6 +656,17 @@ def invite_audience(survey: Survey, today: date | None = None) -> list[SurveyInv
     return invite(survey, audience_users(survey), today=today)
 
 
+def publish(survey: Survey) -> int:
+    """Open a draft survey and tell people: everyone invited while it was a draft, or, when nobody was
+    invited and it names an audience (departments or roles), that audience.  Returns how many were told."""
+    change_survey_status(survey, OPEN)
+    sent = send_pending_invitations(survey)
+    invited_before = db.session.scalar(select(exists().where(SurveyInvitation.survey_id == survey.id)))
+    if not invited_before and (survey.audience_departments or survey.audience_roles):
+        sent = len(invite_audience(survey))
+    return sent
+
+
 def send_pending_invitations(survey: Survey) -> int:
     """On opening a survey: notify everyone invited while it was a draft."""
     invitations = db.session.scalars(select(SurveyInvitation).where(

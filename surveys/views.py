@@ -293,12 +293,14 @@ def survey_status(survey_id):
     authorize("surveys.manage", survey)
     status = request.form.get("status", "")
     try:
-        was_draft = survey.status == "draft"
-        services.change_survey_status(survey, status)
-        if status == OPEN and was_draft:
-            sent = services.send_pending_invitations(survey)
+        if status == OPEN and survey.status == "draft":
+            sent = services.publish(survey)
             if sent:
                 flash(ngettext("%(num)d invitation sent.", "%(num)d invitations sent.", sent), "info")
+            else:
+                flash(_("Nobody is invited yet: invite people below so the survey reaches them."), "warning")
+        else:
+            services.change_survey_status(survey, status)
     except ServiceError as error:
         return _refused(survey, error)
     flash(_("The survey is now %(status)s.", status=SURVEY_STATUS_LABELS[status]), "success")

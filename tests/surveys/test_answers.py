@@ -157,6 +157,20 @@ def test_invite_audience_by_department_and_role_and_remind(company, factory):
     assert reminded[0].link.endswith(created[1].token)
 
 
+def test_publishing_a_survey_invites_its_audience_when_nobody_was_invited(company, client_as):
+    departments = company["departments"]
+    survey = build_survey(company["lead"], departments=[departments["sales"]], roles=["staff"], open_it=False)
+    lead = client_as("lead")
+    response = lead.post(f"/surveys/{survey.id}/status", data={"status": "open"}, follow_redirects=True)
+    assert "2 invitations sent." in response.get_data(as_text=True)
+    invited = db.session.scalars(select(SurveyInvitation.user_id).where(SurveyInvitation.survey_id == survey.id))
+    assert set(invited) == {company["staff"].id, company["staff2"].id}
+    # A survey for no audience in particular invites nobody on its own, and says so.
+    open_to_all = build_survey(company["lead"], title="开放调研", open_it=False)
+    response = lead.post(f"/surveys/{open_to_all.id}/status", data={"status": "open"}, follow_redirects=True)
+    assert "Nobody is invited yet" in response.get_data(as_text=True)
+
+
 def test_progress_per_department_and_role(company):
     survey = build_survey(company["lead"], anonymous=True)
     invitations = services.invite(survey, [company["staff"], company["staff2"], company["head"],
