@@ -327,13 +327,15 @@ def vote_counts(retro: Retro, voter: User) -> tuple[dict[int, int], dict[int, in
 
 # --- action items -----------------------------------------------------------------
 def add_action_item(retro: Retro, title: str, owner_id: int | None, due_on: date | None,
-                    card_id: int | None = None) -> RetroActionItem:
-    """Record an agreed action with its owner and due date."""
+                    card_id: int | None = None, actor: User | None = None) -> RetroActionItem:
+    """Record an agreed action with its owner and due date; the owner is told, unless they added it."""
     if retro.status == CLOSED:
         raise NotAllowed(_("This retro is closed."))
     title = (title or "").strip()
     if not title:
         raise ServiceError(_("Say what will be done."), "title")
+    if len(title) > 300:
+        raise ServiceError(_("At most %(max)d characters.", max=300), "title")
     owner = db.session.get(User, owner_id) if owner_id else None
     if owner_id and (owner is None or not owner.is_active_account):
         raise ServiceError(_("Choose an active owner."), "owner_id")
@@ -342,11 +344,18 @@ def add_action_item(retro: Retro, title: str, owner_id: int | None, due_on: date
     card = db.session.get(RetroCard, card_id) if card_id else None
     if card_id and (card is None or card.retro_id != retro.id):
         raise ServiceError(_("This card belongs to another retro."), "card_id")
-    item = RetroActionItem(retro_id=retro.id, team_id=retro.team_id, title=title[:300],
+    item = RetroActionItem(retro_id=retro.id, team_id=retro.team_id, title=title,
                            owner_id=owner.id if owner else None, due_on=due_on, card_id=card.id if card else None,
                            status=OPEN)
     db.session.add(item)
     db.session.flush()
+    if owner is not None and (actor is None or owner.id != actor.id):
+        from rollout.notify.services import notify
+        body = (_l("Agreed at the retro of %(day)s; due %(due)s.", day=retro.held_on.isoformat(),
+                   due=due_on.isoformat()) if due_on else
+                _l("Agreed at the retro of %(day)s.", day=retro.held_on.isoformat()))
+        notify([owner], "retros.action_assigned", _l("Action item for you: %(title)s", title=title), body,
+               link=f"/retros/{retro.id}#actions")
     return item
 
 

@@ -283,7 +283,7 @@ def add_action(retro_id):
     if form.validate_on_submit():
         try:
             services.add_action_item(retro, form.title.data, form.owner_id.data or None, form.due_on.data,
-                                     form.card_id.data or None)
+                                     form.card_id.data or None, actor=current_user)
         except ServiceError as error:
             apply_service_error(form, error)
         else:

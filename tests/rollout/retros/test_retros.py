@@ -548,3 +548,21 @@ def test_decisions_and_releases_flow_back_to_the_retro(team, company):
     signals.release_implemented.send(SimpleNamespace(requests=[request]), affected_roles=[],
                                      affected_department_ids=[], processes=[])
     assert db.session.get(RetroActionItem, item.id).status == DONE
+
+
+def test_an_action_items_owner_is_told_and_a_long_title_is_refused(team, company, client_as):
+    from rollout.notify.models import Notification
+    retro = make_retro(team, company["head"])
+    response = client_as("head").post(f"/retros/{retro.id}/actions", data={
+        "title": "整理手机记跟进的常见问题", "owner_id": company["staff"].id, "due_on": "2026-12-10"})
+    assert response.status_code == 302
+    told = db.session.scalars(select(Notification).where(Notification.event == "retros.action_assigned")).all()
+    assert [n.user_id for n in told] == [company["staff"].id]
+    assert "整理手机记跟进的常见问题" in told[0].subject and "2026-12-10" in told[0].body_markdown
+    assert told[0].link == f"/retros/{retro.id}#actions"
+    services.add_action_item(retro, "自己领的事", company["head"].id, None, actor=company["head"])
+    assert db.session.scalar(select(db.func.count()).select_from(Notification).where(
+        Notification.event == "retros.action_assigned")) == 1  # nobody is told of what they took on themselves
+    with pytest.raises(ServiceError) as refused:
+        services.add_action_item(retro, "长" * 301, None, None)
+    assert refused.value.field == "title"
