@@ -49,6 +49,9 @@ def sections_for(user) -> dict:
     sections: dict = {}
     if user.has_role("staff", "head"):
         _plan_sections(user, sections)
+    action_items = services.optional_function("rollout.retros.services", "open_action_items_for")
+    if action_items is not None and user.has_role("staff", "head"):
+        sections["action_items"] = action_items(user)
     if user.has_role("staff"):
         sections["open_training"] = _open_training(user)
         home = home_department_id(user.department_id)

@@ -359,6 +359,15 @@ def add_action_item(retro: Retro, title: str, owner_id: int | None, due_on: date
     return item
 
 
+def open_action_items_for(user: User, limit: int = 10) -> list[RetroActionItem]:
+    """The unfinished action items ``user`` owns, soonest due first (for their home page)."""
+    return list(db.session.scalars(
+        select(RetroActionItem).where(RetroActionItem.owner_id == user.id,
+                                      RetroActionItem.status.in_(UNFINISHED_ACTION_STATES))
+        .options(db.joinedload(RetroActionItem.retro))
+        .order_by(RetroActionItem.due_on.is_(None), RetroActionItem.due_on, RetroActionItem.id).limit(limit)))
+
+
 def transition_action_item(item: RetroActionItem, action: str) -> RetroActionItem:
     """Apply one transition of the action item state machine, or refuse it whole."""
     target = ACTION_TRANSITIONS.get((item.status, action))

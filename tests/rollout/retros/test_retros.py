@@ -566,3 +566,16 @@ def test_an_action_items_owner_is_told_and_a_long_title_is_refused(team, company
     with pytest.raises(ServiceError) as refused:
         services.add_action_item(retro, "长" * 301, None, None)
     assert refused.value.field == "title"
+
+
+def test_the_owner_finds_their_action_items_on_their_home_page(team, company, client_as):
+    retro = make_retro(team, company["head"], held_on=date(2026, 11, 1))
+    services.add_action_item(retro, "客户查重规则改为名称加手机号", company["staff"].id, date(2026, 11, 5))
+    done = services.add_action_item(retro, "已完成的事", company["staff"].id, None)
+    services.transition_action_item(done, "start")
+    services.transition_action_item(done, "finish")
+    db.session.commit()
+    home = client_as("staff").get("/").get_data(as_text=True)
+    block = home.split('data-testid="home-action-items"')[1].split("</ul>")[0]
+    assert "客户查重规则改为名称加手机号" in block and "overdue" in block and "已完成的事" not in block
+    assert 'data-testid="home-action-items"' not in client_as("staff2").get("/").get_data(as_text=True)
