@@ -266,7 +266,7 @@ def test_node_page_shows_the_step_history(company, client_as):
         prefix=f"node{quote.id}", name="报价（含折扣）", owner_role="销售代表"))
     page = client.get(f"/processes/nodes/{quote.id}").get_data(as_text=True)
     history = page.split('data-testid="history"')[1]
-    assert "lead · edited: Step name" in history
+    assert f"{company['lead'].display_name} · edited: Step name" in history  # people by name, not login
 
 
 def test_the_editor_offers_parallel_splits_and_adds_one_without_an_owner(company, client_as):
