@@ -672,6 +672,20 @@ def node_lineage_ids(node: ProcessNode) -> list[int]:
         .where(ProcessVersion.process_id == node.version.process_id, ProcessNode.key == node.key)))
 
 
+def current_steps(nodes: list[ProcessNode]) -> dict[int, ProcessNode]:
+    """For each node of an older version, the same step (same key) in its process's current version
+    (approved, else open), by the node's id; nodes already current, or gone since, are left out."""
+    found = {}
+    for node in nodes:
+        current = current_version(node.version.process)
+        if current is None or current.id == node.version_id:
+            continue
+        same = next((n for n in current.nodes if n.key == node.key), None)
+        if same is not None:
+            found[node.id] = same
+    return found
+
+
 # --- choosing steps on other packages' forms ------------------------------------
 def process_labels(rows) -> list[tuple[int, str]]:
     """(id, label) from (id, name, department name) rows: a name several processes share is followed by

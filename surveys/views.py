@@ -725,12 +725,17 @@ def requirement(requirement_id):
             services.requirements_in_scope(_scope_ids("requirements.manage")))
             .order_by(Requirement.title).limit(300)).all()
     nodes = _linked_nodes(requirement)
+    if nodes:
+        from processmaps.services import current_steps
+        now_at = current_steps(nodes)
+    else:
+        now_at = {}
     step_processes = _step_processes() if can(current_user, "requirements.manage", requirement) else []
     chosen_steps = [(node.id, f"{node.version} › {node.name}") for node in nodes or ()]
     return render_template("surveys/requirement.html", requirement=requirement, merge_candidates=merge_candidates,
                            step_processes=step_processes, chosen_steps=chosen_steps,
                            transitions=sorted(services.REQUIREMENT_TRANSITIONS.get(requirement.status, ())),
-                           nodes=nodes, history=history_of("requirements", requirement.id)[:20],
+                           nodes=nodes, now_at=now_at, history=history_of("requirements", requirement.id)[:20],
                            status_labels=REQUIREMENT_STATUS_LABELS,
                            merged=db.session.scalars(select(Requirement).where(
                                Requirement.merged_into_id == requirement.id)).all())

@@ -242,3 +242,32 @@ def test_a_steps_owner_hears_of_requirements_they_cannot_open(company, client_as
     assert "客服需要看到报价" not in links and f"/surveys/requirements/{theirs.id}" not in links
     assert f"/surveys/requirements/{theirs.id}" in client_as("lead").get(f"/processes/nodes/{node.id}").get_data(
         as_text=True)
+
+
+def test_a_requirements_steps_link_to_the_step_and_to_it_in_the_current_version(company, client_as):
+    pytest.importorskip("processmaps.models")
+    from processmaps import services as process_services
+    process = process_services.create_process("销售流程", department_id=company["departments"]["sales"].id)
+    first = process.versions[0]
+    quote = process_services.add_node(first, key="quote", kind="task", name="报价", owner_role="销售代表")
+    start, end = [n for n in first.nodes if n.kind in ("start", "end")]
+    for edge in list(first.edges):
+        process_services.delete_edge(edge)
+    process_services.add_edge(first, source_id=start.id, target_id=quote.id)
+    process_services.add_edge(first, source_id=quote.id, target_id=end.id)
+    process_services.submit_for_review(first, company["lead"])
+    process_services.approve_version(first, company["lead"])
+    requirement = services.create_requirement("手机审批", departments=[company["departments"]["sales"]])
+    services.set_requirement_nodes(requirement, [quote.id])
+    db.session.commit()
+    page = client_as("lead").get(f"/surveys/requirements/{requirement.id}").get_data(as_text=True)
+    steps = page.split('data-testid="nodes"')[1].split("</ul>")[0]
+    assert f'href="/processes/nodes/{quote.id}"' in steps and "now" not in steps
+    second = process_services.new_draft_version(process, actor=company["lead"])
+    process_services.submit_for_review(second, company["lead"])
+    process_services.approve_version(second, company["lead"])
+    db.session.commit()
+    newer = next(n for n in second.nodes if n.key == "quote")
+    page = client_as("lead").get(f"/surveys/requirements/{requirement.id}").get_data(as_text=True)
+    steps = page.split('data-testid="nodes"')[1].split("</ul>")[0]
+    assert f'now <a href="/processes/nodes/{newer.id}">v2</a>' in steps
