@@ -3,6 +3,7 @@ recurring surveys, interviews, the requirements backlog and the coverage matrix.
 from __future__ import annotations
 
 import calendar
+import html
 import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -1035,7 +1036,7 @@ def save_interview(interview: Interview | None, *, title: str, interviewee: str,
         interview = Interview()
         db.session.add(interview)
     elif interview.highlights and notes_markdown is not None:
-        lost = [h for h in interview.highlights if _normalise(h.quote) not in _normalise(notes_markdown)]
+        lost = [h for h in interview.highlights if not _in_notes(h.quote, notes_markdown)]
         if lost:
             raise ServiceError(_("The notes no longer contain a highlighted passage: “%(quote)s”.",
                                  quote=lost[0].quote[:60]), "notes_markdown")
@@ -1053,6 +1054,17 @@ def _normalise(text: str) -> str:
     return re.sub(r"\s+", " ", text or "").strip()
 
 
+def _in_notes(quote: str, notes: str | None) -> bool:
+    """Whether ``quote`` is in the notes as written (Markdown) or as the page shows them: a passage
+    copied from the page has no ** or list marks."""
+    wanted = _normalise(quote)
+    if wanted in _normalise(notes):
+        return True
+    from rollout.markdown import render_markdown
+    shown = html.unescape(re.sub(r"<[^>]+>", "", str(render_markdown(notes or ""))))
+    return wanted in _normalise(shown)
+
+
 def parse_tags(text: str) -> list[str]:
     parts = re.split(r"[,，;；\s]+", text or "")
     return sorted({p.strip().lstrip("#＃")[:50] for p in parts if p.strip().lstrip("#＃")})
@@ -1063,7 +1075,7 @@ def add_highlight(interview: Interview, quote: str, tags=()) -> Highlight:
     quote = (quote or "").strip()
     if not quote:
         raise ServiceError(_("Paste the passage to highlight."), "quote")
-    if _normalise(quote) not in _normalise(interview.notes_markdown):
+    if not _in_notes(quote, interview.notes_markdown):
         raise ServiceError(_("The passage is not in the notes; copy it exactly."), "quote")
     highlight = Highlight(quote=quote, tag_rows=[HighlightTag(tag=t) for t in sorted(set(tags))])
     interview.highlights.append(highlight)

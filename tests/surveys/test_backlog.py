@@ -32,6 +32,16 @@ def test_highlight_must_quote_the_notes_and_tags_are_counted(company):
                                 method="interview", held_on=interview.held_on, interviewer=None, notes_markdown="删掉了")
 
 
+def test_a_passage_copied_from_the_shown_notes_is_found(company):
+    interview = services.save_interview(None, title="访谈", interviewee="张伟", department=company["departments"]["sales"],
+                                        method="interview", held_on=date(2025, 11, 2), interviewer=company["lead"],
+                                        notes_markdown="**结论**：需要来电弹屏。\n\n- 报价 *要快*", role="staff")
+    assert services.add_highlight(interview, "结论：需要来电弹屏。", []).quote == "结论：需要来电弹屏。"
+    services.add_highlight(interview, "报价 要快", [])
+    with pytest.raises(ServiceError, match="not in the notes"):
+        services.add_highlight(interview, "结论：不需要", [])
+
+
 def test_requirement_from_highlight_and_answer_takes_their_departments_and_roles(company):
     interview = make_interview(company, department="finance", role="head")
     highlight = services.add_highlight(interview, "报价审批经常要等两三天", [])
