@@ -5,7 +5,8 @@ makes a map unusable: steps nobody owns, decisions without labelled exits,
 steps cut off from the start or from every end, a quote approval that cannot
 say no, and a process that pretends nothing ever goes wrong. Warnings point at
 what confuses readers: steps sharing a name, flows drawn twice or onto their
-own step, time limits that are not a number and a unit.
+own step, time limits that are not a number and a unit, tasks that record no
+data items and RACI rows naming nobody Responsible.
 """
 from __future__ import annotations
 
@@ -146,6 +147,18 @@ def run_checks(version: ProcessVersion) -> list[Problem]:
         problems.append(Problem("time_limit", _("Time limits that are not a number and a unit: %(names)s",
                                                 names=names(odd_limits)),
                                 [nodes[i].key for i in odd_limits], is_blocking=False))
+
+    # Every step says what it records and who does it: a task recording nothing, or a RACI naming nobody
+    # Responsible, is usually a step not thought through yet.
+    silent = [n.id for n in nodes.values() if n.kind == TASK and not (n.data_items or "").strip()]
+    if silent:
+        problems.append(Problem("no_data_items", _("Tasks that record no data items: %(names)s", names=names(silent)),
+                                [nodes[i].key for i in silent], is_blocking=False))
+    nobody_responsible = [n.id for n in nodes.values() if n.raci and not any(r.kind == "R" for r in n.raci)]
+    if nobody_responsible:
+        problems.append(Problem("raci_no_responsible", _("Steps whose RACI names nobody Responsible (R): %(names)s",
+                                                         names=names(nobody_responsible)),
+                                [nodes[i].key for i in nobody_responsible], is_blocking=False))
 
     if nodes and not any(e.is_exception for e in edges) and not any(n.kind == EXCEPTION for n in nodes.values()):
         problems.append(Problem("no_exception", _("The process has no exception branch at all (what happens "

@@ -14,7 +14,7 @@ def sales_process(company, approve=False):
     approval = services.add_node(version, key="approval", kind="decision", name="报价审批", owner_role="销售经理",
                                  owner_user_id=company["head"].id, department_id=sales.id)
     sign = services.add_node(version, key="sign", kind="task", name="签约成单", owner_role="销售代表",
-                             department_id=sales.id)
+                             department_id=sales.id, data_items="合同编号")
     lost = services.add_node(version, key="lost", kind="exception", name="记录流失原因", owner_role="销售代表",
                              department_id=sales.id)
     for source, target, label, is_exception in (
@@ -22,7 +22,9 @@ def sales_process(company, approve=False):
             (approval, quote, "报价审批不通过", True), (sign, end, "", False), (quote, lost, "客户流失", True),
             (lost, end, "", False)):
         services.add_edge(version, source_id=source.id, target_id=target.id, label=label, is_exception=is_exception)
+    services.set_raci(quote, "销售代表", "R")
     services.set_raci(quote, "销售经理", "A")
+    services.set_raci(approval, "销售经理", "R")
     services.set_raci(approval, "财务专员", "C")
     if approve:
         services.submit_for_review(version, company["lead"])

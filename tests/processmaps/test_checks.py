@@ -77,8 +77,10 @@ def _with_parallel_signing(company):
     services.delete_edge(to_end)
     split = services.add_node(version, key="split", kind="parallel", name="同时处理")
     join = services.add_node(version, key="join", kind="parallel", name="全部完成")
-    accounts = services.add_node(version, key="accounts", kind="task", name="开通账号", owner_role="IT专员")
-    invoice = services.add_node(version, key="invoice", kind="task", name="开具发票", owner_role="财务专员")
+    accounts = services.add_node(version, key="accounts", kind="task", name="开通账号", owner_role="IT专员",
+                                 data_items="账号")
+    invoice = services.add_node(version, key="invoice", kind="task", name="开具发票", owner_role="财务专员",
+                                data_items="发票号")
     end = next(n for n in version.nodes if n.kind == "end")
     for source, target in ((nodes["sign"], split), (split, accounts), (split, invoice), (accounts, join),
                            (invoice, join), (join, end)):
@@ -149,3 +151,15 @@ def test_time_limits_kept_from_before_their_format_was_checked_warn(company):
     db.session.flush()
     [problem] = run_checks(version)
     assert (problem.code, problem.is_blocking, problem.node_keys) == ("time_limit", False, ["quote"])
+
+
+def test_a_task_recording_nothing_and_a_raci_without_responsible_warn(company):
+    version = sales_process(company).versions[0]
+    nodes = nodes_by_key(version)
+    services.update_node(nodes["sign"], data_items="")
+    services.set_raci(nodes["quote"], "销售代表", None)  # only 销售经理 A is left
+    problems = {p.code: p for p in run_checks(version)}
+    assert problems["no_data_items"].node_keys == ["sign"] and not problems["no_data_items"].is_blocking
+    assert problems["raci_no_responsible"].node_keys == ["quote"]
+    assert not problems["raci_no_responsible"].is_blocking
+    assert "nobody Responsible (R): 报价" in problems["raci_no_responsible"].message

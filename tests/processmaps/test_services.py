@@ -38,7 +38,7 @@ def test_approving_supersedes_the_previous_version_and_drafts_copy_it(company):
     assert (draft.number, draft.status, draft.based_on_id) == (2, DRAFT, first.id)
     assert [n.key for n in draft.nodes] == [n.key for n in first.nodes]
     assert len(draft.edges) == len(first.edges)
-    assert {(r.role, r.kind) for r in nodes_by_key(draft)["quote"].raci} == {("销售经理", "A")}
+    assert {(r.role, r.kind) for r in nodes_by_key(draft)["quote"].raci} == {("销售代表", "R"), ("销售经理", "A")}
     assert {n.id for n in draft.nodes}.isdisjoint({n.id for n in first.nodes})
     # A second call while the draft exists returns that same draft.
     assert services.new_draft_version(process) is draft
