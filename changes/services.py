@@ -917,6 +917,13 @@ def close_window(window: ReviewWindow, minutes: str, actor: User) -> list[Change
     window.closed_by_id = actor.id
     window.sequence += 1
     db.session.flush()
+    from rollout.notify.services import notify
+    for request in carried:  # each requester learns when their request will be looked at now
+        notify([request.requester], "changes.carried_over",
+               _l("%(ref)s moves to the next review window", ref=request.reference),
+               _l("%(window)s closed without deciding it; it is on the agenda of %(next)s.",
+                  window=window_name(window), next=window_name(following)),
+               link=_url("changes.detail", request_id=request.id))
     return carried
 
 

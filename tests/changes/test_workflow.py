@@ -284,6 +284,9 @@ def test_closing_a_window_records_minutes_and_rolls_undecided_items(company, on_
     moved = services.close_window(first, "## 结论\n- 下次再议", company["lead"])
     assert moved == [change] and change.window_id == second.id
     assert first.is_closed and first.minutes_markdown.startswith("## 结论") and first.sequence == 1
+    told = db.session.scalar(select(Notification).where(Notification.event == "changes.carried_over"))
+    assert told.user_id == change.requester_id and change.reference in told.subject
+    assert services.window_name(second) in told.body_markdown
     with pytest.raises(ServiceError):
         services.decide(change, "approved", "同意", company["lead"], first)
 
