@@ -921,7 +921,7 @@ def close_window(window: ReviewWindow, minutes: str, actor: User) -> list[Change
     for request in carried:  # each requester learns when their request will be looked at now
         notify([request.requester], "changes.carried_over",
                _l("%(ref)s moves to the next review window", ref=request.reference),
-               _l("%(window)s closed without deciding it; it is on the agenda of %(next)s.",
+               _l("%(window)s closed before it was dealt with; it is on the agenda of %(next)s.",
                   window=window_name(window), next=window_name(following)),
                link=_url("changes.detail", request_id=request.id))
     return carried
