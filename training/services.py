@@ -488,11 +488,23 @@ def draft_after_change_session(release, affected_roles, affected_department_ids,
 
 def release_sessions(release) -> list[tuple[str, str]]:
     """The training sessions drafted for a release, as (label, link) for the release's pages."""
+    from training.forms import STATUS_LABELS
+    from training.models import ATTENDED
     sessions = db.session.scalars(select(TrainingSession).where(TrainingSession.release_id == release.id)
                                   .order_by(TrainingSession.id)).all()
-    from training.forms import STATUS_LABELS
-    return [(_("Training: %(title)s (%(status)s)", title=session.title, status=STATUS_LABELS[shown_status(session)]),
-             f"/training/sessions/{session.id}") for session in sessions]
+    attended = dict(db.session.execute(
+        select(Enrolment.session_id, func.count()).where(Enrolment.session_id.in_([s.id for s in sessions] or [-1]),
+                                                         Enrolment.attendance.in_(ATTENDED))
+        .group_by(Enrolment.session_id)).all())
+    links = []
+    for session in sessions:
+        status = STATUS_LABELS[shown_status(session)]
+        label = (ngettext("Training: %(title)s (%(status)s, %(num)d attended)",
+                          "Training: %(title)s (%(status)s, %(num)d attended)", attended[session.id],
+                          title=session.title, status=status) if session.id in attended else
+                 _("Training: %(title)s (%(status)s)", title=session.title, status=status))
+        links.append((label, f"/training/sessions/{session.id}"))
+    return links
 
 
 def on_release_implemented(release, **kwargs) -> None:

@@ -272,6 +272,12 @@ def test_a_release_links_to_what_followed_it_and_back(company, on_agenda, client
         assert f'href="/processes/{process.id}/v/2"' in html and f'href="/training/sessions/{session.id}"' in html
     session_page = client_as("trainer").get(f"/training/sessions/{session.id}").get_data(as_text=True)
     assert f'href="/changes/releases/{release.id}" data-testid="from-release">第1批<' in session_page
+    # Who came is counted where the release is.
+    from training.models import Enrolment
+    db.session.add(Enrolment(session_id=session.id, user_id=company["staff"].id, status="enrolled",
+                             attendance="present"))
+    db.session.commit()
+    assert "1 attended)" in client.get(f"/changes/releases/{release.id}").get_data(as_text=True)
 
 
 def test_release_with_unscheduled_work_is_refused_whole(company, on_agenda):
