@@ -151,6 +151,16 @@ DASHBOARD_RULES: dict[str, dict] = {
 }
 
 # --- surveys --------------------------------------------------------------
+def _survey_of_or_for_department(user, survey) -> bool:
+    """A head sees the results of their department's surveys and of surveys aimed at their department:
+    how their own people answered."""
+    if _scope_allows(user, DEPT, survey):
+        return True
+    audience = {d.id for d in getattr(survey, "audience_departments", ())}
+    own = getattr(user, "department_id", None)
+    return bool(audience & department_scope_ids(user)) or any(own in subtree_ids(d) for d in audience)
+
+
 def _shares_department(user, obj) -> bool:
     """Requirements come from several departments: in scope when any of them is the user's."""
     ids = getattr(obj, "department_ids", None)
@@ -162,7 +172,7 @@ def _shares_department(user, obj) -> bool:
 SURVEY_RULES: dict[str, dict] = {
     "surveys.view": everyone(),
     "surveys.manage": leads_and_admins(**{HEAD: DEPT}),
-    "surveys.results": leads_and_admins(**{HEAD: DEPT}),
+    "surveys.results": leads_and_admins(**{HEAD: _survey_of_or_for_department}),
     "surveys.export": leads_and_admins(**{HEAD: DEPT}),
     "surveys.import": leads_and_admins(),
     "interviews.view": leads_and_admins(**{HEAD: DEPT}),

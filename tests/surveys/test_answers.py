@@ -204,3 +204,13 @@ def test_a_whole_number_takes_digits_only(company):
     for typed in ("1,5", "1,500", "3.5", "3.0", "abc"):
         with pytest.raises(ServiceError, match="Enter a whole number."):
             services.clean_value(question, typed)
+
+
+def test_heads_of_the_departments_a_survey_is_aimed_at_see_its_results(company, client_as, factory):
+    departments = company["departments"]
+    it = factory.department("IT部", parent=departments["company"], code="it-test")
+    survey = build_survey(factory.user("lead", department=it), departments=[departments["sales"]], roles=["staff"])
+    assert client_as("head").get(f"/surveys/{survey.id}/results").status_code == 200  # 销售部 was asked
+    team_head = factory.user("head", department=departments["sales1"], username="team.head")
+    assert client_as(team_head).get(f"/surveys/{survey.id}/results").status_code == 200
+    assert client_as("other_head").get(f"/surveys/{survey.id}/results").status_code == 403  # 市场部 was not
