@@ -24,7 +24,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import selectinload
 
 from rollout import uploads
-from rollout.accounts.models import ADMIN, LEAD, ROLES, Department, User
+from rollout.accounts.models import ADMIN, LEAD, ROLES, TRAINER, Department, User
 from rollout.accounts.services import users_with_roles
 from rollout.audit.services import record_event
 from rollout.database import MAX_ID, contains_text
@@ -1139,13 +1139,18 @@ def _new_process_versions(processes: list, summary: str, actor: User) -> list:
 
 def _announce(subject, body, roles: list[str], department_ids: list[int], link: str | None, also=()) -> int:
     """Tell the affected roles in the affected departments (everyone, when none are named) that a change is
-    live, and post it to those departments' robots; ``also`` adds people told whatever their role."""
+    live, and post it to those departments' robots; ``also`` adds people told whatever their role.
+    Project leads, admins and trainers work for every department: named, they are told wherever they sit."""
     from rollout.access import subtree_ids
     from rollout.notify.services import notify
     departments = set()
     for department_id in department_ids:
         departments |= subtree_ids(department_id)
-    people = users_with_roles(roles or ROLES, sorted(departments) if departments else None)
+    roles = list(roles or ROLES)
+    people = users_with_roles(roles, sorted(departments) if departments else None)
+    company_wide = [role for role in roles if role in (ADMIN, LEAD, TRAINER)]
+    if departments and company_wide:
+        people += [person for person in users_with_roles(company_wide) if person not in people]
     people += [person for person in also if person is not None and person not in people]
     notify(people, "changes.release", subject, body, link=link, department_ids=department_ids)
     return len(people)

@@ -280,6 +280,16 @@ def test_a_release_links_to_what_followed_it_and_back(company, on_agenda, client
     assert "1 attended)" in client.get(f"/changes/releases/{release.id}").get_data(as_text=True)
 
 
+def test_a_project_lead_named_as_affected_is_told_wherever_they_sit(company, on_agenda):
+    change = _approved_request(company, on_agenda, affected_roles=["staff", "lead"],
+                               affected_department_ids=[company["departments"]["sales"].id])
+    release = services.save_release("第1批", local_today() + timedelta(days=5), company["lead"])
+    services.schedule(change, release, company["lead"])
+    services.implement_release(release, company["lead"])
+    told = set(db.session.scalars(select(Notification.user_id).where(Notification.event == "changes.release")))
+    assert told == {company["staff"].id, company["staff2"].id, company["lead"].id}
+
+
 def test_release_with_unscheduled_work_is_refused_whole(company, on_agenda):
     change = _approved_request(company, on_agenda)
     release = services.save_release("第1批", local_today() + timedelta(days=5))
