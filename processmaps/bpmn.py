@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
+from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import func, or_, select
 
@@ -25,6 +26,7 @@ from processmaps.models import (
 from rollout.accounts.models import Department, User
 from rollout.errors import ServiceError
 from rollout.extensions import db
+from rollout.i18n import language_of
 
 MODEL = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 BPMNDI = "http://www.omg.org/spec/BPMN/20100524/DI"
@@ -463,7 +465,8 @@ def _draft_for(name: str, department_id, description: str, actor, lane_by: str) 
     else:
         version = services.create_process(name, department_id=department_id, description=description, actor=actor,
                                           lane_by=lane_by, with_start_and_end=False).versions[0]
-    version.summary = _("Imported from BPMN.")
+    with force_locale(language_of(None)):  # stored text, read by everyone: the company's language
+        version.summary = _("Imported from BPMN.")
     return version
 
 

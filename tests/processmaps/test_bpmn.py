@@ -289,3 +289,10 @@ def test_a_time_limit_that_is_not_a_duration_is_left_out_and_named(company):
     result = bpmn.import_bpmn(data)
     assert nodes_by_key(result.processes[0].versions[0])["a"].time_limit == ""
     assert any("ASAP" in item for item in result.unmapped)
+
+
+def test_an_imported_versions_summary_is_in_the_company_language_whoever_imports(company):
+    from flask_babel import force_locale
+    with force_locale("en"):
+        version = services.draft_version(bpmn.import_bpmn(PARALLEL_FILE, file_name="签约.bpmn").processes[0])
+    assert version.summary == "由 BPMN 文件导入。"
