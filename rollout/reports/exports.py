@@ -187,7 +187,12 @@ def export_response(name: str, columns: list[Column], rows: Iterable, fmt: str, 
 
 def download_response(data: bytes, filename: str, mimetype: str) -> Response:
     """An attachment download with a UTF-8 file name (RFC 6266)."""
-    ascii_name = filename.encode("ascii", "ignore").decode().replace('"', "") or "download"
+    stem, dot, extension = filename.rpartition(".")
+    if not dot:
+        stem, extension = filename, ""
+    # Browsers that ignore filename* get an ASCII name; a Chinese name leaves no letters, so "download".
+    ascii_stem = stem.encode("ascii", "ignore").decode().replace('"', "").strip(" -_") or "download"
+    ascii_name = f"{ascii_stem}.{extension}" if extension else ascii_stem
     response = Response(data, content_type=mimetype)
     response.headers["Content-Disposition"] = (
         f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}")

@@ -139,3 +139,12 @@ def test_list_pages_offer_exports_with_the_current_filters(client_as, company):
     assert "/admin/users/export.xlsx?q=zhang" in page and "/admin/users/export.csv?q=zhang" in page
     audit = client_as("admin").get("/audit/?action=login&username=staff").get_data(as_text=True)
     assert "/audit/export.xlsx?" in audit and "action=login" in audit.split("/audit/export.xlsx?")[1][:80]
+
+
+def test_a_chinese_file_name_keeps_a_usable_ascii_fallback(app):
+    from rollout.reports.exports import download_response
+    with app.test_request_context():
+        header = download_response(b"x", "需求规格说明书.pdf", "application/pdf").headers["Content-Disposition"]
+        assert 'filename="download.pdf"' in header and "filename*=UTF-8''%E9%9C%80" in header
+        header = download_response(b"x", "rollout-需求-2026.xlsx", "application/pdf").headers["Content-Disposition"]
+        assert 'filename="rollout--2026.xlsx"' in header
