@@ -24,6 +24,7 @@ from rollout.accounts.models import HEAD, STAFF, Department, User, UserRole
 from rollout.audit.services import record_event
 from rollout.errors import NotAllowed, ServiceError
 from rollout.extensions import db
+from rollout.notify.models import Notification
 from rollout.notify.services import notify
 from rollout.timeutil import local_today, utcnow
 from surveys import signals
@@ -746,6 +747,11 @@ def submit_response(invitation: SurveyInvitation, raw: dict) -> SurveyResponse:
     by_name = {q.name: q for q in survey.questions}
     response.answers = [SurveyAnswer(question_id=by_name[name].id, value=value) for name, value in values.items()]
     db.session.add(response)
+    # The invitation and its reminders are done with: they leave the person's unread notifications.
+    db.session.execute(update(Notification).where(
+        Notification.user_id == invitation.user_id, Notification.read_at.is_(None),
+        Notification.link == respond_link(invitation.token)).values(read_at=utcnow())
+        .execution_options(synchronize_session=False))
     db.session.flush()
     return response
 

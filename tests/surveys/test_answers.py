@@ -214,3 +214,17 @@ def test_heads_of_the_departments_a_survey_is_aimed_at_see_its_results(company, 
     team_head = factory.user("head", department=departments["sales1"], username="team.head")
     assert client_as(team_head).get(f"/surveys/{survey.id}/results").status_code == 200
     assert client_as("other_head").get(f"/surveys/{survey.id}/results").status_code == 403  # 市场部 was not
+
+
+def test_answering_clears_the_invitation_from_the_unread_notifications(company, client_as):
+    survey = build_survey(company["lead"])
+    invitation = services.invite(survey, [company["staff"]])[0]
+    db.session.commit()
+    unread = select(func.count()).select_from(Notification).where(
+        Notification.user_id == company["staff"].id, Notification.read_at.is_(None))
+    assert db.session.scalar(unread) == 1
+    services.submit_response(invitation, GOOD_ANSWERS)
+    db.session.commit()
+    assert db.session.scalar(unread) == 0
+    done = client_as("staff").get(f"/surveys/respond/{invitation.token}").get_data(as_text=True)
+    assert 'href="/surveys/"' in done  # a way on from the thank-you page
