@@ -8,10 +8,8 @@ from sqlalchemy import insert
 from rollout.audit.models import AuditEntry
 from rollout.dashboard import services
 from rollout.extensions import db
-from rollout.timeutil import local_to_utc, local_today
-
-TODAY = local_today()
-MONDAY = TODAY - timedelta(days=TODAY.weekday())
+from rollout.timeutil import local_to_utc
+from tests.rollout.dashboard.dates import monday
 
 
 def _login(user, day: date, hour: int = 9):
@@ -25,10 +23,10 @@ def test_weekly_active_people_count_under_their_home_department(company, factory
     closed = factory.user("staff", department=departments["sales1"], username="closed")
     closed.is_active_account = False
     for user in (company["staff"], company["staff2"], company["head"], closed):  # teams, department, closed
-        _login(user, MONDAY)
-        _login(user, MONDAY, hour=15)
-    _login(company["other_staff"], MONDAY - timedelta(weeks=2))
-    _login(company["staff"], MONDAY - timedelta(weeks=services.WEEKS_SHOWN))  # before the chart starts
+        _login(user, monday())
+        _login(user, monday(), hour=15)
+    _login(company["other_staff"], monday() - timedelta(weeks=2))
+    _login(company["staff"], monday() - timedelta(weeks=services.WEEKS_SHOWN))  # before the chart starts
     db.session.commit()
     data = {d.department.id: d for d in services.adoption().departments}
     assert data[departments["sales"].id].active_users == [0] * (services.WEEKS_SHOWN - 1) + [3]
@@ -57,10 +55,10 @@ def test_home_figures_over_the_ranking_weeks_equal_the_full_adoption(company, cl
     staff, staff2 = company["staff"], company["staff2"]
     customer = create_customer("北京示例贸易有限公司", staff, check_duplicates=False)
     for weeks_ago, user, count in ((0, staff, 3), (2, staff2, 5), (3, staff, 2), (5, staff, 7), (6, staff2, 1)):
-        at = local_to_utc(datetime.combine(MONDAY - timedelta(weeks=weeks_ago), time(10)))
+        at = local_to_utc(datetime.combine(monday() - timedelta(weeks=weeks_ago), time(10)))
         db.session.add_all([Activity(kind="call", user_id=user.id, department_id=user.department_id,
                                      customer_id=customer.id, occurred_at=at, created_at=at) for _ in range(count)])
-        _login(user, MONDAY - timedelta(weeks=weeks_ago))
+        _login(user, monday() - timedelta(weeks=weeks_ago))
     db.session.commit()
     full = {d.department.id: d for d in services.adoption().departments}
     short = {d.department.id: d for d in services.adoption(weeks=services.RANKING_WEEKS).departments}

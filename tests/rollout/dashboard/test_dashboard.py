@@ -13,9 +13,8 @@ from rollout.dashboard import services
 from rollout.dashboard.models import EVERYONE, PILOT, WAVE, RankingPublication, ReadinessSetting, RolloutPhase
 from rollout.errors import ServiceError
 from rollout.extensions import db
-from rollout.timeutil import local_to_utc, local_today, utcnow
-
-TODAY = local_today()
+from rollout.timeutil import local_to_utc, utcnow
+from tests.rollout.dashboard.dates import today
 
 
 # --- rollout plan ------------------------------------------------------------------------------
@@ -102,7 +101,7 @@ def test_ready_only_when_every_blocking_item_passes(app, company, factory):
             company["staff"].__class__.department_id.in_([sales.id, company["departments"]["sales1"].id,
                                                            company["departments"]["sales2"].id]))):
         user.roles_reviewed_at = utcnow() - timedelta(days=3)
-    create_retro(company["departments"]["sales1"], "回顾", TODAY - timedelta(days=3), "mad_sad_glad", company["head"])
+    create_retro(company["departments"]["sales1"], "回顾", today() - timedelta(days=3), "mad_sad_glad", company["head"])
     with app.test_request_context():
         entry = services.readiness({sales.id})[0]
     permissions = next(i for i in entry.items if i.key == "permissions")
@@ -184,7 +183,7 @@ def test_weekly_active_users_and_entries(company, factory):
     pytest.importorskip("rollout.plans.models")
     sales = company["departments"]["sales"]
     staff, staff2 = company["staff"], company["staff2"]
-    monday = TODAY - timedelta(days=TODAY.weekday())
+    monday = today() - timedelta(days=today().weekday())
     _login(staff, monday)
     _login(staff, monday)  # twice in a week is still one active user
     _login(staff2, monday - timedelta(days=7))
@@ -200,14 +199,14 @@ def test_weekly_active_users_and_entries(company, factory):
 
 def test_not_logged_in_since_go_live(company):
     sales = company["departments"]["sales"]
-    sales.go_live_on = TODAY - timedelta(days=10)
+    sales.go_live_on = today() - timedelta(days=10)
     staff, staff2 = company["staff"], company["staff2"]
     staff.last_login_at = utcnow()
-    staff2.last_login_at = local_to_utc(datetime.combine(TODAY - timedelta(days=20), time(9)))
+    staff2.last_login_at = local_to_utc(datetime.combine(today() - timedelta(days=20), time(9)))
     db.session.commit()
     names = {p.user_id for p in services.adoption({sales.id}).departments[0].not_logged_in}
     assert staff2.id in names and staff.id not in names
-    sales.go_live_on = TODAY + timedelta(days=10)  # not live yet: nobody is missing
+    sales.go_live_on = today() + timedelta(days=10)  # not live yet: nobody is missing
     assert services.adoption({sales.id}).departments[0].not_logged_in == []
 
 
@@ -216,7 +215,7 @@ def test_use_before_and_after_training(company):
     from training.models import Course, CourseCompletion, Track
     sales = company["departments"]["sales"]
     staff = company["staff"]
-    monday = TODAY - timedelta(days=TODAY.weekday())
+    monday = today() - timedelta(days=today().weekday())
     trained_on = monday - timedelta(weeks=3)
     track = Track(name="基础", tier="basic", role="staff", is_required=True)
     db.session.add(track)
@@ -283,8 +282,8 @@ def test_dashboard_statement_count_is_fixed(company, factory, client_as, count_s
     from rollout.retros.services import create_retro
     for n in range(12):
         user = factory.user("staff", department=sales1)
-        _login(user, TODAY - timedelta(days=n))
-        create_retro(sales1, f"回顾{n}", TODAY - timedelta(days=n), "mad_sad_glad", user)
+        _login(user, today() - timedelta(days=n))
+        create_retro(sales1, f"回顾{n}", today() - timedelta(days=n), "mad_sad_glad", user)
         if _has_plans():
             _activities(user, 3, utcnow() - timedelta(days=n))
     db.session.commit()
@@ -338,7 +337,7 @@ def test_cached_figures_are_reused_until_something_is_written(company, client_as
     and any write (here a go-live date, then a login) shows up on the next view."""
     client = client_as("lead")
     sales_id, rep_id = company["departments"]["sales"].id, company["staff"].id
-    go_live = TODAY + timedelta(days=40)
+    go_live = today() + timedelta(days=40)
 
     def view(path):
         db.session.remove()
@@ -359,6 +358,6 @@ def test_cached_figures_are_reused_until_something_is_written(company, client_as
     # the adoption page and the home page follow writes the same way
     assert view("/rollout/adoption")[1] > view("/rollout/adoption")[1]
     before = services.cached_adoption({sales_id})[0].departments[0].active_users[-1]
-    _login(db.session.get(type(company["staff"]), rep_id), TODAY)
+    _login(db.session.get(type(company["staff"]), rep_id), today())
     db.session.commit()
     assert services.cached_adoption({sales_id})[0].departments[0].active_users[-1] == before + 1

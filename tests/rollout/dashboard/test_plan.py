@@ -14,10 +14,8 @@ from rollout.dashboard import services
 from rollout.dashboard.models import WAVE, RolloutMilestone, RolloutPhase
 from rollout.errors import ServiceError
 from rollout.extensions import db
-from rollout.timeutil import local_today
 from tests.conftest import chinese_client, log_in
-
-TODAY = local_today()
+from tests.rollout.dashboard.dates import today
 
 
 def _phase(company, first=date(2030, 12, 6), last=date(2030, 12, 27), *keys):
@@ -36,26 +34,26 @@ def _milestone_count() -> int:
 
 # --- milestones -----------------------------------------------------------------------------------------
 def test_a_milestone_without_phase_can_be_marked_done_and_shows_overdue(company, client_as):
-    late = services.save_milestone(None, "旧系统停用通知", TODAY - timedelta(days=3))
+    late = services.save_milestone(None, "旧系统停用通知", today() - timedelta(days=3))
     db.session.commit()
     lead = client_as("lead")
     block = lead.get("/rollout/plan").get_data(as_text=True).split('data-testid="other-milestones"')[1]
     assert "旧系统停用通知" in block and "overdue" in block
     assert f"/rollout/plan/milestones/{late.id}/done" in block and "Mark done" in block
     assert lead.post(f"/rollout/plan/milestones/{late.id}/done", data={"done": "y"}).status_code == 302
-    assert db.session.get(RolloutMilestone, late.id).done_on == TODAY
+    assert db.session.get(RolloutMilestone, late.id).done_on == today()
     block = lead.get("/rollout/plan").get_data(as_text=True).split('data-testid="other-milestones"')[1]
     assert "overdue" not in block and "Mark not done" in block
     # a second "done" (two people at once) keeps it done instead of flipping it back
     lead.post(f"/rollout/plan/milestones/{late.id}/done", data={"done": "y"})
-    assert db.session.get(RolloutMilestone, late.id).done_on == TODAY
+    assert db.session.get(RolloutMilestone, late.id).done_on == today()
     lead.post(f"/rollout/plan/milestones/{late.id}/done", data={"done": "n"})
     assert db.session.get(RolloutMilestone, late.id).done_on is None
     assert client_as("head").post(f"/rollout/plan/milestones/{late.id}/done", data={"done": "y"}).status_code == 403
 
 
 def test_the_mark_done_button_reads_as_an_action_in_chinese(app, company):
-    services.save_milestone(None, "上线决策会", TODAY + timedelta(days=3))
+    services.save_milestone(None, "上线决策会", today() + timedelta(days=3))
     db.session.commit()
     page = chinese_client(app, company["lead"]).get("/rollout/plan").get_data(as_text=True)
     assert re.search(r'<button type="submit" class="[^"]*">标记完成</button>', page)
@@ -139,7 +137,7 @@ def test_an_exact_duplicate_milestone_is_refused(company, client_as):
 
 
 def test_a_long_milestone_title_wraps(company, client_as):
-    services.save_milestone(None, "很长的标题" * 40, TODAY)
+    services.save_milestone(None, "很长的标题" * 40, today())
     db.session.commit()
     page = client_as("lead").get("/rollout/plan").get_data(as_text=True)
     item = page.split('data-testid="other-milestones"')[1].split('data-testid="milestone"')[1]
@@ -149,7 +147,7 @@ def test_a_long_milestone_title_wraps(company, client_as):
 def test_the_status_report_lists_milestones_without_phase(company, client_as):
     phase = _phase(company)
     services.save_milestone(None, "第一批培训", date(2030, 12, 8), phase.id)
-    services.save_milestone(None, "旧系统只读", TODAY - timedelta(days=1))
+    services.save_milestone(None, "旧系统只读", today() - timedelta(days=1))
     db.session.commit()
     response = client_as("lead").get("/rollout/report.pdf")
     text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(response.data)).pages)
