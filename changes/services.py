@@ -470,6 +470,12 @@ def schedule(request: ChangeRequest, release: Release, actor: User, comment: str
     request.release = release
     release.sequence += 1
     db.session.flush()
+    if request.requester_id != actor.id:
+        from rollout.notify.services import notify
+        notify([request.requester], "changes.scheduled",
+               _l("%(ref)s is scheduled into %(release)s", ref=request.reference, release=release.name),
+               _l("The release is planned for %(date)s.", date=release.planned_on.isoformat()),
+               link=_url("changes.detail", request_id=request.id))
     return request
 
 

@@ -290,6 +290,15 @@ def test_a_project_lead_named_as_affected_is_told_wherever_they_sit(company, on_
     assert told == {company["staff"].id, company["staff2"].id, company["lead"].id}
 
 
+def test_a_requester_hears_when_their_request_is_scheduled(company, on_agenda):
+    change = _approved_request(company, on_agenda)
+    release = services.save_release("第1批", local_today() + timedelta(days=5), company["lead"])
+    services.schedule(change, release, company["lead"])
+    told = db.session.scalar(select(Notification).where(Notification.event == "changes.scheduled"))
+    assert told.user_id == change.requester_id and "第1批" in told.subject
+    assert release.planned_on.isoformat() in told.body_markdown
+
+
 def test_release_with_unscheduled_work_is_refused_whole(company, on_agenda):
     change = _approved_request(company, on_agenda)
     release = services.save_release("第1批", local_today() + timedelta(days=5))
