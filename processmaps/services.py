@@ -721,21 +721,21 @@ def process_choices(leave_out: int | None = None) -> list[tuple[int, str]]:
 
 
 def processes_to_choose_from() -> list[tuple[int, str]]:
-    """(id, label) of every process with an approved or draft version, by name: the first choice
+    """(id, label) of every process with an approved or open version, by name: the first choice
     of the step picker (a company's maps hold thousands of steps; one process's are a short list)."""
     return process_labels(_process_rows(select(Process.id, Process.name).where(select(ProcessVersion.id).where(
-        ProcessVersion.process_id == Process.id, ProcessVersion.status.in_((APPROVED, DRAFT))).exists())))
+        ProcessVersion.process_id == Process.id, ProcessVersion.status.in_((APPROVED, *OPEN_STATUSES))).exists())))
 
 
 def step_groups(process_id: int | None, leave_out=()) -> list[tuple[str, list[tuple[int, str]]]]:
-    """The steps of a process's approved version and of its draft, as (version heading,
+    """The steps of a process's approved version and of its open one (draft or in review), as (version heading,
     [(node id, step name)]) in flow order; start and end events and ``leave_out`` ids are left out.
     Names two steps of a version share carry the step's number, as on the map page."""
     if not process_id:
         return []
     versions = db.session.scalars(
         select(ProcessVersion).options(selectinload(ProcessVersion.nodes), selectinload(ProcessVersion.edges))
-        .where(ProcessVersion.process_id == process_id, ProcessVersion.status.in_((APPROVED, DRAFT)))
+        .where(ProcessVersion.process_id == process_id, ProcessVersion.status.in_((APPROVED, *OPEN_STATUSES)))
         .order_by(ProcessVersion.number)).all()
     groups = []
     for version in versions:

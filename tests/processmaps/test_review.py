@@ -148,3 +148,11 @@ def test_an_edit_posted_to_a_version_in_review_is_refused(company, client_as):
                                       data=node_form(name="新步骤", owner_role="销售代表"))
     assert response.status_code == 422
     assert db.session.get(Process, version.process_id).versions[0].status == IN_REVIEW
+
+
+def test_the_steps_of_a_version_in_review_can_still_be_picked(company):
+    process = sales_process(company, approve=True)
+    services.submit_for_review(services.new_draft_version(process, actor=company["head"]), company["head"])
+    headings = [heading for heading, _steps in services.step_groups(process.id)]
+    assert headings == ["v1 · approved", "v2 · in review"]
+    assert process.id in {process_id for process_id, _label in services.processes_to_choose_from()}
