@@ -1026,7 +1026,7 @@ RELEASE_FOLLOW_UP_PROVIDERS: list = []
 
 def release_follow_ups(release: Release | None) -> list[tuple[str, str]]:
     """What followed a release: the drafts of the processes it changed, and what other packages made."""
-    from processmaps.services import open_version
+    from processmaps.services import open_version, status_label
     if release is None or not release.is_implemented:
         return []
     links = []
@@ -1035,16 +1035,11 @@ def release_follow_ups(release: Release | None) -> list[tuple[str, str]]:
         version = open_version(process)
         if version is not None:
             links.append((_("Process map %(name)s v%(number)d (%(status)s)", name=process.name, number=version.number,
-                            status=_status_of_version(version)),
+                            status=status_label(version.status)),
                           _url("processmaps.version", process_id=process.id, number=version.number)))
     for provider in RELEASE_FOLLOW_UP_PROVIDERS:
         links += provider(release)
     return [(label, url) for label, url in links if url]
-
-
-def _status_of_version(version) -> str:
-    from processmaps.services import status_label
-    return status_label(version.status)
 
 
 def release_notes(release: Release) -> str:
