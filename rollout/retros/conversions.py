@@ -1,4 +1,7 @@
-"""From feedback to work: a card or action item becomes a change request or an FAQ article.
+"""From feedback to work: a card or action item becomes a change request, an FAQ article or a question.
+
+An FAQ article answers something, so only those who keep the FAQ write one, and they write its answer;
+anyone else asks the support desk the card's question, and the answer may become the article there.
 
 Retros sit after changes and training in the dependency chain, so this module
 calls their services and keeps the link (both directions) in ``RetroWorkLink``.
@@ -33,6 +36,10 @@ def create_faq_article_function():
     return _function("training.faq", "create_article_from")
 
 
+def create_support_question_function():
+    return _function("training.support", "create_request")
+
+
 def change_requests_by_id(ids) -> dict[int, object]:
     """The change requests with these ids (one statement); empty when the changes module is absent."""
     model = _function("changes.models", "ChangeRequest")
@@ -54,43 +61,76 @@ def change_request_state_label(request) -> str:
     return str(labels.get(request.state, request.state))
 
 
+def support_requests_by_id(ids) -> dict[int, object]:
+    """The support requests with these ids (one statement); empty when the training module is absent."""
+    model = _function("training.models", "SupportRequest")
+    ids = sorted({i for i in ids if i})
+    if model is None or not ids:
+        return {}
+    return {request.id: request for request in db.session.scalars(select(model).where(model.id.in_(ids)))}
+
+
+def support_request_state_label(request) -> str:
+    """The question's state in the reader's language, as the training module names it."""
+    labels = _function("training.forms", "STATUS_LABELS") or {}
+    return str(labels.get(request.status, request.status))
+
+
 def available() -> dict[str, bool]:
     """Which conversions the installed modules offer."""
     return {"change": create_change_request_function() is not None,
-            "faq": create_faq_article_function() is not None}
+            "faq": create_faq_article_function() is not None,
+            "question": create_support_question_function() is not None}
 
 
-def _source_text(source) -> tuple[str, str, str | None, object]:
-    """(title, Markdown body with a link back, tag, retro) for a card or an action item."""
+def source_text(source) -> tuple[str, str, str | None, object]:
+    """(title, Markdown line saying where it came from with a link back, tag, retro) of a card or action item."""
     if isinstance(source, RetroCard):
         retro, title, tag = source.retro, source.body, source.tag
         origin = _("From the retro “%(retro)s” (%(team)s, %(date)s), card in column “%(column)s”.",
                    retro=retro.title, team=retro.team.name, date=retro.held_on, column=source.column.display_title)
-        body = source.body
     else:
         retro, title, tag = source.retro, source.title, source.card.tag if source.card else None
         origin = _("From an action item of the retro “%(retro)s” (%(team)s, %(date)s).",
                    retro=retro.title, team=retro.team.name, date=retro.held_on)
-        body = source.title
     try:
         link = url_for("retros.board", retro_id=retro.id)
     except RuntimeError:  # outside a request (demo data, scripts)
         link = f"/retros/{retro.id}"
     open_label = _("Open the retro")  # not inside the f-string: the message extractor would miss it
-    return title[:200], f"{body}\n\n{origin} [{open_label}]({link})", tag, retro
+    return title, f"{origin} [{open_label}]({link})", tag, retro
 
 
-def _existing_link(source, target: str) -> RetroWorkLink | None:
+def _existing_link(source, *targets: str) -> RetroWorkLink | None:
     column = RetroWorkLink.card_id if isinstance(source, RetroCard) else RetroWorkLink.action_item_id
-    target_column = RetroWorkLink.change_request_id if target == "change" else RetroWorkLink.faq_article_id
-    return db.session.scalar(select(RetroWorkLink).where(column == source.id, target_column.is_not(None)))
+    columns = {"change": RetroWorkLink.change_request_id, "faq": RetroWorkLink.faq_article_id,
+               "question": RetroWorkLink.support_request_id}
+    return db.session.scalar(select(RetroWorkLink).where(
+        column == source.id, db.or_(*(columns[target].is_not(None) for target in targets))).limit(1))
 
 
-def _link(source, user, change_request_id=None, faq_article_id=None) -> RetroWorkLink:
+def refuse_answered_twice(source) -> None:
+    """A card gets one answer: an article, or a question whose answer may become one."""
+    existing = _existing_link(source, "faq", "question")
+    if existing is None:
+        return
+    is_card = isinstance(source, RetroCard)
+    if existing.faq_article_id:
+        raise ServiceError(_("This card was already turned into FAQ article #%(id)s.", id=existing.faq_article_id)
+                           if is_card else
+                           _("This action item was already turned into FAQ article #%(id)s.",
+                             id=existing.faq_article_id))
+    raise ServiceError(_("This card was already asked at the support desk as question #%(id)s.",
+                         id=existing.support_request_id) if is_card else
+                       _("This action item was already asked at the support desk as question #%(id)s.",
+                         id=existing.support_request_id))
+
+
+def _link(source, user, change_request_id=None, faq_article_id=None, support_request_id=None) -> RetroWorkLink:
     link = RetroWorkLink(card_id=source.id if isinstance(source, RetroCard) else None,
                          action_item_id=source.id if isinstance(source, RetroActionItem) else None,
                          change_request_id=change_request_id, faq_article_id=faq_article_id,
-                         created_by_id=user.id)
+                         support_request_id=support_request_id, created_by_id=user.id)
     db.session.add(link)
     db.session.flush()
     return link
@@ -107,32 +147,53 @@ def to_change_request(source: RetroCard | RetroActionItem, user) -> RetroWorkLin
         raise ServiceError(_("This card was already turned into change request %(ref)s.", ref=reference)
                            if isinstance(source, RetroCard) else
                            _("This action item was already turned into change request %(ref)s.", ref=reference))
-    title, body, _tag, retro = _source_text(source)
-    request = create(user, title, body, _("Raised in the team retro."),
+    title, origin, _tag, retro = source_text(source)
+    request = create(user, title[:200], f"{title}\n\n{origin}", _("Raised in the team retro."),
                      affected_department_ids=[retro.team_id])
     return _link(source, user, change_request_id=request.id)
 
 
-def to_faq_article(source: RetroCard | RetroActionItem, user) -> RetroWorkLink:
-    """Publish an FAQ article from a card or action item and link the two."""
+def to_faq_article(source: RetroCard | RetroActionItem, user, title: str, answer_markdown: str,
+                   tags=()) -> RetroWorkLink:
+    """Publish an FAQ article answering a card or action item, and link the two.
+
+    The caller checks that ``user`` keeps the FAQ (training.faq.manage)."""
     create = create_faq_article_function()
     if create is None:
         raise ServiceError(_("The FAQ is not available."))
-    existing = _existing_link(source, "faq")
-    if existing is not None:
-        raise ServiceError(_("This card was already turned into FAQ article #%(id)s.", id=existing.faq_article_id)
-                           if isinstance(source, RetroCard) else
-                           _("This action item was already turned into FAQ article #%(id)s.",
-                             id=existing.faq_article_id))
-    title, body, tag, _retro = _source_text(source)
-    article = create(title, body, user, tags=[tag] if tag else (), source="retro")
+    refuse_answered_twice(source)
+    answer = (answer_markdown or "").replace("\x00", "").strip()
+    if not answer:
+        raise ServiceError(_("Write the answer the article gives."), "answer")
+    _title, origin, _tag, _retro = source_text(source)
+    article = create((title or "").strip(), f"{answer}\n\n{origin}", user, tags=tags, source="retro")
     return _link(source, user, faq_article_id=article.id)
+
+
+def to_support_question(source: RetroCard | RetroActionItem, user) -> RetroWorkLink:
+    """Ask the support desk what a card or action item asks, as ``user``, and link the two.
+
+    The question goes to the asker's seed user (or the rollout team); its answer may become an FAQ article."""
+    create = create_support_question_function()
+    if create is None:
+        raise ServiceError(_("The support desk is not available."))
+    refuse_answered_twice(source)
+    title, origin, _tag, _retro = source_text(source)
+    request = create(user, title[:200], f"{title}\n\n{origin}")
+    return _link(source, user, support_request_id=request.id)
 
 
 def change_request_url(change_request_id: int) -> str:
     try:
         return url_for("changes.detail", request_id=change_request_id)
     except BuildError:  # the changes module is not installed
+        return "#"
+
+
+def support_request_url(support_request_id: int) -> str:
+    try:
+        return url_for("training.support_request", request_id=support_request_id)
+    except BuildError:
         return "#"
 
 

@@ -85,15 +85,29 @@ def load(ctx) -> None:
                                     f"- 上周行动项逐条过了一遍")
             if week < WEEKS - 1:  # only the latest retro is still being discussed
                 services.transition_retro(retro, "close")
-            if team_code == "sales-1" and week == 3:
-                _link_to_work(cards[1], item, facilitator)
+            if team_code == "sales-1":
+                _link_to_work(week, cards, facilitator, ctx.users["lead"])
     db.session.flush()
 
 
-def _link_to_work(card, item, user) -> None:
-    """Show feedback becoming work: one card as a change request, one action item as an FAQ article."""
+def _link_to_work(week: int, cards, facilitator, lead) -> None:
+    """Show feedback becoming work: a card as a change request, a question the lead answers in the FAQ,
+    and a question the team head asks the support desk."""
     available = conversions.available()
-    if available["change"]:
-        conversions.to_change_request(card, user)
-    if available["faq"]:
-        conversions.to_faq_article(item, user)
+    if week == 2 and available["faq"]:  # "下次培训想学商机阶段怎么填"
+        conversions.to_faq_article(cards[2], lead, "商机阶段怎么填？", STAGE_ANSWER, tags=["商机阶段", "培训"])
+    if week == 3 and available["change"]:  # "客户查重又误报了三次"
+        conversions.to_change_request(cards[1], facilitator)
+    if week == 4 and available["question"]:  # "公海客户被别人领走了没有通知"
+        conversions.to_support_question(cards[0], facilitator)
+
+
+STAGE_ANSWER = """按客户实际走到哪一步填，不按自己的感觉：
+
+1. **线索**：知道有这个需求，还没见过面。
+2. **已拜访**：见过面或深入通过电话，对方说清了要买什么、预算多少。
+3. **已报价**：报价单已发出，系统里要有这张报价。
+4. **谈判中**：对方回复了报价，在谈价格或条款。
+5. **赢单 / 输单**：签了合同，或对方明确不买了。
+
+阶段往前走时写一条跟进记录，说明依据。"""

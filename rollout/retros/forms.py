@@ -37,3 +37,11 @@ class ActionItemForm(FlaskForm):
     owner_id = SelectField(_l("Owner"), coerce=int, validators=[Optional()])
     due_on = DateField(_l("Due"), validators=[Optional()])
     card_id = SelectField(_l("From card"), coerce=int, validators=[Optional()])
+
+
+class FaqAnswerForm(FlaskForm):
+    title = StringField(_l("The question"), validators=[DataRequired(), Length(max=200)],
+                        description=_l("As staff would search for it."))
+    answer = TextAreaField(_l("Answer (Markdown)"), validators=[DataRequired(), Length(max=100000)],
+                           render_kw={"rows": 10})
+    tags = StringField(_l("Tags"), validators=[Optional(), Length(max=300)], description=_l("Separated by commas"))

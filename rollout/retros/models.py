@@ -223,8 +223,14 @@ class RetroActionItem(db.Model):
         return self.status in UNFINISHED_ACTION_STATES
 
 
+#: A link leads to exactly one piece of work.
+ONE_TARGET = ("(change_request_id IS NOT NULL AND faq_article_id IS NULL AND support_request_id IS NULL)"
+              " OR (change_request_id IS NULL AND faq_article_id IS NOT NULL AND support_request_id IS NULL)"
+              " OR (change_request_id IS NULL AND faq_article_id IS NULL AND support_request_id IS NOT NULL)")
+
+
 class RetroWorkLink(db.Model):
-    """A card or action item that became a change request or an FAQ article.
+    """A card or action item that became a change request, an FAQ article or a question to the support desk.
 
     Retros depend on changes and training, so the link lives here; the other
     side finds its source through ``links_for_change_request``/``links_for_faq_article``.
@@ -234,13 +240,14 @@ class RetroWorkLink(db.Model):
     __entity_label__ = _l("Action item link")
     __table_args__ = (
         CheckConstraint("(card_id IS NULL) <> (action_item_id IS NULL)", name="ck_retro_work_links_source"),
-        CheckConstraint("(change_request_id IS NULL) <> (faq_article_id IS NULL)",
-                        name="ck_retro_work_links_target"),
+        CheckConstraint(ONE_TARGET, name="ck_retro_work_links_target"),
         Index("ix_retro_work_links_change", "change_request_id"),
         Index("ix_retro_work_links_faq", "faq_article_id"),
+        Index("ix_retro_work_links_support", "support_request_id"),
     )
     __field_labels__ = {"card_id": _l("Card"), "action_item_id": _l("Action item"),
-                        "change_request_id": _l("Change request"), "faq_article_id": _l("FAQ article")}
+                        "change_request_id": _l("Change request"), "faq_article_id": _l("FAQ article"),
+                        "support_request_id": _l("Support request")}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     card_id: Mapped[int | None] = mapped_column(ForeignKey("retro_cards.id", ondelete="CASCADE"), index=True)
@@ -250,5 +257,7 @@ class RetroWorkLink(db.Model):
     change_request_id: Mapped[int | None] = mapped_column(Integer)
     #: Id of the FAQ article (training package).
     faq_article_id: Mapped[int | None] = mapped_column(Integer)
+    #: Id of the question asked at the support desk (training package); its answer may become an article.
+    support_request_id: Mapped[int | None] = mapped_column(Integer)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

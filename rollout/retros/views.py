@@ -16,7 +16,7 @@ from rollout.errors import ServiceError
 from rollout.extensions import db
 from rollout.reports.exports import FORMATS, Column, export_response
 from rollout.retros import conversions, services
-from rollout.retros.forms import ActionItemForm, CardForm, NotesForm, RetroForm
+from rollout.retros.forms import ActionItemForm, CardForm, FaqAnswerForm, NotesForm, RetroForm
 from rollout.retros.models import Retro, RetroActionItem, RetroCard
 from rollout.web import apply_service_error, paginate
 
@@ -139,6 +139,7 @@ def _render_board(retro: Retro, card_form=None, action_form=None, notes_form=Non
     theme_cards = {cid: t.label for t in themes for cid in t.card_ids}
     links = services.links_of([c.id for c in cards], [i.id for i in items])
     change_requests = conversions.change_requests_by_id(link.change_request_id for link in links)
+    questions = conversions.support_requests_by_id(link.support_request_id for link in links)
     return render_template(
         "retros/board.html", retro=retro, cards=cards, total_cards=total_cards, votes=votes, my_votes=my_votes,
         dots_left=retro.vote_budget - sum(my_votes.values()), is_facilitator=is_facilitator,
@@ -150,6 +151,8 @@ def _render_board(retro: Retro, card_form=None, action_form=None, notes_form=Non
         action_state_label=services.action_state_label, item_actions=services.allowed_item_actions,
         item_action_labels=services.ACTION_ACTION_LABELS, conversions=conversions.available(),
         change_url=conversions.change_request_url, faq_url=conversions.faq_article_url,
+        question_url=conversions.support_request_url, questions=questions,
+        question_state=conversions.support_request_state_label, keeps_faq=can(current_user, "training.faq.manage"),
         change_requests=change_requests, change_state=conversions.change_request_state_label), status
 
 
@@ -380,19 +383,31 @@ def export(retro_id, what):
                            filters={"retro": retro.id})
 
 
-@bp.route("/convert/<kind>/<int:object_id>/<target>", methods=["POST"])
-@require("retros.convert")
-def convert(kind, object_id, target):
+def _conversion_source(kind: str, object_id: int):
+    """The card or action item to convert, once the reader may convert it; a hidden card is nobody's business."""
     model = {"card": RetroCard, "action": RetroActionItem}.get(kind)
-    if model is None or target not in ("change", "faq"):
+    if model is None:
         abort(404)
     source = db.get_or_404(model, object_id)
     authorize("retros.convert", source)
     if isinstance(source, RetroCard) and not source.retro.is_revealed:
-        abort(404)  # a hidden card is nobody's business yet
-    # Back to the board either way, so a reload never posts again.
-    back = url_for("retros.board", retro_id=source.retro_id) + (
+        abort(404)
+    return source
+
+
+def _board_anchor(source) -> str:
+    return url_for("retros.board", retro_id=source.retro_id) + (
         f"#card-{source.id}" if isinstance(source, RetroCard) else "#actions")
+
+
+@bp.route("/convert/<kind>/<int:object_id>/<target>", methods=["POST"])
+@require("retros.convert")
+def convert(kind, object_id, target):
+    if target not in ("change", "question"):
+        abort(404)
+    source = _conversion_source(kind, object_id)
+    # Back to the board either way, so a reload never posts again.
+    back = _board_anchor(source)
     try:
         if target == "change":
             link = conversions.to_change_request(source, current_user)
@@ -401,15 +416,45 @@ def convert(kind, object_id, target):
                                  conversions.change_request_url(link.change_request_id),
                                  conversions.change_request_reference(link.change_request_id))
         else:
-            link = conversions.to_faq_article(source, current_user)
-            message = _with_link(_("FAQ article %(ref)s is published and linked."),
-                                 conversions.faq_article_url(link.faq_article_id),
-                                 _("FAQ #%(id)s", id=link.faq_article_id))
+            link = conversions.to_support_question(source, current_user)
+            message = _with_link(_("Question %(ref)s is asked at the support desk and linked. Its answer can "
+                                   "become an FAQ article there."),
+                                 conversions.support_request_url(link.support_request_id),
+                                 f"#{link.support_request_id}")
     except ServiceError as error:
         apply_service_error(None, error)
         return redirect(back, 303)
     flash(message, "success")
     return redirect(back)
+
+
+@bp.route("/convert/<kind>/<int:object_id>/faq", methods=["GET", "POST"])
+@require("retros.convert")
+def convert_to_faq(kind, object_id):
+    """Write the FAQ article that answers a card or action item: for those who keep the FAQ."""
+    source = _conversion_source(kind, object_id)
+    authorize("training.faq.manage")
+    title, origin, tag, retro = conversions.source_text(source)
+    form = FaqAnswerForm(formdata=None, title=title[:200], tags=tag or "") if request.method == "GET" \
+        else FaqAnswerForm()
+    try:
+        conversions.refuse_answered_twice(source)
+    except ServiceError as error:  # answered meanwhile: back to the board, where its link is
+        apply_service_error(None, error)
+        return redirect(_board_anchor(source), 303)
+    if form.validate_on_submit():
+        try:
+            link = conversions.to_faq_article(source, current_user, form.title.data, form.answer.data,
+                                              tags=form.tags.data)
+        except ServiceError as error:
+            apply_service_error(form, error)
+        else:
+            flash(_with_link(_("FAQ article %(ref)s is published and linked."),
+                             conversions.faq_article_url(link.faq_article_id),
+                             _("FAQ #%(id)s", id=link.faq_article_id)), "success")
+            return redirect(_board_anchor(source))
+    return render_template("retros/faq_answer.html", form=form, retro=retro, source_title=title, origin=origin,
+                           back=_board_anchor(source)), 422 if form.errors else 200
 
 
 def _with_link(message: str, url: str, text: str) -> Markup:

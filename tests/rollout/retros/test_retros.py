@@ -467,54 +467,108 @@ def test_action_item_becomes_a_draft_change_request_and_says_so(team, company, c
 
 def test_converting_twice_is_refused_clearly_in_both_languages(team, company, client_as):
     pytest.importorskip("changes.services")
-    pytest.importorskip("training.faq")
+    pytest.importorskip("training.support")
     from changes.models import ChangeRequest
 
-    from training.models import FaqArticle
+    from training.models import SupportRequest
     retro, item = _closed_with_action_item(team, company)
     client = client_as("head")
-    for target in ("change", "faq"):
+    for target in ("change", "question"):
         assert client.post(f"/retros/convert/action/{item.id}/{target}").status_code == 302
     client.get(f"/retros/{retro.id}")  # shows (and so clears) the success messages
-    request, article = db.session.scalar(select(ChangeRequest)), db.session.scalar(select(FaqArticle))
+    request, question = db.session.scalar(select(ChangeRequest)), db.session.scalar(select(SupportRequest))
     again = client.post(f"/retros/convert/action/{item.id}/change")
     # Back on the retro page: a reload must not post again.
     assert again.status_code == 303 and again.location.endswith(f"/retros/{retro.id}#actions")
     page = client.get(again.location).get_data(as_text=True)
     assert f"This action item was already turned into change request {request.reference}." in page
-    assert client.post(f"/retros/convert/action/{item.id}/faq").status_code == 303
-    assert f"This action item was already turned into FAQ article #{article.id}." in client.get(
+    assert client.post(f"/retros/convert/action/{item.id}/question").status_code == 303
+    assert f"This action item was already asked at the support desk as question #{question.id}." in client.get(
         f"/retros/{retro.id}").get_data(as_text=True)
     client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "zh-CN"
     client.post(f"/retros/convert/action/{item.id}/change")
     page = client.get(f"/retros/{retro.id}").get_data(as_text=True)
     assert f"该行动项已转为变更申请 {request.reference}，不能重复转换。" in page
-    assert f'action="/retros/convert/action/{item.id}/faq"' not in page and f"打开常见问题 #{article.id}" in page
+    assert f'action="/retros/convert/action/{item.id}/question"' not in page and f"打开求助 #{question.id}" in page
     assert db.session.scalar(select(db.func.count()).select_from(ChangeRequest)) == 1
-    assert db.session.scalar(select(db.func.count()).select_from(FaqArticle)) == 1
+    assert db.session.scalar(select(db.func.count()).select_from(SupportRequest)) == 1
 
 
-def test_action_item_becomes_faq_article(team, company, client_as):
+def test_only_those_who_keep_the_faq_write_an_article_from_a_retro_and_they_write_its_answer(
+        team, company, client_as):
     pytest.importorskip("training.faq")
     from training.models import FaqArticle
     retro, card = _revealed_with_card(team, company)
-    item = services.add_action_item(retro, "客户查重误报时先搜手机号", company["staff"].id, None, card.id)
+    card.tag = "客户查重"
+    item = services.add_action_item(retro, "客户查重误报时怎么处理？", company["staff"].id, None, card.id)
     db.session.commit()
-    client = client_as("head")
-    response = client.post(f"/retros/convert/action/{item.id}/faq")
+    url = f"/retros/convert/action/{item.id}/faq"
+    head = client_as("head")
+    assert f'href="{url}"' not in head.get(f"/retros/{retro.id}").get_data(as_text=True)
+    assert head.get(url).status_code == 403 and head.post(url, data={"title": "x", "answer": "y"}).status_code == 403
+    lead = client_as("lead")
+    assert f'href="{url}"' in lead.get(f"/retros/{retro.id}").get_data(as_text=True)
+    form = lead.get(url).get_data(as_text=True)
+    assert 'value="客户查重误报时怎么处理？"' in form and 'value="客户查重"' in form  # the card's tag
+    refused = lead.post(url, data={"title": "客户查重误报时怎么处理？", "answer": "   "})
+    assert refused.status_code == 422 and "This field is required." in refused.get_data(as_text=True)
+    assert db.session.scalar(select(db.func.count()).select_from(FaqArticle)) == 0
+    response = lead.post(url, data={"title": "查重误报怎么办？", "answer": "先按手机号搜索，再联系客户的负责人。",
+                                    "tags": "客户查重, 误报"})
     assert response.status_code == 302 and response.location.endswith(f"/retros/{retro.id}#actions")
     article = db.session.scalar(select(FaqArticle))
-    assert article.title == "客户查重误报时先搜手机号" and article.source == "retro"
+    assert article.title == "查重误报怎么办？" and article.source == "retro" and article.tags == ["客户查重", "误报"]
+    assert article.body_markdown.startswith("先按手机号搜索，再联系客户的负责人。\n\nFrom an action item of the retro")
+    assert f"/retros/{retro.id}" in article.body_markdown
     assert [link.action_item_id for link in services.links_for_faq_article(article.id)] == [item.id]
-    page = client.get(f"/retros/{retro.id}").get_data(as_text=True)
+    page = lead.get(f"/retros/{retro.id}").get_data(as_text=True)
     assert f'FAQ article <a href="/training/faq/{article.id}" class="alert-link">FAQ #{article.id}</a> is published' in page
+    assert f'href="{url}"' not in page
+    for ask_again in (lambda: lead.get(url), lambda: lead.post(url, data={"title": "再来", "answer": "再来"})):
+        again = ask_again()
+        assert again.status_code == 303 and again.location.endswith(f"/retros/{retro.id}#actions")
+        assert f"This action item was already turned into FAQ article #{article.id}." in lead.get(
+            again.location).get_data(as_text=True)
+    assert db.session.scalar(select(db.func.count()).select_from(FaqArticle)) == 1
 
 
-def test_hidden_card_cannot_be_converted(team, company, client_as):
+def test_a_card_asked_at_the_support_desk_shows_its_answer_and_the_article_it_became(team, company, client_as,
+                                                                                     factory):
+    pytest.importorskip("training.support")
+    from training import support
+    from training.models import SupportRequest
+
+    from rollout.notify.models import Notification
+    seed = factory.user("staff", department=company["departments"]["sales"], username="seed", is_seed_user=True)
+    retro, card = _revealed_with_card(team, company)
+    client = client_as("head")
+    response = client.post(f"/retros/convert/card/{card.id}/question")
+    assert response.status_code == 302 and response.location.endswith(f"/retros/{retro.id}#card-{card.id}")
+    question = db.session.scalar(select(SupportRequest))
+    assert question.requester_id == company["head"].id and question.subject == "客户查重"
+    assert f"/retros/{retro.id}" in question.body_markdown
+    # It goes where any question from the asker goes: the seed user of the department.
+    assert question.seed_user_id == seed.id
+    assert db.session.scalar(select(Notification).where(Notification.user_id == seed.id)) is not None
+    page = client.get(f"/retros/{retro.id}").get_data(as_text=True)
+    assert f'Question <a href="/training/support/{question.id}" class="alert-link">#{question.id}</a> is asked' in page
+    assert f"Question #{question.id} · Awaiting answer" in page
+    assert f'action="/retros/convert/card/{card.id}/question"' not in page
+    support.answer(question, seed, "在公海页面的“领取记录”里能看到。", publish_as_article=True)
+    db.session.commit()
+    page = client.get(f"/retros/{retro.id}").get_data(as_text=True)
+    assert f"Question #{question.id} · Replied" in page
+    assert f'href="/training/faq/{question.article_id}"' in page
+
+
+def test_questions_and_articles_refuse_bad_targets_and_hidden_cards(team, company, client_as):
     retro = make_retro(team, company["head"])
     card_id = services.add_card(retro, company["staff"], retro.columns[0].id, "未公开")
     db.session.commit()
-    assert client_as("head").post(f"/retros/convert/card/{card_id}/faq").status_code == 404
+    assert client_as("head").post(f"/retros/convert/card/{card_id}/question").status_code == 404
+    assert client_as("lead").get(f"/retros/convert/card/{card_id}/faq").status_code == 404
+    assert client_as("head").post(f"/retros/convert/card/{card_id}/nothing").status_code == 404
+    assert client_as("head").post(f"/retros/convert/thing/{card_id}/question").status_code == 404
 
 
 def test_next_retro_follows_a_week_later_with_same_setup(team, company, client_as):
