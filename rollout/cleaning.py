@@ -411,3 +411,24 @@ def name_key(name: str | None) -> str:
     """
     return _COMPANY_PUNCTUATION.sub("", clean_text(name).casefold())
 
+
+
+# --- how alike two short texts are ----------------------------------------------------------------
+def character_pairs(text: str | None) -> set[str]:
+    """Character pairs of the text without spaces and punctuation (works for Chinese and English)."""
+    cleaned = re.sub(r"[\W_]+", "", (text or "").lower())
+    if len(cleaned) < 2:
+        return {cleaned} if cleaned else set()
+    return {cleaned[i:i + 2] for i in range(len(cleaned) - 1)}
+
+
+def pair_similarity(a: set[str], b: set[str]) -> float:
+    """Overlap of two texts' character pairs (Dice coefficient), 0..1."""
+    if not a or not b:
+        return 0.0
+    return 2 * len(a & b) / (len(a) + len(b))
+
+
+def text_similarity(a: str | None, b: str | None) -> float:
+    """How alike two short texts are, 0..1: retro cards, requirement titles."""
+    return pair_similarity(character_pairs(a), character_pairs(b))

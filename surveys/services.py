@@ -22,6 +22,7 @@ from rollout.access import home_department_id, subtree_ids
 from rollout.accounts.forms import ROLE_LABELS
 from rollout.accounts.models import HEAD, STAFF, Department, User, UserRole
 from rollout.audit.services import record_event
+from rollout.cleaning import character_pairs, pair_similarity
 from rollout.errors import NotAllowed, ServiceError
 from rollout.extensions import db
 from rollout.notify.models import Notification
@@ -1171,6 +1172,8 @@ def add_evidence(requirement: Requirement, *, answer: SurveyAnswer | None = None
     """Link an answer or a highlight; its departments and roles join the requirement's."""
     if (answer is None) == (highlight is None):
         raise ServiceError(_("Evidence is one survey answer or one interview highlight."))
+    if requirement.status == MERGED:
+        raise ServiceError(_("This requirement was merged into another: add the evidence there."))
     for existing in requirement.evidence:
         if (answer is not None and existing.answer_id == answer.id) or \
                 (highlight is not None and existing.highlight_id == highlight.id):
@@ -1183,6 +1186,16 @@ def add_evidence(requirement: Requirement, *, answer: SurveyAnswer | None = None
         requirement.departments.append(db.session.get(Department, department_id))
     requirement.roles = sorted(set(requirement.roles or []) | roles)
     return evidence
+
+
+def evidence_candidates(text: str, department_ids: set[int] | None, limit: int = 300) -> list[Requirement]:
+    """Open requirements (proposed or accepted) of these departments that new evidence could join,
+    the ones most like ``text`` first."""
+    requirements = db.session.scalars(
+        select(Requirement).where(Requirement.status.in_((PROPOSED, ACCEPTED)), requirements_in_scope(department_ids))
+        .order_by(Requirement.id.desc()).limit(limit)).all()
+    pairs = character_pairs(text)
+    return sorted(requirements, key=lambda r: -pair_similarity(pairs, character_pairs(f"{r.title} {r.description}")))
 
 
 def change_requirement_status(requirement: Requirement, status: str) -> Requirement:

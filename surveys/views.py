@@ -680,8 +680,16 @@ def new_requirement():
         else:
             flash(_("Requirement recorded."), "success")
             return redirect(url_for("surveys.requirement", requirement_id=requirement.id))
+    candidates = services.evidence_candidates(_evidence_text(answer, highlight), _scope_ids("requirements.manage")) \
+        if answer is not None or highlight is not None else []
     return render_template("surveys/requirement_form.html", form=form, requirement=None, answer=answer,
-                           highlight=highlight), 422 if form.errors else 200
+                           highlight=highlight, candidates=candidates), 422 if form.errors else 200
+
+
+def _evidence_text(answer, highlight) -> str:
+    if highlight is not None:
+        return highlight.quote
+    return f"{services.localized(answer.question)} {services.display_value(answer.question, answer.value)}"
 
 
 @bp.route("/requirements/<int:requirement_id>/edit", methods=["GET", "POST"])
@@ -808,18 +816,29 @@ def merge_requirement(requirement_id):
     return redirect(url_for("surveys.requirement", requirement_id=target.id))
 
 
+@bp.route("/requirements/evidence", methods=["POST"])
 @bp.route("/requirements/<int:requirement_id>/evidence", methods=["POST"])
 @require("requirements.manage")
-def add_evidence(requirement_id):
+def add_evidence(requirement_id=None):
+    """Add a survey answer or interview highlight to an existing requirement (chosen in the form, or in the URL)."""
+    answer, highlight = _evidence_source()
+    requirement_id = requirement_id or request.form.get("requirement_id", type=int)
+    if not requirement_id:
+        flash(_("Choose the requirement the evidence belongs to."), "danger")
+        back = url_for("surveys.new_requirement", answer=answer.id) if answer is not None else \
+            url_for("surveys.new_requirement", highlight=highlight.id) if highlight is not None else \
+            url_for("surveys.requirements")
+        return redirect(back, 303)
     requirement = db.get_or_404(Requirement, requirement_id)
     authorize("requirements.manage", requirement)
-    answer, highlight = _evidence_source()
     try:
-        services.add_evidence(requirement, answer=answer, highlight=highlight, note=request.form.get("note", ""))
+        evidence = services.add_evidence(requirement, answer=answer, highlight=highlight,
+                                         note=request.form.get("note", ""))
     except ServiceError as error:
         apply_service_error(None, error)
-        return redirect(url_for("surveys.requirement", requirement_id=requirement.id)), 303
-    flash(_("Evidence added."), "success")
+        return redirect(url_for("surveys.requirement", requirement_id=requirement.id), 303)
+    flash(_("Evidence added.") if evidence is not None else _("This requirement already has that evidence."),
+          "success" if evidence is not None else "info")
     return redirect(url_for("surveys.requirement", requirement_id=requirement.id))
 
 

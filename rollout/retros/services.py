@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 from rollout.accounts.models import Department, User
 from rollout.audit.display import label_codes
+from rollout.cleaning import character_pairs, pair_similarity
 from rollout.errors import NotAllowed, ServiceError
 from rollout.extensions import db
 from rollout.retros.models import (CLOSED, COLLECTING, DISCUSSING, DONE, DROPPED, IN_PROGRESS, MAX_VOTE_BUDGET, OPEN, UNFINISHED_ACTION_STATES, Retro, RetroActionItem,
@@ -442,22 +443,6 @@ def done_rate_chart(team_name: str, rates: list[DoneRate]):
 
 
 # --- recurring themes ---------------------------------------------------------------
-def _pairs(text: str) -> set[str]:
-    """Character pairs of the text without spaces and punctuation (works for Chinese and English)."""
-    cleaned = re.sub(r"[\W_]+", "", text.lower())
-    if len(cleaned) < 2:
-        return {cleaned} if cleaned else set()
-    return {cleaned[i:i + 2] for i in range(len(cleaned) - 1)}
-
-
-def similarity(a: str, b: str) -> float:
-    """Overlap of character pairs (Dice coefficient), 0..1."""
-    pa, pb = _pairs(a), _pairs(b)
-    if not pa or not pb:
-        return 0.0
-    return 2 * len(pa & pb) / (len(pa) + len(pb))
-
-
 @dataclass
 class Theme:
     label: str
@@ -488,9 +473,9 @@ def recurring_themes(team_id: int, today: date | None = None, min_retros: int = 
     # Similar texts: each card joins the first cluster whose seed text it resembles.
     clusters: list[tuple[set[str], Theme]] = []
     for card_id, retro_id, body, _tag in rows:
-        pairs = _pairs(body)
+        pairs = character_pairs(body)
         for seed, theme in clusters:
-            if pairs and seed and 2 * len(pairs & seed) / (len(pairs) + len(seed)) >= SIMILARITY_THRESHOLD:
+            if pair_similarity(pairs, seed) >= SIMILARITY_THRESHOLD:
                 break
         else:
             theme = Theme(label=body[:60], kind="text")

@@ -485,3 +485,50 @@ def test_specification_lists_requirements_without_a_department_last(company, fac
     db.session.commit()
     names = [name for name, _priorities in services.specification()]
     assert names == ["Zeta 项目组", "销售部", "No department"]
+
+
+def test_a_highlight_heard_again_joins_an_existing_requirement_the_most_similar_offered_first(client_as, company):
+    departments = company["departments"]
+    interview = services.save_interview(None, title="销售访谈", interviewee="张伟", department=departments["sales"],
+                                        method="interview", held_on=date(2025, 11, 2), interviewer=company["head"],
+                                        notes_markdown="报价审批太慢，要等三天。", role="staff")
+    highlight = services.add_highlight(interview, "报价审批太慢", [])
+    other = services.create_requirement("手机端签到", departments=[departments["sales"]])
+    similar = services.create_requirement("报价审批要提速", departments=[departments["marketing"]])
+    merged = services.create_requirement("审批慢（重复）", departments=[departments["sales"]])
+    services.merge_requirements(similar, [merged])
+    hidden = services.create_requirement("财务报价审批太慢", departments=[departments["finance"]])
+    db.session.commit()
+    lead, head = client_as("lead"), client_as("head")
+    form = lead.get(f"/surveys/requirements/new?highlight={highlight.id}").text
+    offered = re.findall(r'<option value="(\d+)">#\d+ ', form.split('data-testid="add-to-existing"')[1])
+    # Open requirements only, the one most like the quote first; merged ones are not offered.
+    assert offered[:2] == [str(hidden.id), str(similar.id)] and str(other.id) in offered
+    assert str(merged.id) not in offered
+    # A head is offered the requirements of their own department only.
+    offered = head.get(f"/surveys/requirements/new?highlight={highlight.id}").text.split(
+        'data-testid="add-to-existing"')[1]
+    assert f'value="{hidden.id}"' not in offered and f'value="{other.id}"' in offered
+
+    url = f"/surveys/requirements/evidence?highlight={highlight.id}"
+    added = lead.post(url, data={"requirement_id": similar.id, "note": "第二次听到"})
+    assert added.status_code == 302 and added.location.endswith(f"/surveys/requirements/{similar.id}")
+    db.session.expire_all()
+    requirement = db.session.get(Requirement, similar.id)
+    assert [(e.highlight_id, e.note) for e in requirement.evidence] == [(highlight.id, "第二次听到")]
+    # The department heard joins the requirement's.
+    assert departments["sales"].id in requirement.department_ids
+    again = lead.post(url, data={"requirement_id": similar.id})
+    assert "This requirement already has that evidence." in lead.get(again.location).text
+    assert len(db.session.get(Requirement, similar.id).evidence) == 1
+
+    nothing_chosen = lead.post(url, data={})
+    assert nothing_chosen.status_code == 303 and nothing_chosen.location.endswith(
+        f"/surveys/requirements/new?highlight={highlight.id}")
+    assert "Choose the requirement the evidence belongs to." in lead.get(nothing_chosen.location).text
+    refused = lead.post(url, data={"requirement_id": merged.id})
+    assert refused.status_code == 303
+    assert "This requirement was merged into another: add the evidence there." in lead.get(refused.location).text
+    assert head.post(url, data={"requirement_id": hidden.id}).status_code == 403
+    assert lead.post(url, data={"requirement_id": 999999}).status_code == 404
+    assert db.session.get(Requirement, hidden.id).evidence == []

@@ -6,6 +6,7 @@ from sqlalchemy import select
 
 from rollout.accounts.models import User
 from rollout.audit.models import AuditEntry
+from rollout.cleaning import text_similarity
 from rollout.errors import NotAllowed, ServiceError
 from rollout.extensions import db
 from rollout.retros import services
@@ -294,8 +295,8 @@ def test_recurring_theme_needs_three_retros(team, company):
 
 
 def test_unrelated_texts_are_not_a_theme():
-    assert services.similarity("客户录入字段太多", "培训时间太短") < services.SIMILARITY_THRESHOLD
-    assert services.similarity("客户录入字段太多", "客户录入的字段太多了") >= services.SIMILARITY_THRESHOLD
+    assert text_similarity("客户录入字段太多", "培训时间太短") < services.SIMILARITY_THRESHOLD
+    assert text_similarity("客户录入字段太多", "客户录入的字段太多了") >= services.SIMILARITY_THRESHOLD
 
 
 def test_summary_pdf_and_exports(team, company, client_as):
