@@ -386,7 +386,7 @@ class ActivityTarget(_CustomerChild):
         customer = db.session.get(Customer, row["customer_id"])
         actor = db.session.get(User, row["user_id"])
         return plans.log_activity(customer, actor, row["kind"], row["occurred_at"], row["outcome"],
-                                  row["next_step"], row["next_step_on"]).id
+                                  row["next_step"], row["next_step_on"], is_history=True).id
 
     def department_of(self, row):
         return row.get("_department_id")

@@ -74,7 +74,7 @@ class ActivityForm(FlaskForm):
     kind = SelectField(_l("Kind"), choices=ACTIVITY_CHOICES)
     occurred_at = DateTimeLocalField(_l("When"), format="%Y-%m-%dT%H:%M", validators=[InputRequired()])
     opportunity_id = SelectField(_l("Deal"), coerce=int, default=NONE)
-    outcome = TextAreaField(_l("Outcome"), validators=[Optional(), Length(max=5000)])
+    outcome = TextAreaField(_l("Outcome"), validators=[DataRequired(), Length(max=5000)])
     next_step = StringField(_l("Next step"), validators=[Optional(), Length(max=300)])
     next_step_on = DateField(_l("Next step date"), validators=[Optional()])
 

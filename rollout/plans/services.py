@@ -660,16 +660,20 @@ def _check_occurred(occurred_at: datetime | None) -> datetime:
 
 def log_activity(customer: Customer, actor: User, kind: str, occurred_at: datetime, outcome: str = "",
                  next_step: str | None = None, next_step_on: date | None = None,
-                 opportunity: Opportunity | None = None, created_at: datetime | None = None) -> Activity:
+                 opportunity: Opportunity | None = None, created_at: datetime | None = None,
+                 is_history: bool = False) -> Activity:
     """Record a follow-up; ``occurred_at`` is naive UTC. ``created_at`` is the server's clock.
 
-    (``created_at`` may be given only by imports and demo data replaying history.)
+    A follow-up says what came of it. ``is_history`` marks one brought in from old records (imports,
+    demo data), which may lack an outcome; only those give ``created_at``.
     """
     if kind not in ACTIVITY_KINDS:
         raise ServiceError(_l("Unknown kind of follow-up."), "kind")
     if customer.deleted_at is not None:
         raise ServiceError(_l("This customer was deleted."))
     occurred_at = _check_occurred(occurred_at)
+    if not is_history and not clean_note(outcome):
+        raise ServiceError(_l("Say what came of the follow-up."), "outcome")
     next_step = _optional_text(next_step, "next_step", 300)
     next_step_on = check_date(next_step_on, "next_step_on")
     if next_step_on and not next_step:
@@ -703,6 +707,8 @@ def update_activity(activity: Activity, outcome: str | None = None, next_step: s
                     next_step_on: date | None = None, is_next_step_done: bool | None = None) -> Activity:
     """Edit what came of a follow-up; who, when and ``created_at`` never change."""
     if outcome is not None:
+        if not clean_note(outcome) and activity.outcome:
+            raise ServiceError(_l("Say what came of the follow-up."), "outcome")
         activity.outcome = clean_note(outcome)[:5000]
     if next_step is not None:
         activity.next_step = _optional_text(next_step, "next_step", 300)

@@ -188,6 +188,23 @@ def test_a_next_step_is_taken_by_a_later_follow_up_not_by_one_entered_late(compa
     assert refused.value.field == "next_step_on"
 
 
+def test_a_follow_up_says_what_came_of_it_except_one_brought_in_from_old_records(company):
+    customer = services.create_customer("甲公司", company["staff"])
+    for outcome in ("", " \u3000\n"):
+        with pytest.raises(ServiceError) as refused:
+            services.log_activity(customer, company["staff"], "call", utcnow() - timedelta(hours=1), outcome)
+        assert refused.value.field == "outcome" and str(refused.value.message) == "Say what came of the follow-up."
+    assert db.session.scalar(select(db.func.count()).select_from(services.Activity)) == 0
+    old = services.log_activity(customer, company["staff"], "call", utcnow() - timedelta(days=300), "",
+                                is_history=True)
+    assert old.outcome == ""
+    done = services.log_activity(customer, company["staff"], "visit", utcnow() - timedelta(hours=1), "见了采购")
+    with pytest.raises(ServiceError):
+        services.update_activity(done, outcome="  ")
+    assert done.outcome == "见了采购"
+    services.update_activity(old, outcome="")  # nothing was said then; nothing is lost now
+
+
 # --- quotes ---------------------------------------------------------------------------------------------------------
 @pytest.fixture
 def rules(company):
@@ -453,7 +470,7 @@ def test_rejected_lead_goes_back_with_a_reason(company):
 def test_next_steps_and_lead_deadlines_go_to_the_personal_calendar_feed(company):
     from rollout.reports.calendar import personal_feed_items
     customer = services.create_customer("甲公司", company["staff"])
-    activity = services.log_activity(customer, company["staff"], "call", utcnow() - timedelta(hours=1), "",
+    activity = services.log_activity(customer, company["staff"], "call", utcnow() - timedelta(hours=1), "约了下周",
                                      "发报价", local_today() + timedelta(days=2))
     lead = services.create_lead(company["other_staff"], "宏图物流")
     services.hand_lead(lead, company["staff"], utcnow() + timedelta(days=1), company["other_staff"])

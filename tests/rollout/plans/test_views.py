@@ -122,6 +122,11 @@ def test_follow_up_in_the_future_is_422_and_nothing_is_written(company, client_a
         "a-kind": "visit", "a-occurred_at": future, "a-opportunity_id": "0", "a-outcome": "x"})
     assert response.status_code == 422 and "future" in response.get_data(as_text=True)
     assert count(Activity) == 0
+    yesterday = (utcnow() + timedelta(hours=8) - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
+    response = client_as("staff").post(f"/customers/{customer.id}/activities", data={
+        "a-kind": "call", "a-occurred_at": yesterday, "a-opportunity_id": "0", "a-outcome": "  "})
+    assert response.status_code == 422 and "This field is required." in response.get_data(as_text=True)
+    assert count(Activity) == 0
     past = (utcnow() + timedelta(hours=8) - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
     response = client_as("staff").post(f"/customers/{customer.id}/activities", data={
         "a-kind": "visit", "a-occurred_at": past, "a-opportunity_id": "0", "a-outcome": "见了采购",
