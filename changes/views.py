@@ -521,9 +521,11 @@ def edit_freeze(freeze_id=None):
 @bp.route("/releases")
 @require("changes.view")
 def releases():
+    # Each release counts the requests its page shows the reader.
     rows = db.session.execute(
         select(Release, func.count(ChangeRequest.id))
-        .outerjoin(ChangeRequest, (ChangeRequest.release_id == Release.id) & (ChangeRequest.state != "cancelled"))
+        .outerjoin(ChangeRequest, (ChangeRequest.release_id == Release.id) & (ChangeRequest.state != "cancelled")
+                   & _scope())
         .group_by(Release.id).order_by(Release.planned_on.desc())).all()
     return render_template("changes/releases.html", rows=rows)
 

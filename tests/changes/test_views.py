@@ -2,6 +2,7 @@
 attachments, calendar and metrics."""
 import io
 import os
+import re
 from datetime import timedelta
 
 from sqlalchemy import func, select
@@ -340,3 +341,23 @@ def test_the_agenda_joins_risk_reasons_as_the_readers_language_does(client_as, o
     assert "Changes permissions; Changes data fields" in page and "；" not in page
     chinese = chinese_client(lead.application, change.requester).get(f"/changes/windows/{window.id}")
     assert "；" in chinese.get_data(as_text=True)
+
+
+def test_the_releases_list_counts_the_requests_the_reader_may_see(client_as, on_agenda, company):
+    change, window = on_agenda(affected_roles=["staff"])
+    services.decide(change, "approved", "同意", company["lead"], window)
+    release = services.save_release("第1批", local_today() + timedelta(days=5))
+    services.schedule(change, release, company["lead"])
+    db.session.commit()
+
+    def counted(user):
+        page = client_as(user).get("/changes/releases").get_data(as_text=True)
+        row = page[page.index(f'/changes/releases/{release.id}"'):]
+        return re.findall(r"<td>([^<]*)</td>", row)[1]  # after the planned date
+
+    assert counted("lead") == "1" and counted("staff") == "1"
+    # Another department's staff see the release, without the request its page does not show them.
+    assert counted("other_staff") == "0"
+    assert f'href="/changes/{change.id}"' in client_as("staff").get(f"/changes/releases/{release.id}").text
+    assert f'href="/changes/{change.id}"' not in client_as("other_staff").get(
+        f"/changes/releases/{release.id}").get_data(as_text=True)

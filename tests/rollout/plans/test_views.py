@@ -465,4 +465,4 @@ def test_a_closed_deal_shows_when_it_closed_and_an_open_one_when_it_is_expected(
     deal_page = client.get(f"/deals/{won.id}").get_data(as_text=True)
     assert f"closed {won.closed_on}" in deal_page and f"expected close {expected}" not in deal_page
     listing = client.get("/deals").get_data(as_text=True)
-    assert f"<td>{won.closed_on}</td>" in listing and f"expected {expected}" in listing
+    assert f"<td class=\"text-nowrap\">{won.closed_on}</td>" in listing and f"expected {expected}" in listing
