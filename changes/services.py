@@ -370,6 +370,8 @@ def submit(request: ChangeRequest, actor: User, comment: str = "") -> ChangeRequ
         _notify_decision(request, "approved")
     elif request.kind == "emergency":
         _notify_emergency(request)
+    else:
+        _notify_submitted(request, actor)
     db.session.flush()
     return request
 
@@ -1185,6 +1187,20 @@ def _notify_emergency(request: ChangeRequest) -> None:
     notify(reviewers(), "changes.emergency",
            _l("Emergency change %(ref)s needs a decision now", ref=request.reference),
            f"**{request.title}**\n\n{request.reason}", link=_url("changes.detail", request_id=request.id))
+
+
+def _notify_submitted(request: ChangeRequest, actor: User) -> None:
+    """Tell the reviewers a normal request waits to be assessed, and on which window it is heading."""
+    from rollout.notify.services import notify
+    window = request.window
+
+    def body() -> str:  # written in each reviewer's language
+        where = _("It goes on the agenda of %(window)s once assessed.", window=window_name(window)) \
+            if window is not None else _("No review window is open for it yet.")
+        return f"**{request.title}**\n\n{where}"
+    notify([user for user in reviewers() if user.id != actor.id], "changes.submitted",
+           _l("%(ref)s is submitted and waits to be assessed", ref=request.reference), body,
+           link=_url("changes.detail", request_id=request.id))
 
 
 # --- attachments -------------------------------------------------------------------------

@@ -36,6 +36,24 @@ def test_new_request_saved_and_submitted(client_as, company, make_window):
     change = db.session.scalars(select(ChangeRequest)).one()
     assert change.state == "submitted" and change.window_id == window.id
     assert [d.code for d in change.affected_departments] == ["sales"]
+    # The reviewers hear it waits for them (in the company's language: they chose none), with its window.
+    from rollout.notify.models import Notification
+    told = {n.user_id: n for n in db.session.scalars(select(Notification).where(
+        Notification.event == "changes.submitted"))}
+    assert set(told) == {company["admin"].id, company["lead"].id}
+    assert told[company["lead"].id].subject == f"{change.reference} 已提交，等待评估"
+    assert services.window_name(window) in told[company["lead"].id].body_markdown
+
+
+def test_a_reviewer_submitting_a_request_is_not_told_about_it(client_as, company):
+    from rollout.notify.models import Notification
+    response = client_as("lead").post("/changes/new", data={
+        **FORM, "affected_roles": ["staff"], "affected_department_ids": [company["departments"]["sales"].id],
+        "submit_now": "1"})
+    assert response.status_code == 302
+    told = db.session.scalars(select(Notification.user_id).where(Notification.event == "changes.submitted")).all()
+    assert told == [company["admin"].id]
+    assert "目前还没有可排入的评审窗口。" in db.session.scalar(select(Notification.body_markdown))
 
 
 def test_a_wanted_date_in_the_past_is_refused_with_its_date_and_nothing_is_written(client_as):
