@@ -1,6 +1,7 @@
 """Request lifecycle: login loading, the single commit point, security headers, error pages."""
 from __future__ import annotations
 
+from babel.lists import format_list
 from flask import Flask, current_app, g, jsonify, render_template, request
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
@@ -153,5 +154,8 @@ def install(app: Flask) -> None:
         }
 
     app.jinja_env.filters["markdown"] = render_markdown
+    # "A, B and C" / "A、B和C": a list as the reader's language writes one, each item through ``label``.
+    app.jinja_env.filters["join_list"] = lambda items, label=str: format_list(
+        [str(label(item)) for item in items], locale=get_locale()) if items else ""
     app.jinja_env.filters["local"] = lambda value, fmt="%Y-%m-%d %H:%M": (
         to_local(value).strftime(fmt) if value else "")

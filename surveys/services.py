@@ -1297,9 +1297,13 @@ def specification(department_ids: set[int] | None = None) -> list[tuple[str, lis
     query = (select(Requirement).where(Requirement.status.in_((PROPOSED, ACCEPTED, IMPLEMENTED)),
                                        requirements_in_scope(department_ids))
              .options(db.selectinload(Requirement.departments), db.selectinload(Requirement.evidence)
-                      .joinedload(RequirementEvidence.highlight).joinedload(Highlight.interview),
+                      .joinedload(RequirementEvidence.highlight).joinedload(Highlight.interview)
+                      .joinedload(Interview.department),
                       db.selectinload(Requirement.evidence).joinedload(RequirementEvidence.answer)
-                      .joinedload(SurveyAnswer.question))
+                      .joinedload(SurveyAnswer.question),
+                      db.selectinload(Requirement.evidence).joinedload(RequirementEvidence.answer)
+                      .joinedload(SurveyAnswer.response).options(db.joinedload(SurveyResponse.department),
+                                                                 db.joinedload(SurveyResponse.survey)))
              .order_by(Requirement.id))
     groups: dict[str | None, dict[str, list]] = defaultdict(lambda: defaultdict(list))
     for requirement in db.session.scalars(query).unique():

@@ -847,7 +847,8 @@ def add_evidence(requirement_id=None):
 def specification_pdf():
     from rollout.reports.pdf import render_pdf
     groups = services.specification(_scope_ids("requirements.export"))
-    pdf = render_pdf("surveys/specification_pdf.html", groups=groups, report_date=local_today().isoformat())
+    pdf = render_pdf("surveys/specification_pdf.html", groups=groups, report_date=local_today().isoformat(),
+                     answer_text=services.display_value)
     record_event("export", entity="requirements", detail="specification pdf")
     return download_response(pdf, _("requirements-specification") + ".pdf", "application/pdf")
 

@@ -258,13 +258,32 @@ def test_requirements_list_statement_count_does_not_grow(client_as, company, cou
     assert many.count == few.count
 
 
-def test_specification_pdf(client_as, company):
-    services.create_requirement("客户归属到人", description="离职交接", priority="must",
-                                departments=[company["departments"]["sales"]])
+def test_specification_pdf_names_roles_and_where_each_piece_of_evidence_came_from(client_as, company):
+    from io import BytesIO
+
+    from pypdf import PdfReader
+    sales = company["departments"]["sales"]
+    requirement = services.create_requirement("客户归属到人", description="离职交接", priority="must",
+                                              departments=[sales], roles=["staff"])
+    interview = services.save_interview(None, title="销售访谈", interviewee="张伟", department=sales,
+                                        method="interview", held_on=date(2025, 11, 2), interviewer=company["lead"],
+                                        notes_markdown="离职的人客户没人接。", role="head")
+    services.add_evidence(requirement, highlight=services.add_highlight(interview, "离职的人客户没人接", []),
+                          note="三个组都提到")
+    survey, invitation = _invitation(company, anonymous=True)
+    response = services.submit_response(invitation, GOOD_ANSWERS)
+    travels = next(a for a in response.answers if a.question.name == "travels")
+    services.add_evidence(requirement, answer=travels)
     db.session.commit()
-    response = client_as("lead").get("/surveys/requirements/specification.pdf")
-    assert response.status_code == 200 and response.mimetype == "application/pdf"
-    assert response.data[:4] == b"%PDF"
+    pdf = client_as("lead").get("/surveys/requirements/specification.pdf")
+    assert pdf.status_code == 200 and pdf.mimetype == "application/pdf" and pdf.data[:4] == b"%PDF"
+    text = "".join(page.extract_text() for page in PdfReader(BytesIO(pdf.data)).pages).replace("\n", " ")
+    # The roles heard in the evidence join the requirement's.
+    assert "For roles: Department head and Staff" in text
+    assert "“离职的人客户没人接” — Interview “销售访谈”, 2025-11-02; 销售部 · Department head 三个组都提到" in text
+    # A choice answer reads as its option's label, and says which survey and department gave it.
+    assert "“是” — Survey answer" in text and "Travel often?; 销售部" in text
+    assert company["staff"].display_name not in text
 
 
 def test_coverage_page_and_inviting_the_unheard(client_as, company):
