@@ -197,6 +197,23 @@ def test_weekly_active_users_and_entries(company, factory):
     assert entry.entries_per_rep_per_week == round(8 / 2 / services.RANKING_WEEKS, 1)
 
 
+def test_deals_and_quotes_a_rep_records_count_as_entries_beside_follow_ups(company):
+    pytest.importorskip("rollout.plans.models")
+    from rollout.plans import services as plans
+    sales = company["departments"]["sales"]
+    staff, staff2 = company["staff"], company["staff2"]
+    customer = plans.create_customer("甲公司", staff)
+    deal = plans.create_opportunity(customer, staff, "年度合同", "10000")
+    plans.create_quote(customer, staff, "软件许可报价", "10000", opportunity=deal)
+    other = plans.create_customer("乙公司", staff2)
+    plans.create_opportunity(other, staff2, "试点", "5000")
+    db.session.commit()
+    weekly = {rep.user_id: rep.weekly for rep in services.adoption({sales.id}).departments[0].reps}
+    # This week: one deal and one quote for staff, one deal for staff2; nothing before.
+    assert weekly[staff.id][-1] == 2 and weekly[staff2.id][-1] == 1
+    assert sum(weekly[staff.id][:-1]) == 0
+
+
 def test_not_logged_in_since_go_live(company):
     sales = company["departments"]["sales"]
     sales.go_live_on = today() - timedelta(days=10)
