@@ -327,11 +327,9 @@ def vote_counts(retro: Retro, voter: User) -> tuple[dict[int, int], dict[int, in
 
 
 # --- action items -----------------------------------------------------------------
-def add_action_item(retro: Retro, title: str, owner_id: int | None, due_on: date | None,
-                    card_id: int | None = None, actor: User | None = None) -> RetroActionItem:
-    """Record an agreed action with its owner and due date; the owner is told, unless they added it."""
-    if retro.status == CLOSED:
-        raise NotAllowed(_("This retro is closed."))
+def _checked_action_fields(retro: Retro, title: str, owner_id: int | None,
+                           due_on: date | None) -> tuple[str, User | None]:
+    """The action item's title and owner, once its fields pass the rules; else a ServiceError at the field."""
     title = (title or "").strip()
     if not title:
         raise ServiceError(_("Say what will be done."), "title")
@@ -342,6 +340,28 @@ def add_action_item(retro: Retro, title: str, owner_id: int | None, due_on: date
         raise ServiceError(_("Choose an active owner."), "owner_id")
     if due_on is not None and due_on < retro.held_on:
         raise ServiceError(_("The due date cannot be before the retro."), "due_on")
+    return title, owner
+
+
+def _tell_owner(item: RetroActionItem, actor: User | None) -> None:
+    """Tell the owner what they took on and by when, unless they wrote it down themselves."""
+    if item.owner_id is None or (actor is not None and item.owner_id == actor.id):
+        return
+    from rollout.notify.services import notify
+    retro = item.retro
+    body = (_l("Agreed at the retro of %(day)s; due %(due)s.", day=retro.held_on.isoformat(),
+               due=item.due_on.isoformat()) if item.due_on else
+            _l("Agreed at the retro of %(day)s.", day=retro.held_on.isoformat()))
+    notify([db.session.get(User, item.owner_id)], "retros.action_assigned",
+           _l("Action item for you: %(title)s", title=item.title), body, link=f"/retros/{retro.id}#actions")
+
+
+def add_action_item(retro: Retro, title: str, owner_id: int | None, due_on: date | None,
+                    card_id: int | None = None, actor: User | None = None) -> RetroActionItem:
+    """Record an agreed action with its owner and due date; the owner is told, unless they added it."""
+    if retro.status == CLOSED:
+        raise NotAllowed(_("This retro is closed."))
+    title, owner = _checked_action_fields(retro, title, owner_id, due_on)
     card = db.session.get(RetroCard, card_id) if card_id else None
     if card_id and (card is None or card.retro_id != retro.id):
         raise ServiceError(_("This card belongs to another retro."), "card_id")
@@ -350,13 +370,22 @@ def add_action_item(retro: Retro, title: str, owner_id: int | None, due_on: date
                            status=OPEN)
     db.session.add(item)
     db.session.flush()
-    if owner is not None and (actor is None or owner.id != actor.id):
-        from rollout.notify.services import notify
-        body = (_l("Agreed at the retro of %(day)s; due %(due)s.", day=retro.held_on.isoformat(),
-                   due=due_on.isoformat()) if due_on else
-                _l("Agreed at the retro of %(day)s.", day=retro.held_on.isoformat()))
-        notify([owner], "retros.action_assigned", _l("Action item for you: %(title)s", title=title), body,
-               link=f"/retros/{retro.id}#actions")
+    _tell_owner(item, actor)
+    return item
+
+
+def update_action_item(item: RetroActionItem, title: str, owner_id: int | None, due_on: date | None,
+                       actor: User | None = None) -> RetroActionItem:
+    """Change what an unfinished action item says, who owns it or when it is due (it outlives its retro);
+    a new owner is told."""
+    if item.status not in UNFINISHED_ACTION_STATES:
+        raise NotAllowed(_("A finished action item is kept as it was."))
+    title, owner = _checked_action_fields(item.retro, title, owner_id, due_on)
+    new_owner = owner is not None and owner.id != item.owner_id
+    item.title, item.owner_id, item.due_on = title, owner.id if owner else None, due_on
+    db.session.flush()
+    if new_owner:
+        _tell_owner(item, actor)
     return item
 
 

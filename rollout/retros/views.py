@@ -310,6 +310,36 @@ def action_transition(item_id):
     return redirect(url_for("retros.board", retro_id=back_to) + "#actions")
 
 
+@bp.route("/actions/<int:item_id>/edit", methods=["GET", "POST"])
+@require("retros.actions.update")
+def edit_action(item_id):
+    item = db.get_or_404(RetroActionItem, item_id)
+    authorize("retros.actions.update", item)
+    back = url_for("retros.board", retro_id=item.retro_id) + "#actions"
+    if item.status not in services.UNFINISHED_ACTION_STATES:
+        flash(_("A finished action item is kept as it was."), "danger")
+        return redirect(back, 303)
+    form = ActionItemForm(obj=item) if request.method == "GET" else ActionItemForm()
+    del form.card_id  # the card it came from does not change
+    people = _people_choices(item.team_id)
+    if item.owner is not None and item.owner_id not in {person_id for person_id, _name in people}:
+        people.append((item.owner_id, item.owner.display_name))  # moved elsewhere since: still theirs
+    form.owner_id.choices = [(0, "—")] + people
+    if request.method == "GET":
+        form.owner_id.data = item.owner_id or 0
+    if form.validate_on_submit():
+        try:
+            services.update_action_item(item, form.title.data, form.owner_id.data or None, form.due_on.data,
+                                        actor=current_user)
+        except ServiceError as error:
+            apply_service_error(form, error)
+        else:
+            flash(_("The action item is saved."), "success")
+            return redirect(back)
+    return render_template("retros/action_form.html", form=form, item=item, back=back), \
+        422 if form.errors else 200
+
+
 @bp.route("/teams/<int:team_id>")
 @require("retros.view")
 def team(team_id):

@@ -634,3 +634,41 @@ def test_the_owner_finds_their_action_items_on_their_home_page(team, company, cl
     block = home.split('data-testid="home-action-items"')[1].split("</ul>")[0]
     assert "客户查重规则改为名称加手机号" in block and "overdue" in block and "已完成的事" not in block
     assert 'data-testid="home-action-items"' not in client_as("staff2").get("/").get_data(as_text=True)
+
+
+def test_an_unfinished_action_item_is_edited_and_its_new_owner_told(team, company, client_as, factory):
+    from rollout.notify.models import Notification
+    retro, item = _closed_with_action_item(team, company)  # the retro is closed: its items live on
+    rep = factory.user("staff", department=team, username="rep2")
+    db.session.commit()
+    url = f"/retros/actions/{item.id}/edit"
+    head = client_as("head")
+    assert f'href="{url}"' in head.get(f"/retros/{retro.id}").text
+    form = head.get(url).text
+    assert 'value="客户查重规则改为名称加手机号"' in form and "2026-12-06" in form
+    refused = head.post(url, data={"title": " ", "owner_id": rep.id, "due_on": "2026-11-01"})
+    assert refused.status_code == 422
+    assert "This field is required." in refused.text and "The due date cannot be before the retro." not in refused.text
+    refused = head.post(url, data={"title": "新标题", "owner_id": rep.id, "due_on": "2026-11-01"})
+    assert refused.status_code == 422 and "The due date cannot be before the retro." in refused.text
+    too_long = head.post(url, data={"title": "x" * 301, "owner_id": rep.id, "due_on": "2026-12-10"})
+    assert too_long.status_code == 422
+    db.session.expire_all()
+    assert (item.title, item.owner_id) == ("客户查重规则改为名称加手机号", company["staff"].id)
+    saved = head.post(url, data={"title": "查重规则改为名称加手机号，先在一组试", "owner_id": rep.id,
+                                 "due_on": "2026-12-10"})
+    assert saved.status_code == 302 and saved.location.endswith(f"/retros/{retro.id}#actions")
+    db.session.expire_all()
+    assert (item.title, item.owner_id, item.due_on) == ("查重规则改为名称加手机号，先在一组试", rep.id, date(2026, 12, 10))
+    told = db.session.scalar(select(Notification).where(Notification.user_id == rep.id,
+                                                        Notification.event == "retros.action_assigned"))
+    assert told is not None and "查重规则改为名称加手机号，先在一组试" in told.subject
+    # Someone from another department may not; a finished item is kept as it was.
+    assert client_as("other_staff").post(url, data={"title": "x", "owner_id": 0}).status_code == 403
+    services.transition_action_item(item, "finish")
+    db.session.commit()
+    assert f'href="{url}"' not in head.get(f"/retros/{retro.id}").text
+    finished = head.post(url, data={"title": "改", "owner_id": rep.id, "due_on": "2026-12-10"})
+    assert finished.status_code == 303 and "A finished action item is kept as it was." in head.get(
+        finished.location).text
+    assert item.title == "查重规则改为名称加手机号，先在一组试"
