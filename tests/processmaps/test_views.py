@@ -191,6 +191,21 @@ def test_compare_page_lists_changes_and_highlights_them(company, client_as):
     assert "#198754" in page  # the added step is drawn green on the map
 
 
+def test_compare_page_marks_exception_branches_among_the_flows_added(company, client_as):
+    process = sales_process(company, approve=True)
+    draft = services.new_draft_version(process)
+    nodes = nodes_by_key(draft)
+    review = services.add_node(draft, key="review", kind="task", name="财务复核", owner_role="财务专员")
+    services.add_edge(draft, source_id=nodes["approval"].id, target_id=review.id, label="折扣超过两成")
+    services.add_edge(draft, source_id=review.id, target_id=nodes["approval"].id, label="复核不通过",
+                      is_exception=True)
+    db.session.commit()
+    page = client_as("staff").get(f"/processes/{process.id}/compare?a=1&b=2").text
+    added = page[page.index("Flows added"):]
+    assert "财务复核 → " in added and "(复核不通过) <span" in added and "(折扣超过两成) <span" not in added
+    assert added.count('data-testid="exception-flow"') == 1
+
+
 def test_raci_page_and_xlsx_export(company, client_as):
     process = sales_process(company)
     version = process.versions[0]
