@@ -325,8 +325,14 @@ def render(version: ProcessVersion, fmt: str, node_url: Callable[[ProcessNode], 
     return cached_render(source, fmt)
 
 
-def inline_svg(svg: bytes) -> str:
-    """The SVG element alone (no XML prolog or doctype), with a font stack browsers can fall back on."""
+#: The smallest share of its drawn size a map is shown at on a page (its 11 pt text stays about 7 pt).
+MIN_MAP_SCALE = 0.65
+
+
+def inline_svg(svg: bytes, min_scale: float | None = MIN_MAP_SCALE) -> str:
+    """The SVG element alone (no XML prolog or doctype), with a font stack browsers can fall back on.
+
+    ``min_scale`` keeps a page's map readable (None: a printed map is fitted to its page whatever its width)."""
     text = svg.decode("utf-8")
     start = text.find("<svg")
     text = text[start:] if start >= 0 else text
@@ -335,7 +341,10 @@ def inline_svg(svg: bytes) -> str:
     # show those as hover text. Steps carry their own readable tooltip, so the raw ids go.
     text = re.sub(r"<title>[^<]*</title>\n?", "", text)
     # CSS shrinks a wide map to its container (the viewBox keeps proportions); small maps keep their size.
-    text = text.replace("<svg ", '<svg class="process-map-svg" ', 1)
+    # Never below MIN_MAP_SCALE of its drawn size: past that its text is unreadable, so it scrolls instead.
+    width = re.search(r'<svg[^>]*\swidth="([\d.]+)pt"', text)
+    style = f' style="min-width: {float(width.group(1)) * min_scale:.0f}pt"' if width and min_scale else ""
+    text = text.replace("<svg ", f'<svg class="process-map-svg"{style} ', 1)
     return text
 
 

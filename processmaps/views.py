@@ -611,10 +611,25 @@ def download(process_id: int, number: int, fmt: str):
     authorize("processes.export", version.process)
     if fmt == "bpmn":
         data, mimetype = bpmn.export_bpmn(version), "application/xml"
+    elif fmt == "pdf":
+        data, mimetype = _version_pdf(version), "application/pdf"
     else:
         data, mimetype = render.render(version, fmt), render.MIME_TYPES[fmt]
     record_event("export", entity="process_versions", entity_id=version.id, detail=fmt)
     return download_response(data, f"{version.process.name}-v{version.number}.{fmt}", mimetype)
+
+
+def _version_pdf(version: ProcessVersion) -> bytes:
+    """The version as a document: title block, the map on a landscape page, then its steps and flows."""
+    from rollout.reports.pdf import render_pdf
+    order = services.flow_order(version)
+    numbers = services.step_numbers(version, order)
+    edges = sorted(version.edges, key=lambda e: (numbers[e.source_id], numbers[e.target_id], e.position, e.id))
+    svg = render.inline_svg(render.render(version, "svg"), min_scale=None) if version.nodes else ""
+    return render_pdf("processmaps/version_pdf.html", process=version.process, version=version, svg=svg,
+                      nodes=order, numbers=numbers, edges=edges, owner_text=services.owner_text,
+                      node_kind_label=services.kind_label, status_label=services.status_label,
+                      report_title=f"{version.process.name} v{version.number}")
 
 
 @bp.route("/import", methods=["GET", "POST"])

@@ -165,3 +165,12 @@ def test_conditions_are_tied_to_their_flow(company):
     source = render.dot_source(sales_process(company).versions[0])
     assert 'decorate="true"' in source.split("\n")[3]  # the edge defaults
     assert "label=<审批通过>" in source
+
+
+def test_a_page_map_never_shrinks_below_a_readable_share_of_its_size_but_a_printed_one_fits(company):
+    version = sales_process(company).versions[0]
+    drawn = render.render(version, "svg")
+    width = float(re.search(rb'<svg[^>]*\swidth="([\d.]+)pt"', drawn).group(1))
+    on_page = render.inline_svg(drawn)
+    assert f'style="min-width: {width * render.MIN_MAP_SCALE:.0f}pt"' in on_page
+    assert "min-width" not in render.inline_svg(drawn, min_scale=None)

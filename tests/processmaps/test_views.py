@@ -503,3 +503,17 @@ def test_removing_a_flow_asks_first_naming_it(company, client_as):
     process = sales_process(company)
     page = client_as("head").get(f"/processes/{process.id}/v/1").get_data(as_text=True)
     assert 'hx-confirm="Remove the flow from 报价 to 报价审批?"' in page
+
+
+def test_the_pdf_is_a_document_with_a_title_block_the_map_and_its_steps(company, client_as):
+    from pypdf import PdfReader
+    process = sales_process(company, approve=True)
+    response = client_as("staff").get(f"/processes/{process.id}/v/1/map.pdf")
+    assert response.status_code == 200 and response.mimetype == "application/pdf"
+    reader = PdfReader(io.BytesIO(response.data))
+    first = reader.pages[0]
+    assert float(first.mediabox.width) > float(first.mediabox.height)  # a landscape page
+    title = first.extract_text()
+    assert process.name in title and "Owning department" in title and "Approved" in title
+    steps = " ".join(page.extract_text() for page in reader.pages[1:])
+    assert "Steps" in steps and "签约成单" in steps and "Flows" in steps and "财务专员" in steps
