@@ -810,6 +810,8 @@ class QuestionSummary:
     #: Likert: {row label: [(choice label, count)]}; ranking: [(label, average rank)]
     matrix: dict = field(default_factory=dict)
     ranks: list = field(default_factory=list)
+    #: Choice questions: (option value, label, count), to make a requirement of those who chose an option
+    options: list = field(default_factory=list)
 
 
 def summarise(survey: Survey) -> list[QuestionSummary]:
@@ -828,6 +830,7 @@ def summarise(survey: Survey) -> list[QuestionSummary]:
         if question.type in (SINGLE, MULTIPLE):
             counter = Counter(v for value in values for v in (value if isinstance(value, list) else [value]))
             summary.counts = [(labels[o.value], counter.get(o.value, 0)) for o in question.choices]
+            summary.options = [(o.value, labels[o.value], counter.get(o.value, 0)) for o in question.choices]
         elif question.type in RATING_MAX:
             counter = Counter(values)
             summary.counts = [(str(n), counter.get(n, 0)) for n in range(1, RATING_MAX[question.type] + 1)]
@@ -851,6 +854,33 @@ def summarise(survey: Survey) -> list[QuestionSummary]:
             summary.texts = answers[-20:][::-1]
         summaries.append(summary)
     return summaries
+
+
+@dataclass
+class ChosenOption:
+    """Everyone who chose one option of a choice question: the evidence of a requirement made from a result."""
+    question: Question
+    value: str
+    label: str
+    answers: list
+    #: How many answered the question at all.
+    total: int
+
+    @property
+    def department_ids(self) -> set[int]:
+        return {a.response.department_id for a in self.answers if a.response.department_id}
+
+
+def chosen_option(question: Question, option_value: str) -> ChosenOption | None:
+    """The answers to a single or multiple choice question that chose ``option_value`` (None: nobody did)."""
+    option = next((o for o in question.choices if o.value == option_value), None)
+    if question.type not in (SINGLE, MULTIPLE) or option is None:
+        return None
+    answers = db.session.scalars(select(SurveyAnswer).where(SurveyAnswer.question_id == question.id)
+                                 .options(db.joinedload(SurveyAnswer.response)).order_by(SurveyAnswer.id)).all()
+    chose = [answer for answer in answers
+             if option_value == answer.value or (isinstance(answer.value, list) and option_value in answer.value)]
+    return ChosenOption(question, option_value, localized(option), chose, len(answers)) if chose else None
 
 
 def display_value(question: Question, value) -> str:
@@ -1126,8 +1156,9 @@ def _evidence_origin(answer: SurveyAnswer | None, highlight: Highlight | None) -
 
 def create_requirement(title: str, description: str = "", *, priority: str = "should", departments=(),
                        roles=(), owner: User | None = None, answer: SurveyAnswer | None = None,
-                       highlight: Highlight | None = None, note: str = "") -> Requirement:
-    """A proposed requirement, optionally with its first evidence (an answer or a highlight).
+                       highlight: Highlight | None = None, note: str = "", answers=()) -> Requirement:
+    """A proposed requirement, optionally with its first evidence: an answer, a highlight, or the answers
+    of everyone who chose one option of a question.
 
     The departments and roles of the evidence are added to those given.
     """
@@ -1144,6 +1175,8 @@ def create_requirement(title: str, description: str = "", *, priority: str = "sh
     db.session.add(requirement)
     if answer is not None or highlight is not None:
         add_evidence(requirement, answer=answer, highlight=highlight, note=note)
+    for chosen in answers:
+        add_evidence(requirement, answer=chosen, note=note)
     db.session.flush()
     signals.requirement_created.send(requirement)
     return requirement

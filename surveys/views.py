@@ -644,15 +644,34 @@ def _evidence_source():
     return answer, highlight
 
 
+def _chosen_option() -> services.ChosenOption | None:
+    """The option a new requirement starts from (?question=ID&option=VALUE), with the answers that chose it."""
+    question_id = request.values.get("question", type=int)
+    if not question_id:
+        return None
+    question = db.get_or_404(Question, question_id)
+    authorize("surveys.results", question.survey)
+    chosen = services.chosen_option(question, request.values.get("option", ""))
+    if chosen is None:
+        abort(404)  # an option nobody chose is no evidence
+    return chosen
+
+
 @bp.route("/requirements/new", methods=["GET", "POST"])
 @require("requirements.manage")
 def new_requirement():
     answer, highlight = _evidence_source()
+    chosen = _chosen_option() if answer is None and highlight is None else None
     form = RequirementForm()
     _requirement_form_choices(form)
     if request.method == "GET":
         form.owner_id.data = current_user.id
-        if highlight is not None:
+        if chosen is not None:
+            form.description.data = _("> %(question)s\n>\n> %(option)s (%(count)d of %(total)d)",
+                                      question=services.localized(chosen.question), option=chosen.label,
+                                      count=len(chosen.answers), total=chosen.total)
+            form.department_ids.data = sorted(chosen.department_ids)
+        elif highlight is not None:
             form.description.data = "> " + highlight.quote.replace("\n", "\n> ")
             form.department_ids.data = [highlight.interview.department_id]
         elif answer is not None:
@@ -670,11 +689,13 @@ def new_requirement():
                 evidence_departments.add(highlight.interview.department_id)
             if answer is not None and answer.response.department_id:
                 evidence_departments.add(answer.response.department_id)
+            if chosen is not None:
+                evidence_departments |= chosen.department_ids
             _check_requirement_departments({d.id for d in departments} | evidence_departments)
             requirement = services.create_requirement(
                 form.title.data, form.description.data or "", priority=form.priority.data, departments=departments,
                 roles=form.roles.data or [], owner=db.session.get(User, form.owner_id.data) if form.owner_id.data
-                else None, answer=answer, highlight=highlight)
+                else None, answer=answer, highlight=highlight, answers=chosen.answers if chosen else ())
         except ServiceError as error:
             apply_service_error(form, error)
         else:
@@ -683,7 +704,7 @@ def new_requirement():
     candidates = services.evidence_candidates(_evidence_text(answer, highlight), _scope_ids("requirements.manage")) \
         if answer is not None or highlight is not None else []
     return render_template("surveys/requirement_form.html", form=form, requirement=None, answer=answer,
-                           highlight=highlight, candidates=candidates), 422 if form.errors else 200
+                           highlight=highlight, chosen=chosen, candidates=candidates), 422 if form.errors else 200
 
 
 def _evidence_text(answer, highlight) -> str:
@@ -718,7 +739,7 @@ def edit_requirement(requirement_id):
             flash(_("Requirement saved."), "success")
             return redirect(url_for("surveys.requirement", requirement_id=requirement.id))
     return render_template("surveys/requirement_form.html", form=form, requirement=requirement, answer=None,
-                           highlight=None), 422 if form.errors else 200
+                           highlight=None, chosen=None), 422 if form.errors else 200
 
 
 @bp.route("/requirements/<int:requirement_id>")

@@ -551,3 +551,33 @@ def test_a_highlight_heard_again_joins_an_existing_requirement_the_most_similar_
     assert head.post(url, data={"requirement_id": hidden.id}).status_code == 403
     assert lead.post(url, data={"requirement_id": 999999}).status_code == 404
     assert db.session.get(Requirement, hidden.id).evidence == []
+
+
+def test_a_requirement_made_of_a_choice_has_everyone_who_chose_it_as_evidence(client_as, company, factory):
+    departments = company["departments"]
+    survey = build_survey(company["lead"])
+    marketing_rep = factory.user("staff", department=departments["marketing"], username="mkt9")
+    invitations = services.invite(survey, [company["staff"], company["staff2"], marketing_rep])
+    tools = {company["staff"].id: ["excel", "paper"], company["staff2"].id: ["excel"], marketing_rep.id: ["wechat"]}
+    for invitation in invitations:
+        services.submit_response(invitation, {**GOOD_ANSWERS, "tools": tools[invitation.user_id]})
+    db.session.commit()
+    question = next(q for q in survey.questions if q.name == "tools")
+    lead = client_as("lead")
+    results = lead.get(f"/surveys/{survey.id}/results").text
+    url = f"/surveys/requirements/new?question={question.id}&amp;option=excel"
+    assert url in results and "option=paper" in results and "option=wechat" in results
+    form = lead.get(url.replace("&amp;", "&")).text
+    assert "Excel (2 of 3)" in form and "The answers of the 2 people who chose it become its evidence" in form
+    created = lead.post(url.replace("&amp;", "&"), data={"title": "导出 Excel", "priority": "should",
+                                                          "owner_id": "0"})
+    assert created.status_code == 302
+    requirement = db.session.scalar(select(Requirement))
+    assert len(requirement.evidence) == 2
+    # The departments that chose it join the requirement; the one that did not stays out.
+    assert departments["marketing"].id not in requirement.department_ids and requirement.department_ids
+    # Options nobody chose, or questions that are not choices, are no evidence.
+    assert lead.get(f"/surveys/requirements/new?question={question.id}&option=nothing").status_code == 404
+    score = next(q for q in survey.questions if q.name == "score")
+    assert lead.get(f"/surveys/requirements/new?question={score.id}&option=4").status_code == 404
+    assert client_as("other_staff").get(url.replace("&amp;", "&")).status_code == 403
