@@ -1334,9 +1334,12 @@ def _grouped_actuals(start: date, end: date, by: str, campaign_id: int | None = 
         "quote": Quote.owner_id if by == "user" else Quote.department_id,
     }
     won = [Opportunity.stage == "won", Opportunity.closed_on >= start, Opportunity.closed_on <= end]
-    customers = [Customer.created_at >= since, Customer.created_at < until, Customer.deleted_at.is_(None)]
+    # Customers brought in from old files are not new; a team's count is the sum of its people's.
+    customers = [Customer.created_at >= since, Customer.created_at < until, Customer.deleted_at.is_(None),
+                 or_(Customer.source.is_(None), Customer.source != "import")]
     visits = [Activity.kind == "visit", Activity.occurred_at >= since, Activity.occurred_at < until]
-    quotes = [Quote.submitted_at >= since, Quote.submitted_at < until, Quote.status != "draft"]
+    # Quotes sent to the customer's side of the process: a refused or withdrawn one was never offered.
+    quotes = [Quote.submitted_at >= since, Quote.submitted_at < until, Quote.status.in_(("pending", "approved"))]
     if campaign_id:
         won.append(Opportunity.campaign_id == campaign_id)
         customers.append(Customer.campaign_id == campaign_id)

@@ -345,13 +345,14 @@ def export_customers():
         db.joinedload(Customer.owner), db.joinedload(Customer.campaign), db.joinedload(Customer.department))).all()
     columns = [
         Column(_("Customer name"), "name"), Column(_("Phone"), "phone"), Column(_("Email"), "email"),
-        Column(_("Industry"), "industry"), Column(_("City"), "city"), Column(_("Source"), "source"),
+        Column(_("Industry"), "industry"), Column(_("City"), "city"),
+        Column(_("Source"), lambda c: str(services.SYSTEM_TEXT_LABELS.get(c.source, c.source or ""))),
         Column(_("Owner"), lambda c: c.owner.display_name if c.owner else ""),
         Column(_("Department"), lambda c: c.department.name if c.department else ""),
         Column(_("Campaign"), lambda c: c.campaign.name if c.campaign else ""),
-        Column(_("Created"), lambda c: to_local(c.created_at).replace(tzinfo=None), "datetime"),
-        Column(_("Last follow-up"), lambda c: to_local(c.last_followup_at).replace(tzinfo=None)
-               if c.last_followup_at else None, "datetime"),
+        # Stored UTC: the export writes local time.
+        Column(_("Created"), "created_at", "datetime"),
+        Column(_("Last follow-up"), "last_followup_at", "datetime"),
     ]
     for definition in fields:
         columns.append(Column(definition.label, lambda c, key=definition.key: services.display_extra(

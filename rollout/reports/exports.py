@@ -20,7 +20,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from urllib.parse import quote
 
-from flask import Response
+from flask import Response, abort
 from flask_babel import gettext as _
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
@@ -170,7 +170,7 @@ def export_response(name: str, columns: list[Column], rows: Iterable, fmt: str, 
     list's filters and access scope to ``rows``.
     """
     if fmt not in FORMATS:
-        raise ValueError(f"unknown export format {fmt!r}")
+        abort(404)  # the format comes from the address: an unknown one is a page that does not exist
     if fmt == "xlsx":
         data, count = xlsx_bytes(columns, rows, sheet_title=name)
         mimetype = XLSX_MIME

@@ -10,7 +10,7 @@ from rollout.errors import NotAllowed, ServiceError
 from rollout.extensions import db
 from rollout.notify.models import Notification
 from rollout.plans import services
-from rollout.plans.models import Customer, Lead, PlanRevision, SalesPlan, StageChange
+from rollout.plans.models import Customer, Lead, PlanRevision, Quote, SalesPlan, StageChange
 from rollout.timeutil import local_today, utcnow
 
 
@@ -386,6 +386,24 @@ def test_plan_vs_actual_rolls_up_from_rep_to_company(company):
     # A rep sees only their own row.
     own = services.plan_vs_actual("quarter", today, "team", company["departments"]["sales1"].id, viewer=company["staff"])
     assert [u.user_id for u in own["children"]] == [company["staff"].id]
+
+
+def test_a_teams_new_customers_and_quotes_add_up_from_its_reps_leaving_imports_and_refusals_out(company):
+    today = local_today()
+    sales1 = company["departments"]["sales1"]
+    mine = services.create_customer("甲公司", company["staff"])
+    services.create_customer("老客户（导入）", company["admin"], owner=company["staff"], source="import")
+    for title in ("报价一", "报价二", "报价三"):
+        services.submit_quote(services.create_quote(mine, company["staff"], title, "1000"), company["staff"])
+    refused = db.session.scalar(select(Quote).where(Quote.title == "报价三"))
+    refused.status = "rejected"
+    db.session.flush()
+    reps = services.plan_vs_actual("quarter", today, "team", sales1.id)
+    rep = next(u for u in reps["children"] if u.user_id == company["staff"].id)
+    assert rep.actual["new_customers"] == 1 and rep.actual["quotes"] == 2
+    team = reps["parent"]
+    for metric in ("new_customers", "quotes"):
+        assert team.actual[metric] == sum(u.actual.get(metric, 0) for u in reps["children"]) == rep.actual[metric]
 
 
 def test_weekly_trend_adds_up_wins_by_the_day_they_closed(company):

@@ -113,6 +113,18 @@ def test_export_keeps_the_filters_and_needs_the_export_permission(company, clien
     assert client_as("staff").get("/customers/export?format=csv").status_code == 403
     xlsx = client_as("head").get("/customers/export?format=xlsx")
     assert xlsx.status_code == 200 and xlsx.data[:2] == b"PK"
+    assert client_as("head").get("/customers/export?format=pdf").status_code == 404
+
+
+def test_the_export_writes_local_times_once_and_sources_by_name(company, client_as):
+    from rollout.timeutil import to_local
+    customer = customer_of(company["staff"], "甲公司")
+    customer.source = "import"
+    db.session.commit()
+    rows = list(csv.DictReader(io.StringIO(client_as("head").get("/customers/export?format=csv").get_data(
+        as_text=True).lstrip("\ufeff"))))
+    assert rows[0]["Source"] == "Imported from a file"
+    assert rows[0]["Created"] == to_local(customer.created_at).strftime("%Y-%m-%d %H:%M")
 
 
 def test_follow_up_in_the_future_is_422_and_nothing_is_written(company, client_as):
