@@ -564,7 +564,22 @@ def add_contact(customer: Customer, name: str, title=None, phone=None, email=Non
 
 
 # --- public pool (公海) ------------------------------------------------------------------------
+#: Days a rep waits before claiming back a customer they returned to the pool, so that returning and
+#: claiming again cannot restart the follow-up clock, and colleagues get a fair chance at it.
+CLAIM_BACK_DAYS = 7
+
+
+def _has_open_deals(customer_id_column):
+    """A condition: the customer has a deal still in progress."""
+    return select(Opportunity.id).where(Opportunity.customer_id == customer_id_column,
+                                        Opportunity.stage.in_(OPEN_STAGES)).exists()
+
+
 def release_to_pool(customer: Customer, note: str | None = None) -> None:
+    """Return a customer to the pool; one with a deal in progress stays with its rep."""
+    if db.session.scalar(select(_has_open_deals(customer.id))):
+        raise ServiceError(_l("%(name)s has a deal in progress: win, lose or hand over the deal before returning "
+                              "the customer to the pool.", name=customer.name))
     old = customer.owner_id
     customer.owner_id, customer.is_in_pool, customer.pool_entered_at = None, True, utcnow()
     _record_assignment(customer, "release", old, None, note)
@@ -598,8 +613,9 @@ def _release_idle_customers(now: datetime, department_ids, limit: int | None) ->
                         idle_since < now - timedelta(days=settings_for(None).pool_release_days)))
     if not due:
         return []
+    # A customer in negotiation is not idle, whatever the follow-ups say.
     query = (select(Customer).where(Customer.is_in_pool.is_(False), Customer.deleted_at.is_(None),
-                                    Customer.is_lost.is_(False), or_(*due))
+                                    Customer.is_lost.is_(False), or_(*due), ~_has_open_deals(Customer.id))
              .order_by(idle_since, Customer.id).limit(limit))
     released = list(db.session.scalars(query))
     owners: dict[int, list[Customer]] = defaultdict(list)
@@ -640,9 +656,21 @@ def claim_customer(customer: Customer, user: User) -> Customer:
         Customer.id != customer.id, Customer.deleted_at.is_(None), Customer.is_in_pool.is_(False)).limit(1)).first()
     if existing is not None:
         raise ServiceError(duplicate_message(existing, user))
+    returned_on = db.session.scalar(select(func.max(CustomerAssignment.created_at)).where(
+        CustomerAssignment.customer_id == customer.id, CustomerAssignment.kind == "release",
+        CustomerAssignment.from_user_id == user.id))
+    if returned_on is not None and returned_on > utcnow() - timedelta(days=CLAIM_BACK_DAYS):
+        again_on = to_local(returned_on + timedelta(days=CLAIM_BACK_DAYS)).date()
+        raise ServiceError(_l("You returned this customer to the pool on %(day)s; you may claim it again from "
+                              "%(again)s, unless a colleague takes it first.",
+                              day=to_local(returned_on).date().isoformat(), again=again_on.isoformat()))
     customer.owner_id, customer.department_id = user.id, user.department_id
     customer.is_in_pool, customer.pool_entered_at = False, None
     customer.last_followup_at = utcnow()
+    # Deals still open (a customer returned before deals kept it out of the pool) go with the customer.
+    for deal in db.session.scalars(select(Opportunity).where(Opportunity.customer_id == customer.id,
+                                                             Opportunity.stage.in_(OPEN_STAGES))):
+        deal.owner_id, deal.department_id = user.id, user.department_id
     _record_assignment(customer, "claim", None, user.id)
     db.session.flush()
     return customer

@@ -541,7 +541,11 @@ def release_customer(customer_id):
     authorize("customers.edit", customer)
     if customer.is_in_pool:
         abort(404)
-    services.release_to_pool(customer, note=_("Released by %(name)s", name=_me().display_name))
+    try:
+        services.release_to_pool(customer, note=_("Released by %(name)s", name=_me().display_name))
+    except ServiceError as error:
+        apply_service_error(None, error)
+        return redirect(url_for("plans.customer", customer_id=customer.id), 303)
     flash(_("%(name)s is back in the public pool.", name=customer.name), "success")
     return redirect(url_for("plans.customers"))
 

@@ -143,6 +143,47 @@ def test_claim_refuses_a_customer_someone_else_already_chases(company):
     assert pooled.is_in_pool
 
 
+def test_a_customer_with_a_deal_in_progress_stays_with_its_rep(company):
+    services.save_settings(company["departments"]["sales"].id, 10, 5, 10)
+    negotiating = services.create_customer("谈判中公司", company["staff"], last_followup_at=utcnow() - timedelta(days=40))
+    deal = services.create_opportunity(negotiating, company["staff"], "年度合同", "370000")
+    services.move_stage(deal, "negotiating", company["staff"])
+    finished = services.create_customer("已成交公司", company["staff"], last_followup_at=utcnow() - timedelta(days=40))
+    services.create_opportunity(finished, company["staff"], "一期", "1000").stage = "won"
+    assert services.release_pool() == [finished]
+    assert not negotiating.is_in_pool and negotiating.owner_id == company["staff"].id
+    with pytest.raises(ServiceError, match="deal in progress"):
+        services.release_to_pool(negotiating)
+    assert not negotiating.is_in_pool
+
+
+def test_a_claimed_customer_brings_its_open_deals_and_its_last_owner_waits_to_claim_it_back(company):
+    customer = services.create_customer("宁波联科物流", company["staff"])
+    deal = services.create_opportunity(customer, company["staff"], "仓储系统", "370000")
+    signed = services.create_opportunity(customer, company["staff"], "旧项目", "1000")
+    signed.stage = deal.stage = "won"
+    services.release_to_pool(customer)
+    with pytest.raises(ServiceError, match="you may claim it again from"):
+        services.claim_customer(customer, company["staff"])
+    assert customer.is_in_pool
+    # A deal left open by older data goes with the customer to whoever claims it.
+    deal.stage = "negotiating"
+    db.session.flush()
+    services.claim_customer(customer, company["staff2"])
+    assert customer.owner_id == deal.owner_id == company["staff2"].id
+    assert deal.department_id == company["departments"]["sales2"].id and signed.owner_id == company["staff"].id
+    # A week later the first owner may claim it back, had it returned to the pool.
+    deal.stage = "won"
+    services.release_to_pool(customer)
+    returned = db.session.scalars(select(services.CustomerAssignment).where(
+        services.CustomerAssignment.kind == "release")).all()
+    for row in returned:
+        row.created_at -= timedelta(days=services.CLAIM_BACK_DAYS)
+    db.session.flush()
+    services.claim_customer(customer, company["staff"])
+    assert customer.owner_id == company["staff"].id
+
+
 def test_release_pool_command(company, runner):
     services.create_customer("久未跟进公司", company["staff"], last_followup_at=utcnow() - timedelta(days=400))
     db.session.commit()

@@ -478,3 +478,14 @@ def test_a_closed_deal_shows_when_it_closed_and_an_open_one_when_it_is_expected(
     assert f"closed {won.closed_on}" in deal_page and f"expected close {expected}" not in deal_page
     listing = client.get("/deals").get_data(as_text=True)
     assert f"<td class=\"text-nowrap\">{won.closed_on}</td>" in listing and f"expected {expected}" in listing
+
+
+def test_returning_a_customer_with_a_deal_in_progress_is_refused_with_the_reason(company, client_as):
+    customer = customer_of(company["staff"], "谈判中公司")
+    services.create_opportunity(customer, company["staff"], "年度合同", "1000")
+    db.session.commit()
+    client = client_as("staff")
+    response = client.post(f"/customers/{customer.id}/release")
+    assert response.status_code == 303 and response.location.endswith(f"/customers/{customer.id}")
+    assert "has a deal in progress" in client.get(response.location).text
+    assert not db.session.get(Customer, customer.id).is_in_pool
