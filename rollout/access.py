@@ -125,18 +125,21 @@ def _owns_or_facilitates(user, obj) -> bool:
     return _owner_of(obj) == user.id or _facilitates_retro(user, obj)
 
 
+# A retro belongs to its team (TEAM: the person's own team or department and below): the team next door
+# neither reads its cards nor runs it. The department head runs both teams'; trainers read every team's,
+# to answer what the cards ask in the FAQ or in training.
 RETRO_RULES: dict[str, dict] = {
-    "retros.view": leads_and_admins(**{TRAINER: DEPT, HEAD: DEPT, STAFF: DEPT}),
+    "retros.view": leads_and_admins(**{TRAINER: ALL, HEAD: TEAM, STAFF: TEAM}),
     # Writing cards and voting.
-    "retros.participate": leads_and_admins(**{TRAINER: DEPT, HEAD: DEPT, STAFF: DEPT}),
-    "retros.create": leads_and_admins(**{HEAD: DEPT}),
+    "retros.participate": leads_and_admins(**{TRAINER: TEAM, HEAD: TEAM, STAFF: TEAM}),
+    "retros.create": leads_and_admins(**{HEAD: TEAM}),
     # Reveal, group, notes, action items, close: the facilitator, the department head, leads.
-    "retros.facilitate": leads_and_admins(**{HEAD: DEPT, TRAINER: _facilitates_retro, STAFF: _facilitates_retro}),
-    "retros.actions.update": leads_and_admins(**{HEAD: DEPT, TRAINER: _owns_or_facilitates,
+    "retros.facilitate": leads_and_admins(**{HEAD: TEAM, TRAINER: _facilitates_retro, STAFF: _facilitates_retro}),
+    "retros.actions.update": leads_and_admins(**{HEAD: TEAM, TRAINER: _owns_or_facilitates,
                                                 STAFF: _owns_or_facilitates}),
-    # Turning a card or action item into a change request or an FAQ article.
-    "retros.convert": leads_and_admins(**{HEAD: DEPT, TRAINER: _facilitates_retro, STAFF: _facilitates_retro}),
-    "retros.export": leads_and_admins(**{HEAD: DEPT}),
+    # Turning a card or action item into a change request, a question or an FAQ article.
+    "retros.convert": leads_and_admins(**{HEAD: TEAM, TRAINER: ALL, STAFF: _facilitates_retro}),
+    "retros.export": leads_and_admins(**{HEAD: TEAM}),
 }
 DASHBOARD_RULES: dict[str, dict] = {
     # Rollout plan, readiness and adoption pages.
@@ -283,6 +286,16 @@ def home_department_id(department_id: int | None) -> int | None:
             return current[0]
         current = parent
     return department_id
+
+
+def ancestor_ids(department_id: int) -> set[int]:
+    """The departments above a department or team, up to the company."""
+    parents = {dept_id: parent_id for dept_id, parent_id, _kind in _departments()}
+    found, current = set(), parents.get(department_id)
+    while current is not None and current not in found:
+        found.add(current)
+        current = parents.get(current)
+    return found
 
 
 def subtree_ids(department_id: int) -> set[int]:

@@ -7,10 +7,10 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, s
 from flask_babel import gettext as _
 from flask_login import current_user
 from markupsafe import Markup, escape
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 
-from rollout.access import authorize, can, department_scope_ids, require, scope_clause
-from rollout.accounts.models import Department, User
+from rollout.access import ancestor_ids, authorize, can, require, scope_clause, subtree_ids
+from rollout.accounts.models import Department, User, UserRole
 from rollout.accounts.services import department_choices
 from rollout.errors import ServiceError
 from rollout.extensions import db
@@ -48,11 +48,9 @@ def _load_retro(retro_id: int, action: str = "retros.view") -> Retro:
 
 
 def _team_choices(action: str) -> list[tuple[int, str]]:
-    choices = department_choices(include_company=False)
-    if can(current_user, action, None) and not any(current_user.has_role(r) for r in ("admin", "lead")):
-        allowed = department_scope_ids(current_user)
-        choices = [(i, n) for i, n in choices if i in allowed]
-    return choices
+    """The teams and departments the user may hold ``action`` for."""
+    return [(i, n) for i, n in department_choices(include_company=False)
+            if can(current_user, action, SimpleNamespace(department_id=i))]
 
 
 def _own_team(choices: list[tuple[int, str]]) -> int | None:
@@ -61,11 +59,13 @@ def _own_team(choices: list[tuple[int, str]]) -> int | None:
 
 
 def _people_choices(team_id: int | None) -> list[tuple[int, str]]:
+    """Who may own a team's action item: its members, and the heads of the departments above it."""
     query = select(User.id, User.display_name).where(User.is_active_account.is_(True)).order_by(User.display_name)
     if team_id:
-        from rollout.access import home_department_id, subtree_ids
-        home = home_department_id(team_id)
-        query = query.where(User.department_id.in_(sorted(subtree_ids(home)) if home else [team_id]))
+        heads_above = select(UserRole.user_id).where(UserRole.role == "head")
+        query = query.where(or_(User.department_id.in_(sorted(subtree_ids(team_id))),
+                                and_(User.department_id.in_(sorted(ancestor_ids(team_id))),
+                                     User.id.in_(heads_above))))
     return [(row.id, row.display_name) for row in db.session.execute(query)]
 
 
@@ -79,9 +79,7 @@ def index():
     query = query.options(db.joinedload(Retro.team), db.joinedload(Retro.facilitator)).order_by(
         Retro.held_on.desc(), Retro.id.desc())
     page = paginate(query)
-    visible_departments = None if can(current_user, "retros.view") and current_user.has_role("admin", "lead") \
-        else department_scope_ids(current_user)
-    teams = services.teams_with_retros(visible_departments)
+    teams = [team for team in services.teams_with_retros() if can(current_user, "retros.view", _in_team(team))]
     return render_template("retros/index.html", page=page, teams=teams, team_id=team_id,
                            state_label=services.state_label)
 

@@ -672,3 +672,33 @@ def test_an_unfinished_action_item_is_edited_and_its_new_owner_told(team, compan
     assert finished.status_code == 303 and "A finished action item is kept as it was." in head.get(
         finished.location).text
     assert item.title == "查重规则改为名称加手机号，先在一组试"
+
+
+def test_a_retro_belongs_to_its_team_the_team_next_door_neither_reads_nor_runs_it(team, company, client_as,
+                                                                                  factory):
+    sales2 = company["departments"]["sales2"]
+    next_door_head = factory.user("head", department=sales2, username="team2.head")
+    own_head = factory.user("head", department=team, username="team1.head")
+    retro, card = _revealed_with_card(team, company)
+    retro.facilitator_id = own_head.id
+    db.session.commit()
+    board = f"/retros/{retro.id}"
+    for outsider in (next_door_head, company["staff2"]):
+        client = client_as(outsider)
+        assert client.get(board).status_code == 403
+        assert client.post(f"/retros/{retro.id}/cards", data={"column_id": retro.columns[0].id,
+                                                              "body": "隔壁组的卡片"}).status_code == 403
+        assert client.post(f"/retros/{retro.id}/transition", data={"action": "close"}).status_code == 403
+        assert client.post(f"/retros/convert/card/{card.id}/question").status_code == 403
+        assert "第12周回顾" not in client.get("/retros/").text
+    assert f'<option value="{team.id}"' not in client_as(next_door_head).get("/retros/new").text
+    # The team's own head runs it; an action item is owned by one of the team or a head above it.
+    own = client_as(own_head).get(board).text
+    owners = own[own.index('name="owner_id"'):own.index("</select>", own.index('name="owner_id"'))]
+    assert f'<option value="{company["staff"].id}"' in owners and f'<option value="{company["head"].id}"' in owners
+    assert f'<option value="{next_door_head.id}"' not in owners and f'<option value="{company["staff2"].id}"' not in owners
+    # The department head runs both teams' retros; a trainer reads them and answers in the FAQ.
+    trainer = client_as("trainer")
+    assert trainer.get(board).status_code == 200
+    assert trainer.get(f"/retros/convert/card/{card.id}/faq").status_code == 200
+    assert client_as("head").post(f"/retros/{retro.id}/transition", data={"action": "close"}).status_code == 302
