@@ -62,16 +62,19 @@ def reopen_action(request: SupportRequest) -> str:
 
 
 # --- seed users ---------------------------------------------------------------------------
-def seed_user_for(user: User, tree: DepartmentTree | None = None) -> User | None:
-    """The seed user a person turns to: one in their own team first, else one in their department."""
-    if user.department_id is None:
+def seed_user_for(user: User, tree: DepartmentTree | None = None, department_id: int | None = None) -> User | None:
+    """The seed user a person turns to: one in their own team first, else one in their department.
+
+    ``department_id`` asks on behalf of another team (a question raised in that team's retro)."""
+    department_id = department_id or user.department_id
+    if department_id is None:
         return None
     tree = tree or DepartmentTree()
-    home = tree.home(user.department_id)
+    home = tree.home(department_id)
     candidates = db.session.scalars(select(User).where(
         User.department_id.in_(sorted(tree.subtree(home))), User.is_seed_user.is_(True),
         User.is_active_account.is_(True), User.id != user.id).order_by(User.id)).all()
-    same_team = [c for c in candidates if c.department_id == user.department_id]
+    same_team = [c for c in candidates if c.department_id == department_id]
     return (same_team or list(candidates) or [None])[0]
 
 
@@ -97,10 +100,11 @@ class Route:
     reason: str
 
 
-def route_for(user: User, tree: DepartmentTree | None = None) -> Route:
-    """The route create_request gives ``user``'s questions (a seed user never gets their own)."""
-    seed = seed_user_for(user, tree)
-    if user.department_id is None:
+def route_for(user: User, tree: DepartmentTree | None = None, department_id: int | None = None) -> Route:
+    """The route create_request gives ``user``'s questions (a seed user never gets their own), asked in
+    their own department or in ``department_id``."""
+    seed = seed_user_for(user, tree, department_id)
+    if (department_id or user.department_id) is None:
         return Route(None, ROUTE_NO_DEPARTMENT)
     if user.is_seed_user:
         return Route(seed, ROUTE_OTHER_SEED_USER if seed else ROUTE_ONLY_SEED_USER)
@@ -201,10 +205,11 @@ def _text(value: str) -> str:
 
 
 def create_request(requester: User, subject: str, body_markdown: str, module: str = "",
-                   asked_from: FaqArticle | None = None) -> SupportRequest:
+                   asked_from: FaqArticle | None = None, department_id: int | None = None) -> SupportRequest:
     """File a question; it goes to the requester's seed user, or straight to the rollout team when there is none.
 
     ``asked_from`` is the FAQ article the requester read before asking: the seed user sees which one did not help.
+    ``department_id`` files it for another team than the requester's (a question raised in that team's retro).
     """
     from rollout.notify.services import notify
     subject = _text(subject)
@@ -213,9 +218,10 @@ def create_request(requester: User, subject: str, body_markdown: str, module: st
     if module and module not in FAQ_MODULES:
         raise ServiceError(_("Unknown module."), "module")
     tree = DepartmentTree()
-    route = route_for(requester, tree)
+    route = route_for(requester, tree, department_id)
     seed = route.seed_user
-    request = SupportRequest(requester_id=requester.id, department_id=tree.home(requester.department_id),
+    asked_in = department_id or requester.department_id
+    request = SupportRequest(requester_id=requester.id, department_id=tree.home(asked_in) if asked_in else None,
                              seed_user_id=seed.id if seed else None, subject=subject[:200],
                              body_markdown=_text(body_markdown), module=module or "", status=SUPPORT_OPEN,
                              asked_from_article_id=asked_from.id if asked_from is not None else None)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 
 from flask import url_for
+from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
@@ -18,6 +19,7 @@ from werkzeug.routing import BuildError
 
 from rollout.errors import ServiceError
 from rollout.extensions import db
+from rollout.i18n import language_of
 from rollout.retros.models import RetroActionItem, RetroCard, RetroWorkLink
 
 
@@ -83,21 +85,31 @@ def available() -> dict[str, bool]:
             "question": create_support_question_function() is not None}
 
 
-def source_text(source) -> tuple[str, str, str | None, object]:
-    """(title, Markdown line saying where it came from with a link back, tag, retro) of a card or action item."""
+def source_text(source, with_link: bool = True) -> tuple[str, str, str | None, object]:
+    """(title, Markdown line saying where it came from, tag, retro) of a card or action item.
+
+    The line is stored in other modules' records, so it is in the company's language. ``with_link`` adds a
+    link to the retro: for readers who may open it (reviewers of a change request), not for the whole
+    company reading an FAQ article."""
     if isinstance(source, RetroCard):
         retro, title, tag = source.retro, source.body, source.tag
-        origin = _("From the retro “%(retro)s” (%(team)s, %(date)s), card in column “%(column)s”.",
-                   retro=retro.title, team=retro.team.name, date=retro.held_on, column=source.column.display_title)
     else:
         retro, title, tag = source.retro, source.title, source.card.tag if source.card else None
-        origin = _("From an action item of the retro “%(retro)s” (%(team)s, %(date)s).",
-                   retro=retro.title, team=retro.team.name, date=retro.held_on)
+    with force_locale(language_of(None)):
+        if isinstance(source, RetroCard):
+            origin = _("From the retro “%(retro)s” (%(team)s, %(date)s), card in column “%(column)s”.",
+                       retro=retro.title, team=retro.team.name, date=retro.held_on,
+                       column=source.column.display_title)
+        else:
+            origin = _("From an action item of the retro “%(retro)s” (%(team)s, %(date)s).",
+                       retro=retro.title, team=retro.team.name, date=retro.held_on)
+        open_label = _("Open the retro")  # not inside the f-string: the message extractor would miss it
+    if not with_link:
+        return title, origin, tag, retro
     try:
         link = url_for("retros.board", retro_id=retro.id)
     except RuntimeError:  # outside a request (demo data, scripts)
         link = f"/retros/{retro.id}"
-    open_label = _("Open the retro")  # not inside the f-string: the message extractor would miss it
     return title, f"{origin} [{open_label}]({link})", tag, retro
 
 
@@ -165,21 +177,37 @@ def to_faq_article(source: RetroCard | RetroActionItem, user, title: str, answer
     answer = (answer_markdown or "").replace("\x00", "").strip()
     if not answer:
         raise ServiceError(_("Write the answer the article gives."), "answer")
-    _title, origin, _tag, _retro = source_text(source)
+    _title, origin, _tag, _retro = source_text(source, with_link=False)
     article = create((title or "").strip(), f"{answer}\n\n{origin}", user, tags=tags, source="retro")
     return _link(source, user, faq_article_id=article.id)
 
 
-def to_support_question(source: RetroCard | RetroActionItem, user) -> RetroWorkLink:
-    """Ask the support desk what a card or action item asks, as ``user``, and link the two.
+def asker_of(source: RetroCard | RetroActionItem, user):
+    """Whose question it is: the action item's owner, else the card's writer (unless anonymous), else ``user``."""
+    person = source.owner if isinstance(source, RetroActionItem) else source.author
+    return person if person is not None and person.is_active_account else user
 
-    The question goes to the asker's seed user (or the rollout team); its answer may become an FAQ article."""
+
+def to_support_question(source: RetroCard | RetroActionItem, user) -> RetroWorkLink:
+    """Ask the support desk what a card or action item asks, and link the two.
+
+    It is asked on behalf of whoever raised it (see ``asker_of``), who hears the answer, and goes to a seed
+    user of the retro's team (or the rollout team); the answer may become an FAQ article."""
     create = create_support_question_function()
     if create is None:
         raise ServiceError(_("The support desk is not available."))
     refuse_answered_twice(source)
-    title, origin, _tag, _retro = source_text(source)
-    request = create(user, title[:200], f"{title}\n\n{origin}")
+    # No link to the retro: the answer, question included, may become an FAQ article for the whole company.
+    title, origin, _tag, retro = source_text(source, with_link=False)
+    asker = asker_of(source, user)
+    # The subject is the question; the text says where it came from (and the rest of a long card).
+    body = f"{title}\n\n{origin}" if len(title) > 200 else origin
+    request = create(asker, title[:200], body, department_id=retro.team_id)
+    if asker.id != user.id:
+        from rollout.notify.services import notify
+        notify([asker], "retros.question_asked",
+               _l("%(name)s asked the support desk your question: %(subject)s", name=user.display_name,
+                  subject=request.subject), link=support_request_url(request.id))
     return _link(source, user, support_request_id=request.id)
 
 
@@ -195,6 +223,8 @@ def support_request_url(support_request_id: int) -> str:
         return url_for("training.support_request", request_id=support_request_id)
     except BuildError:
         return "#"
+    except RuntimeError:  # outside a request (demo data, scripts)
+        return f"/training/support/{support_request_id}"
 
 
 def faq_article_url(article_id: int) -> str:

@@ -462,7 +462,7 @@ def convert_to_faq(kind, object_id):
     """Write the FAQ article that answers a card or action item: for those who keep the FAQ."""
     source = _conversion_source(kind, object_id)
     authorize("training.faq.manage")
-    title, origin, tag, retro = conversions.source_text(source)
+    title, origin, tag, retro = conversions.source_text(source, with_link=False)  # as the article will say
     form = FaqAnswerForm(formdata=None, title=title[:200], tags=tag or "") if request.method == "GET" \
         else FaqAnswerForm()
     try:
@@ -478,8 +478,8 @@ def convert_to_faq(kind, object_id):
             apply_service_error(form, error)
         else:
             flash(_with_link(_("FAQ article %(ref)s is published and linked."),
-                             conversions.faq_article_url(link.faq_article_id),
-                             _("FAQ #%(id)s", id=link.faq_article_id)), "success")
+                             conversions.faq_article_url(link.faq_article_id), f"#{link.faq_article_id}"),
+                  "success")
             return redirect(_board_anchor(source))
     return render_template("retros/faq_answer.html", form=form, retro=retro, source_title=title, origin=origin,
                            back=_board_anchor(source)), 422 if form.errors else 200

@@ -519,11 +519,11 @@ def test_only_those_who_keep_the_faq_write_an_article_from_a_retro_and_they_writ
     assert response.status_code == 302 and response.location.endswith(f"/retros/{retro.id}#actions")
     article = db.session.scalar(select(FaqArticle))
     assert article.title == "查重误报怎么办？" and article.source == "retro" and article.tags == ["客户查重", "误报"]
-    assert article.body_markdown.startswith("先按手机号搜索，再联系客户的负责人。\n\nFrom an action item of the retro")
-    assert f"/retros/{retro.id}" in article.body_markdown
+    # Where it came from, in the company's language; no link to a retro most of the company may not open.
+    assert article.body_markdown == "先按手机号搜索，再联系客户的负责人。\n\n来自复盘会“第12周回顾”（销售一组，2026-11-20）的行动项。"
     assert [link.action_item_id for link in services.links_for_faq_article(article.id)] == [item.id]
     page = lead.get(f"/retros/{retro.id}").get_data(as_text=True)
-    assert f'FAQ article <a href="/training/faq/{article.id}" class="alert-link">FAQ #{article.id}</a> is published' in page
+    assert f'FAQ article <a href="/training/faq/{article.id}" class="alert-link">#{article.id}</a> is published' in page
     assert f'href="{url}"' not in page
     for ask_again in (lambda: lead.get(url), lambda: lead.post(url, data={"title": "再来", "answer": "再来"})):
         again = ask_again()
@@ -546,9 +546,13 @@ def test_a_card_asked_at_the_support_desk_shows_its_answer_and_the_article_it_be
     response = client.post(f"/retros/convert/card/{card.id}/question")
     assert response.status_code == 302 and response.location.endswith(f"/retros/{retro.id}#card-{card.id}")
     question = db.session.scalar(select(SupportRequest))
-    assert question.requester_id == company["head"].id and question.subject == "客户查重"
-    assert f"/retros/{retro.id}" in question.body_markdown
-    # It goes where any question from the asker goes: the seed user of the department.
+    # It is the card writer's question, asked for them: they hear that, and later the answer.
+    assert question.requester_id == company["staff"].id and question.subject == "客户查重"
+    assert question.body_markdown.startswith("来自复盘会“第12周回顾”")
+    told = db.session.scalar(select(Notification).where(Notification.user_id == company["staff"].id,
+                                                        Notification.event == "retros.question_asked"))
+    assert told is not None and told.link == f"/training/support/{question.id}"
+    # It goes to a seed user of the retro's team, wherever the one who converted it sits.
     assert question.seed_user_id == seed.id
     assert db.session.scalar(select(Notification).where(Notification.user_id == seed.id)) is not None
     page = client.get(f"/retros/{retro.id}").get_data(as_text=True)
@@ -702,3 +706,19 @@ def test_a_retro_belongs_to_its_team_the_team_next_door_neither_reads_nor_runs_i
     assert trainer.get(board).status_code == 200
     assert trainer.get(f"/retros/convert/card/{card.id}/faq").status_code == 200
     assert client_as("head").post(f"/retros/{retro.id}/transition", data={"action": "close"}).status_code == 302
+
+
+def test_a_question_from_an_anonymous_card_goes_to_the_retro_teams_seed_user_whoever_converts_it(
+        team, company, factory):
+    pytest.importorskip("training.support")
+    from rollout.retros import conversions
+    seed = factory.user("staff", department=team, username="seed", is_seed_user=True)
+    factory.user("staff", department=company["departments"]["marketing"], username="mkt.seed", is_seed_user=True)
+    retro = make_retro(team, company["head"], is_anonymous=True)
+    card = db.session.get(RetroCard, services.add_card(retro, company["staff"], retro.columns[0].id, "商机阶段能回退吗"))
+    services.transition_retro(retro, "reveal")
+    from training.models import SupportRequest
+    link = conversions.to_support_question(card, company["trainer"])  # a trainer of 市场部
+    question = db.session.get(SupportRequest, link.support_request_id)
+    assert question.requester_id == company["trainer"].id  # nobody else is known to have asked
+    assert question.seed_user_id == seed.id and question.department_id == company["departments"]["sales"].id
