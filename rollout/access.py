@@ -65,6 +65,21 @@ CORE_RULES = {
 }
 
 # --- rollout.plans ------------------------------------------------------
+def _edits_plan(user, plan) -> bool:
+    """A head sets the plans of their team or department and below, never their own targets."""
+    return _scope_allows(user, TEAM, plan) and getattr(plan, "user_id", None) != user.id
+
+
+def _approves_plan(user, plan) -> bool:
+    """A head approves the plans of the people and teams below them: not their own unit's plan, not their own
+    targets and not a plan they wrote (the department's own plan goes to the project leads)."""
+    if getattr(plan, "user_id", None) == user.id or getattr(plan, "created_by_id", None) == user.id:
+        return False
+    below = head_scope_ids(user) if getattr(plan, "level", None) == "rep" else \
+        head_scope_ids(user) - {user.department_id}
+    return _department_of(plan) in below
+
+
 def _quote_approver(user, quote) -> bool:
     """An approver of the quote's current step, or one who decided a step of it."""
     from rollout.plans.services import current_step, may_decide
@@ -92,8 +107,8 @@ def _lead_visible(user, lead) -> bool:
 
 PLAN_RULES: dict[str, dict] = {
     "plans.view": leads_and_admins(**{HEAD: TEAM, STAFF: OWN}),
-    "plans.edit": leads_and_admins(**{HEAD: TEAM}),
-    "plans.approve": leads_and_admins(),
+    "plans.edit": leads_and_admins(**{HEAD: _edits_plan}),
+    "plans.approve": leads_and_admins(**{HEAD: _approves_plan}),
     "customers.view": leads_and_admins(**{HEAD: TEAM, STAFF: OWN}),
     "customers.edit": leads_and_admins(**{HEAD: TEAM, STAFF: OWN}),
     "customers.assign": leads_and_admins(**{HEAD: TEAM}),

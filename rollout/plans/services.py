@@ -23,7 +23,7 @@ from flask_babel import lazy_pgettext as pgettext
 from sqlalchemy import String, and_, cast, func, or_, select
 
 from rollout import figures
-from rollout.access import head_scope_ids, home_department_id, subtree_ids
+from rollout.access import ancestor_ids, can, head_scope_ids, home_department_id, subtree_ids
 from rollout.accounts.models import Department, User, UserRole
 from rollout.audit.display import label_codes
 from rollout.audit.services import as_system, record_event
@@ -1217,7 +1217,8 @@ def update_targets(plan: SalesPlan, actor: User, targets: dict, reason: str | No
     if not changes:
         return plan
     reason = clean_note(reason)
-    if plan.status == "approved":
+    was_approved = plan.status == "approved"
+    if was_approved:
         if not reason:
             raise ServiceError(_l("The plan is approved and locked: give a reason for the change."), "reason")
         db.session.add(PlanRevision(plan_id=plan.id, user_id=actor.id, reason=reason[:2000], changes=changes))
@@ -1230,8 +1231,28 @@ def update_targets(plan: SalesPlan, actor: User, targets: dict, reason: str | No
             plan.targets.append(PlanTarget(metric=metric, target=values[metric]))
         else:
             current[metric].target = values[metric]
+    if was_approved and not can(actor, "plans.approve", plan):
+        # Changed by someone who could not have approved it: it waits for approval again.
+        plan.status, plan.submitted_at = "submitted", utcnow()
+        plan.approved_by_id = plan.approved_at = None
+        notify(plan_approvers(plan, actor), "plan.submitted",
+               _l("Plan changed after approval, to approve again: %(name)s", name=plan_title(plan)), reason,
+               link=f"/plans/{plan.id}")
+    if was_approved and plan.user is not None and plan.user_id != actor.id:
+        notify([plan.user], "plan.changed", _l("Your plan was changed: %(name)s", name=plan_title(plan)), reason,
+               link=f"/plans/{plan.id}")
     db.session.flush()
     return plan
+
+
+def plan_approvers(plan: SalesPlan, actor: User | None = None) -> list[User]:
+    """Who may approve a plan: the heads above its unit (not its owner or writer) and the project leads."""
+    departments = ancestor_ids(plan.department_id) | {plan.department_id} if plan.department_id else set()
+    candidates = db.session.scalars(select(User).join(UserRole).where(
+        User.is_active_account.is_(True),
+        or_(UserRole.role == "lead", and_(UserRole.role == "head", User.department_id.in_(sorted(departments)))))
+        .distinct()).all()
+    return [u for u in candidates if (actor is None or u.id != actor.id) and can(u, "plans.approve", plan)]
 
 
 def transition_plan(plan: SalesPlan, action: str, actor: User, note: str | None = None) -> SalesPlan:
@@ -1246,17 +1267,16 @@ def transition_plan(plan: SalesPlan, action: str, actor: User, note: str | None 
     now = utcnow()
     if action == "submit":
         plan.submitted_at = now
-        approvers = [u for u in db.session.scalars(select(User).join(UserRole).where(
-            UserRole.role.in_(["lead"]), User.is_active_account.is_(True)))]
-        notify(approvers, "plan.submitted", _l("Plan to approve: %(name)s", name=plan_title(plan)),
+        notify(plan_approvers(plan, actor), "plan.submitted", _l("Plan to approve: %(name)s", name=plan_title(plan)),
                link=f"/plans/{plan.id}")
     elif action == "approve":
         plan.approved_by_id, plan.approved_at = actor.id, now
     db.session.flush()
-    if action in ("approve", "return") and plan.created_by_id:
-        creator = db.session.get(User, plan.created_by_id)
-        notify([creator], f"plan.{action}", _l("Plan %(name)s: %(status)s", name=plan_title(plan),
-                                               status=PLAN_STATUS_LABELS[plan.status]),
+    if action in ("approve", "return"):
+        # Its writer, and the rep whose targets they are.
+        told = [db.session.get(User, plan.created_by_id) if plan.created_by_id else None, plan.user]
+        notify([u for u in told if u is not None and u.id != actor.id], f"plan.{action}",
+               _l("Plan %(name)s: %(status)s", name=plan_title(plan), status=PLAN_STATUS_LABELS[plan.status]),
                clean_note(note) if note else "", link=f"/plans/{plan.id}")
     return plan
 

@@ -190,7 +190,8 @@ def plan(plan_id):
             _refused(targets_form, error)
             status = 422
         else:
-            flash(_("Targets saved."), "success")
+            flash(_("Targets saved. The plan waits for approval again.") if plan.status == "submitted"
+                  else _("Targets saved."), "success")
             return redirect(url_for("plans.plan", plan_id=plan.id))
     else:
         status = 422

@@ -4,7 +4,7 @@ A, L, T, H, S = "admin", "lead", "trainer", "head", "staff"
 EXPECTED = {
     "plans.view": {A, L, H, S},
     "plans.edit": {A, L, H},
-    "plans.approve": {A, L},
+    "plans.approve": {A, L, H},  # heads: the plans below them, not their own (object check)
     "customers.view": {A, L, H, S},
     "customers.edit": {A, L, H, S},
     "customers.assign": {A, L, H},

@@ -595,3 +595,38 @@ def test_every_page_rounds_a_share_of_a_target_the_same_way():
     assert services.percent_of(5, 3) == 167 and services.percent_of(1, 200) == 1  # 0.5 % rounds up
     assert services.percent_of(0, Decimal("10")) == 0 and services.percent_of(7, None) is None
     assert services.percent_of(7, 0) is None
+
+
+def test_heads_approve_the_plans_below_them_and_a_change_after_approval_by_anyone_else_is_approved_again(
+        company, factory):
+    from rollout.access import can
+    sales1 = company["departments"]["sales1"]
+    team_head = factory.user("head", "staff", department=sales1, username="team1.head")
+    head, lead, staff = company["head"], company["lead"], company["staff"]
+    rep_plan = services.create_plan(team_head, "quarter", local_today(), "rep", {"signed_amount": "100000"},
+                                    user_id=staff.id)
+    own_plan = services.create_plan(head, "quarter", local_today(), "rep", {"signed_amount": "100000"},
+                                    user_id=team_head.id)
+    team_plan = services.create_plan(team_head, "quarter", local_today(), "team", {"signed_amount": "500000"},
+                                     department_id=sales1.id)
+    # Nobody approves a plan they wrote, their own targets or their own unit's plan.
+    assert not can(team_head, "plans.approve", rep_plan) and can(head, "plans.approve", rep_plan)
+    assert not can(team_head, "plans.approve", own_plan) and not can(team_head, "plans.edit", own_plan)
+    assert not can(team_head, "plans.approve", team_plan) and can(head, "plans.approve", team_plan)
+    assert can(lead, "plans.approve", team_plan)
+    services.transition_plan(team_plan, "submit", team_head)
+    told = notifications_of(head)
+    assert any(subject.startswith("待审批计划") for subject in told)
+    services.transition_plan(team_plan, "approve", head)
+    assert team_plan.status == "approved"
+    # The team's head cuts the approved target: it waits for approval again.
+    services.update_targets(team_plan, team_head, {"signed_amount": "1"}, "我自己改低")
+    assert team_plan.status == "submitted" and team_plan.approved_by_id is None
+    assert len([s for s in notifications_of(head) if s.startswith("计划在批准后被修改")]) == 1
+    # The department head may change what they approve: it stays approved, and the rep is told.
+    services.transition_plan(team_plan, "approve", head)
+    services.transition_plan(rep_plan, "submit", team_head)
+    services.transition_plan(rep_plan, "approve", head)
+    services.update_targets(rep_plan, head, {"signed_amount": "120000"}, "季度中调整")
+    assert rep_plan.status == "approved"
+    assert any(subject.startswith("你的计划已调整") for subject in notifications_of(staff))
