@@ -1162,9 +1162,10 @@ def _plan_owner(level: str, department_id, user_id) -> tuple[int | None, int | N
 
 
 def _check_period_free(period_kind: str, start: date, end: date, level: str, department_id, user_id) -> None:
+    # Plans of one kind do not overlap; a month's plan inside the quarter's is how quarters are broken down.
     overlapping = db.session.scalars(select(SalesPlan).where(
-        _plan_owner_clause(level, department_id, user_id), SalesPlan.starts_on <= end,
-        SalesPlan.ends_on >= start).limit(1)).first()
+        _plan_owner_clause(level, department_id, user_id), SalesPlan.period_kind == period_kind,
+        SalesPlan.starts_on <= end, SalesPlan.ends_on >= start).limit(1)).first()
     if overlapping is not None:
         raise ServiceError(_l("This owner already has a plan for %(start)s – %(end)s, which overlaps %(period)s.",
                              start=overlapping.starts_on, end=overlapping.ends_on,

@@ -128,7 +128,7 @@ def test_a_deal_with_several_bad_values_is_refused_at_each_field(company, client
 def test_a_plan_clashing_with_another_also_reports_its_bad_targets(company):
     services.create_plan(company["head"], "quarter", date(2026, 10, 15), "rep", TARGETS, user_id=company["staff"].id)
     with pytest.raises(services.InvalidFields) as refused:
-        services.create_plan(company["head"], "month", date(2026, 11, 1), "rep",
+        services.create_plan(company["head"], "quarter", date(2026, 11, 1), "rep",
                              {"signed_amount": "-5", "visits": "2.5", "quotes": "abc"}, user_id=company["staff"].id)
     errors = refused.value.errors
     assert set(errors) == {"starts_on", "signed_amount", "visits", "quotes"}

@@ -333,7 +333,12 @@ TARGETS = {"signed_amount": "100000", "new_customers": "5", "visits": "20"}
 def test_overlapping_plan_for_the_same_owner_is_refused(company):
     services.create_plan(company["head"], "quarter", date(2026, 10, 15), "rep", TARGETS, user_id=company["staff"].id)
     with pytest.raises(ServiceError, match="overlaps"):
-        services.create_plan(company["head"], "month", date(2026, 11, 1), "rep", TARGETS,
+        services.create_plan(company["head"], "quarter", date(2026, 11, 1), "rep", TARGETS,
+                             user_id=company["staff"].id)
+    # A month inside the quarter breaks the quarter down; a second plan for that month does not.
+    services.create_plan(company["head"], "month", date(2026, 11, 1), "rep", TARGETS, user_id=company["staff"].id)
+    with pytest.raises(ServiceError, match="overlaps"):
+        services.create_plan(company["head"], "month", date(2026, 11, 20), "rep", TARGETS,
                              user_id=company["staff"].id)
     services.create_plan(company["head"], "month", date(2026, 11, 1), "rep", TARGETS, user_id=company["staff2"].id)
     services.create_plan(company["head"], "quarter", date(2027, 1, 1), "rep", TARGETS, user_id=company["staff"].id)
@@ -343,7 +348,7 @@ def test_overlapping_plan_for_the_same_owner_is_refused(company):
     with pytest.raises(ServiceError, match="not a Team"):
         services.create_plan(company["head"], "year", date(2028, 1, 1), "team", TARGETS,
                              department_id=company["departments"]["sales"].id)
-    assert count(SalesPlan) == 3
+    assert count(SalesPlan) == 4
 
 
 def test_plan_approval_locks_changes_behind_a_recorded_reason(company):

@@ -303,7 +303,7 @@ def test_overlapping_plan_form_is_422(company, client_as):
             "user_id": str(company["staff"].id), "signed_amount": "500000", "visits": "20"}
     head = client_as("head")
     assert head.post("/plans/new", data=data).status_code == 302
-    response = head.post("/plans/new", data=dict(data, period_kind="month", starts_on="2026-11-01"))
+    response = head.post("/plans/new", data=dict(data, starts_on="2026-11-01"))
     assert response.status_code == 422 and "overlaps" in response.get_data(as_text=True)
     assert count(SalesPlan) == 1
     assert client_as("staff").post("/plans/new", data=data).status_code == 403
