@@ -107,7 +107,7 @@ def email_key(email: str | None) -> str:
 # (plain regular expressions) because an import runs them on every cell.
 from typing import NamedTuple  # noqa: E402
 from datetime import date, datetime, timedelta  # noqa: E402
-from decimal import Decimal, InvalidOperation  # noqa: E402
+from decimal import Decimal  # noqa: E402
 
 RULE_TRIM = "trim"
 RULE_NFKC = "nfkc"
@@ -334,6 +334,10 @@ _MULTIPLIERS = {"万": Decimal(10000), "亿": Decimal(100000000), "千": Decimal
 _MAX_AMOUNT = Decimal("999999999999.99")
 
 
+#: Digits with an optional decimal part: what people type as a number (not 1e9, NaN or Infinity).
+PLAIN_NUMBER = re.compile(r"\d+(?:\.\d*)?|\.\d+")
+
+
 def clean_amount(raw: str | None) -> Cleaned:
     """Amounts from ¥1,234.50, 1.2万, (1,234) (negative) or -1234; two decimals."""
     base = tidy_text(raw)
@@ -349,11 +353,11 @@ def clean_amount(raw: str | None) -> Cleaned:
     multiplier = Decimal(1)
     if text and text[-1].lower() in _MULTIPLIERS:
         multiplier, text = _MULTIPLIERS[text[-1].lower()], text[:-1]
-    try:
-        value = Decimal(text) * multiplier
-    except (InvalidOperation, ValueError):
+    # Digits with an optional decimal part only: Decimal would also read "1e9", "NaN" and "Infinity".
+    if not PLAIN_NUMBER.fullmatch(text):
         return Cleaned(base.value, base.rules, "not an amount")
-    if not value.is_finite() or abs(value) > _MAX_AMOUNT:
+    value = Decimal(text) * multiplier
+    if abs(value) > _MAX_AMOUNT:
         return Cleaned(base.value, base.rules, "amount out of range")
     value = (-value if negative else value).quantize(_CENT)
     changed = str(value) != base.value

@@ -27,7 +27,8 @@ from rollout.access import ancestor_ids, can, head_scope_ids, home_department_id
 from rollout.accounts.models import Department, User, UserRole
 from rollout.audit.display import label_codes
 from rollout.audit.services import as_system, record_event
-from rollout.cleaning import clean_line, clean_note, clean_phone, clean_text, company_key, email_key, phone_key
+from rollout.cleaning import (PLAIN_NUMBER, clean_line, clean_note, clean_phone, clean_text, company_key, email_key,
+                              phone_key)
 from rollout.database import contains_text
 from rollout.errors import NotAllowed, ServiceError
 from rollout.extensions import db
@@ -162,9 +163,12 @@ def parse_amount(value, field_name: str = "amount", allow_none: bool = False) ->
         raise ServiceError(_l("An amount is required."), field_name)
     if isinstance(value, float):
         value = repr(value)
+    if not isinstance(value, Decimal):
+        text = clean_text(str(value)).replace(",", "").replace("，", "")
+        if not PLAIN_NUMBER.fullmatch(text.removeprefix("-")):
+            raise ServiceError(_l("“%(value)s” is not an amount.", value=value), field_name)
     try:
-        amount = Decimal(clean_text(str(value)).replace(",", "").replace("，", "")) if not isinstance(
-            value, Decimal) else value
+        amount = Decimal(text) if not isinstance(value, Decimal) else value
     except InvalidOperation:
         raise ServiceError(_l("“%(value)s” is not an amount.", value=value), field_name) from None
     if not amount.is_finite():
@@ -776,7 +780,8 @@ def create_opportunity(customer: Customer, actor: User, name: str, amount, expec
     refusals = _Refusals()
     name = refusals.check(_required_text, name, "name", 200)
     amount = refusals.check(parse_amount, amount, "amount")
-    expected_close_on = refusals.check(check_date, expected_close_on, "expected_close_on")
+    # Imports replay history (created_at given): their deals may have been expected in the past.
+    expected_close_on = refusals.check(_expected_close, expected_close_on, live=created_at is None)
     refusals.raise_any()
     opportunity = Opportunity(
         name=name, customer_id=customer.id, owner_id=owner.id,
@@ -787,6 +792,29 @@ def create_opportunity(customer: Customer, actor: User, name: str, amount, expec
     db.session.flush()
     db.session.add(StageChange(opportunity_id=opportunity.id, from_stage=None, to_stage=stage, user_id=actor.id,
                                changed_at=opportunity.created_at))
+    db.session.flush()
+    return opportunity
+
+
+def _expected_close(value: date | None, live: bool = True) -> date | None:
+    value = check_date(value, "expected_close_on")
+    if live and value is not None and value < local_today():
+        raise ServiceError(_l("An open deal is expected to close today or later."), "expected_close_on")
+    return value
+
+
+def update_opportunity(opportunity: Opportunity, name: str, amount, expected_close_on: date | None,
+                       campaign_id: int | None = None) -> Opportunity:
+    """Correct an open deal's name, expected amount, expected close date or campaign; a closed deal is kept."""
+    if opportunity.stage not in OPEN_STAGES:
+        raise NotAllowed(_("A won or lost deal is kept as it closed."))
+    refusals = _Refusals()
+    name = refusals.check(_required_text, name, "name", 200)
+    amount = refusals.check(parse_amount, amount, "amount")
+    expected_close_on = refusals.check(_expected_close, expected_close_on)
+    refusals.raise_any()
+    opportunity.name, opportunity.amount, opportunity.expected_close_on = name, amount, expected_close_on
+    opportunity.campaign_id = campaign_id or None
     db.session.flush()
     return opportunity
 
@@ -806,6 +834,9 @@ def move_stage(opportunity: Opportunity, to_stage: str, actor: User, lost_reason
         if reason is None or not reason.is_active:
             raise ServiceError(_l("Choose why the deal was lost."), "lost_reason_id")
     new_amount = parse_amount(amount, "amount") if amount not in (None, "") else None
+    if new_amount is not None and to_stage != "won":
+        raise ServiceError(_l("The signed amount is given when the deal is won; change the expected amount "
+                              "with “Edit”."), "amount")
     if to_stage == "won" and (new_amount if new_amount is not None else opportunity.amount) <= 0:
         raise ServiceError(_l("A won deal needs its signed amount."), "amount")
     when = when or utcnow()

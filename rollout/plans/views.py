@@ -700,6 +700,33 @@ def deal(deal_id):
                            history=_history("opportunities", deal.id)), status
 
 
+@bp.route("/deals/<int:deal_id>/edit", methods=["GET", "POST"])
+@require("deals.edit")
+def edit_deal(deal_id):
+    deal = db.get_or_404(Opportunity, deal_id)
+    authorize("deals.edit", deal)
+    back = url_for("plans.deal", deal_id=deal.id)
+    if deal.stage not in OPEN_STAGES:
+        flash(_("A won or lost deal is kept as it closed."), "danger")
+        return redirect(back, 303)
+    form = forms.DealForm(obj=deal) if request.method == "GET" else forms.DealForm()
+    _campaign_choices(form.campaign_id)
+    if request.method == "GET":
+        form.campaign_id.data = deal.campaign_id or NONE
+        _amounts_as_text(form)
+    if form.validate_on_submit():
+        try:
+            services.update_opportunity(deal, form.name.data, form.amount.data, form.expected_close_on.data,
+                                        form.campaign_id.data or None)
+        except ServiceError as error:
+            _refused(form, error)
+        else:
+            flash(_("The deal is saved."), "success")
+            return redirect(back)
+    return render_template("plans/deal_form.html", deal=deal, form=form, back=back), \
+        422 if form.errors else 200
+
+
 # --- quotes ----------------------------------------------------------------------------------------------------------
 @bp.route("/quotes")
 @require("quotes.view")

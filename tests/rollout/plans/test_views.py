@@ -489,3 +489,34 @@ def test_returning_a_customer_with_a_deal_in_progress_is_refused_with_the_reason
     assert response.status_code == 303 and response.location.endswith(f"/customers/{customer.id}")
     assert "has a deal in progress" in client.get(response.location).text
     assert not db.session.get(Customer, customer.id).is_in_pool
+
+
+def test_an_open_deal_is_corrected_on_its_edit_page_and_bad_amounts_and_dates_are_refused(company, client_as):
+    customer = customer_of(company["staff"], "甲公司")
+    deal = services.create_opportunity(customer, company["staff"], "年度合同", "300000")
+    db.session.commit()
+    client = client_as("staff")
+    url = f"/deals/{deal.id}/edit"
+    assert f'href="{url}"' in client.get(f"/deals/{deal.id}").text
+    assert 'value="300000.00"' in client.get(url).text
+    yesterday = (local_today() - timedelta(days=1)).isoformat()
+    for data, message in (({"amount": "1e9"}, "amount"), ({"expected_close_on": yesterday}, "today or later"),
+                          ({"name": " "}, "required")):
+        response = client.post(url, data={"name": "年度合同（扩容）", "amount": "500000", "campaign_id": "0",
+                                          "expected_close_on": "", **data})
+        assert response.status_code == 422 and message in response.text, data
+    db.session.expire_all()
+    assert (deal.name, deal.amount) == ("年度合同", 300000)
+    saved = client.post(url, data={"name": "年度合同（扩容）", "amount": "500,000", "campaign_id": "0",
+                                   "expected_close_on": (local_today() + timedelta(days=30)).isoformat()})
+    assert saved.status_code == 302
+    db.session.expire_all()
+    assert (deal.name, deal.amount) == ("年度合同（扩容）", 500000)
+    # The stage form's signed amount is for winning only: it no longer changes the amount on any move.
+    moved = client.post(f"/deals/{deal.id}", data={"s-stage": "visited", "s-amount": "900000", "s-lost_reason_id": "0"})
+    assert moved.status_code == 422 and deal.stage == "lead"
+    assert client_as("staff2").get(url).status_code == 403
+    deal.stage = "won"
+    deal.closed_on = local_today()
+    db.session.commit()
+    assert client.get(url).status_code == 303
