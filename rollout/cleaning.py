@@ -82,6 +82,12 @@ def strip_legal_suffixes(text: str) -> str:
     return text
 
 
+def names_nothing(name: str | None) -> bool:
+    """True for a “name” that is only punctuation, or only a legal form (有限公司, Co., Ltd.)."""
+    bare = re.sub(r"[\W_]+", "", (name or "").lower())
+    return not bare or bare in _BARE_SUFFIXES
+
+
 def phone_key(phone: str | None, region: str = "CN") -> str:
     """E.164 form of a phone number, or '' when it cannot be parsed (extensions dropped)."""
     text = clean_text(phone)
@@ -195,6 +201,10 @@ _EXTENSION = re.compile(r"\s*(?:转|分机|ext\.?|extension|x|#|,|，)\s*(\d{1,6
 _COUNTRY_PREFIX = re.compile(r"^(?:\+|00)86")
 
 
+#: Company service numbers (400 and 800 numbers), ten digits, dialled the same from everywhere.
+_SERVICE_NUMBER = re.compile(r"[48]00\d{7}")
+
+
 def clean_phone(raw: str | None, region: str = "CN") -> Cleaned:
     """Chinese mobiles as 11 digits, landlines as 0AA-NNNNNNNN, +86 dropped, extensions kept.
 
@@ -218,6 +228,9 @@ def clean_phone(raw: str | None, region: str = "CN") -> Cleaned:
         local = local[2:]
     if _MOBILE.fullmatch(local):
         value = local + (f" 转{extension}" if extension else "")
+        return _cleaned((value, base.rules + ((RULE_PHONE,) if value != base.value else ()), None))
+    if _SERVICE_NUMBER.fullmatch(local):  # 400/800 numbers have no area code: written 400-800-1234
+        value = f"{local[:3]}-{local[3:6]}-{local[6:]}" + (f" 转{extension}" if extension else "")
         return _cleaned((value, base.rules + ((RULE_PHONE,) if value != base.value else ()), None))
     landline = _LANDLINE.fullmatch(local)
     if landline:

@@ -28,7 +28,7 @@ from rollout.accounts.models import Department, User, UserRole
 from rollout.audit.display import label_codes
 from rollout.audit.services import as_system, record_event
 from rollout.cleaning import (PLAIN_NUMBER, clean_line, clean_note, clean_phone, clean_text, company_key, email_key,
-                              phone_key)
+                              names_nothing, phone_key)
 from rollout.database import contains_text
 from rollout.errors import NotAllowed, ServiceError
 from rollout.extensions import db
@@ -467,7 +467,7 @@ def create_customer(name: str, actor: User, owner: User | None = None, phone: st
     Refuses a duplicate (same normalised name or phone) naming the current owner's department.
     ``extra`` holds raw custom field values keyed by field key. Flushes.
     """
-    name = _required_text(name, "name", 200)
+    name = _customer_name(name)
     phone = _checked_phone(phone)
     email = _optional_text(email, "email", 254)
     if email and not re.match(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", email):
@@ -498,11 +498,20 @@ def create_customer(name: str, actor: User, owner: User | None = None, phone: st
     return customer
 
 
+def _customer_name(value) -> str:
+    """A customer's name: required, and more than punctuation or a legal form (“有限公司”)."""
+    name = _required_text(value, "name", 200)
+    if names_nothing(name):
+        raise ServiceError(_l("Give the customer's name, not only punctuation or a legal form."), "name")
+    return name
+
+
 def update_customer(customer: Customer, actor: User, **values) -> Customer:
     """Change a customer's details; the duplicate check runs when the name or phone changes."""
     if customer.deleted_at is not None:
         raise ServiceError(_l("This customer was deleted."))
-    name = _required_text(values.get("name", customer.name), "name", 200)
+    name = _customer_name(values.get("name", customer.name)) if values.get("name", customer.name) != customer.name \
+        else customer.name
     phone = values.get("phone", customer.phone)
     if phone != customer.phone:  # a number stored before this check stays until someone changes it
         phone = _checked_phone(phone)
@@ -690,6 +699,10 @@ def _check_occurred(occurred_at: datetime | None) -> datetime:
     return occurred_at
 
 
+#: How far ahead a follow-up's next step may be planned (2099 is a slip of the keyboard, not a plan).
+NEXT_STEP_HORIZON_DAYS = 366
+
+
 def log_activity(customer: Customer, actor: User, kind: str, occurred_at: datetime, outcome: str = "",
                  next_step: str | None = None, next_step_on: date | None = None,
                  opportunity: Opportunity | None = None, created_at: datetime | None = None,
@@ -712,6 +725,8 @@ def log_activity(customer: Customer, actor: User, kind: str, occurred_at: dateti
         raise ServiceError(_l("Say what the next step is."), "next_step")
     if next_step_on and next_step_on < to_local(occurred_at).date():
         raise ServiceError(_l("The next step cannot be due before the follow-up itself."), "next_step_on")
+    if next_step_on and next_step_on > to_local(occurred_at).date() + timedelta(days=NEXT_STEP_HORIZON_DAYS):
+        raise ServiceError(_l("A next step is planned within a year of the follow-up."), "next_step_on")
     if opportunity is not None and opportunity.customer_id != customer.id:
         raise ServiceError(_l("The deal belongs to another customer."), "opportunity_id")
     activity = Activity(kind=kind, user_id=actor.id, department_id=actor.department_id, customer_id=customer.id,

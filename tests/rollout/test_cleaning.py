@@ -11,6 +11,10 @@ from rollout.cleaning import clean_phone
     ("021-62345678转8", "021-62345678 转8", None),
     ("+1 202 555 0143", "+1 202-555-0143", None),
     ("0044 20 7946 0958", "+44 20 7946 0958", None),
+    # Service numbers have no area code: not 0400-8001234.
+    ("400-800-1234", "400-800-1234", None),
+    ("4008001234", "400-800-1234", None),
+    ("800 820 8820 转 5", "800-820-8820 转5", None),
     ("1234", "1234", "invalid phone number"),
     ("95555", "95555", "invalid phone number"),
     ("0123456", "0123456", "invalid phone number"),

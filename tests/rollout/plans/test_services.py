@@ -41,6 +41,16 @@ def test_amounts_are_decimals_with_two_places():
 
 
 # --- customers and duplicates (撞单) ----------------------------------------------------------------------
+@pytest.mark.parametrize("name", ["!!!", "有限公司", "股份有限公司", "Co., Ltd.", "（ ）"])
+def test_a_customer_name_says_more_than_punctuation_or_a_legal_form(company, name):
+    with pytest.raises(ServiceError, match="not only punctuation or a legal form") as refused:
+        services.create_customer(name, company["staff"])
+    assert refused.value.field == "name"
+    customer = services.create_customer("IBM", company["staff"])  # short is fine
+    with pytest.raises(ServiceError, match="legal form"):
+        services.update_customer(customer, company["staff"], name=name)
+
+
 def test_duplicate_customer_is_refused_naming_the_owners_department(company):
     services.create_customer("上海明远机械有限公司", company["staff"], phone="138 0013 8000")
     db.session.commit()
@@ -229,6 +239,8 @@ def test_a_next_step_is_taken_by_a_later_follow_up_not_by_one_entered_late(compa
         services.log_activity(customer, company["staff"], "call", utcnow() - timedelta(days=3), "回访", "再联系",
                               local_today() - timedelta(days=5))
     assert refused.value.field == "next_step_on"
+    with pytest.raises(ServiceError, match="within a year"):
+        services.log_activity(customer, company["staff"], "call", utcnow(), "回访", "再联系", date(2099, 12, 5))
 
 
 def test_a_follow_up_says_what_came_of_it_except_one_brought_in_from_old_records(company):
