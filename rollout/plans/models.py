@@ -22,6 +22,10 @@ PERIOD_KINDS = ("month", "quarter", "year")
 PLAN_LEVELS = ("company", "department", "team", "rep")
 PLAN_STATUSES = ("draft", "submitted", "approved", "locked")
 METRICS = ("signed_amount", "new_customers", "visits", "quotes", "won_deals")
+METRIC_LABELS = {
+    "signed_amount": _l("Signed amount"), "new_customers": _l("New customers"), "visits": _l("Visits"),
+    "quotes": _l("Quotes"), "won_deals": _l("Won deals"),
+}
 FIELD_KINDS = ("text", "number", "date", "choice", "multi_choice", "phone", "email")
 ACTIVITY_KINDS = ("visit", "call", "meeting", "message")
 STAGES = ("lead", "visited", "quoted", "negotiating", "won", "lost")
@@ -441,7 +445,8 @@ class SalesPlan(db.Model):
         CheckConstraint("level = 'rep' OR department_id IS NOT NULL", name="unit_has_department"),
         Index("ix_sales_plans_owner_period", "level", "department_id", "user_id", "starts_on"),
     )
-    __field_labels__ = {"period_kind": _l("Period"), "level": _l("Level")}
+    # A plan's history names its targets (changes after approval) by their metric.
+    __field_labels__ = {"period_kind": _l("Period"), "level": _l("Level"), **METRIC_LABELS}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     period_kind: Mapped[str] = mapped_column(String(10))

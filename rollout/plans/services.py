@@ -33,8 +33,8 @@ from rollout.database import contains_text
 from rollout.errors import NotAllowed, ServiceError
 from rollout.extensions import db
 from rollout.notify.services import notify
-from rollout.plans.models import (ACTIVITY_KINDS, FIELD_KINDS, METRICS, OPEN_STAGES, PERIOD_KINDS, PLAN_LEVELS,
-                                  STAGES, Activity, Campaign, Contact, Customer, CustomerAssignment, CustomerField,
+from rollout.plans.models import (ACTIVITY_KINDS, FIELD_KINDS, METRIC_LABELS, METRICS, OPEN_STAGES, PERIOD_KINDS,
+                                  PLAN_LEVELS, STAGES, Activity, Campaign, Contact, Customer, CustomerAssignment, CustomerField,
                                   Lead, LostReason, Opportunity, PlanRevision, PlanTarget, Quote,
                                   QuoteApprovalRule, QuoteApprovalStep, SalesPlan, SalesSetting, StageChange)
 from rollout.timeutil import local_to_utc, local_today, to_local, utcnow
@@ -51,10 +51,6 @@ DEFAULT_BEHIND_MARGIN = 10
 #: Win probability (%) per opportunity stage, for the weighted pipeline.
 STAGE_PROBABILITY = {"lead": 10, "visited": 25, "quoted": 50, "negotiating": 75, "won": 100, "lost": 0}
 
-METRIC_LABELS = {
-    "signed_amount": _l("Signed amount"), "new_customers": _l("New customers"), "visits": _l("Visits"),
-    "quotes": _l("Quotes"), "won_deals": _l("Won deals"),
-}
 STAGE_LABELS = {
     "lead": _l("Lead"), "visited": _l("Visited"), "quoted": _l("Quoted"), "negotiating": _l("Negotiating"),
     "won": _l("Won"), "lost": _l("Lost"),

@@ -520,3 +520,16 @@ def test_an_open_deal_is_corrected_on_its_edit_page_and_bad_amounts_and_dates_ar
     deal.closed_on = local_today()
     db.session.commit()
     assert client.get(url).status_code == 303
+
+
+def test_a_plans_history_names_its_targets_in_the_readers_language(company, client_as):
+    plan = services.create_plan(company["head"], "quarter", local_today(), "rep", {"signed_amount": "150000"},
+                                user_id=company["staff"].id)
+    services.transition_plan(plan, "submit", company["head"])
+    services.transition_plan(plan, "approve", company["lead"])
+    services.update_targets(plan, company["lead"], {"signed_amount": "200000"}, "客户追加预算")
+    db.session.commit()
+    client = client_as("head")
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "zh-CN"
+    page = client.get(f"/plans/{plan.id}").text
+    assert "Signed amount" not in page and "签约额" in page
