@@ -1773,23 +1773,40 @@ def overdue_handoffs(user: User) -> list[Lead]:
                                                       Lead.respond_by < utcnow()).order_by(Lead.respond_by)))
 
 
-def campaign_report(start: date | None = None, end: date | None = None) -> list[dict]:
-    """Per campaign: budget, leads, converted leads, open pipeline, won deals and amount, cost per won deal."""
+def campaign_report(start: date | None = None, end: date | None = None, department_ids: set[int] | None = None,
+                    owner_id: int | None = None) -> list[dict]:
+    """Per campaign: budget, leads, converted leads, open pipeline, won deals and amount, cost per won deal.
+
+    ``start``/``end`` limit leads to those created and wins to those closed in the period; ``department_ids`` or
+    ``owner_id`` limit leads and deals to a unit or a rep (a slice of a campaign has no cost per won deal)."""
     campaigns = db.session.scalars(select(Campaign).order_by(Campaign.starts_on.desc())).all()
-    leads = dict(db.session.execute(select(Lead.campaign_id, func.count()).group_by(Lead.campaign_id)).all())
-    converted = dict(db.session.execute(select(Lead.campaign_id, func.count()).where(Lead.status == "converted")
-                                        .group_by(Lead.campaign_id)).all())
-    overdue = dict(db.session.execute(select(Lead.campaign_id, func.count()).where(
-        Lead.status == "handed", Lead.respond_by < utcnow()).group_by(Lead.campaign_id)).all())
+    lead_scope, deal_scope = [], []
+    if owner_id is not None:
+        lead_scope, deal_scope = [Lead.owner_id == owner_id], [Opportunity.owner_id == owner_id]
+    elif department_ids is not None:
+        # A lead belongs to the department running its campaign; the unit's are those handed to its people.
+        lead_scope = [Lead.owner_id.in_(select(User.id).where(User.department_id.in_(sorted(department_ids))))]
+        deal_scope = [Opportunity.department_id.in_(sorted(department_ids))]
+    if start and end:
+        since, until = _utc_range(start, end)
+        lead_scope += [Lead.created_at >= since, Lead.created_at < until]
+
+    def leads_by_campaign(*conditions) -> dict:
+        return dict(db.session.execute(select(Lead.campaign_id, func.count()).where(*lead_scope, *conditions)
+                                       .group_by(Lead.campaign_id)).all())
+    leads, converted = leads_by_campaign(), leads_by_campaign(Lead.status == "converted")
+    overdue = leads_by_campaign(Lead.status == "handed", Lead.respond_by < utcnow())
     won_query = select(Opportunity.campaign_id, func.count(), func.sum(Opportunity.amount)).where(
-        Opportunity.stage == "won")
+        Opportunity.stage == "won", *deal_scope)
     if start and end:
         won_query = won_query.where(Opportunity.closed_on >= start, Opportunity.closed_on <= end)
     won = {cid: (count, Decimal(total or 0)) for cid, count, total in
            db.session.execute(won_query.group_by(Opportunity.campaign_id))}
     pipeline = {cid: Decimal(total or 0) for cid, total in db.session.execute(
-        select(Opportunity.campaign_id, func.sum(Opportunity.amount)).where(Opportunity.stage.in_(OPEN_STAGES))
+        select(Opportunity.campaign_id, func.sum(Opportunity.amount)).where(Opportunity.stage.in_(OPEN_STAGES),
+                                                                            *deal_scope)
         .group_by(Opportunity.campaign_id))}
+    is_slice = owner_id is not None or department_ids is not None
     rows = []
     for campaign in campaigns:
         won_count, won_amount = won.get(campaign.id, (0, Decimal(0)))
@@ -1797,7 +1814,7 @@ def campaign_report(start: date | None = None, end: date | None = None) -> list[
             "campaign": campaign, "leads": leads.get(campaign.id, 0), "converted": converted.get(campaign.id, 0),
             "overdue": overdue.get(campaign.id, 0), "pipeline": pipeline.get(campaign.id, Decimal(0)).quantize(CENT),
             "won_deals": won_count, "won_amount": won_amount.quantize(CENT),
-            "cost_per_won": (campaign.budget / won_count).quantize(CENT) if won_count else None,
+            "cost_per_won": (campaign.budget / won_count).quantize(CENT) if won_count and not is_slice else None,
         })
     return rows
 

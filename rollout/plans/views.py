@@ -10,7 +10,7 @@ from flask_login import current_user
 from sqlalchemy import func, or_, select
 
 from rollout import figures
-from rollout.access import authorize, can, department_scope_ids, head_scope_ids, require, scope_clause
+from rollout.access import authorize, can, department_scope_ids, head_scope_ids, require, scope_clause, subtree_ids
 from rollout.accounts.models import Department, User, UserRole
 from rollout.accounts.services import department_choices
 from rollout.audit.services import history_of
@@ -79,7 +79,6 @@ def _sales_people(department_ids=None) -> list:
 def _people_i_manage(user: User) -> list:
     if user.has_role("admin", "lead"):
         sales = db.session.scalar(select(Department.id).where(Department.code == "sales"))
-        from rollout.access import subtree_ids
         return _sales_people(subtree_ids(sales) if sales else None)
     return _sales_people(head_scope_ids(user))
 
@@ -292,7 +291,15 @@ def actual():
                                                    user_id=focus.user_id, target=focus.target("signed_amount"))
             chart = svg_chart("line", _("%(name)s: signed amount by week", name=focus.name), labels, series,
                               height=300)
-        campaigns = [row for row in services.campaign_report(report["start"], report["end"])
+        # The campaigns as far as this report reaches: the rep's own deals, or the unit's.
+        parent = report["parent"]
+        if not me.has_role("head", "lead", "admin") or (parent is not None and parent.user_id):
+            scope = {"owner_id": parent.user_id if parent is not None and parent.user_id else me.id}
+        elif parent is not None and parent.department_id:
+            scope = {"department_ids": subtree_ids(parent.department_id)}
+        else:
+            scope = {}
+        campaigns = [row for row in services.campaign_report(report["start"], report["end"], **scope)
                      if campaign_id is None or row["campaign"].id == campaign_id]
         return {"report": report, "period_kind": period_kind, "day": day, "level": level, "chart": chart,
                 "focus": focus, "campaigns": campaigns, "metrics": METRICS,

@@ -528,6 +528,17 @@ def test_lead_hand_off_with_deadline_becomes_a_customer_with_its_campaign(compan
     services.move_stage(lead_deal, "won", rep, amount="30000")
     row = services.campaign_report()[0]
     assert (row["leads"], row["converted"], row["won_deals"], row["cost_per_won"]) == (1, 1, 1, Decimal("90000.00"))
+    # A slice of the campaign: the rep's own, another rep's, or a period before the lead came.
+    mine = services.campaign_report(owner_id=rep.id)[0]
+    assert (mine["leads"], mine["won_deals"], mine["cost_per_won"]) == (1, 1, None)
+    theirs = services.campaign_report(owner_id=company["staff2"].id)[0]
+    assert (theirs["leads"], theirs["won_deals"], theirs["won_amount"]) == (0, 0, 0)
+    other_team = services.campaign_report(department_ids={company["departments"]["sales2"].id})[0]
+    assert (other_team["leads"], other_team["won_deals"]) == (0, 0)
+    own_team = services.campaign_report(department_ids={company["departments"]["sales1"].id})[0]
+    assert (own_team["leads"], own_team["converted"], own_team["won_deals"]) == (1, 1, 1)
+    earlier = services.campaign_report(date(2020, 1, 1), date(2020, 3, 31))[0]
+    assert (earlier["leads"], earlier["won_deals"]) == (0, 0)
 
 
 def lead_opportunity(lead):
