@@ -143,6 +143,12 @@ def _owns_or_facilitates(user, obj) -> bool:
 # A retro belongs to its team (TEAM: the person's own team or department and below): the team next door
 # neither reads its cards nor runs it. The department head runs both teams'; trainers read every team's,
 # to answer what the cards ask in the FAQ or in training.
+def _heads_the_department(user, obj) -> bool:
+    """A head of a whole department (not of one of its teams), acting on that department."""
+    own = getattr(user, "department_id", None)
+    return own is not None and home_department_id(own) == own and _scope_allows(user, DEPT, obj)
+
+
 RETRO_RULES: dict[str, dict] = {
     "retros.view": leads_and_admins(**{TRAINER: ALL, HEAD: TEAM, STAFF: TEAM}),
     # Writing cards and voting.
@@ -163,7 +169,8 @@ DASHBOARD_RULES: dict[str, dict] = {
     "readiness.configure": leads_and_admins(),
     # The whole dashboard as a PDF status report.
     "dashboard.report": leads_and_admins(**{HEAD: DEPT}),
-    "ranking.publish": leads_and_admins(**{HEAD: DEPT}),
+    # The department's usage ranking is published by the department's head, not a team's.
+    "ranking.publish": leads_and_admins(**{HEAD: _heads_the_department}),
     # A department's published usage ranking.
     "ranking.view": everyone(DEPT) | leads_and_admins(),
 }

@@ -249,10 +249,14 @@ def test_use_before_and_after_training(company):
     assert before is not None and after is not None and after > before
 
 
-def test_ranking_publication_and_visibility(company, client_as):
+def test_ranking_publication_and_visibility(company, client_as, factory):
     sales = company["departments"]["sales"]
+    team_head = factory.user("head", department=company["departments"]["sales1"], username="team1.head")
+    db.session.commit()
     assert client_as("staff").post(f"/rollout/adoption/{sales.id}/publish").status_code == 403
     assert client_as("other_head").post(f"/rollout/adoption/{sales.id}/publish").status_code == 403
+    # A team's head does not publish the whole department's ranking.
+    assert client_as(team_head).post(f"/rollout/adoption/{sales.id}/publish").status_code == 403
     assert client_as("staff").get(f"/rollout/ranking/{sales.id}").get_data(as_text=True).count("<tr") == 0
     response = client_as("head").post(f"/rollout/adoption/{sales.id}/publish")
     assert response.status_code == 302
