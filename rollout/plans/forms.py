@@ -77,6 +77,9 @@ class ActivityForm(FlaskForm):
     outcome = TextAreaField(_l("Outcome"), validators=[DataRequired(), Length(max=5000)])
     next_step = StringField(_l("Next step"), validators=[Optional(), Length(max=300)])
     next_step_on = DateField(_l("Next step date"), validators=[Optional()])
+    #: Earlier next steps on this customer that this follow-up took (ticked by the rep).
+    done_step_ids = SelectMultipleField(_l("Planned steps this follow-up took"), coerce=int, choices=[],
+                                        validators=[Optional()])
 
 
 class DealForm(FlaskForm):

@@ -702,8 +702,10 @@ NEXT_STEP_HORIZON_DAYS = 366
 def log_activity(customer: Customer, actor: User, kind: str, occurred_at: datetime, outcome: str = "",
                  next_step: str | None = None, next_step_on: date | None = None,
                  opportunity: Opportunity | None = None, created_at: datetime | None = None,
-                 is_history: bool = False) -> Activity:
+                 is_history: bool = False, done_step_ids=()) -> Activity:
     """Record a follow-up; ``occurred_at`` is naive UTC. ``created_at`` is the server's clock.
+
+    ``done_step_ids`` are the actor's earlier follow-ups on this customer whose next step this one took.
 
     A follow-up says what came of it. ``is_history`` marks one brought in from old records (imports,
     demo data), which may lack an outcome; only those give ``created_at``.
@@ -730,14 +732,12 @@ def log_activity(customer: Customer, actor: User, kind: str, occurred_at: dateti
                         created_at=created_at or utcnow(), outcome=clean_note(outcome)[:5000] if outcome else "",
                         next_step=next_step, next_step_on=next_step_on)
     db.session.add(activity)
-    # Steps planned at earlier follow-ups on this customer are taken by this one; a follow-up entered
-    # late, dated before them, leaves them open.
-    for older in db.session.scalars(select(Activity).where(
-            Activity.customer_id == customer.id, Activity.user_id == actor.id,
-            Activity.is_next_step_done.is_(False), Activity.next_step_on.is_not(None),
-            Activity.occurred_at <= occurred_at)):
-        if older is not activity:
-            older.is_next_step_done = True
+    # The steps this follow-up took, as the rep ticked them: a call about one thing does not do another.
+    if done_step_ids:
+        for step in db.session.scalars(select(Activity).where(
+                Activity.id.in_(sorted(set(done_step_ids))), Activity.customer_id == customer.id,
+                Activity.user_id == actor.id, Activity.is_next_step_done.is_(False))):
+            step.is_next_step_done = True
     if customer.last_followup_at is None or occurred_at > customer.last_followup_at:
         customer.last_followup_at = occurred_at
     if opportunity is not None and opportunity.stage == "lead" and kind in ("visit", "meeting"):
@@ -761,6 +761,13 @@ def update_activity(activity: Activity, outcome: str | None = None, next_step: s
         activity.is_next_step_done = bool(is_next_step_done)
     db.session.flush()
     return activity
+
+
+def open_next_steps(customer: Customer, user: User) -> list[Activity]:
+    """``user``'s next steps on a customer not yet done, soonest first: the ones a new follow-up may take."""
+    return list(db.session.scalars(select(Activity).where(
+        Activity.customer_id == customer.id, Activity.user_id == user.id, Activity.is_next_step_done.is_(False),
+        Activity.next_step_on.is_not(None)).order_by(Activity.next_step_on, Activity.id)))
 
 
 def overdue_next_steps(user: User, limit: int = 20) -> list[Activity]:

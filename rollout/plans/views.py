@@ -428,6 +428,10 @@ def _activity_form(customer) -> forms.ActivityForm:
     form = forms.ActivityForm(prefix="a")
     form.opportunity_id.choices = [(NONE, "—")] + [(o.id, o.name) for o in db.session.scalars(
         select(Opportunity).where(Opportunity.customer_id == customer.id, Opportunity.stage.in_(OPEN_STAGES)))]
+    steps = services.open_next_steps(customer, _me())
+    form.done_step_ids.choices = [(step.id, f"{step.next_step_on} · {step.next_step}") for step in steps]
+    if request.method == "GET":  # the steps already due are most likely what this follow-up did
+        form.done_step_ids.data = [step.id for step in steps if step.next_step_on <= local_today()]
     return form
 
 
@@ -508,7 +512,8 @@ def log_activity(customer_id):
         opportunity = db.session.get(Opportunity, form.opportunity_id.data) if form.opportunity_id.data else None
         try:
             services.log_activity(customer, _me(), form.kind.data, local_to_utc(form.occurred_at.data),
-                                  form.outcome.data, form.next_step.data, form.next_step_on.data, opportunity)
+                                  form.outcome.data, form.next_step.data, form.next_step_on.data, opportunity,
+                                  done_step_ids=form.done_step_ids.data or ())
         except ServiceError as error:
             _refused(form, error)
         else:

@@ -226,15 +226,23 @@ def test_follow_up_records_server_time_and_refuses_the_future(company):
     assert counts == {company["staff"].id: 1}
 
 
-def test_a_next_step_is_taken_by_a_later_follow_up_not_by_one_entered_late(company):
+def test_a_follow_up_takes_only_the_next_steps_the_rep_ticks(company):
     customer = services.create_customer("甲公司", company["staff"])
     visit = services.log_activity(customer, company["staff"], "visit", utcnow() - timedelta(minutes=5), "初次拜访",
                                   "发送方案报价", local_today() + timedelta(days=4))
-    # A call made yesterday, entered now: the step planned at today's visit is still to do.
-    services.log_activity(customer, company["staff"], "call", utcnow() - timedelta(days=1), "约了拜访时间")
-    assert visit.is_next_step_done is False
-    services.log_activity(customer, company["staff"], "message", utcnow(), "方案已发")
-    assert visit.is_next_step_done is True
+    demo = services.log_activity(customer, company["staff"], "call", utcnow() - timedelta(minutes=4), "约演示",
+                                 "安排演示", local_today() + timedelta(days=1))
+    assert services.open_next_steps(customer, company["staff"]) == [demo, visit]
+    # A call about the demo does not send the quote.
+    services.log_activity(customer, company["staff"], "call", utcnow(), "演示时间定了", done_step_ids=[demo.id])
+    assert demo.is_next_step_done is True and visit.is_next_step_done is False
+    # Another rep's step, or another customer's, is not taken.
+    other = services.create_customer("乙公司", company["staff2"])
+    theirs = services.log_activity(other, company["staff2"], "call", utcnow(), "回访", "再联系",
+                                   local_today() + timedelta(days=2))
+    services.log_activity(customer, company["staff"], "message", utcnow(), "方案已发",
+                          done_step_ids=[visit.id, theirs.id])
+    assert visit.is_next_step_done is True and theirs.is_next_step_done is False
     with pytest.raises(ServiceError) as refused:
         services.log_activity(customer, company["staff"], "call", utcnow() - timedelta(days=3), "回访", "再联系",
                               local_today() - timedelta(days=5))

@@ -533,3 +533,24 @@ def test_a_plans_history_names_its_targets_in_the_readers_language(company, clie
     client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "zh-CN"
     page = client.get(f"/plans/{plan.id}").text
     assert "Signed amount" not in page and "签约额" in page
+
+
+def test_the_follow_up_form_offers_the_open_next_steps_ticking_those_already_due(company, client_as):
+    customer = customer_of(company["staff"], "甲公司")
+    due = services.log_activity(customer, company["staff"], "call", utcnow() - timedelta(days=3), "约了",
+                                "回电确认", local_today() - timedelta(days=1))
+    later = services.log_activity(customer, company["staff"], "visit", utcnow() - timedelta(days=2), "拜访",
+                                  "发正式报价", local_today() + timedelta(days=5))
+    db.session.commit()
+    client = client_as("staff")
+    page = client.get(f"/customers/{customer.id}?tab=activities").text
+    boxes = page[page.index('data-testid="done-steps"'):page.index("</fieldset>")]
+    assert f'value="{due.id}" id="done-step-{due.id}" checked' in boxes
+    assert f'value="{later.id}" id="done-step-{later.id}" >' in boxes and "发正式报价" in boxes
+    now = (utcnow() + timedelta(hours=8)).strftime("%Y-%m-%dT%H:%M")
+    response = client.post(f"/customers/{customer.id}/activities", data={
+        "a-kind": "call", "a-occurred_at": now, "a-opportunity_id": "0", "a-outcome": "确认了",
+        "a-done_step_ids": [str(due.id)]})
+    assert response.status_code == 302
+    db.session.expire_all()
+    assert due.is_next_step_done is True and later.is_next_step_done is False
