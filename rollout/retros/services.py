@@ -14,6 +14,7 @@ from flask_babel import lazy_pgettext as pgettext
 from sqlalchemy import case, delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
+from rollout.access import subtree_ids
 from rollout.accounts.models import Department, User
 from rollout.audit.display import label_codes
 from rollout.cleaning import character_pairs, pair_similarity
@@ -111,6 +112,8 @@ def create_retro(team: Department | None, title: str, held_on: date | None, temp
         raise ServiceError(_("A title is required."), "title")
     if held_on is None:
         raise ServiceError(_("A date is required."), "held_on")
+    if db.session.scalar(select(Retro.id).where(Retro.team_id == team.id, Retro.held_on == held_on)):
+        raise ServiceError(_("%(team)s already has a retro on %(date)s.", team=team.name, date=held_on), "held_on")
     if not 1 <= (vote_budget or 0) <= MAX_VOTE_BUDGET:
         raise ServiceError(_("The dot budget must be between 1 and %(max)s.", max=MAX_VOTE_BUDGET), "vote_budget")
     if not 1 <= (cadence_days or 0) <= 90:
@@ -132,7 +135,20 @@ def create_retro(team: Department | None, title: str, held_on: date | None, temp
     retro.columns = [RetroColumn(position=i, title=t) for i, t in enumerate(titles, start=1)]
     db.session.add(retro)
     db.session.flush()
+    if held_on >= local_today():  # a retro written down afterwards invites nobody
+        _invite_team(retro)
     return retro
+
+
+def _invite_team(retro: Retro) -> None:
+    """Tell the team its retro is open for cards (Parabol's meeting invitation), the facilitator aside."""
+    from rollout.notify.services import notify
+    members = db.session.scalars(select(User).where(
+        User.department_id.in_(sorted(subtree_ids(retro.team_id))), User.is_active_account.is_(True),
+        User.id != retro.facilitator_id)).all()
+    notify(members, "retros.opened", _l("Retro on %(date)s: add your cards", date=retro.held_on.isoformat()),
+           _l("%(title)s, facilitated by %(name)s.", title=retro.title, name=retro.facilitator.display_name),
+           link=f"/retros/{retro.id}")
 
 
 def schedule_next(retro: Retro, facilitator: User | None = None) -> Retro:

@@ -19,7 +19,11 @@ def team(company):
 
 
 def make_retro(team, facilitator, held_on=None, **options):
-    retro = services.create_retro(team, "第12周回顾", held_on or date(2026, 11, 20), options.pop("template",
+    """A retro of the team; without a date, on 2026-11-20 or the first day after it the team has none."""
+    if held_on is None:
+        taken = set(db.session.scalars(select(Retro.held_on).where(Retro.team_id == team.id)))
+        held_on = next(day for n in range(366) if (day := date(2026, 11, 20) + timedelta(days=n)) not in taken)
+    retro = services.create_retro(team, "第12周回顾", held_on, options.pop("template",
                                   "start_stop_continue"), facilitator, **options)
     db.session.commit()
     return retro
@@ -362,10 +366,15 @@ def test_new_retro_form(team, company, client_as):
     assert response.status_code == 302
     retro = db.session.scalar(select(Retro))
     assert retro.is_anonymous and [c.title for c in retro.columns] == ["Mad", "Sad", "Glad"]
-    bad = client.post("/retros/new", data={"team_id": team.id, "title": "x", "held_on": "2026-11-27",
+    bad = client.post("/retros/new", data={"team_id": team.id, "title": "x", "held_on": "2026-11-28",
                                            "cadence_days": 7, "template": "custom", "custom_columns": "",
                                            "vote_budget": 3, "facilitator_id": company["head"].id})
     assert bad.status_code == 422 and "one per line" in bad.get_data(as_text=True)
+    # A second retro of the team on the same day is refused at its date.
+    twice = client.post("/retros/new", data={"team_id": team.id, "title": "重复日期", "held_on": "2026-11-27",
+                                             "cadence_days": 7, "template": "mad_sad_glad", "vote_budget": 3,
+                                             "facilitator_id": company["head"].id})
+    assert twice.status_code == 422 and "already has a retro on 2026-11-27" in twice.text
     # a head cannot create a retro for another department
     other = client.post("/retros/new", data={
         "team_id": company["departments"]["marketing"].id, "title": "x", "held_on": "2026-11-27",
@@ -722,3 +731,15 @@ def test_a_question_from_an_anonymous_card_goes_to_the_retro_teams_seed_user_who
     question = db.session.get(SupportRequest, link.support_request_id)
     assert question.requester_id == company["trainer"].id  # nobody else is known to have asked
     assert question.seed_user_id == seed.id and question.department_id == company["departments"]["sales"].id
+
+
+def test_the_team_is_invited_to_a_retro_to_come_not_to_one_written_down_afterwards(team, company, factory):
+    from rollout.notify.models import Notification
+    from rollout.timeutil import local_today
+    make_retro(team, company["head"], held_on=local_today() - timedelta(days=3))
+    assert db.session.scalar(select(Notification).where(Notification.event == "retros.opened")) is None
+    retro = make_retro(team, company["head"], held_on=local_today() + timedelta(days=2))
+    invited = set(db.session.scalars(select(Notification.user_id).where(Notification.event == "retros.opened")))
+    assert invited == {company["staff"].id}  # 销售一组's only member; the facilitator aside
+    assert db.session.scalar(select(Notification.link).where(Notification.event == "retros.opened")) == \
+        f"/retros/{retro.id}"
