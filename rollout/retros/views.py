@@ -18,6 +18,7 @@ from rollout.reports.exports import FORMATS, Column, export_response
 from rollout.retros import conversions, services
 from rollout.retros.forms import ActionItemForm, CardForm, FaqAnswerForm, NotesForm, RetroForm
 from rollout.retros.models import Retro, RetroActionItem, RetroCard
+from rollout.timeutil import local_today
 from rollout.web import apply_service_error, paginate
 
 bp = Blueprint("retros", __name__, url_prefix="/retros")
@@ -151,7 +152,8 @@ def _render_board(retro: Retro, card_form=None, action_form=None, notes_form=Non
         change_url=conversions.change_request_url, faq_url=conversions.faq_article_url,
         question_url=conversions.support_request_url, questions=questions,
         question_state=conversions.support_request_state_label, keeps_faq=can(current_user, "training.faq.manage"),
-        change_requests=change_requests, change_state=conversions.change_request_state_label), status
+        change_requests=change_requests, change_state=conversions.change_request_state_label,
+        today=local_today()), status
 
 
 @bp.route("/<int:retro_id>")

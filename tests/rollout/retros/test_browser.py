@@ -37,4 +37,4 @@ def test_action_items_fit_and_their_menu_works(page, live_server, company, facto
     # Clicking checks the item is really there to click, not cut off by the scrolling table.
     row.get_by_role("button", name="Start").click()
     page.wait_for_url(f"**/retros/{retro_id}#actions")
-    assert page.locator("#actions tbody tr").first.locator(".badge").inner_text() == "In progress"
+    assert page.locator("#actions tbody tr").first.locator("td:nth-child(4) .badge").inner_text() == "In progress"
