@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import current_app, has_app_context
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
@@ -279,10 +278,6 @@ def roster(session: TrainingSession) -> tuple[list[Enrolment], list[Enrolment]]:
     return [e for e in rows if e.status == ENROLLED], [e for e in rows if e.status == WAITLISTED]
 
 
-def _base_url() -> str:
-    return current_app.config.get("BASE_URL", "").rstrip("/") if has_app_context() else ""
-
-
 def calendar_item(session: TrainingSession) -> CalendarItem:
     """The session as an iCalendar event with a stable UID."""
     place = session.location or session.online_url or None
@@ -292,7 +287,7 @@ def calendar_item(session: TrainingSession) -> CalendarItem:
     return CalendarItem(uid=f"training-session-{session.id}@rollout-desk", summary=session.title,
                         start_at=session.starts_at, end_at=session.ends_at, sequence=session.sequence or 0,
                         location=place, description=description or None,
-                        url=f"{_base_url()}/training/sessions/{session.id}",
+                        url=f"/training/sessions/{session.id}",
                         is_cancelled=session.status == SESSION_CANCELLED)
 
 

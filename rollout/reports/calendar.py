@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from flask import Response, current_app
+from flask import Response, current_app, has_app_context, has_request_context, request
 from icalendar import Calendar, Event
 
 from rollout.timeutil import utcnow
@@ -71,9 +71,20 @@ def _event(item: CalendarItem, zone: ZoneInfo, stamp: datetime, cancel: bool) ->
     if item.description:
         event.add("description", item.description)
     if item.url:
-        event.add("url", item.url)
+        event.add("url", absolute_url(item.url))
     event.add("status", "CANCELLED" if (cancel or item.is_cancelled) else "CONFIRMED")
     return event
+
+
+def absolute_url(link: str) -> str:
+    """A link a calendar program can open: the address the reader uses, else the configured BASE_URL."""
+    if not link.startswith("/"):
+        return link
+    if has_request_context():
+        base = request.url_root
+    else:
+        base = current_app.config.get("BASE_URL", "") if has_app_context() else ""
+    return base.rstrip("/") + link
 
 
 def build_calendar(items: list[CalendarItem], name: str, method: str = "PUBLISH") -> bytes:

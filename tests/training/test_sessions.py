@@ -147,6 +147,8 @@ def test_calendar_per_session_and_cancellation(client_as, company, make_session)
     assert ics.status_code == 200 and ics.mimetype == "text/calendar"
     body = ics.get_data(as_text=True)
     assert f"UID:training-session-{session.id}@rollout-desk" in body and "SEQUENCE:0" in body
+    # The link opens the session at the address the reader uses, not a configured default.
+    assert f"URL:http://localhost/training/sessions/{session.id}" in body.replace("\r\n ", "")
     client.post(f"/training/sessions/{session.id}/enrol")
     assert client_as("trainer").post(f"/training/sessions/{session.id}/status/cancel").status_code == 302
     body = client.get(f"/training/sessions/{session.id}/calendar.ics").get_data(as_text=True)
