@@ -736,6 +736,8 @@ def support_requests():
     if asked_from is not None and not form.is_submitted():
         form.asked_from_article_id.data = asked_from.id
         form.subject.data, form.module.data = asked_from.title, asked_from.module
+    elif not form.is_submitted() and request.args.get("subject"):  # what the FAQ search did not find
+        form.subject.data = request.args.get("subject", "")[:200]
     if form.validate_on_submit():
         try:
             item = support.create_request(current_user, form.subject.data, form.body_markdown.data or "",
