@@ -617,6 +617,11 @@ RANKING_WEEKS = 4
 DEFAULT_ENTRIES_PER_WEEK = 10
 
 
+def this_weeks_share(today: date) -> float:
+    """The part of the current week (Monday to Sunday) that has been lived, today included."""
+    return (today.weekday() + 1) / 7
+
+
 def week_starts(today: date, weeks: int) -> list[date]:
     """Mondays of the last ``weeks`` weeks, oldest first (the last one is this week)."""
     monday = today - timedelta(days=today.weekday())
@@ -647,10 +652,16 @@ class RepUsage:
     last_login_at: datetime | None = None
     #: The go-live date that applies to this person (their team's or their department's).
     go_live_on: date | None = None
+    #: The weeks the recent entries were made in: this week counts for the days it has had.
+    recent_weeks: float = RANKING_WEEKS
 
     @property
     def recent_entries(self) -> int:
         return sum(self.weekly[-RANKING_WEEKS:])
+
+    @property
+    def per_week(self) -> float:
+        return round(self.recent_entries / self.recent_weeks, 1)
 
 
 @dataclass
@@ -663,12 +674,14 @@ class DepartmentAdoption:
     not_logged_in: list[RepUsage]
     before_after: tuple[float | None, float | None]
     publication: RankingPublication | None = None
+    #: As RepUsage.recent_weeks: a Monday morning is not a whole week without entries.
+    recent_weeks: float = RANKING_WEEKS
 
     @property
     def entries_per_rep_per_week(self) -> float:
         if not self.reps:
             return 0.0
-        return round(sum(r.recent_entries for r in self.reps) / len(self.reps) / RANKING_WEEKS, 1)
+        return round(sum(r.recent_entries for r in self.reps) / len(self.reps) / self.recent_weeks, 1)
 
     @property
     def ranking(self) -> list[RepUsage]:
@@ -769,11 +782,14 @@ def adoption(department_ids=None, today: date | None = None, weeks: int = WEEKS_
         if home_of[row.id] in wanted:
             by_department[home_of[row.id]].append(row)
     go_live_cutoffs: dict[date, datetime] = {}
+    share = this_weeks_share(today)
+    recent_weeks = min(RANKING_WEEKS, weeks) - 1 + share
     result = []
     for department in departments:
         rows = by_department.get(department.id, [])
         reps = [RepUsage(r.id, r.display_name, department.id, weekly[r.id],
-                         trained.get(r.id).date() if trained.get(r.id) else None, r.last_login_at)
+                         trained.get(r.id).date() if trained.get(r.id) else None, r.last_login_at,
+                         recent_weeks=recent_weeks)
                 for r in rows if r[4]]
         not_logged_in = []
         for r in rows:
@@ -789,12 +805,15 @@ def adoption(department_ids=None, today: date | None = None, weeks: int = WEEKS_
         result.append(DepartmentAdoption(
             department=department, active_users=active[department.id], people=len(rows), reps=reps,
             expected_per_week=targets.get(department.id, default_rate), not_logged_in=not_logged_in,
-            before_after=_before_after(reps, starts), publication=publications.get(department.id)))
+            before_after=_before_after(reps, starts, share), publication=publications.get(department.id),
+            recent_weeks=recent_weeks))
     return Adoption(weeks=starts, departments=result)
 
 
-def _before_after(reps: list[RepUsage], starts: list[date]) -> tuple[float | None, float | None]:
-    """Average weekly entries per trained rep in the weeks before their training and the weeks after."""
+def _before_after(reps: list[RepUsage], starts: list[date], share: float = 1.0) -> tuple[float | None, float | None]:
+    """Average weekly entries per trained rep in the weeks before their training and the weeks after.
+
+    The last week is the current one, counted for the ``share`` of it that has been lived."""
     ends = [start + timedelta(days=7) for start in starts]
     before, after = [], []
     for rep in reps:
@@ -806,7 +825,7 @@ def _before_after(reps: list[RepUsage], starts: list[date]) -> tuple[float | Non
         if weeks_before:
             before.append(sum(weeks_before) / len(weeks_before))
         if weeks_after:
-            after.append(sum(weeks_after) / len(weeks_after))
+            after.append(sum(weeks_after) / (len(weeks_after) - 1 + share))
     average = lambda values: round(sum(values) / len(values), 1) if values else None  # noqa: E731
     return average(before), average(after)
 

@@ -194,7 +194,9 @@ def test_weekly_active_users_and_entries(company, factory):
     assert entry.active_users[-1] == 1 and entry.active_users[-2] == 1
     ranking = entry.ranking
     assert ranking[0].user_id == staff.id and ranking[0].recent_entries == 8
-    assert entry.entries_per_rep_per_week == round(8 / 2 / services.RANKING_WEEKS, 1)
+    # This week counts for the days it has had: on a Monday, a seventh of a week.
+    weeks = services.RANKING_WEEKS - 1 + services.this_weeks_share(today())
+    assert entry.entries_per_rep_per_week == round(8 / 2 / weeks, 1)
 
 
 def test_deals_and_quotes_a_rep_records_count_as_entries_beside_follow_ups(company):
@@ -247,6 +249,8 @@ def test_use_before_and_after_training(company):
     db.session.commit()
     before, after = services.adoption({sales.id}).departments[0].before_after
     assert before is not None and after is not None and after > before
+    # After: weeks 2 and 1 ago, and this week for the part of it lived (no entries yet).
+    assert after == round((6 + 4) / (2 + services.this_weeks_share(today())), 1)
 
 
 def test_ranking_publication_and_visibility(company, client_as, factory):
