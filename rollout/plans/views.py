@@ -130,9 +130,17 @@ def index():
 
 def _plan_form_choices(form: forms.PlanForm, me: User) -> None:
     allowed = None if me.has_role("admin", "lead") else head_scope_ids(me)
-    form.department_id.choices = [(NONE, "—")] + [(i, n) for i, n in department_choices()
-                                                   if allowed is None or i in allowed]
+    departments = [(i, n) for i, n in department_choices() if allowed is None or i in allowed]
+    form.department_id.choices = [(NONE, "—")] + departments
     form.user_id.choices = [(NONE, "—")] + [(u.id, u.display_name) for u in _people_i_manage(me)]
+    if allowed is not None:
+        # A head plans for the units they manage: a team head has no company or department plan to make.
+        kinds = {kind for kind in db.session.scalars(select(Department.kind).where(
+            Department.id.in_([i for i, _name in departments] or [-1])))}
+        form.level.choices = [(level, label) for level, label in form.level.choices
+                              if level == "rep" or level in kinds]
+        if request.method == "GET":
+            form.level.data = "team" if "team" in kinds else "rep"
 
 
 @bp.route("/plans/new", methods=["GET", "POST"])
@@ -173,6 +181,9 @@ def plan(plan_id):
     me = _me()
     targets_form = forms.TargetsForm(prefix="t")
     decision_form = forms.PlanDecisionForm(prefix="d")
+    # Only the decisions the plan's state allows: approve or return a submitted plan, close an approved one.
+    decision_form.action.choices = [(action, label) for action, label in decision_form.action.choices
+                                    if plan.status in services.PLAN_TRANSITIONS[action][0]]
     status = 200
     if request.method == "GET":
         for metric in METRICS:

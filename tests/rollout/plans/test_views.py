@@ -554,3 +554,19 @@ def test_the_follow_up_form_offers_the_open_next_steps_ticking_those_already_due
     assert response.status_code == 302
     db.session.expire_all()
     assert due.is_next_step_done is True and later.is_next_step_done is False
+
+
+def test_forms_offer_only_what_the_reader_can_do_with_them(company, client_as, factory):
+    team_head = factory.user("head", department=company["departments"]["sales1"], username="team1.head")
+    db.session.commit()
+    form = client_as(team_head).get("/plans/new").text
+    levels = form[form.index('name="level"'):form.index("</select>", form.index('name="level"'))]
+    assert 'value="company"' not in levels and 'value="department"' not in levels
+    assert '<option selected value="team">' in levels or 'value="team" selected' in levels
+    plan = services.create_plan(company["head"], "quarter", local_today(), "rep", {"signed_amount": "1000"},
+                                user_id=company["staff"].id)
+    services.transition_plan(plan, "submit", company["head"])
+    db.session.commit()
+    page = client_as("lead").get(f"/plans/{plan.id}").text
+    actions = page[page.index('name="d-action"'):page.index("</select>", page.index('name="d-action"'))]
+    assert 'value="approve"' in actions and 'value="return"' in actions and 'value="close"' not in actions
