@@ -11,7 +11,7 @@ from rollout.audit.models import AuditEntry
 from rollout.dashboard import services
 from rollout.dashboard.models import EVERYONE, PILOT, WAVE, AdoptionTarget, RolloutMilestone
 from rollout.extensions import db
-from rollout.timeutil import local_to_utc
+from rollout.timeutil import local_to_utc, utcnow
 
 
 def load(ctx) -> None:
@@ -69,6 +69,8 @@ def _login_history(ctx) -> None:
             chance = 0.85 if (in_pilot and days_ago <= 21) else 0.1
             if rng.random() < chance:
                 at = local_to_utc(datetime.combine(day, time(8 + rng.randint(0, 2), rng.randint(0, 59))))
+                if at > utcnow():  # loading before 10:00 on a weekday: today's sign-ins are still to come
+                    continue
                 rows.append({"created_at": at, "user_id": user.id, "username": username, "ip": "10.0.8.23",
                              "action": "login", "entity": "session", "entity_id": username,
                              "department_id": user.department_id})
