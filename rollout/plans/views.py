@@ -3,6 +3,7 @@ quotes and approval, campaigns and leads, and the admin settings."""
 from __future__ import annotations
 
 from datetime import date
+from types import SimpleNamespace
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -312,8 +313,15 @@ def actual():
             scope = {}
         campaigns = [row for row in services.campaign_report(report["start"], report["end"], **scope)
                      if campaign_id is None or row["campaign"].id == campaign_id]
+        # One step back up: the department above the unit shown, for those who may see it.
+        above = db.session.get(Department, parent.department_id) if parent is not None and parent.department_id \
+            else None
+        above = above.parent if above is not None else None
+        if above is not None and (above.kind == "company" or
+                                  not can(me, "plans.view", SimpleNamespace(department_id=above.id))):
+            above = None
         return {"report": report, "period_kind": period_kind, "day": day, "level": level, "chart": chart,
-                "focus": focus, "campaigns": campaigns, "metrics": METRICS,
+                "focus": focus, "campaigns": campaigns, "metrics": METRICS, "above": above,
                 "elapsed_percent": int(report["elapsed"] * 100)}
     return render_template("plans/actual.html", body=figures.cached_page_body("plans/_actual_body.html", context))
 
@@ -674,6 +682,9 @@ def deals():
     campaign_id = _int_arg("campaign_id")
     if campaign_id:
         query = query.where(Opportunity.campaign_id == campaign_id)
+    owner_id = _int_arg("owner_id")  # one rep's deals (from plan vs actual)
+    if owner_id:
+        query = query.where(Opportunity.owner_id == owner_id)
     page = paginate(query.options(db.joinedload(Opportunity.customer), db.joinedload(Opportunity.owner),
                                   db.joinedload(Opportunity.campaign))
                     .order_by(Opportunity.stage_changed_at.desc(), Opportunity.id.desc()))

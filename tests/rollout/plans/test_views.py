@@ -570,3 +570,19 @@ def test_forms_offer_only_what_the_reader_can_do_with_them(company, client_as, f
     page = client_as("lead").get(f"/plans/{plan.id}").text
     actions = page[page.index('name="d-action"'):page.index("</select>", page.index('name="d-action"'))]
     assert 'value="approve"' in actions and 'value="return"' in actions and 'value="close"' not in actions
+
+
+def test_plan_vs_actual_leads_back_up_and_on_to_a_reps_deals(company, client_as):
+    sales1 = company["departments"]["sales1"]
+    customer = customer_of(company["staff"], "甲公司")
+    services.create_opportunity(customer, company["staff"], "年度合同", "1000")
+    other = customer_of(company["staff2"], "乙公司")
+    services.create_opportunity(other, company["staff2"], "试点", "2000")
+    db.session.commit()
+    client = client_as("head")
+    team = client.get(f"/plans/actual?level=team&unit={sales1.id}&rep={company['staff'].id}").text
+    crumbs = team[team.index('class="breadcrumb"'):team.index("</ol>")]
+    assert f"unit={company['departments']['sales'].id}" in crumbs and "销售部" in crumbs
+    assert f'href="/deals?owner_id={company["staff"].id}"' in team
+    deals = client.get(f"/deals?owner_id={company['staff'].id}").text
+    assert "年度合同" in deals and "试点" not in deals
