@@ -258,6 +258,9 @@ def delete_card(retro: Retro, card: RetroCard, user: User, is_facilitator: bool,
     is_writer = card.id in set(own_card_ids) or (card.author_id is not None and card.author_id == user.id)
     if not (is_facilitator or (is_writer and retro.status == COLLECTING)):
         raise NotAllowed(_("Only the facilitator can remove cards after they are revealed."))
+    if db.session.scalar(select(RetroWorkLink.id).where(RetroWorkLink.card_id == card.id).limit(1)):
+        # Its link is how the work finds its way back to the team: the card stays with it.
+        raise NotAllowed(_("This card became work (a change request, a question or an FAQ article): it stays."))
     if retro.is_anonymous and not is_facilitator:
         # An audited delete would name the writer next to the card's text: withdraw it quietly.
         db.session.expunge(card)

@@ -743,3 +743,13 @@ def test_the_team_is_invited_to_a_retro_to_come_not_to_one_written_down_afterwar
     assert invited == {company["staff"].id}  # 销售一组's only member; the facilitator aside
     assert db.session.scalar(select(Notification.link).where(Notification.event == "retros.opened")) == \
         f"/retros/{retro.id}"
+
+
+def test_a_card_that_became_work_is_not_removed(team, company):
+    pytest.importorskip("changes.services")
+    from rollout.retros import conversions
+    retro, card = _revealed_with_card(team, company)
+    conversions.to_change_request(card, company["head"])
+    with pytest.raises(NotAllowed, match="became work"):
+        services.delete_card(retro, card, company["head"], is_facilitator=True)
+    assert db.session.get(RetroCard, card.id) is not None
