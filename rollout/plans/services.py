@@ -1336,6 +1336,11 @@ def plan_title(plan: SalesPlan) -> str:
     return f"{owner} · {period_label(plan.period_kind, plan.starts_on)}"
 
 
+def target_text(metric: str, value) -> str:
+    """A target as people write it: an amount with thousands and cents, a count as a whole number."""
+    return f"{value:,.2f}" if metric == "signed_amount" else f"{int(value)}"
+
+
 def rollup_warnings(plan: SalesPlan) -> list[str]:
     """Where a team/department target differs from the sum of its members' plans for the same period."""
     if plan.level not in ("team", "department", "company"):
@@ -1365,7 +1370,8 @@ def rollup_warnings(plan: SalesPlan) -> list[str]:
             warnings.append(ngettext(
                 "%(metric)s: this plan says %(own)s but its %(num)d member plan adds up to %(sum)s.",
                 "%(metric)s: this plan says %(own)s but its %(num)d member plans add up to %(sum)s.",
-                len(children), metric=METRIC_LABELS[metric], own=own, sum=total))
+                len(children), metric=METRIC_LABELS[metric], own=target_text(metric, own),
+                sum=target_text(metric, total)))
     return warnings
 
 

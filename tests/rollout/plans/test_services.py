@@ -410,7 +410,7 @@ def test_team_target_differing_from_its_reps_is_flagged(company):
     team = services.create_plan(company["head"], "quarter", day, "team", {"signed_amount": "100000"},
                                 department_id=company["departments"]["sales1"].id)
     warnings = services.rollup_warnings(team)
-    assert len(warnings) == 1 and "its 1 member plan adds up to 30000.00" in warnings[0]  # singular in English
+    assert len(warnings) == 1 and "its 1 member plan adds up to 30,000.00" in warnings[0]  # singular in English
 
 
 def test_behind_plan_compares_achieved_share_with_elapsed_share():
