@@ -669,10 +669,8 @@ def new_deal(customer_id):
     return _render_customer(customer, "deals", 422, deal_form=form)
 
 
-@bp.route("/deals")
-@require("deals.view")
-def deals():
-    me = _me()
+def _deals_query(me):
+    """The deals the reader may see, filtered as the list's address says: (query, scope, stage, campaign)."""
     scope = scope_clause(me, "deals.view", department_column=Opportunity.department_id,
                          owner_column=Opportunity.owner_id)
     query = select(Opportunity).where(scope)
@@ -685,6 +683,36 @@ def deals():
     owner_id = _int_arg("owner_id")  # one rep's deals (from plan vs actual)
     if owner_id:
         query = query.where(Opportunity.owner_id == owner_id)
+    return query, scope, stage, campaign_id
+
+
+@bp.route("/deals/export")
+@require("data.export")
+def export_deals():
+    me = _me()
+    if not can(me, "deals.view"):
+        abort(403)
+    query, _scope, stage, campaign_id = _deals_query(me)
+    rows = db.session.scalars(query.options(
+        db.joinedload(Opportunity.customer), db.joinedload(Opportunity.owner), db.joinedload(Opportunity.campaign))
+        .order_by(Opportunity.stage_changed_at.desc(), Opportunity.id.desc())).all()
+    columns = [
+        Column(_("Deal"), "name"), Column(_("Customer"), lambda d: d.customer.name),
+        Column(_("Stage"), lambda d: str(services.STAGE_LABELS[d.stage])),
+        Column(_("Amount"), "amount", "number"), Column(_("Expected close date"), "expected_close_on", "date"),
+        Column(_("Closed on"), "closed_on", "date"), Column(_("Owner"), lambda d: d.owner.display_name),
+        Column(_("Campaign"), lambda d: d.campaign.name if d.campaign else ""),
+        Column(_("Created"), "created_at", "datetime"),
+    ]
+    return export_response(_("deals"), columns, rows, request.args.get("format", "xlsx"), entity="opportunities",
+                           filters={"stage": stage, "campaign_id": campaign_id, "owner_id": _int_arg("owner_id")})
+
+
+@bp.route("/deals")
+@require("deals.view")
+def deals():
+    me = _me()
+    query, scope, stage, campaign_id = _deals_query(me)
     page = paginate(query.options(db.joinedload(Opportunity.customer), db.joinedload(Opportunity.owner),
                                   db.joinedload(Opportunity.campaign))
                     .order_by(Opportunity.stage_changed_at.desc(), Opportunity.id.desc()))
@@ -696,7 +724,9 @@ def deals():
                     for s, (c, a) in summary.items() if s in OPEN_STAGES), services.Decimal(0)).quantize(
         services.CENT)
     campaigns = db.session.scalars(select(Campaign).order_by(Campaign.starts_on.desc())).all()
+    export_args = {k: v for k, v in request.args.items() if k in ("stage", "campaign_id", "owner_id") and v}
     return render_template("plans/deals.html", page=page, stage=stage, summary=summary, weighted=weighted,
+                           export_args=export_args,
                            campaigns=campaigns, campaign_id=campaign_id, stages=STAGES)
 
 

@@ -586,3 +586,21 @@ def test_plan_vs_actual_leads_back_up_and_on_to_a_reps_deals(company, client_as)
     assert f'href="/deals?owner_id={company["staff"].id}"' in team
     deals = client.get(f"/deals?owner_id={company['staff'].id}").text
     assert "年度合同" in deals and "试点" not in deals
+
+
+def test_deals_export_as_the_list_filters_them(company, client_as):
+    customer = customer_of(company["staff"], "甲公司")
+    won = services.create_opportunity(customer, company["staff"], "年度合同", "12000.50")
+    services.create_opportunity(customer, company["staff"], "二期", "1000")
+    won.stage, won.closed_on = "won", local_today()
+    services.create_opportunity(customer_of(company["staff2"], "乙公司"), company["staff2"], "试点", "2000")
+    db.session.commit()
+    head = client_as("head")
+    assert 'href="/deals/export?' in head.get("/deals?stage=won").text
+    rows = list(csv.DictReader(io.StringIO(head.get("/deals/export?format=csv&stage=won").get_data(
+        as_text=True).lstrip("\ufeff"))))
+    assert [(r["Deal"], r["Stage"], r["Amount"]) for r in rows] == [("年度合同", "Won", "12000.50")]
+    everyone = head.get(f"/deals/export?format=csv&owner_id={company['staff'].id}").text
+    assert "二期" in everyone and "试点" not in everyone
+    assert client_as("staff").get("/deals/export?format=csv").status_code == 403
+    assert head.get("/deals/export?format=pdf").status_code == 404
