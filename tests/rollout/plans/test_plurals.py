@@ -27,4 +27,8 @@ def test_pool_of_one_day_one_claim_and_one_customer(company, client_as):
     services.claim_customer(stale, company["staff2"])
     with pytest.raises(ServiceError, match="today's limit of 1 claim from the pool"):
         services.claim_customer(other, company["staff2"])
+    db.session.commit()
+    # Once the day's claims are used up, the pool offers no claim buttons to press in vain.
+    page = client_as("staff2").get("/customers/pool").text
+    assert "公海乙" in page and f'action="/customers/{other.id}/claim"' not in page and "Tomorrow" in page
 
