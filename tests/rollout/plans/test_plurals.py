@@ -30,5 +30,5 @@ def test_pool_of_one_day_one_claim_and_one_customer(company, client_as):
     db.session.commit()
     # Once the day's claims are used up, the pool offers no claim buttons to press in vain.
     page = client_as("staff2").get("/customers/pool").text
-    assert "公海乙" in page and f'action="/customers/{other.id}/claim"' not in page and "Tomorrow" in page
+    assert "公海乙" in page and f'action="/customers/{other.id}/claim"' not in page and "Claim tomorrow" in page
 
