@@ -23,6 +23,14 @@ def _plan_sections(user, sections: dict) -> None:
         sections["overdue"] = overdue(user)
 
 
+def _approvals(user, sections: dict) -> None:
+    """What waits for ``user``'s decision: quotes at their approval step, plans they may approve."""
+    quotes = services.optional_function("rollout.plans.services", "quotes_awaiting")
+    plans = services.optional_function("rollout.plans.services", "plans_awaiting")
+    if quotes is not None and plans is not None:
+        sections["approvals"] = {"quotes": len(quotes(user)), "plans": len(plans(user))}
+
+
 def _open_training(user) -> list | None:
     obligations = services.optional_function("training.services", "obligations")
     if obligations is None:
@@ -49,6 +57,7 @@ def sections_for(user) -> dict:
     sections: dict = {}
     if user.has_role("staff", "head"):
         _plan_sections(user, sections)
+    _approvals(user, sections)
     action_items = services.optional_function("rollout.retros.services", "open_action_items_for")
     if action_items is not None and user.has_role("staff", "head"):
         sections["action_items"] = action_items(user)

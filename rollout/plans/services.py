@@ -1136,6 +1136,15 @@ def withdraw_quote(quote: Quote, actor: User) -> Quote:
     return quote
 
 
+def plans_awaiting(user: User) -> list[SalesPlan]:
+    """Submitted plans ``user`` may approve, oldest submission first."""
+    if not user.has_role("lead", "admin", "head"):
+        return []
+    submitted = db.session.scalars(select(SalesPlan).where(SalesPlan.status == "submitted")
+                                   .order_by(SalesPlan.submitted_at, SalesPlan.id)).all()
+    return [plan for plan in submitted if can(user, "plans.approve", plan)]
+
+
 def quotes_awaiting(user: User) -> list[int]:
     """Ids of the quotes whose current step this user may decide."""
     pending = select(QuoteApprovalStep).join(Quote).where(

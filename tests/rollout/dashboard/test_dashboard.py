@@ -386,3 +386,17 @@ def test_cached_figures_are_reused_until_something_is_written(company, client_as
     _login(db.session.get(type(company["staff"]), rep_id), today())
     db.session.commit()
     assert services.cached_adoption({sales_id})[0].departments[0].active_users[-1] == before + 1
+
+
+def test_the_home_page_says_what_waits_for_the_readers_approval(company, client_as):
+    pytest.importorskip("rollout.plans.services")
+    from rollout.plans import services as plans
+    plan = plans.create_plan(company["head"], "quarter", today(), "rep", {"signed_amount": "1000"},
+                             user_id=company["staff"].id)
+    plans.transition_plan(plan, "submit", company["head"])
+    db.session.commit()
+    lead = client_as("lead").get("/").text
+    assert 'data-testid="home-approvals"' in lead and "1 plan" in lead and "/plans?status=submitted" in lead
+    # The head wrote it: it does not wait for him; nothing waits for a rep.
+    assert 'data-testid="home-approvals"' not in client_as("head").get("/").text
+    assert 'data-testid="home-approvals"' not in client_as("staff").get("/").text
