@@ -1008,7 +1008,8 @@ def step_approvers(step: QuoteApprovalStep) -> list[User]:
     return [head for head in heads if step.approver_department_id in head_scope_ids(head)]
 
 
-def may_decide(user: User, step: QuoteApprovalStep) -> bool:
+def may_decide(user: User, step: QuoteApprovalStep, department_ids_by_code: dict | None = None) -> bool:
+    """May ``user`` decide this approval step? (``department_ids_by_code``: departments read once for many steps.)"""
     if step.status != "pending":
         return False
     if user.id == step.quote.owner_id:
@@ -1016,8 +1017,11 @@ def may_decide(user: User, step: QuoteApprovalStep) -> bool:
     if user.has_role("admin", "lead"):
         return True
     if step.approver_department_code:
-        department = db.session.scalar(select(Department).where(Department.code == step.approver_department_code))
-        return department is not None and user.department_id in subtree_ids(department.id)
+        if department_ids_by_code is None:
+            department_ids_by_code = dict(db.session.execute(select(Department.code, Department.id).where(
+                Department.code == step.approver_department_code)).all())
+        department_id = department_ids_by_code.get(step.approver_department_code)
+        return department_id is not None and user.department_id in subtree_ids(department_id)
     return user.has_role("head") and step.approver_department_id in head_scope_ids(user)
 
 
@@ -1150,8 +1154,9 @@ def quotes_awaiting(user: User) -> list[int]:
     pending = select(QuoteApprovalStep).join(Quote).where(
         QuoteApprovalStep.status == "pending", Quote.status == "pending",
         QuoteApprovalStep.revision == Quote.revision)
+    codes = dict(db.session.execute(select(Department.code, Department.id).where(Department.code.is_not(None))).all())
     ids = [step.quote_id for step in db.session.scalars(pending.options(db.joinedload(QuoteApprovalStep.quote)))
-           if may_decide(user, step)]
+           if may_decide(user, step, codes)]
     return ids
 
 
