@@ -1199,7 +1199,8 @@ def _notify_submitted(request: ChangeRequest, actor: User) -> None:
             if window is not None else _("No review window is open for it yet.")
         return f"**{request.title}**\n\n{where}"
     notify([user for user in reviewers() if user.id != actor.id], "changes.submitted",
-           _l("%(ref)s is submitted and waits to be assessed", ref=request.reference), body,
+           _l("%(ref)s %(title)s is submitted and waits to be assessed", ref=request.reference,
+              title=request.title), body,
            link=_url("changes.detail", request_id=request.id))
 
 

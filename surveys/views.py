@@ -35,7 +35,8 @@ NONE = 0
 
 @bp.app_context_processor
 def survey_helpers():
-    return {"localized": services.localized, "question_type_label": lambda t: QUESTION_TYPE_LABELS.get(t, t),
+    return {"localized": services.localized, "answer_text": services.display_value,
+            "question_type_label": lambda t: QUESTION_TYPE_LABELS.get(t, t),
             "survey_status_label": lambda s: SURVEY_STATUS_LABELS.get(s, s),
             "method_label": lambda m: METHOD_LABELS.get(m, m),
             "priority_label": lambda p: PRIORITY_LABELS.get(p, p),
@@ -667,6 +668,7 @@ def new_requirement():
     if request.method == "GET":
         form.owner_id.data = current_user.id
         if chosen is not None:
+            form.title.data = chosen.label[:200]
             form.description.data = _("> %(question)s\n>\n> %(option)s (%(count)d of %(total)d)",
                                       question=services.localized(chosen.question), option=chosen.label,
                                       count=len(chosen.answers), total=chosen.total)
@@ -868,8 +870,7 @@ def add_evidence(requirement_id=None):
 def specification_pdf():
     from rollout.reports.pdf import render_pdf
     groups = services.specification(_scope_ids("requirements.export"))
-    pdf = render_pdf("surveys/specification_pdf.html", groups=groups, report_date=local_today().isoformat(),
-                     answer_text=services.display_value)
+    pdf = render_pdf("surveys/specification_pdf.html", groups=groups, report_date=local_today().isoformat())
     record_event("export", entity="requirements", detail="specification pdf")
     return download_response(pdf, _("requirements-specification") + ".pdf", "application/pdf")
 

@@ -644,6 +644,16 @@ def _release_idle_customers(now: datetime, department_ids, limit: int | None) ->
     return released
 
 
+def claim_back_days(user: User, customer_ids) -> dict[int, date]:
+    """For customers ``user`` returned to the pool lately: the day from which they may claim each back."""
+    since = utcnow() - timedelta(days=CLAIM_BACK_DAYS)
+    rows = db.session.execute(select(CustomerAssignment.customer_id, func.max(CustomerAssignment.created_at)).where(
+        CustomerAssignment.customer_id.in_(sorted(customer_ids) or [-1]), CustomerAssignment.kind == "release",
+        CustomerAssignment.from_user_id == user.id, CustomerAssignment.created_at > since)
+        .group_by(CustomerAssignment.customer_id))
+    return {customer_id: to_local(at + timedelta(days=CLAIM_BACK_DAYS)).date() for customer_id, at in rows}
+
+
 def claims_today(user: User) -> int:
     start = local_day_start(local_today())
     return db.session.scalar(select(func.count()).select_from(CustomerAssignment).where(
@@ -818,6 +828,8 @@ def _expected_close(value: date | None, live: bool = True) -> date | None:
     value = check_date(value, "expected_close_on")
     if live and value is not None and value < local_today():
         raise ServiceError(_l("An open deal is expected to close today or later."), "expected_close_on")
+    if live and value is not None and value > local_today() + timedelta(days=3 * 366):
+        raise ServiceError(_l("A deal is expected to close within three years."), "expected_close_on")
     return value
 
 
@@ -1192,6 +1204,8 @@ def _plan_owner_clause(level: str, department_id, user_id):
 
 
 def _target_value(metric: str, raw) -> Decimal:
+    if metric != "signed_amount" and clean_text(str(raw)).startswith("-"):
+        raise ServiceError(_l("A count cannot be negative."), metric)
     amount = parse_amount(raw, metric)
     if metric != "signed_amount" and amount != amount.to_integral_value():
         raise ServiceError(_l("A count is a whole number."), metric)

@@ -146,7 +146,8 @@ def _invite_team(retro: Retro) -> None:
     members = db.session.scalars(select(User).where(
         User.department_id.in_(sorted(subtree_ids(retro.team_id))), User.is_active_account.is_(True),
         User.id != retro.facilitator_id)).all()
-    notify(members, "retros.opened", _l("Retro on %(date)s: add your cards", date=retro.held_on.isoformat()),
+    notify(members, "retros.opened", _l("%(team)s retro on %(date)s: add your cards", team=retro.team.name,
+                                        date=retro.held_on.isoformat()),
            _l("%(title)s, facilitated by %(name)s.", title=retro.title, name=retro.facilitator.display_name),
            link=f"/retros/{retro.id}")
 
@@ -400,11 +401,18 @@ def update_action_item(item: RetroActionItem, title: str, owner_id: int | None, 
     if item.status not in UNFINISHED_ACTION_STATES:
         raise NotAllowed(_("A finished action item is kept as it was."))
     title, owner = _checked_action_fields(item.retro, title, owner_id, due_on)
-    new_owner = owner is not None and owner.id != item.owner_id
+    previous = item.owner
+    changes_hands = (owner.id if owner else None) != item.owner_id
     item.title, item.owner_id, item.due_on = title, owner.id if owner else None, due_on
     db.session.flush()
-    if new_owner:
+    if changes_hands:
         _tell_owner(item, actor)
+        if previous is not None and previous.is_active_account and (actor is None or previous.id != actor.id):
+            from rollout.notify.services import notify
+            notify([previous], "retros.action_reassigned",
+                   _l("Action item no longer yours: %(title)s", title=item.title),
+                   _l("Now owned by %(name)s.", name=owner.display_name) if owner else "",
+                   link=f"/retros/{item.retro_id}#actions")
     return item
 
 

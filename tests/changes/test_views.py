@@ -41,7 +41,7 @@ def test_new_request_saved_and_submitted(client_as, company, make_window):
     told = {n.user_id: n for n in db.session.scalars(select(Notification).where(
         Notification.event == "changes.submitted"))}
     assert set(told) == {company["admin"].id, company["lead"].id}
-    assert told[company["lead"].id].subject == f"{change.reference} 已提交，等待评估"
+    assert told[company["lead"].id].subject == f"{change.reference} {change.title} 已提交，等待评估"
     assert services.window_name(window) in told[company["lead"].id].body_markdown
 
 

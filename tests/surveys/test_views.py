@@ -569,11 +569,15 @@ def test_a_requirement_made_of_a_choice_has_everyone_who_chose_it_as_evidence(cl
     assert url in results and "option=paper" in results and "option=wechat" in results
     form = lead.get(url.replace("&amp;", "&")).text
     assert "Excel (2 of 3)" in form and "The answers of the 2 people who chose it become its evidence" in form
+    assert 'name="title" type="text" value="Excel"' in form or 'value="Excel"' in form  # the option names it
     created = lead.post(url.replace("&amp;", "&"), data={"title": "导出 Excel", "priority": "should",
                                                           "owner_id": "0"})
     assert created.status_code == 302
     requirement = db.session.scalar(select(Requirement))
     assert len(requirement.evidence) == 2
+    # Its page gives each answer by its options' labels, not the stored codes.
+    page = lead.get(f"/surveys/requirements/{requirement.id}").text
+    assert "Excel" in page and '["excel"' not in page and "&#34;excel&#34;" not in page
     # The departments that chose it join the requirement; the one that did not stays out.
     assert departments["marketing"].id not in requirement.department_ids and requirement.department_ids
     # Options nobody chose, or questions that are not choices, are no evidence.

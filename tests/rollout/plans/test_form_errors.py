@@ -141,12 +141,13 @@ def test_the_plan_form_marks_the_overlap_and_the_targets_at_once(company, client
     db.session.commit()
     response = client_as("head").post("/plans/new", data={
         "period_kind": "quarter", "starts_on": "2026-11-05", "level": "rep", "department_id": "0",
-        "user_id": str(company["staff"].id), "signed_amount": "-5", "visits": "2.5"})
+        "user_id": str(company["staff"].id), "signed_amount": "-5", "visits": "2.5", "quotes": "-1"})
     html = response.get_data(as_text=True)
     assert response.status_code == 422
     assert "overlaps" in field_errors(html, "starts_on")[0]
     assert field_errors(html, "signed_amount") == ["An amount cannot be negative."]
     assert field_errors(html, "visits") == ["A count is a whole number."]
+    assert field_errors(html, "quotes") == ["A count cannot be negative."]  # a count, not an amount
     assert count(SalesPlan) == 1
 
 

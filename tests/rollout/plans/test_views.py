@@ -501,7 +501,7 @@ def test_an_open_deal_is_corrected_on_its_edit_page_and_bad_amounts_and_dates_ar
     assert 'value="300000.00"' in client.get(url).text
     yesterday = (local_today() - timedelta(days=1)).isoformat()
     for data, message in (({"amount": "1e9"}, "amount"), ({"expected_close_on": yesterday}, "today or later"),
-                          ({"name": " "}, "required")):
+                          ({"expected_close_on": "2099-01-01"}, "within three years"), ({"name": " "}, "required")):
         response = client.post(url, data={"name": "年度合同（扩容）", "amount": "500000", "campaign_id": "0",
                                           "expected_close_on": "", **data})
         assert response.status_code == 422 and message in response.text, data
@@ -604,3 +604,13 @@ def test_deals_export_as_the_list_filters_them(company, client_as):
     assert "二期" in everyone and "试点" not in everyone
     assert client_as("staff").get("/deals/export?format=csv").status_code == 403
     assert head.get("/deals/export?format=pdf").status_code == 404
+
+
+def test_the_pool_tells_a_rep_when_they_may_claim_back_a_customer_they_returned(company, client_as):
+    customer = customer_of(company["staff"], "甲公司")
+    services.release_to_pool(customer)
+    db.session.commit()
+    again = (local_today() + timedelta(days=services.CLAIM_BACK_DAYS)).isoformat()
+    mine = client_as("staff").get("/customers/pool").text
+    assert f"You may claim it from {again}" in mine and f'action="/customers/{customer.id}/claim"' not in mine
+    assert f'action="/customers/{customer.id}/claim"' in client_as("staff2").get("/customers/pool").text

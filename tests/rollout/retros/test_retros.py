@@ -676,6 +676,10 @@ def test_an_unfinished_action_item_is_edited_and_its_new_owner_told(team, compan
     told = db.session.scalar(select(Notification).where(Notification.user_id == rep.id,
                                                         Notification.event == "retros.action_assigned"))
     assert told is not None and "查重规则改为名称加手机号，先在一组试" in told.subject
+    # The owner it was taken from hears too.
+    released = db.session.scalar(select(Notification).where(Notification.user_id == company["staff"].id,
+                                                            Notification.event == "retros.action_reassigned"))
+    assert released is not None and rep.display_name in released.body_markdown
     # Someone from another department may not; a finished item is kept as it was.
     assert client_as("other_staff").post(url, data={"title": "x", "owner_id": 0}).status_code == 403
     services.transition_action_item(item, "finish")
