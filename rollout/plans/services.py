@@ -90,6 +90,8 @@ PLAN_TRANSITIONS = {
     "return": ({"submitted"}, "draft"),
     "approve": ({"submitted"}, "approved"),
     "close": ({"approved"}, "locked"),
+    # Targets changed after approval by someone who could not approve them: approved again.
+    "resubmit": ({"approved"}, "submitted"),
 }
 #: Quote approval: action → (allowed from, to).
 QUOTE_TRANSITIONS = {
@@ -1311,7 +1313,8 @@ def update_targets(plan: SalesPlan, actor: User, targets: dict, reason: str | No
             current[metric].target = values[metric]
     if was_approved and not can(actor, "plans.approve", plan):
         # Changed by someone who could not have approved it: it waits for approval again.
-        plan.status, plan.submitted_at = "submitted", utcnow()
+        _apply(PLAN_TRANSITIONS, plan, "resubmit", _("plan"), PLAN_STATUS_LABELS)
+        plan.submitted_at = utcnow()
         plan.approved_by_id = plan.approved_at = None
         notify(plan_approvers(plan, actor), "plan.submitted",
                _l("Plan changed after approval, to approve again: %(name)s", name=plan_title(plan)), reason,
