@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import html
 import json
+import math
 import re
 import unicodedata
 from collections.abc import Callable
@@ -346,6 +347,35 @@ def inline_svg(svg: bytes, min_scale: float | None = MIN_MAP_SCALE) -> str:
     style = f' style="min-width: {float(width.group(1)) * min_scale:.0f}pt"' if width and min_scale else ""
     text = text.replace("<svg ", f'<svg class="process-map-svg"{style} ', 1)
     return text
+
+
+#: The width a printed map has on a landscape A4 page (its margins taken off), in points.
+PRINTED_WIDTH_PT = 760
+
+
+def printed_slices(svg: str, min_scale: float = MIN_MAP_SCALE) -> list[str]:
+    """A map (``inline_svg`` output) cut into strips that each fill the printed width at ``min_scale`` or more.
+
+    A map wider than that would print as an unreadable strip: each part shows a window of the same
+    drawing (its viewBox), a little overlapping the next, so the parts read left to right."""
+    match = re.search(r'viewBox="([\d.\-]+) ([\d.\-]+) ([\d.]+) ([\d.]+)"', svg)
+    if match is None:
+        return [svg]
+    x, y, width, height = (float(value) for value in match.groups())
+    parts = math.ceil(width * min_scale / PRINTED_WIDTH_PT)
+    if parts <= 1:
+        return [svg]
+    overlap = width * 0.02
+    step = width / parts
+    slices = []
+    for index in range(parts):
+        left = max(x, x + index * step - overlap)
+        right = min(x + width, x + (index + 1) * step + overlap)
+        box = f'viewBox="{left:.2f} {y:.2f} {right - left:.2f} {height:.2f}"'
+        part = svg.replace(match.group(0), box, 1)
+        part = re.sub(r'(<svg[^>]*?)\swidth="[\d.]+pt"', rf'\1 width="{right - left:.0f}pt"', part, count=1)
+        slices.append(part)
+    return slices
 
 
 def layout(version: ProcessVersion) -> dict:

@@ -626,7 +626,8 @@ def _version_pdf(version: ProcessVersion) -> bytes:
     numbers = services.step_numbers(version, order)
     edges = sorted(version.edges, key=lambda e: (numbers[e.source_id], numbers[e.target_id], e.position, e.id))
     svg = render.inline_svg(render.render(version, "svg"), min_scale=None) if version.nodes else ""
-    return render_pdf("processmaps/version_pdf.html", process=version.process, version=version, svg=svg,
+    return render_pdf("processmaps/version_pdf.html", process=version.process, version=version,
+                      map_parts=render.printed_slices(svg) if svg else [],
                       nodes=order, numbers=numbers, edges=edges, owner_text=services.owner_text,
                       node_kind_label=services.kind_label, status_label=services.status_label,
                       report_title=f"{version.process.name} v{version.number}")

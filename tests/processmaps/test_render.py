@@ -1,4 +1,5 @@
 """Rendering: links in the SVG, owners and lanes drawn, the CJK font in every format, the cache."""
+import math
 import re
 
 import graphviz
@@ -174,3 +175,16 @@ def test_a_page_map_never_shrinks_below_a_readable_share_of_its_size_but_a_print
     on_page = render.inline_svg(drawn)
     assert f'style="min-width: {width * render.MIN_MAP_SCALE:.0f}pt"' in on_page
     assert "min-width" not in render.inline_svg(drawn, min_scale=None)
+
+
+def test_a_wide_map_prints_in_parts_that_overlap_and_cover_it():
+    svg = ('<svg class="process-map-svg" width="3000pt" height="300pt"\n viewBox="0.00 0.00 3000.00 300.00" '
+           'xmlns="http://www.w3.org/2000/svg"><g/></svg>')
+    parts = render.printed_slices(svg)
+    boxes = [tuple(float(v) for v in re.search(r'viewBox="([^"]+)"', part).group(1).split()) for part in parts]
+    assert len(parts) == math.ceil(3000 * render.MIN_MAP_SCALE / render.PRINTED_WIDTH_PT) == 3
+    assert boxes[0][0] == 0 and boxes[-1][0] + boxes[-1][2] == 3000  # the whole width, left to right
+    assert all(boxes[i][0] < boxes[i - 1][0] + boxes[i - 1][2] for i in range(1, len(boxes)))  # overlapping
+    assert all(f'width="{box[2]:.0f}pt"' in part for part, box in zip(parts, boxes))
+    narrow = svg.replace("3000", "700")
+    assert render.printed_slices(narrow) == [narrow]
