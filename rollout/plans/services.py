@@ -1372,8 +1372,43 @@ def target_text(metric: str, value) -> str:
     return f"{value:,.2f}" if metric == "signed_amount" else f"{int(value)}"
 
 
+#: The plans a period is broken down into, and how many of them make it whole.
+PERIOD_PARTS = {"quarter": ("month", 3), "year": ("quarter", 4)}
+
+
+def period_warnings(plan: SalesPlan) -> list[str]:
+    """Where the shorter plans of the same owner inside this plan's period (its months, its quarters) add up
+    to more than it, or, all there, to something else."""
+    if plan.period_kind not in PERIOD_PARTS:
+        return []
+    part_kind, whole = PERIOD_PARTS[plan.period_kind]
+    parts = db.session.scalars(select(SalesPlan).where(
+        _plan_owner_clause(plan.level, plan.department_id, plan.user_id), SalesPlan.period_kind == part_kind,
+        SalesPlan.starts_on >= plan.starts_on, SalesPlan.ends_on <= plan.ends_on)
+        .options(db.selectinload(SalesPlan.targets))).all()
+    warnings = []
+    for metric in METRICS:
+        own = plan.target(metric)
+        if own is None or not any(part.target(metric) is not None for part in parts):
+            continue  # a metric the shorter plans leave out is followed over the whole period only
+        total = sum((part.target(metric) or Decimal(0) for part in parts), Decimal(0))
+        if total > own or (len(parts) == whole and total != own):
+            warnings.append(ngettext(
+                "%(metric)s: this plan says %(own)s but the %(num)d shorter plan inside its period adds up to "
+                "%(sum)s.",
+                "%(metric)s: this plan says %(own)s but the %(num)d shorter plans inside its period add up to "
+                "%(sum)s.", len(parts), metric=METRIC_LABELS[metric], own=target_text(metric, own),
+                sum=target_text(metric, total)))
+    return warnings
+
+
 def rollup_warnings(plan: SalesPlan) -> list[str]:
-    """Where a team/department target differs from the sum of its members' plans for the same period."""
+    """Where a target differs from the sum of the plans it is made of: its members' plans for the same period
+    (a team's reps, a department's teams), and its own shorter plans inside its period."""
+    return _member_warnings(plan) + period_warnings(plan)
+
+
+def _member_warnings(plan: SalesPlan) -> list[str]:
     if plan.level not in ("team", "department", "company"):
         return []
     if plan.level == "team":

@@ -668,3 +668,20 @@ def test_heads_approve_the_plans_below_them_and_a_change_after_approval_by_anyon
     services.update_targets(rep_plan, head, {"signed_amount": "120000"}, "季度中调整")
     assert rep_plan.status == "approved"
     assert any(subject.startswith("你的计划已调整") for subject in notifications_of(staff))
+
+
+def test_a_quarter_is_checked_against_the_months_inside_it(company):
+    staff = company["staff"]
+    quarter = services.create_plan(company["head"], "quarter", date(2027, 1, 1), "rep",
+                                   {"signed_amount": "900000", "visits": "30"}, user_id=staff.id)
+    services.create_plan(company["head"], "month", date(2027, 1, 1), "rep", {"signed_amount": "300000"},
+                         user_id=staff.id)
+    assert services.rollup_warnings(quarter) == []  # two months still to plan
+    services.create_plan(company["head"], "month", date(2027, 2, 1), "rep", {"signed_amount": "400000"},
+                         user_id=staff.id)
+    services.create_plan(company["head"], "month", date(2027, 3, 1), "rep", {"signed_amount": "400000"},
+                         user_id=staff.id)
+    warnings = services.rollup_warnings(quarter)
+    assert any("900,000.00 but the 3 shorter plans inside its period add up to 1,100,000.00" in w for w in warnings)
+    # The months set no visits: those are followed over the quarter only.
+    assert len(warnings) == 1
