@@ -533,6 +533,8 @@ def test_a_plans_history_names_its_targets_in_the_readers_language(company, clie
     client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "zh-CN"
     page = client.get(f"/plans/{plan.id}").text
     assert "Signed amount" not in page and "签约额" in page
+    history = page[page.index('data-testid="history"'):]
+    assert 'data-field="metric"' in history and 'data-field="plan_id"' not in history  # the page is the plan
 
 
 def test_the_follow_up_form_offers_the_open_next_steps_ticking_those_already_due(company, client_as):
