@@ -305,7 +305,8 @@ def actual():
                               height=300)
         # The campaigns as far as this report reaches: the rep's own deals, or the unit's.
         parent = report["parent"]
-        if not me.has_role("head", "lead", "admin") or (parent is not None and parent.user_id):
+        # Those who set plans (rollout/access.py) see a unit's campaigns; a rep sees their own deals only.
+        if not can(me, "plans.edit") or (parent is not None and parent.user_id):
             scope = {"owner_id": parent.user_id if parent is not None and parent.user_id else me.id}
         elif parent is not None and parent.department_id:
             scope = {"department_ids": subtree_ids(parent.department_id)}
