@@ -415,17 +415,25 @@ def session(session_id):
                                                    Enrolment.user_id == current_user.id))
     now = utcnow()
     has_started = session.starts_at is not None and session.starts_at <= now
-    assign_form = None
+    assign_form, assign_groups = None, []
     if can(current_user, "training.assign") and session.status == SESSION_SCHEDULED and not has_started:
         assign_form = AssignForm()
         assign_form.user_id.choices = _people_choices("training.assign", {e.user_id for e in enrolled + waitlisted})
+        # The session's audience first: they are whom a trainer or head usually signs up.
+        audience_ids = {user.id for user in services.session_audience(session)}
+        assign_groups = [(_("For this session"), [c for c in assign_form.user_id.choices if c[0] in audience_ids]),
+                         (_("Everyone else"), [c for c in assign_form.user_id.choices if c[0] not in audience_ids])]
     # Once it has started, whoever takes attendance may add people who came without signing up.
     walk_in_choices = []
     if can(current_user, "training.manage") and session.status == SESSION_SCHEDULED and has_started:
         walk_in_choices = _people_choices("training.manage", {e.user_id for e in enrolled})
     return render_template("training/session.html", session=session, enrolled=enrolled, waitlisted=waitlisted,
                            release=_release_of(session),
-                           my=my, assign_form=assign_form, now=now, attendance_marks=ATTENDANCE,
+                           my=my, assign_form=assign_form, assign_groups=assign_groups,
+                           missing_course=services.missing_prerequisite(current_user, session.course)
+                           if session.course is not None and (my is None or my.status not in (ENROLLED, WAITLISTED))
+                           else None,
+                           now=now, attendance_marks=ATTENDANCE,
                            walk_in_choices=walk_in_choices, attended_marks=ATTENDED,
                            shown_status=services.shown_status(session, now),
                            may_cancel=session.status == SESSION_SCHEDULED

@@ -13,12 +13,13 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal, InvalidOperation
 from functools import cache
 
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import DateTime, String, literal_column, select, union_all
+from sqlalchemy import DateTime, Numeric, String, literal_column, select, union_all
 
 from rollout.accounts.models import User
 from rollout.audit.services import REDACTED
@@ -156,8 +157,8 @@ _NAME_COLUMNS = ("display_name", "name", "title")
 
 @cache
 def column_kinds() -> dict[str, dict[str, str]]:
-    """{table: {column: kind}}: "datetime", or for a reference the referenced table whose rows have a
-    name (users by display name, departments, lost reasons …), from the models' metadata."""
+    """{table: {column: kind}}: "datetime", "number" for decimals, or for a reference the referenced table
+    whose rows have a name (users by display name, departments, lost reasons …), from the models' metadata."""
     kinds: dict[str, dict[str, str]] = {}
     for table in db.metadata.tables.values():
         for column in table.columns:
@@ -166,6 +167,8 @@ def column_kinds() -> dict[str, dict[str, str]]:
                 kinds.setdefault(table.name, {})[column.name] = targets[0].name
             elif not targets and isinstance(column.type, DateTime):
                 kinds.setdefault(table.name, {})[column.name] = "datetime"
+            elif not targets and isinstance(column.type, Numeric):
+                kinds.setdefault(table.name, {})[column.name] = "number"
     return kinds
 
 
@@ -180,7 +183,7 @@ def _ids_to_resolve(rows) -> dict[str, set[int]]:
         table_kinds = kinds.get(row.entity or "", {})
         for column, pair in (row.changes or {}).items():
             kind = table_kinds.get(column)
-            if kind is not None and kind != "datetime":
+            if kind is not None and kind not in ("datetime", "number"):
                 wanted.setdefault(kind, set()).update(
                     v for v in pair if isinstance(v, int) and not isinstance(v, bool))
     return wanted
@@ -216,6 +219,18 @@ def _local_time(value: str) -> str | None:
         return None
 
 
+def _number(value) -> str | None:
+    """A stored decimal with thousands separators, without the cents a whole figure does not have:
+    "3.00" → "3", "12500.50" → "12,500.50"."""
+    try:
+        number = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return None
+    if not number.is_finite():
+        return None
+    return f"{number:,.0f}" if number == number.to_integral_value() else f"{number:,.2f}"
+
+
 def _coded(value: str | list, codes: Mapping) -> str | None:
     """The label of a code, or of each code in a list (or comma-separated text) of them; None if any is unknown."""
     parts = value.split(",") if isinstance(value, str) else value
@@ -238,7 +253,11 @@ def show_value(value, kind: str | None, names: dict[tuple[str, int], str],
         return ShownValue(_("Yes") if value else _("No"))
     if value == REDACTED:
         return ShownValue(REDACTED, _("Secret values are never recorded."))
-    if kind not in (None, "datetime") and isinstance(value, int) and not isinstance(value, bool):
+    if kind == "number" and isinstance(value, (str, int, float)):
+        shown = _number(value)
+        if shown is not None:
+            return ShownValue(shown)
+    if kind not in (None, "datetime", "number") and isinstance(value, int) and not isinstance(value, bool):
         name = names.get((kind, value))
         return ShownValue(name, f"#{value}") if name else ShownValue(f"#{value}")
     if kind == "datetime" and isinstance(value, str):

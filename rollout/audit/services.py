@@ -197,10 +197,13 @@ def record_event(action: str, entity: str | None = None, entity_id=None, detail:
     }])
 
 
-def history_of(entity: str, entity_id) -> list[AuditEntry]:
-    """Every audit row of one record, newest first (for a record's history tab)."""
-    from sqlalchemy import select
+def history_of(entity: str, entity_id, related: dict[str, list] | None = None) -> list[AuditEntry]:
+    """Every audit row of one record, newest first (for a record's history tab); ``related`` adds the rows
+    of records shown with it ({table: ids}, a plan's targets), in the same one query."""
+    from sqlalchemy import or_, select
+    records = [(AuditEntry.entity == entity) & (AuditEntry.entity_id == str(entity_id))]
+    records += [(AuditEntry.entity == table) & AuditEntry.entity_id.in_([str(id_) for id_ in ids])
+                for table, ids in (related or {}).items() if ids]
     return db.session.scalars(
-        select(AuditEntry).where(AuditEntry.entity == entity, AuditEntry.entity_id == str(entity_id))
-        .order_by(AuditEntry.created_at.desc(), AuditEntry.id.desc())
+        select(AuditEntry).where(or_(*records)).order_by(AuditEntry.created_at.desc(), AuditEntry.id.desc())
     ).all()

@@ -220,10 +220,7 @@ def plan(plan_id):
 
 def _plan_history(plan) -> list:
     """The plan's own audit rows and its targets', newest first."""
-    rows = list(_history("sales_plans", plan.id))
-    for target in plan.targets:
-        rows.extend(_history("plan_targets", target.id))
-    return sorted(rows, key=lambda row: (row.created_at, row.id), reverse=True)
+    return history_of("sales_plans", plan.id, related={"plan_targets": [target.id for target in plan.targets]})
 
 
 def plan_revisions(plan):

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
+import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -36,6 +38,9 @@ XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 CSV_MIME = "text/csv; charset=utf-8"
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _WIDTHS = {"date": 12, "datetime": 17, "number": 12, "bool": 8}
+_MAX_WIDTH = 50
+#: Rows read to size the text columns.
+_WIDTH_SAMPLE = 200
 
 
 @dataclass
@@ -90,13 +95,50 @@ def typed_value(value, kind: str):
     return str(value)
 
 
+def _display_width(text: str) -> int:
+    """Columns a text takes in a spreadsheet: Chinese characters are two wide."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def _column_widths(columns: list[Column], sample: list[list]) -> list[int]:
+    """Widths that fit the header and the sampled values, within reason (a long note does not stretch the sheet)."""
+    widths = []
+    for index, column in enumerate(columns):
+        header = _display_width(str(column.header)) + 2
+        if column.kind in _WIDTHS:
+            widths.append(max(_WIDTHS[column.kind], header))
+            continue
+        longest = max((_display_width(row[index]) for row in sample if isinstance(row[index], str)), default=0)
+        widths.append(min(max(10, header, longest + 2), _MAX_WIDTH))
+    return widths
+
+
+def _xlsx_cell(sheet, value):
+    cell = WriteOnlyCell(sheet, value=value)
+    if isinstance(value, str):
+        cell.data_type = "s"  # text stays text: long digit strings keep every digit
+        if looks_like_formula(value):
+            cell.quotePrefix = True
+    elif isinstance(value, datetime):
+        cell.number_format = "yyyy-mm-dd hh:mm"
+    elif isinstance(value, date):
+        cell.number_format = "yyyy-mm-dd"
+    elif isinstance(value, (float, Decimal)):
+        cell.number_format = "#,##0.00"
+    elif isinstance(value, int) and not isinstance(value, bool):
+        cell.number_format = "0"
+    return cell
+
+
 def xlsx_bytes(columns: list[Column], rows: Iterable, sheet_title: str = "Export") -> tuple[bytes, int]:
     """Write rows to an XLSX workbook with typed cells; return the bytes and the row count."""
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(title=_sheet_title(sheet_title))
     sheet.freeze_panes = "A2"
-    for index, column in enumerate(columns, start=1):
-        width = _WIDTHS.get(column.kind) or min(max(12, len(str(column.header)) * 2 + 2), 40)
+    values = ([typed_value(column.get(row), column.kind) for column in columns] for row in rows)
+    # A write-only sheet takes its widths before its rows: size them on the first rows.
+    sample = list(itertools.islice(values, _WIDTH_SAMPLE))
+    for index, width in enumerate(_column_widths(columns, sample), start=1):
         sheet.column_dimensions[get_column_letter(index)].width = width
     header = []
     for column in columns:
@@ -106,25 +148,8 @@ def xlsx_bytes(columns: list[Column], rows: Iterable, sheet_title: str = "Export
         header.append(cell)
     sheet.append(header)
     count = 0
-    for row in rows:
-        cells = []
-        for column in columns:
-            value = typed_value(column.get(row), column.kind)
-            cell = WriteOnlyCell(sheet, value=value)
-            if isinstance(value, str):
-                cell.data_type = "s"  # text stays text: long digit strings keep every digit
-                if looks_like_formula(value):
-                    cell.quotePrefix = True
-            elif isinstance(value, datetime):
-                cell.number_format = "yyyy-mm-dd hh:mm"
-            elif isinstance(value, date):
-                cell.number_format = "yyyy-mm-dd"
-            elif isinstance(value, (float, Decimal)):
-                cell.number_format = "#,##0.00"
-            elif isinstance(value, int) and not isinstance(value, bool):
-                cell.number_format = "0"
-            cells.append(cell)
-        sheet.append(cells)
+    for row_values in itertools.chain(sample, values):
+        sheet.append([_xlsx_cell(sheet, value) for value in row_values])
         count += 1
     buffer = io.BytesIO()
     workbook.save(buffer)

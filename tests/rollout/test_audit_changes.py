@@ -133,6 +133,17 @@ def test_created_records_list_their_values_once_and_times_in_local_time(client_a
     assert cell == "Display name : 王芳 Last login : 2026-03-01 10:30"
 
 
+def test_decimal_columns_show_whole_figures_without_cents(client_as, company):
+    record_event("update", entity="plan_targets", entity_id=9, user=company["admin"],
+                 changes={"target": ["3.00", "12500.50"]})
+    record_event("create", entity="plan_targets", entity_id=10, user=company["admin"],
+                 changes={"target": [None, "1200000.00"]})
+    db.session.commit()
+    cells = _changes_cells(client_as("admin").get("/audit/?entity=plan_targets").get_data(as_text=True))
+    assert any("3 → 12,500.50" in cell for cell in cells), cells
+    assert any(cell.endswith(": 1,200,000") for cell in cells), cells
+
+
 def test_secrets_stay_hidden(client_as, company):
     with acting_as(company["admin"]):
         company["staff"].password_hash = "another-hash"

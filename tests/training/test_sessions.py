@@ -219,3 +219,31 @@ def test_out_of_range_dates_and_ids_are_refused(client_as, company, make_session
     assert client.post(f"/training/sessions/{session.id}/assign",
                        data={"user_id": str(10**20)}).status_code == 303
     assert client.get(f"/training/sessions/new?course_id={10**20}").status_code == 200
+
+
+def test_people_missing_the_prerequisite_see_why_instead_of_a_sign_up_button(client_as, company, make_session,
+                                                                                course):
+    from training.models import Course, CourseCompletion
+    advanced = Course(track=course.track, position=2, title="报价进阶", prerequisite=course)
+    db.session.add(advanced)
+    session = make_session()
+    session.course = advanced
+    db.session.commit()
+    page = client_as("staff").get(f"/training/sessions/{session.id}").get_data(as_text=True)
+    assert 'data-testid="needs-prerequisite"' in page and f"/training/courses/{course.id}" in page
+    assert f'/training/sessions/{session.id}/enrol"' not in page
+    db.session.add(CourseCompletion(course_id=course.id, user_id=company["staff"].id, completed_at=utcnow()))
+    db.session.commit()
+    page = client_as("staff").get(f"/training/sessions/{session.id}").get_data(as_text=True)
+    assert 'data-testid="needs-prerequisite"' not in page and f'/training/sessions/{session.id}/enrol"' in page
+
+
+def test_sign_up_a_colleague_lists_the_sessions_audience_first(client_as, company, make_session):
+    session = make_session()
+    session.target_roles = "staff"
+    session.departments = [company["departments"]["sales1"]]
+    db.session.commit()
+    page = client_as("trainer").get(f"/training/sessions/{session.id}").get_data(as_text=True)
+    audience, others = page.split('<optgroup label="Everyone else">')
+    assert 'label="For this session"' in audience and company["staff"].display_name in audience
+    assert company["staff2"].display_name not in audience and company["staff2"].display_name in others

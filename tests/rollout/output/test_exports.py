@@ -35,6 +35,16 @@ ROWS = [
 ]
 
 
+def test_xlsx_text_columns_fit_their_contents(app):
+    with app.app_context():
+        data, _count = xlsx_bytes(COLUMNS, ROWS + [dict(ROWS[2], note="很长的备注" * 40)])
+    sheet = load_workbook(io.BytesIO(data)).active
+    widths = {cell.value: sheet.column_dimensions[cell.column_letter].width for cell in sheet[1]}
+    assert widths["客户"] == 22  # 上海华东贸易有限公司: ten characters, two columns each, and a margin
+    assert widths["身份证号"] == 20 and widths["更新时间"] == 17
+    assert widths["备注"] == 50  # a long note does not stretch the sheet
+
+
 def test_xlsx_cells_are_typed_and_formulas_stay_text(app):
     with app.app_context():
         data, count = xlsx_bytes(COLUMNS, ROWS, sheet_title="客户")
