@@ -69,6 +69,13 @@ class DemoContext:
     departments: dict[str, Department] = field(default_factory=dict)
     users: dict[str, User] = field(default_factory=dict)
     password: str = DEMO_PASSWORD
+    #: Two reps of the pilot team who have not used the system since it went live: their records stop there.
+    absent_reps: tuple[str, ...] = ("rep6", "rep13")
+
+    @property
+    def pilot_go_live_on(self) -> date:
+        """The day the pilot team (销售一组) went live."""
+        return self.today - timedelta(days=14)
 
     def staff_of(self, *codes: str) -> list[User]:
         ids = {self.departments[c].id for c in codes}

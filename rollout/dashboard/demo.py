@@ -18,7 +18,7 @@ def load(ctx) -> None:
     today = ctx.today
     d = ctx.departments
     # The pilot team goes live first; its department follows in the first wave.
-    d["sales-1"].go_live_on = today - timedelta(days=14)
+    d["sales-1"].go_live_on = ctx.pilot_go_live_on
     pilot, _ = services.save_phase(None, "试点：销售一组", PILOT, today - timedelta(days=21), today - timedelta(days=1),
                                    [d["sales-1"].id], "销售一组先行试用四周，每周回顾，问题当周解决。")
     wave1, _ = services.save_phase(None, "第一批：销售部、市场部、IT部", WAVE, today + timedelta(days=7),
@@ -55,7 +55,7 @@ def _login_history(ctx) -> None:
     pilot never logged in after go-live."""
     rng = random.Random(7)
     pilot_team = ctx.departments["sales-1"].id
-    absent = {"rep6", "rep13"}
+    absent = set(ctx.absent_reps)
     rows = []
     for username, user in ctx.users.items():
         if username in absent:

@@ -136,6 +136,9 @@ def load(ctx) -> None:
     # --- customers ----------------------------------------------------------------------------
     reps = [users[name] for name in PERFORMANCE]
     names_used: set[str] = set()
+    # What the absent reps did stops the day their team went live.
+    absent_ids = {users[name].id for name in ctx.absent_reps}
+    went_live_at = local_to_utc(datetime.combine(ctx.pilot_go_live_on, time(0)))
 
     def company_name() -> tuple[str, str]:
         while True:
@@ -152,6 +155,8 @@ def load(ctx) -> None:
             is_new = rng.random() < 0.25 + 0.35 * PERFORMANCE[rep.username]
             created = _at(start + timedelta(days=rng.randint(0, 85)) if is_new
                           else start - timedelta(days=rng.randint(0, 200)), rng)
+            if rep.id in absent_ids:
+                created = min(created, went_live_at - timedelta(days=1))
             phone = _phone(rng)
             campaign = expo if rng.random() < 0.08 else (webinar if rng.random() < 0.06 else None)
             customer_rows.append({
@@ -208,6 +213,8 @@ def load(ctx) -> None:
             occurred = _at(day, rng)
             if occurred < row["created_at"]:
                 continue  # the customer did not exist yet
+            if rep.id in absent_ids and occurred >= went_live_at - timedelta(days=1):
+                continue
             kind = rng.choices(["visit", "call", "meeting", "message"], weights=[4, 5, 1, 2])[0]
             activity_rows.append({
                 "kind": kind, "user_id": rep.id, "department_id": rep.department_id, "customer_id": cid,
@@ -217,7 +224,7 @@ def load(ctx) -> None:
             })
             last_followup[cid] = max(last_followup.get(cid, occurred), occurred)
         # Each rep's latest follow-ups carry next steps: some already overdue.
-        for cid, row in mine[:4]:
+        for cid, row in mine[:4] if rep.id not in absent_ids else []:
             occurred = _at(today - timedelta(days=rng.randint(3, 12)), rng)
             due = today + timedelta(days=rng.randint(-6, 8))
             activity_rows.append({
@@ -303,6 +310,8 @@ def load(ctx) -> None:
             amount = min(Decimal(rng.randrange(80000, 320000, 1000)), max(goal - won_total, Decimal("60000")))
             amount = amount.quantize(Decimal("1000"))
             closed = quarter_start + timedelta(days=rng.randint(0, max(elapsed - 1, 0)))
+            if rep.id in absent_ids:
+                closed = min(closed, ctx.pilot_go_live_on - timedelta(days=1))
             opportunity_rows.append(_deal(rep, cid, row, amount, "won", closed, rng))
             opp_meta.append(("won", closed, None))
             won_total += amount
@@ -316,6 +325,8 @@ def load(ctx) -> None:
             if stage == "lost":
                 reason = rng.choice(list(reasons.values()))
                 closed = quarter_start + timedelta(days=rng.randint(0, max(elapsed - 1, 0)))
+                if rep.id in absent_ids:
+                    closed = min(closed, ctx.pilot_go_live_on - timedelta(days=1))
                 opportunity_rows.append(_deal(rep, cid, row, amount, "lost", closed, rng, reason.id))
                 opp_meta.append(("lost", closed, reason))
             else:
@@ -356,6 +367,8 @@ def load(ctx) -> None:
         submitted = row["created_at"] + timedelta(days=rng.randint(5, 15))
         submitted = min(submitted, now - timedelta(days=1))
         rep = user_by_id[row["owner_id"]]
+        if rep.id in absent_ids:
+            submitted = max(min(submitted, went_live_at - timedelta(days=1)), row["created_at"] + timedelta(hours=4))
         quote_rows.append({
             "title": f"{row['name']} 报价", "customer_id": row["customer_id"], "opportunity_id": oid,
             "owner_id": rep.id, "department_id": rep.department_id, "list_amount": list_amount,
