@@ -72,6 +72,15 @@ def support_requests_by_id(ids) -> dict[int, object]:
     return {request.id: request for request in db.session.scalars(select(model).where(model.id.in_(ids)))}
 
 
+def faq_articles_by_id(ids) -> dict[int, object]:
+    """The FAQ articles with these ids (one statement); empty when the training module is absent."""
+    model = _function("training.models", "FaqArticle")
+    ids = sorted({i for i in ids if i})
+    if model is None or not ids:
+        return {}
+    return {article.id: article for article in db.session.scalars(select(model).where(model.id.in_(ids)))}
+
+
 def support_request_state_label(request) -> str:
     """The question's state in the reader's language, as the training module names it."""
     labels = _function("training.forms", "STATUS_LABELS") or {}
@@ -128,14 +137,10 @@ def refuse_answered_twice(source) -> None:
         return
     is_card = isinstance(source, RetroCard)
     if existing.faq_article_id:
-        raise ServiceError(_("This card was already turned into FAQ article #%(id)s.", id=existing.faq_article_id)
-                           if is_card else
-                           _("This action item was already turned into FAQ article #%(id)s.",
-                             id=existing.faq_article_id))
-    raise ServiceError(_("This card was already asked at the support desk as question #%(id)s.",
-                         id=existing.support_request_id) if is_card else
-                       _("This action item was already asked at the support desk as question #%(id)s.",
-                         id=existing.support_request_id))
+        raise ServiceError(_("This card was already turned into an FAQ article.") if is_card else
+                           _("This action item was already turned into an FAQ article."))
+    raise ServiceError(_("This card was already asked at the support desk.") if is_card else
+                       _("This action item was already asked at the support desk."))
 
 
 def _link(source, user, change_request_id=None, faq_article_id=None, support_request_id=None) -> RetroWorkLink:

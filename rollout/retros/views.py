@@ -136,24 +136,30 @@ def _render_board(retro: Retro, card_form=None, action_form=None, notes_form=Non
     notes_form = notes_form or NotesForm(formdata=None, notes=retro.notes_markdown)
     themes = services.recurring_themes(retro.team_id) if retro.is_revealed else []
     theme_cards = {cid: t.label for t in themes for cid in t.card_ids}
-    links = services.links_of([c.id for c in cards], [i.id for i in items])
-    change_requests = conversions.change_requests_by_id(link.change_request_id for link in links)
-    questions = conversions.support_requests_by_id(link.support_request_id for link in links)
     return render_template(
         "retros/board.html", retro=retro, cards=cards, total_cards=total_cards, votes=votes, my_votes=my_votes,
         dots_left=retro.vote_budget - sum(my_votes.values()), is_facilitator=is_facilitator,
         own_ids=set(own_ids), card_form=card_form, action_form=action_form, notes_form=notes_form,
         items=items, carried=services.carried_over_items(retro), previous=services.previous_retro(retro),
-        theme_cards=theme_cards, links=links, transitions=[a for (s, a) in services.RETRO_TRANSITIONS
-                                                          if s == retro.status],
+        theme_cards=theme_cards, transitions=[a for (s, a) in services.RETRO_TRANSITIONS if s == retro.status],
         retro_action_labels=services.RETRO_ACTION_LABELS, state_label=services.state_label,
         action_state_label=services.action_state_label, item_actions=services.allowed_item_actions,
         item_action_labels=services.ACTION_ACTION_LABELS, conversions=conversions.available(),
-        change_url=conversions.change_request_url, faq_url=conversions.faq_article_url,
-        question_url=conversions.support_request_url, questions=questions,
-        question_state=conversions.support_request_state_label, keeps_faq=can(current_user, "training.faq.manage"),
-        change_requests=change_requests, change_state=conversions.change_request_state_label,
-        today=local_today()), status
+        keeps_faq=can(current_user, "training.faq.manage"), today=local_today(), **_work_of(cards, items)), status
+
+
+def _work_of(cards, items) -> dict:
+    """What the cards and action items became (change requests, questions, FAQ articles), for
+    ``retros/_work.html``: three statements whatever their number."""
+    links = services.links_of([c.id for c in cards], [i.id for i in items])
+    questions = conversions.support_requests_by_id(link.support_request_id for link in links)
+    article_ids = [link.faq_article_id for link in links] + [q.article_id for q in questions.values()]
+    return {"links": links, "questions": questions, "faq_articles": conversions.faq_articles_by_id(article_ids),
+            "change_requests": conversions.change_requests_by_id(link.change_request_id for link in links),
+            "change_url": conversions.change_request_url, "faq_url": conversions.faq_article_url,
+            "question_url": conversions.support_request_url,
+            "question_state": conversions.support_request_state_label,
+            "change_state": conversions.change_request_state_label}
 
 
 @bp.route("/<int:retro_id>")
@@ -359,8 +365,9 @@ def _summary_context(retro: Retro) -> dict:
     votes, _mine = services.vote_counts(retro, current_user)
     by_column = {c.id: sorted([card for card in cards if card.column_id == c.id],
                               key=lambda card: (-votes.get(card.id, 0), card.id)) for c in retro.columns}
-    return {"retro": retro, "cards": cards, "by_column": by_column, "votes": votes,
-            "items": services.action_items_of(retro), "carried": services.carried_over_items(retro),
+    items = services.action_items_of(retro)
+    return {"retro": retro, "cards": cards, "by_column": by_column, "votes": votes, **_work_of(cards, items),
+            "items": items, "carried": services.carried_over_items(retro),
             "hidden_count": 0 if retro.is_revealed else services.card_count(retro),
             "themes": services.recurring_themes(retro.team_id), "state_label": services.state_label,
             "action_state_label": services.action_state_label}
@@ -450,7 +457,8 @@ def convert(kind, object_id, target):
             message = _with_link(_("Question %(ref)s is asked at the support desk and linked. Its answer can "
                                    "become an FAQ article there."),
                                  conversions.support_request_url(link.support_request_id),
-                                 f"#{link.support_request_id}")
+                                 _quoted(conversions.support_requests_by_id([link.support_request_id])
+                                         [link.support_request_id].subject))
     except ServiceError as error:
         apply_service_error(None, error)
         return redirect(back, 303)
@@ -480,11 +488,15 @@ def convert_to_faq(kind, object_id):
             apply_service_error(form, error)
         else:
             flash(_with_link(_("FAQ article %(ref)s is published and linked."),
-                             conversions.faq_article_url(link.faq_article_id), f"#{link.faq_article_id}"),
+                             conversions.faq_article_url(link.faq_article_id), _quoted(form.title.data)),
                   "success")
             return redirect(_board_anchor(source))
     return render_template("retros/faq_answer.html", form=form, retro=retro, source_title=title, origin=origin,
                            back=_board_anchor(source)), 422 if form.errors else 200
+
+
+def _quoted(title: str) -> str:
+    return _("“%(title)s”", title=title)
 
 
 def _with_link(message: str, url: str, text: str) -> Markup:

@@ -493,13 +493,14 @@ def test_converting_twice_is_refused_clearly_in_both_languages(team, company, cl
     page = client.get(again.location).get_data(as_text=True)
     assert f"This action item was already turned into change request {request.reference}." in page
     assert client.post(f"/retros/convert/action/{item.id}/question").status_code == 303
-    assert f"This action item was already asked at the support desk as question #{question.id}." in client.get(
+    assert "This action item was already asked at the support desk." in client.get(
         f"/retros/{retro.id}").get_data(as_text=True)
+    assert question.id
     client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "zh-CN"
     client.post(f"/retros/convert/action/{item.id}/change")
     page = client.get(f"/retros/{retro.id}").get_data(as_text=True)
     assert f"该行动项已转为变更申请 {request.reference}，不能重复转换。" in page
-    assert f'action="/retros/convert/action/{item.id}/question"' not in page and f"打开求助 #{question.id}" in page
+    assert f'action="/retros/convert/action/{item.id}/question"' not in page and "打开该求助" in page
     assert db.session.scalar(select(db.func.count()).select_from(ChangeRequest)) == 1
     assert db.session.scalar(select(db.func.count()).select_from(SupportRequest)) == 1
 
@@ -532,12 +533,14 @@ def test_only_those_who_keep_the_faq_write_an_article_from_a_retro_and_they_writ
     assert article.body_markdown == "先按手机号搜索，再联系客户的负责人。\n\n来自复盘会“第12周回顾”（销售一组，2026-11-20）的行动项。"
     assert [link.action_item_id for link in services.links_for_faq_article(article.id)] == [item.id]
     page = lead.get(f"/retros/{retro.id}").get_data(as_text=True)
-    assert f'FAQ article <a href="/training/faq/{article.id}" class="alert-link">#{article.id}</a> is published' in page
+    assert (f'FAQ article <a href="/training/faq/{article.id}" class="alert-link">“查重误报怎么办？”</a> is published'
+            in page)
+    assert "FAQ: 查重误报怎么办？" in page  # the badge on the action item names the article
     assert f'href="{url}"' not in page
     for ask_again in (lambda: lead.get(url), lambda: lead.post(url, data={"title": "再来", "answer": "再来"})):
         again = ask_again()
         assert again.status_code == 303 and again.location.endswith(f"/retros/{retro.id}#actions")
-        assert f"This action item was already turned into FAQ article #{article.id}." in lead.get(
+        assert "This action item was already turned into an FAQ article." in lead.get(
             again.location).get_data(as_text=True)
     assert db.session.scalar(select(db.func.count()).select_from(FaqArticle)) == 1
 
@@ -565,13 +568,17 @@ def test_a_card_asked_at_the_support_desk_shows_its_answer_and_the_article_it_be
     assert question.seed_user_id == seed.id
     assert db.session.scalar(select(Notification).where(Notification.user_id == seed.id)) is not None
     page = client.get(f"/retros/{retro.id}").get_data(as_text=True)
-    assert f'Question <a href="/training/support/{question.id}" class="alert-link">#{question.id}</a> is asked' in page
-    assert f"Question #{question.id} · Awaiting answer" in page
+    assert f'Question <a href="/training/support/{question.id}" class="alert-link">“客户查重”</a> is asked' in page
+    assert "Question: 客户查重 · Awaiting answer" in page
     assert f'action="/retros/convert/card/{card.id}/question"' not in page
     support.answer(question, seed, "在公海页面的“领取记录”里能看到。", publish_as_article=True)
     db.session.commit()
     page = client.get(f"/retros/{retro.id}").get_data(as_text=True)
-    assert f"Question #{question.id} · Replied" in page
+    assert "Question: 客户查重 · Replied" in page
+    summary = client.get(f"/retros/{retro.id}/summary").get_data(as_text=True)
+    work = summary[summary.index('data-testid="follow-up-work"'):]
+    assert 'Card</span> 客户查重' in work and "Question: 客户查重 · Replied" in work
+    assert f'href="/training/faq/{question.article_id}"' in work
     assert f'href="/training/faq/{question.article_id}"' in page
 
 
