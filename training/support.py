@@ -315,6 +315,10 @@ def edit_answer(request: SupportRequest, editor: User, answer_markdown: str,
         raise ServiceError(_("Write an answer."), "answer_markdown")
     if text == request.answer_markdown:
         return request
+    article = db.session.get(FaqArticle, request.article_id) if request.article_id else None
+    # The article follows the answer it was made of, unless someone who keeps the FAQ rewrote it since.
+    if article is not None and article.body_markdown == _article_body(request):
+        article.body_markdown, article.updated_at = _article_body(request, text), now or utcnow()
     request.answer_markdown = text
     request.answer_edited_at = now or utcnow()
     db.session.flush()
@@ -410,6 +414,12 @@ def conversation(request: SupportRequest) -> list[Message]:
     return sorted(messages, key=lambda message: message.at)
 
 
+def _article_body(request: SupportRequest, answer_markdown: str | None = None) -> str:
+    """An FAQ article's text made of a question and its answer."""
+    question = request.body_markdown.strip()
+    return (question + "\n\n---\n\n" if question else "") + (answer_markdown or request.answer_markdown)
+
+
 def publish_answer(request: SupportRequest, author: User, title: str | None = None, tags=()):
     """Turn an answered request into an FAQ article (question and answer), once."""
     from training.faq import create_article_from
@@ -417,10 +427,8 @@ def publish_answer(request: SupportRequest, author: User, title: str | None = No
         raise ServiceError(_("Only answered requests can become articles."))
     if request.article_id is not None:
         raise ServiceError(_("This answer is already an article."))
-    body = (request.body_markdown.strip() + "\n\n---\n\n" if request.body_markdown.strip() else "") + \
-        request.answer_markdown
-    article = create_article_from((title or request.subject).strip() or request.subject, body, author, tags=tags,
-                                  module=request.module, source="support")
+    article = create_article_from((title or request.subject).strip() or request.subject, _article_body(request),
+                                  author, tags=tags, module=request.module, source="support")
     request.article_id = article.id
     db.session.flush()
     return article

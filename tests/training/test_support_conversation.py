@@ -206,6 +206,20 @@ def test_the_answerer_edits_the_answer_audited_and_the_requester_is_told(client_
     assert "edited" in client_as("staff").get(f"/training/support/{item.id}").get_data(as_text=True)
 
 
+def test_an_article_made_of_the_answer_follows_its_corrections_until_the_faq_keepers_rewrite_it(company, answered):
+    item, seed = answered
+    article = support.publish_answer(item, seed)
+    db.session.commit()
+    support.edit_answer(item, seed, "在产品行选择赠品，数量填 1。")
+    db.session.commit()
+    assert article.body_markdown.endswith("\n\n---\n\n在产品行选择赠品，数量填 1。")
+    assert article.body_markdown.startswith(item.body_markdown.strip())
+    faq.save_article(article, article.title, "项目组重写的说明。", author=company["lead"])
+    support.edit_answer(item, seed, "再次更正的回答。")
+    db.session.commit()
+    assert article.body_markdown == "项目组重写的说明。"
+
+
 def test_only_the_answerer_edits_the_answer(client_as, company, factory, answered):
     item, seed = answered
     other_seed = _seed(factory, company, "sales2")
