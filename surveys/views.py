@@ -472,6 +472,9 @@ def respond(token):
     invitation = db.session.scalar(select(SurveyInvitation).where(SurveyInvitation.token == token))
     if invitation is None or not token:
         abort(404)
+    # The link answers without signing in; someone signed in as another person is not its invitee.
+    if current_user.is_authenticated and current_user.id != invitation.user_id:
+        abort(403)
     survey = invitation.survey
     errors, status = {}, 200
     values = _form_values(survey, invitation.draft_answers or {})

@@ -64,8 +64,9 @@ class UserRole(db.Model):
 class User(UserMixin, db.Model):
     __tablename__ = "users"
     __audit_redact__ = ("password_hash", "session_token", "calendar_token")
-    #: Recorded by the login event itself: a change of these alone is no audit entry of its own.
-    __audit_skip__ = ("last_login_at", "browser_locale")
+    #: Recorded by the login and logout events themselves (and a password change, which rotates the
+    #: session key): a change of these alone is no audit entry of its own.
+    __audit_skip__ = ("last_login_at", "browser_locale", "session_token")
 
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(64), unique=True)

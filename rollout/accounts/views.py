@@ -53,6 +53,9 @@ def login():
 @require("home.view")
 def logout():
     record_event("logout", entity="session", entity_id=current_user.username.lower())
+    # A new session key ends this session for good: a copy of its cookie (a shared PC) no longer
+    # signs in. The user's sessions on other devices end with it.
+    current_user.session_token = services.new_token()
     logout_user()
     session.clear()
     flash(_("You have logged out."), "info")

@@ -31,6 +31,9 @@ class Notification(db.Model):
         Index("ix_notifications_user_created", "user_id", "created_at"),
     )
     __field_labels__ = {"event": _l("Event"), "link": _l("Link"), "read_at": _l("Read at")}
+    # A notification's link may be a personal one (a survey invitation answers without signing in):
+    # the trail records who was told what, not the way in.
+    __audit_redact__ = ("link", "body_markdown")
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))

@@ -72,6 +72,16 @@ def test_logout_is_post_only(client_as):
     assert client.get("/").status_code == 302
 
 
+def test_a_copy_of_the_session_cookie_is_dead_after_logout(client_as, app):
+    client = client_as("staff")
+    cookie = client.get_cookie("session").value
+    assert client.post("/logout").status_code == 302
+    copy = app.test_client()
+    copy.set_cookie("session", cookie)
+    response = copy.get("/")
+    assert response.status_code == 302 and "/login" in response.location
+
+
 def test_failed_logins_are_throttled_per_account(client, company, app):
     limit = app.config["LOGIN_MAX_FAILURES_PER_ACCOUNT"]
     for _ in range(limit):

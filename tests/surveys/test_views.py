@@ -40,6 +40,19 @@ def test_personal_link_works_without_login_and_answers_once(app, company):
     assert client.get("/surveys/respond/not-a-token").status_code == 404
 
 
+def test_a_personal_link_is_not_for_someone_signed_in_as_another_person(client_as, company):
+    from rollout.audit.models import AuditEntry
+    _survey, invitation = _invitation(company)
+    url = f"/surveys/respond/{invitation.token}"
+    assert client_as("staff2").get(url).status_code == 403
+    assert client_as("staff2").post(url, data=FORM_ANSWERS).status_code == 403
+    assert db.session.scalar(select(func.count()).select_from(SurveyResponse)) == 0
+    assert client_as("staff").get(url).status_code == 200
+    # The invitation's notification is audited without its link: the trail is no way in.
+    rows = db.session.scalars(select(AuditEntry).where(AuditEntry.entity == "notifications")).all()
+    assert rows and all(invitation.token not in str(row.changes) for row in rows)
+
+
 def test_bad_answers_give_422_with_messages_and_nothing_is_written(client, company):
     survey, invitation = _invitation(company)
     url = f"/surveys/respond/{invitation.token}"
@@ -318,13 +331,13 @@ def test_hostile_input_never_gives_a_500(client_as, company):
     services.save_question(survey, name="count", type="integer", label="次数")
     db.session.commit()
     url = f"/surveys/respond/{invitation.token}"
-    client = client_as("lead")
+    client, lead = client_as("staff"), client_as("lead")  # the invitee answers, the lead writes requirements
     for value in ("\x00", "1e999", "NaN", "-Infinity", "9" * 40, "9999-99-99", "１２３", "<script>", "=cmd|' /C"):
         data = {**FORM_ANSWERS, "q_hours": value, "q_count": value, "q_score": value, "q_rank__x": value,
                 "q_mobile": f"文字{value}"}
         response = client.post(url, data={**data, "action": "draft"})
         assert response.status_code in (302, 422), (value, response.status_code)
-        response = client.post("/surveys/requirements/new", data={"title": f"需求{value}", "priority": value,
+        response = lead.post("/surveys/requirements/new", data={"title": f"需求{value}", "priority": value,
                                                                     "owner_id": value})
         assert response.status_code in (302, 422), (value, response.status_code)
     response = client.post(url, data={**FORM_ANSWERS, "q_mobile": "a\x00b", "q_hours": "-Infinity"})
