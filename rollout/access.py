@@ -54,9 +54,12 @@ CORE_RULES = {
     "users.view": leads_and_admins(**{HEAD: DEPT}),
     "users.manage": {ADMIN: ALL},
     "departments.manage": {ADMIN: ALL},
-    # A head confirms who holds which roles in their own department and its teams.
-    "roles.review": {ADMIN: ALL, HEAD: DEPT},
-    "audit.view": {ADMIN: ALL, HEAD: DEPT},
+    # A head confirms who holds which roles in the unit they head and below it: a team's head
+    # neither confirms the team next door nor their own department head.
+    "roles.review": {ADMIN: ALL, HEAD: TEAM},
+    # The trail holds every field of the records it names: a head reads what happened in the unit they
+    # head, as the sales records themselves are kept from the team next door.
+    "audit.view": {ADMIN: ALL, HEAD: TEAM},
     # Exports and imports are explicit permissions, never implied by "can view".
     "data.export": leads_and_admins(**{HEAD: DEPT}),
     "data.import": leads_and_admins(),

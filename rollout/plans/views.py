@@ -972,13 +972,14 @@ def edit_campaign(campaign_id=None):
 
 
 def _lead_scope(me: User):
-    """Leads of my department, leads handed to me, and (heads) leads handed to my department's reps."""
+    """Leads of my department, leads handed to me, and (heads) leads handed to the reps of the unit I head:
+    the list of what ``access._lead_visible`` allows."""
     if me.has_role("admin", "lead"):
         return None
-    mine = sorted(department_scope_ids(me)) or [-1]
-    conditions = [Lead.owner_id == me.id, Lead.department_id.in_(mine)]
+    conditions = [Lead.owner_id == me.id, Lead.department_id.in_(sorted(department_scope_ids(me)) or [-1])]
     if me.has_role("head"):
-        conditions.append(Lead.owner_id.in_(select(User.id).where(User.department_id.in_(mine))))
+        headed = sorted(head_scope_ids(me)) or [-1]
+        conditions.append(Lead.owner_id.in_(select(User.id).where(User.department_id.in_(headed))))
     return or_(*conditions)
 
 

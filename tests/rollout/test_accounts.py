@@ -279,6 +279,20 @@ def test_a_head_reviews_the_roles_of_their_department_and_its_teams(client_as, c
     assert company["staff2"].roles_reviewed_at is not None and company["other_staff"].roles_reviewed_at is None
 
 
+def test_a_team_head_reviews_their_team_only(client_as, company, factory):
+    sales, sales2 = company["departments"]["sales"], company["departments"]["sales2"]
+    team_head = client_as(factory.user("head", "staff", department=sales2, username="team2-head"))
+    assert team_head.get("/departments/roles").headers["Location"].endswith(f"/departments/{sales2.id}/roles")
+    assert company["staff2"].display_name in team_head.get(f"/departments/{sales2.id}/roles").get_data(as_text=True)
+    # Not the whole department: neither the team next door nor their own department's head.
+    assert team_head.get(f"/departments/{sales.id}/roles").status_code == 403
+    assert team_head.post(f"/departments/{sales.id}/roles/confirm").status_code == 403
+    assert team_head.post(f"/departments/{sales.id}/roles/{company['head'].id}/ask",
+                          data={"note": "x"}).status_code == 403
+    db.session.expire_all()
+    assert company["head"].roles_reviewed_at is None
+
+
 def test_a_department_code_in_use_is_refused_on_its_field(client_as, company):
     from rollout.accounts.models import Department
     client = client_as("admin")

@@ -141,6 +141,17 @@ def test_head_sees_only_their_department_in_audit(client_as, company, factory):
     assert client_as("staff").get("/audit/").status_code == 403
 
 
+def test_a_team_head_reads_the_trail_of_their_team_only(client_as, company, factory):
+    team_head = factory.user("head", department=company["departments"]["sales2"], username="team-head")
+    with acting_as(company["admin"]):
+        factory.user("staff", department=company["departments"]["sales2"], username="in-my-team")
+        factory.user("staff", department=company["departments"]["sales1"], username="next-door")
+    page = client_as(team_head).get("/audit/?entity=users&action=create").get_data(as_text=True)
+    assert "in-my-team" in page and "next-door" not in page
+    page = client_as("head").get("/audit/?entity=users&action=create").get_data(as_text=True)
+    assert "in-my-team" in page and "next-door" in page  # the department's head reads both teams
+
+
 def test_audit_page_uses_a_fixed_number_of_statements(client_as, company, factory, count_statements):
     client = client_as("admin")
     client.get("/audit/")

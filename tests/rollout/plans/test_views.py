@@ -364,6 +364,18 @@ def test_overdue_hand_off_is_flagged_and_only_the_rep_can_accept(company, client
     assert db.session.get(Lead, lead.id).status == "converted" and count(Opportunity) == 1
 
 
+def test_a_team_head_lists_the_leads_handed_to_their_own_team_only(company, client_as, factory):
+    team2_head = factory.user("head", department=company["departments"]["sales2"], username="team2-head")
+    for name, rep in (("宏图物流", company["staff"]), ("远航贸易", company["staff2"])):
+        lead = services.create_lead(company["other_staff"], name)
+        services.hand_lead(lead, rep, utcnow() + timedelta(days=1), company["other_staff"])
+    db.session.commit()
+    page = client_as(team2_head).get("/leads").get_data(as_text=True)
+    assert "远航贸易" in page and "宏图物流" not in page  # handed to the team next door
+    page = client_as("head").get("/leads").get_data(as_text=True)
+    assert "远航贸易" in page and "宏图物流" in page
+
+
 # --- a fixed number of statements per list page -------------------------------------------------------------------------
 def _fill(company, n: int) -> None:
     for i in range(n):
