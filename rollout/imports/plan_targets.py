@@ -224,9 +224,11 @@ class CustomerTarget(Target):
         return ids
 
     def update(self, entity_id, row, ctx):
+        # The row's custom fields only hold the cells that have a value: merged over the stored ones, so an
+        # unmapped or blank custom field keeps what the customer has (an empty row leaves them all alone).
         record = db.session.get(Customer, entity_id)
-        if record is not None and row.get("extra"):
-            row = dict(row, extra={**(record.extra or {}), **row["extra"]})
+        if record is not None:
+            row = dict(row, extra={**(record.extra or {}), **(row.get("extra") or {})})
         return super().update(entity_id, row, ctx)
 
     def in_use(self, ids):

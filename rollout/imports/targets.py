@@ -460,10 +460,19 @@ class UserTarget(Target):
 
     def build(self, values, ctx):
         roles = self._roles(values.get("roles"))
+        # A new account needs these even when the cell is blank; an existing one keeps its own (update).
+        defaulted = [column for column, cell in (("display_name", "display_name"), ("department_id", "department"),
+                                                 ("is_seed_user", "is_seed_user")) if values.get(cell) in (None, "")]
         return {"username": values["username"], "display_name": values.get("display_name") or values["username"],
                 "email": values.get("email"), "phone": values.get("phone"),
                 "department_id": ctx.department(values.get("department")),
-                "is_seed_user": bool(values.get("is_seed_user")), "roles": sorted(roles or {"staff"})}
+                "is_seed_user": bool(values.get("is_seed_user")), "roles": sorted(roles or {"staff"}),
+                "_defaulted": defaulted}
+
+    def update(self, entity_id, row, ctx):
+        """Only what the file gives: a blank department never moves the person to the import's default."""
+        return super().update(entity_id, {key: value for key, value in row.items()
+                                          if key not in row.get("_defaulted", ())}, ctx)
 
     def check_cells(self, values, ctx):
         return cell_problems([("department", lambda: ctx.department(values.get("department"))),
@@ -471,7 +480,7 @@ class UserTarget(Target):
 
     def insert(self, rows, ctx):
         # Imported accounts get an unusable password: an admin sets one (or the user resets it) before login.
-        user_rows = [{key: value for key, value in row.items() if key != "roles"} | {
+        user_rows = [{key: value for key, value in row.items() if key not in ("roles", "_defaulted")} | {
             "password_hash": "!imported-" + secrets.token_hex(8)} for row in rows]
         ids = super().insert(user_rows, ctx)
         role_rows = [{"user_id": user_id, "role": role} for user_id, row in zip(ids, rows) for role in row["roles"]]
