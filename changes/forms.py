@@ -2,12 +2,13 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import (BooleanField, DateField, HiddenField, IntegerField, SelectField, SelectMultipleField,
-                     StringField, TextAreaField, TimeField)
+from wtforms import (BooleanField, HiddenField, IntegerField, SelectField, SelectMultipleField, StringField,
+                     TextAreaField, TimeField)
 from wtforms.validators import AnyOf, DataRequired, InputRequired, Length, NumberRange, Optional
 
 from rollout.accounts.forms import ROLE_LABELS
 from rollout.accounts.models import ROLES
+from rollout.fields import DateField
 
 from changes.labels import IMPACT_LABELS, KIND_LABELS, RISK_LABELS, URGENCY_LABELS, WEEKDAY_LABELS
 from changes.models import IMPACTS, KINDS, RISK_LEVELS, URGENCIES

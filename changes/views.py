@@ -22,7 +22,7 @@ from rollout.reports.calendar import ics_response, register_feed_provider
 from rollout.reports.charts import svg_chart, whole_ticks
 from rollout.reports.exports import download_response
 from rollout.timeutil import local_today, utcnow
-from rollout.web import apply_service_error, ids_in, paginate
+from rollout.web import apply_service_error, ids_in, paginate, record_id
 
 from changes import labels, services
 from changes.forms import (AssessForm, AttachmentForm, CadenceForm, CadenceSwitchForm, ChangeRequestForm,
@@ -573,7 +573,7 @@ def release(release_id):
 @require("changes.plan")
 def schedule(release_id):
     target = db.get_or_404(Release, release_id)
-    change = db.get_or_404(ChangeRequest, request.form.get("request_id", type=int) or 0)
+    change = db.get_or_404(ChangeRequest, request.form.get("request_id", type=record_id) or 0)
     try:
         services.schedule(change, target, current_user, request.form.get("comment", ""))
     except ServiceError as error:
@@ -625,7 +625,7 @@ def calendar():
         year = int(request.args.get("year", today.year))
         month = int(request.args.get("month", today.month))
         date(year, month, 1)
-    except ValueError:
+    except (ValueError, OverflowError):
         year, month = today.year, today.month
     year = min(max(year, 2000), 2100)
     grid = services.month_grid(year, month)

@@ -23,7 +23,7 @@ from rollout.audit.services import history_of, record_event
 from rollout.errors import ServiceError
 from rollout.extensions import db
 from rollout.reports.exports import Column, download_response, export_response
-from rollout.web import apply_service_error, ids_in, paginate
+from rollout.web import apply_service_error, ids_in, paginate, record_id
 
 bp = Blueprint("processmaps", __name__, url_prefix="/processes")
 
@@ -190,8 +190,8 @@ def _version_context(version: ProcessVersion, forms: dict) -> dict:
     svg = render.inline_svg(render.render(version, "svg", node_url=node_url, problem_keys=problem_keys)) \
         if version.nodes else ""
     can_edit = version.is_editable and current_user_can("processes.edit", version.process)
-    edit_node_id = request.args.get("edit_node", type=int)
-    edit_edge_id = request.args.get("edit_edge", type=int)
+    edit_node_id = request.args.get("edit_node", type=record_id)
+    edit_edge_id = request.args.get("edit_edge", type=record_id)
     order = services.flow_order(version)
     numbers = services.step_numbers(version, order)
     edges = sorted(version.edges, key=lambda e: (numbers[e.source_id], numbers[e.target_id], e.position, e.id))
@@ -509,8 +509,8 @@ def compare(process_id: int):
     if len(numbers) < 2:
         flash(_("There is only one version: nothing to compare yet."), "info")
         return redirect(url_for("processmaps.process", process_id=process.id))
-    a = request.args.get("a", type=int)
-    b = request.args.get("b", type=int)
+    a = request.args.get("a", type=record_id)
+    b = request.args.get("b", type=record_id)
     if a not in numbers or b not in numbers:
         a, b = numbers[-2], numbers[-1]
     old, new = sorted((a, b))

@@ -4,6 +4,19 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app, has_app_context
 
+#: The dates anyone means: wide enough for old records and long plans. Dates outside (0001-01-01,
+#: 9999-12-31) are refused where they are typed, since date arithmetic on them overflows.
+EARLIEST = date(2000, 1, 1)
+LATEST = date(2100, 12, 31)
+
+
+def is_plausible(value: date | datetime | None) -> bool:
+    """Is ``value`` within EARLIEST..LATEST? (None is left to the required check.)"""
+    if value is None:
+        return True
+    day = value.date() if isinstance(value, datetime) else value
+    return EARLIEST <= day <= LATEST
+
 
 def utcnow() -> datetime:
     """Current time as a naive UTC datetime (the form every *_at column stores)."""

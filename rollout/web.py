@@ -71,6 +71,14 @@ def page_number() -> int:
         return 1
 
 
+def record_id(text: str) -> int:
+    """A query or form value as a record id (``request.args.get("team", type=record_id)``): anything that
+    cannot be one (letters, 0, more digits than the database holds) is a ValueError, so the value is None."""
+    if not (text.isascii() and text.isdigit() and len(text) <= 10 and 0 < int(text) <= MAX_ID):
+        raise ValueError(text)
+    return int(text)
+
+
 def ids_in(values) -> list[int]:
     """The values that can be record ids (ASCII digits, 1 to MAX_ID), sorted and without repeats;
     anything else, which only a tampered form sends, is left out."""

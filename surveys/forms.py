@@ -2,11 +2,12 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import (BooleanField, DateField, SelectField, SelectMultipleField, StringField, TextAreaField)
+from wtforms import BooleanField, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
 from rollout.accounts.forms import ROLE_LABELS
 from rollout.audit.display import label_codes
+from rollout.fields import DateField
 from surveys.models import (INTERVIEW_METHODS, PRIORITIES, QUESTION_TYPES, REQUIREMENT_STATUS_LABELS,
                             SURVEY_STATUS_LABELS)
 

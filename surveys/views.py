@@ -18,7 +18,7 @@ from rollout.extensions import db, limiter
 from rollout.reports.charts import svg_chart
 from rollout.reports.exports import Column, download_response, export_response
 from rollout.timeutil import local_today
-from rollout.web import apply_service_error, ids_in, page_of, paginate
+from rollout.web import apply_service_error, ids_in, page_of, paginate, record_id
 from surveys import charts as survey_charts
 from surveys import services, xlsform
 from surveys.forms import (CONDITION_OP_LABELS, CONDITION_ROWS, METHOD_LABELS, PRIORITY_LABELS, QUESTION_TYPE_LABELS,
@@ -602,7 +602,7 @@ def tags():
 def requirements():
     status = request.args.get("status", "")
     priority = request.args.get("priority", "")
-    department_id = request.args.get("department", type=int)
+    department_id = request.args.get("department", type=record_id)
     query = select(Requirement).where(services.requirements_in_scope(_scope_ids("requirements.view")))
     if status in REQUIREMENT_STATUSES:
         query = query.where(Requirement.status == status)
@@ -639,18 +639,18 @@ def _check_requirement_departments(department_ids) -> None:
 def _evidence_source():
     """The answer or highlight a new requirement starts from (?answer=ID or ?highlight=ID)."""
     answer = highlight = None
-    if request.values.get("answer", type=int):
-        answer = db.get_or_404(SurveyAnswer, request.values.get("answer", type=int))
+    if request.values.get("answer", type=record_id):
+        answer = db.get_or_404(SurveyAnswer, request.values.get("answer", type=record_id))
         authorize("surveys.results", answer.response.survey)
-    elif request.values.get("highlight", type=int):
-        highlight = db.get_or_404(Highlight, request.values.get("highlight", type=int))
+    elif request.values.get("highlight", type=record_id):
+        highlight = db.get_or_404(Highlight, request.values.get("highlight", type=record_id))
         authorize("interviews.view", highlight.interview)
     return answer, highlight
 
 
 def _chosen_option() -> services.ChosenOption | None:
     """The option a new requirement starts from (?question=ID&option=VALUE), with the answers that chose it."""
-    question_id = request.values.get("question", type=int)
+    question_id = request.values.get("question", type=record_id)
     if not question_id:
         return None
     question = db.get_or_404(Question, question_id)
@@ -848,7 +848,7 @@ def merge_requirement(requirement_id):
 def add_evidence(requirement_id=None):
     """Add a survey answer or interview highlight to an existing requirement (chosen in the form, or in the URL)."""
     answer, highlight = _evidence_source()
-    requirement_id = requirement_id or request.form.get("requirement_id", type=int)
+    requirement_id = requirement_id or request.form.get("requirement_id", type=record_id)
     if not requirement_id:
         flash(_("Choose the requirement the evidence belongs to."), "danger")
         back = url_for("surveys.new_requirement", answer=answer.id) if answer is not None else \
@@ -908,7 +908,7 @@ def coverage():
 def _coverage_cell(matrix) -> tuple[int | None, str | None]:
     """The department row and role column the unheard list is narrowed to (``?department=&role=``);
     anything that is not a row or column of this user's matrix means all."""
-    home_id = request.values.get("department", type=int)
+    home_id = request.values.get("department", type=record_id)
     role = request.values.get("role")
     return (home_id if any(d.id == home_id for d in matrix.departments) else None,
             role if role in matrix.roles else None)
@@ -917,7 +917,7 @@ def _coverage_cell(matrix) -> tuple[int | None, str | None]:
 @bp.route("/coverage/invite", methods=["POST"])
 @require("surveys.manage")
 def invite_unheard():
-    survey = db.session.get(Survey, request.form.get("survey_id", type=int) or 0)
+    survey = db.session.get(Survey, request.form.get("survey_id", type=record_id) or 0)
     if survey is None:
         flash(_("Choose an open survey."), "danger")
         return redirect(url_for("surveys.coverage")), 303

@@ -2,13 +2,14 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import (BooleanField, DateTimeLocalField, HiddenField, IntegerField, SelectField, SelectMultipleField,
-                     StringField, TextAreaField)
+from wtforms import (BooleanField, HiddenField, IntegerField, SelectField, SelectMultipleField, StringField,
+                     TextAreaField)
 from wtforms.validators import URL, DataRequired, InputRequired, Length, NumberRange, Optional
 
 from rollout.accounts.forms import ROLE_LABELS
 from rollout.accounts.models import ROLES
 from rollout.audit.display import label_codes
+from rollout.fields import DateTimeLocalField
 from training.models import FAQ_MODULES, SESSION_KINDS, TIERS
 
 TIER_LABELS = {"basic": _l("Basic"), "advanced": _l("Advanced"), "admin": _l("Administration")}

@@ -1,12 +1,13 @@
 """Login, profile and user/department administration forms."""
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, DateField, EmailField, PasswordField, SelectField, SelectMultipleField, StringField
+from wtforms import BooleanField, EmailField, PasswordField, SelectField, SelectMultipleField, StringField
 from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional
 
 from rollout.accounts.models import DEPARTMENT_KINDS, ROLES
 from rollout.accounts.passwords import MAX_LENGTH
 from rollout.audit.display import label_codes
+from rollout.fields import DateField
 
 ROLE_LABELS = {
     "admin": _l("Administrator"),

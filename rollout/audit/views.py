@@ -12,7 +12,7 @@ from rollout.audit.models import AuditEntry
 from rollout.extensions import db
 from rollout.reports.exports import FORMATS, export_response
 from rollout.reports.lists import audit_columns
-from rollout.timeutil import local_to_utc
+from rollout.timeutil import EARLIEST, LATEST, is_plausible, local_to_utc
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
 PAGE_SIZE = 50
@@ -23,10 +23,15 @@ ACTIONS = ("create", "update", "delete", "login", "login_failed", "logout", "den
 def _date(name, problems: list[str]):
     text = request.args.get(name, "").strip()
     try:
-        return datetime.strptime(text, "%Y-%m-%d").date() if text else None
+        value = datetime.strptime(text, "%Y-%m-%d").date() if text else None
     except ValueError:
         problems.append(_("“%(value)s” is not a date (YYYY-MM-DD); it was left out of the filter.", value=text[:20]))
         return None
+    if not is_plausible(value):
+        problems.append(_("%(value)s is not between %(start)s and %(end)s; it was left out of the filter.",
+                          value=text, start=EARLIEST.isoformat(), end=LATEST.isoformat()))
+        return None
+    return value
 
 
 def _int_arg(name):

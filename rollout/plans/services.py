@@ -37,12 +37,10 @@ from rollout.plans.models import (ACTIVITY_KINDS, FIELD_KINDS, METRIC_LABELS, ME
                                   PLAN_LEVELS, STAGES, Activity, Campaign, Contact, Customer, CustomerAssignment, CustomerField,
                                   Lead, LostReason, Opportunity, PlanRevision, PlanTarget, Quote,
                                   QuoteApprovalRule, QuoteApprovalStep, SalesPlan, SalesSetting, StageChange)
-from rollout.timeutil import local_to_utc, local_today, to_local, utcnow
+from rollout.timeutil import EARLIEST, LATEST, local_to_utc, local_today, to_local, utcnow
 
 CENT = Decimal("0.01")
 MAX_AMOUNT = Decimal("999999999999.99")
-EARLIEST = date(2000, 1, 1)
-LATEST = date(2100, 12, 31)
 
 DEFAULT_RELEASE_DAYS = 30
 DEFAULT_CLAIM_CAP = 5

@@ -353,7 +353,8 @@ def customers():
     page = paginate(query, count_limit=SEARCH_COUNT_LIMIT if filters["q"] else None)
     campaigns = db.session.scalars(select(Campaign).order_by(Campaign.starts_on.desc())).all()
     owners = _people_i_manage(me) if me.has_role("admin", "lead", "head") else []
-    args = {k: v for k, v in request.args.items() if k != "page"}
+    # Only the list's own filters go on to the export links (a stray "format" or "_anchor" would break them).
+    args = {k: v for k, v in request.args.items() if k in filters and k != "fields"}
     return render_template("plans/customers.html", page=page, filters=filters, campaigns=campaigns, owners=owners,
                            listed_fields=filters["fields"], args=args)
 

@@ -19,7 +19,7 @@ from rollout.reports.charts import svg_chart
 from rollout.reports.exports import download_response
 from rollout.reports.pdf import render_pdf
 from rollout.reports.services import CHART_ACTIONS, audit_summary, go_live_items
-from rollout.timeutil import local_today
+from rollout.timeutil import is_plausible, local_today
 
 bp = Blueprint("reports", __name__)
 
@@ -56,9 +56,10 @@ register_feed_provider(go_live_items)
 
 def _date_arg(name: str, default: date) -> date:
     try:
-        return datetime.strptime(request.args.get(name, ""), "%Y-%m-%d").date()
+        value = datetime.strptime(request.args.get(name, ""), "%Y-%m-%d").date()
     except ValueError:
         return default
+    return value if is_plausible(value) else default
 
 
 def _summary_context():

@@ -19,7 +19,7 @@ from rollout.retros import conversions, services
 from rollout.retros.forms import ActionItemForm, CardForm, FaqAnswerForm, NotesForm, RetroForm
 from rollout.retros.models import Retro, RetroActionItem, RetroCard
 from rollout.timeutil import local_today
-from rollout.web import apply_service_error, paginate
+from rollout.web import apply_service_error, paginate, record_id
 
 bp = Blueprint("retros", __name__, url_prefix="/retros")
 
@@ -74,7 +74,7 @@ def _people_choices(team_id: int | None) -> list[tuple[int, str]]:
 @require("retros.view")
 def index():
     query = select(Retro).where(scope_clause(current_user, "retros.view", department_column=Retro.team_id))
-    team_id = request.args.get("team", type=int)
+    team_id = request.args.get("team", type=record_id)
     if team_id:
         query = query.where(Retro.team_id == team_id)
     query = query.options(db.joinedload(Retro.team), db.joinedload(Retro.facilitator)).order_by(
@@ -93,7 +93,7 @@ def new():
     form.template.choices = [(key, name) for key, (name, _cols) in services.TEMPLATES.items()] + [
         (services.CUSTOM, _("Custom columns"))]
     chosen_team = form.team_id.data if request.method == "POST" else (
-        request.args.get("team", type=int) or _own_team(form.team_id.choices))
+        request.args.get("team", type=record_id) or _own_team(form.team_id.choices))
     form.facilitator_id.choices = _people_choices(chosen_team if chosen_team else None)
     if request.method == "GET":
         if chosen_team:
@@ -306,7 +306,7 @@ def add_action(retro_id):
 def action_transition(item_id):
     item = db.get_or_404(RetroActionItem, item_id)
     authorize("retros.actions.update", item)
-    back_to = request.form.get("retro_id", type=int) or item.retro_id
+    back_to = request.form.get("retro_id", type=record_id) or item.retro_id
     try:
         services.transition_action_item(item, request.form.get("action", ""))
     except ServiceError as error:
