@@ -198,7 +198,15 @@ _LANDLINE = re.compile(r"0(10|2\d|[3-9]\d{2})([2-9]\d{6,7})")
 _LANDLINE_AS_WRITTEN = re.compile(r"0(?:10|2\d|[3-9]\d{2})-[2-9]\d{6,7}")
 _PHONE_NOISE = re.compile(r"[\s\-()（）.·/]+")
 _EXTENSION = re.compile(r"\s*(?:转|分机|ext\.?|extension|x|#|,|，)\s*(\d{1,6})\s*$", re.IGNORECASE)
+#: 021-64381234-808: an extension after a hyphen, taken only when what is before it is a whole landline.
+_HYPHEN_EXTENSION = re.compile(r"(.*\d)\s*-\s*(\d{1,6})")
 _COUNTRY_PREFIX = re.compile(r"^(?:\+|00)86")
+#: What people write before a number in a contact cell: 手机：, 电话, M:, Mobile, Tel.
+_PHONE_LABEL = re.compile(r"^(?:手机号码|手机号|手机|移动电话|联系电话|电话号码|办公电话|电话|座机|固话|"
+                          r"mobile|mob|cell|phone|tel|m|t|p)\s*[:：.]?\s*(?=[+(（\d])", re.IGNORECASE)
+#: Between two numbers in one cell (a comma also comes before an extension: split only between numbers).
+_NUMBER_SEPARATORS = re.compile(r"[;；、|/,，]")
+_DIGIT = re.compile(r"\d")
 
 
 #: Company service numbers (400 and 800 numbers), ten digits, dialled the same from everywhere.
@@ -206,36 +214,62 @@ _SERVICE_NUMBER = re.compile(r"[48]00\d{7}")
 
 
 def clean_phone(raw: str | None, region: str = "CN") -> Cleaned:
-    """Chinese mobiles as 11 digits, landlines as 0AA-NNNNNNNN, +86 dropped, extensions kept.
+    """Chinese mobiles as 11 digits, landlines as 0AA-NNNNNNNN, +86 dropped, labels (手机：) dropped,
+    extensions kept.
 
-    Foreign numbers keep their international form; anything else is flagged.
+    Foreign numbers keep their international form; anything else is flagged, and so is a cell with
+    two numbers (the first is shown as it would be kept: which one to keep is the user's choice).
     """
     if type(raw) is str and (len(raw) == 11 and _MOBILE.fullmatch(raw) or _LANDLINE_AS_WRITTEN.fullmatch(raw)):
         return _cleaned((raw, (), None))  # already as this writes it
     base = tidy_text(raw)
     if base.value is None:
         return base
-    text = base.value
+    numbers = [part for part in _NUMBER_SEPARATORS.split(base.value) if len(_DIGIT.findall(part)) >= 7]
+    if len(numbers) > 1:
+        first = _clean_number(numbers[0].strip(), base, region)
+        return Cleaned(first.value, first.rules, first.error or "two phone numbers")
+    return _clean_number(base.value, base, region)
+
+
+def _written(local: str, extension: str) -> str | None:
+    """A Chinese number (its digits without +86) as clean_phone writes it, or None if it is none."""
+    suffix = f" 转{extension}" if extension else ""
+    if _MOBILE.fullmatch(local):
+        return local + suffix
+    if _SERVICE_NUMBER.fullmatch(local):  # 400/800 numbers have no area code: written 400-800-1234
+        return f"{local[:3]}-{local[3:6]}-{local[6:]}" + suffix
+    landline = _LANDLINE.fullmatch(local)
+    if landline:
+        return f"0{landline.group(1)}-{landline.group(2)}" + suffix
+    return None
+
+
+def _local_digits(text: str) -> str:
+    digits = _PHONE_NOISE.sub("", text)
+    local = _COUNTRY_PREFIX.sub("", digits)
+    if local.startswith("86") and len(local) == 13 and _MOBILE.fullmatch(local[2:]):
+        local = local[2:]
+    return local
+
+
+def _clean_number(text: str, base: Cleaned, region: str) -> Cleaned:
+    """clean_phone of one number in the cell ``base`` (tidied)."""
+    text = _PHONE_LABEL.sub("", text, count=1)
     extension = ""
     match = _EXTENSION.search(text)
     if match and len(_PHONE_NOISE.sub("", text[: match.start()])) >= 7:
         extension, text = match.group(1), text[: match.start()]
     if text.endswith(".0") and text[:-2].isdigit():  # a number cell read as float text
         text = text[:-2]
+    value = _written(_local_digits(text), extension)
+    if value is None and not extension:
+        hyphenated = _HYPHEN_EXTENSION.fullmatch(text)
+        if hyphenated and _LANDLINE.fullmatch(_local_digits(hyphenated.group(1))):
+            value = _written(_local_digits(hyphenated.group(1)), hyphenated.group(2))
+    if value is not None:
+        return _cleaned((value, base.rules + ((RULE_PHONE,) if value != base.value else ()), None))
     digits = _PHONE_NOISE.sub("", text)
-    local = _COUNTRY_PREFIX.sub("", digits)
-    if local.startswith("86") and len(local) == 13 and _MOBILE.fullmatch(local[2:]):
-        local = local[2:]
-    if _MOBILE.fullmatch(local):
-        value = local + (f" 转{extension}" if extension else "")
-        return _cleaned((value, base.rules + ((RULE_PHONE,) if value != base.value else ()), None))
-    if _SERVICE_NUMBER.fullmatch(local):  # 400/800 numbers have no area code: written 400-800-1234
-        value = f"{local[:3]}-{local[3:6]}-{local[6:]}" + (f" 转{extension}" if extension else "")
-        return _cleaned((value, base.rules + ((RULE_PHONE,) if value != base.value else ()), None))
-    landline = _LANDLINE.fullmatch(local)
-    if landline:
-        value = f"0{landline.group(1)}-{landline.group(2)}" + (f" 转{extension}" if extension else "")
-        return _cleaned((value, base.rules + ((RULE_PHONE,) if value != base.value else ()), None))
     international = digits.startswith(("+", "00"))
     if not international and len(digits) < _shortest_national_number(region):
         # Too short for any number of the region (often a stray count or code in the column):
@@ -248,14 +282,22 @@ def clean_phone(raw: str | None, region: str = "CN") -> Cleaned:
     if not phonenumbers.is_valid_number(number):
         return Cleaned(base.value, base.rules, "invalid phone number")
     if number.country_code == 86:
-        national = str(number.national_number)
-        area_length = 2 if national[:1] in "12" else 3
-        value = f"0{national[:area_length]}-{national[area_length:]}"
+        # Whatever phonenumbers read past (letters, odd separators): written as the cleaning writes it,
+        # mobiles as 11 digits.
+        value = _written(_national(number), "")
+        if value is None:
+            return Cleaned(base.value, base.rules, "invalid phone number")
     else:
         value = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
     if extension or number.extension:
         value += f" 转{extension or number.extension}"
     return Cleaned(value, base.rules + ((RULE_PHONE,) if value != base.value else ()))
+
+
+def _national(number) -> str:
+    """A Chinese number's digits as dialled at home: mobiles as they are, landlines with their leading zero."""
+    national = str(number.national_number)
+    return national if _MOBILE.fullmatch(national) or _SERVICE_NUMBER.fullmatch(national) else "0" + national
 
 
 @functools.cache

@@ -77,6 +77,7 @@ DECISIONS = (SKIP, UPDATE, CREATE)
 #: Messages of the cleaning rules (rollout.cleaning reports plain codes).
 CLEANING_ERRORS = {
     "invalid phone number": _l("invalid phone number"),
+    "two phone numbers": _l("two phone numbers in one cell; keep one, or put the other in a column of its own"),
     "invalid email address": _l("invalid email address"),
     "not a real date": _l("not a real date"),
     "date out of range": _l("date out of range"),

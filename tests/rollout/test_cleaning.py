@@ -18,6 +18,24 @@ from rollout.cleaning import clean_phone
     ("1234", "1234", "invalid phone number"),
     ("95555", "95555", "invalid phone number"),
     ("0123456", "0123456", "invalid phone number"),
+    # A label before the number is dropped; a mobile stays 11 digits.
+    ("手机:13600001111", "13600001111", None),
+    ("手机：13600001111", "13600001111", None),
+    ("电话 13812345678", "13812345678", None),
+    ("M:13812345678", "13812345678", None),
+    ("Mobile 138 1234 5678", "13812345678", None),
+    ("Tel: +86 10 8888 6666", "010-88886666", None),
+    # Two numbers: the first as it would be kept, flagged so the user chooses.
+    ("13812345678;010-88886666", "13812345678", "two phone numbers"),
+    ("手机：138-1234-5678；座机：010-88886666", "13812345678", "two phone numbers"),
+    ("13812345678 / 13987654321", "13812345678", "two phone numbers"),
+    # An extension after a hyphen, when what is before it is a whole landline.
+    ("021-64381234-808", "021-64381234 转808", None),
+    ("(021)64381234-808", "021-64381234 转808", None),
+    ("021-6438123-4", "021-64381234", None),
+    ("021-62345678,8", "021-62345678 转8", None),
+    ("010/88886666", "010-88886666", None),
+    ("136 0000 1111 (手机)", "136 0000 1111 (手机)", "invalid phone number"),
 ])
 def test_phones_are_cleaned_or_flagged(raw, value, error):
     cleaned = clean_phone(raw)

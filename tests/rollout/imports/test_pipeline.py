@@ -143,3 +143,15 @@ def test_cells_are_settled_the_same_the_first_time_and_from_the_cache(tmp_path, 
     assert analysis.errors[2].text == analysis.errors[3].text == "Phone: invalid phone number (12345)"
     kept = services.preview(batch, admin)
     assert kept[4][1][1].after == "13800138000" and set(kept[4][1][1].rules) >= {"trim", "phone"}
+
+
+def test_labelled_and_doubled_phone_numbers_are_never_mangled(tmp_path, admin):
+    path = write_csv(tmp_path, rows(["甲公司", "手机:13600001111", "", "", ""],
+                                    ["乙公司", "13812345678;010-88886666", "", "", ""],
+                                    ["丙公司", "(021)64381234-808", "", "", ""]))
+    batch = services.run_import(upload(admin, path), admin)
+    assert (batch.created_count, batch.error_count) == (2, 1)
+    phones = dict(db.session.execute(select(Customer.name, Customer.phone)).all())
+    assert phones == {"甲公司": "13600001111", "丙公司": "021-64381234 转808"}
+    analysis = services.dry_run(upload(admin, path), admin, "all")
+    assert "two phone numbers in one cell" in analysis.errors[0].text
