@@ -33,12 +33,16 @@ def _actor(username: str | None):
 @click.option("--mapping", "mapping_name", default=None, help="Name of a saved mapping template.")
 @click.option("--dry-run", is_flag=True, help="Check everything and report; change nothing.")
 @click.option("--encoding", default=None, help="Encoding of a CSV file (default: detected).")
+@click.option("--sheet", default=None, help="Sheet of a workbook (default: the first visible one).")
+@click.option("--header-row", type=click.IntRange(1, 10), default=None,
+              help="Row of the column names (default: detected).")
 @click.option("--as", "username", default=None, help="The importing user (default: the first administrator).")
 @click.option("--department", default=None, help="Default department (name or code) of imported records.")
 @click.option("--on-duplicate", type=click.Choice(["skip", "update", "create"]), default="skip",
               help="What to do with rows matching an existing record.")
 @with_appcontext
-def import_command(target, file, mapping_name, dry_run, encoding, username, department, on_duplicate):
+def import_command(target, file, mapping_name, dry_run, encoding, sheet, header_row, username, department,
+                   on_duplicate):
     """Import FILE (.xlsx/.csv/.txt) as TARGET (customers, contacts, activities, opportunities, plan_targets,
     users, departments) and print a summary."""
     from sqlalchemy import or_, select
@@ -70,7 +74,8 @@ def import_command(target, file, mapping_name, dry_run, encoding, username, depa
         try:
             path = services.keep_file(file)
             batch = services.create_batch(user, target, path, file.name, encoding=encoding,
-                                          department_id=department_id, template=template)
+                                          department_id=department_id, template=template, sheet=sheet,
+                                          header_row=header_row)
             services.set_decisions(batch, {}, on_duplicate, "skip")
             missing = [str(f.label) for f in services.get_target(target).fields()
                        if f.required and f.name not in batch.settings["mapping"].values()]

@@ -25,8 +25,9 @@ class UploadForm(FlaskForm):
 
 
 class SourceForm(FlaskForm):
-    encoding = SelectField(_l("Encoding"), choices=encoding_choices(), validate_choice=True)
-    separator = SelectField(_l("Separator"), validate_choice=True,
+    # A workbook's form has no encoding or separator: they default to "detect" instead of failing validation.
+    encoding = SelectField(_l("Encoding"), choices=encoding_choices(), validate_choice=True, default="")
+    separator = SelectField(_l("Separator"), validate_choice=True, default="",
                             choices=[("", _l("Detect automatically"))] + [(k, v) for k, v in SEPARATORS.items()])
     header_row = IntegerField(_l("Header row"), validators=[Optional(), NumberRange(min=1, max=10)])
     sheet = SelectField(_l("Sheet"), validate_choice=False)

@@ -215,7 +215,8 @@ def keep_file(source: Path) -> Path:
 
 
 def create_batch(user: User, target_name: str, path: Path, filename: str, encoding: str | None = None,
-                 department_id: int | None = None, template: MappingTemplate | None = None) -> ImportBatch:
+                 department_id: int | None = None, template: MappingTemplate | None = None,
+                 sheet: str | None = None, header_row: int | None = None) -> ImportBatch:
     """Inspect a stored file completely and record a draft batch; a bad file is deleted and refused."""
     target = get_target(target_name)
     if target is None:
@@ -224,7 +225,10 @@ def create_batch(user: User, target_name: str, path: Path, filename: str, encodi
     try:
         check_may_import(user, target)
         fields = target.fields()
-        info = readers.inspect_file(path, filename, encoding=encoding or None,
+        if sheet and Path(filename or "").suffix.lower() == ".xlsx" and sheet not in readers.sheet_names(path):
+            raise ServiceError(_("The workbook has no sheet %(name)s.", name=sheet), "sheet")
+        info = readers.inspect_file(path, filename, encoding=encoding or None, sheet=sheet or None,
+                                    header_row=header_row or None,
                                     score_header=lambda text: is_known_header(text, fields))
     except ServiceError:
         readers.remove_kept_file(path)

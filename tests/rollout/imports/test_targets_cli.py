@@ -171,3 +171,23 @@ def test_a_sales_service_refusal_reads_in_each_readers_language(tmp_path, compan
     client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "zh-CN"
     page = client.get(f"/imports/{batch.id}").get_data(as_text=True)
     assert "日期须在 2000-01-01 至 2100-12-31 之间" in page, page[page.find("第 2 行") - 200:][:600]
+
+
+def test_cli_reads_the_sheet_and_header_row_it_is_told(runner, tmp_path, company):
+    from openpyxl import Workbook
+    workbook = Workbook()
+    workbook.active.append(["月份", "新客户数"])
+    workbook.active.append(["2024-01", "3"])
+    customers = workbook.create_sheet("客户")
+    customers.append(["2024 年客户清单"])
+    customers.append(["客户名称", "城市"])
+    customers.append(["北京星辰科技", "北京"])
+    path = tmp_path / "客户.xlsx"
+    workbook.save(path)
+    result = runner.invoke(args=["import", "customers", str(path), "--sheet", "客户", "--header-row", "2",
+                                 "--as", "admin"])
+    assert result.exit_code == 0, result.output
+    assert "created 1" in result.output
+    assert db.session.scalar(select(Customer)).city == "北京"
+    result = runner.invoke(args=["import", "customers", str(path), "--sheet", "联系人", "--as", "admin"])
+    assert result.exit_code != 0 and "no sheet 联系人" in result.output

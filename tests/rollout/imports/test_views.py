@@ -210,3 +210,27 @@ def test_the_upload_page_explains_the_default_department_and_the_command(client_
     assert "Imported records go to this department when their row does not name one." in html
     assert "an administrator runs <code>rollout import</code> on the server" in html
     assert "`rollout import`" not in html
+
+
+def test_a_workbooks_sheet_and_header_row_can_be_chosen(client_as, tmp_path):
+    from openpyxl import Workbook
+    workbook = Workbook()
+    workbook.active.title = "汇总"
+    workbook.active.append(["月份", "新客户数"])
+    workbook.active.append(["2024-01", "3"])
+    customers = workbook.create_sheet("客户")
+    customers.append(["2024 年客户清单"])
+    customers.append(["客户名称", "城市"])
+    customers.append(["北京星辰科技", "北京"])
+    path = tmp_path / "客户.xlsx"
+    workbook.save(path)
+    client = client_as("admin")
+    response = _post_file(client, path.read_bytes(), "客户.xlsx")
+    assert response.status_code == 302
+    batch_url = response.headers["Location"]
+    response = client.post(f"{batch_url}/source", data={"source-sheet": "客户", "source-header_row": "2"})
+    assert response.status_code == 302, response.get_data(as_text=True)[:2000]
+    batch = db.session.scalar(select(ImportBatch))
+    assert batch.source["sheet"] == "客户" and batch.source["headers"] == ["客户名称", "城市"]
+    assert batch.settings["mapping"] == {"0": "name", "1": "city"}
+    assert "北京星辰科技" in client.get(batch_url).get_data(as_text=True)
