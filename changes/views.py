@@ -13,7 +13,7 @@ from sqlalchemy.orm import selectinload
 
 from processmaps.services import NODE_LINK_PROVIDERS, processes_to_choose_from, step_labels
 from rollout import figures
-from rollout.access import authorize, can, require, scope_clause
+from rollout.access import authorize, can, change_view_clause, may_view_change, require, scope_clause
 from rollout.accounts.services import department_choices
 from rollout.audit.services import history_of, record_event
 from rollout.errors import ServiceError
@@ -41,7 +41,7 @@ def change_links_for_node(node) -> list[tuple[str, str]]:
         return []
     return [(f"{change.reference} {change.title} · {labels.STATE_LABELS[change.state]}",
              url_for("changes.detail", request_id=change.id))
-            for change in services.requests_touching_node(node) if can(current_user, "changes.view", change)]
+            for change in services.requests_touching_node(node) if may_view_change(current_user, change)]
 
 
 if change_links_for_node not in NODE_LINK_PROVIDERS:
@@ -59,13 +59,16 @@ def change_labels():
 
 
 def _scope(action: str = "changes.view"):
+    if action == "changes.view":
+        return change_view_clause(current_user, ChangeRequest)
     return scope_clause(current_user, action, department_column=ChangeRequest.department_id,
                         owner_column=ChangeRequest.requester_id)
 
 
 def _load_request(request_id: int, action: str = "changes.view") -> ChangeRequest:
     change = db.get_or_404(ChangeRequest, request_id)
-    authorize("changes.view", change)
+    if not may_view_change(current_user, change):
+        abort(403)
     if action != "changes.view":
         authorize(action, change)
     return change
@@ -337,8 +340,8 @@ def windows():
 
 def _window_page(window: ReviewWindow, status: int = 200, **forms):
     items = list(db.session.scalars(services.agenda_query(window).where(_scope())))
-    emergencies = [r for r in services.emergencies_to_review(window) if can(current_user, "changes.view", r)]
-    decisions = [d for d in services.decisions_in(window) if can(current_user, "changes.view", d.request)]
+    emergencies = [r for r in services.emergencies_to_review(window) if may_view_change(current_user, r)]
+    decisions = [d for d in services.decisions_in(window) if may_view_change(current_user, d.request)]
     return render_template(
         "changes/window.html", window=window, items=items, emergencies=emergencies, decisions=decisions,
         decision_form=forms.get("decision_form") or DecisionForm(), failed_id=forms.get("failed_id"),
@@ -550,7 +553,7 @@ def edit_release(release_id=None):
 
 
 def _release_page(release: Release, status: int = 200, notes_form=None):
-    requests = [r for r in release.requests if can(current_user, "changes.view", r)]
+    requests = [r for r in release.requests if may_view_change(current_user, r)]
     approved = []
     if can(current_user, "changes.plan") and not release.is_implemented:
         approved = db.session.scalars(select(ChangeRequest).where(ChangeRequest.state == "approved")

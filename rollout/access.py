@@ -15,7 +15,7 @@ from functools import wraps
 
 from flask import abort, current_app, g, has_request_context, request
 from flask_login import current_user
-from sqlalchemy import false, or_, select, true
+from sqlalchemy import and_, false, or_, select, true
 from werkzeug.exceptions import HTTPException
 
 from rollout.accounts.models import ADMIN, HEAD, LEAD, STAFF, TRAINER, Department
@@ -189,6 +189,11 @@ def _survey_of_or_for_department(user, survey) -> bool:
     return bool(audience & department_scope_ids(user)) or any(own in subtree_ids(d) for d in audience)
 
 
+def _runs_survey(user, survey) -> bool:
+    """A head who owns the survey, or manages it as their department's."""
+    return getattr(survey, "owner_id", None) == user.id or _scope_allows(user, DEPT, survey)
+
+
 def _shares_department(user, obj) -> bool:
     """Requirements come from several departments: in scope when any of them is the user's."""
     ids = getattr(obj, "department_ids", None)
@@ -201,6 +206,8 @@ SURVEY_RULES: dict[str, dict] = {
     "surveys.view": everyone(),
     "surveys.manage": leads_and_admins(**{HEAD: DEPT}),
     "surveys.results": leads_and_admins(**{HEAD: _survey_of_or_for_department}),
+    # Every department's answers; other readers of the results see those of their own department.
+    "surveys.results.all": leads_and_admins(**{HEAD: _runs_survey}),
     "surveys.export": leads_and_admins(**{HEAD: DEPT}),
     "surveys.import": leads_and_admins(),
     "interviews.view": leads_and_admins(**{HEAD: DEPT}),
@@ -237,6 +244,8 @@ PROCESS_RULES: dict[str, dict] = {
 CHANGE_RULES: dict[str, dict] = {
     # Staff and heads see their department's requests; leads, admins and trainers all of them.
     "changes.view": {ADMIN: ALL, LEAD: ALL, TRAINER: ALL, HEAD: DEPT, STAFF: DEPT},
+    # A draft is its requester's until submitted, as in Jira and ServiceNow; leads and admins may help.
+    "changes.view_draft": leads_and_admins(**{TRAINER: OWN, HEAD: OWN, STAFF: OWN}),
     "changes.create": everyone(),
     # Drafts are edited (and attachments added) by their requester; leads and admins may help.
     "changes.edit": leads_and_admins(**{TRAINER: OWN, HEAD: OWN, STAFF: OWN}),
@@ -418,6 +427,19 @@ def scope_clause(user, action: str, department_column=None, owner_column=None):
         elif scope == OWN and owner_column is not None:
             conditions.append(owner_column == user.id)
     return or_(*conditions) if conditions else false()
+
+
+def may_view_change(user, change) -> bool:
+    """Is a change request in the reader's reach: "changes.view", and someone else's draft only with
+    "changes.view_draft"."""
+    return can(user, "changes.view", change) and (change.state != "draft" or can(user, "changes.view_draft", change))
+
+
+def change_view_clause(user, model):
+    """The SQL condition of ``may_view_change`` for a list of ``model`` (the change request model)."""
+    return and_(scope_clause(user, "changes.view", department_column=model.department_id,
+                             owner_column=model.requester_id),
+                or_(model.state != "draft", scope_clause(user, "changes.view_draft", owner_column=model.requester_id)))
 
 
 def require(action: str) -> Callable:

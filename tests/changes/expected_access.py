@@ -3,6 +3,8 @@ A, L, T, H, S = "admin", "lead", "trainer", "head", "staff"
 
 EXPECTED = {
     "changes.view": {A, L, T, H, S},
+    # Everyone sees their own drafts; leads and admins everyone's.
+    "changes.view_draft": {A, L, T, H, S},
     "changes.create": {A, L, T, H, S},
     "changes.edit": {A, L, T, H, S},
     "changes.transition": {A, L, T, H, S},

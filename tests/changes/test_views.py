@@ -95,14 +95,38 @@ def test_markdown_in_a_request_is_sanitised(client_as, new_request):
 
 def test_request_visible_to_its_department_only(client_as, new_request):
     change = new_request()
+    services.submit(change, change.requester)
+    db.session.commit()
     for key, status in (("staff", 200), ("staff2", 200), ("head", 200), ("lead", 200), ("trainer", 200),
                         ("other_staff", 403), ("other_head", 403), ("finance", 403)):
         assert client_as(key).get(f"/changes/{change.id}").status_code == status, key
 
 
+def test_a_draft_is_its_requesters_until_submitted(client_as, new_request):
+    change = new_request(title="还在草稿的请求")
+    for key, status in (("staff", 200), ("lead", 200), ("admin", 200),
+                        ("staff2", 403), ("head", 403), ("trainer", 403)):
+        assert client_as(key).get(f"/changes/{change.id}").status_code == status, key
+    for path in ("/changes/all", "/changes/board"):
+        assert "还在草稿的请求" not in client_as("staff2").get(path).get_data(as_text=True), path
+        assert "还在草稿的请求" not in client_as("head").get(path).get_data(as_text=True), path
+        assert "还在草稿的请求" in client_as("lead").get(path).get_data(as_text=True), path
+    assert "还在草稿的请求" in client_as("staff").get("/changes/").get_data(as_text=True)
+    services.submit(change, change.requester)
+    db.session.commit()
+    assert client_as("staff2").get(f"/changes/{change.id}").status_code == 200
+
+
+def _submitted(new_request, *args, **fields):
+    change = new_request(*args, **fields)
+    services.submit(change, change.requester)
+    db.session.commit()
+    return change
+
+
 def test_lists_are_scoped(client_as, new_request):
-    new_request(title="销售的请求")
-    new_request("other_staff", title="市场的请求")
+    _submitted(new_request, title="销售的请求")
+    _submitted(new_request, "other_staff", title="市场的请求")
     page = client_as("head").get("/changes/all").get_data(as_text=True)
     assert "销售的请求" in page and "市场的请求" not in page
     board = client_as("other_head").get("/changes/board").get_data(as_text=True)
