@@ -69,8 +69,10 @@ def load_config() -> dict:
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
         "RATELIMIT_HEADERS_ENABLED": True,
         # Login throttling (counted in the database so every instance agrees).
+        # An account's failures from one address; from all addresses; any accounts' from one address.
         "LOGIN_MAX_FAILURES_PER_ACCOUNT": _int("LOGIN_MAX_FAILURES_PER_ACCOUNT", 5),
-        "LOGIN_MAX_FAILURES_PER_IP": _int("LOGIN_MAX_FAILURES_PER_IP", 20),
+        "LOGIN_MAX_FAILURES_PER_ACCOUNT_ALL_ADDRESSES": _int("LOGIN_MAX_FAILURES_PER_ACCOUNT_ALL_ADDRESSES", 50),
+        "LOGIN_MAX_FAILURES_PER_IP": _int("LOGIN_MAX_FAILURES_PER_IP", 100),
         "LOGIN_FAILURE_WINDOW_MINUTES": _int("LOGIN_FAILURE_WINDOW_MINUTES", 15),
         # Argon2id cost; the defaults follow the argon2-cffi (RFC 9106 low-memory) profile.
         "ARGON2_TIME_COST": _int("ARGON2_TIME_COST", 3),

@@ -61,18 +61,28 @@ def create_user(username: str, display_name: str, password: str, roles, departme
     return user
 
 
-def _recent_failures(column, value) -> int:
+def _recent_failures(*conditions) -> int:
     since = utcnow() - timedelta(minutes=current_app.config["LOGIN_FAILURE_WINDOW_MINUTES"])
     return db.session.scalar(select(func.count()).select_from(AuditEntry).where(
-        AuditEntry.action == "login_failed", column == value, AuditEntry.created_at >= since)) or 0
+        AuditEntry.action == "login_failed", AuditEntry.created_at >= since, *conditions)) or 0
 
 
 def check_throttle(username: str, ip: str | None) -> None:
-    """Refuse a login attempt when this account or address failed too often lately."""
+    """Refuse a login attempt when this account or address failed too often lately.
+
+    The low limit counts an account's failures from one address: someone guessing at a colleague's
+    password locks only their own machine out, not the colleague. A higher limit across all
+    addresses stops guessing spread over many machines, and one per address stops trying many
+    accounts (an office behind one NAT address shares it, hence its height).
+    """
     config = current_app.config
-    if ip and _recent_failures(AuditEntry.ip, ip) >= config["LOGIN_MAX_FAILURES_PER_IP"]:
+    if ip and _recent_failures(AuditEntry.ip == ip) >= config["LOGIN_MAX_FAILURES_PER_IP"]:
         raise LoginThrottled(_("Too many failed logins from this address. Try again later."))
-    if username and _recent_failures(AuditEntry.entity_id, username.lower()) >= config["LOGIN_MAX_FAILURES_PER_ACCOUNT"]:
+    if not username:
+        return
+    account = AuditEntry.entity_id == username.lower()
+    if (ip and _recent_failures(account, AuditEntry.ip == ip) >= config["LOGIN_MAX_FAILURES_PER_ACCOUNT"]) or \
+            _recent_failures(account) >= config["LOGIN_MAX_FAILURES_PER_ACCOUNT_ALL_ADDRESSES"]:
         raise LoginThrottled(_("Too many failed logins for this account. Try again later."))
 
 

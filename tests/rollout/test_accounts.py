@@ -90,6 +90,25 @@ def test_failed_logins_are_throttled_per_account(client, company, app):
     assert _login(client, "staff").status_code == 429
 
 
+def test_failed_logins_from_one_address_do_not_lock_the_account_elsewhere(client, company, app):
+    for _ in range(app.config["LOGIN_MAX_FAILURES_PER_ACCOUNT"]):
+        assert _login(client, "staff", "wrong password!").status_code == 401
+    assert _login(client, "staff").status_code == 429
+    # The colleague at their own machine still signs in.
+    own_machine = app.test_client()
+    own_machine.environ_base["REMOTE_ADDR"] = "10.0.8.99"
+    assert _login(own_machine, "staff").status_code == 302
+
+
+def test_failed_logins_from_many_addresses_lock_the_account(client, company, app, monkeypatch):
+    monkeypatch.setitem(app.config, "LOGIN_MAX_FAILURES_PER_ACCOUNT_ALL_ADDRESSES", 4)
+    for number in range(4):
+        machine = app.test_client()
+        machine.environ_base["REMOTE_ADDR"] = f"10.0.9.{number}"
+        assert _login(machine, "staff", "wrong password!").status_code == 401
+    assert _login(client, "staff").status_code == 429
+
+
 def test_failed_logins_are_throttled_per_ip(client, company, app, monkeypatch):
     monkeypatch.setitem(app.config, "LOGIN_MAX_FAILURES_PER_IP", 3)
     for number in range(3):
