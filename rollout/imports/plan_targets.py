@@ -26,7 +26,7 @@ from rollout.imports.targets import (ImportContext, RowError, Target, TargetFiel
 from rollout.plans import services as plans
 from rollout.plans.models import (METRICS, Activity, Campaign, Contact, Customer, CustomerAssignment, CustomerField,
                                   LostReason, Opportunity, PlanTarget, Quote, SalesPlan)
-from rollout.timeutil import utcnow
+from rollout.timeutil import local_today, utcnow
 
 CUSTOMER_SYNONYMS = ("客户名称", "客户", "公司名称", "公司", "单位名称", "单位", "企业名称", "企业", "客户全称",
                      "company", "company name", "customer", "customer name", "name", "account")
@@ -413,6 +413,9 @@ class OpportunityTarget(_CustomerChild):
             TargetField("stage", _l("Stage"), choices=STAGE_ALIASES, synonyms=("阶段", "商机阶段", "状态", "stage")),
             TargetField("expected_close_on", _l("Expected close"), "date",
                         synonyms=("预计成交日期", "预计签约日期", "预计成交", "expected close")),
+            TargetField("closed_on", _l("Close date"), "date",
+                        synonyms=("成交日期", "关闭日期", "签约日期", "实际成交日期", "赢单日期", "输单日期",
+                                  "close date", "closed on", "closed date")),
             TargetField("lost_reason", _l("Lost reason"), synonyms=("输单原因", "丢单原因", "lost reason")),
         ]
 
@@ -428,8 +431,9 @@ class OpportunityTarget(_CustomerChild):
     def build(self, values, ctx):
         customer_id, department_id, owner_id = self._customer(values, ctx)
         owner = self._user(values, "owner", ctx, owner_id)
-        amount = values.get("amount") or Decimal("0.00")
-        if amount < 0:
+        # None when blank: a new deal starts at 0, an existing one keeps its amount.
+        amount = values.get("amount")
+        if amount is not None and amount < 0:
             raise RowError(_l("An amount cannot be negative."))
         stage = values.get("stage") or "lead"
         lost_reason_id = None
@@ -437,11 +441,27 @@ class OpportunityTarget(_CustomerChild):
             lost_reason_id = self.lost_reasons.get((values.get("lost_reason") or "").casefold())
             if lost_reason_id is None:
                 raise RowError(_l("A lost deal needs one of the lost reasons."))
-        if stage == "won" and amount <= 0:
+        if stage == "won" and not amount:
             raise RowError(_l("A won deal needs its signed amount."))
+        expected, closed_on = values.get("expected_close_on"), values.get("closed_on")
+        try:
+            if stage in plans.OPEN_STAGES:
+                if closed_on is not None:
+                    raise RowError(_l("Only a won or lost deal has a close date."))
+                # The rule the deal form applies to open deals, checked here so the dry run predicts the run.
+                plans._expected_close(expected)
+            else:
+                # History: a closed deal keeps the day it closed, never the day of the import.
+                closed_on = plans.check_date(closed_on or expected, "closed_on")
+                if closed_on is None:
+                    raise RowError(_l("A won or lost deal needs its close date (or an expected close date)."))
+                if closed_on > local_today():
+                    raise RowError(_l("A won or lost deal cannot have closed after today."))
+        except ServiceError as error:
+            raise RowError(error.given) from None
         values["_customer_id"] = customer_id
         return {"name": values["name"], "customer_id": customer_id, "owner_id": owner.id, "amount": amount,
-                "stage": stage, "expected_close_on": values.get("expected_close_on"),
+                "stage": stage, "expected_close_on": expected, "closed_on": closed_on,
                 "lost_reason_id": lost_reason_id, "_department_id": owner.department_id}
 
     def keys(self, values):
@@ -451,11 +471,16 @@ class OpportunityTarget(_CustomerChild):
         customer = db.session.get(Customer, row["customer_id"])
         owner = db.session.get(User, row["owner_id"])
         final = row["stage"]
-        opportunity = plans.create_opportunity(customer, ctx.user, row["name"], row["amount"],
-                                               row["expected_close_on"], owner=owner,
-                                               stage=final if final in plans.OPEN_STAGES else "negotiating")
-        if final not in plans.OPEN_STAGES:
-            plans.move_stage(opportunity, final, ctx.user, lost_reason_id=row["lost_reason_id"], note="import")
+        amount = row["amount"] if row["amount"] is not None else Decimal("0.00")
+        if final in plans.OPEN_STAGES:
+            return plans.create_opportunity(customer, ctx.user, row["name"], amount, row["expected_close_on"],
+                                            owner=owner, stage=final).id
+        # A closed deal is history: opened and closed on the day it closed, so it counts in that month.
+        closed_at = _midday(row["closed_on"])
+        opportunity = plans.create_opportunity(customer, ctx.user, row["name"], amount, row["expected_close_on"],
+                                               owner=owner, stage="negotiating", created_at=closed_at)
+        plans.move_stage(opportunity, final, ctx.user, lost_reason_id=row["lost_reason_id"], note="import",
+                         when=closed_at)
         return opportunity.id
 
     def department_of(self, row):

@@ -64,8 +64,8 @@ def test_custom_fields_contacts_activities_deals_and_plans(tmp_path, company):
     assert batch.created_count == 1
     assert db.session.scalar(select(Activity)).kind == "visit"
 
-    deals = write_csv(tmp_path, [["商机名称", "客户", "金额", "阶段"], ["一期项目", "北京星辰科技", "1.2万", "谈判中"],
-                                 ["二期项目", "北京星辰科技", "\"¥50,000\"", "赢单"]], name="deals.csv")
+    deals = write_csv(tmp_path, [["商机名称", "客户", "金额", "阶段", "成交日期"], ["一期项目", "北京星辰科技", "1.2万", "谈判中", ""],
+                                 ["二期项目", "北京星辰科技", "\"¥50,000\"", "赢单", "2024-06-30"]], name="deals.csv")
     batch = services.run_import(upload(admin, deals, target="opportunities"), admin)
     from rollout.imports.models import ImportRowError
     assert batch.created_count == 2, [e.message for e in db.session.scalars(select(ImportRowError))]
