@@ -628,3 +628,17 @@ def test_the_pool_tells_a_rep_when_they_may_claim_back_a_customer_they_returned(
     mine = client_as("staff").get("/customers/pool").text
     assert f"You may claim it from {again}" in mine and f'action="/customers/{customer.id}/claim"' not in mine
     assert f'action="/customers/{customer.id}/claim"' in client_as("staff2").get("/customers/pool").text
+
+
+def test_a_finance_approver_sees_the_deal_on_the_quote_without_links_it_may_not_open(company, client_as):
+    services.save_approval_rule(None, "折扣超过20% 财务", "20", None, "finance", 1)
+    customer = services.create_customer("甲公司", company["staff"])
+    deal = services.create_opportunity(customer, company["staff"], "年度框架", "150000")
+    quote = services.create_quote(customer, company["staff"], "年度框架报价", "200000.00", "25", deal)
+    services.submit_quote(quote, company["staff"])
+    db.session.commit()
+    page = client_as("finance").get(f"/quotes/{quote.id}").get_data(as_text=True)
+    assert "甲公司" in page and f'href="/customers/{customer.id}"' not in page
+    assert f'href="/deals/{deal.id}"' not in page and 'data-testid="deal-summary"' in page and "¥150,000.00" in page
+    rep_page = client_as("staff").get(f"/quotes/{quote.id}").get_data(as_text=True)
+    assert f'href="/customers/{customer.id}"' in rep_page and f'href="/deals/{deal.id}"' in rep_page
