@@ -414,7 +414,7 @@ class OpportunityTarget(_CustomerChild):
             TargetField("expected_close_on", _l("Expected close"), "date",
                         synonyms=("预计成交日期", "预计签约日期", "预计成交", "expected close")),
             TargetField("closed_on", _l("Close date"), "date",
-                        synonyms=("成交日期", "关闭日期", "签约日期", "实际成交日期", "赢单日期", "输单日期",
+                        synonyms=("结单日期", "成交日期", "关闭日期", "签约日期", "实际成交日期", "赢单日期", "输单日期",
                                   "close date", "closed on", "closed date")),
             TargetField("lost_reason", _l("Lost reason"), synonyms=("输单原因", "丢单原因", "lost reason")),
         ]
