@@ -150,6 +150,17 @@ def save_department(department: Department | None, name: str, kind: str, parent_
             if ancestor.id == department.id:
                 raise ServiceError(_("A department cannot be placed under itself."), "parent_id")
             ancestor = ancestor.parent
+    if kind == "company":
+        # One company at the top of the tree: go-live, rankings and company plans count on it.
+        other_company = select(Department.name).where(Department.kind == "company")
+        if department is not None:
+            other_company = other_company.where(Department.id != department.id)
+        existing = db.session.scalar(other_company.limit(1))
+        if existing is not None:
+            raise ServiceError(_("%(name)s is already the company; add departments under it.", name=existing),
+                               "kind")
+        if parent is not None:
+            raise ServiceError(_("The company is at the top: it has no parent."), "parent_id")
     duplicate = select(Department.id).where(Department.name == name, Department.parent_id.is_(parent_id)
                                             if parent_id is None else Department.parent_id == parent_id)
     if department is not None:

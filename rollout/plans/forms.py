@@ -155,7 +155,7 @@ class PlanDecisionForm(FlaskForm):
 class CampaignForm(FlaskForm):
     name = StringField(_l("Campaign name"), validators=[DataRequired(), Length(max=120)])
     channel = StringField(_l("Channel"), validators=[DataRequired(), Length(max=60)],
-                          description=_l("e.g. 展会, 线上直播, 行业沙龙"))
+                          description=_l("e.g. trade fair, live stream, industry salon"))
     starts_on = DateField(_l("Starts on"), validators=[InputRequired()])
     ends_on = DateField(_l("Ends on"), validators=[InputRequired()])
     budget = AmountField(_l("Budget (¥)"), validators=[DataRequired(), Length(max=30)])

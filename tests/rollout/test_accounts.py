@@ -342,3 +342,16 @@ def test_the_department_form_follows_the_go_live_plans_rule(client_as, company):
     assert finance.go_live_on == date(2030, 1, 10)
     response = client_as("admin").post(f"/admin/departments/{finance.id}", data={**form, "go_live_on": "2030-01-20"})
     assert response.status_code == 302
+
+
+def test_there_is_one_company_at_the_top(client_as, company):
+    from rollout.accounts.models import Department
+    client = client_as("admin")
+    response = client.post("/admin/departments/new", data={"name": "第二公司", "kind": "company", "code": "",
+                                                          "parent_id": ""})
+    assert response.status_code == 422 and "is already the company" in response.get_data(as_text=True)
+    assert db.session.scalar(select(Department).where(Department.name == "第二公司")) is None
+    top = company["departments"]["company"]
+    response = client.post(f"/admin/departments/{top.id}", data={"name": top.name, "kind": "company", "code": "",
+                                                                "parent_id": ""})
+    assert response.status_code == 302  # the company itself keeps its kind
