@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import calendar
 import html
+import random
 import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -769,6 +770,30 @@ def invitations_for(user: User) -> list[SurveyInvitation]:
 
 
 # --- results --------------------------------------------------------------------------------
+#: An anonymous survey names no group (a department) with fewer answers, or progress rows with fewer
+#: people invited, than this: in a smaller group people can tell whose answer is whose.
+MIN_GROUP_SIZE = 5
+SMALL_ANSWER_GROUPS = _l("Departments not named (fewer than %(num)d answers)", num=MIN_GROUP_SIZE)
+SMALL_INVITED_GROUPS = _l("Departments with fewer than %(num)d people invited", num=MIN_GROUP_SIZE)
+
+
+def groups_to_name(sizes: dict) -> set:
+    """The groups of an anonymous survey that may be named, from their sizes: those of at least
+    MIN_GROUP_SIZE. While the rest, pooled, would hold 1 to MIN_GROUP_SIZE - 1, the smallest named
+    group joins the pool too: otherwise the pool could be worked out from the named groups."""
+    named = sorted((key for key, size in sizes.items() if size >= MIN_GROUP_SIZE),
+                   key=lambda key: (sizes[key], str(key)))
+    pooled = sum(sizes.values()) - sum(sizes[key] for key in named)
+    while named and 0 < pooled < MIN_GROUP_SIZE:
+        pooled += sizes[named.pop(0)]
+    return set(named)
+
+
+def _in_departments(column, department_ids: set[int] | None):
+    """A condition limiting rows to some departments (None: all)."""
+    return true() if department_ids is None else column.in_(sorted(department_ids) or [-1])
+
+
 @dataclass
 class ProgressRow:
     department: str
@@ -781,21 +806,56 @@ class ProgressRow:
         return round(100 * self.responded / self.invited) if self.invited else 0
 
 
-def progress(survey: Survey) -> list[ProgressRow]:
-    """Invited and answered per department and role (from invitations: works for anonymous surveys)."""
+def progress(survey: Survey, department_ids: set[int] | None = None) -> list[ProgressRow]:
+    """Invited and answered per department and role (from invitations: works for anonymous surveys).
+
+    An anonymous survey gives departments only, and merges those with fewer than MIN_GROUP_SIZE
+    people invited into one row. ``department_ids`` limits it to some departments.
+    """
+    groups = [Department.name] if survey.is_anonymous else [Department.name, SurveyInvitation.role]
     rows = db.session.execute(
-        select(Department.name, SurveyInvitation.role, func.count(),
-               func.sum(case((SurveyInvitation.has_responded.is_(True), 1), else_=0)))
+        select(*groups, func.count(), func.sum(case((SurveyInvitation.has_responded.is_(True), 1), else_=0)))
         .select_from(SurveyInvitation).outerjoin(Department, Department.id == SurveyInvitation.department_id)
-        .where(SurveyInvitation.survey_id == survey.id)
-        .group_by(Department.name, SurveyInvitation.role).order_by(Department.name, SurveyInvitation.role)).all()
-    return [ProgressRow(department=name or "—", role=role, invited=count, responded=int(done or 0))
-            for name, role, count, done in rows]
+        .where(SurveyInvitation.survey_id == survey.id,
+               _in_departments(SurveyInvitation.department_id, department_ids))
+        .group_by(*groups).order_by(*groups)).all()
+    if not survey.is_anonymous:
+        return [ProgressRow(department=name or "—", role=role, invited=count, responded=int(done or 0))
+                for name, role, count, done in rows]
+    found = [ProgressRow(department=name or "—", role=None, invited=count, responded=int(done or 0))
+             for name, count, done in rows]
+    named = {row.department for row in found if row.invited >= MIN_GROUP_SIZE}
+    merged = ProgressRow(department=str(SMALL_INVITED_GROUPS), role=None)
+    for row in found:
+        if row.department not in named:
+            merged.invited += row.invited
+            merged.responded += row.responded
+    return [row for row in found if row.department in named] + ([merged] if merged.invited else [])
 
 
-def survey_answers(survey: Survey) -> list[SurveyAnswer]:
+def survey_answers(survey: Survey, department_ids: set[int] | None = None) -> list[SurveyAnswer]:
     return db.session.scalars(select(SurveyAnswer).join(SurveyResponse).where(
-        SurveyResponse.survey_id == survey.id).order_by(SurveyAnswer.id)).all()
+        SurveyResponse.survey_id == survey.id, _in_departments(SurveyResponse.department_id, department_ids))
+        .order_by(SurveyAnswer.id)).all()
+
+
+def _group_labels(survey: Survey, responses: list[tuple[int, int | None, str | None]]) -> dict[int, str]:
+    """The department each response is shown with, by response id, from (id, department id, name).
+    An anonymous survey names only the departments ``groups_to_name`` allows."""
+    if not survey.is_anonymous:
+        return {response_id: name or "" for response_id, _department_id, name in responses}
+    named = groups_to_name(Counter(department_id for _id, department_id, _name in responses))
+    return {response_id: (name or "") if department_id in named else str(SMALL_ANSWER_GROUPS)
+            for response_id, department_id, name in responses}
+
+
+def response_groups(survey: Survey, department_ids: set[int] | None = None) -> dict[int, str]:
+    """The department each response of the survey is shown with, by response id (see ``_group_labels``)."""
+    return _group_labels(survey, db.session.execute(
+        select(SurveyResponse.id, SurveyResponse.department_id, Department.name)
+        .outerjoin(Department, Department.id == SurveyResponse.department_id)
+        .where(SurveyResponse.survey_id == survey.id,
+               _in_departments(SurveyResponse.department_id, department_ids))).all())
 
 
 @dataclass
@@ -814,10 +874,11 @@ class QuestionSummary:
     options: list = field(default_factory=list)
 
 
-def summarise(survey: Survey) -> list[QuestionSummary]:
-    """Per-question counts, averages and recent text answers, in two queries."""
+def summarise(survey: Survey, department_ids: set[int] | None = None) -> list[QuestionSummary]:
+    """Per-question counts, averages and recent text answers, in two queries; ``department_ids``
+    limits them to the answers of some departments."""
     by_question = defaultdict(list)
-    for answer in survey_answers(survey):
+    for answer in survey_answers(survey, department_ids):
         by_question[answer.question_id].append(answer)
     summaries = []
     for question in survey.questions:
@@ -854,6 +915,30 @@ def summarise(survey: Survey) -> list[QuestionSummary]:
             summary.texts = answers[-20:][::-1]
         summaries.append(summary)
     return summaries
+
+
+@dataclass
+class SurveyResults:
+    """What a results page shows, of the whole survey or of some departments' answers."""
+    progress: list[ProgressRow]
+    summaries: list[QuestionSummary]
+    #: the department each response is shown with, by response id (``response_groups``)
+    groups: dict[int, str]
+    #: how many responses the figures count
+    responses: int
+    #: the answers are not shown: too few of them for an anonymous survey (``survey_results``)
+    is_withheld: bool = False
+
+
+def survey_results(survey: Survey, department_ids: set[int] | None = None) -> SurveyResults:
+    """Progress, per-question figures and the department of each answer, for the whole survey or
+    limited to some departments. Limited so, an anonymous survey's answers are withheld while there
+    are fewer than MIN_GROUP_SIZE of them: the figures would be those of a few known people."""
+    groups = response_groups(survey, department_ids)
+    withheld = survey.is_anonymous and department_ids is not None and len(groups) < MIN_GROUP_SIZE
+    return SurveyResults(progress=progress(survey, department_ids),
+                         summaries=[] if withheld else summarise(survey, department_ids),
+                         groups={} if withheld else groups, responses=len(groups), is_withheld=withheld)
 
 
 @dataclass
@@ -915,11 +1000,18 @@ def answer_key(question: Question, row: QuestionOption | None = None) -> str:
 
 def export_table(survey: Survey) -> tuple[list[ExportColumn], list[dict]]:
     """Columns and one row per response: the respondent's columns, then a column per question
-    (Likert rows as columns); option and role codes are given as their labels."""
-    columns = [ExportColumn("response", _("Response"), "number"), ExportColumn("department", _("Department")),
-               ExportColumn("submitted", _("Submitted on"), "date")]
-    if not survey.is_anonymous:
-        columns[1:1] = [ExportColumn("respondent", _("Respondent")), ExportColumn("role", _("Role"))]
+    (Likert rows as columns); option and role codes are given as their labels.
+
+    An anonymous survey's rows come in a random order, numbered for this export only, without the
+    day they were given, and with departments named as ``response_groups`` allows: an id or a day
+    would order the answers by when people gave them.
+    """
+    if survey.is_anonymous:
+        columns = [ExportColumn("row", _("Row"), "number"), ExportColumn("department", _("Department"))]
+    else:
+        columns = [ExportColumn("response", _("Response"), "number"), ExportColumn("respondent", _("Respondent")),
+                   ExportColumn("role", _("Role")), ExportColumn("department", _("Department")),
+                   ExportColumn("submitted", _("Submitted on"), "date")]
     questions = [q for q in survey.questions if q.type != NOTE]
     for question in questions:
         if question.type == LIKERT:
@@ -933,14 +1025,20 @@ def export_table(survey: Survey) -> tuple[list[ExportColumn], list[dict]]:
         .options(db.selectinload(SurveyResponse.answers), db.joinedload(SurveyResponse.department),
                  db.joinedload(SurveyResponse.respondent))
         .order_by(SurveyResponse.id)).unique().all()
+    groups = _group_labels(survey, [(r.id, r.department_id, r.department.name if r.department else None)
+                                    for r in responses])
+    if survey.is_anonymous:
+        random.SystemRandom().shuffle(responses)
     by_id = {q.id: q for q in questions}
     rows = []
-    for response in responses:
-        row = {"response": response.id, "department": response.department.name if response.department else "",
-               "submitted": response.submitted_on}
-        if not survey.is_anonymous:
-            row["respondent"] = response.respondent.display_name if response.respondent else ""
-            row["role"] = str(ROLE_LABELS.get(response.role, response.role or ""))
+    for number, response in enumerate(responses, start=1):
+        row = {"department": groups[response.id]}
+        if survey.is_anonymous:
+            row["row"] = number
+        else:
+            row.update(response=response.id, submitted=response.submitted_on,
+                       respondent=response.respondent.display_name if response.respondent else "",
+                       role=str(ROLE_LABELS.get(response.role, response.role or "")))
         for answer in response.answers:
             question = by_id.get(answer.question_id)
             if question is None:
@@ -1012,8 +1110,11 @@ def score_question_name(survey: Survey) -> str | None:
     return None
 
 
-def trend(survey: Survey) -> tuple[list[str], dict[str, list], str | None]:
-    """Average score per department for each occurrence of a recurring survey."""
+def trend(survey: Survey, department_ids: set[int] | None = None) -> tuple[list[str], dict[str, list], str | None]:
+    """Average score per department for each occurrence of a recurring survey; ``department_ids``
+    limits it to some departments. An anonymous survey averages a department only in the months
+    ``groups_to_name`` names it, and the other departments together when they gave at least
+    MIN_GROUP_SIZE answers."""
     occurrences = series_occurrences(survey)
     name = score_question_name(survey)
     labels = [(o.occurrence_on or o.created_at.date()).strftime("%Y-%m") for o in occurrences]
@@ -1024,16 +1125,30 @@ def trend(survey: Survey) -> tuple[list[str], dict[str, list], str | None]:
         .join(SurveyAnswer, SurveyAnswer.response_id == SurveyResponse.id)
         .join(Question, Question.id == SurveyAnswer.question_id)
         .outerjoin(Department, Department.id == SurveyResponse.department_id)
-        .where(SurveyResponse.survey_id.in_([o.id for o in occurrences]), Question.name == name)).all()
+        .where(SurveyResponse.survey_id.in_([o.id for o in occurrences]), Question.name == name,
+               _in_departments(SurveyResponse.department_id, department_ids))).all()
     scores = defaultdict(lambda: defaultdict(list))
     for survey_id, department, value in rows:
         if isinstance(value, (int, float)):
-            scores[department or "—"][survey_id].append(value)
-    series = {}
-    for department in sorted(scores):
-        series[department] = [round(sum(v) / len(v), 2) if (v := scores[department].get(o.id)) else None
-                              for o in occurrences]
-    return labels, series, name
+            scores[survey_id][department or "—"].append(value)
+    averages = defaultdict(lambda: [None] * len(occurrences))
+    pooled_label = str(SMALL_ANSWER_GROUPS)
+    for index, occurrence in enumerate(occurrences):
+        by_department = scores.get(occurrence.id, {})
+        named = groups_to_name({d: len(v) for d, v in by_department.items()}) if survey.is_anonymous \
+            else set(by_department)
+        pooled = [value for d, values in by_department.items() if d not in named for value in values]
+        for department in named:
+            averages[department][index] = _average(by_department[department])
+        if len(pooled) >= MIN_GROUP_SIZE:
+            averages[pooled_label][index] = _average(pooled)
+    # Departments by name, then the pooled ones: they are not one more department.
+    order = sorted(averages, key=lambda department: (department == pooled_label, department))
+    return labels, {department: averages[department] for department in order}, name
+
+
+def _average(values: list) -> float:
+    return round(sum(values) / len(values), 2)
 
 
 # --- interviews -------------------------------------------------------------------------------

@@ -9,7 +9,8 @@ from sqlalchemy import func, select
 from werkzeug.datastructures import MultiDict
 
 from rollout import figures
-from rollout.access import ALL, PUBLIC, RULES, authorize, can, department_scope_ids, require, scope_clause
+from rollout.access import (ALL, PUBLIC, RULES, authorize, can, department_scope_ids, home_department_id, require,
+                            scope_clause)
 from rollout.accounts.models import Department, User
 from rollout.accounts.services import department_choices
 from rollout.audit.services import history_of, record_event
@@ -362,11 +363,25 @@ def remind(survey_id):
 def results(survey_id):
     survey = db.get_or_404(Survey, survey_id)
     authorize("surveys.results", survey)
-    summaries = services.summarise(survey)
-    charts, scale_colors = survey_charts.results_charts(summaries)
-    became = services.requirements_from(answer_ids=[a.id for summary in summaries for a in summary.texts or []])
-    return render_template("surveys/results.html", survey=survey, progress=services.progress(survey),
-                           summaries=summaries, charts=charts, scale_colors=scale_colors, became=became)
+    scope = _results_scope(survey)
+    shown = services.survey_results(survey, scope)
+    charts, scale_colors = survey_charts.results_charts(shown.summaries)
+    became = services.requirements_from(answer_ids=[a.id for summary in shown.summaries for a in summary.texts or []])
+    return render_template("surveys/results.html", survey=survey, progress=shown.progress, summaries=shown.summaries,
+                           groups=shown.groups, withheld=shown.is_withheld, charts=charts, scale_colors=scale_colors,
+                           became=became, scope_department=_home_department() if scope is not None else None,
+                           min_group_size=services.MIN_GROUP_SIZE)
+
+
+def _results_scope(survey: Survey) -> set[int] | None:
+    """None when the user reads every department's answers to ``survey``, else their department's ids."""
+    return None if can(current_user, "surveys.results.all", survey) else department_scope_ids(current_user)
+
+
+def _home_department() -> Department | None:
+    """The department (not the team) the current user belongs to."""
+    home_id = home_department_id(current_user.department_id)
+    return db.session.get(Department, home_id) if home_id is not None else None
 
 
 @bp.route("/<int:survey_id>/responses.<fmt>")
@@ -417,12 +432,15 @@ def import_xlsform():
 def trend(survey_id):
     survey = db.get_or_404(Survey, survey_id)
     authorize("surveys.results", survey)
-    labels, series, question_name = services.trend(survey)
+    scope = _results_scope(survey)
+    labels, series, question_name = services.trend(survey, scope)
     chart = svg_chart("line", _("Average score per department"), labels, series) if series else None
     occurrences = services.series_occurrences(survey)
     question = next((q for q in survey.questions if q.name == question_name), None)
     return render_template("surveys/trend.html", survey=survey, chart=chart, labels=labels, series=series,
-                           occurrences=occurrences, question=question)
+                           occurrences=occurrences, question=question,
+                           scope_department=_home_department() if scope is not None else None,
+                           min_group_size=services.MIN_GROUP_SIZE)
 
 
 # --- answering by personal link ----------------------------------------------------------------

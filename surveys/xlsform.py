@@ -33,18 +33,26 @@ LIKERT_SEPARATOR = "__"
 
 @dataclass
 class RowError:
-    sheet: str
-    row: int
+    """A problem of one row of a sheet, or of the whole file (``sheet`` None)."""
+    sheet: str | None
+    row: int | None
     message: str
 
     def __str__(self) -> str:
+        if self.sheet is None:
+            return self.message
         return _("%(sheet)s row %(row)d: %(message)s", sheet=self.sheet, row=self.row, message=self.message)
+
+
+#: The order problems are listed in: the file's own, then sheet by sheet, row by row.
+SHEET_ORDER = {None: 0, "survey": 1, "choices": 2, "settings": 3}
 
 
 class XLSFormErrors(ServiceError):
     """The spreadsheet has rows that cannot be used; nothing was imported."""
 
     def __init__(self, errors: list[RowError]):
+        errors = sorted(errors, key=lambda error: (SHEET_ORDER.get(error.sheet, 9), error.row or 0))
         super().__init__(ngettext("The file has %(num)d problem; nothing was imported.", "The file has %(num)d problems; nothing was imported.", len(errors)))
         self.errors = errors
 
@@ -210,6 +218,27 @@ def _flag(text: str) -> bool | None:
     return None
 
 
+def _question_type(base: str, list_name: str, record: dict, choice_lists: dict, problems: list[str]) -> str | None:
+    """Our question type for an XLSForm type; None, with the reason added to ``problems``, when there is none."""
+    if base in ("select_one", "select_multiple", "rank"):
+        if list_name not in choice_lists:
+            problems.append(_("unknown choice list %(list)s", list=list_name or "—"))
+        return {"select_one": SINGLE, "select_multiple": MULTIPLE, "rank": RANKING}[base]
+    if base == "text":
+        return LONG_TEXT if "multiline" in record.get("appearance", "").lower() else TEXT
+    if base in SIMPLE_TYPES:
+        return SIMPLE_TYPES[base]
+    if base == "range":
+        parameters = dict(re.findall(r"(\w+)\s*=\s*([-\d.]+)", record.get("parameters", "")))
+        span = (parameters.get("start", "1"), parameters.get("end"), parameters.get("step", "1"))
+        if span in (("1", "5", "1"), ("1", "10", "1")):
+            return RATING5 if span[1] == "5" else RATING10
+        problems.append(_("only ranges start=1 end=5 or end=10 step=1 are supported"))
+        return None
+    problems.append(_("type %(type)s is not supported", type=re.sub(r"\s+", " ", record.get("type", "")).strip() or "—"))
+    return None
+
+
 @dataclass
 class _Pending:
     row: int
@@ -218,18 +247,38 @@ class _Pending:
     likert_rows: list = field(default_factory=list)
 
 
-def import_xlsform(data: bytes, owner, fallback_title: str = "") -> Survey:
-    """Create a draft survey from an XLSForm workbook; raise XLSFormErrors listing every bad row."""
+#: How an Excel 97–2003 (.xls) file begins: an OLE2 compound document.
+OLD_EXCEL_SIGNATURE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+
+
+def read_sheets(data: bytes) -> dict[str, list[tuple[int, dict]]]:
+    """The rows of the survey, choices and settings sheets; an XLSFormErrors saying, in plain words,
+    why a file that is not a usable workbook cannot be read."""
+    def refuse(message: str):
+        return XLSFormErrors([RowError(None, None, message)])
+
+    if not data.strip():
+        raise refuse(_("The file is empty."))
+    if data.startswith(OLD_EXCEL_SIGNATURE):
+        raise refuse(_("The file is an old Excel workbook (.xls): open it in Excel or WPS and save it as .xlsx."))
     try:
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except Exception as error:  # any unreadable upload is the user's problem to fix, not a crash
-        raise XLSFormErrors([RowError("file", 0, _("not a readable .xlsx workbook (%(error)s)",
-                                                   error=type(error).__name__))]) from None
-    if "survey" not in workbook.sheetnames:
-        raise XLSFormErrors([RowError("file", 0, _("the workbook has no sheet named survey"))])
+        if "survey" not in workbook.sheetnames:
+            raise refuse(_("The workbook has no sheet named survey."))
+        return {name: _read_sheet(workbook, name) for name in ("survey", "choices", "settings")}
+    except XLSFormErrors:
+        raise
+    except Exception:  # whatever openpyxl trips over, the upload is not a workbook it can read, not a crash
+        raise refuse(_("The file is not an Excel workbook (.xlsx).")) from None
+
+
+def import_xlsform(data: bytes, owner, fallback_title: str = "") -> Survey:
+    """Create a draft survey from an XLSForm workbook; raise XLSFormErrors listing every problem
+    of the file at once."""
+    sheets = read_sheets(data)
     errors: list[RowError] = []
     choice_lists: dict[str, list[services.OptionSpec]] = {}
-    for number, record in _read_sheet(workbook, "choices"):
+    for number, record in sheets["choices"]:
         list_name, name, label = record.get("list_name", ""), record.get("name", ""), record.get("label", "")
         label = label or record.get("label::zh", "") or record.get("label::en", "")
         if not list_name or not name or not label:
@@ -246,16 +295,22 @@ def import_xlsform(data: bytes, owner, fallback_title: str = "") -> Survey:
         choice_lists.setdefault(list_name, []).append(services.OptionSpec(
             value=name, label=label, label_zh=record.get("label::zh") or None,
             label_en=record.get("label::en") or None))
-    settings = dict(_read_sheet(workbook, "settings")[:1][0][1]) if _read_sheet(workbook, "settings") else {}
+    settings = dict(sheets["settings"][0][1]) if sheets["settings"] else {}
     anonymous = _flag(settings.get("anonymous", ""))
     if anonymous is None:
         errors.append(RowError("settings", 2, _("anonymous must be yes or no")))
 
     sections: list[tuple[int, dict]] = []
     pending: list[_Pending] = []
-    stack: list[tuple[str, object]] = []  # ("section", key) or ("likert", _Pending)
+    # ("section", key, row) or ("likert", _Pending, row): the groups open at this row.
+    stack: list[tuple[str, object, int]] = []
     used_names: set[str] = set()
-    for number, record in _read_sheet(workbook, "survey"):
+    #: Names of questions whose rows have problems: a condition on them is not checked again later.
+    failed_names: set[str] = set()
+    for number, record in sheets["survey"]:
+        # Every problem of the row is listed, and the row still opens or closes its group and claims its
+        # name, so that the rest of the file is checked as it will be once the row is fixed.
+        problems: list[str] = []
         type_text = re.sub(r"\s+", " ", record.get("type", "")).strip()
         base, _sep, list_name = type_text.partition(" ")
         base = base.lower()
@@ -263,110 +318,80 @@ def import_xlsform(data: bytes, owner, fallback_title: str = "") -> Survey:
         label = record.get("label", "") or record.get("label::zh", "") or record.get("label::en", "")
         required = _flag(record.get("required", ""))
         if required is None:
-            errors.append(RowError("survey", number, _("required must be yes or no")))
-            continue
+            problems.append(_("required must be yes or no"))
         try:
             conditions, join = parse_relevant(record.get("relevant", ""))
         except ValueError as error:
-            errors.append(RowError("survey", number, str(error)))
-            continue
+            problems.append(str(error))
+            conditions, join = [], "and"
         later = [rule["question"] for rule in conditions if rule["question"] not in used_names]
         if later:
-            errors.append(RowError("survey", number, _("a condition can only refer to an earlier question, not "
-                                                       "%(name)s", name=later[0])))
-            continue
+            problems.append(_("a condition can only refer to an earlier question, not %(name)s", name=later[0]))
         common = dict(name=name, label=label, label_zh=record.get("label::zh") or None,
-                      label_en=record.get("label::en") or None, hint=record.get("hint", ""), is_required=required,
-                      conditions=conditions, condition_join=join)
-        likert_open = stack and stack[-1][0] == "likert"
+                      label_en=record.get("label::en") or None, hint=record.get("hint", ""),
+                      is_required=bool(required), conditions=conditions, condition_join=join)
+        section_key = next((key for kind, key, _row in reversed(stack) if kind == "section"), None)
         if base == "end_group":
-            if not stack:
-                errors.append(RowError("survey", number, _("end_group without a matching begin_group")))
-            else:
+            if stack:
                 stack.pop()
-            continue
-        if likert_open:
+            else:
+                problems.append(_("end_group without a matching begin_group"))
+        elif stack and stack[-1][0] == "likert":
             parent: _Pending = stack[-1][1]
             prefix = parent.kwargs["name"] + LIKERT_SEPARATOR
-            if base != "select_one" or not name.startswith(prefix):
-                errors.append(RowError("survey", number, _("a table-list group may only hold select_one rows named "
-                                                           "%(prefix)s…", prefix=prefix)))
-                continue
             options = choice_lists.get(list_name)
-            if options is None:
-                errors.append(RowError("survey", number, _("unknown choice list %(list)s", list=list_name)))
-                continue
-            if parent.kwargs.get("options") is None:
+            if base != "select_one" or not name.startswith(prefix):
+                problems.append(_("a table-list group may only hold select_one rows named %(prefix)s…",
+                                  prefix=prefix))
+            elif options is None:
+                problems.append(_("unknown choice list %(list)s", list=list_name))
+            elif parent.kwargs.get("options") is None:
                 parent.kwargs["options"] = options
             elif [o.value for o in parent.kwargs["options"]] != [o.value for o in options]:
-                errors.append(RowError("survey", number, _("all statements of a matrix must use the same list")))
-                continue
-            parent.likert_rows.append(services.OptionSpec(value=name[len(prefix):], label=label,
-                                                          label_zh=common["label_zh"], label_en=common["label_en"]))
-            continue
-        if not name or not services.NAME_PATTERN.match(name):
-            errors.append(RowError("survey", number, _("a name starts with a letter and uses only letters, digits "
-                                                       "and _")))
-            continue
-        if base == "begin_group":
-            if "table-list" in record.get("appearance", "").lower():
-                if name in used_names:
-                    errors.append(RowError("survey", number, _("the name %(name)s is used twice", name=name)))
-                    continue
-                used_names.add(name)
-                item = _Pending(row=number, kwargs=dict(common, type=LIKERT),
-                                section_key=next((k for kind, k in reversed(stack) if kind == "section"), None))
-                pending.append(item)
-                stack.append(("likert", item))
-                continue
-            if any(kind == "section" for kind, _k in stack):
-                errors.append(RowError("survey", number, _("groups inside groups are not supported")))
-                stack.append(("section", None))
-                continue
-            if not label:
-                errors.append(RowError("survey", number, _("a group needs a label")))
-            sections.append((number, dict(name=name, title=label or name, title_zh=common["label_zh"],
-                                          title_en=common["label_en"])))
-            stack.append(("section", name))
-            continue
-        if name in used_names:
-            errors.append(RowError("survey", number, _("the name %(name)s is used twice", name=name)))
-            continue
-        if not label:
-            errors.append(RowError("survey", number, _("a question needs a label")))
-            continue
-        kwargs = dict(common)
-        if base in ("select_one", "select_multiple", "rank"):
-            if list_name not in choice_lists:
-                errors.append(RowError("survey", number, _("unknown choice list %(list)s", list=list_name or "—")))
-                continue
-            kwargs.update(type={"select_one": SINGLE, "select_multiple": MULTIPLE, "rank": RANKING}[base],
-                          options=choice_lists[list_name])
-        elif base == "text":
-            kwargs["type"] = LONG_TEXT if "multiline" in record.get("appearance", "").lower() else TEXT
-        elif base in SIMPLE_TYPES:
-            kwargs["type"] = SIMPLE_TYPES[base]
-        elif base == "range":
-            parameters = dict(re.findall(r"(\w+)\s*=\s*([-\d.]+)", record.get("parameters", "")))
-            span = (parameters.get("start", "1"), parameters.get("end"), parameters.get("step", "1"))
-            if span == ("1", "5", "1"):
-                kwargs["type"] = RATING5
-            elif span == ("1", "10", "1"):
-                kwargs["type"] = RATING10
-            else:
-                errors.append(RowError("survey", number, _("only ranges start=1 end=5 or end=10 step=1 are supported")))
-                continue
+                problems.append(_("all statements of a matrix must use the same list"))
+            if not problems:
+                parent.likert_rows.append(services.OptionSpec(value=name[len(prefix):], label=label,
+                                                              label_zh=common["label_zh"],
+                                                              label_en=common["label_en"]))
         else:
-            errors.append(RowError("survey", number, _("type %(type)s is not supported", type=type_text or "—")))
-            continue
-        used_names.add(name)
-        pending.append(_Pending(row=number, kwargs=kwargs,
-                                section_key=next((k for kind, k in reversed(stack) if kind == "section"), None)))
-    if stack:
-        errors.append(RowError("survey", 0, _("a begin_group is never closed")))
-    if errors:
-        raise XLSFormErrors(errors)
+            is_section = base == "begin_group" and "table-list" not in record.get("appearance", "").lower()
+            if not name or not services.NAME_PATTERN.match(name):
+                problems.append(_("a name starts with a letter and uses only letters, digits and _"))
+            elif not is_section and name in used_names:
+                problems.append(_("the name %(name)s is used twice", name=name))
+            elif not is_section:
+                used_names.add(name)
+            if is_section:
+                nested = any(kind == "section" for kind, _key, _row in stack)
+                if nested:
+                    problems.append(_("groups inside groups are not supported"))
+                if not label:
+                    problems.append(_("a group needs a label"))
+                stack.append(("section", None if nested else name, number))
+                if not problems:
+                    sections.append((number, dict(name=name, title=label, title_zh=common["label_zh"],
+                                                  title_en=common["label_en"])))
+            elif base == "begin_group":  # a table-list group is a Likert matrix
+                item = _Pending(row=number, kwargs=dict(common, type=LIKERT), section_key=section_key)
+                stack.append(("likert", item, number))
+                if not problems:
+                    pending.append(item)
+            else:
+                kwargs = dict(common, type=_question_type(base, list_name, record, choice_lists, problems))
+                if not label:
+                    problems.append(_("a question needs a label"))
+                if base in ("select_one", "select_multiple", "rank") and list_name in choice_lists:
+                    kwargs["options"] = choice_lists[list_name]
+                if not problems:
+                    pending.append(_Pending(row=number, kwargs=kwargs, section_key=section_key))
+        errors.extend(RowError("survey", number, problem) for problem in problems)
+        if problems and name:
+            failed_names.add(name)
+    for kind, _item, number in stack:
+        errors.append(RowError("survey", number, _("a begin_group is never closed")))
 
+    # The survey is built even when rows were refused, in a savepoint undone at the end: the checks made
+    # while saving questions are reported with the rest.
     savepoint = db.session.begin_nested()
     try:
         survey = services.create_survey(settings.get("form_title") or fallback_title or _("Imported survey"), owner,
@@ -379,13 +404,14 @@ def import_xlsform(data: bytes, owner, fallback_title: str = "") -> Survey:
             except ServiceError as error:
                 errors.append(RowError("survey", number, error.message))
         for item in pending:
+            kwargs = {k: v for k, v in item.kwargs.items() if k != "options"}
+            kwargs["conditions"] = [rule for rule in kwargs["conditions"] if rule["question"] not in failed_names]
             try:
                 services.save_question(survey, section=section_by_name.get(item.section_key),
-                                       rows=item.likert_rows, **{k: v for k, v in item.kwargs.items()
-                                                                 if k != "options"},
-                                       options=item.kwargs.get("options") or [])
+                                       rows=item.likert_rows, options=item.kwargs.get("options") or [], **kwargs)
             except ServiceError as error:
                 errors.append(RowError("survey", item.row, error.message))
+                failed_names.add(item.kwargs["name"])
         if errors:
             raise XLSFormErrors(errors)
     except BaseException:

@@ -7,6 +7,8 @@ EXPECTED = {
     # Building, inviting, reminding: the rollout team, and heads for their department's surveys.
     "surveys.manage": {A, L, H},
     "surveys.results": {A, L, H},
+    # Every department's answers, not only one's own department's: heads for the surveys they run.
+    "surveys.results.all": {A, L, H},
     "surveys.export": {A, L, H},
     # Importing definitions is for the rollout team only.
     "surveys.import": {A, L},

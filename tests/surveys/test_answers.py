@@ -172,7 +172,7 @@ def test_publishing_a_survey_invites_its_audience_when_nobody_was_invited(compan
 
 
 def test_progress_per_department_and_role(company):
-    survey = build_survey(company["lead"], anonymous=True)
+    survey = build_survey(company["lead"])
     invitations = services.invite(survey, [company["staff"], company["staff2"], company["head"],
                                            company["other_staff"]])
     services.submit_response(invitations[0], GOOD_ANSWERS)

@@ -598,3 +598,21 @@ def test_a_requirement_made_of_a_choice_has_everyone_who_chose_it_as_evidence(cl
     score = next(q for q in survey.questions if q.name == "score")
     assert lead.get(f"/surveys/requirements/new?question={score.id}&option=4").status_code == 404
     assert client_as("other_staff").get(url.replace("&amp;", "&")).status_code == 403
+
+
+def test_import_page_says_plainly_what_is_wrong_with_the_file(app, client_as, company):
+    from tests.surveys.test_xlsform import _workbook
+    for data in (b"MZ\x90\x00" + bytes(100), b""):
+        response = client_as("lead").post("/surveys/import", data={"file": (io.BytesIO(data), "survey.xlsx")},
+                                          content_type="multipart/form-data")
+        assert response.status_code == 422
+        problems = response.text.split('data-testid="import-errors"')[1].split("</div>")[0]
+        assert "The file is not an Excel workbook (.xlsx)." in problems or "The file is empty." in problems
+        assert "BadZipFile" not in response.text and "row 0" not in response.text and "file row" not in response.text
+    chinese = _zh_client(app, company["lead"]).post(
+        "/surveys/import", data={"file": (io.BytesIO(b"MZ\x90\x00"), "survey.xlsx")}, content_type="multipart/form-data")
+    assert chinese.status_code == 422 and "文件不是 Excel 工作簿（.xlsx）。" in chinese.text
+    data = _workbook([("text", "q1", "一", "", "", "", "maybe"), ("text", "q1", "二")])
+    response = client_as("lead").post("/surveys/import", data={"file": (io.BytesIO(data), "bad.xlsx")},
+                                      content_type="multipart/form-data")
+    assert "survey row 2" in response.text and "survey row 3: the name q1 is used twice" in response.text

@@ -130,3 +130,60 @@ def test_cli_export_and_import(company, runner, tmp_path):
     bad.write_bytes(_workbook([("geopoint", "where", "位置")]))
     result = runner.invoke(args=["surveys", "import", str(bad)])
     assert result.exit_code != 0 and "row 2" in result.output
+
+
+def _zip_without_a_workbook() -> bytes:
+    import zipfile
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("readme.txt", "不是工作簿")
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("data, message", [
+    (b"", "The file is empty."),
+    (b"MZ\x90\x00\x03\x00\x00\x00" + bytes(200), "The file is not an Excel workbook (.xlsx)."),
+    ("问卷,题目\nq1,满意吗\n".encode(), "The file is not an Excel workbook (.xlsx)."),
+    (_zip_without_a_workbook(), "The file is not an Excel workbook (.xlsx)."),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(500), "The file is an old Excel workbook (.xls)"),
+])
+def test_a_file_that_is_no_workbook_is_said_so_in_plain_words(company, data, message):
+    with pytest.raises(xlsform.XLSFormErrors) as caught:
+        xlsform.import_xlsform(data, company["lead"])
+    [problem] = caught.value.errors
+    assert str(problem).startswith(message)
+    assert "row" not in str(problem) and "Error" not in str(problem) and "Key" not in str(problem)
+
+
+def test_every_problem_of_the_file_is_reported_at_once(company):
+    data = _workbook(
+        [("text", "q1", "一", "", "", "", "maybe"),
+         ("geopoint", "q2", "位置"),
+         ("text", "q3", ""),
+         ("text", "q1", "又是一"),
+         ("select_one same", "q5", "选哪个"),
+         ("begin_group", "basics", "基本情况", "", "", "", "perhaps"),
+         ("text", "q6", "六"),
+         ("end_group", "basics"),
+         ("begin_group", "never_closed", "没有结束")],
+        [("same", "a", "是"), ("same", "b", "是")])
+    with pytest.raises(xlsform.XLSFormErrors) as caught:
+        xlsform.import_xlsform(data, company["lead"])
+    db.session.rollback()
+    found = [(e.row, e.message) for e in caught.value.errors]
+    assert [row for row, _message in found] == [2, 3, 4, 5, 6, 7, 10]
+    assert "the name q1 is used twice" in found[3][1]
+    # Checked while saving the question, it comes with the rest instead of on the next upload.
+    assert "The option “是” is listed twice." in found[4][1]
+    # The group with a bad flag still opens: its end_group is no problem of its own.
+    assert "required must be yes or no" in found[5][1]
+    assert "a begin_group is never closed" in found[6][1]
+    assert db.session.scalar(select(func.count()).select_from(Survey)) == 0
+
+
+def test_a_condition_on_a_refused_row_is_not_reported_again(company):
+    data = _workbook([("geopoint", "where", "位置"), ("text", "why", "为什么", "", "", "", "", "${where} = 'x'")])
+    with pytest.raises(xlsform.XLSFormErrors) as caught:
+        xlsform.import_xlsform(data, company["lead"])
+    db.session.rollback()
+    assert [e.row for e in caught.value.errors] == [2]
