@@ -6,7 +6,23 @@ document.addEventListener("submit", function (event) {
   var message = (button && button.getAttribute("data-confirm")) || (form.getAttribute && form.getAttribute("data-confirm"));
   if (message && !window.confirm(message)) {
     event.preventDefault();
+    return;
   }
+  // A second click (or Enter) while the first post is on its way would create the record twice.
+  // The buttons stay enabled, so the clicked button's name and value still go with the first post;
+  // the guard lifts after a few seconds, for forms that answer with a download and stay on the page.
+  if ((form.method || "").toLowerCase() === "post" && !form.hasAttribute("hx-post")) {
+    if (form.dataset.submitting === "1") {
+      event.preventDefault();
+      return;
+    }
+    form.dataset.submitting = "1";
+    window.setTimeout(function () { delete form.dataset.submitting; }, 5000);
+  }
+});
+// Back to a page kept in the browser's cache: its forms may be posted again.
+window.addEventListener("pageshow", function () {
+  document.querySelectorAll("form[data-submitting]").forEach(function (form) { delete form.dataset.submitting; });
 });
 // htmx requests carry the CSRF token from the page's meta tag.
 document.addEventListener("htmx:configRequest", function (event) {

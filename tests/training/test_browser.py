@@ -39,3 +39,22 @@ def test_an_answer_that_did_not_help_is_replied_to_and_the_request_opens_again(p
     page.get_by_text("Your reply is sent and the request is open again.").wait_for()
     assert page.locator("[data-testid=status]").inner_text() == "Awaiting answer"
     assert "“更多”菜单里没有添加地址。" in page.locator("[data-testid=conversation]").inner_text()
+
+
+def test_a_form_posted_twice_in_a_row_asks_once(page, live_server, company):
+    from sqlalchemy import func, select
+
+    from training.models import SupportRequest
+    db.session.close()
+    log_in(page, live_server, "staff")
+    page.goto(f"{live_server}/training/support")
+    page.locator("input[name=subject]").fill("客户地址可以填多个吗？")
+    posts = []
+    page.on("request", lambda request: posts.append(request.url) if request.method == "POST" else None)
+    # A second submission while the first answer is still on its way (a slow network, a double click).
+    page.route("**/training/support", lambda route: (page.wait_for_timeout(400), route.continue_()))
+    page.evaluate("""() => { const form = document.querySelector('input[name=subject]').form;
+                             form.requestSubmit(); setTimeout(() => form.requestSubmit(), 100); }""")
+    page.wait_for_timeout(1500)
+    assert len(posts) == 1
+    assert db.session.scalar(select(func.count()).select_from(SupportRequest)) == 1
