@@ -469,6 +469,9 @@ class Planner:
         self.decisions = settings.get("decisions", {})
         self.default_existing = settings.get("default_existing", SKIP)
         self.default_file = settings.get("default_file", SKIP)
+        # Rows the write may still refuse (updates, and new records written through a service's rules) keep
+        # their cells for the error report; the others need not carry them (nor send them from a planning process).
+        self.keeps_created_cells = target.per_row
         self.existing, self.existing_near = target.begin(ctx)
         self.file_keys: dict[str, int] = {}
         self.file_near: dict[str, tuple[int, str]] = {}
@@ -561,7 +564,8 @@ class Planner:
                 decision = self.decisions.get(f"existing:{key}", self.default_existing)
                 self._note_group(f"existing:{key}", "existing", key, number, existing_id, decision)
                 if decision == UPDATE:
-                    return Outcome("update", number, row, entity_id=existing_id, group=f"existing:{key}")
+                    return Outcome("update", number, row, entity_id=existing_id, group=f"existing:{key}",
+                                   cells=cells)
                 if decision == SKIP:
                     return Outcome("skip", number, row, entity_id=existing_id, group=f"existing:{key}",
                                    message=self.already_exists)
@@ -582,7 +586,7 @@ class Planner:
         for key in keys:
             self.file_keys.setdefault(key, number)
         self._check_near(number, values)
-        return Outcome("create", number, row)
+        return Outcome("create", number, row, cells=cells if self.keeps_created_cells else None)
 
     def _note_group(self, group_id, kind, key, number, existing_id, decision) -> Group:
         group = self.groups.get(group_id)

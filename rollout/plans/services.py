@@ -123,10 +123,12 @@ def _apply(table: dict, obj, action: str, label: str, status_labels: dict) -> st
 class InvalidFields(ServiceError):
     """Several fields refused at once, so that a form marks them all: ``errors`` maps field → message."""
 
-    def __init__(self, errors: dict[str, str]):
+    def __init__(self, errors: dict[str, str], given=None):
         field_name, message = next(iter(errors.items()))
         super().__init__(message, field_name)
         self.errors = errors
+        if given is not None:  # the first message as raised, so an import keeps its id
+            self.given = given
 
 
 class _Refusals:
@@ -134,6 +136,7 @@ class _Refusals:
 
     def __init__(self):
         self.errors: dict[str, str] = {}
+        self.first_given = None
 
     def check(self, function, *args, **kwargs):
         """``function(*args, **kwargs)``; None when it refuses a field (the refusal waits for ``raise_any``)."""
@@ -142,13 +145,15 @@ class _Refusals:
         except ServiceError as error:
             if error.field is None or isinstance(error, NotAllowed):
                 raise
+            if not self.errors:
+                self.first_given = error.given
             for field_name, message in getattr(error, "errors", {error.field: error.message}).items():
                 self.errors.setdefault(field_name, message)
             return None
 
     def raise_any(self) -> None:
         if self.errors:
-            raise InvalidFields(self.errors)
+            raise InvalidFields(self.errors, self.first_given)
 
 
 def parse_amount(value, field_name: str = "amount", allow_none: bool = False) -> Decimal | None:

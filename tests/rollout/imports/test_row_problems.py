@@ -161,3 +161,51 @@ def test_the_preview_knows_a_parent_department_an_earlier_row_makes(tmp_path, co
     flagged = [[cell.field for cell in cells if cell.problem] for _number, cells, _problem, _raw in previewed]
     assert flagged == [[], [], ["parent"]]
     assert previewed[2][2] == "Unknown parent department 不存在的部门."
+
+
+def _refused_in_the_write(tmp_path, company):
+    """A next step due before its follow-up passes the import's checks; the follow-up service refuses it."""
+    admin = company["admin"]
+    services.run_import(upload(admin, write_csv(tmp_path, [["客户名称", "负责人"], ["北京星辰科技", "staff"]])), admin)
+    visits = write_csv(tmp_path, [["客户", "跟进人", "方式", "日期", "下一步", "下次跟进日期"],
+                                  ["北京星辰科技", "staff", "拜访", "2024/3/1", "再次拜访", "2024/2/1"]],
+                       name="visits.csv")
+    with force_locale("zh_CN"):
+        return services.run_import(upload(admin, visits, target="activities"), admin)
+
+
+def test_a_row_the_write_refuses_keeps_its_cells_for_the_error_report(tmp_path, company):
+    batch = _refused_in_the_write(tmp_path, company)
+    assert (batch.created_count, batch.error_count) == (0, 1)
+    rejected = db.session.scalar(select(ImportRowError))
+    assert rejected.cells == ["北京星辰科技", "staff", "拜访", "2024/3/1", "再次拜访", "2024/2/1"]
+    with force_locale("en"):
+        sheet = load_workbook(io.BytesIO(services.error_report(batch))).active
+    rows = [[cell.value for cell in row] for row in sheet.iter_rows()]
+    assert rows[1][:6] == ["北京星辰科技", "staff", "拜访", "2024/3/1", "再次拜访", "2024/2/1"]
+    assert rows[1][6] == "Row 2: The next step cannot be due before the follow-up itself."
+
+
+def test_a_refusal_of_several_fields_keeps_its_message_id(tmp_path, company, monkeypatch):
+    """A service that checks several fields at once (InvalidFields) is shown in each reader's language too."""
+    from datetime import timedelta
+
+    from rollout.timeutil import local_today
+    admin = company["admin"]
+    services.run_import(upload(admin, write_csv(tmp_path, [["客户名称", "负责人"], ["北京星辰科技", "staff"]])), admin)
+    opened = plans.create_opportunity
+
+    def opened_yesterday(*args, **kwargs):  # the day passed between the check and the write
+        return opened(*args[:4], local_today() - timedelta(days=1), *args[5:], **kwargs)
+    monkeypatch.setattr(plans, "create_opportunity", opened_yesterday)
+    today = str(local_today())
+    deals = write_csv(tmp_path, [["商机名称", "客户", "预计成交日期"], ["一期", "北京星辰科技", today]], name="deals.csv")
+    with force_locale("zh_CN"):
+        batch = services.run_import(upload(admin, deals, target="opportunities"), admin)
+    assert batch.error_count == 1
+    rejected = db.session.scalar(select(ImportRowError))
+    assert rejected.cells == ["一期", "北京星辰科技", today]
+    with force_locale("en"):
+        assert shown(rejected.message) == "An open deal is expected to close today or later."
+    with force_locale("zh_CN"):
+        assert "今天或以后" in shown(rejected.message)
