@@ -9,7 +9,7 @@ from flask_login import current_user
 from markupsafe import Markup, escape
 from sqlalchemy import and_, or_, select
 
-from rollout.access import ancestor_ids, authorize, can, require, scope_clause, subtree_ids
+from rollout.access import ancestor_ids, authorize, can, may_view_change, require, scope_clause, subtree_ids
 from rollout.accounts.models import Department, User, UserRole
 from rollout.accounts.services import department_choices
 from rollout.errors import ServiceError
@@ -159,7 +159,9 @@ def _work_of(cards, items) -> dict:
             "change_url": conversions.change_request_url, "faq_url": conversions.faq_article_url,
             "question_url": conversions.support_request_url,
             "question_state": conversions.support_request_state_label,
-            "change_state": conversions.change_request_state_label}
+            "change_state": conversions.change_request_state_label,
+            # Someone else's draft is not theirs to open: its badge is no link for them.
+            "may_open_change": lambda request: may_view_change(current_user, request)}
 
 
 @bp.route("/<int:retro_id>")

@@ -446,6 +446,10 @@ def test_card_becomes_change_request_linked_both_ways(team, company, client_as):
     assert f"This card was already turned into change request {request.reference}." in page
     assert db.session.scalar(select(db.func.count()).select_from(RetroWorkLink)) == 1
     assert client_as("staff").post(f"/retros/convert/card/{card.id}/faq").status_code == 403
+    # The rest of the team sees what the card became, but a draft is its requester's to open.
+    page = client_as("staff").get(f"/retros/{retro.id}").get_data(as_text=True)
+    assert f"{request.reference} · Draft" in page and f'href="/changes/{request.id}"' not in page
+    assert f'href="/changes/{request.id}"' in client.get(f"/retros/{retro.id}").get_data(as_text=True)
 
 
 def _closed_with_action_item(team, company):
