@@ -639,7 +639,7 @@ def import_bpmn():
     form = ImportForm()
     form.department_id.choices = _department_choices()
     result, status = None, 200
-    if form.validate_on_submit():
+    if form.validate_on_submit() and _department_allowed(form, "processes.import"):
         data = form.file.data.read(bpmn.MAX_BPMN_BYTES + 1)
         try:
             result = bpmn.import_bpmn(data, actor=current_user, department_id=form.department_id.data,
@@ -650,7 +650,7 @@ def import_bpmn():
         else:
             record_event("import", entity="processes", entity_id=",".join(str(p.id) for p in result.processes),
                          detail=f"bpmn unmapped={len(result.unmapped)}")
-    elif form.errors:
+    if form.errors:
         status = 422
     return render_template("processmaps/import.html", form=form, result=result, version_url=version_url), status
 

@@ -237,7 +237,8 @@ PROCESS_RULES: dict[str, dict] = {
     "processes.approve": leads_and_admins(**{HEAD: _approves_process}),
     # Pictures and BPMN of a map hold nothing beyond what the page already shows.
     "processes.export": everyone(),
-    "processes.import": leads_and_admins(),
+    # Importing a BPMN file creates processes: heads may, into their own department, as they create them.
+    "processes.import": leads_and_admins(**{HEAD: DEPT}),
 }
 
 # --- changes --------------------------------------------------------------

@@ -9,5 +9,5 @@ EXPECTED = {
     "processes.create": {A, L, H},
     "processes.edit": {A, L, H},
     "processes.approve": {A, L, H},
-    "processes.import": {A, L},
+    "processes.import": {A, L, H},
 }

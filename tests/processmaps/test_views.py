@@ -260,7 +260,22 @@ def test_import_of_a_bad_file_is_422_and_writes_nothing(company, client_as):
     assert response.status_code == 422
     assert "not well-formed XML" in response.get_data(as_text=True)
     assert db.session.query(Process).count() == 0
-    assert client_as("head").get("/processes/import").status_code == 403
+    assert client_as("staff").get("/processes/import").status_code == 403
+
+
+def test_a_head_imports_bpmn_into_their_own_department_only(company, client_as):
+    from processmaps import bpmn
+    data = bpmn.export_bpmn(sales_process(company).versions[0])
+    head = client_as("head")
+    response = head.post("/processes/import", data={
+        "file": (io.BytesIO(data), "报价流程.bpmn"), "department_id": str(company["departments"]["marketing"].id)},
+        content_type="multipart/form-data")
+    assert response.status_code == 422 and "You can only choose your own department" in response.text
+    assert db.session.query(Process).count() == 1
+    response = head.post("/processes/import", data={
+        "file": (io.BytesIO(data), "报价流程.bpmn"), "department_id": str(company["departments"]["sales1"].id)},
+        content_type="multipart/form-data")
+    assert response.status_code == 200 and db.session.query(Process).count() == 2
 
 
 def test_discarding_a_draft_from_the_page(company, client_as):
