@@ -932,13 +932,34 @@ class SurveyResults:
 
 def survey_results(survey: Survey, department_ids: set[int] | None = None) -> SurveyResults:
     """Progress, per-question figures and the department of each answer, for the whole survey or
-    limited to some departments. Limited so, an anonymous survey's answers are withheld while there
-    are fewer than MIN_GROUP_SIZE of them: the figures would be those of a few known people."""
+    limited to some departments (``survey_results_withheld`` says when they are not shown)."""
     groups = response_groups(survey, department_ids)
-    withheld = survey.is_anonymous and department_ids is not None and len(groups) < MIN_GROUP_SIZE
+    withheld = _withheld(survey, department_ids, len(groups))
     return SurveyResults(progress=progress(survey, department_ids),
                          summaries=[] if withheld else summarise(survey, department_ids),
                          groups={} if withheld else groups, responses=len(groups), is_withheld=withheld)
+
+
+def _withheld(survey: Survey, department_ids: set[int] | None, responses: int) -> bool:
+    return survey.is_anonymous and department_ids is not None and responses < MIN_GROUP_SIZE
+
+
+def survey_results_withheld(survey: Survey, department_ids: set[int] | None) -> bool:
+    """Whether the answers of an anonymous survey, limited to some departments, are not shown: while
+    there are fewer than MIN_GROUP_SIZE of them, they would be those of a few known people."""
+    if not survey.is_anonymous or department_ids is None:
+        return False
+    return _withheld(survey, department_ids, db.session.scalar(
+        select(func.count()).select_from(SurveyResponse).where(
+            SurveyResponse.survey_id == survey.id, _in_departments(SurveyResponse.department_id, department_ids))))
+
+
+def answer_in_results(answer: SurveyAnswer, department_ids: set[int] | None) -> bool:
+    """Whether the results limited to ``department_ids`` show ``answer``."""
+    response = answer.response
+    if department_ids is None:
+        return True
+    return response.department_id in department_ids and not survey_results_withheld(response.survey, department_ids)
 
 
 @dataclass
@@ -956,13 +977,17 @@ class ChosenOption:
         return {a.response.department_id for a in self.answers if a.response.department_id}
 
 
-def chosen_option(question: Question, option_value: str) -> ChosenOption | None:
-    """The answers to a single or multiple choice question that chose ``option_value`` (None: nobody did)."""
+def chosen_option(question: Question, option_value: str,
+                  department_ids: set[int] | None = None) -> ChosenOption | None:
+    """The answers to a single or multiple choice question that chose ``option_value`` (None: nobody did),
+    among those the results show for ``department_ids`` (see ``survey_results``)."""
     option = next((o for o in question.choices if o.value == option_value), None)
-    if question.type not in (SINGLE, MULTIPLE) or option is None:
+    if question.type not in (SINGLE, MULTIPLE) or option is None or \
+            survey_results_withheld(question.survey, department_ids):
         return None
-    answers = db.session.scalars(select(SurveyAnswer).where(SurveyAnswer.question_id == question.id)
-                                 .options(db.joinedload(SurveyAnswer.response)).order_by(SurveyAnswer.id)).all()
+    answers = db.session.scalars(select(SurveyAnswer).join(SurveyResponse).where(
+        SurveyAnswer.question_id == question.id, _in_departments(SurveyResponse.department_id, department_ids))
+        .options(db.joinedload(SurveyAnswer.response)).order_by(SurveyAnswer.id)).all()
     chose = [answer for answer in answers
              if option_value == answer.value or (isinstance(answer.value, list) and option_value in answer.value)]
     return ChosenOption(question, option_value, localized(option), chose, len(answers)) if chose else None

@@ -660,6 +660,8 @@ def _evidence_source():
     if request.values.get("answer", type=record_id):
         answer = db.get_or_404(SurveyAnswer, request.values.get("answer", type=record_id))
         authorize("surveys.results", answer.response.survey)
+        if not services.answer_in_results(answer, _results_scope(answer.response.survey)):
+            abort(403)  # an answer the results page does not show this reader
     elif request.values.get("highlight", type=record_id):
         highlight = db.get_or_404(Highlight, request.values.get("highlight", type=record_id))
         authorize("interviews.view", highlight.interview)
@@ -673,7 +675,7 @@ def _chosen_option() -> services.ChosenOption | None:
         return None
     question = db.get_or_404(Question, question_id)
     authorize("surveys.results", question.survey)
-    chosen = services.chosen_option(question, request.values.get("option", ""))
+    chosen = services.chosen_option(question, request.values.get("option", ""), _results_scope(question.survey))
     if chosen is None:
         abort(404)  # an option nobody chose is no evidence
     return chosen

@@ -161,3 +161,27 @@ def test_heads_who_run_a_survey_read_every_departments_answers(client_as, compan
     page = client_as("head").get(f"/surveys/{survey.id}/results").text
     assert 'data-testid="results-scope"' not in page
     assert "市场的话0" in page and "财务的话0" in page
+
+
+def test_a_head_makes_requirements_of_their_own_departments_answers_only(client_as, company, factory):
+    from sqlalchemy import select
+
+    from surveys.models import Question, SurveyAnswer
+    survey = _anonymous_survey_with_answers(company, factory, anonymous=False)
+    mobile = db.session.scalar(select(Question).where(Question.survey_id == survey.id, Question.name == "mobile"))
+    answer_id = {answer.value: answer.id for answer in db.session.scalars(
+        select(SurveyAnswer).where(SurveyAnswer.question_id == mobile.id))}
+    tools = db.session.scalar(select(Question).where(Question.survey_id == survey.id, Question.name == "tools"))
+    head = client_as("other_head")
+    assert head.get(f"/surveys/requirements/new?answer={answer_id['市场的话0']}").status_code == 200
+    assert head.get(f"/surveys/requirements/new?answer={answer_id['销售的话0']}").status_code == 403
+    form = head.get(f"/surveys/requirements/new?question={tools.id}&option=excel").text
+    assert "Excel (2 of 2)" in form  # 市场部's two answers, not all eleven
+    anonymous = _anonymous_survey_with_answers(company, factory)
+    tools = db.session.scalar(select(Question).where(Question.survey_id == anonymous.id, Question.name == "tools"))
+    own = next(answer for answer in db.session.scalars(select(SurveyAnswer).join(Question).where(
+        Question.survey_id == anonymous.id)) if answer.value == "市场的话0")
+    # Two answers of an anonymous survey are not shown to 市场部's head, nor reached from here.
+    assert head.get(f"/surveys/requirements/new?answer={own.id}").status_code == 403
+    assert head.get(f"/surveys/requirements/new?question={tools.id}&option=excel").status_code == 404
+    assert "Excel (11 of 11)" in client_as("lead").get(f"/surveys/requirements/new?question={tools.id}&option=excel").text
