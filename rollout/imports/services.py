@@ -87,6 +87,10 @@ CLEANING_ERRORS = {
     "not a whole number": _l("not a whole number"),
     "not yes or no": _l("not yes or no"),
 }
+#: What two rows share, by the kind of their duplicate key.
+KEY_LABELS = {"name": _l("name"), "phone": _l("phone"), "email": _l("email"), "username": _l("username"),
+              "code": _l("code"), "department": _l("name"), "contact": _l("contact"), "deal": _l("deal"),
+              "activity": _l("follow-up"), "plan": _l("plan")}
 RULE_LABELS = {"trim": _l("trimmed"), "nfkc": _l("full-width → half-width"), "phone": _l("phone normalised"),
                "email": _l("email lower-cased"), "date": _l("date converted"), "amount": _l("amount converted"),
                "number": _l("number converted")}
@@ -317,10 +321,15 @@ def set_decisions(batch: ImportBatch, decisions: dict[str, str], default_existin
     require_draft(batch)
     if default_existing not in DECISIONS or default_file not in (SKIP, CREATE):
         raise ServiceError(_("Choose skip, update or create."), "decisions")
+    unique = get_target(batch.target).unique_key_kinds
     cleaned = {}
     for group, decision in decisions.items():
         if decision not in DECISIONS or (group.startswith("file:") and decision == UPDATE):
             raise ServiceError(_("Choose skip, update or create."), "decisions")
+        key_kind = group.partition(":")[2].partition(":")[0]  # "existing:username:zhangsan" → username
+        if decision == CREATE and key_kind in unique:
+            raise ServiceError(_("No two records may share a %(key)s: skip these rows or update the existing "
+                                 "record.", key=KEY_LABELS[key_kind]), "decisions")
         cleaned[group[:300]] = decision
     batch.settings = {**batch.settings, "decisions": {**batch.settings.get("decisions", {}), **cleaned},
                       "default_existing": default_existing, "default_file": default_file}
@@ -569,6 +578,11 @@ class Planner:
                 if decision == SKIP:
                     return Outcome("skip", number, row, entity_id=existing_id, group=f"existing:{key}",
                                    message=self.already_exists)
+                if self._is_unique(key):
+                    return self._rejected(number, cells, values, [(None, kept(_l(
+                        "%(key)s “%(value)s” belongs to an existing record and no two records may share it: "
+                        "skip this row or update that record.", key=self._key_label(key),
+                        value=self._key_value(key))))])
                 break
         else:
             for key in keys:
@@ -582,11 +596,27 @@ class Planner:
                     if decision != CREATE:
                         return Outcome("skip", number, row, group=f"file:{key}",
                                        message=self.same_as_row.format(row=first))
+                    if self._is_unique(key):
+                        return self._rejected(number, cells, values, [(None, kept(_l(
+                            "%(key)s “%(value)s” is also in row %(row)d and no two records may share it.",
+                            key=self._key_label(key), value=self._key_value(key), row=first)))])
                     break
         for key in keys:
             self.file_keys.setdefault(key, number)
         self._check_near(number, values)
         return Outcome("create", number, row, cells=cells if self.keeps_created_cells else None)
+
+    def _is_unique(self, key: str) -> bool:
+        return key.partition(":")[0] in self.target.unique_key_kinds
+
+    @staticmethod
+    def _key_label(key: str):
+        kind = key.partition(":")[0]
+        return KEY_LABELS.get(kind, kind)
+
+    @staticmethod
+    def _key_value(key: str) -> str:
+        return key.split(":")[-1]
 
     def _note_group(self, group_id, kind, key, number, existing_id, decision) -> Group:
         group = self.groups.get(group_id)
@@ -784,9 +814,12 @@ def _run_import(batch: ImportBatch, user: User, chunk_size: int, progress, commi
         _store_counts(batch, counts, departments)
         transition(batch, "fail")
         batch.finished_at = utcnow()
-        message = error.message if isinstance(error, ServiceError) else f"{type(error).__name__}: {error}"
+        if isinstance(error, ServiceError):
+            reason = error.given if not isinstance(error.given, str) else error.given[:1000]
+        else:  # its text may hold SQL and values: for the log, never for the page
+            reason = _l("an unexpected error (the details are in the server log)")
         batch.message = stored([kept(_l("Stopped at chunk %(seq)d (rows before it are imported and can be undone): "
-                                        "%(error)s", seq=written + 1, error=message[:1000]))])
+                                        "%(error)s", seq=written + 1, error=kept(reason)))])
         _record_run("import_failed", batch, RUNNING, user)
         if commit:
             db.session.commit()

@@ -233,6 +233,8 @@ class Target:
     model = None
     #: Keys that make two rows duplicates (checked in this order).
     key_kinds: tuple[str, ...] = ("name",)
+    #: Those of them no two records may share (the database refuses it): never "create anyway".
+    unique_key_kinds: tuple[str, ...] = ()
     #: Action the importing user needs besides data.import.
     permission = "data.import"
     #: Fields whose change an update may write (others are left alone).
@@ -416,6 +418,7 @@ class UserTarget(Target):
     label = _l("Users")
     model = User
     key_kinds = ("username", "email")
+    unique_key_kinds = ("username",)
     permission = "users.manage"
     updatable = ("display_name", "email", "phone", "department_id", "is_seed_user")
 
@@ -511,6 +514,7 @@ class DepartmentTarget(Target):
     label = _l("Departments")
     model = Department
     key_kinds = ("department",)
+    unique_key_kinds = ("department", "code")
     permission = "departments.manage"
     updatable = ("code", "kind", "go_live_on")
 
