@@ -317,13 +317,18 @@ def set_mapping(batch: ImportBatch, mapping: dict[int, str], keep: list[int], de
 
 
 def set_decisions(batch: ImportBatch, decisions: dict[str, str], default_existing: str, default_file: str) -> None:
-    """Save what to do with each duplicate group (skip, update the existing record, create anyway)."""
+    """Save what to do with each duplicate group (skip, update the existing record, create anyway; "" for the
+    default, whatever it is when the import runs)."""
     require_draft(batch)
     if default_existing not in DECISIONS or default_file not in (SKIP, CREATE):
         raise ServiceError(_("Choose skip, update or create."), "decisions")
     unique = get_target(batch.target).unique_key_kinds
+    kept_decisions = dict(batch.settings.get("decisions", {}))
     cleaned = {}
     for group, decision in decisions.items():
+        if decision == "":
+            kept_decisions.pop(group[:300], None)
+            continue
         if decision not in DECISIONS or (group.startswith("file:") and decision == UPDATE):
             raise ServiceError(_("Choose skip, update or create."), "decisions")
         key_kind = group.partition(":")[2].partition(":")[0]  # "existing:username:zhangsan" → username
@@ -331,7 +336,7 @@ def set_decisions(batch: ImportBatch, decisions: dict[str, str], default_existin
             raise ServiceError(_("No two records may share a %(key)s: skip these rows or update the existing "
                                  "record.", key=KEY_LABELS[key_kind]), "decisions")
         cleaned[group[:300]] = decision
-    batch.settings = {**batch.settings, "decisions": {**batch.settings.get("decisions", {}), **cleaned},
+    batch.settings = {**batch.settings, "decisions": {**kept_decisions, **cleaned},
                       "default_existing": default_existing, "default_file": default_file}
     forget_dry_run(batch)
 

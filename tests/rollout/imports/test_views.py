@@ -162,6 +162,36 @@ def test_duplicate_decisions_are_saved(client_as, company, tmp_path):
     assert response.status_code == 422
 
 
+def test_a_group_left_on_the_default_follows_the_default(client_as, company, tmp_path):
+    from rollout.plans import services as plans
+    plans.create_customer("北京星辰科技有限公司", company["admin"])
+    plans.create_customer("上海云帆", company["admin"])
+    db.session.commit()
+    batch = upload(company["admin"], write_csv(tmp_path, [["客户名称", "城市"], ["北京星辰科技有限公司", "北京"],
+                                                          ["上海云帆", "上海"]]))
+    db.session.commit()
+    client = client_as("admin")
+    client.post(f"/imports/{batch.id}/check", data={"check-sample": "all"})
+    html = client.post(f"/imports/{batch.id}/decisions", data={
+        "check-sample": "all", "default_existing": "skip", "default_file": "skip"}).get_data(as_text=True)
+    # the page posts back every group as it shows it: both on "(default)", one changed by hand
+    groups = [part.split('"')[0] for part in html.split('name="group-')[1:]]
+    assert len(groups) == 2 and 'value="" selected' in html
+    response = client.post(f"/imports/{batch.id}/decisions", data={
+        "check-sample": "all", f"group-{groups[0]}": "", f"group-{groups[1]}": "skip",
+        "default_existing": "update", "default_file": "skip"})
+    assert response.status_code == 200
+    db.session.expire_all()
+    settings = db.session.get(ImportBatch, batch.id).settings
+    assert settings["decisions"] == {groups[1]: "skip"} and settings["default_existing"] == "update"
+    response = client.post(f"/imports/{batch.id}/decisions", data={
+        "check-sample": "all", f"group-{groups[0]}": "", f"group-{groups[1]}": "",
+        "default_existing": "update", "default_file": "skip"})
+    db.session.expire_all()
+    assert db.session.get(ImportBatch, batch.id).settings["decisions"] == {}
+    assert "Would update an existing record: 2" in response.get_data(as_text=True)
+
+
 @pytest.mark.parametrize("role", ["head", "staff", "trainer"])
 def test_other_roles_cannot_import(client_as, role, company, tmp_path):
     batch = upload(company["admin"], write_csv(tmp_path, [["客户名称"], ["北京星辰"]]))
