@@ -152,7 +152,7 @@ def _import(app, path: Path) -> tuple[float, dict]:
         started = time.perf_counter()
         with acting_as(admin):
             stored = services.keep_file(path)
-            batch = services.create_batch(admin, "customers", stored, path.name)
+            batch = services.create_batch(admin, "customers", stored, path.name, department_id=admin.department_id)
             db.session.commit()
             batch = services.run_import(batch, admin, chunk_size=5000)
         elapsed = time.perf_counter() - started

@@ -164,6 +164,9 @@ class CustomerTarget(Target):
             _allowed(ctx, department_id, owner_name)
         else:
             department_id = ctx.department(None)
+            if department_id is None and owner_id is None:
+                raise RowError(_l("A customer without an owner goes to a department's public pool: name the "
+                                  "department, or choose a default department for the import."))
         campaign_id = self._campaign(values.get("campaign"))
         extra = {}
         for definition in self._custom:

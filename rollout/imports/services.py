@@ -237,8 +237,6 @@ def create_batch(user: User, target_name: str, path: Path, filename: str, encodi
     except ServiceError:
         readers.remove_kept_file(path)
         raise
-    if department_id is None:
-        department_id = user.department_id
     allowed = writable_department_ids(user)
     if department_id is not None and allowed is not None and department_id not in allowed:
         readers.remove_kept_file(path)

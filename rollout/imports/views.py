@@ -37,8 +37,6 @@ def _upload_form() -> UploadForm:
     allowed = services.writable_department_ids(user)
     form.department_id.choices = [(NO_CHOICE, "—")] + [
         (dept_id, name) for dept_id, name in department_choices() if allowed is None or dept_id in allowed]
-    if request.method == "GET" and not form.department_id.data:
-        form.department_id.data = user.department_id or NO_CHOICE
     templates = db.session.scalars(select(MappingTemplate).order_by(MappingTemplate.target, MappingTemplate.name))
     form.template_id.choices = [(NO_CHOICE, _("Match columns automatically"))] + [
         (t.id, f"{t.name} ({get_target(t.target).label if get_target(t.target) else t.target})") for t in templates]

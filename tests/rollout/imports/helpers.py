@@ -30,7 +30,9 @@ def write_xlsx(tmp_path: Path, rows: list[list], name: str = "customers.xlsx", f
 
 
 def upload(user, path: Path, target: str = "customers", **options):
-    """Create a draft batch from a local file, as the web upload does."""
+    """Create a draft batch from a local file, as the web upload does; records without a department of their
+    own go to the importer's department unless ``department_id`` says otherwise (None: no default)."""
+    options.setdefault("department_id", user.department_id)
     with path.open("rb") as handle:
         stored = services.save_upload(io.BytesIO(handle.read()), path.name)
     return services.create_batch(user, target, stored, path.name, **options)

@@ -132,12 +132,12 @@ def test_cells_are_settled_the_same_the_first_time_and_from_the_cache(tmp_path, 
                                     ["银河电子", "12345", "", "", ""],
                                     ["月光电子", " +86 138-0013-8000 ", "", "", ""]))
     batch = upload(admin, path)
-    services.set_mapping(batch, {0: "name", 1: "phone"}, [1], None, admin)  # phone kept as is
+    services.set_mapping(batch, {0: "name", 1: "phone"}, [1], admin.department_id, admin)  # phone kept as is
     analysis = services.dry_run(batch, admin, "all")
     messages = [outcome.text for outcome in analysis.errors]
     assert len(messages) == 2 and all("longer than 200 characters" in message for message in messages)
     assert analysis.counts == {"error": 2, "create": 2, "skip": 1}  # kept phones still find the repeat
-    services.set_mapping(batch, {0: "name", 1: "phone"}, [], None, admin)  # phone cleaned again
+    services.set_mapping(batch, {0: "name", 1: "phone"}, [], admin.department_id, admin)  # phone cleaned again
     analysis = services.dry_run(batch, admin, "all")
     assert [outcome.number for outcome in analysis.errors] == [2, 3, 4, 5]
     assert analysis.errors[2].text == analysis.errors[3].text == "Phone: invalid phone number (12345)"

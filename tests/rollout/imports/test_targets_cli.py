@@ -108,11 +108,12 @@ def test_an_import_outside_a_request_keeps_reasons_in_the_importers_language(tmp
 
 def test_cli_dry_run_import_and_export(runner, tmp_path, company):
     path = write_csv(tmp_path, [["公司名称", "联系方式"], ["北京星辰科技", "138 0013 8000"], ["上海云帆", "0"]], encoding="gbk")
-    result = runner.invoke(args=["import", "customers", str(path), "--dry-run", "--as", "admin"])
+    result = runner.invoke(args=["import", "customers", str(path), "--dry-run", "--as", "admin", "--department", "sales"])
     assert result.exit_code == 0, result.output
     assert "would create 1" in result.output and "reject 1" in result.output
     assert _count(Customer) == 0
-    result = runner.invoke(args=["import", "customers", str(path), "--as", "admin", "--encoding", "gbk"])
+    result = runner.invoke(args=["import", "customers", str(path), "--as", "admin", "--encoding", "gbk",
+                                 "--department", "sales"])
     assert result.exit_code == 0, result.output
     assert "created 1" in result.output and "rejected 1" in result.output
     assert _count(Customer) == 1
@@ -185,9 +186,21 @@ def test_cli_reads_the_sheet_and_header_row_it_is_told(runner, tmp_path, company
     path = tmp_path / "客户.xlsx"
     workbook.save(path)
     result = runner.invoke(args=["import", "customers", str(path), "--sheet", "客户", "--header-row", "2",
-                                 "--as", "admin"])
+                                 "--as", "admin", "--department", "sales"])
     assert result.exit_code == 0, result.output
     assert "created 1" in result.output
     assert db.session.scalar(select(Customer)).city == "北京"
     result = runner.invoke(args=["import", "customers", str(path), "--sheet", "联系人", "--as", "admin"])
     assert result.exit_code != 0 and "no sheet 联系人" in result.output
+
+
+def test_without_a_default_department_a_customer_without_owner_is_refused(runner, tmp_path, company):
+    """No default department unless one is chosen: a customer in nobody's hands needs a department's pool."""
+    path = write_csv(tmp_path, [["客户名称", "负责人"], ["北京星辰科技", "staff"], ["上海云帆", ""]])
+    result = runner.invoke(args=["import", "customers", str(path), "--as", "admin"])
+    assert result.exit_code == 0, result.output
+    assert "created 1" in result.output and "rejected 1" in result.output
+    customer = db.session.scalar(select(Customer))
+    assert customer.name == "北京星辰科技" and customer.department_id == company["departments"]["sales1"].id
+    rejected = db.session.scalar(select(ImportRowError))
+    assert rejected.row_number == 3 and "公海" in rejected.message

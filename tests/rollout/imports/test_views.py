@@ -106,7 +106,7 @@ def test_mapping_needs_required_fields_and_can_be_saved_as_template(client_as, c
 
 def test_dry_run_then_run_then_error_report_then_undo(client_as, company):
     client = client_as("admin")
-    batch_url = _post_file(client).headers["Location"]
+    batch_url = _post_file(client, department_id=str(company["departments"]["marketing"].id)).headers["Location"]
     batch_id = int(batch_url.rstrip("/").split("/")[-1])
     entries_before = _count(AuditEntry)
     response = client.post(f"/imports/{batch_id}/check", data={"check-sample": "all", "check-first_n": "100"})
@@ -264,3 +264,17 @@ def test_a_workbooks_sheet_and_header_row_can_be_chosen(client_as, tmp_path):
     assert batch.source["sheet"] == "客户" and batch.source["headers"] == ["客户名称", "城市"]
     assert batch.settings["mapping"] == {"0": "name", "1": "city"}
     assert "北京星辰科技" in client.get(batch_url).get_data(as_text=True)
+
+
+def test_the_default_department_starts_empty(client_as, company):
+    client = client_as("admin")  # in 市场部, which is not where every import belongs
+    html = client.get("/imports/").get_data(as_text=True)
+    select_html = html[html.find('name="department_id"'):]
+    select_html = select_html[:select_html.find("</select>")]
+    assert '<option value="0">—</option>' in select_html and "selected" not in select_html  # the first: —
+    response = _post_file(client, "客户名称,城市\r\n北京星辰科技,北京\r\n".encode(), "客户.csv")
+    assert response.status_code == 302
+    batch = db.session.scalar(select(ImportBatch))
+    assert batch.department_id is None
+    html = client.post(f"/imports/{batch.id}/check", data={"check-sample": "all"}).get_data(as_text=True)
+    assert "choose a default department for the import" in html
