@@ -166,25 +166,60 @@ class Cleaned(NamedTuple):
 _cleaned = functools.partial(tuple.__new__, Cleaned)
 
 
+#: A full-width letter or digit (what tidy_text makes half-width).
+_FULL_WIDTH_ALNUM_CHAR = re.compile("[\uff10-\uff19\uff21-\uff3a\uff41-\uff5a]")
+
+
 def tidy_text(raw: str | None) -> Cleaned:
-    """Trim (full-width spaces too), fold inner whitespace, NFKC full-width letters and digits."""
+    """Trim (full-width spaces too), fold inner whitespace, full-width letters and digits to half-width.
+
+    Punctuation stays as typed: （北京）, ，and 。 are how Chinese is written.
+    """
     if raw is None:
         return Cleaned(None)
     text = str(raw)
     # Nothing to trim, fold or convert: the same test as in clean_text.
     if (text and text.isprintable() and text[0] != " " and text[-1] != " " and "  " not in text
+            and (text.isascii() or unicodedata.is_normalized("NFKC", text)
+                 or not _FULL_WIDTH_ALNUM_CHAR.search(text))):
+        return _cleaned((text, (), None))
+    return _tidy_changed(text, lambda line: line.translate(_FULL_WIDTH_ALNUM))
+
+
+def tidy_note(raw: str | None) -> Cleaned:
+    """Free text over several lines (notes, follow-up outcomes): line breaks kept, each line tidied."""
+    if raw is None:
+        return Cleaned(None)
+    text = str(raw)
+    if "\n" not in text and "\r" not in text:
+        return tidy_text(text)
+    lines = [tidy_text(line) for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
+    value = "\n".join(line.value or "" for line in lines).strip("\n")
+    rules = tuple(dict.fromkeys(rule for line in lines for rule in line.rules))
+    if value != text and RULE_TRIM not in rules:
+        rules = (RULE_TRIM, *rules)  # blank lines or line ends at the edges
+    return Cleaned(value or None, rules)
+
+
+def tidy_value(raw: str | None) -> Cleaned:
+    """tidy_text for a value to be read (phone, email, date, amount): full NFKC, since ＋86, ＠, （1,234）
+    and 2024／1／5 mean the same as their ASCII forms there."""
+    if raw is None:
+        return Cleaned(None)
+    text = str(raw)
+    if (text and text.isprintable() and text[0] != " " and text[-1] != " " and "  " not in text
             and (text.isascii() or unicodedata.is_normalized("NFKC", text))):
         return _cleaned((text, (), None))
-    return _tidy_changed(text)
+    return _tidy_changed(text, lambda line: unicodedata.normalize("NFKC", line))
 
 
-def _tidy_changed(text: str) -> Cleaned:
-    """tidy_text of any text, its fast path aside."""
+def _tidy_changed(text: str, convert) -> Cleaned:
+    """A line trimmed and folded, then converted (full-width to half-width)."""
     rules = []
     stripped = _INNER_SPACES.sub(" ", text.strip(_EDGE_SPACES)).strip()
     if stripped != text:
         rules.append(RULE_TRIM)
-    normal = unicodedata.normalize("NFKC", stripped)
+    normal = convert(stripped)
     if normal != stripped:
         rules.append(RULE_NFKC)
         normal = _INNER_SPACES.sub(" ", normal).strip()
@@ -222,7 +257,7 @@ def clean_phone(raw: str | None, region: str = "CN") -> Cleaned:
     """
     if type(raw) is str and (len(raw) == 11 and _MOBILE.fullmatch(raw) or _LANDLINE_AS_WRITTEN.fullmatch(raw)):
         return _cleaned((raw, (), None))  # already as this writes it
-    base = tidy_text(raw)
+    base = tidy_value(raw)
     if base.value is None:
         return base
     numbers = [part for part in _NUMBER_SEPARATORS.split(base.value) if len(_DIGIT.findall(part)) >= 7]
@@ -326,7 +361,7 @@ _EMAIL = re.compile(r"^[a-z0-9.!#$%&'*+/=?^_`{|}~-]+@[a-z0-9](?:[a-z0-9-]{0,61}[
 
 def clean_email(raw: str | None) -> Cleaned:
     """Lower-cased and validated; internationalised addresses go through email-validator."""
-    base = tidy_text(raw)
+    base = tidy_value(raw)
     if base.value is None:
         return base
     text = base.value.lower().replace(" ", "")
@@ -362,7 +397,7 @@ def clean_date(raw: str | None) -> Cleaned:
         return Cleaned(raw.date(), (RULE_DATE,))
     if isinstance(raw, date):
         return Cleaned(raw)
-    base = tidy_text(raw)
+    base = tidy_value(raw)
     if base.value is None:
         return base
     text = base.value
@@ -395,7 +430,7 @@ PLAIN_NUMBER = re.compile(r"\d+(?:\.\d*)?|\.\d+")
 
 def clean_amount(raw: str | None) -> Cleaned:
     """Amounts from ¥1,234.50, 1.2万, (1,234) (negative) or -1234; two decimals."""
-    base = tidy_text(raw)
+    base = tidy_value(raw)
     if base.value is None:
         return base
     text = base.value
@@ -421,7 +456,7 @@ def clean_amount(raw: str | None) -> Cleaned:
 
 def clean_integer(raw: str | None) -> Cleaned:
     """Whole numbers; 12.0 from a spreadsheet counts as 12."""
-    base = tidy_text(raw)
+    base = tidy_value(raw)
     if base.value is None:
         return base
     text = base.value.replace(",", "")
@@ -439,7 +474,7 @@ _FALSE = {"0", "n", "no", "false", "否", "不是", "×", "-"}
 
 def clean_boolean(raw: str | None) -> Cleaned:
     """是/否, yes/no, 1/0, ✓."""
-    base = tidy_text(raw)
+    base = tidy_value(raw)
     if base.value is None:
         return Cleaned(False)
     text = base.value.lower()
@@ -453,6 +488,7 @@ def clean_boolean(raw: str | None) -> Cleaned:
 #: Field kind → cleaning rule.
 CLEANERS = {
     "text": tidy_text,
+    "note": tidy_note,
     "phone": clean_phone,
     "email": clean_email,
     "date": clean_date,

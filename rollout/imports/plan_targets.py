@@ -357,7 +357,7 @@ class ActivityTarget(_CustomerChild):
                         synonyms=("类型", "方式", "跟进方式", "跟进类型", "kind", "type")),
             TargetField("occurred_on", _l("Date"), "date", required=True,
                         synonyms=("日期", "跟进日期", "拜访日期", "时间", "跟进时间", "date")),
-            TargetField("outcome", _l("Outcome"), max_length=5000,
+            TargetField("outcome", _l("Outcome"), "note", max_length=5000,
                         synonyms=("内容", "跟进内容", "结果", "跟进记录", "记录", "备注", "outcome", "notes")),
             TargetField("next_step", _l("Next step"), max_length=300, synonyms=("下一步", "下一步计划", "next step")),
             TargetField("next_step_on", _l("Next step date"), "date",

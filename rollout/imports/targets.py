@@ -47,7 +47,7 @@ def cell_problems(checks) -> dict[str, object]:
 class TargetField:
     name: str
     label: object
-    #: Cleaning rule: text, phone, email, date, amount, integer, boolean.
+    #: Cleaning rule: text, note (several lines), phone, email, date, amount, integer, boolean.
     kind: str = "text"
     required: bool = False
     #: Column names this field is recognised by (besides its label), Chinese and English.

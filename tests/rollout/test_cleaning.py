@@ -86,13 +86,23 @@ def test_text_fast_paths_agree_with_the_full_rules():
     """Every short text over spaces of every kind, full-width and zero-width characters, CJK and ASCII."""
     import itertools
 
-    from rollout.cleaning import _tidy_changed, clean_text, tidy_text
-    alphabet = [" ", "\u3000", "\u00a0", "\u200b", "\ufeff", "\t", "\n", "Ａ", "１", "ｶ", "a", "公", "\x07", "é", "e\u0301"]
+    import unicodedata
+
+    from rollout.cleaning import _FULL_WIDTH_ALNUM, _tidy_changed, clean_text, tidy_text, tidy_value
+
+    def half_width(line):
+        return line.translate(_FULL_WIDTH_ALNUM)
+
+    def nfkc(line):
+        return unicodedata.normalize("NFKC", line)
+    alphabet = [" ", "\u3000", "\u00a0", "\u200b", "\ufeff", "\t", "\n", "Ａ", "１", "ｶ", "a", "公", "\x07", "é", "e\u0301",
+                "，", "（"]
     for length in range(4):
         for parts in itertools.product(alphabet, repeat=length):
             text = "".join(parts)
-            assert tidy_text(text) == _tidy_changed(text), repr(text)
-            assert tidy_text(f"星{text}a b") == _tidy_changed(f"星{text}a b"), repr(text)
+            assert tidy_text(text) == _tidy_changed(text, half_width), repr(text)
+            assert tidy_text(f"星{text}a b") == _tidy_changed(f"星{text}a b", half_width), repr(text)
+            assert tidy_value(text) == _tidy_changed(text, nfkc), repr(text)
             assert clean_text(text) == _clean_text_in_full(text), repr(text)
     assert tidy_text("  北京　星辰 ") == ("北京 星辰", ("trim",), None)
     assert tidy_text("ＡＢＣ１２３") == ("ABC123", ("nfkc",), None)
@@ -125,3 +135,28 @@ def test_a_typed_note_is_kept_as_typed_over_its_lines():
     typed = "客户说：价格（含税）太高，希望下周再谈！\r\n预算约￥５０万。\r\n\r\n  - 下一步：确认交期？"
     assert clean_note(f"\u3000 {typed}\n\n") == typed.replace("\r\n", "\n")
     assert clean_note(None) == ""
+
+
+@pytest.mark.parametrize("raw, value", [
+    ("初次拜访，介绍产品", "初次拜访，介绍产品"),
+    ("某某科技（北京）有限公司", "某某科技（北京）有限公司"),
+    ("\u3000广州ＡＢＣ贸易（广州） ", "广州ABC贸易（广州）"),
+    ("报价：￥５０万！", "报价：￥50万！"),
+])
+def test_text_cells_keep_chinese_punctuation(raw, value):
+    from rollout.cleaning import tidy_text
+    assert tidy_text(raw).value == value
+
+
+def test_note_cells_keep_their_lines():
+    from rollout.cleaning import tidy_note
+    cleaned = tidy_note("客户说：价格（含税）太高，\r\n\r\n  下周再谈！ \n")
+    assert cleaned == ("客户说：价格（含税）太高，\n\n下周再谈！", ("trim",), None)
+    assert tidy_note("一行，不变") == ("一行，不变", (), None)
+
+
+def test_values_read_from_full_width_forms():
+    from rollout.cleaning import clean_amount, clean_date, clean_email
+    assert clean_amount("（1,234）").value == -1234
+    assert clean_email("INFO＠XC.COM").value == "info@xc.com"
+    assert str(clean_date("2024／1／5").value) == "2024-01-05"

@@ -155,3 +155,19 @@ def test_labelled_and_doubled_phone_numbers_are_never_mangled(tmp_path, admin):
     assert phones == {"甲公司": "13600001111", "丙公司": "021-64381234 转808"}
     analysis = services.dry_run(upload(admin, path), admin, "all")
     assert "two phone numbers in one cell" in analysis.errors[0].text
+
+
+def test_chinese_punctuation_and_a_notes_lines_are_kept(tmp_path, admin, company):
+    from rollout.plans.models import Activity
+    path = write_csv(tmp_path, rows(["某某科技（北京）有限公司", "", "", "", "staff"],
+                                    ["某某科技(北京)有限公司", "", "", "", "staff"]))  # the same company
+    batch = services.run_import(upload(admin, path), admin)
+    assert (batch.created_count, batch.skipped_count) == (1, 1)
+    assert db.session.scalar(select(Customer.name)) == "某某科技（北京）有限公司"
+    from openpyxl import Workbook
+    workbook = Workbook()
+    workbook.active.append(["客户", "跟进人", "方式", "日期", "内容"])
+    workbook.active.append(["某某科技（北京）有限公司", "staff", "拜访", "2024-03-01", "初次拜访，介绍产品。\n对方：下周再谈！"])
+    workbook.save(tmp_path / "visits.xlsx")
+    services.run_import(upload(admin, tmp_path / "visits.xlsx", target="activities"), admin)
+    assert db.session.scalar(select(Activity.outcome)) == "初次拜访，介绍产品。\n对方：下周再谈！"
