@@ -51,11 +51,13 @@ def is_known_header(text: str, fields: list[TargetField]) -> bool:
 
 
 def mapping_from_template(headers: list[str], columns: dict[str, str], fields: list[TargetField]) -> dict[int, str]:
-    """Apply a saved template {column name: field}; columns it does not name are matched automatically."""
+    """Apply a saved template {column name: field, or "" for a column not imported}; columns it does not
+    name are matched automatically."""
     known = {f.name for f in fields}
-    by_name = {normalise_header(name): field_name for name, field_name in columns.items() if field_name in known}
+    by_name = {normalise_header(name): field_name for name, field_name in columns.items()
+               if field_name in known or field_name == ""}
     mapping = {index: by_name[normalise_header(h)] for index, h in enumerate(headers)
-               if normalise_header(h) in by_name}
+               if by_name.get(normalise_header(h))}
     taken = set(mapping.values())
     for index, field_name in auto_map(headers, [f for f in fields if f.name not in taken]).items():
         if index not in mapping and normalise_header(headers[index]) not in by_name:

@@ -346,7 +346,9 @@ def save_template(batch: ImportBatch, name: str, user: User) -> MappingTemplate:
     if not name:
         raise ServiceError(_("Give the template a name."), "template_name")
     headers = batch.source.get("headers", [])
-    columns = {headers[int(i)]: f for i, f in batch.settings.get("mapping", {}).items() if int(i) < len(headers)}
+    # Every column, the skipped ones as "": a file of the same layout skips them again instead of matching them.
+    mapping = batch.settings.get("mapping", {})
+    columns = {header: mapping.get(str(index), "") for index, header in enumerate(headers) if header}
     keep = [headers[i] for i in batch.settings.get("keep", []) if i < len(headers)]
     template = db.session.scalar(select(MappingTemplate).where(MappingTemplate.target == batch.target,
                                                                MappingTemplate.name == name[:100]))

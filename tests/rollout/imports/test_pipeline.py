@@ -171,3 +171,16 @@ def test_chinese_punctuation_and_a_notes_lines_are_kept(tmp_path, admin, company
     workbook.save(tmp_path / "visits.xlsx")
     services.run_import(upload(admin, tmp_path / "visits.xlsx", target="activities"), admin)
     assert db.session.scalar(select(Activity.outcome)) == "初次拜访，介绍产品。\n对方：下周再谈！"
+
+
+def test_a_template_remembers_the_columns_not_imported(tmp_path, admin):
+    path = write_csv(tmp_path, [["公司", "电话", "城市"], ["北京星辰", "13800138000", "北京"]])
+    batch = upload(admin, path)
+    assert batch.settings["mapping"] == {"0": "name", "1": "phone", "2": "city"}
+    services.set_mapping(batch, {0: "name", 1: "phone", 2: ""}, [], admin.department_id, admin)
+    template = services.save_template(batch, "旧系统", admin)
+    assert template.columns == {"公司": "name", "电话": "phone", "城市": ""}
+    again = upload(admin, path, template=template)
+    assert again.settings["mapping"] == {"0": "name", "1": "phone"}
+    services.apply_template(again, template)
+    assert again.settings["mapping"] == {"0": "name", "1": "phone"}
