@@ -86,8 +86,9 @@ def import_command(target, file, mapping_name, dry_run, encoding, sheet, header_
             click.echo(f"{file.name}: {counted(info['row_count'], 'row')}, header row {info['header_row']}"
                        + (f", encoding {info['encoding']}" if info.get("encoding") else ""))
             headers = info["headers"]
+            labels = {f.name: f.label for f in services.get_target(target).fields()}
             for index, field_name in sorted(batch.settings["mapping"].items(), key=lambda item: int(item[0])):
-                click.echo(f"  {headers[int(index)]} → {field_name}")
+                click.echo(f"  {headers[int(index)]} → {labels.get(field_name, field_name)}")
             if dry_run:
                 analysis = services.dry_run(batch, user, "all")
                 db.session.rollback()  # a dry run leaves nothing behind, not even the draft batch
@@ -129,10 +130,14 @@ def export_command(what, fmt, output, username):
     from rollout.extensions import db
     from rollout.imports.exporting import customer_rows
     from rollout.reports.exports import csv_bytes, xlsx_bytes
+    from flask_babel import force_locale
+
+    from rollout.i18n import language_of
     user = _actor(username)
     output = output or Path(f"{what}.{fmt}")
     columns, rows = customer_rows()
-    with acting_as(user):
+    # Words the system wrote (a source) in the language the exporting user reads the pages in.
+    with acting_as(user), force_locale(language_of(user)):
         data, count = (xlsx_bytes(columns, rows, sheet_title="customers") if fmt == "xlsx"
                        else csv_bytes(columns, rows))
         output.write_bytes(data)

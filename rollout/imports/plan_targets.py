@@ -20,6 +20,7 @@ from rollout.accounts.models import User
 from rollout.cleaning import company_key, name_key, phone_key_of, strip_legal_suffixes
 from rollout.errors import ServiceError
 from rollout.extensions import db
+from rollout.imports.exporting import system_source_words
 from rollout.imports.messages import kept
 from rollout.imports.targets import (ImportContext, RowError, Target, TargetField, add_uses, among, cell_problems,
                                      counts_by)
@@ -120,6 +121,7 @@ class CustomerTarget(Target):
         if not hasattr(self, "_custom"):
             self.fields()
         self.now = utcnow()  # one timestamp for the whole import: cheaper, and the rows belong together
+        self.system_sources = system_source_words()
         self.created_by_id = ctx.user.id
         return exact, near
 
@@ -181,10 +183,12 @@ class CustomerTarget(Target):
         values["_name_key"] = exact_key = name_key(values["name"])
         values["_company_key"] = key = strip_legal_suffixes(exact_key)
         values["_phone_key"] = phone = phone_key_of(values.get("phone"))
+        source = values.get("source")
         return {"name": values["name"], "name_key": key, "phone": values.get("phone"),
                 "phone_key": phone, "email": values.get("email"),
                 "industry": values.get("industry"), "city": values.get("city"), "address": values.get("address"),
-                "source": values.get("source") or "import", "owner_id": owner_id, "department_id": department_id,
+                "source": self.system_sources.get(source, source) or "import", "owner_id": owner_id,
+                "department_id": department_id,
                 "campaign_id": campaign_id, "extra": extra, "is_in_pool": in_pool,
                 "pool_entered_at": now if in_pool else None}
 

@@ -40,7 +40,7 @@ from rollout.accounts.models import User
 from rollout.audit.display import label_codes
 from rollout.audit.models import AuditEntry
 from rollout.audit.services import record_event
-from rollout.cleaning import CLEANERS, Cleaned, clean_phone, name_key
+from rollout.cleaning import CLEANERS, Cleaned, name_key
 from rollout.database import bulk_writes, use_bulk_page_cache
 from rollout.errors import NotAllowed, ServiceError
 from rollout.extensions import db
@@ -91,6 +91,8 @@ CLEANING_ERRORS = {
 KEY_LABELS = {"name": _l("name"), "phone": _l("phone"), "email": _l("email"), "username": _l("username"),
               "code": _l("code"), "department": _l("name"), "contact": _l("contact"), "deal": _l("deal"),
               "activity": _l("follow-up"), "plan": _l("plan")}
+#: The field whose value a key is made of, where its name does not say.
+KEY_FIELDS = {"contact": "name", "deal": "name", "department": "name", "activity": "customer", "plan": "starts_on"}
 RULE_LABELS = {"trim": _l("trimmed"), "nfkc": _l("full-width → half-width"), "phone": _l("phone normalised"),
                "email": _l("email lower-cased"), "date": _l("date converted"), "amount": _l("amount converted"),
                "number": _l("number converted")}
@@ -576,7 +578,7 @@ class Planner:
             existing_id = self.existing.get(key)
             if existing_id is not None:
                 decision = self.decisions.get(f"existing:{key}", self.default_existing)
-                self._note_group(f"existing:{key}", "existing", key, number, existing_id, decision)
+                self._note_group(f"existing:{key}", "existing", key, number, existing_id, decision, values)
                 if decision == UPDATE:
                     return Outcome("update", number, row, entity_id=existing_id, group=f"existing:{key}",
                                    cells=cells)
@@ -587,14 +589,14 @@ class Planner:
                     return self._rejected(number, cells, values, [(None, kept(_l(
                         "%(key)s “%(value)s” belongs to an existing record and no two records may share it: "
                         "skip this row or update that record.", key=self._key_label(key),
-                        value=self._key_value(key))))])
+                        value=self._key_value(key, values))))])
                 break
         else:
             for key in keys:
                 first = self.file_keys.get(key)
                 if first is not None:
                     decision = self.decisions.get(f"file:{key}", self.default_file)
-                    group = self._note_group(f"file:{key}", "file", key, number, None, decision)
+                    group = self._note_group(f"file:{key}", "file", key, number, None, decision, values)
                     if first not in group.rows:
                         group.rows.insert(0, first)
                         group.count += 1
@@ -604,7 +606,7 @@ class Planner:
                     if self._is_unique(key):
                         return self._rejected(number, cells, values, [(None, kept(_l(
                             "%(key)s “%(value)s” is also in row %(row)d and no two records may share it.",
-                            key=self._key_label(key), value=self._key_value(key), row=first)))])
+                            key=self._key_label(key), value=self._key_value(key, values), row=first)))])
                     break
         for key in keys:
             self.file_keys.setdefault(key, number)
@@ -620,15 +622,17 @@ class Planner:
         return KEY_LABELS.get(kind, kind)
 
     @staticmethod
-    def _key_value(key: str) -> str:
-        return key.split(":")[-1]
+    def _key_value(key: str, values: dict) -> str:
+        """What the row has for a key, as the file has it (cleaned), not its normalised form."""
+        kind = key.partition(":")[0]
+        shown = values.get(KEY_FIELDS.get(kind, kind))
+        return str(shown) if shown not in (None, "") else key.split(":")[-1]
 
-    def _note_group(self, group_id, kind, key, number, existing_id, decision) -> Group:
+    def _note_group(self, group_id, kind, key, number, existing_id, decision, values) -> Group:
         group = self.groups.get(group_id)
         if group is None:
-            key_kind, _sep, label = key.partition(":")
-            group = self.groups[group_id] = Group(group_id, kind, key_kind, label.split(":")[-1], existing_id,
-                                                  decision=decision)
+            group = self.groups[group_id] = Group(group_id, kind, key.partition(":")[0], self._key_value(key, values),
+                                                  existing_id, decision=decision)
         group.count += 1
         if len(group.rows) < 10:
             group.rows.append(number)
@@ -715,9 +719,6 @@ def dry_run(batch: ImportBatch, user: User, sample: str = "all", first_n: int = 
     analysis.group_count = len(planner.groups)
     analysis.groups = list(planner.groups.values())[:LISTED]
     _label_existing(target, analysis.groups)
-    for group in analysis.groups:
-        if group.key_kind == "phone":  # the key is E.164; show the number as the preview writes it
-            group.label = clean_phone(group.label).value
     analysis.near = planner.near
     _keep_dry_run(batch, analysis)
     return analysis

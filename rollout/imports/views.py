@@ -138,6 +138,7 @@ def _render_batch(batch: ImportBatch, status: int = 200, analysis=None, check_fo
         analysis=analysis, check_form=check_form or CheckForm(prefix="check"),
         source_form=source_form or _source_form(batch), confirm=ConfirmForm(), templates=templates,
         departments=departments, status_labels=services.STATUS_LABELS, rule_labels=services.RULE_LABELS,
+        key_labels=services.KEY_LABELS,
         decisions=batch.settings.get("decisions", {}), mapping_error=mapping_error,
         decisions_error=decisions_error, separators=readers.SEPARATORS,
         errors_preview=_errors_preview(batch), undo_blocker=undo_blocker,

@@ -204,3 +204,28 @@ def test_without_a_default_department_a_customer_without_owner_is_refused(runner
     assert customer.name == "北京星辰科技" and customer.department_id == company["departments"]["sales1"].id
     rejected = db.session.scalar(select(ImportRowError))
     assert rejected.row_number == 3 and "公海" in rejected.message
+
+
+def test_names_and_labels_instead_of_codes(runner, tmp_path, company):
+    """The CLI names fields by their labels, the export writes a source in words and imports it back, and
+    the duplicates table shows what the file has, named by what it is."""
+    plans.save_field(None, "company_size", "企业规模", "choice", "大\n中\n小", False)
+    db.session.commit()
+    path = write_csv(tmp_path, [["客户名称", "企业规模", "负责人"], ["北京星辰科技有限公司", "大", "staff"]])
+    result = runner.invoke(args=["import", "customers", str(path), "--as", "admin"])
+    assert result.exit_code == 0, result.output
+    assert "企业规模 → 企业规模" in result.output and "x_company_size" not in result.output
+    out = tmp_path / "export.csv"
+    assert runner.invoke(args=["export", "customers", "--format", "csv", "-o", str(out)]).exit_code == 0
+    exported = out.read_text(encoding="utf-8-sig")
+    assert "文件导入" in exported and ",import," not in exported
+    db.session.execute(Customer.__table__.delete().where(Customer.name == "北京星辰科技有限公司"))
+    db.session.commit()
+    assert runner.invoke(args=["import", "customers", str(out), "--as", "admin"]).exit_code == 0
+    assert db.session.scalar(select(Customer.source)) == "import"
+
+    admin = company["admin"]
+    contacts = write_csv(tmp_path, [["客户名称", "联系人"], ["北京星辰科技", "王经理"], ["北京星辰科技", "王经理"]],
+                         name="contacts.csv")
+    analysis = services.dry_run(upload(admin, contacts, target="contacts"), admin, "all")
+    assert [(group.key_kind, group.label) for group in analysis.groups] == [("contact", "王经理")]

@@ -31,7 +31,7 @@ def test_create_anyway_refuses_a_taken_username_row_by_row(tmp_path, company):
         select(ImportRowError).order_by(ImportRowError.row_number))]
     assert messages[0] == ("username “staff” belongs to an existing record and no two records may share it: "
                            "skip this row or update that record.")
-    assert messages[1] == "username “newcomer” is also in row 3 and no two records may share it."
+    assert messages[1] == "username “NEWCOMER” is also in row 3 and no two records may share it."
     assert db.session.scalar(select(func.count()).select_from(User).where(User.username == "staff")) == 1
 
 
