@@ -411,7 +411,7 @@ def clean_date(raw: str | None) -> Cleaned:
                 return Cleaned(text, base.rules, "not a real date")
             if not 1900 <= year <= 2200:
                 return Cleaned(text, base.rules, "date out of range")
-            return Cleaned(value, base.rules + (RULE_DATE,))
+            return Cleaned(value, base.rules + ((RULE_DATE,) if value.isoformat() != text else ()))
     number = text[:-2] if text.endswith(".0") else text
     if number.isdigit() and 1 <= int(number) <= 109574:  # Excel serials up to 2199-12-31
         return Cleaned(excel_serial_to_date(int(number)), base.rules + (RULE_DATE,))

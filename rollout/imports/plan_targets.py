@@ -304,7 +304,7 @@ class ContactTarget(_CustomerChild):
             TargetField("phone", _l("Phone"), "phone", max_length=40, synonyms=PHONE_SYNONYMS),
             TargetField("email", _l("Email"), "email", max_length=254, synonyms=EMAIL_SYNONYMS),
             TargetField("is_primary", _l("Primary contact"), "boolean",
-                        synonyms=("主要联系人", "首要联系人", "primary")),
+                        synonyms=("主要联系人", "主联系人", "首要联系人", "primary")),
         ]
 
     def begin(self, ctx):

@@ -692,9 +692,14 @@ def sample_rows(batch: ImportBatch, sample: str, first_n: int = 100):
             yield item
     elif sample == "random":
         chooser = random.Random(batch.id)
+        first, chosen = None, 0
         for item in rows:
+            first = first or item
             if chooser.random() < 0.1:
+                chosen += 1
                 yield item
+        if not chosen and first is not None:  # a small file: check at least one row
+            yield first
     else:
         yield from rows
 

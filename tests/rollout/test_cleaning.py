@@ -160,3 +160,9 @@ def test_values_read_from_full_width_forms():
     assert clean_amount("（1,234）").value == -1234
     assert clean_email("INFO＠XC.COM").value == "info@xc.com"
     assert str(clean_date("2024／1／5").value) == "2024-01-05"
+
+
+def test_a_date_already_written_as_stored_is_not_marked_changed():
+    from rollout.cleaning import clean_date
+    assert clean_date("2024-06-30").rules == ()
+    assert clean_date("2024/6/30").rules == ("date",)

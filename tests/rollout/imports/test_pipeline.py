@@ -184,3 +184,18 @@ def test_a_template_remembers_the_columns_not_imported(tmp_path, admin):
     assert again.settings["mapping"] == {"0": "name", "1": "phone"}
     services.apply_template(again, template)
     assert again.settings["mapping"] == {"0": "name", "1": "phone"}
+
+
+def test_a_random_sample_of_a_small_file_checks_a_row(tmp_path, admin, monkeypatch):
+    from types import SimpleNamespace
+    path = write_csv(tmp_path, [["客户名称"]] + [[f"客户{n}"] for n in range(5)])
+    batch = upload(admin, path)
+    # a draw that picks none of the five rows (as most seeds do)
+    monkeypatch.setattr(services.random, "Random", lambda seed: SimpleNamespace(random=lambda: 0.99))
+    assert services.dry_run(batch, admin, "random").rows_read == 1
+
+
+def test_primary_contact_is_matched_by_its_short_name():
+    from rollout.imports.mapping import auto_map
+    from rollout.imports.plan_targets import ContactTarget
+    assert auto_map(["客户", "联系人", "主联系人"], ContactTarget().fields())[2] == "is_primary"
