@@ -46,7 +46,8 @@ def _upload_form() -> UploadForm:
 def _index(form, status=200):
     user = current_user._get_current_object()
     query = services.batches_query().where(
-        scope_clause(user, "data.import", ImportBatch.department_id, ImportBatch.created_by_id))
+        scope_clause(user, "data.import", ImportBatch.department_id, ImportBatch.created_by_id),
+        ImportBatch.target.in_(sorted(_importable())))
     page = paginate(query.options(db.joinedload(ImportBatch.created_by)), per_page=20)
     return render_template("imports/index.html", form=form, page=page, targets=services.all_targets(),
                            status_labels=services.STATUS_LABELS,
@@ -82,7 +83,13 @@ def upload():
 def _load(batch_id: int) -> ImportBatch:
     batch = db.get_or_404(ImportBatch, batch_id)
     authorize("data.import", batch)
+    if batch.target not in _importable():  # a users import is for those who may manage users
+        abort(403)
     return batch
+
+
+def _importable() -> set[str]:
+    return {target.name for target in services.available_targets(current_user._get_current_object())}
 
 
 def _source_form(batch: ImportBatch) -> SourceForm:

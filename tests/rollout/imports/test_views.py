@@ -278,3 +278,16 @@ def test_the_default_department_starts_empty(client_as, company):
     assert batch.department_id is None
     html = client.post(f"/imports/{batch.id}/check", data={"check-sample": "all"}).get_data(as_text=True)
     assert "choose a default department for the import" in html
+
+
+def test_a_users_import_is_only_for_those_who_may_manage_users(client_as, company, tmp_path):
+    batch = upload(company["admin"], write_csv(tmp_path, [["用户名", "姓名"], ["newcomer", "新人"]], name="users.csv"),
+                   target="users")
+    db.session.commit()
+    lead = client_as("lead")
+    assert lead.get(f"/imports/{batch.id}").status_code == 403
+    assert lead.get(f"/imports/{batch.id}/original").status_code == 403
+    assert "users.csv" not in lead.get("/imports/").get_data(as_text=True)
+    admin = client_as("admin")
+    assert admin.get(f"/imports/{batch.id}").status_code == 200
+    assert "users.csv" in admin.get("/imports/").get_data(as_text=True)
