@@ -487,7 +487,7 @@ class OpportunityTarget(_CustomerChild):
         opportunity = plans.create_opportunity(customer, ctx.user, row["name"], amount, row["expected_close_on"],
                                                owner=owner, stage="negotiating", created_at=closed_at)
         plans.move_stage(opportunity, final, ctx.user, lost_reason_id=row["lost_reason_id"], note="import",
-                         when=closed_at)
+                         when=closed_at, is_history=True)
         return opportunity.id
 
     def department_of(self, row):

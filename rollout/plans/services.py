@@ -855,8 +855,10 @@ def update_opportunity(opportunity: Opportunity, name: str, amount, expected_clo
 
 
 def move_stage(opportunity: Opportunity, to_stage: str, actor: User, lost_reason_id: int | None = None,
-               note: str | None = None, amount=None, when: datetime | None = None) -> Opportunity:
-    """Move a deal along ``STAGE_TRANSITIONS``; losing needs a reason, winning may fix the signed amount."""
+               note: str | None = None, amount=None, when: datetime | None = None,
+               is_history: bool = False) -> Opportunity:
+    """Move a deal along ``STAGE_TRANSITIONS``; losing needs a reason, winning may fix the signed amount.
+    ``is_history`` records a move brought in from old records (imports): its owner is not told."""
     if to_stage not in STAGES:
         raise NotAllowed(_("Unknown stage."))
     if to_stage not in STAGE_TRANSITIONS[opportunity.stage]:
@@ -891,7 +893,7 @@ def move_stage(opportunity: Opportunity, to_stage: str, actor: User, lost_reason
     elif to_stage == "lead":
         opportunity.lost_reason_id, opportunity.lost_note = None, None
     db.session.flush()
-    if to_stage in ("won", "lost") and opportunity.owner_id != actor.id:
+    if to_stage in ("won", "lost") and opportunity.owner_id != actor.id and not is_history:
         notify([opportunity.owner], f"deal.{to_stage}",
                _l("Deal %(name)s: %(stage)s", name=opportunity.name, stage=STAGE_LABELS[to_stage]),
                link=f"/deals/{opportunity.id}")
