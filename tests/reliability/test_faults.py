@@ -56,8 +56,8 @@ def test_an_import_killed_mid_run_keeps_whole_chunks_only_and_runs_again(app, co
     env = {**os.environ, "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"], "SECRET_KEY": "test-secret",
            "UPLOAD_FOLDER": app.config["UPLOAD_FOLDER"], "ROLLOUT_INSTANCE": str(tmp_path)}
     rollout = str(Path(sys.executable).with_name("rollout"))
-    process = subprocess.Popen([rollout, "import", "customers", str(file), "--as", "admin"], env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen([rollout, "import", "customers", str(file), "--as", "admin", "--department", "sales"],
+                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         # The CLI reports progress after each committed chunk: kill it right after the first one.
         deadline = time.monotonic() + 120
@@ -90,7 +90,7 @@ def test_an_import_killed_mid_run_keeps_whole_chunks_only_and_runs_again(app, co
     assert _count(Customer) == 0
 
     # Run again: rows already there are skipped as duplicates, the rest is created, none twice.
-    result = runner.invoke(args=["import", "customers", str(file), "--as", "admin"])
+    result = runner.invoke(args=["import", "customers", str(file), "--as", "admin", "--department", "sales"])
     assert result.exit_code == 0, result.output
     assert _count(Customer) == ROWS, result.output
     assert db.session.scalar(select(func.count(func.distinct(Customer.name)))) == ROWS

@@ -120,21 +120,26 @@ def test_survey_question_and_choice_labels(live_server, page, client_as, company
             "condition_join": "and"}), f"question {name}")
     _posted(lead.post(f"/surveys/{survey_id}/invite"), "invite")
     _posted(lead.post(f"/surveys/{survey_id}/status", data={"status": "open"}), "open")
-    tokens = db.session.scalars(select(SurveyInvitation.token).where(SurveyInvitation.survey_id == survey_id)).all()
+    from rollout.accounts.models import User
+    # A personal link is its invitee's: the staff member answers theirs, another invitee opens theirs.
+    tokens = dict(db.session.execute(select(User.username, SurveyInvitation.token).join(
+        User, User.id == SurveyInvitation.user_id).where(SurveyInvitation.survey_id == survey_id)).all())
     db.session.commit()
-    assert len(tokens) >= 2, tokens
+    assert len(tokens) >= 2 and "staff" in tokens, tokens
+    other = next(username for username in sorted(tokens) if username != "staff")
     respondent = client_as("staff")
     answers = {"q_single": "3", "q_multiple": ["1", "2", "5"], **{f"q_rank__{n}": str(n) for n in range(1, 5)},
                **{f"q_likert__{n}": str(1 + n % 3) for n in range(1, len(PAYLOADS) + 1)},
                **{f"q_text{n}": PAYLOADS[n] for n in range(len(_groups()))}}
-    response = respondent.post(f"/surveys/respond/{tokens[0]}", data=answers)
+    response = respondent.post(f"/surveys/respond/{tokens['staff']}", data=answers)
     assert response.status_code == 200, (response.status_code, response.get_data(as_text=True)[:500])
-    assert db.session.scalar(select(SurveyInvitation.has_responded).where(SurveyInvitation.token == tokens[0]))
+    assert db.session.scalar(select(SurveyInvitation.has_responded).where(SurveyInvitation.token == tokens["staff"]))
     db.session.commit()
 
     pages = ["/surveys/list", f"/surveys/{survey_id}", f"/surveys/{survey_id}/results",
-             f"/surveys/respond/{tokens[1]}", f"/surveys/{survey_id}/questions/new"]
+             f"/surveys/{survey_id}/questions/new"]
     _check(page, live_server, "lead", pages)
+    _check(page, live_server, other, [f"/surveys/respond/{tokens[other]}"])
 
     # Exports carry the labels as data, never as a page a browser would run.
     for fmt in ("csv", "xlsx"):
