@@ -173,6 +173,8 @@ def load(ctx) -> None:
             reminded_at=starts - timedelta(hours=20) if offset < 0 else None)
         if course is not None and course.track.department is not None:
             session.departments = [course.track.department]
+            # Finance's own sessions (quote approval, invoicing) admit finance staff only.
+            session.is_audience_only = course.track.department.code == "finance"
         db.session.add(session)
         signed_up = starts - timedelta(days=5)
         for index, person in enumerate(people):

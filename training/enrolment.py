@@ -83,6 +83,11 @@ def enrol(session_id: int, user, assigned_by=None, now: datetime | None = None) 
         raise ServiceError(_("This session has already started."))
     if session.signup_deadline_at is not None and now > session.signup_deadline_at:
         raise ServiceError(_("The sign-up deadline has passed."))
+    if assigned_by is None:
+        from training.services import sign_up_refusal
+        refusal = sign_up_refusal(session, user)
+        if refusal:
+            raise ServiceError(refusal)
     if session.course is not None and assigned_by is None:
         from training.services import missing_prerequisite
         missing = missing_prerequisite(user, session.course)

@@ -107,6 +107,8 @@ class SessionForm(TrainingForm):
                                             validators=[Optional()])
     target_roles = SelectMultipleField(_l("For roles"), choices=role_choices(), validators=[Optional()])
     department_ids = SelectMultipleField(_l("For departments"), coerce=int, validators=[Optional()])
+    is_audience_only = BooleanField(_l("Only these roles and departments may sign up"),
+                                    description=_l("Otherwise they are invited, and anyone may sign up."))
     description_markdown = TextAreaField(_l("Description (Markdown)"), validators=[Optional(), Length(max=20000)])
     confirm_clash = BooleanField(_l("Save despite the clash"))
 

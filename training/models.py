@@ -7,6 +7,7 @@ from datetime import date, datetime
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import (Boolean, CheckConstraint, Column, Date, DateTime, ForeignKey, Index, Integer, String, Table,
                         Text, UniqueConstraint)
+from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from rollout.accounts.models import Department, User
@@ -208,6 +209,7 @@ class TrainingSession(db.Model):
         "ends_at": _l("Ends at"), "location": _l("Location"), "online_url": _l("Online link"),
         "capacity": _l("Capacity"), "signup_deadline_at": _l("Sign-up deadline"),
         "cancel_deadline_at": _l("Cancellation deadline"), "target_roles": _l("Target roles"),
+        "is_audience_only": _l("Only its audience may sign up"),
         "release_id": _l("Release"), "sequence": _l("Calendar sequence"), "reminded_at": _l("Reminder sent at"),
     }
 
@@ -231,6 +233,8 @@ class TrainingSession(db.Model):
     cancel_deadline_at: Mapped[datetime | None] = mapped_column(DateTime)
     #: Roles the session is meant for, comma-separated (empty: anyone).
     target_roles: Mapped[str] = mapped_column(String(100), default="")
+    #: Only its audience (roles and departments) may sign up; otherwise the audience is whom it invites.
+    is_audience_only: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
     #: The release (changes package) this after-change session was drafted for.
     release_id: Mapped[int | None] = mapped_column(Integer, index=True)
     #: Rises on every change calendar clients must pick up (iCalendar SEQUENCE).

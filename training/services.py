@@ -239,6 +239,7 @@ class SessionData:
     cancel_deadline_at: datetime | None = None
     target_roles: list[str] = field(default_factory=list)
     department_ids: list[int] = field(default_factory=list)
+    is_audience_only: bool = False
     description_markdown: str = ""
 
 
@@ -340,6 +341,7 @@ def save_session(session: TrainingSession | None, data: SessionData) -> Training
     session.signup_deadline_at = data.signup_deadline_at
     session.cancel_deadline_at = data.cancel_deadline_at
     session.target_roles = ",".join(role for role in ROLES if role in data.target_roles)
+    session.is_audience_only = data.is_audience_only
     session.description_markdown = data.description_markdown or ""
     session.departments = list(db.session.scalars(select(Department).where(
         Department.id.in_(data.department_ids or [-1]))).all())
@@ -373,6 +375,23 @@ def session_audience(session: TrainingSession) -> list[User]:
     for department in session.departments:
         departments |= subtree_ids(department.id)
     return users_with_roles(session.target_role_list or ROLES, sorted(departments) if departments else None)
+
+
+def in_audience(session: TrainingSession, user: User) -> bool:
+    """Is ``user`` one of the people the session is for (everyone, when it names neither roles nor departments)?"""
+    from rollout.access import subtree_ids
+    if session.target_role_list and not set(session.target_role_list) & set(user.roles):
+        return False
+    if session.departments:
+        return any(user.department_id in subtree_ids(department.id) for department in session.departments)
+    return True
+
+
+def sign_up_refusal(session: TrainingSession, user: User) -> str | None:
+    """Why ``user`` may not sign themselves up for the session's audience, if they may not."""
+    if session.is_audience_only and not in_audience(session, user):
+        return _("Only the people this session is for may sign up; ask the trainer if it is for you too.")
+    return None
 
 
 def _invite_audience(session: TrainingSession) -> None:

@@ -339,6 +339,7 @@ def _session_data(form) -> services.SessionData:
         trainer_id=form.trainer_id.data or None, course_id=form.course_id.data or None,
         location=form.location.data or "", online_url=form.online_url.data or "",
         target_roles=form.target_roles.data or [], department_ids=form.department_ids.data or [],
+        is_audience_only=bool(form.is_audience_only.data),
         description_markdown=form.description_markdown.data or "", **times)
 
 
@@ -433,6 +434,7 @@ def session(session_id):
                            missing_course=services.missing_prerequisite(current_user, session.course)
                            if session.course is not None and (my is None or my.status not in (ENROLLED, WAITLISTED))
                            else None,
+                           sign_up_refusal=services.sign_up_refusal(session, current_user),
                            now=now, attendance_marks=ATTENDANCE,
                            walk_in_choices=walk_in_choices, attended_marks=ATTENDED,
                            shown_status=services.shown_status(session, now),

@@ -247,3 +247,31 @@ def test_sign_up_a_colleague_lists_the_sessions_audience_first(client_as, compan
     audience, others = page.split('<optgroup label="Everyone else">')
     assert 'label="For this session"' in audience and company["staff"].display_name in audience
     assert company["staff2"].display_name not in audience and company["staff2"].display_name in others
+
+
+def test_a_session_for_its_audience_only_admits_no_one_else(client_as, company, make_session):
+    from training.enrolment import enrol
+    session = make_session(target_roles="staff", is_audience_only=True)
+    session.departments = [company["departments"]["sales1"]]
+    db.session.commit()
+    outsider = client_as("other_staff")
+    page = outsider.get(f"/training/sessions/{session.id}").get_data(as_text=True)
+    assert 'data-testid="not-in-audience"' in page and f'/training/sessions/{session.id}/enrol"' not in page
+    refused = outsider.post(f"/training/sessions/{session.id}/enrol", follow_redirects=True)
+    assert "Only the people this session is for may sign up" in refused.get_data(as_text=True)
+    assert client_as("head").post(f"/training/sessions/{session.id}/enrol").status_code == 303  # not a staff role
+    assert client_as("staff").post(f"/training/sessions/{session.id}/enrol").status_code == 302
+    assert {e.user_id for e in db.session.scalars(select(Enrolment))} == {company["staff"].id}
+    # A trainer may still sign anyone up.
+    enrol(session.id, company["other_staff"], assigned_by=company["trainer"])
+    db.session.commit()
+    assert db.session.scalar(select(func.count()).select_from(Enrolment)) == 2
+
+
+def test_the_session_form_saves_whether_only_the_audience_may_sign_up(client_as, company):
+    start = utcnow().replace(second=0, microsecond=0) + timedelta(days=2)
+    response = client_as("trainer").post("/training/sessions/new", data=_form(
+        start, target_roles=["staff"], department_ids=[str(company["departments"]["sales"].id)],
+        trainer_id=str(company["trainer"].id), is_audience_only="y"))
+    assert response.status_code == 302
+    assert db.session.scalar(select(TrainingSession)).is_audience_only is True
