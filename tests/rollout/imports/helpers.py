@@ -29,6 +29,21 @@ def write_xlsx(tmp_path: Path, rows: list[list], name: str = "customers.xlsx", f
     return path
 
 
+def two_sheet_workbook(tmp_path: Path) -> Path:
+    """客户.xlsx: a summary sheet first, then the customers under a title row (header on row 2 of "客户")."""
+    workbook = Workbook()
+    workbook.active.title = "汇总"
+    workbook.active.append(["月份", "新客户数"])
+    workbook.active.append(["2024-01", "3"])
+    customers = workbook.create_sheet("客户")
+    customers.append(["2024 年客户清单"])
+    customers.append(["客户名称", "城市"])
+    customers.append(["北京星辰科技", "北京"])
+    path = tmp_path / "客户.xlsx"
+    workbook.save(path)
+    return path
+
+
 def upload(user, path: Path, target: str = "customers", **options):
     """Create a draft batch from a local file, as the web upload does; records without a department of their
     own go to the importer's department unless ``department_id`` says otherwise (None: no default)."""

@@ -9,7 +9,7 @@ from rollout.imports import services
 from rollout.imports.models import ImportRowError
 from rollout.plans import services as plans
 from rollout.plans.models import Activity, Contact, Customer, Opportunity, SalesPlan
-from tests.rollout.imports.helpers import upload, write_csv, write_xlsx
+from tests.rollout.imports.helpers import two_sheet_workbook, upload, write_csv, write_xlsx
 
 
 def _count(model):
@@ -175,16 +175,7 @@ def test_a_sales_service_refusal_reads_in_each_readers_language(tmp_path, compan
 
 
 def test_cli_reads_the_sheet_and_header_row_it_is_told(runner, tmp_path, company):
-    from openpyxl import Workbook
-    workbook = Workbook()
-    workbook.active.append(["月份", "新客户数"])
-    workbook.active.append(["2024-01", "3"])
-    customers = workbook.create_sheet("客户")
-    customers.append(["2024 年客户清单"])
-    customers.append(["客户名称", "城市"])
-    customers.append(["北京星辰科技", "北京"])
-    path = tmp_path / "客户.xlsx"
-    workbook.save(path)
+    path = two_sheet_workbook(tmp_path)
     result = runner.invoke(args=["import", "customers", str(path), "--sheet", "客户", "--header-row", "2",
                                  "--as", "admin", "--department", "sales"])
     assert result.exit_code == 0, result.output

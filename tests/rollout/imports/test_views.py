@@ -9,7 +9,7 @@ from rollout.audit.models import AuditEntry
 from rollout.extensions import db
 from rollout.imports.models import ImportBatch, ImportChunk, MappingTemplate
 from rollout.plans.models import Customer
-from tests.rollout.imports.helpers import upload, write_csv
+from tests.rollout.imports.helpers import two_sheet_workbook, upload, write_csv
 
 CSV = ("客户名称,手机,邮箱,签约日期,城市\r\n"
        "\u3000北京星辰科技有限公司 ,+86 138-0013-8000,INFO@XC.COM,2024年1月5日,北京\r\n"
@@ -243,17 +243,7 @@ def test_the_upload_page_explains_the_default_department_and_the_command(client_
 
 
 def test_a_workbooks_sheet_and_header_row_can_be_chosen(client_as, tmp_path):
-    from openpyxl import Workbook
-    workbook = Workbook()
-    workbook.active.title = "汇总"
-    workbook.active.append(["月份", "新客户数"])
-    workbook.active.append(["2024-01", "3"])
-    customers = workbook.create_sheet("客户")
-    customers.append(["2024 年客户清单"])
-    customers.append(["客户名称", "城市"])
-    customers.append(["北京星辰科技", "北京"])
-    path = tmp_path / "客户.xlsx"
-    workbook.save(path)
+    path = two_sheet_workbook(tmp_path)
     client = client_as("admin")
     response = _post_file(client, path.read_bytes(), "客户.xlsx")
     assert response.status_code == 302
