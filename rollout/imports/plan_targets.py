@@ -456,7 +456,7 @@ class OpportunityTarget(_CustomerChild):
                 if closed_on is not None:
                     raise RowError(_l("Only a won or lost deal has a close date."))
                 # The rule the deal form applies to open deals, checked here so the dry run predicts the run.
-                plans._expected_close(expected)
+                plans.check_expected_close(expected)
             else:
                 # History: a closed deal keeps the day it closed, never the day of the import.
                 closed_on = plans.check_date(closed_on or expected, "closed_on")
@@ -489,6 +489,14 @@ class OpportunityTarget(_CustomerChild):
         plans.move_stage(opportunity, final, ctx.user, lost_reason_id=row["lost_reason_id"], note="import",
                          when=closed_at, is_history=True)
         return opportunity.id
+
+    def update(self, entity_id, row, ctx):
+        """An open deal takes the file's amount and expected close; a won or lost one is kept as it closed
+        (its amount is what the plans count as signed), as the deal form keeps it."""
+        record = db.session.get(Opportunity, entity_id)
+        if record is not None and record.stage not in plans.OPEN_STAGES:
+            raise RowError(_l("%(name)s is already won or lost: an import does not change it.", name=record.name))
+        return super().update(entity_id, row, ctx)
 
     def department_of(self, row):
         return row.get("_department_id")

@@ -814,7 +814,7 @@ def create_opportunity(customer: Customer, actor: User, name: str, amount, expec
     name = refusals.check(_required_text, name, "name", 200)
     amount = refusals.check(parse_amount, amount, "amount")
     # Imports replay history (created_at given): their deals may have been expected in the past.
-    expected_close_on = refusals.check(_expected_close, expected_close_on, live=created_at is None)
+    expected_close_on = refusals.check(check_expected_close, expected_close_on, live=created_at is None)
     refusals.raise_any()
     opportunity = Opportunity(
         name=name, customer_id=customer.id, owner_id=owner.id,
@@ -829,7 +829,7 @@ def create_opportunity(customer: Customer, actor: User, name: str, amount, expec
     return opportunity
 
 
-def _expected_close(value: date | None, live: bool = True) -> date | None:
+def check_expected_close(value: date | None, live: bool = True) -> date | None:
     value = check_date(value, "expected_close_on")
     if live and value is not None and value < local_today():
         raise ServiceError(_l("An open deal is expected to close today or later."), "expected_close_on")
@@ -846,7 +846,7 @@ def update_opportunity(opportunity: Opportunity, name: str, amount, expected_clo
     refusals = _Refusals()
     name = refusals.check(_required_text, name, "name", 200)
     amount = refusals.check(parse_amount, amount, "amount")
-    expected_close_on = refusals.check(_expected_close, expected_close_on)
+    expected_close_on = refusals.check(check_expected_close, expected_close_on)
     refusals.raise_any()
     opportunity.name, opportunity.amount, opportunity.expected_close_on = name, amount, expected_close_on
     opportunity.campaign_id = campaign_id or None

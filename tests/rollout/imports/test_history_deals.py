@@ -77,3 +77,15 @@ def test_a_blank_amount_keeps_an_existing_deals_amount(tmp_path, admin):
     services.set_decisions(batch, {}, default_existing="update", default_file="skip")
     services.run_import(batch, admin)
     assert db.session.scalar(select(Opportunity.amount)) == Decimal("50000.00")
+
+
+def test_a_won_deal_is_not_changed_by_a_later_import(tmp_path, admin):
+    services.run_import(_upload(admin, _deals(tmp_path, ["一期", "北京星辰科技", "5万", "成交", "", "2024-03-15", ""])),
+                        admin)
+    future = (local_today() + timedelta(days=30)).isoformat()
+    batch = _upload(admin, _deals(tmp_path, ["一期", "北京星辰科技", "8万", "谈判中", future, "", ""]))
+    services.set_decisions(batch, {}, default_existing="update", default_file="skip")
+    batch = services.run_import(batch, admin)
+    assert (batch.updated_count, batch.error_count) == (0, 1)
+    deal = db.session.scalar(select(Opportunity))
+    assert (deal.stage, deal.amount) == ("won", Decimal("50000.00"))
