@@ -102,7 +102,8 @@ def build_calendar(items: list[CalendarItem], name: str, method: str = "PUBLISH"
     calendar.add("version", "2.0")
     calendar.add("calscale", "GREGORIAN")
     calendar.add("method", method)
-    calendar.add("x-wr-calname", name)
+    # A title with a line break would break the content line: X- properties are not escaped.
+    calendar.add("x-wr-calname", " ".join(str(name).split()))
     calendar.add("x-wr-timezone", zone.key)
     # Subscribed calendars: ask clients to refresh hourly.
     calendar.add("x-published-ttl", "PT1H")

@@ -212,6 +212,8 @@ def export_response(name: str, columns: list[Column], rows: Iterable, fmt: str, 
 
 def download_response(data: bytes, filename: str, mimetype: str) -> Response:
     """An attachment download with a UTF-8 file name (RFC 6266)."""
+    # Names are made of titles people typed: line breaks would break the header, slashes the saved file.
+    filename = " ".join("".join(" " if ch in "/\\" or not ch.isprintable() else ch for ch in filename).split())
     stem, dot, extension = filename.rpartition(".")
     if not dot:
         stem, extension = filename, ""
@@ -220,5 +222,5 @@ def download_response(data: bytes, filename: str, mimetype: str) -> Response:
     ascii_name = f"{ascii_stem}.{extension}" if extension else ascii_stem
     response = Response(data, content_type=mimetype)
     response.headers["Content-Disposition"] = (
-        f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}")
+        f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename, safe='')}")
     return response

@@ -32,6 +32,15 @@ def test_times_are_in_shanghai_with_a_vtimezone(app):
     assert event.decoded("DTSTAMP").tzinfo is not None
 
 
+def test_a_title_with_a_line_break_makes_a_calendar_that_parses(app):
+    item = CalendarItem(uid="session-8@rollout-desk", summary="报表解读\r\n第二行",
+                        start_at=datetime(2026, 12, 3, 6, 0), end_at=datetime(2026, 12, 3, 7, 30))
+    with app.app_context():
+        data = build_calendar([item], "报表解读\r\n第二行")
+    calendar, [event] = _events(data)
+    assert calendar["X-WR-CALNAME"] == "报表解读 第二行" and "第二行" in str(event["SUMMARY"])
+
+
 def test_the_timezone_is_configurable(app, monkeypatch):
     monkeypatch.setitem(app.config, "CALENDAR_TIMEZONE", "Europe/Berlin")
     with app.app_context():

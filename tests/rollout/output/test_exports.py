@@ -158,3 +158,7 @@ def test_a_chinese_file_name_keeps_a_usable_ascii_fallback(app):
         assert 'filename="download.pdf"' in header and "filename*=UTF-8''%E9%9C%80" in header
         header = download_response(b"x", "rollout-需求-2026.xlsx", "application/pdf").headers["Content-Disposition"]
         assert 'filename="rollout--2026.xlsx"' in header
+        # A title typed with a line break or a slash still makes a name (and a header) that works.
+        header = download_response(b"x", "签到表 报表解读\r\n第二行/v1.pdf", "application/pdf").headers["Content-Disposition"]
+        assert "\n" not in header and "%2F" not in header and "/" not in header.split("filename*=")[1]
+        assert "filename*=UTF-8''%E7%AD%BE%E5%88%B0%E8%A1%A8%20" in header
