@@ -81,6 +81,24 @@ ENTITY_NAMES = {
     "training_matrix": _l("Training completion"),
 }
 
+#: Audit actions in words (others are shown by their machine name).
+ACTION_NAMES = {
+    "create": _l("Records created"), "update": _l("Records changed"), "delete": _l("Records deleted"),
+    "login": _l("Logins"), "login_failed": _l("Failed logins"), "logout": _l("Logouts"),
+    "denied": _l("Access denied"), "export": _l("Exports"), "download": _l("Downloads"),
+    "import": _l("Imports"), "transition": _l("Status changes"), "retry": _l("Message retries"),
+    "survey.status": _l("Survey status changes"), "survey.invite": _l("Survey invitations"),
+    "survey.remind": _l("Survey reminders"), "process_draft_created": _l("Process map drafts started"),
+    "process_approved": _l("Process maps approved"), "post_review": _l("Change post-implementation reviews"),
+    "plan.changed_after_approval": _l("Plans changed after approval"), "import_failed": _l("Failed imports"),
+    "import_undone": _l("Imports undone"), "process_submitted": _l("Process maps submitted for review"),
+    "process_sent_back": _l("Process maps sent back"), "process_review_withdrawn": _l("Process maps taken back to draft"),
+    "process_step_removed": _l("Process steps removed"), "process_flow_removed": _l("Process flows removed"),
+    "roles.change_requested": _l("Role changes asked for"), "session_schedule": _l("Training sessions scheduled"),
+    "session_discard": _l("Training drafts discarded"), "session_cancel": _l("Training sessions cancelled"),
+}
+
+
 #: Labels of the codes a column stores, by (table, column); each module registers its own with label_codes().
 CODE_LABELS: dict[tuple[str, str], Mapping] = {}
 
@@ -134,6 +152,12 @@ def entity_name(entity: str | None) -> str:
         return ""
     label = ENTITY_NAMES.get(entity) or model_entity_labels().get(entity)
     return str(label) if label is not None else entity
+
+
+def action_name(action: str) -> str:
+    """An audit action in the reader's words, or its machine name when it has none."""
+    label = ACTION_NAMES.get(action)
+    return str(label) if label is not None else action
 
 
 def entity_choices() -> list[tuple[str, str]]:
@@ -203,13 +227,15 @@ def resolve_names(ids_by_table: dict[str, set[int]]) -> dict[tuple[str, int], st
     return {(kind, id_): name for kind, id_, name in db.session.execute(union_all(*selects))}
 
 
-def _shorten(text: str) -> ShownValue:
-    flat = " ".join(text.split())
-    if len(flat) <= MAX_VALUE_LENGTH and flat == text:
+def _shorten(text: str, max_length: int | None = MAX_VALUE_LENGTH) -> ShownValue:
+    if max_length is None:  # a download keeps every value whole
         return ShownValue(text)
-    if len(flat) <= MAX_VALUE_LENGTH:
+    flat = " ".join(text.split())
+    if len(flat) <= max_length and flat == text:
+        return ShownValue(text)
+    if len(flat) <= max_length:
         return ShownValue(flat, text)
-    return ShownValue(flat[:MAX_VALUE_LENGTH - 1].rstrip() + "…", text)
+    return ShownValue(flat[:max_length - 1].rstrip() + "…", text)
 
 
 def _local_time(value: str) -> str | None:
@@ -241,8 +267,9 @@ def _coded(value: str | list, codes: Mapping) -> str | None:
 
 
 def show_value(value, kind: str | None, names: dict[tuple[str, int], str],
-               codes: Mapping | None = None) -> ShownValue:
-    """A stored value as the reader should see it; ``codes`` labels the codes its column stores."""
+               codes: Mapping | None = None, max_length: int | None = MAX_VALUE_LENGTH) -> ShownValue:
+    """A stored value as the reader should see it; ``codes`` labels the codes its column stores; values
+    longer than ``max_length`` are shortened (None: never)."""
     if value is None or value == "" or value == [] or value == {}:
         return ShownValue(EMPTY)
     if codes and isinstance(value, (str, list)):
@@ -265,12 +292,13 @@ def show_value(value, kind: str | None, names: dict[tuple[str, int], str],
         if local:
             return ShownValue(local)
     if isinstance(value, (list, dict)):
-        return _shorten(json.dumps(value, ensure_ascii=False))
-    return _shorten(str(value))
+        return _shorten(json.dumps(value, ensure_ascii=False), max_length)
+    return _shorten(str(value), max_length)
 
 
-def describe_changes(rows) -> dict[int, list[ChangeLine]]:
-    """The Changes column of each audit row by row id, with user and department ids resolved in one query."""
+def describe_changes(rows, max_length: int | None = MAX_VALUE_LENGTH) -> dict[int, list[ChangeLine]]:
+    """The Changes column of each audit row by row id, with user and department ids resolved in one query;
+    ``max_length=None`` keeps long values whole (a download)."""
     names = resolve_names(_ids_to_resolve(rows))
     kinds = column_kinds()
     labels: dict[tuple, str] = {}
@@ -286,8 +314,9 @@ def describe_changes(rows) -> dict[int, list[ChangeLine]]:
                 labels[key] = field_label(row.entity, column)
             old, new = (pair + [None, None])[:2] if isinstance(pair, list) else (None, pair)
             kind, codes = table_kinds.get(column), CODE_LABELS.get(key)
-            lines.append(ChangeLine(column, labels[key], show_value(old, kind, names, codes),
-                                    show_value(new, kind, names, codes), figure=not isinstance(pair, list)))
+            lines.append(ChangeLine(column, labels[key], show_value(old, kind, names, codes, max_length),
+                                    show_value(new, kind, names, codes, max_length),
+                                    figure=not isinstance(pair, list)))
         result[row.id] = lines
     return result
 

@@ -11,7 +11,7 @@ from rollout.audit.display import describe_changes, entity_choices
 from rollout.audit.models import AuditEntry
 from rollout.extensions import db
 from rollout.reports.exports import FORMATS, export_response
-from rollout.reports.lists import audit_columns
+from rollout.reports.lists import audit_columns, described_audit_rows
 from rollout.timeutil import EARLIEST, LATEST, is_plausible, local_to_utc
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
@@ -106,4 +106,5 @@ def export(fmt):
     filters = _filters()
     limit = current_app.config.get("EXPORT_MAX_ROWS", 100_000)
     rows = db.session.scalars(audit_query(current_user, filters).limit(limit).execution_options(yield_per=2000))
-    return export_response("audit", audit_columns(), rows, fmt, entity="audit_entries", filters=filters)
+    return export_response("audit", audit_columns(), described_audit_rows(rows), fmt, entity="audit_entries",
+                           filters=filters)

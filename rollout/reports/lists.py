@@ -1,8 +1,11 @@
 """Export columns of the core list pages (users, audit trail), kept with the other output code."""
 from __future__ import annotations
 
+import itertools
+
 from flask_babel import lazy_gettext as _l
 
+from rollout.audit.display import action_name, actor_names, describe_changes, entity_name
 from rollout.reports.exports import Column
 
 ROLE_NAMES = {"admin": _l("Administrator"), "lead": _l("Project lead"), "trainer": _l("Trainer"),
@@ -28,21 +31,32 @@ def user_columns() -> list[Column]:
     ]
 
 
-def _changes(entry) -> str | None:
-    if not entry.changes:
-        return None
-    return "; ".join(f"{key}: {pair[0] if pair[0] is not None else '∅'} → {pair[1] if pair[1] is not None else '∅'}"
-                     for key, pair in entry.changes.items() if isinstance(pair, (list, tuple)) and len(pair) == 2)
+def _change_text(line) -> str:
+    if line.figure:
+        return f"{line.label}: {line.new.text}"
+    return f"{line.label}: {line.old.text} → {line.new.text}"
+
+
+def described_audit_rows(rows, batch_size: int = 500):
+    """Each audit row with its changes and its user's name in the reader's words, as the audit page shows
+    them (names behind ids, labels of codes, local times): resolved a batch of rows at a time."""
+    rows = iter(rows)
+    while batch := list(itertools.islice(rows, batch_size)):
+        changes, actors = describe_changes(batch, max_length=None), actor_names(batch)
+        for row in batch:
+            yield {"row": row, "changes": "; ".join(_change_text(line) for line in changes[row.id]) or None,
+                   "user": actors.get(row.user_id) or row.username}
 
 
 def audit_columns() -> list[Column]:
+    """Columns of ``described_audit_rows``."""
     return [
-        Column(_l("Time"), "created_at", "datetime"),
-        Column(_l("User"), "username"),
-        Column("IP", "ip"),
-        Column(_l("Action"), "action"),
-        Column(_l("Entity"), "entity"),
-        Column("ID", "entity_id"),
-        Column(_l("Changes"), _changes),
-        Column(_l("Detail"), "detail"),
+        Column(_l("Time"), lambda item: item["row"].created_at, "datetime"),
+        Column(_l("User"), "user"),
+        Column("IP", lambda item: item["row"].ip),
+        Column(_l("Action"), lambda item: action_name(item["row"].action)),
+        Column(_l("Entity"), lambda item: entity_name(item["row"].entity)),
+        Column("ID", lambda item: item["row"].entity_id),
+        Column(_l("Changes"), "changes"),
+        Column(_l("Detail"), lambda item: item["row"].detail),
     ]

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from rollout.access import PUBLIC, authorize, require
 from rollout.accounts.models import User
-from rollout.audit.display import actor_names, describe_changes, entity_name
+from rollout.audit.display import ACTION_NAMES, action_name, actor_names, describe_changes, entity_name
 from rollout.audit.services import record_event
 from rollout.extensions import db, limiter
 from rollout.reports.calendar import ics_response, personal_feed_items, register_feed_provider
@@ -23,27 +23,11 @@ from rollout.timeutil import is_plausible, local_today
 
 bp = Blueprint("reports", __name__)
 
-#: Audit actions in words (others are shown by their machine name).
-ACTION_NAMES = {
-    "create": _l("Records created"), "update": _l("Records changed"), "delete": _l("Records deleted"),
-    "login": _l("Logins"), "login_failed": _l("Failed logins"), "logout": _l("Logouts"),
-    "denied": _l("Access denied"), "export": _l("Exports"), "download": _l("Downloads"),
-    "import": _l("Imports"), "transition": _l("Status changes"), "retry": _l("Message retries"),
-    "survey.status": _l("Survey status changes"), "survey.invite": _l("Survey invitations"),
-    "survey.remind": _l("Survey reminders"), "process_draft_created": _l("Process map drafts started"),
-    "process_approved": _l("Process maps approved"), "post_review": _l("Change post-implementation reviews"),
-    "plan.changed_after_approval": _l("Plans changed after approval"), "import_failed": _l("Failed imports"),
-    "import_undone": _l("Imports undone"), "process_submitted": _l("Process maps submitted for review"),
-    "process_sent_back": _l("Process maps sent back"), "process_review_withdrawn": _l("Process maps taken back to draft"),
-    "process_step_removed": _l("Process steps removed"), "process_flow_removed": _l("Process flows removed"),
-    "roles.change_requested": _l("Role changes asked for"), "session_schedule": _l("Training sessions scheduled"),
-    "session_discard": _l("Training drafts discarded"), "session_cancel": _l("Training sessions cancelled"),
-}
 
 @bp.app_context_processor
 def audit_words():
     """Audit action and entity names in the reader's language, for every page that lists audit entries."""
-    return {"audit_action_name": lambda action: ACTION_NAMES.get(action, action),
+    return {"audit_action_name": action_name,
             "audit_entity_name": entity_name}
 
 

@@ -197,7 +197,7 @@ def test_every_recorded_event_has_a_name_on_the_audit_page():
     import re
     from pathlib import Path
 
-    from rollout.reports.views import ACTION_NAMES
+    from rollout.audit.display import ACTION_NAMES
     from training.services import SESSION_TRANSITIONS
     root = Path(__file__).resolve().parents[2]
     recorded = set()

@@ -126,9 +126,24 @@ def test_audit_export_follows_filters_and_department_scope(client_as, company):
     rows = list(csv.reader(io.StringIO(response.data.decode("utf-8-sig"))))
     assert rows[0][:4] == ["Time", "User", "IP", "Action"]
     # The sales head sees only 销售部's logins: the filter and the scope both apply.
-    assert [(r[1], r[3]) for r in rows[1:]] == [("staff", "login")]
+    # Names and actions in words, as the audit page shows them.
+    assert [(r[1], r[3]) for r in rows[1:]] == [(company["staff"].display_name, "Logins")]
     event = [e for e in _export_events() if e.entity == "audit_entries"][0]
     assert "csv rows=1" in event.detail and "action=login" in event.detail
+
+
+def test_audit_export_writes_changes_in_words_and_whole(client_as, company):
+    from rollout.audit.services import acting_as
+    with acting_as(company["admin"]):
+        company["staff"].display_name = "王芳" + "很长的名字" * 20
+        company["staff"].department = company["departments"]["sales2"]
+        db.session.commit()
+    response = client_as("admin").get(f"/audit/export.csv?entity=users&entity_id={company['staff'].id}")
+    rows = list(csv.reader(io.StringIO(response.data.decode("utf-8-sig"))))
+    changes = rows[1][6]
+    assert "Display name: " in changes and "很长的名字" * 20 in changes and "…" not in changes
+    assert f"Department: {company['departments']['sales1'].name} → {company['departments']['sales2'].name}" in changes
+    assert rows[1][4] == "User" and rows[1][3] == "Records changed"
 
 
 def test_exports_need_the_export_permission(client_as, company):
