@@ -7,8 +7,8 @@ from datetime import date, datetime, time, timedelta
 from flask_babel import gettext as _
 from sqlalchemy import case, func, select
 
-from rollout.access import department_scope_ids, scope_clause
-from rollout.accounts.models import ADMIN, LEAD, Department
+from rollout.access import ancestor_ids, head_scope_ids, scope_clause
+from rollout.accounts.models import ADMIN, HEAD, LEAD, Department
 from rollout.audit.models import AuditEntry
 from rollout.extensions import db
 from rollout.reports.calendar import CalendarItem
@@ -70,10 +70,13 @@ def audit_summary(user, date_from: date, date_to: date) -> AuditSummary:
 
 
 def go_live_items(user) -> list[CalendarItem]:
-    """Go-live days of the departments a user belongs to (every department for leads and admins)."""
+    """Go-live days of the departments a user belongs to: their team and the departments above it, and
+    for a head the teams below them too (every department for leads and admins). A rep's feed has
+    no go-live of the team next door."""
     query = select(Department).where(Department.go_live_on.is_not(None))
     if not user.has_role(ADMIN, LEAD):  # they own the rollout plan of every department
-        ids = department_scope_ids(user) | ({user.department_id} if user.department_id else set())
+        own = user.department_id
+        ids = ({own} | ancestor_ids(own) if own else set()) | (head_scope_ids(user) if user.has_role(HEAD) else set())
         query = query.where(Department.id.in_(sorted(ids) or [-1]))
     departments = db.session.scalars(query.order_by(Department.go_live_on)).all()
     if not departments:

@@ -128,3 +128,15 @@ def test_go_live_sequence_rises_when_the_date_moves(app, company, client_as):
     assert {i.uid for i in go_live_items(company["lead"])} >= {before.uid}
     assert not [i for i in go_live_items(company["finance"]) if "销售部" in i.summary]
     assert personal_feed_items(staff)
+
+
+def test_a_reps_feed_has_their_own_teams_go_live_not_the_next_teams(app, company):
+    from rollout.reports.services import go_live_items
+    sales1, sales2 = company["departments"]["sales1"], company["departments"]["sales2"]
+    sales1.go_live_on, sales2.go_live_on = date(2026, 11, 16), date(2026, 12, 7)
+    db.session.commit()
+    summaries = [item.summary for item in go_live_items(company["staff2"])]
+    assert any(sales2.name in s for s in summaries) and any("销售部" in s for s in summaries)
+    assert not any(sales1.name in s for s in summaries)
+    head_sees = [item.summary for item in go_live_items(company["head"])]
+    assert any(sales1.name in s for s in head_sees) and any(sales2.name in s for s in head_sees)
