@@ -629,7 +629,7 @@ def signin_sheet(session_id):
     pdf = render_pdf("training/signin_sheet.html", session=session, enrolled=enrolled,
                      report_date=to_local(session.starts_at).strftime("%Y-%m-%d"))
     record_event("download", entity="training_sessions", entity_id=str(session.id), detail="sign-in sheet")
-    return download_response(pdf, f"签到表-{session.title}.pdf", "application/pdf")
+    return download_response(pdf, f"{_('Sign-in sheet')}-{session.title}.pdf", "application/pdf")
 
 
 @bp.route("/sessions/<int:session_id>/calendar.ics")

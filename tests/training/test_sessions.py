@@ -138,6 +138,8 @@ def test_attendance_form_and_sign_in_sheet(client_as, company, make_session):
     from pypdf import PdfReader
     text = PdfReader(BytesIO(pdf.data)).pages[0].extract_text()
     assert company["staff"].display_name in text
+    # Named in the reader's language (an English reader gets no Chinese file name).
+    assert "filename*=UTF-8''Sign-in%20sheet-" in pdf.headers["Content-Disposition"]
 
 
 def test_calendar_per_session_and_cancellation(client_as, company, make_session):
