@@ -872,7 +872,10 @@ def latest_publication(department_id: int) -> RankingPublication | None:
 # --- charts ----------------------------------------------------------------------------------------------
 def active_users_chart(data: Adoption):
     from rollout.reports.charts import svg_chart
-    return svg_chart("line", _("Weekly active users"), [d.strftime("%m-%d") for d in data.weeks],
+    labels = [d.strftime("%m-%d") for d in data.weeks]
+    if labels:  # the last week is this one, which has only begun: its figure is not a drop
+        labels[-1] = _("%(day)s (so far)", day=labels[-1])
+    return svg_chart("line", _("Weekly active users"), labels,
                      {d.department.name: d.active_users for d in data.departments}, height=320)
 
 

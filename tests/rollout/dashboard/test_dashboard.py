@@ -400,3 +400,10 @@ def test_the_home_page_says_what_waits_for_the_readers_approval(company, client_
     # The head wrote it: it does not wait for him; nothing waits for a rep.
     assert 'data-testid="home-approvals"' not in client_as("head").get("/").text
     assert 'data-testid="home-approvals"' not in client_as("staff").get("/").text
+
+
+def test_the_weekly_active_users_chart_says_this_week_has_only_begun(app, company):
+    today = date(2026, 11, 30)  # a Monday
+    with app.test_request_context():
+        chart = str(services.active_users_chart(services.adoption(today=today)))
+    assert "11-30（本周至今）" in chart and "11-23<" in chart  # the company language outside a browser
