@@ -393,7 +393,7 @@ def export_responses(survey_id, fmt):
         abort(404)
     table_columns, rows = services.export_table(survey)
     columns = [Column(column.header, column.key, column.kind) for column in table_columns]
-    return export_response(f"survey-{survey.id}-responses", columns, rows, fmt, entity="survey_responses",
+    return export_response(survey.title + "-" + _("responses"), columns, rows, fmt, entity="survey_responses",
                            filters={"survey": survey.id})
 
 

@@ -670,7 +670,7 @@ def export_matrix():
                    Column(_("Track"), lambda o: o.track.name), Column(_("Due"), lambda o: o.due_on, "date"),
                    Column(_("Courses done"), lambda o: o.completed_courses, "number"),
                    Column(_("Courses"), lambda o: o.total_courses, "number")]
-        return export_response("training-overdue", columns, data.overdue, fmt, entity="training_overdue")
+        return export_response(_("overdue training"), columns, data.overdue, fmt, entity="training_overdue")
     rows = []
     for department in data.departments:
         for track in data.tracks:
@@ -681,7 +681,7 @@ def export_matrix():
     columns = [Column(_("Department"), "department"), Column(_("Track"), "track"), Column(_("Tier"), "tier"),
                Column(_("Completed"), "completed", "number"), Column(_("People required"), "required", "number"),
                Column(_("Percent"), "percent", "number")]
-    return export_response("training-completion", columns, rows, fmt, entity="training_matrix")
+    return export_response(_("training completion"), columns, rows, fmt, entity="training_matrix")
 
 
 # --- seed users ----------------------------------------------------------------------------------

@@ -136,7 +136,7 @@ def export_users(fmt):
         abort(404)
     search = request.args.get("q", "").strip()[:100]
     rows = db.session.scalars(_users_query(search)).unique().all()
-    return export_response("users", user_columns(), rows, fmt, entity="users", filters={"q": search})
+    return export_response(_("users"), user_columns(), rows, fmt, entity="users", filters={"q": search})
 
 
 @bp.route("/admin/users/new", methods=["GET", "POST"])

@@ -106,5 +106,5 @@ def export(fmt):
     filters = _filters()
     limit = current_app.config.get("EXPORT_MAX_ROWS", 100_000)
     rows = db.session.scalars(audit_query(current_user, filters).limit(limit).execution_options(yield_per=2000))
-    return export_response("audit", audit_columns(), described_audit_rows(rows), fmt, entity="audit_entries",
+    return export_response(_("audit trail"), audit_columns(), described_audit_rows(rows), fmt, entity="audit_entries",
                            filters=filters)

@@ -418,8 +418,9 @@ def export(retro_id, what):
         rows = services.action_items_of(retro)
     else:
         abort(404)
-    return export_response(f"retro-{retro.id}-{what}", columns, rows, fmt, entity="retros",
-                           filters={"retro": retro.id})
+    listed = _("cards") if what == "cards" else _("action items")
+    return export_response(f"{retro.title}-{listed}", columns, rows, fmt, entity="retros",
+                           filters={"retro": retro.id, "list": what})
 
 
 def _conversion_source(kind: str, object_id: int):
