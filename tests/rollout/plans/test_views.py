@@ -642,3 +642,19 @@ def test_a_finance_approver_sees_the_deal_on_the_quote_without_links_it_may_not_
     assert f'href="/deals/{deal.id}"' not in page and 'data-testid="deal-summary"' in page and "¥150,000.00" in page
     rep_page = client_as("staff").get(f"/quotes/{quote.id}").get_data(as_text=True)
     assert f'href="/customers/{customer.id}"' in rep_page and f'href="/deals/{deal.id}"' in rep_page
+
+
+def test_marketing_hands_a_lead_to_sales_with_the_form_as_the_page_renders_it(company, client_as, app, monkeypatch):
+    import re
+    monkeypatch.setitem(app.config, "WTF_CSRF_ENABLED", True)
+    lead = services.create_lead(company["other_staff"], "宏图物流")
+    db.session.commit()
+    client = client_as("other_staff")
+    page = client.get("/leads").get_data(as_text=True)
+    form = page[page.index(f'action="/leads/{lead.id}/hand"'):]
+    form = form[:form.index("</form>")]
+    data = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', form))
+    data.update({"h-owner_id": str(company["staff"].id), "h-respond_by": "2030-01-02T18:00"})
+    assert client.post(f"/leads/{lead.id}/hand", data=data).status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Lead, lead.id).owner_id == company["staff"].id
