@@ -522,7 +522,7 @@ def implement_request(request: ChangeRequest, actor: User, comment: str = "") ->
     department_ids = sorted(d.id for d in request.affected_departments)
     _announce(_l("%(ref)s %(title)s is live", ref=request.reference, title=request.title),
               partial(_request_announcement, request), roles, department_ids,
-              _url("changes.detail", request_id=request.id), also=[request.requester])
+              _url("changes.detail", request_id=request.id), also=[request.requester], actor=actor)
     return request
 
 
@@ -1127,7 +1127,7 @@ def implement_release(release: Release, actor: User) -> dict:
         summary = _("Changes from release %(release)s.", release=release.name)
     versions = _new_process_versions(list(processes.values()), summary, actor)
     announced = _announce(_l("Release %(release)s is live", release=release.name), release.notes_markdown,
-                          roles, department_ids, _url("changes.release", release_id=release.id))
+                          roles, department_ids, _url("changes.release", release_id=release.id), actor=actor)
     db.session.flush()
     signals.release_implemented.send(release, affected_roles=roles, affected_department_ids=department_ids,
                                      processes=list(processes.values()))
@@ -1140,10 +1140,12 @@ def _new_process_versions(processes: list, summary: str, actor: User) -> list:
     return [new_draft_version(process, actor=actor, summary=summary) for process in processes]
 
 
-def _announce(subject, body, roles: list[str], department_ids: list[int], link: str | None, also=()) -> int:
+def _announce(subject, body, roles: list[str], department_ids: list[int], link: str | None, also=(),
+              actor: User | None = None) -> int:
     """Tell the affected roles in the affected departments (everyone, when none are named) that a change is
-    live, and post it to those departments' robots; ``also`` adds people told whatever their role.
-    Project leads, admins and trainers work for every department: named, they are told wherever they sit."""
+    live, and post it to those departments' robots; ``also`` adds people told whatever their role, and
+    ``actor``, who made it live, is not told. Project leads, admins and trainers work for every department:
+    named, they are told wherever they sit."""
     from rollout.access import subtree_ids
     from rollout.notify.services import notify
     departments = set()
@@ -1155,16 +1157,18 @@ def _announce(subject, body, roles: list[str], department_ids: list[int], link: 
     if departments and company_wide:
         people += [person for person in users_with_roles(company_wide) if person not in people]
     people += [person for person in also if person is not None and person not in people]
+    people = [person for person in people if actor is None or person.id != actor.id]
     notify(people, "changes.release", subject, body, link=link, department_ids=department_ids)
     return len(people)
 
 
 # --- notifications ------------------------------------------------------------------------
-def _url(endpoint: str, **values) -> str | None:
+def _url(endpoint: str, **values) -> str:
+    """The page's path, also outside a request (scheduled jobs, demo data), so a notification links to it."""
     try:
         return url_for(endpoint, **values)
-    except RuntimeError:  # outside a request (CLI): no URL adapter
-        return None
+    except RuntimeError:  # no request, so no URL adapter: the app's URL map builds the path
+        return current_app.url_map.bind("").build(endpoint, values)
 
 
 def _notify_decision(request: ChangeRequest, outcome: str) -> None:

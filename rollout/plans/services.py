@@ -1087,9 +1087,10 @@ def submit_quote(quote: Quote, actor: User) -> Quote:
     return quote
 
 
-def _involved(quote: Quote) -> list[User]:
+def _involved(quote: Quote, actor: User) -> list[User]:
+    """Who hears of a quote's decision: its owner and those who decided a step, not the one deciding now."""
     people = [quote.owner] + [step.decided_by for step in quote.steps if step.decided_by is not None]
-    return people
+    return [person for person in people if person.id != actor.id]
 
 
 def approve_step(quote: Quote, actor: User, comment: str | None = None) -> Quote:
@@ -1118,7 +1119,7 @@ def approve_step(quote: Quote, actor: User, comment: str | None = None) -> Quote
     _apply(QUOTE_TRANSITIONS, quote, "approve", _("quote"), QUOTE_STATUS_LABELS)
     quote.decided_at = utcnow()
     db.session.flush()
-    notify(_involved(quote), "quote.approved", _l("Quote approved: %(title)s", title=quote.title),
+    notify(_involved(quote, actor), "quote.approved", _l("Quote approved: %(title)s", title=quote.title),
            link=_quote_link(quote))
     if quote.opportunity is not None and quote.opportunity.stage in ("lead", "visited"):
         move_stage(quote.opportunity, "quoted", quote.owner)
@@ -1143,7 +1144,7 @@ def reject_quote(quote: Quote, actor: User, reason: str) -> Quote:
     _apply(QUOTE_TRANSITIONS, quote, "reject", _("quote"), QUOTE_STATUS_LABELS)
     quote.decided_at, quote.rejection_reason = utcnow(), reason[:2000]
     db.session.flush()
-    notify(_involved(quote), "quote.rejected", _l("Quote rejected: %(title)s", title=quote.title),
+    notify(_involved(quote, actor), "quote.rejected", _l("Quote rejected: %(title)s", title=quote.title),
            _l("%(name)s: %(reason)s", name=actor.display_name, reason=reason), link=_quote_link(quote))
     return quote
 

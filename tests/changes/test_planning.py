@@ -285,9 +285,19 @@ def test_a_project_lead_named_as_affected_is_told_wherever_they_sit(company, on_
                                affected_department_ids=[company["departments"]["sales"].id])
     release = services.save_release("第1批", local_today() + timedelta(days=5), company["lead"])
     services.schedule(change, release, company["lead"])
-    services.implement_release(release, company["lead"])
+    services.implement_release(release, company["admin"])
     told = set(db.session.scalars(select(Notification.user_id).where(Notification.event == "changes.release")))
     assert told == {company["staff"].id, company["staff2"].id, company["lead"].id}
+
+
+def test_whoever_makes_a_release_live_is_not_told_of_it(company, on_agenda):
+    change = _approved_request(company, on_agenda, affected_roles=["staff", "lead"],
+                               affected_department_ids=[company["departments"]["sales"].id])
+    release = services.save_release("第1批", local_today() + timedelta(days=5), company["lead"])
+    services.schedule(change, release, company["lead"])
+    services.implement_release(release, company["lead"])
+    told = set(db.session.scalars(select(Notification.user_id).where(Notification.event == "changes.release")))
+    assert company["lead"].id not in told and company["staff"].id in told
 
 
 def test_a_requester_hears_when_their_request_is_scheduled(company, on_agenda):

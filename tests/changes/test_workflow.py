@@ -342,3 +342,7 @@ def test_cli_sends_due_agendas_once(runner, company, on_agenda, make_window):
     result = runner.invoke(args=["changes", "send-agendas", "--within-hours", "48"])
     assert result.exit_code == 0 and "1 agenda sent." in result.output
     assert runner.invoke(args=["changes", "send-agendas"]).output.strip() == "0 agendas sent."
+    # Sent by a scheduled job, outside any request: the notification still links to the window.
+    from rollout.notify.models import Notification
+    links = db.session.scalars(select(Notification.link).where(Notification.event == "changes.agenda")).all()
+    assert links and set(links) == {f"/changes/windows/{soon.id}"}

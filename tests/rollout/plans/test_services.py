@@ -308,6 +308,7 @@ def test_large_discount_needs_head_then_finance_and_rejection_sends_it_back(comp
     assert quote.status == "rejected" and quote.rejection_reason == "折扣超出政策"
     assert any("报价被驳回" in s for s in notifications_of(staff))
     assert any("报价被驳回" in s for s in notifications_of(head))  # everyone involved is told
+    assert not any("报价被驳回" in s for s in notifications_of(finance))  # but not the one who rejected it
     services.update_quote(quote, "年度框架报价（修订）", "200000.00", "12")
     services.submit_quote(quote, staff)
     assert quote.revision == 2 and quote.status == "pending"
