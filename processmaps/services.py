@@ -332,6 +332,14 @@ def approve_version(version: ProcessVersion, actor: User | None = None) -> Proce
     db.session.flush()
     record_event("process_approved", "process_versions", version.id,
                  detail=f"{version.process.name} v{version.number}")
+    if version.submitted_by_id is not None:
+        # Its editors hear it is current; the other approvers, that their review is no longer needed.
+        people = [version.submitted_by, version.created_by] + approvers(version)
+        _tell([person for person in dict.fromkeys(people) if person is not None and person != actor],
+              version, "processmaps.approved",
+              _l("Approved: %(process)s v%(number)d", process=version.process.name, number=version.number),
+              _l("%(actor)s approved this version: it is now the process's current map.",
+                 actor=actor.display_name if actor else _l("The system")))
     return version
 
 

@@ -64,6 +64,19 @@ def test_sending_back_needs_a_note_and_tells_the_submitter(company):
     assert version.status == APPROVED
 
 
+def test_approving_tells_the_submitter_and_the_other_approvers_not_the_approver(company, factory):
+    other_head = factory.user("head", department=company["departments"]["sales"], username="head2")
+    version = sales_process(company).versions[0]
+    services.submit_for_review(version, company["staff"])
+    services.approve_version(version, actor=company["head"])
+    db.session.commit()
+    told = [n for n in _notified(company["staff"]) if n.event == "processmaps.approved"]
+    assert len(told) == 1 and told[0].link == f"/processes/{version.process_id}/v/1"
+    assert company["head"].display_name in told[0].body_markdown
+    assert [n.event for n in _notified(other_head)] == ["processmaps.review_asked", "processmaps.approved"]
+    assert "processmaps.approved" not in [n.event for n in _notified(company["head"])]
+
+
 def test_only_a_version_in_review_is_approved_or_sent_back(company):
     version = sales_process(company).versions[0]
     with pytest.raises(NotAllowed) as refused:
