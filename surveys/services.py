@@ -1371,15 +1371,30 @@ def evidence_candidates(text: str, department_ids: set[int] | None, limit: int =
     return sorted(requirements, key=lambda r: -pair_similarity(pairs, character_pairs(f"{r.title} {r.description}")))
 
 
-def change_requirement_status(requirement: Requirement, status: str) -> Requirement:
-    """Move a requirement along REQUIREMENT_TRANSITIONS or refuse."""
+def change_requirement_status(requirement: Requirement, status: str, actor: User | None = None) -> Requirement:
+    """Move a requirement along REQUIREMENT_TRANSITIONS or refuse; its owner and the heads of the
+    departments it came from hear of it (not ``actor``)."""
     if status not in REQUIREMENT_TRANSITIONS.get(requirement.status, set()):
         raise NotAllowed(_("A requirement cannot go from %(old)s to %(new)s.",
                            old=REQUIREMENT_STATUS_LABELS[requirement.status],
                            new=REQUIREMENT_STATUS_LABELS.get(status, status)))
     old, requirement.status = requirement.status, status
     signals.requirement_status_changed.send(requirement, old=old, new=status)
+    _tell_requirement_status(requirement, actor)
     return requirement
+
+
+def _tell_requirement_status(requirement: Requirement, actor: User | None) -> None:
+    from rollout.accounts.services import users_with_roles
+    from rollout.notify.services import notify
+    heads = users_with_roles(["head"], [d.id for d in requirement.departments]) if requirement.departments else []
+    people = [p for p in dict.fromkeys([requirement.owner, *heads]) if p is not None and p != actor]
+    notify(people, "requirements.status",
+           _l("Requirement %(title)s: %(status)s", title=requirement.title,
+              status=REQUIREMENT_STATUS_LABELS[requirement.status]),
+           _l("%(actor)s moved it to “%(status)s”.", actor=actor.display_name if actor else _l("The system"),
+              status=REQUIREMENT_STATUS_LABELS[requirement.status]),
+           link=f"/surveys/requirements/{requirement.id}")
 
 
 def merge_requirements(target: Requirement, duplicates) -> Requirement:

@@ -835,7 +835,7 @@ def requirement_status(requirement_id):
     requirement = db.get_or_404(Requirement, requirement_id)
     authorize("requirements.manage", requirement)
     try:
-        services.change_requirement_status(requirement, request.form.get("status", ""))
+        services.change_requirement_status(requirement, request.form.get("status", ""), current_user)
     except ServiceError as error:
         apply_service_error(None, error)
         return redirect(url_for("surveys.requirement", requirement_id=requirement.id)), 303

@@ -79,6 +79,18 @@ def test_answers_and_highlights_link_to_the_requirements_they_became_and_back(co
     assert f'href="/surveys/{survey.id}/results#q-{answer.question.name}"' in evidence
 
 
+def test_a_requirements_owner_and_the_heads_it_came_from_hear_its_status(company, client_as):
+    from rollout.notify.models import Notification
+    requirement = services.create_requirement("报表口径统一", owner=company["staff"],
+                                              departments=[company["departments"]["sales"]])
+    db.session.commit()
+    assert client_as("lead").post(f"/surveys/requirements/{requirement.id}/status",
+                                  data={"status": "accepted"}).status_code == 302
+    told = db.session.scalars(select(Notification).where(Notification.event == "requirements.status")).all()
+    assert {n.user_id for n in told} == {company["staff"].id, company["head"].id}
+    assert all(n.link == f"/surveys/requirements/{requirement.id}" and "报表口径统一" in n.subject for n in told)
+
+
 def test_requirement_status_follows_the_transition_table(company):
     requirement = services.create_requirement("报表口径统一")
     with pytest.raises(ServiceError, match="cannot go from Proposed to Implemented"):
