@@ -84,12 +84,11 @@ def _approves_plan(user, plan) -> bool:
 
 
 def _quote_approver(user, quote) -> bool:
-    """An approver of the quote's current step, or one who decided a step of it."""
-    from rollout.plans.services import current_step, may_decide
-    step = current_step(quote) if quote.status == "pending" else None
-    if step is not None and may_decide(user, step):
-        return True
-    return any(s.decided_by_id == user.id for s in quote.steps)
+    """One of those a step of the quote asked (or asks) to decide: a colleague decided it first, or
+    the step is over, and they still open the quote they were told of."""
+    from rollout.plans.services import approves_for
+    return any(s.decided_by_id == user.id or (s.status in ("pending", "approved", "rejected") and approves_for(user, s))
+               for s in quote.steps)
 
 
 def _quote_dept_or_approver(user, quote) -> bool:

@@ -1031,6 +1031,11 @@ def may_decide(user: User, step: QuoteApprovalStep, department_ids_by_code: dict
     """May ``user`` decide this approval step? (``department_ids_by_code``: departments read once for many steps.)"""
     if step.status != "pending":
         return False
+    return approves_for(user, step, department_ids_by_code)
+
+
+def approves_for(user: User, step: QuoteApprovalStep, department_ids_by_code: dict | None = None) -> bool:
+    """Is ``user`` among the approvers a step asks (whatever its state), never the quote's own owner?"""
     if user.id == step.quote.owner_id:
         return False
     if user.has_role("admin", "lead"):

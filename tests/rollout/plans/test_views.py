@@ -658,3 +658,15 @@ def test_marketing_hands_a_lead_to_sales_with_the_form_as_the_page_renders_it(co
     assert client.post(f"/leads/{lead.id}/hand", data=data).status_code == 302
     db.session.expire_all()
     assert db.session.get(Lead, lead.id).owner_id == company["staff"].id
+
+
+def test_finance_staff_open_a_quote_they_were_asked_about_after_a_colleague_decided(company, client_as, factory):
+    clerk = factory.user("staff", department=company["departments"]["finance"], username="fin-clerk")
+    services.save_approval_rule(None, "折扣超过20% 财务", "20", None, "finance", 1)
+    customer = services.create_customer("甲公司", company["staff"])
+    quote = services.create_quote(customer, company["staff"], "年度框架报价", "200000.00", "25")
+    services.submit_quote(quote, company["staff"])
+    services.reject_quote(quote, company["finance"], "折扣超出政策")
+    db.session.commit()
+    assert client_as(clerk).get(f"/quotes/{quote.id}").status_code == 200
+    assert client_as("other_staff").get(f"/quotes/{quote.id}").status_code == 403  # never asked
