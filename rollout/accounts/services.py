@@ -150,6 +150,8 @@ def save_department(department: Department | None, name: str, kind: str, parent_
             if ancestor.id == department.id:
                 raise ServiceError(_("A department cannot be placed under itself."), "parent_id")
             ancestor = ancestor.parent
+    if department is not None and department.kind == "company" and kind != "company":
+        raise ServiceError(_("The company stays at the top of the tree: it cannot become a department."), "kind")
     if kind == "company":
         # One company at the top of the tree: go-live, rankings and company plans count on it.
         other_company = select(Department.name).where(Department.kind == "company")

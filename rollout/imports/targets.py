@@ -538,6 +538,11 @@ class DepartmentTarget(Target):
             if code:
                 exact[f"code:{code.casefold()}"] = dept_id
         self._created_names: dict[str, str] = {}
+        # One company at the top of the tree (as the departments form keeps it): a row without a parent
+        # goes under it, and only a file for an empty company may create it.
+        self._company = db.session.execute(select(Department.id, Department.name)
+                                           .where(Department.kind == "company").limit(1)).first()
+        self._company_row: str | None = None
         return exact, {}
 
     def _parent(self, values, ctx):
@@ -566,7 +571,17 @@ class DepartmentTarget(Target):
         self._created_names[values["name"].casefold()] = values["name"]
         if values.get("code"):
             self._created_names[values["code"].casefold()] = values["name"]
-        kind = values.get("kind") or ("department" if parent is not None else "company")
+        kind = values.get("kind")
+        if parent is None and kind != "company" and self._company is not None:
+            parent = values["_parent"] = self._company.id  # a department without a parent: under the company
+        kind = kind or ("department" if parent is not None else "company")
+        if kind == "company":
+            if parent is not None:
+                raise RowError(_l("The company is at the top: it has no parent."))
+            existing = self._company.name if self._company is not None else self._company_row
+            if existing is not None and existing != values["name"]:
+                raise RowError(_l("%(name)s is already the company; add departments under it.", name=existing))
+            self._company_row = values["name"]
         return {"name": values["name"], "code": values.get("code"), "parent_id": parent, "kind": kind,
                 "go_live_on": values.get("go_live_on")}
 

@@ -355,3 +355,6 @@ def test_there_is_one_company_at_the_top(client_as, company):
     response = client.post(f"/admin/departments/{top.id}", data={"name": top.name, "kind": "company", "code": "",
                                                                 "parent_id": ""})
     assert response.status_code == 302  # the company itself keeps its kind
+    response = client.post(f"/admin/departments/{top.id}", data={"name": top.name, "kind": "department", "code": "",
+                                                                "parent_id": ""})
+    assert response.status_code == 422 and "cannot become a department" in response.get_data(as_text=True)

@@ -28,6 +28,15 @@ def test_departments_with_parents_created_in_the_same_file(tmp_path, company):
     assert db.session.scalar(select(Department).where(Department.code == "service")) is None
 
 
+def test_a_department_import_keeps_one_company_at_the_top(tmp_path, company):
+    path = write_csv(tmp_path, [["部门名称", "代码", "类型"], ["研发中心", "rd", ""], ["第二公司", "co2", "公司"]])
+    batch = services.run_import(upload(company["admin"], path, target="departments"), company["admin"])
+    assert (batch.created_count, batch.error_count) == (1, 1)
+    rd = db.session.scalar(select(Department).where(Department.code == "rd"))
+    assert rd.kind == "department" and rd.parent == company["departments"]["company"]
+    assert db.session.scalar(select(Department).where(Department.code == "co2")) is None
+
+
 def test_users_get_roles_and_an_unusable_password(tmp_path, company):
     path = write_csv(tmp_path, [["用户名", "姓名", "邮箱", "部门", "角色"], ["zhangsan", "张三", "ZS@EXAMPLE.COM", "sales-1", "员工"],
                                 ["lisi", "李四", "", "销售部", "部门负责人，员工"], ["wangwu", "王五", "", "不存在的部门", ""]])
