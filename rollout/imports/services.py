@@ -1185,12 +1185,18 @@ class ImportStatus:
         return self.ready
 
 
+#: Imports that set the tool up (accounts, the department tree) rather than bring a department's data in.
+SET_UP_TARGETS = ("users", "departments")
+
+
 def _completed_batches() -> list[ImportBatch]:
-    """Completed imports, read once per request: readiness asks for every department in turn."""
+    """Completed imports of business data, read once per request: readiness asks for every department in
+    turn. Accounts and the department tree are set-up, not the data a department migrates."""
     from flask import g, has_request_context
     if has_request_context() and "_completed_import_batches" in g:
         return g._completed_import_batches
-    query = select(ImportBatch).where(ImportBatch.status == COMPLETED).order_by(ImportBatch.finished_at)
+    query = (select(ImportBatch).where(ImportBatch.status == COMPLETED, ImportBatch.target.not_in(SET_UP_TARGETS))
+             .order_by(ImportBatch.finished_at))
     batches = list(db.session.scalars(query))
     if has_request_context():
         g._completed_import_batches = batches
@@ -1198,7 +1204,11 @@ def _completed_batches() -> list[ImportBatch]:
 
 
 def department_import_status(department_id: int) -> ImportStatus:
-    """Imports whose records landed in this department (or its teams), for the readiness dashboard."""
+    """Imports whose records landed in this department (or its teams), for the readiness dashboard.
+
+    A rejected row is not written anywhere, so it has no department of its own: an import's unresolved
+    errors count for the department it was run for, else for every department its records landed in.
+    """
     from rollout.access import subtree_ids
     wanted = subtree_ids(department_id)
     completed, unresolved, last = 0, 0, None
@@ -1208,7 +1218,8 @@ def department_import_status(department_id: int) -> ImportStatus:
             continue
         completed += 1
         last = batch.finished_at
-        if batch.has_unresolved_errors:
+        errors_belong_here = batch.department_id in wanted if batch.department_id else True
+        if batch.has_unresolved_errors and errors_belong_here:
             unresolved += batch.error_count
     return ImportStatus(completed=completed, unresolved_errors=unresolved, last_completed_at=last)
 

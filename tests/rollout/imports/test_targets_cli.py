@@ -103,6 +103,21 @@ def test_department_import_status(tmp_path, company):
     assert not services.department_import_status(company["departments"]["finance"].id)
 
 
+def test_readiness_counts_an_imports_errors_for_the_department_it_was_run_for(tmp_path, company):
+    sales, marketing = company["departments"]["sales"], company["departments"]["marketing"]
+    # Run for 销售部, one customer lands in 市场部 through its owner; the rejected row is 销售部's.
+    path = write_csv(tmp_path, [["客户名称", "手机", "负责人"], ["北京星辰", "13800138000", "other_staff"],
+                                ["上海云帆", "123", ""]])
+    services.run_import(upload(company["admin"], path, department_id=sales.id), company["admin"])
+    assert services.department_import_status(sales.id).unresolved_errors == 1
+    status = services.department_import_status(marketing.id)
+    assert status.completed == 1 and status.unresolved_errors == 0
+    # Accounts are set-up, not a department's data.
+    users = write_csv(tmp_path, [["用户名", "姓名", "部门"], ["zhangsan", "张三", "财务部"]], name="users.csv")
+    services.run_import(upload(company["admin"], users, target="users"), company["admin"])
+    assert not services.department_import_status(company["departments"]["finance"].id)
+
+
 def test_an_import_outside_a_request_keeps_reasons_in_the_importers_language(tmp_path, company):
     """CLI and demo data run with no request: the reasons are written as the importer reads the import page."""
     admin = company["admin"]
