@@ -109,6 +109,11 @@ class User(UserMixin, db.Model):
         ]
 
     @property
+    def has_password(self) -> bool:
+        """False for an account made by an import, until an administrator sets its first password."""
+        return not self.password_hash.startswith("!")
+
+    @property
     def is_active(self) -> bool:  # Flask-Login: inactive users cannot log in
         return bool(self.is_active_account)
 

@@ -46,7 +46,8 @@ def test_users_get_roles_and_an_unusable_password(tmp_path, company):
     assert lisi.roles == {"head", "staff"} and lisi.department.name == "销售部"
     assert lisi.password_hash.startswith("!")
     from rollout.accounts.passwords import verify_password
-    assert not verify_password(lisi.password_hash, "")
+    assert not verify_password(lisi.password_hash, "") and not lisi.has_password
+    assert company["staff"].has_password
 
 
 def test_custom_fields_contacts_activities_deals_and_plans(tmp_path, company):

@@ -7,6 +7,7 @@ from sqlalchemy import func, select
 
 from rollout.audit.models import AuditEntry
 from rollout.extensions import db
+from rollout.imports import services
 from rollout.imports.models import ImportBatch, ImportChunk, MappingTemplate
 from rollout.plans.models import Customer
 from tests.rollout.imports.helpers import two_sheet_workbook, upload, write_csv
@@ -58,7 +59,7 @@ def test_bad_files_are_refused_with_422_and_nothing_written(client_as, data, nam
 
 
 def test_a_workbook_upload_keeps_a_row_copy_until_the_draft_is_discarded(client_as, tmp_path):
-    from rollout.imports import readers, services
+    from rollout.imports import readers
     from tests.rollout.imports.helpers import write_xlsx
     workbook = write_xlsx(tmp_path, [["客户名称", "手机"], ["北京星辰", "13800138000"]])
     client = client_as("admin")
@@ -281,3 +282,13 @@ def test_a_users_import_is_only_for_those_who_may_manage_users(client_as, compan
     admin = client_as("admin")
     assert admin.get(f"/imports/{batch.id}").status_code == 200
     assert "users.csv" in admin.get("/imports/").get_data(as_text=True)
+
+
+def test_imported_accounts_are_flagged_until_they_get_a_password(client_as, company, tmp_path):
+    path = write_csv(tmp_path, [["用户名", "姓名", "部门"], ["zhangsan", "张三", "销售部"]], name="users.csv")
+    batch = services.run_import(upload(company["admin"], path, target="users"), company["admin"])
+    client = client_as("admin")
+    assert 'data-testid="set-passwords"' in client.get(f"/imports/{batch.id}").get_data(as_text=True)
+    users = client.get("/admin/users?q=zhangsan").get_data(as_text=True)
+    assert 'data-testid="no-password"' in users and "No password yet" in users
+    assert 'data-testid="no-password"' not in client.get("/admin/users?q=staff").get_data(as_text=True)
