@@ -95,6 +95,9 @@ def new():
     chosen_team = form.team_id.data if request.method == "POST" else (
         request.args.get("team", type=record_id) or _own_team(form.team_id.choices))
     form.facilitator_id.choices = _people_choices(chosen_team if chosen_team else None)
+    # Whoever creates it may host it, also from outside the team (a project lead, a trainer).
+    if current_user.id not in {user_id for user_id, _name in form.facilitator_id.choices}:
+        form.facilitator_id.choices.insert(0, (current_user.id, current_user.display_name))
     if request.method == "GET":
         if chosen_team:
             form.team_id.data = chosen_team

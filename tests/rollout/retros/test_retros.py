@@ -383,6 +383,14 @@ def test_new_retro_form(team, company, client_as):
     assert db.session.scalar(select(db.func.count()).select_from(Retro)) == 1
 
 
+def test_a_project_lead_creates_and_hosts_a_teams_retro(team, company, client_as):
+    response = client_as("lead").post("/retros/new", data={
+        "team_id": team.id, "title": "第48周回顾", "held_on": "2026-11-27", "cadence_days": 7,
+        "template": "mad_sad_glad", "vote_budget": 3, "facilitator_id": company["lead"].id})
+    assert response.status_code == 302
+    assert db.session.scalar(select(Retro)).facilitator_id == company["lead"].id
+
+
 def test_new_retro_form_starts_with_the_users_own_team(team, company, client_as, factory):
     import re
 
