@@ -31,13 +31,16 @@ def _approvals(user, sections: dict) -> None:
         sections["approvals"] = {"quotes": len(quotes(user)), "plans": len(plans(user))}
 
 
-def _open_training(user) -> list | None:
+def _open_training(user, sections: dict) -> list | None:
+    """The user's required tracks not yet complete, soonest due first; ``sections["required_training"]``
+    says whether any is required at all ("all done" and "none yet" read differently)."""
     obligations = services.optional_function("training.services", "obligations")
     if obligations is None:
         return None
     today = local_today()
-    return sorted([o for o in obligations(users=[user]) if not o.is_complete],
-                  key=lambda o: (o.due_on is None, o.due_on or today))
+    required = obligations(users=[user])
+    sections["required_training"] = bool(required)
+    return sorted([o for o in required if not o.is_complete], key=lambda o: (o.due_on is None, o.due_on or today))
 
 
 def _upcoming_sessions(user) -> list | None:
@@ -62,7 +65,7 @@ def sections_for(user) -> dict:
     if action_items is not None and user.has_role("staff", "head"):
         sections["action_items"] = action_items(user)
     if user.has_role("staff"):
-        sections["open_training"] = _open_training(user)
+        sections["open_training"] = _open_training(user, sections)
         home = home_department_id(user.department_id)
         sections["ranking"] = services.latest_publication(home) if home is not None else None
     if user.has_role("lead", "admin", "head"):

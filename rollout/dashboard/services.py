@@ -561,6 +561,8 @@ def _seed_users(data: _ReadinessData, department):
         seeds, staff, ok = seed_coverage(department.id)
     needed = seeds_needed(staff) if seeds_needed else 0
     url = _url("training.seeds")
+    if not staff:  # nobody to help yet: not ready, and not "0 of 0 needed"
+        return FAIL, _("no staff yet"), url
     percent = 100 if not needed else round(100 * min(seeds, needed) / needed)
     status = PASS if (ok or percent >= data.settings["seed_users"].threshold) and staff else FAIL
     return status, ngettext("%(num)d seed user for %(staff)d staff (%(needed)d needed)",

@@ -407,3 +407,20 @@ def test_the_weekly_active_users_chart_says_this_week_has_only_begun(app, compan
     with app.test_request_context():
         chart = str(services.active_users_chart(services.adoption(today=today)))
     assert "11-30（本周至今）" in chart and "11-23<" in chart  # the company language outside a browser
+
+
+def test_a_department_without_staff_is_not_said_to_need_zero_seed_users(app, company, factory):
+    from rollout.accounts.models import Department as Dept
+    empty = Dept(name="法务部", code="legal", kind="department", parent=company["departments"]["company"])
+    db.session.add(empty)
+    db.session.commit()
+    with app.test_request_context():
+        entry = next(e for e in services.readiness() if e.department.id == empty.id)
+    seeds = next(item for item in entry.items if item.key == "seed_users")
+    assert seeds.status == "fail" and "no staff yet" in seeds.detail
+
+
+def test_a_rep_without_required_training_is_not_told_it_is_all_done(client_as, company):
+    page = client_as("staff").get("/").get_data(as_text=True)
+    block = page[page.index('data-testid="home-training"'):][:1500]
+    assert "No training is required of you yet." in block and "All required training is done." not in block
