@@ -681,13 +681,18 @@ def send_pending_invitations(survey: Survey) -> int:
 
 
 def remind(survey: Survey) -> int:
-    """Remind every invitee who has not answered yet; return how many were reminded."""
+    """Remind every invitee who has not answered yet, at most once a day (nor on the day they were
+    invited); return how many were reminded."""
     if survey.status != OPEN:
         raise ServiceError(_("Only an open survey can send reminders."))
     check_closing_day(survey)
     today = local_today()
-    pending = db.session.scalars(select(SurveyInvitation).where(
+    waiting = db.session.scalars(select(SurveyInvitation).where(
         SurveyInvitation.survey_id == survey.id, SurveyInvitation.has_responded.is_(False))).all()
+    pending = [i for i in waiting if i.invited_on < today and (i.last_reminded_on is None or i.last_reminded_on < today)]
+    if waiting and not pending:
+        raise ServiceError(_("Everyone who has not answered was invited or reminded today: remind them again "
+                             "tomorrow."))
     for invitation in pending:
         invitation.reminder_count += 1
         invitation.last_reminded_on = today

@@ -1,5 +1,5 @@
 """Answering: server-side type checks, skip logic, drafts, one response per invitee, anonymity."""
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, inspect, select
@@ -150,11 +150,17 @@ def test_invite_audience_by_department_and_role_and_remind(company, factory):
     assert db.session.scalar(select(func.count()).select_from(Notification).where(
         Notification.event == "survey.invited")) == 2
     services.submit_response(created[0], GOOD_ANSWERS)
+    # Not on the day they were invited, and then once a day at most.
+    with pytest.raises(ServiceError, match="remind them again tomorrow"):
+        services.remind(survey)
+    created[1].invited_on -= timedelta(days=2)
     assert services.remind(survey) == 1
     db.session.commit()
     reminded = db.session.scalars(select(Notification).where(Notification.event == "survey.reminder")).all()
     assert [n.user_id for n in reminded] == [company["staff2"].id]
     assert reminded[0].link.endswith(created[1].token)
+    with pytest.raises(ServiceError, match="remind them again tomorrow"):
+        services.remind(survey)
 
 
 def test_publishing_a_survey_invites_its_audience_when_nobody_was_invited(company, client_as):
