@@ -555,8 +555,15 @@ def transfer_customer(customer: Customer, new_owner: User, actor: User, note: st
     customer.last_followup_at = utcnow()
     _record_assignment(customer, "transfer", old, new_owner.id, note)
     db.session.flush()
-    notify([new_owner], "customer.transferred", _l("Customer %(name)s is now yours", name=customer.name),
+    body = _l("%(actor)s gave it to you.", actor=actor.display_name) if not note else _l(
+        "%(actor)s gave it to you: %(note)s", actor=actor.display_name, note=note)
+    notify([new_owner], "customer.transferred", _l("Customer %(name)s is now yours", name=customer.name), body,
            link=f"/customers/{customer.id}")
+    previous = db.session.get(User, old) if old else None
+    if previous is not None and previous.id not in (new_owner.id, actor.id):
+        notify([previous], "customer.transferred_away",
+               _l("Customer %(name)s went to %(owner)s", name=customer.name, owner=new_owner.display_name),
+               note or "", link="/customers")
 
 
 def add_contact(customer: Customer, name: str, title=None, phone=None, email=None,
@@ -1084,9 +1091,10 @@ def submit_quote(quote: Quote, actor: User) -> Quote:
         db.session.flush()
         return quote
     step = current_step(quote)
+    amount, discount = format(quote.amount, ",.2f"), format(quote.discount_percent.normalize(), "f")
     notify(step_approvers(step), "quote.pending",
-           _l("Quote to approve: %(title)s (%(amount)s, discount %(discount)s%%)",
-              title=quote.title, amount=quote.amount, discount=quote.discount_percent),
+           _l("Quote to approve: %(title)s (¥%(amount)s, discount %(discount)s%%)",
+              title=quote.title, amount=amount, discount=discount),
            _l("%(owner)s asks for approval: %(rule)s.", owner=quote.owner.display_name, rule=step.rule_name),
            link=_quote_link(quote))
     return quote
@@ -1367,8 +1375,10 @@ def transition_plan(plan: SalesPlan, action: str, actor: User, note: str | None 
     if action in ("approve", "return"):
         # Its writer, and the rep whose targets they are.
         told = [db.session.get(User, plan.created_by_id) if plan.created_by_id else None, plan.user]
-        notify([u for u in told if u is not None and u.id != actor.id], f"plan.{action}",
-               _l("Plan %(name)s: %(status)s", name=plan_title(plan), status=PLAN_STATUS_LABELS[plan.status]),
+        subject = (_l("Plan approved: %(name)s", name=plan_title(plan)) if action == "approve" else
+                   _l("Plan returned for changes by %(actor)s: %(name)s", actor=actor.display_name,
+                      name=plan_title(plan)))
+        notify([u for u in told if u is not None and u.id != actor.id], f"plan.{action}", subject,
                clean_note(note) if note else "", link=f"/plans/{plan.id}")
     return plan
 
@@ -1712,7 +1722,8 @@ def plan_progress_for(plan: SalesPlan, today: date | None = None) -> dict:
 
 def _behind_body(behind: list[tuple[str, object, object]], share: int) -> str:
     """A behind-plan notice's text in the current language: the time passed and each metric behind."""
-    lines = "\n".join(f"- {METRIC_LABELS[m]}: {actual} / {target}" for m, actual, target in behind)
+    lines = "\n".join(f"- {METRIC_LABELS[m]}: {target_text(m, actual)} / {target_text(m, target)}"
+                      for m, actual, target in behind)
     return _("%(percent)d%% of the period has passed.", percent=share) + "\n\n" + lines
 
 

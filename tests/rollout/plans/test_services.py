@@ -508,12 +508,33 @@ def test_weekly_notice_goes_to_reps_behind_plan_and_their_head(company, runner):
     assert any("落后于计划" in s for s in notifications_of(company["staff"]))
     assert any("落后于计划" in s for s in notifications_of(company["head"]))
     assert not any("落后于计划" in s for s in notifications_of(company["other_head"]))
+    body = db.session.scalar(select(Notification.body_markdown).where(Notification.event == "plan.behind"))
+    assert "0.00 / 1,000,000.00" in body  # amounts as people write them
     assert services.notify_behind(today=start) == 0  # nothing has elapsed yet
     progress = services.plan_progress(company["staff"])
     assert progress[0]["plan"] is plan and progress[0]["metrics"][0]["actual"] == 0
     db.session.commit()
     result = runner.invoke(args=["plans", "notify-behind"])
     assert result.exit_code == 0 and "1 rep behind plan notified." in result.output
+
+
+def test_a_returned_plan_says_so_and_who_returned_it(company):
+    plan = services.create_plan(company["head"], "quarter", date(2026, 10, 15), "rep", TARGETS,
+                                user_id=company["staff"].id)
+    services.transition_plan(plan, "submit", company["head"])
+    services.transition_plan(plan, "return", company["lead"], note="签约额目标偏低")
+    subjects = notifications_of(company["staff"])
+    assert any("退回修改" in s and company["lead"].display_name in s for s in subjects), subjects
+
+
+def test_a_transferred_customers_new_and_old_owners_hear_who_moved_it(company):
+    customer = services.create_customer("甲公司", company["staff"])
+    services.transfer_customer(customer, company["staff2"], company["head"], note="区域调整")
+    db.session.flush()
+    to_new = db.session.scalar(select(Notification).where(Notification.user_id == company["staff2"].id,
+                                                         Notification.event == "customer.transferred"))
+    assert company["head"].display_name in to_new.body_markdown and "区域调整" in to_new.body_markdown
+    assert any("甲公司" in s and company["staff2"].display_name in s for s in notifications_of(company["staff"]))
 
 
 # --- campaigns and leads -----------------------------------------------------------------------------------------------------
