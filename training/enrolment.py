@@ -139,10 +139,11 @@ def promote_from_waitlist(session: TrainingSession, now: datetime | None = None)
     waiting = db.session.scalars(select(Enrolment).where(
         Enrolment.session_id == session.id, Enrolment.status == WAITLISTED)
         .order_by(Enrolment.waitlisted_at, Enrolment.id).limit(free)).all()
+    from training.services import when_and_where
     for enrolment in waiting:
         apply_transition(enrolment, "promote", now)
         notify([enrolment.user], "training.promoted", _l("You have a seat: %(title)s", title=session.title),
-               _l("A seat became free and you moved up from the waitlist."),
+               _l("A seat became free and you moved up from the waitlist: %(when)s.", when=when_and_where(session)),
                link=f"/training/sessions/{session.id}")
     db.session.flush()
     return list(waiting)
@@ -167,8 +168,10 @@ def promote(enrolment: Enrolment, over_capacity: bool = False, now: datetime | N
                                     "capacity.", session.capacity, name=name))
     apply_transition(enrolment, "promote", now)
     db.session.flush()
+    from training.services import when_and_where
     notify([enrolment.user], "training.promoted", _l("You have a seat: %(title)s", title=session.title),
-           _l("The trainer moved you up from the waitlist."), link=f"/training/sessions/{session.id}")
+           _l("The trainer moved you up from the waitlist: %(when)s.", when=when_and_where(session)),
+           link=f"/training/sessions/{session.id}")
     return enrolment
 
 

@@ -463,7 +463,7 @@ def transition_session(session: TrainingSession, action: str, now: datetime | No
     db.session.flush()
     if action == "cancel":
         _tell_signed_up(session, "training.session_cancelled", _l("Training cancelled: %(title)s", title=session.title),
-                        _l("The session you signed up for was cancelled."))
+                        _l("The session you signed up for was cancelled: %(when)s.", when=when_and_where(session)))
     elif action == "schedule":
         _invite_audience(session)
     from rollout.audit.services import record_event
@@ -720,8 +720,7 @@ def send_reminders(now: datetime | None = None, today: date | None = None) -> tu
         people = db.session.scalars(select(User).join(Enrolment, Enrolment.user_id == User.id).where(
             Enrolment.session_id == session.id, Enrolment.status == ENROLLED)).all()
         notify(people, "training.reminder", _l("Training soon: %(title)s", title=session.title),
-               _l("Your training session starts soon. Place: %(place)s",
-                  place=session.location or session.online_url or "—"),
+               _l("Your training session starts soon: %(when)s.", when=when_and_where(session)),
                link=f"/training/sessions/{session.id}")
         session.reminded_at = now
     repeat_days = current_app.config.get("TRAINING_OVERDUE_REMINDER_DAYS", 7)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 
 from flask import current_app
 from flask_babel import gettext as _
@@ -255,10 +256,20 @@ def escalate(request: SupportRequest, reason: str | None = None, now: datetime |
     from rollout.notify.services import notify
     apply_transition(request, "escalate", now)
     db.session.flush()
-    body = STRAIGHT_TO_TEAM.get(reason) or _l("No answer within %(hours)d hours.", hours=escalation_hours())
+    why = STRAIGHT_TO_TEAM.get(reason) or _l("No answer within %(hours)d hours.", hours=escalation_hours())
+    body = _l("%(why)s Asked by %(name)s.", why=why, name=request.requester.display_name)
     notify(_rollout_team(), "training.support_escalated",
-           _l("Escalated question: %(subject)s", subject=request.subject), body, link=_link(request))
+           _l("Escalated question: %(subject)s", subject=request.subject),
+           partial(_with_question, body, request), link=_link(request))
+    notify([request.requester], "training.support_escalated_asker",
+           _l("Your question went to the rollout team: %(subject)s", subject=request.subject),
+           _l("They will answer it here."), link=_link(request))
     return request
+
+
+def _with_question(intro, request: SupportRequest) -> str:
+    """A notification's text followed by the question as asked, in the reader's language."""
+    return f"{intro}\n\n{request.body_markdown}".rstrip() if request.body_markdown else str(intro)
 
 
 def escalation_hours() -> int:

@@ -288,7 +288,9 @@ def test_the_only_seed_user_of_a_department_is_told_the_rollout_team_answers(cli
     assert item.status == "escalated" and item.seed_user_id is None
     body = db.session.scalar(select(Notification.body_markdown)
                              .where(Notification.event == "training.support_escalated"))
-    assert body == "The requester is the only seed user of the department."
+    assert body == f"The requester is the only seed user of the department. Asked by {lonely.display_name}."
+    told = db.session.scalar(select(Notification).where(Notification.event == "training.support_escalated_asker"))
+    assert told.user_id == lonely.id and "开票申请在哪里？" in told.subject
 
 
 def test_a_seed_users_question_goes_to_another_seed_user_of_the_department(client_as, company, factory, app):
