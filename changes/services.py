@@ -401,6 +401,14 @@ def assess(request: ChangeRequest, actor: User, comment: str = "", raise_to: str
         request.window = window_for_submission(request.submitted_at or utcnow()) or window_for_submission(utcnow())
     if request.window is not None:
         transition(request, "awaiting_window", None, system=True, window=request.window)
+    if request.requester_id != actor.id:
+        from rollout.notify.services import notify
+        body = (_l("%(actor)s assessed it; it is on the agenda of %(window)s.", actor=actor.display_name,
+                   window=window_name(request.window)) if request.window is not None
+                else _l("%(actor)s assessed it; it waits for the next review window.", actor=actor.display_name))
+        notify([request.requester], "changes.assessed",
+               _l("%(ref)s %(title)s: assessed", ref=request.reference, title=request.title), body,
+               link=_url("changes.detail", request_id=request.id))
     return request
 
 

@@ -77,6 +77,14 @@ def test_staff_cannot_assess_even_their_own_request(company, new_request, make_w
     assert change.state == "submitted"
 
 
+def test_the_requester_hears_their_request_is_assessed_and_on_which_agenda(company, on_agenda):
+    from rollout.notify.models import Notification
+    change, window = on_agenda()
+    told = db.session.scalar(select(Notification).where(Notification.event == "changes.assessed"))
+    assert told.user_id == change.requester_id and told.link == f"/changes/{change.id}"
+    assert window.title in told.body_markdown
+
+
 def test_decision_needs_a_reason(company, on_agenda):
     change, window = on_agenda()
     before = _transition_count(change)
@@ -113,7 +121,8 @@ def test_requester_is_notified_of_every_decision(company, on_agenda, make_window
     services.decide(change, "deferred", "等待口径", company["lead"], first)
     services.decide(change, "rejected", "不做", company["lead"], second)
     subjects = db.session.scalars(select(Notification.subject).where(
-        Notification.user_id == company["staff"].id).order_by(Notification.id)).all()
+        Notification.user_id == company["staff"].id, Notification.event != "changes.assessed")
+        .order_by(Notification.id)).all()
     assert len(subjects) == 2 and "已推迟" in subjects[0] and "已驳回" in subjects[1]
 
 
