@@ -1539,6 +1539,11 @@ class Coverage:
     #: sessions in these departments that name no account, so count for nobody
     unlinked_sessions: int = 0
 
+    @property
+    def people(self) -> int:
+        """Everyone the matrix counts (no one yet in a new company)."""
+        return sum(cell.people for cell in self.cells.values())
+
     def cell(self, department_id: int, role: str) -> CoverageCell | None:
         return self.cells.get((department_id, role))
 

@@ -145,6 +145,8 @@ def export_users(fmt):
 def edit_user(user_id=None):
     user = db.get_or_404(User, user_id) if user_id else None
     form = UserForm(obj=user)
+    if user is None:  # "leave empty to keep it" is for an existing account
+        form.password.description = ""
     _department_field_choices(form.department_id)
     if request.method == "GET" and user is not None:
         form.roles.data = sorted(user.roles)
