@@ -163,6 +163,11 @@ def save_department(department: Department | None, name: str, kind: str, parent_
                                "kind")
         if parent is not None:
             raise ServiceError(_("The company is at the top: it has no parent."), "parent_id")
+    # The tree reads company → departments → teams: access scopes and readiness count on that shape.
+    if kind == "department" and (parent is None or parent.kind == "team"):
+        raise ServiceError(_("A department sits under the company or another department."), "parent_id")
+    if kind == "team" and (parent is None or parent.kind == "company"):
+        raise ServiceError(_("A team sits under a department."), "parent_id")
     duplicate = select(Department.id).where(Department.name == name, Department.parent_id.is_(parent_id)
                                             if parent_id is None else Department.parent_id == parent_id)
     if department is not None:

@@ -260,6 +260,8 @@ def edit_department(department_id=None):
     department = db.get_or_404(Department, department_id) if department_id else None
     form = DepartmentForm(obj=department)
     _department_field_choices(form.parent_id)
+    if department is not None:  # not under itself
+        form.parent_id.choices = [choice for choice in form.parent_id.choices if choice[0] != department.id]
     if request.method == "GET" and department is not None:
         form.parent_id.data = department.parent_id or NO_DEPARTMENT
     if form.validate_on_submit():

@@ -358,3 +358,20 @@ def test_there_is_one_company_at_the_top(client_as, company):
     response = client.post(f"/admin/departments/{top.id}", data={"name": top.name, "kind": "department", "code": "",
                                                                 "parent_id": ""})
     assert response.status_code == 422 and "cannot become a department" in response.get_data(as_text=True)
+
+
+def test_the_department_tree_keeps_its_shape(client_as, company):
+    from rollout.accounts.models import Department
+    client = client_as("admin")
+    sales, sales1 = company["departments"]["sales"], company["departments"]["sales1"]
+    for kind, parent, message in (("team", company["departments"]["company"], "A team sits under a department."),
+                                  ("team", None, "A team sits under a department."),
+                                  ("department", sales1, "A department sits under the company")):
+        response = client.post("/admin/departments/new", data={"name": "新单位", "kind": kind, "code": "",
+                                                              "parent_id": str(parent.id) if parent else ""})
+        assert response.status_code == 422 and message in response.get_data(as_text=True), (kind, parent)
+    assert db.session.scalar(select(Department).where(Department.name == "新单位")) is None
+    assert client.post("/admin/departments/new", data={"name": "销售三组", "kind": "team", "code": "",
+                                                       "parent_id": str(sales.id)}).status_code == 302
+    page = client.get(f"/admin/departments/{sales.id}").get_data(as_text=True)
+    assert f'<option value="{sales.id}"' not in page  # not under itself
