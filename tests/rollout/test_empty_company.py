@@ -31,3 +31,8 @@ def test_the_new_user_form_does_not_offer_to_keep_a_password(app, factory):
     assert "Leave empty to keep the current password." not in client.get("/admin/users/new").get_data(as_text=True)
     user = db.session.query(User).filter_by(username="first-admin").one()
     assert "Leave empty to keep the current password." in client.get(f"/admin/users/{user.id}").get_data(as_text=True)
+
+
+def test_the_home_page_of_an_empty_company_says_where_to_start(app, factory):
+    page = _admin_of_an_empty_company(app, factory).get("/").get_data(as_text=True)
+    assert 'data-testid="home-readiness-empty"' in page and 'href="/admin/departments/new"' in page
