@@ -1,6 +1,7 @@
 """Accounts: creating users, authenticating with throttling, passwords, departments."""
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 from flask import current_app, has_request_context
@@ -175,6 +176,9 @@ def save_department(department: Department | None, name: str, kind: str, parent_
     if db.session.scalar(duplicate):
         raise ServiceError(_("A department with this name already exists here."), "name")
     code = (code or "").strip() or None
+    if code is not None and not re.fullmatch(r"[A-Za-z0-9_-]+", code):
+        # Codes are typed into rules, imports and the command line: one word, no spaces.
+        raise ServiceError(_("A code is letters, digits, “-” and “_” only, e.g. sales-1."), "code")
     if code is not None:
         taken = select(Department).where(Department.code == code)
         if department is not None:

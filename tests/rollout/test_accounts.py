@@ -375,3 +375,9 @@ def test_the_department_tree_keeps_its_shape(client_as, company):
                                                        "parent_id": str(sales.id)}).status_code == 302
     page = client.get(f"/admin/departments/{sales.id}").get_data(as_text=True)
     assert f'<option value="{sales.id}"' not in page  # not under itself
+
+
+def test_a_department_code_is_one_word(client_as, company):
+    response = client_as("admin").post("/admin/departments/new", data={
+        "name": "法务部", "kind": "department", "code": "市场 部", "parent_id": str(company["departments"]["company"].id)})
+    assert response.status_code == 422 and "A code is letters, digits" in response.get_data(as_text=True)
