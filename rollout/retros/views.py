@@ -94,6 +94,8 @@ def new():
         (services.CUSTOM, _("Custom columns"))]
     chosen_team = form.team_id.data if request.method == "POST" else (
         request.args.get("team", type=record_id) or _own_team(form.team_id.choices))
+    if chosen_team not in {team_id for team_id, _name in form.team_id.choices}:
+        chosen_team = None  # not a team this user may hold a retro for (the form refuses it)
     form.facilitator_id.choices = _people_choices(chosen_team if chosen_team else None)
     # Whoever creates it may host it, also from outside the team (a project lead, a trainer).
     if current_user.id not in {user_id for user_id, _name in form.facilitator_id.choices}:
