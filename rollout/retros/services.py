@@ -425,8 +425,9 @@ def open_action_items_for(user: User, limit: int = 10) -> list[RetroActionItem]:
         .order_by(RetroActionItem.due_on.is_(None), RetroActionItem.due_on, RetroActionItem.id).limit(limit)))
 
 
-def transition_action_item(item: RetroActionItem, action: str) -> RetroActionItem:
-    """Apply one transition of the action item state machine, or refuse it whole."""
+def transition_action_item(item: RetroActionItem, action: str, actor: User | None = None) -> RetroActionItem:
+    """Apply one transition of the action item state machine, or refuse it whole; its owner hears when
+    someone else finished or dropped it."""
     target = ACTION_TRANSITIONS.get((item.status, action))
     if target is None:
         raise NotAllowed(_("An action item that is “%(state)s” cannot do “%(action)s”.",
@@ -435,6 +436,14 @@ def transition_action_item(item: RetroActionItem, action: str) -> RetroActionIte
     item.status = target
     item.done_at = utcnow() if target == DONE else None
     db.session.flush()
+    owner = item.owner
+    if (actor is not None and owner is not None and owner.id != actor.id and owner.is_active_account
+            and target not in UNFINISHED_ACTION_STATES):
+        from rollout.notify.services import notify
+        notify([owner], "retros.action_closed",
+               _l("Your action item is %(state)s: %(title)s", state=ACTION_STATE_LABELS.get(target, target),
+                  title=item.title),
+               _l("Marked by %(name)s.", name=actor.display_name), link=f"/retros/{item.retro_id}#actions")
     return item
 
 

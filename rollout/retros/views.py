@@ -315,7 +315,7 @@ def action_transition(item_id):
     authorize("retros.actions.update", item)
     back_to = request.form.get("retro_id", type=record_id) or item.retro_id
     try:
-        services.transition_action_item(item, request.form.get("action", ""))
+        services.transition_action_item(item, request.form.get("action", ""), current_user)
     except ServiceError as error:
         return _refused(db.get_or_404(Retro, back_to), error)
     flash(_("“%(title)s” is now: %(state)s.", title=item.title, state=services.action_state_label(item.status)),

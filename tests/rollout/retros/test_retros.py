@@ -776,3 +776,13 @@ def test_a_card_that_became_work_is_not_removed(team, company):
     with pytest.raises(NotAllowed, match="became work"):
         services.delete_card(retro, card, company["head"], is_facilitator=True)
     assert db.session.get(RetroCard, card.id) is not None
+
+
+def test_an_action_items_owner_hears_when_someone_else_finishes_it(team, company, client_as):
+    from rollout.notify.models import Notification
+    retro, item = _closed_with_action_item(team, company)
+    assert client_as("head").post(f"/retros/actions/{item.id}/transition",
+                                  data={"action": "finish", "retro_id": retro.id}).status_code == 302
+    told = db.session.scalar(select(Notification).where(Notification.event == "retros.action_closed"))
+    assert told.user_id == company["staff"].id and company["head"].display_name in told.body_markdown
+    assert told.link == f"/retros/{retro.id}#actions"
