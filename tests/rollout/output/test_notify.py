@@ -47,6 +47,18 @@ def test_cannot_open_someone_elses_notification(client_as, company):
     assert client_as("staff").post(f"/notifications/{notification.id}/open").status_code == 404
 
 
+def test_a_notification_without_a_link_is_marked_read_on_its_own(client_as, company):
+    notify([company["staff"]], "test", "只是告知", "", None)
+    notify([company["staff"]], "test", "另一条", "", None)
+    db.session.commit()
+    client = client_as("staff")
+    first = db.session.scalar(select(Notification).where(Notification.subject == "只是告知"))
+    assert f'/notifications/{first.id}/open"' in client.get("/notifications").get_data(as_text=True)
+    assert client.post(f"/notifications/{first.id}/open").status_code == 302
+    db.session.expire_all()
+    assert first.read_at is not None and unread_count(company["staff"]) == 1
+
+
 def test_a_user_who_chose_no_language_is_written_to_in_their_browsers(app, company):
     from flask_babel import lazy_gettext as _l
 
