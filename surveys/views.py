@@ -341,7 +341,11 @@ def invite(survey_id):
         created = services.invite_audience(survey)
     except ServiceError as error:
         return _refused(survey, error)
-    flash(ngettext("%(num)d person invited.", "%(num)d people invited.", len(created)), "success")
+    if survey.status == OPEN:
+        flash(ngettext("%(num)d person invited.", "%(num)d people invited.", len(created)), "success")
+    else:  # a draft's invitations go out when it opens
+        flash(ngettext("%(num)d person will be invited when the survey opens.",
+                       "%(num)d people will be invited when the survey opens.", len(created)), "success")
     return redirect(url_for("surveys.survey", survey_id=survey.id))
 
 

@@ -616,3 +616,10 @@ def test_import_page_says_plainly_what_is_wrong_with_the_file(app, client_as, co
     response = client_as("lead").post("/surveys/import", data={"file": (io.BytesIO(data), "bad.xlsx")},
                                       content_type="multipart/form-data")
     assert "survey row 2" in response.text and "survey row 3: the name q1 is used twice" in response.text
+
+
+def test_inviting_to_a_draft_says_the_invitations_go_out_when_it_opens(client_as, company):
+    survey = build_survey(company["lead"], departments=[company["departments"]["sales"]], roles=["staff"],
+                          open_it=False)
+    page = client_as("lead").post(f"/surveys/{survey.id}/invite", follow_redirects=True).get_data(as_text=True)
+    assert "2 people will be invited when the survey opens." in page
