@@ -42,13 +42,18 @@ def create_support_question_function():
     return _function("training.support", "create_request")
 
 
-def change_requests_by_id(ids) -> dict[int, object]:
-    """The change requests with these ids (one statement); empty when the changes module is absent."""
-    model = _function("changes.models", "ChangeRequest")
+def _rows_by_id(module: str, model_name: str, ids) -> dict[int, object]:
+    """The rows of another module's model with these ids (one statement); empty when the module is absent."""
+    model = _function(module, model_name)
     ids = sorted({i for i in ids if i})
     if model is None or not ids:
         return {}
-    return {request.id: request for request in db.session.scalars(select(model).where(model.id.in_(ids)))}
+    return {row.id: row for row in db.session.scalars(select(model).where(model.id.in_(ids)))}
+
+
+def change_requests_by_id(ids) -> dict[int, object]:
+    """The change requests with these ids (one statement); empty when the changes module is absent."""
+    return _rows_by_id("changes.models", "ChangeRequest", ids)
 
 
 def change_request_reference(change_request_id: int) -> str:
@@ -65,20 +70,12 @@ def change_request_state_label(request) -> str:
 
 def support_requests_by_id(ids) -> dict[int, object]:
     """The support requests with these ids (one statement); empty when the training module is absent."""
-    model = _function("training.models", "SupportRequest")
-    ids = sorted({i for i in ids if i})
-    if model is None or not ids:
-        return {}
-    return {request.id: request for request in db.session.scalars(select(model).where(model.id.in_(ids)))}
+    return _rows_by_id("training.models", "SupportRequest", ids)
 
 
 def faq_articles_by_id(ids) -> dict[int, object]:
     """The FAQ articles with these ids (one statement); empty when the training module is absent."""
-    model = _function("training.models", "FaqArticle")
-    ids = sorted({i for i in ids if i})
-    if model is None or not ids:
-        return {}
-    return {article.id: article for article in db.session.scalars(select(model).where(model.id.in_(ids)))}
+    return _rows_by_id("training.models", "FaqArticle", ids)
 
 
 def support_request_state_label(request) -> str:
