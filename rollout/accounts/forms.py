@@ -34,12 +34,16 @@ class ProfileForm(FlaskForm):
     locale = SelectField(_l("Language"), choices=LANGUAGE_CHOICES, validate_choice=True)
 
 
-class PasswordForm(FlaskForm):
-    current_password = PasswordField(_l("Current password"), validators=[DataRequired(), Length(max=MAX_LENGTH)])
+class NewPasswordForm(FlaskForm):
+    """Choosing a password through a sign-in link."""
     new_password = PasswordField(_l("New password"), validators=[DataRequired(), Length(max=MAX_LENGTH)])
     # A typo in a new password would lock its owner out: it is typed twice.
     confirm_password = PasswordField(_l("New password again"), validators=[
         DataRequired(), EqualTo("new_password", message=_l("The two new passwords differ."))])
+
+
+class PasswordForm(NewPasswordForm):
+    current_password = PasswordField(_l("Current password"), validators=[DataRequired(), Length(max=MAX_LENGTH)])
 
 
 class UserForm(FlaskForm):

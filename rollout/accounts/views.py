@@ -6,15 +6,15 @@ from flask_login import current_user, login_user, logout_user
 from sqlalchemy import select
 
 from rollout.access import PUBLIC, authorize, can, require
-from rollout.accounts import services
-from rollout.accounts.forms import DepartmentForm, LoginForm, PasswordForm, ProfileForm, UserForm
+from rollout.accounts import services, sign_in_links
+from rollout.accounts.forms import DepartmentForm, LoginForm, NewPasswordForm, PasswordForm, ProfileForm, UserForm
 from rollout.accounts.models import Department, User
 from rollout.accounts.passwords import hash_password, password_problem
 from rollout.audit.services import client_ip, record_event
 from rollout.database import contains_text
 from rollout.errors import ServiceError
 from rollout.extensions import db, limiter
-from rollout.reports.exports import FORMATS, export_response
+from rollout.reports.exports import FORMATS, Column, export_response
 from rollout.reports.lists import user_columns
 from rollout.timeutil import utcnow
 from rollout.web import apply_service_error, paginate, redirect_back, safe_next
@@ -124,7 +124,8 @@ def _users_query(search: str):
 def users():
     search = request.args.get("q", "").strip()[:100]
     page = paginate(_users_query(search), per_page=50)
-    return render_template("accounts/users.html", page=page, search=search)
+    return render_template("accounts/users.html", page=page, search=search,
+                           without_password=sign_in_links.count_without_password())
 
 
 @bp.route("/admin/users/export.<fmt>")
@@ -170,6 +171,67 @@ def edit_user(user_id=None):
             return redirect(url_for("accounts.users"))
     status = 422 if form.errors else 200
     return render_template("accounts/user_form.html", form=form, user=user), status
+
+
+@bp.route("/admin/users/<int:user_id>/sign-in-link", methods=["POST"])
+@require("users.manage")
+def issue_sign_in_link(user_id):
+    """Shown once, not stored: the administrator hands it over (or it goes by email)."""
+    user = db.get_or_404(User, user_id)
+    try:
+        url, valid_until = sign_in_links.issue(user)
+    except ServiceError as error:
+        flash(error.message, "danger")
+        return redirect(url_for("accounts.edit_user", user_id=user.id)), 303
+    emailed = sign_in_links.email(user, url, valid_until)
+    return render_template("accounts/sign_in_link_issued.html", user=user, url=url, valid_until=valid_until,
+                           emailed=emailed)
+
+
+@bp.route("/admin/users/sign-in-links.xlsx", methods=["POST"])
+@require("users.manage")
+def export_sign_in_links():
+    """Links for every account an import made without a password, as a workbook to hand out."""
+    authorize("data.export")
+    issued = sign_in_links.issue_for_accounts_without_password()
+    if not issued:
+        flash(_("Every active account already has a password."), "info")
+        return redirect(url_for("accounts.users")), 303
+    columns = [Column(_("Username"), lambda row: row[0].username),
+               Column(_("Name"), lambda row: row[0].display_name),
+               Column(_("Department"), lambda row: row[0].department.name if row[0].department else None),
+               Column(_("Email"), lambda row: row[0].email),
+               Column(_("Sign-in link"), lambda row: row[1]),
+               Column(_("Valid until"), lambda row: row[2], "datetime")]
+    return export_response(_("sign-in links"), columns, issued, "xlsx", entity="users")
+
+
+@bp.route("/sign-in/<token>", methods=["GET", "POST"])
+@require(PUBLIC)
+@limiter.limit("30 per minute", methods=["POST"])
+def sign_in_link(token):
+    """The link's owner chooses a password and is signed in."""
+    try:
+        user = sign_in_links.user_of(token)
+    except ServiceError as error:
+        return render_template("accounts/sign_in_link.html", error=error.message, form=None, user=None), 410
+    form = NewPasswordForm()
+    if form.validate_on_submit():
+        try:
+            sign_in_links.set_password(user, form.new_password.data)
+        except ServiceError as error:
+            apply_service_error(form, error)
+        else:
+            lang = session.get("lang")
+            session.clear()  # whoever was signed in on this browser is not any more
+            if lang:
+                session["lang"] = lang
+            user.last_login_at = utcnow()
+            login_user(user)
+            flash(_("Your password is set. Welcome, %(name)s.", name=user.display_name), "success")
+            return redirect(url_for("dashboard.home"))
+    status = 422 if form.errors else 200
+    return render_template("accounts/sign_in_link.html", error=None, form=form, user=user), status
 
 
 def _update_user(user, form, department):

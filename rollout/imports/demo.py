@@ -1,4 +1,5 @@
-"""Demo imports: a saved mapping template for the old CRM's export and one completed customer import."""
+"""Demo imports: a saved mapping template for the old CRM's export, one completed customer import and the
+new support staff imported from HR's roster (accounts waiting for their sign-in links)."""
 from __future__ import annotations
 
 from rollout.extensions import db
@@ -24,6 +25,23 @@ OLD_CRM_EXPORT = [
     ["湖州南浔木业有限公司", "13857201234", "", "建材", "湖州", "孙悦", ""],
 ]
 
+#: HR's roster of the support desk's new hires, who start next week: their accounts have no password yet.
+NEW_HIRES = [
+    ["用户名", "姓名", "部门", "邮箱", "角色"],
+    ["svc5", "客服专员 方圆", "客服部", "fangyuan@example.cn", "员工"],
+    ["svc6", "客服专员 石磊", "客服部", "shilei@example.cn", "员工"],
+]
+
+
+def _import_csv(ctx, target: str, rows: list[list[str]], stored_name: str, filename: str, **options):
+    text = "\r\n".join(",".join(row) for row in rows) + "\r\n"
+    path = services.upload_folder() / stored_name
+    path.write_bytes(text.encode("gb18030"))
+    stored = services.keep_file(path)
+    path.unlink()
+    batch = services.create_batch(ctx.users["admin"], target, stored, filename, **options)
+    return services.run_import(batch, ctx.users["admin"], commit=False)
+
 
 def load(ctx) -> None:
     admin = ctx.users["admin"]
@@ -33,15 +51,10 @@ def load(ctx) -> None:
                                keep_as_is=[])
     db.session.add(template)
     db.session.flush()
-    text = "\r\n".join(",".join(row) for row in OLD_CRM_EXPORT) + "\r\n"
-    path = services.upload_folder() / "demo-old-crm-customers.csv"
-    path.write_bytes(text.encode("gb18030"))
-    stored = services.keep_file(path)
-    path.unlink()
-    batch = services.create_batch(admin, "customers", stored, "老CRM客户导出-2024.csv",
-                                  department_id=ctx.departments["sales"].id, template=template)
-    batch = services.run_import(batch, admin, commit=False)
+    batch = _import_csv(ctx, "customers", OLD_CRM_EXPORT, "demo-old-crm-customers.csv", "老CRM客户导出-2024.csv",
+                        department_id=ctx.departments["sales"].id, template=template)
     # The one rejected row (a phone number missing digits) was fixed by hand and entered again.
     if batch.error_count:
         batch.errors_resolved_at = utcnow()
+    _import_csv(ctx, "users", NEW_HIRES, "demo-new-hires.csv", "客服部新员工花名册.csv")
     db.session.flush()

@@ -482,7 +482,7 @@ class UserTarget(Target):
                               ("roles", lambda: self._roles(values.get("roles")))])
 
     def insert(self, rows, ctx):
-        # Imported accounts get an unusable password: an admin sets one (or the user resets it) before login.
+        # Imported accounts get an unusable password until their owners open a sign-in link (accounts/sign_in_links.py).
         user_rows = [{key: value for key, value in row.items() if key not in ("roles", "_defaulted")} | {
             "password_hash": "!imported-" + secrets.token_hex(8)} for row in rows]
         ids = super().insert(user_rows, ctx)

@@ -24,6 +24,21 @@ document.addEventListener("submit", function (event) {
 window.addEventListener("pageshow", function () {
   document.querySelectorAll("form[data-submitting]").forEach(function (form) { delete form.dataset.submitting; });
 });
+// A "Copy" button copies the text box named by its data-copy (selecting it first, so a browser
+// without clipboard access over plain http still leaves the text ready for Ctrl+C).
+document.addEventListener("click", function (event) {
+  var button = event.target.closest ? event.target.closest("[data-copy]") : null;
+  if (!button) { return; }
+  var box = document.getElementById(button.getAttribute("data-copy"));
+  if (!box) { return; }
+  box.focus();
+  box.select();
+  if (navigator.clipboard && window.isSecureContext) {
+    navigator.clipboard.writeText(box.value);
+  } else {
+    document.execCommand("copy");
+  }
+});
 // htmx requests carry the CSRF token from the page's meta tag.
 document.addEventListener("htmx:configRequest", function (event) {
   var meta = document.querySelector('meta[name="csrf-token"]');
