@@ -1317,15 +1317,14 @@ def calendar_items(windows=None, freezes=None, releases=None) -> list:
                                   start_at=window.starts_at, end_at=window.ends_at, sequence=window.sequence,
                                   description=_("Submission cutoff: %(at)s", at=cutoff),
                                   url=_url("changes.window", window_id=window.id)))
+    # Freezes and releases are whole days: all-day events, not midnight appointments.
     for freeze in freezes:
-        start, end = _day_span(freeze.starts_on, freeze.ends_on)
         items.append(CalendarItem(uid=f"change-freeze-{freeze.id}@rollout-desk",
-                                  summary=_("Change freeze: %(title)s", title=freeze.title), start_at=start,
-                                  end_at=end, sequence=freeze.sequence, description=freeze.reason or None))
+                                  summary=_("Change freeze: %(title)s", title=freeze.title), start_at=freeze.starts_on,
+                                  end_at=freeze.ends_on, sequence=freeze.sequence, description=freeze.reason or None))
     for release in releases:
-        start, end = _day_span(release.planned_on, release.planned_on)
         items.append(CalendarItem(uid=f"change-release-{release.id}@rollout-desk",
-                                  summary=_("Release: %(name)s", name=release.name), start_at=start, end_at=end,
+                                  summary=_("Release: %(name)s", name=release.name), start_at=release.planned_on,
                                   sequence=release.sequence, url=_url("changes.release", release_id=release.id)))
     return items
 

@@ -285,6 +285,11 @@ def test_calendar_page_and_ics(client_as, make_window):
     body = ics.get_data(as_text=True)
     assert f"UID:change-window-{window.id}@rollout-desk" in body
     assert f"UID:change-freeze-{freeze.id}@rollout-desk" in body and "SEQUENCE:0" in body
+    # a freeze is whole days: an all-day event ending the day after its last day (DTEND is exclusive)
+    event = body.split(f"UID:change-freeze-{freeze.id}@rollout-desk")[0].rsplit("BEGIN:VEVENT", 1)[1] + \
+        body.split(f"UID:change-freeze-{freeze.id}@rollout-desk")[1].split("END:VEVENT")[0]
+    assert f"DTSTART;VALUE=DATE:{local_today():%Y%m%d}" in event
+    assert f"DTEND;VALUE=DATE:{local_today() + timedelta(days=4):%Y%m%d}" in event
 
 
 def test_metrics_page(client_as, on_agenda, company):
