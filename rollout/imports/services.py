@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import gc
 import io
+import itertools
 import json
 import os
 import random
@@ -1141,28 +1142,35 @@ def error_report(batch: ImportBatch) -> bytes:
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Font, PatternFill
+    from openpyxl.utils import get_column_letter
+
+    from rollout.reports.exports import WIDTH_SAMPLE, Column, column_widths
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(title="errors")
-    headers = list(batch.source.get("headers", []))
+    sheet.freeze_panes = "A2"
+    headers = list(batch.source.get("headers", [])) + [_("Error")]
+    query = select(ImportRowError).where(ImportRowError.batch_id == batch.id).order_by(ImportRowError.row_number)
+    rows = ([*list(error.cells)[: len(headers) - 1], *[""] * max(0, len(headers) - 1 - len(error.cells)),
+             _("Row %(row)d: %(message)s", row=error.row_number, message=shown(error.message))]
+            for error in db.session.scalars(query.execution_options(yield_per=1000)))
+    # A write-only sheet takes its widths before its rows: size them on the first rows.
+    sample = list(itertools.islice(rows, WIDTH_SAMPLE))
+    for index, width in enumerate(column_widths([Column(name, "") for name in headers], sample), start=1):
+        sheet.column_dimensions[get_column_letter(index)].width = width
     header_cells = []
-    for name in headers + [_("Error")]:
+    for name in headers:
         cell = WriteOnlyCell(sheet, value=name)
         cell.font = Font(bold=True)
         header_cells.append(cell)
     sheet.append(header_cells)
     fill = PatternFill("solid", fgColor="FDE2E1")
-    query = select(ImportRowError).where(ImportRowError.batch_id == batch.id).order_by(ImportRowError.row_number)
-    for error in db.session.scalars(query.execution_options(yield_per=1000)):
+    for values in itertools.chain(sample, rows):
         cells = []
-        for value in list(error.cells)[: len(headers)] + [""] * max(0, len(headers) - len(error.cells)):
+        for value in values:
             cell = WriteOnlyCell(sheet, value=value)
             cell.data_type = "s"  # text stays text: leading zeros and long numbers survive the round trip
             cells.append(cell)
-        message = WriteOnlyCell(sheet, value=_("Row %(row)d: %(message)s", row=error.row_number,
-                                                message=shown(error.message)))
-        message.data_type = "s"
-        message.fill = fill
-        cells.append(message)
+        cells[-1].fill = fill
         sheet.append(cells)
     buffer = io.BytesIO()
     workbook.save(buffer)

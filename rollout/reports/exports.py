@@ -40,7 +40,7 @@ _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _WIDTHS = {"date": 12, "datetime": 17, "number": 12, "bool": 8}
 _MAX_WIDTH = 50
 #: Rows read to size the text columns.
-_WIDTH_SAMPLE = 200
+WIDTH_SAMPLE = 200
 
 
 @dataclass
@@ -100,7 +100,7 @@ def _display_width(text: str) -> int:
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
-def _column_widths(columns: list[Column], sample: list[list]) -> list[int]:
+def column_widths(columns: list[Column], sample: list[list]) -> list[int]:
     """Widths that fit the header and the sampled values, within reason (a long note does not stretch the sheet)."""
     widths = []
     for index, column in enumerate(columns):
@@ -137,8 +137,8 @@ def xlsx_bytes(columns: list[Column], rows: Iterable, sheet_title: str = "Export
     sheet.freeze_panes = "A2"
     values = ([typed_value(column.get(row), column.kind) for column in columns] for row in rows)
     # A write-only sheet takes its widths before its rows: size them on the first rows.
-    sample = list(itertools.islice(values, _WIDTH_SAMPLE))
-    for index, width in enumerate(_column_widths(columns, sample), start=1):
+    sample = list(itertools.islice(values, WIDTH_SAMPLE))
+    for index, width in enumerate(column_widths(columns, sample), start=1):
         sheet.column_dimensions[get_column_letter(index)].width = width
     header = []
     for column in columns:

@@ -136,6 +136,9 @@ def test_dry_run_then_run_then_error_report_then_undo(client_as, company):
     rows = list(sheet.iter_rows(values_only=True))
     assert rows[0] == ("客户名称", "手机", "邮箱", "签约日期", "城市", "Error")
     assert rows[1][:2] == ("上海云帆", "12345") and "invalid phone number" in rows[1][5]
+    # the header stays in view while scrolling, and the error column is wide enough to read
+    assert sheet.freeze_panes == "A2"
+    assert sheet.column_dimensions["F"].width > sheet.column_dimensions["B"].width
 
     response = client.post(f"/imports/{batch_id}/undo")
     assert response.status_code == 302
