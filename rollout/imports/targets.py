@@ -220,8 +220,10 @@ def choice_value(target_field: TargetField, text):
     for stored, aliases in target_field.choices.items():
         if lowered == stored.casefold() or lowered in (str(alias).casefold() for alias in aliases):
             return stored
-    # Each option by the word a file most likely has: its first alias (the Chinese word), else its code.
-    options = " / ".join(str(aliases[0]) if aliases else stored for stored, aliases in target_field.choices.items())
+    # Each option by the word a file most likely has (its first alias, the Chinese word) and by its code,
+    # which is also accepted: the message is stored once and read in either language.
+    options = " / ".join(f"{aliases[0]} ({stored})" if aliases and str(aliases[0]) != stored else stored
+                         for stored, aliases in target_field.choices.items())
     raise RowError(_l("%(field)s: “%(value)s” is not one of the options (%(options)s).", field=target_field.label,
                       value=text, options=options))
 

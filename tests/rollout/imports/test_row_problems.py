@@ -209,3 +209,15 @@ def test_a_refusal_of_several_fields_keeps_its_message_id(tmp_path, company, mon
         assert shown(rejected.message) == "An open deal is expected to close today or later."
     with force_locale("zh_CN"):
         assert "今天或以后" in shown(rejected.message)
+
+
+def test_a_wrong_choice_lists_each_option_by_its_word_and_its_code():
+    """Both are accepted, and the stored message reads in either language."""
+    from rollout.imports.plan_targets import STAGE_ALIASES
+    from rollout.imports.targets import RowError, TargetField, choice_value
+    stage = TargetField("stage", "Stage", choices=STAGE_ALIASES)
+    with pytest.raises(RowError) as error:
+        choice_value(stage, "签合同")
+    message = str(error.value)
+    assert "线索 (lead) / 已拜访 (visited)" in message and "输单 (lost)" in message
+    assert choice_value(stage, "visited") == choice_value(stage, "已拜访") == "visited"
