@@ -87,6 +87,7 @@ def load(ctx) -> None:
                 services.transition_retro(retro, "close")
             if team_code == "sales-1":
                 _link_to_work(week, cards, facilitator, ctx.users["lead"])
+    services.remind_action_items()  # the daily job has run: owners of overdue items were told
     db.session.flush()
 
 

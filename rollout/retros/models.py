@@ -195,7 +195,10 @@ class RetroActionItem(db.Model):
         Index("ix_retro_action_items_team_status", "team_id", "status"),
         Index("ix_retro_action_items_retro", "retro_id"),
     )
-    __field_labels__ = {"retro_id": _l("Retro"), "card_id": _l("From card"), "done_at": _l("Done at")}
+    __field_labels__ = {"retro_id": _l("Retro"), "card_id": _l("From card"), "done_at": _l("Done at"),
+                        "reminded_on": _l("Reminded on")}
+    #: The reminder job's bookkeeping is not a change anyone made.
+    __audit_skip__ = ("reminded_on",)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     retro_id: Mapped[int] = mapped_column(ForeignKey("retros.id", ondelete="CASCADE"))
@@ -209,6 +212,8 @@ class RetroActionItem(db.Model):
     status: Mapped[str] = mapped_column(String(20), default=OPEN)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     done_at: Mapped[datetime | None] = mapped_column(DateTime)
+    #: When its owner was last reminded of the due date (``services.remind_action_items``).
+    reminded_on: Mapped[date | None] = mapped_column(Date)
 
     retro: Mapped[Retro] = relationship()
     owner: Mapped[User | None] = relationship()

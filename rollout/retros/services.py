@@ -403,6 +403,8 @@ def update_action_item(item: RetroActionItem, title: str, owner_id: int | None, 
     title, owner = _checked_action_fields(item.retro, title, owner_id, due_on)
     previous = item.owner
     changes_hands = (owner.id if owner else None) != item.owner_id
+    if due_on != item.due_on:
+        item.reminded_on = None  # a new due date gets its own reminder
     item.title, item.owner_id, item.due_on = title, owner.id if owner else None, due_on
     db.session.flush()
     if changes_hands:
@@ -445,6 +447,43 @@ def transition_action_item(item: RetroActionItem, action: str, actor: User | Non
                   title=item.title),
                _l("Marked by %(name)s.", name=actor.display_name), link=f"/retros/{item.retro_id}#actions")
     return item
+
+
+#: An overdue item's owner is reminded again after this many days while it stays open.
+OVERDUE_REMINDER_DAYS = 7
+
+
+def remind_action_items(today: date | None = None) -> int:
+    """Tell owners of unfinished action items due tomorrow or today, once; then, once the date has
+    passed, the day after and weekly while overdue. Returns how many reminders were sent (run daily)."""
+    from rollout.notify.services import notify
+    today = today or local_today()
+    items = db.session.scalars(
+        select(RetroActionItem).join(User, User.id == RetroActionItem.owner_id)
+        .where(RetroActionItem.status.in_(UNFINISHED_ACTION_STATES), RetroActionItem.due_on <= today + timedelta(days=1),
+               User.is_active_account.is_(True))
+        .options(db.joinedload(RetroActionItem.owner), db.joinedload(RetroActionItem.retro))
+        .order_by(RetroActionItem.id)).all()
+    sent = 0
+    for item in items:
+        last = item.reminded_on
+        if item.due_on >= today:
+            if last is not None:
+                continue  # told already that it is coming up
+            subject = (_l("Action item due today: %(title)s", title=item.title) if item.due_on == today else
+                       _l("Action item due tomorrow: %(title)s", title=item.title))
+        else:
+            if last is not None and last > item.due_on and last > today - timedelta(days=OVERDUE_REMINDER_DAYS):
+                continue
+            subject = _l("Action item overdue since %(day)s: %(title)s", day=item.due_on.isoformat(),
+                         title=item.title)
+        notify([item.owner], "retros.action_due", subject,
+               _l("Agreed at the retro of %(day)s. Mark it done or dropped on the retro's page, or change "
+                  "its due date.", day=item.retro.held_on.isoformat()), link=f"/retros/{item.retro_id}#actions")
+        item.reminded_on = today
+        sent += 1
+    db.session.flush()
+    return sent
 
 
 def allowed_item_actions(item: RetroActionItem) -> list[str]:
