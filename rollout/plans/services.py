@@ -1525,9 +1525,14 @@ def _grouped_actuals(start: date, end: date, by: str, campaign_id: int | None = 
         "quote": Quote.owner_id if by == "user" else Quote.department_id,
     }
     won = [Opportunity.stage == "won", Opportunity.closed_on >= start, Opportunity.closed_on <= end]
-    # Customers brought in from old files are not new; a team's count is the sum of its people's.
+    # Customers brought in from old files are not new, whatever source their file gave them: an import
+    # starts a customer's ownership history with a "create" noted "import". A team's count is then the
+    # sum of its people's.
+    imported = select(CustomerAssignment.id).where(CustomerAssignment.customer_id == Customer.id,
+                                                   CustomerAssignment.kind == "create",
+                                                   CustomerAssignment.note == "import")
     customers = [Customer.created_at >= since, Customer.created_at < until, Customer.deleted_at.is_(None),
-                 or_(Customer.source.is_(None), Customer.source != "import")]
+                 or_(Customer.source.is_(None), Customer.source != "import"), ~imported.exists()]
     visits = [Activity.kind == "visit", Activity.occurred_at >= since, Activity.occurred_at < until]
     # Quotes sent to the customer's side of the process: a refused or withdrawn one was never offered.
     quotes = [Quote.submitted_at >= since, Quote.submitted_at < until, Quote.status.in_(("pending", "approved"))]
