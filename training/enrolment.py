@@ -261,10 +261,32 @@ def check_completion(user_id: int, course: Course) -> CourseCompletion | None:
     return completion
 
 
+class QuizIncomplete(ServiceError):
+    """Some questions have no valid answer; ``missing`` holds their numbers (from 1) in quiz order."""
+
+    def __init__(self, missing: list[int]):
+        numbers = ", ".join(str(number) for number in missing)
+        super().__init__(ngettext("Answer question %(numbers)s before submitting; nothing was recorded.",
+                                  "Answer questions %(numbers)s before submitting; nothing was recorded.",
+                                  len(missing), numbers=numbers))
+        self.missing = missing
+
+
+def unanswered_questions(course: Course, answers: dict[int, int | None]) -> list[int]:
+    """Numbers (from 1) of the questions without an answer that is one of their options."""
+    return [number for number, question in enumerate(course.questions, start=1)
+            if not (isinstance(answers.get(question.id), int) and 0 <= answers[question.id] < len(question.options))]
+
+
 def grade_quiz(course: Course, user, answers: dict[int, int | None]) -> QuizAttempt:
-    """Score answers (question id → option index) against the pass mark and record the attempt."""
+    """Score answers (question id → option index) against the pass mark and record the attempt.
+
+    Every question must be answered: otherwise QuizIncomplete is raised and nothing is recorded."""
     if not course.questions:
         raise ServiceError(_("This course has no quiz."))
+    missing = unanswered_questions(course, answers)
+    if missing:
+        raise QuizIncomplete(missing)
     right = sum(1 for q in course.questions if answers.get(q.id) == q.correct_option)
     score = round(100 * right / len(course.questions))
     attempt = QuizAttempt(course_id=course.id, user_id=user.id, score=score,

@@ -276,14 +276,17 @@ def quiz(course_id):
     course = db.get_or_404(Course, course_id)
     if not course.questions:
         abort(404)
-    attempt = None
+    attempt, answers, missing, problem = None, {}, [], None
     if request.method == "POST":
-        answers = {}
         for question in course.questions:
             value = request.form.get(f"q{question.id}", "")
-            answers[question.id] = int(value) if value.isascii() and value.isdigit() else None
-        attempt = enrolments.grade_quiz(course, current_user, answers)
-    return render_template("training/quiz.html", course=course, attempt=attempt)
+            answers[question.id] = int(value) if value.isascii() and value.isdigit() and len(value) < 4 else None
+        try:
+            attempt = enrolments.grade_quiz(course, current_user, answers)
+        except enrolments.QuizIncomplete as error:
+            missing, problem = error.missing, error.message
+    return render_template("training/quiz.html", course=course, attempt=attempt, answers=answers,
+                           missing=missing, problem=problem), 422 if missing else 200
 
 
 # --- sessions ------------------------------------------------------------------------------
