@@ -1934,6 +1934,20 @@ def pool_query(search: str, scope_condition):
     return query.order_by(Customer.pool_entered_at.desc(), Customer.id.desc())
 
 
+def deal_conditions(filters: dict) -> list:
+    """The deals list's filters other than the stage (the stage cards count each stage under them):
+    one owner, one campaign, and a search on the deal's or the customer's name."""
+    conditions = []
+    if filters.get("owner_id"):
+        conditions.append(Opportunity.owner_id == filters["owner_id"])
+    if filters.get("campaign_id"):
+        conditions.append(Opportunity.campaign_id == filters["campaign_id"])
+    if filters.get("q"):
+        conditions.append(or_(contains_text(Opportunity.name, filters["q"]), Opportunity.customer_id.in_(
+            select(Customer.id).where(contains_text(Customer.name, filters["q"])))))
+    return conditions
+
+
 def customer_query(filters: dict, scope_condition):
     """The customers matching the list filters, within the viewer's scope; newest first."""
     query = select(Customer).where(Customer.deleted_at.is_(None), Customer.is_in_pool.is_(False), scope_condition)

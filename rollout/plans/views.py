@@ -669,21 +669,21 @@ def new_deal(customer_id):
     return _render_customer(customer, "deals", 422, deal_form=form)
 
 
-def _deals_query(me):
-    """The deals the reader may see, filtered as the list's address says: (query, scope, stage, campaign)."""
+def _deal_filters() -> dict:
+    """The deals list's filters as its address says (stage, campaign, owner, search)."""
+    stage = request.args.get("stage", "")
+    return {"stage": stage if stage in STAGES else "", "campaign_id": _int_arg("campaign_id"),
+            "owner_id": _int_arg("owner_id"), "q": request.args.get("q", "").strip()[:100]}
+
+
+def _deals_query(me, filters):
+    """The deals the reader may see under the list's filters: (query, scope)."""
     scope = scope_clause(me, "deals.view", department_column=Opportunity.department_id,
                          owner_column=Opportunity.owner_id)
-    query = select(Opportunity).where(scope)
-    stage = request.args.get("stage", "")
-    if stage in STAGES:
-        query = query.where(Opportunity.stage == stage)
-    campaign_id = _int_arg("campaign_id")
-    if campaign_id:
-        query = query.where(Opportunity.campaign_id == campaign_id)
-    owner_id = _int_arg("owner_id")  # one rep's deals (from plan vs actual)
-    if owner_id:
-        query = query.where(Opportunity.owner_id == owner_id)
-    return query, scope, stage, campaign_id
+    query = select(Opportunity).where(scope, *services.deal_conditions(filters))
+    if filters["stage"]:
+        query = query.where(Opportunity.stage == filters["stage"])
+    return query, scope
 
 
 @bp.route("/deals/export")
@@ -692,7 +692,8 @@ def export_deals():
     me = _me()
     if not can(me, "deals.view"):
         abort(403)
-    query, _scope, stage, campaign_id = _deals_query(me)
+    filters = _deal_filters()
+    query, _scope = _deals_query(me, filters)
     rows = db.session.scalars(query.options(
         db.joinedload(Opportunity.customer), db.joinedload(Opportunity.owner), db.joinedload(Opportunity.campaign))
         .order_by(Opportunity.stage_changed_at.desc(), Opportunity.id.desc())).all()
@@ -705,29 +706,47 @@ def export_deals():
         Column(_("Created"), "created_at", "datetime"),
     ]
     return export_response(_("deals"), columns, rows, request.args.get("format", "xlsx"), entity="opportunities",
-                           filters={"stage": stage, "campaign_id": campaign_id, "owner_id": _int_arg("owner_id")})
+                           filters=filters)
+
+
+def _owner_choices(me: User, owner_id: int | None) -> list:
+    """The people whose deals or follow-ups the reader may pick (those they manage), plus the one the
+    address names if they are not among them: rows of id and display_name."""
+    owners = _people_i_manage(me) if me.has_role("admin", "lead", "head") else []
+    if owner_id and all(row.id != owner_id for row in owners):
+        named = db.session.get(User, owner_id)
+        if named is not None:
+            owners = [SimpleNamespace(id=named.id, display_name=named.display_name)] + list(owners)
+    return owners
 
 
 @bp.route("/deals")
 @require("deals.view")
 def deals():
     me = _me()
-    query, scope, stage, campaign_id = _deals_query(me)
+    filters = _deal_filters()
+    query, scope = _deals_query(me, filters)
     page = paginate(query.options(db.joinedload(Opportunity.customer), db.joinedload(Opportunity.owner),
                                   db.joinedload(Opportunity.campaign))
-                    .order_by(Opportunity.stage_changed_at.desc(), Opportunity.id.desc()))
-    summary_query = select(Opportunity.stage, func.count(), func.sum(Opportunity.amount)).where(scope)
-    if campaign_id:
-        summary_query = summary_query.where(Opportunity.campaign_id == campaign_id)
+                    .order_by(Opportunity.stage_changed_at.desc(), Opportunity.id.desc()),
+                    count_limit=SEARCH_COUNT_LIMIT if filters["q"] else None)
+    # The stage cards count what the list shows under every filter but the stage.
+    summary_query = select(Opportunity.stage, func.count(), func.sum(Opportunity.amount)).where(
+        scope, *services.deal_conditions(filters))
     summary = {s: (c, a) for s, c, a in db.session.execute(summary_query.group_by(Opportunity.stage))}
     weighted = sum((services.Decimal(a or 0) * services.STAGE_PROBABILITY[s] / 100
                     for s, (c, a) in summary.items() if s in OPEN_STAGES), services.Decimal(0)).quantize(
         services.CENT)
     campaigns = db.session.scalars(select(Campaign).order_by(Campaign.starts_on.desc())).all()
-    export_args = {k: v for k, v in request.args.items() if k in ("stage", "campaign_id", "owner_id") and v}
-    return render_template("plans/deals.html", page=page, stage=stage, summary=summary, weighted=weighted,
-                           export_args=export_args,
-                           campaigns=campaigns, campaign_id=campaign_id, stages=STAGES)
+    owners = _owner_choices(me, filters["owner_id"])
+    owner = next((row for row in owners if row.id == filters["owner_id"]), None) if filters["owner_id"] else None
+    # What the stage cards and the export keep: every filter but the stage (the cards set it).
+    kept = {k: v for k, v in filters.items() if k != "stage" and v}
+    export_args = dict(kept, **({"stage": filters["stage"]} if filters["stage"] else {}))
+    return render_template("plans/deals.html", page=page, stage=filters["stage"], summary=summary, weighted=weighted,
+                           export_args=export_args, kept=kept, filters=filters, owners=owners, owner=owner,
+                           without_owner={k: v for k, v in export_args.items() if k != "owner_id"},
+                           campaigns=campaigns, campaign_id=filters["campaign_id"], stages=STAGES)
 
 
 def _stage_form(deal) -> forms.StageForm:
