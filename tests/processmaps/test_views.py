@@ -532,3 +532,21 @@ def test_the_pdf_is_a_document_with_a_title_block_the_map_and_its_steps(company,
     assert process.name in title and "Owning department" in title and "Approved" in title
     steps = " ".join(page.extract_text() for page in reader.pages[1:])
     assert "Steps" in steps and "签约成单" in steps and "Flows" in steps and "财务专员" in steps
+
+
+def test_a_tall_map_starts_on_the_title_page(company, client_as):
+    """A map with many branches is tall: it is held low enough to share page 1 with the title block."""
+    from pypdf import PdfReader
+    sales = company["departments"]["sales"]
+    process = services.create_process("多分支流程", department_id=sales.id, actor=company["lead"])
+    version = process.versions[0]
+    start, end = version.nodes
+    for number in range(8):
+        step = services.add_node(version, key=f"branch{number}", kind="task", name=f"分支步骤{number}",
+                                 department_id=sales.id)
+        services.add_edge(version, source_id=start.id, target_id=step.id)
+        services.add_edge(version, source_id=step.id, target_id=end.id)
+    db.session.commit()
+    reader = PdfReader(io.BytesIO(client_as("staff").get(f"/processes/{process.id}/v/1/map.pdf").data))
+    first = reader.pages[0].extract_text()
+    assert "多分支流程" in first and "分支步骤" in first
