@@ -16,7 +16,7 @@ from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
-from sqlalchemy import and_, case, func, literal_column, select, union_all
+from sqlalchemy import and_, case, func, literal_column, or_, select, union_all
 from werkzeug.routing import BuildError
 
 from rollout.access import home_department_id
@@ -701,16 +701,27 @@ class Adoption:
 
 
 def _entry_sources() -> list[tuple]:
-    """(created-at column, person column) of each kind of plan-tracking entry: follow-ups, deals and quotes."""
+    """(created-at column, person column, id column, table) of each kind of plan-tracking entry: follow-ups,
+    deals and quotes."""
     try:
         from rollout.plans.models import Activity, Opportunity, Quote
     except ImportError:
         return []
     # "+ 0": grouped or filtered by the bare column, SQLite may walk activities in user order
     # instead of the recent ones by date (seconds at 500,000 activities).
-    return [(Activity.created_at, Activity.user_id + literal_column("0")),
-            (Opportunity.created_at, Opportunity.owner_id + literal_column("0")),
-            (Quote.created_at, Quote.owner_id + literal_column("0"))]
+    return [(Activity.created_at, Activity.user_id + literal_column("0"), Activity.id, Activity.__tablename__),
+            (Opportunity.created_at, Opportunity.owner_id + literal_column("0"), Opportunity.id,
+             Opportunity.__tablename__),
+            (Quote.created_at, Quote.owner_id + literal_column("0"), Quote.id, Quote.__tablename__)]
+
+
+def _imported_runs(tables: tuple[str, ...], since: datetime) -> dict[str, list[tuple[int, int]]]:
+    """Id runs of the entries imports brought in (migrated history, not use of the tool) — one statement."""
+    try:
+        from rollout.imports.services import imported_id_runs
+    except ImportError:
+        return {}
+    return imported_id_runs(tables, since)
 
 
 def _first_completions() -> dict[int, datetime]:
@@ -758,13 +769,29 @@ def adoption(department_ids=None, today: date | None = None, weeks: int = WEEKS_
         if home is not None:
             active[home][index] += count
 
-    # 3. plan-tracking entries (follow-ups, deals, quotes) per person and week — one statement
+    # 3. plan-tracking entries (follow-ups, deals, quotes) per person and week, less those an import brought
+    # in (old records are not use of the tool) — two statements
     weekly = defaultdict(lambda: [0] * weeks)
     parts = []
-    for created_at, person in _entry_sources():
+    sources = _entry_sources()
+    imported = _imported_runs(tuple(table for *_columns, table in sources),
+                              local_to_utc(datetime.combine(starts[0], time.min)))
+    for created_at, person, id_column, table in sources:
         scope = [] if department_ids is None else [person.in_(select(User.id).where(in_scope))]
         parts += _week_parts(created_at, starts, lambda week, in_week, person=person, scope=scope: (
             select(week, person, func.count()).where(in_week, *scope).group_by(person)))
+        runs = imported.get(table)
+        if runs:
+            # Subtracted rather than excluded: the count above stays a read of its covering index, and
+            # these read id ranges of the primary key.
+            # Ids written into the statement (integers from the database): a migration of many chunks
+            # would otherwise bind more parameters than SQLite takes.
+            from_import = or_(*(id_column.between(literal_column(str(int(first))), literal_column(str(int(last))))
+                                if first != last else id_column == literal_column(str(int(first)))
+                                for first, last in runs))
+            parts += _week_parts(created_at, starts, lambda week, in_week, person=person, scope=scope,
+                                 from_import=from_import: (
+                select(week, person, -func.count()).where(from_import, in_week, *scope).group_by(person)))
     if parts:
         for index, entry_user_id, count in db.session.execute(union_all(*parts)):
             weekly[entry_user_id][index] += count
