@@ -792,12 +792,41 @@ def open_next_steps(customer: Customer, user: User) -> list[Activity]:
         Activity.next_step_on.is_not(None)).order_by(Activity.next_step_on, Activity.id)))
 
 
+def _is_overdue_step():
+    return and_(Activity.is_next_step_done.is_(False), Activity.next_step_on < local_today())
+
+
 def overdue_next_steps(user: User, limit: int = 20) -> list[Activity]:
     """The user's next steps whose date has passed and that are not done, oldest first."""
     return list(db.session.scalars(
-        select(Activity).where(Activity.user_id == user.id, Activity.is_next_step_done.is_(False),
-                               Activity.next_step_on < local_today())
+        select(Activity).where(Activity.user_id == user.id, _is_overdue_step())
         .options(db.joinedload(Activity.customer)).order_by(Activity.next_step_on, Activity.id).limit(limit)))
+
+
+def overdue_next_step_count(user: User) -> int:
+    """How many of the user's next steps are overdue (``overdue_next_steps`` shows the oldest of them)."""
+    return db.session.scalar(select(func.count()).select_from(Activity).where(
+        Activity.user_id == user.id, _is_overdue_step())) or 0
+
+
+def activity_conditions(filters: dict) -> list:
+    """The follow-up list's filters: kind, who recorded it, customer, only overdue next steps, and the
+    local days it happened on (``since`` to ``until``, both included)."""
+    conditions = []
+    if filters.get("kind"):
+        conditions.append(Activity.kind == filters["kind"])
+    if filters.get("user_id"):
+        conditions.append(Activity.user_id == filters["user_id"])
+    if filters.get("customer_id"):
+        conditions.append(Activity.customer_id == filters["customer_id"])
+    if filters.get("overdue"):
+        conditions.append(_is_overdue_step())
+    if filters.get("since"):
+        conditions.append(Activity.occurred_at >= local_to_utc(datetime.combine(filters["since"], time.min)))
+    if filters.get("until"):
+        conditions.append(Activity.occurred_at < local_to_utc(
+            datetime.combine(filters["until"] + timedelta(days=1), time.min)))
+    return conditions
 
 
 def activity_counts_by_user(since: datetime, until: datetime) -> dict[int, int]:

@@ -25,7 +25,7 @@ from rollout.reports.calendar import register_feed_provider
 from rollout.reports.charts import svg_chart
 from rollout.reports.exports import Column, export_response
 from rollout.timeutil import local_to_utc, local_today, to_local, utcnow
-from rollout.web import apply_service_error, paginate
+from rollout.web import apply_service_error, page_number, paginate, redirect_back
 
 bp = Blueprint("plans", __name__)
 NONE = forms.NONE
@@ -621,20 +621,53 @@ def claim(customer_id):
 
 
 # --- follow-ups -------------------------------------------------------------------------------------------------
+def _activity_filters() -> dict:
+    """The follow-up list's filters as its address says; a range typed backwards is read forwards."""
+    kind = request.args.get("kind", "")
+    since, until = _date_arg("since"), _date_arg("until")
+    if since and until and since > until:
+        since, until = until, since
+    return {"kind": kind if kind in services.ACTIVITY_LABELS else "", "user_id": _int_arg("user_id"),
+            "customer_id": _int_arg("customer_id"), "overdue": request.args.get("overdue") == "1",
+            "since": since, "until": until}
+
+
+def _count_limit(per_page: int = 25) -> int:
+    """Count follow-ups up to a limit, but always past the page asked for: page 41 never reads "of 40 or
+    more". Reaching a page reads its rows anyway, so counting that far costs no more."""
+    first_row = (page_number() - 1) * per_page + 1
+    return SEARCH_COUNT_LIMIT * -(-first_row // SEARCH_COUNT_LIMIT)
+
+
 @bp.route("/activities")
 @require("customers.view")
 def activities():
     me = _me()
+    filters = _activity_filters()
     query = select(Activity).join(Customer).where(
         scope_clause(me, "customers.view", department_column=Activity.department_id,
-                     owner_column=Activity.user_id), Customer.deleted_at.is_(None))
-    kind = request.args.get("kind", "")
-    if kind in services.ACTIVITY_LABELS:
-        query = query.where(Activity.kind == kind)
+                     owner_column=Activity.user_id), Customer.deleted_at.is_(None),
+        *services.activity_conditions(filters))
+    # Overdue next steps: the oldest first, as they are to be caught up with; otherwise the latest first.
+    order = (Activity.next_step_on, Activity.id) if filters["overdue"] else (Activity.occurred_at.desc(),
+                                                                             Activity.id.desc())
     # Hundreds of thousands of follow-ups: counted only up to a limit ("more than 1000").
-    page = paginate(query.options(db.joinedload(Activity.customer), db.joinedload(Activity.user))
-                    .order_by(Activity.occurred_at.desc(), Activity.id.desc()), count_limit=SEARCH_COUNT_LIMIT)
-    return render_template("plans/activities.html", page=page, kind=kind, overdue=services.overdue_next_steps(me),
+    page = paginate(query.options(db.joinedload(Activity.customer), db.joinedload(Activity.user)).order_by(*order),
+                    count_limit=_count_limit())
+    if page.page > page.pages:  # past the end (an old link, fewer rows now): the last page, not "page 9 of 4"
+        return redirect(url_for("plans.activities", **dict(request.args.to_dict(), page=page.pages)))
+    people = _owner_choices(me, filters["user_id"])
+    if all(row.id != me.id for row in people) and (people or filters["user_id"]):
+        people = [SimpleNamespace(id=me.id, display_name=me.display_name)] + list(people)
+    customer = db.session.get(Customer, filters["customer_id"]) if filters["customer_id"] else None
+    if customer is not None and not can(me, "customers.view", customer):
+        customer = None  # the filter still applies (and finds nothing): only the name is withheld
+    args = {k: (v.isoformat() if isinstance(v, date) else 1 if v is True else v)
+            for k, v in filters.items() if v}
+    return render_template("plans/activities.html", page=page, kind=filters["kind"], filters=filters, args=args,
+                           people=people, customer=customer, overdue=services.overdue_next_steps(me),
+                           without_customer={k: v for k, v in args.items() if k != "customer_id"},
+                           overdue_total=services.overdue_next_step_count(me), may_see_team=me.has_role("admin", "lead", "head"),
                            overdue_leads=services.overdue_handoffs(me), today=local_today())
 
 
@@ -646,7 +679,7 @@ def activity_done(activity_id):
         authorize("customers.edit", activity.customer)
     services.update_activity(activity, is_next_step_done=True)
     flash(_("Next step marked done."), "success")
-    return redirect(url_for("plans.activities"))
+    return redirect_back("plans.activities")
 
 
 # --- deals --------------------------------------------------------------------------------------------------------

@@ -73,3 +73,145 @@ def test_deals_are_searched_by_deal_or_customer_name_and_the_cards_follow(compan
     assert 'href="/deals?stage=lead&amp;q=%E4%BA%8C%E6%9C%9F"' in by_deal
     assert "No deals match." in client.get("/deals", query_string={"q": "100%"}).text
     assert client.get("/deals", query_string={"q": "x" * 500, "owner_id": "abc"}).status_code == 200
+
+
+# --- follow-ups ----------------------------------------------------------------------------------------
+def _overdue(user, customer, n, days_ago=3):
+    for i in range(n):
+        services.log_activity(customer, user, "call", utcnow() - timedelta(days=days_ago + 1), f"通话{i}",
+                              f"回访{i}", local_today() - timedelta(days=days_ago))
+
+
+def test_the_overdue_card_says_how_many_there_are_and_links_to_all_of_them(company, client_as):
+    customer = services.create_customer("甲公司", company["staff"])
+    _overdue(company["staff"], customer, 23)
+    db.session.commit()
+    client = client_as("staff")
+    page = client.get("/activities").text
+    assert "the oldest 20 of 23" in page
+    link = f'href="/activities?overdue=1&amp;user_id={company["staff"].id}"'
+    assert link in page and "All my overdue next steps (23)" in page
+    listing = client.get(f"/activities?overdue=1&user_id={company['staff'].id}").text
+    assert "23 in all" in listing and listing.count(">Mark done<") >= 25  # 20 in the card, each row of the page
+
+
+def test_a_head_lists_the_overdue_next_steps_of_the_reps_they_head_and_no_others(company, client_as):
+    _overdue(company["staff"], services.create_customer("甲公司", company["staff"]), 2)
+    _overdue(company["staff2"], services.create_customer("乙公司", company["staff2"]), 1)
+    _overdue(company["other_staff"], services.create_customer("丙公司", company["other_staff"]), 1)
+    services.log_activity(services.create_customer("丁公司", company["staff"]), company["staff"], "visit",
+                          utcnow(), "拜访", "签约", local_today() + timedelta(days=3))  # not yet due
+    db.session.commit()
+    head = client_as("head")
+    page = head.get("/activities?overdue=1").text
+    assert "甲公司" in page and "乙公司" in page and "3 in all" in page
+    assert "丙公司" not in page and "丁公司" not in page
+    assert "All my overdue next steps" not in head.get("/activities").text  # the head has none of their own
+    one = head.get(f"/activities?overdue=1&user_id={company['staff2'].id}").text
+    assert "乙公司" in one and "甲公司" not in one and "1 in all" in one
+    _overdue(company["head"], services.create_customer("戊公司", company["head"]), 1)
+    db.session.commit()
+    card = head.get("/activities").text
+    assert 'href="/activities?overdue=1"' in card and "All my overdue next steps (1)" in card
+    rep = client_as("staff").get("/activities").text
+    assert "All my overdue next steps (2)" in rep and 'href="/activities?overdue=1"' not in rep
+    # A rep asking for a colleague's follow-ups sees nothing of them.
+    assert "乙公司" not in client_as("staff").get(f"/activities?user_id={company['staff2'].id}").text
+
+
+def test_follow_ups_filter_by_customer_person_kind_and_days_and_the_pages_keep_them(company, client_as):
+    mine = services.create_customer("甲公司", company["staff"])
+    other = services.create_customer("乙公司", company["staff"])
+    for i in range(30):
+        services.log_activity(mine, company["staff"], "call", utcnow() - timedelta(days=i), f"甲通话{i}")
+    services.log_activity(other, company["staff"], "visit", utcnow() - timedelta(days=1), "乙拜访")
+    services.log_activity(mine, company["staff"], "visit", utcnow() - timedelta(days=40), "甲旧拜访")
+    db.session.commit()
+    client = client_as("staff")
+    page = client.get(f"/activities?customer_id={mine.id}&kind=call").text
+    assert "31 in all" not in page and "30 in all" in page and "乙拜访" not in page
+    assert 'data-testid="customer-filter"' in page and "Customer: 甲公司" in page
+    assert f'customer_id={mine.id}' in page[page.index('aria-label="Pages"'):]  # the next page keeps the filters
+    assert 'name="customer_id"' in page  # so does the filter form
+    second = client.get(f"/activities?customer_id={mine.id}&kind=call&page=2").text
+    assert "Page 2 of 2" in second and "5 in all" not in second
+    since = (local_today() - timedelta(days=50)).isoformat()
+    until = (local_today() - timedelta(days=35)).isoformat()
+    ranged = client.get(f"/activities?since={since}&until={until}").text
+    assert "甲旧拜访" in ranged and "1 in all" in ranged
+    backwards = client.get(f"/activities?since={until}&until={since}").text  # typed the wrong way round
+    assert "甲旧拜访" in backwards
+    for bad in ("since=2026-13-45", "user_id=abc", "customer_id=-1", "kind=fax", "overdue=yes", "page=x"):
+        assert client.get(f"/activities?{bad}").status_code == 200, bad
+
+
+def test_a_customer_filter_does_not_reveal_a_customer_the_reader_may_not_see(company, client_as):
+    theirs = services.create_customer("乙公司", company["staff2"])
+    services.log_activity(theirs, company["staff2"], "call", utcnow(), "通话")
+    db.session.commit()
+    page = client_as("staff").get(f"/activities?customer_id={theirs.id}").text
+    assert "乙公司" not in page and f"Customer: #{theirs.id}" in page
+
+
+def test_far_pages_of_follow_ups_never_read_page_41_of_40(company, client_as, monkeypatch):
+    from rollout.plans import views
+    monkeypatch.setattr(views, "SEARCH_COUNT_LIMIT", 50)
+    customer = services.create_customer("甲公司", company["staff"])
+    for i in range(80):
+        services.log_activity(customer, company["staff"], "call", utcnow() - timedelta(hours=i), f"通话{i}")
+    db.session.commit()
+    client = client_as("staff")
+    first = client.get("/activities").text
+    assert "More than 50" in first and "Page 1 of 2 or more" in first
+    third = client.get("/activities?page=3").text
+    assert "Page 3 of 4" in third and "80 in all" in third and "of 2 or more" not in third
+
+
+def test_mark_done_returns_to_the_same_filtered_page(company, client_as):
+    customer = services.create_customer("甲公司", company["staff"])
+    _overdue(company["staff"], customer, 1)
+    db.session.commit()
+    step = services.overdue_next_steps(company["staff"])[0]
+    client = client_as("staff")
+    page = client.get("/activities?kind=call&page=1").text
+    assert 'name="next" value="/activities?kind=call&amp;page=1"' in page
+    response = client.post(f"/activities/{step.id}/done", data={"next": "/activities?kind=call&page=3"})
+    assert response.status_code == 302 and response.headers["Location"] == "/activities?kind=call&page=3"
+    db.session.expire_all()
+    assert step.is_next_step_done
+    elsewhere = client.post(f"/activities/{step.id}/done", data={"next": "//evil.example/"})
+    assert elsewhere.headers["Location"] == "/activities"
+
+
+def test_a_page_past_the_end_of_the_follow_ups_leads_to_the_last_one(company, client_as):
+    customer = services.create_customer("甲公司", company["staff"])
+    for i in range(30):
+        services.log_activity(customer, company["staff"], "call", utcnow() - timedelta(hours=i), f"通话{i}")
+    db.session.commit()
+    response = client_as("staff").get("/activities?kind=call&page=9")
+    assert response.status_code == 302 and response.headers["Location"] == "/activities?kind=call&page=2"
+
+
+def test_filtered_lists_issue_the_same_number_of_statements_at_two_sizes(company, client_as, count_statements):
+    customer = services.create_customer("甲公司", company["staff"])
+    db.session.commit()
+    staff_id = company["staff"].id
+    paths = [f"/activities?overdue=1&user_id={staff_id}&customer_id={customer.id}&kind=call",
+             f"/activities?since=2000-01-01&until=2100-01-01&user_id={staff_id}",
+             f"/deals?owner_id={staff_id}&q=项目", f"/leads?status=new"]
+    counts = {path: [] for path in paths}
+    head = client_as("head")
+    for size in (2, 12):
+        for i in range(size):
+            other = services.create_customer(f"客户{size}-{i}", company["staff"] if i % 2 else company["staff2"])
+            _overdue(company["staff"], customer, 1)
+            services.create_opportunity(other, company["staff"], f"项目{size}-{i}", "1000")
+            services.create_lead(company["other_staff"], f"线索{size}-{i}")
+        db.session.commit()
+        for path in paths:
+            head.get(path)
+            db.session.expire_all()
+            with count_statements() as counter:
+                assert head.get(path).status_code == 200, path
+            counts[path].append(counter.count)
+    assert {path: pair for path, pair in counts.items() if pair[0] != pair[1]} == {}
