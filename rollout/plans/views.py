@@ -461,9 +461,11 @@ def _render_customer(customer, tab="overview", status=200, activity_form=None, c
     contact_form = contact_form or forms.ContactForm(prefix="c")
     transfer_form = forms.TransferForm(prefix="tr")
     transfer_form.owner_id.choices = [(u.id, u.display_name) for u in _people_i_manage(me)]
-    activities = db.session.scalars(select(Activity).where(Activity.customer_id == customer.id)
-                                    .options(db.joinedload(Activity.user))
-                                    .order_by(Activity.occurred_at.desc()).limit(100)).all()
+    # All of a customer's history, a page at a time (years of follow-ups with a key account run to hundreds).
+    activities = paginate(select(Activity).where(Activity.customer_id == customer.id)
+                          .options(db.joinedload(Activity.user))
+                          .order_by(Activity.occurred_at.desc(), Activity.id.desc()), per_page=50) \
+        if tab == "activities" else None
     deals = db.session.scalars(select(Opportunity).where(Opportunity.customer_id == customer.id)
                                .order_by(Opportunity.created_at.desc())).all()
     quotes = db.session.scalars(select(Quote).where(Quote.customer_id == customer.id)

@@ -215,3 +215,22 @@ def test_filtered_lists_issue_the_same_number_of_statements_at_two_sizes(company
                 assert head.get(path).status_code == 200, path
             counts[path].append(counter.count)
     assert {path: pair for path, pair in counts.items() if pair[0] != pair[1]} == {}
+
+
+# --- a customer's follow-ups ------------------------------------------------------------------------------
+def test_a_customers_follow_up_tab_shows_the_total_and_pages_back_to_the_oldest(company, client_as):
+    customer = services.create_customer("甲公司", company["staff"])
+    for i in range(120):
+        services.log_activity(customer, company["staff"], "call", utcnow() - timedelta(hours=i), f"第{i}次通话")
+    db.session.commit()
+    client = client_as("staff")
+    first = client.get(f"/customers/{customer.id}?tab=activities").text
+    assert "120 in all" in first and "Page 1 of 3" in first and "第0次通话" in first and "第119次通话" not in first
+    assert f'href="/customers/{customer.id}?tab=activities&amp;page=2"' in first
+    assert f'href="/activities?customer_id={customer.id}"' in first
+    last = client.get(f"/customers/{customer.id}?tab=activities&page=3").text
+    assert "第119次通话" in last and "第100次通话" in last and "第99次通话" not in last
+    # The failed form of a follow-up shows the tab with the same pages.
+    response = client.post(f"/customers/{customer.id}/activities", data={"a-kind": "call"})
+    assert response.status_code == 422 and "120 in all" in response.text
+    assert f'href="/customers/{customer.id}?page=2&amp;tab=activities"' in response.text
