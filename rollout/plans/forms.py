@@ -172,7 +172,7 @@ class LeadForm(FlaskForm):
 
 
 class HandLeadForm(FlaskForm):
-    owner_id = SelectField(_l("Sales rep"), coerce=int)
+    owner_id = SelectField(_l("Sales rep"), coerce=int, default=NONE)
     respond_by = DateTimeLocalField(_l("Respond by"), format="%Y-%m-%dT%H:%M", validators=[InputRequired()])
 
 

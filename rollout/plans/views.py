@@ -1059,12 +1059,18 @@ def leads():
     page = paginate(query.options(db.joinedload(Lead.campaign), db.joinedload(Lead.owner))
                     .order_by(Lead.created_at.desc(), Lead.id.desc()))
     hand_form = forms.HandLeadForm(prefix="h")
-    hand_form.owner_id.choices = [(u.id, u.display_name) for u in _sales_people(_sales_department_ids())]
+    hand_form.owner_id.choices = _hand_choices()
     campaigns = db.session.scalars(select(Campaign).order_by(Campaign.starts_on.desc())).all()
     return render_template("plans/leads.html", page=page, campaigns=campaigns, campaign_id=campaign_id,
                            status=status, may_create=can(me, "campaigns.manage"),
                            may_manage=lambda lead: can(me, "campaigns.manage", lead), hand_form=hand_form, now=utcnow(),
                            decision_form=forms.DecisionForm())
+
+
+def _hand_choices() -> list:
+    """Whom a lead may be handed to; the list starts on "choose", so a click never hands it to whoever is first."""
+    return [(NONE, _("— Choose a sales rep —"))] + [(u.id, u.display_name)
+                                                    for u in _sales_people(_sales_department_ids())]
 
 
 def _sales_department_ids():
@@ -1101,18 +1107,23 @@ def hand_lead(lead_id):
     lead = db.get_or_404(Lead, lead_id)
     authorize("campaigns.manage", lead)
     form = forms.HandLeadForm(prefix="h")
-    form.owner_id.choices = [(u.id, u.display_name) for u in _sales_people(_sales_department_ids())]
-    if not form.validate_on_submit():
-        flash(_("Choose a sales rep and a response deadline."), "danger")
-        return redirect(url_for("plans.leads")), 303
+    form.owner_id.choices = _hand_choices()
+    if not form.validate_on_submit() or not form.owner_id.data:
+        if form.owner_id.errors or not form.owner_id.data:
+            flash(_("Choose the sales rep to hand %(name)s to.", name=lead.company_name), "danger")
+        elif form.respond_by.errors:
+            flash(_("Choose the date and time by which the rep must respond."), "danger")
+        else:
+            flash(_("Choose a sales rep and a response deadline."), "danger")
+        return redirect_back("plans.leads"), 303
     try:
         services.hand_lead(lead, db.session.get(User, form.owner_id.data), local_to_utc(form.respond_by.data),
                            _me())
     except ServiceError as error:
         apply_service_error(None, error)
-        return redirect(url_for("plans.leads")), 303
+        return redirect_back("plans.leads"), 303
     flash(_("Lead handed to sales."), "success")
-    return redirect(url_for("plans.leads"))
+    return redirect_back("plans.leads")
 
 
 @bp.route("/leads/<int:lead_id>/respond", methods=["POST"])
@@ -1130,12 +1141,12 @@ def respond_lead(lead_id):
             services.reject_lead(lead, me, form.comment.data or "")
     except ServiceError as error:
         apply_service_error(None, error)
-        return redirect(url_for("plans.leads")), 303
+        return redirect_back("plans.leads"), 303
     if lead.customer_id:
         flash(_("The lead is now your customer."), "success")
         return redirect(url_for("plans.customer", customer_id=lead.customer_id))
     flash(_("The lead is sent back to marketing."), "success")
-    return redirect(url_for("plans.leads"))
+    return redirect_back("plans.leads")
 
 
 # --- settings (admin) ---------------------------------------------------------------------------------------------------

@@ -234,3 +234,52 @@ def test_a_customers_follow_up_tab_shows_the_total_and_pages_back_to_the_oldest(
     response = client.post(f"/customers/{customer.id}/activities", data={"a-kind": "call"})
     assert response.status_code == 422 and "120 in all" in response.text
     assert f'href="/customers/{customer.id}?page=2&amp;tab=activities"' in response.text
+
+
+# --- leads ---------------------------------------------------------------------------------------------
+def _hand_form(page: str, lead_id: int) -> str:
+    form = page[page.index(f'action="/leads/{lead_id}/hand"'):]
+    return form[:form.index("</form>")]
+
+
+def test_the_hand_off_select_starts_on_choose_and_a_hand_off_without_a_rep_is_refused(company, client_as):
+    from rollout.plans.models import Lead
+    lead = services.create_lead(company["other_staff"], "宏图物流")
+    db.session.commit()
+    client = client_as("other_staff")
+    form = _hand_form(client.get("/leads?status=new").text, lead.id)
+    first_option = re.search(r"<option[^>]*>([^<]*)</option>", form)
+    assert first_option.group(1) == "— Choose a sales rep —" and 'value="0"' in first_option.group(0)
+    assert re.findall(r"<option selected[^>]*>([^<]*)<", form) == ["— Choose a sales rep —"]  # nobody else
+    response = client.post(f"/leads/{lead.id}/hand", data={"h-owner_id": "0", "h-respond_by": "2030-01-02T18:00",
+                                                          "next": "/leads?status=new&page=1"})
+    assert response.status_code == 303 and response.headers["Location"] == "/leads?status=new&page=1"
+    assert "Choose the sales rep to hand 宏图物流 to." in client.get("/leads").text
+    response = client.post(f"/leads/{lead.id}/hand", data={"h-respond_by": "2030-01-02T18:00"})
+    assert response.status_code == 303 and response.headers["Location"] == "/leads"
+    response = client.post(f"/leads/{lead.id}/hand", data={"h-owner_id": str(company["staff"].id)})
+    assert "Choose the date and time by which the rep must respond." in client.get("/leads").text
+    db.session.expire_all()
+    assert db.session.get(Lead, lead.id).owner_id is None and db.session.get(Lead, lead.id).status == "new"
+
+
+def test_handing_and_sending_back_a_lead_return_to_the_same_filtered_page(company, client_as):
+    from rollout.plans.models import Lead
+    lead = services.create_lead(company["other_staff"], "宏图物流")
+    db.session.commit()
+    marketer = client_as("other_staff")
+    page = marketer.get("/leads?status=new&page=1").text
+    assert 'name="next" value="/leads?status=new&amp;page=1"' in _hand_form(page, lead.id)
+    response = marketer.post(f"/leads/{lead.id}/hand", data={
+        "h-owner_id": str(company["staff"].id), "h-respond_by": "2030-01-02T18:00", "next": "/leads?status=new&page=1"})
+    assert response.status_code == 302 and response.headers["Location"] == "/leads?status=new&page=1"
+    rep = client_as("staff")
+    assert 'name="next" value="/leads?mine=1"' in rep.get("/leads?mine=1").text
+    response = rep.post(f"/leads/{lead.id}/respond", data={"action": "reject", "comment": "不是目标客户",
+                                                           "next": "/leads?mine=1"})
+    assert response.headers["Location"] == "/leads?mine=1"
+    db.session.expire_all()
+    assert db.session.get(Lead, lead.id).status == "rejected"
+    response = marketer.post(f"/leads/{lead.id}/hand", data={
+        "h-owner_id": str(company["staff"].id), "h-respond_by": "2030-01-02T18:00", "next": "https://evil.example/"})
+    assert response.headers["Location"] == "/leads"
