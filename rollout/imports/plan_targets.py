@@ -9,6 +9,8 @@ targets are smaller and go through the plan-tracking services row by row, so the
 """
 from __future__ import annotations
 
+import hashlib
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -17,7 +19,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, literal, null, select
 
 from rollout.accounts.models import User
-from rollout.cleaning import company_key, name_key, phone_key_of, strip_legal_suffixes
+from rollout.cleaning import clean_note, company_key, name_key, phone_key_of, strip_legal_suffixes
 from rollout.errors import ServiceError
 from rollout.extensions import db
 from rollout.imports.exporting import system_source_words
@@ -27,7 +29,7 @@ from rollout.imports.targets import (ImportContext, RowError, Target, TargetFiel
 from rollout.plans import services as plans
 from rollout.plans.models import (METRICS, Activity, Campaign, Contact, Customer, CustomerAssignment, CustomerField,
                                   LostReason, Opportunity, PlanTarget, Quote, SalesPlan)
-from rollout.timeutil import local_today, utcnow
+from rollout.timeutil import local_today, to_local, utcnow
 
 CUSTOMER_SYNONYMS = ("客户名称", "客户", "公司名称", "公司", "单位名称", "单位", "企业名称", "企业", "客户全称",
                      "company", "company name", "customer", "customer name", "name", "account")
@@ -346,12 +348,21 @@ STAGE_ALIASES = {"lead": ("线索", "初步接洽"), "visited": ("已拜访", "�
                  "lost": ("输单", "丢单", "失败")}
 
 
+def _content_digest(text: str | None) -> str:
+    """What a follow-up says, normalised (width, case, spacing) and hashed: short enough for a key
+    that every stored follow-up keeps in memory during an import."""
+    normal = " ".join(unicodedata.normalize("NFKC", clean_note(text)).split()).casefold()
+    return hashlib.blake2b(normal.encode("utf-8"), digest_size=8).hexdigest()
+
+
 class ActivityTarget(_CustomerChild):
     name = "activities"
     label = _l("Follow-ups")
     model = Activity
     key_kinds = ("activity",)
     person_field = "user"
+    duplicate_rule = _l("A follow-up is a duplicate when the same person had the same kind of contact with the "
+                        "same customer on the same day and wrote the same content (ignoring spaces and case).")
 
     def fields(self):
         return [
@@ -368,11 +379,18 @@ class ActivityTarget(_CustomerChild):
                         synonyms=("下次跟进日期", "下次跟进", "next step date")),
         ]
 
+    @staticmethod
+    def _key(customer_id, user_id, kind, occurred_at: datetime, outcome: str | None) -> str:
+        """A follow-up is the same one when the same person had the same kind of contact with the same
+        customer on the same day and wrote the same thing: two calls on one day are two follow-ups."""
+        return f"activity:{customer_id}:{user_id}:{kind}:{occurred_at.isoformat()}:{_content_digest(outcome)}"
+
     def begin(self, ctx):
         exact = {}
-        for activity_id, customer_id, user_id, kind, occurred_at in db.session.execute(
-                select(Activity.id, Activity.customer_id, Activity.user_id, Activity.kind, Activity.occurred_at)):
-            exact.setdefault(f"activity:{customer_id}:{user_id}:{kind}:{occurred_at.isoformat()}", activity_id)
+        for activity_id, customer_id, user_id, kind, occurred_at, outcome in db.session.execute(
+                select(Activity.id, Activity.customer_id, Activity.user_id, Activity.kind, Activity.occurred_at,
+                       Activity.outcome).execution_options(yield_per=5000)):
+            exact.setdefault(self._key(customer_id, user_id, kind, occurred_at, outcome), activity_id)
         return exact, {}
 
     def build(self, values, ctx):
@@ -381,7 +399,7 @@ class ActivityTarget(_CustomerChild):
         occurred_at = _midday(values["occurred_on"])
         if occurred_at > utcnow():
             raise RowError(_l("A follow-up cannot be in the future."))
-        values["_key"] = f"activity:{customer_id}:{user.id}:{values['kind']}:{occurred_at.isoformat()}"
+        values["_key"] = self._key(customer_id, user.id, values["kind"], occurred_at, values.get("outcome"))
         if values.get("next_step_on") and not values.get("next_step"):
             raise RowError(_l("Say what the next step is."))
         return {"customer_id": customer_id, "user_id": user.id, "kind": values["kind"], "occurred_at": occurred_at,
@@ -390,6 +408,17 @@ class ActivityTarget(_CustomerChild):
 
     def keys(self, values):
         return [values["_key"]]
+
+    def names(self, ids):
+        """A follow-up as its list shows it: customer, day, kind and who."""
+        found = {}
+        for activity_id, customer, occurred_at, kind, person in db.session.execute(
+                select(Activity.id, Customer.name, Activity.occurred_at, Activity.kind, User.display_name)
+                .join(Customer, Customer.id == Activity.customer_id).join(User, User.id == Activity.user_id)
+                .where(Activity.id.in_(ids))):
+            found[activity_id] = (f"{customer} · {to_local(occurred_at).date().isoformat()} · "
+                                  f"{plans.ACTIVITY_LABELS.get(kind, kind)} · {person} (#{activity_id})")
+        return found
 
     def insert_one(self, row, ctx):
         customer = db.session.get(Customer, row["customer_id"])

@@ -89,6 +89,10 @@ CLEANING_ERRORS = {
     "not yes or no": _l("not yes or no"),
 }
 #: What two rows share, by the kind of their duplicate key.
+#: The key of ImportChunk.created_ids under which a chunk records the rows it skipped as duplicates.
+SKIPPED_ROWS = "_skipped"
+#: Skipped rows the batch page lists.
+SKIPPED_LISTED = 200
 KEY_LABELS = {"name": _l("name"), "phone": _l("phone"), "email": _l("email"), "username": _l("username"),
               "code": _l("code"), "department": _l("name"), "contact": _l("contact"), "deal": _l("deal"),
               "activity": _l("follow-up"), "plan": _l("plan")}
@@ -469,8 +473,10 @@ class Planner:
         self.fields = {f.name: f for f in target.fields()}
         settings = batch.settings or {}
         keep = set(settings.get("keep", []))
-        self.already_exists = _("already exists")
-        self.same_as_row = _("same as row %(row)d", row=0).replace("0", "{row}")
+        # Kept messages (plain data): a skipped row's reason is recorded with the run and shown in each
+        # reader's language.
+        self.already_exists = kept(_l("already exists"))
+        self.same_as_row = kept(_l("same as row %(row)d", row=0))
         # Per mapped column: (index, field name, keep as is, how a cell is settled, cache of settled
         # cells).  Columns such as city, industry or status repeat a few values on every row; the
         # rules are pure functions of the cell, so each distinct cell is settled once (up to
@@ -603,7 +609,7 @@ class Planner:
                         group.count += 1
                     if decision != CREATE:
                         return Outcome("skip", number, row, group=f"file:{key}",
-                                       message=self.same_as_row.format(row=first))
+                                       message={**self.same_as_row, "values": {"row": first}})
                     if self._is_unique(key):
                         return self._rejected(number, cells, values, [(None, kept(_l(
                             "%(key)s “%(value)s” is also in row %(row)d and no two records may share it.",
@@ -940,7 +946,11 @@ def _write_chunk(batch_id, seq, target: Target, ctx, outcomes: list[Outcome], co
                   for o in outcomes if o.action == "error"]
         if errors:
             db.session.execute(ImportRowError.__table__.insert(), errors)
-        db.session.add(ImportChunk(batch_id=batch_id, seq=seq, created_ids={target.table: ids}, updates=updates))
+        created_ids = {target.table: ids}
+        skipped = [[o.number, o.entity_id, o.message] for o in outcomes if o.action == "skip"]
+        if skipped:
+            created_ids[SKIPPED_ROWS] = skipped
+        db.session.add(ImportChunk(batch_id=batch_id, seq=seq, created_ids=created_ids, updates=updates))
         chunk_counts.update(outcome.action for outcome in outcomes)
         for outcome in outcomes:
             if outcome.row and outcome.action in ("create", "update"):
@@ -985,6 +995,49 @@ def _insert_creates(target: Target, ctx, outcomes: list[Outcome]) -> list[int]:
 def _json_values(values: dict) -> dict:
     from rollout.audit.services import _plain
     return {key: _plain(value) for key, value in values.items()}
+
+
+@dataclass
+class SkippedRow:
+    """A row the run left out as a duplicate: its number and what it duplicates."""
+    number: int
+    #: The record it matched, or None when it repeats an earlier row of the file.
+    existing_id: int | None
+    existing_label: str | None
+    #: Why, in the current language.
+    reason: str
+
+
+def skipped_rows(batch: ImportBatch, limit: int = SKIPPED_LISTED) -> tuple[list[SkippedRow], bool]:
+    """The first ``limit`` rows the run skipped, in file order, and whether it recorded them (runs before
+    skipped rows were recorded only counted them)."""
+    if not batch.skipped_count:
+        return [], True
+    found: list[list] = []
+    recorded = False
+    for (created,) in db.session.execute(select(ImportChunk.created_ids).where(ImportChunk.batch_id == batch.id)
+                                         .order_by(ImportChunk.seq)):
+        entries = (created or {}).get(SKIPPED_ROWS)
+        if entries is not None:
+            recorded = True
+            found += entries[:limit - len(found)]
+        if len(found) >= limit:
+            break
+    target = get_target(batch.target)
+    ids = sorted({entry[1] for entry in found if entry[1]})
+    names = target.names(ids) if target and ids else {}
+    rows = []
+    for number, existing_id, message in found:
+        if existing_id:
+            label = names.get(existing_id, f"#{existing_id}")
+            reason = _("Duplicate of the existing record %(name)s", name=label)
+        else:
+            label = None
+            first = (message.get("values") or {}).get("row") if isinstance(message, dict) else None
+            reason = _("Duplicate of row %(row)d of the file", row=first) if isinstance(first, int) \
+                else in_words(message)
+        rows.append(SkippedRow(number, existing_id, label, reason))
+    return rows, recorded
 
 
 # --- undo --------------------------------------------------------------------------------------

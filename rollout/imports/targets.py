@@ -241,6 +241,8 @@ class Target:
     permission = "data.import"
     #: Fields whose change an update may write (others are left alone).
     updatable: tuple[str, ...] = ()
+    #: What makes a row a duplicate, in words, for the page that lists skipped rows (None: the keys say it).
+    duplicate_rule = None
 
     def fields(self) -> list[TargetField]:
         raise NotImplementedError

@@ -138,8 +138,11 @@ def _render_batch(batch: ImportBatch, status: int = 200, analysis=None, check_fo
     if batch.status in (services.COMPLETED, services.FAILED):
         # The checks read every record the import made: kept until the next write.
         undo_blocker = figures.cached(("import-undo", batch.id), lambda: services.undo_blocker(batch))
+    skipped, skipped_recorded = [], True
+    if batch.status != DRAFT and batch.skipped_count:
+        skipped, skipped_recorded = services.skipped_rows(batch)
     return render_template(
-        "imports/batch.html", batch=batch, target=target, fields=fields, field_labels=field_labels,
+        "imports/batch.html", batch=batch, skipped_rows=skipped, skipped_recorded=skipped_recorded, target=target, fields=fields, field_labels=field_labels,
         headers=headers, mapping=mapping, mapped=mapped, examples=examples,
         keep=set(batch.settings.get("keep", [])), preview_rows=preview_rows, preview_error=preview_error,
         analysis=analysis, check_form=check_form or CheckForm(prefix="check"),
