@@ -8,6 +8,7 @@ from markupsafe import Markup
 
 from rollout.reports.charts import svg_chart, whole_ticks
 from surveys.models import DECIMAL, INTEGER
+from surveys.services import localized
 
 #: A Likert scale's colours from disagree to agree: ColorBrewer's RdBu (red to blue, readable with colour
 #: blindness) with a grey middle, as its near-white middle would vanish on the white chart.
@@ -23,20 +24,22 @@ def results_charts(summaries) -> tuple[dict, dict]:
         question = summary.question
         if summary.counts and question.type not in (INTEGER, DECIMAL):
             charts[question.id] = counts_chart([label for label, _count in summary.counts],
-                                               [count for _label, count in summary.counts])
+                                               [count for _label, count in summary.counts], name=localized(question))
         elif summary.matrix:
-            charts[question.id] = likert_chart(question.id, summary.matrix)
+            charts[question.id] = likert_chart(question.id, summary.matrix, name=localized(question))
             scale_colors[question.id] = diverging_colors(len(question.choices))
     return charts, scale_colors
 
 
-def counts_chart(labels: list[str], counts: list[int]) -> Markup:
-    """How many answers each option got, as horizontal bars on a whole-number axis."""
-    return svg_chart("hbar", "", labels, {_("Answers"): counts}, width=560, height=max(140, 28 * len(labels) + 60),
-                     y_labels=whole_ticks(max(counts)), margin_left=label_room(labels))
+def counts_chart(labels: list[str], counts: list[int], name: str = "") -> Markup:
+    """How many answers each option got, as horizontal bars on a whole-number axis; ``name`` (the
+    question) is what a screen reader announces."""
+    return svg_chart("hbar", "", labels, {_("Answers"): counts}, name=name, width=560,
+                     height=max(140, 28 * len(labels) + 60), y_labels=whole_ticks(max(counts)),
+                     margin_left=label_room(labels))
 
 
-def likert_chart(question_id: int, matrix: dict[str, list[tuple[str, int]]]) -> Markup:
+def likert_chart(question_id: int, matrix: dict[str, list[tuple[str, int]]], name: str = "") -> Markup:
     """Statements as horizontal bars stacked from disagree to agree. The table under the chart is its
     legend and gives each statement in full."""
     statements = list(matrix)[::-1]  # pygal draws the first label at the bottom: keep the table's order
@@ -50,7 +53,7 @@ def likert_chart(question_id: int, matrix: dict[str, list[tuple[str, int]]]) -> 
                   f"{{fill:{colour}!important;stroke:{colour}!important}}"
                   for i, colour in enumerate(diverging_colors(len(scale))))
     labels = [short_label(statement) for statement in statements]
-    return svg_chart("hstacked", "", labels, series, width=560, height=max(120, 44 * len(statements) + 50),
+    return svg_chart("hstacked", "", labels, series, name=name, width=560, height=max(120, 44 * len(statements) + 50),
                      y_labels=whole_ticks(top), show_legend=False, margin_left=label_room(labels),
                      classes=("pygal-chart", chart_class), css=(*PYGAL_CSS, "inline:" + css))
 

@@ -865,6 +865,8 @@ def response_groups(survey: Survey, department_ids: set[int] | None = None) -> d
 
 @dataclass
 class QuestionSummary:
+    """One question's results. A text question shows only its latest TEXT_SAMPLE answers:
+    ``answered`` says how many there are in all."""
     question: Question
     answered: int = 0
     #: (label, count) for choice and rating questions
@@ -877,6 +879,10 @@ class QuestionSummary:
     ranks: list = field(default_factory=list)
     #: Choice questions: (option value, label, count), to make a requirement of those who chose an option
     options: list = field(default_factory=list)
+
+
+#: How many of a text question's answers the results page shows (the newest); the export has them all.
+TEXT_SAMPLE = 20
 
 
 def summarise(survey: Survey, department_ids: set[int] | None = None) -> list[QuestionSummary]:
@@ -917,7 +923,7 @@ def summarise(survey: Survey, department_ids: set[int] | None = None) -> list[Qu
             summary.ranks = sorted(((labels[o.value], round(sum(totals[o.value]) / len(totals[o.value]), 2))
                                     for o in question.choices if totals[o.value]), key=lambda pair: pair[1])
         else:
-            summary.texts = answers[-20:][::-1]
+            summary.texts = answers[-TEXT_SAMPLE:][::-1]
         summaries.append(summary)
     return summaries
 

@@ -50,14 +50,16 @@ def whole_ticks(top: int) -> list[int]:
 
 
 def svg_chart(kind: str, title: str, labels: list[str], series: dict[str, list], width: int = 720,
-              height: int = 360, **options) -> Markup:
+              height: int = 360, name: str = "", **options) -> Markup:
     """An inline SVG chart. ``series`` maps a legend name to values aligned with ``labels``.
 
     ``kind`` is one of bar, hbar, line, pie, stacked, hstacked; extra pygal
-    options (e.g. ``x_label_rotation``) pass through.
+    options (e.g. ``x_label_rotation``) pass through. ``name`` is what a screen reader announces
+    for a chart drawn without a title (one whose heading is beside it on the page).
     """
     if kind not in KINDS:
         raise ValueError(f"unknown chart kind {kind!r}")
+    accessible_name = title or name
     options.setdefault("show_legend", len(series) > 1 or kind == "pie")
     options.setdefault("value_formatter", axis_number)
     chart = KINDS[kind](style=STYLE, width=width, height=height, js=[], explicit_size=False,
@@ -77,8 +79,9 @@ def svg_chart(kind: str, title: str, labels: list[str], series: dict[str, list],
             chart.add(str(name), [None if v is None else float(v) for v in values])
     svg = _SCRIPT.sub("", chart.render(is_unicode=True))
     # An accessible name for screen readers; the SVG scales to its container (viewBox).
-    svg = svg.replace("<svg ", f'<svg role="img" aria-label="{escape(title)}" ', 1)
-    # An untitled chart gets pygal's own name as its hover text: use the chart's title (or nothing) instead.
-    svg = svg.replace("<title>Pygal</title>", f"<title>{escape(title)}</title>" if title else "", 1)
+    svg = svg.replace("<svg ", f'<svg role="img" aria-label="{escape(accessible_name)}" ', 1)
+    # An untitled chart gets pygal's own name as its hover text: use the chart's name (or nothing) instead.
+    svg = svg.replace("<title>Pygal</title>",
+                      f"<title>{escape(accessible_name)}</title>" if accessible_name else "", 1)
     return Markup(svg)
 

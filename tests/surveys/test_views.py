@@ -501,7 +501,7 @@ def test_results_count_in_whole_numbers_and_give_likert_statements_in_full(clien
     for chart in page.split("<svg")[1:]:
         labels = re.findall(r"<text[^>]*>([^<]*)</text>", chart.split("</svg>")[0])
         assert not [label for label in labels if re.fullmatch(r"\d+\.\d+", label)], labels
-    card = page.split("<code>needs</code>")[1]
+    card = page.split('id="q-needs"')[1]
     table = card.split('data-testid="likert-table"')[1].split("</table>")[0]
     assert "I need to log every customer visit from my phone while travelling" in table
     chart = card.split("<svg")[1].split("</svg>")[0]
