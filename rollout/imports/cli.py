@@ -89,6 +89,12 @@ def import_command(target, file, mapping_name, dry_run, encoding, sheet, header_
             labels = {f.name: f.label for f in services.get_target(target).fields()}
             for index, field_name in sorted(batch.settings["mapping"].items(), key=lambda item: int(item[0])):
                 click.echo(f"  {headers[int(index)]} → {labels.get(field_name, field_name)}")
+            ignored = services.ignored_columns(batch)
+            if ignored:
+                names = ", ".join(name.strip() or f"column {index + 1}" for index, name in ignored)
+                click.echo(f"Warning: {counted(len(ignored), 'column')} ignored (not imported): {names}. "
+                           "To import them, map them on the import page and save the mapping as a template "
+                           "(--mapping NAME), or rename them to a field's name.", err=True)
             if dry_run:
                 analysis = services.dry_run(batch, user, "all")
                 db.session.rollback()  # a dry run leaves nothing behind, not even the draft batch

@@ -33,11 +33,13 @@ from rollout.timeutil import local_today, to_local, utcnow
 
 CUSTOMER_SYNONYMS = ("客户名称", "客户", "公司名称", "公司", "单位名称", "单位", "企业名称", "企业", "客户全称",
                      "company", "company name", "customer", "customer name", "name", "account")
-PHONE_SYNONYMS = ("手机", "电话", "手机号", "手机号码", "联系电话", "电话号码", "联系方式", "座机", "mobile", "phone",
-                  "tel", "telephone", "cell")
-EMAIL_SYNONYMS = ("邮箱", "电子邮箱", "电子邮件", "邮件", "e-mail", "email", "mail")
-OWNER_SYNONYMS = ("负责人", "销售", "业务员", "归属销售", "客户经理", "跟进人", "销售代表", "owner", "sales rep", "rep")
-DEPARTMENT_SYNONYMS = ("部门", "所属部门", "销售团队", "团队", "小组", "department", "dept", "team")
+PHONE_SYNONYMS = ("手机", "电话", "手机号", "手机号码", "联系电话", "电话号码", "联系方式", "座机", "移动电话", "固定电话",
+                  "固话", "办公电话", "联系手机", "mobile", "phone", "tel", "telephone", "cell")
+EMAIL_SYNONYMS = ("邮箱", "电子邮箱", "电子邮件", "邮件", "邮箱地址", "e-mail", "email", "mail")
+OWNER_SYNONYMS = ("负责人", "销售", "业务员", "归属销售", "所属销售", "负责销售", "销售负责人", "客户负责人", "业务负责人",
+                  "客户经理", "跟进人", "跟进销售", "销售代表", "销售人员", "归属人", "owner", "sales rep", "rep")
+DEPARTMENT_SYNONYMS = ("部门", "所属部门", "归属部门", "销售部门", "销售团队", "所属团队", "团队", "小组", "所属小组",
+                       "department", "dept", "team")
 FIELD_KIND_TO_CLEANING = {"text": "text", "number": "amount", "date": "date", "choice": "text",
                           "multi_choice": "text", "phone": "phone", "email": "email"}
 
@@ -89,10 +91,14 @@ class CustomerTarget(Target):
             TargetField("name", _l("Customer name"), required=True, max_length=200, synonyms=CUSTOMER_SYNONYMS),
             TargetField("phone", _l("Phone"), "phone", max_length=40, synonyms=PHONE_SYNONYMS),
             TargetField("email", _l("Email"), "email", max_length=254, synonyms=EMAIL_SYNONYMS),
-            TargetField("industry", _l("Industry"), max_length=60, synonyms=("行业", "所属行业", "industry")),
-            TargetField("city", _l("City"), max_length=60, synonyms=("城市", "地区", "所在地", "省市", "city", "region")),
-            TargetField("address", _l("Address"), max_length=300, synonyms=("地址", "详细地址", "公司地址", "address")),
-            TargetField("source", _l("Source"), max_length=40, synonyms=("来源", "客户来源", "渠道", "source", "channel")),
+            TargetField("industry", _l("Industry"), max_length=60,
+                        synonyms=("行业", "所属行业", "行业类别", "行业分类", "industry")),
+            TargetField("city", _l("City"), max_length=60,
+                        synonyms=("城市", "所在城市", "地区", "所在地区", "区域", "所在地", "省市", "city", "region")),
+            TargetField("address", _l("Address"), max_length=300,
+                        synonyms=("地址", "详细地址", "公司地址", "联系地址", "通讯地址", "办公地址", "address")),
+            TargetField("source", _l("Source"), max_length=40,
+                        synonyms=("来源", "客户来源", "来源渠道", "获客渠道", "线索来源", "渠道", "source", "channel")),
             TargetField("owner", _l("Owner"), synonyms=OWNER_SYNONYMS),
             TargetField("department", _l("Department"), synonyms=DEPARTMENT_SYNONYMS),
             TargetField("campaign", _l("Campaign"), synonyms=("市场活动", "活动", "campaign")),
@@ -302,7 +308,8 @@ class ContactTarget(_CustomerChild):
             TargetField("customer", _l("Customer"), required=True, synonyms=CUSTOMER_SYNONYMS[:-2]),
             TargetField("name", _l("Contact name"), required=True, max_length=100,
                         synonyms=("联系人", "联系人姓名", "姓名", "contact", "contact name", "name")),
-            TargetField("title", _l("Job title"), max_length=100, synonyms=("职务", "职位", "title", "position")),
+            TargetField("title", _l("Job title"), max_length=100,
+                        synonyms=("职务", "职位", "岗位", "职称", "title", "position", "job title")),
             TargetField("phone", _l("Phone"), "phone", max_length=40, synonyms=PHONE_SYNONYMS),
             TargetField("email", _l("Email"), "email", max_length=254, synonyms=EMAIL_SYNONYMS),
             TargetField("is_primary", _l("Primary contact"), "boolean",
@@ -367,16 +374,25 @@ class ActivityTarget(_CustomerChild):
     def fields(self):
         return [
             TargetField("customer", _l("Customer"), required=True, synonyms=CUSTOMER_SYNONYMS[:-2]),
-            TargetField("user", _l("Done by"), synonyms=OWNER_SYNONYMS),
+            TargetField("user", _l("Done by"), synonyms=OWNER_SYNONYMS + ("拜访人", "执行人", "记录人")),
             TargetField("kind", _l("Kind"), required=True, choices=ACTIVITY_ALIASES,
-                        synonyms=("类型", "方式", "跟进方式", "跟进类型", "kind", "type")),
+                        synonyms=("类型", "方式", "跟进方式", "跟进类型", "跟进形式", "沟通方式", "拜访方式", "kind", "type")),
             TargetField("occurred_on", _l("Date"), "date", required=True,
-                        synonyms=("日期", "跟进日期", "拜访日期", "时间", "跟进时间", "date")),
+                        synonyms=("日期", "跟进日期", "拜访日期", "沟通日期", "联系日期", "时间", "跟进时间", "拜访时间",
+                                  "沟通时间", "联系时间", "date")),
             TargetField("outcome", _l("Outcome"), "note", max_length=5000,
-                        synonyms=("内容", "跟进内容", "结果", "跟进记录", "记录", "备注", "outcome", "notes")),
-            TargetField("next_step", _l("Next step"), max_length=300, synonyms=("下一步", "下一步计划", "next step")),
+                        synonyms=("内容", "跟进内容", "结果", "跟进结果", "跟进情况", "跟进记录", "拜访内容", "拜访记录",
+                                  "沟通内容", "沟通记录", "记录", "备注", "outcome", "notes")),
+            TargetField("next_step", _l("Next step"), max_length=300,
+                        synonyms=("下一步", "下一步计划", "下一步工作", "下一步行动", "下步计划", "后续计划", "跟进计划",
+                                  "下次跟进内容", "下次跟进计划", "next step")),
+            # A date column named after the next step ("下一步日期") is that step's date, never the
+            # next step itself: every such name is listed, since an exact name wins over a partial one.
             TargetField("next_step_on", _l("Next step date"), "date",
-                        synonyms=("下次跟进日期", "下次跟进", "next step date")),
+                        synonyms=("下一步日期", "下一步时间", "下一步计划日期", "下次日期", "下次时间", "下次跟进日期",
+                                  "下次跟进时间", "下次跟进", "下次联系日期", "下次联系时间", "下次拜访日期",
+                                  "下次拜访时间", "计划跟进日期", "预计跟进日期", "next step date", "next step on",
+                                  "next follow-up", "next follow-up date", "next date")),
         ]
 
     @staticmethod
@@ -441,18 +457,22 @@ class OpportunityTarget(_CustomerChild):
     def fields(self):
         return [
             TargetField("name", _l("Opportunity"), required=True, max_length=200,
-                        synonyms=("商机", "商机名称", "项目", "项目名称", "机会", "opportunity", "deal")),
+                        synonyms=("商机", "商机名称", "项目", "项目名称", "机会", "机会名称", "销售机会",
+                                  "opportunity", "deal", "deal name")),
             TargetField("customer", _l("Customer"), required=True, synonyms=CUSTOMER_SYNONYMS[:-2]),
             TargetField("owner", _l("Owner"), synonyms=OWNER_SYNONYMS),
             TargetField("amount", _l("Amount"), "amount",
-                        synonyms=("金额", "预计金额", "合同金额", "商机金额", "amount", "value")),
-            TargetField("stage", _l("Stage"), choices=STAGE_ALIASES, synonyms=("阶段", "商机阶段", "状态", "stage")),
+                        synonyms=("金额", "预计金额", "合同金额", "商机金额", "合同额", "预计成交金额", "amount", "value")),
+            TargetField("stage", _l("Stage"), choices=STAGE_ALIASES,
+                        synonyms=("阶段", "商机阶段", "销售阶段", "状态", "商机状态", "stage")),
             TargetField("expected_close_on", _l("Expected close"), "date",
-                        synonyms=("预计成交日期", "预计签约日期", "预计成交", "expected close")),
+                        synonyms=("预计成交日期", "预计签约日期", "预计签单日期", "预计成交时间", "预计签约时间", "预计成交",
+                                  "expected close", "expected close date")),
             TargetField("closed_on", _l("Close date"), "date",
-                        synonyms=("结单日期", "成交日期", "关闭日期", "签约日期", "实际成交日期", "赢单日期", "输单日期",
-                                  "close date", "closed on", "closed date")),
-            TargetField("lost_reason", _l("Lost reason"), synonyms=("输单原因", "丢单原因", "lost reason")),
+                        synonyms=("结单日期", "成交日期", "关闭日期", "签约日期", "签单日期", "实际成交日期", "赢单日期",
+                                  "输单日期", "成交时间", "close date", "closed on", "closed date")),
+            TargetField("lost_reason", _l("Lost reason"),
+                        synonyms=("输单原因", "丢单原因", "失败原因", "丢单理由", "lost reason")),
         ]
 
     def begin(self, ctx):

@@ -346,6 +346,13 @@ def set_decisions(batch: ImportBatch, decisions: dict[str, str], default_existin
     forget_dry_run(batch)
 
 
+def ignored_columns(batch: ImportBatch) -> list[tuple[int, str]]:
+    """(index, name) of the file's columns that no field takes: their cells are not imported."""
+    mapping = batch.settings.get("mapping", {})
+    return [(index, header) for index, header in enumerate(batch.source.get("headers", []))
+            if not mapping.get(str(index))]
+
+
 # --- mapping templates -----------------------------------------------------------------------
 def save_template(batch: ImportBatch, name: str, user: User) -> MappingTemplate:
     """Save the batch's mapping under a name (replacing a template of the same name and target)."""
