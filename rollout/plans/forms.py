@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import (BooleanField, DateField, DateTimeLocalField, IntegerField, SelectField,
-                     SelectMultipleField, StringField, TextAreaField)
+from wtforms import (BooleanField, DateField, DateTimeLocalField, EmailField, IntegerField, SelectField,
+                     SelectMultipleField, StringField, TelField, TextAreaField)
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from rollout.plans.models import ACTIVITY_KINDS, FIELD_KINDS, METRICS, PERIOD_KINDS, PLAN_LEVELS
@@ -14,15 +14,36 @@ NONE = 0
 
 
 class AmountField(StringField):
-    """Text input for money: a Decimal from the record is shown as text, never handed to validators."""
+    """Text input for money: a Decimal from the record is shown as text, never handed to validators.
+    A phone shows its number keypad with the decimal point."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs["render_kw"] = {"inputmode": "decimal", **(kwargs.get("render_kw") or {})}
+        super().__init__(*args, **kwargs)
 
     def process_data(self, value):
         self.data = None if value is None else str(value)
 
+
+#: A phone's dial pad for a phone input, its keyboard with "@" for an email input. These are a customer's or
+#: a contact's numbers, never the rep's own: the browser must not fill in the rep's saved number or address.
+#: The services still check what is typed (a tel input accepts anything).
+PHONE_INPUT = {"inputmode": "tel", "autocomplete": "off"}
+EMAIL_INPUT = {"inputmode": "email", "autocomplete": "off"}
+
+
+def phone_field(label, **kwargs):
+    return TelField(label, validators=[Optional(), Length(max=40)], render_kw=dict(PHONE_INPUT), **kwargs)
+
+
+def email_field(label, **kwargs):
+    return EmailField(label, validators=[Optional(), Length(max=254)], render_kw=dict(EMAIL_INPUT), **kwargs)
+
+
 class CustomerForm(FlaskForm):
     name = StringField(_l("Customer name"), validators=[DataRequired(), Length(max=200)])
-    phone = StringField(_l("Phone"), validators=[Optional(), Length(max=40)])
-    email = StringField(_l("Email"), validators=[Optional(), Length(max=254)])
+    phone = phone_field(_l("Phone"))
+    email = email_field(_l("Email"))
     industry = StringField(_l("Industry"), validators=[Optional(), Length(max=60)])
     city = StringField(_l("City"), validators=[Optional(), Length(max=60)])
     address = StringField(_l("Address"), validators=[Optional(), Length(max=300)])
@@ -48,6 +69,10 @@ def customer_form_class(fields):
             field = StringField(label, render_kw={"type": "date"})
         elif definition.kind == "number":
             field = StringField(label, render_kw={"inputmode": "decimal"})
+        elif definition.kind == "phone":
+            field = TelField(label, validators=[Optional(), Length(max=500)], render_kw=dict(PHONE_INPUT))
+        elif definition.kind == "email":
+            field = EmailField(label, validators=[Optional(), Length(max=500)], render_kw=dict(EMAIL_INPUT))
         else:
             field = StringField(label, validators=[Optional(), Length(max=500)])
         if definition.is_required:
@@ -60,8 +85,8 @@ def customer_form_class(fields):
 class ContactForm(FlaskForm):
     name = StringField(_l("Full name"), validators=[DataRequired(), Length(max=100)])
     title = StringField(_l("Job title"), validators=[Optional(), Length(max=100)])
-    phone = StringField(_l("Phone"), validators=[Optional(), Length(max=40)])
-    email = StringField(_l("Email"), validators=[Optional(), Length(max=254)])
+    phone = phone_field(_l("Phone"))
+    email = email_field(_l("Email"))
     is_primary = BooleanField(_l("Primary contact"))
 
 
@@ -101,7 +126,8 @@ class QuoteForm(FlaskForm):
     title = StringField(_l("Quote title"), validators=[DataRequired(), Length(max=200)])
     opportunity_id = SelectField(_l("Deal"), coerce=int, default=NONE)
     list_amount = AmountField(_l("List price (¥)"), validators=[DataRequired(), Length(max=30)])
-    discount_percent = StringField(_l("Discount (%)"), default="0", validators=[Optional(), Length(max=10)])
+    discount_percent = StringField(_l("Discount (%)"), default="0", validators=[Optional(), Length(max=10)],
+                                   render_kw={"inputmode": "decimal"})
     valid_until = DateField(_l("Valid until"), validators=[Optional()])
     note = TextAreaField(_l("Note"), validators=[Optional(), Length(max=5000)])
 
@@ -166,8 +192,8 @@ class LeadForm(FlaskForm):
     company_name = StringField(_l("Company"), validators=[DataRequired(), Length(max=200)])
     campaign_id = SelectField(_l("Campaign"), coerce=int, default=NONE)
     contact_name = StringField(_l("Contact"), validators=[Optional(), Length(max=100)])
-    phone = StringField(_l("Phone"), validators=[Optional(), Length(max=40)])
-    email = StringField(_l("Email"), validators=[Optional(), Length(max=254)])
+    phone = phone_field(_l("Phone"))
+    email = email_field(_l("Email"))
     note = TextAreaField(_l("Note"), validators=[Optional(), Length(max=5000)])
 
 

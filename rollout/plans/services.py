@@ -1963,6 +1963,23 @@ def pool_query(search: str, scope_condition):
     return query.order_by(Customer.pool_entered_at.desc(), Customer.id.desc())
 
 
+_EXTENSION_MARK = re.compile(r"\s*(?:转|分机|ext\.?|x|#)\s*", re.IGNORECASE)
+
+
+def dial_uri(phone: str | None) -> str | None:
+    """A ``tel:`` link for a phone number as stored ("010-12345678 转801" dials 010-12345678, waits, then 801);
+    None when there is nothing to dial."""
+    if not phone:
+        return None
+    number, _mark, extension = _EXTENSION_MARK.sub("\x00", phone.strip(), count=1).partition("\x00")
+    digits = re.sub(r"[^0-9]", "", number)
+    if len(digits) < 3:
+        return None
+    plus = "+" if number.lstrip().startswith("+") else ""
+    extension = re.sub(r"[^0-9]", "", extension)
+    return f"tel:{plus}{digits}" + (f",{extension}" if extension else "")
+
+
 def deal_conditions(filters: dict) -> list:
     """The deals list's filters other than the stage (the stage cards count each stage under them):
     one owner, one campaign, and a search on the deal's or the customer's name."""

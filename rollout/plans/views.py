@@ -43,7 +43,8 @@ def plan_labels():
             "lead_status_labels": services.LEAD_STATUS_LABELS, "field_kind_labels": services.FIELD_KIND_LABELS,
             "assignment_labels": services.ASSIGNMENT_LABELS,
             "system_text": lambda text: services.SYSTEM_TEXT_LABELS.get(text, text),
-            "stage_probability": services.STAGE_PROBABILITY, "display_extra": services.display_extra}
+            "stage_probability": services.STAGE_PROBABILITY, "display_extra": services.display_extra,
+            "dial_uri": services.dial_uri}
 
 
 def _me() -> User:

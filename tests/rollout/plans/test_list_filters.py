@@ -283,3 +283,44 @@ def test_handing_and_sending_back_a_lead_return_to_the_same_filtered_page(compan
     response = marketer.post(f"/leads/{lead.id}/hand", data={
         "h-owner_id": str(company["staff"].id), "h-respond_by": "2030-01-02T18:00", "next": "https://evil.example/"})
     assert response.headers["Location"] == "/leads"
+
+
+# --- on a phone ----------------------------------------------------------------------------------------
+def test_phone_and_email_inputs_bring_up_the_right_keyboard(company, client_as):
+    services.save_field(None, "wechat_phone", "微信电话", "phone", "", is_required=False, is_listed=False)
+    db.session.commit()
+    client = client_as("staff")
+    form = client.get("/customers/new").text
+    assert re.search(r'<input[^>]*inputmode="tel"[^>]*name="phone"[^>]*type="tel"', form)
+    assert re.search(r'<input[^>]*inputmode="email"[^>]*name="email"[^>]*type="email"', form)
+    assert re.search(r'<input[^>]*name="x_wechat_phone"[^>]*type="tel"', form)
+    assert 'autocomplete="off"' in form  # a customer's number, not the rep's own saved one
+    customer = services.create_customer("甲公司", company["staff"])
+    db.session.commit()
+    page = client.get(f"/customers/{customer.id}").text
+    assert re.search(r'<input[^>]*inputmode="tel"[^>]*name="c-phone"[^>]*type="tel"', page)
+    assert re.search(r'<input[^>]*name="c-email"[^>]*type="email"', page)
+    deals = client.get(f"/customers/{customer.id}?tab=deals").text
+    assert re.search(r'<input[^>]*inputmode="decimal"[^>]*name="o-amount"', deals)
+    quote = client.get(f"/customers/{customer.id}/quotes/new").text
+    assert re.search(r'<input[^>]*inputmode="decimal"[^>]*name="list_amount"', quote)
+    assert re.search(r'<input[^>]*inputmode="decimal"[^>]*name="discount_percent"', quote)
+
+
+def test_phone_numbers_are_links_that_dial_them(company, client_as):
+    customer = services.create_customer("甲公司", company["staff"], phone="010-62345678 转801")
+    services.add_contact(customer, "王经理", "采购", "13812345678", "wang@example.com", True)
+    db.session.commit()
+    client = client_as("staff")
+    page = client.get(f"/customers/{customer.id}").text
+    assert '<a href="tel:01062345678,801">010-62345678 转801</a>' in page
+    assert '<a href="tel:13812345678">13812345678</a>' in page
+    assert '<a href="mailto:wang@example.com">wang@example.com</a>' in page
+    assert 'href="tel:01062345678,801"' in client.get("/customers").text
+
+
+def test_a_dial_link_keeps_only_what_a_phone_dials():
+    assert services.dial_uri("+1 415 555 0100") == "tel:+14155550100"
+    assert services.dial_uri("021-5555 ext. 12") == "tel:0215555,12"
+    assert services.dial_uri("无") is None and services.dial_uri(None) is None and services.dial_uri("") is None
+    assert services.dial_uri('13812345678"><script>') == "tel:13812345678"
