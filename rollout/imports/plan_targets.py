@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import delete, literal, null, select
+from sqlalchemy import delete, func, literal, null, select
 
 from rollout.accounts.models import User
 from rollout.cleaning import clean_note, company_key, name_key, phone_key_of, strip_legal_suffixes
@@ -436,9 +436,31 @@ class ActivityTarget(_CustomerChild):
                                   f"{plans.ACTIVITY_LABELS.get(kind, kind)} · {person} (#{activity_id})")
         return found
 
+    def _restart_import_clock(self, customer: Customer) -> None:
+        """A customer an import created starts with the import's time as its last follow-up (the pool's
+        clock). Its first imported follow-ups replace that placeholder with their own latest date, so
+        the list and the pool see when it was really last followed up; a clock that has moved since (a
+        follow-up logged, a claim, a transfer) is real and only ever moves forward."""
+        if customer.last_followup_at is None or customer.last_followup_at != customer.created_at:
+            return
+        # Customers created some other way keep their creation as the clock: asked once per import.
+        not_imported = self.__dict__.setdefault("_not_imported_customers", set())
+        if customer.id in not_imported:
+            return
+        created_by_import = db.session.scalar(select(CustomerAssignment.id).where(
+            CustomerAssignment.customer_id == customer.id, CustomerAssignment.kind == "create",
+            CustomerAssignment.note == "import").limit(1))
+        if created_by_import is None:
+            not_imported.add(customer.id)
+            return
+        # The follow-ups it already has (an earlier import's), else none: log_activity moves it forward.
+        customer.last_followup_at = db.session.scalar(select(func.max(Activity.occurred_at)).where(
+            Activity.customer_id == customer.id))
+
     def insert_one(self, row, ctx):
         customer = db.session.get(Customer, row["customer_id"])
         actor = db.session.get(User, row["user_id"])
+        self._restart_import_clock(customer)
         return plans.log_activity(customer, actor, row["kind"], row["occurred_at"], row["outcome"],
                                   row["next_step"], row["next_step_on"], is_history=True).id
 
