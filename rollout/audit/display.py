@@ -63,6 +63,8 @@ FIELD_LABELS = {
 #: Columns whose meaning depends on the table.
 TABLE_FIELD_LABELS = {
     ("departments", "parent_id"): _l("Parent department"),
+    # A contact's title is the position they hold, not a headline.
+    ("contacts", "title"): _l("Job title"),
 }
 
 #: Audited tables, downloads and pages in words; a model may name its table in ``__entity_label__`` instead.
@@ -96,11 +98,126 @@ ACTION_NAMES = {
     "process_step_removed": _l("Process steps removed"), "process_flow_removed": _l("Process flows removed"),
     "roles.change_requested": _l("Role changes asked for"), "session_schedule": _l("Training sessions scheduled"),
     "session_discard": _l("Training drafts discarded"), "session_cancel": _l("Training sessions cancelled"),
+    "sign_in_link.issued": _l("Sign-in links issued"), "password.set_by_link": _l("Passwords set by sign-in link"),
 }
 
 
+#: One audit row's action in words (the filter and the summary count them with ACTION_NAMES, in the plural).
+ACTION_ROW_NAMES = {
+    "create": _l("Record created"), "update": _l("Record changed"), "delete": _l("Record deleted"),
+    "login": _l("Login"), "login_failed": _l("Failed login"), "logout": _l("Logout"),
+    "denied": _l("Access denied"), "export": _l("Export"), "download": _l("Download"),
+    "import": _l("Import"), "transition": _l("Status change"), "retry": _l("Message retry"),
+    "survey.status": _l("Survey status change"), "survey.invite": _l("Survey invitation"),
+    "survey.remind": _l("Survey reminder"), "process_draft_created": _l("Process map draft started"),
+    "process_approved": _l("Process map approved"), "post_review": _l("Change post-implementation review"),
+    "plan.changed_after_approval": _l("Plan changed after approval"), "import_failed": _l("Failed import"),
+    "import_undone": _l("Import undone"), "process_submitted": _l("Process map submitted for review"),
+    "process_sent_back": _l("Process map sent back"), "process_review_withdrawn": _l("Process map taken back to draft"),
+    "process_step_removed": _l("Process step removed"), "process_flow_removed": _l("Process flow removed"),
+    "roles.change_requested": _l("Role change asked for"), "session_schedule": _l("Training session scheduled"),
+    "session_discard": _l("Training draft discarded"), "session_cancel": _l("Training session cancelled"),
+    "sign_in_link.issued": _l("Sign-in link issued"), "password.set_by_link": _l("Password set by sign-in link"),
+}
+
+#: Pages by endpoint, for "access denied" rows (a page not named here shows by its area).
+PAGE_NAMES = {
+    "dashboard.home": _l("Home"), "dashboard.adoption": _l("Adoption"), "dashboard.readiness": _l("Go-live readiness"),
+    "dashboard.department_adoption": _l("Adoption of a department"), "dashboard.plan": _l("Rollout plan"),
+    "dashboard.ranking": _l("Usage ranking"), "dashboard.go_live": _l("Go-live overview"),
+    "dashboard.readiness_settings": _l("Readiness settings"), "dashboard.report_pdf": _l("Rollout status report"),
+    "plans.index": _l("Plans"), "plans.customers": _l("Customers"), "plans.customer": _l("Customer"),
+    "plans.deals": _l("Deals"), "plans.deal": _l("Deal"), "plans.leads": _l("Leads"), "plans.quotes": _l("Quotes"),
+    "plans.quote": _l("Quote"), "plans.pool": _l("Customer pool"), "plans.campaigns": _l("Campaigns"),
+    "plans.activities": _l("Activities"), "plans.settings": _l("Sales settings"), "plans.plan": _l("Sales plan"),
+    "surveys.index": _l("Requirements"), "surveys.survey_list": _l("Surveys"), "surveys.survey": _l("Survey"),
+    "surveys.results": _l("Survey results"), "surveys.coverage": _l("Coverage"),
+    "surveys.requirements": _l("Requirements backlog"), "surveys.requirement": _l("Requirement"),
+    "surveys.interviews": _l("Interviews"), "surveys.interview": _l("Interview"),
+    "processmaps.index": _l("Process maps"), "processmaps.process": _l("Process map"),
+    "processmaps.version": _l("Process map version"), "processmaps.raci": _l("RACI matrix"),
+    "changes.index": _l("Changes"), "changes.all_requests": _l("All change requests"),
+    "changes.detail": _l("Change request"), "changes.board": _l("Change board"), "changes.windows": _l("Review windows"),
+    "changes.window": _l("Review window"), "changes.releases": _l("Releases"), "changes.release": _l("Release"),
+    "changes.cadences": _l("Review cadences"), "changes.calendar": _l("Change calendar"),
+    "changes.metrics": _l("Change metrics"),
+    "training.index": _l("Training"), "training.tracks": _l("Training tracks"), "training.track": _l("Training track"),
+    "training.course": _l("Course"), "training.sessions": _l("Training sessions"),
+    "training.session": _l("Training session"), "training.matrix": _l("Training completion"),
+    "training.seeds": _l("Seed users"), "training.support_requests": _l("Support requests"),
+    "training.support_request": _l("Support request"), "training.faq_index": _l("FAQ"),
+    "training.faq_insights": _l("FAQ insights"), "training.attendance": _l("Attendance"),
+    "retros.index": _l("Retros"), "retros.board": _l("Retro board"), "retros.summary": _l("Retro summary"),
+    "accounts.users": _l("Users"), "accounts.edit_user": _l("User"), "accounts.departments": _l("Departments"),
+    "accounts.role_review": _l("Role review"), "accounts.review_roles": _l("Role review"),
+    "accounts.my_role_review": _l("Role review"), "imports.index": _l("Imports"), "imports.batch": _l("Data import"),
+    "imports.templates": _l("Import templates"), "audit.index": _l("Audit trail"), "audit.export": _l("Audit trail"),
+    "reports.audit_summary_page": _l("Audit summary"), "notify.outbox": _l("Outbox"),
+    "notify.robots": _l("Chat robots"), "notify.channels": _l("Notification channels"),
+}
+
+#: The area of a page not named in PAGE_NAMES, by the first part of its endpoint.
+PAGE_AREAS = {
+    "dashboard": _l("Rollout"), "plans": _l("Plans"), "surveys": _l("Requirements"),
+    "processmaps": _l("Process maps"), "changes": _l("Changes"), "training": _l("Training"), "retros": _l("Retros"),
+    "accounts": _l("Users"), "imports": _l("Imports"), "audit": _l("Audit trail"), "reports": _l("Reports"),
+    "notify": _l("Notifications"),
+}
+
+#: Notifications by their event (a notification row's ``event`` column).
+NOTIFICATION_EVENTS = {
+    "changes.agenda": _l("Review agenda"), "changes.assessed": _l("Change request assessed"),
+    "changes.carried_over": _l("Change request carried over"), "changes.emergency": _l("Emergency change"),
+    "changes.release": _l("Release announced"), "changes.scheduled": _l("Change request scheduled"),
+    "changes.submitted": _l("Change request submitted"), "changes.approved": _l("Change request approved"),
+    "changes.rejected": _l("Change request rejected"), "customer.released": _l("Customer released to the pool"),
+    "customer.transferred": _l("Customer transferred to you"), "customer.transferred_away": _l("Customer transferred away"),
+    "lead.handed": _l("Lead handed over"), "plan.behind": _l("Plan behind target"), "plan.changed": _l("Plan changed"),
+    "quote.pending": _l("Quote awaiting approval"), "quote.step_approved": _l("Quote approval step passed"),
+    "requirements.status": _l("Requirement status changed"), "retro.change_decided": _l("Change from a retro decided"),
+    "retros.action_closed": _l("Retro action item closed"), "retros.action_due": _l("Retro action item due"),
+    "retros.action_reassigned": _l("Retro action item reassigned"), "retros.opened": _l("Retro opened"),
+    "retros.question_asked": _l("Question in a retro"), "roles.change_requested": _l("Role change asked for"),
+    "survey.invited": _l("Survey invitation"), "survey.reminder": _l("Survey reminder"),
+    "training.assigned": _l("Training assigned"), "training.draft_session": _l("Training draft to schedule"),
+    "training.overdue": _l("Training overdue"), "training.promoted": _l("Moved up from the waitlist"),
+    "training.reminder": _l("Training reminder"), "training.session_scheduled": _l("Training scheduled"),
+    "training.session_moved": _l("Training moved"), "training.session_cancelled": _l("Training cancelled"),
+    "training.support_request": _l("Support request"), "training.support_answered": _l("Support request answered"),
+    "training.support_answer_edited": _l("Support answer edited"),
+    "training.support_escalated": _l("Support request escalated"),
+    "training.support_escalated_asker": _l("Your support request escalated"),
+    "training.support_reply": _l("Reply to a support request"),
+}
+
+
+class _NotificationEvents(Mapping):
+    """Every event has words: those named in NOTIFICATION_EVENTS, others by their area ("Training
+    notification"), so a dotted code never shows on the audit page."""
+
+    def __getitem__(self, event):
+        label = NOTIFICATION_EVENTS.get(event)
+        if label is not None:
+            return label
+        area = event.split(".")[0].rstrip("s")
+        areas = {"change": _l("Changes"), "training": _l("Training"), "survey": _l("Surveys"), "plan": _l("Plans"),
+                 "deal": _l("Deals"), "quote": _l("Quotes"), "retro": _l("Retros"), "process": _l("Process maps"),
+                 "customer": _l("Customers"), "lead": _l("Leads"), "requirement": _l("Requirements"),
+                 "import": _l("Imports")}
+        return _("%(area)s notification", area=areas.get(area, _("Other")))
+
+    def __contains__(self, event):
+        return isinstance(event, str) and bool(event)
+
+    def __iter__(self):
+        return iter(NOTIFICATION_EVENTS)
+
+    def __len__(self):
+        return len(NOTIFICATION_EVENTS)
+
+
 #: Labels of the codes a column stores, by (table, column); each module registers its own with label_codes().
-CODE_LABELS: dict[tuple[str, str], Mapping] = {}
+CODE_LABELS: dict[tuple[str, str], Mapping] = {("notifications", "event"): _NotificationEvents()}
 
 
 def label_codes(labels_by_column: dict[tuple[str, str], Mapping]) -> None:
@@ -158,6 +275,33 @@ def action_name(action: str) -> str:
     """An audit action in the reader's words, or its machine name when it has none."""
     label = ACTION_NAMES.get(action)
     return str(label) if label is not None else action
+
+
+def action_row_name(action: str) -> str:
+    """One audit row's action in the reader's words ("Login", not the filter's "Logins")."""
+    label = ACTION_ROW_NAMES.get(action) or ACTION_NAMES.get(action)
+    return str(label) if label is not None else action
+
+
+def page_name(endpoint: str) -> str:
+    """A page by its endpoint in words: ``dashboard.adoption`` → "Adoption"; a page not named by its area."""
+    label = PAGE_NAMES.get(endpoint)
+    if label is not None:
+        return str(label)
+    area = PAGE_AREAS.get(endpoint.split(".")[0])
+    return _("A page of %(area)s", area=area) if area is not None else endpoint
+
+
+def subject(row) -> str:
+    """What an audit row is about, in words: "Customer #12", "Page “Adoption”", "Sign-in session of rep"."""
+    name = entity_name(row.entity)
+    if not row.entity_id:
+        return name
+    if row.entity == "route":
+        return _("Page “%(page)s”", page=page_name(row.entity_id))
+    if row.entity == "session":
+        return _("Sign-in session of %(username)s", username=row.entity_id)
+    return f"{name} #{row.entity_id}"
 
 
 def entity_choices() -> list[tuple[str, str]]:

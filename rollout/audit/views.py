@@ -1,13 +1,14 @@
 """The audit page: filter by user, entity, action and date; keyset pages stay fast at millions of rows."""
 from datetime import datetime, time, timedelta
 
-from flask import Blueprint, abort, current_app, render_template, request
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import format_decimal
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, func, or_, select
 
 from rollout.access import authorize, require, scope_clause
-from rollout.audit.display import describe_changes, entity_choices
+from rollout.audit.display import action_row_name, describe_changes, entity_choices, subject
 from rollout.audit.models import AuditEntry
 from rollout.extensions import db
 from rollout.reports.exports import FORMATS, export_response
@@ -93,18 +94,38 @@ def index():
     rows = rows[:PAGE_SIZE]
     args = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in filters.items() if v}
     return render_template("audit/index.html", rows=rows, changes=describe_changes(rows), has_more=has_more,
-                           filters=filters, args=args, actions=ACTIONS, entities=entity_choices(), problems=problems)
+                           filters=filters, args=args, actions=ACTIONS, entities=entity_choices(), problems=problems,
+                           action_row_name=action_row_name, subject=subject)
+
+
+def count_matching(query, limit: int) -> tuple[int, bool]:
+    """How many rows ``query`` matches, and whether that is more than ``limit``. Counting stops just past
+    the limit, then counts in full only when the rows do not fit (to say how many there are)."""
+    counted = query.order_by(None)
+    capped = db.session.scalar(select(func.count()).select_from(counted.limit(limit + 1).subquery())) or 0
+    if capped <= limit:
+        return capped, False
+    return db.session.scalar(select(func.count()).select_from(counted.subquery())) or 0, True
 
 
 @bp.route("/export.<fmt>")
 @require("audit.view")
 def export(fmt):
-    """The audit trail as XLSX or CSV with the page's filters, newest first, up to EXPORT_MAX_ROWS rows."""
+    """The audit trail as XLSX or CSV with the page's filters, newest first. A filter that matches more than
+    EXPORT_MAX_ROWS rows is refused with the count, back on the audit page: a cut-off file would look complete."""
     authorize("data.export")
     if fmt not in FORMATS:
         abort(404)
     filters = _filters()
     limit = current_app.config.get("EXPORT_MAX_ROWS", 100_000)
-    rows = db.session.scalars(audit_query(current_user, filters).limit(limit).execution_options(yield_per=2000))
+    query = audit_query(current_user, filters)
+    matching, is_too_many = count_matching(query, limit)
+    if is_too_many:
+        flash(_("The filter matches %(count)s entries, but an export holds at most %(limit)s. Nothing was "
+                "exported: narrow the dates (or filter by user, entity or action) and export again.",
+                count=format_decimal(matching), limit=format_decimal(limit)), "warning")
+        args = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in filters.items() if v}
+        return redirect(url_for("audit.index", **args))
+    rows = db.session.scalars(query.execution_options(yield_per=2000))
     return export_response(_("audit trail"), audit_columns(), described_audit_rows(rows), fmt, entity="audit_entries",
                            filters=filters)

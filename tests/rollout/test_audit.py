@@ -98,7 +98,8 @@ def test_sign_ins_and_refusals_are_named_in_chinese(client, client_as, company):
     client = client_as("admin")
     client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "zh-CN"
     rows = client.get("/audit/").get_data(as_text=True).split("<tbody>")[1]
-    assert "登录会话 #staff" in rows and "页面 #accounts.users" in rows
+    assert "staff 的登录会话" in rows and "页面“用户”" in rows and "#staff" not in rows
+    assert "accounts.users" not in rows
     assert "场次" not in rows  # a training session's word
 
 
