@@ -173,3 +173,40 @@ document.addEventListener("input", function (event) {
     });
   });
 })();
+// After a failed submit the page comes back with its invalid fields marked aria-invalid: the focus goes to
+// the first one and it scrolls into view, else on a phone the error is off-screen and Save seems to do
+// nothing. A group of radio buttons or boxes gives the focus to its chosen (else first) answer. The links
+// of an error summary (data-error-summary) move the focus to their question the same way.
+(function () {
+  function focusable(target) {
+    if (!target || target.disabled) { return null; }
+    if (target.matches("input, select, textarea, button, a[href]")) { return target; }
+    return target.querySelector("input:checked:not(:disabled)") ||
+      target.querySelector("input:not([type=hidden]):not(:disabled), select:not(:disabled), textarea:not(:disabled)");
+  }
+
+  function focusField(target) {
+    var field = focusable(target);
+    if (!field) { return false; }
+    // A field inside a closed <details> or a hidden block cannot take the focus.
+    if (!field.offsetParent && field.getClientRects().length === 0) { return false; }
+    field.focus({ preventScroll: true });
+    field.scrollIntoView({ block: "center" });
+    return document.activeElement === field;
+  }
+
+  var active = document.activeElement;
+  if (!active || active === document.body) {
+    var invalid = document.querySelectorAll("main [aria-invalid=true]");
+    for (var i = 0; i < invalid.length; i += 1) {
+      if (focusField(invalid[i])) { break; }
+    }
+  }
+
+  document.addEventListener("click", function (event) {
+    var link = event.target.closest ? event.target.closest("[data-error-summary] a[href^='#']") : null;
+    if (!link) { return; }
+    var target = document.getElementById(link.getAttribute("href").slice(1));
+    if (target && focusField(target)) { event.preventDefault(); }
+  });
+})();

@@ -1,0 +1,158 @@
+"""What a screen reader or keyboard user relies on, in both languages: an invalid field says so and is
+read with its message and hint, and a required survey question says "required"."""
+import re
+
+import pytest
+from flask import render_template_string
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, StringField
+from wtforms.validators import DataRequired
+
+from rollout.extensions import db
+from surveys import services as survey_services
+from surveys.models import LIKERT, MULTIPLE, OPEN, RATING5, SINGLE, TEXT
+from surveys.services import OptionSpec
+from tests.conftest import chinese_client, english_client, login
+
+
+def tag(html: str, element_id: str) -> str:
+    """The opening tag of the element with this id."""
+    found = re.search(rf'<[a-z]+[^>]*\bid="{re.escape(element_id)}"[^>]*>', html)
+    assert found, f"no element with id {element_id}"
+    return found.group(0)
+
+
+def attribute(opening_tag: str, name: str) -> str | None:
+    found = re.search(rf'\b{name}="([^"]*)"', opening_tag)
+    return found.group(1) if found else None
+
+
+# --- the shared field macro ---------------------------------------------------------------------------------
+class _Form(FlaskForm):
+    class Meta:
+        csrf = False
+
+    title = StringField("Title", validators=[DataRequired(message="Say what it is.")],
+                        description="A few words.")
+    note = StringField("Note")
+    agreed = BooleanField("Agreed", validators=[DataRequired(message="Tick it.")])
+
+
+MACRO = '{% from "macros/forms.html" import field %}{{ field(form.title) }}{{ field(form.note) }}{{ field(form.agreed) }}'
+
+
+def _render(app, data):
+    with app.test_request_context("/", method="POST", data=data):
+        form = _Form()
+        form.validate()
+        return render_template_string(MACRO, form=form)
+
+
+def test_an_invalid_field_says_so_and_is_described_by_its_message_and_hint(app):
+    html = _render(app, {"note": "x"})
+    title = tag(html, "title")
+    assert attribute(title, "aria-invalid") == "true"
+    described = attribute(title, "aria-describedby").split()
+    assert set(described) == {"title-hint", "title-error"}
+    assert "A few words." in html.split('id="title-hint"', 1)[1].split("</div>", 1)[0]
+    assert "Say what it is." in html.split('id="title-error"', 1)[1].split("</div>", 1)[0]
+    checkbox = tag(html, "agreed")
+    assert attribute(checkbox, "aria-invalid") == "true" and attribute(checkbox, "aria-describedby") == "agreed-error"
+    assert "Tick it." in html.split('id="agreed-error"', 1)[1].split("</div></div>", 1)[0]
+    # A valid field without a hint carries neither.
+    note = tag(html, "note")
+    assert attribute(note, "aria-invalid") is None and attribute(note, "aria-describedby") is None
+
+
+def test_a_valid_field_is_still_described_by_its_hint(app):
+    html = _render(app, {"title": "报表", "agreed": "y"})
+    title = tag(html, "title")
+    assert attribute(title, "aria-invalid") is None
+    assert attribute(title, "aria-describedby") == "title-hint"
+    assert 'id="title-error"' not in html
+
+
+@pytest.mark.parametrize("language, required_word", [("en", "(required)"), ("zh-CN", "（必填）")])
+def test_a_rejected_form_marks_its_field_and_a_required_star_is_read_as_required(app, company, language,
+                                                                                 required_word):
+    client = english_client(app) if language == "en" else chinese_client(app, company["staff"])
+    if language == "en":
+        login(client, company["staff"])
+    response = client.post("/customers/new", data={"name": "", "campaign_id": "0"})
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    name = tag(html, "name")
+    assert attribute(name, "aria-invalid") == "true" and attribute(name, "aria-describedby") == "name-error"
+    assert 'class="invalid-feedback d-block"' in html.split('id="name-error"', 1)[1][:200]
+    label = html.split('<label class="form-label" for="name">', 1)[1].split("</label>", 1)[0]
+    assert '<span class="required-mark"></span>' in label
+    assert f'<span class="visually-hidden">{required_word}</span>' in label
+
+
+# --- the survey answer page ---------------------------------------------------------------------------------
+def _survey_link(company) -> str:
+    survey = survey_services.create_survey("上线调研", company["lead"])
+    survey_services.save_question(survey, name="travels", type=SINGLE, label="经常出差吗？",
+                                  label_en="Do you travel often?", is_required=True, hint="按上个月算",
+                                  options=[OptionSpec("yes", "是", label_en="Yes"), OptionSpec("no", "否", label_en="No")])
+    survey_services.save_question(survey, name="tools", type=MULTIPLE, label="用哪些工具？", label_en="Which tools?",
+                                  options=[OptionSpec("excel", "Excel"), OptionSpec("wechat", "微信")])
+    survey_services.save_question(survey, name="wish", type=TEXT, label="最想要什么？", label_en="Your wish?",
+                                  is_required=True)
+    survey_services.save_question(survey, name="score", type=RATING5, label="满意度", label_en="Satisfaction",
+                                  is_required=True)
+    survey_services.save_question(survey, name="agree", type=LIKERT, label="同意吗？", label_en="Agree?",
+                                  options=[OptionSpec("1", "不同意", label_en="No"), OptionSpec("2", "同意", label_en="Yes")],
+                                  rows=[OptionSpec("a", "报表要自动", label_en="Reports build themselves")])
+    survey_services.change_survey_status(survey, OPEN)
+    token = survey_services.invite(survey, [company["staff"]], send=False)[0].token
+    db.session.commit()
+    return f"/surveys/respond/{token}"
+
+
+@pytest.mark.parametrize("language, summary, question, required_word", [
+    ("en", "Some answers need attention.", "Do you travel often?", "(required)"),
+    ("zh-CN", "部分回答需要修改。", "经常出差吗？", "（必填）"),
+])
+def test_survey_errors_are_tied_to_their_questions_and_listed_with_links(app, company, language, summary,
+                                                                         question, required_word):
+    link = _survey_link(company)
+    client = app.test_client()
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = language
+    page = client.get(link).get_data(as_text=True)
+    # Before any error: required groups and fields say so; the hint is read with the question.
+    group = re.search(r'<div role="radiogroup" aria-labelledby="q_travels--label"[^>]*>', page).group(0)
+    assert attribute(group, "aria-required") == "true" and attribute(group, "aria-describedby") == "q_travels--hint"
+    assert attribute(group, "aria-invalid") is None
+    assert attribute(tag(page, "q_wish--input"), "aria-required") == "true"
+    title = page.split('id="q_travels--label">', 1)[1].split("</div>", 1)[0]
+    assert question in title and f'<span class="visually-hidden">{required_word}</span>' in title
+    assert '<span class="required-mark"></span>' in title
+    assert 'data-error-summary' not in page
+
+    response = client.post(link, data={"action": "submit", "q_tools": "excel"})
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    box = html.split('data-testid="answer-errors"', 1)[1].split("</div>", 1)[0]
+    box_tag = re.search(r'<div[^>]*data-testid="answer-errors"[^>]*>', html).group(0)
+    assert 'role="alert"' in box_tag and "data-error-summary" in box_tag
+    assert summary in box
+    # Each question to change is named, with a link to its first answer field; answered ones are not.
+    links = dict((target, text) for target, text in re.findall(r'<a class="alert-link" href="#([^"]+)">([^<]+)</a>', box))
+    assert set(links) == {"q_travels-yes", "q_wish--input", "q_score-1"}
+    assert links["q_travels-yes"] == question
+    for target in links:
+        assert f'id="{target}"' in html
+    group = re.search(r'<div role="radiogroup" aria-labelledby="q_travels--label"[^>]*>', html).group(0)
+    assert attribute(group, "aria-invalid") == "true"
+    assert attribute(group, "aria-describedby").split() == ["q_travels--hint", "q_travels--error"]
+    assert 'id="q_travels--error"' in html
+    wish = tag(html, "q_wish--input")
+    assert attribute(wish, "aria-invalid") == "true" and attribute(wish, "aria-describedby") == "q_wish--error"
+    assert "is-invalid" in attribute(wish, "class")
+    score = re.search(r'<div[^>]*role="radiogroup" aria-labelledby="q_score--label"[^>]*>', html).group(0)
+    assert attribute(score, "aria-invalid") == "true"
+    # The question answered is not marked.
+    tools = re.search(r'<div role="group" aria-labelledby="q_tools--label"[^>]*>', html).group(0)
+    assert attribute(tools, "aria-invalid") is None
+
