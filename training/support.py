@@ -157,11 +157,19 @@ def set_seed_user(user: User, is_seed: bool) -> None:
 
 @dataclass
 class SeedStats:
+    """A seed user's requests. ``assigned`` is split by current state (each request counted once):
+    ``open`` + ``escalated`` + ``answered_waiting`` + ``solved`` == ``assigned``. ``answered`` (those
+    the seed user answered themselves, whatever their state now) gives the response time."""
     seed_user: User
     assigned: int = 0
-    answered: int = 0
-    escalated: int = 0
+    #: Open: waiting for the seed user (new, or opened again by a reply).
     open: int = 0
+    #: Escalated: waiting for the rollout team.
+    escalated: int = 0
+    #: Answered (by the seed user or the rollout team), waiting for the asker to confirm.
+    answered_waiting: int = 0
+    solved: int = 0
+    answered: int = 0
     total_hours: float = 0.0
 
     @property
@@ -170,20 +178,20 @@ class SeedStats:
 
 
 def seed_user_stats(department_ids: set[int] | None = None) -> list[SeedStats]:
-    """Per seed user: requests received, first answered by them, escalated, waiting, and mean time to the
-    first answer."""
+    """Per seed user: requests received, split by their current state, how many the seed user answered
+    themselves, and the mean time to that answer."""
     query = select(SupportRequest).where(SupportRequest.seed_user_id.is_not(None)).options(
         db.joinedload(SupportRequest.seed_user))
     if department_ids is not None:
         query = query.where(SupportRequest.department_id.in_(sorted(department_ids) or [-1]))
     stats: dict[int, SeedStats] = {}
+    state_field = {SUPPORT_OPEN: "open", SUPPORT_ESCALATED: "escalated", SUPPORT_ANSWERED: "answered_waiting",
+                   SUPPORT_SOLVED: "solved"}
     for request in db.session.scalars(query):
         item = stats.setdefault(request.seed_user_id, SeedStats(seed_user=request.seed_user))
         item.assigned += 1
-        if request.escalated_at is not None:
-            item.escalated += 1
-        if request.status in SUPPORT_WAITING:
-            item.open += 1
+        field_name = state_field[request.status]
+        setattr(item, field_name, getattr(item, field_name) + 1)
         if request.answered_by_id == request.seed_user_id and request.answered_at is not None:
             item.answered += 1
             item.total_hours += (request.answered_at - request.created_at).total_seconds() / 3600
