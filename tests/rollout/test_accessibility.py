@@ -1,5 +1,6 @@
 """What a screen reader or keyboard user relies on, in both languages: an invalid field says so and is
-read with its message and hint, and a required survey question says "required"."""
+read with its message and hint, a required survey question says "required", a skip link leads past the
+menu, the bell says how many notifications are unread, and the current tab is announced."""
 import re
 
 import pytest
@@ -156,3 +157,72 @@ def test_survey_errors_are_tied_to_their_questions_and_listed_with_links(app, co
     tools = re.search(r'<div role="group" aria-labelledby="q_tools--label"[^>]*>', html).group(0)
     assert attribute(tools, "aria-invalid") is None
 
+
+# --- the page frame -----------------------------------------------------------------------------------------
+def _client(app, company, user_key, language):
+    client = app.test_client()
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = language
+    login(client, company[user_key])
+    return client
+
+
+@pytest.mark.parametrize("language, words", [("en", "Skip to main content"), ("zh-CN", "跳到正文")])
+def test_the_first_thing_tab_reaches_is_a_link_to_the_main_content(app, company, language, words):
+    anonymous = app.test_client()
+    anonymous.environ_base["HTTP_ACCEPT_LANGUAGE"] = language
+    for client, path in ((_client(app, company, "staff", language), "/"), (anonymous, "/login")):
+        html = client.get(path).get_data(as_text=True)
+        body = html.split("<body>", 1)[1]
+        first = re.search(r"<(a|button|input|select|textarea)\b[^>]*>", body).group(0)
+        assert attribute(first, "href") == "#main" and "visually-hidden-focusable" in attribute(first, "class")
+        assert body.split(first, 1)[1].startswith(words)
+        main = re.search(r"<main\b[^>]*>", html).group(0)
+        assert attribute(main, "id") == "main" and attribute(main, "tabindex") == "-1"
+
+
+def _bell_names(html: str) -> list[str]:
+    return [attribute(link, "aria-label") for link in re.findall(r'<a[^>]*href="/notifications"[^>]*>', html)
+            if attribute(link, "aria-label")]
+
+
+@pytest.mark.parametrize("language, one, several, none", [
+    ("en", "Notifications (1 unread)", "Notifications (3 unread)", "Notifications"),
+    ("zh-CN", "通知（1 条未读）", "通知（3 条未读）", "通知"),
+])
+def test_the_bell_says_how_many_notifications_are_unread(app, company, language, one, several, none):
+    from rollout.notify.services import notify
+    client = _client(app, company, "staff", language)
+    assert _bell_names(client.get("/").get_data(as_text=True)) == [none, none]  # the phone's and the desktop's
+    notify([company["staff"]], "test", "新任务", "内容", "/notifications")
+    db.session.commit()
+    assert _bell_names(client.get("/").get_data(as_text=True)) == [one, one]
+    for _ in range(2):
+        notify([company["staff"]], "test", "又一个", "内容", "/notifications")
+    db.session.commit()
+    html = client.get("/").get_data(as_text=True)
+    assert _bell_names(html) == [several, several]
+    assert all(attribute(link, "title") == several
+               for link in re.findall(r'<a[^>]*href="/notifications"[^>]*aria-label[^>]*>', html))
+
+
+def test_the_admin_menu_opens_from_a_real_button(app, company):
+    html = _client(app, company, "admin", "en").get("/").get_data(as_text=True)
+    toggle = re.search(r'<[a-z]+[^>]*data-testid="admin-menu"[^>]*>', html).group(0)
+    assert toggle.startswith("<button") and attribute(toggle, "type") == "button"
+    assert attribute(toggle, "data-bs-toggle") == "dropdown" and attribute(toggle, "aria-expanded") == "false"
+    assert 'href="#" role="button"' not in html
+
+
+def _current_tabs(html: str) -> list[tuple[str, str]]:
+    tabs = html.split('<ul class="nav nav-tabs', 1)[1].split("</ul>", 1)[0]
+    return re.findall(r'<a class="nav-link active"\s*aria-current="([a-z]+)" href="[^"]*">([^<]+)</a>', tabs)
+
+
+@pytest.mark.parametrize("language, customers, training", [("en", "Customers", "My training"),
+                                                           ("zh-CN", "客户", "我的培训")])
+def test_the_current_sub_tab_is_announced(app, company, language, customers, training):
+    client = _client(app, company, "staff", language)
+    assert _current_tabs(client.get("/customers").get_data(as_text=True)) == [("page", customers)]
+    assert _current_tabs(client.get("/training/").get_data(as_text=True)) == [("page", training)]
+    other = client.get("/training/sessions").get_data(as_text=True)
+    assert len(_current_tabs(other)) == 1 and other.count("aria-current=") == 2  # the main menu's and the tab's
