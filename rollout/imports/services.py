@@ -1195,6 +1195,37 @@ def resolve_errors(batch: ImportBatch) -> None:
     batch.errors_resolved_at = utcnow()
 
 
+def _error_column_names() -> set[str]:
+    """The error report's last column in each language the pages speak."""
+    names = set()
+    for language in ("en", "zh_CN"):
+        with force_locale(language):
+            names.add(_("Error").strip().casefold())
+    return names
+
+
+def reimports_of(batch: ImportBatch) -> list[ImportBatch]:
+    """Later completed imports of the same target that read this batch's error report: its columns plus
+    the error column, or the report's file name.  A hint that the rejected rows were fixed and imported
+    again, for the user to confirm (a report imported only in part is still that report).  One statement."""
+    if not batch.has_unresolved_errors or batch.status != COMPLETED:
+        return []
+    headers = [str(h) for h in batch.source.get("headers", [])]
+    report_name = f"{batch.original_filename.rsplit('.', 1)[0]}-errors.xlsx".casefold()
+    error_names = _error_column_names()
+    since = batch.finished_at or batch.created_at
+    found = []
+    for later in db.session.scalars(select(ImportBatch).where(
+            ImportBatch.target == batch.target, ImportBatch.status == COMPLETED, ImportBatch.id != batch.id,
+            ImportBatch.created_at >= since).order_by(ImportBatch.id)):
+        later_headers = [str(h) for h in later.source.get("headers", [])]
+        same_columns = (len(later_headers) == len(headers) + 1 and later_headers[:-1] == headers
+                        and later_headers[-1].strip().casefold() in error_names)
+        if same_columns or later.original_filename.casefold() == report_name:
+            found.append(later)
+    return found
+
+
 # --- error report ------------------------------------------------------------------------------
 def error_report(batch: ImportBatch) -> bytes:
     """The rejected rows as XLSX, original columns plus an error column (in the current language), ready to

@@ -142,7 +142,8 @@ def _render_batch(batch: ImportBatch, status: int = 200, analysis=None, check_fo
     if batch.status != DRAFT and batch.skipped_count:
         skipped, skipped_recorded = services.skipped_rows(batch)
     return render_template(
-        "imports/batch.html", batch=batch, skipped_rows=skipped, skipped_recorded=skipped_recorded, target=target, fields=fields, field_labels=field_labels,
+        "imports/batch.html", batch=batch, skipped_rows=skipped, skipped_recorded=skipped_recorded,
+        reimports=services.reimports_of(batch), target=target, fields=fields, field_labels=field_labels,
         headers=headers, mapping=mapping, mapped=mapped, examples=examples,
         keep=set(batch.settings.get("keep", [])), preview_rows=preview_rows, preview_error=preview_error,
         analysis=analysis, check_form=check_form or CheckForm(prefix="check"),
