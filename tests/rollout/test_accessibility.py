@@ -226,3 +226,29 @@ def test_the_current_sub_tab_is_announced(app, company, language, customers, tra
     assert _current_tabs(client.get("/training/").get_data(as_text=True)) == [("page", training)]
     other = client.get("/training/sessions").get_data(as_text=True)
     assert len(_current_tabs(other)) == 1 and other.count("aria-current=") == 2  # the main menu's and the tab's
+
+
+# --- colours ------------------------------------------------------------------------------------------------
+def _contrast(one: str, other: str) -> float:
+    def luminance(colour: str) -> float:
+        channels = [int(colour.lstrip("#")[i:i + 2], 16) / 255 for i in (0, 2, 4)]
+        red, green, blue = (c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels)
+        return 0.2126 * red + 0.7152 * green + 0.0722 * blue
+    light, dark = sorted((luminance(one), luminance(other)), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
+
+
+def test_links_are_dark_enough_on_the_page_and_on_unread_notifications(app):
+    css = (app.root_path + "/static/app.css")
+    text = open(css, encoding="utf-8").read()
+    link = re.search(r"--bs-link-color:\s*(#[0-9a-fA-F]{6})", text).group(1)
+    rgb = re.search(r"--bs-link-color-rgb:\s*([\d\s,]+);", text).group(1)
+    assert tuple(int(part) for part in rgb.split(",")) == tuple(int(link[i:i + 2], 16) for i in (1, 3, 5))
+    page = re.search(r"body \{[^}]*background: (#[0-9a-fA-F]{6})", text).group(1)
+    assert _contrast(link, page) >= 4.5
+    assert _contrast(link, "#cfe2ff") >= 4.5  # Bootstrap's list-group-item-primary, an unread notification
+    assert _contrast(link, "#ffffff") >= 4.5
+    # The focus ring on the dark menu bar stands out from it.
+    bar = re.search(r"\.app-navbar \{ background: (#[0-9a-fA-F]{6})", text).group(1)
+    ring = re.search(r"\.app-navbar \.navbar-toggler:focus-visible \{\s*outline: 3px solid (#[0-9a-fA-F]{6})", text).group(1)
+    assert _contrast(ring, bar) >= 3
