@@ -8,8 +8,10 @@ nothing behind; services flush, the request's single commit point commits.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import statistics
+import unicodedata
 from collections import Counter
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
@@ -1377,5 +1379,19 @@ def visible_requests_query(scope):
             .order_by(ChangeRequest.id.desc()))
 
 
+#: A request's key as the lists show it ("CR-0513"), typed loosely: "cr 513", "CR513", "#513".
+REFERENCE_PATTERN = re.compile(r"(?:CR[-\s]*|#)(\d{1,10})", re.IGNORECASE)
+
+
 def search_condition(text: str):
-    return or_(contains_text(ChangeRequest.title, text), contains_text(ChangeRequest.description, text))
+    """Requests whose title or description contains ``text``; a key ("CR-0513", full-width too) finds that
+    request, and a bare number finds the request with that number as well as texts that contain it."""
+    words = unicodedata.normalize("NFKC", text).strip()
+    reference = REFERENCE_PATTERN.fullmatch(words)
+    if reference is not None:
+        number = int(reference.group(1))
+        return ChangeRequest.id == number if 0 < number <= MAX_ID else ChangeRequest.id.is_(None)
+    condition = or_(contains_text(ChangeRequest.title, text), contains_text(ChangeRequest.description, text))
+    if words.isascii() and words.isdigit() and len(words) <= 10 and 0 < int(words) <= MAX_ID:
+        condition = or_(condition, ChangeRequest.id == int(words))
+    return condition

@@ -113,9 +113,22 @@ def _department_field_choices(field, include_none=True):
 
 
 def _users_query(search: str):
+    """Users by username, then those whose username, name, email or phone contains ``search``; a phone
+    number is found however it was typed in ("139 0000 0000", "139-0000-0000", "+86 13900000000")."""
+    import re
+
+    from sqlalchemy import func
     query = select(User).order_by(User.username)
     if search:
-        query = query.where(contains_text(User.username, search) | contains_text(User.display_name, search))
+        condition = (contains_text(User.username, search) | contains_text(User.display_name, search)
+                     | contains_text(User.email, search) | contains_text(User.phone, search))
+        digits = re.sub(r"[\s\-().]", "", search).removeprefix("+86").removeprefix("+")
+        if digits.isascii() and digits.isdigit() and len(digits) >= 3:
+            bare_phone = User.phone
+            for separator in (" ", "-", "(", ")", ".", "+86", "+"):
+                bare_phone = func.replace(bare_phone, separator, "")
+            condition = condition | contains_text(bare_phone, digits)
+        query = query.where(condition)
     return query.options(db.joinedload(User.department))
 
 
