@@ -93,8 +93,8 @@ def import_command(target, file, mapping_name, dry_run, encoding, sheet, header_
             if ignored:
                 names = ", ".join(name.strip() or f"column {index + 1}" for index, name in ignored)
                 click.echo(f"Warning: {counted(len(ignored), 'column')} ignored (not imported): {names}. "
-                           "To import them, map them on the import page and save the mapping as a template "
-                           "(--mapping NAME), or rename them to a field's name.", err=True)
+                           "To import a column, map it to a field on the import page and save the mapping as a "
+                           "template (--mapping NAME), or rename the column to a field's name.", err=True)
             if dry_run:
                 analysis = services.dry_run(batch, user, "all")
                 db.session.rollback()  # a dry run leaves nothing behind, not even the draft batch
