@@ -7,9 +7,12 @@ import pytest
 from flask import render_template_string
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, StringField
+from sqlalchemy import select
 from wtforms.validators import DataRequired
 
 from rollout.extensions import db
+from rollout.notify.models import Notification
+from rollout.retros.models import RetroActionItem
 from surveys import services as survey_services
 from surveys.models import LIKERT, MULTIPLE, OPEN, RATING5, SINGLE, TEXT
 from surveys.services import OptionSpec
@@ -252,3 +255,52 @@ def test_links_are_dark_enough_on_the_page_and_on_unread_notifications(app):
     bar = re.search(r"\.app-navbar \{ background: (#[0-9a-fA-F]{6})", text).group(1)
     ring = re.search(r"\.app-navbar \.navbar-toggler:focus-visible \{\s*outline: 3px solid (#[0-9a-fA-F]{6})", text).group(1)
     assert _contrast(ring, bar) >= 3
+
+
+# --- nothing said by colour alone ---------------------------------------------------------------------------
+@pytest.mark.parametrize("language, word", [("en", "Unread"), ("zh-CN", "未读")])
+def test_an_unread_notification_says_so_in_words(app, company, language, word):
+    from rollout.notify.services import notify
+    notify([company["staff"]], "test", "新任务", "内容", "/notifications")
+    notify([company["staff"]], "test", "旧消息", "内容", None)
+    db.session.commit()
+    client = _client(app, company, "staff", language)
+    old = db.session.scalars(select(Notification).where(Notification.subject == "旧消息")).one()
+    client.post(f"/notifications/{old.id}/open")
+    html = client.get("/notifications").get_data(as_text=True)
+    items = html.split('<div class="list-group mb-3">', 1)[1].split('class="list-group-item')[1:]
+    unread = next(item for item in items if "新任务" in item)
+    read = next(item for item in items if "旧消息" in item)
+    assert f'<span class="badge text-bg-primary me-1 align-text-bottom">{word}</span>新任务' in unread
+    assert word not in read and "badge" not in read.split("</h2>", 1)[0]
+
+
+def _retro_with_an_overdue_item(company, factory):
+    from datetime import date, timedelta
+
+    from rollout.retros import services as retro_services
+    from rollout.timeutil import local_today
+    team = company["departments"]["sales1"]
+    owner = factory.user("staff", department=team, display_name="销售代表 张伟")
+    retro = retro_services.create_retro(team, "第48周回顾", date(2026, 11, 27), "start_stop_continue", company["head"])
+    retro_services.transition_retro(retro, "reveal")
+    late = retro_services.add_action_item(retro, "整理查重误报案例", owner.id, local_today() + timedelta(days=3), None)
+    retro_services.add_action_item(retro, "周报模板改版", owner.id, local_today() + timedelta(days=3), None)
+    db.session.flush()
+    late_item = db.session.get(RetroActionItem, late if isinstance(late, int) else late.id)
+    late_item.due_on = local_today() - timedelta(days=2)
+    db.session.commit()
+    return retro
+
+
+@pytest.mark.parametrize("language, word", [("en", "Overdue"), ("zh-CN", "已逾期")])
+def test_an_overdue_action_item_says_so_on_a_phone_too(app, company, factory, language, word):
+    retro = _retro_with_an_overdue_item(company, factory)
+    html = _client(app, company, "head", language).get(f"/retros/{retro.id}").get_data(as_text=True)
+    rows = html.split('id="actions"', 1)[1].split("<tbody>", 1)[1].split("</tbody>", 1)[0].split("<tr>")[1:]
+    late = next(row for row in rows if "整理查重误报案例" in row)
+    on_time = next(row for row in rows if "周报模板改版" in row)
+    title_cell = late.split("</td>", 1)[0]
+    phone_line = re.search(r'<div class="small text-muted d-md-none">(.*?)</div>', title_cell, re.S).group(1)
+    assert f'<span class="badge text-bg-danger" data-testid="overdue-small">{word}</span>' in phone_line
+    assert "overdue-small" not in on_time
