@@ -98,6 +98,8 @@ def paginate(statement, per_page: int = 25, scalars: bool = True, count_limit: i
 
     ``count_limit`` stops counting there ("more than 1,000"): a text search that no index can
     serve then scans only until it has seen that many matches, not the whole table.
+    A page number past the end shows the last page (as ``page_of`` does), unless the count
+    stopped at its limit and the last page is not known.
     """
     page = page_number()
     counted = statement.order_by(None)
@@ -105,6 +107,8 @@ def paginate(statement, per_page: int = 25, scalars: bool = True, count_limit: i
         counted = counted.limit(count_limit + 1)
     total = db.session.scalar(select(func.count()).select_from(counted.subquery())) or 0
     is_capped = count_limit is not None and total > count_limit
+    if not is_capped:
+        page = min(page, max(1, -(-total // per_page)))
     rows = db.session.execute(statement.limit(per_page).offset((page - 1) * per_page))
     items = list(rows.scalars().all() if scalars else rows.all())
     return Page(items=items, page=page, per_page=per_page, total=count_limit if is_capped else total,
