@@ -89,3 +89,15 @@ def test_a_long_list_of_skipped_rows_says_how_many_are_listed(tmp_path, admin, c
     assert recorded and [row.number for row in found] == list(range(3, services.SKIPPED_LISTED + 3))
     html = client_as("admin").get(f"/imports/{batch.id}").get_data(as_text=True)
     assert f"The first {services.SKIPPED_LISTED} of {services.SKIPPED_LISTED + 10} skipped rows are listed." in html
+
+
+def test_an_import_run_before_skipped_rows_were_recorded_says_so(tmp_path, admin, client_as):
+    from rollout.imports.models import ImportChunk
+    day = (local_today() - timedelta(days=2)).isoformat()
+    batch = _run(admin, tmp_path, [["北京星辰科技", "staff", "电话", day, "确认了需求"]] * 2)
+    for chunk in db.session.scalars(select(ImportChunk).where(ImportChunk.batch_id == batch.id)):
+        chunk.created_ids = {key: value for key, value in chunk.created_ids.items() if key != services.SKIPPED_ROWS}
+    db.session.commit()
+    assert services.skipped_rows(batch) == ([], False)
+    html = client_as("admin").get(f"/imports/{batch.id}").get_data(as_text=True)
+    assert "only their number is known" in html and 'data-testid="skipped-rows"' not in html
