@@ -160,7 +160,7 @@ def edit_track(track_id=None):
         else:
             flash(_("Track %(name)s is saved.", name=track.name), "success")
             return redirect(url_for("training.track", track_id=track.id))
-    title = track.name if track else _("New track")
+    title = _("Edit: %(name)s", name=track.name) if track else _("New track")
     return render_template("training/form.html", form=form, title=title,
                            cancel_url=url_for("training.tracks")), 422 if form.errors else 200
 
@@ -199,7 +199,7 @@ def edit_course(track_id=None, course_id=None):
         else:
             flash(_("Course %(name)s is saved.", name=course.title), "success")
             return redirect(url_for("training.course", course_id=course.id))
-    title = course.title if course else _("New course in %(track)s", track=track.name)
+    title = _("Edit: %(name)s", name=course.title) if course else _("New course in %(track)s", track=track.name)
     return render_template("training/form.html", form=form, title=title,
                            cancel_url=url_for("training.track", track_id=track.id)), 422 if form.errors else 200
 
@@ -949,7 +949,7 @@ def edit_article(article_id=None):
         else:
             flash(_("The article is saved."), "success")
             return redirect(url_for("training.article", article_id=item.id))
-    title = item.title if item else _("New FAQ article")
+    title = _("Edit: %(name)s", name=item.title) if item else _("New FAQ article")
     return render_template("training/form.html", form=form, title=title,
                            cancel_url=url_for("training.faq_index")), 422 if form.errors else 200
 
