@@ -265,7 +265,10 @@ class QuizIncomplete(ServiceError):
     """Some questions have no valid answer; ``missing`` holds their numbers (from 1) in quiz order."""
 
     def __init__(self, missing: list[int]):
-        numbers = ", ".join(str(number) for number in missing)
+        from flask_babel import get_locale
+        locale = get_locale()
+        separator = "、" if locale is not None and locale.language == "zh" else ", "
+        numbers = separator.join(str(number) for number in missing)
         super().__init__(ngettext("Answer question %(numbers)s before submitting; nothing was recorded.",
                                   "Answer questions %(numbers)s before submitting; nothing was recorded.",
                                   len(missing), numbers=numbers))

@@ -68,3 +68,9 @@ def test_graded_quiz_shows_right_and_wrong_answers(client_as, course, questions)
     assert 'data-testid="quiz-result"' in page and "67%" in page
     assert re.findall(r'data-result="(\w+)"', page) == ["right", "wrong", "right"]
     assert page.count(" checked") == 3
+
+
+def test_unanswered_questions_are_listed_the_chinese_way(app, company, course, questions):
+    from tests.conftest import chinese_client
+    page = chinese_client(app, company["staff"]).post(f"/training/courses/{course.id}/quiz", data={}).text
+    assert "第 1、2、3 题" in page
