@@ -210,3 +210,45 @@ document.addEventListener("input", function (event) {
     if (target && focusField(target)) { event.preventDefault(); }
   });
 })();
+// Dates and phone numbers never break at their hyphens ("2026-09-/22", "0571-/86012345"): browsers may
+// break a line after a hyphen before a digit, and a squeezed table column on a phone does. Every run of
+// digit groups joined by hyphens (with a time after a date) in the page's content is wrapped in a
+// text-nowrap span, once on load and again in content htmx swaps in. Cells need no class of their own.
+(function () {
+  var RUN = /(^|[^\w\-])(\+?\d+(?:-\d+)+(?: \d{1,2}:\d{2}(?::\d{2})?)?)(?![\w\-])/g;
+  var SKIP = "svg, script, style, textarea, select, option, pre, code, .text-nowrap, [contenteditable]";
+
+  function keepWhole(root) {
+    if (!root || !root.ownerDocument) { return; }
+    var walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+    var found = [];
+    for (var node = walker.nextNode(); node; node = walker.nextNode()) {
+      RUN.lastIndex = 0;
+      if (node.nodeValue.indexOf("-") !== -1 && RUN.test(node.nodeValue) &&
+          !(node.parentElement && node.parentElement.closest(SKIP))) {
+        found.push(node);
+      }
+    }
+    found.forEach(function (text) {
+      var value = text.nodeValue;
+      var pieces = document.createDocumentFragment();
+      var last = 0;
+      RUN.lastIndex = 0;
+      value.replace(RUN, function (match, before, run, offset) {
+        var start = offset + before.length;
+        pieces.appendChild(document.createTextNode(value.slice(last, start)));
+        var span = document.createElement("span");
+        span.className = "text-nowrap";
+        span.textContent = run;
+        pieces.appendChild(span);
+        last = start + run.length;
+        return match;
+      });
+      pieces.appendChild(document.createTextNode(value.slice(last)));
+      text.parentNode.replaceChild(pieces, text);
+    });
+  }
+
+  keepWhole(document.querySelector("main"));
+  document.addEventListener("htmx:afterSwap", function (event) { keepWhole(event.target); });
+})();
