@@ -283,6 +283,7 @@ def _retro_with_an_overdue_item(company, factory):
     team = company["departments"]["sales1"]
     owner = factory.user("staff", department=team, display_name="销售代表 张伟")
     retro = retro_services.create_retro(team, "第48周回顾", date(2026, 11, 27), "start_stop_continue", company["head"])
+    retro_services.add_card(retro, company["staff"], retro.columns[0].id, "拜访计划和日历同步")
     retro_services.transition_retro(retro, "reveal")
     late = retro_services.add_action_item(retro, "整理查重误报案例", owner.id, local_today() + timedelta(days=3), None)
     retro_services.add_action_item(retro, "周报模板改版", owner.id, local_today() + timedelta(days=3), None)
@@ -304,3 +305,28 @@ def test_an_overdue_action_item_says_so_on_a_phone_too(app, company, factory, la
     phone_line = re.search(r'<div class="small text-muted d-md-none">(.*?)</div>', title_cell, re.S).group(1)
     assert f'<span class="badge text-bg-danger" data-testid="overdue-small">{word}</span>' in phone_line
     assert "overdue-small" not in on_time
+
+
+# --- the retro board ------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("language, actions, group, remove", [("en", "Actions", "Group", "Remove"),
+                                                              ("zh-CN", "操作", "分组", "删除")])
+def test_repeated_retro_buttons_say_which_card_or_item_they_are_for(app, company, factory, language, actions, group,
+                                                                    remove):
+    retro = _retro_with_an_overdue_item(company, factory)
+    html = _client(app, company, "head", language).get(f"/retros/{retro.id}").get_data(as_text=True)
+    brackets = ("(", ")") if language == "en" else ("（", "）")
+
+    def hidden(title):
+        return f'<span class="visually-hidden"> {brackets[0]}{title}{brackets[1]}</span>'
+
+    assert f">{actions}{hidden('整理查重误报案例')}</button>" in html
+    assert f">{actions}{hidden('周报模板改版')}</button>" in html
+    card = hidden("拜访计划和日历同步")
+    assert f">+1{card}</button>" in html
+    assert f">{remove}{card}</button>" in html
+    assert f">{group}{card}</button>" in html
+    assert f'aria-label="{group} {brackets[0]}拜访计划和日历同步{brackets[1]}"' in html
+    # The menu column's heading is named, for screen readers only; on a phone the title is not held to half.
+    heading = html.split('id="actions"', 1)[1].split("</thead>", 1)[0]
+    assert f'<th class="cell-menu"><span class="visually-hidden">{actions}</span></th>' in heading
+    assert 'class="w-md-50"' in heading and 'class="w-50"' not in html
