@@ -1955,11 +1955,57 @@ def campaign_report(start: date | None = None, end: date | None = None, departme
 
 
 # --- list queries (shared by pages and exports) --------------------------------------------------------------------
+#: The longest customer search, in characters (the search boxes say so with maxlength).
+SEARCH_MAX_LENGTH = 100
+#: Digits a search needs before it is also read as part of a phone number ("5396" finds 195 3155 5396).
+SEARCH_PHONE_DIGITS = 4
+# What people type for a phone number: digits, spaces, dashes, dots, brackets, a leading +.
+_PHONE_TYPED = re.compile(r"\+?[0-9\s\-.()（）]+")
+
+
+def search_text(raw: str | None) -> str:
+    """A search as the lists compare it: NFKC like stored names (ＡＣＭＥ is ACME, １９５ is 195), spaces folded,
+    at most SEARCH_MAX_LENGTH characters."""
+    return clean_text(raw)[:SEARCH_MAX_LENGTH].strip()
+
+
+def _phone_search_conditions(text: str, phone_key_column) -> list:
+    """Conditions on a stored E.164 phone key for a search typed as (part of) a phone number: the whole number
+    however it is written (195 3155 5396, +86 19531555396, 02185898706 for 021-85898706), or a run of at least
+    SEARCH_PHONE_DIGITS of its digits; nothing for a search that is not a phone number."""
+    if not _PHONE_TYPED.fullmatch(text):
+        return []
+    # A trunk 0 (021…) or an international 00 (0086…) is not in the E.164 key.
+    digits = re.sub(r"[^0-9]", "", text).lstrip("0")
+    if len(digits) < SEARCH_PHONE_DIGITS:
+        return []
+    conditions = [contains_text(phone_key_column, digits)]
+    whole = phone_key(text)
+    if whole:
+        conditions.append(phone_key_column == whole)
+    return conditions
+
+
+def customer_search_condition(text: str):
+    """Customers whose name, phone or email contains ``text`` (already search_text'ed), or one of whose contacts'
+    does; a phone number matches however it is typed. Case is ignored; ``%`` and ``_`` are literal.
+
+    The contacts are looked up through an EXISTS on contacts.customer_id (indexed) per customer.
+    """
+    def own(name, phone, key, email) -> list:
+        return [contains_text(name, text), contains_text(phone, text), contains_text(email, text),
+                *_phone_search_conditions(text, key)]
+    contacts = select(Contact.id).where(Contact.customer_id == Customer.id, or_(
+        *own(Contact.name, Contact.phone, Contact.phone_key, Contact.email))).exists()
+    return or_(*own(Customer.name, Customer.phone, Customer.phone_key, Customer.email), contacts)
+
+
 def pool_query(search: str, scope_condition):
-    """The public pool's customers within the viewer's scope, latest released first."""
+    """The public pool's customers within the viewer's scope, latest released first; ``search`` as on the
+    customer list (customer_search_condition)."""
     query = select(Customer).where(Customer.is_in_pool.is_(True), Customer.deleted_at.is_(None), scope_condition)
     if search:
-        query = query.where(contains_text(Customer.name, search))
+        query = query.where(customer_search_condition(search))
     return query.order_by(Customer.pool_entered_at.desc(), Customer.id.desc())
 
 
@@ -1998,7 +2044,7 @@ def customer_query(filters: dict, scope_condition):
     """The customers matching the list filters, within the viewer's scope; newest first."""
     query = select(Customer).where(Customer.deleted_at.is_(None), Customer.is_in_pool.is_(False), scope_condition)
     if filters.get("q"):
-        query = query.where(or_(contains_text(Customer.name, filters["q"]), contains_text(Customer.phone, filters["q"])))
+        query = query.where(customer_search_condition(filters["q"]))
     if filters.get("owner_id"):
         query = query.where(Customer.owner_id == filters["owner_id"])
     if filters.get("campaign_id"):

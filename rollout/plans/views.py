@@ -327,7 +327,7 @@ def actual():
 
 # --- customers ----------------------------------------------------------------------------------------------
 def _customer_filters(fields) -> dict:
-    filters = {"q": request.args.get("q", "").strip()[:100], "owner_id": _int_arg("owner_id"),
+    filters = {"q": services.search_text(request.args.get("q")), "owner_id": _int_arg("owner_id"),
                "campaign_id": _int_arg("campaign_id"), "stage": request.args.get("stage", ""),
                "fields": [f for f in fields if f.is_listed]}
     if filters["stage"] not in STAGES:
@@ -350,7 +350,7 @@ def customers():
     filters = _customer_filters(fields)
     query = services.customer_query(filters, _customer_scope(me)).options(
         db.joinedload(Customer.owner), db.joinedload(Customer.campaign), db.joinedload(Customer.department))
-    # A name or phone search cannot use an index: count its matches only up to a limit.
+    # A search on names, phones and emails cannot use an index: count its matches only up to a limit.
     page = paginate(query, count_limit=SEARCH_COUNT_LIMIT if filters["q"] else None)
     campaigns = db.session.scalars(select(Campaign).order_by(Campaign.starts_on.desc())).all()
     owners = _people_i_manage(me) if me.has_role("admin", "lead", "head") else []
@@ -600,7 +600,7 @@ def pool():
     figures.cached(("pool-sweep", tuple(sorted(scope)) if scope is not None else None),
                    lambda: services.release_pool(department_ids=scope, limit=POOL_RELEASES_PER_VIEW),
                    keep=lambda released: not released)
-    search = request.args.get("q", "").strip()[:100]
+    search = services.search_text(request.args.get("q"))
     query = services.pool_query(search, scope_clause(me, "pool.claim", department_column=Customer.department_id))
     page = paginate(query.options(db.joinedload(Customer.department)))
     settings = services.settings_for(me.department_id)
