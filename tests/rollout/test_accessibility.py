@@ -251,6 +251,12 @@ def test_links_are_dark_enough_on_the_page_and_on_unread_notifications(app):
     assert _contrast(link, page) >= 4.5
     assert _contrast(link, "#cfe2ff") >= 4.5  # Bootstrap's list-group-item-primary, an unread notification
     assert _contrast(link, "#ffffff") >= 4.5
+    # Red words (overdue dates, error messages) too.
+    danger = "#" + "".join(f"{int(part):02x}" for part in
+                           re.search(r"--bs-danger-rgb:\s*([\d\s,]+);", text).group(1).split(","))
+    invalid = re.search(r"--bs-form-invalid-color:\s*(#[0-9a-fA-F]{6})", text).group(1)
+    for red in (danger, invalid):
+        assert _contrast(red, page) >= 4.5 and _contrast(red, "#f8f9fa") >= 4.5
     # The focus ring on the dark menu bar stands out from it.
     bar = re.search(r"\.app-navbar \{ background: (#[0-9a-fA-F]{6})", text).group(1)
     ring = re.search(r"\.app-navbar \.navbar-toggler:focus-visible \{\s*outline: 3px solid (#[0-9a-fA-F]{6})", text).group(1)
