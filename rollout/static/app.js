@@ -213,7 +213,7 @@ document.addEventListener("input", function (event) {
 // Dates and phone numbers never break at their hyphens ("2026-09-/22", "0571-/86012345"): browsers may
 // break a line after a hyphen before a digit, and a squeezed table column on a phone does. Every run of
 // digit groups joined by hyphens (with a time after a date) in the page's content is wrapped in a
-// text-nowrap span, once on load and again in content htmx swaps in. Cells need no class of their own.
+// text-nowrap span, on load and after htmx swaps content in. Cells need no class of their own.
 (function () {
   var RUN = /(^|[^\w\-])(\+?\d+(?:-\d+)+(?: \d{1,2}:\d{2}(?::\d{2})?)?)(?![\w\-])/g;
   var SKIP = "svg, script, style, textarea, select, option, pre, code, .text-nowrap, [contenteditable]";
@@ -250,5 +250,6 @@ document.addEventListener("input", function (event) {
   }
 
   keepWhole(document.querySelector("main"));
-  document.addEventListener("htmx:afterSwap", function (event) { keepWhole(event.target); });
+  // After htmx swaps content in (an outerHTML swap replaces its target): the runs already kept are skipped.
+  document.addEventListener("htmx:afterSettle", function () { keepWhole(document.querySelector("main")); });
 })();
