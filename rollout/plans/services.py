@@ -1979,7 +1979,7 @@ def _phone_search_conditions(text: str, phone_key_column) -> list:
     digits = re.sub(r"[^0-9]", "", text).lstrip("0")
     if len(digits) < SEARCH_PHONE_DIGITS:
         return []
-    conditions = [contains_text(phone_key_column, digits)]
+    conditions = [phone_key_column.like(f"%{digits}%")]  # digits only: nothing to escape, no case to ignore
     whole = phone_key(text)
     if whole:
         conditions.append(phone_key_column == whole)
@@ -1992,9 +1992,13 @@ def customer_search_condition(text: str):
 
     The contacts are looked up through an EXISTS on contacts.customer_id (indexed) per customer.
     """
+    has_digit = any(character.isdigit() for character in text)
+
     def own(name, phone, key, email) -> list:
-        return [contains_text(name, text), contains_text(phone, text), contains_text(email, text),
-                *_phone_search_conditions(text, key)]
+        conditions = [contains_text(name, text), contains_text(email, text)]
+        if has_digit:  # a search without a digit is no part of a phone number: spare the comparisons
+            conditions += [contains_text(phone, text), *_phone_search_conditions(text, key)]
+        return conditions
     contacts = select(Contact.id).where(Contact.customer_id == Customer.id, or_(
         *own(Contact.name, Contact.phone, Contact.phone_key, Contact.email))).exists()
     return or_(*own(Customer.name, Customer.phone, Customer.phone_key, Customer.email), contacts)
