@@ -657,8 +657,6 @@ def activities():
     # Hundreds of thousands of follow-ups: counted only up to a limit ("more than 1000").
     page = paginate(query.options(db.joinedload(Activity.customer), db.joinedload(Activity.user)).order_by(*order),
                     count_limit=_count_limit())
-    if page.page > page.pages:  # past the end (an old link, fewer rows now): the last page, not "page 9 of 4"
-        return redirect(url_for("plans.activities", **dict(request.args.to_dict(), page=page.pages)))
     people = _owner_choices(me, filters["user_id"])
     if all(row.id != me.id for row in people) and (people or filters["user_id"]):
         people = [SimpleNamespace(id=me.id, display_name=me.display_name)] + list(people)
