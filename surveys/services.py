@@ -881,13 +881,17 @@ class QuestionSummary:
     options: list = field(default_factory=list)
 
 
-#: How many of a text question's answers the results page shows (the newest); the export has them all.
+#: How many of a text question's answers the results page shows (the newest); a page of their own and
+#: the export have them all.
 TEXT_SAMPLE = 20
+#: Questions whose answers the results list as texts.
+TEXT_TYPES = (TEXT, LONG_TEXT, DATE)
 
 
-def summarise(survey: Survey, department_ids: set[int] | None = None) -> list[QuestionSummary]:
-    """Per-question counts, averages and recent text answers, in two queries; ``department_ids``
-    limits them to the answers of some departments."""
+def summarise(survey: Survey, department_ids: set[int] | None = None,
+              text_limit: int | None = TEXT_SAMPLE) -> list[QuestionSummary]:
+    """Per-question counts, averages and recent text answers (the newest ``text_limit``; None: all), in
+    two queries; ``department_ids`` limits them to the answers of some departments."""
     by_question = defaultdict(list)
     for answer in survey_answers(survey, department_ids):
         by_question[answer.question_id].append(answer)
@@ -923,7 +927,7 @@ def summarise(survey: Survey, department_ids: set[int] | None = None) -> list[Qu
             summary.ranks = sorted(((labels[o.value], round(sum(totals[o.value]) / len(totals[o.value]), 2))
                                     for o in question.choices if totals[o.value]), key=lambda pair: pair[1])
         else:
-            summary.texts = answers[-TEXT_SAMPLE:][::-1]
+            summary.texts = (answers[-text_limit:] if text_limit is not None else answers)[::-1]
         summaries.append(summary)
     return summaries
 
@@ -941,13 +945,15 @@ class SurveyResults:
     is_withheld: bool = False
 
 
-def survey_results(survey: Survey, department_ids: set[int] | None = None) -> SurveyResults:
+def survey_results(survey: Survey, department_ids: set[int] | None = None,
+                   text_limit: int | None = TEXT_SAMPLE) -> SurveyResults:
     """Progress, per-question figures and the department of each answer, for the whole survey or
-    limited to some departments (``survey_results_withheld`` says when they are not shown)."""
+    limited to some departments (``survey_results_withheld`` says when they are not shown); a text
+    question lists its newest ``text_limit`` answers (None: every one)."""
     groups = response_groups(survey, department_ids)
     withheld = _withheld(survey, department_ids, len(groups))
     return SurveyResults(progress=progress(survey, department_ids),
-                         summaries=[] if withheld else summarise(survey, department_ids),
+                         summaries=[] if withheld else summarise(survey, department_ids, text_limit),
                          groups={} if withheld else groups, responses=len(groups), is_withheld=withheld)
 
 

@@ -377,6 +377,26 @@ def results(survey_id):
                            min_group_size=services.MIN_GROUP_SIZE)
 
 
+@bp.route("/<int:survey_id>/results/<int:question_id>/answers")
+@require("surveys.results")
+def result_answers(survey_id, question_id):
+    """Every text answer to one question, newest first, under the same rules as the results page."""
+    survey = db.get_or_404(Survey, survey_id)
+    authorize("surveys.results", survey)
+    question = db.get_or_404(Question, question_id)
+    if question.survey_id != survey.id or question.type not in services.TEXT_TYPES:
+        abort(404)  # a note, or a question whose answers are figures, not texts
+    scope = _results_scope(survey)
+    shown = services.survey_results(survey, scope, text_limit=None)
+    summary = next((s for s in shown.summaries if s.question.id == question.id), None)
+    page = page_of(summary.texts if summary else [], per_page=50)
+    became = services.requirements_from(answer_ids=[a.id for a in page.items])
+    return render_template("surveys/result_answers.html", survey=survey, question=question, page=page,
+                           groups=shown.groups, withheld=shown.is_withheld, became=became,
+                           scope_department=_home_department() if scope is not None else None,
+                           min_group_size=services.MIN_GROUP_SIZE)
+
+
 def _results_scope(survey: Survey) -> set[int] | None:
     """None when the user reads every department's answers to ``survey``, else their department's ids."""
     return None if can(current_user, "surveys.results.all", survey) else department_scope_ids(current_user)

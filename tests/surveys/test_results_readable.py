@@ -85,3 +85,36 @@ def test_multiple_choice_shares_are_explained(client_as, company):
     _answer(survey, [company["staff"]])
     card = _card(client_as("lead").get(f"/surveys/{survey.id}/results").text, "tools")
     assert "the shares add up to more than 100%." in card
+
+
+def test_every_text_answer_has_a_page_of_its_own(client_as, company, factory):
+    survey = build_survey(company["lead"])
+    people = [factory.user("staff", department=company["departments"]["sales"]) for _ in range(services.TEXT_SAMPLE + 3)]
+    db.session.commit()
+    for number, person in enumerate(people):
+        _answer(survey, [person], mobile=f"需要{number:02d}")
+    mobile = next(q for q in survey.questions if q.name == "mobile")
+    client = client_as("lead")
+    card = _card(client.get(f"/surveys/{survey.id}/results").text, "mobile")
+    link = f"/surveys/{survey.id}/results/{mobile.id}/answers"
+    assert link in card and "See all 23 answers" in card
+    page = client.get(link).text
+    listed = page.split('data-testid="all-answers"')[1].split("</ol>")[0]
+    assert all(f"需要{number:02d}" in listed for number in range(23))
+    assert listed.index("需要22") < listed.index("需要00")  # newest first
+    # Only text questions have such a page, and only within their own survey.
+    score = next(q for q in survey.questions if q.name == "score")
+    assert client.get(f"/surveys/{survey.id}/results/{score.id}/answers").status_code == 404
+    other = build_survey(company["lead"], title="另一份问卷")
+    assert client.get(f"/surveys/{other.id}/results/{mobile.id}/answers").status_code == 404
+    assert client_as("staff").get(link).status_code == 403
+
+
+def test_the_page_of_answers_keeps_a_small_anonymous_group_hidden(client_as, company):
+    survey = build_survey(company["lead"], anonymous=True,
+                          departments=[company["departments"]["sales"], company["departments"]["marketing"]])
+    _answer(survey, [company["other_staff"]], mobile="市场的话")
+    mobile = next(q for q in survey.questions if q.name == "mobile")
+    page = client_as("other_head").get(f"/surveys/{survey.id}/results/{mobile.id}/answers")
+    assert page.status_code == 200
+    assert "市场的话" not in page.text and 'data-testid="results-withheld"' in page.text
