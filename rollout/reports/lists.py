@@ -5,7 +5,7 @@ import itertools
 
 from flask_babel import lazy_gettext as _l
 
-from rollout.audit.display import action_name, actor_names, describe_changes, entity_name
+from rollout.audit.display import action_row_name, actor_names, describe_changes, entity_name
 from rollout.reports.exports import Column
 
 ROLE_NAMES = {"admin": _l("Administrator"), "lead": _l("Project lead"), "trainer": _l("Trainer"),
@@ -54,7 +54,7 @@ def audit_columns() -> list[Column]:
         Column(_l("Time"), lambda item: item["row"].created_at, "datetime"),
         Column(_l("User"), "user"),
         Column("IP", lambda item: item["row"].ip),
-        Column(_l("Action"), lambda item: action_name(item["row"].action)),
+        Column(_l("Action"), lambda item: action_row_name(item["row"].action)),
         Column(_l("Entity"), lambda item: entity_name(item["row"].entity)),
         Column("ID", lambda item: item["row"].entity_id),
         Column(_l("Changes"), "changes"),

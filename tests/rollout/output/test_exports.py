@@ -127,7 +127,7 @@ def test_audit_export_follows_filters_and_department_scope(client_as, company):
     assert rows[0][:4] == ["Time", "User", "IP", "Action"]
     # The sales head sees only 销售部's logins: the filter and the scope both apply.
     # Names and actions in words, as the audit page shows them.
-    assert [(r[1], r[3]) for r in rows[1:]] == [(company["staff"].display_name, "Logins")]
+    assert [(r[1], r[3]) for r in rows[1:]] == [(company["staff"].display_name, "Login")]  # one row, one login
     event = [e for e in _export_events() if e.entity == "audit_entries"][0]
     assert "csv rows=1" in event.detail and "action=login" in event.detail
 
@@ -143,7 +143,7 @@ def test_audit_export_writes_changes_in_words_and_whole(client_as, company):
     changes = rows[1][6]
     assert "Display name: " in changes and "很长的名字" * 14 in changes and "…" not in changes
     assert f"Department: {company['departments']['sales1'].name} → {company['departments']['sales2'].name}" in changes
-    assert rows[1][4] == "User" and rows[1][3] == "Records changed"
+    assert rows[1][4] == "User" and rows[1][3] == "Record changed"
 
 
 def test_exports_need_the_export_permission(client_as, company):
