@@ -12,15 +12,20 @@ from rollout.extensions import db
 from rollout.timeutil import local_today, utcnow
 
 UPCOMING_DAYS = 30
+#: Overdue next steps listed on the home page; the follow-up list shows the rest.
+HOME_OVERDUE_SHOWN = 5
 
 
 def _plan_sections(user, sections: dict) -> None:
     plan_progress = services.optional_function("rollout.plans.services", "plan_progress")
     overdue = services.optional_function("rollout.plans.services", "overdue_next_steps")
+    overdue_count = services.optional_function("rollout.plans.services", "overdue_next_step_count")
     if plan_progress is not None:
         sections["plan_progress"] = plan_progress(user)
-    if overdue is not None:
-        sections["overdue"] = overdue(user)
+    if overdue is not None and overdue_count is not None:
+        # The oldest few, with how many there are: the follow-up list holds them all.
+        sections["overdue"] = overdue(user, limit=HOME_OVERDUE_SHOWN)
+        sections["overdue_total"] = overdue_count(user)
 
 
 def _approvals(user, sections: dict) -> None:
