@@ -89,11 +89,13 @@ class ImportChunk(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     batch_id: Mapped[int] = mapped_column(ForeignKey("import_batches.id", ondelete="CASCADE"))
     seq: Mapped[int] = mapped_column(Integer)
-    #: {entity table: [ids]} created by this chunk; under "_skipped" (services.SKIPPED_ROWS), the rows it left
-    #: out as duplicates: [[row number, id of the existing record or null, kept message of why]].
+    #: {entity table: [ids]} created by this chunk.
     created_ids: Mapped[dict] = mapped_column(JSON, default=dict)
     #: [{"entity", "id", "before": {...}, "after": {...}}] for records this chunk updated.
     updates: Mapped[list] = mapped_column(JSON, default=list)
+    #: The rows it left out as duplicates: [[row number, id of the existing record or null, kept message of
+    #: why]]; null for chunks written before skipped rows were recorded.
+    skipped_rows: Mapped[list | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 

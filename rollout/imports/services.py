@@ -89,8 +89,6 @@ CLEANING_ERRORS = {
     "not yes or no": _l("not yes or no"),
 }
 #: What two rows share, by the kind of their duplicate key.
-#: The key of ImportChunk.created_ids under which a chunk records the rows it skipped as duplicates.
-SKIPPED_ROWS = "_skipped"
 #: Skipped rows the batch page lists.
 SKIPPED_LISTED = 200
 KEY_LABELS = {"name": _l("name"), "phone": _l("phone"), "email": _l("email"), "username": _l("username"),
@@ -953,11 +951,9 @@ def _write_chunk(batch_id, seq, target: Target, ctx, outcomes: list[Outcome], co
                   for o in outcomes if o.action == "error"]
         if errors:
             db.session.execute(ImportRowError.__table__.insert(), errors)
-        created_ids = {target.table: ids}
         skipped = [[o.number, o.entity_id, o.message] for o in outcomes if o.action == "skip"]
-        if skipped:
-            created_ids[SKIPPED_ROWS] = skipped
-        db.session.add(ImportChunk(batch_id=batch_id, seq=seq, created_ids=created_ids, updates=updates))
+        db.session.add(ImportChunk(batch_id=batch_id, seq=seq, created_ids={target.table: ids}, updates=updates,
+                                   skipped_rows=skipped))
         chunk_counts.update(outcome.action for outcome in outcomes)
         for outcome in outcomes:
             if outcome.row and outcome.action in ("create", "update"):
@@ -1022,9 +1018,8 @@ def skipped_rows(batch: ImportBatch, limit: int = SKIPPED_LISTED) -> tuple[list[
         return [], True
     found: list[list] = []
     recorded = False
-    for (created,) in db.session.execute(select(ImportChunk.created_ids).where(ImportChunk.batch_id == batch.id)
+    for (entries,) in db.session.execute(select(ImportChunk.skipped_rows).where(ImportChunk.batch_id == batch.id)
                                          .order_by(ImportChunk.seq)):
-        entries = (created or {}).get(SKIPPED_ROWS)
         if entries is not None:
             recorded = True
             found += entries[:limit - len(found)]

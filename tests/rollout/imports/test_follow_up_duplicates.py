@@ -96,7 +96,7 @@ def test_an_import_run_before_skipped_rows_were_recorded_says_so(tmp_path, admin
     day = (local_today() - timedelta(days=2)).isoformat()
     batch = _run(admin, tmp_path, [["北京星辰科技", "staff", "电话", day, "确认了需求"]] * 2)
     for chunk in db.session.scalars(select(ImportChunk).where(ImportChunk.batch_id == batch.id)):
-        chunk.created_ids = {key: value for key, value in chunk.created_ids.items() if key != services.SKIPPED_ROWS}
+        chunk.skipped_rows = None  # as the chunks of an import run before the column existed
     db.session.commit()
     assert services.skipped_rows(batch) == ([], False)
     html = client_as("admin").get(f"/imports/{batch.id}").get_data(as_text=True)
