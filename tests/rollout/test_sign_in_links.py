@@ -135,6 +135,7 @@ def test_the_workbook_button_is_gone_when_everyone_has_a_password(client_as, com
 
 
 def test_the_link_is_emailed_when_a_mail_server_is_set_up(app, client_as, factory, company, monkeypatch):
+    monkeypatch.setitem(app.config, "SMTP_HOST", "")
     user = _imported(factory, company)
     user.email = "newrep@example.com"
     db.session.commit()

@@ -144,9 +144,11 @@ def test_admin_retries_a_dead_message_and_it_arrives_once(client_as, company, ro
     assert message.status == "sent"
 
 
-def test_email_waits_while_the_smtp_server_is_down_then_arrives_once(company, outbox_config):
+def test_email_waits_while_the_smtp_server_is_down_then_arrives_once(company, outbox_config, monkeypatch):
     port = free_port()
-    outbox_config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=port, SMTP_SENDER="rollout@example.cn")
+    # Through monkeypatch: later tests see no mail server, as a fresh configuration has none.
+    for key, value in {"SMTP_HOST": "127.0.0.1", "SMTP_PORT": port, "SMTP_SENDER": "rollout@example.cn"}.items():
+        monkeypatch.setitem(outbox_config, key, value)
     staff = company["staff"]
     db.session.add(NotificationChannel(user_id=staff.id, kind="email", target="zhang.wei@example.cn"))
     db.session.commit()
