@@ -301,6 +301,10 @@ def subject(row) -> str:
         return _("Page “%(page)s”", page=page_name(row.entity_id))
     if row.entity == "session":
         return _("Sign-in session of %(username)s", username=row.entity_id)
+    # A row keyed by a code (a readiness item) is named by the code's label.
+    code_label = CODE_LABELS.get((row.entity, "key"), {}).get(row.entity_id)
+    if code_label is not None:
+        return f"{name} “{code_label}”"
     return f"{name} #{row.entity_id}"
 
 

@@ -309,6 +309,8 @@ READINESS_ITEMS = (
     ItemDefinition("retro", _l("Retro held recently"), 14, "days", False),
 )
 ITEMS_BY_KEY = {item.key: item for item in READINESS_ITEMS}
+# A threshold's row is keyed by its item: the audit trail names the item, not "#faq".
+label_codes({("readiness_settings", "key"): {item.key: item.label for item in READINESS_ITEMS}})
 UNIT_HELP = {"%": _l("percent at least"), "days": _l("within days"), "count": _l("at least")}
 
 

@@ -424,3 +424,10 @@ def test_a_rep_without_required_training_is_not_told_it_is_all_done(client_as, c
     page = client_as("staff").get("/").get_data(as_text=True)
     block = page[page.index('data-testid="home-training"'):][:1500]
     assert "No training is required of you yet." in block and "All required training is done." not in block
+
+
+def test_the_audit_trail_names_a_changed_readiness_threshold_by_its_item(company, client_as):
+    client = client_as("admin")
+    assert client.post("/rollout/settings", data={"threshold_faq": "3"}).status_code == 302
+    page = client.get("/audit/?entity=readiness_settings").get_data(as_text=True)
+    assert "“FAQ seeded”" in page and "#faq" not in page
