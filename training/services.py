@@ -335,6 +335,8 @@ def save_session(session: TrainingSession | None, data: SessionData) -> Training
             data.starts_at, data.ends_at, (data.location or "").strip())
     session.title = data.title.strip()
     session.kind, session.capacity = data.kind, data.capacity
+    if session.starts_at != data.starts_at:
+        session.reminded_at = None  # a new time gets its own reminder the day before
     session.starts_at, session.ends_at = data.starts_at, data.ends_at
     session.trainer_id, session.course_id = data.trainer_id or None, data.course_id or None
     session.location, session.online_url = (data.location or "").strip(), (data.online_url or "").strip()

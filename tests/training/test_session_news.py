@@ -104,3 +104,20 @@ def test_someone_assigned_to_a_full_session_hears_they_are_waiting(company, make
     waiting = notes[company["staff2"].id]
     assert waiting.subject.startswith("你已进入培训候补名单")
     assert "培训室A" in waiting.body_markdown
+
+
+def test_a_moved_session_is_reminded_again_before_its_new_time(company, make_session):
+    session = make_session(days=0)
+    session.starts_at = utcnow().replace(microsecond=0) + timedelta(hours=3)
+    session.ends_at = session.starts_at + timedelta(hours=1)
+    db.session.add(Enrolment(session_id=session.id, user_id=company["staff"].id, status="enrolled"))
+    db.session.commit()
+    assert services.send_reminders()[0] == 1 and session.reminded_at is not None
+    later = session.starts_at + timedelta(days=7)
+    services.save_session(session, _data(session, starts_at=later, ends_at=later + timedelta(hours=1)))
+    assert session.reminded_at is None
+    assert services.send_reminders()[0] == 0  # a week away: not yet
+    assert services.send_reminders(now=later - timedelta(hours=3))[0] == 1
+    # a change of place alone keeps the reminder already sent
+    services.save_session(session, _data(session, location="培训室B"))
+    assert session.reminded_at is not None
