@@ -1100,10 +1100,15 @@ def export_table(survey: Survey) -> tuple[list[ExportColumn], list[dict]]:
 
 
 # --- recurring surveys ----------------------------------------------------------------------
-def add_months(day: date, months: int = 1) -> date:
+def add_months(day: date, months: int = 1, keep_month_end: bool = False) -> date:
+    """The same day ``months`` later (the month's last day when it has fewer days); with ``keep_month_end``
+    a month's last day stays the last day: a survey open to 30 November runs to 31 December."""
     month_index = day.month - 1 + months
     year, month = day.year + month_index // 12, month_index % 12 + 1
-    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+    last = calendar.monthrange(year, month)[1]
+    if keep_month_end and day.day == calendar.monthrange(day.year, day.month)[1]:
+        return date(year, month, last)
+    return date(year, month, min(day.day, last))
 
 
 def run_schedules(today: date | None = None) -> list[Survey]:
@@ -1123,8 +1128,11 @@ def run_schedules(today: date | None = None) -> list[Survey]:
             continue
         while add_months(next_on) <= today:
             next_on = add_months(next_on)
-        length = (previous.closes_on - previous.opens_on) if previous.opens_on and previous.closes_on else None
-        closes_on = next_on + length if length is not None else None
+        # The closing day moves by calendar months, as the opening does: a fixed number of days would
+        # close December's occurrence on the 30th and February's in March.
+        months = (next_on.year - previous.occurrence_on.year) * 12 + next_on.month - previous.occurrence_on.month
+        closes_on = (add_months(previous.closes_on, months, keep_month_end=True)
+                     if previous.opens_on and previous.closes_on else None)
         if closes_on is not None and closes_on < today:
             continue  # this period's answering days are over already: nobody could answer it
         occurrence = clone_survey(previous, occurrence_on=next_on, opens_on=next_on, closes_on=closes_on)

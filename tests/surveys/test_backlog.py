@@ -294,3 +294,27 @@ def test_a_requirements_steps_link_to_the_step_and_to_it_in_the_current_version(
     page = client_as("lead").get(f"/surveys/requirements/{requirement.id}").get_data(as_text=True)
     steps = page.split('data-testid="nodes"')[1].split("</ul>")[0]
     assert f'now <a href="/processes/nodes/{newer.id}">v2</a>' in steps
+
+
+def test_a_monthly_survey_open_all_month_closes_on_each_months_last_day(company, monkeypatch):
+    """November 1–30, then December 1–31, January 1–31 and February 1–28: calendar months, not 29 days."""
+    survey = services.create_survey("月度脉搏", company["lead"], recurrence="monthly",
+                                    opens_on=date(2026, 11, 1), closes_on=date(2026, 11, 30))
+    services.save_question(survey, name="score", type="rating5", label="满意度")
+    services.change_survey_status(survey, "open")
+    db.session.commit()
+    closes = []
+    for today in (date(2026, 12, 1), date(2027, 1, 1), date(2027, 2, 1), date(2027, 3, 1)):
+        monkeypatch.setattr(services, "local_today", lambda today=today: today)
+        (opened,) = services.run_schedules(today)
+        db.session.commit()
+        closes.append((opened.opens_on, opened.closes_on))
+    assert closes == [(date(2026, 12, 1), date(2026, 12, 31)), (date(2027, 1, 1), date(2027, 1, 31)),
+                      (date(2027, 2, 1), date(2027, 2, 28)), (date(2027, 3, 1), date(2027, 3, 31))]
+
+
+def test_add_months_keeps_a_day_or_the_months_end():
+    assert services.add_months(date(2026, 1, 31)) == date(2026, 2, 28)
+    assert services.add_months(date(2026, 1, 10), 13) == date(2027, 2, 10)
+    assert services.add_months(date(2026, 2, 28), 1, keep_month_end=True) == date(2026, 3, 31)
+    assert services.add_months(date(2026, 2, 27), 1, keep_month_end=True) == date(2026, 3, 27)
