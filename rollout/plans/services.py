@@ -1769,6 +1769,11 @@ def notify_behind(today: date | None = None) -> int:
         SalesPlan.starts_on <= today, SalesPlan.ends_on >= today).options(db.selectinload(SalesPlan.targets))).all()
     if not plans:
         return 0
+    # A weekly notice: a rep told in the last week (the job ran twice, or daily) is not told again.
+    from rollout.notify.models import Notification
+    told_lately = set(db.session.scalars(select(Notification.user_id).where(
+        Notification.event == "plan.behind", Notification.created_at >= local_day_start(today - timedelta(days=6)),
+        Notification.created_at < local_day_start(today + timedelta(days=1)))))
     told = 0
     cache: dict = {}
     heads_by_department: dict[int, list[User]] = defaultdict(list)
@@ -1785,7 +1790,7 @@ def notify_behind(today: date | None = None) -> int:
         behind = [(row.metric, actuals[row.metric].get(plan.user_id, 0), row.target) for row in plan.targets
                   if is_behind(actuals[row.metric].get(plan.user_id, 0), row.target, plan.starts_on, plan.ends_on,
                                margin, today)]
-        if not behind:
+        if not behind or plan.user_id in told_lately:
             continue
         share = int(elapsed_share(plan.starts_on, plan.ends_on, today) * 100)
         body = partial(_behind_body, behind, share)

@@ -3,7 +3,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select, update
 
 from rollout.audit.models import AuditEntry
 from rollout.errors import NotAllowed, ServiceError
@@ -513,9 +513,19 @@ def test_weekly_notice_goes_to_reps_behind_plan_and_their_head(company, runner):
     assert services.notify_behind(today=start) == 0  # nothing has elapsed yet
     progress = services.plan_progress(company["staff"])
     assert progress[0]["plan"] is plan and progress[0]["metrics"][0]["actual"] == 0
+    # once a week: told on late_in_year, not again the day after (notices dated as if sent that day)
+    db.session.execute(update(Notification).values(created_at=services.local_day_start(late_in_year)))
+    assert services.notify_behind(today=late_in_year + timedelta(days=1)) == 0
+    assert sum("落后于计划" in s for s in notifications_of(company["head"])) == 1
+    # a week later the rep is told again
+    db.session.execute(update(Notification).values(created_at=services.local_day_start(late_in_year - timedelta(days=7))))
+    assert services.notify_behind(today=late_in_year) == 1
+    db.session.execute(delete(Notification))
     db.session.commit()
     result = runner.invoke(args=["plans", "notify-behind"])
     assert result.exit_code == 0 and "1 rep behind plan notified." in result.output
+    result = runner.invoke(args=["plans", "notify-behind"])
+    assert "0 reps behind plan notified." in result.output
 
 
 def test_a_returned_plan_says_so_and_who_returned_it(company):
