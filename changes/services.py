@@ -904,10 +904,11 @@ def send_agenda(window: ReviewWindow) -> int:
 
 
 def send_due_agendas(within_hours: int = 48) -> int:
-    """Send the agenda of every open window starting soon whose agenda has not gone out."""
+    """Send the agenda of every open window starting soon whose agenda has not gone out and whose submission
+    cutoff has passed: before it, a request may still join the agenda and reviewers would never see it."""
     now = utcnow()
     windows = db.session.scalars(select(ReviewWindow).where(
-        ReviewWindow.closed_at.is_(None), ReviewWindow.agenda_sent_at.is_(None),
+        ReviewWindow.closed_at.is_(None), ReviewWindow.agenda_sent_at.is_(None), ReviewWindow.cutoff_at <= now,
         ReviewWindow.starts_at > now, ReviewWindow.starts_at <= now + timedelta(hours=within_hours))).all()
     for window in windows:
         send_agenda(window)

@@ -408,3 +408,13 @@ def test_the_releases_list_counts_the_requests_the_reader_may_see(client_as, on_
     assert f'href="/changes/{change.id}"' in client_as("staff").get(f"/changes/releases/{release.id}").text
     assert f'href="/changes/{change.id}"' not in client_as("other_staff").get(
         f"/changes/releases/{release.id}").get_data(as_text=True)
+
+
+def test_a_window_that_is_over_but_not_closed_asks_for_its_minutes(client_as, make_window):
+    make_window(-0.1, title="已开完的评审会")  # started 2.4 hours ago, ended 1.4 hours ago
+    make_window(-0.01, title="正在开的评审会")  # started 15 minutes ago, ends in 45
+    page = client_as("lead").get("/changes/windows").get_data(as_text=True)
+    over = page.split("已开完的评审会")[1].split("</tr>")[0]
+    running = page.split("正在开的评审会")[1].split("</tr>")[0]
+    assert "Over: record its minutes to close it" in over and "In progress" not in over
+    assert "In progress" in running and "minutes-due" not in running

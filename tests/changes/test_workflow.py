@@ -336,17 +336,19 @@ def test_reviewers_get_the_agenda(company, on_agenda):
     assert change.reference in body and window.agenda_sent_at is not None
 
 
-def test_due_agendas_go_out_once(company, on_agenda, make_window):
-    soon = make_window(1, cutoff_hours=2)
+def test_due_agendas_go_out_once_after_the_cutoff(company, on_agenda, make_window):
+    soon = make_window(1, cutoff_hours=30)  # starts tomorrow; its submissions closed 6 hours ago
+    still_open = make_window(1.5, cutoff_hours=2)  # a request may still join its agenda
     make_window(9)
     on_agenda(window=soon)
     assert services.send_due_agendas(48) == 1
+    assert soon.agenda_sent_at is not None and still_open.agenda_sent_at is None
     assert services.send_due_agendas(48) == 0
 
 
 
 def test_cli_sends_due_agendas_once(runner, company, on_agenda, make_window):
-    soon = make_window(1, cutoff_hours=2)
+    soon = make_window(1, cutoff_hours=30)
     on_agenda(window=soon)
     result = runner.invoke(args=["changes", "send-agendas", "--within-hours", "48"])
     assert result.exit_code == 0 and "1 agenda sent." in result.output
