@@ -649,7 +649,12 @@ def _send_invitation(invitation: SurveyInvitation, event: str, subject) -> None:
 
 def _invitation_body(survey: Survey) -> str:
     body = survey.description or ""
-    if survey.closes_on:
+    if survey.opens_on and survey.opens_on > local_today():
+        # Invited ahead of the opening day: the link answers from then on, not now.
+        body += "\n\n" + (_("Open from %(start)s to %(end)s.", start=survey.opens_on.isoformat(),
+                               end=survey.closes_on.isoformat()) if survey.closes_on else
+                             _("Open from %(start)s.", start=survey.opens_on.isoformat()))
+    elif survey.closes_on:
         body += "\n\n" + _("Open until %(day)s.", day=survey.closes_on.isoformat())
     if survey.is_anonymous:
         body += "\n\n" + _("This survey is anonymous: your name is not stored with your answers.")
@@ -702,10 +707,31 @@ def remind(survey: Survey) -> int:
     return len(pending)
 
 
+def answering_today(today: date | None = None) -> list:
+    """Conditions of the surveys taking answers today (``accepting_answers`` in SQL)."""
+    today = today or local_today()
+    return [Survey.status == OPEN, or_(Survey.opens_on.is_(None), Survey.opens_on <= today),
+            or_(Survey.closes_on.is_(None), Survey.closes_on >= today)]
+
+
 def accepting_answers(survey: Survey, today: date | None = None) -> bool:
     today = today or local_today()
     return (survey.status == OPEN and (survey.opens_on is None or survey.opens_on <= today)
             and (survey.closes_on is None or today <= survey.closes_on))
+
+
+def why_not_answering(survey: Survey, today: date | None = None) -> str | None:
+    """Why a survey takes no answers today, in words (when it opens, when it closed); None when it does."""
+    today = today or local_today()
+    if survey.status == OPEN and survey.opens_on is not None and survey.opens_on > today:
+        return _("This survey opens on %(date)s; your link works from that day.", date=survey.opens_on.isoformat())
+    if survey.status in (OPEN, CLOSED) and survey.closes_on is not None and survey.closes_on < today:
+        return _("This survey closed on %(date)s and takes no more answers.", date=survey.closes_on.isoformat())
+    if survey.status == CLOSED:
+        return _("This survey is closed and takes no more answers.")
+    if survey.status != OPEN:
+        return _("This survey is not open for answers.")
+    return None
 
 
 def _check_can_answer(invitation: SurveyInvitation) -> None:
@@ -713,7 +739,7 @@ def _check_can_answer(invitation: SurveyInvitation) -> None:
     if invitation.has_responded:
         raise ServiceError(_("You have already answered this survey. Thank you!"))
     if not accepting_answers(survey):
-        raise ServiceError(_("This survey is not open for answers."))
+        raise ServiceError(why_not_answering(survey) or _("This survey is not open for answers."))
 
 
 def save_draft(invitation: SurveyInvitation, raw: dict) -> dict:

@@ -66,7 +66,8 @@ def index():
     counts = {}
     if can(current_user, "surveys.manage"):
         counts["surveys"] = db.session.scalar(select(func.count()).select_from(Survey).where(
-            Survey.status == OPEN, scope_clause(current_user, "surveys.manage", department_column=Survey.department_id)))
+            *services.answering_today(),
+            scope_clause(current_user, "surveys.manage", department_column=Survey.department_id)))
     if can(current_user, "requirements.view"):
         counts["requirements"] = db.session.scalar(select(func.count()).select_from(Requirement).where(
             Requirement.status != "merged", services.requirements_in_scope(_scope_ids("requirements.view"))))
@@ -90,7 +91,7 @@ def survey_list():
         select(SurveyInvitation.survey_id, func.count(),
                func.sum(db.case((SurveyInvitation.has_responded.is_(True), 1), else_=0)))
         .where(SurveyInvitation.survey_id.in_(ids or [-1])).group_by(SurveyInvitation.survey_id))}
-    return render_template("surveys/surveys.html", page=page, stats=stats, status=status)
+    return render_template("surveys/surveys.html", page=page, stats=stats, status=status, today=local_today())
 
 
 def _survey_form_choices(form):
@@ -523,7 +524,8 @@ def respond(token):
     if invitation.has_responded:
         return render_template("surveys/respond_done.html", survey=survey, already=True)
     if not services.accepting_answers(survey):
-        return render_template("surveys/respond_done.html", survey=survey, closed=True)
+        return render_template("surveys/respond_done.html", survey=survey, closed=True,
+                               why_closed=services.why_not_answering(survey))
     if request.method == "POST":
         raw = raw_answers(survey, request.form)
         values = _form_values(survey, raw, request.form)

@@ -10,6 +10,7 @@ from rollout.extensions import db
 from rollout.notify.models import Notification
 from surveys import services
 from surveys.models import SurveyAnswer, SurveyInvitation, SurveyResponse
+from tests.conftest import english_client
 from tests.surveys.conftest import GOOD_ANSWERS, build_survey
 
 
@@ -132,12 +133,31 @@ def test_closed_or_not_yet_open_survey_refuses_answers(company):
     survey = build_survey(company["lead"])
     invitation = services.invite(survey, [company["staff"]])[0]
     survey.opens_on = date(2999, 1, 1)
-    with pytest.raises(ServiceError, match="not open"):
+    with pytest.raises(ServiceError, match="opens on 2999-01-01"):
         services.submit_response(invitation, GOOD_ANSWERS)
-    survey.opens_on = None
+    survey.opens_on, survey.closes_on = None, date(2020, 1, 31)
+    with pytest.raises(ServiceError, match="closed on 2020-01-31"):
+        services.submit_response(invitation, GOOD_ANSWERS)
+    survey.closes_on = None
     services.change_survey_status(survey, "closed")
-    with pytest.raises(ServiceError, match="not open"):
+    with pytest.raises(ServiceError, match="is closed"):
         services.submit_response(invitation, GOOD_ANSWERS)
+
+
+def test_the_link_and_the_lists_say_when_a_survey_opens_or_that_it_closed(company, client_as):
+    survey = build_survey(company["lead"])
+    invitation = services.invite(survey, [company["staff"]])[0]
+    survey.opens_on, survey.closes_on = date(2999, 1, 1), date(2999, 1, 31)
+    db.session.commit()
+    page = english_client(client_as("lead").application).get(f"/surveys/respond/{invitation.token}")
+    assert "This survey opens on 2999-01-01" in page.get_data(as_text=True)
+    listing = client_as("lead").get("/surveys/list").get_data(as_text=True)
+    assert "opens 2999-01-01" in listing
+    overview = client_as("lead").get("/surveys/").get_data(as_text=True)
+    assert "0</div><div class=\"text-muted\">open surveys" in overview.replace("\n", "")
+    survey.opens_on, survey.closes_on = date(2020, 1, 1), date(2020, 1, 31)
+    db.session.commit()
+    assert "past its closing date" in client_as("lead").get("/surveys/list").get_data(as_text=True)
 
 
 def test_invite_audience_by_department_and_role_and_remind(company, factory):
@@ -234,3 +254,11 @@ def test_answering_clears_the_invitation_from_the_unread_notifications(company, 
     assert db.session.scalar(unread) == 0
     done = client_as("staff").get(f"/surveys/respond/{invitation.token}").get_data(as_text=True)
     assert 'href="/surveys/"' in done  # a way on from the thank-you page
+
+
+def test_an_invitation_ahead_of_the_opening_day_says_when_it_opens(company):
+    survey = build_survey(company["lead"])
+    survey.opens_on, survey.closes_on = date(2999, 1, 10), date(2999, 1, 20)
+    services.invite(survey, [company["staff"]])
+    body = db.session.scalar(select(Notification.body_markdown).where(Notification.event == "survey.invited"))
+    assert "开放时间：2999-01-10 至 2999-01-20。" in body  # the company's language: staff chose none
