@@ -17,7 +17,7 @@ from functools import partial
 from flask import current_app, g, has_app_context, has_request_context
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_babel import lazy_ngettext, ngettext
+from flask_babel import force_locale, lazy_ngettext, ngettext
 # "Created" is also a column heading (创建时间) elsewhere: the ownership event carries a context.
 from flask_babel import lazy_pgettext as pgettext
 from sqlalchemy import String, and_, cast, func, or_, select
@@ -643,7 +643,10 @@ def _release_idle_customers(now: datetime, department_ids, limit: int | None) ->
     for customer in released:
         owners[customer.owner_id].append(customer)
         days = settings_for(customer.department_id).pool_release_days
-        release_to_pool(customer, note=ngettext("No follow-up for %(num)d day", "No follow-up for %(num)d days", days))
+        # A stored note is read by everyone: written in the company's language, not the job's (English).
+        with force_locale(current_app.config["BABEL_DEFAULT_LOCALE"]):
+            note = ngettext("No follow-up for %(num)d day", "No follow-up for %(num)d days", days)
+        release_to_pool(customer, note=note)
     db.session.flush()
     for owner_id, customers in owners.items():
         owner = db.session.get(User, owner_id) if owner_id else None

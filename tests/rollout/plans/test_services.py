@@ -203,6 +203,10 @@ def test_release_pool_command(company, runner):
     assert result.exit_code == 0, result.output
     assert "1 customer returned" in result.output
     assert db.session.scalar(select(Customer.is_in_pool)) is True
+    # the job speaks English, but the note it stores is read in the company's language
+    note = db.session.scalar(select(services.CustomerAssignment.note).where(
+        services.CustomerAssignment.kind == "release"))
+    assert note.endswith("天未跟进"), note
 
 
 # --- follow-ups ---------------------------------------------------------------------------------------------------
