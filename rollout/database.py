@@ -1,4 +1,5 @@
-"""Database behaviour shared by every engine: SQLite pragmas and write-lock handling.
+"""Database behaviour shared by every engine: SQLite pragmas, write-lock handling, and whether the schema
+is behind the code.
 
 SQLite allows one writer at a time. A transaction that starts as a reader
 and later writes can fail at once with "database is locked" (the busy timeout
@@ -10,11 +11,12 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from contextvars import ContextVar
+from functools import lru_cache
 
 from flask import has_request_context, request
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 #: The largest id a database integer column holds (PostgreSQL's integer): larger numbers name nothing.
 MAX_ID = 2**31 - 1
@@ -129,3 +131,31 @@ def contains_text(column, text: str):
     if db.engine.dialect.name == "sqlite":
         return column.like(pattern, escape="!")
     return column.ilike(pattern, escape="!")
+
+
+@lru_cache(maxsize=1)
+def code_schema_revisions() -> tuple[str, ...]:
+    """The head revision(s) of this code's migrations."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from rollout.config import PROJECT_ROOT
+    config = Config()
+    config.set_main_option("script_location", str(PROJECT_ROOT / "migrations"))
+    return tuple(sorted(ScriptDirectory.from_config(config).get_heads()))
+
+
+def schema_behind() -> tuple[str, str] | None:
+    """(the database's revision, the code's) when the database was not upgraded to this code's migrations:
+    after an update without ``rollout db upgrade`` pages fail on missing columns. None when they agree or
+    the database does not say (a schema made without migrations)."""
+    from rollout.extensions import db
+    try:
+        with db.engine.connect() as connection:
+            found = tuple(sorted(connection.execute(text("SELECT version_num FROM alembic_version")).scalars()))
+    except SQLAlchemyError:
+        return None
+    expected = code_schema_revisions()
+    if not found or found == expected:
+        return None
+    return ", ".join(found), ", ".join(expected)

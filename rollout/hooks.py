@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 from babel.lists import format_list
-from flask import Flask, current_app, g, jsonify, render_template, request
-from flask_babel import get_locale
+from flask import Flask, current_app, g, jsonify, render_template, request, session
+from flask_babel import force_locale, get_locale
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
@@ -12,6 +12,7 @@ from werkzeug.exceptions import HTTPException
 from rollout import access, figures, nav
 from rollout.accounts.forms import KIND_LABELS, ROLE_LABELS
 from rollout.accounts.models import User
+from rollout.database import schema_behind
 from rollout.extensions import db, login_manager
 from rollout.markdown import render_markdown
 from rollout.timeutil import to_local
@@ -122,6 +123,15 @@ def _http_error(error: HTTPException):
 
 def _server_error(error):
     db.session.rollback()
+    behind = schema_behind()
+    if behind is not None:
+        # The code was updated without `rollout db upgrade`: every page would fail the same way. A page of
+        # its own, not base.html, which reads the database itself.
+        # The language from the session or the browser: the signed-in user's own choice is in the database.
+        from rollout import browser_locale
+        lang = session.get("lang") if session.get("lang") in ("zh_CN", "en") else browser_locale()
+        with force_locale(lang):
+            return render_template("errors/schema_behind.html", database=behind[0], code=behind[1], lang=lang), 503
     return render_template("errors/500.html"), 500
 
 

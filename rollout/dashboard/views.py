@@ -15,6 +15,7 @@ from rollout.dashboard import home as home_sections
 from rollout.dashboard import services
 from rollout.dashboard.forms import GoLiveForm, MilestoneForm, PhaseForm, TargetForm
 from rollout.dashboard.models import RolloutMilestone, RolloutPhase
+from rollout.database import schema_behind
 from rollout.errors import ServiceError
 from rollout.extensions import db
 from rollout.timeutil import local_today
@@ -44,6 +45,9 @@ def healthz():
     except Exception:  # any database failure means "not healthy", never a 500
         db.session.rollback()
         return jsonify({"status": "unavailable"}), 503
+    behind = schema_behind()
+    if behind is not None:  # updated code on an old schema: `rollout db upgrade` was not run
+        return jsonify({"status": "schema behind", "database": behind[0], "code": behind[1]}), 503
     return jsonify({"status": "ok"})
 
 
