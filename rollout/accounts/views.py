@@ -192,6 +192,8 @@ def issue_sign_in_link(user_id):
     """Shown once, not stored: the administrator hands it over (or it goes by email)."""
     user = db.get_or_404(User, user_id)
     try:
+        if user.id == current_user.id:  # it would end this very session; one's own password is on the profile
+            raise ServiceError(_("Change your own password on your profile page."))
         url, valid_until = sign_in_links.issue(user)
     except ServiceError as error:
         flash(error.message, "danger")

@@ -148,3 +148,11 @@ def test_the_link_is_emailed_when_a_mail_server_is_set_up(app, client_as, factor
     message = db.session.scalar(select(OutboxMessage))
     assert message.target == "newrep@example.com" and "/sign-in/" in message.link
     assert "newrep" in message.body_markdown
+
+
+def test_an_administrator_changes_their_own_password_on_the_profile_not_by_link(client_as, company):
+    admin = client_as("admin")
+    assert "sign-in-link-card" not in admin.get(f"/admin/users/{company['admin'].id}").get_data(as_text=True)
+    response = admin.post(f"/admin/users/{company['admin'].id}/sign-in-link", follow_redirects=True)
+    assert "Change your own password on your profile page." in response.get_data(as_text=True)
+    assert admin.get("/").status_code == 200  # still signed in
