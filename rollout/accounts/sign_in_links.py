@@ -38,7 +38,7 @@ def _fingerprint(user: User) -> str:
     return hashlib.sha256(f"{user.password_hash}\n{user.session_token}".encode()).hexdigest()[:16]
 
 
-def issue(user: User, external: bool = True) -> tuple[str, datetime]:
+def issue(user: User) -> tuple[str, datetime]:
     """A new sign-in link for ``user`` and when it stops working; older links stop now."""
     if not user.is_active_account:
         raise ServiceError(_("%(name)s is deactivated: activate the account first.", name=user.display_name))
@@ -46,7 +46,7 @@ def issue(user: User, external: bool = True) -> tuple[str, datetime]:
     db.session.flush()
     token = _serializer().dumps([user.id, _fingerprint(user)])
     record_event("sign_in_link.issued", entity="users", entity_id=user.id)
-    return url_for("accounts.sign_in_link", token=token, _external=external), utcnow() + timedelta(days=VALID_DAYS)
+    return url_for("accounts.sign_in_link", token=token, _external=True), utcnow() + timedelta(days=VALID_DAYS)
 
 
 def email(user: User, url: str, valid_until: datetime) -> bool:
