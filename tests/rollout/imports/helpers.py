@@ -51,3 +51,11 @@ def upload(user, path: Path, target: str = "customers", **options):
     with path.open("rb") as handle:
         stored = services.save_upload(io.BytesIO(handle.read()), path.name)
     return services.create_batch(user, target, stored, path.name, **options)
+
+
+def import_customer(tmp_path: Path, user, name: str = "北京星辰科技", owner: str = "staff"):
+    """One customer brought in by an import (for imports of its follow-ups, contacts or deals)."""
+    from rollout.extensions import db
+    services.run_import(upload(user, write_csv(tmp_path, [["客户名称", "负责人"], [name, owner]],
+                                               name="customers.csv")), user)
+    db.session.commit()

@@ -9,18 +9,15 @@ from rollout.extensions import db
 from rollout.imports import services
 from rollout.plans.models import Activity
 from rollout.timeutil import local_today
-from tests.rollout.imports.helpers import upload, write_csv
+from tests.rollout.imports.helpers import import_customer, upload, write_csv
 
 HEADER = ["客户名称", "跟进人", "跟进方式", "跟进日期", "跟进内容"]
 
 
 @pytest.fixture
 def admin(tmp_path, company):
-    admin = company["admin"]
-    services.run_import(upload(admin, write_csv(tmp_path, [["客户名称", "负责人"], ["北京星辰科技", "staff"]],
-                                                name="customers.csv")), admin)
-    db.session.commit()
-    return admin
+    import_customer(tmp_path, company["admin"])
+    return company["admin"]
 
 
 def _run(admin, tmp_path, rows, name="activities.csv"):

@@ -6,20 +6,16 @@ import pytest
 from sqlalchemy import select
 
 from rollout.extensions import db
-from rollout.imports import services
 from rollout.imports.mapping import auto_map
 from rollout.imports.targets import get_target
 from rollout.plans.models import Activity
 from rollout.timeutil import local_today
-from tests.rollout.imports.helpers import upload, write_csv
+from tests.rollout.imports.helpers import import_customer, write_csv
 
 
 @pytest.fixture
 def customer(tmp_path, company):
-    admin = company["admin"]
-    services.run_import(upload(admin, write_csv(tmp_path, [["客户名称", "负责人"], ["北京星辰科技", "staff"]],
-                                                name="customers.csv")), admin)
-    db.session.commit()
+    import_customer(tmp_path, company["admin"])
 
 
 def _mapped(target, headers):
