@@ -292,8 +292,9 @@ def page_name(endpoint: str) -> str:
     return _("A page of %(area)s", area=area) if area is not None else endpoint
 
 
-def subject(row) -> str:
-    """What an audit row is about, in words: "Customer #12", "Page “Adoption”", "Sign-in session of rep"."""
+def subject(row, record_names: dict[int, str] | None = None) -> str:
+    """What an audit row is about, in words: "Customer “华信科技”", "Page “Adoption”", "Sign-in session of rep";
+    ``record_names`` (audit row id → the record's name, from ``describe_rows``) names records that have one."""
     name = entity_name(row.entity)
     if not row.entity_id:
         return name
@@ -305,6 +306,9 @@ def subject(row) -> str:
     code_label = CODE_LABELS.get((row.entity, "key"), {}).get(row.entity_id)
     if code_label is not None:
         return f"{name} “{code_label}”"
+    record_name = (record_names or {}).get(row.id)
+    if record_name:
+        return f"{name} “{record_name}”"
     return f"{name} #{row.entity_id}"
 
 
@@ -348,10 +352,21 @@ def _name_column(table):
     return next((table.columns[name] for name in _NAME_COLUMNS if name in table.columns), None)
 
 
+def _record_id(row) -> int | None:
+    """The id of the record an audit row is about, when its table names its rows (a name or title column)."""
+    table = db.metadata.tables.get(row.entity or "")
+    if table is None or _name_column(table) is None or not str(row.entity_id or "").isdigit():
+        return None
+    return int(row.entity_id)
+
+
 def _ids_to_resolve(rows) -> dict[str, set[int]]:
     kinds = column_kinds()
     wanted: dict[str, set[int]] = {}
     for row in rows:
+        record_id = _record_id(row)
+        if record_id is not None:
+            wanted.setdefault(row.entity, set()).add(record_id)
         table_kinds = kinds.get(row.entity or "", {})
         for column, pair in (row.changes or {}).items():
             kind = table_kinds.get(column)
@@ -359,6 +374,17 @@ def _ids_to_resolve(rows) -> dict[str, set[int]]:
                 wanted.setdefault(kind, set()).update(
                     v for v in pair if isinstance(v, int) and not isinstance(v, bool))
     return wanted
+
+
+def _recorded_name(row) -> str | None:
+    """The name a record had when this row was written (a deleted record is named by its last name)."""
+    for column in _NAME_COLUMNS:
+        pair = (row.changes or {}).get(column)
+        values = pair if isinstance(pair, list) else [pair]
+        name = next((value for value in reversed(values) if isinstance(value, str) and value.strip()), None)
+        if name:
+            return name
+    return None
 
 
 def resolve_names(ids_by_table: dict[str, set[int]]) -> dict[tuple[str, int], str]:
@@ -444,14 +470,21 @@ def show_value(value, kind: str | None, names: dict[tuple[str, int], str],
     return _shorten(str(value), max_length)
 
 
-def describe_changes(rows, max_length: int | None = MAX_VALUE_LENGTH) -> dict[int, list[ChangeLine]]:
-    """The Changes column of each audit row by row id, with user and department ids resolved in one query;
+def describe_rows(rows, max_length: int | None = MAX_VALUE_LENGTH
+                  ) -> tuple[dict[int, list[ChangeLine]], dict[int, str]]:
+    """The Changes column of each audit row by row id, and the name of the record each row is about
+    (its current name, or the one the row recorded), with every referenced name resolved in one query;
     ``max_length=None`` keeps long values whole (a download)."""
     names = resolve_names(_ids_to_resolve(rows))
     kinds = column_kinds()
     labels: dict[tuple, str] = {}
-    result = {}
+    result, record_names = {}, {}
     for row in rows:
+        record_id = _record_id(row)
+        record_name = names.get((row.entity, record_id)) if record_id is not None else None
+        record_name = record_name or _recorded_name(row)
+        if record_name:
+            record_names[row.id] = " ".join(str(record_name).split())[:80]
         table_kinds = kinds.get(row.entity or "", {})
         lines = []
         for column, pair in (row.changes or {}).items():
@@ -466,7 +499,12 @@ def describe_changes(rows, max_length: int | None = MAX_VALUE_LENGTH) -> dict[in
                                     show_value(new, kind, names, codes, max_length),
                                     figure=not isinstance(pair, list)))
         result[row.id] = lines
-    return result
+    return result, record_names
+
+
+def describe_changes(rows, max_length: int | None = MAX_VALUE_LENGTH) -> dict[int, list[ChangeLine]]:
+    """The Changes column of each audit row by row id (see ``describe_rows``)."""
+    return describe_rows(rows, max_length)[0]
 
 
 def actor_names(rows) -> dict[int, str]:

@@ -8,7 +8,7 @@ from flask_login import current_user
 from sqlalchemy import and_, func, or_, select
 
 from rollout.access import authorize, require, scope_clause
-from rollout.audit.display import action_row_name, describe_changes, entity_choices, subject
+from rollout.audit.display import action_row_name, describe_rows, entity_choices, subject
 from rollout.audit.models import AuditEntry
 from rollout.extensions import db
 from rollout.reports.exports import FORMATS, export_response
@@ -93,7 +93,8 @@ def index():
     has_more = len(rows) > PAGE_SIZE
     rows = rows[:PAGE_SIZE]
     args = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in filters.items() if v}
-    return render_template("audit/index.html", rows=rows, changes=describe_changes(rows), has_more=has_more,
+    changes, record_names = describe_rows(rows)
+    return render_template("audit/index.html", rows=rows, changes=changes, record_names=record_names, has_more=has_more,
                            filters=filters, args=args, actions=ACTIONS, entities=entity_choices(), problems=problems,
                            action_row_name=action_row_name, subject=subject)
 

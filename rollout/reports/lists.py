@@ -5,7 +5,7 @@ import itertools
 
 from flask_babel import lazy_gettext as _l
 
-from rollout.audit.display import action_row_name, actor_names, describe_changes, entity_name
+from rollout.audit.display import action_row_name, actor_names, describe_rows, entity_name
 from rollout.reports.exports import Column
 
 ROLE_NAMES = {"admin": _l("Administrator"), "lead": _l("Project lead"), "trainer": _l("Trainer"),
@@ -42,10 +42,10 @@ def described_audit_rows(rows, batch_size: int = 500):
     them (names behind ids, labels of codes, local times): resolved a batch of rows at a time."""
     rows = iter(rows)
     while batch := list(itertools.islice(rows, batch_size)):
-        changes, actors = describe_changes(batch, max_length=None), actor_names(batch)
+        (changes, record_names), actors = describe_rows(batch, max_length=None), actor_names(batch)
         for row in batch:
             yield {"row": row, "changes": "; ".join(_change_text(line) for line in changes[row.id]) or None,
-                   "user": actors.get(row.user_id) or row.username}
+                   "user": actors.get(row.user_id) or row.username, "record": record_names.get(row.id)}
 
 
 def audit_columns() -> list[Column]:
@@ -57,6 +57,7 @@ def audit_columns() -> list[Column]:
         Column(_l("Action"), lambda item: action_row_name(item["row"].action)),
         Column(_l("Entity"), lambda item: entity_name(item["row"].entity)),
         Column("ID", lambda item: item["row"].entity_id),
+        Column(_l("Record"), "record"),
         Column(_l("Changes"), "changes"),
         Column(_l("Detail"), lambda item: item["row"].detail),
     ]

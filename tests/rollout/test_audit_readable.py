@@ -87,3 +87,28 @@ def test_the_refusal_counts_in_chinese(app, company, monkeypatch):
     client = chinese_client(app, company["admin"])
     page = client.get("/audit/export.xlsx?action=login", follow_redirects=True).text
     assert "2" in page and "导出" in page and "The filter matches" not in page
+
+
+def test_rows_name_their_record_by_its_current_or_last_name(client_as, company):
+    from rollout.accounts.models import Department
+    department = Department(name="华东大区", code="EAST")
+    db.session.add(department)
+    db.session.commit()
+    department.name = "华东销售大区"
+    db.session.commit()
+    gone_id = department.id
+    db.session.delete(department)
+    db.session.commit()
+    record_event("update", entity="users", entity_id=company["staff"].id, user=company["admin"],
+                 changes={"phone": [None, "13800138000"]})
+    db.session.commit()
+    body = _body(client_as("admin").get("/audit/?entity=departments").text)
+    # A deleted record keeps the name it last had; a renamed one its newer name.
+    assert "Department “华东销售大区”" in body and f"Department #{gone_id}" not in body
+    body = _body(client_as("admin").get("/audit/?entity=users").text)
+    assert f"User “{company['staff'].display_name}”" in body
+    export = client_as("admin").get("/audit/export.csv?entity=departments").data.decode("utf-8-sig")
+    header, *rows = list(csv.reader(io.StringIO(export)))
+    assert "Record" in header
+    assert {row[header.index("Record")] for row in rows if row[header.index("ID")] == str(gone_id)} \
+        == {"华东大区", "华东销售大区"}
