@@ -3,7 +3,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from rollout.access import authorize, require
 from rollout.accounts.services import department_choices
@@ -18,13 +18,36 @@ from rollout.web import apply_service_error, paginate, safe_next
 
 bp = Blueprint("notify", __name__)
 
+#: The inbox filters: every notification, or only those not read yet.
+INBOX_FILTERS = ("all", "unread")
+
+
+def _inbox_filter(value: str | None) -> str:
+    """The inbox filter asked for; anything unknown shows everything."""
+    return value if value in INBOX_FILTERS else "all"
+
+
+def _inbox_url(show: str, page: int | None = None) -> str:
+    """The inbox with its filter (and page) kept; "all" is the plain address."""
+    args = {"show": show} if show != "all" else {}
+    if page and page > 1:
+        args["page"] = page
+    return url_for("notify.inbox", **args)
+
 
 @bp.route("/notifications")
 @require("notifications.view")
 def inbox():
-    query = (select(Notification).where(Notification.user_id == current_user.id)
-             .order_by(Notification.created_at.desc(), Notification.id.desc()))
-    return render_template("notify/inbox.html", page=paginate(query, per_page=30))
+    show = _inbox_filter(request.args.get("show"))
+    query = select(Notification).where(Notification.user_id == current_user.id)
+    if show == "unread":
+        query = query.where(Notification.read_at.is_(None))
+    query = query.order_by(Notification.created_at.desc(), Notification.id.desc())
+    # Both tab counts in one statement, whatever the filter shows.
+    total, read = db.session.execute(select(func.count(), func.count(Notification.read_at))
+                                     .where(Notification.user_id == current_user.id)).one()
+    return render_template("notify/inbox.html", page=paginate(query, per_page=30), show=show,
+                           counts={"all": total, "unread": total - read})
 
 
 @bp.route("/notifications/<int:notification_id>/open", methods=["POST"])
@@ -34,7 +57,8 @@ def open_notification(notification_id):
     if notification.user_id != current_user.id:
         return render_template("errors/404.html"), 404
     mark_read(current_user, [notification.id])
-    return redirect(safe_next(notification.link) or url_for("notify.inbox"))
+    back = _inbox_url(_inbox_filter(request.form.get("show")), request.form.get("page", type=int))
+    return redirect(safe_next(notification.link) or back)
 
 
 @bp.route("/notifications/read-all", methods=["POST"])
@@ -42,7 +66,7 @@ def open_notification(notification_id):
 def read_all():
     mark_read(current_user)
     flash(_("All notifications are marked read."), "success")
-    return redirect(url_for("notify.inbox"))
+    return redirect(_inbox_url(_inbox_filter(request.form.get("show"))))
 
 
 # --- the user's channels ------------------------------------------------------------
