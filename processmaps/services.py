@@ -27,7 +27,7 @@ from processmaps.models import (
 from rollout.accounts.models import Department, User
 from rollout.audit.display import label_codes
 from rollout.audit.services import record_event
-from rollout.cleaning import clean_note
+from rollout.cleaning import clean_note, clean_text, name_key
 from rollout.errors import NotAllowed, ServiceError
 from rollout.extensions import db
 from rollout.timeutil import utcnow
@@ -409,6 +409,8 @@ def _clean_node_fields(version: ProcessVersion, node: ProcessNode | None, values
             if len(value) > limit:
                 raise ServiceError(_("Too long (at most %(n)d characters).", n=limit), text_field)
             cleaned[text_field] = value
+    if cleaned.get("owner_role") and version is not None:
+        cleaned["owner_role"] = role_as_written(version, cleaned["owner_role"], owner_of=node)
     if cleaned.get("time_limit") and parse_time_limit(cleaned["time_limit"]) is None:
         raise ServiceError(_("Give the time limit as a number and a unit, e.g. 2个工作日, 24小时 or 3 days."),
                            "time_limit")
@@ -614,7 +616,7 @@ def owner_text(node: ProcessNode) -> str:
 def set_raci(node: ProcessNode, role: str, kind: str | None) -> RaciAssignment | None:
     """Give ``role`` the RACI letter ``kind`` on a draft's node (None removes it)."""
     _require_draft(node.version)
-    role = (role or "").strip()
+    role = role_as_written(node.version, role or "")
     if not role:
         raise ServiceError(_("A role is required."), "role")
     if len(role) > 60:
@@ -635,6 +637,19 @@ def set_raci(node: ProcessNode, role: str, kind: str | None) -> RaciAssignment |
         existing.kind = kind
     db.session.flush()
     return existing
+
+
+def role_as_written(version: ProcessVersion, role: str, owner_of: ProcessNode | None = None) -> str:
+    """A role as this version already spells it: "销售代表 " or "ＩＴ 专员" typed again joins the column of
+    "销售代表" or "IT专员" instead of opening a second one that differs only in spaces, width or case.
+    ``owner_of``'s own owner role does not count, so its spelling can still be corrected."""
+    role = clean_text(role)
+    key = name_key(role)
+    if not key:
+        return role
+    known = [row.role for node in version.nodes for row in node.raci]
+    known += [node.owner_role for node in version.nodes if node.owner_role and node is not owner_of]
+    return next((spelling for spelling in known if name_key(spelling) == key), role)
 
 
 def raci_roles(version: ProcessVersion) -> list[str]:

@@ -138,6 +138,24 @@ def test_raci_matrix_counts_the_owner_as_responsible(company):
         services.set_raci(nodes_by_key(version)["quote"], "销售经理", "X")
 
 
+def test_a_role_typed_with_other_spaces_width_or_case_joins_its_column(company):
+    version = sales_process(company).versions[0]
+    nodes = nodes_by_key(version)
+    services.set_raci(nodes["sign"], " 销售 经理 ", "A")
+    services.set_raci(nodes["sign"], "ｉｔ专员", "I")
+    services.set_raci(nodes["quote"], "IT专员", "C")
+    roles, rows = services.raci_matrix(version)
+    assert roles.count("销售经理") == 1 and "销售 经理" not in roles
+    assert [role for role in roles if role.casefold() == "it专员"] == ["it专员"]
+    letters = {node.key: row for node, row in rows}
+    assert letters["sign"]["销售经理"] == "A" and letters["quote"]["it专员"] == "C"
+    # A node's own owner role can still be re-spelt; another node's owner joins the known spelling.
+    services.update_node(nodes["quote"], owner_role="销售代表（新）")
+    assert nodes["quote"].owner_role == "销售代表(新)"
+    services.update_node(nodes["sign"], owner_role="销售代表 (新)")
+    assert nodes["sign"].owner_role == "销售代表(新)"
+
+
 def test_link_providers_feed_the_node_page(company, monkeypatch):
     version = sales_process(company).versions[0]
     quote = nodes_by_key(version)["quote"]
