@@ -23,6 +23,8 @@ from rollout.web import apply_service_error, paginate, record_id
 
 bp = Blueprint("retros", __name__, url_prefix="/retros")
 
+#: Up to this many teams the list filters by a row of buttons; beyond it, by a drop-down list.
+TEAM_BUTTONS_MAX = 6
 #: Session key holding the ids of anonymous cards this browser wrote, per retro.
 OWN_CARDS_KEY = "retro_own_cards"
 
@@ -82,7 +84,8 @@ def index():
     page = paginate(query)
     teams = [team for team in services.teams_with_retros() if can(current_user, "retros.view", _in_team(team))]
     return render_template("retros/index.html", page=page, teams=teams, team_id=team_id,
-                           state_label=services.state_label)
+                           team=next((team for team in teams if team.id == team_id), None),
+                           team_select=len(teams) > TEAM_BUTTONS_MAX, state_label=services.state_label)
 
 
 @bp.route("/new", methods=["GET", "POST"])
