@@ -1027,7 +1027,10 @@ def save_release(name: str, planned_on: date, actor: User | None = None, release
         db.session.add(release)
     elif release.planned_on != planned_on or release.name != name:
         release.sequence += 1
+    moved = release.planned_on is not None and release.planned_on != planned_on
     release.name, release.planned_on = name, planned_on
+    if moved:
+        _restate_when(release)
     db.session.flush()
     return release
 
@@ -1055,15 +1058,39 @@ def release_follow_ups(release: Release | None) -> list[tuple[str, str]]:
     return [(label, url) for label, url in links if url]
 
 
+def _when_line(release: Release) -> str:
+    """The notes' line saying when the release ships: the day it went live once it has, else its planned day."""
+    if release.implemented_at:
+        return _("Live since %(date)s.", date=to_local(release.implemented_at).date().isoformat())
+    return _("Planned for %(date)s.", date=release.planned_on.isoformat())
+
+
+def _planned_line_pattern() -> re.Pattern:
+    """The generated "Planned for <day>." line in either language the notes may have been written in."""
+    marker, texts = "\x00", []
+    for locale in ("en", "zh_CN"):
+        with force_locale(locale):
+            texts.append(re.escape(_("Planned for %(date)s.", date=marker)).replace(re.escape(marker),
+                                                                                     r"\d{4}-\d{2}-\d{2}"))
+    return re.compile(r"^[ \t]*(?:" + "|".join(texts) + r")[ \t]*$", re.MULTILINE)
+
+
+def _restate_when(release: Release) -> None:
+    """Bring the stored notes' "Planned for <day>." line up to date: the new day when a release is moved, the
+    day it went live once it has (so the announcement never says it is planned for a day already past).
+    Words a writer put in place of that line are theirs and stay as written."""
+    if not release.notes_markdown:
+        return
+    with force_locale(language_of(None)):
+        when = _when_line(release)
+    release.notes_markdown = _planned_line_pattern().sub(lambda _match: when, release.notes_markdown)
+
+
 def release_notes(release: Release) -> str:
     """Release notes (Markdown) generated from the release's requests, in the company's language:
     they are stored and sent to everyone."""
     with force_locale(language_of(None)):
-        if release.implemented_at:
-            when = _("Live since %(date)s.", date=to_local(release.implemented_at).date().isoformat())
-        else:
-            when = _("Planned for %(date)s.", date=release.planned_on.isoformat())
-        lines = [f"### {release.name}", "", when, ""]
+        lines = [f"### {release.name}", "", _when_line(release), ""]
         requests = release_requests(release)
         if not requests:
             lines.append(_("No changes in this release yet."))
@@ -1127,6 +1154,7 @@ def implement_release(release: Release, actor: User) -> dict:
     if not release.notes_markdown:
         release.notes_markdown = release_notes(release)
     else:
+        _restate_when(release)
         missing = missing_from_notes(release)
         if missing:  # scheduled after the notes were written: the announcement names every change
             with force_locale(language_of(None)):
