@@ -1,4 +1,4 @@
-"""`rollout changes ...`: jobs a scheduler runs daily (coming windows, agendas to reviewers)."""
+"""`rollout changes ...`: jobs a scheduler runs daily (coming windows, agendas to reviewers, overdue releases)."""
 import click
 from flask.cli import with_appcontext
 
@@ -8,7 +8,7 @@ from rollout.extensions import db
 
 @click.group("changes")
 def changes_group():
-    """Review windows and agendas of change requests."""
+    """Review windows and agendas of change requests; reminders of overdue releases."""
 
 
 @changes_group.command("generate-windows")
@@ -30,6 +30,17 @@ def send_agendas_command(within_hours):
     count = send_due_agendas(within_hours)
     db.session.commit()
     click.echo(f"{counted(count, 'agenda')} sent.")
+
+
+@changes_group.command("remind")
+@with_appcontext
+def remind_command():
+    """Tell the owner of each release whose planned day passed without it going live: the day after,
+    then weekly while it stays overdue (run daily; a second run the same day tells nobody again)."""
+    from changes.services import remind_overdue_releases
+    count = remind_overdue_releases()
+    db.session.commit()
+    click.echo(f"{counted(count, 'overdue release')} recalled.")
 
 
 commands = [changes_group]

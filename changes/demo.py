@@ -1,5 +1,5 @@
 """Demo data: a weekly review rhythm with two past windows, an open one, an emergency fix,
-a freeze around the sales go-live and one implemented release."""
+a freeze around the sales go-live, one implemented release and one overdue."""
 from __future__ import annotations
 
 import io
@@ -177,6 +177,13 @@ def _load(ctx) -> None:
                         "新品下周上市。", "standard", urgency="medium", impact="low", affected_roles=["staff"],
                         departments=["sales"])
     services.submit(standard, standard.requester)
+
+    # --- a release whose day passed without it going live: its owner is reminded -------------------
+    late = services.save_release("2026 第1批补丁", today, lead)
+    services.schedule(standard, late, lead)
+    late.planned_on = today - timedelta(days=2)  # set after the story, as a passed day cannot be chosen
+    services.regenerate_notes(late)
+    services.remind_overdue_releases(today)
     _request(ctx, "rep3", "商机列表增加“最后跟进时间”列", "商机列表默认显示最后一次跟进的时间，并可排序。",
              "方便找出长期未跟进的商机。", urgency="low", impact="low", affected_roles=["staff"],
              departments=["sales-1"])

@@ -22,8 +22,9 @@ from flask import current_app, url_for
 from flask_babel import gettext as _
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from sqlalchemy import func, or_, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import aliased, selectinload
 
 from rollout import uploads
 from rollout.accounts.models import ADMIN, LEAD, ROLES, TRAINER, Department, User
@@ -1171,6 +1172,95 @@ def implement_release(release: Release, actor: User) -> dict:
     signals.release_implemented.send(release, affected_roles=roles, affected_department_ids=department_ids,
                                      processes=list(processes.values()))
     return {"requests": len(requests), "versions": versions, "announced": announced}
+
+
+# --- overdue releases ------------------------------------------------------------------------
+#: Event of the reminder that a release's planned day passed without it going live.
+RELEASE_OVERDUE_EVENT = "changes.release_overdue"
+#: An overdue release is recalled the day after its planned day, then once a week while it stays overdue.
+OVERDUE_REMINDER_DAYS = 7
+
+
+def _day_start(day: date) -> datetime:
+    """The UTC instant a local calendar day begins."""
+    return local_to_utc(datetime.combine(day, time()))
+
+
+def overdue_clause(today: date | None = None):
+    """SQL condition on Release: planned for a day before ``today``, not live, and still holding a change
+    to ship (a release whose requests were all cancelled has nothing to be late with)."""
+    today = today or local_today()
+    held = aliased(ChangeRequest)  # apart from any requests the outer query joins
+    holds_changes = select(held.id).where(held.release_id == Release.id, held.state != "cancelled") \
+        .correlate(Release).exists()
+    return (Release.state == "planned") & (Release.planned_on < today) & holds_changes
+
+
+def is_overdue(release: Release, today: date | None = None) -> bool:
+    """Has the release's planned day passed without it going live (see overdue_clause)?"""
+    today = today or local_today()
+    return not release.is_implemented and release.planned_on < today and bool(release_requests(release))
+
+
+def release_owners(release: Release) -> list[User]:
+    """Who answers for a release going live: whoever planned it, while they may still mark it live;
+    otherwise the project leads (the admins when there is no lead)."""
+    from rollout.access import can
+    creator = db.session.get(User, release.created_by_id) if release.created_by_id else None
+    if creator is not None and creator.is_active_account and can(creator, "changes.plan"):
+        return [creator]
+    for role in (LEAD, ADMIN):
+        people = [person for person in users_with_roles([role]) if can(person, "changes.plan")]
+        if people:
+            return sorted(people, key=lambda person: person.id)
+    return []
+
+
+def _overdue_body(release: Release, today: date) -> str:
+    """The reminder's text in the reader's language: how late, what waits, what to do."""
+    late = (today - release.planned_on).days
+    lines = [ngettext("It was planned for %(date)s, %(num)d day ago, and is not marked live.",
+                      "It was planned for %(date)s, %(num)d days ago, and is not marked live.", late,
+                      date=release.planned_on.isoformat()), ""]
+    lines += [f"- {request.reference} {request.title}" for request in release_requests(release)]
+    lines += ["", _("Once it is live, mark it implemented on its page; if it is postponed, change its date there.")]
+    return "\n".join(lines)
+
+
+def remind_overdue_releases(today: date | None = None) -> int:
+    """Tell the owner of each overdue release (release_owners) the day after its planned day, then weekly
+    while it stays overdue; returns how many releases were recalled. Run daily: a release recalled in the
+    last week (since it became overdue) is not recalled again, so a second run tells nobody twice."""
+    from rollout.notify.models import Notification
+    from rollout.notify.services import notify
+    today = today or local_today()
+    releases = db.session.scalars(select(Release).where(overdue_clause(today))
+                                  .options(selectinload(Release.requests)).order_by(Release.planned_on, Release.id)).all()
+    if not releases:
+        return 0
+    links = {release.id: _url("changes.release", release_id=release.id) for release in releases}
+    last_told = dict(db.session.execute(
+        select(Notification.link, func.max(Notification.created_at)).where(
+            Notification.event == RELEASE_OVERDUE_EVENT, Notification.link.in_(list(links.values())),
+            Notification.created_at >= _day_start(today - timedelta(days=OVERDUE_REMINDER_DAYS - 1)),
+            Notification.created_at < _day_start(today + timedelta(days=1)))
+        .group_by(Notification.link)).all())
+    recalled = 0
+    for release in releases:
+        told_at = last_told.get(links[release.id])
+        # Told since it became overdue (a release moved and late again is told afresh).
+        if told_at is not None and told_at >= _day_start(release.planned_on + timedelta(days=1)):
+            continue
+        owners = release_owners(release)
+        if not owners:
+            continue
+        notify(owners, RELEASE_OVERDUE_EVENT,
+               _l("Release %(release)s is overdue: planned for %(date)s, not live yet", release=release.name,
+                  date=release.planned_on.isoformat()),
+               partial(_overdue_body, release, today), link=links[release.id])
+        recalled += 1
+    db.session.flush()
+    return recalled
 
 
 def _new_process_versions(processes: list, summary: str, actor: User) -> list:

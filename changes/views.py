@@ -525,8 +525,9 @@ def edit_freeze(freeze_id=None):
 @require("changes.view")
 def releases():
     # Each release counts the requests its page shows the reader.
+    # Overdue is the release's own state, whatever part of it the reader sees.
     rows = db.session.execute(
-        select(Release, func.count(ChangeRequest.id))
+        select(Release, func.count(ChangeRequest.id), services.overdue_clause().label("is_overdue"))
         .outerjoin(ChangeRequest, (ChangeRequest.release_id == Release.id) & (ChangeRequest.state != "cancelled")
                    & _scope())
         .group_by(Release.id).order_by(Release.planned_on.desc())).all()
@@ -563,6 +564,7 @@ def _release_page(release: Release, status: int = 200, notes_form=None):
     return render_template("changes/release.html", release=release, requests=requests, approved=approved,
                            notes_form=notes_form, move_form=CommentForm(),
                            missing_from_notes=services.missing_from_notes(release),
+                           is_overdue=services.is_overdue(release),
                            follow_ups=services.release_follow_ups(release)), status
 
 
