@@ -876,8 +876,11 @@ def agenda_markdown(window: ReviewWindow) -> str:
     lines = [f"**{window_name(window)}**", ""]
     items = agenda(window)
     for number, request in enumerate(items, 1):
+        # A request deferred at an earlier window is back, not new: say so, as the window's page does.
+        again = (" · " + ngettext("deferred %(num)d time", "deferred %(num)d times", request.deferral_count)
+                 if request.deferral_count else "")
         lines.append(f"{number}. {request.reference} {request.title} — {RISK_LABELS[request.effective_risk]}"
-                     f" · {request.requester.display_name}")
+                     f" · {request.requester.display_name}{again}")
     for request in emergencies_to_review(window):
         if request.post_reviewed_at is None:
             label = _("Emergency decision to review again")

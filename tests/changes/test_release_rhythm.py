@@ -250,3 +250,23 @@ def test_text_on_light_badges_meets_aa_contrast(company, new_request, client_as)
         colour = next((TEXT_COLOURS[c] for c in classes if c in TEXT_COLOURS), (0, 0, 0))
         assert _contrast(colour, LIGHT_BADGE) >= 4.5, classes
 
+
+# --- a request back on the agenda -------------------------------------------------------------------------
+def test_a_request_deferred_before_reads_as_back_on_the_agenda_not_new(company, on_agenda, make_window):
+    window = make_window(3)
+    later = make_window(10, title="下次评审会")
+    change, _window = on_agenda(window=window)
+    fresh, _window = on_agenda(title="新提交的变更", window=window)
+    services.decide(change, "deferred", "等财务口径", company["lead"], window)
+    assert change.window_id == later.id
+    fresh.window = later
+    company["admin"].locale = "en"
+    db.session.commit()
+    services.send_agenda(later)
+    bodies = dict(db.session.execute(select(Notification.user_id, Notification.body_markdown).where(
+        Notification.event == "changes.agenda")).all())
+    chinese, english = bodies[company["lead"].id], bodies[company["admin"].id]
+    line = next(line for line in chinese.splitlines() if change.reference in line)
+    assert line.endswith("已推迟 1 次")
+    assert next(line for line in english.splitlines() if change.reference in line).endswith("deferred 1 time")
+    assert "推迟" not in next(line for line in chinese.splitlines() if fresh.reference in line)
