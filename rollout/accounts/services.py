@@ -136,6 +136,23 @@ def department_choices(include_company: bool = True) -> list[tuple[int, str]]:
     return result
 
 
+def tree_shape_problem(kind: str, parent_kind: str | None):
+    """Why a department of ``kind`` cannot sit under a parent of ``parent_kind`` (None: no parent), if it cannot.
+
+    The tree reads company → departments → teams: access scopes and readiness count on that shape.
+    """
+    if kind == "department" and parent_kind in (None, "team"):
+        return _l("A department sits under the company or another department.")
+    if kind == "team" and parent_kind in (None, "company"):
+        return _l("A team sits under a department.")
+    return None
+
+
+def is_department_code(code: str) -> bool:
+    """Codes are typed into rules, imports and the command line: one word of letters, digits, - and _."""
+    return re.fullmatch(r"[A-Za-z0-9_-]+", code) is not None
+
+
 def save_department(department: Department | None, name: str, kind: str, parent_id: int | None,
                     code: str | None = None, go_live_on=None) -> Department:
     """Create or update a department, refusing cycles in the tree."""
@@ -164,11 +181,9 @@ def save_department(department: Department | None, name: str, kind: str, parent_
                                "kind")
         if parent is not None:
             raise ServiceError(_("The company is at the top: it has no parent."), "parent_id")
-    # The tree reads company → departments → teams: access scopes and readiness count on that shape.
-    if kind == "department" and (parent is None or parent.kind == "team"):
-        raise ServiceError(_("A department sits under the company or another department."), "parent_id")
-    if kind == "team" and (parent is None or parent.kind == "company"):
-        raise ServiceError(_("A team sits under a department."), "parent_id")
+    problem = tree_shape_problem(kind, parent.kind if parent is not None else None)
+    if problem:
+        raise ServiceError(str(problem), "parent_id")
     duplicate = select(Department.id).where(Department.name == name, Department.parent_id.is_(parent_id)
                                             if parent_id is None else Department.parent_id == parent_id)
     if department is not None:
@@ -176,8 +191,7 @@ def save_department(department: Department | None, name: str, kind: str, parent_
     if db.session.scalar(duplicate):
         raise ServiceError(_("A department with this name already exists here."), "name")
     code = (code or "").strip() or None
-    if code is not None and not re.fullmatch(r"[A-Za-z0-9_-]+", code):
-        # Codes are typed into rules, imports and the command line: one word, no spaces.
+    if code is not None and not is_department_code(code):
         raise ServiceError(_("A code is letters, digits, “-” and “_” only, e.g. sales-1."), "code")
     if code is not None:
         taken = select(Department).where(Department.code == code)

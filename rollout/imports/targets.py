@@ -19,6 +19,7 @@ from flask_babel import lazy_ngettext
 from sqlalchemy import Boolean, Date, DateTime, delete, func, insert, or_, select
 
 from rollout.accounts.models import Department, User, UserRole
+from rollout.accounts.services import is_department_code, tree_shape_problem
 from rollout.cleaning import name_key
 from rollout.extensions import db
 from rollout.imports.messages import kept
@@ -536,11 +537,14 @@ class DepartmentTarget(Target):
 
     def begin(self, ctx):
         exact = {}
-        for dept_id, name, parent_id, code in db.session.execute(
-                select(Department.id, Department.name, Department.parent_id, Department.code)):
+        self._kinds: dict[int | str, str] = {}  # of existing departments by id, of this file's by "new:name"
+        self._parent_ids: dict[int, int | None] = {}
+        for dept_id, name, parent_id, code, kind in db.session.execute(
+                select(Department.id, Department.name, Department.parent_id, Department.code, Department.kind)):
             exact[f"department:{parent_id}:{name_key(name)}"] = dept_id
             if code:
                 exact[f"code:{code.casefold()}"] = dept_id
+            self._kinds[dept_id], self._parent_ids[dept_id] = kind, parent_id
         self._created_names: dict[str, str] = {}
         # One company at the top of the tree (as the departments form keeps it): a row without a parent
         # goes under it, and only a file for an empty company may create it.
@@ -560,8 +564,14 @@ class DepartmentTarget(Target):
             return f"new:{parent.casefold()}"  # created by an earlier row of this file
         raise RowError(_l("Unknown parent department %(name)s.", name=parent))
 
+    def _code(self, values):
+        code = values.get("code")
+        if code and not is_department_code(code):
+            raise RowError(_l("A code is letters, digits, “-” and “_” only, e.g. sales-1."))
+        return code
+
     def check_cells(self, values, ctx):
-        return cell_problems([("parent", lambda: self._parent(values, ctx))])
+        return cell_problems([("parent", lambda: self._parent(values, ctx)), ("code", lambda: self._code(values))])
 
     def keys(self, values):
         keys = [f"department:{values.get('_parent')}:{name_key(values['name'])}"]
@@ -571,10 +581,8 @@ class DepartmentTarget(Target):
 
     def build(self, values, ctx):
         parent = self._parent(values, ctx)
+        code = self._code(values)
         values["_parent"] = parent
-        self._created_names[values["name"].casefold()] = values["name"]
-        if values.get("code"):
-            self._created_names[values["code"].casefold()] = values["name"]
         kind = values.get("kind")
         if parent is None and kind != "company" and self._company is not None:
             parent = values["_parent"] = self._company.id  # a department without a parent: under the company
@@ -586,8 +594,33 @@ class DepartmentTarget(Target):
             if existing is not None and existing != values["name"]:
                 raise RowError(_l("%(name)s is already the company; add departments under it.", name=existing))
             self._company_row = values["name"]
-        return {"name": values["name"], "code": values.get("code"), "parent_id": parent, "kind": kind,
+        problem = tree_shape_problem(kind, self._kinds.get(parent) if parent is not None else None)
+        if problem:
+            raise RowError(problem)
+        # Later rows may name this one as their parent (only once it is known to be a valid row).
+        for name in filter(None, (values["name"], code)):
+            self._created_names[name.casefold()] = values["name"]
+            self._kinds[f"new:{name.casefold()}"] = kind
+        return {"name": values["name"], "code": code, "parent_id": parent, "kind": kind,
                 "go_live_on": values.get("go_live_on")}
+
+    def update(self, entity_id, row, ctx):
+        """A kind the file changes must still fit the tree: under its parent and over its own children."""
+        kind = row.get("kind")
+        if kind and self._kinds.get(entity_id) not in (None, kind):
+            if self._kinds[entity_id] == "company":
+                raise RowError(_l("The company stays at the top of the tree: it cannot become a department."))
+            parent_id = self._parent_ids.get(entity_id)
+            problem = tree_shape_problem(kind, self._kinds.get(parent_id) if parent_id is not None else None)
+            if problem is None:
+                children = [self._kinds[child] for child, parent in self._parent_ids.items() if parent == entity_id]
+                problem = next(filter(None, (tree_shape_problem(child, kind) for child in children)), None)
+            if problem:
+                raise RowError(problem)
+        before, after = super().update(entity_id, row, ctx)
+        if "kind" in after:
+            self._kinds[entity_id] = after["kind"]
+        return before, after
 
     def insert(self, rows, ctx):
         # Rows may name parents created a few rows earlier, so departments go in one by one, in file order.
