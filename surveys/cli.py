@@ -1,4 +1,5 @@
-"""`rollout surveys ...`: XLSForm import/export and the recurring-survey scheduler."""
+"""`rollout surveys ...`: XLSForm import/export and the daily survey jobs (recurring surveys, automatic
+reminders, closing notices)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -67,11 +68,15 @@ def export_command(survey_id, file):
 @click.option("--as-user", "username", default=None, help="Username the changes are recorded under.")
 @with_appcontext
 def run_schedules_command(username):
-    """Open the next occurrence of every recurring survey that is due (run daily)."""
-    from surveys.services import run_schedules
+    """The surveys' daily work (run daily; running it again tells nobody twice): open the next occurrence of
+    every recurring survey that is due, tell the owners of surveys whose closing date has passed how many
+    answered, and remind those who have not answered 3 days before a survey closes and on its last day."""
+    from surveys.services import run_schedules, send_automatic_reminders, tell_closed_surveys
     with acting_as(_actor(username)):
         try:
             opened = run_schedules()
+            closed = tell_closed_surveys()
+            reminded = send_automatic_reminders()
         except ServiceError as error:
             db.session.rollback()
             raise click.ClickException(error.message) from error
@@ -80,6 +85,12 @@ def run_schedules_command(username):
         click.echo(f"Opened survey {survey.id}: {survey.title} {survey.occurrence_on:%Y-%m}.")
     if not opened:
         click.echo("No recurring survey is due.")
+    for survey, count in closed:
+        click.echo(f"Survey {survey.id} ({survey.title}) has closed: told {counted(count, 'person', 'people')}.")
+    for survey, count in reminded:
+        click.echo(f"Survey {survey.id} ({survey.title}): reminded {counted(count, 'person', 'people')}.")
+    if not reminded:
+        click.echo("No automatic reminder is due.")
 
 
 commands = [surveys]

@@ -8,7 +8,7 @@ import random
 import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from functools import partial
 from typing import NamedTuple
@@ -17,9 +17,11 @@ from flask import has_request_context, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from sqlalchemy import case, exists, func, or_, select, true, update
+from sqlalchemy.orm import contains_eager
 
-from rollout.access import home_department_id, subtree_ids
+from rollout.access import can, home_department_id, subtree_ids
 from rollout.accounts.forms import ROLE_LABELS
 from rollout.accounts.models import HEAD, STAFF, Department, User, UserRole
 from rollout.audit.services import record_event
@@ -28,7 +30,7 @@ from rollout.errors import NotAllowed, ServiceError
 from rollout.extensions import db
 from rollout.notify.models import Notification
 from rollout.notify.services import notify
-from rollout.timeutil import local_today, utcnow
+from rollout.timeutil import local_to_utc, local_today, utcnow
 from surveys import signals
 from surveys.models import (ACCEPTED, CHOICE_TYPES, CLOSED, DATE, DECIMAL, DRAFT, IMPLEMENTED, INTEGER, LIKERT,
                             LONG_TEXT, MERGED, MULTIPLE, NOTE, OPEN, PRIORITIES, PROPOSED, QUESTION_TYPES,
@@ -140,9 +142,10 @@ def has_responses(survey: Survey) -> bool:
     return bool(db.session.scalar(select(exists().where(SurveyResponse.survey_id == survey.id))))
 
 
-def change_survey_status(survey: Survey, status: str, today: date | None = None) -> Survey:
+def change_survey_status(survey: Survey, status: str, today: date | None = None,
+                         actor: User | None = None) -> Survey:
     """Open, close or reopen a survey, refusing moves outside SURVEY_TRANSITIONS and opening one
-    past its closing date."""
+    past its closing date.  On closing, its managers other than ``actor`` are told how it went."""
     if status not in SURVEY_TRANSITIONS.get(survey.status, set()):
         raise NotAllowed(_("A survey cannot go from %(old)s to %(new)s.", old=SURVEY_STATUS_LABELS[survey.status],
                            new=SURVEY_STATUS_LABELS.get(status, status)))
@@ -152,6 +155,8 @@ def change_survey_status(survey: Survey, status: str, today: date | None = None)
         check_closing_day(survey, today)
     survey.status = status
     record_event("survey.status", entity="surveys", entity_id=survey.id, detail=status)
+    if status == CLOSED:
+        tell_closed(survey, actor, today)
     return survey
 
 
@@ -685,6 +690,16 @@ def send_pending_invitations(survey: Survey) -> int:
     return len(invitations)
 
 
+def _waiting(survey_ids) -> list[SurveyInvitation]:
+    """Invitations to these surveys that wait for an answer from an active account (a deactivated one
+    is not reminded of anything)."""
+    return db.session.scalars(
+        select(SurveyInvitation).join(User, User.id == SurveyInvitation.user_id)
+        .where(SurveyInvitation.survey_id.in_(list(survey_ids)), SurveyInvitation.has_responded.is_(False),
+               User.is_active_account.is_(True))
+        .options(contains_eager(SurveyInvitation.user)).order_by(SurveyInvitation.id)).all()
+
+
 def remind(survey: Survey) -> int:
     """Remind every invitee who has not answered yet, at most once a day (nor on the day they were
     invited); return how many were reminded."""
@@ -692,8 +707,7 @@ def remind(survey: Survey) -> int:
         raise ServiceError(_("Only an open survey can send reminders."))
     check_closing_day(survey)
     today = local_today()
-    waiting = db.session.scalars(select(SurveyInvitation).where(
-        SurveyInvitation.survey_id == survey.id, SurveyInvitation.has_responded.is_(False))).all()
+    waiting = _waiting([survey.id])
     pending = [i for i in waiting if i.invited_on < today and (i.last_reminded_on is None or i.last_reminded_on < today)]
     if waiting and not pending:
         raise ServiceError(_("Everyone who has not answered was invited or reminded today: remind them again "
@@ -705,6 +719,154 @@ def remind(survey: Survey) -> int:
                                                            title=survey.title))
     record_event("survey.remind", entity="surveys", entity_id=survey.id, detail=f"reminded={len(pending)}")
     return len(pending)
+
+
+# --- automatic reminders and closing notices (`rollout surveys run-schedules`, daily) ---------------
+#: Automatic reminders go out this many days before the closing date: 3 days before, and on the closing day.
+AUTO_REMINDER_DAYS_BEFORE = (3, 0)
+AUTO_REMINDER_LABELS = {3: _l("3 days before closing"), 0: _l("on the closing day")}
+#: Whoever was invited or reminded (by hand or automatically) on a reminder day or the day before is not
+#: reminded again that day: the reminders do not double up.
+QUIET_DAYS = 1
+#: A survey whose closing date passed longer ago than this is not announced any more (say, when the
+#: daily job first runs on an old database): its news is stale.
+CLOSING_NOTICE_DAYS = 7
+
+
+def automatic_reminder_days(survey: Survey) -> list[tuple[date, object]]:
+    """The days automatic reminders go to those who have not answered, with words for each; none without
+    a closing date, and none before the survey opens."""
+    if survey.closes_on is None:
+        return []
+    days = [(survey.closes_on - timedelta(days=before), AUTO_REMINDER_LABELS[before])
+            for before in AUTO_REMINDER_DAYS_BEFORE]
+    return [(day, label) for day, label in days if survey.opens_on is None or day >= survey.opens_on]
+
+
+def _reminder_day(survey: Survey, today: date) -> date | None:
+    """The latest automatic reminder day on or before ``today`` (a missed day is made up for until the
+    next one), or None."""
+    passed = [day for day, _label in automatic_reminder_days(survey) if day <= today]
+    return max(passed) if passed else None
+
+
+def send_automatic_reminders(today: date | None = None) -> list[tuple[Survey, int]]:
+    """Remind the invitees of every survey taking answers today who have not answered, on the days of
+    ``automatic_reminder_days``: once each, not deactivated accounts, and not whoever was invited or
+    reminded on that day or the day before.  Returns (survey, people reminded) for each survey that
+    reminded anyone.  Running it twice a day reminds nobody twice."""
+    today = today or local_today()
+    surveys = db.session.scalars(select(Survey).where(
+        *answering_today(today), Survey.closes_on.is_not(None),
+        Survey.closes_on <= today + timedelta(days=max(AUTO_REMINDER_DAYS_BEFORE))).order_by(Survey.id)).all()
+    due_on = {survey.id: _reminder_day(survey, today) for survey in surveys}
+    due_on = {survey_id: day for survey_id, day in due_on.items() if day is not None}
+    by_survey: dict[int, list[SurveyInvitation]] = defaultdict(list)
+    for invitation in (_waiting(due_on) if due_on else []):
+        quiet_from = due_on[invitation.survey_id] - timedelta(days=QUIET_DAYS)
+        last_told = max(filter(None, (invitation.invited_on, invitation.last_reminded_on)))
+        if last_told < quiet_from:
+            by_survey[invitation.survey_id].append(invitation)
+    sent = []
+    for survey in surveys:
+        invitations = by_survey.get(survey.id)
+        if not invitations:
+            continue
+        if survey.closes_on == today:
+            subject = _l("Last day: the survey “%(title)s” closes today", title=survey.title)
+        else:
+            subject = _l("Reminder: the survey “%(title)s” closes on %(day)s", title=survey.title,
+                         day=survey.closes_on.isoformat())
+        for invitation in invitations:
+            invitation.reminder_count += 1
+            invitation.last_reminded_on = today
+            _send_invitation(invitation, "survey.reminder", subject)
+        record_event("survey.remind", entity="surveys", entity_id=survey.id,
+                     detail=f"reminded={len(invitations)} automatic")
+        sent.append((survey, len(invitations)))
+    return sent
+
+
+def results_link(survey: Survey) -> str:
+    return f"/surveys/{survey.id}/results"
+
+
+def survey_managers(survey: Survey) -> list[User]:
+    """Who hears how a survey went: its owner and the heads who manage it as their department's (the
+    project leads when it has neither), among active accounts that may open its results."""
+    from rollout.accounts.services import users_with_roles
+    people = [survey.owner] if survey.owner is not None and survey.owner.is_active_account else []
+    if survey.department_id is not None:
+        heads = users_with_roles(["head"], sorted(subtree_ids(home_department_id(survey.department_id))))
+        people += sorted((h for h in heads if can(h, "surveys.manage", survey)), key=lambda h: h.id)
+    if not people:
+        people = sorted(users_with_roles(["lead"]), key=lambda u: u.id)
+    unique = {person.id: person for person in people}
+    return [person for person in unique.values() if can(person, "surveys.results", survey)]
+
+
+def _response_figures(survey: Survey) -> tuple[int, int]:
+    """(invited, answered) of a survey."""
+    invited, answered = db.session.execute(
+        select(func.count(), func.sum(case((SurveyInvitation.has_responded.is_(True), 1), else_=0)))
+        .where(SurveyInvitation.survey_id == survey.id)).one()
+    return invited, int(answered or 0)
+
+
+def _closing_body(survey: Survey, invited: int, answered: int, actor_name: str | None, day: date) -> str:
+    if survey.closes_on is not None and survey.closes_on < day:
+        lines = [_("Its closing date %(day)s has passed: it takes no more answers.", day=survey.closes_on.isoformat())]
+    elif actor_name:
+        lines = [_("%(name)s closed it on %(day)s.", name=actor_name, day=day.isoformat())]
+    else:
+        lines = [_("It was closed on %(day)s.", day=day.isoformat())]
+    if invited:
+        lines.append(ngettext("%(done)d of %(num)d invitee answered (%(rate)d%%).",
+                              "%(done)d of %(num)d invitees answered (%(rate)d%%).", invited,
+                              done=answered, rate=round(100 * answered / invited)))
+    else:
+        lines.append(_("Nobody was invited to it."))
+    lines.append(_("Open the link to see the results."))
+    return "\n\n".join(lines)
+
+
+def tell_closed(survey: Survey, actor: User | None = None, today: date | None = None) -> list[User]:
+    """Tell the survey's managers (not ``actor``, who closed it) that it has closed, with its response count
+    and rate and a link to its results.  Someone already told of this closing (since the closing date when
+    it has passed, else today) is not told again.  Returns who was told."""
+    today = today or local_today()
+    since = survey.closes_on if survey.closes_on is not None and survey.closes_on <= today else today
+    people = [p for p in survey_managers(survey) if actor is None or p.id != actor.id]
+    if not people:
+        return []
+    told = set(db.session.scalars(select(Notification.user_id).where(
+        Notification.user_id.in_([p.id for p in people]), Notification.event == "survey.closed",
+        Notification.link == results_link(survey),
+        Notification.created_at >= local_to_utc(datetime.combine(since, time.min)))))
+    people = [p for p in people if p.id not in told]
+    if people:
+        invited, answered = _response_figures(survey)
+        notify(people, "survey.closed", _l("The survey “%(title)s” has closed", title=survey.title),
+               partial(_closing_body, survey, invited, answered,
+                       actor.display_name if actor is not None else None, today),
+               link=results_link(survey))
+    return people
+
+
+def tell_closed_surveys(today: date | None = None) -> list[tuple[Survey, int]]:
+    """Tell the managers of every open survey whose closing date passed (in the last CLOSING_NOTICE_DAYS
+    days) that it has closed.  Returns (survey, people told) for each survey that told anyone; running it
+    again tells nobody twice."""
+    today = today or local_today()
+    surveys = db.session.scalars(select(Survey).where(
+        Survey.status == OPEN, Survey.closes_on < today,
+        Survey.closes_on >= today - timedelta(days=CLOSING_NOTICE_DAYS)).order_by(Survey.id)).all()
+    told = []
+    for survey in surveys:
+        people = tell_closed(survey, today=today)
+        if people:
+            told.append((survey, len(people)))
+    return told
 
 
 def answering_today(today: date | None = None) -> list:
@@ -1163,7 +1325,7 @@ def run_schedules(today: date | None = None) -> list[Survey]:
             continue  # this period's answering days are over already: nobody could answer it
         occurrence = clone_survey(previous, occurrence_on=next_on, opens_on=next_on, closes_on=closes_on)
         if previous.status == OPEN:
-            change_survey_status(previous, CLOSED)
+            change_survey_status(previous, CLOSED, today)
         change_survey_status(occurrence, OPEN, today)
         invite_audience(occurrence, today)
         opened.append(occurrence)

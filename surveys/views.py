@@ -172,6 +172,8 @@ def survey(survey_id):
                            has_responses=services.has_responses(survey), invited=invited, responded=int(responded or 0),
                            closing_day_passed=survey.status != CLOSED and services.closing_day_passed(survey),
                            audience_size=len(services.audience_users(survey)),
+                           reminder_days=services.automatic_reminder_days(survey),
+                           managers=services.survey_managers(survey),
                            transitions=sorted(services.SURVEY_TRANSITIONS.get(survey.status, ())))
 
 
@@ -303,7 +305,7 @@ def survey_status(survey_id):
             else:
                 flash(_("Nobody is invited yet: invite people below so the survey reaches them."), "warning")
         else:
-            services.change_survey_status(survey, status)
+            services.change_survey_status(survey, status, actor=current_user)
     except ServiceError as error:
         return _refused(survey, error)
     flash(_("The survey is now %(status)s.", status=SURVEY_STATUS_LABELS[status]), "success")
