@@ -1,5 +1,6 @@
 """Demo data: a completed requirements survey, three interviews, a requirements backlog, a monthly
-pulse survey and a go-live readiness survey still open, which rep and rep2 have yet to answer.
+pulse survey, a go-live readiness survey still open, which rep and rep2 have yet to answer, and 销售部's
+training-times survey closing in 3 days, whose automatic reminder has gone to them.
 客服部 (service) is deliberately not heard yet."""
 from __future__ import annotations
 
@@ -365,8 +366,35 @@ def _pulse(ctx, rng):
             services.change_survey_status(occurrence, CLOSED)
 
 
+def _training_times_survey(ctx, rng):
+    """销售部's own short survey, closing in 3 days: the daily job's automatic reminder goes to those who have
+    not answered (rep and rep2 among them), and its page says when the next one goes out."""
+    survey = services.create_survey(
+        "销售部培训时间偏好", ctx.users["sales.head"], department=ctx.departments["sales"],
+        description="下周起安排新系统培训，请选一个您最方便的时段。",
+        audience_departments=[ctx.departments["sales"]], audience_roles=["staff"],
+        opens_on=ctx.today - timedelta(days=7), closes_on=ctx.today + timedelta(days=3))
+    services.save_question(survey, name="slot", type=SINGLE, label="您最方便哪个时段参加培训？",
+                           label_en="Which time suits you best for training?", is_required=True,
+                           options=[OptionSpec("morning", "周一上午", label_en="Monday morning"),
+                                    OptionSpec("afternoon", "周三下午", label_en="Wednesday afternoon"),
+                                    OptionSpec("evening", "周五傍晚", label_en="Friday evening")])
+    services.change_survey_status(survey, OPEN)
+    invitations = services.invite(survey, services.audience_users(survey), today=survey.opens_on)
+    keep_open = {ctx.users[name].id for name in TRY_IT_ACCOUNTS}
+    for invitation in invitations:
+        if invitation.user_id in keep_open or rng.random() < 0.4:
+            continue
+        response = services.submit_response(invitation, {"slot": rng.choice(["morning", "afternoon", "evening"])})
+        day = survey.opens_on + timedelta(days=rng.randint(0, 5))
+        _backdate(response, day)
+        invitation.responded_on = day
+    return survey
+
+
 def load(ctx) -> None:
-    """Create the demo surveys, interviews and requirements."""
+    """Create the demo surveys, interviews and requirements, then do the surveys' daily work for the day
+    (`rollout surveys run-schedules`): automatic reminders and closing notices that are due."""
     rng = random.Random(2026)
     survey = _requirements_survey(ctx)
     _answer_requirements_survey(ctx, survey, rng)
@@ -374,4 +402,8 @@ def load(ctx) -> None:
     _requirements(ctx, highlights, survey)
     _pulse(ctx, rng)
     _readiness_survey(ctx, rng)
+    _training_times_survey(ctx, rng)
+    db.session.flush()
+    services.tell_closed_surveys(ctx.today)
+    services.send_automatic_reminders(ctx.today)
     db.session.flush()
