@@ -28,10 +28,12 @@ def load(ctx) -> None:
                                    [d["finance"].id], "报价审批与回款跟踪。")
     everyone, _ = services.save_phase(None, "全员上线", EVERYONE, today + timedelta(days=55),
                                       today + timedelta(days=70), [d["service"].id], "客服部上线后旧系统只读。")
-    # Each milestone lies inside its phase; one concerns no phase (customers hear of the new quote form).
+    # Each milestone lies inside its phase; one concerns no phase (customers hear of the new quote form);
+    # one of the pilot's is overdue.
     for phase, title, offset, is_done in (
             (pilot, "试点启动会", -21, True), (pilot, "试点中期回顾", -10, True),
-            (pilot, "试点总结与上线决策会", -1, True), (wave1, "第一批数据迁移校验", 8, False),
+            (pilot, "试点总结与上线决策会", -1, True), (pilot, "试点问题清单全部关闭", -3, False),
+            (wave1, "第一批数据迁移校验", 8, False),
             (wave1, "第一批上线培训完成", 10, False), (wave2, "财务审批流程图定稿", 36, False),
             (everyone, "旧系统切换为只读", 70, False), (None, "通知客户启用新的报价单模板", 40, False)):
         db.session.add(RolloutMilestone(phase_id=phase.id if phase else None, title=title,

@@ -12,6 +12,8 @@ from rollout.extensions import db
 from rollout.timeutil import local_today, utcnow
 
 UPCOMING_DAYS = 30
+#: Overdue rollout milestones listed on a lead's home page; the plan shows them all.
+HOME_MILESTONES_SHOWN = 5
 #: Overdue next steps listed on the home page; the follow-up list shows the rest.
 HOME_OVERDUE_SHOWN = 5
 
@@ -79,6 +81,10 @@ def sections_for(user) -> dict:
         # The home page shows this week's active people and entries over the ranking weeks: reading
         # only those weeks halves the rows read on the first view after a write.
         sections["adoption"] = services.cached_adoption(scope, weeks=services.RANKING_WEEKS)[0]
+    if user.has_role("lead", "admin"):  # those who keep the rollout plan
+        milestones, total = services.overdue_milestones(limit=HOME_MILESTONES_SHOWN)
+        if total:
+            sections["overdue_milestones"] = {"items": milestones, "total": total}
     if user.has_role("trainer"):
         sections["sessions"] = _upcoming_sessions(user)
     if user.is_seed_user or user.has_role("lead"):

@@ -204,9 +204,30 @@ def check_go_live(department: Department, day: date | None) -> None:
                              phase=phase.name, start=phase.starts_on, end=phase.ends_on), "go_live_on")
 
 
-def set_go_live(department: Department, go_live_on: date | None) -> None:
-    """Set a department's go-live date (see check_go_live)."""
+class PastGoLiveToConfirm(ServiceError):
+    """The new go-live date has passed: most often a mistyped year, sometimes a go-live being recorded
+    after the fact. The user confirms that date (``token``) before it is saved."""
+
+    def __init__(self, department: Department, day: date, today: date):
+        days = (today - day).days
+        super().__init__(ngettext("%(date)s was yesterday. Save it only if %(department)s already went live on "
+                                  "that day; for a go-live still to come, choose a later date.",
+                                  "%(date)s was %(num)d days ago. Save it only if %(department)s already went "
+                                  "live on that day; for a go-live still to come, choose a later date.",
+                                  days, date=day.isoformat(), department=department.name), "go_live_on")
+        self.token = day.isoformat()
+
+
+def set_go_live(department: Department, go_live_on: date | None, confirmed_past: str | None = None,
+                today: date | None = None) -> None:
+    """Set a department's go-live date (see check_go_live). A date before ``today`` that is not already
+    the department's is saved only once the user confirmed it (``confirmed_past``: its ISO form, the
+    token of PastGoLiveToConfirm); an unchanged date is kept without asking."""
     check_go_live(department, go_live_on)
+    today = today or local_today()
+    if (go_live_on is not None and go_live_on < today and go_live_on != department.go_live_on
+            and confirmed_past != go_live_on.isoformat()):
+        raise PastGoLiveToConfirm(department, go_live_on, today)
     department.go_live_on = go_live_on
     db.session.flush()
 
@@ -279,6 +300,64 @@ def set_milestone_done(milestone: RolloutMilestone, is_done: bool) -> None:
 def delete_milestone(milestone: RolloutMilestone) -> None:
     db.session.delete(milestone)
     db.session.flush()
+
+
+def overdue_milestones(today: date | None = None, limit: int | None = None) -> tuple[list[RolloutMilestone], int]:
+    """Milestones not done whose date has passed, the longest overdue first (at most ``limit``), and how many
+    there are in all. Two statements at most."""
+    today = today or local_today()
+    overdue = select(RolloutMilestone).where(RolloutMilestone.done_on.is_(None), RolloutMilestone.due_on < today)
+    rows = list(db.session.scalars(overdue.options(db.joinedload(RolloutMilestone.phase))
+                                   .order_by(RolloutMilestone.due_on, RolloutMilestone.id).limit(limit)))
+    if limit is None or len(rows) < limit:
+        return rows, len(rows)
+    return rows, db.session.scalar(select(func.count()).select_from(overdue.subquery())) or 0
+
+
+#: Event code of the reminder about an overdue rollout milestone.
+MILESTONE_OVERDUE_EVENT = "rollout.milestone_overdue"
+#: Days between two reminders about the same overdue milestone.
+MILESTONE_REMINDER_DAYS = 7
+
+
+def _plan_keepers() -> list[User]:
+    """Who is told about the plan: the active project leads, or the administrators where there is no lead."""
+    for role in ("lead", "admin"):
+        users = list(db.session.scalars(select(User).join(UserRole, UserRole.user_id == User.id).where(
+            UserRole.role == role, User.is_active_account.is_(True)).order_by(User.id)))
+        if users:
+            return users
+    return []
+
+
+def remind_overdue_milestones(today: date | None = None) -> int:
+    """Tell the project leads about each rollout milestone not done by its date: the day after it, then
+    weekly while it stays overdue. Safe to run more than once a day: whoever was told about a milestone in
+    the last week (a notification with its link) is not told again. Returns the notifications sent."""
+    from rollout.notify.models import Notification
+    from rollout.notify.services import notify
+    today = today or local_today()
+    milestones, _total = overdue_milestones(today)
+    keepers = _plan_keepers()
+    if not milestones or not keepers:
+        return 0
+    since = local_to_utc(datetime.combine(today - timedelta(days=MILESTONE_REMINDER_DAYS - 1), time.min))
+    until = local_to_utc(datetime.combine(today + timedelta(days=1), time.min))
+    told = set(db.session.execute(select(Notification.user_id, Notification.link).where(
+        Notification.event == MILESTONE_OVERDUE_EVENT, Notification.created_at >= since,
+        Notification.created_at < until)).all())
+    sent = 0
+    for milestone in milestones:
+        link = f"/rollout/plan#milestone-{milestone.id}"
+        users = [user for user in keepers if (user.id, link) not in told]
+        if not users:
+            continue
+        notify(users, MILESTONE_OVERDUE_EVENT,
+               _l("Rollout milestone overdue since %(day)s: %(title)s", day=milestone.due_on.isoformat(),
+                  title=milestone.title),
+               _l("Mark it done on the rollout plan once it is reached, or give it a new date."), link=link)
+        sent += len(users)
+    return sent
 
 
 def unplanned_milestones() -> list[RolloutMilestone]:

@@ -219,17 +219,24 @@ def delete_milestone(milestone_id):
 def go_live(department_id):
     department = db.get_or_404(Department, department_id)
     form = GoLiveForm(obj=department)
+    confirm = None  # a past date the user is asked to confirm
     if form.validate_on_submit():
         try:
-            services.set_go_live(department, form.go_live_on.data)
+            services.set_go_live(department, form.go_live_on.data, confirmed_past=request.form.get("confirm_past"))
+        except services.PastGoLiveToConfirm as question:
+            confirm = question
         except ServiceError as error:
             apply_service_error(form, error)
         else:
-            flash(_("%(department)s goes live on %(date)s.", department=department.name, date=department.go_live_on),
-                  "success")
+            if department.go_live_on and department.go_live_on < local_today():
+                flash(_("%(department)s went live on %(date)s.", department=department.name,
+                        date=department.go_live_on), "success")
+            else:
+                flash(_("%(department)s goes live on %(date)s.", department=department.name,
+                        date=department.go_live_on), "success")
             return redirect(url_for("dashboard.plan"))
-    return render_template("dashboard/go_live_form.html", form=form, department=department,
-                           phase=services.phase_of(department.id)), 422 if form.errors else 200
+    return render_template("dashboard/go_live_form.html", form=form, department=department, confirm=confirm,
+                           phase=services.phase_of(department.id)), 422 if form.errors or confirm else 200
 
 
 # --- adoption -------------------------------------------------------------------------------------------
