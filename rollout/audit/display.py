@@ -167,7 +167,8 @@ PAGE_AREAS = {
 #: Notifications by their event (a notification row's ``event`` column).
 NOTIFICATION_EVENTS = {
     "changes.agenda": _l("Review agenda"), "changes.assessed": _l("Change request assessed"),
-    "changes.carried_over": _l("Change request carried over"), "changes.emergency": _l("Emergency change"),
+    "changes.carried_over": _l("Change request carried over"), "changes.deferred": _l("Change request deferred"),
+    "changes.emergency": _l("Emergency change"), "changes.release_overdue": _l("Release overdue"),
     "changes.release": _l("Release announced"), "changes.scheduled": _l("Change request scheduled"),
     "changes.submitted": _l("Change request submitted"), "changes.approved": _l("Change request approved"),
     "changes.rejected": _l("Change request rejected"), "customer.released": _l("Customer released to the pool"),
