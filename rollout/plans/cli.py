@@ -1,4 +1,5 @@
-"""`rollout plans release-pool|notify-behind`: the public-pool sweep and the weekly behind-plan notice."""
+"""`rollout plans release-pool|remind-leads|notify-behind`: the public-pool sweep with its warning,
+the hourly lead-deadline reminders and the weekly behind-plan notice."""
 from __future__ import annotations
 
 import click
@@ -24,13 +25,31 @@ def plans_group():
 @plans_group.command("release-pool")
 @with_appcontext
 def release_pool_command():
-    """Return customers without follow-up for their department's N days to the public pool (daily)."""
+    """Return customers without follow-up for their department's N days to the public pool, and warn
+    owners of the customers that return within the next days (daily)."""
     from rollout.audit.services import acting_as
+    from rollout.plans.reminders import warn_pool
     from rollout.plans.services import release_pool
     with acting_as(_system_actor()):
         released = release_pool()
+        warned = warn_pool()
     db.session.commit()
-    click.echo(f"{counted(len(released), 'customer')} returned to the public pool.")
+    click.echo(f"{counted(len(released), 'customer')} returned to the public pool; "
+               f"owners warned of {counted(warned, 'customer')} returning soon.")
+
+
+@plans_group.command("remind-leads")
+@with_appcontext
+def remind_leads_command():
+    """Remind reps of lead hand-offs nearing their deadline; report missed deadlines to the rep, to who
+    handed the lead over and to the rep's heads (hourly)."""
+    from rollout.audit.services import acting_as
+    from rollout.plans.reminders import remind_leads
+    with acting_as(_system_actor()):
+        result = remind_leads()
+    db.session.commit()
+    click.echo(f"{counted(result.reminded, 'lead')} due soon reminded; {counted(result.overdue, 'lead')} overdue "
+               "reported.")
 
 
 @plans_group.command("notify-behind")
