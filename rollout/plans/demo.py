@@ -468,6 +468,32 @@ def load(ctx) -> None:
         customer_id=db.bindparam("cid"), opportunity_id=db.bindparam("oid")),
         [{"lid": lid, "cid": cid, "oid": oid} for (lid, _row), cid, oid in zip(converted, new_ids, lead_deal_ids)])
     db.session.flush()
+    _reminders(users, webinar, now)
+
+
+def _reminders(users, campaign, now: datetime) -> None:
+    """张伟's hand-offs near and past their deadline and his customers close to the pool, and the
+    reminders the hourly and daily jobs send about them (and about the other demo leads)."""
+    from rollout.audit.services import acting_as
+    from rollout.plans import reminders
+    rep, marketer = users["rep"], users["mkt2"]
+    for name, handed_hours_ago, given_hours in (("杭州青松智能装备有限公司", 50, 60),
+                                                ("苏州远航电子科技有限公司", 30, 24)):
+        with acting_as(marketer):
+            lead = services.create_lead(marketer, name, campaign.id, "周经理", note="直播间提问：设备数据如何接入MES")
+            services.hand_lead(lead, rep, now + timedelta(hours=given_hours), marketer)
+            lead.handed_at = now - timedelta(hours=handed_hours_ago)
+            lead.respond_by = lead.handed_at + timedelta(hours=given_hours)
+            db.session.flush()  # the trail names the marketer as who handed it over
+    # Customers he added four weeks ago and has not followed up since: the sales department's 30 days
+    # run out within three days. A third has ten days left.
+    for name, idle in (("常州青松精密机械有限公司", timedelta(days=28, hours=2)),
+                       ("无锡远航物流有限公司", timedelta(days=27, hours=20)),
+                       ("南通青禾食品有限公司", timedelta(days=20))):
+        services.create_customer(name, rep, source="陌拜", industry="制造业", created_at=now - idle)
+    db.session.flush()
+    reminders.remind_leads()
+    reminders.warn_pool()
 
 
 def _deal(rep, customer_id, customer_row, amount, stage, closed, rng, reason_id=None) -> dict:
