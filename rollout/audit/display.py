@@ -179,7 +179,7 @@ NOTIFICATION_EVENTS = {
     "retros.action_closed": _l("Retro action item closed"), "retros.action_due": _l("Retro action item due"),
     "retros.action_reassigned": _l("Retro action item reassigned"), "retros.opened": _l("Retro opened"),
     "retros.question_asked": _l("Question in a retro"), "roles.change_requested": _l("Role change asked for"),
-    "survey.invited": _l("Survey invitation"), "survey.reminder": _l("Survey reminder"),
+    "survey.closed": _l("Survey closed"), "survey.invited": _l("Survey invitation"), "survey.reminder": _l("Survey reminder"),
     "training.assigned": _l("Training assigned"), "training.draft_session": _l("Training draft to schedule"),
     "training.overdue": _l("Training overdue"), "training.promoted": _l("Moved up from the waitlist"),
     "training.reminder": _l("Training reminder"), "training.session_scheduled": _l("Training scheduled"),
