@@ -1,0 +1,180 @@
+"""What the passing of time must tell people about sessions, run by ``rollout training remind``:
+
+- the trainer (and whoever scheduled the session) when it ended with attendance missing for someone, once, and
+  once more a few days later if still not.
+
+Nothing here adds a column: whether someone was told is read back from the notifications already sent (same
+event, person and link), so running the job twice, or twice a day, tells nobody twice. Each function takes
+``now`` so tests can move the clock.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from flask import current_app
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
+from sqlalchemy import case, func, select
+
+from rollout.accounts.models import User
+from rollout.extensions import db
+from rollout.timeutil import utcnow
+from training.models import ENROLLED, SESSION_SCHEDULED, Enrolment, TrainingSession
+
+#: Notification events this module sends (their labels are in rollout/audit/display.py).
+ATTENDANCE_DUE = "training.attendance_due"
+ATTENDANCE_STILL_DUE = "training.attendance_still_due"
+
+
+@dataclass
+class FollowUpCounts:
+    """How many people each kind of notice went to in one run."""
+    attendance: int = 0
+    attendance_again: int = 0
+
+
+def follow_up_sessions(now: datetime | None = None) -> FollowUpCounts:
+    """Send every notice that is due by ``now`` and not sent before."""
+    now = now or utcnow()
+    counts = FollowUpCounts()
+    counts.attendance, counts.attendance_again = prompt_attendance(now)
+    db.session.flush()
+    return counts
+
+
+def _config_days(name: str, default: int) -> int:
+    return max(0, int(current_app.config.get(name, default)))
+
+
+def _since(now: datetime) -> datetime:
+    """How far back the job looks (TRAINING_FOLLOW_UP_DAYS): the first run after an update does not dig up
+    sessions that ended or closed long ago."""
+    return now - timedelta(days=_config_days("TRAINING_FOLLOW_UP_DAYS", 14))
+
+
+def attendance_link(session_id: int) -> str:
+    return f"/training/sessions/{session_id}#attendance"
+
+
+def _told(event: str, links: list[str]) -> dict[tuple[int, str], datetime]:
+    """(user id, link) → when that person was first sent ``event`` for that link."""
+    if not links:
+        return {}
+    from rollout.notify.models import Notification
+    told: dict[tuple[int, str], datetime] = {}
+    rows = db.session.execute(select(Notification.user_id, Notification.link, func.min(Notification.created_at))
+                              .where(Notification.event == event, Notification.link.in_(sorted(set(links))))
+                              .group_by(Notification.user_id, Notification.link))
+    for user_id, link, created_at in rows:
+        told[(user_id, link)] = created_at
+    return told
+
+
+def _send(users: list[User], event: str, subject, body, link: str, now: datetime) -> None:
+    from rollout.notify.services import notify
+    for notification in notify(users, event, subject, body, link=link):
+        # Dated by the job's clock, which later runs compare against ("a few days after the first").
+        notification.created_at = now
+
+
+def session_owners(session_ids) -> dict[int, int]:
+    """Who put each session on the calendar, read from the audit trail: whoever scheduled it (a draft),
+    otherwise whoever created it. Sessions have no owner column; the trainer is named separately."""
+    ids = [str(session_id) for session_id in session_ids]
+    if not ids:
+        return {}
+    from rollout.audit.models import AuditEntry
+    owners: dict[int, int] = {}
+    rows = db.session.execute(select(AuditEntry.entity_id, AuditEntry.action, AuditEntry.user_id).where(
+        AuditEntry.entity == "training_sessions", AuditEntry.entity_id.in_(ids),
+        AuditEntry.action.in_(("create", "session_schedule")), AuditEntry.user_id.is_not(None))
+        .order_by(AuditEntry.id))
+    for entity_id, action, user_id in rows:
+        if action == "session_schedule" or int(entity_id) not in owners:
+            owners[int(entity_id)] = user_id
+    return owners
+
+
+def _trainer_and_owner(sessions: list[TrainingSession]) -> dict[int, list[User]]:
+    """Session id → the people who look after it: its trainer, and whoever scheduled it when that is someone
+    else who may still manage training (they can open the attendance list). Inactive accounts are left out."""
+    from rollout.access import can
+    owners = session_owners([session.id for session in sessions])
+    users = {user.id: user for user in db.session.scalars(select(User).where(User.id.in_(
+        sorted({owner for owner in owners.values()} | {s.trainer_id for s in sessions if s.trainer_id}) or [-1])))}
+    result = {}
+    for session in sessions:
+        people = []
+        trainer = users.get(session.trainer_id)
+        if trainer is not None and trainer.is_active_account:
+            people.append(trainer)
+        owner = users.get(owners.get(session.id))
+        if (owner is not None and owner.id != session.trainer_id and owner.is_active_account
+                and can(owner, "training.manage")):
+            people.append(owner)
+        result[session.id] = people
+    return result
+
+
+# --- attendance ---------------------------------------------------------------------------------
+def _attendance_body(session: TrainingSession, unmarked: int, total: int, again: bool):
+    """The prompt's text, composed in each reader's language."""
+    from training.services import when_and_where
+    when, course = when_and_where(session), session.course.title if session.course else None
+
+    def body() -> str:
+        if again:
+            first = ngettext("The session of %(when)s ended a few days ago and attendance is still not recorded "
+                             "for %(missing)d of its %(num)d participant.",
+                             "The session of %(when)s ended a few days ago and attendance is still not recorded "
+                             "for %(missing)d of its %(num)d participants.", total, when=when, missing=unmarked)
+        else:
+            first = ngettext("The session of %(when)s has ended and attendance is not recorded for %(missing)d of "
+                             "its %(num)d participant.",
+                             "The session of %(when)s has ended and attendance is not recorded for %(missing)d of "
+                             "its %(num)d participants.", total, when=when, missing=unmarked)
+        if course:
+            then = _("Their training records wait for it: %(course)s counts as completed for someone only once "
+                     "they are marked present or late.", course=course)
+        else:
+            then = _("Record who came, and who did not, on the session's page.")
+        return first + "\n\n" + then
+    return body
+
+
+def prompt_attendance(now: datetime) -> tuple[int, int]:
+    """Tell the trainer (and the session's owner) that an ended session lacks attendance: once, then once more
+    after TRAINING_ATTENDANCE_REMINDER_DAYS. Returns (first prompts, second prompts) sent, counted per person."""
+    unmarked = func.sum(case((Enrolment.attendance.is_(None), 1), else_=0))
+    counts = (select(Enrolment.session_id, func.count().label("total"), unmarked.label("unmarked"))
+              .where(Enrolment.status == ENROLLED).group_by(Enrolment.session_id).subquery())
+    rows = db.session.execute(
+        select(TrainingSession, counts.c.total, counts.c.unmarked)
+        .join(counts, counts.c.session_id == TrainingSession.id)
+        .where(TrainingSession.status == SESSION_SCHEDULED, TrainingSession.ends_at <= now,
+               TrainingSession.ends_at > _since(now), counts.c.unmarked > 0)
+        .options(db.joinedload(TrainingSession.course)).order_by(TrainingSession.ends_at)).all()
+    if not rows:
+        return 0, 0
+    sessions = [row[0] for row in rows]
+    people = _trainer_and_owner(sessions)
+    links = [attendance_link(session.id) for session in sessions]
+    first_told, again_told = _told(ATTENDANCE_DUE, links), _told(ATTENDANCE_STILL_DUE, links)
+    wait = timedelta(days=_config_days("TRAINING_ATTENDANCE_REMINDER_DAYS", 3))
+    first = again = 0
+    for session, total, missing in rows:
+        link = attendance_link(session.id)
+        new = [user for user in people[session.id] if (user.id, link) not in first_told]
+        due = [user for user in people[session.id] if (user.id, link) not in again_told
+               and (user.id, link) in first_told and first_told[(user.id, link)] <= now - wait]
+        if new:
+            _send(new, ATTENDANCE_DUE, _l("Record attendance: %(title)s", title=session.title),
+                  _attendance_body(session, int(missing), int(total), again=False), link, now)
+            first += len(new)
+        if due:
+            _send(due, ATTENDANCE_STILL_DUE, _l("Attendance still not recorded: %(title)s", title=session.title),
+                  _attendance_body(session, int(missing), int(total), again=True), link, now)
+            again += len(due)
+    return first, again
