@@ -1,7 +1,8 @@
 """What the passing of time must tell people about sessions, run by ``rollout training remind``:
 
 - the trainer (and whoever scheduled the session) when it ended with attendance missing for someone, once, and
-  once more a few days later if still not.
+  once more a few days later if still not;
+- people still on a waitlist when sign-up closed, once: no seat will come; other sessions of the course.
 
 Nothing here adds a column: whether someone was told is read back from the notifications already sent (same
 event, person and link), so running the job twice, or twice a day, tells nobody twice. Each function takes
@@ -21,11 +22,15 @@ from sqlalchemy import case, func, select
 from rollout.accounts.models import User
 from rollout.extensions import db
 from rollout.timeutil import utcnow
-from training.models import ENROLLED, SESSION_SCHEDULED, Enrolment, TrainingSession
+from training.models import ENROLLED, SESSION_SCHEDULED, WAITLISTED, Enrolment, TrainingSession
 
 #: Notification events this module sends (their labels are in rollout/audit/display.py).
 ATTENDANCE_DUE = "training.attendance_due"
 ATTENDANCE_STILL_DUE = "training.attendance_still_due"
+WAITLIST_CLOSED = "training.waitlist_closed"
+
+#: At most this many other sessions are named in a notice (the course page lists them all).
+MAX_OTHER_SESSIONS = 5
 
 
 @dataclass
@@ -33,6 +38,7 @@ class FollowUpCounts:
     """How many people each kind of notice went to in one run."""
     attendance: int = 0
     attendance_again: int = 0
+    waitlist_closed: int = 0
 
 
 def follow_up_sessions(now: datetime | None = None) -> FollowUpCounts:
@@ -40,6 +46,7 @@ def follow_up_sessions(now: datetime | None = None) -> FollowUpCounts:
     now = now or utcnow()
     counts = FollowUpCounts()
     counts.attendance, counts.attendance_again = prompt_attendance(now)
+    counts.waitlist_closed = tell_waitlist_closed(now)
     db.session.flush()
     return counts
 
@@ -56,6 +63,10 @@ def _since(now: datetime) -> datetime:
 
 def attendance_link(session_id: int) -> str:
     return f"/training/sessions/{session_id}#attendance"
+
+
+def session_link(session_id: int) -> str:
+    return f"/training/sessions/{session_id}"
 
 
 def _told(event: str, links: list[str]) -> dict[tuple[int, str], datetime]:
@@ -178,3 +189,102 @@ def prompt_attendance(now: datetime) -> tuple[int, int]:
                   _attendance_body(session, int(missing), int(total), again=True), link, now)
             again += len(due)
     return first, again
+
+
+# --- the waitlist when sign-up closes -------------------------------------------------------------
+def other_sessions(session: TrainingSession, user: User,
+                   now: datetime | None = None) -> list[tuple[TrainingSession, int]]:
+    """Other scheduled sessions of the same course that ``user`` could still sign up for (or join the waitlist
+    of), soonest first, with their number of enrolled people. None for a session without a course."""
+    return _other_sessions_for([session], [user], now or utcnow()).get((session.id, user.id), [])
+
+
+def _other_sessions_for(sessions: list[TrainingSession], users: list[User], now: datetime
+                        ) -> dict[tuple[int, int], list[tuple[TrainingSession, int]]]:
+    """(session id, user id) → other_sessions(), for several sessions and people in a fixed number of queries."""
+    from training.services import sign_up_refusal
+    course_ids = sorted({session.course_id for session in sessions if session.course_id})
+    if not course_ids or not users:
+        return {}
+    taken = (select(Enrolment.session_id, func.count().label("taken")).where(Enrolment.status == ENROLLED)
+             .group_by(Enrolment.session_id).subquery())
+    candidates = db.session.execute(
+        select(TrainingSession, func.coalesce(taken.c.taken, 0))
+        .outerjoin(taken, taken.c.session_id == TrainingSession.id)
+        .where(TrainingSession.status == SESSION_SCHEDULED, TrainingSession.course_id.in_(course_ids),
+               TrainingSession.starts_at > now,
+               db.or_(TrainingSession.signup_deadline_at.is_(None), TrainingSession.signup_deadline_at >= now))
+        .order_by(TrainingSession.starts_at, TrainingSession.id)).all()
+    if not candidates:
+        return {}
+    user_ids = [user.id for user in users]
+    already = set(db.session.execute(select(Enrolment.session_id, Enrolment.user_id).where(
+        Enrolment.session_id.in_([row[0].id for row in candidates]), Enrolment.user_id.in_(user_ids),
+        Enrolment.status.in_([ENROLLED, WAITLISTED]))).all())
+    result = {}
+    for session in sessions:
+        for user in users:
+            result[(session.id, user.id)] = [
+                (other, int(count)) for other, count in candidates
+                if other.id != session.id and other.course_id == session.course_id
+                and (other.id, user.id) not in already and sign_up_refusal(other, user) is None]
+    return result
+
+
+def _waitlist_body(session: TrainingSession, others: list[tuple[TrainingSession, int]]):
+    from training.services import when_and_where
+    when = when_and_where(session)
+    course = session.course.title if session.course else None
+    listed = [(other.title, when_and_where(other), other.capacity - taken)
+              for other, taken in others[:MAX_OTHER_SESSIONS]]
+
+    def body() -> str:
+        text = _("Sign-up for the session of %(when)s has closed and no seat came free for you, so you will not "
+                 "get a place.", when=when)
+        if listed:
+            lines = []
+            for title, when_other, free in listed:
+                seats = (ngettext("%(num)d seat free", "%(num)d seats free", free) if free > 0
+                         else _("full: waitlist only"))
+                lines.append("- " + _("%(title)s: %(when)s (%(seats)s)", title=title, when=when_other, seats=seats))
+            more = len(others) - len(listed)
+            if more > 0:
+                lines.append("- " + ngettext("and %(num)d more session", "and %(num)d more sessions", more))
+            return "\n\n".join([text, _("Other sessions of %(course)s you can sign up for (on the session's page):",
+                                        course=course), "\n".join(lines)])
+        if course:
+            return text + " " + _("No other session of %(course)s is open for sign-up at the moment; ask the "
+                                  "trainer or look at the sessions list later.", course=course)
+        return text + " " + _("Ask the trainer whether another session is planned.")
+    return body
+
+
+def tell_waitlist_closed(now: datetime) -> int:
+    """Tell everyone still waiting when a session's sign-up closed (its sign-up deadline, or its start when it has
+    none) that no seat will come, naming other sessions of the course they can sign up for. Returns how many."""
+    closes = func.coalesce(TrainingSession.signup_deadline_at, TrainingSession.starts_at)
+    waiting = select(Enrolment.session_id).where(Enrolment.status == WAITLISTED)
+    sessions = [session for session in db.session.scalars(
+        select(TrainingSession).where(TrainingSession.status == SESSION_SCHEDULED, closes <= now,
+                                      closes > _since(now), TrainingSession.id.in_(waiting))
+        .options(db.joinedload(TrainingSession.course)).order_by(TrainingSession.starts_at)).all()
+        if not session.takes_sign_ups(now)]
+    if not sessions:
+        return 0
+    enrolments = db.session.scalars(select(Enrolment).where(
+        Enrolment.session_id.in_([session.id for session in sessions]), Enrolment.status == WAITLISTED)
+        .options(db.joinedload(Enrolment.user)).order_by(Enrolment.waitlisted_at, Enrolment.id)).all()
+    told = _told(WAITLIST_CLOSED, [session_link(session.id) for session in sessions])
+    waiting_by_session: dict[int, list[User]] = {}
+    for enrolment in enrolments:
+        if enrolment.user.is_active_account and (enrolment.user_id, session_link(enrolment.session_id)) not in told:
+            waiting_by_session.setdefault(enrolment.session_id, []).append(enrolment.user)
+    people = [user for users in waiting_by_session.values() for user in users]
+    others = _other_sessions_for([s for s in sessions if s.id in waiting_by_session], people, now)
+    count = 0
+    for session in sessions:
+        for user in waiting_by_session.get(session.id, []):
+            _send([user], WAITLIST_CLOSED, _l("No seat for you: %(title)s", title=session.title),
+                  _waitlist_body(session, others.get((session.id, user.id), [])), session_link(session.id), now)
+            count += 1
+    return count

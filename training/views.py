@@ -24,7 +24,7 @@ from rollout.reports.exports import Column, download_response, export_response
 from rollout.timeutil import local_to_utc, local_today, to_local, utcnow
 from rollout.web import apply_service_error, paginate
 from training import enrolment as enrolments
-from training import faq, services, support
+from training import faq, follow_up, services, support
 from training.forms import (ATTENDANCE_LABELS, KIND_LABELS, MODULE_LABELS, NONE, STATUS_LABELS, TIER_LABELS,
                             AnswerEditForm, AnswerForm, ArticleForm, AssignForm, AttachmentForm, CourseForm,
                             QuestionForm, ReplyForm, SessionForm, SupportForm, TrackForm)
@@ -438,6 +438,9 @@ def session(session_id):
                            if session.course is not None and (my is None or my.status not in (ENROLLED, WAITLISTED))
                            else None,
                            sign_up_refusal=services.sign_up_refusal(session, current_user),
+                           # Waiting when sign-up closed: the page names the course's other sessions instead.
+                           other_sessions=follow_up.other_sessions(session, current_user, now)
+                           if my is not None and my.status == WAITLISTED and not session.takes_sign_ups(now) else [],
                            now=now, attendance_marks=ATTENDANCE,
                            walk_in_choices=walk_in_choices, attended_marks=ATTENDED,
                            shown_status=services.shown_status(session, now),

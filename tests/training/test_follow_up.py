@@ -1,5 +1,5 @@
-"""Time-driven follow-through of `rollout training remind`: attendance left unrecorded. Each notice goes once,
-however often the job runs."""
+"""Time-driven follow-through of `rollout training remind`: attendance left unrecorded, the waitlist when sign-up
+closes. Each notice goes once, however often the job runs."""
 from datetime import timedelta
 
 import pytest
@@ -11,7 +11,7 @@ from rollout.extensions import db
 from rollout.notify.models import Notification
 from rollout.timeutil import utcnow
 from training import follow_up
-from training.follow_up import ATTENDANCE_DUE, ATTENDANCE_STILL_DUE, follow_up_sessions
+from training.follow_up import ATTENDANCE_DUE, ATTENDANCE_STILL_DUE, WAITLIST_CLOSED, follow_up_sessions
 from training.models import Enrolment
 
 
@@ -133,6 +133,81 @@ def test_a_session_without_course_asks_to_record_who_came_in_each_readers_langua
     assert english.subject == "Record attendance: 报价审批实操" and "Record who came" in english.body_markdown
 
 
+# --- the waitlist when sign-up closes ---------------------------------------------------------------
+def _full_session_with_waitlist(company, make_session, **values):
+    session = make_session(capacity=1, days=3, **values)
+    session.signup_deadline_at = session.starts_at - timedelta(days=1)
+    _enrol(session, company["staff"])
+    _enrol(session, company["staff2"], status="waitlisted")
+    return session
+
+
+def test_people_still_waiting_when_sign_up_closes_are_told_once_with_other_sessions(company, make_session):
+    session = _full_session_with_waitlist(company, make_session)
+    later = make_session(capacity=3, days=6, title="报价审批实操（加场）", location="培训室B")
+    full = make_session(capacity=1, days=8, title="报价审批实操（周末）", location="培训室C")
+    _enrol(full, company["other_staff"])
+    joined = make_session(capacity=5, days=9, title="已报名场次", location="培训室D")
+    _enrol(joined, company["staff2"], status="waitlisted")
+    closed = session.signup_deadline_at + timedelta(hours=1)
+
+    assert follow_up_sessions(now=session.signup_deadline_at - timedelta(minutes=1)).waitlist_closed == 0
+    assert follow_up_sessions(now=closed).waitlist_closed == 1
+    [notice] = _notices(company["staff2"], WAITLIST_CLOSED)
+    assert notice.link == f"/training/sessions/{session.id}"
+    assert "no seat came free" in notice.body_markdown
+    assert "报价审批实操（加场）" in notice.body_markdown and "3 seats free" in notice.body_markdown
+    assert "报价审批实操（周末）" in notice.body_markdown and "full: waitlist only" in notice.body_markdown
+    assert "已报名场次" not in notice.body_markdown  # already waiting there
+    assert later.id and not _notices(company["staff"], WAITLIST_CLOSED)  # the one with a seat hears nothing
+    for run in (closed, closed + timedelta(hours=12), session.starts_at + timedelta(hours=1)):
+        assert follow_up_sessions(now=run).waitlist_closed == 0
+    assert len(_notices(company["staff2"], WAITLIST_CLOSED)) == 1
+
+
+def test_without_a_deadline_sign_up_closes_at_the_start_and_without_other_sessions_they_are_told_so(
+        company, make_session):
+    session = make_session(capacity=1, days=3)
+    _enrol(session, company["staff"])
+    _enrol(session, company["staff2"], status="waitlisted")
+    assert follow_up_sessions(now=session.starts_at - timedelta(hours=1)).waitlist_closed == 0
+    assert follow_up_sessions(now=session.starts_at + timedelta(minutes=5)).waitlist_closed == 1
+    [notice] = _notices(company["staff2"], WAITLIST_CLOSED)
+    assert "No other session of 报价审批流程 is open" in notice.body_markdown
+
+
+def test_only_sessions_a_person_may_join_are_named(company, make_session):
+    session = _full_session_with_waitlist(company, make_session)
+    finance_only = make_session(capacity=5, days=6, title="财务专场", location="培训室B", is_audience_only=True)
+    finance_only.departments = [company["departments"]["finance"]]
+    cancelled = make_session(capacity=5, days=6, title="已取消", location="培训室C", status="cancelled")
+    db.session.commit()
+    follow_up_sessions(now=session.signup_deadline_at + timedelta(hours=1))
+    [notice] = _notices(company["staff2"], WAITLIST_CLOSED)
+    assert "财务专场" not in notice.body_markdown and cancelled.title not in notice.body_markdown
+    assert "No other session" in notice.body_markdown
+
+
+def test_a_cancelled_session_or_one_long_closed_tells_nobody(company, make_session):
+    session = _full_session_with_waitlist(company, make_session)
+    assert follow_up_sessions(now=session.signup_deadline_at + timedelta(days=20)).waitlist_closed == 0
+    session.status = "cancelled"
+    db.session.commit()
+    assert follow_up_sessions(now=session.signup_deadline_at + timedelta(hours=1)).waitlist_closed == 0
+
+
+def test_the_session_page_names_the_other_sessions_once_sign_up_closed(client_as, company, make_session):
+    session = make_session(capacity=1, days=2)
+    _enrol(session, company["staff"])
+    _enrol(session, company["staff2"], status="waitlisted")
+    other = make_session(capacity=4, days=5, title="报价审批实操（加场）", location="培训室B")
+    session.signup_deadline_at = utcnow() - timedelta(hours=1)
+    db.session.commit()
+    page = client_as("staff2").get(f"/training/sessions/{session.id}").get_data(as_text=True)
+    assert 'data-testid="other-sessions"' in page and f"/training/sessions/{other.id}" in page
+    assert 'id="attendance"' in page
+
+
 # --- the job -----------------------------------------------------------------------------------------
 def test_remind_command_reports_the_follow_ups_and_tells_nobody_twice(runner, company, make_session):
     session = make_session(days=2)
@@ -143,5 +218,5 @@ def test_remind_command_reports_the_follow_ups_and_tells_nobody_twice(runner, co
     assert first.exit_code == 0, first.output
     assert "Attendance to record: 1 prompt(s)" in first.output
     again = runner.invoke(args=["training", "remind"])
-    assert "Attendance to record: 0 prompt(s), 0 second prompt(s)." in again.output
+    assert "Attendance to record: 0 prompt(s), 0 second prompt(s); 0 waitlisted" in again.output
     assert len(_notices(company["trainer"], ATTENDANCE_DUE)) == 1
