@@ -14,8 +14,8 @@ def training_group():
 @with_appcontext
 def remind_command():
     """Remind people of sessions starting soon and of overdue required training; tell trainers of attendance
-    not recorded and waitlisted people when sign-up closed. Run it daily (twice a day is safe: nobody is told
-    twice)."""
+    not recorded and of sessions nobody signed up for, and waitlisted people when sign-up closed. Run it daily
+    (twice a day is safe: nobody is told twice)."""
     from training.follow_up import follow_up_sessions
     from training.services import send_reminders
     sessions, overdue = send_reminders()
@@ -23,7 +23,8 @@ def remind_command():
     db.session.commit()
     click.echo(f"Reminded participants of {sessions} session(s); {overdue} overdue reminder(s) sent.")
     click.echo(f"Attendance to record: {counts.attendance} prompt(s), {counts.attendance_again} second prompt(s); "
-               f"{counts.waitlist_closed} waitlisted person(s) told sign-up closed.")
+               f"{counts.waitlist_closed} waitlisted person(s) told sign-up closed; "
+               f"{counts.no_sign_ups} told of a session nobody signed up for.")
 
 
 @training_group.command("escalate")

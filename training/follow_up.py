@@ -2,7 +2,8 @@
 
 - the trainer (and whoever scheduled the session) when it ended with attendance missing for someone, once, and
   once more a few days later if still not;
-- people still on a waitlist when sign-up closed, once: no seat will come; other sessions of the course.
+- people still on a waitlist when sign-up closed, once: no seat will come; other sessions of the course;
+- the trainer (and whoever scheduled it) when a session starts soon and nobody has signed up, once.
 
 Nothing here adds a column: whether someone was told is read back from the notifications already sent (same
 event, person and link), so running the job twice, or twice a day, tells nobody twice. Each function takes
@@ -28,6 +29,7 @@ from training.models import ENROLLED, SESSION_SCHEDULED, WAITLISTED, Enrolment, 
 ATTENDANCE_DUE = "training.attendance_due"
 ATTENDANCE_STILL_DUE = "training.attendance_still_due"
 WAITLIST_CLOSED = "training.waitlist_closed"
+NO_SIGN_UPS = "training.no_sign_ups"
 
 #: At most this many other sessions are named in a notice (the course page lists them all).
 MAX_OTHER_SESSIONS = 5
@@ -39,6 +41,7 @@ class FollowUpCounts:
     attendance: int = 0
     attendance_again: int = 0
     waitlist_closed: int = 0
+    no_sign_ups: int = 0
 
 
 def follow_up_sessions(now: datetime | None = None) -> FollowUpCounts:
@@ -47,6 +50,7 @@ def follow_up_sessions(now: datetime | None = None) -> FollowUpCounts:
     counts = FollowUpCounts()
     counts.attendance, counts.attendance_again = prompt_attendance(now)
     counts.waitlist_closed = tell_waitlist_closed(now)
+    counts.no_sign_ups = warn_no_sign_ups(now)
     db.session.flush()
     return counts
 
@@ -287,4 +291,31 @@ def tell_waitlist_closed(now: datetime) -> int:
             _send([user], WAITLIST_CLOSED, _l("No seat for you: %(title)s", title=session.title),
                   _waitlist_body(session, others.get((session.id, user.id), [])), session_link(session.id), now)
             count += 1
+    return count
+
+
+# --- a session nobody signed up for --------------------------------------------------------------------
+def warn_no_sign_ups(now: datetime) -> int:
+    """Tell the trainer (and the session's owner) once when a session starts within TRAINING_NO_SIGN_UPS_HOURS
+    (48) and nobody is signed up. Returns how many people were told."""
+    from training.services import when_and_where
+    hours = max(0, int(current_app.config.get("TRAINING_NO_SIGN_UPS_HOURS", 48)))
+    enrolled = select(Enrolment.session_id).where(Enrolment.status == ENROLLED)
+    sessions = db.session.scalars(select(TrainingSession).where(
+        TrainingSession.status == SESSION_SCHEDULED, TrainingSession.starts_at > now,
+        TrainingSession.starts_at <= now + timedelta(hours=hours), TrainingSession.id.not_in(enrolled))
+        .order_by(TrainingSession.starts_at)).all()
+    if not sessions:
+        return 0
+    people = _trainer_and_owner(sessions)
+    told = _told(NO_SIGN_UPS, [session_link(session.id) for session in sessions])
+    count = 0
+    for session in sessions:
+        link = session_link(session.id)
+        new = [user for user in people[session.id] if (user.id, link) not in told]
+        if new:
+            _send(new, NO_SIGN_UPS, _l("Nobody signed up yet: %(title)s", title=session.title),
+                  _l("The session starts %(when)s and nobody has signed up. If it is still needed, sign people up "
+                     "on its page; otherwise cancel it.", when=when_and_where(session)), link, now)
+            count += len(new)
     return count

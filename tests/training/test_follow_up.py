@@ -1,5 +1,5 @@
 """Time-driven follow-through of `rollout training remind`: attendance left unrecorded, the waitlist when sign-up
-closes. Each notice goes once, however often the job runs."""
+closes, a session nobody signed up for. Each notice goes once, however often the job runs."""
 from datetime import timedelta
 
 import pytest
@@ -11,7 +11,7 @@ from rollout.extensions import db
 from rollout.notify.models import Notification
 from rollout.timeutil import utcnow
 from training import follow_up
-from training.follow_up import ATTENDANCE_DUE, ATTENDANCE_STILL_DUE, WAITLIST_CLOSED, follow_up_sessions
+from training.follow_up import ATTENDANCE_DUE, ATTENDANCE_STILL_DUE, NO_SIGN_UPS, WAITLIST_CLOSED, follow_up_sessions
 from training.models import Enrolment
 
 
@@ -206,6 +206,18 @@ def test_the_session_page_names_the_other_sessions_once_sign_up_closed(client_as
     page = client_as("staff2").get(f"/training/sessions/{session.id}").get_data(as_text=True)
     assert 'data-testid="other-sessions"' in page and f"/training/sessions/{other.id}" in page
     assert 'id="attendance"' in page
+
+
+# --- nobody signed up --------------------------------------------------------------------------------
+def test_the_trainer_hears_once_of_a_session_starting_soon_with_nobody_signed_up(company, make_session):
+    empty = make_session(days=3)
+    taken = make_session(days=3, location="培训室B")
+    _enrol(taken, company["staff"])
+    assert follow_up_sessions(now=empty.starts_at - timedelta(hours=49)).no_sign_ups == 0
+    assert follow_up_sessions(now=empty.starts_at - timedelta(hours=47)).no_sign_ups == 1
+    assert follow_up_sessions(now=empty.starts_at - timedelta(hours=2)).no_sign_ups == 0
+    [notice] = _notices(company["trainer"], NO_SIGN_UPS)
+    assert notice.link == f"/training/sessions/{empty.id}" and "nobody has signed up" in notice.body_markdown
 
 
 # --- the job -----------------------------------------------------------------------------------------
