@@ -209,12 +209,48 @@ def load(ctx) -> None:
         target_roles="head,staff", description_markdown="本次发布调整了：\n\n- 报价审批（折扣 9 折以下需经理审批）",
         departments=[departments["sales"]]))
 
+    _follow_ups(users, courses, today, now)
     _attachment(courses[("销售代表-基础", 3)], trainer)
     # The admin track is overdue for the administrator: last week's reminder went out.
     db.session.add(OverdueReminder(user_id=users["admin"].id, track_id=tracks["系统管理员"].id,
                                    reminded_on=today - timedelta(days=2)))
     _faq_and_support(ctx, now)
     db.session.flush()
+
+
+def _follow_ups(users, courses, today, now) -> None:
+    """What `rollout training remind` follows up on: yesterday's session whose attendance the trainer has not
+    recorded (the heads' completion waits), tomorrow's session whose sign-up closed with two reps still on the
+    waitlist (another session of the course is open), and tomorrow's Q&A nobody signed up for. The job runs once
+    here, so the demo's inboxes show its notices."""
+    trainer = users["trainer"]
+    yesterday, tomorrow = today - timedelta(days=1), today + timedelta(days=1)
+    unrecorded = TrainingSession(
+        course=courses[("销售经理-进阶", 2)], title="销售漏斗报表解读（补课）", kind="lecture", status=SESSION_SCHEDULED,
+        trainer=trainer, starts_at=_at(yesterday, 16), ends_at=_at(yesterday, 17), location="会议室3", capacity=6,
+        target_roles="head", reminded_at=_at(yesterday, 9))
+    closed = TrainingSession(
+        course=courses[("销售代表-基础", 3)], title="报价审批流程（小班）", kind="lecture", status=SESSION_SCHEDULED,
+        trainer=trainer, starts_at=_at(tomorrow, 9), ends_at=_at(tomorrow, 10), location="培训室B", capacity=2,
+        signup_deadline_at=_at(yesterday, 18), cancel_deadline_at=_at(yesterday, 18), target_roles="staff")
+    empty = TrainingSession(
+        title="上线答疑：客户数据导入", kind="qa", status=SESSION_SCHEDULED, trainer=trainer,
+        starts_at=_at(tomorrow, 11), ends_at=_at(tomorrow, 12), online_url="https://meeting.example.com/j/80305",
+        capacity=40, description_markdown="线上会议，链接见上方。")
+    db.session.add_all([unrecorded, closed, empty])
+    for index, username in enumerate(("team2.head", "sales.head")):
+        db.session.add(Enrolment(session=unrecorded, user_id=users[username].id, status=ENROLLED,
+                                 created_at=now - timedelta(days=4, minutes=-index)))
+    for index, username in enumerate(("rep5", "rep11")):
+        db.session.add(Enrolment(session=closed, user_id=users[username].id, status=ENROLLED,
+                                 created_at=now - timedelta(days=3, minutes=-index)))
+    for index, username in enumerate(("rep12", "rep14")):
+        waited = now - timedelta(days=2, minutes=-index)
+        db.session.add(Enrolment(session=closed, user_id=users[username].id, status=WAITLISTED, created_at=waited,
+                                 waitlisted_at=waited))
+    db.session.flush()
+    from training.follow_up import follow_up_sessions
+    follow_up_sessions()
 
 
 CHEAT_SHEET = """# 报价审批速查卡
