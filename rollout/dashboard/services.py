@@ -16,6 +16,7 @@ from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
+from markupsafe import Markup
 from sqlalchemy import and_, case, func, literal_column, or_, select, union_all
 from werkzeug.routing import BuildError
 
@@ -980,29 +981,64 @@ def latest_publication(department_id: int) -> RankingPublication | None:
 
 
 # --- charts ----------------------------------------------------------------------------------------------
+def _has_figures(series: dict) -> bool:
+    """Whether any value is more than nothing: all zeros would draw a meaningless 0–1 axis."""
+    return any(value for values in series.values() for value in values)
+
+
+def no_data_yet(title: str, message: str) -> Markup:
+    """What stands in for a chart with nothing to draw yet: its title and why it is empty, in words
+    (on the page and in the PDF) instead of an empty axis."""
+    return Markup('<div class="border rounded bg-white p-3 text-center d-flex flex-column justify-content-center" '
+                  'style="min-height: 10rem" data-testid="chart-empty"><div class="fw-semibold mb-1">{}</div>'
+                  '<div class="text-muted small">{}</div></div>').format(title, message)
+
+
+def _no_departments(title: str) -> Markup:
+    return no_data_yet(title, _("No data yet: there are no departments to show."))
+
+
 def active_users_chart(data: Adoption):
-    from rollout.reports.charts import svg_chart
+    from rollout.reports.charts import svg_chart, whole_ticks
+    title = _("Weekly active users")
+    if not data.departments:
+        return _no_departments(title)
+    series = {d.department.name: d.active_users for d in data.departments}
+    if not _has_figures(series):
+        return no_data_yet(title, _("No data yet: nobody in these departments has signed in during these weeks."))
     labels = [d.strftime("%m-%d") for d in data.weeks]
     if labels:  # the last week is this one, which has only begun: its figure is not a drop
         labels[-1] = _("%(day)s (so far)", day=labels[-1])
-    return svg_chart("line", _("Weekly active users"), labels,
-                     {d.department.name: d.active_users for d in data.departments}, height=320)
+    # People are counted whole, from zero: pygal's own axis would start at the lowest week and show 1.2 people.
+    top = max(value for values in series.values() for value in values)
+    return svg_chart("line", title, labels, series, height=320, y_labels=whole_ticks(top))
 
 
 def entries_chart(data: Adoption):
     from rollout.reports.charts import svg_chart
+    title = _("Plan-tracking entries per rep per week (last 4 weeks)")
+    if not data.departments:
+        return _no_departments(title)
+    series = {_("Actual"): [d.entries_per_rep_per_week for d in data.departments],
+              _("Expected"): [d.expected_per_week for d in data.departments]}
+    if not _has_figures(series):
+        return no_data_yet(title, _("No data yet: no entries recorded and no expected rate set."))
     labels = [d.department.name for d in data.departments]
-    return svg_chart("bar", _("Plan-tracking entries per rep per week (last 4 weeks)"), labels,
-                     {_("Actual"): [d.entries_per_rep_per_week for d in data.departments],
-                      _("Expected"): [d.expected_per_week for d in data.departments]}, height=320)
+    return svg_chart("bar", title, labels, series, height=320)
 
 
 def training_effect_chart(data: Adoption):
     from rollout.reports.charts import svg_chart
+    title = _("Entries per rep per week, before and after training")
+    if not data.departments:
+        return _no_departments(title)
+    series = {_("Before training"): [d.before_after[0] for d in data.departments],
+              _("After training"): [d.before_after[1] for d in data.departments]}
+    if not _has_figures(series):
+        return no_data_yet(title, _("No data yet: the comparison appears once trained reps have recorded "
+                                    "plan-tracking entries."))
     labels = [d.department.name for d in data.departments]
-    return svg_chart("bar", _("Entries per rep per week, before and after training"), labels,
-                     {_("Before training"): [d.before_after[0] for d in data.departments],
-                      _("After training"): [d.before_after[1] for d in data.departments]}, height=320)
+    return svg_chart("bar", title, labels, series, height=320)
 
 
 def department_ids_for(user) -> set[int] | None:

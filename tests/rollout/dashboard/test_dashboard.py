@@ -404,6 +404,8 @@ def test_the_home_page_says_what_waits_for_the_readers_approval(company, client_
 
 def test_the_weekly_active_users_chart_says_this_week_has_only_begun(app, company):
     today = date(2026, 11, 30)  # a Monday
+    _login(company["staff"], today - timedelta(days=7))  # something to draw: an empty chart is words only
+    db.session.commit()
     with app.test_request_context():
         chart = str(services.active_users_chart(services.adoption(today=today)))
     assert "11-30（本周至今）" in chart and "11-23<" in chart  # the company language outside a browser
