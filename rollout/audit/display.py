@@ -178,7 +178,7 @@ NOTIFICATION_EVENTS = {
     "lead.escalated": _l("Overdue lead reported"), "plan.behind": _l("Plan behind target"), "plan.changed": _l("Plan changed"),
     "quote.pending": _l("Quote awaiting approval"), "quote.step_approved": _l("Quote approval step passed"),
     "requirements.status": _l("Requirement status changed"), "retro.change_decided": _l("Change from a retro decided"),
-    "retros.action_closed": _l("Retro action item closed"), "retros.action_due": _l("Retro action item due"),
+    "rollout.milestone_overdue": _l("Rollout milestone overdue"), "retros.action_closed": _l("Retro action item closed"), "retros.action_due": _l("Retro action item due"),
     "retros.action_reassigned": _l("Retro action item reassigned"), "retros.opened": _l("Retro opened"),
     "retros.question_asked": _l("Question in a retro"), "roles.change_requested": _l("Role change asked for"),
     "survey.closed": _l("Survey closed"), "survey.invited": _l("Survey invitation"), "survey.reminder": _l("Survey reminder"),

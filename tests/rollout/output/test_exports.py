@@ -139,11 +139,13 @@ def test_audit_export_writes_changes_in_words_and_whole(client_as, company):
         company["staff"].department = company["departments"]["sales2"]
         db.session.commit()
     response = client_as("admin").get(f"/audit/export.csv?entity=users&entity_id={company['staff'].id}")
-    rows = list(csv.reader(io.StringIO(response.data.decode("utf-8-sig"))))
-    changes = rows[1][6]
+    header, *rows = list(csv.reader(io.StringIO(response.data.decode("utf-8-sig"))))
+    row = dict(zip(header, rows[0]))
+    changes = row["Changes"]
     assert "Display name: " in changes and "很长的名字" * 14 in changes and "…" not in changes
     assert f"Department: {company['departments']['sales1'].name} → {company['departments']['sales2'].name}" in changes
-    assert rows[1][4] == "User" and rows[1][3] == "Record changed"
+    assert row["Entity"] == "User" and row["Action"] == "Record changed"
+    assert row["Record"] == company["staff"].display_name
 
 
 def test_exports_need_the_export_permission(client_as, company):
