@@ -20,7 +20,8 @@ from flask_babel import lazy_gettext as _l
 from flask_babel import force_locale, lazy_ngettext, ngettext
 # "Created" is also a column heading (创建时间) elsewhere: the ownership event carries a context.
 from flask_babel import lazy_pgettext as pgettext
-from sqlalchemy import String, and_, cast, func, or_, select
+from sqlalchemy import String, and_, case, cast, func, or_, select
+from sqlalchemy.orm import aliased
 
 from rollout import figures
 from rollout.access import ancestor_ids, can, head_scope_ids, home_department_id, subtree_ids
@@ -2038,6 +2039,74 @@ def dial_uri(phone: str | None) -> str | None:
     return f"tel:{plus}{digits}" + (f",{extension}" if extension else "")
 
 
+# --- list order: the columns each list sorts by, in one place -----------------------------------------------------
+def _display_name_of(user_id_column):
+    """The named user's display name, looked up in the list's own statement (no query per row)."""
+    person = aliased(User)
+    return (select(func.lower(person.display_name)).where(person.id == user_id_column)
+            .correlate_except(person).scalar_subquery())
+
+
+def _name_of(model, id_column):
+    """The name of the customer or campaign ``id_column`` points at, in the list's own statement."""
+    named = aliased(model)
+    return select(func.lower(named.name)).where(named.id == id_column).correlate_except(named).scalar_subquery()
+
+
+#: What a list's column headings sort by: list → {sort key → SQL expression}. Only these keys sort; any other
+#: ``sort`` value leaves the list in its default order. Text compares without regard to case; stages and kinds
+#: go in their working order, not by their code.
+LIST_SORTS = {
+    "customers": {
+        "name": func.lower(Customer.name),
+        "owner": _display_name_of(Customer.owner_id),
+        "campaign": _name_of(Campaign, Customer.campaign_id),
+        "last_followup": Customer.last_followup_at,
+    },
+    "deals": {
+        "name": func.lower(Opportunity.name),
+        "customer": _name_of(Customer, Opportunity.customer_id),
+        "stage": case({stage: position for position, stage in enumerate(STAGES)}, value=Opportunity.stage),
+        "amount": Opportunity.amount,
+        # The heading reads "Close date": the day it closed, else the day it is expected to.
+        "close": func.coalesce(Opportunity.closed_on, Opportunity.expected_close_on),
+        "owner": _display_name_of(Opportunity.owner_id),
+        "campaign": _name_of(Campaign, Opportunity.campaign_id),
+    },
+    "activities": {
+        "when": Activity.occurred_at,
+        "kind": case({kind: position for position, kind in enumerate(ACTIVITY_KINDS)}, value=Activity.kind),
+        "customer": _name_of(Customer, Activity.customer_id),
+        "user": _display_name_of(Activity.user_id),
+        "next_step": Activity.next_step_on,
+    },
+}
+_LIST_IDS = {"customers": Customer.id, "deals": Opportunity.id, "activities": Activity.id}
+
+
+def sort_param(list_name: str, raw: str | None) -> str:
+    """A list's ``sort`` parameter as the list reads it: a key of LIST_SORTS[list_name], ascending, or the
+    key after a ``-``, descending; "" (the default order) for anything else."""
+    raw = (raw or "").strip()
+    return raw if raw.removeprefix("-") in LIST_SORTS[list_name] else ""
+
+
+def list_order(list_name: str, sort: str | None) -> tuple | None:
+    """ORDER BY clauses for a list's ``sort`` parameter, or None when it names no sortable column.
+
+    Empty values come last either way (alike on SQLite and PostgreSQL); equal values go by id, in the same
+    direction, so that rows neither repeat nor go missing from one page to the next.
+    """
+    sort = sort_param(list_name, sort)
+    if not sort:
+        return None
+    is_descending = sort.startswith("-")
+    column, row_id = LIST_SORTS[list_name][sort.removeprefix("-")], _LIST_IDS[list_name]
+    if is_descending:
+        return column.desc().nulls_last(), row_id.desc()
+    return column.asc().nulls_last(), row_id.asc()
+
+
 def deal_conditions(filters: dict) -> list:
     """The deals list's filters other than the stage (the stage cards count each stage under them):
     one owner, one campaign, and a search on the deal's or the customer's name."""
@@ -2053,7 +2122,8 @@ def deal_conditions(filters: dict) -> list:
 
 
 def customer_query(filters: dict, scope_condition):
-    """The customers matching the list filters, within the viewer's scope; newest first."""
+    """The customers matching the list filters, within the viewer's scope; newest first, or in the order the
+    filters' ``sort`` names (list_order)."""
     query = select(Customer).where(Customer.deleted_at.is_(None), Customer.is_in_pool.is_(False), scope_condition)
     if filters.get("q"):
         query = query.where(customer_search_condition(filters["q"]))
@@ -2077,7 +2147,9 @@ def customer_query(filters: dict, scope_condition):
             query = query.where(Customer.extra[definition.key].as_string() == value)
         else:
             query = query.where(contains_text(Customer.extra[definition.key].as_string(), value))
-    return query.order_by(Customer.created_at.desc(), Customer.id.desc())
+    # The newest first unless the list's ``sort`` asks for a column.
+    return query.order_by(*(list_order("customers", filters.get("sort"))
+                            or (Customer.created_at.desc(), Customer.id.desc())))
 
 
 # --- personal calendar feed -----------------------------------------------------------------------------------

@@ -329,7 +329,8 @@ def actual():
 def _customer_filters(fields) -> dict:
     filters = {"q": services.search_text(request.args.get("q")), "owner_id": _int_arg("owner_id"),
                "campaign_id": _int_arg("campaign_id"), "stage": request.args.get("stage", ""),
-               "fields": [f for f in fields if f.is_listed]}
+               "fields": [f for f in fields if f.is_listed],
+               "sort": services.sort_param("customers", request.args.get("sort"))}
     if filters["stage"] not in STAGES:
         filters["stage"] = ""
     for definition in filters["fields"]:
@@ -354,8 +355,11 @@ def customers():
     page = paginate(query, count_limit=SEARCH_COUNT_LIMIT if filters["q"] else None)
     campaigns = db.session.scalars(select(Campaign).order_by(Campaign.starts_on.desc())).all()
     owners = _people_i_manage(me) if me.has_role("admin", "lead", "head") else []
-    # Only the list's own filters go on to the export links (a stray "format" or "_anchor" would break them).
-    args = {k: v for k, v in request.args.items() if k in filters and k != "fields"}
+    # Only the list's own filters and sort go on to the export links (a stray "format" or "_anchor" would break
+    # them); an unknown sort is left out.
+    args = {k: v for k, v in request.args.items() if k in filters and k not in ("fields", "sort")}
+    if filters["sort"]:
+        args["sort"] = filters["sort"]
     return render_template("plans/customers.html", page=page, filters=filters, campaigns=campaigns, owners=owners,
                            listed_fields=filters["fields"], args=args)
 
@@ -632,7 +636,7 @@ def _activity_filters() -> dict:
         since, until = until, since
     return {"kind": kind if kind in services.ACTIVITY_LABELS else "", "user_id": _int_arg("user_id"),
             "customer_id": _int_arg("customer_id"), "overdue": request.args.get("overdue") == "1",
-            "since": since, "until": until}
+            "since": since, "until": until, "sort": services.sort_param("activities", request.args.get("sort"))}
 
 
 def _count_limit(per_page: int = 25) -> int:
@@ -651,9 +655,11 @@ def activities():
         scope_clause(me, "customers.view", department_column=Activity.department_id,
                      owner_column=Activity.user_id), Customer.deleted_at.is_(None),
         *services.activity_conditions(filters))
-    # Overdue next steps: the oldest first, as they are to be caught up with; otherwise the latest first.
-    order = (Activity.next_step_on, Activity.id) if filters["overdue"] else (Activity.occurred_at.desc(),
-                                                                             Activity.id.desc())
+    # A column the reader sorts by; else overdue next steps the oldest first, as they are to be caught up
+    # with; otherwise the latest first.
+    default_order = ((Activity.next_step_on, Activity.id) if filters["overdue"]
+                     else (Activity.occurred_at.desc(), Activity.id.desc()))
+    order = services.list_order("activities", filters["sort"]) or default_order
     # Hundreds of thousands of follow-ups: counted only up to a limit ("more than 1000").
     page = paginate(query.options(db.joinedload(Activity.customer), db.joinedload(Activity.user)).order_by(*order),
                     count_limit=_count_limit())
@@ -663,11 +669,14 @@ def activities():
     customer = db.session.get(Customer, filters["customer_id"]) if filters["customer_id"] else None
     if customer is not None and not can(me, "customers.view", customer):
         customer = None  # the filter still applies (and finds nothing): only the name is withheld
+    # The filters in force (the sort is no filter: it stays on but does not count as one).
     args = {k: (v.isoformat() if isinstance(v, date) else 1 if v is True else v)
-            for k, v in filters.items() if v}
+            for k, v in filters.items() if v and k != "sort"}
+    sorted_by = {"sort": filters["sort"]} if filters["sort"] else {}
     return render_template("plans/activities.html", page=page, kind=filters["kind"], filters=filters, args=args,
                            people=people, customer=customer, overdue=services.overdue_next_steps(me),
-                           without_customer={k: v for k, v in args.items() if k != "customer_id"},
+                           without_customer={k: v for k, v in dict(args, **sorted_by).items() if k != "customer_id"},
+                           sorted_by=sorted_by,
                            overdue_total=services.overdue_next_step_count(me), may_see_team=me.has_role("admin", "lead", "head"),
                            overdue_leads=services.overdue_handoffs(me), today=local_today())
 
@@ -704,20 +713,23 @@ def new_deal(customer_id):
 
 
 def _deal_filters() -> dict:
-    """The deals list's filters as its address says (stage, campaign, owner, search)."""
+    """The deals list's filters as its address says (stage, campaign, owner, search), and its sort."""
     stage = request.args.get("stage", "")
     return {"stage": stage if stage in STAGES else "", "campaign_id": _int_arg("campaign_id"),
-            "owner_id": _int_arg("owner_id"), "q": request.args.get("q", "").strip()[:100]}
+            "owner_id": _int_arg("owner_id"), "q": request.args.get("q", "").strip()[:100],
+            "sort": services.sort_param("deals", request.args.get("sort"))}
 
 
 def _deals_query(me, filters):
-    """The deals the reader may see under the list's filters: (query, scope)."""
+    """The deals the reader may see under the list's filters, in the list's order: (query, scope)."""
     scope = scope_clause(me, "deals.view", department_column=Opportunity.department_id,
                          owner_column=Opportunity.owner_id)
     query = select(Opportunity).where(scope, *services.deal_conditions(filters))
     if filters["stage"]:
         query = query.where(Opportunity.stage == filters["stage"])
-    return query, scope
+    order = services.list_order("deals", filters["sort"]) or (Opportunity.stage_changed_at.desc(),
+                                                               Opportunity.id.desc())
+    return query.order_by(*order), scope
 
 
 @bp.route("/deals/export")
@@ -728,9 +740,8 @@ def export_deals():
         abort(403)
     filters = _deal_filters()
     query, _scope = _deals_query(me, filters)
-    rows = db.session.scalars(query.options(
-        db.joinedload(Opportunity.customer), db.joinedload(Opportunity.owner), db.joinedload(Opportunity.campaign))
-        .order_by(Opportunity.stage_changed_at.desc(), Opportunity.id.desc())).all()
+    rows = db.session.scalars(query.options(db.joinedload(Opportunity.customer), db.joinedload(Opportunity.owner),
+                                            db.joinedload(Opportunity.campaign))).all()
     columns = [
         Column(_("Deal"), "name"), Column(_("Customer"), lambda d: d.customer.name),
         Column(_("Stage"), lambda d: str(services.STAGE_LABELS[d.stage])),
@@ -761,8 +772,7 @@ def deals():
     filters = _deal_filters()
     query, scope = _deals_query(me, filters)
     page = paginate(query.options(db.joinedload(Opportunity.customer), db.joinedload(Opportunity.owner),
-                                  db.joinedload(Opportunity.campaign))
-                    .order_by(Opportunity.stage_changed_at.desc(), Opportunity.id.desc()),
+                                  db.joinedload(Opportunity.campaign)),
                     count_limit=SEARCH_COUNT_LIMIT if filters["q"] else None)
     # The stage cards count what the list shows under every filter but the stage.
     summary_query = select(Opportunity.stage, func.count(), func.sum(Opportunity.amount)).where(
