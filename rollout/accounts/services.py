@@ -118,6 +118,16 @@ def change_password(user: User, current: str | None, new: str, check_current: bo
     user.session_token = new_token()
 
 
+def username_order() -> tuple:
+    """ORDER BY clauses for usernames in natural order: u1, u2, …, u10, u100; rep, rep2, rep10.
+
+    The digits a username ends with compare as a number: names first compare without them, then a shorter
+    tail (a smaller number) comes first. SQLite and PostgreSQL both have rtrim(text, characters), so the list
+    pages in SQL; id breaks what is left of ties.
+    """
+    return (func.rtrim(User.username, "0123456789"), func.length(User.username), User.username, User.id)
+
+
 def department_choices(include_company: bool = True) -> list[tuple[int, str]]:
     """Departments as (id, indented name) in tree order, for select fields."""
     departments = db.session.scalars(select(Department).order_by(Department.name)).all()

@@ -113,12 +113,13 @@ def _department_field_choices(field, include_none=True):
 
 
 def _users_query(search: str):
-    """Users by username, then those whose username, name, email or phone contains ``search``; a phone
-    number is found however it was typed in ("139 0000 0000", "139-0000-0000", "+86 13900000000")."""
+    """Users by username in natural order (u2 before u10), then those whose username, name, email or phone
+    contains ``search``; a phone number is found however it was typed in ("139 0000 0000", "139-0000-0000",
+    "+86 13900000000")."""
     import re
 
     from sqlalchemy import func
-    query = select(User).order_by(User.username)
+    query = select(User).order_by(*services.username_order())
     if search:
         condition = (contains_text(User.username, search) | contains_text(User.display_name, search)
                      | contains_text(User.email, search) | contains_text(User.phone, search))
