@@ -17,7 +17,7 @@ from rollout.accounts.services import department_choices
 from rollout.audit.services import history_of
 from rollout.errors import ServiceError
 from rollout.extensions import db
-from rollout.plans import forms, services
+from rollout.plans import forms, reminders, services
 from rollout.plans.models import (METRICS, OPEN_STAGES, STAGES, Activity, Campaign, Customer, CustomerAssignment,
                                   CustomerField, Lead, LostReason, Opportunity, Quote, QuoteApprovalRule,
                                   QuoteApprovalStep, SalesPlan, SalesSetting, StageChange)
@@ -36,7 +36,8 @@ register_feed_provider(services.calendar_items)
 
 @bp.app_context_processor
 def plan_labels():
-    return {"metric_labels": services.METRIC_LABELS, "stage_labels": services.STAGE_LABELS,
+    return {"pool_clock": reminders.pool_clock,
+            "metric_labels": services.METRIC_LABELS, "stage_labels": services.STAGE_LABELS,
             "activity_labels": services.ACTIVITY_LABELS, "period_labels": services.PERIOD_LABELS,
             "level_labels": services.LEVEL_LABELS, "plan_status_labels": services.PLAN_STATUS_LABELS,
             "quote_status_labels": services.QUOTE_STATUS_LABELS, "step_status_labels": services.STEP_STATUS_LABELS,

@@ -62,6 +62,14 @@ def test_a_rep_is_reminded_once_in_the_last_quarter_of_the_time_given(english):
     assert notice.link == f"/leads?status=handed&mine=1#lead-{lead.id}"
 
 
+def test_the_reminders_link_lands_on_the_lead(english, client_as):
+    lead = hand(english, hours=48)
+    reminders.remind_leads(now=lead.respond_by - timedelta(hours=11))
+    [notice] = notices(english["staff"], reminders.LEAD_DUE_SOON)
+    page = client_as("staff").get(notice.link.split("#")[0]).text
+    assert f'id="lead-{lead.id}"' in page and "宏图物流有限公司" in page
+
+
 def test_the_reminder_comes_at_least_two_hours_and_at_most_a_day_before(english):
     short = hand(english, "短期线索", hours=3)       # a quarter would be 45 minutes
     long = hand(english, "长期线索", hours=24 * 10)  # a quarter would be 60 hours
@@ -245,17 +253,7 @@ def test_pool_clock_gives_the_time_the_rule_acts_at(english):
     assert reminders.pool_clock(other, english["staff2"]).claim_back_at is None
 
 
-@pytest.fixture
-def customer_page_clock(app):
-    """The customer page's helper, as the plans context processor provides it."""
-    def processor():
-        return {"pool_clock": reminders.pool_clock}
-    app.template_context_processors[None].append(processor)
-    yield
-    app.template_context_processors[None].remove(processor)
-
-
-def test_customer_page_shows_date_and_time_of_the_return_to_the_pool(english, client_as, customer_page_clock):
+def test_customer_page_shows_date_and_time_of_the_return_to_the_pool(english, client_as):
     customer = owned(english, "甲公司", 28)
     page = client_as("staff").get(f"/customers/{customer.id}").text
     when = local(customer.last_followup_at + timedelta(days=30))
