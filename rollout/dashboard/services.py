@@ -986,20 +986,13 @@ def _has_figures(series: dict) -> bool:
     return any(value for values in series.values() for value in values)
 
 
-def no_data_yet(title: str, message: str) -> Markup:
-    """What stands in for a chart with nothing to draw yet: its title and why it is empty, in words
-    (on the page and in the PDF) instead of an empty axis."""
-    return Markup('<div class="border rounded bg-white p-3 text-center d-flex flex-column justify-content-center" '
-                  'style="min-height: 10rem" data-testid="chart-empty"><div class="fw-semibold mb-1">{}</div>'
-                  '<div class="text-muted small">{}</div></div>').format(title, message)
-
-
 def _no_departments(title: str) -> Markup:
+    from rollout.reports.charts import no_data_yet
     return no_data_yet(title, _("No data yet: there are no departments to show."))
 
 
 def active_users_chart(data: Adoption):
-    from rollout.reports.charts import svg_chart, whole_ticks
+    from rollout.reports.charts import no_data_yet, svg_chart, whole_ticks
     title = _("Weekly active users")
     if not data.departments:
         return _no_departments(title)
@@ -1015,7 +1008,7 @@ def active_users_chart(data: Adoption):
 
 
 def entries_chart(data: Adoption):
-    from rollout.reports.charts import svg_chart
+    from rollout.reports.charts import no_data_yet, svg_chart
     title = _("Plan-tracking entries per rep per week (last 4 weeks)")
     if not data.departments:
         return _no_departments(title)
@@ -1028,7 +1021,7 @@ def entries_chart(data: Adoption):
 
 
 def training_effect_chart(data: Adoption):
-    from rollout.reports.charts import svg_chart
+    from rollout.reports.charts import no_data_yet, svg_chart
     title = _("Entries per rep per week, before and after training")
     if not data.departments:
         return _no_departments(title)

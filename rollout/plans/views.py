@@ -22,7 +22,7 @@ from rollout.plans.models import (METRICS, OPEN_STAGES, STAGES, Activity, Campai
                                   CustomerField, Lead, LostReason, Opportunity, Quote, QuoteApprovalRule,
                                   QuoteApprovalStep, SalesPlan, SalesSetting, StageChange)
 from rollout.reports.calendar import register_feed_provider
-from rollout.reports.charts import svg_chart
+from rollout.reports.charts import no_data_yet, svg_chart
 from rollout.reports.exports import Column, export_response
 from rollout.timeutil import local_to_utc, local_today, to_local, utcnow
 from rollout.web import apply_service_error, page_number, paginate, redirect_back
@@ -46,6 +46,15 @@ def plan_labels():
             "system_text": lambda text: services.SYSTEM_TEXT_LABELS.get(text, text),
             "stage_probability": services.STAGE_PROBABILITY, "display_extra": services.display_extra,
             "dial_uri": services.dial_uri}
+
+
+def _signed_amount_chart(title: str, labels: list[str], series: dict[str, list]):
+    """The weekly signed amount against the target's line; words instead of an empty 0–1 axis when
+    nothing is won and no target is set."""
+    if not any(value for values in series.values() for value in values):
+        return no_data_yet(title, _("No data yet: no deal has been won in this period and the plan sets no "
+                                    "signed-amount target."))
+    return svg_chart("line", title, labels, series, height=300)
 
 
 def _me() -> User:
@@ -213,7 +222,7 @@ def plan(plan_id):
     actual = services.plan_progress_for(plan)
     labels, series = services.weekly_trend(plan.starts_on, plan.ends_on, department_id=plan.department_id,
                                            user_id=plan.user_id, target=plan.target("signed_amount"))
-    chart = svg_chart("line", _("Signed amount by week"), labels, series, height=300)
+    chart = _signed_amount_chart(_("Signed amount by week"), labels, series)
     return render_template("plans/plan.html", plan=plan, targets_form=targets_form, decision_form=decision_form,
                            warnings=services.rollup_warnings(plan), actual=actual, chart=chart,
                            history=_plan_history(plan), title=services.plan_title(plan),
@@ -300,8 +309,7 @@ def actual():
             labels, series = services.weekly_trend(report["start"], report["end"],
                                                    department_id=None if focus.user_id else focus.department_id,
                                                    user_id=focus.user_id, target=focus.target("signed_amount"))
-            chart = svg_chart("line", _("%(name)s: signed amount by week", name=focus.name), labels, series,
-                              height=300)
+            chart = _signed_amount_chart(_("%(name)s: signed amount by week", name=focus.name), labels, series)
         # The campaigns as far as this report reaches: the rep's own deals, or the unit's.
         parent = report["parent"]
         # Those who set plans (rollout/access.py) see a unit's campaigns; a rep sees their own deals only.

@@ -85,3 +85,10 @@ def svg_chart(kind: str, title: str, labels: list[str], series: dict[str, list],
                       f"<title>{escape(accessible_name)}</title>" if accessible_name else "", 1)
     return Markup(svg)
 
+
+def no_data_yet(title: str, message: str) -> Markup:
+    """What stands in for a chart with nothing to draw yet: its title and why it is empty, in words
+    (on the page and in the PDF) instead of an empty axis."""
+    return Markup('<div class="border rounded bg-white p-3 text-center d-flex flex-column justify-content-center" '
+                  'style="min-height: 10rem" data-testid="chart-empty"><div class="fw-semibold mb-1">{}</div>'
+                  '<div class="text-muted small">{}</div></div>').format(title, message)
