@@ -660,14 +660,15 @@ def _release_idle_customers(now: datetime, department_ids, limit: int | None) ->
     return released
 
 
-def claim_back_days(user: User, customer_ids) -> dict[int, date]:
-    """For customers ``user`` returned to the pool lately: the day from which they may claim each back."""
+def claim_back_times(user: User, customer_ids) -> dict[int, datetime]:
+    """For customers ``user`` returned to the pool lately: when (UTC) they may claim each back, to the minute
+    (one statement for a whole page)."""
     since = utcnow() - timedelta(days=CLAIM_BACK_DAYS)
     rows = db.session.execute(select(CustomerAssignment.customer_id, func.max(CustomerAssignment.created_at)).where(
         CustomerAssignment.customer_id.in_(sorted(customer_ids) or [-1]), CustomerAssignment.kind == "release",
         CustomerAssignment.from_user_id == user.id, CustomerAssignment.created_at > since)
         .group_by(CustomerAssignment.customer_id))
-    return {customer_id: to_local(at + timedelta(days=CLAIM_BACK_DAYS)).date() for customer_id, at in rows}
+    return {customer_id: at + timedelta(days=CLAIM_BACK_DAYS) for customer_id, at in rows}
 
 
 def claims_today(user: User) -> int:
@@ -695,10 +696,10 @@ def claim_customer(customer: Customer, user: User) -> Customer:
         CustomerAssignment.customer_id == customer.id, CustomerAssignment.kind == "release",
         CustomerAssignment.from_user_id == user.id))
     if returned_on is not None and returned_on > utcnow() - timedelta(days=CLAIM_BACK_DAYS):
-        again_on = to_local(returned_on + timedelta(days=CLAIM_BACK_DAYS)).date()
+        again_at = to_local(returned_on + timedelta(days=CLAIM_BACK_DAYS))
         raise ServiceError(_l("You returned this customer to the pool on %(day)s; you may claim it again from "
                               "%(again)s, unless a colleague takes it first.",
-                              day=to_local(returned_on).date().isoformat(), again=again_on.isoformat()))
+                              day=to_local(returned_on).date().isoformat(), again=again_at.strftime("%Y-%m-%d %H:%M")))
     customer.owner_id, customer.department_id = user.id, user.department_id
     customer.is_in_pool, customer.pool_entered_at = False, None
     customer.last_followup_at = utcnow()

@@ -619,7 +619,7 @@ def pool():
     settings = services.settings_for(me.department_id)
     return render_template("plans/pool.html", page=page, search=search, settings=settings,
                            claimed=services.claims_today(me),
-                           claim_back=services.claim_back_days(me, [c.id for c in page.items]))
+                           claim_back=services.claim_back_times(me, [c.id for c in page.items]))
 
 
 @bp.route("/customers/<int:customer_id>/claim", methods=["POST"])
