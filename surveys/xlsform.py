@@ -180,11 +180,37 @@ def parse_relevant(text: str) -> tuple[list[dict], str]:
     return conditions, (joins.pop() if joins else "and")
 
 
+#: How a translated column's language is written after ``label::`` or ``hint::``, besides a code
+#: (zh, zh-CN, zh_Hans, en, en-US, ...), alone or in brackets as XLSForm writes it: ``Chinese (zh)``.
+LANGUAGE_NAMES = {
+    "zh": ("zho", "chi", "chinese", "simplified chinese", "chinese simplified", "mandarin", "中文", "简体中文",
+           "简体", "繁体中文", "繁體中文", "汉语", "漢語", "华语", "中文简体", "中文(简体)"),
+    "en": ("eng", "english", "英文", "英语", "英語"),
+}
+_BRACKETED = re.compile(r"^(?P<name>[^(（]*)[(（](?P<code>[^)）]*)[)）]\s*$")
+
+
+def _language(text: str) -> str | None:
+    """"zh" or "en" for the language part of a translated column's header; None for any other language."""
+    text = re.sub(r"\s+", " ", text.strip().lower())
+    match = _BRACKETED.match(text)
+    candidates = [match.group("code"), match.group("name"), text] if match else [text]
+    for candidate in (c.strip() for c in candidates):
+        for language, names in LANGUAGE_NAMES.items():
+            if candidate in names or re.split(r"[-_ ]", candidate)[0] == language:
+                return language
+    return None
+
+
 def _header_key(value) -> str:
+    """A column's key: the header in lower case, with a translated label or hint column under
+    ``label::zh`` / ``label::en`` however the language is spelt (label::中文, label::zh-CN,
+    label::Chinese (zh), label::English (en), ...)."""
     key = str(value or "").strip().lower()
-    match = re.match(r"^(label|hint)::.*\((\w+)\)$", key)
-    if match:
-        key = f"{match.group(1)}::{match.group(2)}"
+    column, sep, language = key.partition("::")
+    if sep and column.strip() in ("label", "hint"):
+        code = _language(language)
+        key = f"{column.strip()}::{code}" if code else f"{column.strip()}::{language.strip()}"
     return key
 
 
@@ -199,7 +225,8 @@ def _read_sheet(workbook, name: str) -> list[tuple[int, dict]]:
     for number, values in enumerate(rows[1:], start=2):
         record = {}
         for key, value in zip(header, values, strict=False):
-            if key:
+            # Two columns in one language (label::zh-CN and label::中文): the first one filled in counts.
+            if key and not record.get(key):
                 text = "" if value is None else str(value).strip()
                 if isinstance(value, float) and value.is_integer():
                     text = str(int(value))

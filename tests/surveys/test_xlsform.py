@@ -187,3 +187,48 @@ def test_a_condition_on_a_refused_row_is_not_reported_again(company):
         xlsform.import_xlsform(data, company["lead"])
     db.session.rollback()
     assert [e.row for e in caught.value.errors] == [2]
+
+
+def _workbook_with_headers(survey_header, survey_rows, choice_header, choice_rows) -> bytes:
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.title = "survey"
+    sheet.append(survey_header)
+    for row in survey_rows:
+        sheet.append(list(row))
+    choices = workbook.create_sheet("choices")
+    choices.append(choice_header)
+    for row in choice_rows:
+        choices.append(list(row))
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("chinese", ["label::zh", "label::Chinese (zh)", "label::中文", "label::zh-CN",
+                                     "label::ZH_cn", "label::简体中文", "label::Chinese (zh-CN)", "Label::中文（zh）"])
+@pytest.mark.parametrize("english", ["label::en", "label::English (en)", "label::English", "label::英文",
+                                     "label::en-US"])
+def test_chinese_and_english_label_columns_are_read_however_the_language_is_spelt(company, chinese, english):
+    data = _workbook_with_headers(
+        ["type", "name", chinese, english],
+        [("begin_group", "basics", "基本情况", "Basics"), ("select_one yn", "travels", "出差吗？", "Travel?"),
+         ("end_group", "basics")],
+        ["list_name", "name", chinese, english], [("yn", "yes", "是", "Yes"), ("yn", "no", "否", "No")])
+    survey = xlsform.import_xlsform(data, company["lead"], fallback_title="调研")
+    travels = survey.questions[0]
+    # Without a plain label column the Chinese one is the label too.
+    assert (travels.label, travels.label_zh, travels.label_en) == ("出差吗？", "出差吗？", "Travel?")
+    assert travels.section.title_zh == "基本情况" and travels.section.title_en == "Basics"
+    assert [(o.label, o.label_zh, o.label_en) for o in travels.choices] == [("是", "是", "Yes"), ("否", "否", "No")]
+
+
+def test_other_languages_are_left_out_and_two_chinese_columns_take_the_first_filled_in(company):
+    data = _workbook_with_headers(
+        ["type", "name", "label", "label::French (fr)", "label::zh-CN", "label::中文", "hint::English (en)"],
+        [("text", "where", "Where?", "Où ?", "", "去哪里？", ""), ("text", "when", "When?", "Quand ?", "何时？", "什么时候？")],
+        ["list_name", "name", "label"], [])
+    survey = xlsform.import_xlsform(data, company["lead"], fallback_title="调研")
+    where, when = survey.questions
+    assert (where.label, where.label_zh, where.label_en) == ("Where?", "去哪里？", None)
+    assert when.label_zh == "何时？"
