@@ -163,6 +163,22 @@ def is_department_code(code: str) -> bool:
     return re.fullmatch(r"[A-Za-z0-9_-]+", code) is not None
 
 
+def ensure_department_code(department: Department) -> str:
+    """The department's code; one without a code (rules refer to departments by code) is given a free one,
+    ``dept-<id>`` (``dept-<id>-2``, … if an administrator typed that one for another department)."""
+    if department.code:
+        return department.code
+    db.session.flush()  # a new department needs its id
+    base = candidate = f"dept-{department.id}"
+    n = 1
+    while db.session.scalar(select(Department.id).where(Department.code == candidate)) is not None:
+        n += 1
+        candidate = f"{base}-{n}"
+    department.code = candidate
+    db.session.flush()
+    return candidate
+
+
 def save_department(department: Department | None, name: str, kind: str, parent_id: int | None,
                     code: str | None = None, go_live_on=None) -> Department:
     """Create or update a department, refusing cycles in the tree."""

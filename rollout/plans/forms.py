@@ -231,9 +231,12 @@ class RuleForm(FlaskForm):
     name = StringField(_l("Rule name"), validators=[DataRequired(), Length(max=100)])
     min_discount_percent = StringField(_l("Discount over (%)"), validators=[Optional(), Length(max=10)])
     min_amount = AmountField(_l("Amount from (¥)"), validators=[Optional(), Length(max=30)])
-    approver_department_code = StringField(
-        _l("Approving department code"), validators=[Optional(), Length(max=40)],
-        description=_l("Empty: the head of the quote's department; e.g. finance: the finance department."))
+    #: Choices are set by the view (departments in tree order); 0: the head of the quote's department.
+    #: The service checks the department exists: a stale or typed-in id gets a message, not a choice error.
+    approver_department_id = SelectField(
+        _l("Approving department"), coerce=lambda value: int(value) if str(value).isdigit() else -1,
+        default=NONE, validate_choice=False,
+        description=_l("Everyone in the chosen department and its teams may decide this step."))
     position = IntegerField(_l("Step order"), default=1, validators=[Optional(), NumberRange(0, 1000)])
 
 

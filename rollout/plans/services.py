@@ -26,6 +26,7 @@ from sqlalchemy.orm import aliased
 from rollout import figures
 from rollout.access import ancestor_ids, can, head_scope_ids, home_department_id, subtree_ids
 from rollout.accounts.models import Department, User, UserRole
+from rollout.accounts.services import ensure_department_code
 from rollout.audit.display import label_codes
 from rollout.audit.services import as_system, record_event
 from rollout.cleaning import (PLAIN_NUMBER, clean_line, clean_note, clean_phone, clean_text, company_key, email_key,
@@ -1025,16 +1026,30 @@ def update_quote(quote: Quote, title: str, list_amount, discount_percent, valid_
 
 
 def save_approval_rule(rule: QuoteApprovalRule | None, name: str, min_discount_percent, min_amount,
-                       approver_department_code: str | None, position: int = 0,
-                       is_active: bool = True) -> QuoteApprovalRule:
-    """Create or update a quote approval rule; at least one threshold is needed."""
+                       approver_department_code: str | None = None, position: int = 0,
+                       is_active: bool = True, approver_department_id: int | None = None) -> QuoteApprovalRule:
+    """Create or update a quote approval rule; at least one threshold is needed.
+
+    The approver is a department chosen by id (``approver_department_id``, as the settings form sends it) or by
+    code; neither: the head of the quote's department. The rule keeps the department's code, so a department
+    chosen without one is given one (see ensure_department_code)."""
     name = _required_text(name, "name", 100)
     discount = parse_percent(min_discount_percent, "min_discount_percent") if min_discount_percent not in (
         None, "") else None
     amount = parse_amount(min_amount, "min_amount", allow_none=True)
     if discount is None and amount is None:
         raise ServiceError(_l("Give a discount or an amount threshold."), "min_discount_percent")
-    code = clean_text(approver_department_code) or None
+    if approver_department_id:
+        department = db.session.get(Department, approver_department_id) if approver_department_id > 0 else None
+        if department is None:
+            raise ServiceError(_l("That department does not exist (any more): choose the approving department "
+                                  "from the list."), "approver_department_id")
+        if department.kind == "company":
+            raise ServiceError(_l("Choose a department or a team: the whole company cannot approve a quote."),
+                               "approver_department_id")
+        code = ensure_department_code(department)
+    else:
+        code = clean_text(approver_department_code) or None
     if code and not db.session.scalar(select(Department.id).where(Department.code == code)):
         raise ServiceError(_l("No department has the code %(code)s.", code=code), "approver_department_code")
     if rule is None:

@@ -1174,6 +1174,8 @@ def settings():
     field_form = forms.FieldForm(prefix="f")
     reason_form = forms.LostReasonForm(prefix="r")
     rule_form = forms.RuleForm(prefix="q")
+    rule_form.approver_department_id.choices = [(NONE, _("The head of the quote's department"))] + \
+        department_choices(include_company=False)
     settings_form = forms.SettingsForm(prefix="s")
     settings_form.department_id.choices = department_choices()
     status = 200
@@ -1193,8 +1195,8 @@ def settings():
             return redirect(url_for("plans.settings"))
         if which == "rule" and rule_form.validate_on_submit():
             services.save_approval_rule(None, rule_form.name.data, rule_form.min_discount_percent.data,
-                                        rule_form.min_amount.data, rule_form.approver_department_code.data,
-                                        rule_form.position.data or 0)
+                                        rule_form.min_amount.data, position=rule_form.position.data or 0,
+                                        approver_department_id=rule_form.approver_department_id.data)
             flash(_("Approval rule saved."), "success")
             return redirect(url_for("plans.settings"))
         if which == "settings" and settings_form.validate_on_submit():
@@ -1211,11 +1213,14 @@ def settings():
     fields = db.session.scalars(select(CustomerField).order_by(CustomerField.position, CustomerField.id)).all()
     reasons = db.session.scalars(select(LostReason).order_by(LostReason.position, LostReason.id)).all()
     rules = db.session.scalars(select(QuoteApprovalRule).order_by(QuoteApprovalRule.position)).all()
+    # Rules name their department by code: the table shows its name (one statement for all rules).
+    approver_names = dict(db.session.execute(select(Department.code, Department.name).where(
+        Department.code.in_(sorted({r.approver_department_code for r in rules if r.approver_department_code})))).all())
     department_settings = db.session.scalars(select(SalesSetting).options(
         db.joinedload(SalesSetting.department))).all()
     return render_template("plans/settings.html", field_form=field_form, reason_form=reason_form,
                            rule_form=rule_form, settings_form=settings_form, fields=fields, reasons=reasons,
-                           rules=rules, department_settings=department_settings,
+                           rules=rules, approver_names=approver_names, department_settings=department_settings,
                            defaults=services.settings_for(None)), status
 
 
