@@ -383,7 +383,7 @@ READINESS_ITEMS = (
     ItemDefinition("review_window", _l("Change review window defined"), 0, "", True),
     ItemDefinition("data_import", _l("Data import validated"), 0, "", True),
     ItemDefinition("permissions", _l("Permissions reviewed"), 30, "days", True),
-    ItemDefinition("training", _l("Required training completed"), 90, "%", True),
+    ItemDefinition("training", _l("People trained (required training completed)"), 90, "%", True),
     ItemDefinition("seed_users", _l("Seed-user coverage"), 100, "%", True),
     ItemDefinition("faq", _l("FAQ seeded"), 10, "count", False),
     ItemDefinition("retro", _l("Retro held recently"), 14, "days", False),
@@ -626,10 +626,11 @@ def _training(data: _ReadinessData, department):
     url = _url("training.matrix")
     if required == 0:
         return FAIL, _("no required training assigned"), url
+    # Counted in people, as the adoption figures count them (training.services.training_by_person).
     status = PASS if percent >= data.settings["training"].threshold else FAIL
-    return status, ngettext("%(completed)d of %(num)d required track completed (%(percent)d%%)",
-                            "%(completed)d of %(num)d required tracks completed (%(percent)d%%)",
-                            required, completed=completed, percent=percent), url
+    return status, ngettext("%(trained)d of %(num)d person trained (%(percent)d%%)",
+                            "%(trained)d of %(num)d people trained (%(percent)d%%)",
+                            required, trained=completed, percent=percent), url
 
 
 def _seed_users(data: _ReadinessData, department):
@@ -806,13 +807,20 @@ def _imported_runs(tables: tuple[str, ...], since: datetime) -> dict[str, list[t
     return imported_id_runs(tables, since)
 
 
-def _first_completions() -> dict[int, datetime]:
+def _trained_on(units: set[int] | None) -> dict[int, date]:
+    """The day each person in ``units`` (None: everyone) became trained, by the same definition readiness
+    counts (training.services.training_by_person); nothing when training is not installed."""
+    trained_on_by_person = optional_function("training.services", "trained_on_by_person")
+    return trained_on_by_person(units) if trained_on_by_person else {}
+
+
+def trained_definition():
+    """What counts as trained, for the readiness and adoption pages (None when training is not installed)."""
     try:
-        from training.models import CourseCompletion
+        from training.services import TRAINED_DEFINITION
     except ImportError:
-        return {}
-    return dict(db.session.execute(select(CourseCompletion.user_id, func.min(CourseCompletion.completed_at))
-                                   .group_by(CourseCompletion.user_id)).all())
+        return None
+    return TRAINED_DEFINITION
 
 
 def adoption(department_ids=None, today: date | None = None, weeks: int = WEEKS_SHOWN) -> Adoption:
@@ -878,8 +886,9 @@ def adoption(department_ids=None, today: date | None = None, weeks: int = WEEKS_
         for index, entry_user_id, count in db.session.execute(union_all(*parts)):
             weekly[entry_user_id][index] += count
 
-    # 4. first training completion per user, targets, publications, go-live dates — four statements
-    trained = _first_completions()
+    # 4. the day each person became trained, targets, publications, go-live dates — five statements
+    trained = _trained_on(None if department_ids is None else
+                          {unit for unit, home in home_of_unit.items() if home in wanted})
     targets = dict(db.session.execute(select(AdoptionTarget.department_id, AdoptionTarget.entries_per_week)).all())
     publications = {}
     for publication in db.session.scalars(select(RankingPublication).order_by(RankingPublication.published_at)):
@@ -899,7 +908,7 @@ def adoption(department_ids=None, today: date | None = None, weeks: int = WEEKS_
     for department in departments:
         rows = by_department.get(department.id, [])
         reps = [RepUsage(r.id, r.display_name, department.id, weekly[r.id],
-                         trained.get(r.id).date() if trained.get(r.id) else None, r.last_login_at,
+                         trained.get(r.id), r.last_login_at,
                          recent_weeks=recent_weeks)
                 for r in rows if r[4]]
         not_logged_in = []

@@ -59,7 +59,8 @@ def readiness():
     return render_template("dashboard/readiness.html", body=figures.cached_page_body(
         "dashboard/_readiness_body.html",
         lambda: {"entries": services.cached_readiness(services.department_ids_for(current_user)),
-                 "items": services.READINESS_ITEMS, "settings": services.readiness_settings()}))
+                 "items": services.READINESS_ITEMS, "settings": services.readiness_settings(),
+                 "trained_definition": services.trained_definition()}))
 
 
 @bp.route("/rollout/settings", methods=["GET", "POST"])
@@ -242,7 +243,7 @@ def go_live(department_id):
 # --- adoption -------------------------------------------------------------------------------------------
 def _adoption_context():
     data, charts = services.cached_adoption(services.department_ids_for(current_user), with_charts=True)
-    return {"data": data, "today": local_today(), **charts}
+    return {"data": data, "today": local_today(), "trained_definition": services.trained_definition(), **charts}
 
 
 @bp.route("/rollout/adoption")
@@ -277,6 +278,7 @@ def department_adoption(department_id):
         form.entries_per_week.data = entry.expected_per_week
     return render_template("dashboard/department_adoption.html", entry=entry, data=data, form=form,
                            ranking_weeks=services.RANKING_WEEKS, today=local_today(),
+                           trained_definition=services.trained_definition(),
                            can_publish=can(current_user, "ranking.publish", _department_scope(department))), \
         422 if form.errors else 200
 
