@@ -13,7 +13,7 @@ from decimal import Decimal, InvalidOperation
 from functools import partial
 from typing import NamedTuple
 
-from flask import has_request_context, url_for
+from flask import g, has_request_context, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -1179,7 +1179,8 @@ class ChosenOption:
 
     @property
     def department_ids(self) -> set[int]:
-        return {a.response.department_id for a in self.answers if a.response.department_id}
+        """The departments these answers may be credited to (``answer_department_id``)."""
+        return {department_id for department_id in map(answer_department_id, self.answers) if department_id}
 
 
 def chosen_option(question: Question, option_value: str,
@@ -1493,11 +1494,58 @@ REQUIREMENT_TRANSITIONS = {
 }
 
 
+#: Where an anonymous survey's answer came from when its department may not be named.
+ANONYMOUS_ANSWER = _l("Anonymous answer")
+
+
+def named_departments(survey: Survey) -> set[int | None]:
+    """The departments an anonymous survey's answers may be credited to, by ``groups_to_name`` over all
+    its answers (as its results name them); one query per survey and request."""
+    cache = None
+    if has_request_context():
+        cache = g.setdefault("_named_survey_departments", {})
+        if survey.id in cache:
+            return cache[survey.id]
+    named = groups_to_name(Counter(db.session.scalars(
+        select(SurveyResponse.department_id).where(SurveyResponse.survey_id == survey.id))))
+    if cache is not None:
+        cache[survey.id] = named
+    return named
+
+
+def answer_department_id(answer: SurveyAnswer) -> int | None:
+    """The department a survey answer may be said to come from, as evidence of a requirement.
+
+    A named survey's answer keeps its respondent's department. An anonymous survey's answer keeps it only
+    while the survey's results name that department (at least MIN_GROUP_SIZE answers from it, and the
+    others not few enough to be worked out: ``groups_to_name``): in a smaller group the department would
+    point at the person. Otherwise the answer is only an “anonymous answer”, of no department.
+    """
+    response = answer.response
+    if response.department_id is None or not response.survey.is_anonymous:
+        return response.department_id
+    return response.department_id if response.department_id in named_departments(response.survey) else None
+
+
+def answer_source(answer: SurveyAnswer) -> str:
+    """Who a survey answer came from, as the requirement pages and the specification say it: the
+    department (and role, in a named survey), or “Anonymous answer”."""
+    response = answer.response
+    department_id = answer_department_id(answer)
+    if department_id is None:
+        return str(ANONYMOUS_ANSWER) if response.survey.is_anonymous else ""
+    parts = [response.department.name if response.department else ""]
+    if response.role and not response.survey.is_anonymous:
+        parts.append(str(ROLE_LABELS.get(response.role, response.role)))
+    return " · ".join(part for part in parts if part)
+
+
 def _evidence_origin(answer: SurveyAnswer | None, highlight: Highlight | None) -> tuple[set[int], set[str]]:
     departments, roles = set(), set()
     if answer is not None:
-        if answer.response.department_id:
-            departments.add(answer.response.department_id)
+        department_id = answer_department_id(answer)
+        if department_id:
+            departments.add(department_id)
         if answer.response.role:
             roles.add(answer.response.role)
     if highlight is not None:

@@ -37,6 +37,7 @@ NONE = 0
 @bp.app_context_processor
 def survey_helpers():
     return {"localized": services.localized, "answer_text": services.display_value,
+            "answer_source": services.answer_source,
             "question_type_label": lambda t: QUESTION_TYPE_LABELS.get(t, t),
             "survey_status_label": lambda s: SURVEY_STATUS_LABELS.get(s, s),
             "method_label": lambda m: METHOD_LABELS.get(m, m),
@@ -730,7 +731,8 @@ def new_requirement():
         elif answer is not None:
             text = services.display_value(answer.question, answer.value)
             form.description.data = f"> {services.localized(answer.question)}\n>\n> {text}"
-            form.department_ids.data = [answer.response.department_id] if answer.response.department_id else []
+            department_id = services.answer_department_id(answer)
+            form.department_ids.data = [department_id] if department_id else []
         elif not _has_all("requirements.manage") and current_user.department_id:
             form.department_ids.data = [services.home_department_id(current_user.department_id)]
     if form.validate_on_submit():
@@ -740,8 +742,8 @@ def new_requirement():
             evidence_departments = set()
             if highlight is not None:
                 evidence_departments.add(highlight.interview.department_id)
-            if answer is not None and answer.response.department_id:
-                evidence_departments.add(answer.response.department_id)
+            if answer is not None and services.answer_department_id(answer):
+                evidence_departments.add(services.answer_department_id(answer))
             if chosen is not None:
                 evidence_departments |= chosen.department_ids
             _check_requirement_departments({d.id for d in departments} | evidence_departments)

@@ -294,8 +294,9 @@ def test_specification_pdf_names_roles_and_where_each_piece_of_evidence_came_fro
     # The roles heard in the evidence join the requirement's.
     assert "For roles: Department head and Staff" in text
     assert "“离职的人客户没人接” — Interview “销售访谈”, 2025-11-02; 销售部 · Department head 三个组都提到" in text
-    # A choice answer reads as its option's label, and says which survey and department gave it.
-    assert "“是” — Survey answer" in text and "Travel often?; 销售部" in text
+    # A choice answer reads as its option's label, and says which survey gave it; the only answer of an
+    # anonymous survey does not name its department (it would name the person).
+    assert "“是” — Survey answer" in text and "Travel often?; Anonymous answer" in text
     assert company["staff"].display_name not in text
 
 
