@@ -16,7 +16,7 @@ from rollout.audit.models import AuditEntry
 from rollout.audit.services import record_event
 from rollout.errors import ServiceError
 from rollout.extensions import db
-from rollout.timeutil import utcnow
+from rollout.timeutil import local_today, utcnow
 
 
 class LoginThrottled(ServiceError):
@@ -180,7 +180,8 @@ def ensure_department_code(department: Department) -> str:
 
 
 def save_department(department: Department | None, name: str, kind: str, parent_id: int | None,
-                    code: str | None = None, go_live_on=None) -> Department:
+                    code: str | None = None, go_live_on=None, confirmed_past: str | None = None,
+                    today=None) -> Department:
     """Create or update a department, refusing cycles in the tree."""
     name = name.strip()
     if not name:
@@ -230,8 +231,15 @@ def save_department(department: Department | None, name: str, kind: str, parent_
         department = Department()
         db.session.add(department)
     department.name, department.kind, department.parent = name, kind, parent
-    from rollout.dashboard.services import check_go_live  # imported here: rollout.dashboard imports accounts
+    # imported here: rollout.dashboard imports accounts
+    from rollout.dashboard.services import PastGoLiveToConfirm, check_go_live
     check_go_live(department, go_live_on)  # the go-live plan's own rule (inside its phase)
+    # A go-live date that has passed is most often a mistyped year: as on the rollout plan, it is saved only
+    # once the user confirmed that very date (``confirmed_past``: its ISO form); an unchanged date is kept.
+    today = today or local_today()
+    if (go_live_on is not None and go_live_on < today and go_live_on != department.go_live_on
+            and confirmed_past != go_live_on.isoformat()):
+        raise PastGoLiveToConfirm(department, go_live_on, today)
     department.code = code
     department.go_live_on = go_live_on
     db.session.flush()

@@ -342,14 +342,20 @@ def edit_department(department_id=None):
         form.parent_id.choices = [choice for choice in form.parent_id.choices if choice[0] != department.id]
     if request.method == "GET" and department is not None:
         form.parent_id.data = department.parent_id or NO_DEPARTMENT
+    from rollout.dashboard.services import PastGoLiveToConfirm  # imported here: rollout.dashboard imports accounts
+    confirm = None  # a past go-live date the user is asked to confirm
     if form.validate_on_submit():
         try:
             department = services.save_department(department, form.name.data, form.kind.data,
-                                                  form.parent_id.data or None, form.code.data, form.go_live_on.data)
+                                                  form.parent_id.data or None, form.code.data, form.go_live_on.data,
+                                                  confirmed_past=request.form.get("confirm_past"))
+        except PastGoLiveToConfirm as question:
+            confirm = question
         except ServiceError as error:
             apply_service_error(form, error)
         else:
             flash(_("Department %(name)s is saved.", name=department.name), "success")
             return redirect(url_for("accounts.departments"))
-    status = 422 if form.errors else 200
-    return render_template("accounts/department_form.html", form=form, department=department), status
+    status = 422 if form.errors or confirm else 200
+    return render_template("accounts/department_form.html", form=form, department=department,
+                           confirm=confirm), status
