@@ -7,6 +7,7 @@ import secrets
 from datetime import datetime, time, timedelta
 
 from flask import current_app
+from sqlalchemy import select
 
 from rollout.extensions import db
 from rollout.timeutil import local_to_utc, utcnow
@@ -209,6 +210,7 @@ def load(ctx) -> None:
         target_roles="head,staff", description_markdown="本次发布调整了：\n\n- 报价审批（折扣 9 折以下需经理审批）",
         departments=[departments["sales"]]))
 
+    _after_release_session(trainer, today)
     _follow_ups(users, courses, today, now)
     _attachment(courses[("销售代表-基础", 3)], trainer)
     # The admin track is overdue for the administrator: last week's reminder went out.
@@ -216,6 +218,25 @@ def load(ctx) -> None:
                                    reminded_on=today - timedelta(days=2)))
     _faq_and_support(ctx, now)
     db.session.flush()
+
+
+def _after_release_session(trainer, today) -> None:
+    """The session drafted when the demo's release went live, held two days ago: most of the people it is
+    for attended and are trained on the release; the release's page shows who still needs it."""
+    from training.services import session_audience
+    session = db.session.scalar(select(TrainingSession).where(TrainingSession.release_id.is_not(None),
+                                                              TrainingSession.status == SESSION_DRAFT)
+                                .order_by(TrainingSession.id).limit(1))
+    if session is None:  # the changes package is not installed
+        return
+    starts = _at(today - timedelta(days=2), 16)
+    session.status, session.trainer = SESSION_SCHEDULED, trainer
+    session.starts_at, session.ends_at, session.location = starts, starts + timedelta(minutes=45), "培训室A"
+    audience = sorted(session_audience(session), key=lambda user: user.username)
+    marks = ["present", "present", "late", "present", "absent", "present"]
+    for index, person in enumerate(audience[:min(session.capacity, max(1, len(audience) * 3 // 4))]):
+        db.session.add(Enrolment(session=session, user_id=person.id, status=ENROLLED,
+                                 created_at=starts - timedelta(days=1), attendance=marks[index % len(marks)]))
 
 
 def _follow_ups(users, courses, today, now) -> None:

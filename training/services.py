@@ -23,7 +23,7 @@ from rollout.errors import NotAllowed, ServiceError
 from rollout.extensions import db
 from rollout.i18n import language_of
 from rollout.timeutil import local_today, to_local, utcnow
-from training.models import (ENROLLED, SESSION_CANCELLED, SESSION_DRAFT, SESSION_KINDS, SESSION_SCHEDULED,
+from training.models import (ATTENDED, ENROLLED, SESSION_CANCELLED, SESSION_DRAFT, SESSION_KINDS, SESSION_SCHEDULED,
                              TIERS, Course, CourseAttachment, CourseCompletion, Enrolment, OverdueReminder,
                              QuizQuestion, Track, TrainingSession)
 
@@ -507,24 +507,71 @@ def draft_after_change_session(release, affected_roles, affected_department_ids,
     return session
 
 
+@dataclass
+class AfterChangeTraining:
+    """Who of the people an after-change session is for attended it (for a release: any of the release's
+    sessions) — they are trained on the change — and who still needs it."""
+    #: (person, when the session they attended started), by name.
+    trained: list[tuple[User, datetime | None]]
+    #: The people it is for who have not attended, by name.
+    to_train: list[User]
+
+    @property
+    def total(self) -> int:
+        return len(self.trained) + len(self.to_train)
+
+
+def after_change_training(session: TrainingSession, department_ids: set[int] | None = None
+                          ) -> AfterChangeTraining | None:
+    """For a session of no course (the after-change sessions drafted for a release or a lone change), who of
+    its audience is trained on that change: attended (present or late) it or another session of the same
+    release. None for a course's session (attending completes the course instead) or one with no audience.
+    ``department_ids`` limits the people listed to those departments (a head's view)."""
+    if session.course_id is not None:
+        return None
+    audience = session_audience(session)
+    if not audience:
+        return None
+    if department_ids is not None:
+        audience = [user for user in audience if user.department_id in department_ids]
+        if not audience:
+            return None
+    if session.release_id is not None:
+        session_ids = select(TrainingSession.id).where(TrainingSession.release_id == session.release_id)
+    else:
+        session_ids = [session.id]
+    attended = dict(db.session.execute(
+        select(Enrolment.user_id, func.min(TrainingSession.starts_at))
+        .join(TrainingSession, TrainingSession.id == Enrolment.session_id)
+        .where(Enrolment.session_id.in_(session_ids), Enrolment.status == ENROLLED,
+               Enrolment.attendance.in_(ATTENDED))
+        .group_by(Enrolment.user_id)).all())
+    audience = sorted(audience, key=lambda user: (user.display_name, user.id))
+    # Their departments into the session at once: the page names each person's department.
+    db.session.scalars(select(Department).where(
+        Department.id.in_(sorted({user.department_id for user in audience} - {None})))).all()
+    trained = [(user, attended[user.id]) for user in audience if user.id in attended]
+    to_train = [user for user in audience if user.id not in attended]
+    return AfterChangeTraining(trained=trained, to_train=to_train)
+
+
 def release_sessions(release) -> list[tuple[str, str]]:
-    """The training sessions drafted for a release, as (label, link) for the release's pages."""
+    """The training sessions drafted for a release, as (label, link) for the release's pages: each with how
+    many of the people it is for are trained on the release."""
     from training.forms import STATUS_LABELS
-    from training.models import ATTENDED
     sessions = db.session.scalars(select(TrainingSession).where(TrainingSession.release_id == release.id)
                                   .order_by(TrainingSession.id)).all()
-    attended = dict(db.session.execute(
-        select(Enrolment.session_id, func.count()).where(Enrolment.session_id.in_([s.id for s in sessions] or [-1]),
-                                                         Enrolment.attendance.in_(ATTENDED))
-        .group_by(Enrolment.session_id)).all())
     links = []
     for session in sessions:
         status = STATUS_LABELS[shown_status(session)]
-        label = (ngettext("Training: %(title)s (%(status)s, %(num)d attended)",
-                          "Training: %(title)s (%(status)s, %(num)d attended)", attended[session.id],
-                          title=session.title, status=status) if session.id in attended else
-                 _("Training: %(title)s (%(status)s)", title=session.title, status=status))
-        links.append((label, f"/training/sessions/{session.id}"))
+        figures = after_change_training(session)
+        if figures is not None:
+            label = ngettext("Training: %(title)s (%(status)s, %(trained)d of %(num)d person trained)",
+                             "Training: %(title)s (%(status)s, %(trained)d of %(num)d people trained)",
+                             figures.total, title=session.title, status=status, trained=len(figures.trained))
+        else:
+            label = _("Training: %(title)s (%(status)s)", title=session.title, status=status)
+        links.append((label, f"/training/sessions/{session.id}#trained"))
     return links
 
 

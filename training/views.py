@@ -431,8 +431,11 @@ def session(session_id):
     walk_in_choices = []
     if can(current_user, "training.manage") and session.status == SESSION_SCHEDULED and has_started:
         walk_in_choices = _people_choices("training.manage", {e.user_id for e in enrolled})
+    # Who of its audience is trained on the change, for those who follow training completion.
+    trained = (services.after_change_training(session, _department_filter("training.matrix"))
+               if can(current_user, "training.matrix") else None)
     return render_template("training/session.html", session=session, enrolled=enrolled, waitlisted=waitlisted,
-                           release=_release_of(session),
+                           release=_release_of(session), trained=trained,
                            my=my, assign_form=assign_form, assign_groups=assign_groups,
                            missing_course=services.missing_prerequisite(current_user, session.course)
                            if session.course is not None and (my is None or my.status not in (ENROLLED, WAITLISTED))
