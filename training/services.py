@@ -571,7 +571,7 @@ def release_sessions(release) -> list[tuple[str, str]]:
                              figures.total, title=session.title, status=status, trained=len(figures.trained))
         else:
             label = _("Training: %(title)s (%(status)s)", title=session.title, status=status)
-        links.append((label, f"/training/sessions/{session.id}#trained"))
+        links.append((label, f"/training/sessions/{session.id}"))
     return links
 
 

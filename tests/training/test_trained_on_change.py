@@ -50,7 +50,7 @@ def test_a_second_session_of_the_release_trains_those_who_missed_the_first(compa
 
 def test_release_page_link_says_how_many_are_trained(company, after_change):
     [(label, url)] = services.release_sessions(SimpleNamespace(id=77))
-    assert "1 of 2 people trained" in label and url == f"/training/sessions/{after_change.id}#trained"
+    assert "1 of 2 people trained" in label and url == f"/training/sessions/{after_change.id}"
 
 
 def test_course_sessions_and_sessions_for_nobody_have_no_such_figures(company, make_session, after_change):
