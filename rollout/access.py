@@ -189,8 +189,9 @@ def _survey_of_or_for_department(user, survey) -> bool:
 
 
 def _runs_survey(user, survey) -> bool:
-    """A head who owns the survey, or manages it as their department's."""
-    return getattr(survey, "owner_id", None) == user.id or _scope_allows(user, DEPT, survey)
+    """A head who owns the survey, or heads the department (or team) it belongs to: a team's head does not
+    run their department's survey, and reads only their own team's answers to it."""
+    return getattr(survey, "owner_id", None) == user.id or _scope_allows(user, TEAM, survey)
 
 
 def _shares_department(user, obj) -> bool:
@@ -205,9 +206,11 @@ SURVEY_RULES: dict[str, dict] = {
     "surveys.view": everyone(),
     "surveys.manage": leads_and_admins(**{HEAD: DEPT}),
     "surveys.results": leads_and_admins(**{HEAD: _survey_of_or_for_department}),
-    # Every department's answers; other readers of the results see those of their own department.
+    # Every department's answers; other readers of the results see those of their own department (a team's head:
+    # their own team's; see surveys.services.results_scope).
     "surveys.results.all": leads_and_admins(**{HEAD: _runs_survey}),
-    "surveys.export": leads_and_admins(**{HEAD: DEPT}),
+    # Every answer of the survey, one row per response: those who read every department's answers.
+    "surveys.export": leads_and_admins(**{HEAD: _runs_survey}),
     "surveys.import": leads_and_admins(),
     "interviews.view": leads_and_admins(**{HEAD: DEPT}),
     "interviews.manage": leads_and_admins(**{HEAD: DEPT}),

@@ -982,9 +982,52 @@ def groups_to_name(sizes: dict) -> set:
     return set(named)
 
 
-def _in_departments(column, department_ids: set[int] | None):
-    """A condition limiting rows to some departments (None: all)."""
-    return true() if department_ids is None else column.in_(sorted(department_ids) or [-1])
+def _homes(department_ids: set[int]) -> list[int]:
+    return sorted({home_department_id(i) for i in department_ids} - {None}) or [-1]
+
+
+def _given_in(department_column, person_column, department_ids: set[int] | None):
+    """A condition limiting responses (or invitations) to those of people in some departments or teams
+    (None: all). A response keeps its respondent's department, not their team: a team's own are found
+    through the person, whom only a named survey keeps. An anonymous survey's answers are never split
+    by team: a team is too few people to hide one among them."""
+    if department_ids is None:
+        return true()
+    ids = sorted(department_ids) or [-1]
+    return or_(department_column.in_(ids),
+               (department_column.in_(_homes(department_ids)) &
+                person_column.in_(select(User.id).where(User.department_id.in_(ids)))))
+
+
+def _responses_in(department_ids: set[int] | None):
+    return _given_in(SurveyResponse.department_id, SurveyResponse.respondent_id, department_ids)
+
+
+def _response_in(response: SurveyResponse, department_ids: set[int] | None) -> bool:
+    """Python twin of ``_responses_in`` for one response."""
+    if department_ids is None or response.department_id in department_ids:
+        return True
+    respondent = response.respondent
+    return respondent is not None and respondent.department_id in department_ids and \
+        response.department_id in _homes(department_ids)
+
+
+def results_scope(user, survey: Survey) -> set[int] | None:
+    """Whose answers to ``survey`` its results show ``user``: None for every answer (leads, admins,
+    heads who run the survey: "surveys.results.all"); a department's head their department's and its
+    teams'; a team's head their own team's only (in an anonymous survey, none: answers carry no team)."""
+    if can(user, "surveys.results.all", survey):
+        return None
+    own = getattr(user, "department_id", None)
+    if own is not None and home_department_id(own) != own:
+        return subtree_ids(own)  # a team and the teams below it
+    return subtree_ids(home_department_id(own)) if own is not None else set()
+
+
+def results_scope_is_team(user, scope: set[int] | None) -> bool:
+    """Whether ``scope`` (from ``results_scope``) is a team's rather than a whole department's."""
+    own = getattr(user, "department_id", None)
+    return scope is not None and own is not None and home_department_id(own) != own
 
 
 @dataclass
@@ -1010,7 +1053,7 @@ def progress(survey: Survey, department_ids: set[int] | None = None) -> list[Pro
         select(*groups, func.count(), func.sum(case((SurveyInvitation.has_responded.is_(True), 1), else_=0)))
         .select_from(SurveyInvitation).outerjoin(Department, Department.id == SurveyInvitation.department_id)
         .where(SurveyInvitation.survey_id == survey.id,
-               _in_departments(SurveyInvitation.department_id, department_ids))
+               _given_in(SurveyInvitation.department_id, SurveyInvitation.user_id, department_ids))
         .group_by(*groups).order_by(*groups)).all()
     if not survey.is_anonymous:
         return [ProgressRow(department=name or "—", role=role, invited=count, responded=int(done or 0))
@@ -1028,7 +1071,7 @@ def progress(survey: Survey, department_ids: set[int] | None = None) -> list[Pro
 
 def survey_answers(survey: Survey, department_ids: set[int] | None = None) -> list[SurveyAnswer]:
     return db.session.scalars(select(SurveyAnswer).join(SurveyResponse).where(
-        SurveyResponse.survey_id == survey.id, _in_departments(SurveyResponse.department_id, department_ids))
+        SurveyResponse.survey_id == survey.id, _responses_in(department_ids))
         .order_by(SurveyAnswer.id)).all()
 
 
@@ -1048,7 +1091,7 @@ def response_groups(survey: Survey, department_ids: set[int] | None = None) -> d
         select(SurveyResponse.id, SurveyResponse.department_id, Department.name)
         .outerjoin(Department, Department.id == SurveyResponse.department_id)
         .where(SurveyResponse.survey_id == survey.id,
-               _in_departments(SurveyResponse.department_id, department_ids))).all())
+               _responses_in(department_ids))).all())
 
 
 @dataclass
@@ -1156,7 +1199,7 @@ def survey_results_withheld(survey: Survey, department_ids: set[int] | None) -> 
         return False
     return _withheld(survey, department_ids, db.session.scalar(
         select(func.count()).select_from(SurveyResponse).where(
-            SurveyResponse.survey_id == survey.id, _in_departments(SurveyResponse.department_id, department_ids))))
+            SurveyResponse.survey_id == survey.id, _responses_in(department_ids))))
 
 
 def answer_in_results(answer: SurveyAnswer, department_ids: set[int] | None) -> bool:
@@ -1164,7 +1207,7 @@ def answer_in_results(answer: SurveyAnswer, department_ids: set[int] | None) -> 
     response = answer.response
     if department_ids is None:
         return True
-    return response.department_id in department_ids and not survey_results_withheld(response.survey, department_ids)
+    return _response_in(response, department_ids) and not survey_results_withheld(response.survey, department_ids)
 
 
 @dataclass
@@ -1192,7 +1235,7 @@ def chosen_option(question: Question, option_value: str,
             survey_results_withheld(question.survey, department_ids):
         return None
     answers = db.session.scalars(select(SurveyAnswer).join(SurveyResponse).where(
-        SurveyAnswer.question_id == question.id, _in_departments(SurveyResponse.department_id, department_ids))
+        SurveyAnswer.question_id == question.id, _responses_in(department_ids))
         .options(db.joinedload(SurveyAnswer.response)).order_by(SurveyAnswer.id)).all()
     chose = [answer for answer in answers
              if option_value == answer.value or (isinstance(answer.value, list) and option_value in answer.value)]
@@ -1365,7 +1408,7 @@ def trend(survey: Survey, department_ids: set[int] | None = None) -> tuple[list[
         .join(Question, Question.id == SurveyAnswer.question_id)
         .outerjoin(Department, Department.id == SurveyResponse.department_id)
         .where(SurveyResponse.survey_id.in_([o.id for o in occurrences]), Question.name == name,
-               _in_departments(SurveyResponse.department_id, department_ids))).all()
+               _responses_in(department_ids))).all()
     scores = defaultdict(lambda: defaultdict(list))
     for survey_id, department, value in rows:
         if isinstance(value, (int, float)):

@@ -377,7 +377,8 @@ def results(survey_id):
     became = services.requirements_from(answer_ids=[a.id for summary in shown.summaries for a in summary.texts or []])
     return render_template("surveys/results.html", survey=survey, progress=shown.progress, summaries=shown.summaries,
                            groups=shown.groups, withheld=shown.is_withheld, charts=charts, scale_colors=scale_colors,
-                           became=became, scope_department=_home_department() if scope is not None else None,
+                           became=became, scope_department=_scope_unit(scope),
+                           team_scope=services.results_scope_is_team(current_user, scope),
                            min_group_size=services.MIN_GROUP_SIZE)
 
 
@@ -397,19 +398,30 @@ def result_answers(survey_id, question_id):
     became = services.requirements_from(answer_ids=[a.id for a in page.items])
     return render_template("surveys/result_answers.html", survey=survey, question=question, page=page,
                            groups=shown.groups, withheld=shown.is_withheld, became=became,
-                           scope_department=_home_department() if scope is not None else None,
+                           scope_department=_scope_unit(scope),
+                           team_scope=services.results_scope_is_team(current_user, scope),
                            min_group_size=services.MIN_GROUP_SIZE)
 
 
 def _results_scope(survey: Survey) -> set[int] | None:
-    """None when the user reads every department's answers to ``survey``, else their department's ids."""
-    return None if can(current_user, "surveys.results.all", survey) else department_scope_ids(current_user)
+    """None when the user reads every department's answers to ``survey``, else the ids of their department
+    (a department's head) or team (a team's head) (services.results_scope)."""
+    return services.results_scope(current_user, survey)
 
 
 def _home_department() -> Department | None:
     """The department (not the team) the current user belongs to."""
     home_id = home_department_id(current_user.department_id)
     return db.session.get(Department, home_id) if home_id is not None else None
+
+
+def _scope_unit(scope: set[int] | None) -> Department | None:
+    """Whose answers a limited results page shows: the reader's team (a team's head) or department."""
+    if scope is None:
+        return None
+    if services.results_scope_is_team(current_user, scope):
+        return db.session.get(Department, current_user.department_id)
+    return _home_department()
 
 
 @bp.route("/<int:survey_id>/responses.<fmt>")
@@ -467,7 +479,8 @@ def trend(survey_id):
     question = next((q for q in survey.questions if q.name == question_name), None)
     return render_template("surveys/trend.html", survey=survey, chart=chart, labels=labels, series=series,
                            occurrences=occurrences, question=question,
-                           scope_department=_home_department() if scope is not None else None,
+                           scope_department=_scope_unit(scope),
+                           team_scope=services.results_scope_is_team(current_user, scope),
                            min_group_size=services.MIN_GROUP_SIZE)
 
 
