@@ -528,12 +528,17 @@ def implement_request(request: ChangeRequest, actor: User, comment: str = "") ->
         return request
     with force_locale(language_of(None)):  # stored text, read by everyone
         summary = _("Changes from %(ref)s %(title)s.", ref=request.reference, title=request.title)
-    _new_process_versions(linked_processes(request), summary, actor)
+    processes = linked_processes(request)
+    _new_process_versions(processes, summary, actor)
     roles = list(request.affected_roles or [])
     department_ids = sorted(d.id for d in request.affected_departments)
     _announce(_l("%(ref)s %(title)s is live", ref=request.reference, title=request.title),
               partial(_request_announcement, request), roles, department_ids,
               _url("changes.detail", request_id=request.id), also=[request.requester], actor=actor)
+    db.session.flush()
+    # As for a release: subscribers (training drafts a short session for the affected roles) act on it.
+    signals.change_implemented.send(request, affected_roles=roles, affected_department_ids=department_ids,
+                                    processes=processes)
     return request
 
 

@@ -480,14 +480,38 @@ def draft_after_change_session(release, affected_roles, affected_department_ids,
             select(TrainingSession.id).where(TrainingSession.release_id == release_id)):
         return None  # one draft per release, however often the signal fires
     name = getattr(release, "name", None) or str(release)
-    process_names = [getattr(process, "name", None) or str(process) for process in processes or []]
     changes = [f"{request.reference} {request.title}" for request in getattr(release, "requests", [])
                if request.state != "cancelled"]
     # Stored text is read by everyone: write it in the company's language, not the clicker's.
     with force_locale(language_of(None)):
         title = _("After-change training: %(name)s", name=name)[:200]
+        heading = _("What changed in release %(name)s:", name=name)
+    return _draft_session(title, heading, changes, processes, affected_roles, affected_department_ids, release_id,
+                          _l("Release %(name)s changed processes; complete and schedule a short session.", name=name))
+
+
+def draft_after_lone_change_session(request, affected_roles, affected_department_ids,
+                                    processes) -> TrainingSession | None:
+    """The same short draft session for a change implemented on its own (an emergency fixed at once)."""
+    name = f"{request.reference} {request.title}"
+    with force_locale(language_of(None)):
+        title = _("After-change training: %(name)s", name=name)[:200]
+        heading = _("What changed in %(ref)s:", ref=request.reference)
+    if db.session.scalar(select(TrainingSession.id).where(TrainingSession.release_id.is_(None),
+                                                          TrainingSession.title == title)):
+        return None  # one draft per change, however often the signal fires
+    link = f"[{name}](/changes/{request.id})"
+    return _draft_session(title, heading, [link], processes, affected_roles, affected_department_ids, None,
+                          _l("%(name)s went live on its own; complete and schedule a short session.", name=name))
+
+
+def _draft_session(title: str, heading: str, changes: list[str], processes, affected_roles, affected_department_ids,
+                   release_id: int | None, body) -> TrainingSession:
+    """A draft lecture of the changes for the affected roles in the affected departments; trainers are told."""
+    process_names = [getattr(process, "name", None) or str(process) for process in processes or []]
+    with force_locale(language_of(None)):
         description = "\n\n".join(
-            [_("What changed in release %(name)s:", name=name), "\n".join(f"- {change}" for change in changes)]
+            [heading, "\n".join(f"- {change}" for change in changes)]
             + ([_("Processes changed:"), "\n".join(f"- {process}" for process in process_names)]
                if process_names else []))
     roles = [role for role in ROLES if role in set(affected_roles or [])]
@@ -501,8 +525,7 @@ def draft_after_change_session(release, affected_roles, affected_department_ids,
     from rollout.accounts.services import users_with_roles
     from rollout.notify.services import notify
     notify(users_with_roles(["trainer"]), "training.draft_session",
-           _l("A training session to schedule: %(title)s", title=session.title),
-           _l("Release %(name)s changed processes; complete and schedule a short session.", name=name),
+           _l("A training session to schedule: %(title)s", title=session.title), body,
            link=f"/training/sessions/{session.id}")
     return session
 
@@ -587,6 +610,21 @@ def on_release_implemented(release, **kwargs) -> None:
     except Exception:  # noqa: BLE001 - reported, never silently lost
         logger.exception("Could not draft the after-change training session for release %s",
                          getattr(release, "id", release))
+
+
+def on_change_implemented(request, **kwargs) -> None:
+    """Receiver of changes.signals.change_implemented (a change implemented outside any release).
+
+    Runs in a savepoint: a failure here is logged and must not undo implementing the change.
+    """
+    try:
+        with db.session.begin_nested():
+            draft_after_lone_change_session(request, kwargs.get("affected_roles") or [],
+                                            kwargs.get("affected_department_ids") or [],
+                                            kwargs.get("processes") or [])
+    except Exception:  # noqa: BLE001 - reported, never silently lost
+        logger.exception("Could not draft the after-change training session for change request %s",
+                         getattr(request, "id", request))
 
 
 # --- who must complete what, by when -----------------------------------------------------

@@ -39,8 +39,9 @@ register_feed_provider(enrolments.feed_items)
 
 try:  # the changes package announces implemented releases; training drafts a short session for them
     if importlib.util.find_spec("changes.signals") is not None:
-        from changes.signals import release_implemented
-        release_implemented.connect(services.on_release_implemented)
+        from changes import signals as change_signals
+        change_signals.release_implemented.connect(services.on_release_implemented)
+        change_signals.change_implemented.connect(services.on_change_implemented)
         from changes.services import RELEASE_FOLLOW_UP_PROVIDERS
         if services.release_sessions not in RELEASE_FOLLOW_UP_PROVIDERS:
             RELEASE_FOLLOW_UP_PROVIDERS.append(services.release_sessions)
