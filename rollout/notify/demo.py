@@ -1,4 +1,4 @@
-"""Demo data for notifications: group robots, personal channels, notifications and an outbox with history."""
+"""Demo data for notifications: group robots, personal channels and preferences, notifications, an outbox."""
 from __future__ import annotations
 
 from datetime import timedelta
@@ -6,7 +6,8 @@ from datetime import timedelta
 from rollout.audit.services import record_event
 from rollout.extensions import db
 from rollout.notify.models import (
-    OUTBOX_DEAD, OUTBOX_PENDING, OUTBOX_SENT, DepartmentRobot, Notification, NotificationChannel,
+    MODE_APP, MODE_OFF, OUTBOX_DEAD, OUTBOX_PENDING, OUTBOX_SENT, DepartmentRobot, Notification, NotificationChannel,
+    NotificationPreference,
 )
 from rollout.notify.services import queue_message
 from rollout.timeutil import utcnow
@@ -31,7 +32,7 @@ NOTIFICATIONS = [
 
 
 def load(ctx) -> None:
-    """Robots for three departments, personal channels, recent notifications and outbox history."""
+    """Robots for three departments, personal channels and preferences, recent notifications, outbox history."""
     now = utcnow()
     users, departments = ctx.users, ctx.departments
     db.session.add_all([
@@ -50,6 +51,13 @@ def load(ctx) -> None:
                             is_digest=True),
         NotificationChannel(user_id=users["sales.head"].id, kind="email", target="wang.qiang@example.com",
                             is_digest=True),
+    ])
+    # The rep keeps survey reminders and plan-behind warnings to the app (no email) and has turned off
+    # the notice that a customer went to someone else.
+    db.session.add_all([
+        NotificationPreference(user_id=users["rep"].id, event="survey.reminder", mode=MODE_APP),
+        NotificationPreference(user_id=users["rep"].id, event="plan.behind", mode=MODE_APP),
+        NotificationPreference(user_id=users["rep"].id, event="customer.transferred_away", mode=MODE_OFF),
     ])
     db.session.add_all([
         Notification(user_id=users[username].id, event="demo", subject=subject, body_markdown=body, link=link,

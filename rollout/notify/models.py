@@ -22,6 +22,13 @@ OUTBOX_SENT = "sent"
 OUTBOX_DEAD = "dead"
 OUTBOX_STATUSES = (OUTBOX_PENDING, OUTBOX_SENDING, OUTBOX_SENT, OUTBOX_DEAD)
 
+#: How a user hears about one kind of notification: in the app and on their channels (the default,
+#: never stored), in the app only (no email, robot or digest), or not at all.
+MODE_ALL = "all"
+MODE_APP = "app"
+MODE_OFF = "off"
+PREFERENCE_MODES = (MODE_ALL, MODE_APP, MODE_OFF)
+
 
 class Notification(db.Model):
     __tablename__ = "notifications"
@@ -69,6 +76,27 @@ class NotificationChannel(db.Model):
     is_digest: Mapped[bool] = mapped_column(Boolean, default=False)
     #: When the last daily digest went out on this channel (its notifications are not repeated).
     last_digest_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    @property
+    def access_owner_id(self) -> int:
+        return self.user_id
+
+
+class NotificationPreference(db.Model):
+    """How one user hears about one kind of notification, when not the default (app and channels)."""
+
+    __tablename__ = "notification_preferences"
+    __entity_label__ = _l("Notification preference")
+    __table_args__ = (UniqueConstraint("user_id", "event"),
+                      CheckConstraint(one_of("mode", PREFERENCE_MODES), name="mode_known"))
+    __field_labels__ = {"event": _l("Kind of notification"), "mode": _l("How you hear about it")}
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    #: The notifications' event, e.g. changes.agenda (see rollout.audit.display.NOTIFICATION_EVENTS).
+    event: Mapped[str] = mapped_column(String(64))
+    #: One of PREFERENCE_MODES.
+    mode: Mapped[str] = mapped_column(String(12))
 
     @property
     def access_owner_id(self) -> int:

@@ -18,18 +18,20 @@ from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext as pgettext
 from flask_babel import ngettext
 from flask_babel.speaklater import LazyString
 from sqlalchemy import and_, func, or_, select, update
 
 from rollout.accounts.models import Department, User, new_token
+from rollout.audit.display import CODE_LABELS, NOTIFICATION_EVENTS, label_codes
 from rollout.audit.services import record_event
 from rollout.errors import NotAllowed, ServiceError
 from rollout.extensions import db
 from rollout.i18n import language_of
 from rollout.notify.models import (
-    OUTBOX_DEAD, OUTBOX_PENDING, OUTBOX_SENDING, OUTBOX_SENT, ROBOT_KINDS, DepartmentRobot, Notification,
-    NotificationChannel, OutboxMessage,
+    MODE_ALL, MODE_APP, MODE_OFF, OUTBOX_DEAD, OUTBOX_PENDING, OUTBOX_SENDING, OUTBOX_SENT, PREFERENCE_MODES,
+    ROBOT_KINDS, DepartmentRobot, Notification, NotificationChannel, NotificationPreference, OutboxMessage,
 )
 from rollout.timeutil import to_local, utcnow
 
@@ -51,6 +53,34 @@ OUTBOX_TRANSITIONS = {
     OUTBOX_DEAD: {OUTBOX_PENDING},
     OUTBOX_SENT: set(),
 }
+
+
+#: How a user may hear about a kind of notification, in their words.
+MODE_LABELS = {MODE_ALL: _l("In the app and my channels"), MODE_APP: _l("In the app only"),
+               MODE_OFF: pgettext("notification preference", "Off")}
+label_codes({("notification_preferences", "mode"): MODE_LABELS,
+             ("notification_preferences", "event"): CODE_LABELS[("notifications", "event")]})
+
+#: Kinds of notification that ask the reader to act, so that a process waits on them: the reviewers'
+#: agenda, a question routed to a seed user, a support request escalated to the rollout team, a quote
+#: awaiting approval, a role change asked of a head, a lead handed to a rep with a response time,
+#: attendance a trainer has to record.  They may be kept to the app but never turned off.
+REQUIRED_EVENTS = frozenset({
+    "changes.agenda", "training.support_request", "training.support_escalated", "quote.pending",
+    "roles.change_requested", "lead.handed", "training.attendance_due", "training.attendance_still_due",
+})
+
+#: The areas of the preferences page, in order, and the event prefixes each one gathers.
+PREFERENCE_AREAS = (
+    (_l("Changes"), ("changes",)),
+    (_l("Training and support"), ("training",)),
+    (_l("Surveys and requirements"), ("survey", "requirements")),
+    (_l("Plans, customers and leads"), ("plan", "quote", "deal", "customer", "lead")),
+    (_l("Retros"), ("retro", "retros")),
+    (_l("Rollout"), ("rollout",)),
+    (_l("Roles"), ("roles",)),
+    (_l("Process maps"), ("processmaps",)),
+)
 
 
 def _unique_users(users: Iterable) -> list:
@@ -82,16 +112,23 @@ def notify(users: Iterable[User], event: str, subject: Text, body_markdown: Text
     Each recipient gets the subject and body in their own language (see ``Text``), whoever
     caused the notification and whether a request or a scheduled job sent it.  Users who chose a
     daily digest get no immediate outbox row; the digest job collects their notifications.
-    ``department_ids`` also posts to those departments' group robots, in the company's language.
+    Each recipient's preference for ``event`` applies (one statement for all of them): "off" stores
+    nothing for them, "app" stores the notification and sends nothing outside the app; a kind in
+    ``REQUIRED_EVENTS`` is never off.  ``department_ids`` also posts to those departments' group
+    robots, in the company's language, whatever anyone's preferences.
     """
     recipients = _unique_users(users)
+    modes = _modes_for([u.id for u in recipients], event)
+    recipients = [u for u in recipients if modes.get(u.id) != MODE_OFF]
     texts: dict[str, tuple[str, str]] = {}
     written = {u.id: _written_in(language_of(u), subject, body_markdown, texts) for u in recipients}
     notifications = [Notification(user_id=u.id, event=event, subject=written[u.id][0][:200],
                                   body_markdown=written[u.id][1], link=link) for u in recipients]
     db.session.add_all(notifications)
-    # Deactivated accounts keep their in-app history but get nothing outside the building.
-    reachable = [u.id for u in recipients if getattr(u, "is_active_account", True)]
+    # Deactivated accounts keep their in-app history but get nothing outside the building; those
+    # who keep this kind to the app get nothing outside it either.
+    reachable = [u.id for u in recipients
+                 if getattr(u, "is_active_account", True) and modes.get(u.id, MODE_ALL) == MODE_ALL]
     if reachable:
         channels = db.session.scalars(
             select(NotificationChannel).where(
@@ -114,6 +151,17 @@ def notify(users: Iterable[User], event: str, subject: Text, body_markdown: Text
                                          secret=robot.secret))
     db.session.flush()
     return notifications
+
+
+def _modes_for(user_ids: list[int], event: str) -> dict[int, str]:
+    """Each of these users' chosen mode for ``event`` where it is not the default, in one statement."""
+    if not user_ids:
+        return {}
+    modes = dict(db.session.execute(select(NotificationPreference.user_id, NotificationPreference.mode).where(
+        NotificationPreference.event == event, NotificationPreference.user_id.in_(user_ids))).all())
+    if event in REQUIRED_EVENTS:
+        modes = {user_id: MODE_APP if mode == MODE_OFF else mode for user_id, mode in modes.items()}
+    return modes
 
 
 def outbox_owners(messages) -> dict[int, str]:
@@ -270,10 +318,14 @@ def queue_digests(now: datetime | None = None) -> int:
     earliest = min((c.last_digest_at or default_since) for c in channels)
     users = {u.id: u for u in db.session.scalars(select(User).where(
         User.id.in_({c.user_id for c in channels})))}
+    # Kinds the reader keeps to the app stay out of the digest.
+    kept_in_app = select(NotificationPreference.id).where(
+        NotificationPreference.user_id == Notification.user_id, NotificationPreference.event == Notification.event,
+        NotificationPreference.mode != MODE_ALL).exists()
     unread = defaultdict(list)
     for note in db.session.scalars(select(Notification).where(
             Notification.user_id.in_(list(users)), Notification.read_at.is_(None),
-            Notification.created_at > earliest, Notification.created_at <= now)
+            Notification.created_at > earliest, Notification.created_at <= now, ~kept_in_app)
             .order_by(Notification.created_at, Notification.id)):
         unread[note.user_id].append(note)
     queued = 0
@@ -369,6 +421,71 @@ def save_channels(user, email: str | None, email_enabled: bool, robots: dict[str
         channel.is_digest = bool(is_digest)
     db.session.flush()
     return existing
+
+
+# --- what a user hears about ------------------------------------------------------------
+def preference_areas() -> list[tuple[object, list[tuple[str, object, bool]]]]:
+    """The kinds of notification a user may choose for, by area: (area label, [(event, label, is required)]).
+
+    Every kind named in NOTIFICATION_EVENTS, grouped by its prefix (``changes.agenda`` → Changes),
+    in the order NOTIFICATION_EVENTS lists them; a prefix no area gathers goes under "Other".
+    """
+    areas = [(label, prefixes, []) for label, prefixes in PREFERENCE_AREAS]
+    other = (_l("Other"), (), [])
+    for event, label in NOTIFICATION_EVENTS.items():
+        prefix = event.split(".")[0]
+        area = next((a for a in areas if prefix in a[1]), other)
+        area[2].append((event, label, event in REQUIRED_EVENTS))
+    return [(label, kinds) for label, _prefixes, kinds in areas + [other] if kinds]
+
+
+def preferences_of(user) -> dict[str, str]:
+    """The user's chosen mode per event, where it is not the default."""
+    return dict(db.session.execute(select(NotificationPreference.event, NotificationPreference.mode)
+                                   .where(NotificationPreference.user_id == user.id)).all())
+
+
+def check_preferences(choices: dict[str, str]) -> dict[str, str]:
+    """Refuse an unknown kind, an unknown mode or a required kind turned off; return the choices."""
+    for event, mode in choices.items():
+        if event not in NOTIFICATION_EVENTS:
+            raise ServiceError(_("“%(event)s” is not a kind of notification you can choose. Nothing was saved.",
+                                 event=str(event)[:64]))
+        label = NOTIFICATION_EVENTS[event]
+        if mode not in PREFERENCE_MODES:
+            raise ServiceError(_("For “%(kind)s” choose “%(all)s”, “%(app)s” or “%(off)s”. Nothing was saved.",
+                                 kind=label, all=MODE_LABELS[MODE_ALL], app=MODE_LABELS[MODE_APP],
+                                 off=MODE_LABELS[MODE_OFF]))
+        if mode == MODE_OFF and event in REQUIRED_EVENTS:
+            raise ServiceError(_("“%(kind)s” cannot be turned off: someone waits for you to act on it. "
+                                 "You may keep it in the app only. Nothing was saved.", kind=label))
+    return choices
+
+
+def save_preferences(user, choices: dict[str, str]) -> int:
+    """Set how ``user`` hears about each kind in ``choices`` (event → mode); kinds not named keep theirs.
+
+    Everything is checked before anything changes.  The default mode is not stored (choosing it
+    again removes the row).  Returns how many kinds changed.
+    """
+    check_preferences(choices)
+    existing = {p.event: p for p in db.session.scalars(
+        select(NotificationPreference).where(NotificationPreference.user_id == user.id))}
+    changed = 0
+    for event, mode in choices.items():
+        preference = existing.get(event)
+        if mode == MODE_ALL:
+            if preference is not None:
+                db.session.delete(preference)
+                changed += 1
+        elif preference is None:
+            db.session.add(NotificationPreference(user_id=user.id, event=event, mode=mode))
+            changed += 1
+        elif preference.mode != mode:
+            preference.mode = mode
+            changed += 1
+    db.session.flush()
+    return changed
 
 
 def queue_test_messages(user) -> int:

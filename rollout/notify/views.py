@@ -75,15 +75,7 @@ def read_all():
 def channels():
     user = current_user._get_current_object()
     existing = services.channels_of(user)
-    form = ChannelsForm()
-    if request.method == "GET":
-        email = existing.get("email")
-        form.email.data = email.target if email else user.email
-        form.email_enabled.data = bool(email and email.is_enabled)
-        for kind in ("dingtalk", "wecom", "feishu"):
-            if kind in existing:
-                getattr(form, f"{kind}_url").data = existing[kind].target
-        form.is_digest.data = any(c.is_digest for c in existing.values())
+    form = _filled_channels_form(user, existing) if request.method == "GET" else ChannelsForm()
     if form.validate_on_submit():
         robots = {"dingtalk": (form.dingtalk_url.data, form.dingtalk_secret.data),
                   "wecom": (form.wecom_url.data, None),
@@ -96,8 +88,51 @@ def channels():
             flash(_("Your notification channels are saved."), "success")
             return redirect(url_for("notify.channels"))
     status = 422 if form.errors else 200
+    return _channels_page(user, form, existing), status
+
+
+def _channels_page(user, form, existing, chosen=None, preference_error=None):
+    """The channels page; ``chosen`` shows the kinds' modes as posted when they were refused."""
     feed_url = url_for("reports.calendar_feed", token=user.calendar_token, _external=True)
-    return render_template("notify/channels.html", form=form, existing=existing, feed_url=feed_url), status
+    return render_template("notify/channels.html", form=form, existing=existing, feed_url=feed_url,
+                           areas=services.preference_areas(), mode_labels=services.MODE_LABELS,
+                           chosen=services.preferences_of(user) if chosen is None else chosen,
+                           preference_error=preference_error,
+                           preferences_saved=request.args.get("saved") == "hear" and preference_error is None)
+
+
+#: The field of the preferences form that holds one kind's mode: ``hear-changes.agenda``.
+HEAR_PREFIX = "hear-"
+
+
+def _filled_channels_form(user, existing) -> ChannelsForm:
+    """The channels form as a GET shows it: the saved channels, or the profile's email address."""
+    form = ChannelsForm(formdata=None)
+    email = existing.get("email")
+    form.email.data = email.target if email else user.email
+    form.email_enabled.data = bool(email and email.is_enabled)
+    for kind in ("dingtalk", "wecom", "feishu"):
+        if kind in existing:
+            getattr(form, f"{kind}_url").data = existing[kind].target
+    form.is_digest.data = any(c.is_digest for c in existing.values())
+    return form
+
+
+@bp.route("/notifications/preferences", methods=["POST"])
+@require("notifications.view")
+def preferences():
+    """Save what the signed-in user hears about (only ever their own preferences)."""
+    user = current_user._get_current_object()
+    choices = {key[len(HEAR_PREFIX):]: value for key, value in request.form.items() if key.startswith(HEAR_PREFIX)}
+    try:
+        services.save_preferences(user, choices)
+    except ServiceError as error:
+        db.session.rollback()
+        existing = services.channels_of(user)
+        chosen = {**services.preferences_of(user), **choices}
+        return _channels_page(user, _filled_channels_form(user, existing), existing, chosen, error.message), 422
+    # Back at the section (not the top of the page), which says itself that the choices are saved.
+    return redirect(url_for("notify.channels", saved="hear", _anchor="hear"))
 
 
 @bp.route("/notifications/channels/test", methods=["POST"])
