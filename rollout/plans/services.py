@@ -24,7 +24,8 @@ from sqlalchemy import String, and_, case, cast, func, or_, select
 from sqlalchemy.orm import aliased
 
 from rollout import figures
-from rollout.access import ancestor_ids, can, head_scope_ids, home_department_id, subtree_ids
+from rollout.access import (ancestor_ids, can, department_scope_ids, head_scope_ids, home_department_id, scope_clause,
+                            subtree_ids)
 from rollout.accounts.models import Department, User, UserRole
 from rollout.accounts.services import ensure_department_code
 from rollout.audit.display import label_codes
@@ -2194,3 +2195,95 @@ def calendar_items(user) -> list:
             summary=_("Respond to lead: %(name)s", name=lead.company_name), start_at=lead.respond_by,
             url="/leads?mine=1"))
     return items
+
+
+# --- the sales pages' tabs: what each person's work there is ---------------------------------------------------
+#: The tabs of the sales pages, in order: (endpoint, action the page declares, label).
+SALES_TABS = (
+    ("plans.index", "plans.view", _l("Plans")),
+    ("plans.actual", "plans.view", _l("Plan vs actual")),
+    ("plans.customers", "customers.view", _l("Customers")),
+    ("plans.pool", "pool.claim", _l("Public pool")),
+    ("plans.activities", "customers.view", _l("Follow-ups")),
+    ("plans.deals", "deals.view", _l("Deals")),
+    ("plans.quotes", "quotes.view", _l("Quotes")),
+    ("plans.campaigns", "campaigns.view", _l("Campaigns")),
+    ("plans.leads", "leads.view", _l("Leads")),
+    ("plans.settings", "sales.configure", _l("Settings")),
+)
+#: Departments whose people sell (with their teams), and those that run campaigns and hand leads over, by code.
+#: A department with its own sales settings (pool, claim limit) sells too, whatever its code.
+SELLING_CODES, CAMPAIGN_CODES = ("sales",), ("marketing",)
+
+
+def sales_tabs(user: User) -> frozenset[str]:
+    """The endpoints of the sales tabs that are ``user``'s work, in one statement.
+
+    Access is unchanged (rollout/access.py decides who may open a page): this only keeps a finance or IT
+    colleague from a row of tabs that would all show them empty lists. Project leads and admins see every tab;
+    sales people (a selling department, or anyone holding plans, customers or deals) every sales tab; an
+    approver of quotes (a department an approval rule names) Quotes; the department running campaigns
+    (or with campaigns or leads) Campaigns and Leads; anyone else the pages where they have records.
+    """
+    everything = frozenset(endpoint for endpoint, _action, _label in SALES_TABS)
+    if user.has_role("admin", "lead"):
+        return everything
+    own_and_above = ({user.department_id} | ancestor_ids(user.department_id)) if user.department_id else set()
+    own_and_above = sorted(own_and_above) or [-1]
+    department_scope = sorted(department_scope_ids(user)) or [-1]
+    in_codes = lambda codes: select(Department.id).where(Department.id.in_(own_and_above),  # noqa: E731
+                                                         Department.code.in_(codes)).exists()
+    my_codes = select(Department.code).where(Department.id.in_(own_and_above), Department.code.is_not(None))
+    flags = db.session.execute(select(
+        or_(in_codes(SELLING_CODES),
+            select(SalesSetting.id).where(SalesSetting.department_id.in_(own_and_above)).exists()),
+        select(SalesPlan.id).where(scope_clause(user, "plans.view", department_column=SalesPlan.department_id,
+                                                owner_column=SalesPlan.user_id)).exists(),
+        select(Customer.id).where(Customer.deleted_at.is_(None), scope_clause(
+            user, "customers.view", department_column=Customer.department_id, owner_column=Customer.owner_id)).exists(),
+        select(Opportunity.id).where(scope_clause(user, "deals.view", department_column=Opportunity.department_id,
+                                                  owner_column=Opportunity.owner_id)).exists(),
+        or_(select(Quote.id).where(scope_clause(user, "quotes.edit", department_column=Quote.department_id,
+                                                owner_column=Quote.owner_id)).exists(),
+            select(QuoteApprovalRule.id).where(QuoteApprovalRule.is_active.is_(True),
+                                               QuoteApprovalRule.approver_department_code.in_(my_codes)).exists(),
+            select(QuoteApprovalStep.id).where(or_(QuoteApprovalStep.approver_department_code.in_(my_codes),
+                                                   QuoteApprovalStep.decided_by_id == user.id)).exists()),
+        or_(in_codes(CAMPAIGN_CODES),
+            select(Campaign.id).where(Campaign.department_id.in_(department_scope)).exists()),
+        select(Lead.id).where(or_(Lead.owner_id == user.id, Lead.department_id.in_(department_scope))).exists(),
+    )).one()
+    sells, plans, customers, deals, quotes, campaigns, leads = flags
+    if sells or plans or customers or deals:
+        return everything
+    tabs = set()
+    if quotes:
+        tabs.add("plans.quotes")
+    if campaigns:
+        tabs |= {"plans.campaigns", "plans.leads"}
+    if leads:
+        tabs.add("plans.leads")
+    return frozenset(tabs)
+
+
+def sales_tab_bar(user: User, current: str | None) -> list[tuple[str, str]]:
+    """The tabs (endpoint, label) of ``user``'s sales tab bar: those of their work that they may open, and the
+    page they are on even if it is not (so a link followed there still shows where they are); none at all
+    for someone none of the sales pages is the work of."""
+    tabs = sales_tabs(user)
+    if not tabs:
+        return []
+    return [(endpoint, label) for endpoint, action, label in SALES_TABS
+            if can(user, action) and (endpoint in tabs or endpoint == current)]
+
+
+def sales_menu_endpoint(user: User, endpoint: str) -> str | None:
+    """Where the main menu's sales entry ``endpoint`` (plans.index, plans.customers) should lead ``user``:
+    itself when it is their work, else their first sales tab (a finance approver's Plans menu opens Quotes);
+    None when none of the sales pages is their work, so the entry is hidden."""
+    tabs = sales_tabs(user)
+    if endpoint in tabs:
+        return endpoint
+    if endpoint != "plans.index":
+        return None
+    return next((tab for tab, action, _label in SALES_TABS if tab in tabs and can(user, action)), None)

@@ -45,7 +45,8 @@ def plan_labels():
             "assignment_labels": services.ASSIGNMENT_LABELS,
             "system_text": lambda text: services.SYSTEM_TEXT_LABELS.get(text, text),
             "stage_probability": services.STAGE_PROBABILITY, "display_extra": services.display_extra,
-            "dial_uri": services.dial_uri}
+            "dial_uri": services.dial_uri,
+            "sales_tab_bar": lambda: services.sales_tab_bar(_me(), request.endpoint)}
 
 
 def _signed_amount_chart(title: str, labels: list[str], series: dict[str, list]):
