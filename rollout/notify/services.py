@@ -63,11 +63,13 @@ label_codes({("notification_preferences", "mode"): MODE_LABELS,
 
 #: Kinds of notification that ask the reader to act, so that a process waits on them: the reviewers'
 #: agenda, a question routed to a seed user, a support request escalated to the rollout team, a quote
-#: awaiting approval, a role change asked of a head, a lead handed to a rep with a response time,
-#: attendance a trainer has to record.  They may be kept to the app but never turned off.
+#: or a sales plan awaiting approval, a process map version awaiting review, a role change asked of a
+#: head, a lead handed to a rep with a response time, attendance a trainer has to record.  They may be
+#: kept to the app but never turned off.
 REQUIRED_EVENTS = frozenset({
     "changes.agenda", "training.support_request", "training.support_escalated", "quote.pending",
-    "roles.change_requested", "lead.handed", "training.attendance_due", "training.attendance_still_due",
+    "plan.submitted", "processmaps.review_asked", "roles.change_requested", "lead.handed",
+    "training.attendance_due", "training.attendance_still_due",
 })
 
 #: The areas of the preferences page, in order, and the event prefixes each one gathers.
