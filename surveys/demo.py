@@ -12,7 +12,7 @@ from sqlalchemy import select
 from rollout.extensions import db
 from surveys import services
 from surveys.models import (CLOSED, DECIMAL, LIKERT, LONG_TEXT, MULTIPLE, OPEN, RANKING, RATING5, RATING10, SINGLE,
-                            TEXT, SurveyAnswer, SurveyInvitation, SurveyResponse)
+                            TEXT, Question, SurveyAnswer, SurveyInvitation, SurveyResponse)
 from surveys.services import OptionSpec, add_months
 
 HEARD_DEPARTMENTS = ("sales", "marketing", "finance", "it")
@@ -364,6 +364,15 @@ def _pulse(ctx, rng):
         occurrence.opens_on, occurrence.closes_on = window
         if month < len(occurrences) - 1:
             services.change_survey_status(occurrence, CLOSED)
+    # A requirement from the pulse's anonymous comments: only departments its results name are credited,
+    # the other answers are "anonymous answers".
+    slow = [answer for answer in db.session.scalars(
+        select(SurveyAnswer).join(SurveyResponse).join(Question, Question.id == SurveyAnswer.question_id)
+        .where(SurveyResponse.survey_id == occurrences[-1].id, Question.name == "comment")
+        .order_by(SurveyAnswer.id)) if answer.value == "手机端打开有点慢"]
+    if slow:
+        services.create_requirement("手机端打开速度优化", "脉搏调查里多人反映手机端打开慢。", priority="should",
+                                    owner=ctx.users["it.head"], answers=slow[:6])
 
 
 def _training_times_survey(ctx, rng):

@@ -1046,13 +1046,20 @@ def progress(survey: Survey, department_ids: set[int] | None = None) -> list[Pro
     """Invited and answered per department and role (from invitations: works for anonymous surveys).
 
     An anonymous survey gives departments only, and merges those with fewer than MIN_GROUP_SIZE
-    people invited into one row. ``department_ids`` limits it to some departments.
+    people invited into one row. ``department_ids`` limits it to some departments; limited to teams only
+    (a team's head's results), the rows name the invitees' teams.
     """
     groups = [Department.name] if survey.is_anonymous else [Department.name, SurveyInvitation.role]
+    by_team = bool(department_ids) and all(home_department_id(i) != i for i in department_ids)
+    query = select(*groups, func.count(), func.sum(case((SurveyInvitation.has_responded.is_(True), 1), else_=0)))
+    if by_team:
+        query = query.select_from(SurveyInvitation).join(User, User.id == SurveyInvitation.user_id) \
+            .outerjoin(Department, Department.id == User.department_id)
+    else:
+        query = query.select_from(SurveyInvitation).outerjoin(Department,
+                                                              Department.id == SurveyInvitation.department_id)
     rows = db.session.execute(
-        select(*groups, func.count(), func.sum(case((SurveyInvitation.has_responded.is_(True), 1), else_=0)))
-        .select_from(SurveyInvitation).outerjoin(Department, Department.id == SurveyInvitation.department_id)
-        .where(SurveyInvitation.survey_id == survey.id,
+        query.where(SurveyInvitation.survey_id == survey.id,
                _given_in(SurveyInvitation.department_id, SurveyInvitation.user_id, department_ids))
         .group_by(*groups).order_by(*groups)).all()
     if not survey.is_anonymous:

@@ -84,3 +84,11 @@ def test_an_anonymous_survey_shows_a_team_head_no_answers(client_as, company, fa
     answers = _answers_section(client_as("head").get(f"/surveys/{survey.id}/results").text)
     assert "销售的话0" in answers and "销售的话1" in answers
     assert company["staff"].display_name not in answers and company["staff2"].display_name not in answers
+
+
+def test_a_team_heads_progress_names_their_team(company, factory):
+    survey = _anonymous_survey_with_answers(company, factory, anonymous=False)
+    team = services.progress(survey, {company["departments"]["sales1"].id})
+    assert {row.department for row in team} == {"销售一组"} and sum(row.responded for row in team) == 5
+    department = services.progress(survey, services.subtree_ids(company["departments"]["sales"].id))
+    assert {row.department for row in department} == {"销售部"}
