@@ -277,7 +277,7 @@ def test_a_release_links_to_what_followed_it_and_back(company, on_agenda, client
     db.session.add(Enrolment(session_id=session.id, user_id=company["staff"].id, status="enrolled",
                              attendance="present"))
     db.session.commit()
-    assert "1 attended)" in client.get(f"/changes/releases/{release.id}").get_data(as_text=True)
+    assert "1 of 4 people trained)" in client.get(f"/changes/releases/{release.id}").get_data(as_text=True)
 
 
 def test_a_project_lead_named_as_affected_is_told_wherever_they_sit(company, on_agenda):
