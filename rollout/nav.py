@@ -40,6 +40,12 @@ def visible(entries):
                 allowed = can(current_user, action)
             except KeyError:
                 allowed = False
+            if allowed and endpoint in ("plans.index", "plans.customers"):
+                # A finance or IT colleague's sales menus lead to their own sales work, or are hidden
+                # when there is none (the pages stay open to whoever rollout/access.py lets in).
+                from rollout.plans.services import sales_menu_endpoint
+                endpoint = sales_menu_endpoint(current_user._get_current_object(), endpoint)
+                allowed = endpoint is not None
             if allowed:
                 result.append((label, endpoint))
     return result

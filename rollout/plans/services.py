@@ -2228,6 +2228,17 @@ def sales_tabs(user: User) -> frozenset[str]:
     everything = frozenset(endpoint for endpoint, _action, _label in SALES_TABS)
     if user.has_role("admin", "lead"):
         return everything
+    # The menu and the tab bar both ask on one page: one statement per request.
+    cached = g.get("sales_tabs") if has_request_context() else None
+    if cached is not None and cached[0] == user.id:
+        return cached[1]
+    tabs = _sales_tabs(user, everything)
+    if has_request_context():
+        g.sales_tabs = (user.id, tabs)
+    return tabs
+
+
+def _sales_tabs(user: User, everything: frozenset[str]) -> frozenset[str]:
     own_and_above = ({user.department_id} | ancestor_ids(user.department_id)) if user.department_id else set()
     own_and_above = sorted(own_and_above) or [-1]
     department_scope = sorted(department_scope_ids(user)) or [-1]

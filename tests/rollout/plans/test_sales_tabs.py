@@ -119,3 +119,21 @@ def test_the_tab_bar_costs_the_same_statements_however_many_records(company, cli
             assert client.get("/quotes").status_code == 200
         counts.append(counter.count)
     assert counts[0] == counts[1]
+
+
+def _menu(page: str) -> list[str]:
+    """The main menu's addresses."""
+    return re.findall(r'<li class="nav-item"><a class="nav-link[^"]*"(?: aria-current="page")? href="([^"]+)"', page)
+
+
+def test_the_main_menu_leads_non_sales_staff_to_their_own_sales_work(company, client_as, it_staff):
+    def menu(who):
+        return _menu(client_as(who).get("/").text)
+
+    assert {"/plans", "/customers"} <= set(menu("staff")) and {"/plans", "/customers"} <= set(menu("admin"))
+    assert "/plans" not in menu(it_staff) and "/customers" not in menu(it_staff)
+    _finance_rule()
+    finance = menu("finance")
+    assert "/quotes" in finance and "/customers" not in finance and "/plans" not in finance
+    # The pages stay open to whoever rollout/access.py lets in.
+    assert client_as("finance").get("/customers").status_code == 200
