@@ -267,8 +267,16 @@ def on_change_decided(request, outcome: str = "", reason: str = "", **_kwargs) -
 
 def on_release_implemented(release, **_kwargs) -> None:
     """An action item whose change request went live is done."""
+    _finish_action_items([r.id for r in getattr(release, "requests", [])])
+
+
+def on_change_implemented(request, **_kwargs) -> None:
+    """As for a release: an action item whose change request went live on its own (an emergency) is done."""
+    _finish_action_items([request.id])
+
+
+def _finish_action_items(ids: list[int]) -> None:
     from rollout.retros.services import ACTION_TRANSITIONS, transition_action_item
-    ids = [r.id for r in getattr(release, "requests", [])]
     if not ids:
         return
     for link in db.session.scalars(select(RetroWorkLink).where(RetroWorkLink.change_request_id.in_(ids),
@@ -286,6 +294,7 @@ def connect_signals() -> None:
         return
     signals.change_decided.connect(on_change_decided)
     signals.release_implemented.connect(on_release_implemented)
+    signals.change_implemented.connect(on_change_implemented)
 
 
 connect_signals()

@@ -637,6 +637,20 @@ def test_decisions_and_releases_flow_back_to_the_retro(team, company):
     assert db.session.get(RetroActionItem, item.id).status == DONE
 
 
+def test_an_action_item_whose_change_went_live_on_its_own_is_done(team, company):
+    pytest.importorskip("changes.signals")
+    from changes import signals
+    from changes.models import ChangeRequest
+
+    from rollout.retros import conversions
+    retro, card = _revealed_with_card(team, company)
+    item = services.add_action_item(retro, "紧急修复报价单打印", company["staff"].id, None, card.id)
+    conversions.to_change_request(item, company["head"])
+    request = db.session.scalar(select(ChangeRequest))
+    signals.change_implemented.send(request, affected_roles=[], affected_department_ids=[], processes=[])
+    assert db.session.get(RetroActionItem, item.id).status == DONE
+
+
 def test_an_action_items_owner_is_told_and_a_long_title_is_refused(team, company, client_as):
     from rollout.notify.models import Notification
     retro = make_retro(team, company["head"])
