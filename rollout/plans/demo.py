@@ -10,7 +10,7 @@ import random
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 
 from rollout.cleaning import company_key, phone_key
 from rollout.extensions import db
@@ -492,6 +492,16 @@ def _reminders(users, campaign, now: datetime) -> None:
                        ("无锡远航物流有限公司", timedelta(days=27, hours=20)),
                        ("南通青禾食品有限公司", timedelta(days=20))):
         services.create_customer(name, rep, source="陌拜", industry="制造业", created_at=now - idle)
+    # One he returned to the pool two days ago: the pool page says when he may claim it back.
+    returned = services.create_customer("嘉兴青山纺织有限公司", rep, source="展会", industry="纺织",
+                                        created_at=now - timedelta(days=40))
+    with acting_as(rep):
+        services.release_to_pool(returned, "客户暂无采购计划，明年再联系")
+    db.session.flush()
+    returned.pool_entered_at = now - timedelta(days=2)
+    db.session.execute(update(CustomerAssignment).where(CustomerAssignment.customer_id == returned.id,
+                                                         CustomerAssignment.kind == "release")
+                       .values(created_at=now - timedelta(days=2)))
     db.session.flush()
     reminders.remind_leads()
     reminders.warn_pool()
