@@ -30,6 +30,13 @@ def _plan_sections(user, sections: dict) -> None:
         sections["overdue_total"] = overdue_count(user)
 
 
+def _sells(user) -> bool:
+    """Whether plans and follow-ups are ``user``'s work: not a finance or IT colleague's, whose home page
+    would otherwise open on "no plan" and "no overdue follow-ups" (see rollout/plans/services.py, sales_tabs)."""
+    sales_tabs = services.optional_function("rollout.plans.services", "sales_tabs")
+    return sales_tabs is None or "plans.activities" in sales_tabs(user)
+
+
 def _approvals(user, sections: dict) -> None:
     """What waits for ``user``'s decision: quotes at their approval step, plans they may approve."""
     quotes = services.optional_function("rollout.plans.services", "quotes_awaiting")
@@ -65,7 +72,7 @@ def _upcoming_sessions(user) -> list | None:
 def sections_for(user) -> dict:
     """The home page blocks for ``user`` (a user with several roles sees each role's blocks)."""
     sections: dict = {}
-    if user.has_role("staff", "head"):
+    if user.has_role("staff", "head") and _sells(user):
         _plan_sections(user, sections)
     _approvals(user, sections)
     action_items = services.optional_function("rollout.retros.services", "open_action_items_for")

@@ -26,3 +26,11 @@ def test_the_home_card_shows_the_oldest_five_of_all_and_links_to_the_rest(compan
 def test_no_count_line_when_nothing_is_overdue(company, client_as):
     page = client_as("staff").get("/").get_data(as_text=True)
     assert "Nothing overdue." in page and 'data-testid="home-overdue-total"' not in page
+
+
+def test_colleagues_outside_sales_are_not_greeted_with_empty_sales_cards(company, client_as):
+    """A rep opens on their plan and follow-ups; the finance colleague, for whom neither is work, does not."""
+    rep_home = client_as("staff").get("/").text
+    assert "My plan progress" in rep_home and "Overdue follow-ups" in rep_home
+    finance_home = client_as("finance").get("/").text
+    assert "My plan progress" not in finance_home and "Overdue follow-ups" not in finance_home
