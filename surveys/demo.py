@@ -188,7 +188,7 @@ INTERVIEWS = [
                      ("报价审批经常要等两三天，领导出差时更慢，希望能在手机上审批", ["审批", "移动端"]),
                      ("同一个客户被两个组同时跟进的情况", ["客户归属", "撞单"])]),
     dict(title="财务经理访谈：回款与开票", method="interview", department="finance", interviewee="郑华",
-         interviewee_user="fin.head", role="head", interviewer="lead", days_ago=14,
+         interviewees=["fin.head"], role="head", interviewer="lead", days_ago=14,
          notes="""郑经理介绍了月底对账的流程。
 
 目前销售的回款计划写在各自的表格里，财务要在月底逐个核对，**每月要多花三天时间**。
@@ -197,9 +197,9 @@ INTERVIEWS = [
          highlights=[("每月要多花三天时间", ["回款", "效率"]),
                      ("合同金额调整后，财务经常是在开票时才发现", ["合同", "开票"]),
                      ("任何金额变动都自动通知财务", ["通知", "合同"])]),
-    dict(title="IT 部现场观察：账号与数据", method="observation", department="it", interviewee="曹阳、袁博",
-         role="staff", interviewer="lead2", days_ago=9,
-         notes="""观察了 IT 部一天的工单处理。
+    dict(title="IT 部小组访谈：账号与数据", method="interview", department="it", interviewee="曹阳、袁博、邓凯",
+         interviewees=["it1", "it2", "it3"], role="staff", interviewer="lead2", days_ago=9,
+         notes="""与 IT 部三位工程师一起回顾了一天的工单处理。
 
 上午处理了 4 个账号开通和 2 个离职回收的工单，需要在五套系统里分别操作，耗时约 40 分钟。
 下午帮市场部导出旧 CRM 数据时发现，同一家公司有 3 条重复记录，名称写法各不相同。
@@ -250,7 +250,7 @@ def _interviews(ctx):
             None, title=spec["title"], interviewee=spec["interviewee"], department=ctx.departments[spec["department"]],
             method=spec["method"], held_on=ctx.today - timedelta(days=spec["days_ago"]),
             interviewer=ctx.users[spec["interviewer"]], notes_markdown=spec["notes"], role=spec["role"],
-            interviewee_user=ctx.users.get(spec.get("interviewee_user", "")))
+            interviewees=[ctx.users[name] for name in spec.get("interviewees", ())])
         for quote, tags in spec["highlights"]:
             highlights[quote] = services.add_highlight(interview, quote, tags)
     return highlights

@@ -40,6 +40,7 @@ label_codes({
     ("surveys", "recurrence"): {"monthly": _l("Every month")}, ("survey_questions", "type"): QUESTION_TYPE_LABELS,
     ("survey_invitations", "role"): ROLE_LABELS, ("survey_responses", "role"): ROLE_LABELS,
     ("interviews", "role"): ROLE_LABELS, ("interviews", "method"): METHOD_LABELS,
+    ("interview_interviewees", "role"): ROLE_LABELS,
     ("requirements", "priority"): PRIORITY_LABELS, ("requirements", "status"): REQUIREMENT_STATUS_LABELS,
     ("requirements", "roles"): ROLE_LABELS,
 })
@@ -48,6 +49,12 @@ label_codes({
 def strip_nul(value):
     """Drop NUL characters: PostgreSQL refuses them in text, and no person types one."""
     return value.replace("\x00", "") if isinstance(value, str) else value
+
+
+def account_id(value) -> int:
+    """An account id from the form; anything else becomes 0 (no one), never an error page."""
+    text = str(value).strip()
+    return int(text) if text.isdigit() and len(text) < 12 else 0
 
 
 class CleanForm(FlaskForm):
@@ -110,12 +117,17 @@ class InterviewForm(CleanForm):
     method = SelectField(_l("Method"), choices=[(m, METHOD_LABELS[m]) for m in INTERVIEW_METHODS])
     held_on = DateField(_l("Date"), validators=[DataRequired()])
     department_id = SelectField(_l("Department"), coerce=int, validators=[DataRequired()])
-    interviewee = StringField(_l("Interviewee(s)"), validators=[DataRequired(), Length(max=200)])
-    interviewee_id = SelectField(_l("Interviewee's account"), coerce=int, validators=[Optional()],
-                                 description=_l("Only a picked account counts as heard in the coverage matrix; "
-                                                "a name typed alone counts for nobody."))
-    role = SelectField(_l("Role"), choices=[("", _l("Several roles"))] + BUSINESS_ROLE_CHOICES,
-                       validators=[Optional()], description=_l("Taken from the account when one is picked."))
+    interviewee = StringField(_l("Interviewee(s)"), validators=[Optional(), Length(max=200)],
+                              description=_l("As you would write them; left empty, the picked accounts' names."))
+    #: One select per person on the page (all named interviewee_ids); the service checks each pick.
+    interviewee_ids = SelectMultipleField(_l("People heard (accounts)"), coerce=account_id, validate_choice=False,
+                                          description=_l("Pick each person who spoke, up to 10: only a picked "
+                                                         "account counts as heard in the coverage matrix; a name "
+                                                         "typed alone counts for nobody."))
+    role = SelectField(_l("Role"), choices=[("", _l("Each person's own / several roles"))] + BUSINESS_ROLE_CHOICES,
+                       validators=[Optional()],
+                       description=_l("With accounts picked, each person counts in their own role; a role "
+                                      "chosen here must be everyone's."))
     notes_markdown = TextAreaField(_l("Interview notes"), validators=[Optional(), Length(max=100000)],
                                    description=_l("Markdown."))
 

@@ -292,9 +292,12 @@ class Interview(db.Model):
     title: Mapped[str] = mapped_column(String(200))
     #: Who was interviewed or observed, as written (may be several people).
     interviewee: Mapped[str] = mapped_column(String(200))
-    #: The interviewee's account, when there is one (coverage: this person was heard).
+    #: The first listed interviewee's account. Who was heard is ``interviewees`` (one row per account);
+    #: this copy of the first keeps a session readable by a release from before group interviews.
     interviewee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"), index=True)
+    #: The role the session speaks for: the one business role all its interviewees share, or, when no
+    #: account is linked, the role as described; None for several roles.
     role: Mapped[str | None] = mapped_column(String(20))
     method: Mapped[str] = mapped_column(String(20), default=INTERVIEW)
     held_on: Mapped[date] = mapped_column(Date)
@@ -307,10 +310,45 @@ class Interview(db.Model):
     interviewee_user: Mapped[User | None] = relationship(foreign_keys=[interviewee_id])
     highlights: Mapped[list[Highlight]] = relationship(back_populates="interview", order_by="Highlight.id",
                                                        cascade="all, delete-orphan")
+    #: The accounts heard in the session (a group interview has several); coverage counts each.
+    interviewees: Mapped[list[InterviewInterviewee]] = relationship(
+        back_populates="interview", order_by="InterviewInterviewee.user_id", cascade="all, delete-orphan")
 
     @property
     def access_owner_id(self) -> int | None:
         return self.interviewer_id
+
+    @property
+    def people(self) -> list[InterviewInterviewee]:
+        """The linked interviewees, the first listed one first, then by name."""
+        return sorted(self.interviewees, key=lambda row: (row.user_id != self.interviewee_id,
+                                                          row.user.display_name if row.user else "", row.user_id))
+
+    @property
+    def roles(self) -> list[str]:
+        """The business roles the session heard: each linked person's, else the role described."""
+        if self.interviewees:
+            return sorted({row.role for row in self.interviewees if row.role})
+        return [self.role] if self.role else []
+
+
+class InterviewInterviewee(db.Model):
+    """One account heard in a session, with the business role it speaks for there."""
+
+    __tablename__ = "interview_interviewees"
+    __entity_label__ = _l("Interviewee")
+    __field_labels__ = {"interview_id": _l("Interview"), "user_id": _l("Interviewee"), "role": _l("Role")}
+
+    interview_id: Mapped[int] = mapped_column(ForeignKey("interviews.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True, index=True)
+    role: Mapped[str | None] = mapped_column(String(20))
+
+    interview: Mapped[Interview] = relationship(back_populates="interviewees")
+    user: Mapped[User] = relationship()
+
+    @property
+    def access_department_id(self) -> int | None:
+        return self.interview.department_id if self.interview is not None else None
 
 
 class Highlight(db.Model):

@@ -14,6 +14,7 @@ from functools import partial
 from typing import NamedTuple
 
 from flask import g, has_request_context, url_for
+from babel.lists import format_list
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -36,7 +37,7 @@ from surveys.models import (ACCEPTED, CHOICE_TYPES, CLOSED, DATE, DECIMAL, DRAFT
                             LONG_TEXT, MERGED, MULTIPLE, NOTE, OPEN, PRIORITIES, PROPOSED, QUESTION_TYPES,
                             RANKING, RATING5, RATING10, REJECTED, REQUIREMENT_STATUS_LABELS, SINGLE,
                             SURVEY_STATUS_LABELS, TEXT, Highlight, HighlightTag,
-                            Interview, INTERVIEW_METHODS, Question, QuestionOption, Requirement,
+                            Interview, INTERVIEW_METHODS, InterviewInterviewee, Question, QuestionOption, Requirement,
                             RequirementEvidence, Survey, SurveyAnswer, SurveyInvitation, SurveyResponse,
                             SurveySection, requirement_departments, requirement_nodes)
 
@@ -1441,17 +1442,25 @@ def _average(values: list) -> float:
 
 
 # --- interviews -------------------------------------------------------------------------------
-def save_interview(interview: Interview | None, *, title: str, interviewee: str, department: Department,
+#: Most accounts one session records; a bigger group is a workshop whose other people are named as text.
+MAX_INTERVIEWEES = 10
+
+
+def save_interview(interview: Interview | None, *, title: str, interviewee: str = "", department: Department,
                    method: str, held_on: date, interviewer: User | None, notes_markdown: str = "",
-                   role: str | None = None, interviewee_user: User | None = None) -> Interview:
+                   role: str | None = None, interviewees=(), recorded_by: User | None = None) -> Interview:
     """Create or update an interview, workshop or observation record.
 
-    Only a picked account counts as heard in the coverage matrix (``heard_clause``); its role is the
-    person's. A session that names people only as text is kept as evidence, its role as a description.
+    ``interviewees`` are the accounts heard, the first listed first (up to ten, each once, each active;
+    ``recorded_by``, the person saving, may add only people they may record interviews of). Each
+    counts as heard in the coverage matrix (``heard_clause``) in their own business role: a ``role``
+    given must be every one's. A session that names people only as text is kept as evidence, its
+    role as a description. Nothing is written when anything is wrong.
     """
+    people = list(interviewees or ())
     if not (title or "").strip():
         raise ServiceError(_("A title is required."), "title")
-    if not (interviewee or "").strip():
+    if not (interviewee or "").strip() and not people:
         raise ServiceError(_("Say who was interviewed or observed."), "interviewee")
     if method not in INTERVIEW_METHODS:
         raise ServiceError(_("Unknown method."), "method")
@@ -1463,16 +1472,10 @@ def save_interview(interview: Interview | None, *, title: str, interviewee: str,
         raise ServiceError(_("The session cannot be dated in the future."), "held_on")
     if role not in (None, "", *COVERAGE_ROLES):
         raise ServiceError(_("Unknown role."), "role")
-    if interviewee_user is not None:
-        # Coverage counts the picked person in their own role: another role would claim a voice not heard.
-        own_role = business_role(interviewee_user)
-        if role and own_role is None:
-            raise ServiceError(_("%(name)s is neither a department head nor staff; leave the role empty.",
-                                 name=interviewee_user.display_name), "role")
-        if role and role != own_role:
-            raise ServiceError(_("%(name)s is counted as %(role)s; leave the role empty or choose that one.",
-                                 name=interviewee_user.display_name, role=ROLE_LABELS[own_role]), "role")
-        role = own_role
+    roles = _interviewee_roles(interview, people, role or None, recorded_by)
+    if people:
+        shared = set(roles.values())
+        role = shared.pop() if len(shared) == 1 else None
     if interview is None:
         interview = Interview()
         db.session.add(interview)
@@ -1481,14 +1484,55 @@ def save_interview(interview: Interview | None, *, title: str, interviewee: str,
         if lost:
             raise ServiceError(_("The notes no longer contain a highlighted passage: “%(quote)s”.",
                                  quote=lost[0].quote[:60]), "notes_markdown")
-    interview.title, interview.interviewee = title.strip()[:200], interviewee.strip()[:200]
+    written = (interviewee or "").strip() or "、".join(person.display_name for person in people)
+    interview.title, interview.interviewee = title.strip()[:200], written[:200]
     interview.department = department
     interview.method, interview.held_on, interview.interviewer = method, held_on, interviewer
     interview.notes_markdown = notes_markdown or ""
     interview.role = role or None
-    interview.interviewee_id = interviewee_user.id if interviewee_user else None
+    interview.interviewee_id = people[0].id if people else None
+    kept = {row.user_id: row for row in interview.interviewees}
+    rows = []
+    for person in people:
+        row = kept.get(person.id) or InterviewInterviewee(user=person)
+        if row.role != roles[person.id]:
+            row.role = roles[person.id]
+        rows.append(row)
+    interview.interviewees = rows
     db.session.flush()
     return interview
+
+
+def _interviewee_roles(interview: Interview | None, people: list[User], role: str | None,
+                       recorded_by: User | None) -> dict[int, str | None]:
+    """Each interviewee's business role in the session by account id; a ServiceError names the first
+    person who cannot be recorded (too many, twice, inactive, out of reach, or in another role)."""
+    if len(people) > MAX_INTERVIEWEES:
+        raise ServiceError(_("Pick at most %(num)d accounts; name the others in the interviewee(s) text.",
+                             num=MAX_INTERVIEWEES), "interviewee_ids")
+    already = {row.user_id for row in interview.interviewees} if interview is not None else set()
+    seen, roles = set(), {}
+    for person in people:
+        if person.id in seen:
+            raise ServiceError(_("%(name)s is picked twice.", name=person.display_name), "interviewee_ids")
+        seen.add(person.id)
+        if person.id not in already:
+            if not person.is_active_account:
+                raise ServiceError(_("%(name)s's account is switched off; pick someone who can be heard.",
+                                     name=person.display_name), "interviewee_ids")
+            if recorded_by is not None and not can(recorded_by, "interviews.manage", person):
+                raise ServiceError(_("%(name)s works outside the departments whose sessions you record.",
+                                     name=person.display_name), "interviewee_ids")
+        # Coverage counts each person in their own role: another role would claim a voice not heard.
+        own_role = business_role(person)
+        if role and own_role is None:
+            raise ServiceError(_("%(name)s is neither a department head nor staff; leave the role empty.",
+                                 name=person.display_name), "role")
+        if role and role != own_role:
+            raise ServiceError(_("%(name)s is counted as %(role)s; leave the role empty or choose that one.",
+                                 name=person.display_name, role=ROLE_LABELS[own_role]), "role")
+        roles[person.id] = own_role
+    return roles
 
 
 def _normalise(text: str) -> str:
@@ -1590,6 +1634,23 @@ def answer_source(answer: SurveyAnswer) -> str:
     return " · ".join(part for part in parts if part)
 
 
+def person_heard(row: InterviewInterviewee) -> str:
+    """One interviewee as the pages list them: the name, with the role they speak for when they have one."""
+    if not row.role:
+        return row.user.display_name
+    return _("%(name)s (%(role)s)", name=row.user.display_name, role=ROLE_LABELS.get(row.role, row.role))
+
+
+def interviewees_text(interview: Interview) -> str:
+    """Everyone a session heard, as the reader's language lists them: its accounts with their roles,
+    or, when it names people only as text, that text with the role described."""
+    if interview.interviewees:
+        return format_list([person_heard(row) for row in interview.people], locale=get_locale() or "en")
+    if interview.role:
+        return _("%(name)s (%(role)s)", name=interview.interviewee, role=ROLE_LABELS.get(interview.role, interview.role))
+    return interview.interviewee
+
+
 def _evidence_origin(answer: SurveyAnswer | None, highlight: Highlight | None) -> tuple[set[int], set[str]]:
     departments, roles = set(), set()
     if answer is not None:
@@ -1600,8 +1661,7 @@ def _evidence_origin(answer: SurveyAnswer | None, highlight: Highlight | None) -
             roles.add(answer.response.role)
     if highlight is not None:
         departments.add(highlight.interview.department_id)
-        if highlight.interview.role:
-            roles.add(highlight.interview.role)
+        roles.update(highlight.interview.roles)
     return departments, roles
 
 
@@ -1797,7 +1857,8 @@ def specification(department_ids: set[int] | None = None) -> list[tuple[str, lis
                                        requirements_in_scope(department_ids))
              .options(db.selectinload(Requirement.departments), db.selectinload(Requirement.evidence)
                       .joinedload(RequirementEvidence.highlight).joinedload(Highlight.interview)
-                      .joinedload(Interview.department),
+                      .options(db.joinedload(Interview.department),
+                               db.selectinload(Interview.interviewees).joinedload(InterviewInterviewee.user)),
                       db.selectinload(Requirement.evidence).joinedload(RequirementEvidence.answer)
                       .joinedload(SurveyAnswer.question),
                       db.selectinload(Requirement.evidence).joinedload(RequirementEvidence.answer)
@@ -1822,7 +1883,7 @@ class CoverageCell:
     #: people invited to any survey, and how many of them answered at least one
     invitees: int = 0
     responses: int = 0
-    #: sessions whose interviewee's account is one of these people
+    #: sessions that list one of these people among their interviewees (a session per person heard in it)
     interviews: int = 0
     requirements: int = 0
     #: people heard (see ``heard_clause``)
@@ -1862,10 +1923,11 @@ class Coverage:
 
 def heard_clause():
     """The one rule of coverage, as SQL on ``User``: a person is heard once they answered a survey or
-    were picked as a session's interviewee. A session with only a typed name counts for nobody: it
-    cannot say which people spoke, and the matrix, its percentage and the unheard list must agree."""
+    were picked as one of a session's interviewees (everyone of a group interview is heard). A session
+    with only a typed name counts for nobody: it cannot say which people spoke, and the matrix, its
+    percentage and the unheard list must agree."""
     return exists().where(SurveyInvitation.user_id == User.id, SurveyInvitation.has_responded.is_(True)) | \
-        exists().where(Interview.interviewee_id == User.id)
+        exists().where(InterviewInterviewee.user_id == User.id)
 
 
 class DepartmentName(NamedTuple):
@@ -1915,8 +1977,8 @@ def _people_cells(department_ids: set[int] | None,
                      flag(exists().where(SurveyInvitation.user_id == User.id)).label("invited"),
                      flag(exists().where(SurveyInvitation.user_id == User.id,
                                          SurveyInvitation.has_responded.is_(True))).label("responded"),
-                     select(func.count(Interview.id)).where(Interview.interviewee_id == User.id)
-                     .scalar_subquery().label("interviews"),
+                     select(func.count()).select_from(InterviewInterviewee)
+                     .where(InterviewInterviewee.user_id == User.id).scalar_subquery().label("interviews"),
                      flag(heard_clause()).label("heard"))
               .where(User.is_active_account.is_(True), User.department_id.is_not(None)).subquery())
     cells: dict[tuple[int, str], CoverageCell] = defaultdict(CoverageCell)
@@ -1958,7 +2020,8 @@ def coverage_matrix(department_ids: set[int] | None = None) -> Coverage:
             if (home, role) in cells:
                 cells[(home, role)].requirements += 1
     unlinked = sum(count for department_id, count in db.session.execute(
-        select(Interview.department_id, func.count()).where(Interview.interviewee_id.is_(None))
+        select(Interview.department_id, func.count())
+        .where(~exists().where(InterviewInterviewee.interview_id == Interview.id))
         .group_by(Interview.department_id)) if home_of.get(department_id) in wanted)
     return Coverage(departments=departments, roles=COVERAGE_ROLES, cells=cells, unlinked_sessions=unlinked)
 

@@ -27,8 +27,8 @@ from surveys.forms import (CONDITION_OP_LABELS, CONDITION_ROWS, METHOD_LABELS, P
                            SurveyForm, strip_nul)
 from surveys.models import (REQUIREMENT_STATUS_LABELS, SURVEY_STATUS_LABELS, CLOSED, LIKERT, MULTIPLE, OPEN,
                             PRIORITIES, RANKING, REQUIREMENT_STATUSES, SINGLE, Highlight,
-                            HighlightTag, Interview, Question, Requirement, RequirementEvidence, Survey,
-                            SurveyAnswer, SurveyInvitation, requirement_departments)
+                            HighlightTag, Interview, InterviewInterviewee, Question, Requirement,
+                            RequirementEvidence, Survey, SurveyAnswer, SurveyInvitation, requirement_departments)
 
 bp = Blueprint("surveys", __name__, url_prefix="/surveys")
 NONE = 0
@@ -41,6 +41,7 @@ def survey_helpers():
             "question_type_label": lambda t: QUESTION_TYPE_LABELS.get(t, t),
             "survey_status_label": lambda s: SURVEY_STATUS_LABELS.get(s, s),
             "method_label": lambda m: METHOD_LABELS.get(m, m),
+            "interviewees_text": services.interviewees_text, "person_heard": services.person_heard,
             "priority_label": lambda p: PRIORITY_LABELS.get(p, p),
             "requirement_status_label": lambda s: REQUIREMENT_STATUS_LABELS.get(s, s),
             "condition_op_label": lambda o: CONDITION_OP_LABELS.get(o, o)}
@@ -573,7 +574,8 @@ def interviews():
     if tag:
         query = query.where(Interview.id.in_(select(Highlight.interview_id).join(HighlightTag).where(
             HighlightTag.tag == tag)))
-    page = paginate(query.options(db.joinedload(Interview.department), db.joinedload(Interview.interviewer))
+    page = paginate(query.options(db.joinedload(Interview.department), db.joinedload(Interview.interviewer),
+                                  db.selectinload(Interview.interviewees).joinedload(InterviewInterviewee.user))
                     .order_by(Interview.held_on.desc(), Interview.id.desc()))
     ids = [i.id for i in page.items]
     highlight_counts = dict(db.session.execute(select(Highlight.interview_id, func.count()).where(
@@ -582,15 +584,41 @@ def interviews():
                            tags=services.tag_counts(_scope_ids("interviews.view")))
 
 
-def _interview_form_choices(form):
+#: Empty person rows the interview form shows below the picked ones (more with "Add rows").
+SPARE_PERSON_ROWS = 2
+
+
+def _interview_form_choices(form, interview: Interview | None):
     departments = department_choices(include_company=False)
     if not _has_all("interviews.manage"):
         own = department_scope_ids(current_user)
         departments = [c for c in departments if c[0] in own]
     form.department_id.choices = departments
-    users = db.session.execute(select(User.id, User.display_name).where(User.is_active_account.is_(True))
-                               .order_by(User.display_name)).all()
-    form.interviewee_id.choices = [(NONE, "—")] + [(u.id, u.display_name) for u in users]
+    # The people this user may record, and those the session already lists (kept when someone
+    # with a narrower reach edits it).
+    listed = [row.user_id for row in interview.interviewees] if interview is not None else []
+    reach = scope_clause(current_user, "interviews.manage", department_column=User.department_id)
+    users = db.session.execute(select(User.id, User.display_name).where(
+        (User.is_active_account.is_(True) & reach) | User.id.in_(listed or [-1])).order_by(User.display_name)).all()
+    form.interviewee_ids.choices = [(NONE, "—")] + [(u.id, u.display_name) for u in users]
+
+
+def _person_rows(form) -> list[int]:
+    """The account picked in each person row of the form, then the empty rows to fill."""
+    picked = [user_id for user_id in (form.interviewee_ids.data or []) if user_id]
+    wanted = len(picked) + SPARE_PERSON_ROWS
+    if request.method == "POST" and "more_rows" in request.form:
+        wanted += SPARE_PERSON_ROWS
+    return picked + [NONE] * (min(max(wanted, 3), max(services.MAX_INTERVIEWEES, len(picked))) - len(picked))
+
+
+def _picked_people(form) -> list[User]:
+    """The accounts picked in the form, in the order listed; a ServiceError when one no longer exists."""
+    ids = [user_id for user_id in (form.interviewee_ids.data or []) if user_id]
+    found = {user.id: user for user in db.session.scalars(select(User).where(User.id.in_(ids or [-1])))}
+    if any(user_id not in found for user_id in ids):
+        raise ServiceError(_("One of the picked accounts no longer exists; pick the people again."), "interviewee_ids")
+    return [found[user_id] for user_id in ids]
 
 
 @bp.route("/interviews/new", methods=["GET", "POST"])
@@ -601,31 +629,32 @@ def edit_interview(interview_id=None):
     if interview is not None:
         authorize("interviews.manage", interview)
     form = InterviewForm(obj=interview)
-    _interview_form_choices(form)
+    _interview_form_choices(form, interview)
     if request.method == "GET":
         if interview is None:
             form.held_on.data = local_today()
         else:
-            form.interviewee_id.data = interview.interviewee_id or NONE
+            form.interviewee_ids.data = [row.user_id for row in interview.people]
             form.role.data = interview.role or ""
-    if form.validate_on_submit():
+    adding_rows = request.method == "POST" and "more_rows" in request.form
+    if not adding_rows and form.validate_on_submit():
         department = db.session.get(Department, form.department_id.data)
-        interviewee_user = db.session.get(User, form.interviewee_id.data) if form.interviewee_id.data else None
         try:
             if department is None or not can(current_user, "interviews.manage", Interview(department_id=department.id)):
                 raise ServiceError(_("Choose your own department."), "department_id")
             interview = services.save_interview(
-                interview, title=form.title.data, interviewee=form.interviewee.data, department=department,
+                interview, title=form.title.data, interviewee=form.interviewee.data or "", department=department,
                 method=form.method.data, held_on=form.held_on.data,
                 interviewer=interview.interviewer if interview else current_user,
                 notes_markdown=form.notes_markdown.data or "", role=form.role.data or None,
-                interviewee_user=interviewee_user)
+                interviewees=_picked_people(form), recorded_by=current_user)
         except ServiceError as error:
             apply_service_error(form, error)
         else:
             flash(_("Interview saved."), "success")
             return redirect(url_for("surveys.interview", interview_id=interview.id))
-    return render_template("surveys/interview_form.html", form=form, interview=interview), 422 if form.errors else 200
+    return render_template("surveys/interview_form.html", form=form, interview=interview,
+                           person_rows=_person_rows(form)), 422 if form.errors else 200
 
 
 @bp.route("/interviews/<int:interview_id>", methods=["GET", "POST"])

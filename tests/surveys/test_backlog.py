@@ -13,10 +13,10 @@ from tests.surveys.conftest import GOOD_ANSWERS, build_survey
 NOTES = "销售代表说：报价审批经常要等两三天。\n\n组长希望每周一看到漏斗。"
 
 
-def make_interview(company, department="sales", interviewee_user=None, role="staff"):
+def make_interview(company, department="sales", interviewees=(), role="staff"):
     return services.save_interview(None, title="访谈", interviewee="张伟", department=company["departments"][department],
                                    method="interview", held_on=date(2025, 11, 2), interviewer=company["lead"],
-                                   notes_markdown=NOTES, role=role, interviewee_user=interviewee_user)
+                                   notes_markdown=NOTES, role=role, interviewees=interviewees)
 
 
 def test_highlight_must_quote_the_notes_and_tags_are_counted(company):
@@ -131,7 +131,7 @@ def test_coverage_matrix_and_unheard_people(company):
     survey = build_survey(company["lead"])
     invitations = services.invite(survey, [company["staff"], company["other_staff"]])
     services.submit_response(invitations[0], GOOD_ANSWERS)
-    make_interview(company, department="finance", interviewee_user=company["finance"])
+    make_interview(company, department="finance", interviewees=[company["finance"]])
     services.create_requirement("x", departments=[departments["marketing"]], roles=["staff"])
     db.session.commit()
     matrix = services.coverage_matrix()

@@ -108,7 +108,7 @@ def _session(company, department, *, person=None, role=None, held_on=date(2025, 
     return services.save_interview(None, title="访谈", interviewee="韩梅",
                                    department=company["departments"][department], method="interview",
                                    held_on=held_on, interviewer=company["lead"], role=role,
-                                   interviewee_user=person)
+                                   interviewees=[person] if person else [])
 
 
 def _agrees(matrix, unheard) -> bool:
@@ -188,13 +188,13 @@ def test_coverage_page_counts_a_typed_name_for_nobody_and_says_so(client_as, com
     client = client_as("lead")
     response = client.post("/surveys/interviews/new", data={
         "title": "财务访谈", "method": "interview", "held_on": "2030-01-01",
-        "department_id": company["departments"]["finance"].id, "interviewee": "韩梅", "interviewee_id": "0",
+        "department_id": company["departments"]["finance"].id, "interviewee": "韩梅", "interviewee_ids": "0",
         "role": "", "notes_markdown": "发票太慢。"})
     assert response.status_code == 422 and "cannot be dated in the future" in response.text
     assert db.session.scalar(select(func.count()).select_from(Interview)) == 0
     response = client.post("/surveys/interviews/new", data={
         "title": "财务访谈", "method": "interview", "held_on": "2025-09-01",
-        "department_id": company["departments"]["finance"].id, "interviewee": "韩梅", "interviewee_id": "0",
+        "department_id": company["departments"]["finance"].id, "interviewee": "韩梅", "interviewee_ids": "0",
         "role": "", "notes_markdown": "发票太慢。"})
     assert response.status_code == 302
     page = client.get("/surveys/coverage").text

@@ -190,10 +190,10 @@ def test_import_page_shows_row_errors_with_422(client_as, company):
 def test_interview_pages_highlight_and_requirement_from_it(client_as, company):
     client = client_as("head")
     form = client.get("/surveys/interviews/new").text
-    assert 'data-filter-for="interviewee_id"' in form  # the company's people narrow to a typed name
+    assert 'data-filter-for="interviewee_ids-0"' in form  # the company's people narrow to a typed name
     response = client.post("/surveys/interviews/new", data={
         "title": "销售访谈", "method": "interview", "held_on": "2025-11-02",
-        "department_id": company["departments"]["sales"].id, "interviewee": "张伟", "interviewee_id": "0",
+        "department_id": company["departments"]["sales"].id, "interviewee": "张伟", "interviewee_ids": "0",
         "role": "staff", "notes_markdown": "报价审批太慢，要等三天。"})
     assert response.status_code == 302
     interview = db.session.scalar(select(Interview))
@@ -293,7 +293,7 @@ def test_specification_pdf_names_roles_and_where_each_piece_of_evidence_came_fro
     text = "".join(page.extract_text() for page in PdfReader(BytesIO(pdf.data)).pages).replace("\n", " ")
     # The roles heard in the evidence join the requirement's.
     assert "For roles: Department head and Staff" in text
-    assert "“离职的人客户没人接” — Interview “销售访谈”, 2025-11-02; 销售部 · Department head 三个组都提到" in text
+    assert "“离职的人客户没人接” — Interview “销售访谈”, 2025-11-02; 销售部 · 张伟 (Department head) 三个组都提到" in text
     # A choice answer reads as its option's label, and says which survey gave it; the only answer of an
     # anonymous survey does not name its department (it would name the person).
     assert "“是” — Survey answer" in text and "Travel often?; Anonymous answer" in text
@@ -391,7 +391,7 @@ def test_inviting_from_one_cell_invites_its_people_and_comes_back_to_it(client_a
 def test_counts_of_one_read_in_the_singular(client_as, company):
     finance = company["departments"]["finance"]
     services.save_interview(None, title="访谈", interviewee="财务", department=finance, method="interview",
-                            held_on=date(2025, 9, 1), interviewer=company["lead"], interviewee_user=company["finance"])
+                            held_on=date(2025, 9, 1), interviewer=company["lead"], interviewees=[company["finance"]])
     survey = build_survey(company["lead"])
     db.session.commit()
     client = client_as("lead")
