@@ -124,7 +124,7 @@ class InterviewForm(CleanForm):
                                           description=_l("Pick each person who spoke, up to 10: only a picked "
                                                          "account counts as heard in the coverage matrix; a name "
                                                          "typed alone counts for nobody."))
-    role = SelectField(_l("Role"), choices=[("", _l("Each person's own / several roles"))] + BUSINESS_ROLE_CHOICES,
+    role = SelectField(_l("Role"), choices=[("", _l("Own role / several roles"))] + BUSINESS_ROLE_CHOICES,
                        validators=[Optional()],
                        description=_l("With accounts picked, each person counts in their own role; a role "
                                       "chosen here must be everyone's."))

@@ -160,6 +160,8 @@ def test_the_form_says_what_is_wrong_and_saves_nothing(client_as, company):
         response = client.post("/surveys/interviews/new", data=_form(company, interviewee_ids=picks))
         assert response.status_code == 422 and message in response.text, message
         assert 'id="interviewee_ids-error"' in response.text or message == "Say who was interviewed"
+        if message == "is picked twice":  # the two picked rows are marked, not the empty ones
+            assert response.text.count('form-select is-invalid" id="interviewee_ids-') == 2
     assert db.session.scalar(select(func.count()).select_from(Interview)) == 0 and _links() == set()
 
 
