@@ -286,7 +286,8 @@ class Interview(db.Model):
         CheckConstraint(one_of("method", INTERVIEW_METHODS), name="method"),
         Index("ix_interviews_held_on", "held_on"),
     )
-    __field_labels__ = {"interviewee": _l("Interviewee(s)"), "method": _l("Method")}
+    __field_labels__ = {"interviewee": _l("Interviewee(s)"), "interviewee_id": _l("First interviewee"),
+                        "method": _l("Method")}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     title: Mapped[str] = mapped_column(String(200))
