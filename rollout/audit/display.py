@@ -339,8 +339,9 @@ def field_label(entity: str | None, column: str) -> str:
     return str(label) if label is not None else humanise(column)
 
 
-#: The column that names a row of a referenced table, by preference.
-_NAME_COLUMNS = ("display_name", "name", "title")
+#: The column that names a row of a referenced table, by preference (a notification or a support
+#: request by its subject).
+_NAME_COLUMNS = ("display_name", "name", "title", "subject")
 
 
 @cache

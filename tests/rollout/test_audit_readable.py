@@ -112,3 +112,11 @@ def test_rows_name_their_record_by_its_current_or_last_name(client_as, company):
     assert "Record" in header
     assert {row[header.index("Record")] for row in rows if row[header.index("ID")] == str(gone_id)} \
         == {"华东大区", "华东销售大区"}
+
+
+def test_notifications_are_named_by_their_subject(client_as, company):
+    from rollout.notify.services import notify
+    [notice] = notify([company["staff"]], "plan.behind", "你落后于本季度计划")
+    db.session.commit()
+    body = _body(client_as("admin").get("/audit/?entity=notifications").text)
+    assert "Notification “你落后于本季度计划”" in body and f"Notification #{notice.id}" not in body
