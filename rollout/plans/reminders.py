@@ -8,6 +8,7 @@ can move the clock; notices sent with a moved clock are dated at that clock.
 """
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -226,14 +227,36 @@ def _idle_since(customer: Customer) -> datetime:
     return customer.last_followup_at or customer.created_at
 
 
+def customer_link(customer_id: int) -> str:
+    return f"/customers/{customer_id}"
+
+
+#: How a pool warning's body names a customer: a Markdown link to its page (see _pool_warning_body).
+_NAMED_CUSTOMER = re.compile(r"\]\(/customers/(\d+)\)")
+
+
 def _pool_warning_body(owner_customers: list[tuple[Customer, datetime]]) -> str:
-    lines = [f"- [{customer.name}](/customers/{customer.id}): {_format_local(returns_at)}"
+    lines = [f"- [{customer.name}]({customer_link(customer.id)}): {_format_local(returns_at)}"
              for customer, returns_at in owner_customers[:POOL_WARNING_LISTED]]
     rest = len(owner_customers) - POOL_WARNING_LISTED
     if rest > 0:
         lines.append("- " + ngettext("and %(num)d more", "and %(num)d more", rest))
     return (_("Without a follow-up these customers return to the public pool at the time shown; a follow-up "
               "logged before then keeps them with you.") + "\n\n" + "\n".join(lines))
+
+
+def _pool_warnings_naming(owner_ids: list[int], since: datetime) -> dict[tuple[int, int], list[datetime]]:
+    """When each of these owners was warned of each customer since ``since``: (owner id, customer id) → times
+    of the pool warnings whose body names the customer (one statement for the whole run)."""
+    if not owner_ids:
+        return {}
+    told: dict[tuple[int, int], list[datetime]] = defaultdict(list)
+    for user_id, body, at in db.session.execute(select(
+            Notification.user_id, Notification.body_markdown, Notification.created_at).where(
+            Notification.event == POOL_WARNING, Notification.user_id.in_(owner_ids), Notification.created_at >= since)):
+        for customer_id in _NAMED_CUSTOMER.findall(body or ""):
+            told[(user_id, int(customer_id))].append(at)
+    return told
 
 
 def warn_pool(now: datetime | None = None) -> int:
@@ -265,18 +288,18 @@ def warn_pool(now: datetime | None = None) -> int:
         .order_by(idle_since, Customer.id)))
     if not customers:
         return 0
-    owner_ids = sorted({c.owner_id for c in customers})
-    last_warned = dict(db.session.execute(select(Notification.user_id, func.max(Notification.created_at)).where(
-        Notification.event == POOL_WARNING, Notification.user_id.in_(owner_ids)).group_by(Notification.user_id)).all())
-    due: dict[int, list[tuple[Customer, datetime]]] = defaultdict(list)
+    clocks = []
     for customer in customers:
         days = settings_for(customer.department_id).pool_release_days
         returns_at = _idle_since(customer) + timedelta(days=days)
-        warned_from = returns_at - timedelta(days=pool_warning_days(days))
-        # Every warning sent since this customer entered its warning period named it (or it had been
-        # named before): a later warning to the owner means it was told in this idle spell.
-        last = last_warned.get(customer.owner_id)
-        if last is not None and last >= warned_from:
+        clocks.append((customer, returns_at, returns_at - timedelta(days=pool_warning_days(days))))
+    told = _pool_warnings_naming(sorted({c.owner_id for c in customers}), min(w for _c, _r, w in clocks))
+    due: dict[int, list[tuple[Customer, datetime]]] = defaultdict(list)
+    for customer, returns_at, warned_from in clocks:
+        # Told in this idle spell: a warning to its present owner named it since its warning period began
+        # (not merely a warning about other customers: one freed from a lost deal, handed to a new owner or
+        # brought forward by a shorter pool period enters the period later than those).
+        if any(at >= warned_from for at in told.get((customer.owner_id, customer.id), ())):
             continue
         due[customer.owner_id].append((customer, returns_at))
     named = 0

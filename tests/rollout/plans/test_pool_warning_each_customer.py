@@ -1,0 +1,63 @@
+"""The public-pool warning names each customer once per idle spell, whatever the owner was told about others."""
+from datetime import timedelta
+
+from rollout.extensions import db
+from rollout.plans import reminders, services
+from rollout.timeutil import utcnow
+from tests.rollout.plans.test_reminders import english, notices, owned  # noqa: F401  (fixture)
+
+
+def test_a_customer_freed_from_a_lost_deal_is_warned_though_its_owner_was_warned_of_another(english):
+    now = utcnow()
+    other = owned(english, "甲公司", 28, at=now)                  # returns in 2 days: warned now
+    held = owned(english, "乙公司", 29, at=now)                   # idle as long, but a deal keeps it
+    deal = services.create_opportunity(held, english["staff"], "乙公司 项目", "1000")
+    db.session.commit()
+    assert reminders.warn_pool(now=now) == 1
+    [first] = notices(english["staff"], reminders.POOL_WARNING)
+    assert f"/customers/{other.id})" in first.body_markdown and "乙公司" not in first.body_markdown
+    # Half a day later the deal is lost (not a churn): nothing holds 乙公司 any more.
+    reason = services.save_lost_reason(None, "预算不足", is_churn=False)
+    services.move_stage(deal, "lost", english["staff"], lost_reason_id=reason.id)
+    db.session.commit()
+    assert reminders.warn_pool(now=now + timedelta(hours=12)) == 1
+    latest = notices(english["staff"], reminders.POOL_WARNING)[-1]
+    assert f"[乙公司](/customers/{held.id})" in latest.body_markdown and "甲公司" not in latest.body_markdown
+    # Each once: the next run tells nobody again.
+    assert reminders.warn_pool(now=now + timedelta(hours=18)) == 0
+
+
+def test_a_new_owner_is_warned_of_a_customer_its_former_owner_was_warned_of(english):
+    now = utcnow()
+    customer = owned(english, "甲公司", 28, at=now)
+    assert reminders.warn_pool(now=now) == 1
+    # Given to another rep without resetting the clock (as an import of owners does).
+    customer.owner_id = english["staff2"].id
+    db.session.commit()
+    owned(english, "丙公司", 28, owner="staff2", at=now - timedelta(hours=1))
+    assert reminders.warn_pool(now=now + timedelta(hours=1)) == 2
+    [notice] = notices(english["staff2"], reminders.POOL_WARNING)
+    assert "甲公司" in notice.body_markdown and "丙公司" in notice.body_markdown
+
+
+def test_a_shorter_pool_period_warns_of_customers_it_brings_forward(english):
+    now = utcnow()
+    owned(english, "甲公司", 28, at=now)
+    later = owned(english, "乙公司", 12, at=now)   # 18 days left under 30 days
+    assert reminders.warn_pool(now=now) == 1
+    # The head shortens the department's period to 14 days: 乙公司 now returns in 2 days.
+    services.save_settings(english["departments"]["sales"].id, 14, 5, 10)
+    db.session.commit()
+    assert reminders.warn_pool(now=now + timedelta(hours=2)) == 1
+    assert f"[乙公司](/customers/{later.id})" in notices(english["staff"], reminders.POOL_WARNING)[-1].body_markdown
+
+
+def test_customers_beyond_the_listed_ones_are_named_in_the_next_warning(english):
+    now = utcnow()
+    for number in range(reminders.POOL_WARNING_LISTED + 2):
+        owned(english, f"客户{number:02d}有限公司", 28, at=now)
+    assert reminders.warn_pool(now=now) == reminders.POOL_WARNING_LISTED + 2
+    # The two counted but not named are named the next day; the named ones are not repeated.
+    assert reminders.warn_pool(now=now + timedelta(days=1)) == 2
+    latest = notices(english["staff"], reminders.POOL_WARNING)[-1]
+    assert latest.body_markdown.count("](/customers/") == 2
