@@ -299,6 +299,7 @@ def survey_status(survey_id):
     survey = db.get_or_404(Survey, survey_id)
     authorize("surveys.manage", survey)
     status = request.form.get("status", "")
+    was = survey.status
     try:
         if status == OPEN and survey.status == "draft":
             sent = services.publish(survey)
@@ -310,7 +311,12 @@ def survey_status(survey_id):
             services.change_survey_status(survey, status, actor=current_user)
     except ServiceError as error:
         return _refused(survey, error)
-    flash(_("The survey is now %(status)s.", status=SURVEY_STATUS_LABELS[status]), "success")
+    if status == CLOSED:
+        flash(_("The survey is closed."), "success")
+    elif was == CLOSED:
+        flash(_("The survey is open again."), "success")
+    else:
+        flash(_("The survey is open."), "success")
     return redirect(url_for("surveys.survey", survey_id=survey.id))
 
 
