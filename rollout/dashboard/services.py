@@ -7,10 +7,12 @@ module. Functions a module has not (yet) installed make their readiness item
 from __future__ import annotations
 
 import importlib
+import unicodedata
 from bisect import bisect_right
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
+from math import ceil
 
 from flask import current_app
 from flask_babel import gettext as _
@@ -1010,10 +1012,18 @@ def active_users_chart(data: Adoption):
         return no_data_yet(title, _("No data yet: nobody in these departments has signed in during these weeks."))
     labels = [d.strftime("%m-%d") for d in data.weeks]
     if labels:  # the last week is this one, which has only begun: its figure is not a drop
-        labels[-1] = _("%(day)s (so far)", day=labels[-1])
+        labels[-1] = _("%(day)s (this week)", day=labels[-1])
     # People are counted whole, from zero: pygal's own axis would start at the lowest week and show 1.2 people.
     top = max(value for values in series.values() for value in values)
-    return svg_chart("line", title, labels, series, height=320, y_labels=whole_ticks(top))
+    # The last label is centred on the chart's right edge: room for its half, and no "…" cutting it short.
+    return svg_chart("line", title, labels, series, height=320, y_labels=whole_ticks(top),
+                     truncate_label=-1, margin_right=max(20, ceil(_label_width(labels[-1]) / 2) + 4))
+
+
+def _label_width(text: str, font_size: int = 12) -> float:
+    """The width an axis label takes: a Chinese character is a whole em, Latin text about 0.6 of one
+    (pygal's own estimate counts every character at 0.6 and so leaves Chinese labels too little room)."""
+    return sum(font_size if unicodedata.east_asian_width(char) in "WF" else 0.6 * font_size for char in text)
 
 
 def entries_chart(data: Adoption):

@@ -4,6 +4,7 @@ import re
 from datetime import date, datetime, time, timedelta
 
 import pytest
+from flask_babel import refresh
 from pypdf import PdfReader
 from sqlalchemy import insert, select
 
@@ -408,7 +409,28 @@ def test_the_weekly_active_users_chart_says_this_week_has_only_begun(app, compan
     db.session.commit()
     with app.test_request_context():
         chart = str(services.active_users_chart(services.adoption(today=today)))
-    assert "11-30（本周至今）" in chart and "11-23<" in chart  # the company language outside a browser
+    assert "11-30（本周）" in chart and "11-23<" in chart  # the company language outside a browser
+
+
+def test_the_last_week_label_is_shown_whole_in_both_languages(app, company):
+    """The label of this week is centred on the right edge: it is neither cut by "…" nor by the edge."""
+    today = date(2026, 11, 30)
+    _login(company["staff"], today - timedelta(days=7))
+    db.session.commit()
+    for language, label in (("zh-CN", "11-30（本周）"), ("en", "11-30 (this week)")):
+        with app.test_request_context(headers={"Accept-Language": language}):
+            refresh()  # the locale is kept for the app context, which outlives this request
+            chart = str(services.active_users_chart(services.adoption(today=today)))
+        assert f">{label}</text>" in chart and "…" not in chart
+        # the plot ends at least half the label's width before the right edge of the 720-wide drawing
+        plot_x, plot_width = _plot_box(chart)
+        assert 720 - (plot_x + plot_width) >= services._label_width(label) / 2
+
+
+def _plot_box(svg: str) -> tuple[float, float]:
+    x = float(re.search(r'<g transform="translate\(([\d.]+), [\d.]+\)" class="plot">', svg).group(1))
+    width = float(re.search(r'class="plot">\s*<rect x="0" y="0" width="([\d.]+)"', svg).group(1))
+    return x, width
 
 
 def test_a_department_without_staff_is_not_said_to_need_zero_seed_users(app, company, factory):
