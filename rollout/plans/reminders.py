@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from functools import partial
 
 from babel.lists import format_list
-from flask_babel import get_locale, lazy_ngettext, ngettext
+from flask_babel import get_locale, lazy_ngettext, ngettext, pgettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, func, or_, select
@@ -235,8 +235,14 @@ def customer_link(customer_id: int) -> str:
 _NAMED_CUSTOMER = re.compile(r"\]\(/customers/(\d+)\)")
 
 
+def _markdown_link(customer: Customer) -> str:
+    return f"[{customer.name}]({customer_link(customer.id)})"
+
+
 def _pool_warning_body(owner_customers: list[tuple[Customer, datetime]]) -> str:
-    lines = [f"- [{customer.name}]({customer_link(customer.id)}): {_format_local(returns_at)}"
+    # "Name: time" in English, "名称：时间" (a full-width colon) in Chinese.
+    lines = ["- " + pgettext("pool warning line", "%(customer)s: %(when)s", customer=_markdown_link(customer),
+                             when=_format_local(returns_at))
              for customer, returns_at in owner_customers[:POOL_WARNING_LISTED]]
     rest = len(owner_customers) - POOL_WARNING_LISTED
     if rest > 0:

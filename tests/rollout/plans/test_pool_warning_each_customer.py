@@ -3,7 +3,7 @@ from datetime import timedelta
 
 from rollout.extensions import db
 from rollout.plans import reminders, services
-from rollout.timeutil import utcnow
+from rollout.timeutil import to_local, utcnow
 from tests.rollout.plans.test_reminders import english, notices, owned  # noqa: F401  (fixture)
 
 
@@ -61,3 +61,17 @@ def test_customers_beyond_the_listed_ones_are_named_in_the_next_warning(english)
     assert reminders.warn_pool(now=now + timedelta(days=1)) == 2
     latest = notices(english["staff"], reminders.POOL_WARNING)[-1]
     assert latest.body_markdown.count("](/customers/") == 2
+
+
+def test_each_line_reads_as_its_reader_writes_a_name_and_a_time(english):
+    english["staff2"].locale = "zh_CN"
+    now = utcnow()
+    mine = owned(english, "常州青松精密机械有限公司", 28, at=now)
+    theirs = owned(english, "苏州明达", 28, owner="staff2", at=now)
+    assert reminders.warn_pool(now=now) == 2
+    when = to_local(mine.last_followup_at + timedelta(days=30)).strftime("%Y-%m-%d %H:%M")
+    english_body = notices(english["staff"], reminders.POOL_WARNING)[0].body_markdown
+    assert f"- [常州青松精密机械有限公司](/customers/{mine.id}): {when}" in english_body
+    chinese_body = notices(english["staff2"], reminders.POOL_WARNING)[0].body_markdown
+    when = to_local(theirs.last_followup_at + timedelta(days=30)).strftime("%Y-%m-%d %H:%M")
+    assert f"- [苏州明达](/customers/{theirs.id})：{when}" in chinese_body
