@@ -21,7 +21,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, func, or_, select
 
 from rollout.access import can, head_scope_ids
-from rollout.accounts.models import Department, User, UserRole
+from rollout.accounts.models import ADMIN, HEAD, LEAD, STAFF, Department, User, UserRole
 from rollout.audit.models import AuditEntry
 from rollout.audit.services import as_system
 from rollout.extensions import db
@@ -265,6 +265,18 @@ def _pool_warnings_naming(owner_ids: list[int], since: datetime) -> dict[tuple[i
     return told
 
 
+def pool_warning_link(owner: User) -> str:
+    """The customer list as a pool warning opens it: the longest without a follow-up (the due ones) first.
+
+    A rep's list holds only their own customers; a head's or lead's is filtered to theirs where the list's
+    owner filter can show it (it offers the reps), so that nobody reads a list filtered by what they cannot see.
+    """
+    link = "/customers?sort=last_followup"
+    if owner.has_role(ADMIN, LEAD, HEAD) and owner.has_role(STAFF):
+        link += f"&owner_id={owner.id}"
+    return link
+
+
 def warn_pool(now: datetime | None = None) -> int:
     """Warn owners of customers that return to the pool within the warning period, one notice per owner
     listing them; each customer once per idle spell (a follow-up starts a new one). Returns the number
@@ -318,7 +330,7 @@ def warn_pool(now: datetime | None = None) -> int:
             notices = notify([owner], POOL_WARNING,
                              lazy_ngettext("%(num)d customer returns to the public pool soon",
                                            "%(num)d customers return to the public pool soon", count),
-                             partial(_pool_warning_body, owner_customers), link=f"/customers?owner_id={owner_id}")
+                             partial(_pool_warning_body, owner_customers), link=pool_warning_link(owner))
             _stamp(notices, now, moved)
             named += count
         db.session.flush()

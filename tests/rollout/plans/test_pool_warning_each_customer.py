@@ -1,6 +1,7 @@
 """The public-pool warning names each customer once per idle spell, whatever the owner was told about others."""
 from datetime import timedelta
 
+from rollout.accounts.models import UserRole
 from rollout.extensions import db
 from rollout.plans import reminders, services
 from rollout.timeutil import to_local, utcnow
@@ -75,3 +76,29 @@ def test_each_line_reads_as_its_reader_writes_a_name_and_a_time(english):
     chinese_body = notices(english["staff2"], reminders.POOL_WARNING)[0].body_markdown
     when = to_local(theirs.last_followup_at + timedelta(days=30)).strftime("%Y-%m-%d %H:%M")
     assert f"- [苏州明达](/customers/{theirs.id})：{when}" in chinese_body
+
+
+def test_the_warning_opens_the_owners_list_with_the_due_customers_first(english, client_as):
+    now = utcnow()
+    owned(english, "新跟进公司", 1, at=now)
+    due = owned(english, "将退回公司", 28, at=now)
+    owned(english, "刚建公司", 0, at=now)
+    reminders.warn_pool(now=now)
+    [notice] = notices(english["staff"], reminders.POOL_WARNING)
+    page = client_as("staff").get(notice.link).text
+    rows = [name for name in ("将退回公司", "新跟进公司", "刚建公司") if name in page]
+    assert sorted(rows, key=page.index) == ["将退回公司", "新跟进公司", "刚建公司"]
+    assert f"/customers/{due.id}" in page
+    # The rep sees what the list is ordered by: the heading of the last follow-up is marked as sorted.
+    assert 'aria-sort="ascending"' in page and 'data-sort="last_followup"' in page
+
+
+def test_a_head_who_owns_customers_is_linked_to_their_own_where_the_owner_filter_shows_it(english, client_as):
+    head = english["head"]
+    assert reminders.pool_warning_link(english["staff"]) == "/customers?sort=last_followup"
+    assert reminders.pool_warning_link(head) == "/customers?sort=last_followup"  # the filter offers reps only
+    head.role_rows.append(UserRole(role="staff"))
+    db.session.commit()
+    link = reminders.pool_warning_link(head)
+    assert link == f"/customers?sort=last_followup&owner_id={head.id}"
+    assert f'<option value="{head.id}" selected>' in client_as("head").get(link).text
