@@ -3,16 +3,18 @@ a freeze around the sales go-live, one implemented release and one overdue."""
 from __future__ import annotations
 
 import io
-from datetime import datetime, time, timedelta
+from contextlib import contextmanager
+from datetime import date, datetime, time, timedelta
 
 from flask_babel import force_locale
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 
 from rollout.extensions import db
+from rollout.notify.models import Notification, OutboxMessage
 from rollout.timeutil import local_to_utc
 
 from changes import services
-from changes.models import ChangeRequest, ReviewWindow
+from changes.models import ChangeRequest, ChangeTransition, ReviewWindow
 
 DECIDED_STATES = ("approved", "rejected", "deferred")
 
@@ -40,6 +42,24 @@ def _backdate(request: ChangeRequest, submitted_at: datetime, decided_at: dateti
             step.created_at = step.window.starts_at + timedelta(minutes=40)
         elif decided_at is not None:
             step.created_at = decided_at + timedelta(days=1)
+
+
+def _at(day: date, hour: int, minute: int = 0) -> datetime:
+    """A local time of the story, as stored (UTC)."""
+    return local_to_utc(datetime.combine(day, time(hour, minute)))
+
+
+@contextmanager
+def _as_of(moment: datetime):
+    """Date what the services record inside the block (the notices, their outgoing messages, the requests'
+    history steps) at ``moment``, when the story has it happen, rather than when the demo is loaded."""
+    models = (Notification, OutboxMessage, ChangeTransition)
+    db.session.flush()
+    last = {model: db.session.scalar(select(func.max(model.id))) or 0 for model in models}
+    yield
+    db.session.flush()
+    for model in models:
+        db.session.execute(update(model).where(model.id > last[model]).values(created_at=moment))
 
 
 def _place_and_assess(request, window, lead, comment, raise_to=None, raise_reason=""):
@@ -124,14 +144,24 @@ def _load(ctx) -> None:
     second.closed_at = second.ends_at
 
     # --- an implemented release from the first window's approvals --------------------------
+    # Planned the day after the window for four days ago, and live that evening: its notices say so and
+    # are dated then. (Its day is set directly, as a release cannot be planned for a day that has passed.)
+    planned_at = first.ends_at + timedelta(hours=20)
     done = services.save_release("2026 第1批优化", today, admin)
-    for request in (stage, photos):
-        services.schedule(request, done, lead)
-    services.implement_release(done, admin)
-    # Dated after the story, as a release cannot be planned for a day that has passed.
-    done.planned_on = today - timedelta(days=4)
-    done.implemented_at = local_to_utc(datetime.combine(today - timedelta(days=4), time(20, 0)))
+    done.planned_on, done.created_at = today - timedelta(days=4), planned_at
+    with _as_of(planned_at):
+        for request in (stage, photos):
+            services.schedule(request, done, lead)
+    live_at = _at(done.planned_on, 20)
+    with _as_of(live_at):
+        services.implement_release(done, admin)
+    done.implemented_at = live_at
     services.regenerate_notes(done)
+    # The announcement carries the notes, which now say the day it went live.
+    release_link = services._url("changes.release", release_id=done.id)
+    for model in (Notification, OutboxMessage):
+        db.session.execute(update(model).where(model.link == release_link, model.created_at == live_at)
+                           .values(body_markdown=done.notes_markdown))
     for request in (stage, photos):
         request.implemented_at = done.implemented_at
     services.move(stage, "reviewed", lead, "上线一周，方案评审平均耗时 1 天，返工减少。")
@@ -173,15 +203,22 @@ def _load(ctx) -> None:
     services.move(emergency, "implemented", lead, "已上线，重新导入 300 条数据。")
 
     # --- a standard change and a draft -------------------------------------------------------
+    # Submitted four days ago and put into a patch planned for two days ago, which has not gone live.
+    submitted_at = _at(today - timedelta(days=4), 9, 30)
     standard = _request(ctx, "rep2", "产品下拉列表新增型号 ZL-X9", "在产品目录中新增型号 ZL-X9 及其标准价。",
                         "新品下周上市。", "standard", urgency="medium", impact="low", affected_roles=["staff"],
                         departments=["sales"])
-    services.submit(standard, standard.requester)
+    with _as_of(submitted_at):
+        services.submit(standard, standard.requester)
+    standard.created_at, standard.submitted_at, standard.decided_at = (submitted_at - timedelta(minutes=20),
+                                                                       submitted_at, submitted_at)
 
     # --- a release whose day passed without it going live: its owner is reminded -------------------
     late = services.save_release("2026 第1批补丁", today, lead)
-    services.schedule(standard, late, lead)
-    late.planned_on = today - timedelta(days=2)  # set after the story, as a passed day cannot be chosen
+    # Its day is set directly, as a passed day cannot be chosen; its notices are dated when it was planned.
+    late.planned_on, late.created_at = today - timedelta(days=2), submitted_at + timedelta(hours=1)
+    with _as_of(late.created_at):
+        services.schedule(standard, late, lead)
     services.regenerate_notes(late)
     services.remind_overdue_releases(today)
     _request(ctx, "rep3", "商机列表增加“最后跟进时间”列", "商机列表默认显示最后一次跟进的时间，并可排序。",
