@@ -778,11 +778,25 @@ class DepartmentAdoption:
     def is_on_target(self) -> bool:
         return self.entries_per_rep_per_week >= self.expected_per_week
 
+    @property
+    def training_comparison(self) -> tuple[float | None, float | None]:
+        """Before/after training as the table and the chart show them: nothing on either side (None) when
+        there is nothing to compare — no trained reps, or trained reps without a single entry in the weeks
+        shown — as the chart, which draws no bar for them and says "no data yet" when no department has any."""
+        if not any(self.before_after):
+            return None, None
+        return self.before_after
+
 
 @dataclass
 class Adoption:
     weeks: list[date]
     departments: list[DepartmentAdoption]
+
+    @property
+    def lacks_a_comparison(self) -> bool:
+        """Whether a department shows "—" before or after training (the page then says what it means)."""
+        return any(value is None for d in self.departments for value in d.training_comparison)
 
 
 def _entry_sources() -> list[tuple]:
@@ -1044,8 +1058,8 @@ def training_effect_chart(data: Adoption):
     title = _("Entries per rep per week, before and after training")
     if not data.departments:
         return _no_departments(title)
-    series = {_("Before training"): [d.before_after[0] for d in data.departments],
-              _("After training"): [d.before_after[1] for d in data.departments]}
+    series = {_("Before training"): [d.training_comparison[0] for d in data.departments],
+              _("After training"): [d.training_comparison[1] for d in data.departments]}
     if not _has_figures(series):
         return no_data_yet(title, _("No data yet: the comparison appears once trained reps have recorded "
                                     "plan-tracking entries."))
