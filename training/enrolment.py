@@ -324,17 +324,49 @@ def calendar_item(session: TrainingSession) -> CalendarItem:
                         is_cancelled=session.status == SESSION_CANCELLED)
 
 
-def feed_items(user) -> list[CalendarItem]:
-    """A person's sessions for the personal calendar feed: as participant or as trainer, cancelled ones too."""
-    taking = select(Enrolment.session_id).where(Enrolment.user_id == user.id,
-                                                Enrolment.status.in_([ENROLLED, WAITLISTED]))
-    cancelled_taking = select(Enrolment.session_id).where(Enrolment.user_id == user.id)
-    sessions = db.session.scalars(select(TrainingSession).where(
+#: What a person's place reads once sign-up closed while they were still on the waitlist (not a stored status).
+NO_SEAT = "no_seat"
+
+
+def has_no_seat(enrolment: Enrolment, now: datetime | None = None) -> bool:
+    """Still waitlisted when the session's sign-up closed: no seat moves up any more (the waitlist-closed notice)."""
+    session = enrolment.session
+    return (enrolment.status == WAITLISTED and session.status == SESSION_SCHEDULED
+            and not session.takes_sign_ups(now or utcnow()))
+
+
+def shown_status(enrolment: Enrolment, now: datetime | None = None) -> str:
+    """The status a person's place reads as: enrolled, waitlisted, or NO_SEAT once sign-up closed without one."""
+    return NO_SEAT if has_no_seat(enrolment, now) else enrolment.status
+
+
+def feed_items(user, now: datetime | None = None) -> list[CalendarItem]:
+    """A person's sessions for the personal calendar feed: as participant or as trainer, cancelled ones too.
+
+    A session whose sign-up closed while the person was still waitlisted is CANCELLED in their feed (one sequence
+    higher, so calendar programs drop it); should the trainer still move them in by hand, it comes back two higher.
+    """
+    now = now or utcnow()
+    mine = (select(Enrolment.session_id, Enrolment.status, Enrolment.promoted_at)
+            .where(Enrolment.user_id == user.id).subquery())
+    rows = db.session.execute(select(TrainingSession, mine.c.status, mine.c.promoted_at)
+                              .outerjoin(mine, mine.c.session_id == TrainingSession.id).where(
         TrainingSession.starts_at.is_not(None),
         db.or_(
             db.and_(TrainingSession.status == SESSION_SCHEDULED,
-                    db.or_(TrainingSession.id.in_(taking), TrainingSession.trainer_id == user.id)),
+                    db.or_(mine.c.status.in_([ENROLLED, WAITLISTED]), TrainingSession.trainer_id == user.id)),
             db.and_(TrainingSession.status == SESSION_CANCELLED,
-                    db.or_(TrainingSession.id.in_(cancelled_taking), TrainingSession.trainer_id == user.id)),
+                    db.or_(mine.c.session_id.is_not(None), TrainingSession.trainer_id == user.id)),
         )).options(db.joinedload(TrainingSession.course)).order_by(TrainingSession.starts_at)).all()
-    return [calendar_item(session) for session in sessions]
+    items = []
+    for session, status, promoted_at in rows:
+        item = calendar_item(session)
+        if session.status == SESSION_SCHEDULED and session.trainer_id != user.id:
+            closes = session.signup_deadline_at or session.starts_at
+            if status == WAITLISTED and not session.takes_sign_ups(now):
+                item.is_cancelled = True
+                item.sequence += 1
+            elif status == ENROLLED and promoted_at is not None and promoted_at > closes:
+                item.sequence += 2
+        items.append(item)
+    return items

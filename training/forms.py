@@ -22,7 +22,8 @@ ATTENDANCE_LABELS = {"present": _l("Present"), "late": _l("Late"), "excused": _l
                      "absent": _l("Absent")}
 STATUS_LABELS = {"draft": _l("Draft"), "scheduled": _l("Scheduled"), "cancelled": _l("Cancelled"),
                  "in_progress": _l("In progress"), "held": _l("Held"),
-                 "enrolled": _l("Enrolled"), "waitlisted": _l("Waitlisted"), "open": _l("Awaiting answer"),
+                 "enrolled": _l("Enrolled"), "waitlisted": _l("Waitlisted"),
+                 "no_seat": _l("No seat (sign-up closed)"), "open": _l("Awaiting answer"),
                  "escalated": _l("Escalated"), "answered": _l("Replied"), "solved": _l("Solved"),
                  "complete": _l("Complete"), "overdue": _l("Overdue"), "pending": _l("Not yet done")}
 label_codes({

@@ -113,6 +113,7 @@ def index():
                 if "reports.calendar_feed" in current_app.view_functions else None)
     return render_template("training/index.html", mine=mine, today=today, my_enrolments=my_enrolments, feed_url=feed_url,
                            upcoming=upcoming, drafts=drafts, route=support.route_for(current_user, tree),
+                           place_of=lambda enrolment: enrolments.shown_status(enrolment, now),
                            waiting=support.waiting_for(current_user), state_of=lambda o: o.state(today))
 
 
@@ -438,6 +439,7 @@ def session(session_id):
     return render_template("training/session.html", session=session, enrolled=enrolled, waitlisted=waitlisted,
                            release=_release_of(session), trained=trained,
                            my=my, assign_form=assign_form, assign_groups=assign_groups,
+                           my_status=enrolments.shown_status(my, now) if my is not None else None,
                            missing_course=services.missing_prerequisite(current_user, session.course)
                            if session.course is not None and (my is None or my.status not in (ENROLLED, WAITLISTED))
                            else None,
