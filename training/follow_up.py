@@ -235,16 +235,27 @@ def _other_sessions_for(sessions: list[TrainingSession], users: list[User], now:
     return result
 
 
+def join_sentences(*sentences: str) -> str:
+    """Sentences one after the other as the reader's language writes them: Chinese needs no space between them."""
+    from flask_babel import get_locale
+    locale = get_locale()
+    return ("" if locale is not None and locale.language == "zh" else " ").join(sentences)
+
+
 def _waitlist_body(session: TrainingSession, others: list[tuple[TrainingSession, int]]):
-    from training.services import when_and_where
-    when = when_and_where(session)
+    from training.services import session_place, session_time, when_and_where
+    time, place = session_time(session), session_place(session)
     course = session.course.title if session.course else None
     listed = [(other.title, when_and_where(other), other.capacity - taken)
               for other, taken in others[:MAX_OTHER_SESSIONS]]
 
     def body() -> str:
-        text = _("Sign-up for the session of %(when)s has closed and no seat came free for you, so you will not "
-                 "get a place.", when=when)
+        if place:
+            text = _("Sign-up for the session on %(time)s at %(place)s has closed and no seat came free for you, "
+                     "so you will not get a place.", time=time, place=place)
+        else:
+            text = _("Sign-up for the session on %(time)s has closed and no seat came free for you, so you will "
+                     "not get a place.", time=time)
         if listed:
             lines = []
             for title, when_other, free in listed:
@@ -257,9 +268,9 @@ def _waitlist_body(session: TrainingSession, others: list[tuple[TrainingSession,
             return "\n\n".join([text, _("Other sessions of %(course)s you can sign up for (on the session's page):",
                                         course=course), "\n".join(lines)])
         if course:
-            return text + " " + _("No other session of %(course)s is open for sign-up at the moment; ask the "
-                                  "trainer or look at the sessions list later.", course=course)
-        return text + " " + _("Ask the trainer whether another session is planned.")
+            return join_sentences(text, _("No other session of %(course)s is open for sign-up at the moment; ask "
+                                          "the trainer or look at the sessions list later.", course=course))
+        return join_sentences(text, _("Ask the trainer whether another session is planned."))
     return body
 
 
@@ -298,7 +309,7 @@ def tell_waitlist_closed(now: datetime) -> int:
 def warn_no_sign_ups(now: datetime) -> int:
     """Tell the trainer (and the session's owner) once when a session starts within TRAINING_NO_SIGN_UPS_HOURS
     (48) and nobody is signed up. Returns how many people were told."""
-    from training.services import when_and_where
+    from training.services import session_place, session_time
     hours = max(0, int(current_app.config.get("TRAINING_NO_SIGN_UPS_HOURS", 48)))
     enrolled = select(Enrolment.session_id).where(Enrolment.status == ENROLLED)
     sessions = db.session.scalars(select(TrainingSession).where(
@@ -314,8 +325,13 @@ def warn_no_sign_ups(now: datetime) -> int:
         link = session_link(session.id)
         new = [user for user in people[session.id] if (user.id, link) not in told]
         if new:
-            _send(new, NO_SIGN_UPS, _l("Nobody signed up yet: %(title)s", title=session.title),
-                  _l("The session starts %(when)s and nobody has signed up. If it is still needed, sign people up "
-                     "on its page; otherwise cancel it.", when=when_and_where(session)), link, now)
+            time, place = session_time(session), session_place(session)
+            if place:
+                body = _l("The session on %(time)s at %(place)s has nobody signed up yet. If it is still needed, "
+                          "sign people up on its page; otherwise cancel it.", time=time, place=place)
+            else:
+                body = _l("The session on %(time)s has nobody signed up yet. If it is still needed, sign people up "
+                          "on its page; otherwise cancel it.", time=time)
+            _send(new, NO_SIGN_UPS, _l("Nobody signed up yet: %(title)s", title=session.title), body, link, now)
             count += len(new)
     return count

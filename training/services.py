@@ -359,11 +359,20 @@ def save_session(session: TrainingSession | None, data: SessionData) -> Training
     return session
 
 
+def session_time(session: TrainingSession) -> str:
+    """"2026-12-03 10:00–11:30": the session's local date and time, for a notification."""
+    starts, ends = to_local(session.starts_at), to_local(session.ends_at) if session.ends_at else None
+    return starts.strftime("%Y-%m-%d %H:%M") + (ends.strftime("–%H:%M") if ends else "")
+
+
+def session_place(session: TrainingSession) -> str:
+    """The room, else the meeting link; empty when neither is set."""
+    return session.location or session.online_url or ""
+
+
 def when_and_where(session: TrainingSession) -> str:
     """"2026-12-03 10:00–11:30 · 3楼培训室": the session's local time and place, for a notification."""
-    starts, ends = to_local(session.starts_at), to_local(session.ends_at) if session.ends_at else None
-    text = starts.strftime("%Y-%m-%d %H:%M") + (ends.strftime("–%H:%M") if ends else "")
-    return " · ".join(part for part in (text, session.location or session.online_url) if part)
+    return " · ".join(part for part in (session_time(session), session_place(session)) if part)
 
 
 def session_audience(session: TrainingSession) -> list[User]:

@@ -217,7 +217,7 @@ def test_the_trainer_hears_once_of_a_session_starting_soon_with_nobody_signed_up
     assert follow_up_sessions(now=empty.starts_at - timedelta(hours=47)).no_sign_ups == 1
     assert follow_up_sessions(now=empty.starts_at - timedelta(hours=2)).no_sign_ups == 0
     [notice] = _notices(company["trainer"], NO_SIGN_UPS)
-    assert notice.link == f"/training/sessions/{empty.id}" and "nobody has signed up" in notice.body_markdown
+    assert notice.link == f"/training/sessions/{empty.id}" and "has nobody signed up yet" in notice.body_markdown
 
 
 # --- the job -----------------------------------------------------------------------------------------
