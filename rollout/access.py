@@ -128,6 +128,15 @@ PLAN_RULES: dict[str, dict] = {
     "sales.configure": {ADMIN: ALL},
 }
 
+def may_view_customer(user, customer) -> bool:
+    """A customer's page: "customers.view", or a customer in a public pool the reader claims from ("pool.claim"),
+    read only: what they would claim, and when its former owner may claim it back. Lists keep to
+    "customers.view" (the pool page lists the pool)."""
+    if can(user, "customers.view", customer):
+        return True
+    return bool(customer.is_in_pool and customer.deleted_at is None and can(user, "pool.claim", customer))
+
+
 # --- rollout.imports ----------------------------------------------------
 IMPORT_RULES: dict[str, dict] = {}
 

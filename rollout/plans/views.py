@@ -11,7 +11,8 @@ from flask_login import current_user
 from sqlalchemy import func, or_, select
 
 from rollout import figures
-from rollout.access import authorize, can, department_scope_ids, head_scope_ids, require, scope_clause, subtree_ids
+from rollout.access import (authorize, can, department_scope_ids, head_scope_ids, may_view_customer, require,
+                            scope_clause, subtree_ids)
 from rollout.accounts.models import Department, User, UserRole
 from rollout.accounts.services import department_choices
 from rollout.audit.services import history_of
@@ -512,7 +513,8 @@ def _deal_form(customer) -> forms.DealForm:
 @require("customers.view")
 def customer(customer_id):
     customer = _customer_or_404(customer_id)
-    authorize("customers.view", customer)
+    if not may_view_customer(current_user, customer):
+        abort(403)
     tab = request.args.get("tab", "overview")
     if tab not in ("overview", "activities", "deals", "quotes", "history"):
         tab = "overview"
