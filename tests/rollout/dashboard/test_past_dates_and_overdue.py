@@ -89,7 +89,7 @@ def test_the_lead_home_page_lists_overdue_milestones(company, client_as):
     page = client_as("lead").get("/").get_data(as_text=True)
     card = page.split('data-testid="home-overdue-milestones"')[1].split("</div></div></div>")[0]
     assert "1 rollout milestone is overdue" in card and "数据迁移完成" in card and "4 days late" in card
-    assert "已完成的事" not in card and 'href="/rollout/plan"' in card
+    assert "已完成的事" not in card and 'href="/rollout/plan"' in card and ">Overdue</span>" in card
     assert 'data-testid="home-overdue-milestones"' not in client_as("staff").get("/").get_data(as_text=True)
 
 

@@ -38,12 +38,14 @@ def test_a_milestone_without_phase_can_be_marked_done_and_shows_overdue(company,
     db.session.commit()
     lead = client_as("lead")
     block = lead.get("/rollout/plan").get_data(as_text=True).split('data-testid="other-milestones"')[1]
-    assert "旧系统停用通知" in block and "overdue" in block
+    assert "旧系统停用通知" in block and ">Overdue</span>" in block  # capitalised, as on releases
+    zh = client_as("lead").get("/rollout/plan", headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
+    assert ">已逾期</span>" in zh.split('data-testid="other-milestones"')[1]
     assert f"/rollout/plan/milestones/{late.id}/done" in block and "Mark done" in block
     assert lead.post(f"/rollout/plan/milestones/{late.id}/done", data={"done": "y"}).status_code == 302
     assert db.session.get(RolloutMilestone, late.id).done_on == today()
     block = lead.get("/rollout/plan").get_data(as_text=True).split('data-testid="other-milestones"')[1]
-    assert "overdue" not in block and "Mark not done" in block
+    assert "Overdue" not in block and "Mark not done" in block
     # a second "done" (two people at once) keeps it done instead of flipping it back
     lead.post(f"/rollout/plan/milestones/{late.id}/done", data={"done": "y"})
     assert db.session.get(RolloutMilestone, late.id).done_on == today()
