@@ -346,6 +346,9 @@ class PoolClock:
     returns_at: datetime | None = None
     #: The owner has been warned (or is about to be): it returns within the warning period.
     is_due_soon: bool = False
+    #: Its time has passed (an import of old follow-ups, a shortened pool period, a deal lost): it returns at the
+    #: next sweep (the nightly job or a view of the pool), not at ``returns_at``, long gone.
+    is_overdue: bool = False
     #: Kept by its owner however long it is idle, because a deal is in progress.
     is_held_by_deal: bool = False
     #: For a pool customer the viewer returned lately: when they may claim it again.
@@ -373,4 +376,5 @@ def pool_clock(customer: Customer, viewer: User | None = None, now: datetime | N
     days = settings_for(customer.department_id).pool_release_days
     clock.returns_at = _idle_since(customer) + timedelta(days=days)
     clock.is_due_soon = now >= clock.returns_at - timedelta(days=max(pool_warning_days(days), 0))
+    clock.is_overdue = now >= clock.returns_at
     return clock

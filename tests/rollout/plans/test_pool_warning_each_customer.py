@@ -102,3 +102,19 @@ def test_a_head_who_owns_customers_is_linked_to_their_own_where_the_owner_filter
     link = reminders.pool_warning_link(head)
     assert link == f"/customers?sort=last_followup&owner_id={head.id}"
     assert f'<option value="{head.id}" selected>' in client_as("head").get(link).text
+
+
+def test_a_customer_past_its_pool_time_reads_as_due_now_not_as_a_date_long_gone(english, client_as):
+    now = utcnow()
+    imported = owned(english, "导入老客户", 120, at=now)   # its last follow-up months ago, as an import left it
+    clock = reminders.pool_clock(imported, english["staff"], now=now)
+    assert clock.is_overdue and clock.is_due_soon
+    page = client_as("staff").get(f"/customers/{imported.id}").text
+    assert "Overdue for a follow-up: returns to the public pool at the next sweep unless one is logged now" in page
+    assert "Returns to the public pool if there is no follow-up by" not in page
+    # A follow-up puts it back on the clock.
+    services.log_activity(imported, english["staff"], "call", now - timedelta(minutes=1), "约了拜访")
+    db.session.commit()
+    assert not reminders.pool_clock(imported, english["staff"]).is_overdue
+    assert "Returns to the public pool if there is no follow-up by" in client_as("staff").get(
+        f"/customers/{imported.id}").text
