@@ -366,6 +366,8 @@ def feed_items(user, now: datetime | None = None) -> list[CalendarItem]:
             if status == WAITLISTED and not session.takes_sign_ups(now):
                 item.is_cancelled = True
                 item.sequence += 1
+            elif status == WAITLISTED:
+                item.is_tentative = True  # a seat may still come
             elif status == ENROLLED and promoted_at is not None and promoted_at > closes:
                 item.sequence += 2
         items.append(item)

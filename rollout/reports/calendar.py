@@ -36,6 +36,8 @@ class CalendarItem:
     description: str | None = None
     url: str | None = None
     is_cancelled: bool = False
+    #: Not certain yet (a seat on a waitlist): calendar programs show it as "maybe".
+    is_tentative: bool = False
     #: Naive UTC time of the item's last change, when known.
     updated_at: datetime | None = None
 
@@ -72,7 +74,10 @@ def _event(item: CalendarItem, zone: ZoneInfo, stamp: datetime, cancel: bool) ->
         event.add("description", item.description)
     if item.url:
         event.add("url", absolute_url(item.url))
-    event.add("status", "CANCELLED" if (cancel or item.is_cancelled) else "CONFIRMED")
+    if cancel or item.is_cancelled:
+        event.add("status", "CANCELLED")
+    else:
+        event.add("status", "TENTATIVE" if item.is_tentative else "CONFIRMED")
     return event
 
 

@@ -6,6 +6,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from rollout.extensions import db
+from rollout.reports.calendar import build_calendar
 from rollout.timeutil import utcnow
 from tests.conftest import chinese_client
 from training.enrolment import NO_SEAT, feed_items, promote, shown_status
@@ -55,6 +56,7 @@ def test_feed_keeps_the_session_while_a_seat_may_still_come(company, make_sessio
     session, _ = _full_with_waitlist(company, make_session, closed=False)
     [item] = feed_items(company["staff2"])
     assert not item.is_cancelled and item.sequence == 0
+    assert item.is_tentative and b"STATUS:TENTATIVE" in build_calendar([item], "培训")
     # The moment sign-up closes it turns cancelled, and so it stays.
     for later in (session.signup_deadline_at + timedelta(minutes=1), session.starts_at + timedelta(hours=1)):
         [item] = feed_items(company["staff2"], now=later)
