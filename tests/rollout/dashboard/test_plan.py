@@ -291,3 +291,15 @@ def test_the_demo_plan_agrees_with_its_rules(app):
     load_demo(force=True)
     assert services.plan_problems() == []
     assert [m.title for m in services.unplanned_milestones()] == ["通知客户启用新的报价单模板"]
+
+
+def test_a_link_to_a_milestone_stops_below_the_top_and_marks_it(company, client_as):
+    """A reminder links to /rollout/plan#milestone-N: the row has that id, keeps a margin from the top edge
+    when scrolled to, and is highlighted as the link's target."""
+    late = services.save_milestone(None, "旧系统停用通知", today() - timedelta(days=3))
+    db.session.commit()
+    page = client_as("lead").get("/rollout/plan").get_data(as_text=True)
+    row = page.split(f'id="milestone-{late.id}"')[0].rsplit("<li", 1)[1]
+    assert 'class="milestone ' in row
+    style = page.split("<style>")[1].split("</style>")[0]
+    assert ".milestone { scroll-margin-top:" in style and ".milestone:target {" in style
