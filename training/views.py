@@ -321,8 +321,9 @@ def sessions():
              .outerjoin(taken, taken.c.session_id == TrainingSession.id)
              .outerjoin(waiting, waiting.c.session_id == TrainingSession.id)
              .options(db.joinedload(TrainingSession.trainer), db.joinedload(TrainingSession.course)))
-    mine = set(db.session.scalars(select(Enrolment.session_id).where(
-        Enrolment.user_id == current_user.id, Enrolment.status.in_([ENROLLED, WAITLISTED]))))
+    # The sessions the reader has a seat in, or waits for: each reads as its own badge.
+    mine = dict(db.session.execute(select(Enrolment.session_id, Enrolment.status).where(
+        Enrolment.user_id == current_user.id, Enrolment.status.in_([ENROLLED, WAITLISTED]))).all())
     return render_template("training/sessions.html", page=paginate(query, per_page=25, scalars=False),
                            when=when, lists=SESSION_LISTS, mine=mine)
 

@@ -122,3 +122,14 @@ def test_my_training_reads_each_place_in_a_fixed_number_of_statements(client_as,
     with count_statements() as many:
         assert "No seat (sign-up closed)" in client.get("/training/").get_data(as_text=True)
     assert many.count == one.count
+
+
+def test_the_sessions_list_tells_a_seat_from_a_place_on_the_waitlist(client_as, company, make_session):
+    session, _ = _full_with_waitlist(company, make_session, closed=False)
+
+    def row(who):
+        page = client_as(who).get("/training/sessions").get_data(as_text=True)
+        return page.split(f'/training/sessions/{session.id}"', 1)[1].split("</tr>", 1)[0]
+
+    assert ">Signed up<" in row("staff") and ">Waitlisted<" not in row("staff")
+    assert ">Waitlisted<" in row("staff2") and ">Signed up<" not in row("staff2")
