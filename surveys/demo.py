@@ -5,11 +5,15 @@ training-times survey closing in 3 days, whose automatic reminder has gone to th
 from __future__ import annotations
 
 import random
-from datetime import timedelta
+from contextlib import contextmanager
+from datetime import datetime, time, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, insert, select, update
 
+from rollout.audit.models import AuditEntry
 from rollout.extensions import db
+from rollout.notify.models import Notification, OutboxMessage
+from rollout.timeutil import local_to_utc
 from surveys import services
 from surveys.models import (CLOSED, DECIMAL, LIKERT, LONG_TEXT, MULTIPLE, OPEN, RANKING, RATING5, RATING10, SINGLE,
                             TEXT, Question, SurveyAnswer, SurveyInvitation, SurveyResponse)
@@ -79,7 +83,7 @@ def _requirements_survey(ctx):
     services.save_question(survey, name="report_hours", type=DECIMAL, label="您每周花在整理报表上的时间（小时）",
                            label_en="Hours per week spent on reports", section=needs)
     services.change_survey_status(survey, OPEN)
-    services.invite(survey, services.audience_users(survey), send=False)
+    services.invite(survey, services.audience_users(survey), send=False, today=survey.opens_on)
     return survey
 
 
@@ -151,7 +155,7 @@ def _readiness_survey(ctx, rng):
     services.save_question(survey, name="worries", type=LONG_TEXT, label="上线前您最担心什么？",
                            label_en="What worries you most before going live?")
     services.change_survey_status(survey, OPEN)
-    invitations = services.invite(survey, services.audience_users(survey))
+    invitations = _invite_on(survey, survey.opens_on)
     keep_open = {ctx.users[name].id for name in TRY_IT_ACCOUNTS}
     for invitation in invitations:
         if invitation.user_id in keep_open or rng.random() < 0.5:
@@ -322,6 +326,44 @@ def _attach_to_process_steps(created) -> None:
             services.set_requirement_nodes(created[title], ids)
 
 
+def _morning(day) -> datetime:
+    """9:00 on ``day``, local time, as stored (UTC): when the daily job sends invitations and reminders."""
+    return local_to_utc(datetime.combine(day, time(9, 0)))
+
+
+@contextmanager
+def _notices_dated(moment: datetime):
+    """Date the notices sent inside the block (in the app and outgoing) at ``moment``, when the story sends
+    them, rather than when the demo is loaded."""
+    db.session.flush()
+    last = {model: db.session.scalar(select(func.max(model.id))) or 0 for model in (Notification, OutboxMessage)}
+    yield
+    db.session.flush()
+    for model, last_id in last.items():
+        db.session.execute(update(model).where(model.id > last_id).values(created_at=moment))
+
+
+def _invite_on(survey, day) -> list[SurveyInvitation]:
+    """Invite the survey's audience on ``day``, with their invitation notices of that morning."""
+    with _notices_dated(_morning(day)):
+        return services.invite(survey, services.audience_users(survey), today=day)
+
+
+def _reminded_on(survey, day) -> None:
+    """The daily job's automatic reminder of ``day``, as it went out then: to those who had not answered,
+    with its notices and its line in the audit trail dated that morning."""
+    waiting = db.session.scalars(select(SurveyInvitation).where(
+        SurveyInvitation.survey_id == survey.id, SurveyInvitation.has_responded.is_(False))
+        .order_by(SurveyInvitation.id)).all()
+    if not waiting:
+        return
+    with _notices_dated(_morning(day)):
+        services.remind_automatically(survey, waiting, day)
+    db.session.execute(insert(AuditEntry), [{
+        "created_at": _morning(day), "action": "survey.remind", "entity": "surveys", "entity_id": str(survey.id),
+        "detail": f"{services.AUTOMATIC_REMINDER_DETAIL_PREFIX}{len(waiting)}{services.AUTOMATIC_REMINDER_DETAIL_SUFFIX}"}])
+
+
 def _pulse(ctx, rng):
     lead = ctx.users["lead"]
     first_month = add_months(ctx.today.replace(day=1), -2)
@@ -348,9 +390,12 @@ def _pulse(ctx, rng):
     codes = {ctx.departments[c].id: c for c in HEARD_DEPARTMENTS}
     for month, occurrence in enumerate(occurrences):
         window = (occurrence.opens_on, occurrence.closes_on)
-        occurrence.opens_on, occurrence.closes_on = None, None  # accept the demo answers today
+        occurrence.opens_on, occurrence.closes_on = None, None  # a past month's survey opens as it did then
         services.change_survey_status(occurrence, OPEN)
-        invitations = services.invite(occurrence, services.audience_users(occurrence), send=False)
+        occurrence.opens_on, occurrence.closes_on = window
+        # Everyone is invited, and told, on the month's first day.
+        invitations = _invite_on(occurrence, window[0])
+        occurrence.opens_on, occurrence.closes_on = None, None  # accept the demo answers today
         for invitation in invitations:
             code = codes.get(invitation.department_id)
             if code is None or rng.random() < 0.25:
@@ -364,6 +409,16 @@ def _pulse(ctx, rng):
         occurrence.opens_on, occurrence.closes_on = window
         if month < len(occurrences) - 1:
             services.change_survey_status(occurrence, CLOSED)
+            # Those who let a past month go by have long seen its invitation.
+            links = [services.respond_link(i.token) for i in invitations if not i.has_responded]
+            db.session.execute(update(Notification).where(Notification.link.in_(links), Notification.read_at.is_(None))
+                               .values(read_at=_morning(window[1])))
+        else:
+            # This month's automatic reminders that fell due before today went out then (today's goes out
+            # with the daily job at the end of load()).
+            for day, _label in services.automatic_reminder_days(occurrence):
+                if day < ctx.today:
+                    _reminded_on(occurrence, day)
     # A requirement from the pulse's anonymous comments: only departments its results name are credited,
     # the other answers are "anonymous answers".
     slow = [answer for answer in db.session.scalars(
@@ -389,7 +444,7 @@ def _training_times_survey(ctx, rng):
                                     OptionSpec("afternoon", "周三下午", label_en="Wednesday afternoon"),
                                     OptionSpec("evening", "周五傍晚", label_en="Friday evening")])
     services.change_survey_status(survey, OPEN)
-    invitations = services.invite(survey, services.audience_users(survey), today=survey.opens_on)
+    invitations = _invite_on(survey, survey.opens_on)
     keep_open = {ctx.users[name].id for name in TRY_IT_ACCOUNTS}
     for invitation in invitations:
         if invitation.user_id in keep_open or rng.random() < 0.4:

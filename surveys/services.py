@@ -773,19 +773,29 @@ def send_automatic_reminders(today: date | None = None) -> list[tuple[Survey, in
         invitations = by_survey.get(survey.id)
         if not invitations:
             continue
-        if survey.closes_on == today:
-            subject = _l("Last day: the survey “%(title)s” closes today", title=survey.title)
-        else:
-            subject = _l("Reminder: the survey “%(title)s” closes on %(day)s", title=survey.title,
-                         day=survey.closes_on.isoformat())
-        for invitation in invitations:
-            invitation.reminder_count += 1
-            invitation.last_reminded_on = today
-            _send_invitation(invitation, "survey.reminder", subject)
+        remind_automatically(survey, invitations, today)
         record_event("survey.remind", entity="surveys", entity_id=survey.id,
-                     detail=f"reminded={len(invitations)} automatic")
+                     detail=f"{AUTOMATIC_REMINDER_DETAIL_PREFIX}{len(invitations)}{AUTOMATIC_REMINDER_DETAIL_SUFFIX}")
         sent.append((survey, len(invitations)))
     return sent
+
+
+#: The audit detail of an automatic reminder run: ``reminded=N automatic``.
+AUTOMATIC_REMINDER_DETAIL_PREFIX, AUTOMATIC_REMINDER_DETAIL_SUFFIX = "reminded=", " automatic"
+
+
+def remind_automatically(survey: Survey, invitations: list[SurveyInvitation], today: date) -> None:
+    """Send the automatic reminder of ``today`` to these invitees (send_automatic_reminders chooses them and
+    records the run in the audit trail)."""
+    if survey.closes_on == today:
+        subject = _l("Last day: the survey “%(title)s” closes today", title=survey.title)
+    else:
+        subject = _l("Reminder: the survey “%(title)s” closes on %(day)s", title=survey.title,
+                     day=survey.closes_on.isoformat())
+    for invitation in invitations:
+        invitation.reminder_count += 1
+        invitation.last_reminded_on = today
+        _send_invitation(invitation, "survey.reminder", subject)
 
 
 def results_link(survey: Survey) -> str:
