@@ -111,7 +111,7 @@ def test_home_page_marks_overdue_training(client_as, company, course):
     sales.go_live_on = local_today() + timedelta(days=3)  # due a week before: four days ago
     db.session.commit()
     training = client_as("staff").get("/").get_data(as_text=True).split('data-testid="home-training"')[1]
-    assert "销售代表-基础" in training and ">overdue<" in training.split("</div>")[0]
+    assert "销售代表-基础" in training and ">Overdue<" in training.split("</div>")[0]
     sales.go_live_on = local_today() + timedelta(days=30)
     db.session.commit()
     training = client_as("staff2").get("/").get_data(as_text=True).split('data-testid="home-training"')[1]

@@ -678,7 +678,7 @@ def test_the_owner_finds_their_action_items_on_their_home_page(team, company, cl
     db.session.commit()
     home = client_as("staff").get("/").get_data(as_text=True)
     block = home.split('data-testid="home-action-items"')[1].split("</ul>")[0]
-    assert "客户查重规则改为名称加手机号" in block and "overdue" in block and "已完成的事" not in block
+    assert "客户查重规则改为名称加手机号" in block and ">Overdue<" in block and "已完成的事" not in block
     assert 'data-testid="home-action-items"' not in client_as("staff2").get("/").get_data(as_text=True)
 
 
