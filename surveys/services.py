@@ -25,13 +25,14 @@ from sqlalchemy.orm import contains_eager
 from rollout.access import can, home_department_id, subtree_ids
 from rollout.accounts.forms import ROLE_LABELS
 from rollout.accounts.models import HEAD, STAFF, Department, User, UserRole
+from rollout.audit.models import AuditEntry
 from rollout.audit.services import record_event
 from rollout.cleaning import character_pairs, pair_similarity
 from rollout.errors import NotAllowed, ServiceError
 from rollout.extensions import db
 from rollout.notify.models import Notification
 from rollout.notify.services import notify
-from rollout.timeutil import local_to_utc, local_today, utcnow
+from rollout.timeutil import local_to_utc, local_today, to_local, utcnow
 from surveys import signals
 from surveys.models import (ACCEPTED, CHOICE_TYPES, CLOSED, DATE, DECIMAL, DRAFT, IMPLEMENTED, INTEGER, LIKERT,
                             LONG_TEXT, MERGED, MULTIPLE, NOTE, OPEN, PRIORITIES, PROPOSED, QUESTION_TYPES,
@@ -751,6 +752,81 @@ def _reminder_day(survey: Survey, today: date) -> date | None:
     return max(passed) if passed else None
 
 
+def _out_of_quiet(invitation: SurveyInvitation, due: date) -> bool:
+    """Was the invitee last invited or reminded before the day before ``due`` (QUIET_DAYS), so that the
+    reminder of ``due`` goes to them?"""
+    last_told = max(filter(None, (invitation.invited_on, invitation.last_reminded_on)))
+    return last_told < due - timedelta(days=QUIET_DAYS)
+
+
+@dataclass
+class ReminderDay:
+    """One automatic reminder day of a survey, and what became of it (reminder_schedule)."""
+    day: date
+    label: object
+    #: "sent" (``count`` people reminded, on ``sent_on``), "missed" (a past day nobody was reminded),
+    #: "due" (the daily job reminds ``count`` people today), "quiet" (today: the ``count`` people waiting
+    #: were all invited or reminded that day or the day before), "everyone_answered" (today: nobody waits),
+    #: "not_open" (today: the survey takes no answers, so no reminder) or "coming".
+    state: str
+    count: int = 0
+    sent_on: date | None = None
+
+
+def reminder_schedule(survey: Survey, today: date | None = None) -> list[ReminderDay]:
+    """The survey's automatic reminder days (automatic_reminder_days) with what happened on each that has
+    come: sent, and to how many (the daily job's runs in the audit trail, read in one query; a run made up
+    on a later day counts for the day it made up), or why nobody was reminded; for the day due now, whom the
+    daily job will remind."""
+    today = today or local_today()
+    days = automatic_reminder_days(survey)
+    passed = [day for day, _label in days if day <= today]
+    if not passed:
+        return [ReminderDay(day, label, "coming") for day, label in days]
+    sent: dict[date, tuple[int, date]] = {}
+    prefix, suffix = AUTOMATIC_REMINDER_DETAIL_PREFIX, AUTOMATIC_REMINDER_DETAIL_SUFFIX
+    runs = db.session.execute(select(AuditEntry.created_at, AuditEntry.detail).where(
+        AuditEntry.action == "survey.remind", AuditEntry.entity == "surveys",
+        AuditEntry.entity_id == str(survey.id), AuditEntry.detail.like(f"{prefix}%{suffix}"),
+        AuditEntry.created_at >= local_to_utc(datetime.combine(min(passed), time.min)))).all()
+    for created_at, detail in runs:
+        run_day = to_local(created_at).date()
+        covered = _reminder_day(survey, run_day)
+        try:
+            number = int(detail[len(prefix):-len(suffix)])
+        except ValueError:
+            continue
+        if covered is not None:
+            count, first = sent.get(covered, (0, run_day))
+            sent[covered] = (count + number, min(first, run_day))
+    due = max(passed)
+    schedule = []
+    for day, label in days:
+        if day in sent:
+            count, sent_on = sent[day]
+            schedule.append(ReminderDay(day, label, "sent", count, sent_on))
+        elif day == due:
+            schedule.append(_due_reminder(survey, day, label, today))
+        elif day < today:
+            schedule.append(ReminderDay(day, label, "missed"))
+        else:
+            schedule.append(ReminderDay(day, label, "coming"))
+    return schedule
+
+
+def _due_reminder(survey: Survey, day: date, label, today: date) -> ReminderDay:
+    """The reminder due today (or made up today for ``day``) and not sent yet: whom the daily job reminds."""
+    if not accepting_answers(survey, today):
+        return ReminderDay(day, label, "not_open")
+    waiting = _waiting([survey.id])
+    if not waiting:
+        return ReminderDay(day, label, "everyone_answered")
+    pending = [invitation for invitation in waiting if _out_of_quiet(invitation, day)]
+    if not pending:
+        return ReminderDay(day, label, "quiet", len(waiting))
+    return ReminderDay(day, label, "due", len(pending))
+
+
 def send_automatic_reminders(today: date | None = None) -> list[tuple[Survey, int]]:
     """Remind the invitees of every survey taking answers today who have not answered, on the days of
     ``automatic_reminder_days``: once each, not deactivated accounts, and not whoever was invited or
@@ -764,9 +840,7 @@ def send_automatic_reminders(today: date | None = None) -> list[tuple[Survey, in
     due_on = {survey_id: day for survey_id, day in due_on.items() if day is not None}
     by_survey: dict[int, list[SurveyInvitation]] = defaultdict(list)
     for invitation in (_waiting(due_on) if due_on else []):
-        quiet_from = due_on[invitation.survey_id] - timedelta(days=QUIET_DAYS)
-        last_told = max(filter(None, (invitation.invited_on, invitation.last_reminded_on)))
-        if last_told < quiet_from:
+        if _out_of_quiet(invitation, due_on[invitation.survey_id]):
             by_survey[invitation.survey_id].append(invitation)
     sent = []
     for survey in surveys:

@@ -174,7 +174,7 @@ def survey(survey_id):
                            has_responses=services.has_responses(survey), invited=invited, responded=int(responded or 0),
                            closing_day_passed=survey.status != CLOSED and services.closing_day_passed(survey),
                            audience_size=len(services.audience_users(survey)),
-                           reminder_days=services.automatic_reminder_days(survey),
+                           reminder_schedule=services.reminder_schedule(survey), today=local_today(),
                            managers=services.survey_managers(survey),
                            transitions=sorted(services.SURVEY_TRANSITIONS.get(survey.status, ())))
 

@@ -224,11 +224,11 @@ def test_the_survey_page_says_when_reminders_go_out_and_who_hears_of_the_close(a
     closes = survey.closes_on
     page = client_as("lead").get(f"/surveys/{survey.id}").get_data(as_text=True)
     assert (f"Automatic reminders go to those who have not answered on {(closes - timedelta(days=3)).isoformat()} "
-            f"(3 days before closing), {closes.isoformat()} (on the closing day).") in page
+            f"(3 days before closing) and {closes.isoformat()} (on the closing day).") in page
     assert ("When it closes, these people are told how many answered, with a link to the results: "
             f"{company['lead'].display_name}, {company['head'].display_name}.") in page
     chinese = chinese_client(app, company["lead"]).get(f"/surveys/{survey.id}").get_data(as_text=True)
-    assert (f"系统会在 {(closes - timedelta(days=3)).isoformat()}（截止前 3 天）、{closes.isoformat()}（截止当天）"
+    assert (f"系统会在 {(closes - timedelta(days=3)).isoformat()}（截止前 3 天）和{closes.isoformat()}（截止当天）"
             "自动提醒未作答的人。") in chinese
     assert f"{company['lead'].display_name}、{company['head'].display_name}。" in chinese
     survey.closes_on = None
