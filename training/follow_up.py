@@ -141,14 +141,14 @@ def _attendance_body(session: TrainingSession, unmarked: int, total: int, again:
 
     def body() -> str:
         if again:
-            first = ngettext("The session of %(when)s ended a few days ago and attendance is still not recorded "
+            first = ngettext("The session (%(when)s) ended a few days ago and attendance is still not recorded "
                              "for %(missing)d of its %(num)d participant.",
-                             "The session of %(when)s ended a few days ago and attendance is still not recorded "
+                             "The session (%(when)s) ended a few days ago and attendance is still not recorded "
                              "for %(missing)d of its %(num)d participants.", total, when=when, missing=unmarked)
         else:
-            first = ngettext("The session of %(when)s has ended and attendance is not recorded for %(missing)d of "
+            first = ngettext("The session (%(when)s) has ended and attendance is not recorded for %(missing)d of "
                              "its %(num)d participant.",
-                             "The session of %(when)s has ended and attendance is not recorded for %(missing)d of "
+                             "The session (%(when)s) has ended and attendance is not recorded for %(missing)d of "
                              "its %(num)d participants.", total, when=when, missing=unmarked)
         if course:
             then = _("Their training records wait for it: %(course)s counts as completed for someone only once "

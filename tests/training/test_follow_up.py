@@ -129,8 +129,11 @@ def test_a_session_without_course_asks_to_record_who_came_in_each_readers_langua
     [chinese] = _notices(company["trainer"], ATTENDANCE_DUE)
     assert chinese.subject == "请记录出勤：报价审批实操" and "报价审批流程" not in chinese.body_markdown
     assert "尚未记录出勤" in chinese.body_markdown
+    # The time and place sit in brackets after "the session", not mid-sentence before 的场次.
+    assert chinese.body_markdown.startswith("该场次（") and "培训室A）已结束" in chinese.body_markdown
     [english] = _notices(company["lead"], ATTENDANCE_DUE)
     assert english.subject == "Record attendance: 报价审批实操" and "Record who came" in english.body_markdown
+    assert english.body_markdown.startswith("The session (") and "培训室A) has ended" in english.body_markdown
 
 
 # --- the waitlist when sign-up closes ---------------------------------------------------------------
