@@ -16,8 +16,6 @@ from rollout.timeutil import local_to_utc
 from changes import services
 from changes.models import ChangeRequest, ChangeTransition, ReviewWindow
 
-DECIDED_STATES = ("approved", "rejected", "deferred")
-
 
 def _request(ctx, username, title, description, reason, kind="normal", **fields) -> ChangeRequest:
     user = ctx.users[username]
@@ -25,23 +23,6 @@ def _request(ctx, username, title, description, reason, kind="normal", **fields)
     return services.create_change_request(
         user, title, description, reason, kind,
         affected_department_ids=[ctx.departments[code].id for code in departments], **fields)
-
-
-def _backdate(request: ChangeRequest, submitted_at: datetime, decided_at: datetime | None = None) -> None:
-    """Move a demo request's history into the past so lead times and windows look real."""
-    request.created_at = submitted_at - timedelta(hours=3)
-    request.submitted_at = submitted_at
-    if request.decided_at is not None and decided_at is not None:
-        request.decided_at = decided_at
-    for step in request.transitions:
-        if step.to_state == "submitted":
-            step.created_at = submitted_at
-        elif step.to_state in ("assessed", "awaiting_window"):
-            step.created_at = submitted_at + timedelta(hours=20)
-        elif step.to_state in DECIDED_STATES and step.window is not None:
-            step.created_at = step.window.starts_at + timedelta(minutes=40)
-        elif decided_at is not None:
-            step.created_at = decided_at + timedelta(days=1)
 
 
 def _at(day: date, hour: int, minute: int = 0) -> datetime:
@@ -62,10 +43,39 @@ def _as_of(moment: datetime):
         db.session.execute(update(model).where(model.id > last[model]).values(created_at=moment))
 
 
-def _place_and_assess(request, window, lead, comment, raise_to=None, raise_reason=""):
-    services.submit(request, request.requester)
-    request.window = window
-    services.assess(request, lead, comment, raise_to or request.effective_risk, raise_reason)
+def _place_and_assess(request, window, lead, comment, submitted_at: datetime) -> None:
+    """Submitted at ``submitted_at`` for ``window`` and assessed the next morning; the history, the notices
+    and what the submission notice says are those of that day."""
+    with _as_of(submitted_at):
+        services.submit(request, request.requester)
+        # submit() heads it for the first window still open on the demo's clock; it went to ``window``.
+        heading_for = request.window
+        request.window = window
+        if heading_for is not None and heading_for.id != window.id:
+            link = services._url("changes.detail", request_id=request.id)
+            old, new = services.window_name(heading_for), services.window_name(window)
+            for model in (Notification, OutboxMessage):
+                db.session.execute(update(model).where(model.link == link)
+                                   .values(body_markdown=func.replace(model.body_markdown, old, new)))
+    request.created_at, request.submitted_at = submitted_at - timedelta(hours=3), submitted_at
+    with _as_of(submitted_at + timedelta(hours=20)):
+        services.assess(request, lead, comment, request.effective_risk)
+
+
+def _decide(request, outcome, reason, actor, window, minutes_in: int) -> None:
+    """Decided ``minutes_in`` into the meeting of ``window``: its history step, notice and decision time."""
+    decided_at = window.starts_at + timedelta(minutes=minutes_in)
+    with _as_of(decided_at):
+        services.decide(request, outcome, reason, actor, window)
+    if outcome != "deferred":
+        request.decided_at = decided_at
+
+
+def _close(window, minutes, actor) -> None:
+    """Closed as its meeting ends; anything carried over is told then."""
+    with _as_of(window.ends_at):
+        services.close_window(window, minutes, actor)
+    window.closed_at = window.ends_at
 
 
 def load(ctx) -> None:
@@ -111,19 +121,18 @@ def _load(ctx) -> None:
     services.add_attachment(quote, "折扣审批口径说明.txt", io.BytesIO(
         "折扣审批口径（草案）\n- 85 折以上：销售总监审批\n- 85 折以下：销售总监 + 财务经理两级审批\n".encode()),
         ctx.users["fin1"])
-    for request in (stage, photos, quote, leads):
-        _place_and_assess(request, first, lead, "已评估，材料齐全。")
-    services.raise_risk(leads, "high", "影响全部销售的线索来源，需与销售部共同确认。", lead)
-    services.decide(stage, "approved", "方案评审能减少返工，同意；评审模板由销售部提供。", lead, first)
-    services.decide(photos, "approved", "同意，注意图片存储容量。", admin, first)
-    services.decide(quote, "deferred", "需要财务部先给出折扣阈值的正式口径，下次评审再议。", lead, first)
-    services.decide(leads, "rejected", "先优化分配规则，不取消自动分配；市场部下周提交规则调整方案。", lead, first)
+    # Three come in two days before the cutoff and the quote request a day later; each is assessed the next
+    # morning and decided at the meeting.
     for request in (stage, photos, leads):
-        _backdate(request, first.cutoff_at - timedelta(days=2), first.starts_at + timedelta(minutes=40))
-    _backdate(quote, first.cutoff_at - timedelta(days=1), first.starts_at + timedelta(minutes=50))
-    services.close_window(first, "## 出席\n周燕（项目负责人）、赵磊（管理员）、王强（销售总监）\n\n"
-                                 "## 结论\n- 批准 2 项，驳回 1 项，推迟 1 项\n- 报价两级审批待财务给出折扣口径", lead)
-    first.closed_at = first.ends_at
+        _place_and_assess(request, first, lead, "已评估，材料齐全。", first.cutoff_at - timedelta(days=2))
+    _place_and_assess(quote, first, lead, "已评估，材料齐全。", first.cutoff_at - timedelta(days=1))
+    services.raise_risk(leads, "high", "影响全部销售的线索来源，需与销售部共同确认。", lead)
+    _decide(stage, "approved", "方案评审能减少返工，同意；评审模板由销售部提供。", lead, first, 20)
+    _decide(photos, "approved", "同意，注意图片存储容量。", admin, first, 35)
+    _decide(quote, "deferred", "需要财务部先给出折扣阈值的正式口径，下次评审再议。", lead, first, 50)
+    _decide(leads, "rejected", "先优化分配规则，不取消自动分配；市场部下周提交规则调整方案。", lead, first, 70)
+    _close(first, "## 出席\n周燕（项目负责人）、赵磊（管理员）、王强（销售总监）\n\n"
+                  "## 结论\n- 批准 2 项，驳回 1 项，推迟 1 项\n- 报价两级审批待财务给出折扣口径", lead)
 
     # --- the second past window ---------------------------------------------------------
     report = _request(ctx, "rep7", "销售日报字段精简", "日报去掉“明日计划”中的重复字段，只保留客户、事项、预计金额。",
@@ -132,16 +141,12 @@ def _load(ctx) -> None:
     reminder = _request(ctx, "fin2", "回款提醒推送到钉钉群", "合同到期前 7 天，在钉钉销售群推送回款提醒。",
                         "逾期回款上月增加 12%，提醒只在系统内，销售很少查看。", urgency="high", impact="medium",
                         affected_roles=["staff", "head"], departments=["finance", "sales"])
-    for request in (report, reminder):
-        _place_and_assess(request, second, lead, "已评估。")
-    services.decide(quote, "approved", "财务已确认 85 折阈值，同意两级审批。", lead, second)
-    services.decide(report, "approved", "同意精简，保留导出兼容。", lead, second)
-    services.decide(reminder, "deferred", "钉钉机器人权限申请中，推迟到下次评审。", admin, second)
-    _backdate(report, second.cutoff_at - timedelta(days=2), second.starts_at + timedelta(minutes=30))
-    _backdate(reminder, second.cutoff_at - timedelta(days=1), second.starts_at + timedelta(minutes=45))
-    quote.decided_at = second.starts_at + timedelta(minutes=40)
-    services.close_window(second, "## 结论\n- 报价两级审批：批准（上次推迟）\n- 日报精简：批准\n- 回款提醒：推迟，等待钉钉权限", admin)
-    second.closed_at = second.ends_at
+    _place_and_assess(report, second, lead, "已评估。", second.cutoff_at - timedelta(days=2))
+    _place_and_assess(reminder, second, lead, "已评估。", second.cutoff_at - timedelta(days=1))
+    _decide(report, "approved", "同意精简，保留导出兼容。", lead, second, 30)
+    _decide(quote, "approved", "财务已确认 85 折阈值，同意两级审批。", lead, second, 40)
+    _decide(reminder, "deferred", "钉钉机器人权限申请中，推迟到下次评审。", admin, second, 45)
+    _close(second, "## 结论\n- 报价两级审批：批准（上次推迟）\n- 日报精简：批准\n- 回款提醒：推迟，等待钉钉权限", admin)
 
     # --- an implemented release from the first window's approvals --------------------------
     # Planned the day after the window for four days ago, and live that evening: its notices say so and
