@@ -85,6 +85,55 @@ PREFERENCE_AREAS = (
 )
 
 
+#: Who may receive each kind of notification, so that the preferences page lists only the kinds that can
+#: reach a user: an event (``changes.agenda``) or an event prefix (``plan``) → a permission of
+#: rollout/access.py (checked with ``can()``), a tuple of roles (any of them), or a function of the user.
+#: The exact event wins over its prefix; a kind named nowhere here may reach anyone and is always listed.
+RECEIVERS: dict[str, str | tuple[str, ...] | Callable] = {
+    # The reviewers (project leads and admins) hear of the agenda, of submitted and emergency requests.
+    "changes.agenda": ("admin", "lead"),
+    "changes.submitted": ("admin", "lead"),
+    "changes.emergency": ("admin", "lead"),
+    # Whoever planned a release while they may still mark it live, otherwise the project leads.
+    "changes.release_overdue": "changes.plan",
+    "roles.change_requested": ("admin",),
+    "rollout.milestone_overdue": ("admin", "lead"),
+    # Questions go to the department's seed users, escalated ones to the rollout team (the leads).
+    "training.support_request": lambda user: bool(user.is_seed_user),
+    "training.support_escalated": ("lead",),
+    # A session's trainer, or whoever scheduled it and may still manage training.
+    "training.attendance_due": "training.manage",
+    "training.attendance_still_due": "training.manage",
+    "training.no_sign_ups": "training.manage",
+    "training.draft_session": ("trainer",),
+    "plan.submitted": "plans.approve",
+    # The approvers a quote's step asks: heads, leads and admins (and an approving department's staff,
+    # who see the kind once they have been asked).
+    "quote.pending": ("admin", "lead", "head"),
+    "processmaps.review_asked": "processes.approve",
+    # Sent back or approved: told to whoever wrote or submitted the version.
+    "processmaps": "processes.edit",
+    "plan": "plans.view",
+    "quote": "quotes.view",
+    "deal": "deals.view",
+    "customer": "customers.view",
+    "lead": "leads.view",
+}
+
+
+def may_receive(user, event: str) -> bool:
+    """May ``event`` reach ``user``, going by RECEIVERS (when the table does not say, yes)?"""
+    from rollout.access import can
+    rule = RECEIVERS.get(event, RECEIVERS.get(event.split(".")[0]))
+    if rule is None:
+        return True
+    if isinstance(rule, str):
+        return can(user, rule)
+    if isinstance(rule, tuple):
+        return user.has_role(*rule)
+    return rule(user)
+
+
 def _unique_users(users: Iterable) -> list:
     seen, result = set(), []
     for user in users:
@@ -426,25 +475,52 @@ def save_channels(user, email: str | None, email_enabled: bool, robots: dict[str
 
 
 # --- what a user hears about ------------------------------------------------------------
-def preference_areas() -> list[tuple[object, list[tuple[str, object, bool]]]]:
+def preference_areas(shown: Callable[[str], bool] | None = None
+                     ) -> list[tuple[object, list[tuple[str, object, bool]]]]:
     """The kinds of notification a user may choose for, by area: (area label, [(event, label, is required)]).
 
-    Every kind named in NOTIFICATION_EVENTS, grouped by its prefix (``changes.agenda`` → Changes),
-    in the order NOTIFICATION_EVENTS lists them; a prefix no area gathers goes under "Other".
+    Every kind named in NOTIFICATION_EVENTS (or only those ``shown`` keeps), grouped by its prefix
+    (``changes.agenda`` → Changes), in the order NOTIFICATION_EVENTS lists them; a prefix no area
+    gathers goes under "Other".  An area left with no kind is left out.
     """
     areas = [(label, prefixes, []) for label, prefixes in PREFERENCE_AREAS]
     other = (_l("Other"), (), [])
     for event, label in NOTIFICATION_EVENTS.items():
+        if shown is not None and not shown(event):
+            continue
         prefix = event.split(".")[0]
         area = next((a for a in areas if prefix in a[1]), other)
         area[2].append((event, label, event in REQUIRED_EVENTS))
     return [(label, kinds) for label, _prefixes, kinds in areas + [other] if kinds]
 
 
+def preference_areas_for(user, show_all: bool = False) -> tuple[list, int]:
+    """The preferences page's areas for ``user`` (see ``preference_areas``) and how many kinds it leaves out:
+    only the kinds listed by ``kinds_for`` unless ``show_all``."""
+    if show_all:
+        return preference_areas(), 0
+    areas = preference_areas(kinds_for(user))
+    return areas, len(NOTIFICATION_EVENTS) - sum(len(kinds) for _label, kinds in areas)
+
+
 def preferences_of(user) -> dict[str, str]:
     """The user's chosen mode per event, where it is not the default."""
     return dict(db.session.execute(select(NotificationPreference.event, NotificationPreference.mode)
                                    .where(NotificationPreference.user_id == user.id)).all())
+
+
+def kinds_known_to(user) -> set[str]:
+    """The kinds of notification ``user`` has received or set a preference for (one statement)."""
+    received = select(Notification.event).where(Notification.user_id == user.id)
+    chosen = select(NotificationPreference.event).where(NotificationPreference.user_id == user.id)
+    return set(db.session.scalars(received.union(chosen)))
+
+
+def kinds_for(user) -> Callable[[str], bool]:
+    """Which kinds the preferences page lists for ``user``: those that may reach them (RECEIVERS), and any
+    they have already received or set a preference for, so that nothing they get is out of reach."""
+    known = kinds_known_to(user)
+    return lambda event: event in known or may_receive(user, event)
 
 
 def check_preferences(choices: dict[str, str]) -> dict[str, str]:

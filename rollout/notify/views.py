@@ -91,11 +91,19 @@ def channels():
     return _channels_page(user, form, existing), status
 
 
+def _show_all() -> bool:
+    """Does the page list every kind of notification (``?all=1``), not only those that may reach the user?"""
+    return request.values.get("all") == "1"
+
+
 def _channels_page(user, form, existing, chosen=None, preference_error=None):
     """The channels page; ``chosen`` shows the kinds' modes as posted when they were refused."""
     feed_url = url_for("reports.calendar_feed", token=user.calendar_token, _external=True)
+    show_all = _show_all()
+    areas, hidden = services.preference_areas_for(user, show_all)
     return render_template("notify/channels.html", form=form, existing=existing, feed_url=feed_url,
-                           areas=services.preference_areas(), mode_labels=services.MODE_LABELS,
+                           areas=areas, hidden_kinds=hidden, show_all=show_all,
+                           mode_labels=services.MODE_LABELS,
                            chosen=services.preferences_of(user) if chosen is None else chosen,
                            preference_error=preference_error,
                            preferences_saved=request.args.get("saved") == "hear" and preference_error is None)
@@ -131,8 +139,10 @@ def preferences():
         existing = services.channels_of(user)
         chosen = {**services.preferences_of(user), **choices}
         return _channels_page(user, _filled_channels_form(user, existing), existing, chosen, error.message), 422
-    # Back at the section (not the top of the page), which says itself that the choices are saved.
-    return redirect(url_for("notify.channels", saved="hear", _anchor="hear"))
+    # Back at the section (not the top of the page), which says itself that the choices are saved;
+    # kinds the page did not list keep their choices (only the kinds posted change).
+    args = {"saved": "hear", **({"all": 1} if _show_all() else {})}
+    return redirect(url_for("notify.channels", **args, _anchor="hear"))
 
 
 @bp.route("/notifications/channels/test", methods=["POST"])

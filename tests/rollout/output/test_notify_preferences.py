@@ -162,7 +162,7 @@ def test_the_page_lists_the_kinds_by_area_with_the_users_choices(client_as, comp
     _prefer(company["staff"], "plan.behind", "app")
     _prefer(company["head"], "survey.reminder", "off")  # someone else's choice is not shown
     db.session.commit()
-    page = client_as("staff").get("/notifications/channels")
+    page = client_as("staff").get("/notifications/channels?all=1")
     body = page.get_data(as_text=True)
     assert page.status_code == 200
     assert "What you hear about" in body
@@ -176,7 +176,7 @@ def test_the_page_lists_the_kinds_by_area_with_the_users_choices(client_as, comp
 
 
 def test_kinds_someone_waits_on_say_so_and_offer_no_off(client_as, company):
-    body = client_as("staff").get("/notifications/channels").get_data(as_text=True)
+    body = client_as("staff").get("/notifications/channels?all=1").get_data(as_text=True)
     shown = REQUIRED_EVENTS & set(NOTIFICATION_EVENTS)  # a kind with no words yet is not listed
     assert {"changes.agenda", "quote.pending", "training.support_escalated", "roles.change_requested"} <= shown
     for event in shown:
@@ -190,7 +190,7 @@ def test_kinds_someone_waits_on_say_so_and_offer_no_off(client_as, company):
 
 
 def test_the_page_reads_in_chinese(app, company):
-    body = chinese_client(app, company["staff"]).get("/notifications/channels").get_data(as_text=True)
+    body = chinese_client(app, company["staff"]).get("/notifications/channels?all=1").get_data(as_text=True)
     for words in ("你会收到哪些通知", "应用内和我的渠道", "仅在应用内", "关闭", "评审会议程", "计划、客户和线索"):
         assert words in body, words
 
@@ -253,3 +253,112 @@ def test_the_refusal_reads_in_chinese(app, company):
                                                           data={"hear-changes.agenda": "off"})
     assert response.status_code == 422
     assert "“评审会议程”不能关闭" in response.get_data(as_text=True)
+
+
+# --- only the kinds that can reach the user -------------------------------------------------------
+def _listed(body):
+    """The kinds the page offers a choice for."""
+    return set(re.findall(r'<select[^>]*name="hear-([^"]+)"', body))
+
+
+def test_a_rep_is_offered_the_sales_and_training_kinds_not_the_reviewers_or_trainers(client_as, company):
+    body = client_as("staff").get("/notifications/channels").get_data(as_text=True)
+    listed = _listed(body)
+    assert {"lead.handed", "lead.overdue", "customer.transferred", "customer.pool_warning", "plan.behind",
+            "quote.rejected", "training.assigned", "training.reminder", "survey.invited",
+            "changes.approved"} <= listed
+    for hidden in ("changes.agenda", "changes.emergency", "quote.pending", "plan.submitted",
+                   "training.attendance_due", "training.draft_session", "roles.change_requested",
+                   "rollout.milestone_overdue", "training.support_escalated", "processmaps.review_asked",
+                   "processmaps.sent_back"):
+        assert hidden not in listed, hidden
+    assert "Review agenda" not in body and "Attendance to record" not in body
+    hidden_count = len(NOTIFICATION_EVENTS) - len(listed)
+    assert f"{hidden_count} other kinds are not." in body
+    assert 'href="/notifications/channels?all=1#hear" data-testid="show-all-kinds">Show all kinds</a>' in body
+
+
+def test_a_trainer_is_offered_attendance_and_not_the_sales_kinds(client_as, company):
+    listed = _listed(client_as("trainer").get("/notifications/channels").get_data(as_text=True))
+    assert {"training.attendance_due", "training.attendance_still_due", "training.no_sign_ups",
+            "training.draft_session", "changes.release"} <= listed
+    assert not {"lead.handed", "customer.transferred", "plan.behind", "quote.pending", "deal.won",
+                "changes.agenda"} & listed
+
+
+def test_heads_and_leads_are_offered_what_waits_on_them(client_as, company):
+    head = _listed(client_as("head").get("/notifications/channels").get_data(as_text=True))
+    assert {"quote.pending", "plan.submitted", "processmaps.review_asked", "processmaps.sent_back",
+            "lead.escalated"} <= head
+    assert "changes.agenda" not in head
+    lead = _listed(client_as("lead").get("/notifications/channels").get_data(as_text=True))
+    assert {"changes.agenda", "changes.emergency", "rollout.milestone_overdue", "training.support_escalated"} <= lead
+    admin = _listed(client_as("admin").get("/notifications/channels").get_data(as_text=True))
+    assert "roles.change_requested" in admin
+
+
+def test_a_kind_received_or_set_is_listed_even_outside_the_users_roles(client_as, company):
+    staff = company["staff"]
+    # A finance colleague asked to approve a quote, a preference set from the full list.
+    db.session.add(Notification(user_id=staff.id, event="quote.pending", subject="报价待审批"))
+    _prefer(staff, "training.draft_session", "app")
+    db.session.commit()
+    listed = _listed(client_as("staff").get("/notifications/channels").get_data(as_text=True))
+    assert {"quote.pending", "training.draft_session"} <= listed
+    assert "changes.agenda" not in listed
+
+
+def test_the_short_list_costs_one_statement_more_at_most(client_as, company, count_statements):
+    client = client_as("staff")
+    client.get("/notifications/channels")  # warm up (sign-in, caches)
+    with count_statements() as full:
+        client.get("/notifications/channels?all=1")
+    with count_statements() as short:
+        client.get("/notifications/channels")
+    assert len(short.statements) <= len(full.statements) + 1
+
+
+def test_all_lists_every_kind_and_saving_from_it_comes_back_to_it(client_as, company):
+    client = client_as("staff")
+    body = client.get("/notifications/channels?all=1").get_data(as_text=True)
+    assert _listed(body) == set(NOTIFICATION_EVENTS)
+    assert 'data-testid="show-all-kinds"' not in body and "Show only the kinds that can reach me" in body
+    assert '<input type="hidden" name="all" value="1">' in body
+    response = client.post("/notifications/preferences", data={"all": "1", "hear-training.draft_session": "off"})
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith("/notifications/channels?saved=hear&all=1#hear")
+    db.session.expire_all()
+    assert _saved() == {(company["staff"].id, "training.draft_session", "off")}
+
+
+def test_saving_the_short_list_keeps_the_other_kinds_choices(client_as, company):
+    staff, head = company["staff"], company["head"]
+    # Stored while the rep was a head (or from the full list): not among the kinds the short list offers now.
+    _prefer(staff, "changes.agenda", "app")
+    _prefer(staff, "survey.reminder", "off")
+    _prefer(head, "plan.behind", "app")
+    db.session.commit()
+    client = client_as("staff")
+    body = client.get("/notifications/channels").get_data(as_text=True)
+    posted = {f"hear-{event}": "all" for event in _listed(body) if event not in ("changes.agenda", "survey.reminder")}
+    assert "hear-training.draft_session" not in posted and "hear-quote.pending" not in posted
+    posted["hear-plan.behind"] = "app"
+    response = client.post("/notifications/preferences", data=posted)
+    assert response.status_code == 302
+    db.session.expire_all()
+    assert _saved() == {(staff.id, "changes.agenda", "app"), (staff.id, "survey.reminder", "off"),
+                        (staff.id, "plan.behind", "app"), (head.id, "plan.behind", "app")}
+
+
+def test_a_kind_left_off_the_short_list_is_still_checked(client_as, company):
+    response = client_as("staff").post("/notifications/preferences", data={"hear-training.attendance_due": "off"})
+    body = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "“Attendance to record” cannot be turned off" in body and "Nothing was saved." in body
+    db.session.expire_all()
+    assert _saved() == set()
+
+
+def test_the_short_list_reads_in_chinese(app, company):
+    body = chinese_client(app, company["staff"]).get("/notifications/channels").get_data(as_text=True)
+    assert "评审会议程" not in body and "显示全部类型" in body
