@@ -16,6 +16,7 @@ from rollout.errors import ServiceError
 from rollout.extensions import db
 from rollout.timeutil import local_to_utc, utcnow
 from tests.rollout.dashboard.dates import today
+from tests.rollout.dashboard.helpers import complete_required_training
 
 
 # --- rollout plan ------------------------------------------------------------------------------
@@ -232,19 +233,11 @@ def test_not_logged_in_since_go_live(company):
 
 def test_use_before_and_after_training(company):
     pytest.importorskip("training.models")
-    from training.models import Course, CourseCompletion, Track
     sales = company["departments"]["sales"]
     staff = company["staff"]
     monday = today() - timedelta(days=today().weekday())
     trained_on = monday - timedelta(weeks=3)
-    track = Track(name="基础", tier="basic", role="staff", is_required=True)
-    db.session.add(track)
-    db.session.flush()
-    course = Course(track_id=track.id, title="入门", position=1)
-    db.session.add(course)
-    db.session.flush()
-    db.session.add(CourseCompletion(user_id=staff.id, course_id=course.id,
-                                    completed_at=local_to_utc(datetime.combine(trained_on, time(15)))))
+    complete_required_training(staff, trained_on)
     for weeks_ago, count in ((5, 1), (4, 1), (2, 6), (1, 4)):
         _activities(staff, count, local_to_utc(datetime.combine(monday - timedelta(weeks=weeks_ago), time(10))))
     db.session.commit()

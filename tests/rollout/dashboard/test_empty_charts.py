@@ -1,13 +1,7 @@
 """An adoption chart with nothing to draw says so in words instead of drawing an empty 0–1 axis."""
-from datetime import datetime, time
-
-from sqlalchemy import insert
-
-from rollout.audit.models import AuditEntry
 from rollout.dashboard import services
-from rollout.extensions import db
-from rollout.timeutil import local_to_utc
 from tests.rollout.dashboard.dates import today
+from tests.rollout.dashboard.helpers import log_in_on
 
 
 def _wau(page: str) -> str:
@@ -22,11 +16,7 @@ def test_no_logins_yet_is_said_in_words(company, client_as):
 
 
 def test_a_login_draws_the_chart(company, client_as):
-    staff = company["staff"]
-    db.session.execute(insert(AuditEntry), [{
-        "created_at": local_to_utc(datetime.combine(today(), time(0, 1))), "user_id": staff.id,
-        "username": staff.username, "action": "login", "entity": "session", "entity_id": staff.username}])
-    db.session.commit()
+    log_in_on(company["staff"], today())
     wau = _wau(client_as("lead").get("/rollout/adoption").get_data(as_text=True))
     assert "<svg" in wau and 'data-testid="chart-empty"' not in wau
 
@@ -60,10 +50,6 @@ def test_without_departments_every_chart_says_so(app):
 
 
 def test_the_active_users_axis_counts_whole_people_from_zero(company, client_as):
-    staff = company["staff"]
-    db.session.execute(insert(AuditEntry), [{
-        "created_at": local_to_utc(datetime.combine(today(), time(0, 1))), "user_id": staff.id,
-        "username": staff.username, "action": "login", "entity": "session", "entity_id": staff.username}])
-    db.session.commit()
+    log_in_on(company["staff"], today())
     wau = _wau(client_as("lead").get("/rollout/adoption").get_data(as_text=True))
     assert ">0</text>" in wau and ">1</text>" in wau and ">0.5</text>" not in wau and ">0.2</text>" not in wau

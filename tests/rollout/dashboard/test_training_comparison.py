@@ -8,6 +8,7 @@ from rollout.dashboard import services
 from rollout.extensions import db
 from rollout.timeutil import local_to_utc
 from tests.rollout.dashboard.dates import today
+from tests.rollout.dashboard.helpers import complete_required_training
 
 
 def _entry(before_after) -> services.DepartmentAdoption:
@@ -26,18 +27,6 @@ def test_nothing_to_compare_is_shown_as_nothing(before_after, shown):
     assert _entry(before_after).training_comparison == shown
 
 
-def _train(staff, trained_on):
-    from training.models import Course, CourseCompletion, Track
-    track = Track(name="基础", tier="basic", role="staff", is_required=True)
-    db.session.add(track)
-    db.session.flush()
-    course = Course(track_id=track.id, title="入门", position=1)
-    db.session.add(course)
-    db.session.flush()
-    db.session.add(CourseCompletion(user_id=staff.id, course_id=course.id,
-                                    completed_at=local_to_utc(datetime.combine(trained_on, time(15)))))
-
-
 def _row_cells(page: str, department: str) -> list[str]:
     row = page.split(f">{department}</a></td>")[1].split("</tr>")[0]
     return [cell.split(">", 1)[1].split("<")[0] for cell in row.split("<td")[1:]]
@@ -46,7 +35,7 @@ def _row_cells(page: str, department: str) -> list[str]:
 def test_trained_reps_without_entries_read_as_no_data_in_table_and_chart(company, client_as):
     pytest.importorskip("training.models")
     sales = company["departments"]["sales"]
-    _train(company["staff"], today() - timedelta(weeks=3))
+    complete_required_training(company["staff"], today() - timedelta(weeks=3))
     db.session.commit()
     assert services.adoption({sales.id}).departments[0].before_after == (0.0, 0.0)  # the raw figures
     lead = client_as("lead")
@@ -66,7 +55,7 @@ def test_a_department_with_figures_shows_them_and_no_note(company, client_as):
     sales = company["departments"]["sales"]
     staff = company["staff"]
     monday = today() - timedelta(days=today().weekday())
-    _train(staff, monday - timedelta(weeks=3))
+    complete_required_training(staff, monday - timedelta(weeks=3))
     _activities(staff, 4, local_to_utc(datetime.combine(monday - timedelta(weeks=5), time(10))))
     db.session.commit()
     page = client_as("head").get("/rollout/adoption", headers={"Accept-Language": "en"}).get_data(as_text=True)
